@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Generate a synthetic benchmark vault in the style of the article-distilled knowledge vaults.
+
+Usage::
+
+    python bench/generate.py OUT_DIR [--notes N] [--seed S] [--force]
+
+Options:
+    OUT_DIR      directory to create the vault in; must be empty or missing unless --force is given.
+    --notes N    number of notes to write (default 20000). Each note is about 3 KB.
+    --seed S     random seed (default 1). The output is byte-for-byte deterministic for a given N and seed.
+    --force      write into a non-empty OUT_DIR (existing files with the same names are overwritten).
+
+What the vault contains (all proportions approximate):
+    * notes named ``concept-/claim-/quote-/entity-/contrarian-`` + slug, with frontmatter in the real style:
+      double-quoted scalars, flow lists, keys id, type, source_timestamps, tags, related (3-6 bare slugs),
+      definition, sources, sourceVaultSlug, originDay (1-12), articleStem, sourceUrl, sourceTitle;
+    * ``tags`` drawn from a Zipf-like pool of 2,000 tags (a few very common, a long tail of rare ones);
+    * ``articleStem`` groups of about 25 notes, each group with its own originDay, URL and title;
+    * 5-15 body wikilinks per note: plain ``[[slug]]``, ``[[slug|alias]]``, ``[[slug#Heading]]``;
+      ~5% are day-suffixed links that dangle (``[[slug-d9]]`` where only ``slug.md`` exists) and ~2% are
+      links without a suffix to notes that only exist as ``slug-dK.md``;
+    * an ``**Enrichment context:** ... **Counterpoint:** ...`` paragraph on ~40% of notes;
+    * a ``## Related across articles`` section (links to notes of other articles) on ~30% of notes;
+    * one hub note ``concept-hub-note`` with about N/20 inbound references, as body wikilinks and as bare
+      slugs in ``related``;
+    * ``.obsidian/app.json``.
+
+At the end the script prints the hub slug and counts of what it wrote.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+HUB = "concept-hub-note"
+KINDS = ["concept", "claim", "quote", "entity", "contrarian"]
+KIND_WEIGHTS = [35, 30, 12, 13, 10]
+HEADINGS = ["Why it matters", "Details", "Examples"]
+GROUP_SIZE = 25
+TAG_POOL_SIZE = 2000
+
+WORDS = (
+    "ai team feedback remote hybrid trust async meeting focus coaching learning skill manager peer culture "
+    "strategy augmentation empathy judgment norms rhythm overlap review praise candor safety onboarding "
+    "mentoring agent copilot workflow handoff transparency accountability decision delegation burnout wellbeing "
+    "recognition autonomy purpose alignment goal metric outcome habit ritual retro standup calendar inbox "
+    "document knowledge context signal noise bias fairness inclusion junior senior leader ownership experiment "
+    "prototype customer support sales product design engineering research data privacy risk governance policy "
+    "training upskilling reskilling career growth promotion performance rating conflict repair apology listening "
+    "curiosity humility resilience change adoption pilot rollout champion network silo collaboration friction"
+).split()
+
+SUBJECTS = [
+    "Teams that adopt AI tools", "Managers who give frequent feedback", "Distributed teams", "Hybrid teams",
+    "New hires", "Senior engineers", "Support teams", "Product managers", "Team leads", "Knowledge workers",
+    "Organizations piloting agents", "Peer reviewers", "Cross-functional squads", "Remote-first companies",
+]
+VERBS = [
+    "tend to underestimate", "benefit most from", "often struggle with", "can deliberately redesign",
+    "report better results from", "quietly abandon", "should protect", "need explicit norms for",
+    "gain the most when they invest in", "lose trust without", "measure the wrong things about",
+]
+OBJECTS = [
+    "the time AI saves", "short feedback loops", "written handoffs", "protected focus blocks",
+    "psychological safety", "overlap hours", "specific praise", "transparent work logs", "shared rituals",
+    "mentoring conversations", "decision records", "meeting-free days", "team-level experiments",
+    "the parts of the job only people can do", "clear ownership of AI output",
+]
+TAILS = [
+    "according to the article", "in the teams the authors studied", "when the rollout is rushed",
+    "once the novelty wears off", "in the first three months", "especially for junior staff",
+    "unless managers model the behavior", "even when the tools are good", "across time zones",
+    "when the workload is already high", "if nobody owns the change",
+]
+CONTEXTS = [
+    "Aligns with research on task-based automation, which predicts that interpersonal work gains relative value.",
+    "Echoes Google's Project Aristotle findings on what makes teams effective.",
+    "Consistent with the productivity-paradox literature on earlier waves of workplace IT.",
+    "Mirrors the async-first practices documented in several public company handbooks.",
+    "Parallels self-determination theory, where autonomy, competence and relatedness drive motivation.",
+]
+COUNTERPOINTS = [
+    "critics note the evidence comes from small, self-selected samples of early adopters.",
+    "the same change can raise spans of control and leave managers with less time per person.",
+    "in low-trust teams the practice tends to collapse into box-ticking.",
+    "the effect may fade once the tools become routine and the novelty is gone.",
+    "for client-facing roles the constraint is external and the advice does not transfer.",
+]
+
+
+def zipf_cum_weights(n: int, s: float = 1.07) -> list[float]:
+    return list(itertools.accumulate(1.0 / (rank**s) for rank in range(1, n + 1)))
+
+
+def flow(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+
+def make_slugs(rng: random.Random, n: int) -> tuple[list[str], list[str]]:
+    """Return (slug, kind) lists; index 0 is the hub. Slugs are unique, case-insensitively."""
+    seen = {HUB}
+    slugs, kinds = [HUB], ["concept"]
+    while len(slugs) < n:
+        kind = rng.choices(KINDS, KIND_WEIGHTS)[0]
+        k = rng.randint(2, 4)
+        slug = f"{kind}-" + "-".join(rng.sample(WORDS, k))
+        if slug in seen:
+            slug = f"{slug}-{len(slugs)}"
+        seen.add(slug)
+        slugs.append(slug)
+        kinds.append(kind)
+    return slugs, kinds
+
+
+def sentence(rng: random.Random) -> str:
+    return f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}."
+
+
+def generate(out: Path, n: int, seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    slugs, kinds = make_slugs(rng, n)
+
+    tags = []
+    tag_seen: set[str] = set()
+    while len(tags) < TAG_POOL_SIZE:
+        t = "-".join(rng.sample(WORDS, rng.randint(1, 2)))
+        if t not in tag_seen:
+            tag_seen.add(t)
+            tags.append(t)
+    tag_cw = zipf_cum_weights(TAG_POOL_SIZE)
+
+    # Articles: groups of ~GROUP_SIZE consecutive notes after shuffling (the hub stays in group 0).
+    order = list(range(1, n))
+    rng.shuffle(order)
+    order.insert(0, 0)
+    article_of = [0] * n
+    articles: list[dict] = []
+    members: list[list[int]] = []
+    for a, start in enumerate(range(0, n, GROUP_SIZE)):
+        group = order[start : start + GROUP_SIZE]
+        words = rng.sample(WORDS, 4)
+        stem = f"hbr-edu-{a + 1}-" + "-".join(words)
+        title = " ".join(w.capitalize() for w in words)
+        articles.append(
+            {
+                "stem": stem,
+                "day": rng.randint(1, 12),
+                "segment": rng.choice(["adoption", "feedback", "remote", "trust", "leadership", "learning"]),
+                "url": f"https://hbr.org/{rng.randint(2019, 2025)}/{rng.randint(1, 12):02d}/{'-'.join(words)}",
+                "title": f"How to {title}",
+                "sections": [f"§ {i}. {sentence(rng)[:-1]}" for i in range(1, 5)],
+            }
+        )
+        members.append(group)
+        for i in group:
+            article_of[i] = a
+
+    # ~4% of notes exist only as a day-suffixed file: slug-dK.md, K = the note's originDay.
+    file_slug = list(slugs)
+    suffixed_only = [False] * n
+    for i in range(1, n):
+        if rng.random() < 0.04:
+            suffixed_only[i] = True
+            file_slug[i] = f"{slugs[i]}-d{articles[article_of[i]]['day']}"
+
+    # Hub inbound references: ~N/20 distinct notes; ~60% body wikilink, ~40% bare slug in related.
+    hub_sources = rng.sample(range(1, n), min(n - 1, max(1, n // 20)))
+    hub_body = set()
+    hub_related = set()
+    for i in hub_sources:
+        (hub_body if rng.random() < 0.6 else hub_related).add(i)
+
+    counts = {
+        "notes": n, "links": 0, "alias_links": 0, "heading_links": 0, "dangling_suffixed_links": 0,
+        "missing_suffix_links": 0, "hub_body_links": len(hub_body), "hub_related_refs": len(hub_related),
+        "enrichment": 0, "related_sections": 0, "suffixed_only_files": sum(suffixed_only), "bytes": 0,
+    }
+
+    def pick_target(i: int) -> int:
+        if rng.random() < 0.5:
+            group = members[article_of[i]]
+            j = group[rng.randrange(len(group))]
+        else:
+            j = rng.randrange(1, n)
+        return j if j != i else (j % (n - 1)) + 1
+
+    def link_text(j: int) -> str:
+        counts["links"] += 1
+        if suffixed_only[j]:
+            if rng.random() < 0.5:
+                counts["missing_suffix_links"] += 1
+                return f"[[{slugs[j]}]]"
+            return f"[[{file_slug[j]}]]"
+        r = rng.random()
+        if r < 0.05:
+            counts["dangling_suffixed_links"] += 1
+            return f"[[{file_slug[j]}-d{rng.randint(1, 12)}]]"
+        if r < 0.17:
+            counts["alias_links"] += 1
+            return f"[[{file_slug[j]}|{rng.choice(OBJECTS)}]]"
+        if r < 0.25:
+            counts["heading_links"] += 1
+            return f"[[{file_slug[j]}#{rng.choice(HEADINGS)}]]"
+        return f"[[{file_slug[j]}]]"
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / ".obsidian").mkdir(exist_ok=True)
+    (out / ".obsidian" / "app.json").write_text(
+        json.dumps({"useMarkdownLinks": False, "newLinkFormat": "shortest"}, indent=2) + "\n", encoding="utf-8"
+    )
+
+    for i in range(n):
+        art = articles[article_of[i]]
+        slug = file_slug[i]
+        kind = kinds[i]
+        group = members[article_of[i]]
+        related: list[str] = []
+        for _ in range(rng.randint(3, 6)):
+            j = group[rng.randrange(len(group))] if rng.random() < 0.7 else rng.randrange(1, n)
+            if j != i and file_slug[j] not in related:
+                related.append(file_slug[j])
+        if i in hub_related and HUB not in related:
+            related.insert(rng.randint(0, len(related)), HUB)
+        note_tags: list[str] = []
+        for t in rng.choices(tags, cum_weights=tag_cw, k=rng.randint(2, 5)):
+            if t not in note_tags:
+                note_tags.append(t)
+        title = slugs[i].split("-", 1)[1].replace("-", " ").capitalize()
+        lines = [
+            "---",
+            f'id: "{slug}"',
+            f'type: "{kind}"',
+            f"source_timestamps: {flow(rng.sample(art['sections'], rng.randint(1, 2)))}",
+            f"tags: {flow(note_tags)}",
+            f"related: {flow(related)}",
+            f'definition: "{title}: {sentence(rng)[:-1]}, {rng.choice(TAILS)}."',
+            f'sources: ["{art["segment"]}"]',
+            f'sourceVaultSlug: "hbr-seg-{art["segment"]}"',
+            f"originDay: {art['day']}",
+            f'articleStem: "{art["stem"]}"',
+            f'sourceUrl: "{art["url"]}"',
+            f'sourceTitle: "{art["title"]}"',
+            "---",
+            f"# {title}",
+            "",
+        ]
+        # Body: paragraphs of sentences with the note's links spread through them.
+        links = [link_text(pick_target(i)) for _ in range(rng.randint(5, 15))]
+        if i in hub_body:
+            links.insert(rng.randint(0, len(links)), f"[[{HUB}]]")
+        paragraphs: list[str] = []
+        sections = ["", "## Why it matters", "## Details"]
+        per_section = (len(links) + 2) // 3
+        for s_idx, heading in enumerate(sections):
+            if heading:
+                paragraphs.append(heading)
+            chunk = links[s_idx * per_section : (s_idx + 1) * per_section]
+            for _ in range(2):
+                sents = [sentence(rng) for _ in range(rng.randint(3, 5))]
+                take, chunk = chunk[: (len(chunk) + 1) // 2], chunk[(len(chunk) + 1) // 2 :]
+                for lk in take:
+                    k = rng.randrange(len(sents))
+                    sents[k] = sents[k][:-1] + f", as {lk} shows."
+                paragraphs.append(" ".join(sents))
+        if i == 0:
+            paragraphs.append("This hub ties the whole vault together. ^hub-core")
+        if rng.random() < 0.4:
+            counts["enrichment"] += 1
+            paragraphs.append(
+                f"**Enrichment context:** {rng.choice(CONTEXTS)} {sentence(rng)} "
+                f"**Counterpoint:** {rng.choice(COUNTERPOINTS)}"
+            )
+        text = "\n".join(lines) + "\n\n".join(paragraphs) + "\n"
+        if rng.random() < 0.3:
+            counts["related_sections"] += 1
+            others = []
+            for _ in range(rng.randint(2, 4)):
+                j = rng.randrange(1, n)
+                if article_of[j] != article_of[i] and j != i and file_slug[j] not in others:
+                    others.append(file_slug[j])
+            if others:
+                text += "\n\n## Related across articles\n" + "".join(f"- [[{s}]]\n" for s in others)
+        data = text.encode("utf-8")
+        counts["bytes"] += len(data)
+        (out / f"{slug}.md").write_bytes(data)
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--notes", type=int, default=20000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--force", action="store_true", help="write into a non-empty OUT_DIR")
+    args = parser.parse_args(argv)
+    if args.notes < 2:
+        parser.error("--notes must be at least 2")
+    if args.out_dir.exists() and any(args.out_dir.iterdir()) and not args.force:
+        parser.error(f"{args.out_dir} is not empty (use --force)")
+    t0 = time.perf_counter()
+    counts = generate(args.out_dir, args.notes, args.seed)
+    elapsed = time.perf_counter() - t0
+    print(f"hub: {HUB}")
+    for key, value in counts.items():
+        print(f"{key}: {value}")
+    print(f"hub_inbound_total: {counts['hub_body_links'] + counts['hub_related_refs']}")
+    print(f"avg_note_bytes: {counts['bytes'] // counts['notes']}")
+    print(f"seconds: {elapsed:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

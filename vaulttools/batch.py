@@ -1,0 +1,204 @@
+"""plan → verify → write → commit. Every writing command hands a `BatchPlan` to `run_batch`."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaulttools import journal
+from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
+from vaulttools.git import BATCH_TRAILER, Repository
+from vaulttools.vault import Vault, atomic_write
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file of a batch: modified (old and new), created (old None), deleted (new None), or renamed."""
+
+    path: str
+    old: bytes | None
+    new: bytes | None
+    new_path: str | None = None
+
+    @property
+    def final_path(self) -> str:
+        return self.new_path or self.path
+
+    @property
+    def touched_paths(self) -> list[str]:
+        return [self.path] if self.new_path is None else [self.path, self.new_path]
+
+
+@dataclass
+class BatchPlan:
+    command: str
+    summary: str  # the commit subject after "vaulttools <command>: "
+    changes: list[FileChange] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    trailers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def commit_message(self) -> str:
+        lines = [f"vaulttools {self.command}: {self.summary}", ""]
+        lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in self.counts.items() if value]
+        lines += ["", f"{BATCH_TRAILER}: {self.command}"]
+        lines += [f"{key}: {value}" for key, value in self.trailers.items()]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass
+class BatchResult:
+    written: bool
+    committed: str | None = None  # commit sha
+    dry_run: bool = False
+    nothing_to_do: bool = False
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    dry_run: bool = False
+    commit: bool = True
+    no_verify: bool = False
+
+
+def digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def run_batch(
+    vault: Vault,
+    plan: BatchPlan,
+    options: BatchOptions,
+    *,
+    after_write: Callable[[str], None] | None = None,
+) -> BatchResult:
+    """Write a plan atomically and commit it as one commit; on any failure put every byte back."""
+    if plan.empty:
+        return BatchResult(written=False, nothing_to_do=True, dry_run=options.dry_run)
+    if options.dry_run:
+        return BatchResult(written=False, dry_run=True)
+    repo = Repository.find(vault.root)
+    if options.commit and repo is None:
+        raise VaultError(
+            f"{vault.root} is not inside a git repository: run `git init` there first, or pass --no-commit"
+        )
+    journal.refuse_if_pending(vault.root)
+    touched = [p for change in plan.changes for p in change.touched_paths]
+    if repo is not None:
+        dirty = repo.dirty_paths(touched)
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+            raise DirtyFilesError(
+                f"uncommitted changes in {shown}: commit or stash them first (nothing was written)"
+            )
+    _check_unchanged_on_disk(vault.root, plan.changes)
+    journal.begin(vault.root, plan)
+    written: list[FileChange] = []
+    try:
+        for change in plan.changes:
+            _write_change(vault.root, change)
+            written.append(change)
+            if after_write is not None:
+                after_write(change.final_path)
+        sha = None
+        if options.commit and repo is not None:
+            sha = repo.commit_paths(touched, plan.commit_message(), no_verify=options.no_verify)
+    except BaseException as exc:
+        _roll_back(vault.root, written)
+        if repo is not None:
+            _restage_quietly(repo, touched)
+        journal.finish(vault.root)
+        if isinstance(exc, KeyboardInterrupt):
+            raise BatchAborted(
+                "interrupted: every file was put back as it was; nothing was committed"
+            ) from exc
+        if isinstance(exc, GitError):
+            raise BatchAborted(
+                f"{exc.message}; every file was put back as it was, nothing was committed"
+            ) from exc
+        if isinstance(exc, OSError):
+            where = exc.filename or "a file"
+            raise BatchAborted(
+                f"writing {where} failed ({exc.strerror}); every file was put back as it was, nothing was committed"
+            ) from exc
+        raise
+    journal.finish(vault.root)
+    return BatchResult(written=True, committed=sha)
+
+
+def _check_unchanged_on_disk(root: Path, changes: list[FileChange]) -> None:
+    """Someone may have edited a file between planning and writing: compare bytes, abort if so."""
+    for change in changes:
+        current = _read_or_none(root / change.path)
+        if current != change.old:
+            raise EditConflict(
+                f"{change.path} changed on disk while the batch was planned; run the command again"
+            )
+        if (
+            change.new_path is not None
+            and change.new_path != change.path
+            and (root / change.new_path).exists()
+        ) and not _same_file(root / change.path, root / change.new_path):
+            raise EditConflict(f"{change.new_path} already exists; nothing was written")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _write_change(root: Path, change: FileChange) -> None:
+    source = root / change.path
+    if change.new is None:
+        source.unlink()
+        return
+    if change.new_path is None or change.new_path == change.path:
+        atomic_write(source, change.new)
+        return
+    destination = root / change.new_path
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if _same_file(source, destination):
+        # A rename that changes only letter case on a case-insensitive file system.
+        os.replace(source, destination)
+        atomic_write(destination, change.new)
+        return
+    atomic_write(destination, change.new)
+    source.unlink()
+
+
+def _roll_back(root: Path, written: list[FileChange]) -> None:
+    for change in reversed(written):
+        try:
+            if change.new_path is not None and change.new_path != change.path:
+                destination = root / change.new_path
+                if destination.exists() and not _same_file(destination, root / change.path):
+                    destination.unlink()
+            if change.old is None:
+                (root / change.path).unlink(missing_ok=True)
+            else:
+                atomic_write(root / change.path, change.old)
+        except OSError:
+            continue  # keep restoring the others; the journal still names this file
+
+
+def _restage_quietly(repo: Repository, paths: list[str]) -> None:
+    with contextlib.suppress(GitError):
+        repo.stage(paths)

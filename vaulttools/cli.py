@@ -1,0 +1,305 @@
+"""The click layer: argument parsing and output only. Every decision lives in the library modules."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vaulttools import __version__, journal
+from vaulttools.batch import BatchOptions, BatchPlan, run_batch
+from vaulttools.check import check_vault
+from vaulttools.config import KEY_DOCS, effective_values
+from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, VaultError
+from vaulttools.git import Repository
+from vaulttools.history import latest_undoable, plan_undo
+from vaulttools.report import batch_document, echo_batch_summary, echo_diff, echo_json
+from vaulttools.vault import Vault, find_vault_root
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@dataclass
+class App:
+    """What every command gets: the vault (opened on first use) and the global flags."""
+
+    vault_option: str | None
+    quiet: bool
+    _vault: Vault | None = field(default=None, repr=False)
+
+    @property
+    def vault(self) -> Vault:
+        if self._vault is None:
+            self._vault = Vault(find_vault_root(self.vault_option))
+        return self._vault
+
+    @property
+    def show_progress(self) -> bool:
+        return not self.quiet
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="vaulttools")
+@click.option(
+    "-C",
+    "--vault",
+    "vault_option",
+    metavar="DIR",
+    envvar="VAULTTOOLS_VAULT",
+    help="The vault folder. Default: $VAULTTOOLS_VAULT, else the nearest folder up with .obsidian/, else here.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary lines on success.")
+@click.pass_context
+def cli(ctx: click.Context, vault_option: str | None, quiet: bool) -> None:
+    """Byte-safe bulk refactoring for Obsidian vaults kept in git.
+
+    Each writing command is one batch: every edit is planned and checked first, written atomically and
+    committed as one git commit (unless --no-commit), so `git show` reviews it and `vaulttools undo`
+    takes it back.
+
+    \b
+    Exit codes: 0 success (check: nothing found), 1 check found problems,
+    2 usage, configuration or vault error (nothing written), 3 a batch failed and was rolled back.
+    """
+    ctx.obj = App(vault_option, quiet)
+    if ctx.invoked_subcommand not in (None, "recover", "demo", "config"):
+        journal.refuse_if_pending(find_vault_root(vault_option))
+
+
+def batch_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every writing command shares."""
+
+    @click.option("-n", "--dry-run", is_flag=True, help="Write nothing; print the diff of every edit.")
+    @click.option("--stat", is_flag=True, help="With --dry-run: only the per-file line counts.")
+    @click.option("--no-commit", is_flag=True, help="Write the files but do not commit.")
+    @click.option("--no-verify", is_flag=True, help="Skip the repository's pre-commit and commit-msg hooks.")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in the README).")
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def execute_plan(
+    app: App,
+    plan: BatchPlan,
+    *,
+    dry_run: bool,
+    stat: bool,
+    no_commit: bool,
+    no_verify: bool,
+    as_json: bool,
+    describe: Callable[[BatchPlan], list[str]] | None = None,
+) -> int:
+    """Run a planned batch and report it the same way for every command."""
+    options = BatchOptions(dry_run=dry_run, commit=not no_commit, no_verify=no_verify)
+    result = run_batch(app.vault, plan, options)
+    if as_json:
+        echo_json(batch_document(plan, result))
+        return EXIT_OK
+    if dry_run and not plan.empty:
+        echo_diff(plan, stat=stat)
+    if describe is not None:
+        for line in describe(plan):
+            click.echo(line)
+    if not app.quiet or dry_run or result.nothing_to_do:
+        echo_batch_summary(plan, result)
+    return EXIT_OK
+
+
+# --- check -------------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in the README).")
+@pass_app
+def check(app: App, as_json: bool) -> int:
+    """Report broken, ambiguous and suffixed links and unparsable frontmatter. Writes nothing.
+
+    \b
+    Examples:
+      vaulttools check
+      vaulttools -C ~/vault check --json | jq '.counts'
+    """
+    report = check_vault(app.vault)
+    if as_json:
+        echo_json(report.to_json(str(app.vault.root)))
+    else:
+        current = None
+        for finding in report.findings:
+            if finding.path != current:
+                current = finding.path
+                click.echo(click.style(finding.path, bold=True))
+            click.echo(f"  {finding.line}:{finding.column}  {finding.kind}  {finding.message}")
+            if finding.candidates and not finding.suggestion:
+                click.echo(f"      candidates: {', '.join(finding.candidates)}")
+        counts = ", ".join(f"{n} {k}" for k, n in report.counts().items() if n) or "no problems"
+        click.echo(f"{report.notes_scanned} notes checked: {counts}.")
+    return EXIT_FINDINGS if report.findings else EXIT_OK
+
+
+# --- history -----------------------------------------------------------------------------------------
+
+
+def _repository(app: App) -> Repository:
+    repo = Repository.find(app.vault.root)
+    if repo is None:
+        raise VaultError(f"{app.vault.root} is not inside a git repository: there are no batches to show")
+    return repo
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@click.option("-n", "--limit", type=int, default=20, show_default=True, help="How many batches to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def log(app: App, limit: int, as_json: bool) -> int:
+    """List the batch commits vaulttools made, newest first.
+
+    \b
+    Examples:
+      vaulttools log
+      vaulttools log -n 5 --json
+    """
+    commits = _repository(app).batch_commits(limit)
+    if as_json:
+        echo_json({"version": 1, "batches": [c.__dict__ for c in commits]})
+        return EXIT_OK
+    if not commits:
+        click.echo("No vaulttools batches in this repository yet.")
+    for commit in commits:
+        click.echo(f"{click.style(commit.sha[:10], fg='yellow')}  {commit.date[:19]}  {commit.subject}")
+    return EXIT_OK
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@batch_options
+@pass_app
+def undo(app: App, **flags: Any) -> int:
+    """Revert the latest batch with a new commit, restoring every byte it changed.
+
+    Refuses when later commits changed the same files, or those files have uncommitted changes.
+
+    \b
+    Examples:
+      vaulttools undo --dry-run
+      vaulttools undo
+    """
+    repo = _repository(app)
+    plan = plan_undo(repo, latest_undoable(repo))
+    if flags["no_commit"]:
+        raise VaultError("undo always commits (it is a revert); drop --no-commit")
+    return execute_plan(app, plan, **flags)
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@pass_app
+def recover(app: App) -> int:
+    """Put the vault back after a batch was killed midway (the journal says which files).
+
+    \b
+    Examples:
+      vaulttools recover
+      vaulttools -C ~/vault recover
+    """
+    root = find_vault_root(app.vault_option)
+    record = journal.pending(root)
+    if record is None:
+        click.echo("No interrupted batch: nothing to recover.")
+        return EXIT_OK
+    repo = Repository.find(root)
+    head_message = ""
+    if repo is not None and repo.head():
+        head_message = repo.commit_message("HEAD")
+    if record.get("batch_id") and record["batch_id"] in head_message:
+        journal.finish(root)
+        click.echo(f"The interrupted `{record['command']}` batch had been committed; journal cleared.")
+        return EXIT_OK
+    restored = journal.restore(root, record)
+    if repo is not None:
+        paths = [e["path"] for e in record["changes"]] + [
+            e["new_path"] for e in record["changes"] if e["new_path"]
+        ]
+        repo.stage_if_tracked(paths)
+    journal.finish(root)
+    click.echo(
+        f"Restored {len(restored)} file(s) of the interrupted `{record['command']}` batch; nothing was committed."
+    )
+    return EXIT_OK
+
+
+@cli.command(name="config", context_settings=CONTEXT_SETTINGS)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def config_command(app: App, as_json: bool) -> int:
+    """Print the effective configuration and where each value came from.
+
+    \b
+    Examples:
+      vaulttools config
+      vaulttools config --json
+    """
+    rows = effective_values(app.vault.config)
+    settings = app.vault.settings
+    if as_json:
+        echo_json(
+            {
+                "version": 1,
+                "vault": str(app.vault.root),
+                "config": {k: {"value": v, "source": s, "doc": KEY_DOCS[k]} for k, v, s in rows},
+                "obsidian": settings.__dict__,
+            }
+        )
+        return EXIT_OK
+    click.echo(f"vault: {app.vault.root}")
+    for key, value, source in rows:
+        click.echo(f"{key} = {value!r}  ({source})")
+    click.echo(
+        f"obsidian: useMarkdownLinks={settings.use_markdown_links} newLinkFormat={settings.new_link_format}"
+    )
+    return EXIT_OK
+
+
+def _register_commands() -> None:
+    from vaulttools.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one line on stderr and a distinct exit code for every expected failure."""
+    try:
+        code = cli.main(args=argv, prog_name="vaulttools", standalone_mode=False)
+    except VaultError as exc:
+        click.echo(f"vaulttools: error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("vaulttools: interrupted; nothing was written", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("vaulttools: interrupted; nothing was written", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def vault_path(value: str) -> Path:
+    return Path(value)

@@ -1,0 +1,72 @@
+"""`vaulttools demo`: copy the bundled sample vault, make it a git repository, run every batch on it."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from vaulttools.git import FALLBACK_EMAIL, FALLBACK_NAME, commit_everything, init_repository
+
+# (what the step shows, the vaulttools arguments). Each command adds its own step here.
+DEMO_STEPS: list[tuple[str, list[str]]] = [
+    ("check: what is wrong with the sample vault (writes nothing)", ["check"]),
+]
+
+
+def sample_vault_source() -> Path:
+    return Path(str(resources.files("vaulttools") / "sample_vault"))
+
+
+def demo_data(name: str) -> Path:
+    return Path(str(resources.files("vaulttools") / "demo_data" / name))
+
+
+def _default_target() -> Path:
+    base = Path.cwd() / "vaulttools-demo"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"vaulttools-demo-{n}")
+    return candidate
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def demo(directory: Path | None) -> int:
+    """Copy the bundled sample vault to DIRECTORY, make it a git repo and run every batch command on it.
+
+    DIRECTORY must not exist yet (default: a new ./vaulttools-demo folder).
+
+    \b
+    Examples:
+      vaulttools demo
+      vaulttools demo /tmp/my-demo && cd /tmp/my-demo && git log -p
+    """
+    from vaulttools.cli import main as vaulttools_main  # the CLI imports this module: import late
+    from vaulttools.errors import VaultError
+
+    target = (directory or _default_target()).resolve()
+    if target.exists() and any(target.iterdir()):
+        raise VaultError(f"{target} already exists and is not empty; name a new folder")
+    shutil.copytree(sample_vault_source(), target, dirs_exist_ok=True)
+    repo = init_repository(target)
+    commit_everything(repo, "sample vault as shipped", FALLBACK_NAME, FALLBACK_EMAIL)
+    click.echo(f"Sample vault copied to {target} and committed as a git repository.\n")
+    for number, (title, args) in enumerate(DEMO_STEPS, start=1):
+        argv = ["--vault", str(target), *[a.replace("{data}", str(demo_data(""))) for a in args]]
+        click.echo(click.style(f"== step {number}: {title}", bold=True))
+        click.echo(
+            click.style(f"$ vaulttools {' '.join(args).replace('{data}', str(demo_data('')))}", fg="cyan")
+        )
+        try:
+            vaulttools_main(argv)
+        except SystemExit as exc:
+            if exc.code not in (0, 1, None):
+                raise VaultError(f"demo step {number} failed with exit code {exc.code}") from exc
+        click.echo()
+    click.echo(f"Done. Review every batch with:  cd {target} && git log -p")
+    click.echo("Take the last batch back with:  vaulttools -C " + f"{target} undo")
+    return 0

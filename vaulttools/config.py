@@ -1,0 +1,173 @@
+"""`.vaulttools.toml` at the vault root: every key, its default, and strict validation."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from vaulttools.errors import ConfigError
+
+CONFIG_FILE = ".vaulttools.toml"
+
+
+@dataclass(frozen=True)
+class RelatedConfig:
+    heading: str = "Related across articles"
+    group_property: str = "articleStem"
+    limit: int = 5
+    min_score: float = 1.0
+    link_weight: float = 3.0
+    tag_weight: float = 1.0
+    target_weight: float = 0.5
+    text_weight: float = 0.0
+
+
+@dataclass(frozen=True)
+class Config:
+    link_properties: tuple[str, ...] = ("related",)
+    exclude: tuple[str, ...] = ()
+    suffix_rules: tuple[str, ...] = (r"-d\d+", r" \d+")
+    day_property: str = "originDay"
+    id_property: str = "id"
+    related: RelatedConfig = field(default_factory=RelatedConfig)
+    # Where each value came from ("default" or the config file), for `vaulttools config`.
+    sources: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def link_property_set(self) -> frozenset[str]:
+        return frozenset(self.link_properties)
+
+
+# Every key with its documentation; README and `vaulttools config` read this table.
+KEY_DOCS: dict[str, str] = {
+    "link_properties": "frontmatter properties whose bare string values are note names (links)",
+    "exclude": "glob patterns (vault-relative, e.g. 'archive/**') of notes vaulttools never reads or edits",
+    "suffix_rules": "regular expressions for a suffix at the end of a note name (normalize-links, check)",
+    "day_property": "the property holding a note's day number; breaks ties between day-suffixed candidates",
+    "id_property": "the property that repeats the note's file name (updated by rename)",
+    "related.heading": "heading text of the generated related section",
+    "related.group_property": "property that groups notes into articles; candidates come from other groups",
+    "related.limit": "number of entries in each related section",
+    "related.min_score": "entries scoring below this are left out",
+    "related.link_weight": "score for a direct link between the two notes (either way)",
+    "related.tag_weight": "score for a shared tag, scaled by the tag's rarity",
+    "related.target_weight": "score for a shared link target, scaled by its rarity",
+    "related.text_weight": "score for title/definition word overlap (0 turns it off)",
+}
+
+
+def load_config(vault_root: Path) -> Config:
+    path = vault_root / CONFIG_FILE
+    if not path.is_file():
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{CONFIG_FILE}: not valid TOML ({exc}); fix the file or remove it") from exc
+    return config_from_dict(data, origin=CONFIG_FILE)
+
+
+def config_from_dict(data: dict[str, Any], origin: str = CONFIG_FILE) -> Config:
+    defaults = Config()
+    top = {f.name: f for f in fields(Config) if f.name not in ("related", "sources")}
+    related_fields = {f.name: f for f in fields(RelatedConfig)}
+    values: dict[str, Any] = {}
+    related_values: dict[str, Any] = {}
+    sources: list[tuple[str, str]] = []
+    for key, value in data.items():
+        if key == "related":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{origin}: [related] must be a table")
+            for sub_key, sub_value in value.items():
+                if sub_key not in related_fields:
+                    raise _unknown_key(origin, f"related.{sub_key}")
+                default = getattr(defaults.related, sub_key)
+                related_values[sub_key] = _check_value(origin, f"related.{sub_key}", sub_value, default)
+                sources.append((f"related.{sub_key}", origin))
+            continue
+        if key not in top:
+            raise _unknown_key(origin, key)
+        values[key] = _check_value(origin, key, value, getattr(defaults, key))
+        sources.append((key, origin))
+    for rule in values.get("suffix_rules", ()):
+        try:
+            re.compile(rule)
+        except re.error as exc:
+            raise ConfigError(
+                f"{origin}: suffix_rules: {rule!r} is not a valid regular expression ({exc})"
+            ) from exc
+    related = replace(defaults.related, **related_values)
+    if related.limit < 1:
+        raise ConfigError(f"{origin}: related.limit must be at least 1, got {related.limit}")
+    return replace(defaults, **values, related=related, sources=tuple(sources))
+
+
+def _unknown_key(origin: str, key: str) -> ConfigError:
+    known = ", ".join(sorted(KEY_DOCS))
+    return ConfigError(f"{origin}: unknown key {key!r}; known keys: {known}")
+
+
+def _check_value(origin: str, key: str, value: Any, default: Any) -> Any:
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{origin}: {key} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if isinstance(default, (bool, str)):
+        if type(value) is not type(default):
+            raise ConfigError(f"{origin}: {key} must be a {type(default).__name__}, got {value!r}")
+        return value
+    if isinstance(default, int) and not isinstance(default, bool):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{origin}: {key} must be an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{origin}: {key} must be a number, got {value!r}")
+        return float(value)
+    raise AssertionError(key)  # pragma: no cover - every default has one of the types above
+
+
+def effective_values(config: Config) -> list[tuple[str, Any, str]]:
+    """(key, value, where it came from) for every key, for `vaulttools config`."""
+    origins = dict(config.sources)
+    rows = []
+    for key in KEY_DOCS:
+        if key.startswith("related."):
+            value = getattr(config.related, key.split(".", 1)[1])
+        else:
+            value = getattr(config, key)
+        rows.append((key, list(value) if isinstance(value, tuple) else value, origins.get(key, "default")))
+    return rows
+
+
+@dataclass(frozen=True)
+class ObsidianSettings:
+    """The few `.obsidian/app.json` keys that change what vaulttools reads or writes."""
+
+    use_markdown_links: bool = False
+    new_link_format: str = "shortest"
+    user_ignore_filters: tuple[str, ...] = ()
+
+
+def load_obsidian_settings(vault_root: Path) -> ObsidianSettings:
+    path = vault_root / ".obsidian" / "app.json"
+    if not path.is_file():
+        return ObsidianSettings()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f".obsidian/app.json: not valid JSON ({exc}); fix it in Obsidian or by hand"
+        ) from exc
+    if not isinstance(data, dict):
+        return ObsidianSettings()
+    filters = data.get("userIgnoreFilters") or []
+    return ObsidianSettings(
+        use_markdown_links=bool(data.get("useMarkdownLinks", False)),
+        new_link_format=str(data.get("newLinkFormat", "shortest")),
+        user_ignore_filters=tuple(str(f) for f in filters if isinstance(f, str)),
+    )

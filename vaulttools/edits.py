@@ -1,0 +1,50 @@
+"""The edit core: every change to a note is an `Edit`, applied in exactly one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from vaulttools.errors import EditConflict
+
+
+class Edit(NamedTuple):
+    """Replace `old` (which must be `text[start:end]`) by `new`. Offsets index the decoded text."""
+
+    start: int
+    end: int
+    old: str
+    new: str
+    # Free-form label of why the edit exists ("wikilink", "property", ...) for reports.
+    kind: str = ""
+
+
+def apply_edits(text: str, edits: Iterable[Edit], *, path: str = "<text>") -> str:
+    """Splice `edits` into `text`, checking that each still matches and that none overlap.
+
+    Applied back to front so earlier offsets stay valid; no-op edits (old == new) are dropped.
+    """
+    ordered = sorted((e for e in edits if e.old != e.new), key=lambda e: (e.start, e.end))
+    previous_end = -1
+    for edit in ordered:
+        if edit.start < previous_end:
+            raise EditConflict(f"{path}: two edits overlap at offset {edit.start}; nothing was written")
+        if text[edit.start : edit.end] != edit.old:
+            raise EditConflict(
+                f"{path}: the text at offset {edit.start} changed since it was read "
+                f"(expected {edit.old!r}); run the command again"
+            )
+        previous_end = edit.end
+    pieces: list[str] = []
+    cursor = len(text)
+    for edit in reversed(ordered):
+        pieces.append(text[edit.end : cursor])
+        pieces.append(edit.new)
+        cursor = edit.start
+    pieces.append(text[:cursor])
+    return "".join(reversed(pieces))
+
+
+def shift_edits(edits: Iterable[Edit], offset: int) -> list[Edit]:
+    """Move edits planned on a slice of a text to offsets in the whole text."""
+    return [e._replace(start=e.start + offset, end=e.end + offset) for e in edits]

@@ -1,0 +1,49 @@
+"""One expected-failure exception type, with an exit code; the CLI turns it into one line on stderr."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+
+
+class VaultError(Exception):
+    """A failure the user can act on: the message says what is wrong and what to do."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class ConfigError(VaultError):
+    """`.vaulttools.toml` or `.obsidian/app.json` is invalid."""
+
+
+class GitError(VaultError):
+    """git refused or failed; the vault is left as it was."""
+
+    exit_code = EXIT_FAILED
+
+
+class DirtyFilesError(VaultError):
+    """A file the batch must touch has uncommitted changes."""
+
+
+class EditConflict(VaultError):
+    """A planned edit no longer matches the text it was planned against."""
+
+    exit_code = EXIT_FAILED
+
+
+class BatchAborted(VaultError):
+    """Writing a batch failed; every written file was restored."""
+
+    exit_code = EXIT_FAILED

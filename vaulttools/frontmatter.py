@@ -1,0 +1,88 @@
+"""Byte-safe frontmatter edits: format one scalar in its existing style, verify the YAML after a splice.
+
+We never dump YAML. A value is located by the link scanner (offsets into the note), replaced in the
+original text, and the result is loaded again to prove that nothing but the intended values changed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from vaulttools.errors import EditConflict, VaultError
+from vaulttools.note import load_frontmatter_yaml
+
+_PLAIN_UNSAFE_START = set("-?:,[]{}#&*!|>'\"%@`")
+_NEEDS_QUOTES_RE = re.compile(r":(\s|$)|\s#|^\s|\s$|[\x00-\x1f\x7f]")
+
+
+class RefusedEdit(VaultError):
+    """A value cannot be written in the style it already has without changing its meaning."""
+
+
+def format_scalar(value: str, quote: str, *, in_flow: bool, where: str) -> str:
+    """The characters to put between the existing quotes (or in place of a plain scalar)."""
+    if quote == '"':
+        if re.search(r"[\x00-\x1f\x7f]", value):
+            raise RefusedEdit(f"{where}: {value!r} has control characters; edit this value by hand")
+        return value.replace("\\", "\\\\").replace('"', '\\"')
+    if quote == "'":
+        if "\n" in value:
+            raise RefusedEdit(f"{where}: {value!r} cannot be written in single quotes; edit it by hand")
+        return value.replace("'", "''")
+    unsafe = (
+        not value
+        or value[0] in _PLAIN_UNSAFE_START
+        or _NEEDS_QUOTES_RE.search(value)
+        or (in_flow and any(c in value for c in ",[]{}"))
+        or _looks_like_non_string(value)
+    )
+    if unsafe:
+        raise RefusedEdit(
+            f"{where}: {value!r} would change meaning as an unquoted YAML value; quote the old value and run again"
+        )
+    return value
+
+
+def _looks_like_non_string(value: str) -> bool:
+    loaded, error = load_frontmatter_yaml(f"v: {value}\n")
+    return error is not None or not isinstance(loaded, dict) or loaded.get("v") != value
+
+
+def verify_yaml_edit(path: str, old_yaml: str, new_yaml: str) -> None:
+    """Load both versions; they must have the same shape and differ only in string values."""
+    old_data, old_error = load_frontmatter_yaml(old_yaml)
+    new_data, new_error = load_frontmatter_yaml(new_yaml)
+    if old_error is not None:
+        raise EditConflict(f"{path}: refusing to edit frontmatter that does not parse ({old_error})")
+    if new_error is not None:
+        raise EditConflict(
+            f"{path}: the edited frontmatter would not parse ({new_error}); nothing was written"
+        )
+    problem = _shape_difference(old_data, new_data, "")
+    if problem:
+        raise EditConflict(
+            f"{path}: the edit would change more than link values ({problem}); nothing was written"
+        )
+
+
+def _shape_difference(old: Any, new: Any, where: str) -> str | None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        if list(old) != list(new):
+            return f"keys changed at {where or 'top level'}"
+        for key in old:
+            problem = _shape_difference(old[key], new[key], f"{where}.{key}" if where else str(key))
+            if problem:
+                return problem
+        return None
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return f"list length changed at {where}"
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            problem = _shape_difference(a, b, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if old == new or (isinstance(old, str) and isinstance(new, str)):
+        return None
+    return f"{where} changed from {old!r} to {new!r}"

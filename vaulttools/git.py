@@ -1,0 +1,262 @@
+"""All git access, through the git command line driven by GitPython. No other module imports `git`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import git as gitpython
+
+from vaulttools.errors import GitError
+
+BATCH_TRAILER = "Vaulttools-Batch"
+UNDO_TRAILER = "Vaulttools-Undo"
+# Used only when the repository has no identity configured, so a batch never fails for want of one.
+FALLBACK_NAME = "vaulttools"
+FALLBACK_EMAIL = "vaulttools@localhost"
+LOCK_WAIT_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class BatchCommit:
+    sha: str
+    date: str
+    subject: str
+    command: str
+    undoes: str | None  # the batch an undo commit reverted
+
+
+class Repository:
+    """A git work tree that contains the vault; paths given to it are relative to the vault root."""
+
+    def __init__(self, repo: gitpython.Repo, vault_root: Path) -> None:
+        self._repo = repo
+        self.root = Path(repo.working_tree_dir).resolve()
+        self.vault_root = vault_root.resolve()
+        prefix = self.vault_root.relative_to(self.root).as_posix()
+        self._prefix = "" if prefix == "." else prefix + "/"
+
+    @classmethod
+    def find(cls, vault_root: Path) -> Repository | None:
+        try:
+            repo = gitpython.Repo(vault_root, search_parent_directories=True)
+        except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
+            return None
+        if repo.bare or repo.working_tree_dir is None:
+            return None
+        return cls(repo, vault_root)
+
+    def to_repo_path(self, vault_path: str) -> str:
+        return self._prefix + vault_path
+
+    def to_vault_path(self, repo_path: str) -> str | None:
+        return repo_path[len(self._prefix) :] if repo_path.startswith(self._prefix) else None
+
+    # --- running git -----------------------------------------------------------------------------
+
+    def _run(self, *args: str, stdin: bytes | None = None, binary: bool = False, config: Sequence[str] = ()):
+        command = ["git", "--literal-pathspecs", *config, *args]
+        self._wait_for_index_lock()
+        env = {"GIT_LITERAL_PATHSPECS": "1", "GIT_TERMINAL_PROMPT": "0"}
+        try:
+            if stdin is None:
+                return self._repo.git.execute(
+                    command, stdout_as_string=not binary, env=env, strip_newline_in_stdout=False
+                )
+            with tempfile.TemporaryFile() as stream:
+                stream.write(stdin)
+                stream.seek(0)
+                return self._repo.git.execute(
+                    command,
+                    istream=stream,
+                    stdout_as_string=not binary,
+                    env=env,
+                    strip_newline_in_stdout=False,
+                )
+        except gitpython.GitCommandError as exc:
+            detail = _stderr_line(exc)
+            raise GitError(f"git {args[0]} failed: {detail}") from exc
+
+    def _wait_for_index_lock(self) -> None:
+        lock = Path(self._repo.git_dir) / "index.lock"
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while lock.exists():
+            if time.monotonic() > deadline:
+                raise GitError(
+                    f"{lock} exists: another git program (Obsidian's git plugin?) is working; "
+                    "wait for it to finish and run again (vaulttools never deletes the lock)"
+                )
+            time.sleep(0.1)
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def dirty_paths(self, vault_paths: Iterable[str]) -> list[str]:
+        """Which of these paths have staged, unstaged or untracked changes."""
+        wanted = {self.to_repo_path(p): p for p in vault_paths}
+        if not wanted:
+            return []
+        output = self._run(
+            "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", binary=True
+        )
+        dirty = []
+        for entry in output.split(b"\0"):
+            if len(entry) < 4:
+                continue
+            path = os.fsdecode(entry[3:])
+            if path in wanted:
+                dirty.append(wanted[path])
+        return sorted(dirty)
+
+    def identity_config(self) -> list[str]:
+        reader = self._repo.config_reader()
+        name = reader.get_value("user", "name", default="")
+        email = reader.get_value("user", "email", default="")
+        if os.environ.get("GIT_AUTHOR_NAME") or os.environ.get("GIT_COMMITTER_NAME"):
+            return []
+        config = []
+        if not name:
+            config += ["-c", f"user.name={FALLBACK_NAME}"]
+        if not email:
+            config += ["-c", f"user.email={FALLBACK_EMAIL}"]
+        return config
+
+    def head(self) -> str | None:
+        try:
+            return self._repo.head.commit.hexsha
+        except ValueError:
+            return None
+
+    def batch_commits(self, limit: int | None = None) -> list[BatchCommit]:
+        if self.head() is None:
+            return []
+        fmt = (
+            "%H%x1f%ad%x1f%s%x1f%(trailers:key="
+            + BATCH_TRAILER
+            + ",valueonly,separator=%x1e)%x1f%(trailers:key="
+        )
+        fmt += UNDO_TRAILER + ",valueonly,separator=%x1e)%x1d"
+        args = ["log", f"--format={fmt}", "--date=iso-strict", f"--grep=^{BATCH_TRAILER}:"]
+        if limit:
+            args.append(f"-n{limit}")
+        output = self._run(*args)
+        commits = []
+        for record in output.split("\x1d"):
+            fields = record.strip("\n").split("\x1f")
+            if len(fields) < 5:
+                continue
+            sha, date, subject, command, undoes = fields[:5]
+            commits.append(BatchCommit(sha, date, subject, command.strip(), undoes.strip() or None))
+        return commits
+
+    def changed_paths(self, sha: str) -> list[tuple[str, str, str | None]]:
+        """(status, vault path, new vault path) for each file a commit touched, renames detected."""
+        output = self._run(
+            "diff-tree", "-r", "-z", "--no-commit-id", "-M", "--name-status", "-l0", sha, binary=True
+        )
+        parts = [os.fsdecode(p) for p in output.split(b"\0") if p]
+        changes: list[tuple[str, str, str | None]] = []
+        i = 0
+        while i < len(parts):
+            status = parts[i]
+            if status.startswith(("R", "C")):
+                old, new = parts[i + 1], parts[i + 2]
+                i += 3
+                changes.append(("R", self.to_vault_path(old) or old, self.to_vault_path(new) or new))
+            else:
+                changes.append((status[0], self.to_vault_path(parts[i + 1]) or parts[i + 1], None))
+                i += 2
+        return changes
+
+    def blob(self, sha: str, vault_path: str) -> bytes:
+        return self._run("cat-file", "blob", f"{sha}:{self.to_repo_path(vault_path)}", binary=True)
+
+    def commits_touching_since(self, sha: str, vault_paths: Iterable[str]) -> list[str]:
+        """Commits after `sha` that touched any of these paths, newest first."""
+        wanted = {self.to_repo_path(p) for p in vault_paths}
+        output = self._run("log", "--format=%x1e%H", "--name-only", "-z", "--no-renames", f"{sha}..HEAD")
+        touching = []
+        for record in output.split("\x1e")[1:]:
+            sha_line, _, names = record.partition("\n")
+            if wanted & {n.strip("\n") for n in names.split("\0") if n.strip("\n")}:
+                touching.append(sha_line.strip())
+        return touching
+
+    def commit_message(self, ref: str) -> str:
+        return self._run("log", "-1", "--format=%B", ref)
+
+    def tracked(self, vault_paths: Iterable[str]) -> list[str]:
+        """Which of these paths git tracks (in HEAD or the index)."""
+        wanted = {self.to_repo_path(p): p for p in vault_paths}
+        output = self._run("ls-files", "-z", "--cached", binary=True)
+        known = {os.fsdecode(p) for p in output.split(b"\0") if p}
+        if self.head() is not None:
+            output = self._run("ls-tree", "-r", "-z", "--name-only", "HEAD", binary=True)
+            known |= {os.fsdecode(p) for p in output.split(b"\0") if p}
+        return [vault for repo_path, vault in wanted.items() if repo_path in known]
+
+    def stage_if_tracked(self, vault_paths: Iterable[str]) -> None:
+        self.stage(self.tracked(vault_paths))
+
+    # --- changes ---------------------------------------------------------------------------------
+
+    def stage(self, vault_paths: Iterable[str]) -> None:
+        """Stage exactly these paths (added, modified or deleted); paths are literal, never patterns."""
+        paths = [self.to_repo_path(p) for p in vault_paths]
+        if paths:
+            self._run(
+                "update-index",
+                "-z",
+                "--add",
+                "--remove",
+                "--stdin",
+                stdin=b"\0".join(p.encode() for p in paths),
+            )
+
+    def commit_paths(self, vault_paths: Iterable[str], message: str, *, no_verify: bool = False) -> str:
+        """Commit only these paths (staged first), leaving anything else the user staged alone."""
+        paths = sorted({self.to_repo_path(p) for p in vault_paths})
+        self.stage([self.to_vault_path(p) or p for p in paths])
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as message_file:
+            message_file.write(message)
+        try:
+            args = [
+                "commit",
+                "--quiet",
+                "--only",
+                "-F",
+                message_file.name,
+                "--pathspec-from-file=-",
+                "--pathspec-file-nul",
+            ]
+            if no_verify:
+                args.append("--no-verify")
+            self._run(*args, stdin=b"\0".join(p.encode() for p in paths), config=self.identity_config())
+        finally:
+            os.unlink(message_file.name)
+        head = self.head()
+        assert head is not None
+        return head
+
+
+def _stderr_line(exc: gitpython.GitCommandError) -> str:
+    stderr = exc.stderr if isinstance(exc.stderr, str) else (exc.stderr or b"").decode("utf-8", "replace")
+    lines = [line.strip() for line in stderr.replace("stderr:", "").splitlines() if line.strip().strip("'")]
+    return "; ".join(line.strip("'") for line in lines[-3:]) or f"exit code {exc.status}"
+
+
+def init_repository(folder: Path) -> Repository:
+    """`git init` a folder (used by `vaulttools demo`)."""
+    repo = gitpython.Repo.init(folder)
+    return Repository(repo, folder)
+
+
+def commit_everything(repo: Repository, message: str, name: str, email: str) -> None:
+    """Stage and commit every file of a fresh repository (the demo's first commit)."""
+    repo._run("add", "--all")
+    repo._run(
+        "commit", "--quiet", "-m", message, config=["-c", f"user.name={name}", "-c", f"user.email={email}"]
+    )

@@ -1,0 +1,52 @@
+"""`log` and `undo`: the batch commits vaulttools made, and a plan that reverts the latest one."""
+
+from __future__ import annotations
+
+from vaulttools.batch import BatchPlan, FileChange
+from vaulttools.errors import VaultError
+from vaulttools.git import UNDO_TRAILER, BatchCommit, Repository
+
+
+def latest_undoable(repo: Repository) -> BatchCommit:
+    """The newest batch commit that is neither an undo nor already undone."""
+    undone: set[str] = set()
+    for commit in repo.batch_commits():
+        if commit.undoes:
+            undone.add(commit.undoes)
+            continue
+        if commit.sha not in undone:
+            return commit
+    raise VaultError("there is no vaulttools batch to undo (see `vaulttools log`)")
+
+
+def plan_undo(repo: Repository, commit: BatchCommit) -> BatchPlan:
+    """Put every file the batch touched back to its bytes in the batch's parent commit."""
+    changes = repo.changed_paths(commit.sha)
+    paths = [p for _, path, new in changes for p in ([path] if new is None else [path, new])]
+    later = repo.commits_touching_since(commit.sha, paths)
+    if later:
+        raise VaultError(
+            f"{len(later)} later commit(s) (newest {later[0][:10]}) changed files of batch {commit.sha[:10]}: "
+            "undo those first or revert by hand with `git revert`"
+        )
+    parent = commit.sha + "^"
+    plan_changes: list[FileChange] = []
+    for status, path, new_path in changes:
+        if status == "R" and new_path is not None:
+            plan_changes.append(
+                FileChange(new_path, repo.blob(commit.sha, new_path), repo.blob(parent, path), path)
+            )
+        elif status == "A":
+            plan_changes.append(FileChange(path, repo.blob(commit.sha, path), None))
+        elif status == "D":
+            plan_changes.append(FileChange(path, None, repo.blob(parent, path)))
+        else:
+            plan_changes.append(FileChange(path, repo.blob(commit.sha, path), repo.blob(parent, path)))
+    plan = BatchPlan(
+        command="undo",
+        summary=f"revert {commit.sha[:10]} ({commit.subject})",
+        changes=plan_changes,
+        counts={"files_restored": len(plan_changes)},
+    )
+    plan.trailers[UNDO_TRAILER] = commit.sha
+    return plan

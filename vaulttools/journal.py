@@ -1,0 +1,127 @@
+"""Crash safety: a batch writes its plan and the original bytes before touching the vault.
+
+The journal lives in `.vaulttools/journal/` at the vault root (a dot-folder vaulttools never scans, with a
+`.gitignore` of `*` so git never sees it). It is removed after the commit. If it is still there, a batch
+was killed midway: every command refuses to run until `vaulttools recover` puts the vault back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vaulttools.errors import VaultError
+
+if TYPE_CHECKING:
+    from vaulttools.batch import BatchPlan
+
+STATE_DIR = ".vaulttools"
+JOURNAL = "journal"
+PLAN_FILE = "plan.json"
+BATCH_ID_TRAILER = "Vaulttools-Batch-Id"
+
+
+def state_dir(root: Path) -> Path:
+    """`.vaulttools/` at the vault root, created with a `.gitignore` that hides it from git."""
+    folder = root / STATE_DIR
+    folder.mkdir(exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    return folder
+
+
+def _journal_dir(root: Path) -> Path:
+    return root / STATE_DIR / JOURNAL
+
+
+def pending(root: Path) -> dict[str, Any] | None:
+    plan_file = _journal_dir(root) / PLAN_FILE
+    if not plan_file.is_file():
+        return None
+    try:
+        return json.loads(plan_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"command": "unknown", "changes": [], "damaged": True}
+
+
+def refuse_if_pending(root: Path) -> None:
+    record = pending(root)
+    if record is not None:
+        raise VaultError(
+            f"an earlier `vaulttools {record.get('command', '?')}` batch was interrupted before it finished: "
+            "run `vaulttools recover` to put the vault back as it was before that batch"
+        )
+
+
+def begin(root: Path, plan: BatchPlan) -> None:
+    folder = _journal_dir(root)
+    state_dir(root)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    batch_id = uuid.uuid4().hex
+    plan.trailers[BATCH_ID_TRAILER] = batch_id
+    entries = []
+    for i, change in enumerate(plan.changes):
+        backup = None
+        if change.old is not None:
+            backup = f"{i}.orig"
+            (folder / backup).write_bytes(change.old)
+        entries.append(
+            {
+                "path": change.path,
+                "new_path": change.new_path,
+                "old_sha256": _sha(change.old),
+                "new_sha256": _sha(change.new),
+                "backup": backup,
+            }
+        )
+    record = {"command": plan.command, "batch_id": batch_id, "changes": entries}
+    temp = folder / (PLAN_FILE + ".tmp")
+    temp.write_text(json.dumps(record, indent=1), encoding="utf-8")
+    temp.replace(folder / PLAN_FILE)  # the plan appears whole or not at all
+
+
+def finish(root: Path) -> None:
+    folder = _journal_dir(root)
+    plan_file = folder / PLAN_FILE
+    if plan_file.exists():
+        plan_file.unlink()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def restore(root: Path, record: dict[str, Any]) -> list[str]:
+    """Put every file of an interrupted batch back to its original bytes; returns the paths restored."""
+    folder = _journal_dir(root)
+    restored = []
+    for entry in reversed(record.get("changes", [])):
+        path = root / entry["path"]
+        new_path = entry.get("new_path")
+        if new_path and new_path != entry["path"]:
+            destination = root / new_path
+            if destination.exists() and _sha(destination.read_bytes()) == entry["new_sha256"]:
+                destination.unlink()
+                restored.append(new_path)
+        backup = entry.get("backup")
+        if backup is None:
+            if path.exists():
+                path.unlink()
+                restored.append(entry["path"])
+            continue
+        original = (folder / backup).read_bytes()
+        if not path.exists() or path.read_bytes() != original:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            from vaulttools.vault import atomic_write
+
+            atomic_write(path, original)
+            restored.append(entry["path"])
+    return restored
+
+
+def _sha(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()

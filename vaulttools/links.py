@@ -1,0 +1,389 @@
+"""Find every link of a note as a span with exact offsets.
+
+Body: wikilinks, embeds and markdown links (those inside code, math or HTML comments are kept but marked
+`opaque`: they are counted, never resolved or rewritten). Frontmatter: `[[…]]` inside quoted or plain
+strings, and bare values under link properties such as `related`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+from urllib.parse import unquote
+
+from vaulttools.note import Note
+
+WIKILINK = "wikilink"
+EMBED = "embed"
+MARKDOWN = "markdown"
+PROPERTY = "property"  # a quoted "[[…]]" (or plain [[…]] inside a longer string) in the frontmatter
+BARE = "bare"  # a bare slug under a link property
+
+
+class Link(NamedTuple):
+    kind: str
+    start: int  # the whole link, `text[start:end]`
+    end: int
+    target: str  # the target as Obsidian reads it: trimmed, percent-decoded for markdown links
+    target_start: int  # `text[target_start:target_end]` is the target exactly as written
+    target_end: int
+    subpath: str = ""  # "#Heading" or "#^block", as written
+    display: str | None = None  # the display text (or embed size) after the separator
+    display_start: int = -1
+    display_end: int = -1
+    opaque: str | None = None  # "code", "math" or "html-comment": not a link, only counted
+    quote: str = ""  # for property links: the quote character around the value ('"', "'" or "")
+    property_name: str = ""
+    embed: bool = False
+    angle: bool = False  # markdown destination written as <…>
+    in_string: bool = False  # a property link inside a longer string
+
+    @property
+    def is_link(self) -> bool:
+        return self.opaque is None and bool(self.target)
+
+
+# Only `]]` closes a wikilink; a line break or a second `[[` means it was not a link.
+_WIKILINK_RE = re.compile(r"(!?)\[\[((?:(?!\[\[|\]\])[^\n\r])*)\]\]")
+_MD_LINK_RE = re.compile(
+    r"(!?)\[((?:[^\[\]\n\\]|\\.|\[[^\[\]\n]*\])*)\]\(\s*"
+    r"(?:<([^<>\n]*)>|((?:[^\s()<>\\]|\\.|\([^\s()]*\))+))"
+    r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?\s*\)"
+)
+_URL_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def find_links(note: Note) -> list[Link]:
+    """All links of a note, frontmatter first, in text order."""
+    if not note.editable:
+        return []
+    links: list[Link] = []
+    if note.frontmatter is not None:
+        links.extend(find_frontmatter_links(note))
+    body_start = note.body_start
+    text = note.text
+    if "[" not in text[body_start:]:
+        return links
+    body_links = [*_wikilinks(text, body_start, len(text)), *_markdown_links(text, body_start, len(text))]
+    body_links = _drop_nested(sorted(body_links, key=lambda link: (link.start, -link.end)))
+    for link in body_links:
+        region = note.region_at(link.start)
+        links.append(link._replace(opaque=region.kind) if region else link)
+    return links
+
+
+def _drop_nested(links: list[Link]) -> list[Link]:
+    """A markdown link found inside a wikilink's span (or the reverse) is not a second link."""
+    kept: list[Link] = []
+    for link in links:
+        if kept and link.start < kept[-1].end:
+            continue
+        kept.append(link)
+    return kept
+
+
+def _wikilinks(text: str, start: int, end: int) -> list[Link]:
+    found = []
+    for match in _WIKILINK_RE.finditer(text, start, end):
+        link = parse_wikilink_inner(match.group(2), match.start(2))
+        if link is None:
+            continue
+        embed = match.group(1) == "!"
+        found.append(
+            link._replace(
+                kind=EMBED if embed else WIKILINK, start=match.start(), end=match.end(), embed=embed
+            )
+        )
+    return found
+
+
+def parse_wikilink_inner(inner: str, offset: int) -> Link | None:
+    """Split the text between `[[` and `]]` (starting at `offset`) into target, subpath and display."""
+    display = None
+    display_start = display_end = -1
+    pipe = inner.find("|")
+    head = inner
+    if pipe >= 0:
+        # A table escapes the pipe as `\|`; the backslash belongs to the separator, not the target.
+        head_end = pipe - 1 if pipe > 0 and inner[pipe - 1] == "\\" else pipe
+        head = inner[:head_end]
+        display = inner[pipe + 1 :]
+        display_start, display_end = offset + pipe + 1, offset + len(inner)
+    hash_at = head.find("#")
+    target_part = head if hash_at < 0 else head[:hash_at]
+    subpath = "" if hash_at < 0 else head[hash_at:]
+    stripped = target_part.strip()
+    if not stripped and not subpath:
+        return None
+    lead = len(target_part) - len(target_part.lstrip())
+    target_start = offset + lead
+    return Link(
+        kind=WIKILINK,
+        start=offset,
+        end=offset + len(inner),
+        target=stripped,
+        target_start=target_start,
+        target_end=target_start + len(stripped),
+        subpath=subpath.rstrip(),
+        display=display,
+        display_start=display_start,
+        display_end=display_end,
+    )
+
+
+def _markdown_links(text: str, start: int, end: int) -> list[Link]:
+    if "](" not in text[start:end]:
+        return []
+    found = []
+    for match in _MD_LINK_RE.finditer(text, start, end):
+        angle = match.group(3) is not None
+        group = 3 if angle else 4
+        destination = match.group(group)
+        if not destination or destination.startswith("#") or _URL_SCHEME_RE.match(destination):
+            continue
+        hash_at = destination.find("#")
+        raw_target = destination if hash_at < 0 else destination[:hash_at]
+        dest_start = match.start(group)
+        embed = match.group(1) == "!"
+        found.append(
+            Link(
+                kind=MARKDOWN,
+                start=match.start(),
+                end=match.end(),
+                target=unquote(raw_target).strip(),
+                target_start=dest_start,
+                target_end=dest_start + len(raw_target),
+                subpath="" if hash_at < 0 else destination[hash_at:],
+                display=match.group(2),
+                display_start=match.start(2),
+                display_end=match.end(2),
+                embed=embed,
+                angle=angle,
+            )
+        )
+    return found
+
+
+# --- frontmatter ----------------------------------------------------------------------------------
+
+_KEY_LINE_RE = re.compile(r"^([A-Za-z_][\w\- .]*?)[ \t]*:(?:[ \t]+|(?=\r?\n)|$)", re.MULTILINE)
+
+
+def find_frontmatter_links(note: Note) -> list[Link]:
+    """Wikilinks anywhere in the YAML, plus bare values under the note's link properties."""
+    text = note.text
+    fm = note.frontmatter
+    assert fm is not None
+    links: list[Link] = []
+    if "[[" in text[fm.start : fm.end]:
+        links.extend(_frontmatter_wikilinks(text, fm.start, fm.end))
+    link_properties = note.link_properties
+    if link_properties:
+        links.extend(_bare_property_values(text, fm.start, fm.end, link_properties))
+    links.sort(key=lambda link: link.start)
+    return links
+
+
+def _frontmatter_wikilinks(text: str, start: int, end: int) -> list[Link]:
+    found = []
+    for link in _wikilinks(text, start, end):
+        line_start = text.rfind("\n", start, link.start) + 1
+        quote = _quote_around(text, line_start, link.start)
+        before = text[link.start - 1] if link.start > start else ""
+        after = text[link.end] if link.end < end else ""
+        exact = bool(quote) and before == quote and after == quote
+        if not quote and _is_yaml_flow_position(text, line_start, link.start):
+            # `related: [[a]]` is a nested YAML list, not a link: `check` reports it.
+            found.append(link._replace(kind=PROPERTY, opaque="unquoted-yaml"))
+            continue
+        found.append(
+            link._replace(
+                kind=PROPERTY,
+                quote=quote,
+                in_string=not exact,
+                property_name=_property_name(text, start, link.start),
+            )
+        )
+    return found
+
+
+def _quote_around(text: str, line_start: int, position: int) -> str:
+    """The quote character that is open at `position` on its line, or ""."""
+    open_quote = ""
+    i = line_start
+    while i < position:
+        char = text[i]
+        if open_quote == '"':
+            if char == "\\":
+                i += 1
+            elif char == '"':
+                open_quote = ""
+        elif open_quote == "'":
+            if char == "'":
+                if i + 1 < position and text[i + 1] == "'":
+                    i += 1
+                else:
+                    open_quote = ""
+        elif char in "\"'" and (i == line_start or text[i - 1] in " \t[,:-{"):
+            open_quote = char
+        elif char == "#" and i > line_start and text[i - 1] in " \t":
+            return ""
+        i += 1
+    return open_quote
+
+
+def _is_yaml_flow_position(text: str, line_start: int, position: int) -> bool:
+    before = text[line_start:position].rstrip(" \t")
+    return before.endswith((":", "[", ",", "- ", "-")) or not before.strip()
+
+
+def _property_name(text: str, start: int, position: int) -> str:
+    for match in reversed(list(_KEY_LINE_RE.finditer(text, start, position))):
+        return match.group(1)
+    return ""
+
+
+def _bare_property_values(text: str, start: int, end: int, properties: frozenset[str]) -> list[Link]:
+    found: list[Link] = []
+    for match in _KEY_LINE_RE.finditer(text, start, end):
+        name = match.group(1)
+        if name not in properties:
+            continue
+        value_start = match.end()
+        line_end = _line_end(text, value_start, end)
+        rest = text[value_start:line_end]
+        stripped = rest.strip()
+        if stripped.startswith("["):
+            found.extend(_flow_items(text, value_start + rest.index("["), end, name))
+        elif not stripped or stripped.startswith("#"):
+            found.extend(_block_items(text, line_end, end, name))
+        else:
+            item = _scalar_item(text, value_start + (len(rest) - len(rest.lstrip())), line_end, name)
+            if item:
+                found.append(item)
+    return found
+
+
+def _line_end(text: str, position: int, end: int) -> int:
+    newline = text.find("\n", position, end)
+    line_end = end if newline < 0 else newline
+    return line_end - 1 if line_end > position and text[line_end - 1] == "\r" else line_end
+
+
+def _flow_items(text: str, bracket: int, end: int, name: str) -> list[Link]:
+    """Items of a flow list `[a, "b", 'c']`, possibly over several lines."""
+    items: list[Link] = []
+    i = bracket + 1
+    while i < end:
+        char = text[i]
+        if char in " \t\r\n,":
+            i += 1
+        elif char == "]":
+            break
+        elif char == "#" and text[i - 1] in " \t\r\n":
+            i = _line_end(text, i, end)
+        elif char in "\"'":
+            close = _closing_quote(text, i, end)
+            if close < 0:
+                break
+            items.append(_bare_link(text, i + 1, close, char, name))
+            i = close + 1
+        elif char in "[{":
+            break  # nested collections are not link values
+        else:
+            stop = i
+            while (
+                stop < end
+                and text[stop] not in ",]\r\n"
+                and not (text[stop] == "#" and text[stop - 1] in " \t")
+            ):
+                stop += 1
+            value_end = stop
+            while value_end > i and text[value_end - 1] in " \t":
+                value_end -= 1
+            items.append(_bare_link(text, i, value_end, "", name))
+            i = stop
+    return [item for item in items if item.target]
+
+
+def _block_items(text: str, position: int, end: int, name: str) -> list[Link]:
+    """Items of a block list (`- a` lines) following a key line that ends at `position`."""
+    items: list[Link] = []
+    cursor = position
+    while cursor < end:
+        line_start = cursor + 1 if text.startswith("\n", cursor) else cursor
+        line_end = _line_end(text, line_start, end)
+        line = text[line_start:line_end]
+        next_cursor = text.find("\n", line_start, end)
+        item = re.match(r"([ \t]*)-[ \t]+(.*)", line)
+        if item:
+            value_start = line_start + item.start(2)
+            link = _scalar_item(text, value_start, line_end, name)
+            if link:
+                items.append(link)
+        elif line.strip() and not line.lstrip().startswith("#"):
+            break
+        if next_cursor < 0:
+            break
+        cursor = next_cursor
+    return items
+
+
+def _scalar_item(text: str, value_start: int, line_end: int, name: str) -> Link | None:
+    char = text[value_start] if value_start < line_end else ""
+    if char in "\"'":
+        close = _closing_quote(text, value_start, line_end)
+        if close < 0:
+            return None
+        link = _bare_link(text, value_start + 1, close, char, name)
+    elif char in "[{|>&*!" or not char:
+        return None
+    else:
+        stop = line_end
+        comment = re.search(r"[ \t]#", text[value_start:line_end])
+        if comment:
+            stop = value_start + comment.start()
+        while stop > value_start and text[stop - 1] in " \t":
+            stop -= 1
+        link = _bare_link(text, value_start, stop, "", name)
+    return link if link.target else None
+
+
+def _closing_quote(text: str, open_at: int, end: int) -> int:
+    quote = text[open_at]
+    i = open_at + 1
+    while i < end:
+        char = text[i]
+        if quote == '"' and char == "\\":
+            i += 2
+            continue
+        if char == quote:
+            if quote == "'" and i + 1 < end and text[i + 1] == "'":
+                i += 2
+                continue
+            return i
+        if char == "\n":
+            return -1
+        i += 1
+    return -1
+
+
+def _bare_link(text: str, start: int, end: int, quote: str, name: str) -> Link:
+    value = text[start:end]
+    # Values that are themselves links are found as PROPERTY links; escapes we do not decode are skipped.
+    if value.startswith(("[[", "[")) or "](" in value or (quote == '"' and "\\" in value):
+        value = ""
+    if quote == "'" and "''" in value:
+        value = ""  # the decoded value would not line up with the written span
+    target, _, subpath = value.partition("#")
+    return Link(
+        kind=BARE,
+        start=start,
+        end=end,
+        target=target.strip(),
+        target_start=start,
+        target_end=start + len(target),
+        subpath=("#" + subpath) if subpath else "",
+        quote=quote,
+        property_name=name,
+    )

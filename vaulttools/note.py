@@ -1,0 +1,303 @@
+"""Split a note into BOM, frontmatter, body, line-ending style and opaque regions.
+
+Every offset is an index into `Note.text`: the decoded file without its BOM. Writing a note back is
+`BOM + text` encoded as UTF-8, so an untouched note round-trips to the very same bytes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
+
+import yaml
+
+BOM = "\ufeff"
+DEFAULT_LINK_PROPERTIES = frozenset({"related"})
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class Region(NamedTuple):
+    """A span of the body where `[[…]]` is not a link (code, math, HTML comment)."""
+
+    start: int
+    end: int
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Frontmatter:
+    """The YAML block: `text[start:end]` is the YAML, `text[:block_end]` includes both delimiters."""
+
+    start: int
+    end: int
+    block_end: int
+    closer: str
+
+
+class Note:
+    """One parsed note. Cheap parts are computed eagerly, YAML and links on first use."""
+
+    def __init__(
+        self, path: str, raw: bytes, link_properties: frozenset[str] = DEFAULT_LINK_PROPERTIES
+    ) -> None:
+        self.path = path
+        self.link_properties = link_properties
+        self.raw = raw
+        self.decode_error: str | None = None
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self.decode_error = f"not valid UTF-8 at byte {exc.start}"
+            decoded = ""
+        if b"\x00" in raw[:8192] and self.decode_error is None:
+            self.decode_error = "looks like a binary file (NUL bytes)"
+            decoded = ""
+        self.bom = decoded.startswith(BOM)
+        self.text = decoded[1:] if self.bom else decoded
+        self.newline = "\r\n" if "\r\n" in self.text[:4096] else "\n"
+        self.frontmatter, self.frontmatter_problem = split_frontmatter(self.text)
+        self.body_start = self.frontmatter.block_end if self.frontmatter else 0
+
+    @property
+    def editable(self) -> bool:
+        return self.decode_error is None
+
+    @property
+    def stem(self) -> str:
+        name = self.path.rsplit("/", 1)[-1]
+        return name[:-3] if name.lower().endswith(".md") else name
+
+    @property
+    def body(self) -> str:
+        return self.text[self.body_start :]
+
+    @property
+    def frontmatter_text(self) -> str:
+        fm = self.frontmatter
+        return self.text[fm.start : fm.end] if fm else ""
+
+    def encode(self, text: str | None = None) -> bytes:
+        """The file's bytes for `text` (default: unchanged), with the BOM put back."""
+        body = self.text if text is None else text
+        return ((BOM if self.bom else "") + body).encode("utf-8")
+
+    @cached_property
+    def _yaml(self) -> tuple[dict | None, str | None]:
+        return load_frontmatter_yaml(self.frontmatter_text) if self.frontmatter else (None, None)
+
+    @property
+    def properties(self) -> dict | None:
+        """The frontmatter as data; None when there is none or it does not parse."""
+        return self._yaml[0]
+
+    @property
+    def yaml_error(self) -> str | None:
+        """Why the frontmatter cannot be edited, or None."""
+        if self.frontmatter_problem:
+            return self.frontmatter_problem
+        return self._yaml[1]
+
+    @property
+    def frontmatter_editable(self) -> bool:
+        return self.frontmatter is not None and self.yaml_error is None
+
+    @cached_property
+    def regions(self) -> list[Region]:
+        return find_opaque_regions(self.text, self.body_start)
+
+    def region_at(self, offset: int) -> Region | None:
+        regions = self.regions
+        index = bisect.bisect_right(regions, offset, key=lambda region: region.start) - 1
+        if index >= 0 and regions[index].start <= offset < regions[index].end:
+            return regions[index]
+        return None
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        starts = [0]
+        starts.extend(m.end() for m in re.finditer("\n", self.text))
+        return starts
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of an offset (columns count characters)."""
+        line = bisect.bisect_right(self._line_starts, offset)
+        return line, offset - self._line_starts[line - 1] + 1
+
+    @cached_property
+    def links(self) -> list:
+        from vaulttools.links import find_links  # links imports note: keep the import cycle lazy
+
+        return find_links(self)
+
+
+_OPENER_RE = re.compile(r"---[ \t]*\r?\n")
+_CLOSER_RE = re.compile(r"^(---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+
+
+def split_frontmatter(text: str) -> tuple[Frontmatter | None, str | None]:
+    """Find the YAML block: `---` on the first line, closed by a line of `---` or `...`."""
+    opener = _OPENER_RE.match(text)
+    if not opener:
+        return None, None
+    closer = _CLOSER_RE.search(text, opener.end())
+    if closer is None:
+        return None, "the frontmatter opened by '---' on line 1 never closes"
+    return Frontmatter(opener.end(), closer.start(), closer.end(), closer.group(1)), None
+
+
+_DUPLICATE_KEY_RE = re.compile(r"^([^\s#'\"\-][^:\n]*?)[ \t]*:(?:[ \t]|$)", re.MULTILINE)
+
+
+def load_frontmatter_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
+    """Load frontmatter with the C loader; return (data, None) or (None, why it is unusable)."""
+    if "\t" in _leading_whitespace(yaml_text):
+        return None, "tabs used for indentation (YAML forbids them)"
+    try:
+        data = yaml.load(yaml_text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        return None, " ".join(str(exc).split())
+    except RecursionError:
+        return None, "the YAML nests too deeply"
+    if data is None:
+        return {}, None
+    if not isinstance(data, dict):
+        return None, f"the frontmatter is a YAML {type(data).__name__}, not a mapping of properties"
+    keys = [m.group(1) for m in _DUPLICATE_KEY_RE.finditer(yaml_text)]
+    if len(keys) != len(set(keys)):
+        duplicate = next(k for k in keys if keys.count(k) > 1)
+        return None, f"duplicate key {duplicate!r}"
+    return data, None
+
+
+def _leading_whitespace(yaml_text: str) -> str:
+    return "".join(m.group(0) for m in re.finditer(r"^[ \t]+", yaml_text, re.MULTILINE))
+
+
+# --- opaque regions -------------------------------------------------------------------------------
+
+_FENCE_RE = re.compile(r"[ ]{0,3}(`{3,}|~{3,})(.*)")
+_LIST_ITEM_RE = re.compile(r"[ \t]*(?:[-*+]|\d+[.)])(?:[ \t]|$)")
+_INLINE_RE = re.compile(
+    r"(?P<code>(?<!`)(?P<ticks>`+)(?!`)(?:(?!\n[ \t]*\r?\n).)+?(?<!`)(?P=ticks)(?!`))"
+    r"|(?P<comment><!--.*?(?:-->|\Z))"
+    r"|(?P<math>(?<![\\$])\$(?![\s$])(?:[^$\n\\]|\\.)*?(?<![\s\\])\$(?![\d$]))",
+    re.DOTALL,
+)
+
+
+def find_opaque_regions(text: str, start: int = 0) -> list[Region]:
+    """Code blocks, math blocks, inline code, inline math and HTML comments, in order."""
+    blocks = _block_regions(text, start)
+    regions: list[Region] = []
+    cursor = start
+    for block in [*blocks, Region(len(text), len(text), "")]:
+        if cursor < block.start and _may_hold_inline(text, cursor, block.start):
+            regions.extend(_inline_regions(text, cursor, block.start))
+        if block.kind:
+            regions.append(block)
+        cursor = max(cursor, block.end)
+    return regions
+
+
+def _may_hold_inline(text: str, start: int, end: int) -> bool:
+    chunk = text[start:end]
+    return "`" in chunk or "<!--" in chunk or "$" in chunk
+
+
+def _inline_regions(text: str, start: int, end: int) -> list[Region]:
+    regions = []
+    for match in _INLINE_RE.finditer(text, start, end):
+        if match.group("code"):
+            kind = "code"
+        elif match.group("comment"):
+            kind = "html-comment"
+        else:
+            kind = "math"
+        regions.append(Region(match.start(), match.end(), kind))
+    return regions
+
+
+def _block_regions(text: str, start: int) -> list[Region]:
+    """Fenced and indented code, `$$` math and multi-line HTML comments, found line by line."""
+    body = text[start:]
+    if not ("```" in body or "~~~" in body or "$$" in body or "    " in body or "\t" in body):
+        return []
+    regions: list[Region] = []
+    fence: tuple[str, int, int] | None = None  # (char, length, region start)
+    math_start: int | None = None
+    indented_start: int | None = None
+    previous_blank = True
+    in_list = False
+    offset = start
+    for line in body.splitlines(keepends=True):
+        line_start, offset = offset, offset + len(line)
+        content = line.rstrip("\r\n")
+        blank = not content.strip()
+        if fence is not None:
+            closing = _FENCE_RE.fullmatch(content)
+            if _closes_fence(closing, fence):
+                regions.append(Region(fence[2], offset, "code"))
+                fence = None
+            continue
+        if math_start is not None:
+            if "$$" in content:
+                regions.append(Region(math_start, line_start + content.index("$$") + 2, "math"))
+                math_start = None
+            continue
+        if indented_start is not None:
+            if blank or content.startswith(("    ", "\t")):
+                continue
+            regions.append(
+                Region(indented_start, _trim_trailing_blank_lines(text, indented_start, line_start), "code")
+            )
+            indented_start = None
+        opener = _FENCE_RE.match(content)
+        if opener and not (opener.group(1)[0] == "`" and "`" in opener.group(2)):
+            fence = (opener.group(1)[0], len(opener.group(1)), line_start)
+            previous_blank = False
+            continue
+        stripped = content.lstrip()
+        if stripped.startswith("$$"):
+            rest = stripped[2:]
+            if "$$" in rest:
+                end = line_start + (len(content) - len(stripped)) + 2 + rest.index("$$") + 2
+                regions.append(Region(line_start, end, "math"))
+            else:
+                math_start = line_start
+            previous_blank = False
+            continue
+        if not blank and previous_blank and not in_list and content.startswith(("    ", "\t")):
+            indented_start = line_start
+            continue
+        if _LIST_ITEM_RE.match(content):
+            in_list = True
+        elif not blank and not content.startswith((" ", "\t")):
+            in_list = False
+        previous_blank = blank
+    end_of_text = len(text)
+    if fence is not None:
+        regions.append(Region(fence[2], end_of_text, "code"))
+    if math_start is not None:
+        regions.append(Region(math_start, end_of_text, "math"))
+    if indented_start is not None:
+        regions.append(
+            Region(indented_start, _trim_trailing_blank_lines(text, indented_start, end_of_text), "code")
+        )
+    return regions
+
+
+def _closes_fence(closing: re.Match[str] | None, fence: tuple[str, int, int]) -> bool:
+    """A closing fence uses the opening character, at least as many times, and nothing after it."""
+    if closing is None:
+        return False
+    marker = closing.group(1)
+    return marker[0] == fence[0] and len(marker) >= fence[1] and not closing.group(2).strip()
+
+
+def _trim_trailing_blank_lines(text: str, start: int, end: int) -> int:
+    while end > start and text[end - 1] in " \t\r\n":
+        end -= 1
+    return end

@@ -1,0 +1,112 @@
+"""Everything the user sees: diffs, summaries, JSON documents, progress. No decisions are made here."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+from vaulttools.batch import BatchPlan, BatchResult, FileChange
+
+JSON_SCHEMA_VERSION = 1
+T = TypeVar("T")
+
+
+def echo_json(document: dict[str, Any]) -> None:
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+
+
+def change_diff(change: FileChange) -> list[str]:
+    """A unified diff of one file change, line endings shown as they are."""
+    old = _lines(change.old)
+    new = _lines(change.new)
+    from_name = f"a/{change.path}" if change.old is not None else "/dev/null"
+    to_name = f"b/{change.final_path}" if change.new is not None else "/dev/null"
+    lines = list(difflib.unified_diff(old, new, from_name, to_name, n=2))
+    if change.new_path and change.new_path != change.path and not lines:
+        lines = [f"rename from {change.path}\n", f"rename to {change.new_path}\n"]
+    elif change.new_path and change.new_path != change.path:
+        lines = [f"rename from {change.path}\n", f"rename to {change.new_path}\n", *lines]
+    return [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines]
+
+
+def _lines(data: bytes | None) -> list[str]:
+    if data is None:
+        return []
+    return data.decode("utf-8", "replace").splitlines(keepends=True)
+
+
+def echo_diff(plan: BatchPlan, *, stat: bool = False) -> None:
+    if stat:
+        for change in plan.changes:
+            diff = change_diff(change)
+            added = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
+            removed = sum(1 for line in diff if line.startswith("-") and not line.startswith("---"))
+            name = change.path if not change.new_path else f"{change.path} => {change.new_path}"
+            click.echo(f" {name} | +{added} -{removed}")
+        return
+    for change in plan.changes:
+        for line in change_diff(change):
+            click.echo(_colour(line), nl=False)
+
+
+def _colour(line: str) -> str:
+    if line.startswith(("+++", "---")) or line.startswith("rename "):
+        return click.style(line, bold=True)
+    if line.startswith("+"):
+        return click.style(line, fg="green")
+    if line.startswith("-"):
+        return click.style(line, fg="red")
+    if line.startswith("@@"):
+        return click.style(line, fg="cyan")
+    return line
+
+
+def batch_document(plan: BatchPlan, result: BatchResult) -> dict[str, Any]:
+    return {
+        "version": JSON_SCHEMA_VERSION,
+        "command": plan.command,
+        "dry_run": result.dry_run,
+        "changed": not plan.empty,
+        "committed": result.committed,
+        "files": [{"path": c.path, "new_path": c.new_path} for c in plan.changes],
+        "counts": plan.counts,
+        "report": plan.report,
+    }
+
+
+def echo_batch_summary(plan: BatchPlan, result: BatchResult) -> None:
+    files = len(plan.changes)
+    if result.nothing_to_do:
+        click.echo("Nothing to change: no file was written and nothing was committed.")
+        return
+    noun = "file" if files == 1 else "files"
+    if result.dry_run:
+        click.echo(f"Dry run: {files} {noun} would change; nothing was written.", err=False)
+        return
+    if result.committed:
+        click.echo(f"{files} {noun} changed and committed as {result.committed[:10]}.")
+        click.echo(
+            "Review it with `git show --stat HEAD` (or `git log -p -1`); take it back with `vaulttools undo`."
+        )
+    else:
+        click.echo(f"{files} {noun} changed; not committed (--no-commit). Review with `git diff`.")
+
+
+def progress(items: Iterable[T], total: int, label: str, *, enabled: bool) -> Iterator[T]:
+    """A progress bar on stderr for long scans, only on a terminal and never with --quiet."""
+    if not enabled or total < 2000 or not sys.stderr.isatty():
+        yield from items
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        for item in items:
+            yield item
+            bar.advance(task)

@@ -1,0 +1,94 @@
+"""Suffix rules: a link that misses its note only by a suffix (`-d9`, Obsidian's ` 1`).
+
+`check` suggests and `normalize-links` applies the very same answer, computed here.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from vaulttools.resolve import fold, strip_md
+
+_DAY_RE = re.compile(r"-d(\d+)$")
+
+
+class Candidate(NamedTuple):
+    path: str  # vault path of the note the link may have meant
+    rule: str  # the suffix rule that relates the two names
+    direction: str  # "strip": the link has a suffix the file lacks; "add": the file has one the link lacks
+
+
+class Suggestion(NamedTuple):
+    path: str | None  # the chosen note, or None when there is no unique answer
+    candidates: tuple[Candidate, ...]
+    reason: str  # "unique", "day", "ambiguous" or "none"
+
+
+class SuffixMatcher:
+    """Indexes every note stem by its suffix-less base, once per vault."""
+
+    def __init__(self, note_paths: Iterable[str], rules: Iterable[str]) -> None:
+        self.rules = [(rule, re.compile(f"(?:{rule})$")) for rule in rules]
+        self._by_stem: dict[str, list[str]] = defaultdict(list)
+        self._by_base: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for path in note_paths:
+            stem = posixpath.basename(strip_md(path))
+            self._by_stem[fold(stem)].append(path)
+            for rule, pattern in self.rules:
+                match = pattern.search(stem)
+                if match and match.start() > 0:
+                    self._by_base[fold(stem[: match.start()])].append((path, rule))
+
+    def candidates(self, target: str) -> list[Candidate]:
+        """Notes named `target` with one suffix stripped, or `target` plus one suffix."""
+        folder, _, name = strip_md(target).rpartition("/")
+        found: dict[str, Candidate] = {}
+        for rule, pattern in self.rules:
+            match = pattern.search(name)
+            if match and match.start() > 0:
+                for path in self._by_stem.get(fold(name[: match.start()]), ()):
+                    found.setdefault(path, Candidate(path, rule, "strip"))
+        for path, rule in self._by_base.get(fold(name), ()):
+            found.setdefault(path, Candidate(path, rule, "add"))
+        if folder:
+            wanted = fold(folder) + "/"
+            found = {
+                p: c
+                for p, c in found.items()
+                if ("/" + fold(p)).endswith("/" + wanted + fold(posixpath.basename(p)))
+            }
+        return sorted(found.values())
+
+    def suggest(self, target: str, day: object = None) -> Suggestion:
+        candidates = tuple(self.candidates(target))
+        return pick(candidates, day)
+
+
+def pick(candidates: tuple[Candidate, ...], day: object) -> Suggestion:
+    """One candidate wins outright; several are narrowed by the linking note's day property."""
+    if not candidates:
+        return Suggestion(None, (), "none")
+    if len(candidates) == 1:
+        return Suggestion(candidates[0].path, candidates, "unique")
+    if day is not None and not isinstance(day, bool):
+        same_day = [c for c in candidates if _day_of(c.path) == str(day).strip()]
+        if len(same_day) == 1:
+            return Suggestion(same_day[0].path, candidates, "day")
+    return Suggestion(None, candidates, "ambiguous")
+
+
+def _day_of(path: str) -> str | None:
+    match = _DAY_RE.search(posixpath.basename(strip_md(path)))
+    return str(int(match.group(1))) if match else None
+
+
+def written_like(original: str, chosen_path: str) -> str:
+    """The new target in the author's style: the same folder prefix and `.md` habit as the original."""
+    chosen_stem = posixpath.basename(strip_md(chosen_path))
+    folder = original.rpartition("/")[0]
+    new = f"{folder}/{chosen_stem}" if "/" in original else chosen_stem
+    return new + (".md" if original.lower().endswith(".md") else "")

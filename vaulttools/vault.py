@@ -1,0 +1,176 @@
+"""The vault on disk: where it is, which files are notes, reading them and writing them atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vaulttools.config import Config, ObsidianSettings, load_config, load_obsidian_settings
+from vaulttools.errors import VaultError
+from vaulttools.note import Note
+from vaulttools.resolve import LinkIndex
+
+VAULT_ENV = "VAULTTOOLS_VAULT"
+# Folders that are never part of the vault's content, whatever the configuration says.
+ALWAYS_SKIPPED = {".obsidian", ".trash", ".git"}
+
+
+def find_vault_root(explicit: str | None, cwd: Path | None = None) -> Path:
+    """`--vault`, else $VAULTTOOLS_VAULT, else the nearest ancestor holding `.obsidian/`, else the cwd."""
+    chosen = explicit or os.environ.get(VAULT_ENV)
+    if chosen:
+        root = Path(chosen).expanduser()
+        if not root.is_dir():
+            raise VaultError(f"vault folder {chosen!r} does not exist; pass an existing folder with --vault")
+        return root.resolve()
+    start = (cwd or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / ".obsidian").is_dir():
+            return folder
+    return start
+
+
+@dataclass
+class ScanResult:
+    notes: list[str] = field(default_factory=list)  # vault-relative posix paths of *.md files
+    files: list[str] = field(default_factory=list)  # every other file (attachments), for resolution
+    skipped_symlinks: list[str] = field(default_factory=list)
+
+
+class Vault:
+    """A vault root with its configuration; notes are read lazily and parsed once."""
+
+    def __init__(
+        self, root: Path, config: Config | None = None, settings: ObsidianSettings | None = None
+    ) -> None:
+        self.root = root
+        self.config = config if config is not None else load_config(root)
+        self.settings = settings if settings is not None else load_obsidian_settings(root)
+        self._scan: ScanResult | None = None
+        self._notes: dict[str, Note] = {}
+        self._index: LinkIndex | None = None
+        self._ignore = _ignore_matcher(self.config.exclude, self.settings.user_ignore_filters)
+
+    @classmethod
+    def open(cls, explicit: str | None = None) -> Vault:
+        return cls(find_vault_root(explicit))
+
+    @property
+    def scan(self) -> ScanResult:
+        if self._scan is None:
+            self._scan = scan_vault(self.root, self._ignore)
+        return self._scan
+
+    @property
+    def note_paths(self) -> list[str]:
+        return self.scan.notes
+
+    @property
+    def index(self) -> LinkIndex:
+        if self._index is None:
+            self._index = LinkIndex([*self.scan.notes, *self.scan.files])
+        return self._index
+
+    def read_bytes(self, path: str) -> bytes:
+        try:
+            return (self.root / path).read_bytes()
+        except OSError as exc:
+            raise VaultError(
+                f"{path}: cannot read ({exc.strerror}); check that the file is readable"
+            ) from exc
+
+    def note(self, path: str) -> Note:
+        note = self._notes.get(path)
+        if note is None:
+            note = Note(path, self.read_bytes(path), self.config.link_property_set)
+            self._notes[path] = note
+        return note
+
+    def notes(self) -> Iterator[Note]:
+        for path in self.note_paths:
+            yield self.note(path)
+
+    def forget(self, path: str) -> None:
+        self._notes.pop(path, None)
+
+
+def _ignore_matcher(excludes: tuple[str, ...], user_filters: tuple[str, ...]):
+    """A predicate on vault-relative paths: `exclude` globs and Obsidian's `userIgnoreFilters`."""
+    regexes = []
+    prefixes = []
+    for item in user_filters:
+        if len(item) > 2 and item.startswith("/") and item.endswith("/"):
+            try:
+                regexes.append(re.compile(item[1:-1]))
+            except re.error:
+                continue
+        else:
+            prefixes.append(item)
+    globs = [re.compile(fnmatch.translate(g)) for g in excludes]
+    globs += [re.compile(fnmatch.translate(g.rstrip("/") + "/*")) for g in excludes]
+
+    def ignored(path: str) -> bool:
+        if any(path.startswith(p) for p in prefixes):
+            return True
+        if any(r.search(path) for r in regexes):
+            return True
+        return any(g.match(path) for g in globs)
+
+    return ignored
+
+
+def scan_vault(root: Path, ignored=lambda path: False) -> ScanResult:
+    """Walk the vault without following symlinks; dot-folders and ignored paths are skipped."""
+    result = ScanResult()
+    stack = [""]
+    while stack:
+        relative = stack.pop()
+        folder = root / relative if relative else root
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            path = f"{relative}/{entry.name}" if relative else entry.name
+            if entry.is_symlink():
+                # Never followed: a symlink may lead out of the vault, or into a loop.
+                result.skipped_symlinks.append(path)
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name.startswith(".") or entry.name in ALWAYS_SKIPPED or ignored(path + "/"):
+                    continue
+                stack.append(path)
+            elif entry.is_file(follow_symlinks=False):
+                if entry.name.startswith(".") or ignored(path):
+                    continue
+                (result.notes if entry.name.lower().endswith(".md") else result.files).append(path)
+    result.notes.sort()
+    result.files.sort()
+    return result
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder and `os.replace`, keeping the file's mode."""
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        mode = None
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".vt-tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        if mode is not None:
+            os.chmod(temp_name, mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
