@@ -43,11 +43,11 @@ from pathlib import Path
 HUB = "concept-hub-note"
 KINDS = ["concept", "claim", "quote", "entity", "contrarian"]
 KIND_WEIGHTS = [35, 30, 12, 13, 10]
-HEADINGS = ["Why it matters", "Details", "Examples"]
+HEADINGS = ["Why it matters", "Details"]  # every generated note has both
 GROUP_SIZE = 25
 TAG_POOL_SIZE = 2000
 
-WORDS = (
+_WORD_TEXT = (
     "ai team feedback remote hybrid trust async meeting focus coaching learning skill manager peer culture "
     "strategy augmentation empathy judgment norms rhythm overlap review praise candor safety onboarding "
     "mentoring agent copilot workflow handoff transparency accountability decision delegation burnout wellbeing "
@@ -56,29 +56,67 @@ WORDS = (
     "prototype customer support sales product design engineering research data privacy risk governance policy "
     "training upskilling reskilling career growth promotion performance rating conflict repair apology listening "
     "curiosity humility resilience change adoption pilot rollout champion network silo collaboration friction"
-).split()
+)
+WORDS = _WORD_TEXT.split()
 
 SUBJECTS = [
-    "Teams that adopt AI tools", "Managers who give frequent feedback", "Distributed teams", "Hybrid teams",
-    "New hires", "Senior engineers", "Support teams", "Product managers", "Team leads", "Knowledge workers",
-    "Organizations piloting agents", "Peer reviewers", "Cross-functional squads", "Remote-first companies",
+    "Teams that adopt AI tools",
+    "Managers who give frequent feedback",
+    "Distributed teams",
+    "Hybrid teams",
+    "New hires",
+    "Senior engineers",
+    "Support teams",
+    "Product managers",
+    "Team leads",
+    "Knowledge workers",
+    "Organizations piloting agents",
+    "Peer reviewers",
+    "Cross-functional squads",
+    "Remote-first companies",
 ]
 VERBS = [
-    "tend to underestimate", "benefit most from", "often struggle with", "can deliberately redesign",
-    "report better results from", "quietly abandon", "should protect", "need explicit norms for",
-    "gain the most when they invest in", "lose trust without", "measure the wrong things about",
+    "tend to underestimate",
+    "benefit most from",
+    "often struggle with",
+    "can deliberately redesign",
+    "report better results from",
+    "quietly abandon",
+    "should protect",
+    "need explicit norms for",
+    "gain the most when they invest in",
+    "lose trust without",
+    "measure the wrong things about",
 ]
 OBJECTS = [
-    "the time AI saves", "short feedback loops", "written handoffs", "protected focus blocks",
-    "psychological safety", "overlap hours", "specific praise", "transparent work logs", "shared rituals",
-    "mentoring conversations", "decision records", "meeting-free days", "team-level experiments",
-    "the parts of the job only people can do", "clear ownership of AI output",
+    "the time AI saves",
+    "short feedback loops",
+    "written handoffs",
+    "protected focus blocks",
+    "psychological safety",
+    "overlap hours",
+    "specific praise",
+    "transparent work logs",
+    "shared rituals",
+    "mentoring conversations",
+    "decision records",
+    "meeting-free days",
+    "team-level experiments",
+    "the parts of the job only people can do",
+    "clear ownership of AI output",
 ]
 TAILS = [
-    "according to the article", "in the teams the authors studied", "when the rollout is rushed",
-    "once the novelty wears off", "in the first three months", "especially for junior staff",
-    "unless managers model the behavior", "even when the tools are good", "across time zones",
-    "when the workload is already high", "if nobody owns the change",
+    "according to the article",
+    "in the teams the authors studied",
+    "when the rollout is rushed",
+    "once the novelty wears off",
+    "in the first three months",
+    "especially for junior staff",
+    "unless managers model the behavior",
+    "even when the tools are good",
+    "across time zones",
+    "when the workload is already high",
+    "if nobody owns the change",
 ]
 CONTEXTS = [
     "Aligns with research on task-based automation, which predicts that interpersonal work gains relative value.",
@@ -179,9 +217,18 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
         (hub_body if rng.random() < 0.6 else hub_related).add(i)
 
     counts = {
-        "notes": n, "links": 0, "alias_links": 0, "heading_links": 0, "dangling_suffixed_links": 0,
-        "missing_suffix_links": 0, "hub_body_links": len(hub_body), "hub_related_refs": len(hub_related),
-        "enrichment": 0, "related_sections": 0, "suffixed_only_files": sum(suffixed_only), "bytes": 0,
+        "notes": n,
+        "links": 0,
+        "alias_links": 0,
+        "heading_links": 0,
+        "dangling_suffixed_links": 0,
+        "missing_suffix_links": 0,
+        "hub_body_links": len(hub_body),
+        "hub_related_refs": len(hub_related),
+        "enrichment": 0,
+        "related_sections": 0,
+        "suffixed_only_files": sum(suffixed_only),
+        "bytes": 0,
     }
 
     def pick_target(i: int) -> int:
@@ -214,7 +261,8 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     (out / ".obsidian").mkdir(exist_ok=True)
     (out / ".obsidian" / "app.json").write_text(
-        json.dumps({"useMarkdownLinks": False, "newLinkFormat": "shortest"}, indent=2) + "\n", encoding="utf-8"
+        json.dumps({"useMarkdownLinks": False, "newLinkFormat": "shortest"}, indent=2) + "\n",
+        encoding="utf-8",
     )
 
     for i in range(n):
@@ -263,11 +311,11 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
             if heading:
                 paragraphs.append(heading)
             chunk = links[s_idx * per_section : (s_idx + 1) * per_section]
-            for _ in range(2):
-                sents = [sentence(rng) for _ in range(rng.randint(3, 5))]
-                take, chunk = chunk[: (len(chunk) + 1) // 2], chunk[(len(chunk) + 1) // 2 :]
-                for lk in take:
-                    k = rng.randrange(len(sents))
+            halves = [chunk[: (len(chunk) + 1) // 2], chunk[(len(chunk) + 1) // 2 :]]
+            for take in halves:
+                sents = [sentence(rng) for _ in range(rng.randint(2, 4))]
+                spots = rng.sample(range(len(sents)), min(len(take), len(sents)))
+                for k, lk in itertools.zip_longest(spots, take, fillvalue=len(sents) - 1):
                     sents[k] = sents[k][:-1] + f", as {lk} shows."
                 paragraphs.append(" ".join(sents))
         if i == 0:
@@ -278,7 +326,7 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
                 f"**Enrichment context:** {rng.choice(CONTEXTS)} {sentence(rng)} "
                 f"**Counterpoint:** {rng.choice(COUNTERPOINTS)}"
             )
-        text = "\n".join(lines) + "\n\n".join(paragraphs) + "\n"
+        text = "\n".join(lines) + "\n" + "\n\n".join(paragraphs) + "\n"
         if rng.random() < 0.3:
             counts["related_sections"] += 1
             others = []

@@ -6,7 +6,6 @@ import functools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import click
@@ -15,7 +14,7 @@ from vaulttools import __version__, journal
 from vaulttools.batch import BatchOptions, BatchPlan, run_batch
 from vaulttools.check import check_vault
 from vaulttools.config import KEY_DOCS, effective_values
-from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, VaultError
+from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, VaultError
 from vaulttools.git import Repository
 from vaulttools.history import latest_undoable, plan_undo
 from vaulttools.report import batch_document, echo_batch_summary, echo_diff, echo_json
@@ -46,7 +45,24 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class VaultGroup(click.Group):
+    """Turns every `VaultError` into one line on stderr and its exit code, and command results into exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+        except VaultError as exc:
+            click.echo(f"vaulttools: error: {exc.message}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("vaulttools: interrupted; nothing was written", err=True)
+            ctx.exit(130)
+        if isinstance(result, int) and result != EXIT_OK:
+            ctx.exit(result)
+        return result
+
+
+@click.group(cls=VaultGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="vaulttools")
 @click.option(
     "-C",
@@ -279,27 +295,8 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: one line on stderr and a distinct exit code for every expected failure."""
+    """Console entry point."""
     try:
-        code = cli.main(args=argv, prog_name="vaulttools", standalone_mode=False)
-    except VaultError as exc:
-        click.echo(f"vaulttools: error: {exc.message}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("vaulttools: interrupted; nothing was written", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("vaulttools: interrupted; nothing was written", err=True)
-        sys.exit(130)
+        cli.main(args=argv, prog_name="vaulttools")
     except BrokenPipeError:
         sys.exit(0)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
-
-
-def vault_path(value: str) -> Path:
-    return Path(value)

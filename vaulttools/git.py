@@ -112,17 +112,21 @@ class Repository:
         return sorted(dirty)
 
     def identity_config(self) -> list[str]:
-        reader = self._repo.config_reader()
-        name = reader.get_value("user", "name", default="")
-        email = reader.get_value("user", "email", default="")
-        if os.environ.get("GIT_AUTHOR_NAME") or os.environ.get("GIT_COMMITTER_NAME"):
-            return []
+        """`-c user.name=… -c user.email=…` for whatever identity git itself cannot find."""
         config = []
-        if not name:
-            config += ["-c", f"user.name={FALLBACK_NAME}"]
-        if not email:
-            config += ["-c", f"user.email={FALLBACK_EMAIL}"]
+        for key, env, fallback in (
+            ("user.name", "GIT_COMMITTER_NAME", FALLBACK_NAME),
+            ("user.email", "GIT_COMMITTER_EMAIL", FALLBACK_EMAIL),
+        ):
+            if not os.environ.get(env) and not self._config_value(key):
+                config += ["-c", f"{key}={fallback}"]
         return config
+
+    def _config_value(self, key: str) -> str:
+        try:
+            return self._repo.git.execute(["git", "config", "--get", key], strip_newline_in_stdout=True)
+        except gitpython.GitCommandError:
+            return ""
 
     def head(self) -> str | None:
         try:

@@ -158,7 +158,7 @@ def load_frontmatter_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
     try:
         data = yaml.load(yaml_text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
-        return None, " ".join(str(exc).split())
+        return None, _describe_yaml_error(exc)
     except RecursionError:
         return None, "the YAML nests too deeply"
     if data is None:
@@ -170,6 +170,15 @@ def load_frontmatter_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
         duplicate = next(k for k in keys if keys.count(k) > 1)
         return None, f"duplicate key {duplicate!r}"
     return data, None
+
+
+def _describe_yaml_error(exc: yaml.YAMLError) -> str:
+    """`line L, column C: problem` with L counted in the note (the YAML starts on line 2)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    context = getattr(exc, "context", None)
+    detail = f"{problem} ({context})" if context else problem
+    return f"line {mark.line + 2}, column {mark.column + 1}: {detail}" if mark is not None else detail
 
 
 def _leading_whitespace(yaml_text: str) -> str:

@@ -45,7 +45,6 @@ def demo(directory: Path | None) -> int:
       vaulttools demo
       vaulttools demo /tmp/my-demo && cd /tmp/my-demo && git log -p
     """
-    from vaulttools.cli import main as vaulttools_main  # the CLI imports this module: import late
     from vaulttools.errors import VaultError
 
     target = (directory or _default_target()).resolve()
@@ -61,12 +60,20 @@ def demo(directory: Path | None) -> int:
         click.echo(
             click.style(f"$ vaulttools {' '.join(args).replace('{data}', str(demo_data('')))}", fg="cyan")
         )
-        try:
-            vaulttools_main(argv)
-        except SystemExit as exc:
-            if exc.code not in (0, 1, None):
-                raise VaultError(f"demo step {number} failed with exit code {exc.code}") from exc
+        code = _run_step(argv)
+        if code not in (0, 1):
+            raise VaultError(f"demo step {number} failed with exit code {code}")
         click.echo()
     click.echo(f"Done. Review every batch with:  cd {target} && git log -p")
     click.echo("Take the last batch back with:  vaulttools -C " + f"{target} undo")
+    return 0
+
+
+def _run_step(argv: list[str]) -> int:
+    from vaulttools.cli import cli  # the CLI imports this module: import late
+
+    try:
+        cli.main(args=argv, prog_name="vaulttools", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
     return 0

@@ -1,0 +1,199 @@
+"""The batch layer on real temporary git repositories."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, snapshot
+from vaulttools import journal
+from vaulttools.batch import BatchOptions, BatchPlan, FileChange, run_batch
+from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, VaultError
+from vaulttools.git import BATCH_TRAILER, Repository
+from vaulttools.vault import Vault
+
+
+@pytest.fixture
+def repo_vault(tmp_path: Path) -> Path:
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "a.md").write_bytes(b"a [[b]]\n")
+    (root / "b.md").write_bytes(b"b\r\n")
+    (root / "x[1].md").write_bytes(b"bracket\n")
+    (root / "x1.md").write_bytes(b"plain\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def _plan(root: Path, *changes: tuple[str, bytes, str | None]) -> BatchPlan:
+    files = [FileChange(path, (root / path).read_bytes(), new, new_path) for path, new, new_path in changes]
+    return BatchPlan("test", "a test batch", files, counts={"links_rewritten": 1})
+
+
+def _head(root: Path) -> str:
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def test_commit_contains_exactly_the_batch(repo_vault: Path) -> None:
+    (repo_vault / "other.md").write_text("user work\n")
+    git(repo_vault, "add", "other.md")  # staged by the user: must stay out of the batch commit
+    plan = _plan(repo_vault, ("a.md", b"a [[c]]\n", None), ("x[1].md", b"bracket\n", "y[2].md"))
+    result = run_batch(Vault(repo_vault), plan, BatchOptions())
+    assert result.committed == _head(repo_vault)
+    shown = git(repo_vault, "show", "--name-status", "-M", "--format=%B", "HEAD")
+    assert "vaulttools test: a test batch" in shown
+    assert f"{BATCH_TRAILER}: test" in shown
+    assert "R100\tx[1].md\ty[2].md" in shown
+    assert "other.md" not in shown
+    assert "x1.md" not in shown
+    assert git(repo_vault, "status", "--porcelain") == "A  other.md\n"
+
+
+def test_fallback_identity_when_none_configured(repo_vault: Path) -> None:
+    run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
+    assert git(repo_vault, "log", "-1", "--format=%an <%ae>").strip() == "vaulttools <vaulttools@localhost>"
+
+
+def test_repository_identity_is_used(repo_vault: Path) -> None:
+    git(repo_vault, "config", "user.name", "Ed Itor")
+    git(repo_vault, "config", "user.email", "ed@example.com")
+    run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
+    assert git(repo_vault, "log", "-1", "--format=%an <%ae>").strip() == "Ed Itor <ed@example.com>"
+
+
+def test_dirty_file_is_refused(repo_vault: Path) -> None:
+    (repo_vault / "a.md").write_bytes(b"edited by hand\n")
+    before = snapshot(repo_vault)
+    plan = BatchPlan("test", "x", [FileChange("a.md", b"edited by hand\n", b"new\n")])
+    with pytest.raises(DirtyFilesError, match="a.md"):
+        run_batch(Vault(repo_vault), plan, BatchOptions())
+    assert snapshot(repo_vault) == before
+
+
+def test_file_changed_after_planning_is_refused(repo_vault: Path) -> None:
+    plan = BatchPlan("test", "x", [FileChange("a.md", b"stale\n", b"new\n")])
+    with pytest.raises(EditConflict, match="changed on disk"):
+        run_batch(Vault(repo_vault), plan, BatchOptions(commit=False))
+
+
+def test_rollback_on_failure_mid_write(repo_vault: Path) -> None:
+    before = snapshot(repo_vault)
+    head = _head(repo_vault)
+    plan = _plan(repo_vault, ("a.md", b"one\n", None), ("b.md", b"two\n", None), ("x1.md", b"three\n", "z.md"))
+    calls = []
+
+    def explode(path: str) -> None:
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device", path)
+
+    with pytest.raises(BatchAborted, match="put back"):
+        run_batch(Vault(repo_vault), plan, BatchOptions(), after_write=explode)
+    assert snapshot(repo_vault) == before
+    assert _head(repo_vault) == head
+    assert git(repo_vault, "status", "--porcelain") == ""
+    assert journal.pending(repo_vault) is None
+
+
+def test_interrupt_mid_write_rolls_back(repo_vault: Path) -> None:
+    before = snapshot(repo_vault)
+
+    def interrupt(path: str) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(BatchAborted, match="interrupted"):
+        run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"one\n", None)), BatchOptions(), after_write=interrupt)
+    assert snapshot(repo_vault) == before
+
+
+def test_rejecting_hook_leaves_vault_as_it_was(repo_vault: Path) -> None:
+    hook = repo_vault / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'no commits today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = snapshot(repo_vault)
+    head = _head(repo_vault)
+    with pytest.raises(BatchAborted, match="no commits today"):
+        run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
+    assert snapshot(repo_vault) == before
+    assert _head(repo_vault) == head
+    assert git(repo_vault, "status", "--porcelain") == ""
+    result = run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions(no_verify=True))
+    assert result.committed
+
+
+def test_outside_git_needs_no_commit(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_bytes(b"x\n")
+    plan = BatchPlan("test", "x", [FileChange("a.md", b"x\n", b"y\n")])
+    with pytest.raises(VaultError, match="git init"):
+        run_batch(Vault(tmp_path), plan, BatchOptions())
+    assert (tmp_path / "a.md").read_bytes() == b"x\n"
+    run_batch(Vault(tmp_path), plan, BatchOptions(commit=False))
+    assert (tmp_path / "a.md").read_bytes() == b"y\n"
+
+
+def test_vault_in_a_subfolder_of_the_repository(tmp_path: Path) -> None:
+    vault = tmp_path / "notes" / "vault"
+    vault.mkdir(parents=True)
+    (vault / "a.md").write_bytes(b"x\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "init")
+    plan = BatchPlan("test", "x", [FileChange("a.md", b"x\n", b"y\n")])
+    run_batch(Vault(vault), plan, BatchOptions())
+    assert git(tmp_path, "show", "--name-only", "--format=", "HEAD").strip() == "notes/vault/a.md"
+
+
+def test_empty_plan_writes_and_commits_nothing(repo_vault: Path) -> None:
+    head = _head(repo_vault)
+    result = run_batch(Vault(repo_vault), BatchPlan("test", "x"), BatchOptions())
+    assert result.nothing_to_do and not result.written
+    assert _head(repo_vault) == head
+
+
+def test_killed_batch_is_recovered(repo_vault: Path, run_cli) -> None:
+    """Simulate a process killed after writing one file: the journal stays, commands refuse, recover restores."""
+    before = snapshot(repo_vault)
+    plan = _plan(repo_vault, ("a.md", b"one\n", None), ("x1.md", b"moved\n", "moved.md"))
+    journal.begin(repo_vault, plan)
+    (repo_vault / "a.md").write_bytes(b"one\n")
+    (repo_vault / "moved.md").write_bytes(b"moved\n")
+    (repo_vault / "x1.md").unlink()
+    result = run_cli(repo_vault, "check")
+    assert result.exit_code == 2
+    assert "vaulttools recover" in result.output
+    result = run_cli(repo_vault, "recover")
+    assert result.exit_code == 0, result.output
+    assert snapshot(repo_vault) == before
+    assert run_cli(repo_vault, "check").exit_code in (0, 1)
+
+
+def test_undo_restores_every_byte(repo_vault: Path, run_cli) -> None:
+    before = snapshot(repo_vault)
+    plan = _plan(repo_vault, ("a.md", b"one\n", None), ("b.md", b"two\r\n", "c.md"))
+    run_batch(Vault(repo_vault), plan, BatchOptions())
+    result = run_cli(repo_vault, "undo")
+    assert result.exit_code == 0, result.output
+    assert snapshot(repo_vault) == before
+    assert "Vaulttools-Undo:" in git(repo_vault, "log", "-1", "--format=%B")
+    log = run_cli(repo_vault, "log")
+    assert "vaulttools undo" in log.output and "vaulttools test" in log.output
+    again = run_cli(repo_vault, "undo")
+    assert again.exit_code == 2
+    assert "no vaulttools batch to undo" in again.output
+
+
+def test_undo_refuses_when_later_commits_touched_the_files(repo_vault: Path, run_cli) -> None:
+    run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"one\n", None)), BatchOptions())
+    (repo_vault / "a.md").write_bytes(b"hand edit\n")
+    git(repo_vault, "commit", "-qam", "hand edit")
+    result = run_cli(repo_vault, "undo")
+    assert result.exit_code == 2
+    assert "later commit" in result.output
+
+
+def test_dirty_paths_parses_unicode_and_spaces(repo_vault: Path) -> None:
+    (repo_vault / "Café note.md").write_text("x")
+    repo = Repository.find(repo_vault)
+    assert repo is not None
+    assert repo.dirty_paths(["Café note.md", "a.md"]) == ["Café note.md"]

@@ -1,0 +1,45 @@
+import re
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from vaulttools import __version__
+from vaulttools.cli import cli
+
+EXPECTED_COMMANDS = ["check", "config", "demo", "log", "recover", "undo"]
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_help_lists_every_command() -> None:
+    output = CliRunner().invoke(cli, ["--help"]).output
+    for name in EXPECTED_COMMANDS:
+        assert re.search(rf"^\s+{name}\s", output, re.MULTILINE), name
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_has_help_with_examples(name: str) -> None:
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0
+    assert "Examples:" in result.output
+    assert result.output.count("vaulttools ") >= 2
+
+
+def test_python_dash_m_entry_point() -> None:
+    result = subprocess.run([sys.executable, "-m", "vaulttools", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert __version__ in result.stdout
+
+
+def test_config_command_shows_sources(tmp_path, run_cli) -> None:
+    (tmp_path / ".vaulttools.toml").write_text("[related]\nlimit = 7\n")
+    result = run_cli(tmp_path, "config")
+    assert result.exit_code == 0
+    assert "related.limit = 7  (.vaulttools.toml)" in result.output
+    assert "link_properties = ['related']  (default)" in result.output

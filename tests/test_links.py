@@ -1,0 +1,101 @@
+import pytest
+
+from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
+from vaulttools.note import Note
+
+
+def links_of(text: str):
+    note = Note("folder/n.md", text.encode())
+    return note, note.links
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # (kind, target, target as written, subpath, display)
+        ("[[a]]", [(WIKILINK, "a", "a", "", None)]),
+        ("[[a|Shown]]", [(WIKILINK, "a", "a", "", "Shown")]),
+        ("[[a#H|Shown]]", [(WIKILINK, "a", "a", "#H", "Shown")]),
+        ("[[a#^block-1|x]]", [(WIKILINK, "a", "a", "#^block-1", "x")]),
+        ("[[a#H1#H2]]", [(WIKILINK, "a", "a", "#H1#H2", None)]),
+        ("[[ a | b ]]", [(WIKILINK, "a", "a", "", " b ")]),
+        ("![[img.png|100x145]]", [(EMBED, "img.png", "img.png", "", "100x145")]),
+        ("[[folder/a]]", [(WIKILINK, "folder/a", "folder/a", "", None)]),
+        ("[[a.md]]", [(WIKILINK, "a.md", "a.md", "", None)]),
+        ("| [[a\\|b]] |", [(WIKILINK, "a", "a", "", "b")]),
+        ("[[#Heading]]", [(WIKILINK, "", "", "#Heading", None)]),
+        ("[[Sq]uare]]", [(WIKILINK, "Sq]uare", "Sq]uare", "", None)]),
+        ("[[a [[b]] c]]", [(WIKILINK, "b", "b", "", None)]),
+        ("[[a\nb]]", []),
+        ("[[]]", []),
+        ("**[[a]]**", [(WIKILINK, "a", "a", "", None)]),
+        ("[[a]][[a]]", [(WIKILINK, "a", "a", "", None), (WIKILINK, "a", "a", "", None)]),
+        ("[t](a.md)", [(MARKDOWN, "a.md", "a.md", "", "t")]),
+        ("[t](My%20Note.md)", [(MARKDOWN, "My Note.md", "My%20Note.md", "", "t")]),
+        ("[t](<My Note.md#H>)", [(MARKDOWN, "My Note.md", "My Note.md", "#H", "t")]),
+        ("[t](../x.md)", [(MARKDOWN, "../x.md", "../x.md", "", "t")]),
+        ('[t](a.md "title")', [(MARKDOWN, "a.md", "a.md", "", "t")]),
+        ("![alt](pic.png)", [(MARKDOWN, "pic.png", "pic.png", "", "alt")]),
+        ("[t](https://example.com/a.md)", []),
+        ("[t](mailto:x@y)", []),
+        ("[t](#local)", []),
+        ("no links at all", []),
+    ],
+)
+def test_body_links(body: str, expected: list[tuple]) -> None:
+    note, links = links_of(body)
+    got = [
+        (lk.kind, lk.target, note.text[lk.target_start : lk.target_end], lk.subpath, lk.display) for lk in links
+    ]
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "opaque"),
+    [
+        ("`[[a]]`", "code"),
+        ("```\n[[a]]\n```", "code"),
+        ("<!-- [[a]] -->", "html-comment"),
+        ("$$\n[[a]]\n$$", "math"),
+        ("%% [[a]] %%", None),
+    ],
+)
+def test_links_in_opaque_regions_are_marked(body: str, opaque: str | None) -> None:
+    _, links = links_of(body)
+    assert [lk.opaque for lk in links] == [opaque]
+
+
+@pytest.mark.parametrize(
+    ("yaml", "expected"),
+    [
+        ('related: ["a", "b"]\n', [(BARE, "a", '"'), (BARE, "b", '"')]),
+        ("related: [a, 'b']\n", [(BARE, "a", ""), (BARE, "b", "'")]),
+        ("related:\n  - a # why\n  - \"b\"\n", [(BARE, "a", ""), (BARE, "b", '"')]),
+        ("related: a\n", [(BARE, "a", "")]),
+        ("related: []\n", []),
+        ('other: ["a"]\n', []),
+        ('up: "[[a]]"\n', [(PROPERTY, "a", '"')]),
+        ("up: '[[a|x]]'\n", [(PROPERTY, "a", "'")]),
+        ('links: ["[[a]]", "[[b#H]]"]\n', [(PROPERTY, "a", '"'), (PROPERTY, "b", '"')]),
+        ('related: ["[[a]]"]\n', [(PROPERTY, "a", '"')]),
+        ('note: "see [[a]] here"\n', [(PROPERTY, "a", '"')]),
+        ('sourceUrl: "https://x.com/?ref=a"\n', []),
+    ],
+)
+def test_frontmatter_links(yaml: str, expected: list[tuple]) -> None:
+    note, links = links_of(f"---\n{yaml}---\nbody\n")
+    assert [(lk.kind, lk.target, lk.quote) for lk in links] == expected
+    for lk in links:
+        assert note.text[lk.target_start : lk.target_end] == lk.target
+
+
+def test_unquoted_link_in_yaml_is_flagged_not_followed() -> None:
+    _, links = links_of("---\nrelated: [[a]]\n---\n")
+    assert [(lk.target, lk.opaque, lk.is_link) for lk in links] == [("a", "unquoted-yaml", False)]
+
+
+def test_offsets_are_exact_with_bom_and_crlf() -> None:
+    raw = '\ufeff---\r\nrelated: ["x"]\r\n---\r\nSee [[y|Y]]\r\n'.encode()
+    note = Note("n.md", raw)
+    assert [note.text[lk.start : lk.end] for lk in note.links] == ["x", "[[y|Y]]"]
+    assert note.line_col(note.links[1].start) == (4, 5)

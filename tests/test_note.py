@@ -1,0 +1,91 @@
+import pytest
+
+from vaulttools.note import Note, find_opaque_regions, split_frontmatter
+
+
+@pytest.mark.parametrize(
+    ("text", "yaml", "body"),
+    [
+        ("---\na: 1\n---\nbody", "a: 1\n", "body"),
+        ("---\r\na: 1\r\n---\r\nbody", "a: 1\r\n", "body"),
+        ("---\na: 1\n...\nbody", "a: 1\n", "body"),
+        ("---\n---\nbody", "", "body"),
+        ("---\na: 1\n---", "a: 1\n", ""),
+        ("no frontmatter\n---\n", None, "no frontmatter\n---\n"),
+        (" ---\na: 1\n---\n", None, " ---\na: 1\n---\n"),
+    ],
+)
+def test_split_frontmatter(text: str, yaml: str | None, body: str) -> None:
+    note = Note("n.md", text.encode())
+    assert (note.frontmatter_text if note.frontmatter else None) == yaml
+    assert note.body == body
+
+
+def test_unclosed_frontmatter_is_a_problem_not_a_block() -> None:
+    fm, problem = split_frontmatter("---\na: 1\nbody\n")
+    assert fm is None
+    assert problem is not None and "never closes" in problem
+
+
+@pytest.mark.parametrize(
+    ("yaml", "error_part"),
+    [
+        ("a: 1\n", None),
+        ("tags: [a, b\n", "flow sequence"),
+        ("a: 1\na: 2\n", "duplicate key 'a'"),
+        ("a:\n\t- b\n", "tabs"),
+        ("- a\n- b\n", "not a mapping"),
+        ("", None),
+    ],
+)
+def test_yaml_errors(yaml: str, error_part: str | None) -> None:
+    note = Note("n.md", f"---\n{yaml}---\nbody\n".encode())
+    if error_part is None:
+        assert note.yaml_error is None
+        assert note.frontmatter_editable
+    else:
+        assert error_part in (note.yaml_error or "")
+        assert not note.frontmatter_editable
+
+
+def test_bom_crlf_and_encoding_round_trip() -> None:
+    raw = "\ufeff---\r\nid: \"x\"\r\n---\r\nbody [[a]]".encode()
+    note = Note("n.md", raw)
+    assert note.bom
+    assert note.newline == "\r\n"
+    assert note.encode() == raw
+    assert note.text.startswith("---")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"\xff\xfe bad bytes", b"\x00\x01\x02binary", b"caf\xe9"],
+)
+def test_undecodable_notes_are_not_editable(raw: bytes) -> None:
+    note = Note("n.md", raw)
+    assert not note.editable
+    assert note.links == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("plain [[a]]\n", []),
+        ("```\n[[a]]\n```\n", ["code"]),
+        ("~~~python\n[[a]]\n~~~\n", ["code"]),
+        ("````\n```\n[[a]]\n````\n", ["code"]),
+        ("text `[[a]]` text\n", ["code"]),
+        ("text ``a ` [[b]]`` text\n", ["code"]),
+        ("<!-- [[a]]\nmore -->\n", ["html-comment"]),
+        ("$$\n[[a]]\n$$\n", ["math"]),
+        ("$$ [[a]] $$\n", ["math"]),
+        ("inline $x = [[a]]$ math\n", ["math"]),
+        ("costs $5 and $10 [[a]]\n", []),
+        ("para\n\n    indented code [[a]]\n", ["code"]),
+        ("- item\n\n    continued [[a]]\n", []),
+        ("para\n    lazy continuation [[a]]\n", []),
+        ("```\nnever closed [[a]]\n", ["code"]),
+    ],
+)
+def test_opaque_regions(text: str, kinds: list[str]) -> None:
+    assert [r.kind for r in find_opaque_regions(text)] == kinds

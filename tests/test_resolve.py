@@ -1,0 +1,60 @@
+import pytest
+
+from vaulttools.resolve import AMBIGUOUS, BROKEN, RESOLVED, LinkIndex
+
+PATHS = [
+    "Note.md",
+    "a/Same.md",
+    "b/Same.md",
+    "a/Only.md",
+    "deep/er/Only2.md",
+    "x/Tie.md",
+    "y/Tie.md",
+    "img.png",
+    "Figure 1.png",
+    "Café.md",
+    "Obsidian Sync/Security and privacy.md",
+    "Obsidian Publish/Security and privacy.md",
+    "Report.md.md",
+]
+
+
+@pytest.mark.parametrize(
+    ("target", "source", "status", "path"),
+    [
+        ("Note", "z.md", RESOLVED, "Note.md"),
+        ("note", "z.md", RESOLVED, "Note.md"),  # case-insensitive
+        ("NOTE.md", "z.md", RESOLVED, "Note.md"),
+        ("Only", "z.md", RESOLVED, "a/Only.md"),
+        ("a/Only", "z.md", RESOLVED, "a/Only.md"),
+        ("er/Only2", "z.md", RESOLVED, "deep/er/Only2.md"),  # path suffix
+        ("r/Only2", "z.md", BROKEN, None),  # suffix only at folder boundaries
+        ("Same", "a/z.md", RESOLVED, "a/Same.md"),  # own folder wins
+        ("Same", "b/z.md", RESOLVED, "b/Same.md"),
+        ("Tie", "z.md", AMBIGUOUS, None),  # equal-length tie
+        ("Security and privacy", "Obsidian Sync/x.md", RESOLVED, "Obsidian Sync/Security and privacy.md"),
+        ("img.png", "z.md", RESOLVED, "img.png"),
+        ("Figure 1.png", "z.md", RESOLVED, "Figure 1.png"),
+        ("Cafe\u0301", "z.md", RESOLVED, "Café.md"),  # NFD link, NFC file
+        ("/a/Only", "z.md", RESOLVED, "a/Only.md"),
+        ("/Only", "z.md", BROKEN, None),
+        ("./Only", "a/z.md", RESOLVED, "a/Only.md"),
+        ("../Note", "a/z.md", RESOLVED, "Note.md"),
+        ("../../Note", "a/z.md", BROKEN, None),
+        ("Report.md", "z.md", RESOLVED, "Report.md.md"),
+        ("missing", "z.md", BROKEN, None),
+    ],
+)
+def test_resolve(target: str, source: str, status: str, path: str | None) -> None:
+    resolution = LinkIndex(PATHS).resolve(target, source)
+    assert (resolution.status, resolution.path) == (status, path)
+
+
+def test_ambiguous_lists_candidates() -> None:
+    resolution = LinkIndex(PATHS).resolve("Tie", "z.md")
+    assert resolution.candidates == ("x/Tie.md", "y/Tie.md")
+
+
+def test_shortest_path_wins() -> None:
+    index = LinkIndex(["long/folder/N.md", "s/N.md"])
+    assert index.resolve("N", "elsewhere/z.md").path == "s/N.md"

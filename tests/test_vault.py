@@ -1,0 +1,96 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from vaulttools.config import Config, config_from_dict, load_config
+from vaulttools.errors import ConfigError, VaultError
+from vaulttools.vault import Vault, atomic_write, find_vault_root, scan_vault
+
+
+def test_scan_skips_dot_folders_trash_and_ignored(tmp_path: Path) -> None:
+    for name in ["a.md", ".obsidian/x.md", ".trash/t.md", ".git/g.md", "sub/b.md", "tpl/t.md", "img.png", ".hidden.md"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    (tmp_path / ".obsidian" / "app.json").write_text(json.dumps({"userIgnoreFilters": ["tpl/"]}))
+    vault = Vault(tmp_path)
+    assert vault.note_paths == ["a.md", "sub/b.md"]
+    assert vault.scan.files == ["img.png"]
+
+
+def test_exclude_globs(tmp_path: Path) -> None:
+    for name in ["a.md", "archive/old.md", "archive/deep/older.md"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    (tmp_path / ".vaulttools.toml").write_text('exclude = ["archive"]\n')
+    assert Vault(tmp_path).note_paths == ["a.md"]
+
+
+def test_symlinks_are_never_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("x")
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "a.md").write_text("x")
+    os.symlink(outside / "secret.md", vault / "link.md")
+    os.symlink(outside, vault / "dirlink")
+    os.symlink(vault, vault / "loop")
+    result = scan_vault(vault)
+    assert result.notes == ["a.md"]
+    assert sorted(result.skipped_symlinks) == ["dirlink", "link.md", "loop"]
+
+
+def test_vault_root_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".obsidian").mkdir()
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert find_vault_root(None, deep) == tmp_path.resolve()
+    monkeypatch.setenv("VAULTTOOLS_VAULT", str(deep))
+    assert find_vault_root(None, tmp_path) == deep.resolve()
+    assert find_vault_root(str(tmp_path), deep) == tmp_path.resolve()
+    with pytest.raises(VaultError, match="does not exist"):
+        find_vault_root(str(tmp_path / "nope"))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"colour": 1}, "unknown key 'colour'"),
+        ({"link_properties": "related"}, "must be a list of strings"),
+        ({"suffix_rules": ["("]}, "not a valid regular expression"),
+        ({"related": {"limit": "five"}}, "must be an integer"),
+        ({"related": {"limit": 0}}, "at least 1"),
+        ({"related": {"nope": 1}}, "unknown key 'related.nope'"),
+        ({"day_property": 3}, "must be a str"),
+    ],
+)
+def test_bad_config_is_a_clear_error(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(data)
+
+
+def test_config_file_values_and_sources(tmp_path: Path) -> None:
+    (tmp_path / ".vaulttools.toml").write_text('link_properties = ["related", "up"]\n[related]\nlimit = 3\n')
+    config = load_config(tmp_path)
+    assert config.link_properties == ("related", "up")
+    assert config.related.limit == 3
+    assert dict(config.sources) == {"link_properties": ".vaulttools.toml", "related.limit": ".vaulttools.toml"}
+    assert load_config(tmp_path / "missing") == Config()
+
+
+def test_broken_toml(tmp_path: Path) -> None:
+    (tmp_path / ".vaulttools.toml").write_text("link_properties = [\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(tmp_path)
+
+
+def test_atomic_write_keeps_mode(tmp_path: Path) -> None:
+    target = tmp_path / "n.md"
+    target.write_bytes(b"old")
+    target.chmod(0o640)
+    atomic_write(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["n.md"]

@@ -1,0 +1,58 @@
+"""Turn a note plus its edits into a verified `FileChange`: the one path every command's edits take."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vaulttools.batch import FileChange
+from vaulttools.edits import Edit, apply_edits
+from vaulttools.errors import EditConflict
+from vaulttools.frontmatter import verify_yaml_edit
+from vaulttools.note import Note, split_frontmatter
+
+
+def note_change(note: Note, edits: Sequence[Edit], new_path: str | None = None) -> FileChange | None:
+    """Apply `edits` to `note`, verify the result, and return the change (None when nothing changes)."""
+    if not note.editable:
+        raise EditConflict(f"{note.path}: {note.decode_error}; vaulttools does not edit this file")
+    new_text = apply_edits(note.text, edits, path=note.path)
+    if new_text == note.text and (new_path is None or new_path == note.path):
+        return None
+    verify_edited(note, new_text, edits)
+    return FileChange(note.path, note.raw, note.encode(new_text), new_path)
+
+
+def verify_edited(note: Note, new_text: str, edits: Sequence[Edit]) -> None:
+    """Re-parse the edited note: same frontmatter block, valid YAML, and every other byte where it was."""
+    real = sorted((e for e in edits if e.old != e.new), key=lambda e: e.start)
+    _verify_untouched_bytes(note, new_text, real)
+    fm = note.frontmatter
+    new_fm, problem = split_frontmatter(new_text)
+    if (fm is None) != (new_fm is None) or problem:
+        raise EditConflict(
+            f"{note.path}: the edit would change where the frontmatter ends; nothing was written"
+        )
+    if fm is None or new_fm is None:
+        return
+    if any(e.start < fm.block_end for e in real):
+        if not note.frontmatter_editable:
+            raise EditConflict(
+                f"{note.path}: its frontmatter does not parse ({note.yaml_error}), so vaulttools will not edit it"
+            )
+        verify_yaml_edit(note.path, note.text[fm.start : fm.end], new_text[new_fm.start : new_fm.end])
+
+
+def _verify_untouched_bytes(note: Note, new_text: str, edits: Sequence[Edit]) -> None:
+    """Walk both texts segment by segment: outside the edits they must be identical."""
+    old_cursor = new_cursor = 0
+    for edit in edits:
+        length = edit.start - old_cursor
+        if note.text[old_cursor : edit.start] != new_text[new_cursor : new_cursor + length]:
+            raise EditConflict(f"{note.path}: bytes outside the planned edits changed; nothing was written")
+        new_cursor += length
+        if new_text[new_cursor : new_cursor + len(edit.new)] != edit.new:
+            raise EditConflict(f"{note.path}: an edit did not land where planned; nothing was written")
+        new_cursor += len(edit.new)
+        old_cursor = edit.end
+    if note.text[old_cursor:] != new_text[new_cursor:]:
+        raise EditConflict(f"{note.path}: bytes outside the planned edits changed; nothing was written")
