@@ -66,7 +66,7 @@ def test_dirty_file_is_refused(repo_vault: Path) -> None:
     (repo_vault / "a.md").write_bytes(b"edited by hand\n")
     before = snapshot(repo_vault)
     plan = BatchPlan("test", "x", [FileChange("a.md", b"edited by hand\n", b"new\n")])
-    with pytest.raises(DirtyFilesError, match="a.md"):
+    with pytest.raises(DirtyFilesError, match=r"a\.md"):
         run_batch(Vault(repo_vault), plan, BatchOptions())
     assert snapshot(repo_vault) == before
 

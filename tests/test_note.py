@@ -89,3 +89,31 @@ def test_undecodable_notes_are_not_editable(raw: bytes) -> None:
 )
 def test_opaque_regions(text: str, kinds: list[str]) -> None:
     assert [r.kind for r in find_opaque_regions(text)] == kinds
+
+
+# --- the fast frontmatter loader must agree with PyYAML whenever it answers ---------------------------
+
+import yaml  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from vaulttools.note import _load_simple_yaml  # noqa: E402
+
+_key = st.sampled_from(["id", "tags", "y", "on", "related", "originDay", "a-b", "x_1", "Yes"])
+_scalar = st.one_of(
+    st.text(max_size=8).map(lambda t: f'"{t}"'),
+    st.integers(-5000, 5000).map(str),
+    st.sampled_from(["007", "0", "-0", "yes", "No", "null", "word", "word-2", "1.5", "~", "2024-01-01", "x y"]),
+    st.lists(st.text(max_size=5), max_size=3).map(lambda items: "[" + ", ".join(f'"{i}"' for i in items) + "]"),
+)
+_line = st.tuples(_key, _scalar, st.sampled_from(["\n", "\r\n", " \n"])).map(lambda t: f"{t[0]}: {t[1]}{t[2]}")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_line, max_size=6))
+def test_simple_yaml_agrees_with_pyyaml(lines: list[str]) -> None:
+    text = "".join(lines)
+    simple = _load_simple_yaml(text)
+    if simple is None:
+        return
+    assert simple == (yaml.safe_load(text) or {})

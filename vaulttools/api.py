@@ -24,5 +24,39 @@ class Vault(_vault.Vault):
     def check(self) -> CheckReport:
         return check_vault(self)
 
+    def normalize_links(
+        self, *, fix_case: bool = False, drop_md: bool = False, shorten_paths: bool = False
+    ) -> BatchPlan:
+        from vaulttools.normalize import NormalizeOptions, plan_normalize
+
+        return plan_normalize(self, NormalizeOptions(fix_case, drop_md, shorten_paths))
+
+    def enrich(self, file: str | Path, *, replace: bool = False, fail_on_existing: bool = False) -> BatchPlan:
+        from vaulttools.enrich import plan_enrich_file
+
+        return plan_enrich_file(self, Path(file), replace=replace, fail_on_existing=fail_on_existing)
+
+    def rename(
+        self,
+        old: str | None = None,
+        new: str | None = None,
+        *,
+        renames: list[tuple[str, str]] | None = None,
+        keep_alias: bool = False,
+    ) -> BatchPlan:
+        """Rename OLD to NEW (or every pair of `renames`, simultaneously) and rewrite every reference."""
+        from vaulttools.rename import plan_renames
+
+        pairs = list(renames or [])
+        if old is not None and new is not None:
+            pairs.insert(0, (old, new))
+        return plan_renames(self, pairs, keep_alias=keep_alias)
+
+    def sync_related(self, limit: int | None = None) -> BatchPlan:
+        """Plan `sync-related`: every grouped note's "Related across articles" section."""
+        from vaulttools.related import plan_sync_related
+
+        return plan_sync_related(self, limit)
+
     def apply(self, plan: BatchPlan, *, commit: bool = True, dry_run: bool = False) -> BatchResult:
         return run_batch(self, plan, BatchOptions(dry_run=dry_run, commit=commit))

@@ -13,6 +13,7 @@ from typing import Any
 from vaulttools import journal
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
 from vaulttools.git import BATCH_TRAILER, Repository
+from vaulttools.resolve import fold
 from vaulttools.vault import Vault, atomic_write
 
 
@@ -103,10 +104,22 @@ def run_batch(
     _check_unchanged_on_disk(vault.root, plan.changes)
     journal.begin(vault.root, plan)
     written: list[FileChange] = []
+    # A chain or swap of renames (a→b, b→c / a→b, b→a) writes onto a path another change vacates: clear
+    # every moving source first (its bytes are in the plan and the journal), then write the destinations.
+    clear_first = _moves_onto_vacated_paths(plan.changes)
     try:
+        if clear_first:
+            for change in plan.changes:
+                if _vacates(change):
+                    written.append(change)
+                    (vault.root / change.path).unlink()
         for change in plan.changes:
-            _write_change(vault.root, change)
-            written.append(change)
+            if clear_first and _vacates(change):
+                if change.new is not None:
+                    _write_change(vault.root, change, source_cleared=True)
+            else:
+                _write_change(vault.root, change)
+                written.append(change)
             if after_write is not None:
                 after_write(change.final_path)
         sha = None
@@ -135,8 +148,28 @@ def run_batch(
     return BatchResult(written=True, committed=sha)
 
 
+def _is_move(change: FileChange) -> bool:
+    return change.new is not None and change.new_path is not None and change.new_path != change.path
+
+
+def _vacates(change: FileChange) -> bool:
+    """The change moves its file away or deletes it."""
+    return change.new is None or _is_move(change)
+
+
+def _vacated_paths(changes: list[FileChange]) -> set[str]:
+    """Folded paths that the batch moves away from or deletes (a destination may reuse them)."""
+    return {fold(c.path) for c in changes if _vacates(c)}
+
+
+def _moves_onto_vacated_paths(changes: list[FileChange]) -> bool:
+    vacated = _vacated_paths(changes)
+    return any(_is_move(c) and fold(c.final_path) in vacated for c in changes)
+
+
 def _check_unchanged_on_disk(root: Path, changes: list[FileChange]) -> None:
     """Someone may have edited a file between planning and writing: compare bytes, abort if so."""
+    vacated = _vacated_paths(changes)
     for change in changes:
         current = _read_or_none(root / change.path)
         if current != change.old:
@@ -147,6 +180,7 @@ def _check_unchanged_on_disk(root: Path, changes: list[FileChange]) -> None:
             change.new_path is not None
             and change.new_path != change.path
             and (root / change.new_path).exists()
+            and fold(change.new_path) not in vacated
         ) and not _same_file(root / change.path, root / change.new_path):
             raise EditConflict(f"{change.new_path} already exists; nothing was written")
 
@@ -165,7 +199,7 @@ def _read_or_none(path: Path) -> bytes | None:
         return None
 
 
-def _write_change(root: Path, change: FileChange) -> None:
+def _write_change(root: Path, change: FileChange, *, source_cleared: bool = False) -> None:
     source = root / change.path
     if change.new is None:
         source.unlink()
@@ -175,6 +209,10 @@ def _write_change(root: Path, change: FileChange) -> None:
         return
     destination = root / change.new_path
     destination.parent.mkdir(parents=True, exist_ok=True)
+    if source_cleared:
+        # The source was removed up front; its path may already hold another change's destination.
+        atomic_write(destination, change.new)
+        return
     if _same_file(source, destination):
         # A rename that changes only letter case on a case-insensitive file system.
         os.replace(source, destination)
@@ -185,12 +223,16 @@ def _write_change(root: Path, change: FileChange) -> None:
 
 
 def _roll_back(root: Path, written: list[FileChange]) -> None:
+    # Two passes, so that chains and swaps of renames restore in any order: first remove every written
+    # destination, then put every source's original bytes back (a destination may be another's source).
     for change in reversed(written):
-        try:
-            if change.new_path is not None and change.new_path != change.path:
-                destination = root / change.new_path
+        if change.new_path is not None and change.new_path != change.path:
+            destination = root / change.new_path
+            with contextlib.suppress(OSError):
                 if destination.exists() and not _same_file(destination, root / change.path):
                     destination.unlink()
+    for change in reversed(written):
+        try:
             if change.old is None:
                 (root / change.path).unlink(missing_ok=True)
             else:

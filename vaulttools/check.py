@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import posixpath
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from vaulttools.links import Link
-from vaulttools.note import Note
-from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
-from vaulttools.suffixes import SuffixMatcher, written_like
+from vaulttools.facts import LinkFact, NoteFacts, load_cache, save_cache, stamp_of
+from vaulttools.resolve import AMBIGUOUS, BROKEN, fold, strip_md
+from vaulttools.suffixes import SuffixMatcher, propose
 from vaulttools.vault import Vault
 
 SCHEMA_VERSION = 1
@@ -20,6 +23,7 @@ UNREADABLE = "unreadable-note"
 DUPLICATE_ID = "duplicate-id"
 ID_MISMATCH = "id-differs-from-name"
 UNQUOTED_LINK = "unquoted-frontmatter-link"
+UNQUOTED_YAML = "unquoted-yaml"  # the `opaque` mark links.py gives `related: [[a]]`
 
 FINDING_KINDS = (
     BROKEN_LINK,
@@ -32,8 +36,7 @@ FINDING_KINDS = (
 )
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     kind: str
     path: str
     line: int
@@ -45,9 +48,17 @@ class Finding:
     candidates: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        data = asdict(self)
-        data["candidates"] = list(self.candidates)
-        return data
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "message": self.message,
+            "link": self.link,
+            "target": self.target,
+            "suggestion": self.suggestion,
+            "candidates": list(self.candidates),
+        }
 
 
 @dataclass
@@ -71,79 +82,113 @@ class CheckReport:
         }
 
 
-def check_vault(vault: Vault) -> CheckReport:
+def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
+    """Findings for every note. Per-note results are cached while the note and the vault's file list are
+    unchanged: a note's findings depend only on its own bytes, the set of file paths and the configuration."""
+    use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
+    fingerprint = _check_fingerprint(vault)
+    cached = load_cache(vault.root, fingerprint, name="check") if use_cache else {}
+    entries: dict[str, tuple] = {}
+    stale: list[str] = []
+    root = str(vault.root)
+    for path in vault.note_paths:
+        record = cached.get(path)
+        if record is not None:
+            try:
+                if tuple(record[0]) == stamp_of(f"{root}/{path}"):
+                    entries[path] = record
+                    continue
+            except OSError:
+                continue
+        stale.append(path)
+    if stale:
+        matcher = SuffixMatcher(vault.note_paths, vault.config.suffix_rules)
+        for facts in vault.facts(stale, use_cache=use_cache):
+            entries[facts.path] = _check_entry(vault, facts, matcher)
+    if use_cache and (stale or len(cached) != len(entries)):
+        save_cache(vault.root, fingerprint, entries, name="check")
+    return _assemble(vault.note_paths, entries)
+
+
+def _check_fingerprint(vault: Vault) -> str:
+    from vaulttools import __version__
+
+    config = vault.config
+    listing = "\0".join([*vault.scan.notes, "", *vault.scan.files])
+    files_hash = hashlib.sha1(listing.encode("utf-8", "surrogatepass")).hexdigest()
+    settings = (sorted(config.link_properties), config.suffix_rules, config.day_property, config.id_property)
+    return f"{__version__}|{settings}|{files_hash}"
+
+
+def _check_entry(vault: Vault, facts: NoteFacts, matcher: SuffixMatcher) -> tuple:
+    """(stamp, findings, opaque link count, id value, id line): everything `check` needs of one note."""
+    findings = tuple(tuple(f) for f in check_note(vault, facts, matcher))
+    opaque = sum(1 for link in facts.links if link.opaque and link.opaque != UNQUOTED_YAML)
+    properties = facts.properties or {}
+    note_id = properties.get(vault.config.id_property)
+    note_id = None if note_id is None or facts.yaml_error else str(note_id)
+    return (facts.stamp, findings, opaque, note_id, facts.id_line or 1)
+
+
+def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
     report = CheckReport()
-    matcher = SuffixMatcher(vault.note_paths, vault.config.suffix_rules)
     ids: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for note in vault.notes():
+    for path in paths:
+        entry = entries.get(path)
+        if entry is None:
+            continue
+        _, findings, opaque, note_id, id_line = entry
         report.notes_scanned += 1
-        report.findings.extend(check_note(vault, note, matcher, ids))
-        report.opaque_links += sum(1 for link in note.links if link.opaque and link.opaque != "unquoted-yaml")
+        report.opaque_links += opaque
+        report.findings.extend(Finding(*f[:8], tuple(f[8])) for f in findings)
+        if note_id is not None:
+            ids[fold(note_id)].append((path, id_line))
     for note_id, places in sorted(ids.items()):
         if len(places) > 1:
             others = ", ".join(p for p, _ in places)
             for path, line in places:
-                report.findings.append(
-                    Finding(
-                        DUPLICATE_ID,
-                        path,
-                        line,
-                        1,
-                        f"id {note_id!r} is also used by: {others}",
-                        target=note_id,
-                    )
-                )
+                message = f"id {note_id!r} is also used by: {others}"
+                report.findings.append(Finding(DUPLICATE_ID, path, line, 1, message, target=note_id))
     report.findings.sort(key=lambda f: (f.path, f.line, f.column, f.kind))
     return report
 
 
-def check_note(
-    vault: Vault, note: Note, matcher: SuffixMatcher, ids: dict[str, list[tuple[str, int]]]
-) -> list[Finding]:
+def check_note(vault: Vault, facts: NoteFacts, matcher: SuffixMatcher) -> list[Finding]:
+    path = facts.path
+    if facts.decode_error:
+        return [Finding(UNREADABLE, path, 1, 1, f"{facts.decode_error}; vaulttools leaves this file alone")]
     findings: list[Finding] = []
-    if note.decode_error:
-        return [
-            Finding(UNREADABLE, note.path, 1, 1, f"{note.decode_error}; vaulttools leaves this file alone")
-        ]
-    if note.frontmatter is not None or note.frontmatter_problem:
-        error = note.yaml_error
-        if error:
-            findings.append(Finding(BAD_FRONTMATTER, note.path, 1, 1, f"frontmatter does not parse: {error}"))
-        else:
-            findings.extend(_id_findings(vault, note, ids))
-    day = (note.properties or {}).get(vault.config.day_property) if note.frontmatter_editable else None
-    for link in note.links:
-        if link.opaque == "unquoted-yaml":
-            line, column = note.line_col(link.start)
-            findings.append(
-                Finding(
-                    UNQUOTED_LINK,
-                    note.path,
-                    line,
-                    column,
-                    "unquoted [[…]] in frontmatter is a nested YAML list, not a link: put it in double quotes",
-                    link=note.text[link.start : link.end],
-                )
+    if facts.yaml_error:
+        findings.append(
+            Finding(BAD_FRONTMATTER, path, 1, 1, f"frontmatter does not parse: {facts.yaml_error}")
+        )
+    elif facts.properties is not None:
+        findings.extend(_id_findings(vault, facts))
+    day = (facts.properties or {}).get(vault.config.day_property)
+    for link in facts.links:
+        if link.opaque == UNQUOTED_YAML:
+            message = (
+                "unquoted [[…]] in frontmatter is a nested YAML list, not a link: put it in double quotes"
             )
-            continue
-        if not link.is_link:
-            continue
-        finding = link_finding(vault, note, link, matcher, day)
-        if finding:
-            findings.append(finding)
+            findings.append(Finding(UNQUOTED_LINK, path, link.line, link.column, message, link=link.written))
+        elif link.opaque is None and link.target:
+            finding = link_finding(vault, path, link, matcher, day)
+            if finding:
+                findings.append(finding)
     return findings
 
 
-def link_finding(vault: Vault, note: Note, link: Link, matcher: SuffixMatcher, day: object) -> Finding | None:
-    resolution = vault.index.resolve(link.target, note.path)
+def link_finding(
+    vault: Vault, path: str, link: LinkFact, matcher: SuffixMatcher, day: object
+) -> Finding | None:
+    resolution = vault.index.resolve(link.target, path)
     if resolution.status not in (BROKEN, AMBIGUOUS):
         return None
-    line, column = note.line_col(link.start)
-    written = note.text[link.start : link.end]
+    line, column, written = link.line, link.column, link.written
     if resolution.status == AMBIGUOUS:
         return Finding(
             AMBIGUOUS_LINK,
-            note.path,
+            path,
             line,
             column,
             f"{written} matches several notes equally well; write a folder path to pick one",
@@ -151,8 +196,7 @@ def link_finding(vault: Vault, note: Note, link: Link, matcher: SuffixMatcher, d
             target=link.target,
             candidates=resolution.candidates,
         )
-    suggestion = matcher.suggest(link.target, day)
-    proposed = written_like(link.target, suggestion.path) if suggestion.path else None
+    proposed, suggestion = propose(matcher, vault.index, link.target, path, day)
     message = f"{written} points to no note"
     if proposed:
         message += f"; did you mean {proposed!r}? (`vaulttools normalize-links` fixes it)"
@@ -160,7 +204,7 @@ def link_finding(vault: Vault, note: Note, link: Link, matcher: SuffixMatcher, d
         message += "; several notes differ only by a suffix"
     return Finding(
         BROKEN_LINK,
-        note.path,
+        path,
         line,
         column,
         message,
@@ -171,25 +215,16 @@ def link_finding(vault: Vault, note: Note, link: Link, matcher: SuffixMatcher, d
     )
 
 
-def _id_findings(vault: Vault, note: Note, ids: dict[str, list[tuple[str, int]]]) -> list[Finding]:
-    properties = note.properties or {}
+def _id_findings(vault: Vault, facts: NoteFacts) -> list[Finding]:
+    properties = facts.properties or {}
     key = vault.config.id_property
-    if key not in properties or properties[key] is None:
+    if properties.get(key) is None:
         return []
     value = str(properties[key])
-    line = _key_line(note, key)
-    ids[fold(value)].append((note.path, line))
-    if fold(value) != fold(note.stem):
+    line = facts.id_line or 1
+    stem = posixpath.basename(strip_md(facts.path))
+    if fold(value) != fold(stem):
         return [
-            Finding(
-                ID_MISMATCH, note.path, line, 1, f"{key} {value!r} differs from the file name {note.stem!r}"
-            )
+            Finding(ID_MISMATCH, facts.path, line, 1, f"{key} {value!r} differs from the file name {stem!r}")
         ]
     return []
-
-
-def _key_line(note: Note, key: str) -> int:
-    assert note.frontmatter is not None
-    text = note.text
-    position = text.find(f"\n{key}:", note.frontmatter.start - 1, note.frontmatter.end)
-    return note.line_col(position + 1)[0] if position >= 0 else 1

@@ -7,6 +7,7 @@ original text, and the result is loaded again to prove that nothing but the inte
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from vaulttools.errors import EditConflict, VaultError
@@ -49,8 +50,14 @@ def _looks_like_non_string(value: str) -> bool:
     return error is not None or not isinstance(loaded, dict) or loaded.get("v") != value
 
 
-def verify_yaml_edit(path: str, old_yaml: str, new_yaml: str) -> None:
-    """Load both versions; they must have the same shape and differ only in string values."""
+def verify_yaml_edit(
+    path: str, old_yaml: str, new_yaml: str, appended: Mapping[str, str] | None = None
+) -> None:
+    """Load both versions; they must have the same shape and differ only in string values.
+
+    `appended` names list properties that gained exactly one string item at their end (a new key
+    holding a one-item list counts too), e.g. `rename --keep-alias` adding the old name to `aliases`.
+    """
     old_data, old_error = load_frontmatter_yaml(old_yaml)
     new_data, new_error = load_frontmatter_yaml(new_yaml)
     if old_error is not None:
@@ -59,11 +66,29 @@ def verify_yaml_edit(path: str, old_yaml: str, new_yaml: str) -> None:
         raise EditConflict(
             f"{path}: the edited frontmatter would not parse ({new_error}); nothing was written"
         )
+    if appended:
+        new_data = _without_appended(path, old_data, new_data, appended)
     problem = _shape_difference(old_data, new_data, "")
     if problem:
         raise EditConflict(
             f"{path}: the edit would change more than link values ({problem}); nothing was written"
         )
+
+
+def _without_appended(path: str, old: Any, new: Any, appended: Mapping[str, str]) -> Any:
+    """`new` with each expected appended item taken off again (so the shape check sees the rest)."""
+    if not isinstance(new, dict) or not isinstance(old, dict):
+        return new
+    result = dict(new)
+    for key, value in appended.items():
+        items = result.get(key)
+        if not isinstance(items, list) or not items or items[-1] != value:
+            raise EditConflict(f"{path}: {key!r} did not gain {value!r} as planned; nothing was written")
+        if key in old:
+            result[key] = items[:-1]
+        elif len(items) == 1:
+            del result[key]
+    return result
 
 
 def _shape_difference(old: Any, new: Any, where: str) -> str | None:

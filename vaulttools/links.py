@@ -43,8 +43,9 @@ class Link(NamedTuple):
         return self.opaque is None and bool(self.target)
 
 
-# Only `]]` closes a wikilink; a line break or a second `[[` means it was not a link.
-_WIKILINK_RE = re.compile(r"(!?)\[\[((?:(?!\[\[|\]\])[^\n\r])*)\]\]")
+# Only `]]` closes a wikilink; a line break or a second `[[` means it was not a link. (Written as an
+# unrolled loop with a literal prefix: several times faster than a per-character lookahead.)
+_WIKILINK_RE = re.compile(r"\[\[([^\[\]\n\r]*(?:(?:\[(?!\[)|\](?!\]))[^\[\]\n\r]*)*)\]\]")
 _MD_LINK_RE = re.compile(
     r"(!?)\[((?:[^\[\]\n\\]|\\.|\[[^\[\]\n]*\])*)\]\(\s*"
     r"(?:<([^<>\n]*)>|((?:[^\s()<>\\]|\\.|\([^\s()]*\))+))"
@@ -82,16 +83,52 @@ def _drop_nested(links: list[Link]) -> list[Link]:
     return kept
 
 
+# The common shape of a wikilink's inside, split in one regex call: the hot path on big vaults.
+_INNER_RE = re.compile(r"([^|#\\]*)(#[^|\\]*)?(?:(\\?\|)(.*))?", re.DOTALL)
+
+
 def _wikilinks(text: str, start: int, end: int) -> list[Link]:
     found = []
     for match in _WIKILINK_RE.finditer(text, start, end):
-        link = parse_wikilink_inner(match.group(2), match.start(2))
-        if link is None:
-            continue
-        embed = match.group(1) == "!"
+        inner_start = match.start(1)
+        inner = match.group(1)
+        parts = _INNER_RE.fullmatch(inner)
+        if parts is None:
+            link = parse_wikilink_inner(inner, inner_start)
+            if link is None:
+                continue
+            target, target_start, target_end = link.target, link.target_start, link.target_end
+            subpath, display, display_start, display_end = link.subpath, link.display, link.display_start, link.display_end
+        else:
+            raw_target, raw_subpath, _, display = parts.groups()
+            target = raw_target.strip()
+            subpath = raw_subpath.rstrip() if raw_subpath else ""
+            if not target and not subpath:
+                continue
+            target_start = inner_start + len(raw_target) - len(raw_target.lstrip())
+            target_end = target_start + len(target)
+            if display is None:
+                display_start = display_end = -1
+            else:
+                display_start, display_end = inner_start + parts.start(4), match.end(1)
+        link_start = match.start()
+        embed = link_start > start and text[link_start - 1] == "!"
         found.append(
-            link._replace(
-                kind=EMBED if embed else WIKILINK, start=match.start(), end=match.end(), embed=embed
+            Link(
+                EMBED if embed else WIKILINK,
+                link_start - 1 if embed else link_start,
+                match.end(),
+                target,
+                target_start,
+                target_end,
+                subpath,
+                display,
+                display_start,
+                display_end,
+                None,
+                "",
+                "",
+                embed,
             )
         )
     return found
@@ -270,39 +307,28 @@ def _line_end(text: str, position: int, end: int) -> int:
     return line_end - 1 if line_end > position and text[line_end - 1] == "\r" else line_end
 
 
+# One item of a flow list: a double-quoted string (escapes allowed), a single-quoted one, or a plain value.
+_FLOW_TOKEN_RE = re.compile(
+    r"""[ \t\r\n,]*(?:(?P<close>\])|(?P<comment>#[^\n]*)|"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>(?:[^'\n]|'')*)'"""
+    r"""|(?P<nested>[\[{])|(?P<plain>[^,\]\r\n]+?)(?=[ \t]*(?:[,\]\r\n]|[ \t]\#)))"""
+)
+
+
 def _flow_items(text: str, bracket: int, end: int, name: str) -> list[Link]:
     """Items of a flow list `[a, "b", 'c']`, possibly over several lines."""
     items: list[Link] = []
-    i = bracket + 1
-    while i < end:
-        char = text[i]
-        if char in " \t\r\n,":
-            i += 1
-        elif char == "]":
+    position = bracket + 1
+    while position < end:
+        token = _FLOW_TOKEN_RE.match(text, position, end)
+        if token is None or token.group("close") or token.group("nested"):
             break
-        elif char == "#" and text[i - 1] in " \t\r\n":
-            i = _line_end(text, i, end)
-        elif char in "\"'":
-            close = _closing_quote(text, i, end)
-            if close < 0:
+        position = token.end()
+        if token.group("comment") is not None:
+            continue
+        for group, quote in (("dq", '"'), ("sq", "'"), ("plain", "")):
+            if token.group(group) is not None:
+                items.append(_bare_link(text, token.start(group), token.end(group), quote, name))
                 break
-            items.append(_bare_link(text, i + 1, close, char, name))
-            i = close + 1
-        elif char in "[{":
-            break  # nested collections are not link values
-        else:
-            stop = i
-            while (
-                stop < end
-                and text[stop] not in ",]\r\n"
-                and not (text[stop] == "#" and text[stop - 1] in " \t")
-            ):
-                stop += 1
-            value_end = stop
-            while value_end > i and text[value_end - 1] in " \t":
-                value_end -= 1
-            items.append(_bare_link(text, i, value_end, "", name))
-            i = stop
     return [item for item in items if item.target]
 
 

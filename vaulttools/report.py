@@ -17,7 +17,9 @@ T = TypeVar("T")
 
 
 def echo_json(document: dict[str, Any]) -> None:
-    click.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+    """One JSON document on stdout: indented for a person at a terminal, compact (and fast) for programs."""
+    indent = 2 if sys.stdout.isatty() else None
+    click.echo(json.dumps(document, indent=indent, ensure_ascii=False, default=str))
 
 
 def change_diff(change: FileChange) -> list[str]:

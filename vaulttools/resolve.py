@@ -35,10 +35,13 @@ class LinkIndex:
         self.paths: set[str] = set()
         self._by_suffix: dict[str, list[str]] = defaultdict(list)
         self._by_folded_path: dict[str, str] = {}
+        # Most targets are linked many times from the same folder: remember each answer until the index changes.
+        self._memo: dict[tuple[str, str], Resolution] = {}
         for path in paths:
             self.add(path)
 
     def add(self, path: str) -> None:
+        self._memo.clear()
         self.paths.add(path)
         folded = fold(path)
         self._by_folded_path[folded] = path
@@ -50,6 +53,7 @@ class LinkIndex:
                 self._by_suffix[suffix[:-3]].append(path)
 
     def remove(self, path: str) -> None:
+        self._memo.clear()
         self.paths.discard(path)
         folded = fold(path)
         self._by_folded_path.pop(folded, None)
@@ -67,14 +71,25 @@ class LinkIndex:
             p for p in self._by_suffix.get(fold(name), ()) if p.lower().endswith(".md") and "/" not in name
         ]
 
+    def matches(self, target: str) -> list[str]:
+        """Every file a plain target (no leading `/`, `./`, `../`) can mean, before any tie-break."""
+        key = fold(target.strip())
+        return sorted(set(self._by_suffix.get(key) or self._by_suffix.get(key + ".md") or ()))
+
     def exists(self, path: str) -> bool:
         return fold(path) in self._by_folded_path
 
     def resolve(self, target: str, source: str) -> Resolution:
         """Which file `target`, written in the note at `source`, points to."""
-        key = fold(target.strip())
-        if not key:
+        if not target.strip():
             return Resolution(RESOLVED, source)
+        memo_key = (target, posixpath.dirname(source))
+        answer = self._memo.get(memo_key)
+        if answer is None:
+            answer = self._memo[memo_key] = self._resolve(fold(target.strip()), source)
+        return answer
+
+    def _resolve(self, key: str, source: str) -> Resolution:
         if key.startswith("/"):
             return self._exact(key.lstrip("/"))
         if key.startswith(("./", "../")):

@@ -11,7 +11,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from vaulttools.resolve import fold, strip_md
+from vaulttools.note import Note
+from vaulttools.resolve import LinkIndex, fold, strip_md
 
 _DAY_RE = re.compile(r"-d(\d+)$")
 
@@ -26,6 +27,11 @@ class Suggestion(NamedTuple):
     path: str | None  # the chosen note, or None when there is no unique answer
     candidates: tuple[Candidate, ...]
     reason: str  # "unique", "day", "ambiguous" or "none"
+
+
+class Proposal(NamedTuple):
+    target: str | None  # the link's new target, written in the author's style; None: no fix
+    suggestion: Suggestion
 
 
 class SuffixMatcher:
@@ -68,12 +74,33 @@ class SuffixMatcher:
         return pick(candidates, day)
 
 
+def propose(matcher: SuffixMatcher, index: LinkIndex, target: str, source: str, day: object) -> Proposal:
+    """The one answer to "what should this broken link point to?": `check` shows it, `normalize-links` writes it."""
+    suggestion = matcher.suggest(target, day)
+    if suggestion.path is None:
+        return Proposal(None, suggestion)
+    new_target = written_like(target, suggestion.path)
+    # A rewrite that Obsidian would resolve elsewhere (a same-named attachment, a closer tie) is no fix.
+    if index.resolve(new_target, source).path != suggestion.path:
+        return Proposal(None, suggestion._replace(path=None, reason="unreachable"))
+    return Proposal(new_target, suggestion)
+
+
+def note_day(note: Note, day_property: str) -> object:
+    """The note's day property, or None when it has none or its frontmatter does not parse."""
+    if not note.frontmatter_editable:
+        return None
+    return (note.properties or {}).get(day_property)
+
+
 def pick(candidates: tuple[Candidate, ...], day: object) -> Suggestion:
     """One candidate wins outright; several are narrowed by the linking note's day property."""
     if not candidates:
         return Suggestion(None, (), "none")
     if len(candidates) == 1:
         return Suggestion(candidates[0].path, candidates, "unique")
+    if callable(day):
+        day = day()  # a lazy day: the note's YAML is parsed only when a tie needs it
     if day is not None and not isinstance(day, bool):
         same_day = [c for c in candidates if _day_of(c.path) == str(day).strip()]
         if len(same_day) == 1:

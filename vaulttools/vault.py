@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vaulttools.config import Config, ObsidianSettings, load_config, load_obsidian_settings
 from vaulttools.errors import VaultError
+from vaulttools.facts import NoteFacts, collect_facts
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
 
@@ -95,6 +96,27 @@ class Vault:
     def notes(self) -> Iterator[Note]:
         for path in self.note_paths:
             yield self.note(path)
+
+    def facts(self, paths: list[str] | None = None, *, use_cache: bool = True) -> list[NoteFacts]:
+        """Parsed facts of every note: from the cache where a note is unchanged, else parsed (on all cores)."""
+        from vaulttools import __version__
+
+        config = self.config
+        keep = frozenset(
+            {config.id_property, config.day_property, config.related.group_property, "tags", "aliases"}
+        )
+        fingerprint = f"{__version__}|{sorted(config.link_properties)}|{sorted(keep)}"
+        use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
+        return collect_facts(
+            self.root,
+            self.note_paths if paths is None else paths,
+            self.config.link_property_set,
+            self.config.id_property,
+            fingerprint,
+            keep=keep,
+            use_cache=use_cache,
+            complete=paths is None,
+        )
 
     def forget(self, path: str) -> None:
         self._notes.pop(path, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -13,6 +14,14 @@ from vaulttools.git import FALLBACK_EMAIL, FALLBACK_NAME, commit_everything, ini
 # (what the step shows, the vaulttools arguments). Each command adds its own step here.
 DEMO_STEPS: list[tuple[str, list[str]]] = [
     ("check: what is wrong with the sample vault (writes nothing)", ["check"]),
+    ("sync-related: regenerate the 'Related across articles' sections", ["sync-related"]),
+    ("normalize-links: repair links that miss their note by a suffix (-d9, ' 1')", ["normalize-links"]),
+    ("enrich: add enrichment paragraphs from a YAML file", ["enrich", "{data}enrich.yaml"]),
+    (
+        "rename: rename the hub note and update every reference to it",
+        ["rename", "concept-humane-imperative", "concept-humane-differentiation"],
+    ),
+    ("rename --map: three renames in one batch", ["rename", "--map", "{data}renames.csv"]),
 ]
 
 
@@ -22,6 +31,11 @@ def sample_vault_source() -> Path:
 
 def demo_data(name: str) -> Path:
     return Path(str(resources.files("vaulttools") / "demo_data" / name))
+
+
+def demo_data_prefix() -> str:
+    """What `{data}` in a step stands for: the demo_data folder with a trailing separator (`{data}x.yaml`)."""
+    return os.path.join(str(demo_data("")), "")
 
 
 def _default_target() -> Path:
@@ -55,10 +69,10 @@ def demo(directory: Path | None) -> int:
     commit_everything(repo, "sample vault as shipped", FALLBACK_NAME, FALLBACK_EMAIL)
     click.echo(f"Sample vault copied to {target} and committed as a git repository.\n")
     for number, (title, args) in enumerate(DEMO_STEPS, start=1):
-        argv = ["--vault", str(target), *[a.replace("{data}", str(demo_data(""))) for a in args]]
+        argv = ["--vault", str(target), *[a.replace("{data}", demo_data_prefix()) for a in args]]
         click.echo(click.style(f"== step {number}: {title}", bold=True))
         click.echo(
-            click.style(f"$ vaulttools {' '.join(args).replace('{data}', str(demo_data('')))}", fg="cyan")
+            click.style(f"$ vaulttools {' '.join(args).replace('{data}', demo_data_prefix())}", fg="cyan")
         )
         code = _run_step(argv)
         if code not in (0, 1):

@@ -1,0 +1,271 @@
+"""The `normalize-links` planner: one target at a time, then whole notes, exact bytes."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
+from vaulttools.normalize import (
+    AMBIGUOUS,
+    FIXED,
+    STILL_BROKEN,
+    UNCHANGED,
+    LinkContext,
+    NormalizeOptions,
+    Outcome,
+    exact_case,
+    may_hold_links,
+    normalize_note,
+    normalize_target,
+    shortest_path,
+    without_md,
+)
+from vaulttools.note import Note
+from vaulttools.resolve import LinkIndex
+from vaulttools.suffixes import SuffixMatcher
+
+PATHS = [
+    "claim-peer-feedback-d4.md",
+    "concept-ai-augmentation-strategy.md",
+    "claim-async-wins-d3.md",
+    "claim-async-wins-d9.md",
+    "entity-slack 1.md",
+    "notes/hub.md",
+    "people/entity-jane-doe.md",
+    "people/entity-kim.md",
+    "archive/entity-kim.md",
+    "Café.md",
+    "assets/diagram.png",
+    "claim-x-d4.md",
+    "folder/note-d2.md",
+    "deep/a/b/topic.md",
+    "other/b/topic.md",
+]
+RULES = (r"-d\d+", r" \d+")
+DAY = r"-d\d+"
+DUP = r" \d+"
+SOURCE = "linker.md"
+INDEX = LinkIndex(PATHS)
+MATCHER = SuffixMatcher([p for p in PATHS if p.endswith(".md")], RULES)
+NONE = NormalizeOptions()
+CASE = NormalizeOptions(fix_case=True)
+MD = NormalizeOptions(drop_md=True)
+SHORT = NormalizeOptions(shorten_paths=True)
+ALL = NormalizeOptions(fix_case=True, drop_md=True, shorten_paths=True)
+
+
+def fixed(target: str, *rules: str) -> Outcome:
+    return Outcome(FIXED, target, rules)
+
+
+def unchanged(target: str) -> Outcome:
+    return Outcome(UNCHANGED, target)
+
+
+TARGET_CASES = [
+    # (written target, link kind, originDay, options, expected outcome)
+    # suffix rules: only broken links, one candidate
+    ("claim-peer-feedback", WIKILINK, None, NONE, fixed("claim-peer-feedback-d4", DAY)),
+    (
+        "concept-ai-augmentation-strategy-d9",
+        WIKILINK,
+        None,
+        NONE,
+        fixed("concept-ai-augmentation-strategy", DAY),
+    ),
+    ("entity-slack", BARE, None, NONE, fixed("entity-slack 1", DUP)),
+    ("Entity-Slack", WIKILINK, None, NONE, fixed("entity-slack 1", DUP)),
+    ("claim-peer-feedback.md", MARKDOWN, None, NONE, fixed("claim-peer-feedback-d4.md", DAY)),
+    ("folder/note", WIKILINK, None, NONE, fixed("folder/note-d2", DAY)),
+    # several candidates: the day property decides, or nothing does
+    ("claim-async-wins", WIKILINK, 9, NONE, fixed("claim-async-wins-d9", DAY)),
+    ("claim-async-wins", PROPERTY, "3", NONE, fixed("claim-async-wins-d3", DAY)),
+    (
+        "claim-async-wins",
+        WIKILINK,
+        4,
+        NONE,
+        Outcome(AMBIGUOUS, "claim-async-wins", (), ("claim-async-wins-d3.md", "claim-async-wins-d9.md")),
+    ),
+    (
+        "claim-async-wins",
+        WIKILINK,
+        None,
+        NONE,
+        Outcome(AMBIGUOUS, "claim-async-wins", (), ("claim-async-wins-d3.md", "claim-async-wins-d9.md")),
+    ),
+    (
+        "claim-async-wins",
+        WIKILINK,
+        True,
+        NONE,
+        Outcome(AMBIGUOUS, "claim-async-wins", (), ("claim-async-wins-d3.md", "claim-async-wins-d9.md")),
+    ),
+    ("concept-does-not-exist", WIKILINK, 9, NONE, Outcome(STILL_BROKEN, "concept-does-not-exist")),
+    ("other/claim-peer-feedback", WIKILINK, None, NONE, Outcome(STILL_BROKEN, "other/claim-peer-feedback")),
+    # links that resolve are never touched by the suffix rules, nor by a flag that is off
+    ("claim-async-wins-d3", WIKILINK, 9, ALL, unchanged("claim-async-wins-d3")),
+    ("Claim-Async-Wins-D3", WIKILINK, 9, NONE, unchanged("Claim-Async-Wins-D3")),
+    ("hub.md", WIKILINK, None, NONE, unchanged("hub.md")),
+    ("people/entity-jane-doe", WIKILINK, None, NONE, unchanged("people/entity-jane-doe")),
+    ("topic", WIKILINK, None, ALL, unchanged("topic")),  # an Obsidian tie: not ours to pick
+    # --fix-case
+    ("Claim-Async-Wins-D3", WIKILINK, None, CASE, fixed("claim-async-wins-d3", "fix-case")),
+    ("CAFE\u0301", WIKILINK, None, CASE, fixed("Café", "fix-case")),
+    ("Assets/Diagram.PNG", EMBED, None, CASE, fixed("assets/diagram.png", "fix-case")),
+    ("Notes/Hub.md", MARKDOWN, None, CASE, fixed("notes/hub.md", "fix-case")),
+    ("/People/Entity-Jane-Doe", WIKILINK, None, CASE, fixed("/people/entity-jane-doe", "fix-case")),
+    ("ENTITY-JANE-DOE", BARE, None, CASE, fixed("entity-jane-doe", "fix-case")),
+    ("Café", WIKILINK, None, CASE, unchanged("Café")),
+    # --drop-md: wikilinks, embeds and "[[…]]" properties only
+    ("hub.md", WIKILINK, None, MD, fixed("hub", "drop-md")),
+    ("notes/hub.md", EMBED, None, MD, fixed("notes/hub", "drop-md")),
+    ("hub.md", PROPERTY, None, MD, fixed("hub", "drop-md")),
+    ("hub.md", MARKDOWN, None, MD, unchanged("hub.md")),
+    ("hub.md", BARE, None, MD, unchanged("hub.md")),
+    ("diagram.png", EMBED, None, MD, unchanged("diagram.png")),
+    # --shorten-paths: only while the shorter path matches this one file
+    ("people/entity-jane-doe", WIKILINK, None, SHORT, fixed("entity-jane-doe", "shorten-paths")),
+    ("people/entity-jane-doe", BARE, None, SHORT, fixed("entity-jane-doe", "shorten-paths")),
+    ("deep/a/b/topic", WIKILINK, None, SHORT, fixed("a/b/topic", "shorten-paths")),
+    ("people/entity-kim", WIKILINK, None, SHORT, unchanged("people/entity-kim")),
+    ("/people/entity-jane-doe", WIKILINK, None, SHORT, unchanged("/people/entity-jane-doe")),
+    ("people/entity-jane-doe.md", MARKDOWN, None, SHORT, unchanged("people/entity-jane-doe.md")),
+    # rules compose, in a fixed order, so that a second run finds nothing
+    ("Notes/Hub.md", WIKILINK, None, ALL, fixed("hub", "fix-case", "drop-md", "shorten-paths")),
+    ("claim-x.md", WIKILINK, None, ALL, fixed("claim-x-d4", DAY, "drop-md")),
+    ("Notes/Hub.md", MARKDOWN, None, ALL, fixed("notes/hub.md", "fix-case")),
+]
+
+
+@pytest.mark.parametrize(("target", "kind", "day", "options", "expected"), TARGET_CASES)
+def test_normalize_target(
+    target: str, kind: str, day: object, options: NormalizeOptions, expected: Outcome
+) -> None:
+    context = LinkContext(INDEX, MATCHER, options)
+    outcome = normalize_target(target, kind, SOURCE, lambda: day, context)
+    assert outcome == expected
+    if outcome.status == FIXED:  # a second run changes nothing
+        again = normalize_target(outcome.target, kind, SOURCE, lambda: day, context)
+        assert again == unchanged(outcome.target)
+
+
+def test_day_is_read_only_when_a_tie_needs_it() -> None:
+    def no_day() -> object:
+        raise AssertionError("the day property was read for a link with one candidate")
+
+    context = LinkContext(INDEX, MATCHER, ALL)
+    assert normalize_target("claim-peer-feedback", WIKILINK, SOURCE, no_day, context).status == FIXED
+    assert normalize_target("hub", WIKILINK, SOURCE, no_day, context).status == UNCHANGED
+
+
+@pytest.mark.parametrize(
+    ("step", "target", "path", "expected"),
+    [
+        (exact_case, "Hub", "notes/hub.md", "hub"),
+        (exact_case, "HUB.MD", "notes/hub.md", "hub.md"),
+        (exact_case, "../Notes/Hub", "notes/hub.md", "../notes/hub"),
+        (exact_case, "x/y/z/hub", "notes/hub.md", "x/y/z/hub"),  # more names than the path: left
+        (exact_case, "other", "notes/hub.md", "other"),  # not the same name: left
+        (without_md, "hub.md", "notes/hub.md", "hub"),
+        (without_md, ".md", "notes/hub.md", ".md"),
+        (without_md, "hub", "notes/hub.md", "hub"),
+        (shortest_path, "notes/hub", "notes/hub.md", "hub"),
+        (shortest_path, "./notes/hub", "notes/hub.md", "./notes/hub"),
+        (shortest_path, "hub", "notes/hub.md", "hub"),
+    ],
+)
+def test_rule_steps(step, target: str, path: str, expected: str) -> None:
+    assert step(target, path, LinkIndex([*PATHS, "hub-other/readme.md"])) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"no links here\n", False),
+        (b"see [[x]]\n", True),
+        (b"see [x](y.md)\n", True),
+        (b"---\nrelated: [a]\n---\n", True),
+    ],
+)
+def test_may_hold_links(raw: bytes, expected: bool) -> None:
+    assert may_hold_links(raw, ("related",)) is expected
+
+
+NOTE_CASES = [
+    # (name, note bytes, options, expected bytes)
+    (
+        "every link form keeps its syntax",
+        b'---\nup: "[[claim-peer-feedback]]"\nrelated: ["entity-slack", claim-async-wins]\noriginDay: 9\n---\n'
+        b"[[claim-peer-feedback#H|shown]] ![[concept-ai-augmentation-strategy-d9]] "
+        b"[t](<claim-peer-feedback.md#H>) [u](claim-peer-feedback.md) | [[entity-slack\\|S]] |\n",
+        NONE,
+        b'---\nup: "[[claim-peer-feedback-d4]]"\nrelated: ["entity-slack 1", claim-async-wins-d9]\noriginDay: 9\n---\n'
+        b"[[claim-peer-feedback-d4#H|shown]] ![[concept-ai-augmentation-strategy]] "
+        b"[t](<claim-peer-feedback-d4.md#H>) [u](claim-peer-feedback-d4.md) | [[entity-slack 1\\|S]] |\n",
+    ),
+    (
+        "CRLF, BOM and no final newline stay",
+        b"\xef\xbb\xbf---\r\nrelated:\r\n  - entity-slack  # chat\r\n---\r\nSee [[claim-peer-feedback]].",
+        NONE,
+        b"\xef\xbb\xbf---\r\nrelated:\r\n  - entity-slack 1  # chat\r\n---\r\nSee [[claim-peer-feedback-d4]].",
+    ),
+    (
+        "links in code, math and comments are not links",
+        b"`[[claim-peer-feedback]]` $[[entity-slack]]$ <!-- [[entity-slack]] -->\n\n```\n[[entity-slack]]\n```\n",
+        ALL,
+        None,
+    ),
+    (
+        "unparsable frontmatter: its links stay, the body is fixed, ties are not broken",
+        b'---\nup: "[[claim-peer-feedback]]"\ntags: [a\noriginDay: 9\n---\n[[claim-peer-feedback]] [[claim-async-wins]]\n',
+        NONE,
+        b'---\nup: "[[claim-peer-feedback]]"\ntags: [a\noriginDay: 9\n---\n[[claim-peer-feedback-d4]] [[claim-async-wins]]\n',
+    ),
+    (
+        "nothing to fix",
+        b"[[hub]] [[claim-async-wins-d3]] [[concept-does-not-exist]] [[#Local heading]]\n",
+        ALL,
+        None,
+    ),
+    (
+        "optional flags",
+        b'---\nup: "[[Notes/Hub.md]]"\nrelated: ["People/Entity-Jane-Doe"]\n---\n![[Assets/Diagram.PNG|100]] [h](Notes/Hub.md)\n',
+        ALL,
+        b'---\nup: "[[hub]]"\nrelated: ["entity-jane-doe"]\n---\n![[diagram.png|100]] [h](notes/hub.md)\n',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "options", "expected"), [case[1:] for case in NOTE_CASES], ids=[case[0] for case in NOTE_CASES]
+)
+def test_normalize_note_bytes(raw: bytes, options: NormalizeOptions, expected: bytes | None) -> None:
+    from vaulttools.planning import note_change
+
+    note = Note(SOURCE, raw)
+    result = normalize_note(note, LinkContext(INDEX, MATCHER, options), "originDay")
+    change = note_change(note, result.edits) if result.edits else None
+    if expected is None:
+        assert change is None
+        assert result.fixed == []
+    else:
+        assert change is not None
+        assert change.new == expected
+
+
+def test_normalize_note_report() -> None:
+    raw = (
+        b'---\nup: "[[claim-peer-feedback]]"\ntags: [a\noriginDay: 9\n---\n'
+        b"[[claim-peer-feedback]]\n[[claim-async-wins]]\n[[concept-does-not-exist]]\n"
+    )
+    result = normalize_note(Note(SOURCE, raw), LinkContext(INDEX, MATCHER), "originDay")
+    assert [(e.line, e.link, e.new_target, e.rules) for e in result.fixed] == [
+        (6, "[[claim-peer-feedback]]", "claim-peer-feedback-d4", (DAY,))
+    ]
+    assert [(e.line, e.candidates) for e in result.ambiguous] == [
+        (7, ("claim-async-wins-d3.md", "claim-async-wins-d9.md"))
+    ]
+    assert [(e.line, e.link) for e in result.broken] == [(8, "[[concept-does-not-exist]]")]
+    assert [(e.line, e.new_target) for e in result.skipped] == [(2, "claim-peer-feedback-d4")]
+    assert result.skipped[0].reason.startswith("frontmatter does not parse")

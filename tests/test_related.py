@@ -1,0 +1,335 @@
+"""The pure half of `sync-related`: section planning and scoring."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from vaulttools.config import RelatedConfig
+from vaulttools.edits import apply_edits
+from vaulttools.note import Note
+from vaulttools.planning import note_change
+from vaulttools.related import (
+    ADDED,
+    REMOVED,
+    UNCHANGED,
+    UPDATED,
+    NoteFacts,
+    best_candidates,
+    build_index,
+    choose,
+    entry_text,
+    find_section,
+    note_facts,
+    score_candidates,
+    section_edit,
+    tags_of,
+)
+from vaulttools.resolve import LinkIndex
+
+HEADING = "Related across articles"
+FM = b'---\nid: "x"\narticleStem: "a"\n---\n'
+
+# (case, note bytes, entries, expected bytes, expected action)
+SECTION_CASES = [
+    (
+        "insert after two blank lines",
+        FM + b"# X\n\nBody.\n",
+        ["[[b]]", "[[c]]"],
+        FM + b"# X\n\nBody.\n\n\n## Related across articles\n- [[b]]\n- [[c]]\n",
+        ADDED,
+    ),
+    (
+        "insert replaces trailing blank lines only",
+        FM + b"Body.  \n\n\n\n",
+        ["[[b]]"],
+        FM + b"Body.  \n\n\n## Related across articles\n- [[b]]\n",
+        ADDED,
+    ),
+    (
+        "insert, no final newline",
+        FM + b"Body.",
+        ["[[b]]"],
+        FM + b"Body.\n\n\n## Related across articles\n- [[b]]\n",
+        ADDED,
+    ),
+    (
+        "insert, CRLF note",
+        FM.replace(b"\n", b"\r\n") + b"Body.\r\n",
+        ["[[b]]"],
+        FM.replace(b"\n", b"\r\n") + b"Body.\r\n\r\n\r\n## Related across articles\r\n- [[b]]\r\n",
+        ADDED,
+    ),
+    (
+        "insert, BOM kept",
+        b"\xef\xbb\xbf" + FM + b"Body.\n",
+        ["[[b]]"],
+        b"\xef\xbb\xbf" + FM + b"Body.\n\n\n## Related across articles\n- [[b]]\n",
+        ADDED,
+    ),
+    (
+        "insert, empty body",
+        FM,
+        ["[[b]]"],
+        FM + b"## Related across articles\n- [[b]]\n",
+        ADDED,
+    ),
+    ("no entries, no section: no-op", FM + b"Body.\n", [], FM + b"Body.\n", UNCHANGED),
+    (
+        "replace only the list",
+        FM + b"Body.\n\n\n## Related across articles\n- [[old]]\n- [[b]]\n",
+        ["[[b]]", "[[c]]"],
+        FM + b"Body.\n\n\n## Related across articles\n- [[b]]\n- [[c]]\n",
+        UPDATED,
+    ),
+    (
+        "same list: no-op",
+        FM + b"Body.\n\n\n## Related across articles\n- [[b]]\n",
+        ["[[b]]"],
+        FM + b"Body.\n\n\n## Related across articles\n- [[b]]\n",
+        UNCHANGED,
+    ),
+    (
+        "same list without final newline: no-op",
+        FM + b"Body.\n\n\n## Related across articles\n- [[b]]",
+        ["[[b]]"],
+        FM + b"Body.\n\n\n## Related across articles\n- [[b]]",
+        UNCHANGED,
+    ),
+    (
+        "replace, CRLF",
+        b"Body.\r\n\r\n\r\n## Related across articles\r\n- [[old]]\r\n",
+        ["[[b]]"],
+        b"Body.\r\n\r\n\r\n## Related across articles\r\n- [[b]]\r\n",
+        UPDATED,
+    ),
+    (
+        "replace in place, text after the section stays",
+        b"Body.\n\n### related across articles ##\n\n* [[old]]\n\n## Next\nMore.\n",
+        ["[[b]]"],
+        b"Body.\n\n### related across articles ##\n\n- [[b]]\n\n## Next\nMore.\n",
+        UPDATED,
+    ),
+    (
+        "heading without list at the end, no newline",
+        b"Body.\n\n## Related across articles",
+        ["[[b]]"],
+        b"Body.\n\n## Related across articles\n- [[b]]\n",
+        UPDATED,
+    ),
+    (
+        "remove with the blank lines before it",
+        FM + b"Body.\n\n\n## Related across articles\n- [[old]]\n",
+        [],
+        FM + b"Body.\n",
+        REMOVED,
+    ),
+    (
+        "remove, CRLF and BOM",
+        b"\xef\xbb\xbfBody.\r\n\r\n\r\n## Related across articles\r\n- [[old]]\r\n",
+        [],
+        b"\xef\xbb\xbfBody.\r\n",
+        REMOVED,
+    ),
+    (
+        "remove a section followed by another heading",
+        b"Body.\n\n## Related across articles\n- [[old]]\n\n## Next\nMore.\n",
+        [],
+        b"Body.\n\n## Next\nMore.\n",
+        REMOVED,
+    ),
+    (
+        "editors' text under the heading: only the list goes",
+        b"Body.\n\n## Related across articles\n- [[old]]\nHand-written.\n",
+        [],
+        b"Body.\n\n## Related across articles\nHand-written.\n",
+        REMOVED,
+    ),
+    (
+        "heading in a code block is not the section",
+        b"Body.\n\n```\n## Related across articles\n- [[old]]\n```\n",
+        ["[[b]]"],
+        b"Body.\n\n```\n## Related across articles\n- [[old]]\n```\n\n\n## Related across articles\n- [[b]]\n",
+        ADDED,
+    ),
+    (
+        "a level-1 heading is a title, not the section",
+        b"# Related across articles\n\nBody.\n",
+        ["[[b]]"],
+        b"# Related across articles\n\nBody.\n\n\n## Related across articles\n- [[b]]\n",
+        ADDED,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "entries", "expected", "action"),
+    [case[1:] for case in SECTION_CASES],
+    ids=[case[0] for case in SECTION_CASES],
+)
+def test_section_edit(raw: bytes, entries: list[str], expected: bytes, action: str) -> None:
+    note = Note("x.md", raw)
+    edit, got_action = section_edit(note, HEADING, entries)
+    assert got_action == action
+    change = note_change(note, [edit] if edit else [])
+    assert (change.new if change else raw) == expected
+    if change is not None:  # a second run on the result changes nothing
+        again = Note("x.md", change.new)
+        assert section_edit(again, HEADING, entries) == (None, UNCHANGED)
+
+
+def test_section_edit_touches_nothing_before_the_section() -> None:
+    raw = FM + b"Body with [[x]] and trailing spaces   \n\n\n## Related across articles\n- [[a]]\n"
+    note = Note("x.md", raw)
+    edit, _ = section_edit(note, HEADING, ["[[b]]"])
+    assert edit is not None
+    assert note.text[: edit.start] == note.text[: note.text.index("- [[a]]")]
+
+
+def test_find_section_spans() -> None:
+    note = Note("x.md", b"Body.\n\n## Related across articles\n- [[a]]\n- [[b]]\n\n## Next\n")
+    section = find_section(note, HEADING)
+    assert section is not None
+    assert note.text[section.heading_start :].startswith("## Related")
+    assert note.text[section.list_start : section.list_end] == "- [[a]]\n- [[b]]\n"
+    assert note.text[section.end :] == "## Next\n"
+    assert section.only_list
+
+
+# --- scoring -----------------------------------------------------------------------------------------
+
+CONFIG = RelatedConfig(min_score=0.0)
+
+
+def facts(path: str, group: str, tags: tuple[str, ...] = (), targets: tuple[str, ...] = ()) -> NoteFacts:
+    return NoteFacts(path, group, frozenset(tags), frozenset(targets))
+
+
+def test_rare_tag_beats_common_tag() -> None:
+    notes = [
+        facts("me.md", "g0", tags=("rare", "common")),
+        facts("rare-friend.md", "g1", tags=("rare",)),
+        facts("common-friend.md", "g2", tags=("common",)),
+        *(facts(f"filler-{i}.md", f"f{i}", tags=("common",)) for i in range(6)),
+    ]
+    index = build_index(notes)
+    ranked = score_candidates(index, "me.md", CONFIG)
+    assert ranked[0].path == "rare-friend.md"
+    assert ranked[0].score == round(math.log(9 / 2), 6)
+    common = next(c for c in ranked if c.path == "common-friend.md")
+    assert common.score == round(math.log(9 / 8), 6)
+
+
+def test_direct_link_counts_either_way() -> None:
+    index = build_index(
+        [
+            facts("me.md", "g0", targets=("out.md",)),
+            facts("out.md", "g1"),
+            facts("in.md", "g2", targets=("me.md",)),
+            facts("stranger.md", "g3"),
+        ]
+    )
+    ranked = score_candidates(index, "me.md", CONFIG, explain=True)
+    assert [(c.path, c.score) for c in ranked] == [("in.md", 3.0), ("out.md", 3.0)]
+    assert ranked[0].reasons[0].detail == "linked from"
+    assert ranked[1].reasons[0].detail == "links to"
+
+
+def test_same_group_and_self_never_candidates() -> None:
+    index = build_index(
+        [
+            facts("me.md", "g0", tags=("t",), targets=("sib.md",)),
+            facts("sib.md", "g0", tags=("t",)),
+            facts("other.md", "g1", tags=("t",)),
+            facts("untagged.md", "g2"),
+        ]
+    )
+    assert [c.path for c in score_candidates(index, "me.md", CONFIG)] == ["other.md"]
+
+
+def test_shared_target_weighted_by_rarity() -> None:
+    index = build_index(
+        [
+            facts("me.md", "g0", targets=("hub.md", "niche.md")),
+            facts("a.md", "g1", targets=("niche.md",)),
+            facts("b.md", "g2", targets=("hub.md",)),
+            facts("c.md", "g3", targets=("hub.md",)),
+        ]
+    )
+    scores = {c.path: c.score for c in score_candidates(index, "me.md", CONFIG)}
+    assert scores["a.md"] == round(0.5 * math.log(4 / 2), 6)
+    assert scores["b.md"] == round(0.5 * math.log(4 / 3), 6)
+
+
+def test_ties_break_by_name_and_min_score_and_limit() -> None:
+    others = [facts(f"{n}.md", n, tags=("t",)) for n in "dcba"]
+    index = build_index([facts("me.md", "g0", tags=("t",)), *others, facts("z.md", "z")])
+    ranked = score_candidates(index, "me.md", CONFIG)
+    assert [c.stem for c in ranked] == ["a", "b", "c", "d"]
+    assert [c.stem for c in choose(ranked, 2, 0.0)] == ["a", "b"]
+    assert choose(ranked, 5, 10.0) == []
+    assert best_candidates(index, "me.md", CONFIG, 2) == choose(ranked, 2, 0.0)
+
+
+def test_self_feeding_section_links_are_not_evidence() -> None:
+    raw = b'---\narticleStem: "g0"\n---\nBody links [[real]].\n\n\n## Related across articles\n- [[fed]]\n'
+    note = Note("me.md", raw)
+    index = LinkIndex(["me.md", "real.md", "fed.md"])
+
+    def resolve(target: str, source: str) -> str | None:
+        return index.resolve(target, source).path
+
+    got = note_facts(note, note.properties or {}, "g0", resolve, RelatedConfig())
+    assert got.targets == frozenset({"real.md"})
+
+
+@pytest.mark.parametrize(
+    ("properties", "expected"),
+    [
+        ({"tags": ["A", "#b", "b"]}, {"a", "b"}),
+        ({"tags": "x, #y z"}, {"x", "y", "z"}),
+        ({"tag": "solo"}, {"solo"}),
+        ({"tags": None}, set()),
+        ({"tags": [{"nested": 1}, True, 7]}, {"7"}),
+        ({}, set()),
+    ],
+)
+def test_tags_of(properties: dict, expected: set[str]) -> None:
+    assert tags_of(properties) == expected
+
+
+def test_text_similarity_only_when_weighted() -> None:
+    one = NoteFacts("me.md", "g0", words=frozenset({"trust", "teams"}))
+    two = NoteFacts("you.md", "g1", words=frozenset({"trust", "tools"}))
+    three = NoteFacts("far.md", "g2", words=frozenset({"cats"}))
+    index = build_index([one, two, three])
+    assert score_candidates(index, "me.md", CONFIG) == []
+    ranked = score_candidates(index, "me.md", RelatedConfig(min_score=0.0, text_weight=2.0))
+    assert [c.path for c in ranked] == ["you.md"]
+    assert ranked[0].score == round(2.0 * math.log(3 / 2) / 2, 6)
+
+
+@pytest.mark.parametrize(
+    ("paths", "markdown", "expected"),
+    [
+        (["a.md", "b.md"], False, "[[b]]"),
+        (["a.md", "x/b.md", "y/b.md"], False, "[[x/b]]"),
+        (["a.md", "My Note.md"], True, "[My Note](My%20Note.md)"),
+    ],
+)
+def test_entry_text(paths: list[str], markdown: bool, expected: str) -> None:
+    index = LinkIndex(paths)
+    target = paths[1]
+
+    def resolve(name: str, source: str) -> str | None:
+        return index.resolve(name, source).path
+
+    assert entry_text("a.md", target, resolve, markdown) == expected
+
+
+def test_apply_edits_of_section_is_exact() -> None:
+    note = Note("x.md", b"Body.\n")
+    edit, _ = section_edit(note, "See also", ["[[b]]"])
+    assert edit is not None
+    assert apply_edits(note.text, [edit]) == "Body.\n\n\n## See also\n- [[b]]\n"

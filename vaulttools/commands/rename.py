@@ -1,0 +1,60 @@
+"""`vaulttools rename`: rename or move notes and rewrite every reference to them, singly or from a map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vaulttools.cli import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
+from vaulttools.errors import VaultError
+from vaulttools.rename import describe, parse_rename_map, plan_renames
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("old", required=False)
+@click.argument("new", required=False)
+@click.option(
+    "--map",
+    "map_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Many renames in one batch: CSV `old,new` (header optional) or YAML `old: new`.",
+)
+@click.option("--keep-alias", is_flag=True, help="Add the old name to the renamed note's `aliases`.")
+@batch_options
+@pass_app
+def rename(
+    app: App, old: str | None, new: str | None, map_file: Path | None, keep_alias: bool, **flags: Any
+) -> int:
+    """Rename OLD to NEW and update every link, id and `related` value that points to it.
+
+    OLD is a note name (any letter case) or its vault path. NEW is a name (the note stays in its folder)
+    or a vault path (the note moves; its own relative links are adjusted). Renames in one --map happen
+    simultaneously, so chains (a→b, b→c) and swaps (a→b, b→a) work. Links in code, inline code and HTML
+    comments are not links and are left alone (the report counts them).
+
+    \b
+    Examples:
+      vaulttools rename concept-humane-imperative concept-humane-differentiation --dry-run
+      vaulttools rename "Old Name" archive/old-name --keep-alias
+      vaulttools rename --map renames.csv --json
+    """
+    pairs = _pairs(old, new, map_file)
+    plan = plan_renames(app.vault, pairs, keep_alias=keep_alias)
+    return execute_plan(app, plan, **flags, describe=describe)
+
+
+def _pairs(old: str | None, new: str | None, map_file: Path | None) -> list[tuple[str, str]]:
+    if map_file is not None:
+        if old is not None:
+            raise VaultError("give either OLD NEW or --map FILE, not both")
+        try:
+            text = map_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise VaultError(f"cannot read the map {map_file} ({exc}); check the path") from exc
+        return parse_rename_map(text, str(map_file))
+    if old is None or new is None:
+        raise VaultError("give OLD and NEW (e.g. `vaulttools rename old-name new-name`), or --map FILE")
+    return [(old, new)]

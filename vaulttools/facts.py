@@ -1,0 +1,246 @@
+"""What read-only commands need from each note, computed once and cached between runs.
+
+`NoteFacts` holds the outcome of parsing one note (its links with line and column, its properties, its
+frontmatter problems) as plain tuples, so that:
+
+- a first run can parse on every core (facts cross process boundaries cheaply), and
+- a later run re-parses only notes whose size, mtime, ctime or inode changed: the rest come from
+  `.vaulttools/cache/facts-v*.marshal`, a file git never sees (`.vaulttools/.gitignore` holds `*`).
+
+The cache is an accelerator only: unreadable, stale or foreign caches are ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import datetime
+import marshal
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from vaulttools.note import Note
+
+CACHE_FORMAT = 3
+# Parsing on two processes pays for its start-up only past this many notes.
+PARALLEL_THRESHOLD = 3000
+
+
+class LinkFact(NamedTuple):
+    kind: str
+    start: int
+    end: int
+    target: str
+    line: int
+    column: int
+    written: str  # the whole link as written
+    opaque: str | None
+    property_name: str
+
+
+class NoteFacts(NamedTuple):
+    path: str
+    stamp: tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+    decode_error: str | None
+    has_frontmatter: bool
+    yaml_error: str | None
+    properties: dict[str, Any] | None
+    links: tuple[LinkFact, ...]
+    id_line: int  # line of the id property (for findings), 0 if absent
+
+
+def stamp_of(path: Path | str) -> tuple[int, int, int, int]:
+    status = os.stat(path)
+    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
+
+
+def facts_of(
+    note: Note, stamp: tuple[int, int, int, int], id_property: str = "id", keep: frozenset[str] | None = None
+) -> NoteFacts:
+    """The facts of one note; `keep` limits the cached properties to those commands read (None: all)."""
+    links = tuple(
+        LinkFact(
+            link.kind,
+            link.start,
+            link.end,
+            link.target,
+            *note.line_col(link.start),
+            note.text[link.start : link.end],
+            link.opaque,
+            link.property_name,
+        )
+        for link in note.links
+    )
+    has_frontmatter = note.frontmatter is not None or note.frontmatter_problem is not None
+    properties = None
+    if note.frontmatter_editable:
+        data = note.properties or {}
+        properties = _plain(data if keep is None else {k: v for k, v in data.items() if k in keep})
+    return NoteFacts(
+        note.path,
+        stamp,
+        note.decode_error,
+        has_frontmatter,
+        note.yaml_error if has_frontmatter else None,
+        properties,
+        links,
+        _key_line(note, id_property),
+    )
+
+
+def _key_line(note: Note, key: str) -> int:
+    fm = note.frontmatter
+    if fm is None:
+        return 0
+    position = note.text.find(f"\n{key}:", fm.start - 1, fm.end)
+    return note.line_col(position + 1)[0] if position >= 0 else 0
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """Properties as marshal-able plain values (dates become ISO strings); deep or odd values become str."""
+    if depth > 20:
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    return str(value)
+
+
+# --- parsing many notes --------------------------------------------------------------------------------
+
+
+def _parse_chunk(job: tuple[str, list[str], frozenset[str], str, frozenset[str] | None]) -> list[tuple]:
+    root, paths, link_properties, id_property, keep = job
+    out = []
+    for path in paths:
+        full = f"{root}/{path}"
+        try:
+            stamp = stamp_of(full)
+            with open(full, "rb") as handle:
+                raw = handle.read()
+        except OSError:
+            continue
+        out.append(_to_marshal(facts_of(Note(path, raw, link_properties), stamp, id_property, keep)))
+    return out
+
+
+def _to_marshal(facts: NoteFacts) -> tuple:
+    return (*facts[:6], tuple(tuple(link) for link in facts.links), facts.id_line)
+
+
+def _from_marshal(record: tuple) -> NoteFacts:
+    path, stamp, decode_error, has_fm, yaml_error, properties, links, id_line = record
+    return NoteFacts(
+        path,
+        tuple(stamp),
+        decode_error,
+        has_fm,
+        yaml_error,
+        properties,
+        tuple(LinkFact(*lk) for lk in links),
+        id_line,
+    )
+
+
+def parse_facts(
+    root: Path,
+    paths: list[str],
+    link_properties: frozenset[str],
+    id_property: str,
+    keep: frozenset[str] | None = None,
+    jobs: int | None = None,
+) -> list[NoteFacts]:
+    """Parse notes into facts, on every core when there are enough of them."""
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    if jobs < 2 or len(paths) < PARALLEL_THRESHOLD:
+        return [
+            _from_marshal(r) for r in _parse_chunk((str(root), paths, link_properties, id_property, keep))
+        ]
+    size = max(200, len(paths) // (jobs * 4))
+    chunks = [
+        (str(root), paths[i : i + size], link_properties, id_property, keep) for i in range(0, len(paths), size)
+    ]
+    results: list[NoteFacts] = []
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for chunk in pool.map(_parse_chunk, chunks):
+            results.extend(_from_marshal(r) for r in chunk)
+    return results
+
+
+# --- the cache ---------------------------------------------------------------------------------------
+
+
+def _cache_file(root: Path, name: str) -> Path:
+    return root / ".vaulttools" / "cache" / f"{name}-v{CACHE_FORMAT}.marshal"
+
+
+def load_cache(root: Path, fingerprint: str, name: str = "facts") -> dict[str, tuple]:
+    try:
+        data = marshal.loads(_cache_file(root, name).read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(data, tuple) or len(data) != 3 or data[0] != CACHE_FORMAT or data[1] != fingerprint:
+        return {}
+    records = data[2]
+    return records if isinstance(records, dict) else {}
+
+
+def save_cache(root: Path, fingerprint: str, records: dict[str, tuple], name: str = "facts") -> None:
+    from vaulttools.journal import state_dir
+
+    try:
+        folder = state_dir(root) / "cache"
+        folder.mkdir(exist_ok=True)
+        target = _cache_file(root, name)
+        temp = target.with_suffix(".tmp")
+        temp.write_bytes(marshal.dumps((CACHE_FORMAT, fingerprint, records)))
+        os.replace(temp, target)
+    except OSError:
+        pass  # a read-only vault simply runs without a cache
+
+
+def collect_facts(
+    root: Path,
+    paths: Iterable[str],
+    link_properties: frozenset[str],
+    id_property: str,
+    fingerprint: str,
+    *,
+    keep: frozenset[str] | None = None,
+    use_cache: bool = True,
+    complete: bool = True,
+) -> list[NoteFacts]:
+    """Facts for every path: cached ones whose stamp still matches, the rest parsed (and cached).
+
+    `complete` says `paths` is every note of the vault, so cache entries of other paths can be dropped.
+    """
+    paths = list(paths)
+    cached = load_cache(root, fingerprint) if use_cache else {}
+    facts: dict[str, NoteFacts] = {}
+    stale: list[str] = []
+    root_text = str(root)
+    for path in paths:
+        record = cached.get(path)
+        if record is not None:
+            try:
+                current = stamp_of(f"{root_text}/{path}")
+            except OSError:
+                continue
+            if tuple(record[1]) == current:
+                facts[path] = _from_marshal(record)
+                continue
+        stale.append(path)
+    if stale:
+        for fresh in parse_facts(root, stale, link_properties, id_property, keep):
+            facts[fresh.path] = fresh
+    if use_cache and (stale or (complete and len(cached) != len(facts))):
+        records = {} if complete else dict(cached)
+        records.update((path, _to_marshal(f)) for path, f in facts.items())
+        save_cache(root, fingerprint, records)
+    return [facts[p] for p in paths if p in facts]

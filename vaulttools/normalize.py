@@ -1,0 +1,313 @@
+"""Plan `normalize-links`: repair links that miss their note only by a suffix, plus optional tidy-ups.
+
+Pure planning: notes and the vault's indexes in, edits and a `BatchPlan` out; nothing here writes.
+
+Suffix fixes touch only links that do not resolve, and take their answer from `suffixes.propose`, the
+same function behind `check`'s suggestions. The optional rules (`--fix-case`, `--drop-md`,
+`--shorten-paths`) touch only links that resolve, and each rewrite must still resolve to the same file.
+Every rewrite replaces the target span alone (`linkedit.retarget`), so `#subpath`, display text, `!`,
+quoting and the link's syntax stay as written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from vaulttools.batch import BatchPlan, FileChange
+from vaulttools.edits import Edit
+from vaulttools.frontmatter import RefusedEdit
+from vaulttools.linkedit import retarget
+from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
+from vaulttools.note import Note
+from vaulttools.planning import note_change
+from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, strip_md
+from vaulttools.suffixes import SuffixMatcher, note_day, propose
+from vaulttools.vault import Vault
+
+COMMAND = "normalize-links"
+
+RULE_CASE = "fix-case"
+RULE_DROP_MD = "drop-md"
+RULE_SHORTEN = "shorten-paths"
+OPTIONAL_RULES = (RULE_CASE, RULE_DROP_MD, RULE_SHORTEN)
+
+# Which link kinds each optional rule rewrites. A markdown link needs its `.md` and its path in
+# renderers other than Obsidian, so only the letter case of a markdown link is ever normalized.
+RULE_KINDS: dict[str, frozenset[str]] = {
+    RULE_CASE: frozenset({WIKILINK, EMBED, MARKDOWN, PROPERTY, BARE}),
+    RULE_DROP_MD: frozenset({WIKILINK, EMBED, PROPERTY}),
+    RULE_SHORTEN: frozenset({WIKILINK, EMBED, PROPERTY, BARE}),
+}
+
+UNCHANGED = "unchanged"
+FIXED = "fixed"
+AMBIGUOUS = "ambiguous"
+STILL_BROKEN = "broken"
+
+# A note without any of these bytes has no link to look at: it is never parsed.
+LINK_MARKERS = (b"[[", b"](")
+
+
+@dataclass(frozen=True)
+class NormalizeOptions:
+    fix_case: bool = False
+    drop_md: bool = False
+    shorten_paths: bool = False
+
+    def enabled(self, rule: str) -> bool:
+        return {RULE_CASE: self.fix_case, RULE_DROP_MD: self.drop_md, RULE_SHORTEN: self.shorten_paths}[rule]
+
+
+@dataclass(frozen=True)
+class LinkContext:
+    """What deciding one link needs: the vault's resolution and suffix indexes, and the options."""
+
+    index: LinkIndex
+    matcher: SuffixMatcher
+    options: NormalizeOptions = NormalizeOptions()
+
+
+class Outcome(NamedTuple):
+    status: str  # UNCHANGED, FIXED, AMBIGUOUS or STILL_BROKEN
+    target: str  # the target to write (the old one unless FIXED)
+    rules: tuple[str, ...] = ()  # the rules that changed it, in the order applied
+    candidates: tuple[str, ...] = ()  # for AMBIGUOUS: the notes it may have meant
+
+
+class LinkEntry(NamedTuple):
+    """One line of the report: a link that was fixed, or left alone and why."""
+
+    note: str
+    line: int
+    link: str  # the whole link as written
+    target: str
+    new_target: str = ""
+    rules: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = self._asdict()
+        data["rules"] = list(self.rules)
+        data["candidates"] = list(self.candidates)
+        return data
+
+
+@dataclass
+class NoteResult:
+    edits: list[Edit] = field(default_factory=list)
+    fixed: list[LinkEntry] = field(default_factory=list)
+    ambiguous: list[LinkEntry] = field(default_factory=list)
+    broken: list[LinkEntry] = field(default_factory=list)
+    skipped: list[LinkEntry] = field(default_factory=list)  # fixable, but not editable in place
+
+
+# --- one target ------------------------------------------------------------------------------------
+
+
+def normalize_target(
+    target: str, kind: str, source: str, day: Callable[[], object], context: LinkContext
+) -> Outcome:
+    """Decide what one link target should become. `day` is called only when a tie needs it."""
+    resolution = context.index.resolve(target, source)
+    rules: tuple[str, ...] = ()
+    if resolution.status == BROKEN:
+        proposal = propose(context.matcher, context.index, target, source, day)
+        suggestion = proposal.suggestion
+        if proposal.target is None:
+            candidates = tuple(c.path for c in suggestion.candidates)
+            return Outcome(AMBIGUOUS if candidates else STILL_BROKEN, target, (), candidates)
+        rule = next(c.rule for c in suggestion.candidates if c.path == suggestion.path)
+        target, path, rules = proposal.target, suggestion.path, (rule,)
+    elif resolution.status == RESOLVED and resolution.path is not None:
+        path = resolution.path
+    else:
+        return Outcome(UNCHANGED, target)  # an Obsidian tie: `check` reports it, no rule can pick
+    target, optional = _apply_optional_rules(target, kind, path, source, context)
+    rules += optional
+    return Outcome(FIXED, target, rules) if rules else Outcome(UNCHANGED, target)
+
+
+def _apply_optional_rules(
+    target: str, kind: str, path: str, source: str, context: LinkContext
+) -> tuple[str, tuple[str, ...]]:
+    """Case, then `.md`, then path: each step sees the previous one's result, so a rerun is a no-op."""
+    applied: list[str] = []
+    if not any(context.options.enabled(rule) for rule in OPTIONAL_RULES):
+        return target, ()  # the common run: skip the per-link work below
+    for rule, step in ((RULE_CASE, exact_case), (RULE_DROP_MD, without_md), (RULE_SHORTEN, shortest_path)):
+        if not context.options.enabled(rule) or kind not in RULE_KINDS[rule]:
+            continue
+        new = step(target, path, context.index)
+        if new != target and context.index.resolve(new, source).path == path:
+            target = new
+            applied.append(rule)
+    return target, tuple(applied)
+
+
+def exact_case(target: str, path: str, index: LinkIndex) -> str:
+    """`target` with each name written exactly as the file's path spells it (case, Unicode form)."""
+    parts = target.split("/")
+    lead = 0
+    while lead < len(parts) - 1 and parts[lead] in ("", ".", ".."):
+        lead += 1  # `/`, `./`, `../` are kept as written; the names after them map onto the path's tail
+    named = parts[lead:]
+    path_parts = path.split("/")
+    if len(named) > len(path_parts):
+        return target
+    exact = path_parts[len(path_parts) - len(named) :]
+    if fold(named[-1]) != fold(exact[-1]):
+        exact[-1] = strip_md(exact[-1])  # the link leaves out `.md`
+    if any(fold(written) != fold(actual) for written, actual in zip(named, exact, strict=True)):
+        return target
+    return "/".join([*parts[:lead], *exact])
+
+
+def without_md(target: str, path: str, index: LinkIndex) -> str:
+    """`note.md` → `note`: Obsidian reads both the same way (the caller checks it still resolves)."""
+    name = target.rpartition("/")[2]
+    if len(name) > 3 and name.lower().endswith(".md"):
+        return target[:-3]
+    return target
+
+
+def shortest_path(target: str, path: str, index: LinkIndex) -> str:
+    """The shortest tail of a folder path that matches this one file and no other."""
+    parts = target.split("/")
+    if len(parts) < 2 or parts[0] in ("", ".", ".."):
+        return target  # a bare name, or an explicit vault-absolute or relative path the author chose
+    for keep in range(1, len(parts)):
+        shorter = "/".join(parts[-keep:])
+        if index.matches(shorter) == [path]:
+            return shorter
+    return target
+
+
+# --- one note --------------------------------------------------------------------------------------
+
+
+def may_hold_links(raw: bytes, link_properties: Iterable[str]) -> bool:
+    """A cheap byte test: could this note hold a link at all?"""
+    return any(marker in raw for marker in LINK_MARKERS) or any(
+        name.encode("utf-8") in raw for name in link_properties
+    )
+
+
+def normalize_note(note: Note, context: LinkContext, day_property: str) -> NoteResult:
+    """The edits for one note and what it reports; links inside code, math or comments are not links."""
+    result = NoteResult()
+    day_cache: list[object] = []
+
+    def day() -> object:
+        if not day_cache:
+            day_cache.append(note_day(note, day_property))  # parses YAML only when a tie needs it
+        return day_cache[0]
+
+    for link in note.links:
+        if not link.is_link:
+            continue
+        outcome = normalize_target(link.target, link.kind, note.path, day, context)
+        if outcome.status == UNCHANGED:
+            continue
+        entry = LinkEntry(
+            note.path,
+            note.line_col(link.start)[0],
+            note.text[link.start : link.end],
+            link.target,
+            candidates=outcome.candidates,
+        )
+        if outcome.status == AMBIGUOUS:
+            result.ambiguous.append(entry._replace(reason=_ambiguity_reason(outcome)))
+            continue
+        if outcome.status == STILL_BROKEN:
+            result.broken.append(entry)
+            continue
+        entry = entry._replace(new_target=outcome.target, rules=outcome.rules)
+        if link.start < note.body_start and not note.frontmatter_editable:
+            result.skipped.append(entry._replace(reason=f"frontmatter does not parse ({note.yaml_error})"))
+            continue
+        try:
+            result.edits.append(retarget(note, link, outcome.target))
+        except RefusedEdit as exc:
+            result.skipped.append(entry._replace(reason=exc.message))
+            continue
+        result.fixed.append(entry)
+    return result
+
+
+def _ambiguity_reason(outcome: Outcome) -> str:
+    if len(outcome.candidates) == 1:
+        return "the only candidate would not resolve to that note"
+    return "several notes differ only by a suffix and the day property does not pick one"
+
+
+# --- the batch -------------------------------------------------------------------------------------
+
+
+@dataclass
+class VaultResult:
+    changes: list[FileChange] = field(default_factory=list)
+    fixed: list[LinkEntry] = field(default_factory=list)
+    ambiguous: list[LinkEntry] = field(default_factory=list)
+    broken: list[LinkEntry] = field(default_factory=list)
+    skipped: list[LinkEntry] = field(default_factory=list)
+
+
+def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> BatchPlan:
+    """Every link fix of the vault as one batch."""
+    options = options or NormalizeOptions()
+    config = vault.config
+    context = LinkContext(vault.index, SuffixMatcher(vault.note_paths, config.suffix_rules), options)
+    totals = VaultResult()
+    for path in vault.note_paths:
+        note = vault.note(path)
+        if not note.editable or not may_hold_links(note.raw, config.link_properties):
+            continue
+        result = normalize_note(note, context, config.day_property)
+        change = note_change(note, result.edits) if result.edits else None
+        if change is not None:
+            totals.changes.append(change)
+        totals.fixed += result.fixed
+        totals.ambiguous += result.ambiguous
+        totals.broken += result.broken
+        totals.skipped += result.skipped
+    return build_plan(totals, config.suffix_rules, options)
+
+
+def fixes_per_rule(
+    fixed: Iterable[LinkEntry], suffix_rules: Iterable[str], options: NormalizeOptions
+) -> dict:
+    """Fixed links per rule: every suffix rule, and each optional rule that was turned on."""
+    counter = Counter(rule for entry in fixed for rule in entry.rules)
+    rules = [*suffix_rules, *(rule for rule in OPTIONAL_RULES if options.enabled(rule))]
+    return {rule: counter.get(rule, 0) for rule in rules}
+
+
+def build_plan(totals: VaultResult, suffix_rules: Iterable[str], options: NormalizeOptions) -> BatchPlan:
+    per_rule = fixes_per_rule(totals.fixed, suffix_rules, options)
+    links, notes = len(totals.fixed), len(totals.changes)
+    counts = {
+        "links_fixed": links,
+        "notes_changed": notes,
+        **{f"fixed_by `{rule}`": n for rule, n in per_rule.items()},
+        "links_ambiguous": len(totals.ambiguous),
+        "links_still_broken": len(totals.broken),
+        "links_skipped": len(totals.skipped),
+    }
+    report = {
+        "options": {
+            "fix_case": options.fix_case,
+            "drop_md": options.drop_md,
+            "shorten_paths": options.shorten_paths,
+        },
+        "fixed_per_rule": per_rule,
+        "fixed": [e.to_json() for e in totals.fixed],
+        "ambiguous": [e.to_json() for e in totals.ambiguous],
+        "broken": [e.to_json() for e in totals.broken],
+        "skipped": [e.to_json() for e in totals.skipped],
+    }
+    summary = f"fix {links} link{'s' if links != 1 else ''} in {notes} note{'s' if notes != 1 else ''}"
+    return BatchPlan(COMMAND, summary, totals.changes, counts, report)
