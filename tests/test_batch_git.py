@@ -80,7 +80,9 @@ def test_file_changed_after_planning_is_refused(repo_vault: Path) -> None:
 def test_rollback_on_failure_mid_write(repo_vault: Path) -> None:
     before = snapshot(repo_vault)
     head = _head(repo_vault)
-    plan = _plan(repo_vault, ("a.md", b"one\n", None), ("b.md", b"two\n", None), ("x1.md", b"three\n", "z.md"))
+    plan = _plan(
+        repo_vault, ("a.md", b"one\n", None), ("b.md", b"two\n", None), ("x1.md", b"three\n", "z.md")
+    )
     calls = []
 
     def explode(path: str) -> None:
@@ -103,7 +105,12 @@ def test_interrupt_mid_write_rolls_back(repo_vault: Path) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(BatchAborted, match="interrupted"):
-        run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"one\n", None)), BatchOptions(), after_write=interrupt)
+        run_batch(
+            Vault(repo_vault),
+            _plan(repo_vault, ("a.md", b"one\n", None)),
+            BatchOptions(),
+            after_write=interrupt,
+        )
     assert snapshot(repo_vault) == before
 
 
@@ -118,7 +125,9 @@ def test_rejecting_hook_leaves_vault_as_it_was(repo_vault: Path) -> None:
     assert snapshot(repo_vault) == before
     assert _head(repo_vault) == head
     assert git(repo_vault, "status", "--porcelain") == ""
-    result = run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions(no_verify=True))
+    result = run_batch(
+        Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions(no_verify=True)
+    )
     assert result.committed
 
 

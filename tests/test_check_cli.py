@@ -18,7 +18,10 @@ def test_check_json_on_sample_vault(sample_vault: Path, run_cli) -> None:
     by_link = {(f["path"], f["link"]): f for f in findings if f["kind"] == "broken-link"}
     fixable = by_link[("claim-reinvest-saved-time.md", "[[concept-ai-augmentation-strategy-d9|strategy]]")]
     assert fixable["suggestion"] == "concept-ai-augmentation-strategy"
-    assert by_link[("quote-feedback-is-a-gift.md", "[[claim-peer-feedback]]")]["suggestion"] == "claim-peer-feedback-d4"
+    assert (
+        by_link[("quote-feedback-is-a-gift.md", "[[claim-peer-feedback]]")]["suggestion"]
+        == "claim-peer-feedback-d4"
+    )
     async_links = [f for (path, link), f in by_link.items() if link == "[[claim-async-wins]]"]
     assert sorted(f["suggestion"] or "" for f in async_links) == ["", "claim-async-wins-d9"]
     assert by_link[("contrarian-office-still-matters.md", "[[concept-does-not-exist]]")]["suggestion"] is None

@@ -45,7 +45,8 @@ def links_of(text: str):
 def test_body_links(body: str, expected: list[tuple]) -> None:
     note, links = links_of(body)
     got = [
-        (lk.kind, lk.target, note.text[lk.target_start : lk.target_end], lk.subpath, lk.display) for lk in links
+        (lk.kind, lk.target, note.text[lk.target_start : lk.target_end], lk.subpath, lk.display)
+        for lk in links
     ]
     assert got == expected
 
@@ -70,7 +71,7 @@ def test_links_in_opaque_regions_are_marked(body: str, opaque: str | None) -> No
     [
         ('related: ["a", "b"]\n', [(BARE, "a", '"'), (BARE, "b", '"')]),
         ("related: [a, 'b']\n", [(BARE, "a", ""), (BARE, "b", "'")]),
-        ("related:\n  - a # why\n  - \"b\"\n", [(BARE, "a", ""), (BARE, "b", '"')]),
+        ('related:\n  - a # why\n  - "b"\n', [(BARE, "a", ""), (BARE, "b", '"')]),
         ("related: a\n", [(BARE, "a", "")]),
         ("related: []\n", []),
         ('other: ["a"]\n', []),

@@ -49,7 +49,7 @@ def test_yaml_errors(yaml: str, error_part: str | None) -> None:
 
 
 def test_bom_crlf_and_encoding_round_trip() -> None:
-    raw = "\ufeff---\r\nid: \"x\"\r\n---\r\nbody [[a]]".encode()
+    raw = '\ufeff---\r\nid: "x"\r\n---\r\nbody [[a]]'.encode()
     note = Note("n.md", raw)
     assert note.bom
     assert note.newline == "\r\n"
@@ -103,10 +103,16 @@ _key = st.sampled_from(["id", "tags", "y", "on", "related", "originDay", "a-b", 
 _scalar = st.one_of(
     st.text(max_size=8).map(lambda t: f'"{t}"'),
     st.integers(-5000, 5000).map(str),
-    st.sampled_from(["007", "0", "-0", "yes", "No", "null", "word", "word-2", "1.5", "~", "2024-01-01", "x y"]),
-    st.lists(st.text(max_size=5), max_size=3).map(lambda items: "[" + ", ".join(f'"{i}"' for i in items) + "]"),
+    st.sampled_from(
+        ["007", "0", "-0", "yes", "No", "null", "word", "word-2", "1.5", "~", "2024-01-01", "x y"]
+    ),
+    st.lists(st.text(max_size=5), max_size=3).map(
+        lambda items: "[" + ", ".join(f'"{i}"' for i in items) + "]"
+    ),
 )
-_line = st.tuples(_key, _scalar, st.sampled_from(["\n", "\r\n", " \n"])).map(lambda t: f"{t[0]}: {t[1]}{t[2]}")
+_line = st.tuples(_key, _scalar, st.sampled_from(["\n", "\r\n", " \n"])).map(
+    lambda t: f"{t[0]}: {t[1]}{t[2]}"
+)
 
 
 @settings(max_examples=400, deadline=None)

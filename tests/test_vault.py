@@ -10,7 +10,16 @@ from vaulttools.vault import Vault, atomic_write, find_vault_root, scan_vault
 
 
 def test_scan_skips_dot_folders_trash_and_ignored(tmp_path: Path) -> None:
-    for name in ["a.md", ".obsidian/x.md", ".trash/t.md", ".git/g.md", "sub/b.md", "tpl/t.md", "img.png", ".hidden.md"]:
+    for name in [
+        "a.md",
+        ".obsidian/x.md",
+        ".trash/t.md",
+        ".git/g.md",
+        "sub/b.md",
+        "tpl/t.md",
+        "img.png",
+        ".hidden.md",
+    ]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     (tmp_path / ".obsidian" / "app.json").write_text(json.dumps({"userIgnoreFilters": ["tpl/"]}))
@@ -76,7 +85,10 @@ def test_config_file_values_and_sources(tmp_path: Path) -> None:
     config = load_config(tmp_path)
     assert config.link_properties == ("related", "up")
     assert config.related.limit == 3
-    assert dict(config.sources) == {"link_properties": ".vaulttools.toml", "related.limit": ".vaulttools.toml"}
+    assert dict(config.sources) == {
+        "link_properties": ".vaulttools.toml",
+        "related.limit": ".vaulttools.toml",
+    }
     assert load_config(tmp_path / "missing") == Config()
 
 

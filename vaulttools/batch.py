@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +104,7 @@ def run_batch(
                 f"uncommitted changes in {shown}: commit or stash them first (nothing was written)"
             )
     _check_unchanged_on_disk(vault.root, plan.changes)
+    _check_writable(vault.root, plan.changes)
     journal.begin(vault.root, plan)
     written: list[FileChange] = []
     # A chain or swap of renames (a→b, b→c / a→b, b→a) writes onto a path another change vacates: clear
@@ -111,20 +114,28 @@ def run_batch(
         if clear_first:
             for change in plan.changes:
                 if _vacates(change):
+                    _refuse_if_changed_since_planning(vault.root, change)
                     written.append(change)
                     (vault.root / change.path).unlink()
-        for change in plan.changes:
+        for number, change in enumerate(plan.changes, start=1):
             if clear_first and _vacates(change):
                 if change.new is not None:
                     _write_change(vault.root, change, source_cleared=True)
             else:
-                _write_change(vault.root, change)
+                _refuse_if_changed_since_planning(vault.root, change)
+                # Listed before writing: a rename can fail half-way (destination written, source not yet
+                # removed), and rolling back a change that was never written is harmless.
                 written.append(change)
+                _write_change(vault.root, change)
+            if vault.on_progress is not None:
+                vault.on_progress("Writing files", number, len(plan.changes))
             if after_write is not None:
                 after_write(change.final_path)
+            _injected_fault(str(number))
         sha = None
         if options.commit and repo is not None:
             sha = repo.commit_paths(touched, plan.commit_message(), no_verify=options.no_verify)
+            _injected_fault("commit")
     except BaseException as exc:
         _roll_back(vault.root, written)
         if repo is not None:
@@ -183,6 +194,84 @@ def _check_unchanged_on_disk(root: Path, changes: list[FileChange]) -> None:
             and fold(change.new_path) not in vacated
         ) and not _same_file(root / change.path, root / change.new_path):
             raise EditConflict(f"{change.new_path} already exists; nothing was written")
+
+
+def _refuse_if_changed_since_planning(root: Path, change: FileChange) -> None:
+    """Re-read just before writing: an editor (or Obsidian sync) may have saved the file since the check."""
+    if _read_or_none(root / change.path) != change.old:
+        raise EditConflict(
+            f"{change.path} was changed by another program while the batch was writing; every file was "
+            "put back as it was, nothing was committed: run the command again"
+        )
+
+
+def _check_writable(root: Path, changes: list[FileChange]) -> None:
+    """Refuse before writing anything: read-only files or folders, and paths through symlinks.
+
+    Checked by mode bits as well as `os.access`, so a read-only note stays untouched even for root (which
+    `os.replace` would otherwise let through, since replacing a file needs only its folder to be writable).
+    """
+    for change in changes:
+        for path in change.touched_paths:
+            _refuse_symlinked_path(root, path)
+        source = root / change.path
+        if change.old is not None and change.new_path in (None, change.path) and not _writable(source):
+            raise VaultError(
+                f"{change.path} is read-only; make it writable (chmod u+w) and run again (nothing was written)"
+            )
+        for folder in {
+            _nearest_existing(source.parent),
+            _nearest_existing((root / change.final_path).parent),
+        }:
+            if not _writable(folder):
+                shown = folder.relative_to(root).as_posix() if folder != root else "the vault folder"
+                raise VaultError(
+                    f"{shown} is a read-only folder; make it writable (chmod u+w) and run again "
+                    "(nothing was written)"
+                )
+
+
+def _refuse_symlinked_path(root: Path, path: str) -> None:
+    """vaulttools never writes through a symlink: it may lead out of the vault."""
+    current = root
+    for part in path.split("/"):
+        current = current / part
+        if current.is_symlink():
+            raise VaultError(
+                f"{path}: {current.relative_to(root).as_posix()} is a symlink, and vaulttools never writes "
+                "through symlinks; move the real file into the vault (nothing was written)"
+            )
+
+
+def _writable(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return True
+    return bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(path, os.W_OK)
+
+
+def _nearest_existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+# Test hook for crash-safety tests (tests/test_reliability_crash.py). VAULTTOOLS_TEST_CRASH_AFTER=N kills
+# the process with SIGKILL right after the batch's Nth file write (`commit`: right after the commit, before
+# the journal is cleared); VAULTTOOLS_TEST_CRASH_MODE=interrupt raises KeyboardInterrupt there (Ctrl-C).
+CRASH_AFTER_ENV = "VAULTTOOLS_TEST_CRASH_AFTER"
+CRASH_MODE_ENV = "VAULTTOOLS_TEST_CRASH_MODE"
+
+
+def _injected_fault(point: str) -> None:
+    if os.environ.get(CRASH_AFTER_ENV) != point:
+        return
+    if os.environ.get(CRASH_MODE_ENV) == "interrupt":
+        raise KeyboardInterrupt
+    if hasattr(signal, "SIGKILL"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(9)
 
 
 def _same_file(a: Path, b: Path) -> bool:

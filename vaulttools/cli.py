@@ -17,7 +17,7 @@ from vaulttools.config import KEY_DOCS, effective_values
 from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, VaultError
 from vaulttools.git import Repository
 from vaulttools.history import latest_undoable, plan_undo
-from vaulttools.report import batch_document, echo_batch_summary, echo_diff, echo_json
+from vaulttools.report import batch_document, echo_batch_summary, echo_diff, echo_json, terminal_progress
 from vaulttools.vault import Vault, find_vault_root
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -35,6 +35,7 @@ class App:
     def vault(self) -> Vault:
         if self._vault is None:
             self._vault = Vault(find_vault_root(self.vault_option))
+            self._vault.on_progress = terminal_progress(self.show_progress)
         return self._vault
 
     @property

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import marshal
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -155,6 +155,7 @@ def parse_facts(
     id_property: str,
     keep: frozenset[str] | None = None,
     jobs: int | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[NoteFacts]:
     """Parse notes into facts, on every core when there are enough of them."""
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
@@ -164,12 +165,15 @@ def parse_facts(
         ]
     size = max(200, len(paths) // (jobs * 4))
     chunks = [
-        (str(root), paths[i : i + size], link_properties, id_property, keep) for i in range(0, len(paths), size)
+        (str(root), paths[i : i + size], link_properties, id_property, keep)
+        for i in range(0, len(paths), size)
     ]
     results: list[NoteFacts] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for chunk in pool.map(_parse_chunk, chunks):
             results.extend(_from_marshal(r) for r in chunk)
+            if on_progress is not None:
+                on_progress("Reading notes", len(results), len(paths))
     return results
 
 
@@ -215,6 +219,7 @@ def collect_facts(
     keep: frozenset[str] | None = None,
     use_cache: bool = True,
     complete: bool = True,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[NoteFacts]:
     """Facts for every path: cached ones whose stamp still matches, the rest parsed (and cached).
 
@@ -237,7 +242,7 @@ def collect_facts(
                 continue
         stale.append(path)
     if stale:
-        for fresh in parse_facts(root, stale, link_properties, id_property, keep):
+        for fresh in parse_facts(root, stale, link_properties, id_property, keep, on_progress=on_progress):
             facts[fresh.path] = fresh
     if use_cache and (stale or (complete and len(cached) != len(facts))):
         records = {} if complete else dict(cached)

@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import uuid
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,7 +121,18 @@ def restore(root: Path, record: dict[str, Any]) -> list[str]:
 
             atomic_write(path, original)
             restored.append(entry["path"])
+    _remove_temporary_files(root, record)
     return restored
+
+
+def _remove_temporary_files(root: Path, record: dict[str, Any]) -> None:
+    """A kill during an atomic write leaves its `.NAME.*.vt-tmp` file beside the note: remove it."""
+    for entry in record.get("changes", []):
+        for relative in {entry["path"], entry.get("new_path") or entry["path"]}:
+            target = root / relative
+            if target.parent.is_dir():
+                for temp in target.parent.glob(f".{glob_escape(target.name)}.*.vt-tmp"):
+                    temp.unlink(missing_ok=True)
 
 
 def _sha(data: bytes | None) -> str | None:

@@ -98,7 +98,12 @@ def _wikilinks(text: str, start: int, end: int) -> list[Link]:
             if link is None:
                 continue
             target, target_start, target_end = link.target, link.target_start, link.target_end
-            subpath, display, display_start, display_end = link.subpath, link.display, link.display_start, link.display_end
+            subpath, display, display_start, display_end = (
+                link.subpath,
+                link.display,
+                link.display_start,
+                link.display_end,
+            )
         else:
             raw_target, raw_subpath, _, display = parts.groups()
             target = raw_target.strip()

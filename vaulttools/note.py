@@ -163,13 +163,18 @@ _SIMPLE_LINE_RE = re.compile(
 _FLOW_ITEM_RE = re.compile(r'"([^"]*)"')
 _YAML11_WORDS = {"y", "yes", "n", "no", "true", "false", "on", "off", "null"}
 # Characters PyYAML refuses to read; a text holding one must get the real loader's error.
+# More values than any real frontmatter holds, few enough to walk in a millisecond.
+MAX_EXPANDED_VALUES = 100_000
+_YAML_EXTRA_BREAKS = ("\x85", "\u2028", "\u2029")
 _NON_PRINTABLE_RE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _load_simple_yaml(yaml_text: str) -> dict | None:
     """The data of a frontmatter in the simple grammar above, or None to ask the real loader."""
     data: dict = {}
-    if _NON_PRINTABLE_RE.search(yaml_text):
+    # PyYAML also reads NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR as line breaks (folding them or
+    # splitting the line there): leave such text to the real loader.
+    if _NON_PRINTABLE_RE.search(yaml_text) or any(c in yaml_text for c in _YAML_EXTRA_BREAKS):
         return None
     for line in yaml_text.split("\n"):
         if not line or line == "\r":
@@ -208,6 +213,11 @@ def load_frontmatter_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
         return None, "the YAML nests too deeply"
     if data is None:
         return {}, None
+    if "*" in yaml_text and _expanded_size_exceeds(data, MAX_EXPANDED_VALUES):
+        return None, (
+            f"YAML aliases expand to more than {MAX_EXPANDED_VALUES} values (a 'billion laughs' bomb?); "
+            "vaulttools will not read this frontmatter"
+        )
     if not isinstance(data, dict):
         return None, f"the frontmatter is a YAML {type(data).__name__}, not a mapping of properties"
     keys = [m.group(1) for m in _DUPLICATE_KEY_RE.finditer(yaml_text)]
@@ -215,6 +225,27 @@ def load_frontmatter_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
         duplicate = next(k for k in keys if keys.count(k) > 1)
         return None, f"duplicate key {duplicate!r}"
     return data, None
+
+
+def _expanded_size_exceeds(data: object, budget: int) -> bool:
+    """Whether walking `data` (aliases repeat shared objects) visits more than `budget` values.
+
+    PyYAML loads aliases as shared references, so a bomb costs little to load; but anything that walks
+    the properties (facts, comparisons, JSON output) would expand it. Refusing it here protects them all.
+    """
+    stack = [data]
+    visited = 0
+    while stack:
+        value = stack.pop()
+        visited += 1
+        if visited > budget:
+            return True
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    return False
 
 
 def _describe_yaml_error(exc: yaml.YAMLError) -> str:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import difflib
 import json
 import sys
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from vaulttools.batch import BatchPlan, BatchResult, FileChange
 
 JSON_SCHEMA_VERSION = 1
-T = TypeVar("T")
 
 
 def echo_json(document: dict[str, Any]) -> None:
@@ -99,16 +97,39 @@ def echo_batch_summary(plan: BatchPlan, result: BatchResult) -> None:
         click.echo(f"{files} {noun} changed; not committed (--no-commit). Review with `git diff`.")
 
 
-def progress(items: Iterable[T], total: int, label: str, *, enabled: bool) -> Iterator[T]:
-    """A progress bar on stderr for long scans, only on a terminal and never with --quiet."""
-    if not enabled or total < 2000 or not sys.stderr.isatty():
-        yield from items
-        return
-    from rich.console import Console
-    from rich.progress import Progress
+class TerminalProgress:
+    """`vault.on_progress`: a rich progress bar on stderr for long tasks (scans, writes), started the first
+    time a task with at least `minimum` items reports and closed when it completes. Never used when stderr
+    is not a terminal or with --quiet: the CLI only installs it then."""
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        for item in items:
-            yield item
-            bar.advance(task)
+    def __init__(self, minimum: int = 1000) -> None:
+        self.minimum = minimum
+        self._bar: Any = None
+        self._task: Any = None
+        self._label = ""
+
+    def __call__(self, label: str, done: int, total: int) -> None:
+        if total < self.minimum:
+            return
+        if self._bar is None or label != self._label:
+            self.close()
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            self._bar = Progress(*columns, console=Console(stderr=True), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(label, total=total)
+            self._label = label
+        self._bar.update(self._task, completed=done, total=total)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def terminal_progress(enabled: bool) -> TerminalProgress | None:
+    return TerminalProgress() if enabled and sys.stderr.isatty() else None

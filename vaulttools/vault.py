@@ -7,7 +7,7 @@ import fnmatch
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +57,8 @@ class Vault:
         self._notes: dict[str, Note] = {}
         self._index: LinkIndex | None = None
         self._ignore = _ignore_matcher(self.config.exclude, self.settings.user_ignore_filters)
+        # Set by the CLI on a terminal: called as on_progress(label, done, total) by long scans and writes.
+        self.on_progress: Callable[[str, int, int], None] | None = None
 
     @classmethod
     def open(cls, explicit: str | None = None) -> Vault:
@@ -116,6 +118,7 @@ class Vault:
             keep=keep,
             use_cache=use_cache,
             complete=paths is None,
+            on_progress=self.on_progress,
         )
 
     def forget(self, path: str) -> None:

@@ -1,0 +1,27 @@
+"""The README documents every command, option group and configuration key the code has."""
+
+from pathlib import Path
+
+import pytest
+
+from vaulttools.cli import cli
+from vaulttools.config import KEY_DOCS
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_readme_mentions_every_command(name: str) -> None:
+    assert f"vaulttools {name}" in README
+
+
+@pytest.mark.parametrize("key", sorted(KEY_DOCS))
+def test_readme_documents_every_config_key(key: str) -> None:
+    assert key.split(".")[-1] in README
+
+
+def test_readme_has_the_two_setup_commands() -> None:
+    assert 'pip install -e ".[test]" && vaulttools demo' in README
+    assert "python -m pytest" in README
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert "python -m pytest" in ci
