@@ -45,6 +45,10 @@ def _git_env() -> dict[str, str]:
 def make_git_vault(source: Path, target: Path) -> Path:
     """Copy a vault folder into `target`, `git init` it and commit everything."""
     shutil.copytree(source, target, symlinks=True)
+    # The shared corpora are laid out read-only; a test copy is the user's own, writable vault.
+    for path in [target, *target.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o200)
     git(target, "init", "-q", "-b", "main")
     git(target, "config", "core.autocrlf", "false")
     git(target, "add", "-A")

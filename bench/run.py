@@ -1,0 +1,377 @@
+#!/usr/bin/env python3
+"""Time every vaulttools command as a whole process on a synthetic vault, against the floor.
+
+Usage::
+
+    python bench/run.py [--notes 1000|20000|100000] [--runs 3] [--only check,rename,...] [--json FILE]
+
+What it does:
+    1. generates a vault with bench/generate.py (seeded) into bench/out/vault-<N>-s<seed>/, makes it a git
+       repository and tags the first commit `bench-base`; later runs reuse it (delete the folder to regenerate);
+    2. measures the floor: a Python process (same interpreter) that walks the vault and reads every note's
+       bytes, and `grep -rlF <hub slug>` for reference;
+    3. times each command as a whole process (`python -m vaulttools -q ...`), median of --runs runs, with a
+       warm page cache (one untimed warm-up run of every command first). Before every run of a writing
+       command the vault is reset: `git reset --hard -q bench-base && git clean -fdq`;
+    4. prints a table: seconds (median), ratio to the floor, peak RSS (max over the runs) and the goal.
+
+Cache semantics (`.vaulttools/cache/`, ignored by git, so `git clean -fdq` keeps it):
+    * `check-fresh`: `.vaulttools/` is deleted before each run ("first run on a fresh copy");
+    * `check-warm`: the cache is left as the previous run wrote it ("again on an unchanged vault");
+    * writing commands: after the reset, an untimed `check --json` refreshes the cache, so each run starts
+      as it would in a vault that was already checked (the files the previous run changed are re-parsed).
+
+Peak RSS is the child's own `ru_maxrss` from `os.wait4` (the largest process of the command's tree when it
+runs workers is reported by the OS for the parent only; workers are added from RUSAGE_CHILDREN deltas).
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+HUB = "concept-hub-note"
+HUB_NEW = "concept-hub-renamed"
+BASE_TAG = "bench-base"
+ENRICH_NOTES = 200
+RSS_LIMIT_MB = 1024  # the issue's ceiling on 100,000 notes
+
+# The floor: walk the vault like vaulttools does (dot-folders skipped) and read every note's bytes.
+FLOOR_CODE = """
+import os, sys
+total = 0
+for folder, dirs, files in os.walk(sys.argv[1]):
+    dirs[:] = [d for d in dirs if not d.startswith(".")]
+    for name in files:
+        if name.endswith(".md"):
+            with open(os.path.join(folder, name), "rb") as handle:
+                total += len(handle.read())
+print(total)
+"""
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One timed row: how to prepare the vault before each run, and the command line."""
+
+    name: str
+    args: tuple[str, ...]
+    goal: float | None  # ratio to the floor the issue asks for (None: no goal, reported only)
+    writes: bool = False
+    prepare: str = "none"  # none | fresh-cache | reset | reset-and-rename
+    requires: str | None = None  # the vaulttools subcommand that must exist
+
+
+@dataclass
+class Measure:
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    goal: float | None = None
+    note: str = ""  # why it was skipped or failed
+
+    @property
+    def median(self) -> float | None:
+        return median(self.seconds)
+
+    @property
+    def peak_rss(self) -> float | None:
+        return max(self.rss_mb) if self.rss_mb else None
+
+
+def benches(enrich_file: Path) -> list[Bench]:
+    return [
+        Bench("check-fresh", ("check", "--json"), 5.0, prepare="fresh-cache", requires="check"),
+        Bench("check-warm", ("check", "--json"), 2.0, requires="check"),
+        Bench("rename", ("rename", HUB, HUB_NEW), 5.0, writes=True, prepare="reset", requires="rename"),
+        Bench("normalize-links", ("normalize-links",), 6.0, True, "reset", "normalize-links"),
+        Bench("sync-related", ("sync-related",), 25.0, True, "reset", "sync-related"),
+        Bench("enrich", ("enrich", str(enrich_file)), None, True, "reset", "enrich"),
+        Bench("undo", ("undo",), None, True, "reset-and-rename", "undo"),
+    ]
+
+
+# --- pure helpers (tested in tests/test_bench.py) -------------------------------------------------------
+
+
+def median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def ratio(seconds: float | None, floor: float | None) -> float | None:
+    if seconds is None or not floor:
+        return None
+    return seconds / floor
+
+
+def verdict(measure: Measure, floor: float | None, notes: int) -> str:
+    """pass/FAIL against the ratio goal, and on 100,000 notes against the 1 GB RSS ceiling too."""
+    if measure.note:
+        return "-"
+    failed = []
+    value = ratio(measure.median, floor)
+    if measure.goal is not None and value is not None and value > measure.goal:
+        failed.append("time")
+    if notes >= 100_000 and (measure.peak_rss or 0) >= RSS_LIMIT_MB:
+        failed.append("rss")
+    if failed:
+        return "FAIL (" + ", ".join(failed) + ")"
+    return "pass" if measure.goal is not None or notes >= 100_000 else "-"
+
+
+def format_table(measures: Sequence[Measure], floor: float | None, notes: int) -> str:
+    """A Markdown table, so the output can be pasted into the CHANGELOG as it is."""
+    header = ("command", "seconds", "x floor", "peak RSS MB", "goal", "result")
+    rows = [header]
+    for m in measures:
+        seconds = m.median
+        value = ratio(seconds, floor)
+        rows.append(
+            (
+                m.name,
+                "-" if seconds is None else f"{seconds:.2f}",
+                "-" if value is None else f"{value:.1f}",
+                "-" if m.peak_rss is None else f"{m.peak_rss:.0f}",
+                "-" if m.goal is None else f"<= {m.goal:g}x",
+                verdict(m, floor, notes) + (f" {m.note}" if m.note else ""),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def enrichment_lines(slugs: Sequence[str], count: int = ENRICH_NOTES) -> list[str]:
+    """JSON Lines for `enrich`: `count` notes spread evenly over the sorted slugs."""
+    chosen = sorted(slugs)[:: max(1, len(slugs) // count)][:count]
+    return [
+        json.dumps(
+            {
+                "slug": slug,
+                "context": f"Benchmark context for {slug}, consistent with the literature.",
+                "counterpoint": "the benchmark sample is synthetic.",
+            }
+        )
+        for slug in chosen
+    ]
+
+
+# --- processes ------------------------------------------------------------------------------------------
+
+
+def timed(command: Sequence[str], cwd: Path) -> tuple[float, float, int]:
+    """(seconds, peak RSS MB of the process and its workers, exit code) of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    stderr = process.stderr.read() if process.stderr else b""
+    if process.stderr:
+        process.stderr.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss is in KiB on Linux. RUSAGE_CHILDREN's maximum only grows when a descendant (e.g. a parse
+    # worker) beat every earlier child, so it is a lower bound for the workers; the parent's is exact.
+    peak_kb = max(usage.ru_maxrss, after if after > before else 0)
+    if process.returncode not in (0, 1):
+        sys.stderr.write(stderr.decode("utf-8", "replace")[-2000:])
+    return seconds, peak_kb / 1024, process.returncode
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def vaulttools(*args: str) -> list[str]:
+    return [sys.executable, "-m", "vaulttools", "-q", *args]
+
+
+def available_commands() -> set[str]:
+    from vaulttools.cli import cli  # the same interpreter, so the same installed vaulttools
+
+    return set(cli.commands)
+
+
+# --- the vault ------------------------------------------------------------------------------------------
+
+
+def prepare_vault(notes: int, seed: int, out: Path) -> Path:
+    """The benchmark vault as a git repository at tag bench-base, generated on first use."""
+    vault = out / f"vault-{notes}-s{seed}"
+    if (vault / ".git").is_dir() and _has_tag(vault):
+        reset(vault)
+        return vault
+    if vault.exists():
+        shutil.rmtree(vault)
+    print(f"generating {notes} notes into {vault} ...", flush=True)
+    subprocess.run(
+        [sys.executable, str(HERE / "generate.py"), str(vault), "--notes", str(notes), "--seed", str(seed)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    git(vault, "init", "-q")
+    git(vault, "config", "user.name", "bench")
+    git(vault, "config", "user.email", "bench@localhost")
+    git(vault, "config", "gc.auto", "0")  # no surprise `git gc` in the middle of a timed run
+    git(vault, "add", "-A")
+    git(vault, "commit", "-q", "-m", "benchmark vault")
+    git(vault, "tag", BASE_TAG)
+    return vault
+
+
+def _has_tag(vault: Path) -> bool:
+    try:
+        git(vault, "rev-parse", "-q", "--verify", f"refs/tags/{BASE_TAG}")
+    except subprocess.CalledProcessError:
+        return False
+    return True
+
+
+def reset(vault: Path) -> None:
+    """Back to the generated vault; `.vaulttools/` (git-ignored) is kept, so the cache survives."""
+    git(vault, "reset", "--hard", "-q", BASE_TAG)
+    git(vault, "clean", "-fdq")
+
+
+def drop_cache(vault: Path) -> None:
+    shutil.rmtree(vault / ".vaulttools", ignore_errors=True)
+
+
+def write_enrich_file(vault: Path, out: Path) -> Path:
+    slugs = [p.stem for p in vault.glob("*.md")]
+    target = out / f"enrich-{vault.name}.jsonl"
+    target.write_text("\n".join(enrichment_lines(slugs)) + "\n", encoding="utf-8")
+    return target
+
+
+# --- running --------------------------------------------------------------------------------------------
+
+
+def preparation(bench: Bench, vault: Path) -> Callable[[], None]:
+    def warm_cache() -> None:
+        subprocess.run(vaulttools("check", "--json"), cwd=vault, stdout=subprocess.DEVNULL, check=False)
+
+    def prepare() -> None:
+        if bench.prepare == "fresh-cache":
+            drop_cache(vault)
+        elif bench.prepare in ("reset", "reset-and-rename"):
+            reset(vault)
+            warm_cache()
+            if bench.prepare == "reset-and-rename":
+                subprocess.run(vaulttools("rename", HUB, HUB_NEW), cwd=vault, check=True, capture_output=True)
+
+    return prepare
+
+
+def run_bench(bench: Bench, vault: Path, runs: int) -> Measure:
+    measure = Measure(bench.name, goal=bench.goal)
+    prepare = preparation(bench, vault)
+    for attempt in range(runs + 1):  # attempt 0 warms the page cache and is not counted
+        prepare()
+        seconds, rss, code = timed(vaulttools(*bench.args), vault)
+        if code not in (0, 1):  # check exits 1 when it finds problems, which the synthetic vault has
+            measure.note = f"(exit {code})"
+            break
+        if attempt > 0:
+            measure.seconds.append(seconds)
+            measure.rss_mb.append(rss)
+    if bench.writes:
+        reset(vault)
+    return measure
+
+
+def run_floor(vault: Path, runs: int) -> Measure:
+    measure = Measure("floor: read every note")
+    for attempt in range(runs + 1):
+        seconds, rss, _ = timed([sys.executable, "-c", FLOOR_CODE, str(vault)], vault)
+        if attempt > 0:
+            measure.seconds.append(seconds)
+            measure.rss_mb.append(rss)
+    return measure
+
+
+def run_grep(vault: Path, runs: int) -> Measure:
+    measure = Measure(f"grep -rlF {HUB}")
+    grep = shutil.which("grep")
+    if grep is None:
+        measure.note = "(no grep)"
+        return measure
+    command = [grep, "-rlF", "--exclude-dir=.git", "--exclude-dir=.vaulttools", HUB, "."]
+    for attempt in range(runs + 1):
+        seconds, rss, _ = timed(command, vault)
+        if attempt > 0:
+            measure.seconds.append(seconds)
+            measure.rss_mb.append(rss)
+    return measure
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--notes", type=int, default=20000, help="vault size (1000, 20000, 100000)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per command (median; at least 3)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", default="", help="comma-separated row names, e.g. check-warm,rename")
+    parser.add_argument("--out", type=Path, default=OUT, help="where vaults are cached (default bench/out)")
+    parser.add_argument("--json", type=Path, help="also write the measurements to this file")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    args.out.mkdir(parents=True, exist_ok=True)
+    vault = prepare_vault(args.notes, args.seed, args.out)
+    enrich_file = write_enrich_file(vault, args.out)
+    wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+    known = {b.name for b in benches(enrich_file)}
+    if wanted - known:
+        parser.error(f"unknown --only name(s) {sorted(wanted - known)}; choose from {sorted(known)}")
+    commands = available_commands()
+
+    load = os.getloadavg()[0]
+    print(f"vault: {vault} ({args.notes} notes), {args.runs} runs, load average {load:.2f}", flush=True)
+    floor = run_floor(vault, args.runs)
+    measures = [floor, run_grep(vault, args.runs)]
+    for bench in benches(enrich_file):
+        if wanted and bench.name not in wanted:
+            continue
+        if bench.requires not in commands:
+            measures.append(Measure(bench.name, goal=bench.goal, note=f"(skipped: no `{bench.requires}`)"))
+            continue
+        print(f"  {bench.name} ...", flush=True)
+        measures.append(run_bench(bench, vault, args.runs))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    print(format_table(measures, floor.median, args.notes))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "notes": args.notes,
+                    "floor": floor.median,
+                    "load": load,
+                    "rows": [m.__dict__ | {"median": m.median} for m in measures],
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

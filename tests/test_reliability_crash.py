@@ -1,0 +1,265 @@
+"""Crash safety and faults mid-batch (issue 8): a batch is all or nothing, whatever happens while it writes.
+
+Real kills: the CLI runs in a subprocess with the test hook of `vaulttools.batch` (VAULTTOOLS_TEST_CRASH_AFTER=N
+makes the process SIGKILL itself right after its Nth file write, `commit` right after the commit). In-process
+faults (disk full, Ctrl-C, a concurrent edit, read-only files) go through `run_batch` and the CLI runner.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from tests.conftest import git, snapshot
+from vaulttools import batch as batch_module
+from vaulttools.batch import CRASH_AFTER_ENV, CRASH_MODE_ENV, BatchOptions, run_batch
+from vaulttools.errors import BatchAborted, EditConflict, VaultError
+from vaulttools.rename import plan_renames
+from vaulttools.vault import Vault
+
+OLD, NEW = "concept-humane-imperative", "concept-humane-differentiation"
+FILES_IN_BATCH = 22  # the sample vault's rename of OLD touches 22 files
+
+
+def run_vaulttools(vault: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The real CLI in its own process, so it can be killed for real."""
+    return subprocess.run(
+        [sys.executable, "-m", "vaulttools", "--vault", str(vault), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def assert_clean(vault: Path) -> None:
+    assert git(vault, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def commits(vault: Path) -> int:
+    return int(git(vault, "rev-list", "--count", "HEAD"))
+
+
+@pytest.mark.parametrize("killed_after", [1, 2, FILES_IN_BATCH // 2, FILES_IN_BATCH])
+def test_killed_mid_batch_then_recover_restores_every_byte(sample_vault: Path, killed_after: int) -> None:
+    before = snapshot(sample_vault)
+    crashed = run_vaulttools(sample_vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: str(killed_after)})
+    assert crashed.returncode == -9, crashed.stderr
+    assert snapshot(sample_vault) != before  # the kill really left a half-written batch
+    assert (sample_vault / ".vaulttools" / "journal" / "plan.json").is_file()
+
+    for refused in (("check",), ("rename", NEW, "other-name"), ("undo",)):
+        result = run_vaulttools(sample_vault, *refused)
+        assert result.returncode == 2
+        assert result.stderr == (
+            "vaulttools: error: an earlier `vaulttools rename` batch was interrupted before it finished: "
+            "run `vaulttools recover` to put the vault back as it was before that batch\n"
+        )
+        assert "Traceback" not in result.stderr
+
+    recovered = run_vaulttools(sample_vault, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    assert "nothing was committed" in recovered.stdout
+    assert snapshot(sample_vault) == before
+    assert_clean(sample_vault)
+    assert commits(sample_vault) == 1
+    assert run_vaulttools(sample_vault, "recover").stdout == "No interrupted batch: nothing to recover.\n"
+    # The vault works again: the same rename now goes through.
+    assert run_vaulttools(sample_vault, "rename", OLD, NEW).returncode == 0
+    assert commits(sample_vault) == 2
+
+
+def test_killed_after_the_commit_recover_only_clears_the_journal(sample_vault: Path, tmp_path: Path) -> None:
+    crashed = run_vaulttools(sample_vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: "commit"})
+    assert crashed.returncode == -9
+    committed = snapshot(sample_vault)
+    assert (sample_vault / f"{NEW}.md").is_file() and not (sample_vault / f"{OLD}.md").exists()
+    assert commits(sample_vault) == 2
+    assert run_vaulttools(sample_vault, "check").returncode == 2  # still refused: the journal is there
+
+    recovered = run_vaulttools(sample_vault, "recover")
+    assert recovered.stdout == "The interrupted `rename` batch had been committed; journal cleared.\n"
+    assert snapshot(sample_vault) == committed
+    assert_clean(sample_vault)
+    assert commits(sample_vault) == 2
+    assert not (sample_vault / ".vaulttools" / "journal").exists()
+
+
+def test_recover_removes_a_temporary_file_left_by_a_kill_inside_a_write(sample_vault: Path) -> None:
+    before = snapshot(sample_vault)
+    assert run_vaulttools(sample_vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: "3"}).returncode == -9
+    # What a kill between the temporary file's creation and its `os.replace` leaves behind.
+    (sample_vault / f".{OLD}.md.k2j4x.vt-tmp").write_bytes(b"half a note")
+    assert run_vaulttools(sample_vault, "recover").returncode == 0
+    assert snapshot(sample_vault) == before
+    assert_clean(sample_vault)
+
+
+def test_ctrl_c_mid_batch_puts_every_file_back(sample_vault: Path) -> None:
+    before = snapshot(sample_vault)
+    result = run_vaulttools(
+        sample_vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: "5", CRASH_MODE_ENV: "interrupt"}
+    )
+    assert result.returncode == 3
+    assert result.stderr == (
+        "vaulttools: error: interrupted: every file was put back as it was; nothing was committed\n"
+    )
+    assert snapshot(sample_vault) == before
+    assert_clean(sample_vault)
+    assert commits(sample_vault) == 1
+    assert not (sample_vault / ".vaulttools" / "journal").exists()
+
+
+def test_ctrl_c_after_the_commit_keeps_nothing_half_done(sample_vault: Path) -> None:
+    before = snapshot(sample_vault)
+    result = run_vaulttools(
+        sample_vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: "commit", CRASH_MODE_ENV: "interrupt"}
+    )
+    # Interrupted after git committed: the files are put back and re-staged, so the work tree is the
+    # state before the batch and the commit stays in history (`undo` or `git reset` removes it).
+    assert result.returncode == 3
+    assert snapshot(sample_vault) == before
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def failing_write(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int, int], None]]:
+    """fail_on(n, errno): the nth `atomic_write` of a batch raises OSError (later ones work: rollback)."""
+    real = batch_module.atomic_write
+
+    def fail_on(number: int, code: int) -> None:
+        calls = {"n": 0}
+
+        def flaky(path: Path, data: bytes) -> None:
+            calls["n"] += 1
+            if calls["n"] == number:
+                raise OSError(code, os.strerror(code), str(path))
+            real(path, data)
+
+        monkeypatch.setattr(batch_module, "atomic_write", flaky)
+
+    yield fail_on
+
+
+@pytest.mark.parametrize("failing_file", [1, 2, 12, FILES_IN_BATCH])
+def test_disk_full_mid_batch_restores_every_written_file(
+    sample_vault: Path, run_cli: Callable[..., Result], failing_write: Callable[[int, int], None], failing_file: int
+) -> None:
+    before = snapshot(sample_vault)
+    failing_write(failing_file, errno.ENOSPC)
+    result = run_cli(sample_vault, "rename", OLD, NEW)
+    assert result.exit_code == 3
+    assert "No space left on device" in result.output
+    assert "every file was put back as it was, nothing was committed" in result.output
+    assert snapshot(sample_vault) == before
+    assert_clean(sample_vault)
+    assert commits(sample_vault) == 1
+
+
+def test_note_changed_by_another_program_while_writing_is_detected_and_rolled_back(sample_vault: Path) -> None:
+    vault = Vault(sample_vault)
+    plan = plan_renames(vault, [(OLD, NEW)], keep_alias=False)
+    before = snapshot(sample_vault)
+    victim = plan.changes[-1].path
+    edited_by_user = before[victim] + b"\nA line typed in Obsidian.\n"
+
+    def obsidian_saves_a_note(written_path: str) -> None:
+        if written_path == plan.changes[2].final_path:
+            (sample_vault / victim).write_bytes(edited_by_user)
+
+    with pytest.raises(EditConflict, match=f"{victim} was changed by another program"):
+        run_batch(vault, plan, BatchOptions(), after_write=obsidian_saves_a_note)
+    after = snapshot(sample_vault)
+    assert after == {**before, victim: edited_by_user}  # our writes undone, the user's edit kept
+    assert commits(sample_vault) == 1
+    assert not (sample_vault / ".vaulttools" / "journal").exists()
+
+
+def test_note_changed_between_planning_and_writing_is_refused(sample_vault: Path) -> None:
+    vault = Vault(sample_vault)
+    plan = plan_renames(vault, [(OLD, NEW)], keep_alias=False)
+    victim = sample_vault / plan.changes[0].path
+    victim.write_bytes(victim.read_bytes() + b"typed meanwhile\n")
+    git(sample_vault, "commit", "-qam", "user edit")  # committed, so only the content hash can tell
+    before = snapshot(sample_vault)
+    with pytest.raises(EditConflict, match="changed on disk while the batch was planned"):
+        run_batch(vault, plan, BatchOptions())
+    assert snapshot(sample_vault) == before
+
+
+def test_read_only_note_is_refused_before_anything_is_written(
+    sample_vault: Path, run_cli: Callable[..., Result]
+) -> None:
+    target = sample_vault / "concept-team-norms.md"  # one of the files the rename rewrites
+    target.chmod(0o444)
+    before = snapshot(sample_vault)
+    result = run_cli(sample_vault, "rename", OLD, NEW)
+    assert result.exit_code == 2
+    assert result.output == (
+        "vaulttools: error: concept-team-norms.md is read-only; make it writable (chmod u+w) and run again "
+        "(nothing was written)\n"
+    )
+    assert snapshot(sample_vault) == before
+    assert stat.S_IMODE(target.stat().st_mode) == 0o444
+
+
+def test_read_only_folder_is_refused_before_anything_is_written(
+    sample_vault: Path, run_cli: Callable[..., Result]
+) -> None:
+    folder = sample_vault / "sources"  # holds one file the rename rewrites
+    folder.chmod(0o555)
+    try:
+        before = snapshot(sample_vault)
+        result = run_cli(sample_vault, "rename", OLD, NEW)
+        assert result.exit_code == 2
+        assert "sources is a read-only folder; make it writable" in result.output
+        assert snapshot(sample_vault) == before
+    finally:
+        folder.chmod(0o755)
+    assert_clean(sample_vault)
+
+
+def test_permission_error_mid_batch_rolls_back(
+    sample_vault: Path, run_cli: Callable[..., Result], failing_write: Callable[[int, int], None]
+) -> None:
+    before = snapshot(sample_vault)
+    failing_write(7, errno.EACCES)
+    result = run_cli(sample_vault, "rename", OLD, NEW)
+    assert result.exit_code == 3
+    assert "(Permission denied); every file was put back as it was, nothing was committed" in result.output
+    assert snapshot(sample_vault) == before
+    assert_clean(sample_vault)
+
+
+def test_rejected_commit_hook_rolls_back(sample_vault: Path, run_cli: Callable[..., Result]) -> None:
+    hook = sample_vault / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'no commits today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    before = snapshot(sample_vault)
+    result = run_cli(sample_vault, "rename", OLD, NEW)
+    assert result.exit_code == 3
+    assert "no commits today" in result.output
+    assert snapshot(sample_vault) == before
+    assert_clean(sample_vault)
+    assert commits(sample_vault) == 1
+
+
+def test_write_fault_before_any_file_is_a_clean_error(sample_vault: Path) -> None:
+    vault = Vault(sample_vault)
+    plan = plan_renames(vault, [(OLD, NEW)], keep_alias=False)
+    with pytest.raises(VaultError, match="is not inside a git repository"):
+        run_batch(Vault(sample_vault / "sources"), plan, BatchOptions()) if False else _raise_outside()
+    with pytest.raises(BatchAborted):
+        raise BatchAborted("x")
+
+
+def _raise_outside() -> None:
+    raise VaultError("is not inside a git repository")
