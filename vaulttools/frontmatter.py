@@ -69,10 +69,56 @@ def verify_yaml_edit(
     if appended:
         new_data = _without_appended(path, old_data, new_data, appended)
     problem = _shape_difference(old_data, new_data, "")
+    if problem is None and not appended:
+        problem = _node_difference(old_yaml, new_yaml)
     if problem:
         raise EditConflict(
             f"{path}: the edit would change more than link values ({problem}); nothing was written"
         )
+
+
+def _node_difference(old_yaml: str, new_yaml: str) -> str | None:
+    """Compose both texts with ruamel.yaml: every node must keep its kind, tag and quoting style.
+
+    The data comparison above cannot see style: this is what proves that a splice kept `"…"` as `"…"`
+    and that a plain value did not turn into a number or a boolean.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    composer = YAML(typ="safe")
+    try:
+        old_root = composer.compose(old_yaml)
+    except YAMLError:
+        return None  # ruamel is stricter than the loader that already accepted both versions
+    try:
+        new_root = composer.compose(new_yaml)
+    except YAMLError as exc:
+        return f"ruamel.yaml cannot read the result: {exc}"
+    return _compare_nodes(old_root, new_root, "")
+
+
+def _compare_nodes(old: Any, new: Any, where: str) -> str | None:
+    if old is None or new is None:
+        return None if old is new else f"{where or 'the frontmatter'} appeared or disappeared"
+    if type(old) is not type(new) or old.tag != new.tag:
+        return f"{where or 'a value'} changed type"
+    if getattr(old, "style", None) != getattr(new, "style", None) and not isinstance(old.value, list):
+        return f"{where or 'a value'} changed its quoting style"
+    if isinstance(old.value, list):
+        if len(old.value) != len(new.value):
+            return f"{where} changed length"
+        for i, (a, b) in enumerate(zip(old.value, new.value, strict=True)):
+            if isinstance(a, tuple):  # a mapping entry: (key node, value node)
+                name = f"{where}.{a[0].value}" if where else str(a[0].value)
+                pairs = [(a[0], b[0], name), (a[1], b[1], name)]
+            else:
+                pairs = [(a, b, f"{where}[{i}]")]
+            for x, y, place in pairs:
+                problem = _compare_nodes(x, y, place)
+                if problem:
+                    return problem
+    return None
 
 
 def _without_appended(path: str, old: Any, new: Any, appended: Mapping[str, str]) -> Any:
