@@ -43,3 +43,18 @@ def test_config_command_shows_sources(tmp_path, run_cli) -> None:
     assert result.exit_code == 0
     assert "related.limit = 7  (.vaulttools.toml)" in result.output
     assert "link_properties = ['related']  (default)" in result.output
+
+
+def test_python_api_reads_and_plans(sample_vault) -> None:
+    from vaulttools import Vault
+
+    vault = Vault(sample_vault)
+    post = vault.post("concept-humane-imperative.md")
+    assert post["id"] == "concept-humane-imperative"
+    assert post.content.startswith("# ")
+    plan = vault.rename("concept-humane-imperative", "concept-humane-core")
+    assert not plan.empty
+    assert (sample_vault / "concept-humane-imperative.md").exists()  # planning writes nothing
+    result = vault.apply(plan)
+    assert result.committed
+    assert (sample_vault / "concept-humane-core.md").exists()

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import frontmatter
+
 from vaulttools import vault as _vault
 from vaulttools.batch import BatchOptions, BatchPlan, BatchResult, run_batch
 from vaulttools.check import CheckReport, check_vault
+from vaulttools.errors import VaultError
 
 
 class Vault(_vault.Vault):
@@ -23,6 +26,17 @@ class Vault(_vault.Vault):
 
     def check(self) -> CheckReport:
         return check_vault(self)
+
+    def post(self, path: str) -> frontmatter.Post:
+        """A note as python-frontmatter's `Post` (metadata + content), for scripts that only read.
+
+        Reading only: python-frontmatter re-dumps YAML on write (keys re-sorted, quotes dropped), so every
+        change goes through a planning method and `apply` instead.
+        """
+        note = self.note(path)
+        if note.properties is None and note.frontmatter is not None:
+            raise VaultError(f"{path}: frontmatter does not parse ({note.yaml_error}); fix it first")
+        return frontmatter.Post(note.body, **(note.properties or {}))
 
     def normalize_links(
         self, *, fix_case: bool = False, drop_md: bool = False, shorten_paths: bool = False
