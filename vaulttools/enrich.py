@@ -28,6 +28,7 @@ from vaulttools.errors import VaultError
 from vaulttools.links import find_links
 from vaulttools.note import Note
 from vaulttools.planning import note_change
+from vaulttools.related import find_section
 from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
 from vaulttools.vault import Vault
 
@@ -370,21 +371,10 @@ class Placement(NamedTuple):
     edits: list[Edit]
 
 
-def _heading_re(heading: str) -> re.Pattern[str]:
-    return re.compile(
-        rf"^[ ]{{0,3}}#{{1,6}}[ \t]+{re.escape(heading)}[ \t]*#*[ \t]*\r?$", re.MULTILINE | re.IGNORECASE
-    )
-
-
 def find_related_heading(note: Note, heading: str) -> int | None:
-    """Offset of the last "Related across articles" heading line outside code, or None."""
-    if heading.lower() not in note.text.lower():
-        return None
-    found = None
-    for match in _heading_re(heading).finditer(note.text, note.body_start):
-        if note.region_at(match.start()) is None:
-            found = match.start()
-    return found
+    """Offset of the note's "Related across articles" heading line, found exactly as sync-related finds it."""
+    section = find_section(note, heading)
+    return None if section is None else section.heading_start
 
 
 _PARAGRAPH_START_RE = re.compile(rf"^[ ]{{0,3}}({re.escape(CONTEXT_MARKER)})", re.MULTILINE)
