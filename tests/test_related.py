@@ -333,3 +333,23 @@ def test_apply_edits_of_section_is_exact() -> None:
     edit, _ = section_edit(note, "See also", ["[[b]]"])
     assert edit is not None
     assert apply_edits(note.text, [edit]) == "Body.\n\n\n## See also\n- [[b]]\n"
+
+
+@pytest.mark.parametrize(
+    ("link_format", "markdown", "expected"),
+    [
+        ("shortest", False, "[[b]]"),
+        ("absolute", False, "[[x/y/b]]"),
+        ("relative", False, "[[../x/y/b]]"),
+        ("shortest", True, "[b](b.md)"),
+        ("absolute", True, "[b](x/y/b.md)"),
+        ("relative", True, "[b](../x/y/b.md)"),
+    ],
+)
+def test_entry_text_follows_new_link_format(link_format: str, markdown: bool, expected: str) -> None:
+    from vaulttools.related import entry_text
+
+    def resolve(name: str, source: str) -> str | None:
+        return "x/y/b.md" if name in ("b", "x/y/b", "x/y/b.md") else None
+
+    assert entry_text("z/a.md", "x/y/b.md", resolve, markdown, link_format) == expected

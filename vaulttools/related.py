@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -522,14 +523,27 @@ def section_edit(note: Note, heading: str, entries: list[str]) -> tuple[Edit | N
     return Edit(section.heading_start, section.end, old, "", "related-section"), REMOVED
 
 
-def entry_text(source: str, target: str, resolve: Callable[[str, str], str | None], markdown: bool) -> str:
-    """`[[stem]]` (the shortest text that reaches `target` from `source`) or `[stem](stem.md)`."""
+def entry_text(
+    source: str,
+    target: str,
+    resolve: Callable[[str, str], str | None],
+    markdown: bool,
+    link_format: str = "shortest",
+) -> str:
+    """A link to `target` as Obsidian would write it from `source` (`.obsidian/app.json` `newLinkFormat`):
+    `shortest` is the shortest text that reaches it (`[[stem]]`), `absolute` the vault path, `relative` the
+    path from the note's folder; `[stem](….md)` instead when the vault uses markdown links."""
     stem = strip_md(target.rsplit("/", 1)[-1])
     name = stem
-    for option in (stem, strip_md(target), target):
-        if resolve(option, source) == target:
-            name = option
-            break
+    if link_format == "absolute":
+        name = strip_md(target)
+    elif link_format == "relative":
+        name = posixpath.relpath(strip_md(target), posixpath.dirname(source) or ".")
+    else:
+        for option in (stem, strip_md(target), target):
+            if resolve(option, source) == target:
+                name = option
+                break
     if markdown:
         return f"[{stem}]({encode_markdown_target(strip_md(name) + '.md', angle=False)})"
     return f"[[{name}]]"
@@ -588,13 +602,15 @@ def scan_related(
     return RelatedScan(notes, build_index(facts), unparsable, ungrouped, resolve)
 
 
-def plan_related(scan: RelatedScan, config: RelatedConfig, *, markdown_links: bool = False) -> BatchPlan:
+def plan_related(
+    scan: RelatedScan, config: RelatedConfig, *, markdown_links: bool = False, link_format: str = "shortest"
+) -> BatchPlan:
     """One batch: every grouped note's section made to list its best candidates."""
     changes: list[FileChange] = []
     outcome: dict[str, list[str]] = {ADDED: [], UPDATED: [], REMOVED: []}
     for path, note in scan.notes.items():
         chosen = best_candidates(scan.index, path, config, config.limit)
-        entries = [entry_text(path, c.path, scan.resolve, markdown_links) for c in chosen]
+        entries = [entry_text(path, c.path, scan.resolve, markdown_links, link_format) for c in chosen]
         edit, action = section_edit(note, config.heading, entries)
         if edit is None:
             continue
@@ -638,4 +654,10 @@ def scan_vault(vault: Vault, config: RelatedConfig) -> RelatedScan:
 def plan_sync_related(vault: Vault, limit: int | None = None) -> BatchPlan:
     """The whole `sync-related` batch for a vault (what the CLI and `Vault.sync_related` run)."""
     config = related_config(vault.config.related, limit)
-    return plan_related(scan_vault(vault, config), config, markdown_links=vault.settings.use_markdown_links)
+    settings = vault.settings
+    return plan_related(
+        scan_vault(vault, config),
+        config,
+        markdown_links=settings.use_markdown_links,
+        link_format=settings.new_link_format,
+    )

@@ -56,7 +56,12 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
     scan = scan_vault(vault, config)
     if explain_slug is not None:
         return explain(vault, scan, config, explain_slug, as_json=flags["as_json"])
-    plan = plan_related(scan, config, markdown_links=vault.settings.use_markdown_links)
+    plan = plan_related(
+        scan,
+        config,
+        markdown_links=vault.settings.use_markdown_links,
+        link_format=vault.settings.new_link_format,
+    )
     return execute_plan(app, plan, **flags, describe=describe)
 
 
