@@ -206,3 +206,13 @@ def test_dirty_paths_parses_unicode_and_spaces(repo_vault: Path) -> None:
     repo = Repository.find(repo_vault)
     assert repo is not None
     assert repo.dirty_paths(["Café note.md", "a.md"]) == ["Café note.md"]
+
+
+def test_autocrlf_conversion_is_reported_not_looped(repo_vault: Path) -> None:
+    """b.md has CRLF; with core.autocrlf=input git stores LF, so the file shows modified after the commit."""
+    git(repo_vault, "config", "core.autocrlf", "input")
+    plan = _plan(repo_vault, ("b.md", b"changed\r\n", None))
+    result = run_batch(Vault(repo_vault), plan, BatchOptions())
+    assert result.committed
+    assert (repo_vault / "b.md").read_bytes() == b"changed\r\n"
+    assert any("line-ending" in w for w in result.warnings)

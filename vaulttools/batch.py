@@ -16,7 +16,7 @@ from vaulttools import journal
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
 from vaulttools.git import BATCH_TRAILER, Repository
 from vaulttools.resolve import fold
-from vaulttools.vault import Vault, atomic_write
+from vaulttools.vault import Vault, atomic_write, synced_once
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class BatchResult:
     committed: str | None = None  # commit sha
     dry_run: bool = False
     nothing_to_do: bool = False
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -117,25 +118,26 @@ def run_batch(
                     _refuse_if_changed_since_planning(vault.root, change)
                     written.append(change)
                     (vault.root / change.path).unlink()
-        for number, change in enumerate(plan.changes, start=1):
-            if clear_first and _vacates(change):
-                if change.new is not None:
-                    _write_change(vault.root, change, source_cleared=True)
-            else:
-                _refuse_if_changed_since_planning(vault.root, change)
-                # Listed before writing: a rename can fail half-way (destination written, source not yet
-                # removed), and rolling back a change that was never written is harmless.
-                written.append(change)
-                _write_change(vault.root, change)
-            if vault.on_progress is not None:
-                vault.on_progress("Writing files", number, len(plan.changes))
-            if after_write is not None:
-                after_write(change.final_path)
-            _injected_fault(str(number))
+        # One sync for the batch's writes, before the commit, instead of an fsync per file (~1 ms each).
+        with synced_once():
+            for number, change in enumerate(plan.changes, start=1):
+                if clear_first and _vacates(change):
+                    if change.new is not None:
+                        _write_change(vault.root, change, source_cleared=True)
+                else:
+                    _refuse_if_changed_since_planning(vault.root, change)
+                    # Listed before writing: a rename can fail half-way (destination written, source not yet
+                    # removed), and rolling back a change that was never written is harmless.
+                    written.append(change)
+                    _write_change(vault.root, change)
+                if vault.on_progress is not None:
+                    vault.on_progress("Writing files", number, len(plan.changes))
+                if after_write is not None:
+                    after_write(change.final_path)
+                _injected_fault(str(number))
         sha = None
         if options.commit and repo is not None:
             sha = repo.commit_paths(touched, plan.commit_message(), no_verify=options.no_verify)
-            _injected_fault("commit")
     except BaseException as exc:
         _roll_back(vault.root, written)
         if repo is not None:
@@ -155,8 +157,25 @@ def run_batch(
                 f"writing {where} failed ({exc.strerror}); every file was put back as it was, nothing was committed"
             ) from exc
         raise
+    # Outside the rollback: once committed, the batch is done; a kill here leaves only the journal,
+    # which `recover` recognises by the commit's batch id and clears.
+    _injected_fault("commit")
     journal.finish(vault.root)
-    return BatchResult(written=True, committed=sha)
+    warnings = _line_ending_warnings(repo, plan) if sha and repo is not None else []
+    return BatchResult(written=True, committed=sha, warnings=warnings)
+
+
+def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:
+    """`core.autocrlf` or `.gitattributes` `eol`/`text` make git store CRLF files converted, so they can show
+    as modified after the commit: say so once instead of leaving the user to chase a diff we did not make."""
+    crlf = [c.final_path for c in plan.changes if c.new is not None and b"\r\n" in c.new]
+    if not crlf or not repo.converts_line_endings():
+        return []
+    shown = ", ".join(crlf[:3]) + (" …" if len(crlf) > 3 else "")
+    return [
+        f"git's line-ending settings (core.autocrlf or .gitattributes) convert the CRLF files of this batch "
+        f"({shown}); vaulttools wrote them with CRLF as they were, so git may show them as modified"
+    ]
 
 
 def _is_move(change: FileChange) -> bool:
@@ -259,7 +278,7 @@ def _nearest_existing(folder: Path) -> Path:
 
 # Test hook for crash-safety tests (tests/test_reliability_crash.py). VAULTTOOLS_TEST_CRASH_AFTER=N kills
 # the process with SIGKILL right after the batch's Nth file write (`commit`: right after the commit, before
-# the journal is cleared); VAULTTOOLS_TEST_CRASH_MODE=interrupt raises KeyboardInterrupt there (Ctrl-C).
+# the journal is cleared); VAULTTOOLS_TEST_CRASH_MODE=interrupt raises KeyboardInterrupt instead (Ctrl-C).
 CRASH_AFTER_ENV = "VAULTTOOLS_TEST_CRASH_AFTER"
 CRASH_MODE_ENV = "VAULTTOOLS_TEST_CRASH_MODE"
 

@@ -128,6 +128,21 @@ class Repository:
         except gitpython.GitCommandError:
             return ""
 
+    def converts_line_endings(self) -> bool:
+        """Whether git rewrites line endings on commit here (autocrlf, or eol/text in .gitattributes)."""
+        if self._config_value("core.autocrlf").lower() in ("true", "input"):
+            return True
+        attributes = self.root / ".gitattributes"
+        try:
+            text = attributes.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+        return any(
+            ("eol=" in line or " text" in line) and "-text" not in line
+            for line in text.splitlines()
+            if not line.lstrip().startswith("#")
+        )
+
     def head(self) -> str | None:
         try:
             return self._repo.head.commit.hexsha

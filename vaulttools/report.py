@@ -76,10 +76,13 @@ def batch_document(plan: BatchPlan, result: BatchResult) -> dict[str, Any]:
         "files": [{"path": c.path, "new_path": c.new_path} for c in plan.changes],
         "counts": plan.counts,
         "report": plan.report,
+        "warnings": result.warnings,
     }
 
 
 def echo_batch_summary(plan: BatchPlan, result: BatchResult) -> None:
+    for warning in result.warnings:
+        click.echo(f"vaulttools: warning: {warning}", err=True)
     files = len(plan.changes)
     if result.nothing_to_do:
         click.echo("Nothing to change: no file was written and nothing was committed.")
