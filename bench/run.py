@@ -21,8 +21,10 @@ Cache semantics (`.vaulttools/cache/`, ignored by git, so `git clean -fdq` keeps
     * writing commands: after the reset, an untimed `check --json` refreshes the cache, so each run starts
       as it would in a vault that was already checked (the files the previous run changed are re-parsed).
 
-Peak RSS is the child's own `ru_maxrss` from `os.wait4` (the largest process of the command's tree when it
-runs workers is reported by the OS for the parent only; workers are added from RUSAGE_CHILDREN deltas).
+Peak RSS is the largest resident set of the command's process or any of its workers (the largest single
+process, not the sum of processes that ran at once), as `/usr/bin/time -f %M` reports it. Without
+/usr/bin/time it is `RUSAGE_CHILDREN`'s maximum, an upper bound (Linux carries a forking parent's
+high-water mark into the child, so the runner's own ~30 MB is the least it can show).
 Standard library only.
 """
 
@@ -36,6 +38,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +51,7 @@ HUB_NEW = "concept-hub-renamed"
 BASE_TAG = "bench-base"
 ENRICH_NOTES = 200
 RSS_LIMIT_MB = 1024  # the issue's ceiling on 100,000 notes
+TIME_BINARY = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 # The floor: walk the vault like vaulttools does (dot-folders skipped) and read every note's bytes.
 FLOOR_CODE = """
@@ -150,7 +154,9 @@ def format_table(measures: Sequence[Measure], floor: float | None, notes: int) -
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows]
+    lines = [
+        "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
 
@@ -175,28 +181,31 @@ def enrichment_lines(slugs: Sequence[str], count: int = ENRICH_NOTES) -> list[st
 
 def timed(command: Sequence[str], cwd: Path) -> tuple[float, float, int]:
     """(seconds, peak RSS MB of the process and its workers, exit code) of one process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    stderr = process.stderr.read() if process.stderr else b""
-    if process.stderr:
-        process.stderr.close()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss is in KiB on Linux. RUSAGE_CHILDREN's maximum only grows when a descendant (e.g. a parse
-    # worker) beat every earlier child, so it is a lower bound for the workers; the parent's is exact.
-    peak_kb = max(usage.ru_maxrss, after if after > before else 0)
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
+        if TIME_BINARY is not None:
+            # /usr/bin/time (a small C program) reports its child's high-water mark, which a fork from this
+            # ~30 MB runner would otherwise inherit; its own start-up adds about a millisecond.
+            command = [TIME_BINARY, "-q", "-f", "%M", "-o", rss_file.name, *command]
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, stderr = process.communicate()
+        seconds = time.perf_counter() - start
+        peak_kb = _peak_kb(rss_file.read()) if TIME_BINARY is not None else None
+    if peak_kb is None:
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # an upper bound: all children
     if process.returncode not in (0, 1):
         sys.stderr.write(stderr.decode("utf-8", "replace")[-2000:])
     return seconds, peak_kb / 1024, process.returncode
 
 
+def _peak_kb(time_output: str) -> int | None:
+    """The last line of `/usr/bin/time -f %M` output (KiB); earlier lines may be its status notes."""
+    lines = time_output.strip().splitlines()
+    return int(lines[-1]) if lines and lines[-1].strip().isdigit() else None
+
+
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def vaulttools(*args: str) -> list[str]:

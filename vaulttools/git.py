@@ -242,23 +242,28 @@ class Repository:
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as message_file:
             message_file.write(message)
         try:
-            args = [
-                "commit",
-                "--quiet",
-                "--only",
-                "-F",
-                message_file.name,
-                "--pathspec-from-file=-",
-                "--pathspec-file-nul",
-            ]
+            args = ["commit", "--quiet", "-F", message_file.name]
             if no_verify:
                 args.append("--no-verify")
-            self._run(*args, stdin=b"\0".join(p.encode() for p in paths), config=self.identity_config())
+            if self._staged_only(set(paths)):
+                # Nothing else is staged, so a plain commit records exactly these paths; `--only` would
+                # rebuild a temporary index of the whole work tree (0.5-1.5 s on 20,000 files).
+                self._run(*args, config=self.identity_config())
+            else:
+                args += ["--only", "--pathspec-from-file=-", "--pathspec-file-nul"]
+                self._run(*args, stdin=b"\0".join(p.encode() for p in paths), config=self.identity_config())
         finally:
             os.unlink(message_file.name)
         head = self.head()
         assert head is not None
         return head
+
+    def _staged_only(self, repo_paths: set[str]) -> bool:
+        """The index differs from HEAD in none but these paths (False before the first commit)."""
+        if self.head() is None:
+            return False
+        output = self._run("diff-index", "--cached", "--name-only", "-z", "--no-renames", "HEAD", binary=True)
+        return {os.fsdecode(p) for p in output.split(b"\0") if p} <= repo_paths
 
 
 def _stderr_line(exc: gitpython.GitCommandError) -> str:

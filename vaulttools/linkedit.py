@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from urllib.parse import quote as percent_quote
+from urllib.parse import unquote
 
 from vaulttools.edits import Edit
 from vaulttools.frontmatter import format_scalar
@@ -14,7 +15,29 @@ def encode_markdown_target(target: str, angle: bool) -> str:
     """Markdown destinations need `%20` for spaces (unless written `<…>`); keep everything else readable."""
     if angle:
         return target.replace("<", "%3C").replace(">", "%3E")
-    return percent_quote(target, safe="/!$&'*+,;=:@-._~" + "".join(c for c in target if ord(c) > 127))
+    # Character by character: `quote` would also encode non-ASCII letters, which Obsidian writes as they are.
+    return "".join(c if ord(c) > 127 else percent_quote(c, safe="/!$&'*+,;=:@-._~") for c in target)
+
+
+def encode_like(written: str, new_target: str, angle: bool) -> str:
+    """`new_target` as a markdown destination in the author's own spelling: path segments whose meaning
+    did not change keep their exact characters (`//`, raw `¶` or `%C2%B6`, `%20`); changed segments are
+    encoded the way the old segment was (non-ASCII percent-encoded only if the author did so)."""
+    old_segments = written.split("/")
+    new_segments = new_target.split("/")
+    if len(old_segments) != len(new_segments):
+        return encode_markdown_target(new_target, angle)
+    out = []
+    for raw, new in zip(old_segments, new_segments, strict=True):
+        if unquote(raw) == new:
+            out.append(raw)
+        elif angle:
+            out.append(encode_markdown_target(new, angle))
+        elif any(ord(c) > 127 for c in unquote(raw)) and "%" in raw and not any(ord(c) > 127 for c in raw):
+            out.append(percent_quote(new, safe="!$&'*+,;=:@-._~"))
+        else:
+            out.append(encode_markdown_target(new, angle))
+    return "/".join(out)
 
 
 def retarget(note: Note, link: Link, new_target: str, *, kind: str = "") -> Edit:
@@ -22,7 +45,7 @@ def retarget(note: Note, link: Link, new_target: str, *, kind: str = "") -> Edit
     old = note.text[link.target_start : link.target_end]
     where = f"{note.path}:{note.line_col(link.start)[0]}"
     if link.kind == MARKDOWN:
-        written = encode_markdown_target(new_target, link.angle)
+        written = encode_like(old, new_target, link.angle)
     elif link.kind == BARE:
         written = format_scalar(new_target, link.quote, in_flow=_in_flow(note, link), where=where)
     elif link.kind == PROPERTY and link.quote:

@@ -39,7 +39,8 @@ def verify_edited(
     _verify_untouched_bytes(note, new_text, real)
     fm = note.frontmatter
     new_fm, problem = split_frontmatter(new_text)
-    if (fm is None) != (new_fm is None) or problem:
+    # A frontmatter that never closes is body text to Obsidian (its links are links): it may stay unclosed.
+    if (fm is None) != (new_fm is None) or (problem and problem != note.frontmatter_problem):
         raise EditConflict(
             f"{note.path}: the edit would change where the frontmatter ends; nothing was written"
         )

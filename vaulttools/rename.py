@@ -255,7 +255,9 @@ def name_spellings(stem: str) -> set[bytes]:
     if stem.isascii():
         forms = {stem.lower()}
     else:
-        runs = sorted(re.findall(r"[\x00-\x7f]+", stem), key=len, reverse=True)
+        # Runs of the NFC form: each is also in the NFD spelling (decomposing only lengthens ASCII runs,
+        # e.g. NFD "cafe\u0301" holds NFC "caf"), while an NFD run ("cafe") may be missing from NFC.
+        runs = sorted(re.findall(r"[\x00-\x7f]+", unicodedata.normalize("NFC", stem)), key=len, reverse=True)
         if runs and len(runs[0]) >= 3:
             forms = {runs[0].lower()}
     spellings: set[bytes] = set()
@@ -299,7 +301,9 @@ def renamed_index(index: LinkIndex, renames: list[Rename]) -> LinkIndex:
     return after
 
 
-def styled_target(target: str, old_dest: str, new_dest: str, new_source: str) -> str:
+def styled_target(
+    target: str, old_dest: str, new_dest: str, new_source: str, old_source: str | None = None
+) -> str:
     """`target` (pointing at `old_dest`) rewritten to point at `new_dest`, in the same path style.
 
     `/path` stays absolute, `./` and `../` stay relative to the (maybe moved) linking note, `folder/old`
@@ -310,6 +314,11 @@ def styled_target(target: str, old_dest: str, new_dest: str, new_source: str) ->
     name = posixpath.basename(base)
     if target.startswith("/"):
         return "/" + base + extension
+    same_folders = posixpath.dirname(old_dest) == posixpath.dirname(new_dest) and (
+        old_source is not None and posixpath.dirname(old_source) == posixpath.dirname(new_source)
+    )
+    if target.startswith(("./", "../")) and same_folders and "/" in target:
+        return f"{target.rpartition('/')[0]}/{name}{extension}"  # the author's folder text, `//` and all
     if target.startswith(("./", "../")):
         relative = posixpath.relpath(base, posixpath.dirname(new_source) or ".")
         if target.startswith("./") and not relative.startswith("../"):
@@ -454,11 +463,11 @@ def link_edits(
         if _reaches(after, link.target, new_source, new_dest):
             return []
         # The link's own note moved (relative paths) or a new name now competes with its target.
-        candidate = styled_target(link.target, before.path, new_dest, new_source)
+        candidate = styled_target(link.target, before.path, new_dest, new_source, note.path)
         target, _ = widened_target(candidate, new_dest, new_source, after)
         report.adjusted += 1
         return [retarget(note, link, target, kind="adjusted")]
-    candidate = styled_target(link.target, before.path, new_dest, new_source)
+    candidate = styled_target(link.target, before.path, new_dest, new_source, note.path)
     target, widened = widened_target(candidate, new_dest, new_source, after)
     report.widened += widened
     report.rewritten[_kind_label(note, link)] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fnmatch
 import os
 import re
@@ -180,6 +181,26 @@ def scan_vault(root: Path, ignored=lambda path: False) -> ScanResult:
     return result
 
 
+# Inside `synced_once()` atomic writes skip their own fsync (about 1 ms each); the block ends with one sync.
+_SYNC_DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("sync_deferred", default=False)
+
+
+@contextlib.contextmanager
+def synced_once() -> Iterator[None]:
+    """Make the atomic writes of a block durable with one sync at its end instead of one fsync per file.
+
+    Each write still replaces its file atomically; only the moment it is forced to disk moves to the end
+    of the block (a batch of 20,000 files spends seconds in per-file fsyncs, a fraction of that in one).
+    """
+    token = _SYNC_DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _SYNC_DEFERRED.reset(token)
+    if hasattr(os, "sync"):
+        os.sync()
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write via a temporary file in the same folder and `os.replace`, keeping the file's mode."""
     try:
@@ -190,8 +211,9 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
+            if not _SYNC_DEFERRED.get():
+                temp.flush()
+                os.fsync(temp.fileno())
         if mode is not None:
             os.chmod(temp_name, mode)
         os.replace(temp_name, path)

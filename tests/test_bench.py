@@ -1,0 +1,104 @@
+"""The benchmark scripts work: the generator at N=50 and bench/run.py's pure helpers (nothing is timed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+run = load("run")
+generate = load("generate")
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [([], None), ([2.0], 2.0), ([3.0, 1.0, 2.0], 2.0), ([1.0, 2.0, 3.0, 10.0], 2.5)],
+)
+def test_median(values: list[float], expected: float | None) -> None:
+    assert run.median(values) == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "floor", "expected"),
+    [(None, 1.0, None), (1.0, None, None), (1.0, 0.0, None), (3.0, 0.5, 6.0)],
+)
+def test_ratio(seconds: float | None, floor: float | None, expected: float | None) -> None:
+    assert run.ratio(seconds, floor) == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "rss", "goal", "notes", "note", "expected"),
+    [
+        ([1.0], [100.0], 5.0, 20000, "", "pass"),
+        ([3.0], [100.0], 5.0, 20000, "", "FAIL (time)"),
+        ([1.0], [100.0], None, 20000, "", "-"),  # no goal: reported only
+        ([1.0], [2000.0], 5.0, 20000, "", "pass"),  # the RSS ceiling applies on 100,000 notes only
+        ([1.0], [2000.0], None, 100000, "", "FAIL (rss)"),
+        ([3.0], [2000.0], 5.0, 100000, "", "FAIL (time, rss)"),
+        ([], [], 5.0, 20000, "(skipped: no `x`)", "-"),
+    ],
+)
+def test_verdict(
+    seconds: list[float], rss: list[float], goal: float | None, notes: int, note: str, expected: str
+) -> None:
+    measure = run.Measure("cmd", seconds, rss, goal, note)
+    assert run.verdict(measure, 0.5, notes) == expected
+
+
+def test_format_table_is_markdown_with_one_row_per_measure() -> None:
+    measures = [
+        run.Measure("floor: read every note", [0.5, 0.4, 0.6], [12.0]),
+        run.Measure("check-warm", [0.9, 1.1, 1.0], [80.0, 90.0], 2.0),
+        run.Measure("enrich", goal=None, note="(skipped: no `enrich`)"),
+    ]
+    assert run.format_table(measures, 0.5, 20000).splitlines() == [
+        "| command                | seconds | x floor | peak RSS MB | goal  | result                   |",
+        "|------------------------|---------|---------|-------------|-------|--------------------------|",
+        "| floor: read every note | 0.50    | 1.0     | 12          | -     | -                        |",
+        "| check-warm             | 1.00    | 2.0     | 90          | <= 2x | pass                     |",
+        "| enrich                 | -       | -       | -           | -     | - (skipped: no `enrich`) |",
+    ]
+
+
+def test_enrichment_lines_pick_spread_slugs_as_json_lines() -> None:
+    slugs = [f"note-{i:03d}" for i in range(10)]
+    lines = run.enrichment_lines(slugs, count=3)
+    entries = [json.loads(line) for line in lines]
+    assert [e["slug"] for e in entries] == ["note-000", "note-003", "note-006"]
+    assert all(set(e) == {"slug", "context", "counterpoint"} and e["context"] for e in entries)
+
+
+def test_every_row_names_a_registered_command() -> None:
+    from vaulttools.cli import cli
+
+    for bench in run.benches(Path("enrich.jsonl")):
+        assert bench.requires in cli.commands, bench.name
+
+
+def test_generator_is_deterministic_and_has_a_hub(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    counts = generate.generate(first, 50, 7)
+    generate.generate(second, 50, 7)
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert counts["notes"] == 50 == len([f for f in files if f.suffix == ".md"])
+    assert all((first / f).read_bytes() == (second / f).read_bytes() for f in files)
+    hub = (first / f"{generate.HUB}.md").read_bytes()
+    assert hub.startswith(b'---\nid: "concept-hub-note"\n')
+    inbound = [f for f in files if f.suffix == ".md" and generate.HUB.encode() in (first / f).read_bytes()]
+    assert len(inbound) >= 2  # the hub itself and at least one note linking to it
