@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import git as gitpython
+from typing import TYPE_CHECKING, Any
 
 from vaulttools.errors import GitError
+
+
+class _LazyModule:
+    """GitPython, imported on first use: it costs ~30 ms, and read-only commands such as `check` never
+    touch git."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        module = importlib.import_module(self._name)
+        return getattr(module, attribute)
+
+
+if TYPE_CHECKING:
+    import git as gitpython
+else:
+    gitpython = _LazyModule("git")
 
 BATCH_TRAILER = "Vaulttools-Batch"
 UNDO_TRAILER = "Vaulttools-Undo"
@@ -192,6 +210,45 @@ class Repository:
 
     def blob(self, sha: str, vault_path: str) -> bytes:
         return self._run("cat-file", "blob", f"{sha}:{self.to_repo_path(vault_path)}", binary=True)
+
+    def blobs(self, wanted: Sequence[tuple[str, str]]) -> list[bytes]:
+        """The bytes of many (commit, vault path) files: one `ls-tree` per commit, one `cat-file --batch`.
+
+        Undoing a batch of 1,000 files read 2,000 blobs with a process each; asking `cat-file` for
+        `commit:path` instead re-reads the commit's tree per file (seconds on a 20,000-file folder).
+        """
+        if not wanted:
+            return []
+        trees = {sha: self._blob_ids(sha) for sha in {sha for sha, _ in wanted}}
+        oids = []
+        for sha, path in wanted:
+            oid = trees[sha].get(self.to_repo_path(path))
+            if oid is None:
+                raise GitError(f"git cat-file: {path} is not a file in {sha}")
+            oids.append(oid)
+        output = self._run("cat-file", "--batch", stdin=b"\n".join(oids) + b"\n", binary=True)
+        contents = []
+        position = 0
+        for oid in oids:
+            header_end = output.index(b"\n", position)
+            header = output[position:header_end].split(b" ")
+            if len(header) != 3 or header[1] != b"blob":
+                raise GitError(f"git cat-file: object {oid.decode()} is not a file")
+            size = int(header[2])
+            contents.append(output[header_end + 1 : header_end + 1 + size])
+            position = header_end + 1 + size + 1  # the content is followed by a newline
+        return contents
+
+    def _blob_ids(self, sha: str) -> dict[str, bytes]:
+        """Repository path → blob id of every file in a commit."""
+        listing = self._run("ls-tree", "-r", "-z", "--full-tree", sha, binary=True)
+        ids = {}
+        for entry in listing.split(b"\0"):
+            meta, _, path = entry.partition(b"\t")
+            fields = meta.split(b" ")
+            if len(fields) == 3 and fields[1] == b"blob":
+                ids[os.fsdecode(path)] = fields[2]
+        return ids
 
     def commits_touching_since(self, sha: str, vault_paths: Iterable[str]) -> list[str]:
         """Commits after `sha` that touched any of these paths, newest first."""

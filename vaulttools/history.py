@@ -30,18 +30,22 @@ def plan_undo(repo: Repository, commit: BatchCommit) -> BatchPlan:
             "undo those first or revert by hand with `git revert`"
         )
     parent = commit.sha + "^"
+    # Every blob the plan needs, read by one git process: (bytes after the batch, bytes before it).
+    wanted: list[tuple[str, str]] = []
+    for status, path, new_path in changes:
+        if status != "D":
+            wanted.append((commit.sha, new_path if status == "R" and new_path is not None else path))
+        if status != "A":
+            wanted.append((parent, path))
+    blobs = iter(repo.blobs(wanted))
     plan_changes: list[FileChange] = []
     for status, path, new_path in changes:
+        after = None if status == "D" else next(blobs)
+        before = None if status == "A" else next(blobs)
         if status == "R" and new_path is not None:
-            plan_changes.append(
-                FileChange(new_path, repo.blob(commit.sha, new_path), repo.blob(parent, path), path)
-            )
-        elif status == "A":
-            plan_changes.append(FileChange(path, repo.blob(commit.sha, path), None))
-        elif status == "D":
-            plan_changes.append(FileChange(path, None, repo.blob(parent, path)))
+            plan_changes.append(FileChange(new_path, after, before, path))
         else:
-            plan_changes.append(FileChange(path, repo.blob(commit.sha, path), repo.blob(parent, path)))
+            plan_changes.append(FileChange(path, after, before))
     plan = BatchPlan(
         command="undo",
         summary=f"revert {commit.sha[:10]} ({commit.subject})",

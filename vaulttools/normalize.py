@@ -268,6 +268,7 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
             continue
         result = normalize_note(note, context, config.day_property)
         change = note_change(note, result.edits) if result.edits else None
+        vault.forget(path)  # the change holds the bytes it needs: keep 100,000 parsed notes out of memory
         if change is not None:
             totals.changes.append(change)
         totals.fixed += result.fixed

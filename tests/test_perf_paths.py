@@ -1,0 +1,154 @@
+"""The faster write and git paths keep their guarantees (issue 7): one `cat-file --batch` for undo, a plain
+commit only when nothing else is staged, one originals file in the journal, one sync per batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, snapshot
+from vaulttools import journal
+from vaulttools import vault as vault_module
+from vaulttools.batch import BatchOptions, BatchPlan, FileChange, run_batch
+from vaulttools.errors import GitError
+from vaulttools.git import Repository
+from vaulttools.history import latest_undoable, plan_undo
+from vaulttools.vault import Vault
+
+FILES = {
+    "plain.md": b"plain [[b]]\n",
+    "with space.md": b"no final newline",
+    "crlf.md": b"\xef\xbb\xbf---\r\nid: x\r\n---\r\nbody\r\n",
+    "empty.md": b"",
+    "binary.bin": bytes(range(256)) * 3,
+}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "v"
+    root.mkdir()
+    for name, data in FILES.items():
+        (root / name).write_bytes(data)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def _head(root: Path) -> str:
+    return git(root, "rev-parse", "HEAD").strip()
+
+
+def test_blobs_returns_every_file_byte_for_byte_in_order(repo: Path) -> None:
+    repository = Repository.find(repo)
+    assert repository is not None
+    names = [*FILES, "plain.md"]  # a repeat is read again, in place
+    assert repository.blobs([(_head(repo), name) for name in names]) == [FILES[n] for n in names]
+    assert repository.blobs([]) == []
+
+
+def test_blobs_refuses_a_path_missing_from_the_commit(repo: Path) -> None:
+    repository = Repository.find(repo)
+    assert repository is not None
+    with pytest.raises(GitError, match=r"gone\.md"):
+        repository.blobs([(_head(repo), "plain.md"), (_head(repo), "gone.md")])
+
+
+def _batch(root: Path) -> BatchPlan:
+    changes = [
+        FileChange("plain.md", FILES["plain.md"], b"plain [[c]]\n"),
+        FileChange("with space.md", FILES["with space.md"], b"moved", "folder/new name.md"),
+        FileChange("empty.md", FILES["empty.md"], None),
+        FileChange("created.md", None, b"new\n"),
+    ]
+    return BatchPlan("test", "a test batch", changes)
+
+
+def test_undo_restores_modified_moved_deleted_and_created_files(repo: Path) -> None:
+    before = snapshot(repo)
+    run_batch(Vault(repo), _batch(repo), BatchOptions())
+    repository = Repository.find(repo)
+    assert repository is not None
+    plan = plan_undo(repository, latest_undoable(repository))
+    run_batch(Vault(repo), plan, BatchOptions())
+    assert snapshot(repo) == before
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_plain_commit_when_nothing_else_is_staged_records_exactly_the_batch(repo: Path) -> None:
+    parent = _head(repo)
+    result = run_batch(Vault(repo), _batch(repo), BatchOptions())
+    assert result.committed == _head(repo) != parent
+    changed = git(repo, "diff-tree", "-r", "--name-status", "--no-renames", parent, "HEAD").split("\n")
+    assert sorted(line for line in changed if line) == [
+        "A\tcreated.md",
+        "A\tfolder/new name.md",
+        "D\tempty.md",
+        "D\twith space.md",
+        "M\tplain.md",
+    ]
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_something_else_staged_stays_staged_and_out_of_the_commit(repo: Path) -> None:
+    (repo / "crlf.md").write_bytes(b"user work\n")
+    git(repo, "add", "crlf.md")
+    parent = _head(repo)
+    run_batch(Vault(repo), _batch(repo), BatchOptions())
+    assert "crlf.md" not in git(repo, "diff-tree", "-r", "--name-only", parent, "HEAD")
+    assert git(repo, "diff", "--cached", "--name-only") == "crlf.md\n"
+
+
+def test_journal_keeps_every_original_in_one_file_and_restores_from_it(repo: Path) -> None:
+    plan = _batch(repo)
+    journal.begin(repo, plan)
+    folder = repo / ".vaulttools" / "journal"
+    assert sorted(p.name for p in folder.iterdir()) == ["originals.bin", "plan.json"]
+    record = journal.pending(repo)
+    assert record is not None
+    for change in plan.changes:  # simulate a batch killed after writing everything
+        if change.new_path:
+            (repo / change.new_path).parent.mkdir(parents=True, exist_ok=True)
+            (repo / change.new_path).write_bytes(change.new or b"")
+            (repo / change.path).unlink()
+        elif change.new is None:
+            (repo / change.path).unlink()
+        else:
+            (repo / change.path).write_bytes(change.new)
+    journal.restore(repo, record)
+    journal.finish(repo)
+    restored = {path: data for path, data in snapshot(repo).items() if not path.startswith(".vaulttools/")}
+    assert restored == FILES
+
+
+def test_a_batch_syncs_once_instead_of_once_per_file(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = {"fsync": 0, "sync": 0}
+    real_fsync = vault_module.os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        calls["fsync"] += 1
+        real_fsync(fd)
+
+    monkeypatch.setattr(vault_module.os, "fsync", counting_fsync)
+    monkeypatch.setattr(vault_module.os, "sync", lambda: calls.__setitem__("sync", calls["sync"] + 1))
+    run_batch(Vault(repo), _batch(repo), BatchOptions(commit=False))
+    assert calls == {"fsync": 0, "sync": 1}
+    vault_module.atomic_write(repo / "plain.md", b"outside a batch\n")  # still durable on its own
+    assert calls == {"fsync": 1, "sync": 1}
+
+
+def test_rename_and_undo_on_the_real_corpus_restore_every_byte(brain_vault: Path, run_cli) -> None:
+    """The fast paths end to end on the brain corpus: plain commit, one-sync writes, batched blob reads."""
+    before = snapshot(brain_vault)
+    base = _head(brain_vault)
+    renamed = run_cli(brain_vault, "-q", "rename", "Map of Content", "Map of Content renamed")
+    assert renamed.exit_code == 0, renamed.output
+    changed = git(brain_vault, "diff-tree", "-r", "--name-only", "--no-renames", base, "HEAD").split()
+    assert len(changed) > 2  # the note moved and notes linking to it were rewritten
+    undone = run_cli(brain_vault, "-q", "undo")
+    assert undone.exit_code == 0, undone.output
+    assert snapshot(brain_vault) == before
+    assert git(brain_vault, "diff", "--stat", base, "HEAD") == ""
+    assert git(brain_vault, "status", "--porcelain") == ""
