@@ -12,7 +12,7 @@ import pytest
 from click.testing import Result
 
 from tests.conftest import git, snapshot
-from vaulttools.facts import facts_of
+from vaulttools.facts import FactsOptions, facts_of
 from vaulttools.note import MAX_EXPANDED_VALUES, Note, load_frontmatter_yaml
 
 RunCli = Callable[..., Result]
@@ -164,7 +164,7 @@ def test_billion_laughs_is_refused_without_expanding_it(tmp_path: Path, run_cli:
     )
     raw = f'---\n{yaml_text}related: "[[target]]"\n---\n[[target]]\n'.encode()
     note = Note("bomb.md", raw)
-    assert facts_of(note, (0, 0, 0, 0)).properties is None  # nothing walks the structure
+    assert facts_of(note, (0, 0, 0, 0), FactsOptions(frozenset())).properties is None  # nothing walks it
     vault = make_vault(tmp_path / "v", {"bomb.md": raw})
     assert "  1:1  unparsable-frontmatter  frontmatter does not parse: " + error in check_lines(
         vault, run_cli

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from vaulttools.note import Note
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 # Parsing on two processes pays for its start-up only past this many notes.
 PARALLEL_THRESHOLD = 3000
 
@@ -39,6 +39,15 @@ class LinkFact(NamedTuple):
     property_name: str
 
 
+class FactsOptions(NamedTuple):
+    """What parsing depends on besides the bytes; part of the cache fingerprint."""
+
+    link_properties: frozenset[str]
+    id_property: str = "id"
+    keep: frozenset[str] | None = None  # properties to keep (None: all)
+    related_heading: str = "Related across articles"
+
+
 class NoteFacts(NamedTuple):
     path: str
     stamp: tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
@@ -48,6 +57,7 @@ class NoteFacts(NamedTuple):
     properties: dict[str, Any] | None
     links: tuple[LinkFact, ...]
     id_line: int  # line of the id property (for findings), 0 if absent
+    section: tuple[int, int]  # the "Related across articles" section (heading to end), or (-1, -1)
 
 
 def stamp_of(path: Path | str) -> tuple[int, int, int, int]:
@@ -55,10 +65,9 @@ def stamp_of(path: Path | str) -> tuple[int, int, int, int]:
     return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
 
 
-def facts_of(
-    note: Note, stamp: tuple[int, int, int, int], id_property: str = "id", keep: frozenset[str] | None = None
-) -> NoteFacts:
-    """The facts of one note; `keep` limits the cached properties to those commands read (None: all)."""
+def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions) -> NoteFacts:
+    """The facts of one note; `options.keep` limits the properties kept to those commands read."""
+    keep = options.keep
     links = tuple(
         LinkFact(
             link.kind,
@@ -85,8 +94,18 @@ def facts_of(
         note.yaml_error if has_frontmatter else None,
         properties,
         links,
-        _key_line(note, id_property),
+        _key_line(note, options.id_property),
+        _section_span(note, options.related_heading),
     )
+
+
+def _section_span(note: Note, heading: str) -> tuple[int, int]:
+    if not note.editable:
+        return (-1, -1)
+    from vaulttools.related import find_section  # related imports vault, which imports this module
+
+    section = find_section(note, heading)
+    return (-1, -1) if section is None else (section.heading_start, section.end)
 
 
 def _key_line(note: Note, key: str) -> int:
@@ -115,8 +134,8 @@ def _plain(value: Any, depth: int = 0) -> Any:
 # --- parsing many notes --------------------------------------------------------------------------------
 
 
-def _parse_chunk(job: tuple[str, list[str], frozenset[str], str, frozenset[str] | None]) -> list[tuple]:
-    root, paths, link_properties, id_property, keep = job
+def _parse_chunk(job: tuple[str, list[str], FactsOptions]) -> list[tuple]:
+    root, paths, options = job
     out = []
     for path in paths:
         full = f"{root}/{path}"
@@ -126,48 +145,35 @@ def _parse_chunk(job: tuple[str, list[str], frozenset[str], str, frozenset[str] 
                 raw = handle.read()
         except OSError:
             continue
-        out.append(_to_marshal(facts_of(Note(path, raw, link_properties), stamp, id_property, keep)))
+        out.append(_to_marshal(facts_of(Note(path, raw, options.link_properties), stamp, options)))
     return out
 
 
 def _to_marshal(facts: NoteFacts) -> tuple:
-    return (*facts[:6], tuple(tuple(link) for link in facts.links), facts.id_line)
+    return (*facts[:6], tuple(tuple(link) for link in facts.links), facts.id_line, facts.section)
 
 
 def _from_marshal(record: tuple) -> NoteFacts:
-    path, stamp, decode_error, has_fm, yaml_error, properties, links, id_line = record
+    path, stamp, decode_error, has_fm, yaml_error, properties, links, id_line, section = record
+    links = tuple(LinkFact(*lk) for lk in links)
     return NoteFacts(
-        path,
-        tuple(stamp),
-        decode_error,
-        has_fm,
-        yaml_error,
-        properties,
-        tuple(LinkFact(*lk) for lk in links),
-        id_line,
+        path, tuple(stamp), decode_error, has_fm, yaml_error, properties, links, id_line, tuple(section)
     )
 
 
 def parse_facts(
     root: Path,
     paths: list[str],
-    link_properties: frozenset[str],
-    id_property: str,
-    keep: frozenset[str] | None = None,
+    options: FactsOptions,
     jobs: int | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[NoteFacts]:
     """Parse notes into facts, on every core when there are enough of them."""
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     if jobs < 2 or len(paths) < PARALLEL_THRESHOLD:
-        return [
-            _from_marshal(r) for r in _parse_chunk((str(root), paths, link_properties, id_property, keep))
-        ]
+        return [_from_marshal(r) for r in _parse_chunk((str(root), paths, options))]
     size = max(200, len(paths) // (jobs * 4))
-    chunks = [
-        (str(root), paths[i : i + size], link_properties, id_property, keep)
-        for i in range(0, len(paths), size)
-    ]
+    chunks = [(str(root), paths[i : i + size], options) for i in range(0, len(paths), size)]
     results: list[NoteFacts] = []
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for chunk in pool.map(_parse_chunk, chunks):
@@ -212,11 +218,9 @@ def save_cache(root: Path, fingerprint: str, records: dict[str, tuple], name: st
 def collect_facts(
     root: Path,
     paths: Iterable[str],
-    link_properties: frozenset[str],
-    id_property: str,
+    options: FactsOptions,
     fingerprint: str,
     *,
-    keep: frozenset[str] | None = None,
     use_cache: bool = True,
     complete: bool = True,
     on_progress: Callable[[str, int, int], None] | None = None,
@@ -242,7 +246,7 @@ def collect_facts(
                 continue
         stale.append(path)
     if stale:
-        for fresh in parse_facts(root, stale, link_properties, id_property, keep, on_progress=on_progress):
+        for fresh in parse_facts(root, stale, options, on_progress=on_progress):
             facts[fresh.path] = fresh
     if use_cache and (stale or (complete and len(cached) != len(facts))):
         records = {} if complete else dict(cached)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from vaulttools.config import Config, ObsidianSettings, load_config, load_obsidian_settings
 from vaulttools.errors import VaultError
-from vaulttools.facts import NoteFacts, collect_facts
+from vaulttools.facts import FactsOptions, NoteFacts, collect_facts
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
 
@@ -108,15 +108,14 @@ class Vault:
         keep = frozenset(
             {config.id_property, config.day_property, config.related.group_property, "tags", "aliases"}
         )
-        fingerprint = f"{__version__}|{sorted(config.link_properties)}|{sorted(keep)}"
+        options = FactsOptions(config.link_property_set, config.id_property, keep, config.related.heading)
+        fingerprint = f"{__version__}|{sorted(config.link_properties)}|{sorted(keep)}|{options[1:]}"
         use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
         return collect_facts(
             self.root,
             self.note_paths if paths is None else paths,
-            self.config.link_property_set,
-            self.config.id_property,
+            options,
             fingerprint,
-            keep=keep,
             use_cache=use_cache,
             complete=paths is None,
             on_progress=self.on_progress,
