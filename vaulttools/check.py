@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
-import posixpath
+import re
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from vaulttools.facts import LinkFact, NoteFacts, load_cache, save_cache, stamp_of
-from vaulttools.resolve import AMBIGUOUS, BROKEN, fold, strip_md
-from vaulttools.suffixes import SuffixMatcher, propose
+from vaulttools.facts import PARALLEL_THRESHOLD, load_cache, save_cache, stamp_of
+from vaulttools.links import Link
+from vaulttools.note import Note
+from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
+from vaulttools.suffixes import SuffixMatcher, note_day, propose
 from vaulttools.vault import Vault
 
 SCHEMA_VERSION = 1
@@ -23,7 +27,10 @@ UNREADABLE = "unreadable-note"
 DUPLICATE_ID = "duplicate-id"
 ID_MISMATCH = "id-differs-from-name"
 UNQUOTED_LINK = "unquoted-frontmatter-link"
-UNQUOTED_YAML = "unquoted-yaml"  # the `opaque` mark links.py gives `related: [[a]]`
+UNQUOTED_YAML = "unquoted-yaml"
+_YAML_ERROR_PLACE_RE = re.compile(
+    r"line (\d+), column (\d+):"
+)  # the `opaque` mark links.py gives `related: [[a]]`
 
 FINDING_KINDS = (
     BROKEN_LINK,
@@ -102,9 +109,7 @@ def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
                 continue
         stale.append(path)
     if stale:
-        matcher = SuffixMatcher(vault.note_paths, vault.config.suffix_rules)
-        for facts in vault.facts(stale, use_cache=use_cache):
-            entries[facts.path] = _check_entry(vault, facts, matcher)
+        entries.update(_check_stale(vault, stale))
     if use_cache and (stale or len(cached) != len(entries)):
         save_cache(vault.root, fingerprint, entries, name="check")
     return _assemble(vault.note_paths, entries)
@@ -120,14 +125,65 @@ def _check_fingerprint(vault: Vault) -> str:
     return f"{__version__}|{settings}|{files_hash}"
 
 
-def _check_entry(vault: Vault, facts: NoteFacts, matcher: SuffixMatcher) -> tuple:
+# Parsing is the cost of a first run: it runs on every core, each worker checking whole notes and sending
+# back only their (small) results. Workers are forked, so they inherit the vault and its index from here.
+_WORKER_STATE: tuple[Vault, SuffixMatcher] | None = None
+
+
+def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
+    global _WORKER_STATE
+    matcher = SuffixMatcher(vault.note_paths, vault.config.suffix_rules)
+    vault.index  # noqa: B018 - build the index once, before the workers inherit it
+    jobs = os.cpu_count() or 1
+    if jobs < 2 or len(paths) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
+        return dict(_check_entries(vault, matcher, paths))
+    _WORKER_STATE = (vault, matcher)
+    size = max(200, len(paths) // (jobs * 4))
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+    entries: dict[str, tuple] = {}
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            for chunk in pool.map(_check_chunk, chunks):
+                entries.update(chunk)
+                if vault.on_progress is not None:
+                    vault.on_progress("Checking notes", len(entries), len(paths))
+    finally:
+        _WORKER_STATE = None
+    return entries
+
+
+def _check_chunk(paths: list[str]) -> list[tuple[str, tuple]]:
+    assert _WORKER_STATE is not None
+    vault, matcher = _WORKER_STATE
+    return _check_entries(vault, matcher, paths)
+
+
+def _check_entries(vault: Vault, matcher: SuffixMatcher, paths: list[str]) -> list[tuple[str, tuple]]:
+    root = str(vault.root)
+    link_properties = vault.config.link_property_set
+    out = []
+    for path in paths:
+        full = f"{root}/{path}"
+        try:
+            stamp = stamp_of(full)
+            with open(full, "rb") as handle:
+                raw = handle.read()
+        except OSError:
+            continue
+        out.append((path, check_entry(vault, Note(path, raw, link_properties), stamp, matcher)))
+    return out
+
+
+def check_entry(vault: Vault, note: Note, stamp: tuple[int, int, int, int], matcher: SuffixMatcher) -> tuple:
     """(stamp, findings, opaque link count, id value, id line): everything `check` needs of one note."""
-    findings = tuple(tuple(f) for f in check_note(vault, facts, matcher))
-    opaque = sum(1 for link in facts.links if link.opaque and link.opaque != UNQUOTED_YAML)
-    properties = facts.properties or {}
-    note_id = properties.get(vault.config.id_property)
-    note_id = None if note_id is None or facts.yaml_error else str(note_id)
-    return (facts.stamp, findings, opaque, note_id, facts.id_line or 1)
+    findings = tuple(tuple(f) for f in check_note(vault, note, matcher))
+    if not note.editable:
+        return (stamp, findings, 0, None, 1)
+    opaque = sum(1 for link in note.links if link.opaque and link.opaque != UNQUOTED_YAML)
+    note_id = (note.properties or {}).get(vault.config.id_property) if note.frontmatter_editable else None
+    id_line = _key_line(note, vault.config.id_property) or 1
+    return (stamp, findings, opaque, None if note_id is None else str(note_id), id_line)
 
 
 def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
@@ -153,38 +209,46 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
     return report
 
 
-def check_note(vault: Vault, facts: NoteFacts, matcher: SuffixMatcher) -> list[Finding]:
-    path = facts.path
-    if facts.decode_error:
-        return [Finding(UNREADABLE, path, 1, 1, f"{facts.decode_error}; vaulttools leaves this file alone")]
+def check_note(vault: Vault, note: Note, matcher: SuffixMatcher) -> list[Finding]:
+    path = note.path
+    if note.decode_error:
+        return [Finding(UNREADABLE, path, 1, 1, f"{note.decode_error}; vaulttools leaves this file alone")]
     findings: list[Finding] = []
-    if facts.yaml_error:
-        findings.append(
-            Finding(BAD_FRONTMATTER, path, 1, 1, f"frontmatter does not parse: {facts.yaml_error}")
-        )
-    elif facts.properties is not None:
-        findings.extend(_id_findings(vault, facts))
-    day = (facts.properties or {}).get(vault.config.day_property)
-    for link in facts.links:
+    has_frontmatter = note.frontmatter is not None or note.frontmatter_problem is not None
+    if has_frontmatter and note.yaml_error:
+        place = _YAML_ERROR_PLACE_RE.match(note.yaml_error)
+        line, column = (int(place.group(1)), int(place.group(2))) if place else (1, 1)
+        message = f"frontmatter does not parse: {note.yaml_error}"
+        findings.append(Finding(BAD_FRONTMATTER, path, line, column, message))
+    elif note.frontmatter is not None:
+        findings.extend(_id_findings(vault, note))
+
+    def day() -> object:  # read only when two suffixed candidates tie
+        return note_day(note, vault.config.day_property)
+
+    for link in note.links:
         if link.opaque == UNQUOTED_YAML:
+            line, column = note.line_col(link.start)
             message = (
                 "unquoted [[…]] in frontmatter is a nested YAML list, not a link: put it in double quotes"
             )
-            findings.append(Finding(UNQUOTED_LINK, path, link.line, link.column, message, link=link.written))
+            findings.append(
+                Finding(UNQUOTED_LINK, path, line, column, message, link=note.text[link.start : link.end])
+            )
         elif link.opaque is None and link.target:
-            finding = link_finding(vault, path, link, matcher, day)
+            finding = link_finding(vault, note, link, matcher, day)
             if finding:
                 findings.append(finding)
     return findings
 
 
-def link_finding(
-    vault: Vault, path: str, link: LinkFact, matcher: SuffixMatcher, day: object
-) -> Finding | None:
+def link_finding(vault: Vault, note: Note, link: Link, matcher: SuffixMatcher, day: object) -> Finding | None:
+    path = note.path
     resolution = vault.index.resolve(link.target, path)
     if resolution.status not in (BROKEN, AMBIGUOUS):
         return None
-    line, column, written = link.line, link.column, link.written
+    line, column = note.line_col(link.start)
+    written = note.text[link.start : link.end]
     if resolution.status == AMBIGUOUS:
         return Finding(
             AMBIGUOUS_LINK,
@@ -215,16 +279,24 @@ def link_finding(
     )
 
 
-def _id_findings(vault: Vault, facts: NoteFacts) -> list[Finding]:
-    properties = facts.properties or {}
+def _id_findings(vault: Vault, note: Note) -> list[Finding]:
+    properties = note.properties or {}
     key = vault.config.id_property
     if properties.get(key) is None:
         return []
     value = str(properties[key])
-    line = facts.id_line or 1
-    stem = posixpath.basename(strip_md(facts.path))
-    if fold(value) != fold(stem):
-        return [
-            Finding(ID_MISMATCH, facts.path, line, 1, f"{key} {value!r} differs from the file name {stem!r}")
-        ]
-    return []
+    if fold(value) == fold(note.stem):
+        return []
+    line = _key_line(note, key) or 1
+    return [
+        Finding(ID_MISMATCH, note.path, line, 1, f"{key} {value!r} differs from the file name {note.stem!r}")
+    ]
+
+
+def _key_line(note: Note, key: str) -> int:
+    """The line of a top-level property in the frontmatter, 0 if it is not there."""
+    fm = note.frontmatter
+    if fm is None:
+        return 0
+    position = note.text.find(f"\n{key}:", fm.start - 1, fm.end)
+    return note.line_col(position + 1)[0] if position >= 0 else 0

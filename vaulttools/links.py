@@ -319,8 +319,20 @@ _FLOW_TOKEN_RE = re.compile(
 )
 
 
+# The usual one-line list of plain double-quoted strings: its items in one findall.
+_SIMPLE_FLOW_RE = re.compile(r'\[[ ]*(?:"[^"\\\n]*"[ ]*,[ ]*)*(?:"[^"\\\n]*"[ ]*)?\]')
+_QUOTED_ITEM_RE = re.compile(r'"([^"\\\n]*)"')
+
+
 def _flow_items(text: str, bracket: int, end: int, name: str) -> list[Link]:
     """Items of a flow list `[a, "b", 'c']`, possibly over several lines."""
+    simple = _SIMPLE_FLOW_RE.match(text, bracket, end)
+    if simple is not None:
+        links = [
+            _bare_link(text, item.start(1), item.end(1), '"', name)
+            for item in _QUOTED_ITEM_RE.finditer(text, bracket, simple.end())
+        ]
+        return [link for link in links if link.target]
     items: list[Link] = []
     position = bracket + 1
     while position < end:

@@ -7,6 +7,8 @@ Every offset is an index into `Note.text`: the decoded file without its BOM. Wri
 from __future__ import annotations
 
 import bisect
+import itertools
+import operator
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -117,9 +119,11 @@ class Note:
 
     @cached_property
     def _line_starts(self) -> list[int]:
-        starts = [0]
-        starts.extend(m.end() for m in re.finditer("\n", self.text))
-        return starts
+        # Each line's length plus its "\n", summed up by C-level iterators (a hot path in big checks).
+        return [
+            0,
+            *itertools.accumulate(map(operator.add, map(len, self.text.split("\n")), itertools.repeat(1))),
+        ][:-1]
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of an offset (columns count characters)."""
@@ -155,11 +159,14 @@ _DUPLICATE_KEY_RE = re.compile(r"^([^\s#'\"\-][^:\n]*?)[ \t]*:(?:[ \t]|$)", re.M
 # line. Loading that with a hand-written matcher is ~20x faster than any YAML loader, and exact: anything
 # outside this narrow grammar (escapes, comments, block lists, dates, floats, booleans…) goes to the real loader.
 _SIMPLE_LINE_RE = re.compile(
-    r'([A-Za-z_][\w-]*):[ ]+(?:"([^"\\\x00-\x1f]*)"'
-    r'|\[((?:[ ]*"[^"\\\x00-\x1f]*"[ ]*,)*[ ]*"[^"\\\x00-\x1f]*"[ ]*|[ ]*)\]'
+    r'([A-Za-z_][\w-]*):[ ]+(?:("[^"\\\x00-\x1f]*")'
+    r'|(\[(?:[ ]*"[^"\\\x00-\x1f]*"[ ]*,)*[ ]*"[^"\\\x00-\x1f]*"[ ]*\]|\[[ ]*\])'
     r"|(0|-?[1-9][0-9]{0,15})"
     r"|([A-Za-z][A-Za-z0-9_-]*))[ ]*\r?"
 )
+# The whole block in one C-level match, then every line's groups in one findall: no Python loop per line.
+_SIMPLE_BLOCK_RE = re.compile(rf"(?:(?:{_SIMPLE_LINE_RE.pattern}|\r?)\n)*(?:{_SIMPLE_LINE_RE.pattern})?")
+_SIMPLE_LINES_RE = re.compile(rf"^{_SIMPLE_LINE_RE.pattern}$", re.MULTILINE)
 _FLOW_ITEM_RE = re.compile(r'"([^"]*)"')
 _YAML11_WORDS = {"y", "yes", "n", "no", "true", "false", "on", "off", "null"}
 # Characters PyYAML refuses to read; a text holding one must get the real loader's error.
@@ -176,20 +183,18 @@ def _load_simple_yaml(yaml_text: str) -> dict | None:
     # splitting the line there): leave such text to the real loader.
     if _NON_PRINTABLE_RE.search(yaml_text) or any(c in yaml_text for c in _YAML_EXTRA_BREAKS):
         return None
-    for line in yaml_text.split("\n"):
-        if not line or line == "\r":
-            continue
-        match = _SIMPLE_LINE_RE.fullmatch(line)
-        if match is None:
-            return None
-        key, string, flow, integer, word = match.groups()
+    if _SIMPLE_BLOCK_RE.fullmatch(yaml_text) is None:
+        return None
+    for key, string, flow, integer, word in _SIMPLE_LINES_RE.findall(yaml_text):
         if key in data or key.lower() in _YAML11_WORDS:
             return None
-        if string is not None:
-            data[key] = string
-        elif flow is not None:
+        # findall gives "" for a group that did not take part; the string and list groups keep their
+        # quotes and brackets, so exactly one group is non-empty.
+        if string:
+            data[key] = string[1:-1]
+        elif flow:
             data[key] = _FLOW_ITEM_RE.findall(flow)
-        elif integer is not None:
+        elif integer:
             data[key] = int(integer)
         elif word.lower() in _YAML11_WORDS:
             return None

@@ -83,7 +83,7 @@ class LinkIndex:
         """Which file `target`, written in the note at `source`, points to."""
         if not target.strip():
             return Resolution(RESOLVED, source)
-        memo_key = (target, posixpath.dirname(source))
+        memo_key = (target, source.rpartition("/")[0])
         answer = self._memo.get(memo_key)
         if answer is None:
             answer = self._memo[memo_key] = self._resolve(fold(target.strip()), source)
