@@ -6,12 +6,13 @@ original text, and the result is loaded again to prove that nothing but the inte
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from vaulttools.errors import EditConflict, VaultError
-from vaulttools.note import load_frontmatter_yaml
+from vaulttools.note import _load_simple_yaml, load_frontmatter_yaml
 
 _PLAIN_UNSAFE_START = set("-?:,[]{}#&*!|>'\"%@`")
 _NEEDS_QUOTES_RE = re.compile(r":(\s|$)|\s#|^\s|\s$|[\x00-\x1f\x7f]")
@@ -81,12 +82,25 @@ def _node_difference(old_yaml: str, new_yaml: str) -> str | None:
     """Compose both texts with ruamel.yaml: every node must keep its kind, tag and quoting style.
 
     The data comparison above cannot see style: this is what proves that a splice kept `"…"` as `"…"`
-    and that a plain value did not turn into a number or a boolean.
+    and that a plain value did not turn into a number or a boolean. In the one-key-per-line frontmatter
+    most vaults have, every line is a YAML document of its own, so only the changed lines are composed.
     """
-    from ruamel.yaml import YAML
+    old_lines, new_lines = old_yaml.split("\n"), new_yaml.split("\n")
+    one_key_per_line = len(old_lines) == len(new_lines) and _load_simple_yaml(old_yaml) is not None
+    if one_key_per_line and _load_simple_yaml(new_yaml) is not None:
+        for old_line, new_line in zip(old_lines, new_lines, strict=True):
+            if old_line != new_line:
+                problem = _composed_difference(old_line, new_line)
+                if problem:
+                    return problem
+        return None
+    return _composed_difference(old_yaml, new_yaml)
+
+
+def _composed_difference(old_yaml: str, new_yaml: str) -> str | None:
     from ruamel.yaml.error import YAMLError
 
-    composer = YAML(typ="safe")
+    composer = _composer()
     try:
         old_root = composer.compose(old_yaml)
     except YAMLError:
@@ -96,6 +110,15 @@ def _node_difference(old_yaml: str, new_yaml: str) -> str | None:
     except YAMLError as exc:
         return f"ruamel.yaml cannot read the result: {exc}"
     return _compare_nodes(old_root, new_root, "")
+
+
+@functools.cache
+def _composer() -> Any:
+    """One ruamel.yaml instance (its C-backed safe composer) for the whole run: building one costs more
+    than composing a frontmatter."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="safe")
 
 
 def _compare_nodes(old: Any, new: Any, where: str) -> str | None:

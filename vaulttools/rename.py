@@ -293,7 +293,7 @@ def _trie_regex(node: dict[int, Any]) -> bytes:
 
 def renamed_index(index: LinkIndex, renames: list[Rename]) -> LinkIndex:
     """The vault's link index as it will be after every rename of the batch."""
-    after = LinkIndex(index.paths)
+    after = index.copy()
     for rename in renames:
         after.remove(rename.old_path)
     for rename in renames:

@@ -21,6 +21,8 @@ class Resolution(NamedTuple):
 
 def fold(name: str) -> str:
     """The form names are compared in: NFC, case-folded."""
+    if name.isascii():  # nothing to normalise: the common case, several times faster
+        return name.lower()
     return unicodedata.normalize("NFC", name).lower()
 
 
@@ -37,8 +39,25 @@ class LinkIndex:
         self._by_folded_path: dict[str, str] = {}
         # Most targets are linked many times from the same folder: remember each answer until the index changes.
         self._memo: dict[tuple[str, str], Resolution] = {}
-        for path in paths:
-            self.add(path)
+        by_suffix = self._by_suffix
+        for path in paths:  # `add`, inlined: this loop runs once per file of the vault
+            self.paths.add(path)
+            folded = fold(path)
+            self._by_folded_path[folded] = path
+            parts = folded.split("/")
+            for i in range(len(parts)):
+                suffix = "/".join(parts[i:]) if i else folded
+                by_suffix[suffix].append(path)
+                if suffix.endswith(".md"):
+                    by_suffix[suffix[:-3]].append(path)
+
+    def copy(self) -> LinkIndex:
+        """An independent index with the same files (cheaper than indexing every path again)."""
+        twin = LinkIndex(())
+        twin.paths = set(self.paths)
+        twin._by_suffix = defaultdict(list, {key: list(bucket) for key, bucket in self._by_suffix.items()})
+        twin._by_folded_path = dict(self._by_folded_path)
+        return twin
 
     def add(self, path: str) -> None:
         self._memo.clear()
