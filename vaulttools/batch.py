@@ -230,6 +230,7 @@ def _check_writable(root: Path, changes: list[FileChange]) -> None:
     Checked by mode bits as well as `os.access`, so a read-only note stays untouched even for root (which
     `os.replace` would otherwise let through, since replacing a file needs only its folder to be writable).
     """
+    folders_seen: set[Path] = set()  # thousands of notes share a few folders: check each folder once
     for change in changes:
         for path in change.touched_paths:
             _refuse_symlinked_path(root, path)
@@ -238,10 +239,9 @@ def _check_writable(root: Path, changes: list[FileChange]) -> None:
             raise VaultError(
                 f"{change.path} is read-only; make it writable (chmod u+w) and run again (nothing was written)"
             )
-        for folder in {
-            _nearest_existing(source.parent),
-            _nearest_existing((root / change.final_path).parent),
-        }:
+        for parent in {source.parent, (root / change.final_path).parent} - folders_seen:
+            folders_seen.add(parent)
+            folder = _nearest_existing(parent)
             if not _writable(folder):
                 shown = folder.relative_to(root).as_posix() if folder != root else "the vault folder"
                 raise VaultError(
@@ -252,12 +252,12 @@ def _check_writable(root: Path, changes: list[FileChange]) -> None:
 
 def _refuse_symlinked_path(root: Path, path: str) -> None:
     """vaulttools never writes through a symlink: it may lead out of the vault."""
-    current = root
+    current = str(root)
     for part in path.split("/"):
-        current = current / part
-        if current.is_symlink():
+        current = f"{current}/{part}"
+        if os.path.islink(current):
             raise VaultError(
-                f"{path}: {current.relative_to(root).as_posix()} is a symlink, and vaulttools never writes "
+                f"{path}: {current[len(str(root)) + 1 :]} is a symlink, and vaulttools never writes "
                 "through symlinks; move the real file into the vault (nothing was written)"
             )
 

@@ -60,6 +60,10 @@ class NormalizeOptions:
     def enabled(self, rule: str) -> bool:
         return {RULE_CASE: self.fix_case, RULE_DROP_MD: self.drop_md, RULE_SHORTEN: self.shorten_paths}[rule]
 
+    @property
+    def any_optional(self) -> bool:
+        return self.fix_case or self.drop_md or self.shorten_paths
+
 
 @dataclass(frozen=True)
 class LinkContext:
@@ -123,6 +127,8 @@ def normalize_target(
         rule = next(c.rule for c in suggestion.candidates if c.path == suggestion.path)
         target, path, rules = proposal.target, suggestion.path, (rule,)
     elif resolution.status == RESOLVED and resolution.path is not None:
+        if not context.options.any_optional:
+            return Outcome(UNCHANGED, target)  # the common case, decided without further work
         path = resolution.path
     else:
         return Outcome(UNCHANGED, target)  # an Obsidian tie: `check` reports it, no rule can pick
@@ -136,7 +142,7 @@ def _apply_optional_rules(
 ) -> tuple[str, tuple[str, ...]]:
     """Case, then `.md`, then path: each step sees the previous one's result, so a rerun is a no-op."""
     applied: list[str] = []
-    if not any(context.options.enabled(rule) for rule in OPTIONAL_RULES):
+    if not context.options.any_optional:
         return target, ()  # the common run: skip the per-link work below
     for rule, step in ((RULE_CASE, exact_case), (RULE_DROP_MD, without_md), (RULE_SHORTEN, shortest_path)):
         if not context.options.enabled(rule) or kind not in RULE_KINDS[rule]:
