@@ -8,7 +8,18 @@ from click.testing import CliRunner
 from vaulttools import __version__
 from vaulttools.cli import cli
 
-EXPECTED_COMMANDS = ["check", "config", "demo", "log", "recover", "undo"]
+EXPECTED_COMMANDS = [
+    "check",
+    "config",
+    "demo",
+    "enrich",
+    "log",
+    "normalize-links",
+    "recover",
+    "rename",
+    "sync-related",
+    "undo",
+]
 
 
 def test_version() -> None:

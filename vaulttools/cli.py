@@ -285,11 +285,28 @@ def config_command(app: App, as_json: bool) -> int:
     return EXIT_OK
 
 
+# One line each for `vaulttools --help` (click would cut the docstrings' first sentences short).
+SHORT_HELP = {
+    "check": "Report broken, ambiguous, suffixed links and bad YAML.",
+    "config": "Show the effective configuration and its sources.",
+    "demo": "Run every batch on a git copy of the sample vault.",
+    "enrich": "Add enrichment paragraphs from a YAML/JSONL/CSV file.",
+    "log": "List the batch commits vaulttools made, newest first.",
+    "normalize-links": "Repair links that miss their note only by a suffix.",
+    "recover": "Put the vault back after a batch was killed midway.",
+    "rename": "Rename notes and update every reference to them.",
+    "sync-related": 'Regenerate the "Related across articles" sections.',
+    "undo": "Revert the latest batch with a new commit.",
+}
+
+
 def _register_commands() -> None:
     from vaulttools.commands import COMMANDS
 
     for command in COMMANDS:
         cli.add_command(command)
+    for name, text in SHORT_HELP.items():
+        cli.commands[name].short_help = text
 
 
 _register_commands()
