@@ -216,3 +216,16 @@ def test_autocrlf_conversion_is_reported_not_looped(repo_vault: Path) -> None:
     assert result.committed
     assert (repo_vault / "b.md").read_bytes() == b"changed\r\n"
     assert any("line-ending" in w for w in result.warnings)
+
+
+def test_undo_twice_takes_back_two_batches(repo_vault: Path, run_cli) -> None:
+    """A batch and its undo cancel out: the batch before them can be undone next."""
+    before = snapshot(repo_vault)
+    run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"one\n", None)), BatchOptions())
+    after_first = snapshot(repo_vault)
+    run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"two\n", None)), BatchOptions())
+    assert run_cli(repo_vault, "undo").exit_code == 0
+    assert snapshot(repo_vault) == after_first
+    result = run_cli(repo_vault, "undo")
+    assert result.exit_code == 0, result.output
+    assert snapshot(repo_vault) == before

@@ -256,9 +256,10 @@ class Repository:
         output = self._run("log", "--format=%x1e%H", "--name-only", "-z", "--no-renames", f"{sha}..HEAD")
         touching = []
         for record in output.split("\x1e")[1:]:
-            sha_line, _, names = record.partition("\n")
-            if wanted & {n.strip("\n") for n in names.split("\0") if n.strip("\n")}:
-                touching.append(sha_line.strip())
+            # With -z the commit line and each name end in NUL (a newline may precede the names).
+            fields = [f.strip("\n") for f in record.split("\0")]
+            if wanted & {name for name in fields[1:] if name}:
+                touching.append(fields[0].strip())
         return touching
 
     def commit_message(self, ref: str) -> str:

@@ -19,11 +19,24 @@ def latest_undoable(repo: Repository) -> BatchCommit:
     raise VaultError("there is no vaulttools batch to undo (see `vaulttools log`)")
 
 
+def _not_cancelled(repo: Repository, later: list[str]) -> list[str]:
+    """Later commits, less each batch that a later undo reverted and that undo itself: together they
+    changed nothing, so undoing an older batch after them is safe."""
+    if not later:
+        return later
+    undoes = {c.sha: c.undoes for c in repo.batch_commits() if c.undoes}
+    pending = set(later)
+    for undo_sha, batch_sha in undoes.items():
+        if undo_sha in pending and batch_sha in pending:
+            pending -= {undo_sha, batch_sha}
+    return [sha for sha in later if sha in pending]
+
+
 def plan_undo(repo: Repository, commit: BatchCommit) -> BatchPlan:
     """Put every file the batch touched back to its bytes in the batch's parent commit."""
     changes = repo.changed_paths(commit.sha)
     paths = [p for _, path, new in changes for p in ([path] if new is None else [path, new])]
-    later = repo.commits_touching_since(commit.sha, paths)
+    later = _not_cancelled(repo, repo.commits_touching_since(commit.sha, paths))
     if later:
         raise VaultError(
             f"{len(later)} later commit(s) (newest {later[0][:10]}) changed files of batch {commit.sha[:10]}: "
