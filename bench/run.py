@@ -213,9 +213,9 @@ def vaulttools(*args: str) -> list[str]:
 
 
 def available_commands() -> set[str]:
-    from vaulttools.cli import cli  # the same interpreter, so the same installed vaulttools
+    from vaulttools.cli import command_names  # the same interpreter, so the same installed vaulttools
 
-    return set(cli.commands)
+    return set(command_names())
 
 
 # --- the vault ------------------------------------------------------------------------------------------

@@ -9,13 +9,15 @@ vault.apply(plan, commit=True)    # write atomically and commit, like the CLI
 from __future__ import annotations
 
 from pathlib import Path
-
-import frontmatter
+from typing import TYPE_CHECKING
 
 from vaulttools import vault as _vault
 from vaulttools.batch import BatchOptions, BatchPlan, BatchResult, run_batch
 from vaulttools.check import CheckReport, check_vault
 from vaulttools.errors import VaultError
+
+if TYPE_CHECKING:
+    import frontmatter
 
 
 class Vault(_vault.Vault):
@@ -33,6 +35,8 @@ class Vault(_vault.Vault):
         Reading only: python-frontmatter re-dumps YAML on write (keys re-sorted, quotes dropped), so every
         change goes through a planning method and `apply` instead.
         """
+        import frontmatter  # only scripts that read posts pay for importing it
+
         note = self.note(path)
         if note.properties is None and note.frontmatter is not None:
             raise VaultError(f"{path}: frontmatter does not parse ({note.yaml_error}); fix it first")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import re
 from collections import Counter, defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -135,7 +133,12 @@ def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
     matcher = SuffixMatcher(vault.note_paths, vault.config.suffix_rules)
     vault.index  # noqa: B018 - build the index once, before the workers inherit it
     jobs = os.cpu_count() or 1
-    if jobs < 2 or len(paths) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs < 2 or len(paths) < PARALLEL_THRESHOLD:
+        return dict(_check_entries(vault, matcher, paths))
+    import multiprocessing  # only big first runs need it: keep start-up light
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return dict(_check_entries(vault, matcher, paths))
     _WORKER_STATE = (vault, matcher)
     size = max(200, len(paths) // (jobs * 4))

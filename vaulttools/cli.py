@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,9 +48,29 @@ pass_app = click.make_pass_decorator(App)
 
 
 class VaultGroup(click.Group):
-    """Turns every `VaultError` into one line on stderr and its exit code, and command results into exit codes."""
+    """Loads the batch commands' modules on first use (see `vaulttools.commands.LAZY_COMMANDS`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from vaulttools.commands import LAZY_COMMANDS
+
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        from vaulttools.commands import LAZY_COMMANDS
+
+        if name not in LAZY_COMMANDS:
+            return None
+        module_name, attribute = LAZY_COMMANDS[name]
+        command = getattr(importlib.import_module(module_name), attribute)
+        command.short_help = SHORT_HELP.get(name, command.short_help)
+        self.add_command(command, name)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
+        """Every `VaultError` becomes one line on stderr and its exit code; results become exit codes."""
         try:
             result = super().invoke(ctx)
         except VaultError as exc:
@@ -300,16 +321,14 @@ SHORT_HELP = {
 }
 
 
-def _register_commands() -> None:
-    from vaulttools.commands import COMMANDS
-
-    for command in COMMANDS:
-        cli.add_command(command)
-    for name, text in SHORT_HELP.items():
-        cli.commands[name].short_help = text
+for _name, _text in SHORT_HELP.items():
+    if _name in cli.commands:
+        cli.commands[_name].short_help = _text
 
 
-_register_commands()
+def command_names() -> list[str]:
+    """Every command, loaded or not (for docs, tests and the benchmark runner)."""
+    return cli.list_commands(click.Context(cli))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,7 +16,6 @@ import datetime
 import marshal
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -175,6 +174,8 @@ def parse_facts(
     size = max(200, len(paths) // (jobs * 4))
     chunks = [(str(root), paths[i : i + size], options) for i in range(0, len(paths), size)]
     results: list[NoteFacts] = []
+    from concurrent.futures import ProcessPoolExecutor  # only big first runs need it: keep start-up light
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for chunk in pool.map(_parse_chunk, chunks):
             results.extend(_from_marshal(r) for r in chunk)

@@ -1,17 +1,13 @@
-"""One module per batch command; `COMMANDS` is what the CLI registers."""
+"""One module per batch command. The CLI imports a command's module only when that command runs (or when
+the whole command list is shown), so `vaulttools check` does not pay for the others' start-up."""
 
 from __future__ import annotations
 
-import click
-
-from vaulttools.commands.demo import demo
-from vaulttools.commands.enrich import enrich
-from vaulttools.commands.normalize import normalize_links
-from vaulttools.commands.related import sync_related
-from vaulttools.commands.rename import rename
-
-COMMANDS: list[click.Command] = [demo]
-COMMANDS.append(sync_related)
-COMMANDS.append(enrich)
-COMMANDS.append(normalize_links)
-COMMANDS.append(rename)
+# command name -> (module, attribute)
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("vaulttools.commands.demo", "demo"),
+    "enrich": ("vaulttools.commands.enrich", "enrich"),
+    "normalize-links": ("vaulttools.commands.normalize", "normalize_links"),
+    "rename": ("vaulttools.commands.rename", "rename"),
+    "sync-related": ("vaulttools.commands.related", "sync_related"),
+}
