@@ -17,7 +17,7 @@ from vaulttools.check import check_vault
 from vaulttools.config import KEY_DOCS, effective_values
 from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, VaultError
 from vaulttools.git import Repository
-from vaulttools.history import latest_undoable, plan_undo
+from vaulttools.history import latest_undoable, plan_undo, recover_interrupted
 from vaulttools.report import batch_document, echo_batch_summary, echo_diff, echo_json, terminal_progress
 from vaulttools.vault import Vault, find_vault_root
 
@@ -239,38 +239,28 @@ def undo(app: App, **flags: Any) -> int:
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
-def recover(app: App) -> int:
+def recover(app: App, as_json: bool) -> int:
     """Put the vault back after a batch was killed midway (the journal says which files).
 
     \b
     Examples:
       vaulttools recover
-      vaulttools -C ~/vault recover
+      vaulttools -C ~/vault recover --json
     """
-    root = find_vault_root(app.vault_option)
-    record = journal.pending(root)
-    if record is None:
+    outcome = recover_interrupted(find_vault_root(app.vault_option))
+    if as_json:
+        echo_json({"version": 1, **outcome._asdict()})
+    elif outcome.status == "nothing":
         click.echo("No interrupted batch: nothing to recover.")
-        return EXIT_OK
-    repo = Repository.find(root)
-    head_message = ""
-    if repo is not None and repo.head():
-        head_message = repo.commit_message("HEAD")
-    if record.get("batch_id") and record["batch_id"] in head_message:
-        journal.finish(root)
-        click.echo(f"The interrupted `{record['command']}` batch had been committed; journal cleared.")
-        return EXIT_OK
-    restored = journal.restore(root, record)
-    if repo is not None:
-        paths = [e["path"] for e in record["changes"]] + [
-            e["new_path"] for e in record["changes"] if e["new_path"]
-        ]
-        repo.stage_if_tracked(paths)
-    journal.finish(root)
-    click.echo(
-        f"Restored {len(restored)} file(s) of the interrupted `{record['command']}` batch; nothing was committed."
-    )
+    elif outcome.status == "committed":
+        click.echo(f"The interrupted `{outcome.command}` batch had been committed; journal cleared.")
+    else:
+        click.echo(
+            f"Restored {len(outcome.restored)} file(s) of the interrupted `{outcome.command}` batch; "
+            "nothing was committed."
+        )
     return EXIT_OK
 
 

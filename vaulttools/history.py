@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import NamedTuple
+
+from vaulttools import journal
 from vaulttools.batch import BatchPlan, FileChange
 from vaulttools.errors import VaultError
 from vaulttools.git import UNDO_TRAILER, BatchCommit, Repository
@@ -67,3 +71,30 @@ def plan_undo(repo: Repository, commit: BatchCommit) -> BatchPlan:
     )
     plan.trailers[UNDO_TRAILER] = commit.sha
     return plan
+
+
+class Recovery(NamedTuple):
+    status: str  # "nothing" (no journal), "committed" (the batch had landed) or "restored"
+    command: str | None
+    restored: list[str]
+
+
+def recover_interrupted(root: Path) -> Recovery:
+    """Finish what a killed batch left: clear its journal if its commit landed, else restore every file."""
+    record = journal.pending(root)
+    if record is None:
+        return Recovery("nothing", None, [])
+    command = record.get("command")
+    repo = Repository.find(root)
+    head_message = repo.commit_message("HEAD") if repo is not None and repo.head() else ""
+    if record.get("batch_id") and record["batch_id"] in head_message:
+        journal.finish(root)
+        return Recovery("committed", command, [])
+    restored = journal.restore(root, record)
+    if repo is not None:
+        changes = record.get("changes", [])
+        repo.stage_if_tracked(
+            [e["path"] for e in changes] + [e["new_path"] for e in changes if e.get("new_path")]
+        )
+    journal.finish(root)
+    return Recovery("restored", command, restored)
