@@ -108,10 +108,14 @@ class Vault:
 
         config = self.config
         keep = frozenset(
-            {config.id_property, config.day_property, config.related.group_property, "tags", "aliases"}
+            {config.id_property, config.day_property, config.related.group_property, "tags", "tag", "aliases"}
         )
         options = FactsOptions(config.link_property_set, config.id_property, keep, config.related.heading)
-        fingerprint = f"{__version__}|{sorted(config.link_properties)}|{sorted(keep)}|{options[1:]}"
+        # Sorted, never a set's repr: set order changes between processes (string hashing is randomised).
+        fingerprint = (
+            f"{__version__}|{sorted(config.link_properties)}|{sorted(keep)}|"
+            f"{options.id_property}|{options.related_heading}"
+        )
         use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
         return collect_facts(
             self.root,

@@ -15,7 +15,8 @@ from vaulttools.related import (
     RelatedScan,
     choose,
     entry_text,
-    plan_related,
+    gc_paused,
+    plan_vault,
     related_config,
     scan_vault,
     score_candidates,
@@ -53,15 +54,11 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
     """
     vault = app.vault
     config = related_config(vault.config.related, limit)
-    scan = scan_vault(vault, config)
-    if explain_slug is not None:
-        return explain(vault, scan, config, explain_slug, as_json=flags["as_json"])
-    plan = plan_related(
-        scan,
-        config,
-        markdown_links=vault.settings.use_markdown_links,
-        link_format=vault.settings.new_link_format,
-    )
+    with gc_paused():
+        scan = scan_vault(vault, config)
+        if explain_slug is not None:
+            return explain(vault, scan, config, explain_slug, as_json=flags["as_json"])
+        plan = plan_vault(vault, scan, config)
     return execute_plan(app, plan, **flags, describe=describe)
 
 
@@ -94,7 +91,7 @@ def explain(vault: Vault, scan: RelatedScan, config: RelatedConfig, slug: str, *
             "reasons": [r._asdict() for r in candidate.reasons],
         }
 
-    group = scan.index.facts[path].group
+    group = scan.index.group(path)
     if as_json:
         echo_json(
             {
@@ -138,7 +135,7 @@ def _grouped_note(vault: Vault, scan: RelatedScan, config: RelatedConfig, slug: 
         why = "is ambiguous" if resolution.candidates else "names no note"
         raise VaultError(f"--explain {slug!r} {why}; pass a note's file name (or its path) as the slug")
     path = resolution.path
-    if path not in scan.notes:
+    if path not in scan.index.number:
         unparsable = {item["path"]: item["error"] for item in scan.unparsable}
         if path in unparsable:
             raise VaultError(f"{path}: frontmatter does not parse ({unparsable[path]}); fix it first")

@@ -1,0 +1,211 @@
+"""`sync-related` on the facts cache: the index, the unparsed section check and the lean second run."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, make_git_vault
+from vaulttools.config import RelatedConfig
+from vaulttools.facts import NoteFacts as FileFacts
+from vaulttools.note import Note
+from vaulttools.related import (
+    NoteFacts,
+    best_candidates,
+    build_index,
+    common_cutoff,
+    find_section,
+    plan_sync_related,
+    scan_facts,
+    score_candidates,
+    section_at,
+    section_edit,
+    section_is_current,
+)
+from vaulttools.resolve import LinkIndex
+from vaulttools.vault import Vault
+
+HEADING = "Related across articles"
+
+# (case, note bytes, entries, section_is_current) — a note whose section `section_edit` would leave alone
+# is current; every other is not, and then `section_edit` must be the one to decide.
+CURRENT_CASES = [
+    ("same list", b"Body.\n\n\n## Related across articles\n- [[b]]\n- [[c]]\n", ["[[b]]", "[[c]]"], True),
+    ("same list, CRLF", b"Body.\r\n\r\n## Related across articles\r\n- [[b]]\r\n", ["[[b]]"], True),
+    ("same list, BOM", b"\xef\xbb\xbfBody.\n\n## Related across articles\n- [[b]]\n", ["[[b]]"], True),
+    ("same list, no final newline", b"Body.\n\n## Related across articles\n- [[b]]", ["[[b]]"], True),
+    (
+        "blank line under the heading",
+        b"B.\n\n## Related across articles\n\n- [[b]]\n\n## Next\n",
+        ["[[b]]"],
+        True,
+    ),
+    ("editors' words after the list", b"B.\n\n## Related across articles\n- [[b]]\nMine.\n", ["[[b]]"], True),
+    ("other order", b"B.\n\n## Related across articles\n- [[c]]\n- [[b]]\n", ["[[b]]", "[[c]]"], False),
+    ("star bullets", b"B.\n\n## Related across articles\n* [[b]]\n", ["[[b]]"], False),
+    ("a hand-written item first", b"B.\n\n## Related across articles\n- mine\n- [[b]]\n", ["[[b]]"], False),
+    ("text after a link", b"B.\n\n## Related across articles\n- [[b]] (see)\n", ["[[b]]"], False),
+    ("one entry fewer", b"B.\n\n## Related across articles\n- [[b]]\n- [[c]]\n", ["[[b]]"], False),
+    ("no entries, generated list", b"B.\n\n## Related across articles\n- [[b]]\n", [], False),
+    ("no entries, only editors' words", b"B.\n\n## Related across articles\nMine.\n", [], True),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "entries", "current"),
+    [case[1:] for case in CURRENT_CASES],
+    ids=[case[0] for case in CURRENT_CASES],
+)
+def test_section_is_current_agrees_with_section_edit(raw: bytes, entries: list[str], current: bool) -> None:
+    note = Note("x.md", raw)
+    section = find_section(note, HEADING)
+    assert section is not None
+    assert section_at(note.text, section.heading_start, section.end) == section
+    assert section_is_current(note, (section.heading_start, section.end), entries) is current
+    edit, _ = section_edit(note, HEADING, entries)
+    assert (edit is None) is current
+
+
+@pytest.mark.parametrize("span", [(0, 5), (40, 10), (3, 999)], ids=["not a heading", "reversed", "too long"])
+def test_section_is_current_refuses_a_span_that_does_not_fit(span: tuple[int, int]) -> None:
+    note = Note("x.md", b"Body.\n\n## Related across articles\n- [[b]]\n")
+    assert section_is_current(note, span, ["[[b]]"]) is False
+
+
+# --- the index ---------------------------------------------------------------------------------------
+
+
+def brute_force(facts: list[NoteFacts], path: str, config: RelatedConfig) -> dict[str, float]:
+    """The documented formula, pair by pair: what the inverted index must reproduce."""
+    by_path = {f.path: f for f in facts}
+    total, cutoff = len(facts), common_cutoff(len(facts))
+    me = by_path[path]
+    scores: dict[str, float] = {}
+    for other in sorted(by_path):
+        you = by_path[other]
+        if you.group == me.group:
+            continue
+        score = 0.0
+        if other in me.targets or path in you.targets:
+            score += config.link_weight
+        for weight, mine, postings in (
+            (config.tag_weight, me.tags, lambda f: f.tags),
+            (config.target_weight, me.targets, lambda f: f.targets),
+        ):
+            for feature in sorted(mine & postings(you)):
+                on = sum(1 for f in facts if feature in postings(f))
+                if on <= cutoff:
+                    score += weight * math.log(total / on)
+        if score > 0:
+            scores[other] = round(score, 6)
+    return scores
+
+
+def random_facts(seed: int, count: int) -> list[NoteFacts]:
+    rng = random.Random(seed)
+    paths = [f"n{i:03d}.md" for i in range(count)]
+    return [
+        NoteFacts(
+            path,
+            f"g{rng.randrange(count // 4)}",
+            frozenset(f"t{rng.randrange(12)}" for _ in range(rng.randrange(4))),
+            frozenset(rng.choice(paths) for _ in range(rng.randrange(5))) - {path},
+        )
+        for path in paths
+    ]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_index_scores_match_the_formula(seed: int) -> None:
+    facts = random_facts(seed, 80)
+    index = build_index(facts)
+    config = RelatedConfig(min_score=0.0)
+    for fact in facts[:20]:
+        got = {c.path: c.score for c in score_candidates(index, fact.path, config)}
+        assert got == brute_force(facts, fact.path, config)
+        ranked = score_candidates(index, fact.path, config)
+        assert best_candidates(index, fact.path, config, 3) == ranked[:3]
+
+
+def test_common_features_are_dropped_from_the_index() -> None:
+    common = [NoteFacts(f"n{i}.md", f"g{i}", frozenset({"everywhere"})) for i in range(60)]
+    index = build_index([*common, NoteFacts("rare.md", "r", frozenset({"rare"}))])
+    assert index.cutoff == 50
+    assert index.feature_name == ["rare"]
+    assert score_candidates(index, "n0.md", RelatedConfig(min_score=0.0)) == []
+
+
+# --- scanning the facts --------------------------------------------------------------------------------
+
+
+def file_facts(path: str, properties: dict | None, **extra) -> FileFacts:
+    fields = {
+        "stamp": (0, 0, 0, 0),
+        "decode_error": None,
+        "has_frontmatter": properties is not None,
+        "yaml_error": None,
+        "links": (),
+        "id_line": 0,
+        "section": (-1, -1),
+    }
+    fields.update(extra)
+    return FileFacts(path=path, properties=properties, **fields)
+
+
+def test_scan_facts_groups_reports_and_lists() -> None:
+    from vaulttools.facts import LinkFact
+
+    def link(start: int, target: str) -> LinkFact:
+        return LinkFact("wikilink", start, start + len(target) + 4, target, 1, 1, f"[[{target}]]", None, "")
+
+    facts = [
+        file_facts(
+            "a.md",
+            {"articleStem": "one", "tag": "x"},
+            links=(link(10, "b"), link(60, "fed")),
+            section=(50, 80),
+        ),
+        file_facts("b.md", {"articleStem": "two", "tags": ["X"]}),
+        file_facts("fed.md", {"articleStem": "three"}),
+        file_facts("loose.md", {"id": "loose"}),
+        file_facts("broken.md", None, yaml_error="bad YAML", has_frontmatter=True),
+        file_facts("broken-elsewhere.md", None, yaml_error="bad YAML", has_frontmatter=True),
+        file_facts("binary.md", None, decode_error="not valid UTF-8 at byte 3"),
+    ]
+    raw = {"broken.md": b"articleStem: [", "broken-elsewhere.md": b"title: [", "binary.md": b"\xff\xfe"}
+    scan = scan_facts(facts, LinkIndex([f.path for f in facts]), RelatedConfig(), raw.__getitem__)
+    assert scan.index.paths == ["a.md", "b.md", "fed.md"]
+    assert scan.unparsable == [{"path": "broken.md", "error": "bad YAML"}]
+    assert scan.ungrouped == 3
+    assert scan.sections == {"a.md": (50, 80)}
+    assert scan.listed == {"a.md": ("[[fed]]",)}
+    # The link inside the related section is not evidence; the shared tag (any case, `tag` or `tags`) is.
+    reasons = [
+        r.kind for c in score_candidates(scan.index, "a.md", RelatedConfig(), explain=True) for r in c.reasons
+    ]
+    assert reasons == ["link", "tag"]
+    assert [c.path for c in score_candidates(scan.index, "a.md", RelatedConfig())] == ["b.md"]
+
+
+# --- the second run --------------------------------------------------------------------------------------
+
+
+def test_second_run_parses_no_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once every section is current, planning reads facts from the cache and parses no links or YAML."""
+    from vaulttools import links, note
+    from vaulttools.batch import BatchOptions, run_batch
+
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    run_batch(Vault(vault), plan_sync_related(Vault(vault)), BatchOptions(commit=False))
+    Vault(vault).facts()  # the run changed files: refresh the cache as any read-only command would
+    parsed: list[str] = []
+    real_links, real_yaml = links.find_links, note.load_frontmatter_yaml
+    monkeypatch.setattr(
+        links, "find_links", lambda n, *a, **k: parsed.append(n.path) or real_links(n, *a, **k)
+    )
+    monkeypatch.setattr(note, "load_frontmatter_yaml", lambda t: parsed.append("yaml") or real_yaml(t))
+    assert plan_sync_related(Vault(vault)).empty
+    assert parsed == []
