@@ -229,3 +229,11 @@ def test_undo_twice_takes_back_two_batches(repo_vault: Path, run_cli) -> None:
     result = run_cli(repo_vault, "undo")
     assert result.exit_code == 0, result.output
     assert snapshot(repo_vault) == before
+
+
+def test_a_moved_note_keeps_its_file_mode(repo_vault: Path) -> None:
+    (repo_vault / "x1.md").chmod(0o640)
+    plan = _plan(repo_vault, ("x1.md", b"plain\n", "moved/x1.md"), ("a.md", b"a [[b]]\n", "b2.md"))
+    run_batch(Vault(repo_vault), plan, BatchOptions())
+    assert (repo_vault / "moved" / "x1.md").stat().st_mode & 0o777 == 0o640
+    assert (repo_vault / "b2.md").stat().st_mode & 0o777 == 0o644

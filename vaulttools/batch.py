@@ -112,18 +112,22 @@ def run_batch(
     # every moving source first (its bytes are in the plan and the journal), then write the destinations.
     clear_first = _moves_onto_vacated_paths(plan.changes)
     try:
+        vacated_modes: dict[str, int] = {}  # a moved note keeps its file mode
         if clear_first:
             for change in plan.changes:
                 if _vacates(change):
                     _refuse_if_changed_since_planning(vault.root, change)
                     written.append(change)
-                    (vault.root / change.path).unlink()
+                    source = vault.root / change.path
+                    vacated_modes[change.path] = os.stat(source).st_mode & 0o7777
+                    source.unlink()
         # One sync for the batch's writes, before the commit, instead of an fsync per file (~1 ms each).
         with synced_once():
             for number, change in enumerate(plan.changes, start=1):
                 if clear_first and _vacates(change):
                     if change.new is not None:
-                        _write_change(vault.root, change, source_cleared=True)
+                        mode = vacated_modes.get(change.path)
+                        _write_change(vault.root, change, source_cleared=True, mode=mode)
                 else:
                     _refuse_if_changed_since_planning(vault.root, change)
                     # Listed before writing: a rename can fail half-way (destination written, source not yet
@@ -307,7 +311,9 @@ def _read_or_none(path: Path) -> bytes | None:
         return None
 
 
-def _write_change(root: Path, change: FileChange, *, source_cleared: bool = False) -> None:
+def _write_change(
+    root: Path, change: FileChange, *, source_cleared: bool = False, mode: int | None = None
+) -> None:
     source = root / change.path
     if change.new is None:
         source.unlink()
@@ -319,14 +325,14 @@ def _write_change(root: Path, change: FileChange, *, source_cleared: bool = Fals
     destination.parent.mkdir(parents=True, exist_ok=True)
     if source_cleared:
         # The source was removed up front; its path may already hold another change's destination.
-        atomic_write(destination, change.new)
+        atomic_write(destination, change.new, mode)
         return
     if _same_file(source, destination):
         # A rename that changes only letter case on a case-insensitive file system.
         os.replace(source, destination)
         atomic_write(destination, change.new)
         return
-    atomic_write(destination, change.new)
+    atomic_write(destination, change.new, os.stat(source).st_mode & 0o7777)  # a moved note keeps its mode
     source.unlink()
 
 

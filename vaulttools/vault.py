@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fnmatch
+import functools
+import itertools
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,21 +207,37 @@ def synced_once() -> Iterator[None]:
         os.sync()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and `os.replace`, keeping the file's mode."""
+_TEMP_NAMES = itertools.count()
+
+
+@functools.cache
+def _new_file_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write via a temporary file in the same folder and `os.replace`, keeping the file's mode.
+
+    The temporary name is `.NAME.<pid>-<n>.vt-tmp` (what `recover` cleans up), created with O_EXCL: as safe
+    as `tempfile.mkstemp`, without its per-call overhead (a batch may write 20,000 files). A new file gets
+    `mode` (a moved note passes its old mode), else the mode the user's umask gives new files.
+    """
     try:
-        mode = path.stat().st_mode & 0o7777
+        mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
-        mode = None
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".vt-tmp", dir=path.parent)
+        mode = mode if mode is not None else _new_file_mode()
+    temp_name = f"{path.parent}/.{path.name}.{os.getpid()}-{next(_TEMP_NAMES)}.vt-tmp"
+    handle = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)
             if not _SYNC_DEFERRED.get():
                 temp.flush()
                 os.fsync(temp.fileno())
-        if mode is not None:
-            os.chmod(temp_name, mode)
+            if mode != 0o600:
+                os.fchmod(temp.fileno(), mode)
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
