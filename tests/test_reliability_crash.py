@@ -126,11 +126,11 @@ def failing_write(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int, in
     def fail_on(number: int, code: int) -> None:
         calls = {"n": 0}
 
-        def flaky(path: Path, data: bytes) -> None:
+        def flaky(path: Path, data: bytes, mode: int | None = None) -> None:
             calls["n"] += 1
             if calls["n"] == number:
                 raise OSError(code, os.strerror(code), str(path))
-            real(path, data)
+            real(path, data, mode)
 
         monkeypatch.setattr(batch_module, "atomic_write", flaky)
 
