@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from vaulttools.facts import PARALLEL_THRESHOLD, load_cache, save_cache, stamp_of
+from vaulttools.facts import PARALLEL_THRESHOLD, key_line, load_cache, read_stamped, save_cache, stamp_of
 from vaulttools.links import Link
 from vaulttools.note import Note
 from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
@@ -163,19 +163,11 @@ def _check_chunk(paths: list[str]) -> list[tuple[str, tuple]]:
 
 
 def _check_entries(vault: Vault, matcher: SuffixMatcher, paths: list[str]) -> list[tuple[str, tuple]]:
-    root = str(vault.root)
     link_properties = vault.config.link_property_set
-    out = []
-    for path in paths:
-        full = f"{root}/{path}"
-        try:
-            stamp = stamp_of(full)
-            with open(full, "rb") as handle:
-                raw = handle.read()
-        except OSError:
-            continue
-        out.append((path, check_entry(vault, Note(path, raw, link_properties), stamp, matcher)))
-    return out
+    return [
+        (path, check_entry(vault, Note(path, raw, link_properties), stamp, matcher))
+        for path, stamp, raw in read_stamped(str(vault.root), paths)
+    ]
 
 
 def check_entry(vault: Vault, note: Note, stamp: tuple[int, int, int, int], matcher: SuffixMatcher) -> tuple:
@@ -185,7 +177,7 @@ def check_entry(vault: Vault, note: Note, stamp: tuple[int, int, int, int], matc
         return (stamp, findings, 0, None, 1)
     opaque = sum(1 for link in note.links if link.opaque and link.opaque != UNQUOTED_YAML)
     note_id = (note.properties or {}).get(vault.config.id_property) if note.frontmatter_editable else None
-    id_line = _key_line(note, vault.config.id_property) or 1
+    id_line = key_line(note, vault.config.id_property) or 1
     return (stamp, findings, opaque, None if note_id is None else str(note_id), id_line)
 
 
@@ -290,16 +282,7 @@ def _id_findings(vault: Vault, note: Note) -> list[Finding]:
     value = str(properties[key])
     if fold(value) == fold(note.stem):
         return []
-    line = _key_line(note, key) or 1
+    line = key_line(note, key) or 1
     return [
         Finding(ID_MISMATCH, note.path, line, 1, f"{key} {value!r} differs from the file name {note.stem!r}")
     ]
-
-
-def _key_line(note: Note, key: str) -> int:
-    """The line of a top-level property in the frontmatter, 0 if it is not there."""
-    fm = note.frontmatter
-    if fm is None:
-        return 0
-    position = note.text.find(f"\n{key}:", fm.start - 1, fm.end)
-    return note.line_col(position + 1)[0] if position >= 0 else 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import marshal
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -93,7 +93,7 @@ def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions
         note.yaml_error if has_frontmatter else None,
         properties,
         links,
-        _key_line(note, options.id_property),
+        key_line(note, options.id_property),
         _section_span(note, options.related_heading),
     )
 
@@ -107,7 +107,8 @@ def _section_span(note: Note, heading: str) -> tuple[int, int]:
     return (-1, -1) if section is None else (section.heading_start, section.end)
 
 
-def _key_line(note: Note, key: str) -> int:
+def key_line(note: Note, key: str) -> int:
+    """The line of a top-level property in the frontmatter, 0 if it is not there."""
     fm = note.frontmatter
     if fm is None:
         return 0
@@ -133,9 +134,9 @@ def _plain(value: Any, depth: int = 0) -> Any:
 # --- parsing many notes --------------------------------------------------------------------------------
 
 
-def _parse_chunk(job: tuple[str, list[str], FactsOptions]) -> list[tuple]:
-    root, paths, options = job
-    out = []
+def read_stamped(root: str, paths: list[str]) -> Iterator[tuple[str, tuple[int, int, int, int], bytes]]:
+    """(path, stamp, bytes) of each readable note; the stamp is taken before reading, so a note changed
+    meanwhile looks stale next time rather than fresh."""
     for path in paths:
         full = f"{root}/{path}"
         try:
@@ -144,8 +145,15 @@ def _parse_chunk(job: tuple[str, list[str], FactsOptions]) -> list[tuple]:
                 raw = handle.read()
         except OSError:
             continue
-        out.append(_to_marshal(facts_of(Note(path, raw, options.link_properties), stamp, options)))
-    return out
+        yield path, stamp, raw
+
+
+def _parse_chunk(job: tuple[str, list[str], FactsOptions]) -> list[tuple]:
+    root, paths, options = job
+    return [
+        _to_marshal(facts_of(Note(path, raw, options.link_properties), stamp, options))
+        for path, stamp, raw in read_stamped(root, paths)
+    ]
 
 
 def _to_marshal(facts: NoteFacts) -> tuple:
