@@ -9,9 +9,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from vaulttools.facts import PARALLEL_THRESHOLD, key_line, load_cache, read_stamped, save_cache, stamp_of
+from vaulttools.facts import key_line, load_cache, read_stamped, save_cache, stamp_of
 from vaulttools.links import Link
 from vaulttools.note import Note
+from vaulttools.parallel import map_notes
 from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
 from vaulttools.vault import Vault
@@ -123,43 +124,17 @@ def _check_fingerprint(vault: Vault) -> str:
     return f"{__version__}|{settings}|{files_hash}"
 
 
-# Parsing is the cost of a first run: it runs on every core, each worker checking whole notes and sending
-# back only their (small) results. Workers are forked, so they inherit the vault and its index from here.
-_WORKER_STATE: tuple[Vault, SuffixMatcher] | None = None
-
-
 def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
-    global _WORKER_STATE
+    """Check whole notes, on every core for a big first run; workers send back only the small results."""
     matcher = SuffixMatcher(vault.note_paths, vault.config.suffix_rules)
     vault.index  # noqa: B018 - build the index once, before the workers inherit it
-    jobs = os.cpu_count() or 1
-    if jobs < 2 or len(paths) < PARALLEL_THRESHOLD:
-        return dict(_check_entries(vault, matcher, paths))
-    import multiprocessing  # only big first runs need it: keep start-up light
-    from concurrent.futures import ProcessPoolExecutor
-
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return dict(_check_entries(vault, matcher, paths))
-    _WORKER_STATE = (vault, matcher)
-    size = max(200, len(paths) // (jobs * 4))
-    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
-    entries: dict[str, tuple] = {}
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            for chunk in pool.map(_check_chunk, chunks):
-                entries.update(chunk)
-                if vault.on_progress is not None:
-                    vault.on_progress("Checking notes", len(entries), len(paths))
-    finally:
-        _WORKER_STATE = None
-    return entries
-
-
-def _check_chunk(paths: list[str]) -> list[tuple[str, tuple]]:
-    assert _WORKER_STATE is not None
-    vault, matcher = _WORKER_STATE
-    return _check_entries(vault, matcher, paths)
+    entries = map_notes(
+        lambda chunk: _check_entries(vault, matcher, chunk),
+        paths,
+        label="Checking notes",
+        on_progress=vault.on_progress,
+    )
+    return dict(entries)
 
 
 def _check_entries(vault: Vault, matcher: SuffixMatcher, paths: list[str]) -> list[tuple[str, tuple]]:

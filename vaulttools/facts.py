@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from vaulttools.note import Note
+from vaulttools.parallel import map_notes
 
 CACHE_FORMAT = 4
-# Parsing on two processes pays for its start-up only past this many notes.
-PARALLEL_THRESHOLD = 3000
 
 
 class LinkFact(NamedTuple):
@@ -172,24 +171,13 @@ def parse_facts(
     root: Path,
     paths: list[str],
     options: FactsOptions,
-    jobs: int | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[NoteFacts]:
     """Parse notes into facts, on every core when there are enough of them."""
-    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    if jobs < 2 or len(paths) < PARALLEL_THRESHOLD:
-        return [_from_marshal(r) for r in _parse_chunk((str(root), paths, options))]
-    size = max(200, len(paths) // (jobs * 4))
-    chunks = [(str(root), paths[i : i + size], options) for i in range(0, len(paths), size)]
-    results: list[NoteFacts] = []
-    from concurrent.futures import ProcessPoolExecutor  # only big first runs need it: keep start-up light
-
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for chunk in pool.map(_parse_chunk, chunks):
-            results.extend(_from_marshal(r) for r in chunk)
-            if on_progress is not None:
-                on_progress("Reading notes", len(results), len(paths))
-    return results
+    records = map_notes(
+        lambda chunk: _parse_chunk((str(root), chunk, options)), paths, on_progress=on_progress
+    )
+    return [_from_marshal(record) for record in records]
 
 
 # --- the cache ---------------------------------------------------------------------------------------

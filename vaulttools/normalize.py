@@ -22,6 +22,7 @@ from vaulttools.frontmatter import RefusedEdit
 from vaulttools.linkedit import retarget
 from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
 from vaulttools.note import Note
+from vaulttools.parallel import map_notes
 from vaulttools.planning import note_change
 from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, strip_md
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
@@ -263,18 +264,15 @@ class VaultResult:
 
 
 def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> BatchPlan:
-    """Every link fix of the vault as one batch."""
+    """Every link fix of the vault as one batch (notes are planned on every core on big vaults)."""
     options = options or NormalizeOptions()
     config = vault.config
     context = LinkContext(vault.index, SuffixMatcher(vault.note_paths, config.suffix_rules), options)
     totals = VaultResult()
-    for path in vault.note_paths:
-        note = vault.note(path)
-        if not note.editable or not may_hold_links(note.raw, config.link_properties):
-            continue
-        result = normalize_note(note, context, config.day_property)
-        change = note_change(note, result.edits) if result.edits else None
-        vault.forget(path)  # the change holds the bytes it needs: keep 100,000 parsed notes out of memory
+    results = map_notes(
+        lambda chunk: _plan_notes(vault, context, chunk), vault.note_paths, on_progress=vault.on_progress
+    )
+    for change, result in results:
         if change is not None:
             totals.changes.append(change)
         totals.fixed += result.fixed
@@ -282,6 +280,25 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
         totals.broken += result.broken
         totals.skipped += result.skipped
     return build_plan(totals, config.suffix_rules, options)
+
+
+def _plan_notes(
+    vault: Vault, context: LinkContext, paths: list[str]
+) -> list[tuple[FileChange | None, NoteResult]]:
+    """The change and the report of each note of `paths` that has anything to report."""
+    config = vault.config
+    planned = []
+    for path in paths:
+        note = vault.note(path)
+        vault.forget(path)  # the change holds the bytes it needs: keep 100,000 parsed notes out of memory
+        if not note.editable or not may_hold_links(note.raw, config.link_properties):
+            continue
+        result = normalize_note(note, context, config.day_property)
+        change = note_change(note, result.edits) if result.edits else None
+        if change is not None or result.fixed or result.ambiguous or result.broken or result.skipped:
+            result.edits = []  # planned into the change already; nothing to send back
+            planned.append((change, result))
+    return planned
 
 
 def fixes_per_rule(

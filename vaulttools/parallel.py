@@ -1,0 +1,57 @@
+"""Run a per-note function over many notes on every core.
+
+Workers are forked, so they inherit the caller's already-built state (the vault, its link index, the suffix
+matcher) instead of receiving it pickled; each returns only its (small) results. Small jobs, one core, or a
+platform without fork run in this process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+# Forking two workers pays for itself only past this many notes.
+PARALLEL_THRESHOLD = 3000
+
+R = TypeVar("R")
+_WORKER_JOB: tuple[Callable[[list[str]], list[Any]]] | None = None
+
+
+def map_notes(
+    work: Callable[[list[str]], list[R]],
+    paths: list[str],
+    *,
+    label: str = "Reading notes",
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> list[R]:
+    """`work(paths)` for chunks of `paths`, in order, on every core when there are enough notes."""
+    global _WORKER_JOB
+    jobs = os.cpu_count() or 1
+    if jobs < 2 or len(paths) < PARALLEL_THRESHOLD:
+        return work(paths)
+    import multiprocessing  # only big runs need these: keep start-up light
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return work(paths)
+    size = max(200, len(paths) // (jobs * 4))
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+    results: list[R] = []
+    _WORKER_JOB = (work,)
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            done = 0
+            for chunk, chunk_results in zip(chunks, pool.map(_run_chunk, chunks), strict=True):
+                results.extend(chunk_results)
+                done += len(chunk)
+                if on_progress is not None:
+                    on_progress(label, done, len(paths))
+    finally:
+        _WORKER_JOB = None
+    return results
+
+
+def _run_chunk(paths: list[str]) -> list[Any]:
+    assert _WORKER_JOB is not None, "map_notes workers are forked with their job set"
+    return _WORKER_JOB[0](paths)
