@@ -167,17 +167,14 @@ def _from_marshal(record: tuple) -> NoteFacts:
     )
 
 
-def parse_facts(
+def parse_records(
     root: Path,
     paths: list[str],
     options: FactsOptions,
     on_progress: Callable[[str, int, int], None] | None = None,
-) -> list[NoteFacts]:
-    """Parse notes into facts, on every core when there are enough of them."""
-    records = map_notes(
-        lambda chunk: _parse_chunk((str(root), chunk, options)), paths, on_progress=on_progress
-    )
-    return [_from_marshal(record) for record in records]
+) -> list[tuple]:
+    """Parse notes into cache records (plain tuples), on every core when there are enough of them."""
+    return map_notes(lambda chunk: _parse_chunk((str(root), chunk, options)), paths, on_progress=on_progress)
 
 
 # --- the cache ---------------------------------------------------------------------------------------
@@ -221,14 +218,16 @@ def collect_facts(
     use_cache: bool = True,
     complete: bool = True,
     on_progress: Callable[[str, int, int], None] | None = None,
-) -> list[NoteFacts]:
-    """Facts for every path: cached ones whose stamp still matches, the rest parsed (and cached).
+) -> Iterator[NoteFacts]:
+    """Facts for every path, in order: cached ones whose stamp still matches, the rest parsed (and cached).
 
-    `complete` says `paths` is every note of the vault, so cache entries of other paths can be dropped.
+    Only the plain cache records are held for the whole vault; each `NoteFacts` is built as it is consumed,
+    so memory stays at one copy even on 100,000 notes. `complete` says `paths` is every note of the vault,
+    so cache entries of other paths can be dropped.
     """
     paths = list(paths)
     cached = load_cache(root, fingerprint) if use_cache else {}
-    facts: dict[str, NoteFacts] = {}
+    records: dict[str, tuple] = {}
     stale: list[str] = []
     root_text = str(root)
     for path in paths:
@@ -239,14 +238,18 @@ def collect_facts(
             except OSError:
                 continue
             if tuple(record[1]) == current:
-                facts[path] = _from_marshal(record)
+                records[path] = record
                 continue
         stale.append(path)
     if stale:
-        for fresh in parse_facts(root, stale, options, on_progress=on_progress):
-            facts[fresh.path] = fresh
-    if use_cache and (stale or (complete and len(cached) != len(facts))):
-        records = {} if complete else dict(cached)
-        records.update((path, _to_marshal(f)) for path, f in facts.items())
-        save_cache(root, fingerprint, records)
-    return [facts[p] for p in paths if p in facts]
+        for record in parse_records(root, stale, options, on_progress=on_progress):
+            records[record[0]] = record
+    if use_cache and (stale or (complete and len(cached) != len(records))):
+        if not complete:
+            cached.update(records)
+            records_to_save = cached
+        else:
+            records_to_save = records
+        save_cache(root, fingerprint, records_to_save)
+    del cached
+    return (_from_marshal(records[path]) for path in paths if path in records)

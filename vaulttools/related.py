@@ -837,7 +837,7 @@ def gc_paused() -> Iterator[None]:
 
 def scan_vault(vault: Vault, config: RelatedConfig) -> RelatedScan:
     """The scan of a vault, from its facts (cached in `.vaulttools/cache`, parsed on every core if not)."""
-    return scan_facts(vault.facts(), vault.index, config, vault.read_bytes, _note_reader(vault))
+    return scan_facts(vault.iter_facts(), vault.index, config, vault.read_bytes, _note_reader(vault))
 
 
 def _note_reader(vault: Vault) -> Callable[[str], Note]:

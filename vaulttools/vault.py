@@ -105,6 +105,10 @@ class Vault:
 
     def facts(self, paths: list[str] | None = None, *, use_cache: bool = True) -> list[NoteFacts]:
         """Parsed facts of every note: from the cache where a note is unchanged, else parsed (on all cores)."""
+        return list(self.iter_facts(paths, use_cache=use_cache))
+
+    def iter_facts(self, paths: list[str] | None = None, *, use_cache: bool = True) -> Iterator[NoteFacts]:
+        """`facts()`, built one note at a time as they are consumed (one copy in memory, not two)."""
         from vaulttools import __version__
 
         config = self.config
