@@ -209,3 +209,19 @@ def test_brain_corpus_rename_commits_and_undoes(brain_vault: Path, run_cli) -> N
     assert run_cli(brain_vault, "undo").exit_code == 0
     assert snapshot(brain_vault) == before
     shutil.rmtree(brain_vault / ".vaulttools", ignore_errors=True)
+
+
+def test_hand_written_percent_escapes_are_found(tmp_path, run_cli) -> None:
+    """`concept%2Dhub.md` spells `concept-hub` only once decoded; the byte prefilter must still find it."""
+    from tests.conftest import git
+
+    vault = tmp_path / "v"
+    vault.mkdir()
+    (vault / "concept-hub.md").write_text("hub\n")
+    (vault / "a.md").write_text("see [the hub](concept%2Dhub.md) and [again](Concept%2dHub.md#H)\n")
+    git(vault, "init", "-q")
+    git(vault, "add", "-A")
+    git(vault, "commit", "-qm", "init")
+    result = run_cli(vault, "rename", "concept-hub", "concept-core")
+    assert result.exit_code == 0, result.output
+    assert (vault / "a.md").read_text() == "see [the hub](concept-core.md) and [again](concept-core.md#H)\n"

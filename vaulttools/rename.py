@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote as percent_quote
+from urllib.parse import unquote_to_bytes
 
 import yaml
 
@@ -389,7 +390,9 @@ def candidate_notes(vault: Vault, renames: list[Rename], after: LinkIndex, repor
             found.append(path)
             continue
         report.notes_read += 1
-        if pattern.search(vault.read_bytes(path).lower()):
+        raw = vault.read_bytes(path).lower()
+        # A hand-written escape (`concept%2Dx.md`) spells no name as it stands: decode, then look again.
+        if pattern.search(raw) or (b"%" in raw and pattern.search(unquote_to_bytes(raw))):
             found.append(path)
     return found
 
