@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import signal
 import stat
@@ -72,10 +71,6 @@ class BatchOptions:
     dry_run: bool = False
     commit: bool = True
     no_verify: bool = False
-
-
-def digest(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
 
 
 def run_batch(

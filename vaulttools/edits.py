@@ -43,8 +43,3 @@ def apply_edits(text: str, edits: Iterable[Edit], *, path: str = "<text>") -> st
         cursor = edit.start
     pieces.append(text[:cursor])
     return "".join(reversed(pieces))
-
-
-def shift_edits(edits: Iterable[Edit], offset: int) -> list[Edit]:
-    """Move edits planned on a slice of a text to offsets in the whole text."""
-    return [e._replace(start=e.start + offset, end=e.end + offset) for e in edits]

@@ -208,9 +208,6 @@ class Repository:
                 i += 2
         return changes
 
-    def blob(self, sha: str, vault_path: str) -> bytes:
-        return self._run("cat-file", "blob", f"{sha}:{self.to_repo_path(vault_path)}", binary=True)
-
     def blobs(self, wanted: Sequence[tuple[str, str]]) -> list[bytes]:
         """The bytes of many (commit, vault path) files: one `ls-tree` per commit, one `cat-file --batch`.
 

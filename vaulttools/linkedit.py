@@ -58,12 +58,3 @@ def retarget(note: Note, link: Link, new_target: str, *, kind: str = "") -> Edit
 def _in_flow(note: Note, link: Link) -> bool:
     line_start = note.text.rfind("\n", 0, link.start) + 1
     return "[" in note.text[line_start : link.start]
-
-
-def redisplay(note: Note, link: Link, new_display: str) -> Edit | None:
-    """Replace the display text of a link (used when it equals the old name)."""
-    if link.display is None or link.display_start < 0:
-        return None
-    return Edit(
-        link.display_start, link.display_end, note.text[link.display_start : link.display_end], new_display
-    )
