@@ -102,12 +102,27 @@ class LinkEntry(NamedTuple):
 
 
 @dataclass
-class NoteResult:
-    edits: list[Edit] = field(default_factory=list)
+class LinkReport:
+    """What normalize-links says about links: of one note, or summed over the vault."""
+
     fixed: list[LinkEntry] = field(default_factory=list)
     ambiguous: list[LinkEntry] = field(default_factory=list)
     broken: list[LinkEntry] = field(default_factory=list)
     skipped: list[LinkEntry] = field(default_factory=list)  # fixable, but not editable in place
+
+    def __bool__(self) -> bool:
+        return bool(self.fixed or self.ambiguous or self.broken or self.skipped)
+
+    def absorb(self, other: LinkReport) -> None:
+        self.fixed += other.fixed
+        self.ambiguous += other.ambiguous
+        self.broken += other.broken
+        self.skipped += other.skipped
+
+
+@dataclass
+class NoteResult(LinkReport):
+    edits: list[Edit] = field(default_factory=list)
 
 
 # --- one target ------------------------------------------------------------------------------------
@@ -255,12 +270,8 @@ def _ambiguity_reason(outcome: Outcome) -> str:
 
 
 @dataclass
-class VaultResult:
+class VaultResult(LinkReport):
     changes: list[FileChange] = field(default_factory=list)
-    fixed: list[LinkEntry] = field(default_factory=list)
-    ambiguous: list[LinkEntry] = field(default_factory=list)
-    broken: list[LinkEntry] = field(default_factory=list)
-    skipped: list[LinkEntry] = field(default_factory=list)
 
 
 def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> BatchPlan:
@@ -275,10 +286,7 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     for change, result in results:
         if change is not None:
             totals.changes.append(change)
-        totals.fixed += result.fixed
-        totals.ambiguous += result.ambiguous
-        totals.broken += result.broken
-        totals.skipped += result.skipped
+        totals.absorb(result)
     return build_plan(totals, config.suffix_rules, options)
 
 
@@ -295,7 +303,7 @@ def _plan_notes(
             continue
         result = normalize_note(note, context, config.day_property)
         change = note_change(note, result.edits) if result.edits else None
-        if change is not None or result.fixed or result.ambiguous or result.broken or result.skipped:
+        if change is not None or result:
             result.edits = []  # planned into the change already; nothing to send back
             planned.append((change, result))
     return planned
