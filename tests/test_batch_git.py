@@ -73,8 +73,9 @@ def test_dirty_file_is_refused(repo_vault: Path) -> None:
 
 def test_file_changed_after_planning_is_refused(repo_vault: Path) -> None:
     plan = BatchPlan("test", "x", [FileChange("a.md", b"stale\n", b"new\n")])
-    with pytest.raises(EditConflict, match="changed on disk"):
+    with pytest.raises(EditConflict, match=r"a\.md was changed by another program since vaulttools read it"):
         run_batch(Vault(repo_vault), plan, BatchOptions(commit=False))
+    assert (repo_vault / "a.md").read_bytes() != b"new\n"
 
 
 def test_rollback_on_failure_mid_write(repo_vault: Path) -> None:

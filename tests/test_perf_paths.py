@@ -123,7 +123,9 @@ def test_journal_keeps_every_original_in_one_file_and_restores_from_it(repo: Pat
     assert restored == FILES
 
 
-def test_a_batch_syncs_once_instead_of_once_per_file(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_syncs_its_journal_then_once_instead_of_once_per_file(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = {"fsync": 0, "sync": 0}
     real_fsync = vault_module.os.fsync
 
@@ -133,10 +135,14 @@ def test_a_batch_syncs_once_instead_of_once_per_file(repo: Path, monkeypatch: py
 
     monkeypatch.setattr(vault_module.os, "fsync", counting_fsync)
     monkeypatch.setattr(vault_module.os, "sync", lambda: calls.__setitem__("sync", calls["sync"] + 1))
-    run_batch(Vault(repo), _batch(repo), BatchOptions(commit=False))
-    assert calls == {"fsync": 0, "sync": 1}
+    plan = _batch(repo)
+    assert len(plan.changes) > 3
+    run_batch(Vault(repo), plan, BatchOptions(commit=False))
+    # The journal's originals file, its plan file and its folder: durable before any note is rewritten.
+    assert calls == {"fsync": 3, "sync": 1}
     vault_module.atomic_write(repo / "plain.md", b"outside a batch\n")  # still durable on its own
-    assert calls == {"fsync": 1, "sync": 1}
+    vault_module.rewrite_in_place(repo / "plain.md", b"again\n")
+    assert calls == {"fsync": 5, "sync": 1}
 
 
 def test_rename_and_undo_on_the_real_corpus_restore_every_byte(brain_vault: Path, run_cli) -> None:

@@ -120,19 +120,29 @@ def test_ctrl_c_mid_batch_puts_every_file_back(sample_vault: Path) -> None:
 
 @pytest.fixture
 def failing_write(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int, int], None]]:
-    """fail_on(n, errno): the nth `atomic_write` of a batch raises OSError (later ones work: rollback)."""
-    real = batch_module.atomic_write
+    """fail_on(n, errno): the nth file write of a batch (a new file or one rewritten in place) raises
+    OSError; later ones work, so the rollback's own writes succeed."""
+    real_atomic = batch_module.atomic_write
+    real_in_place = batch_module.rewrite_in_place
 
     def fail_on(number: int, code: int) -> None:
         calls = {"n": 0}
 
-        def flaky(path: Path, data: bytes, mode: int | None = None) -> None:
+        def fail_if_nth(path: Path) -> None:
             calls["n"] += 1
             if calls["n"] == number:
                 raise OSError(code, os.strerror(code), str(path))
-            real(path, data, mode)
 
-        monkeypatch.setattr(batch_module, "atomic_write", flaky)
+        def flaky_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+            fail_if_nth(path)
+            real_atomic(path, data, mode)
+
+        def flaky_in_place(path: Path, data: bytes) -> None:
+            fail_if_nth(path)
+            real_in_place(path, data)
+
+        monkeypatch.setattr(batch_module, "atomic_write", flaky_atomic)
+        monkeypatch.setattr(batch_module, "rewrite_in_place", flaky_in_place)
 
     yield fail_on
 
@@ -168,7 +178,9 @@ def test_note_changed_by_another_program_while_writing_is_detected_and_rolled_ba
         if written_path == plan.changes[2].final_path:
             (sample_vault / victim).write_bytes(edited_by_user)
 
-    with pytest.raises(EditConflict, match=f"{victim} was changed by another program"):
+    with pytest.raises(
+        EditConflict, match=f"{victim} was changed by another program since vaulttools read it"
+    ):
         run_batch(vault, plan, BatchOptions(), after_write=obsidian_saves_a_note)
     after = snapshot(sample_vault)
     assert after == {**before, victim: edited_by_user}  # our writes undone, the user's edit kept
@@ -183,7 +195,9 @@ def test_note_changed_between_planning_and_writing_is_refused(sample_vault: Path
     victim.write_bytes(victim.read_bytes() + b"typed meanwhile\n")
     git(sample_vault, "commit", "-qam", "user edit")  # committed, so only the content hash can tell
     before = snapshot(sample_vault)
-    with pytest.raises(EditConflict, match="changed on disk while the batch was planned"):
+    with pytest.raises(
+        EditConflict, match="changed by another program since vaulttools read it; every file was put back"
+    ):
         run_batch(vault, plan, BatchOptions())
     assert snapshot(sample_vault) == before
 

@@ -6,7 +6,7 @@ import pytest
 
 from vaulttools.config import Config, config_from_dict, load_config
 from vaulttools.errors import ConfigError, VaultError
-from vaulttools.vault import Vault, atomic_write, find_vault_root, scan_vault
+from vaulttools.vault import Vault, atomic_write, find_vault_root, rewrite_in_place, scan_vault
 
 
 def test_scan_skips_dot_folders_trash_and_ignored(tmp_path: Path) -> None:
@@ -96,6 +96,52 @@ def test_broken_toml(tmp_path: Path) -> None:
     (tmp_path / ".vaulttools.toml").write_text("link_properties = [\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"old bytes\n", b"new\n"),  # shorter: the excess is cut
+        (b"old\n", b"much longer new bytes\n"),
+        (b"same length", b"SAME LENGTH"),
+        (b"something", b""),
+        (b"", b"from nothing"),
+    ],
+)
+def test_rewrite_in_place_leaves_exactly_the_new_bytes_on_the_same_file(
+    tmp_path: Path, old: bytes, new: bytes
+) -> None:
+    target = tmp_path / "n.md"
+    target.write_bytes(old)
+    target.chmod(0o640)
+    inode = target.stat().st_ino
+    rewrite_in_place(target, new)
+    assert target.read_bytes() == new
+    assert target.stat().st_ino == inode  # written over, not replaced
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["n.md"]
+
+
+def test_rewrite_in_place_does_not_write_through_a_hard_link(tmp_path: Path) -> None:
+    target = tmp_path / "n.md"
+    target.write_bytes(b"shared")
+    os.link(target, tmp_path / "other.md")
+    rewrite_in_place(target, b"changed")
+    assert target.read_bytes() == b"changed"
+    assert (tmp_path / "other.md").read_bytes() == b"shared"
+
+
+def test_rewrite_in_place_creates_a_missing_file(tmp_path: Path) -> None:
+    rewrite_in_place(tmp_path / "new.md", b"created")
+    assert (tmp_path / "new.md").read_bytes() == b"created"
+
+
+def test_rewrite_in_place_refuses_a_symlink(tmp_path: Path) -> None:
+    (tmp_path / "real.md").write_bytes(b"real")
+    (tmp_path / "link.md").symlink_to(tmp_path / "real.md")
+    with pytest.raises(OSError):
+        rewrite_in_place(tmp_path / "link.md", b"through the link")
+    assert (tmp_path / "real.md").read_bytes() == b"real"
 
 
 def test_atomic_write_keeps_mode(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from vaulttools import journal
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
 from vaulttools.git import BATCH_TRAILER, Repository
 from vaulttools.resolve import fold
-from vaulttools.vault import Vault, atomic_write, synced_once
+from vaulttools.vault import Vault, atomic_write, rewrite_in_place, synced_once
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def run_batch(
             raise DirtyFilesError(
                 f"uncommitted changes in {shown}: commit or stash them first (nothing was written)"
             )
-    _check_unchanged_on_disk(vault.root, plan.changes)
+    _check_destinations_free(vault.root, plan.changes)
     _check_writable(vault.root, plan.changes)
     journal.begin(vault.root, plan)
     written: list[FileChange] = []
@@ -196,15 +196,10 @@ def _moves_onto_vacated_paths(changes: list[FileChange]) -> bool:
     return any(_is_move(c) and fold(c.final_path) in vacated for c in changes)
 
 
-def _check_unchanged_on_disk(root: Path, changes: list[FileChange]) -> None:
-    """Someone may have edited a file between planning and writing: compare bytes, abort if so."""
+def _check_destinations_free(root: Path, changes: list[FileChange]) -> None:
+    """A move must not land on a file that exists and that the batch does not move away itself."""
     vacated = _vacated_paths(changes)
     for change in changes:
-        current = _read_or_none(root / change.path)
-        if current != change.old:
-            raise EditConflict(
-                f"{change.path} changed on disk while the batch was planned; run the command again"
-            )
         if (
             change.new_path is not None
             and change.new_path != change.path
@@ -215,10 +210,12 @@ def _check_unchanged_on_disk(root: Path, changes: list[FileChange]) -> None:
 
 
 def _refuse_if_changed_since_planning(root: Path, change: FileChange) -> None:
-    """Re-read just before writing: an editor (or Obsidian sync) may have saved the file since the check."""
+    """Compare the bytes on disk with those planned on just before writing: an editor (or Obsidian sync) may
+    have saved the file since. Once per file, at the last moment (an earlier pass over every file would
+    double the reads of a big batch and still leave this window open)."""
     if _read_or_none(root / change.path) != change.old:
         raise EditConflict(
-            f"{change.path} was changed by another program while the batch was writing; every file was "
+            f"{change.path} was changed by another program since vaulttools read it; every file was "
             "put back as it was, nothing was committed: run the command again"
         )
 
@@ -230,9 +227,10 @@ def _check_writable(root: Path, changes: list[FileChange]) -> None:
     `os.replace` would otherwise let through, since replacing a file needs only its folder to be writable).
     """
     folders_seen: set[Path] = set()  # thousands of notes share a few folders: check each folder once
+    real_folders: set[str] = set()  # folders known not to be (or lie under) a symlink
     for change in changes:
         for path in change.touched_paths:
-            _refuse_symlinked_path(root, path)
+            _refuse_symlinked_path(root, path, real_folders)
         source = root / change.path
         if change.old is not None and change.new_path in (None, change.path) and not _writable(source):
             raise VaultError(
@@ -249,16 +247,22 @@ def _check_writable(root: Path, changes: list[FileChange]) -> None:
                 )
 
 
-def _refuse_symlinked_path(root: Path, path: str) -> None:
+def _refuse_symlinked_path(root: Path, path: str, real_folders: set[str]) -> None:
     """vaulttools never writes through a symlink: it may lead out of the vault."""
     current = str(root)
-    for part in path.split("/"):
+    parts = path.split("/")
+    for depth, part in enumerate(parts, start=1):
         current = f"{current}/{part}"
+        folder = depth < len(parts)
+        if folder and current in real_folders:
+            continue
         if os.path.islink(current):
             raise VaultError(
                 f"{path}: {current[len(str(root)) + 1 :]} is a symlink, and vaulttools never writes "
                 "through symlinks; move the real file into the vault (nothing was written)"
             )
+        if folder:
+            real_folders.add(current)
 
 
 def _writable(path: Path) -> bool:
@@ -314,7 +318,7 @@ def _write_change(
         source.unlink()
         return
     if change.new_path is None or change.new_path == change.path:
-        atomic_write(source, change.new)
+        rewrite_in_place(source, change.new)
         return
     destination = root / change.new_path
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -345,7 +349,7 @@ def _roll_back(root: Path, written: list[FileChange]) -> None:
             if change.old is None:
                 (root / change.path).unlink(missing_ok=True)
             else:
-                atomic_write(root / change.path, change.old)
+                rewrite_in_place(root / change.path, change.old)
         except OSError:
             continue  # keep restoring the others; the journal still names this file
 

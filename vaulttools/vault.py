@@ -9,6 +9,7 @@ import functools
 import itertools
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,6 +220,41 @@ def _new_file_mode() -> int:
     umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+def rewrite_in_place(path: Path, data: bytes) -> None:
+    """Give an existing file new bytes by writing over its old ones (then truncating any excess).
+
+    Why not a temporary file and `os.replace`: ext4 and other file systems start writing a file out as soon
+    as it is renamed over another (ext4's `auto_da_alloc`), measured at 0.1-0.5 ms per file here, 2-10 s
+    for a 20,000-file batch; writing over the old bytes costs ~15 µs. A batch does not rely on per-file
+    atomicity: it fsyncs its journal (every original's bytes) before the first write, and `recover` or a
+    rollback puts back any file a crash or failure leaves half-written. Overwriting also keeps the file's
+    mode, owner, ACLs and extended attributes. A file with several hard links (an in-place write would
+    change the other names too) or that is not a regular file gets `atomic_write` instead.
+    """
+    try:
+        handle = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        atomic_write(path, data)
+        return
+    try:
+        status = os.fstat(handle)
+        if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+            os.close(handle)
+            handle = -1
+            atomic_write(path, data)
+            return
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view) :]
+        if len(data) < status.st_size:
+            os.ftruncate(handle, len(data))
+        if not _SYNC_DEFERRED.get():
+            os.fsync(handle)
+    finally:
+        if handle >= 0:
+            os.close(handle)
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
