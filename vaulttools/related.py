@@ -41,6 +41,7 @@ from vaulttools.errors import VaultError
 from vaulttools.facts import NoteFacts as FileFacts
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.note import Note
+from vaulttools.parallel import map_notes
 from vaulttools.planning import note_change
 from vaulttools.resolve import RESOLVED, LinkIndex, strip_md
 from vaulttools.vault import Vault
@@ -751,20 +752,60 @@ def plan_related(
     *,
     markdown_links: bool = False,
     link_format: str = "shortest",
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> BatchPlan:
     """One batch: every grouped note's section made to list its best candidates.
 
     A note is read only when its section may change: no section and entries to list, or a section whose
     links (from the facts cache) are not the entries; when they are, only its text is compared, unparsed.
-    Each note is forgotten once planned, so memory holds the changes, not the notes.
+    Each note is forgotten once planned, so memory holds the changes, not the notes. Big vaults are planned
+    on every core: scoring, reading and verifying are per note, the index is shared by the forked workers.
     """
+    index = scan.index
+
+    def plan_chunk(paths: list[str]) -> list[tuple[str, FileChange]]:
+        return _plan_notes(scan, config, read_note, forget, paths, markdown_links, link_format)
+
+    planned = map_notes(plan_chunk, index.paths, label="Choosing related notes", on_progress=on_progress)
     changes: list[FileChange] = []
     outcome: dict[str, list[str]] = {ADDED: [], UPDATED: [], REMOVED: []}
+    for action, change in planned:
+        changes.append(change)
+        outcome[action].append(change.path)
+    counts = {
+        "sections_added": len(outcome[ADDED]),
+        "sections_updated": len(outcome[UPDATED]),
+        "sections_removed": len(outcome[REMOVED]),
+        "skipped_unparsable": len(scan.unparsable),
+    }
+    summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v) or "no change"
+    report = {
+        "heading": config.heading,
+        "group_property": config.group_property,
+        "notes_scored": index.total,
+        **outcome,
+        "skipped_unparsable": scan.unparsable,
+        "skipped_no_group": scan.ungrouped,
+    }
+    return BatchPlan("sync-related", f"related sections ({summary})", changes, counts, report)
+
+
+def _plan_notes(
+    scan: RelatedScan,
+    config: RelatedConfig,
+    read_note: Callable[[str], Note],
+    forget: Callable[[str], None],
+    paths: list[str],
+    markdown_links: bool,
+    link_format: str,
+) -> list[tuple[str, FileChange]]:
+    """(action, change) for each of `paths` whose section changes."""
     index = scan.index
+    planned: list[tuple[str, FileChange]] = []
     # An entry depends only on the target and the linking note's folder; most notes share a folder.
     entry_cache: dict[tuple[str, str], str] = {}
-    for number, path in enumerate(index.paths):
-        chosen = best_candidates_of(index, number, config, config.limit)
+    for path in paths:
+        chosen = best_candidates_of(index, index.number[path], config, config.limit)
         folder = path[: path.rfind("/") + 1]
         entries = []
         for candidate in chosen:
@@ -789,24 +830,8 @@ def plan_related(
         finally:
             forget(path)
         if change is not None:
-            changes.append(change)
-            outcome[action].append(path)
-    counts = {
-        "sections_added": len(outcome[ADDED]),
-        "sections_updated": len(outcome[UPDATED]),
-        "sections_removed": len(outcome[REMOVED]),
-        "skipped_unparsable": len(scan.unparsable),
-    }
-    summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v) or "no change"
-    report = {
-        "heading": config.heading,
-        "group_property": config.group_property,
-        "notes_scored": index.total,
-        **outcome,
-        "skipped_unparsable": scan.unparsable,
-        "skipped_no_group": scan.ungrouped,
-    }
-    return BatchPlan("sync-related", f"related sections ({summary})", changes, counts, report)
+            planned.append((action, change))
+    return planned
 
 
 def related_config(config: RelatedConfig, limit: int | None) -> RelatedConfig:
@@ -861,6 +886,7 @@ def plan_vault(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> BatchP
         vault.forget,
         markdown_links=settings.use_markdown_links,
         link_format=settings.new_link_format,
+        on_progress=vault.on_progress,
     )
 
 

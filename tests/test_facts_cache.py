@@ -1,0 +1,52 @@
+"""The facts cache: kept by stamp, and by content when only the stamp changed (checkout, undo, touch)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, make_git_vault
+from vaulttools.vault import Vault
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from vaulttools import links
+
+    parsed: list[str] = []
+    real = links.find_links
+    monkeypatch.setattr(links, "find_links", lambda n, *a, **k: parsed.append(n.path) or real(n, *a, **k))
+    return parsed
+
+
+def test_rewritten_with_the_same_bytes_is_not_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    first = Vault(vault).facts()
+    for path in Vault(vault).note_paths:  # new mtime, ctime (and for some, inode); same bytes
+        data = (vault / path).read_bytes()
+        (vault / path).unlink()
+        (vault / path).write_bytes(data)
+    parsed = _count_parses(monkeypatch)
+    again = Vault(vault).facts()
+    assert parsed == []
+    assert [f._replace(stamp=None) for f in again] == [f._replace(stamp=None) for f in first]
+    assert all(a.stamp != b.stamp for a, b in zip(first, again, strict=True))
+    parsed.clear()
+    assert Vault(vault).facts() == again  # the new stamps were saved: a plain cache hit now
+    assert parsed == []
+
+
+def test_changed_bytes_are_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    paths = Vault(vault).note_paths
+    Vault(vault).facts()
+    victim = vault / paths[0]
+    victim.write_bytes(victim.read_bytes() + b"\nSee [[somewhere-new]].\n")
+    os.utime(victim, ns=(1, 1))
+    parsed = _count_parses(monkeypatch)
+    facts = {f.path: f for f in Vault(vault).facts()}
+    assert parsed == [paths[0]]
+    assert "somewhere-new" in [link.target for link in facts[paths[0]].links]
