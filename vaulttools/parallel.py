@@ -13,6 +13,10 @@ from typing import Any, TypeVar
 
 # Forking two workers pays for itself only past this many notes.
 PARALLEL_THRESHOLD = 3000
+# Notes per task: small enough to balance the workers and show progress, big enough to amortise a task.
+MIN_CHUNK = 200
+# Tests set this (with the two above at their minimum) to run the parallel path on a one-core machine.
+FORCED_JOBS = 0
 
 R = TypeVar("R")
 _WORKER_JOB: tuple[Callable[[list[str]], list[Any]]] | None = None
@@ -27,7 +31,7 @@ def map_notes(
 ) -> list[R]:
     """`work(paths)` for chunks of `paths`, in order, on every core when there are enough notes."""
     global _WORKER_JOB
-    jobs = os.cpu_count() or 1
+    jobs = max(os.cpu_count() or 1, FORCED_JOBS)
     if jobs < 2 or len(paths) < PARALLEL_THRESHOLD:
         return work(paths)
     import multiprocessing  # only big runs need these: keep start-up light
@@ -35,7 +39,7 @@ def map_notes(
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return work(paths)
-    size = max(200, len(paths) // (jobs * 4))
+    size = max(MIN_CHUNK, len(paths) // (jobs * 4))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     results: list[R] = []
     _WORKER_JOB = (work,)

@@ -20,8 +20,8 @@ import posixpath
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import quote as percent_quote
 from urllib.parse import unquote_to_bytes
@@ -35,6 +35,7 @@ from vaulttools.frontmatter import RefusedEdit, format_scalar
 from vaulttools.linkedit import retarget
 from vaulttools.links import PROPERTY, Link
 from vaulttools.note import Note
+from vaulttools.parallel import map_notes
 from vaulttools.planning import note_change
 from vaulttools.resolve import AMBIGUOUS, RESOLVED, LinkIndex, fold, strip_md
 from vaulttools.vault import Vault
@@ -80,6 +81,12 @@ class RenameReport:
     warnings: list[str] = field(default_factory=list)
     notes_read: int = 0
     notes_parsed: int = 0
+
+    def absorb(self, other: RenameReport) -> None:
+        """Add another part of the vault's report (a parse worker's) to this one: every field is a
+        count, a Counter or a list, so each simply adds up."""
+        for name in (f.name for f in fields(self)):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 def stem_of(path: str) -> str:
@@ -357,44 +364,67 @@ def _reaches(index: LinkIndex, target: str, source: str, dest: str) -> bool:
 
 
 def plan_renames(vault: Vault, renames: list[tuple[str, str]], *, keep_alias: bool) -> BatchPlan:
-    """The batch that renames every OLD to NEW and rewrites every reference; writes nothing."""
+    """The batch that renames every OLD to NEW and rewrites every reference; writes nothing.
+
+    Reading every note for the byte prefilter and planning the notes it lets through run on every core
+    for big vaults: each worker plans a slice of the notes with its own report, merged in note order.
+    """
     resolved = resolve_renames(vault, renames)
     moved = {r.old_path: r.new_path for r in resolved}
     by_old_path = {r.old_path: r for r in resolved}
     after = renamed_index(vault.index, resolved)
+    pattern = candidate_pattern(resolved, after)
+
+    def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], RenameReport]]:
+        report = RenameReport()
+        changes: list[FileChange] = []
+        for path, raw in candidate_notes(vault, paths, by_old_path, pattern, report):
+            note = Note(path, raw, vault.config.link_property_set)
+            report.notes_parsed += 1
+            rename = by_old_path.get(path)
+            change = plan_note(vault, note, moved, after, report, rename=rename, keep_alias=keep_alias)
+            if change is not None:
+                changes.append(change)
+        return [(changes, report)]
+
     report = RenameReport()
     changes: list[FileChange] = []
-    for path in candidate_notes(vault, resolved, after, report):
-        note = vault.note(path)
-        report.notes_parsed += 1
-        rename = by_old_path.get(path)
-        change = plan_note(vault, note, moved, after, report, rename=rename, keep_alias=keep_alias)
-        if change is not None:
-            changes.append(change)
+    for chunk_changes, chunk_report in map_notes(plan_chunk, vault.note_paths, on_progress=vault.on_progress):
+        changes += chunk_changes
+        report.absorb(chunk_report)
     return _batch(resolved, changes, report)
 
 
-def candidate_notes(vault: Vault, renames: list[Rename], after: LinkIndex, report: RenameReport) -> list[str]:
-    """Notes that may hold a reference: the renamed notes, and those whose bytes contain an old name.
+def candidate_pattern(renames: list[Rename], after: LinkIndex) -> re.Pattern[bytes]:
+    """Every spelling of a name whose notes may hold a reference to rewrite.
 
     When a new name is shared with another note, links to that note may change meaning: the notes that
     spell the new name are read too, so their links can be kept on their note.
     """
     stems = [r.old_stem for r in renames]
     stems += [r.new_stem for r in renames if len(after.notes_named(r.new_stem)) > 1]
-    pattern = spelling_pattern(stems)
-    always = {r.old_path for r in renames}
-    found: list[str] = []
-    for path in vault.note_paths:
-        if path in always:
-            found.append(path)
+    return spelling_pattern(stems)
+
+
+def candidate_notes(
+    vault: Vault,
+    paths: Iterable[str],
+    renamed: Mapping[str, Rename],
+    pattern: re.Pattern[bytes],
+    report: RenameReport,
+) -> Iterator[tuple[str, bytes]]:
+    """(path, bytes) of the notes of `paths` that may hold a reference: the renamed notes, and those
+    whose bytes spell an old name."""
+    for path in paths:
+        raw = vault.read_bytes(path)
+        if path in renamed:
+            yield path, raw
             continue
         report.notes_read += 1
-        raw = vault.read_bytes(path).lower()
+        folded = raw.lower()
         # A hand-written escape (`concept%2Dx.md`) spells no name as it stands: decode, then look again.
-        if pattern.search(raw) or (b"%" in raw and pattern.search(unquote_to_bytes(raw))):
-            found.append(path)
-    return found
+        if pattern.search(folded) or (b"%" in folded and pattern.search(unquote_to_bytes(folded))):
+            yield path, raw
 
 
 def plan_note(

@@ -1,0 +1,79 @@
+"""Planning on every core gives exactly the plan of one process (forked workers, chunks merged in order)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_git_vault
+from vaulttools import parallel
+from vaulttools.batch import BatchPlan
+from vaulttools.check import check_vault
+from vaulttools.normalize import NormalizeOptions, plan_normalize
+from vaulttools.related import plan_sync_related
+from vaulttools.rename import plan_renames
+from vaulttools.vault import Vault
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 300-note vault from the benchmark generator: hub, suffixed links, groups, related sections."""
+    spec = importlib.util.spec_from_file_location("bench_generate_parallel", BENCH / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    source = tmp_path_factory.mktemp("generated") / "vault"
+    module.generate(source, 300, 3)
+    return source
+
+
+def _serial_and_parallel(
+    monkeypatch: pytest.MonkeyPatch, vault: Path, plan: Callable[[Vault], object]
+) -> tuple[object, object]:
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 10**9)
+    serial = plan(Vault(vault))
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 7)  # many small chunks, merged in order
+    monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    return serial, plan(Vault(vault))
+
+
+def _comparable(plan: BatchPlan) -> tuple:
+    return (plan.summary, plan.changes, plan.counts, plan.report)
+
+
+PLANNERS: dict[str, Callable[[Vault], BatchPlan]] = {
+    "rename": lambda v: plan_renames(v, [("concept-hub-note", "concept-hub-renamed")], keep_alias=True),
+    "normalize-links": lambda v: plan_normalize(v, NormalizeOptions(fix_case=True, shorten_paths=True)),
+    "sync-related": plan_sync_related,
+}
+
+
+@pytest.mark.parametrize("command", sorted(PLANNERS))
+def test_parallel_plan_is_the_serial_plan(
+    command: str, generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = make_git_vault(generated, tmp_path / "vault")
+    monkeypatch.setenv("VAULTTOOLS_NO_CACHE", "1")
+    serial, parallel_plan = _serial_and_parallel(monkeypatch, vault, PLANNERS[command])
+    assert isinstance(serial, BatchPlan) and isinstance(parallel_plan, BatchPlan)
+    assert serial.changes  # the generated vault gives every command work to do
+    assert _comparable(parallel_plan) == _comparable(serial)
+
+
+def test_parallel_check_is_the_serial_check(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = make_git_vault(generated, tmp_path / "vault")
+    serial, parallel_report = _serial_and_parallel(
+        monkeypatch, vault, lambda v: check_vault(v, use_cache=False).to_json("x")
+    )
+    assert serial == parallel_report
+    assert serial["findings"]  # type: ignore[index]
