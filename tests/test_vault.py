@@ -122,6 +122,29 @@ def test_rewrite_in_place_leaves_exactly_the_new_bytes_on_the_same_file(
     assert [p.name for p in tmp_path.iterdir()] == ["n.md"]
 
 
+@pytest.mark.parametrize(
+    ("on_disk", "expected", "written"),
+    [
+        (b"planned on", b"planned on", True),
+        (b"planned on plus a line typed meanwhile", b"planned on", False),
+        (b"planned", b"planned on", False),  # shorter
+        (b"", b"planned on", False),
+    ],
+)
+def test_rewrite_in_place_writes_only_over_the_expected_bytes(
+    tmp_path: Path, on_disk: bytes, expected: bytes, written: bool
+) -> None:
+    target = tmp_path / "n.md"
+    target.write_bytes(on_disk)
+    assert rewrite_in_place(target, b"new bytes", expected=expected) is written
+    assert target.read_bytes() == (b"new bytes" if written else on_disk)
+
+
+def test_rewrite_in_place_expecting_bytes_of_a_missing_file_writes_nothing(tmp_path: Path) -> None:
+    assert rewrite_in_place(tmp_path / "gone.md", b"new", expected=b"old") is False
+    assert not (tmp_path / "gone.md").exists()
+
+
 def test_rewrite_in_place_does_not_write_through_a_hard_link(tmp_path: Path) -> None:
     target = tmp_path / "n.md"
     target.write_bytes(b"shared")

@@ -123,6 +123,13 @@ def run_batch(
                     if change.new is not None:
                         mode = vacated_modes.get(change.path)
                         _write_change(vault.root, change, source_cleared=True, mode=mode)
+                elif _rewrites_in_place(change):
+                    # Listed before writing: a write can fail half-way. The bytes on disk are compared
+                    # with the planned ones through the same open file, just before writing over them.
+                    written.append(change)
+                    if not rewrite_in_place(vault.root / change.path, change.new, expected=change.old):
+                        written.pop()  # nothing was written: the file holds another program's bytes
+                        raise _changed_by_another_program(change)
                 else:
                     _refuse_if_changed_since_planning(vault.root, change)
                     # Listed before writing: a rename can fail half-way (destination written, source not yet
@@ -214,10 +221,19 @@ def _refuse_if_changed_since_planning(root: Path, change: FileChange) -> None:
     have saved the file since. Once per file, at the last moment (an earlier pass over every file would
     double the reads of a big batch and still leave this window open)."""
     if _read_or_none(root / change.path) != change.old:
-        raise EditConflict(
-            f"{change.path} was changed by another program since vaulttools read it; every file was "
-            "put back as it was, nothing was committed: run the command again"
-        )
+        raise _changed_by_another_program(change)
+
+
+def _changed_by_another_program(change: FileChange) -> EditConflict:
+    return EditConflict(
+        f"{change.path} was changed by another program since vaulttools read it; every file was "
+        "put back as it was, nothing was committed: run the command again"
+    )
+
+
+def _rewrites_in_place(change: FileChange) -> bool:
+    """A note that keeps its path and gets new bytes (the bulk of every batch)."""
+    return change.old is not None and change.new is not None and change.new_path in (None, change.path)
 
 
 def _check_writable(root: Path, changes: list[FileChange]) -> None:
@@ -267,10 +283,17 @@ def _refuse_symlinked_path(root: Path, path: str, real_folders: set[str]) -> Non
 
 def _writable(path: Path) -> bool:
     try:
-        mode = path.stat().st_mode
+        status = os.stat(path)
     except FileNotFoundError:
         return True
-    return bool(mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)) and os.access(path, os.W_OK)
+    if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    if status.st_uid == _EFFECTIVE_UID and status.st_mode & stat.S_IWUSR:
+        return True  # the owner's write bit decides (what `os.access` would say, one system call less)
+    return os.access(path, os.W_OK)
+
+
+_EFFECTIVE_UID = os.geteuid() if hasattr(os, "geteuid") else -1
 
 
 def _nearest_existing(folder: Path) -> Path:

@@ -91,7 +91,7 @@ def begin(root: Path, plan: BatchPlan) -> None:
     record = {"command": plan.command, "batch_id": batch_id, "changes": entries}
     temp = folder / (PLAN_FILE + ".tmp")
     with open(temp, "w", encoding="utf-8") as plan_file:
-        plan_file.write(json.dumps(record, indent=1))
+        plan_file.write(json.dumps(record, separators=(",", ":")))
         _make_durable(plan_file)
     temp.replace(folder / PLAN_FILE)  # the plan appears whole or not at all
     _sync_folder(folder)

@@ -222,7 +222,7 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def rewrite_in_place(path: Path, data: bytes) -> None:
+def rewrite_in_place(path: Path, data: bytes, expected: bytes | None = None) -> bool:
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
     Why not a temporary file and `os.replace`: ext4 and other file systems start writing a file out as soon
@@ -232,19 +232,27 @@ def rewrite_in_place(path: Path, data: bytes) -> None:
     rollback puts back any file a crash or failure leaves half-written. Overwriting also keeps the file's
     mode, owner, ACLs and extended attributes. A file with several hard links (an in-place write would
     change the other names too) or that is not a regular file gets `atomic_write` instead.
+
+    With `expected`, the file's current bytes are read through the same open file first, and nothing is
+    written (False is returned) unless they are exactly `expected`: another program may have saved it.
     """
+    flags = (os.O_RDWR if expected is not None else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        handle = os.open(path, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
+        if expected is not None:
+            return False
         atomic_write(path, data)
-        return
+        return True
     try:
         status = os.fstat(handle)
+        if expected is not None and _read_all(handle, status.st_size) != expected:
+            return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
-            os.close(handle)
-            handle = -1
             atomic_write(path, data)
-            return
+            return True
+        if expected is not None:
+            os.lseek(handle, 0, os.SEEK_SET)
         view = memoryview(data)
         while view:
             view = view[os.write(handle, view) :]
@@ -252,9 +260,18 @@ def rewrite_in_place(path: Path, data: bytes) -> None:
             os.ftruncate(handle, len(data))
         if not _SYNC_DEFERRED.get():
             os.fsync(handle)
+        return True
     finally:
-        if handle >= 0:
-            os.close(handle)
+        os.close(handle)
+
+
+def _read_all(handle: int, size_hint: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(handle, max(size_hint + 1, 65536))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
