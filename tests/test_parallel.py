@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_git_vault
-from vaulttools import parallel
+from vaulttools import batch, parallel
 from vaulttools.batch import BatchPlan
 from vaulttools.check import check_vault
 from vaulttools.normalize import NormalizeOptions, plan_normalize
@@ -42,6 +42,7 @@ def _serial_and_parallel(
     monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
     monkeypatch.setattr(parallel, "MIN_CHUNK", 7)  # many small chunks, merged in order
     monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    monkeypatch.setattr(batch, "SPOOL_MIN_NOTES", 0)  # and the bytes of the changes kept in a spool
     return serial, plan(Vault(vault))
 
 
@@ -66,6 +67,8 @@ def test_parallel_plan_is_the_serial_plan(
     assert isinstance(serial, BatchPlan) and isinstance(parallel_plan, BatchPlan)
     assert serial.changes  # the generated vault gives every command work to do
     assert _comparable(parallel_plan) == _comparable(serial)
+    if command != "rename":  # a rename's few changes are never spooled
+        assert all(change._spool is not None for change in parallel_plan.changes)
 
 
 def test_parallel_check_is_the_serial_check(

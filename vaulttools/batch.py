@@ -18,14 +18,90 @@ from vaulttools.resolve import fold
 from vaulttools.vault import Vault, atomic_write, rewrite_in_place, synced_once
 
 
-@dataclass(frozen=True)
-class FileChange:
-    """One file of a batch: modified (old and new), created (old None), deleted (new None), or renamed."""
+class Spool:
+    """Bytes kept in an anonymous temporary file instead of memory.
 
-    path: str
-    old: bytes | None
-    new: bytes | None
-    new_path: str | None = None
+    A batch that rewrites 100,000 notes holds ~650 MB of old and new bytes; spooled, a change holds two
+    (offset, length) pairs and the bytes sit in the page cache, read back (a `pread` each) when the batch
+    journals, compares and writes them. The file has no name (or loses it at once) and vanishes with the
+    process, so a crash leaves nothing behind. `directory`: where to put it (the vault's state folder keeps
+    it on the vault's disk rather than in a RAM-backed /tmp).
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        import tempfile
+
+        self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - lives as long as the spool
+        self._end = 0
+
+    def put(self, data: bytes) -> tuple[int, int]:
+        written = os.pwrite(self._file.fileno(), data, self._end)
+        while written < len(data):
+            written += os.pwrite(self._file.fileno(), data[written:], self._end + written)
+        place = (self._end, len(data))
+        self._end += len(data)
+        return place
+
+    def get(self, place: tuple[int, int]) -> bytes:
+        offset, length = place
+        data = os.pread(self._file.fileno(), length, offset)
+        while len(data) < length:
+            data += os.pread(self._file.fileno(), length - len(data), offset + len(data))
+        return data
+
+
+# A batch planned over at least this many notes keeps its changes' bytes in a `Spool`.
+SPOOL_MIN_NOTES = 3000
+
+
+def spool_for(root: Path, notes: int) -> Spool | None:
+    """A spool for a batch planned over `notes` notes (None for small ones), on the vault's disk: in its
+    state folder, or the system's temporary folder when that cannot be created."""
+    if notes < SPOOL_MIN_NOTES:
+        return None
+    try:
+        return Spool(journal.state_dir(root))
+    except OSError:
+        return Spool()
+
+
+class FileChange:
+    """One file of a batch: modified (old and new), created (old None), deleted (new None), or renamed.
+
+    `old` and `new` are bytes, held in memory or (`spooled`) in a `Spool` and read back on each use.
+    """
+
+    __slots__ = ("_new", "_old", "_spool", "new_path", "path")
+
+    def __init__(self, path: str, old: bytes | None, new: bytes | None, new_path: str | None = None) -> None:
+        self.path = path
+        self.new_path = new_path
+        self._old: bytes | tuple[int, int] | None = old
+        self._new: bytes | tuple[int, int] | None = new
+        self._spool: Spool | None = None
+
+    def spooled(self, spool: Spool) -> FileChange:
+        """The same change with its bytes moved into `spool`."""
+        if self._spool is not None:
+            return self
+        twin = FileChange(self.path, None, None, self.new_path)
+        twin._old = None if self._old is None else spool.put(self.old)  # type: ignore[arg-type]
+        twin._new = None if self._new is None else spool.put(self.new)  # type: ignore[arg-type]
+        twin._spool = spool
+        return twin
+
+    @property
+    def old(self) -> bytes | None:
+        return self._load(self._old)
+
+    @property
+    def new(self) -> bytes | None:
+        return self._load(self._new)
+
+    def _load(self, value: bytes | tuple[int, int] | None) -> bytes | None:
+        if value is None or self._spool is None:
+            return value  # type: ignore[return-value]  # unspooled: bytes or None
+        return self._spool.get(value)  # type: ignore[arg-type]
 
     @property
     def final_path(self) -> str:
@@ -34,6 +110,24 @@ class FileChange:
     @property
     def touched_paths(self) -> list[str]:
         return [self.path] if self.new_path is None else [self.path, self.new_path]
+
+    def _key(self) -> tuple[str, bytes | None, bytes | None, str | None]:
+        return (self.path, self.old, self.new, self.new_path)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FileChange) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"FileChange(path={self.path!r}, old={self.old!r}, new={self.new!r}, new_path={self.new_path!r})"
+        )
+
+    def __reduce__(self) -> tuple:
+        # Worker processes send changes back by pickling: always as bytes (a spool belongs to one process).
+        return (FileChange, (self.path, self.old, self.new, self.new_path))
 
 
 @dataclass

@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from vaulttools.batch import BatchPlan, FileChange
+from vaulttools.batch import BatchPlan, FileChange, spool_for
 from vaulttools.edits import Edit
 from vaulttools.frontmatter import RefusedEdit
 from vaulttools.linkedit import retarget
 from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
 from vaulttools.note import Note
-from vaulttools.parallel import map_notes
+from vaulttools.parallel import iter_chunks
 from vaulttools.planning import note_change
 from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, strip_md
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
@@ -280,13 +280,15 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     config = vault.config
     context = LinkContext(vault.index, SuffixMatcher(vault.note_paths, config.suffix_rules), options)
     totals = VaultResult()
-    results = map_notes(
+    spool = spool_for(vault.root, len(vault.note_paths))
+    chunks = iter_chunks(
         lambda chunk: _plan_notes(vault, context, chunk), vault.note_paths, on_progress=vault.on_progress
     )
-    for change, result in results:
-        if change is not None:
-            totals.changes.append(change)
-        totals.absorb(result)
+    for results in chunks:
+        for change, result in results:
+            if change is not None:
+                totals.changes.append(change if spool is None else change.spooled(spool))
+            totals.absorb(result)
     return build_plan(totals, config.suffix_rules, options)
 
 

@@ -8,13 +8,15 @@ platform without fork run in this process.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 # Forking two workers pays for itself only past this many notes.
 PARALLEL_THRESHOLD = 3000
 # Notes per task: small enough to balance the workers and show progress, big enough to amortise a task.
 MIN_CHUNK = 200
+# One process works through a big vault in slices of this many notes (see `iter_chunks`).
+SERIAL_CHUNK = 5000
 # Tests set this (with the two above at their minimum) to run the parallel path on a one-core machine.
 FORCED_JOBS = 0
 
@@ -30,30 +32,49 @@ def map_notes(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[R]:
     """`work(paths)` for chunks of `paths`, in order, on every core when there are enough notes."""
+    results: list[R] = []
+    for chunk_results in iter_chunks(work, paths, label=label, on_progress=on_progress):
+        results.extend(chunk_results)
+    return results
+
+
+def iter_chunks(
+    work: Callable[[list[str]], list[R]],
+    paths: list[str],
+    *,
+    label: str = "Reading notes",
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> Iterator[list[R]]:
+    """`map_notes`, one chunk's results at a time: a caller can store each (e.g. spool a batch's bytes)
+    before the next arrives, instead of holding every result at once."""
     global _WORKER_JOB
     jobs = max(os.cpu_count() or 1, FORCED_JOBS)
-    if jobs < 2 or len(paths) < PARALLEL_THRESHOLD:
-        return work(paths)
-    import multiprocessing  # only big runs need these: keep start-up light
+    fork = jobs >= 2 and len(paths) >= PARALLEL_THRESHOLD
+    if fork:
+        import multiprocessing  # only big runs need these: keep start-up light
+
+        fork = "fork" in multiprocessing.get_all_start_methods()
+    if not fork:
+        for start in range(0, len(paths), SERIAL_CHUNK):
+            yield work(paths[start : start + SERIAL_CHUNK])
+        if not paths:
+            yield work(paths)
+        return
     from concurrent.futures import ProcessPoolExecutor
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return work(paths)
     size = max(MIN_CHUNK, len(paths) // (jobs * 4))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
-    results: list[R] = []
     _WORKER_JOB = (work,)
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
             done = 0
             for chunk, chunk_results in zip(chunks, pool.map(_run_chunk, chunks), strict=True):
-                results.extend(chunk_results)
+                yield chunk_results
                 done += len(chunk)
                 if on_progress is not None:
                     on_progress(label, done, len(paths))
     finally:
         _WORKER_JOB = None
-    return results
 
 
 def _run_chunk(paths: list[str]) -> list[Any]:

@@ -34,14 +34,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from vaulttools.batch import BatchPlan, FileChange
+from vaulttools.batch import BatchPlan, FileChange, Spool, spool_for
 from vaulttools.config import RelatedConfig
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.facts import NoteFacts as FileFacts
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.note import Note
-from vaulttools.parallel import map_notes
+from vaulttools.parallel import iter_chunks
 from vaulttools.planning import note_change
 from vaulttools.resolve import RESOLVED, LinkIndex, strip_md
 from vaulttools.vault import Vault
@@ -753,6 +753,7 @@ def plan_related(
     markdown_links: bool = False,
     link_format: str = "shortest",
     on_progress: Callable[[str, int, int], None] | None = None,
+    spool: Spool | None = None,
 ) -> BatchPlan:
     """One batch: every grouped note's section made to list its best candidates.
 
@@ -766,12 +767,13 @@ def plan_related(
     def plan_chunk(paths: list[str]) -> list[tuple[str, FileChange]]:
         return _plan_notes(scan, config, read_note, forget, paths, markdown_links, link_format)
 
-    planned = map_notes(plan_chunk, index.paths, label="Choosing related notes", on_progress=on_progress)
     changes: list[FileChange] = []
     outcome: dict[str, list[str]] = {ADDED: [], UPDATED: [], REMOVED: []}
-    for action, change in planned:
-        changes.append(change)
-        outcome[action].append(change.path)
+    chunks = iter_chunks(plan_chunk, index.paths, label="Choosing related notes", on_progress=on_progress)
+    for planned in chunks:
+        for action, change in planned:
+            changes.append(change if spool is None else change.spooled(spool))
+            outcome[action].append(change.path)
     counts = {
         "sections_added": len(outcome[ADDED]),
         "sections_updated": len(outcome[UPDATED]),
@@ -887,6 +889,7 @@ def plan_vault(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> BatchP
         markdown_links=settings.use_markdown_links,
         link_format=settings.new_link_format,
         on_progress=vault.on_progress,
+        spool=spool_for(vault.root, scan.index.total),
     )
 
 
