@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import git, snapshot
 from vaulttools import journal
 from vaulttools.batch import BatchOptions, BatchPlan, FileChange, run_batch
-from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, VaultError
+from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
 from vaulttools.git import BATCH_TRAILER, Repository
 from vaulttools.vault import Vault
 
@@ -238,3 +238,43 @@ def test_a_moved_note_keeps_its_file_mode(repo_vault: Path) -> None:
     run_batch(Vault(repo_vault), plan, BatchOptions())
     assert (repo_vault / "moved" / "x1.md").stat().st_mode & 0o777 == 0o640
     assert (repo_vault / "b2.md").stat().st_mode & 0o777 == 0o644
+
+
+def test_stager_stages_paths_as_they_come(repo_vault: Path) -> None:
+    repo = Repository.find(repo_vault)
+    assert repo is not None
+    (repo_vault / "a.md").write_bytes(b"changed\n")
+    (repo_vault / "b.md").unlink()
+    (repo_vault / "new [x].md").write_bytes(b"created\n")
+    stager = repo.stager()
+    stager.add(["a.md"])
+    stager.add(["b.md", "new [x].md"])
+    stager.finish()
+    assert git(repo_vault, "diff", "--cached", "--name-status") == "M\ta.md\nD\tb.md\nA\tnew [x].md\n"
+    assert git(repo_vault, "status", "--porcelain") == 'M  a.md\nD  b.md\nA  "new [x].md"\n'
+
+
+def test_stager_failure_is_a_git_error_and_the_batch_rolls_back(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = Repository.find(repo_vault)
+    assert repo is not None
+    (repo_vault / "folder").mkdir()
+    (repo_vault / "folder" / "x.md").write_bytes(b"x\n")
+    stager = repo.stager()
+    stager.add(["folder"])  # git refuses to stage a folder
+    with pytest.raises(GitError, match=r"git update-index failed: .*folder"):
+        stager.finish()
+    stager.abort()  # after a failed finish: harmless
+
+    import vaulttools.git as git_module
+
+    real_add = git_module.Stager.add
+    monkeypatch.setattr(git_module.Stager, "add", lambda self, paths: real_add(self, ["folder"]))
+    before = snapshot(repo_vault)
+    head = _head(repo_vault)
+    with pytest.raises(BatchAborted, match="git update-index failed"):
+        run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
+    assert snapshot(repo_vault) == before
+    assert _head(repo_vault) == head
+    assert git(repo_vault, "status", "--porcelain") == "?? folder/\n"  # the test's own folder only

@@ -197,6 +197,7 @@ def run_batch(
     _check_writable(vault.root, plan.changes)
     journal.begin(vault.root, plan)
     written: list[FileChange] = []
+    stager = repo.stager() if options.commit and repo is not None else None
     # A chain or swap of renames (a→b, b→c / a→b, b→a) writes onto a path another change vacates: clear
     # every moving source first (its bytes are in the plan and the journal), then write the destinations.
     clear_first = _moves_onto_vacated_paths(plan.changes)
@@ -230,15 +231,20 @@ def run_batch(
                     # removed), and rolling back a change that was never written is harmless.
                     written.append(change)
                     _write_change(vault.root, change)
+                if stager is not None:
+                    stager.add(change.touched_paths)
                 if vault.on_progress is not None:
                     vault.on_progress("Writing files", number, len(plan.changes))
                 if after_write is not None:
                     after_write(change.final_path)
                 _injected_fault(str(number))
         sha = None
-        if options.commit and repo is not None:
-            sha = repo.commit_paths(touched, plan.commit_message(), no_verify=options.no_verify)
+        if stager is not None and repo is not None:
+            stager.finish()
+            sha = repo.commit_paths(touched, plan.commit_message(), no_verify=options.no_verify, staged=True)
     except BaseException as exc:
+        if stager is not None:
+            stager.abort()
         _roll_back(vault.root, written)
         if repo is not None:
             _restage_quietly(repo, touched)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -290,10 +292,19 @@ class Repository:
                 stdin=b"\0".join(p.encode() for p in paths),
             )
 
-    def commit_paths(self, vault_paths: Iterable[str], message: str, *, no_verify: bool = False) -> str:
-        """Commit only these paths (staged first), leaving anything else the user staged alone."""
+    def stager(self) -> Stager:
+        """A `git update-index --stdin` that stages paths as they are given (see `Stager`)."""
+        self._wait_for_index_lock()
+        return Stager(self)
+
+    def commit_paths(
+        self, vault_paths: Iterable[str], message: str, *, no_verify: bool = False, staged: bool = False
+    ) -> str:
+        """Commit only these paths (staged first, unless `staged` says a `Stager` did it), leaving anything
+        else the user staged alone."""
         paths = sorted({self.to_repo_path(p) for p in vault_paths})
-        self.stage([self.to_vault_path(p) or p for p in paths])
+        if not staged:
+            self.stage([self.to_vault_path(p) or p for p in paths])
         with tempfile.NamedTemporaryFile("w", encoding="utf-8", suffix=".txt", delete=False) as message_file:
             message_file.write(message)
         try:
@@ -319,6 +330,60 @@ class Repository:
             return False
         output = self._run("diff-index", "--cached", "--name-only", "-z", "--no-renames", "HEAD", binary=True)
         return {os.fsdecode(p) for p in output.split(b"\0") if p} <= repo_paths
+
+
+class Stager:
+    """Stages paths while a batch is still writing: one `git update-index -z --add --remove --stdin` runs
+    beside the batch and hashes each file as soon as its path arrives, on the second core, while the next
+    file is written. Staging 20,000 rewritten files afterwards took ~0.5 s; overlapped, it is mostly hidden.
+    The process holds git's index lock until `finish` (or `abort`, after which the batch restages).
+    """
+
+    def __init__(self, repo: Repository) -> None:
+        self._repo = repo
+        self._broken = False
+        self._process = subprocess.Popen(
+            ["git", "update-index", "-z", "--add", "--remove", "--stdin"],
+            cwd=repo.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+
+    def add(self, vault_paths: Iterable[str]) -> None:
+        if self._broken:
+            return
+        stream = self._process.stdin
+        assert stream is not None
+        try:
+            for path in vault_paths:
+                stream.write(self._repo.to_repo_path(path).encode() + b"\0")
+        except BrokenPipeError:
+            self._broken = True  # git stopped early: `finish` reports why
+
+    def finish(self) -> None:
+        """Wait until every path given is staged; a GitError if git failed."""
+        stderr = self._close()
+        if self._process.returncode != 0:
+            detail = "; ".join(line.strip() for line in stderr.splitlines()[-3:] if line.strip())
+            raise GitError(f"git update-index failed: {detail or f'exit code {self._process.returncode}'}")
+
+    def abort(self) -> None:
+        """Stop quietly (the batch is being rolled back and restages its paths itself)."""
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            self._close()
+
+    def _close(self) -> str:
+        assert self._process.stdin is not None and self._process.stderr is not None
+        if self._process.stderr.closed:
+            return ""  # closed already (`abort` after a `finish` whose commit failed)
+        with contextlib.suppress(BrokenPipeError):
+            self._process.stdin.close()
+        stderr = self._process.stderr.read()
+        self._process.stderr.close()
+        self._process.wait()
+        return stderr.decode("utf-8", "replace")
 
 
 def _stderr_line(exc: gitpython.GitCommandError) -> str:
