@@ -104,6 +104,16 @@ class FileChange:
         return self._spool.get(value)  # type: ignore[arg-type]
 
     @property
+    def creates(self) -> bool:
+        """The file is new (no old bytes); known without reading a spool."""
+        return self._old is None
+
+    @property
+    def deletes(self) -> bool:
+        """The file goes away (no new bytes); known without reading a spool."""
+        return self._new is None
+
+    @property
     def final_path(self) -> str:
         return self.new_path or self.path
 
@@ -215,7 +225,7 @@ def run_batch(
         with synced_once():
             for number, change in enumerate(plan.changes, start=1):
                 if clear_first and _vacates(change):
-                    if change.new is not None:
+                    if not change.deletes:
                         mode = vacated_modes.get(change.path)
                         _write_change(vault.root, change, source_cleared=True, mode=mode)
                 elif _rewrites_in_place(change):
@@ -274,7 +284,7 @@ def run_batch(
 def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:
     """`core.autocrlf` or `.gitattributes` `eol`/`text` make git store CRLF files converted, so they can show
     as modified after the commit: say so once instead of leaving the user to chase a diff we did not make."""
-    crlf = [c.final_path for c in plan.changes if c.new is not None and b"\r\n" in c.new]
+    crlf = [c.final_path for c in plan.changes if not c.deletes and b"\r\n" in (c.new or b"")]
     if not crlf or not repo.converts_line_endings():
         return []
     shown = ", ".join(crlf[:3]) + (" …" if len(crlf) > 3 else "")
@@ -285,12 +295,12 @@ def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:
 
 
 def _is_move(change: FileChange) -> bool:
-    return change.new is not None and change.new_path is not None and change.new_path != change.path
+    return not change.deletes and change.new_path is not None and change.new_path != change.path
 
 
 def _vacates(change: FileChange) -> bool:
     """The change moves its file away or deletes it."""
-    return change.new is None or _is_move(change)
+    return change.deletes or _is_move(change)
 
 
 def _vacated_paths(changes: list[FileChange]) -> set[str]:
@@ -333,7 +343,7 @@ def _changed_by_another_program(change: FileChange) -> EditConflict:
 
 def _rewrites_in_place(change: FileChange) -> bool:
     """A note that keeps its path and gets new bytes (the bulk of every batch)."""
-    return change.old is not None and change.new is not None and change.new_path in (None, change.path)
+    return not change.creates and not change.deletes and change.new_path in (None, change.path)
 
 
 def _check_writable(root: Path, changes: list[FileChange]) -> None:
@@ -342,19 +352,23 @@ def _check_writable(root: Path, changes: list[FileChange]) -> None:
     Checked by mode bits as well as `os.access`, so a read-only note stays untouched even for root (which
     `os.replace` would otherwise let through, since replacing a file needs only its folder to be writable).
     """
-    folders_seen: set[Path] = set()  # thousands of notes share a few folders: check each folder once
+    folders_seen: set[str] = set()  # thousands of notes share a few folders: check each folder once
     real_folders: set[str] = set()  # folders known not to be (or lie under) a symlink
     for change in changes:
         for path in change.touched_paths:
             _refuse_symlinked_path(root, path, real_folders)
-        source = root / change.path
-        if change.old is not None and change.new_path in (None, change.path) and not _writable(source):
+        if (
+            not change.creates
+            and change.new_path in (None, change.path)
+            and not _writable(f"{root}/{change.path}")
+        ):
             raise VaultError(
                 f"{change.path} is read-only; make it writable (chmod u+w) and run again (nothing was written)"
             )
-        for parent in {source.parent, (root / change.final_path).parent} - folders_seen:
+        # Vault-relative folders as strings ("" is the vault folder): no Path objects per change.
+        for parent in {change.path.rpartition("/")[0], change.final_path.rpartition("/")[0]} - folders_seen:
             folders_seen.add(parent)
-            folder = _nearest_existing(parent)
+            folder = _nearest_existing(root / parent if parent else root)
             if not _writable(folder):
                 shown = folder.relative_to(root).as_posix() if folder != root else "the vault folder"
                 raise VaultError(
@@ -381,7 +395,7 @@ def _refuse_symlinked_path(root: Path, path: str, real_folders: set[str]) -> Non
             real_folders.add(current)
 
 
-def _writable(path: Path) -> bool:
+def _writable(path: Path | str) -> bool:
     try:
         status = os.stat(path)
     except FileNotFoundError:
@@ -437,7 +451,7 @@ def _write_change(
     root: Path, change: FileChange, *, source_cleared: bool = False, mode: int | None = None
 ) -> None:
     source = root / change.path
-    if change.new is None:
+    if change.deletes:
         source.unlink()
         return
     if change.new_path is None or change.new_path == change.path:
@@ -469,7 +483,7 @@ def _roll_back(root: Path, written: list[FileChange]) -> None:
                     destination.unlink()
     for change in reversed(written):
         try:
-            if change.old is None:
+            if change.creates:
                 (root / change.path).unlink(missing_ok=True)
             else:
                 rewrite_in_place(root / change.path, change.old)

@@ -75,17 +75,18 @@ def begin(root: Path, plan: BatchPlan) -> None:
     offset = 0
     with open(folder / ORIGINALS_FILE, "wb") as originals:
         for change in plan.changes:
+            old = change.old  # read once: a spooled change reads its bytes back on every access
             entry = {
                 "path": change.path,
                 "new_path": change.new_path,
-                "old_sha256": _sha(change.old),
+                "old_sha256": _sha(old),
                 "new_sha256": _sha(change.new),
                 "backup": None,
             }
-            if change.old is not None:
-                originals.write(change.old)
-                entry |= {"backup": ORIGINALS_FILE, "offset": offset, "length": len(change.old)}
-                offset += len(change.old)
+            if old is not None:
+                originals.write(old)
+                entry |= {"backup": ORIGINALS_FILE, "offset": offset, "length": len(old)}
+                offset += len(old)
             entries.append(entry)
         _make_durable(originals)
     record = {"command": plan.command, "batch_id": batch_id, "changes": entries}
