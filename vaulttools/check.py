@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from vaulttools.facts import key_line, load_cache, read_stamped, save_cache, stamp_of
-from vaulttools.links import Link
+from vaulttools.facts import key_line, load_cache, save_cache, stamp_of
+from vaulttools.links import (
+    Link,
+    find_frontmatter_links,
+    frontmatter_targets,
+    plain_wikilink_targets,
+    wikilink_spans,
+)
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
 from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
@@ -30,6 +38,8 @@ UNQUOTED_YAML = "unquoted-yaml"
 _YAML_ERROR_PLACE_RE = re.compile(
     r"line (\d+), column (\d+):"
 )  # the `opaque` mark links.py gives `related: [[a]]`
+
+_UNRESOLVED = (BROKEN, AMBIGUOUS)
 
 FINDING_KINDS = (
     BROKEN_LINK,
@@ -141,16 +151,48 @@ def _check_entries(vault: Vault, matcher: SuffixMatcher, paths: list[str]) -> li
     link_properties = vault.config.link_property_set
     return [
         (path, check_entry(vault, Note(path, raw, link_properties), stamp, matcher))
-        for path, stamp, raw in read_stamped(str(vault.root), paths)
+        for path, stamp, raw in _read_stamped(str(vault.root), paths)
     ]
+
+
+def _read_stamped(root: str, paths: list[str]) -> Iterator[tuple[str, tuple[int, int, int, int], bytes]]:
+    """`facts.read_stamped` with one path lookup per note instead of two: open, then `fstat` the open file
+    (the same stamp as `stamp_of`, still taken before reading) and read it in one call."""
+    for path in paths:
+        try:
+            handle = os.open(f"{root}/{path}", _READ_FLAGS)
+        except OSError:
+            continue
+        try:
+            status = os.fstat(handle)
+            raw = _read_all(handle, status.st_size)
+        except OSError:
+            continue
+        finally:
+            os.close(handle)
+        yield path, (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino), raw
+
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read_all(handle: int, size: int) -> bytes:
+    """The file's bytes: one read when its size is as stated, more while it grew or a read came up short."""
+    data = os.read(handle, size + 1)
+    if len(data) == size:
+        return data
+    chunks = [data]
+    while chunks[-1]:
+        chunks.append(os.read(handle, max(size, 1 << 16)))
+    return b"".join(chunks)
 
 
 def check_entry(vault: Vault, note: Note, stamp: tuple[int, int, int, int], matcher: SuffixMatcher) -> tuple:
     """(stamp, findings, opaque link count, id value, id line): everything `check` needs of one note."""
-    findings = tuple(tuple(f) for f in check_note(vault, note, matcher))
+    note_findings, opaque = _note_findings(vault, note, matcher)
+    findings = tuple(tuple(f) for f in note_findings)
     if not note.editable:
         return (stamp, findings, 0, None, 1)
-    opaque = sum(1 for link in note.links if link.opaque and link.opaque != UNQUOTED_YAML)
     note_id = (note.properties or {}).get(vault.config.id_property) if note.frontmatter_editable else None
     id_line = key_line(note, vault.config.id_property) or 1
     return (stamp, findings, opaque, None if note_id is None else str(note_id), id_line)
@@ -159,14 +201,17 @@ def check_entry(vault: Vault, note: Note, stamp: tuple[int, int, int, int], matc
 def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
     report = CheckReport()
     ids: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for path in paths:
+    all_findings = report.findings
+    for path in paths:  # once per note: locals, and findings only when there are some
         entry = entries.get(path)
         if entry is None:
             continue
         _, findings, opaque, note_id, id_line = entry
         report.notes_scanned += 1
-        report.opaque_links += opaque
-        report.findings.extend(Finding(*f[:8], tuple(f[8])) for f in findings)
+        if opaque:
+            report.opaque_links += opaque
+        if findings:
+            all_findings.extend(map(_finding_of, findings))
         if note_id is not None:
             ids[fold(note_id)].append((path, id_line))
     for note_id, places in sorted(ids.items()):
@@ -175,14 +220,31 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
             for path, line in places:
                 message = f"id {note_id!r} is also used by: {others}"
                 report.findings.append(Finding(DUPLICATE_ID, path, line, 1, message, target=note_id))
-    report.findings.sort(key=lambda f: (f.path, f.line, f.column, f.kind))
+    report.findings.sort(key=_FINDING_ORDER)
     return report
 
 
+# (path, line, column, kind), by a C-level getter: 20,000 notes can have as many findings.
+_FINDING_ORDER = operator.itemgetter(1, 2, 3, 0)
+
+
+def _finding_of(record: tuple | list) -> Finding:
+    """A finding from its plain tuple (a worker's result or a cache record)."""
+    if type(record) is tuple and len(record) == len(Finding._fields) and type(record[8]) is tuple:
+        return tuple.__new__(Finding, record)  # already in shape: no per-field copy
+    return Finding(*record[:8], tuple(record[8]))
+
+
 def check_note(vault: Vault, note: Note, matcher: SuffixMatcher) -> list[Finding]:
+    return _note_findings(vault, note, matcher)[0]
+
+
+def _note_findings(vault: Vault, note: Note, matcher: SuffixMatcher) -> tuple[list[Finding], int]:
+    """The note's findings, and how many `[[…]]` it has inside code, math or HTML comments."""
     path = note.path
     if note.decode_error:
-        return [Finding(UNREADABLE, path, 1, 1, f"{note.decode_error}; vaulttools leaves this file alone")]
+        unreadable = f"{note.decode_error}; vaulttools leaves this file alone"
+        return [Finding(UNREADABLE, path, 1, 1, unreadable)], 0
     findings: list[Finding] = []
     has_frontmatter = note.frontmatter is not None or note.frontmatter_problem is not None
     if has_frontmatter and note.yaml_error:
@@ -196,6 +258,21 @@ def check_note(vault: Vault, note: Note, matcher: SuffixMatcher) -> list[Finding
     def day() -> object:  # read only when two suffixed candidates tie
         return note_day(note, vault.config.day_property)
 
+    quick = _quick_link_findings(vault, note, matcher, day)
+    if quick is not None:
+        findings.extend(quick)
+        return findings, 0
+    link_findings, opaque = _full_link_findings(vault, note, matcher, day)
+    findings.extend(link_findings)
+    return findings, opaque
+
+
+def _full_link_findings(
+    vault: Vault, note: Note, matcher: SuffixMatcher, day: Callable[[], object]
+) -> tuple[list[Finding], int]:
+    """The findings of the note's links from its parsed `Link`s, and its count of opaque links."""
+    path = note.path
+    findings: list[Finding] = []
     for link in note.links:
         if link.opaque == UNQUOTED_YAML:
             line, column = note.line_col(link.start)
@@ -209,16 +286,61 @@ def check_note(vault: Vault, note: Note, matcher: SuffixMatcher) -> list[Finding
             finding = link_finding(vault, note, link, matcher, day)
             if finding:
                 findings.append(finding)
+    opaque = sum(1 for link in note.links if link.opaque and link.opaque != UNQUOTED_YAML)
+    return findings, opaque
+
+
+def _quick_link_findings(
+    vault: Vault, note: Note, matcher: SuffixMatcher, day: Callable[[], object]
+) -> list[Finding] | None:
+    """The findings of the note's links without building its `Link`s, or None when the note needs them.
+
+    Most notes have no code, math or comment, no markdown link and a simple frontmatter: their links are
+    the body's wikilinks and the link properties' values, none opaque. Each target is resolved (memoised
+    by the index); only an unresolved one costs a position and a message, as in `link_finding`.
+    """
+    targets = frontmatter_targets(note)
+    if targets is None:
+        return None
+    body_targets = plain_wikilink_targets(note)
+    if body_targets is None:
+        return None
+    resolutions = vault.index.resolve_many([*targets, *body_targets], note.path)
+    unresolved = [i for i, resolution in enumerate(resolutions) if resolution.status in _UNRESOLVED]
+    if not unresolved:
+        return []
+    findings: list[Finding] = []
+    if unresolved[0] < len(targets):
+        # Rare: a frontmatter link is broken, so parse the frontmatter's links for their positions.
+        for link in find_frontmatter_links(note):
+            finding = link_finding(vault, note, link, matcher, day) if link.target else None
+            if finding:
+                findings.append(finding)
+    body_unresolved = [i - len(targets) for i in unresolved if i >= len(targets)]
+    if body_unresolved:
+        spans = wikilink_spans(note, body_unresolved[-1] + 1)
+        for i in body_unresolved:
+            start, end = spans[i]
+            finding = span_finding(vault, note, start, end, body_targets[i], matcher, day)
+            if finding:
+                findings.append(finding)
     return findings
 
 
 def link_finding(vault: Vault, note: Note, link: Link, matcher: SuffixMatcher, day: object) -> Finding | None:
+    return span_finding(vault, note, link.start, link.end, link.target, matcher, day)
+
+
+def span_finding(
+    vault: Vault, note: Note, start: int, end: int, target: str, matcher: SuffixMatcher, day: object
+) -> Finding | None:
+    """The finding for the link at `note.text[start:end]` to `target`, or None when it resolves."""
     path = note.path
-    resolution = vault.index.resolve(link.target, path)
-    if resolution.status not in (BROKEN, AMBIGUOUS):
+    resolution = vault.index.resolve(target, path)
+    if resolution.status not in _UNRESOLVED:
         return None
-    line, column = note.line_col(link.start)
-    written = note.text[link.start : link.end]
+    line, column = note.line_col(start)
+    written = note.text[start:end]
     if resolution.status == AMBIGUOUS:
         return Finding(
             AMBIGUOUS_LINK,
@@ -226,26 +348,27 @@ def link_finding(vault: Vault, note: Note, link: Link, matcher: SuffixMatcher, d
             line,
             column,
             f"{written} matches several notes equally well; write a folder path to pick one",
-            link=written,
-            target=link.target,
-            candidates=resolution.candidates,
+            written,
+            target,
+            None,
+            resolution.candidates,
         )
-    proposed, suggestion = propose(matcher, vault.index, link.target, path, day)
+    proposed, suggestion = propose(matcher, vault.index, target, path, day)
     message = f"{written} points to no note"
     if proposed:
         message += f"; did you mean {proposed!r}? (`vaulttools normalize-links` fixes it)"
     elif suggestion.candidates:
         message += "; several notes differ only by a suffix"
-    return Finding(
+    return Finding(  # positional: one finding per broken link, on a big vault many thousands
         BROKEN_LINK,
         path,
         line,
         column,
         message,
-        link=written,
-        target=link.target,
-        suggestion=proposed,
-        candidates=tuple(c.path for c in suggestion.candidates),
+        written,
+        target,
+        proposed,
+        tuple(c.path for c in suggestion.candidates),
     )
 
 

@@ -7,6 +7,8 @@ strings, and bare values under link properties such as `related`.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from typing import NamedTuple
 from urllib.parse import unquote
@@ -63,14 +65,89 @@ def find_links(note: Note) -> list[Link]:
         links.extend(find_frontmatter_links(note))
     body_start = note.body_start
     text = note.text
-    if "[" not in text[body_start:]:
+    if text.find("[", body_start) < 0:
         return links
-    body_links = [*_wikilinks(text, body_start, len(text)), *_markdown_links(text, body_start, len(text))]
-    body_links = _drop_nested(sorted(body_links, key=lambda link: (link.start, -link.end)))
+    body_links = _wikilinks(text, body_start, len(text))
+    markdown_links = _markdown_links(text, body_start, len(text))
+    if markdown_links:  # wikilinks alone come in text order and never overlap
+        body_links = _drop_nested(
+            sorted([*body_links, *markdown_links], key=lambda link: (link.start, -link.end))
+        )
+    if not note.regions:  # the usual note: no code, math or comment, so no link is opaque
+        links.extend(body_links)
+        return links
     for link in body_links:
         region = note.region_at(link.start)
         links.append(link._replace(opaque=region.kind) if region else link)
     return links
+
+
+# --- targets without spans: `check`'s fast path -------------------------------------------------------
+
+
+# `_WIKILINK_RE` with its inside split in two: the longest start free of `|`, `#` and `\`, then the rest. The
+# same matches (a link's end is its first `]]`); a link whose rest is empty has the stripped start as target.
+_WIKILINK_PARTS_RE = re.compile(
+    r"\[\[([^\[\]\n\r|#\\]*)([^\[\]\n\r]*(?:(?:\[(?!\[)|\](?!\]))[^\[\]\n\r]*)*)\]\]"
+)
+
+
+def plain_wikilink_targets(note: Note) -> list[str] | None:
+    """The target of each wikilink of the body ("" for none), for a body without opaque regions and without
+    markdown links: then its wikilinks are all its body links, none opaque, as `find_links` has them.
+    None for any other body (and for a note that cannot be read): ask `find_links`. One findall, no
+    match objects: `wikilink_spans` gives the positions, for the few links that need them."""
+    text = note.text
+    body_start = note.body_start
+    if not note.editable or _may_hold_markdown_links(text, body_start, len(text)) or note.regions:
+        return None
+    return [
+        head.strip() if not rest else wikilink_target(head + rest)
+        for head, rest in _WIKILINK_PARTS_RE.findall(text, body_start)
+    ]
+
+
+def wikilink_spans(note: Note, count: int | None = None) -> list[tuple[int, int]]:
+    """(start, end) of each wikilink of the body (the first `count` of them), in the order of
+    `plain_wikilink_targets`; an embed's span includes its `!`, as in `find_links`."""
+    text = note.text
+    body_start = note.body_start
+    spans = []
+    for match in itertools.islice(_WIKILINK_PARTS_RE.finditer(text, body_start), count):
+        start = match.start()
+        if start > body_start and text[start - 1] == "!":
+            start -= 1
+        spans.append((start, match.end()))
+    return spans
+
+
+def frontmatter_targets(note: Note) -> list[str] | None:
+    """The targets of the frontmatter's links with a target, read off the properties; None when only
+    `find_frontmatter_links` can tell. A frontmatter in the simple grammar (`Note.simple_yaml`) without
+    `[[` has bare values only, and its properties hold them exactly as written: no escapes, no comments."""
+    fm = note.frontmatter
+    if fm is None:
+        return []
+    if not note.simple_yaml or note.text.find("[[", fm.start, fm.end) >= 0:
+        return None
+    properties = note.properties or {}
+    targets = []
+    for name in note.link_properties:
+        value = properties.get(name)
+        if value is None:
+            continue
+        for item in value if isinstance(value, list) else (value,):
+            target = _bare_target(str(item))
+            if target:
+                targets.append(target)
+    return targets
+
+
+def _bare_target(value: str) -> str:
+    """`_bare_link(...).target` of an unquoted or double-quoted value without escapes."""
+    if value.startswith("[") or "](" in value:
+        return ""
+    return value.partition("#")[0].strip()
 
 
 def _drop_nested(links: list[Link]) -> list[Link]:
@@ -139,6 +216,15 @@ def _wikilinks(text: str, start: int, end: int) -> list[Link]:
     return found
 
 
+def wikilink_target(inner: str) -> str:
+    """The `.target` of the wikilink whose text between `[[` and `]]` is `inner` ("" if it has none):
+    the same answer as `_wikilinks` and `parse_wikilink_inner`, without building a `Link`."""
+    head, pipe, _ = inner.partition("|")
+    if pipe and head.endswith("\\"):  # a table's escaped pipe `\|`: the backslash is not the target's
+        head = head[:-1]
+    return head.partition("#")[0].strip()
+
+
 def parse_wikilink_inner(inner: str, offset: int) -> Link | None:
     """Split the text between `[[` and `]]` (starting at `offset`) into target, subpath and display."""
     display = None
@@ -160,21 +246,30 @@ def parse_wikilink_inner(inner: str, offset: int) -> Link | None:
     lead = len(target_part) - len(target_part.lstrip())
     target_start = offset + lead
     return Link(
-        kind=WIKILINK,
-        start=offset,
-        end=offset + len(inner),
-        target=stripped,
-        target_start=target_start,
-        target_end=target_start + len(stripped),
-        subpath=subpath.rstrip(),
-        display=display,
-        display_start=display_start,
-        display_end=display_end,
+        WIKILINK,
+        offset,
+        offset + len(inner),
+        stripped,
+        target_start,
+        target_start + len(stripped),
+        subpath.rstrip(),
+        display,
+        display_start,
+        display_end,
     )
 
 
+_MARKDOWN_OPENER_RE = re.compile(r"\]\(")
+
+
+def _may_hold_markdown_links(text: str, start: int, end: int) -> bool:
+    """Whether `text[start:end]` holds a `](`, which every markdown link has. A lone `(` is looked for
+    first at memchr speed; the regex's literal search is then faster than `str.find` for two characters."""
+    return text.find("(", start, end) >= 0 and _MARKDOWN_OPENER_RE.search(text, start, end) is not None
+
+
 def _markdown_links(text: str, start: int, end: int) -> list[Link]:
-    if "](" not in text[start:end]:
+    if not _may_hold_markdown_links(text, start, end):
         return []
     found = []
     for match in _MD_LINK_RE.finditer(text, start, end):
@@ -188,19 +283,22 @@ def _markdown_links(text: str, start: int, end: int) -> list[Link]:
         dest_start = match.start(group)
         embed = match.group(1) == "!"
         found.append(
-            Link(
-                kind=MARKDOWN,
-                start=match.start(),
-                end=match.end(),
-                target=unquote(raw_target).strip(),
-                target_start=dest_start,
-                target_end=dest_start + len(raw_target),
-                subpath="" if hash_at < 0 else destination[hash_at:],
-                display=match.group(2),
-                display_start=match.start(2),
-                display_end=match.end(2),
-                embed=embed,
-                angle=angle,
+            Link(  # positional: keyword construction of a 16-field tuple costs more on big vaults
+                MARKDOWN,
+                match.start(),
+                match.end(),
+                unquote(raw_target).strip(),
+                dest_start,
+                dest_start + len(raw_target),
+                "" if hash_at < 0 else destination[hash_at:],
+                match.group(2),
+                match.start(2),
+                match.end(2),
+                None,
+                "",
+                "",
+                embed,
+                angle,
             )
         )
     return found
@@ -285,9 +383,19 @@ def _property_name(text: str, start: int, position: int) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=32)
+def _property_line_re(properties: frozenset[str]) -> re.Pattern[str]:
+    """`_KEY_LINE_RE`, tried only where a line starts with one of `properties` and a colon: a C-level skip
+    over every other key line. The key it matches is still `_KEY_LINE_RE`'s, so callers check the name."""
+    names = "|".join(re.escape(name) for name in sorted(properties))
+    return re.compile(
+        rf"^(?=(?:{names})[ \t]*:(?:[ \t]+|(?=\r?\n)|$)){_KEY_LINE_RE.pattern[1:]}", re.MULTILINE
+    )
+
+
 def _bare_property_values(text: str, start: int, end: int, properties: frozenset[str]) -> list[Link]:
     found: list[Link] = []
-    for match in _KEY_LINE_RE.finditer(text, start, end):
+    for match in _property_line_re(properties).finditer(text, start, end):
         name = match.group(1)
         if name not in properties:
             continue
@@ -349,6 +457,9 @@ def _flow_items(text: str, bracket: int, end: int, name: str) -> list[Link]:
     return [item for item in items if item.target]
 
 
+_BLOCK_ITEM_RE = re.compile(r"([ \t]*)-[ \t]+(.*)")
+
+
 def _block_items(text: str, position: int, end: int, name: str) -> list[Link]:
     """Items of a block list (`- a` lines) following a key line that ends at `position`."""
     items: list[Link] = []
@@ -358,7 +469,7 @@ def _block_items(text: str, position: int, end: int, name: str) -> list[Link]:
         line_end = _line_end(text, line_start, end)
         line = text[line_start:line_end]
         next_cursor = text.find("\n", line_start, end)
-        item = re.match(r"([ \t]*)-[ \t]+(.*)", line)
+        item = _BLOCK_ITEM_RE.match(line)
         if item:
             value_start = line_start + item.start(2)
             link = _scalar_item(text, value_start, line_end, name)
@@ -420,13 +531,17 @@ def _bare_link(text: str, start: int, end: int, quote: str, name: str) -> Link:
         value = ""  # the decoded value would not line up with the written span
     target, _, subpath = value.partition("#")
     return Link(
-        kind=BARE,
-        start=start,
-        end=end,
-        target=target.strip(),
-        target_start=start,
-        target_end=start + len(target),
-        subpath=("#" + subpath) if subpath else "",
-        quote=quote,
-        property_name=name,
+        BARE,
+        start,
+        end,
+        target.strip(),
+        start,
+        start + len(target),
+        ("#" + subpath) if subpath else "",
+        None,
+        -1,
+        -1,
+        None,
+        quote,
+        name,
     )

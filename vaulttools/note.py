@@ -18,6 +18,8 @@ import yaml
 
 BOM = "\ufeff"
 DEFAULT_LINK_PROPERTIES = frozenset({"related"})
+# `Note.line_col` counts newlines for this many calls, then builds the table of line starts.
+_COUNTED_LINE_COLS = 4
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -54,14 +56,16 @@ class Note:
         except UnicodeDecodeError as exc:
             self.decode_error = f"not valid UTF-8 at byte {exc.start}"
             decoded = ""
-        if b"\x00" in raw[:8192] and self.decode_error is None:
+        if self.decode_error is None and raw.find(b"\x00", 0, 8192) >= 0:
             self.decode_error = "looks like a binary file (NUL bytes)"
             decoded = ""
         self.bom = decoded.startswith(BOM)
         self.text = decoded[1:] if self.bom else decoded
-        self.newline = "\r\n" if "\r\n" in self.text[:4096] else "\n"
+        # "\r" alone is found at memchr speed and rules out most notes before the two-character search.
+        self.newline = "\r\n" if "\r" in self.text and "\r\n" in self.text[:4096] else "\n"
         self.frontmatter, self.frontmatter_problem = split_frontmatter(self.text)
         self.body_start = self.frontmatter.block_end if self.frontmatter else 0
+        self._line_col_calls = 0
 
     @property
     def editable(self) -> bool:
@@ -87,8 +91,15 @@ class Note:
         return ((BOM if self.bom else "") + body).encode("utf-8")
 
     @cached_property
-    def _yaml(self) -> tuple[dict | None, str | None]:
-        return load_frontmatter_yaml(self.frontmatter_text) if self.frontmatter else (None, None)
+    def _yaml(self) -> tuple[dict | None, str | None, bool]:
+        """(data, error, whether the simple grammar read it)."""
+        if not self.frontmatter:
+            return None, None, False
+        yaml_text = self.frontmatter_text
+        simple = _load_simple_yaml(yaml_text)
+        if simple is not None:
+            return simple, None, True
+        return (*_load_full_yaml(yaml_text), False)
 
     @property
     def properties(self) -> dict | None:
@@ -105,6 +116,12 @@ class Note:
     @property
     def frontmatter_editable(self) -> bool:
         return self.frontmatter is not None and self.yaml_error is None
+
+    @property
+    def simple_yaml(self) -> bool:
+        """Whether the frontmatter is in the one-key-per-line grammar of `_load_simple_yaml`: then
+        `properties` mirrors the text value for value (no escapes, comments, block lists or anchors)."""
+        return self._yaml[2]
 
     @cached_property
     def regions(self) -> list[Region]:
@@ -127,8 +144,17 @@ class Note:
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of an offset (columns count characters)."""
-        line = bisect.bisect_right(self._line_starts, offset)
-        return line, offset - self._line_starts[line - 1] + 1
+        starts = self.__dict__.get("_line_starts")
+        if starts is None and self._line_col_calls < _COUNTED_LINE_COLS and offset >= 0:
+            # Most notes need one or two positions (a finding, the id line): counting newlines up to the
+            # offset is cheaper than the table of every line start, which pays off only for many calls.
+            self._line_col_calls += 1
+            text = self.text
+            return text.count("\n", 0, offset) + 1, offset - text.rfind("\n", 0, offset)
+        if starts is None:
+            starts = self._line_starts
+        line = bisect.bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
 
     @cached_property
     def links(self) -> list:
@@ -138,7 +164,9 @@ class Note:
 
 
 _OPENER_RE = re.compile(r"---[ \t]*\r?\n")
-_CLOSER_RE = re.compile(r"^(---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+# A closing line, found by its preceding newline: a literal first character lets the regex engine skip
+# ahead at memchr speed (a `^` in MULTILINE mode is tried at every position).
+_CLOSER_RE = re.compile(r"\n(---|\.\.\.)[ \t]*(?:\r?\n|\Z)")
 
 
 def split_frontmatter(text: str) -> tuple[Frontmatter | None, str | None]:
@@ -146,10 +174,10 @@ def split_frontmatter(text: str) -> tuple[Frontmatter | None, str | None]:
     opener = _OPENER_RE.match(text)
     if not opener:
         return None, None
-    closer = _CLOSER_RE.search(text, opener.end())
+    closer = _CLOSER_RE.search(text, opener.end() - 1)  # the opener's own newline may precede the closer
     if closer is None:
         return None, "the frontmatter opened by '---' on line 1 never closes"
-    return Frontmatter(opener.end(), closer.start(), closer.end(), closer.group(1)), None
+    return Frontmatter(opener.end(), closer.start(1), closer.end(), closer.group(1)), None
 
 
 _DUPLICATE_KEY_RE = re.compile(r"^([^\s#'\"\-][^:\n]*?)[ \t]*:(?:[ \t]|$)", re.MULTILINE)
@@ -164,43 +192,75 @@ _SIMPLE_LINE_RE = re.compile(
     r"|(0|-?[1-9][0-9]{0,15})"
     r"|([A-Za-z][A-Za-z0-9_-]*))[ ]*\r?"
 )
-# The whole block in one C-level match, then every line's groups in one findall: no Python loop per line.
-_SIMPLE_BLOCK_RE = re.compile(rf"(?:(?:{_SIMPLE_LINE_RE.pattern}|\r?)\n)*(?:{_SIMPLE_LINE_RE.pattern})?")
-_SIMPLE_LINES_RE = re.compile(rf"^{_SIMPLE_LINE_RE.pattern}$", re.MULTILINE)
-_FLOW_ITEM_RE = re.compile(r'"([^"]*)"')
-_YAML11_WORDS = {"y", "yes", "n", "no", "true", "false", "on", "off", "null"}
-# Characters PyYAML refuses to read; a text holding one must get the real loader's error.
+_YAML11_WORDS = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off", "null"})
+# Those words in any case, spelled with ASCII classes: `str.lower` compares so, where `re.IGNORECASE` would
+# also fold a few non-ASCII letters (`ſ`, the Kelvin sign) into them.
+_YAML11_WORD = "|".join("".join(f"[{c.upper()}{c}]" for c in word) for word in sorted(_YAML11_WORDS))
+# Every line's groups in one findall (no Python loop per line); together with the count of blank lines it
+# also proves the whole block is in the grammar. For speed it differs from the grammar above in ways that
+# change no answer:
+# - strings are `"[^"]*"`, a third faster than the grammar's class: the backslashes, control characters
+#   and stray "\r" that admits are ruled out for the whole text by `_outside_grammar`, and a string
+#   running over a line break by the count of lines;
+# - a key or a plain value YAML 1.1 reads as a boolean or null leaves its line unmatched, so the count
+#   sends the block to the real loader without a check per line.
+_SIMPLE_LINES_RE = re.compile(
+    f"^(?!(?:{_YAML11_WORD}):)"
+    + _SIMPLE_LINE_RE.pattern.replace(r'"[^"\\\x00-\x1f]*"', r'"[^"]*"').replace(
+        "|([A-Za-z][A-Za-z0-9_-]*)", f"|(?!(?:{_YAML11_WORD})(?![A-Za-z0-9_-]))([A-Za-z][A-Za-z0-9_-]*)"
+    )
+    + "$",
+    re.MULTILINE,
+)
 # More values than any real frontmatter holds, few enough to walk in a millisecond.
 MAX_EXPANDED_VALUES = 100_000
+# Characters PyYAML refuses to read; a text holding one must get the real loader's error.
 _YAML_EXTRA_BREAKS = ("\x85", "\u2028", "\u2029")
 _NON_PRINTABLE_RE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The Latin-1 characters a simple frontmatter may not hold, as bytes to delete: the ASCII controls but
+# line breaks (the grammar admits none), the backslash (it has no escapes), and DEL and the C1 controls
+# (PyYAML refuses them, or reads NEL as a line break).
+_LATIN1_EXCLUDED = bytes([*range(0x00, 0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), ord("\\"), *range(0x7F, 0xA0)])
 
 
 def _load_simple_yaml(yaml_text: str) -> dict | None:
     """The data of a frontmatter in the simple grammar above, or None to ask the real loader."""
-    data: dict = {}
-    # PyYAML also reads NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR as line breaks (folding them or
-    # splitting the line there): leave such text to the real loader.
-    if _NON_PRINTABLE_RE.search(yaml_text) or any(c in yaml_text for c in _YAML_EXTRA_BREAKS):
+    if _outside_grammar(yaml_text):
         return None
-    if _SIMPLE_BLOCK_RE.fullmatch(yaml_text) is None:
+    lines = yaml_text.split("\n")
+    found = _SIMPLE_LINES_RE.findall(yaml_text)
+    # The block is in the grammar when every line is either one findall matched (a match never spans lines)
+    # or blank ("" or a lone "\r"; the last line may not be a lone "\r").
+    if lines[-1] == "\r" or len(found) != len(lines) - lines.count("") - lines.count("\r"):
         return None
-    for key, string, flow, integer, word in _SIMPLE_LINES_RE.findall(yaml_text):
-        if key in data or key.lower() in _YAML11_WORDS:
-            return None
-        # findall gives "" for a group that did not take part; the string and list groups keep their
-        # quotes and brackets, so exactly one group is non-empty.
-        if string:
-            data[key] = string[1:-1]
-        elif flow:
-            data[key] = _FLOW_ITEM_RE.findall(flow)
-        elif integer:
-            data[key] = int(integer)
-        elif word.lower() in _YAML11_WORDS:
-            return None
-        else:
-            data[key] = word
-    return data
+    # findall gives "" for a group that did not take part; the string and list groups keep their quotes
+    # and brackets, so exactly one group is non-empty. A list's items are double-quoted strings without
+    # quotes inside: every other piece between quotes is an item.
+    data = {
+        key: (
+            string[1:-1] if string else flow.split('"')[1::2] if flow else int(integer) if integer else word
+        )
+        for key, string, flow, integer, word in found
+    }
+    return data if len(data) == len(found) else None  # a repeated key needs the real loader's error
+
+
+def _outside_grammar(yaml_text: str) -> bool:
+    """Whether the text holds a character no simple frontmatter has: one PyYAML refuses to read, or reads as
+    a line break (NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR: they fold or split a line), or one the grammar
+    admits nowhere (a backslash, a tab or another control character, a "\r" that does not end a line)."""
+    if "\r" in yaml_text and yaml_text.count("\r") != yaml_text.count("\r\n") + yaml_text.endswith("\r"):
+        return True
+    try:
+        latin1 = yaml_text.encode("latin-1")
+    except UnicodeEncodeError:  # rare: a regex search instead of a C-level delete
+        return (
+            _NON_PRINTABLE_RE.search(yaml_text) is not None
+            or any(c in yaml_text for c in _YAML_EXTRA_BREAKS)
+            or "\t" in yaml_text
+            or "\\" in yaml_text
+        )
+    return len(latin1.translate(None, _LATIN1_EXCLUDED)) != len(latin1)
 
 
 def load_frontmatter_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
@@ -208,6 +268,11 @@ def load_frontmatter_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
     simple = _load_simple_yaml(yaml_text)
     if simple is not None:
         return simple, None
+    return _load_full_yaml(yaml_text)
+
+
+def _load_full_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
+    """`load_frontmatter_yaml` for text outside the simple grammar: PyYAML plus vaulttools' own limits."""
     if "\t" in _leading_whitespace(yaml_text):
         return None, "tabs used for indentation (YAML forbids them)"
     try:
@@ -281,6 +346,8 @@ _INLINE_RE = re.compile(
 def find_opaque_regions(text: str, start: int = 0) -> list[Region]:
     """Code blocks, math blocks, inline code, inline math and HTML comments, in order."""
     blocks = _block_regions(text, start)
+    if not blocks:  # the usual body: the loop below would look for inline regions in all of it
+        return _inline_regions(text, start, len(text)) if _may_hold_inline(text, start, len(text)) else []
     regions: list[Region] = []
     cursor = start
     for block in [*blocks, Region(len(text), len(text), "")]:
@@ -294,7 +361,8 @@ def find_opaque_regions(text: str, start: int = 0) -> list[Region]:
 
 def _may_hold_inline(text: str, start: int, end: int) -> bool:
     chunk = text[start:end]
-    return "`" in chunk or "<!--" in chunk or "$" in chunk
+    # One-character tests first: they run at memchr speed, "<!--" scans several times slower.
+    return "`" in chunk or "$" in chunk or ("<" in chunk and "<!--" in chunk)
 
 
 def _inline_regions(text: str, start: int, end: int) -> list[Region]:
@@ -313,8 +381,13 @@ def _inline_regions(text: str, start: int, end: int) -> list[Region]:
 def _block_regions(text: str, start: int) -> list[Region]:
     """Fenced and indented code, `$$` math and multi-line HTML comments, found line by line."""
     body = text[start:]
-    if not ("```" in body or "~~~" in body or "$$" in body or "    " in body or "\t" in body):
+    if not _may_hold_blocks(body):
         return []
+    return _walk_block_regions(text, start, body)
+
+
+def _walk_block_regions(text: str, start: int, body: str) -> list[Region]:
+    """`_block_regions` without its quick test: the walk over every line of `body` (`text[start:]`)."""
     regions: list[Region] = []
     fence: tuple[str, int, int] | None = None  # (char, length, region start)
     math_start: int | None = None
@@ -377,6 +450,26 @@ def _block_regions(text: str, start: int) -> list[Region]:
             Region(indented_start, _trim_trailing_blank_lines(text, indented_start, end_of_text), "code")
         )
     return regions
+
+
+# Where `str.splitlines` (the line walk below) starts a new line.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+# A line starting with 4 spaces or a tab right after a blank line (or first in the body): the only place an
+# indented code block can start, since the walk requires the previous line to be blank. Whitespace-only
+# lines are blank; a "\r\n" may pass for two breaks, which only makes the test more cautious.
+_INDENTED_AFTER_BLANK_RE = re.compile(
+    rf"(?:\A(?:\s*?[{_LINE_BREAKS}])?|[{_LINE_BREAKS}]\s*?[{_LINE_BREAKS}])(?:    |\t)"
+)
+
+
+def _may_hold_blocks(body: str) -> bool:
+    """False when the body surely has no fenced or indented code and no `$$` math: the line walk would
+    find nothing. Cheap one-character tests first; they rule out most notes at memchr speed."""
+    if ("`" in body and "```" in body) or ("~" in body and "~~~" in body) or ("$" in body and "$$" in body):
+        return True
+    if "\t" not in body and "    " not in body:
+        return False
+    return _INDENTED_AFTER_BLANK_RE.search(body) is not None
 
 
 def _closes_fence(closing: re.Match[str] | None, fence: tuple[str, int, int]) -> bool:

@@ -19,6 +19,9 @@ class Resolution(NamedTuple):
     candidates: tuple[str, ...] = ()  # the tied files of an ambiguous link
 
 
+_BROKEN = Resolution(BROKEN)  # immutable, so one shared answer for every broken target
+
+
 def fold(name: str) -> str:
     """The form names are compared in: NFC, case-folded."""
     if name.isascii():  # nothing to normalise: the common case, several times faster
@@ -37,19 +40,25 @@ class LinkIndex:
         self.paths: set[str] = set()
         self._by_suffix: dict[str, list[str]] = defaultdict(list)
         self._by_folded_path: dict[str, str] = {}
-        # Most targets are linked many times from the same folder: remember each answer until the index changes.
-        self._memo: dict[tuple[str, str], Resolution] = {}
+        # Most targets are linked many times from the same folder: remember each answer until the index
+        # changes, per folder of the linking note (all a plain target's answer depends on).
+        self._memo: dict[str, dict[str, Resolution]] = {}
         by_suffix = self._by_suffix
+        by_folded_path = self._by_folded_path
+        add_path = self.paths.add
         for path in paths:  # `add`, inlined: this loop runs once per file of the vault
-            self.paths.add(path)
-            folded = fold(path)
-            self._by_folded_path[folded] = path
-            parts = folded.split("/")
-            for i in range(len(parts)):
-                suffix = "/".join(parts[i:]) if i else folded
+            add_path(path)
+            folded = path.lower() if path.isascii() else fold(path)
+            by_folded_path[folded] = path
+            suffix = folded
+            while True:  # the whole path, then what follows each of its slashes in turn
                 by_suffix[suffix].append(path)
                 if suffix.endswith(".md"):
                     by_suffix[suffix[:-3]].append(path)
+                slash = suffix.find("/")
+                if slash < 0:
+                    break
+                suffix = suffix[slash + 1 :]
 
     def copy(self) -> LinkIndex:
         """An independent index with the same files (cheaper than indexing every path again)."""
@@ -100,13 +109,27 @@ class LinkIndex:
 
     def resolve(self, target: str, source: str) -> Resolution:
         """Which file `target`, written in the note at `source`, points to."""
-        if not target.strip():
-            return Resolution(RESOLVED, source)
-        memo_key = (target, source.rpartition("/")[0])
-        answer = self._memo.get(memo_key)
+        memo = self._folder_memo(source)
+        answer = memo.get(target)
         if answer is None:
-            answer = self._memo[memo_key] = self._resolve(fold(target.strip()), source)
+            stripped = target.strip()
+            if not stripped:  # never remembered: the answer is the source itself
+                return Resolution(RESOLVED, source)
+            answer = memo[target] = self._resolve(fold(stripped), source)
         return answer
+
+    def resolve_many(self, targets: Iterable[str], source: str) -> list[Resolution]:
+        """`resolve` for each of the targets written in one note: one dictionary lookup per known target."""
+        memo = self._folder_memo(source)
+        resolve = self.resolve
+        return [memo.get(target) or resolve(target, source) for target in targets]
+
+    def _folder_memo(self, source: str) -> dict[str, Resolution]:
+        folder = source.rpartition("/")[0]
+        memo = self._memo.get(folder)
+        if memo is None:
+            memo = self._memo[folder] = {}
+        return memo
 
     def _resolve(self, key: str, source: str) -> Resolution:
         if key.startswith("/"):
@@ -114,7 +137,10 @@ class LinkIndex:
         if key.startswith(("./", "../")):
             joined = posixpath.normpath(posixpath.join(posixpath.dirname(fold(source)), key))
             return Resolution(BROKEN) if joined.startswith("..") else self._exact(joined)
-        candidates = self._by_suffix.get(key) or self._by_suffix.get(key + ".md") or []
+        by_suffix = self._by_suffix
+        candidates = by_suffix.get(key) or by_suffix.get(key + ".md")
+        if not candidates:
+            return _BROKEN
         return choose(candidates, key, source)
 
     def _exact(self, key: str) -> Resolution:
@@ -127,6 +153,8 @@ class LinkIndex:
 
 def choose(candidates: list[str], key: str, source: str) -> Resolution:
     """Obsidian's tie-break: exact vault path, then the linking note's folder, then the shortest path."""
+    if len(candidates) == 1:  # the usual answer, without building a set
+        return Resolution(RESOLVED, candidates[0])
     unique = sorted(set(candidates))
     if not unique:
         return Resolution(BROKEN)

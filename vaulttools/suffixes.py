@@ -41,13 +41,16 @@ class SuffixMatcher:
         self.rules = [(rule, re.compile(f"(?:{rule})$")) for rule in rules]
         self._by_stem: dict[str, list[str]] = defaultdict(list)
         self._by_base: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for path in note_paths:
-            stem = posixpath.basename(strip_md(path))
-            self._by_stem[fold(stem)].append(path)
-            for rule, pattern in self.rules:
+        by_stem, by_base, rules = self._by_stem, self._by_base, self.rules
+        for path in note_paths:  # once per note of the vault: locals and an inlined `strip_md`
+            stem = path.rpartition("/")[2]
+            if stem.lower().endswith(".md"):
+                stem = stem[:-3]
+            by_stem[fold(stem)].append(path)
+            for rule, pattern in rules:
                 match = pattern.search(stem)
                 if match and match.start() > 0:
-                    self._by_base[fold(stem[: match.start()])].append((path, rule))
+                    by_base[fold(stem[: match.start()])].append((path, rule))
 
     def candidates(self, target: str) -> list[Candidate]:
         """Notes named `target` with one suffix stripped, or `target` plus one suffix."""

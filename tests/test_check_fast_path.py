@@ -1,0 +1,514 @@
+"""`check`'s fast path gives exactly the findings of the full parser, and the quick tests behind it never
+rule out what the slow code would find.
+
+The fast path (`check._quick_link_findings`) reads a note's link targets without building `Link`s: body
+wikilinks from one findall, frontmatter links from the simple YAML's values. Every test here runs both
+paths (or the quick test and the code it skips) on the same input and compares the results exactly: on
+the shared brain corpus, the sample vault, the benchmark generator's output and hypothesis-made vaults.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import BRAIN, SAMPLE_VAULT
+from vaulttools import check
+from vaulttools.facts import read_stamped
+from vaulttools.links import (
+    _wikilinks,
+    find_frontmatter_links,
+    find_links,
+    frontmatter_targets,
+    plain_wikilink_targets,
+    wikilink_spans,
+    wikilink_target,
+)
+from vaulttools.note import (
+    _NON_PRINTABLE_RE,
+    _SIMPLE_LINE_RE,
+    _YAML11_WORDS,
+    _YAML_EXTRA_BREAKS,
+    Frontmatter,
+    Note,
+    _load_simple_yaml,
+    _may_hold_blocks,
+    _walk_block_regions,
+    split_frontmatter,
+)
+from vaulttools.resolve import AMBIGUOUS, RESOLVED, LinkIndex
+from vaulttools.suffixes import SuffixMatcher
+from vaulttools.vault import Vault
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+PROPERTIES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# --- both paths over whole vaults -----------------------------------------------------------------------
+
+
+class _Spy:
+    """Wraps `_quick_link_findings` to count the notes it answered (so a test proves it ran)."""
+
+    def __init__(self) -> None:
+        self.answered = 0
+        self._real = check._quick_link_findings
+
+    def __call__(self, *args: object) -> list | None:
+        result = self._real(*args)
+        self.answered += result is not None
+        return result
+
+
+def _entries(root: Path, *, quick: bool) -> tuple[list[tuple[str, tuple]], int]:
+    """Every note's check entry (findings, opaque count, id), with or without the fast path, from a fresh
+    vault (so no memo is shared), and how many notes the fast path answered."""
+    vault = Vault(root)
+    matcher = SuffixMatcher(vault.note_paths, vault.config.suffix_rules)
+    spy = _Spy()
+    replacement = spy if quick else mock.Mock(return_value=None)
+    with mock.patch.object(check, "_quick_link_findings", replacement):
+        entries = check._check_entries(vault, matcher, vault.note_paths)
+    return entries, spy.answered
+
+
+def assert_same_entries(root: Path) -> int:
+    fast, answered = _entries(root, quick=True)
+    full, _ = _entries(root, quick=False)
+    assert [path for path, _ in fast] == [path for path, _ in full]
+    for (path, fast_entry), (_, full_entry) in zip(fast, full, strict=True):
+        assert fast_entry == full_entry, path
+    return answered
+
+
+@pytest.mark.skipif(not BRAIN.is_dir(), reason="shared corpus not present")
+def test_brain_corpus_fast_path_matches_full_parser() -> None:
+    assert assert_same_entries(BRAIN) > 0
+
+
+def test_sample_vault_fast_path_matches_full_parser() -> None:
+    assert assert_same_entries(SAMPLE_VAULT) > 0
+
+
+def _load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_generate_fast_path", BENCH / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_vault_fast_path_matches_full_parser(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    _load_generator().generate(root, 400, 5)
+    answered = assert_same_entries(root)
+    assert answered >= 300  # the generator writes the notes the fast path is for
+
+
+def test_generated_vault_check_report_is_the_same_with_and_without_fast_path(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    _load_generator().generate(root, 200, 11)
+    fast = check.check_vault(Vault(root), use_cache=False)
+    with mock.patch.object(check, "_quick_link_findings", mock.Mock(return_value=None)):
+        full = check.check_vault(Vault(root), use_cache=False)
+    assert fast.findings and fast.to_json("v") == full.to_json("v")
+
+
+# --- hypothesis-made vaults ------------------------------------------------------------------------------
+
+# Files that make targets resolve, break, tie (`shared`), differ by a suffix (`beta`/`beta-d9`, `gamma 1`)
+# or resolve by folder.
+VAULT_FILES = [
+    "alpha.md",
+    "beta-d9.md",
+    "beta-d3.md",
+    "gamma 1.md",
+    "a/shared.md",
+    "b/shared.md",
+    "a/only.md",
+]
+NAMES = ["alpha", "Alpha", "beta", "beta-d9", "gamma", "gamma 1", "shared", "only", "a/only", "missing"]
+NAMES += ["./alpha", "../alpha", "/alpha", "alpha.md", " alpha ", "img.png", "é", "Café"]
+
+_name = st.sampled_from(NAMES)
+
+
+@st.composite
+def wikilinks(draw: st.DrawFn) -> str:
+    name = draw(_name)
+    form = draw(
+        st.sampled_from(
+            [
+                "[[{}]]",
+                "![[{}]]",
+                "[[{}|shown]]",
+                "[[{}\\|cell]]",
+                "[[{}#Heading|x]]",
+                "[[{}#^block]]",
+                "[[#{}]]",
+                "[[{}\\]]",
+                "[[ {} ]]",
+                "[[{}|a|b]]",
+                "[[{}#a#b]]",
+                "[[]]",
+                "[[|{}]]",
+                "[{}]({}.md)",
+                "[[{}]](x.md)",
+                "[x](<{}.md>)",
+            ]
+        )
+    )
+    return form.replace("{}", name)
+
+
+_piece = st.one_of(
+    wikilinks(),
+    wikilinks(),
+    st.text(alphabet="abc XY-_.,:;!?#*/\\|()é🎉", max_size=8),
+    st.sampled_from(["\n", "\n\n", "\r\n", " ", "    ", "\t", "- ", "1. ", "> ", "## ", "|", "[", "]", "!"]),
+    st.sampled_from(["`", "```", "~~~", "$", "$$", "<!--", "-->", "\x0b", "\x0c", "\x85", "\u2028", "\r"]),
+)
+_bodies = st.lists(_piece, max_size=14).map("".join)
+
+
+@st.composite
+def frontmatters(draw: st.DrawFn) -> str:
+    name = draw(_name)
+    related = draw(
+        st.sampled_from(
+            [
+                f'related: "{name}"',
+                f'related: ["{name}", "{draw(_name)}", "alpha#Heading"]',
+                f"related: {name}",
+                "related: 12",
+                "related: []",
+                f'related: "[[{name}]]"',
+                f"related: [[{name}]]",
+                f"related:\n  - {name}\n  - '[[alpha]]'",
+                f"related: '{name}'",
+                'related: "x](y"',
+                'related: "a\\"b"',
+            ]
+        )
+    )
+    others = ['id: "alpha"', "id: beta", 'title: "é x"', "originDay: 9", 'tags: ["x", "y"]', "tags: [x, y]"]
+    lines = draw(st.lists(st.sampled_from([*others, "# note"]), max_size=3, unique=True))
+    if draw(st.integers(0, 4)):  # most frontmatters have the link property
+        lines.insert(draw(st.integers(0, len(lines))), related)
+    return "---\n" + "".join(line + "\n" for line in lines) + "---\n"
+
+
+_notes = st.tuples(st.one_of(st.just(""), frontmatters()), _bodies, st.booleans()).map(
+    lambda parts: (parts[0] + parts[1]).replace("\n", "\r\n") if parts[2] else parts[0] + parts[1]
+)
+
+
+@contextmanager
+def vault_on_disk(files: dict[str, bytes]) -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="vt-fast-"))
+    try:
+        for relative, data in files.items():
+            (root / relative).parent.mkdir(parents=True, exist_ok=True)
+            (root / relative).write_bytes(data)
+        (root / "img.png").write_bytes(b"\x89PNG")
+        yield root
+    finally:
+        shutil.rmtree(root)
+
+
+@PROPERTIES
+@given(st.lists(_notes, min_size=len(VAULT_FILES), max_size=len(VAULT_FILES)))
+def test_random_vault_fast_path_matches_full_parser(texts: list[str]) -> None:
+    files = {path: text.encode("utf-8") for path, text in zip(VAULT_FILES, texts, strict=True)}
+    with vault_on_disk(files) as root:
+        assert_same_entries(root)
+
+
+# --- the pieces of the fast path ----------------------------------------------------------------------------
+
+
+def _body_links(note: Note) -> list:
+    return [link for link in find_links(note) if link.start >= note.body_start]
+
+
+@PROPERTIES
+@given(_notes)
+def test_plain_wikilinks_are_the_body_links_find_links_gives(text: str) -> None:
+    note = Note("n.md", text.encode("utf-8"))
+    targets = plain_wikilink_targets(note)
+    if targets is None:
+        return
+    spans = wikilink_spans(note)
+    assert len(spans) == len(targets)
+    expected = [(link.start, link.end, link.target) for link in _body_links(note) if link.target]
+    assert [(*span, target) for span, target in zip(spans, targets, strict=True) if target] == expected
+    assert not any(link.opaque for link in _body_links(note))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_notes)
+def test_frontmatter_targets_are_the_frontmatter_links_targets(text: str) -> None:
+    assert_frontmatter_targets_agree(Note("n.md", text.encode("utf-8")))
+
+
+@pytest.mark.parametrize(
+    ("yaml", "targets"),
+    [
+        ('related: ["a", "b#h", " c ", "", "#h", "[x]", "x](y", "d#"]', ["a", "b", "c", "d"]),
+        ('related: "a#h"\nid: "n"', ["a"]),
+        ("related: word\r\nother: x", ["word"]),
+        ("related: 12", ["12"]),
+        ("related: []", []),
+        ("other: x", []),
+        ('related: "[[a]]"', None),  # a property link: only the full parser has it
+        ('title: "see [[a]]"', None),
+        ("related: [a, b]", None),  # outside the simple grammar
+        ("related:\n  - a", None),
+        ('related: "a" # comment', None),
+    ],
+)
+def test_frontmatter_targets_examples(yaml: str, targets: list[str] | None) -> None:
+    note = Note("n.md", f"---\n{yaml}\n---\nbody".encode())
+    assert frontmatter_targets(note) == targets
+    assert_frontmatter_targets_agree(note)
+
+
+def assert_frontmatter_targets_agree(note: Note) -> None:
+    targets = frontmatter_targets(note)
+    if targets is None:
+        return
+    links = find_frontmatter_links(note) if note.frontmatter else []
+    assert not any(link.opaque for link in links)
+    assert sorted(targets) == sorted(link.target for link in links if link.target)
+
+
+@PROPERTIES
+@given(st.text(alphabet="ab |#\\^.[]!é ", max_size=12))
+def test_wikilink_target_matches_the_link_parser(inner: str) -> None:
+    text = f"[[{inner}]]"
+    found = _wikilinks(text, 0, len(text))
+    assume(len(found) == 1 and found[0].start == 0 and found[0].end == len(text))
+    assert wikilink_target(inner) == found[0].target
+
+
+@pytest.mark.parametrize(
+    ("inner", "target"),
+    [("a", "a"), (" a |b", "a"), ("a\\|b", "a"), ("a#h|x", "a"), ("#h", ""), ("a\\", "a\\"), ("|a", "")],
+)
+def test_wikilink_target_examples(inner: str, target: str) -> None:
+    assert wikilink_target(inner) == target
+
+
+# --- the quick tests of general parsing -----------------------------------------------------------------------
+
+_BLOCK_PIECES = [
+    "a",
+    "x y",
+    "    ",
+    "  ",
+    "\t",
+    " ",
+    "\n",
+    "\r\n",
+    "\r",
+    "\x0b",
+    "\x0c",
+    "\x1c",
+    "\x1f",
+    "\x85",
+]
+_BLOCK_PIECES += ["\u2028", "\u2029", "\xa0", "- ", "1. ", "```", "~~~", "$$", "`", "~", "$", "[[a]]", "code"]
+_block_pieces = st.sampled_from(_BLOCK_PIECES)
+
+
+@PROPERTIES
+@given(st.lists(_block_pieces, max_size=20).map("".join))
+def test_no_block_regions_when_the_quick_test_says_so(body: str) -> None:
+    if not _may_hold_blocks(body):
+        assert _walk_block_regions(body, 0, body) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "a\n\n    code",
+        "    code",
+        "\n    code",
+        " \n\tcode",
+        "a\n \t \n\tcode",
+        "a\x0b\x0b    code",
+        "a\u2028\n    code",
+        "\n\r\n    x",
+        "a\r\n\r\n    code",
+    ],
+)
+def test_quick_block_test_sees_indented_code(body: str) -> None:
+    assert _may_hold_blocks(body) and _walk_block_regions(body, 0, body)
+
+
+@pytest.mark.parametrize("body", ["plain text", "a\n    not code after a line", "a    b\nc", "$x$ and `y`"])
+def test_quick_block_test_rules_out_plain_bodies(body: str) -> None:
+    assert not _may_hold_blocks(body)
+
+
+# The loader before it was made faster: the grammar in one fullmatch, then the lines' groups.
+_REFERENCE_BLOCK_RE = re.compile(rf"(?:(?:{_SIMPLE_LINE_RE.pattern}|\r?)\n)*(?:{_SIMPLE_LINE_RE.pattern})?")
+_REFERENCE_LINES_RE = re.compile(rf"^{_SIMPLE_LINE_RE.pattern}$", re.MULTILINE)
+
+
+def reference_simple_yaml(yaml_text: str) -> dict | None:
+    if _NON_PRINTABLE_RE.search(yaml_text) or any(c in yaml_text for c in _YAML_EXTRA_BREAKS):
+        return None
+    if _REFERENCE_BLOCK_RE.fullmatch(yaml_text) is None:
+        return None
+    data: dict = {}
+    for key, string, flow, integer, word in _REFERENCE_LINES_RE.findall(yaml_text):
+        if key in data or key.lower() in _YAML11_WORDS:
+            return None
+        if string:
+            data[key] = string[1:-1]
+        elif flow:
+            data[key] = re.findall(r'"([^"]*)"', flow)
+        elif integer:
+            data[key] = int(integer)
+        elif word.lower() in _YAML11_WORDS:
+            return None
+        else:
+            data[key] = word
+    return data
+
+
+_TRICKY = ["\\", "\t", "\r", "\n", "\r\n", "\x00", "\x0b", "\x1f", "\x7f", "\x85", "\x9f", "\u2028", "\ud7ff"]
+_TRICKY += ["\xa0", "é", "🎉", '"', "'", "#", "[", "]", ",", ":", " ", "\ufffe", "\U0001f600"]
+_chars = st.lists(st.one_of(st.sampled_from(_TRICKY), st.text("abc-_ ", max_size=3)), max_size=6).map("".join)
+_yaml_value = st.one_of(
+    _chars.map(lambda s: f'"{s}"'),
+    st.lists(_chars, max_size=3).map(lambda items: "[" + ", ".join(f'"{i}"' for i in items) + "]"),
+    st.sampled_from(
+        ["12", "-3", "0", "007", "word", "yes", "Null", "ON", "yesterday", "no_", "[ ]", "[]", "1.5"]
+    ),
+    st.sampled_from(["~", '"a"  ', '"yes"']),
+    _chars,
+)
+_yaml_line = st.tuples(
+    st.sampled_from(["id", "related", "tags", "on", "Off", "Y", "yeſ", "é", "a-b", "x_1", "Key", "id"]),
+    st.sampled_from([": ", ":  ", ":", " : "]),
+    _yaml_value,
+    st.sampled_from(["", " ", "\r", "  \r"]),
+).map("".join)
+_yaml_texts = st.tuples(
+    st.lists(st.one_of(_yaml_line, _yaml_line, st.sampled_from(["", "\r", " ", "# c", "\r\r"])), max_size=5),
+    st.sampled_from(["", "\n", "\r", "\r\n"]),
+).map(lambda parts: "\n".join(parts[0]) + parts[1])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_yaml_texts)
+def test_simple_yaml_loader_matches_its_reference(yaml_text: str) -> None:
+    assert _load_simple_yaml(yaml_text) == reference_simple_yaml(yaml_text)
+
+
+def test_simple_yaml_loader_reads_the_usual_frontmatter() -> None:
+    text = 'id: "a"\r\ntags: ["x", "y,z"]\r\n\r\nday: 3\r\nkind: word\r\nempty: [ ]\r\n'
+    expected = {"id": "a", "tags": ["x", "y,z"], "day": 3, "kind": "word", "empty": []}
+    assert _load_simple_yaml(text) == reference_simple_yaml(text) == expected
+    for refused in [
+        'a: "x\\y"',
+        'a: "x\ty"',
+        'a: "x\ry"',
+        'a: "x\x85"',
+        'a: "x\x7f"',
+        "a: 1\n\r",
+        'a: "x\ny"',
+        'a: "€\t"',
+        'a: "€\\"',
+        'a: "€\x01"',
+        'a: "€\u2028"',
+        'a: ["€", "\t"]',
+        'a: "€\r"',
+        "a: 1\r\r\n",
+    ]:
+        assert _load_simple_yaml(refused) is None and reference_simple_yaml(refused) is None
+
+
+_REFERENCE_CLOSER_RE = re.compile(r"^(---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+
+
+def reference_split_frontmatter(text: str) -> Frontmatter | None:
+    opener = re.match(r"---[ \t]*\r?\n", text)
+    if not opener:
+        return None
+    closer = _REFERENCE_CLOSER_RE.search(text, opener.end())
+    if closer is None:
+        return None
+    return Frontmatter(opener.end(), closer.start(), closer.end(), closer.group(1))
+
+
+@PROPERTIES
+@given(
+    st.lists(st.sampled_from(["---", "...", "\n", "\r\n", " ", "\t", "a: 1", "x", "--", "-"]), max_size=12)
+)
+def test_split_frontmatter_matches_its_reference(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert split_frontmatter(text)[0] == reference_split_frontmatter(text)
+
+
+@PROPERTIES
+@given(st.text(alphabet="ab\n\r", max_size=40), st.data())
+def test_line_col_counts_as_the_table_does(text: str, data: st.DataObject) -> None:
+    offsets = data.draw(st.lists(st.integers(0, len(text)), min_size=1, max_size=10))
+    counted = Note("n.md", text.encode())
+    tabled = Note("n.md", text.encode())
+    tabled._line_starts  # noqa: B018 - build the table first: every call then bisects it
+    assert [counted.line_col(o) for o in offsets] == [tabled.line_col(o) for o in offsets]
+
+
+# --- resolution and reading ------------------------------------------------------------------------------------
+
+
+def test_resolve_many_is_resolve_for_each_target_and_remembers_per_folder() -> None:
+    index = LinkIndex(["a/x.md", "b/x.md", "c/y.md", "z.md"])
+    targets = ["x", "y", "z", "missing", "", "  ", "./x", "/z"]
+    for source in ["a/n.md", "b/n.md", "n.md", "a/n.md"]:
+        expected = [LinkIndex(index.paths).resolve(t, source) for t in targets]
+        assert index.resolve_many(targets, source) == expected
+        assert [index.resolve(t, source) for t in targets] == expected
+    assert index.resolve("x", "a/n.md").path == "a/x.md"
+    assert index.resolve("x", "b/n.md").path == "b/x.md"
+    assert index.resolve("x", "n.md").status == AMBIGUOUS
+    assert index.resolve(" ", "q/n.md") == (RESOLVED, "q/n.md", ())
+    index.add("q/x.md")
+    assert index.resolve("x", "q/n.md").path == "q/x.md"  # the memo forgets when the index changes
+
+
+@pytest.mark.parametrize("stated", [0, 4, 10, 20])
+def test_read_all_reads_to_the_end_whatever_the_stated_size(stated: int) -> None:
+    reader, writer = os.pipe()
+    os.write(writer, b"0123456789")
+    os.close(writer)
+    try:
+        assert check._read_all(reader, stated) == b"0123456789"
+    finally:
+        os.close(reader)
+
+
+def test_read_stamped_reads_like_the_facts_reader(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_bytes(b"---\nid: a\n---\nbody")
+    (tmp_path / "empty.md").write_bytes(b"")
+    (tmp_path / "big.md").write_bytes(os.urandom(300_000))
+    paths = ["a.md", "missing.md", "empty.md", "big.md"]
+    assert list(check._read_stamped(str(tmp_path), paths)) == list(read_stamped(str(tmp_path), paths))
