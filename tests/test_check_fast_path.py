@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import BRAIN, SAMPLE_VAULT
 from vaulttools import check
-from vaulttools.facts import read_stamped
+from vaulttools.facts import read_all, read_stamped, stamp_of
 from vaulttools.links import (
     _wikilinks,
     find_frontmatter_links,
@@ -501,14 +501,20 @@ def test_read_all_reads_to_the_end_whatever_the_stated_size(stated: int) -> None
     os.write(writer, b"0123456789")
     os.close(writer)
     try:
-        assert check._read_all(reader, stated) == b"0123456789"
+        assert read_all(reader, stated) == b"0123456789"
     finally:
         os.close(reader)
 
 
-def test_read_stamped_reads_like_the_facts_reader(tmp_path: Path) -> None:
+def test_read_stamped_gives_each_readable_note_with_its_stamp(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_bytes(b"---\nid: a\n---\nbody")
     (tmp_path / "empty.md").write_bytes(b"")
-    (tmp_path / "big.md").write_bytes(os.urandom(300_000))
+    (tmp_path / "big.md").write_bytes(big := os.urandom(300_000))
     paths = ["a.md", "missing.md", "empty.md", "big.md"]
-    assert list(check._read_stamped(str(tmp_path), paths)) == list(read_stamped(str(tmp_path), paths))
+    read = list(read_stamped(str(tmp_path), paths))
+    assert [(path, raw) for path, _, raw in read] == [
+        ("a.md", b"---\nid: a\n---\nbody"),
+        ("empty.md", b""),
+        ("big.md", big),
+    ]
+    assert [stamp for _, stamp, _ in read] == [stamp_of(tmp_path / p) for p in ("a.md", "empty.md", "big.md")]

@@ -7,11 +7,11 @@ import operator
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from vaulttools.facts import key_line, load_cache, save_cache, stamp_of
+from vaulttools.facts import key_line, load_cache, read_stamped, save_cache, stamp_of
 from vaulttools.links import (
     Link,
     find_frontmatter_links,
@@ -151,40 +151,8 @@ def _check_entries(vault: Vault, matcher: SuffixMatcher, paths: list[str]) -> li
     link_properties = vault.config.link_property_set
     return [
         (path, check_entry(vault, Note(path, raw, link_properties), stamp, matcher))
-        for path, stamp, raw in _read_stamped(str(vault.root), paths)
+        for path, stamp, raw in read_stamped(str(vault.root), paths)
     ]
-
-
-def _read_stamped(root: str, paths: list[str]) -> Iterator[tuple[str, tuple[int, int, int, int], bytes]]:
-    """`facts.read_stamped` with one path lookup per note instead of two: open, then `fstat` the open file
-    (the same stamp as `stamp_of`, still taken before reading) and read it in one call."""
-    for path in paths:
-        try:
-            handle = os.open(f"{root}/{path}", _READ_FLAGS)
-        except OSError:
-            continue
-        try:
-            status = os.fstat(handle)
-            raw = _read_all(handle, status.st_size)
-        except OSError:
-            continue
-        finally:
-            os.close(handle)
-        yield path, (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino), raw
-
-
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-
-
-def _read_all(handle: int, size: int) -> bytes:
-    """The file's bytes: one read when its size is as stated, more while it grew or a read came up short."""
-    data = os.read(handle, size + 1)
-    if len(data) == size:
-        return data
-    chunks = [data]
-    while chunks[-1]:
-        chunks.append(os.read(handle, max(size, 1 << 16)))
-    return b"".join(chunks)
 
 
 def check_entry(vault: Vault, note: Note, stamp: tuple[int, int, int, int], matcher: SuffixMatcher) -> tuple:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vaulttools.config import Config, ObsidianSettings, load_config, load_obsidian_settings
 from vaulttools.errors import VaultError
-from vaulttools.facts import FactsOptions, NoteFacts, collect_facts
+from vaulttools.facts import FactsOptions, NoteFacts, collect_facts, read_all
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
 
@@ -246,7 +246,7 @@ def rewrite_in_place(path: Path, data: bytes, expected: bytes | None = None) -> 
         return True
     try:
         status = os.fstat(handle)
-        if expected is not None and _read_all(handle, status.st_size) != expected:
+        if expected is not None and read_all(handle, status.st_size) != expected:
             return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
             atomic_write(path, data)
@@ -263,15 +263,6 @@ def rewrite_in_place(path: Path, data: bytes, expected: bytes | None = None) -> 
         return True
     finally:
         os.close(handle)
-
-
-def _read_all(handle: int, size_hint: int) -> bytes:
-    chunks = []
-    while True:
-        chunk = os.read(handle, max(size_hint + 1, 65536))
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
