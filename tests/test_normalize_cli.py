@@ -259,3 +259,45 @@ def test_brain_corpus_changes_only_link_targets(brain_vault: Path, run_cli: RunC
     assert "Nothing to change" in again.output
     assert head(brain_vault) == commit
     assert snapshot(brain_vault) == after
+
+
+def _every_note_planned(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vaulttools import normalize
+
+    monkeypatch.setattr(normalize, "notes_with_broken_links", lambda vault: vault.note_paths)
+
+
+@pytest.mark.parametrize("source", ["sample", "flags", "brain"])
+def test_planning_only_notes_with_broken_links_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """`check`'s broken links pick the notes to plan: the plan is the one of planning every note."""
+    from tests.conftest import BRAIN
+    from vaulttools.normalize import plan_normalize
+    from vaulttools.vault import Vault
+
+    folder = BRAIN if source == "brain" else GOLDEN / source / "before"
+    if not folder.is_dir():
+        pytest.skip("the shared brain corpus is not beside this checkout")
+    vault = make_git_vault(folder, tmp_path / "vault")
+    cold = plan_normalize(Vault(vault))  # the check cache filled now
+    warm = plan_normalize(Vault(vault))  # and read
+    with monkeypatch.context() as patch:
+        _every_note_planned(patch)
+        everything = plan_normalize(Vault(vault))
+    for plan in (cold, warm):
+        assert (plan.changes, plan.counts, plan.report) == (
+            everything.changes,
+            everything.counts,
+            everything.report,
+        )
+
+
+def test_a_note_edited_after_check_is_planned(sample_vault: Path, run_cli: RunCli) -> None:
+    assert run_cli(sample_vault, "check", "--json").exit_code == 1  # the check cache is warm now
+    note = sample_vault / "concept-team-norms.md"
+    note.write_bytes(note.read_bytes() + b"\nSee [[concept-feedback-loops-d3]].\n")
+    git(sample_vault, "commit", "-qam", "a new suffixed link")
+    result = run_cli(sample_vault, "normalize-links", "--json")
+    fixed = [(e["note"], e["target"]) for e in json.loads(result.output)["report"]["fixed"]]
+    assert ("concept-team-norms.md", "concept-feedback-loops-d3") in fixed

@@ -101,6 +101,22 @@ class CheckReport:
 def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
     """Findings for every note. Per-note results are cached while the note and the vault's file list are
     unchanged: a note's findings depend only on its own bytes, the set of file paths and the configuration."""
+    return _assemble(vault.note_paths, check_entries(vault, use_cache=use_cache))
+
+
+def notes_with_broken_links(vault: Vault) -> list[str]:
+    """The notes (in vault order) with at least one link that resolves to no file, from the check cache
+    (the rest checked now): what `normalize-links` must look at, since its suffix fixes touch only such links."""
+    entries = check_entries(vault)
+    return [
+        path
+        for path in vault.note_paths
+        if path in entries and any(finding[0] == BROKEN_LINK for finding in entries[path][1])
+    ]
+
+
+def check_entries(vault: Vault, *, use_cache: bool = True) -> dict[str, tuple]:
+    """Each readable note's check entry (see `check_entry`), from the cache where the note is unchanged."""
     use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
     fingerprint = _check_fingerprint(vault)
     cached = load_cache(vault.root, fingerprint, name="check") if use_cache else {}
@@ -121,7 +137,7 @@ def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
         entries.update(_check_stale(vault, stale))
     if use_cache and (stale or len(cached) != len(entries)):
         save_cache(vault.root, fingerprint, entries, name="check")
-    return _assemble(vault.note_paths, entries)
+    return entries
 
 
 def _check_fingerprint(vault: Vault) -> str:

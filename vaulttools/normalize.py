@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from vaulttools.batch import BatchPlan, FileChange, spool_for
+from vaulttools.check import notes_with_broken_links
 from vaulttools.edits import Edit
 from vaulttools.frontmatter import RefusedEdit
 from vaulttools.linkedit import retarget
@@ -281,9 +282,10 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     context = LinkContext(vault.index, SuffixMatcher(vault.note_paths, config.suffix_rules), options)
     totals = VaultResult()
     spool = spool_for(vault.root, len(vault.note_paths))
-    chunks = iter_chunks(
-        lambda chunk: _plan_notes(vault, context, chunk), vault.note_paths, on_progress=vault.on_progress
-    )
+    # Suffix fixes touch only links that resolve to nothing: without the optional rules, only notes `check`
+    # finds a broken link in are parsed (its cache answers for unchanged notes; it checks the others).
+    paths = vault.note_paths if options.any_optional else notes_with_broken_links(vault)
+    chunks = iter_chunks(lambda chunk: _plan_notes(vault, context, chunk), paths, on_progress=vault.on_progress)
     for results in chunks:
         for change, result in results:
             if change is not None:
