@@ -261,30 +261,37 @@ def test_brain_corpus_changes_only_link_targets(brain_vault: Path, run_cli: RunC
     assert snapshot(brain_vault) == after
 
 
-def _every_note_planned(monkeypatch: pytest.MonkeyPatch) -> None:
+def _every_link_of_every_note_planned(monkeypatch: pytest.MonkeyPatch) -> None:
     from vaulttools import normalize
 
     monkeypatch.setattr(normalize, "notes_with_broken_links", lambda vault: vault.note_paths)
+    monkeypatch.setattr(normalize, "links_to_decide", lambda note, context: note.links)
 
 
-@pytest.mark.parametrize("source", ["sample", "flags", "brain"])
-def test_planning_only_notes_with_broken_links_changes_nothing(
+@pytest.mark.parametrize("source", ["sample", "flags", "brain", "generated"])
+def test_planning_only_broken_links_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
-    """`check`'s broken links pick the notes to plan: the plan is the one of planning every note."""
+    """`check`'s broken links pick the notes to plan, and a plain note's broken links are found without
+    parsing all its links: the plan is the one of deciding every link of every note."""
     from tests.conftest import BRAIN
+    from tests.test_parallel import generate_vault
     from vaulttools.normalize import plan_normalize
     from vaulttools.vault import Vault
 
-    folder = BRAIN if source == "brain" else GOLDEN / source / "before"
+    if source == "generated":
+        folder = generate_vault(tmp_path / "generated", 400, seed=5)
+    else:
+        folder = BRAIN if source == "brain" else GOLDEN / source / "before"
     if not folder.is_dir():
         pytest.skip("the shared brain corpus is not beside this checkout")
     vault = make_git_vault(folder, tmp_path / "vault")
     cold = plan_normalize(Vault(vault))  # the check cache filled now
     warm = plan_normalize(Vault(vault))  # and read
     with monkeypatch.context() as patch:
-        _every_note_planned(patch)
+        _every_link_of_every_note_planned(patch)
         everything = plan_normalize(Vault(vault))
+    assert everything.changes or source == "brain"
     for plan in (cold, warm):
         assert (plan.changes, plan.counts, plan.report) == (
             everything.changes,

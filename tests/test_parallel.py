@@ -21,17 +21,20 @@ from vaulttools.vault import Vault
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 300-note vault from the benchmark generator: hub, suffixed links, groups, related sections."""
-    spec = importlib.util.spec_from_file_location("bench_generate_parallel", BENCH / "generate.py")
+def generate_vault(out: Path, notes: int, seed: int) -> Path:
+    """A vault from the benchmark generator: hub, suffixed links, groups, related sections."""
+    spec = importlib.util.spec_from_file_location("bench_generate_for_tests", BENCH / "generate.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    source = tmp_path_factory.mktemp("generated") / "vault"
-    module.generate(source, 300, 3)
-    return source
+    module.generate(out, notes, seed)
+    return out
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_vault(tmp_path_factory.mktemp("generated") / "vault", 300, 3)
 
 
 def _serial_and_parallel(

@@ -164,6 +164,11 @@ def _drop_nested(links: list[Link]) -> list[Link]:
 _INNER_RE = re.compile(r"([^|#\\]*)(#[^|\\]*)?(?:(\\?\|)(.*))?", re.DOTALL)
 
 
+def wikilinks_in(text: str, start: int, end: int) -> list[Link]:
+    """The wikilinks and embeds of `text[start:end]` (an embed whose `!` is at `start` is an embed)."""
+    return _wikilinks(text, start, end)
+
+
 def _wikilinks(text: str, start: int, end: int) -> list[Link]:
     found = []
     for match in _WIKILINK_RE.finditer(text, start, end):

@@ -21,7 +21,18 @@ from vaulttools.check import notes_with_broken_links
 from vaulttools.edits import Edit
 from vaulttools.frontmatter import RefusedEdit
 from vaulttools.linkedit import retarget
-from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
+from vaulttools.links import (
+    BARE,
+    EMBED,
+    MARKDOWN,
+    PROPERTY,
+    WIKILINK,
+    Link,
+    frontmatter_targets,
+    plain_wikilink_targets,
+    wikilink_spans,
+    wikilinks_in,
+)
 from vaulttools.note import Note
 from vaulttools.parallel import iter_chunks
 from vaulttools.planning import note_change
@@ -229,7 +240,7 @@ def normalize_note(note: Note, context: LinkContext, day_property: str) -> NoteR
             day_cache.append(note_day(note, day_property))  # parses YAML only when a tie needs it
         return day_cache[0]
 
-    for link in note.links:
+    for link in links_to_decide(note, context):
         if not link.is_link:
             continue
         outcome = normalize_target(link.target, link.kind, note.path, day, context)
@@ -259,6 +270,32 @@ def normalize_note(note: Note, context: LinkContext, day_property: str) -> NoteR
             continue
         result.fixed.append(entry)
     return result
+
+
+def links_to_decide(note: Note, context: LinkContext) -> list[Link]:
+    """The note's links whose outcome may be anything but UNCHANGED: every link when an optional rule is
+    on; else the links that resolve to no file (suffix fixes touch nothing else).
+
+    A plain note (simple frontmatter without `[[`, a body without opaque regions or markdown links) has
+    its targets read by `check`'s fast path and resolved at once; only the unresolved body links are
+    parsed into `Link`s. Any other note, or a broken link in the frontmatter, takes `note.links`.
+    """
+    if context.options.any_optional:
+        return note.links
+    targets = frontmatter_targets(note)
+    body_targets = plain_wikilink_targets(note) if targets is not None else None
+    if targets is None or body_targets is None:
+        return note.links
+    resolutions = context.index.resolve_many([*targets, *body_targets], note.path)
+    broken = [i for i, resolution in enumerate(resolutions) if resolution.status == BROKEN]
+    if not broken:
+        return []
+    if broken[0] < len(targets):
+        return note.links  # rare: positions of frontmatter links need the full parse
+    body_broken = [i - len(targets) for i in broken]
+    spans = wikilink_spans(note, body_broken[-1] + 1)
+    # Each span holds exactly one wikilink (an embed's span starts at its `!`): parse just that.
+    return [link for i in body_broken for link in wikilinks_in(note.text, *spans[i])]
 
 
 def _ambiguity_reason(outcome: Outcome) -> str:
