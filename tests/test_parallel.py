@@ -45,7 +45,7 @@ def _serial_and_parallel(
     monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
     monkeypatch.setattr(parallel, "MIN_CHUNK", 7)  # many small chunks, merged in order
     monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
-    monkeypatch.setattr(batch, "SPOOL_MIN_NOTES", 0)  # and the bytes of the changes kept in a spool
+    monkeypatch.setattr(batch, "SPOOL_MEMORY_BUDGET", 0)  # and the bytes of the changes kept in a spool
     return serial, plan(Vault(vault))
 
 

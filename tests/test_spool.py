@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vaulttools.batch import FileChange, Spool, spool_for
+from vaulttools.batch import FileChange, Spool
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def test_a_spooled_change_is_the_same_change(change: FileChange, tmp_path: Path)
     assert spooled.spooled(spool) is spooled
     assert pickle.loads(pickle.dumps(spooled)) == change
     assert pickle.loads(pickle.dumps(spooled))._spool is None
-    assert list(tmp_path.iterdir()) == []  # the spool file has no name
+    assert list(tmp_path.rglob("*")) == [tmp_path / ".vaulttools", tmp_path / ".vaulttools" / ".gitignore"]
 
 
 def test_many_changes_read_back_in_any_order(tmp_path: Path) -> None:
@@ -44,6 +44,18 @@ def test_many_changes_read_back_in_any_order(tmp_path: Path) -> None:
     assert list(reversed(spooled)) == list(reversed(changes))
 
 
-def test_small_batches_are_not_spooled(tmp_path: Path) -> None:
-    assert spool_for(tmp_path, 10) is None
-    assert isinstance(spool_for(tmp_path, 10_000), Spool)
+def test_changes_are_kept_in_memory_within_the_budget_then_spooled(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, memory_budget=10)
+    first = FileChange("a.md", b"1234", b"5678")  # 8 bytes: within the budget
+    second = FileChange("b.md", b"1234", b"5678")  # 16 in all: over it
+    assert spool.keep(first) is first
+    kept = spool.keep(second)
+    assert kept._spool is spool and kept == second
+    assert [p.name for p in tmp_path.iterdir()] == [".vaulttools"]  # the spool's file: nameless inside it
+    assert list((tmp_path / ".vaulttools").iterdir()) == [tmp_path / ".vaulttools" / ".gitignore"]
+
+
+def test_a_spool_within_budget_creates_no_file(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    assert spool.keep(FileChange("a.md", b"old", b"new")) == FileChange("a.md", b"old", b"new")
+    assert list(tmp_path.iterdir()) == []

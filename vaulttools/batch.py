@@ -19,50 +19,62 @@ from vaulttools.vault import Vault, atomic_write, rewrite_in_place, synced_once
 
 
 class Spool:
-    """Bytes kept in an anonymous temporary file instead of memory.
+    """Where a big batch keeps its changes' bytes: in memory up to a budget, then in an anonymous file.
 
     A batch that rewrites 100,000 notes holds ~650 MB of old and new bytes; spooled, a change holds two
     (offset, length) pairs and the bytes sit in the page cache, read back (a `pread` each) when the batch
-    journals, compares and writes them. The file has no name (or loses it at once) and vanishes with the
-    process, so a crash leaves nothing behind. `directory`: where to put it (the vault's state folder keeps
-    it on the vault's disk rather than in a RAM-backed /tmp).
+    journals, compares and writes them. Batches within the budget (20,000 rewritten notes: ~140 MB) never
+    touch the file. The file has no name (or loses it at once) and vanishes with the process, so a crash
+    leaves nothing behind. It is created on first use in `root`'s state folder (on the vault's disk rather
+    than in a RAM-backed /tmp), or the system's temporary folder if that folder cannot be made.
     """
 
-    def __init__(self, directory: Path | None = None) -> None:
-        import tempfile
-
-        self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - lives as long as the spool
+    def __init__(self, root: Path | None = None, memory_budget: int | None = None) -> None:
+        self._root = root
+        self._budget = SPOOL_MEMORY_BUDGET if memory_budget is None else memory_budget
+        self._held = 0
+        self._file: Any = None
         self._end = 0
 
+    def keep(self, change: FileChange) -> FileChange:
+        """`change` as it is while the bytes held stay within the budget, else spooled."""
+        size = len(change._old or b"") + len(change._new or b"")  # type: ignore[arg-type]
+        if change._spool is None and self._held + size <= self._budget:
+            self._held += size
+            return change
+        return change.spooled(self)
+
+    def _fileno(self) -> int:
+        if self._file is None:
+            import tempfile
+
+            directory = None
+            if self._root is not None:
+                with contextlib.suppress(OSError):
+                    directory = journal.state_dir(self._root)
+            self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - lives as long as the spool
+        return self._file.fileno()
+
     def put(self, data: bytes) -> tuple[int, int]:
-        written = os.pwrite(self._file.fileno(), data, self._end)
+        fileno = self._fileno()
+        written = os.pwrite(fileno, data, self._end)
         while written < len(data):
-            written += os.pwrite(self._file.fileno(), data[written:], self._end + written)
+            written += os.pwrite(fileno, data[written:], self._end + written)
         place = (self._end, len(data))
         self._end += len(data)
         return place
 
     def get(self, place: tuple[int, int]) -> bytes:
         offset, length = place
-        data = os.pread(self._file.fileno(), length, offset)
+        fileno = self._fileno()
+        data = os.pread(fileno, length, offset)
         while len(data) < length:
-            data += os.pread(self._file.fileno(), length - len(data), offset + len(data))
+            data += os.pread(fileno, length - len(data), offset + len(data))
         return data
 
 
-# A batch planned over at least this many notes keeps its changes' bytes in a `Spool`.
-SPOOL_MIN_NOTES = 3000
-
-
-def spool_for(root: Path, notes: int) -> Spool | None:
-    """A spool for a batch planned over `notes` notes (None for small ones), on the vault's disk: in its
-    state folder, or the system's temporary folder when that cannot be created."""
-    if notes < SPOOL_MIN_NOTES:
-        return None
-    try:
-        return Spool(journal.state_dir(root))
-    except OSError:
-        return Spool()
+# Bytes of planned changes a batch holds in memory before it spools the rest (see `Spool`).
+SPOOL_MEMORY_BUDGET = 256 * 2**20
 
 
 class FileChange:

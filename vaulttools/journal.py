@@ -76,11 +76,12 @@ def begin(root: Path, plan: BatchPlan) -> None:
     with open(folder / ORIGINALS_FILE, "wb") as originals:
         for change in plan.changes:
             old = change.old  # read once: a spooled change reads its bytes back on every access
+            moves = change.new_path not in (None, change.path)
             entry = {
                 "path": change.path,
                 "new_path": change.new_path,
-                "old_sha256": _sha(old),
-                "new_sha256": _sha(change.new),
+                # `restore` removes a moved note's destination only if it holds the batch's bytes.
+                "new_sha256": _sha(change.new) if moves else None,
                 "backup": None,
             }
             if old is not None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from vaulttools.batch import BatchPlan, FileChange, spool_for
+from vaulttools.batch import BatchPlan, FileChange, Spool
 from vaulttools.check import notes_with_broken_links
 from vaulttools.edits import Edit
 from vaulttools.frontmatter import RefusedEdit
@@ -318,15 +318,17 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     config = vault.config
     context = LinkContext(vault.index, SuffixMatcher(vault.note_paths, config.suffix_rules), options)
     totals = VaultResult()
-    spool = spool_for(vault.root, len(vault.note_paths))
+    spool = Spool(vault.root)
     # Suffix fixes touch only links that resolve to nothing: without the optional rules, only notes `check`
     # finds a broken link in are parsed (its cache answers for unchanged notes; it checks the others).
     paths = vault.note_paths if options.any_optional else notes_with_broken_links(vault)
-    chunks = iter_chunks(lambda chunk: _plan_notes(vault, context, chunk), paths, on_progress=vault.on_progress)
+    chunks = iter_chunks(
+        lambda chunk: _plan_notes(vault, context, chunk), paths, on_progress=vault.on_progress
+    )
     for results in chunks:
         for change, result in results:
             if change is not None:
-                totals.changes.append(change if spool is None else change.spooled(spool))
+                totals.changes.append(spool.keep(change))
             totals.absorb(result)
     return build_plan(totals, config.suffix_rules, options)
 

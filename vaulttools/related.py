@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from vaulttools.batch import BatchPlan, FileChange, Spool, spool_for
+from vaulttools.batch import BatchPlan, FileChange, Spool
 from vaulttools.config import RelatedConfig
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
@@ -772,7 +772,7 @@ def plan_related(
     chunks = iter_chunks(plan_chunk, index.paths, label="Choosing related notes", on_progress=on_progress)
     for planned in chunks:
         for action, change in planned:
-            changes.append(change if spool is None else change.spooled(spool))
+            changes.append(change if spool is None else spool.keep(change))
             outcome[action].append(change.path)
     counts = {
         "sections_added": len(outcome[ADDED]),
@@ -889,7 +889,7 @@ def plan_vault(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> BatchP
         markdown_links=settings.use_markdown_links,
         link_format=settings.new_link_format,
         on_progress=vault.on_progress,
-        spool=spool_for(vault.root, scan.index.total),
+        spool=Spool(vault.root),
     )
 
 
