@@ -23,7 +23,7 @@ class Spool:
 
     A batch that rewrites 100,000 notes holds ~650 MB of old and new bytes; spooled, a change holds two
     (offset, length) pairs and the bytes sit in the page cache, read back (a `pread` each) when the batch
-    journals, compares and writes them. Batches within the budget (20,000 rewritten notes: ~140 MB) never
+    journals, compares and writes them. Batches within the budget (10,000 rewritten notes: ~70 MB) never
     touch the file. The file has no name (or loses it at once) and vanishes with the process, so a crash
     leaves nothing behind. It is created on first use in `root`'s state folder (on the vault's disk rather
     than in a RAM-backed /tmp), or the system's temporary folder if that folder cannot be made.
@@ -74,7 +74,7 @@ class Spool:
 
 
 # Bytes of planned changes a batch holds in memory before it spools the rest (see `Spool`).
-SPOOL_MEMORY_BUDGET = 256 * 2**20
+SPOOL_MEMORY_BUDGET = 128 * 2**20
 
 
 class FileChange:

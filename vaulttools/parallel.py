@@ -7,14 +7,18 @@ platform without fork run in this process.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 # Forking two workers pays for itself only past this many notes.
 PARALLEL_THRESHOLD = 3000
-# Notes per task: small enough to balance the workers and show progress, big enough to amortise a task.
+# Notes per task: small enough to balance the workers, show progress and bound the results waiting in
+# memory, big enough to amortise a task.
 MIN_CHUNK = 200
+MAX_CHUNK = 1000
 # One process works through a big vault in slices of this many notes (see `iter_chunks`).
 SERIAL_CHUNK = 5000
 # Tests set this (with the two above at their minimum) to run the parallel path on a one-core machine.
@@ -62,13 +66,24 @@ def iter_chunks(
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    size = max(MIN_CHUNK, len(paths) // (jobs * 4))
+    size = min(MAX_CHUNK, max(MIN_CHUNK, len(paths) // (jobs * 4)))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     _WORKER_JOB = (work,)
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            # A few chunks in flight per worker, not all: finished results wait in memory until taken, and
+            # a batch's results hold the bytes of every note it changes.
+            pending: collections.deque = collections.deque()
+            queued = iter(chunks)
+            for chunk in itertools.islice(queued, jobs * 2):
+                pending.append((chunk, pool.submit(_run_chunk, chunk)))
             done = 0
-            for chunk, chunk_results in zip(chunks, pool.map(_run_chunk, chunks), strict=True):
+            while pending:
+                chunk, future = pending.popleft()
+                chunk_results = future.result()
+                following = next(queued, None)
+                if following is not None:
+                    pending.append((following, pool.submit(_run_chunk, following)))
                 yield chunk_results
                 done += len(chunk)
                 if on_progress is not None:
