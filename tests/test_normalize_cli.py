@@ -264,8 +264,8 @@ def test_brain_corpus_changes_only_link_targets(brain_vault: Path, run_cli: RunC
 def _every_link_of_every_note_planned(monkeypatch: pytest.MonkeyPatch) -> None:
     from vaulttools import normalize
 
-    monkeypatch.setattr(normalize, "notes_with_broken_links", lambda vault: vault.note_paths)
-    monkeypatch.setattr(normalize, "links_to_decide", lambda note, context: note.links)
+    monkeypatch.setattr(normalize, "broken_links_by_note", lambda vault: dict.fromkeys(vault.note_paths))
+    monkeypatch.setattr(normalize, "links_to_decide", lambda note, context, broken=None: note.links)
 
 
 @pytest.mark.parametrize("source", ["sample", "flags", "brain", "generated"])

@@ -104,15 +104,27 @@ def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
     return _assemble(vault.note_paths, check_entries(vault, use_cache=use_cache))
 
 
-def notes_with_broken_links(vault: Vault) -> list[str]:
-    """The notes (in vault order) with at least one link that resolves to no file, from the check cache
-    (the rest checked now): what `normalize-links` must look at, since its suffix fixes touch only such links."""
+class BrokenLinks(NamedTuple):
+    """Where a note's links to no file are, as `check` found them in the note at `stamp`."""
+
+    stamp: tuple[int, int, int, int]
+    places: tuple[tuple[int, int, str], ...]  # (line, column, the link as written)
+
+
+def broken_links_by_note(vault: Vault) -> dict[str, BrokenLinks]:
+    """The notes (in vault order) with at least one link that resolves to no file, and where those links
+    are, from the check cache (the rest checked now): all that `normalize-links` must look at, since its
+    suffix fixes touch only such links."""
     entries = check_entries(vault)
-    return [
-        path
-        for path in vault.note_paths
-        if path in entries and any(finding[0] == BROKEN_LINK for finding in entries[path][1])
-    ]
+    found: dict[str, BrokenLinks] = {}
+    for path in vault.note_paths:
+        entry = entries.get(path)
+        if entry is None:
+            continue
+        places = tuple((f[2], f[3], f[5]) for f in entry[1] if f[0] == BROKEN_LINK)
+        if places:
+            found[path] = BrokenLinks(tuple(entry[0]), places)  # type: ignore[arg-type]
+    return found
 
 
 def check_entries(vault: Vault, *, use_cache: bool = True) -> dict[str, tuple]:

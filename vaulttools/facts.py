@@ -64,6 +64,13 @@ def stamp_of(path: Path | str) -> tuple[int, int, int, int]:
     return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
 
 
+def stamp_or_none(path: Path | str) -> tuple[int, int, int, int] | None:
+    try:
+        return stamp_of(path)
+    except OSError:
+        return None
+
+
 def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions) -> NoteFacts:
     """The facts of one note; `options.keep` limits the properties kept to those commands read."""
     keep = options.keep

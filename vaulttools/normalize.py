@@ -12,13 +12,14 @@ quoting and the link's syntax stay as written.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from vaulttools.batch import BatchPlan, FileChange, Spool
-from vaulttools.check import notes_with_broken_links
+from vaulttools.check import BrokenLinks, broken_links_by_note
 from vaulttools.edits import Edit
+from vaulttools.facts import stamp_or_none
 from vaulttools.frontmatter import RefusedEdit
 from vaulttools.linkedit import retarget
 from vaulttools.links import (
@@ -230,7 +231,9 @@ def may_hold_links(raw: bytes, link_properties: Iterable[str]) -> bool:
     )
 
 
-def normalize_note(note: Note, context: LinkContext, day_property: str) -> NoteResult:
+def normalize_note(
+    note: Note, context: LinkContext, day_property: str, broken: BrokenLinks | None = None
+) -> NoteResult:
     """The edits for one note and what it reports; links inside code, math or comments are not links."""
     result = NoteResult()
     day_cache: list[object] = []
@@ -240,7 +243,7 @@ def normalize_note(note: Note, context: LinkContext, day_property: str) -> NoteR
             day_cache.append(note_day(note, day_property))  # parses YAML only when a tie needs it
         return day_cache[0]
 
-    for link in links_to_decide(note, context):
+    for link in links_to_decide(note, context, broken):
         if not link.is_link:
             continue
         outcome = normalize_target(link.target, link.kind, note.path, day, context)
@@ -272,16 +275,22 @@ def normalize_note(note: Note, context: LinkContext, day_property: str) -> NoteR
     return result
 
 
-def links_to_decide(note: Note, context: LinkContext) -> list[Link]:
+def links_to_decide(note: Note, context: LinkContext, broken: BrokenLinks | None = None) -> list[Link]:
     """The note's links whose outcome may be anything but UNCHANGED: every link when an optional rule is
     on; else the links that resolve to no file (suffix fixes touch nothing else).
 
-    A plain note (simple frontmatter without `[[`, a body without opaque regions or markdown links) has
-    its targets read by `check`'s fast path and resolved at once; only the unresolved body links are
-    parsed into `Link`s. Any other note, or a broken link in the frontmatter, takes `note.links`.
+    Where `check` found them (`broken`, for the very note at `note.stamp`), each body wikilink there is
+    parsed alone. Else a plain note (simple frontmatter without `[[`, a body without opaque regions or
+    markdown links) has its targets read by `check`'s fast path and resolved at once; only the unresolved
+    body links are parsed into `Link`s. Any other note, or a broken link in the frontmatter, takes
+    `note.links`.
     """
     if context.options.any_optional:
         return note.links
+    if broken is not None:
+        located = _links_at(note, broken.places)
+        if located is not None:
+            return located
     targets = frontmatter_targets(note)
     body_targets = plain_wikilink_targets(note) if targets is not None else None
     if targets is None or body_targets is None:
@@ -296,6 +305,23 @@ def links_to_decide(note: Note, context: LinkContext) -> list[Link]:
     spans = wikilink_spans(note, body_broken[-1] + 1)
     # Each span holds exactly one wikilink (an embed's span starts at its `!`): parse just that.
     return [link for i in body_broken for link in wikilinks_in(note.text, *spans[i])]
+
+
+def _links_at(note: Note, places: Iterable[tuple[int, int, str]]) -> list[Link] | None:
+    """The body wikilinks written at these (line, column, text) places; None unless each place holds
+    exactly its link (a frontmatter or markdown link, or a note that changed, needs the full parse)."""
+    links = []
+    text = note.text
+    for line, column, written in places:
+        start = note.offset_of(line, column)
+        if start is None or start < note.body_start or not written.startswith(("[[", "![[")):
+            return None
+        end = start + len(written)
+        found = wikilinks_in(text, start, end) if text[start:end] == written else []
+        if len(found) != 1 or (found[0].start, found[0].end) != (start, end):
+            return None
+        links.append(found[0])
+    return links
 
 
 def _ambiguity_reason(outcome: Outcome) -> str:
@@ -321,9 +347,10 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     spool = Spool(vault.root)
     # Suffix fixes touch only links that resolve to nothing: without the optional rules, only notes `check`
     # finds a broken link in are parsed (its cache answers for unchanged notes; it checks the others).
-    paths = vault.note_paths if options.any_optional else notes_with_broken_links(vault)
+    broken = {} if options.any_optional else broken_links_by_note(vault)
+    paths = vault.note_paths if options.any_optional else list(broken)
     chunks = iter_chunks(
-        lambda chunk: _plan_notes(vault, context, chunk), paths, on_progress=vault.on_progress
+        lambda chunk: _plan_notes(vault, context, chunk, broken), paths, on_progress=vault.on_progress
     )
     for results in chunks:
         for change, result in results:
@@ -334,17 +361,22 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
 
 
 def _plan_notes(
-    vault: Vault, context: LinkContext, paths: list[str]
+    vault: Vault, context: LinkContext, paths: list[str], broken: Mapping[str, BrokenLinks]
 ) -> list[tuple[FileChange | None, NoteResult]]:
     """The change and the report of each note of `paths` that has anything to report."""
     config = vault.config
     planned = []
+    root = str(vault.root)
     for path in paths:
+        places = broken.get(path)
+        # Where `check` saw the broken links holds only for the bytes it saw: same stamp, taken before reading.
+        if places is not None and stamp_or_none(f"{root}/{path}") != places.stamp:
+            places = None
         note = vault.note(path)
         vault.forget(path)  # the change holds the bytes it needs: keep 100,000 parsed notes out of memory
         if not note.editable or not may_hold_links(note.raw, config.link_properties):
             continue
-        result = normalize_note(note, context, config.day_property)
+        result = normalize_note(note, context, config.day_property, places)
         change = note_change(note, result.edits) if result.edits else None
         if change is not None or result:
             result.edits = []  # planned into the change already; nothing to send back

@@ -142,6 +142,11 @@ class Note:
             *itertools.accumulate(map(operator.add, map(len, self.text.split("\n")), itertools.repeat(1))),
         ][:-1]
 
+    def offset_of(self, line: int, column: int) -> int | None:
+        """The offset of a 1-based line and column (as `line_col` gives them), None past the last line."""
+        starts = self._line_starts
+        return starts[line - 1] + column - 1 if 0 < line <= len(starts) and column > 0 else None
+
     def line_col(self, offset: int) -> tuple[int, int]:
         """1-based line and column of an offset (columns count characters)."""
         starts = self.__dict__.get("_line_starts")
