@@ -296,8 +296,10 @@ def run_batch(
 def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:
     """`core.autocrlf` or `.gitattributes` `eol`/`text` make git store CRLF files converted, so they can show
     as modified after the commit: say so once instead of leaving the user to chase a diff we did not make."""
+    if not repo.converts_line_endings():  # the usual case: no need to look at every new file
+        return []
     crlf = [c.final_path for c in plan.changes if not c.deletes and b"\r\n" in (c.new or b"")]
-    if not crlf or not repo.converts_line_endings():
+    if not crlf:
         return []
     shown = ", ".join(crlf[:3]) + (" …" if len(crlf) > 3 else "")
     return [
