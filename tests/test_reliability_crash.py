@@ -103,6 +103,21 @@ def test_recover_removes_a_temporary_file_left_by_a_kill_inside_a_write(sample_v
     assert_clean(sample_vault)
 
 
+def test_recover_restores_a_note_torn_by_a_kill_inside_an_in_place_write(sample_vault: Path) -> None:
+    import json
+
+    before = snapshot(sample_vault)
+    assert run_vaulttools(sample_vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: "3"}).returncode == -9
+    plan = json.loads((sample_vault / ".vaulttools" / "journal" / "plan.json").read_text())
+    rewritten = [entry["path"] for entry in plan["changes"] if entry["new_path"] is None]
+    # What a kill (or power cut) in the middle of writing over a note leaves: new bytes, then old ones.
+    torn = sample_vault / rewritten[-1]
+    torn.write_bytes(b"---\nhalf of the new bytes" + before[rewritten[-1]][40:])
+    assert run_vaulttools(sample_vault, "recover").returncode == 0
+    assert snapshot(sample_vault) == before
+    assert_clean(sample_vault)
+
+
 def test_ctrl_c_mid_batch_puts_every_file_back(sample_vault: Path) -> None:
     before = snapshot(sample_vault)
     result = run_vaulttools(
