@@ -15,7 +15,7 @@ from vaulttools import journal
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
 from vaulttools.git import BATCH_TRAILER, Repository
 from vaulttools.resolve import fold
-from vaulttools.vault import Vault, atomic_write, rewrite_in_place, synced_once
+from vaulttools.vault import BackgroundSync, Vault, atomic_write, rewrite_in_place, synced_once
 
 
 class Spool:
@@ -223,6 +223,7 @@ def run_batch(
     # A chain or swap of renames (a→b, b→c / a→b, b→a) writes onto a path another change vacates: clear
     # every moving source first (its bytes are in the plan and the journal), then write the destinations.
     clear_first = _moves_onto_vacated_paths(plan.changes)
+    sync: BackgroundSync | None = None
     try:
         vacated_modes: dict[str, int] = {}  # a moved note keeps its file mode
         if clear_first:
@@ -233,8 +234,9 @@ def run_batch(
                     source = vault.root / change.path
                     vacated_modes[change.path] = os.stat(source).st_mode & 0o7777
                     source.unlink()
-        # One sync for the batch's writes, before the commit, instead of an fsync per file (~1 ms each).
-        with synced_once():
+        # One sync for the batch's writes instead of an fsync per file (~1 ms each); it runs while git
+        # commits, and the journal is cleared only once both are done.
+        with synced_once() as sync:
             for number, change in enumerate(plan.changes, start=1):
                 if clear_first and _vacates(change):
                     if not change.deletes:
@@ -264,7 +266,10 @@ def run_batch(
         if stager is not None and repo is not None:
             stager.finish()
             sha = repo.commit_paths(touched, plan.commit_message(), no_verify=options.no_verify, staged=True)
+        sync.wait()
     except BaseException as exc:
+        if sync is not None:
+            sync.wait()
         if stager is not None:
             stager.abort()
         _roll_back(vault.root, written)
