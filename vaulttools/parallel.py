@@ -66,7 +66,7 @@ def iter_chunks(
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    size = min(MAX_CHUNK, max(MIN_CHUNK, len(paths) // (jobs * 4)))
+    size = min(MAX_CHUNK, max(MIN_CHUNK, len(paths) // (jobs * 8)))
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     _WORKER_JOB = (work,)
     try:
