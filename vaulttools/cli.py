@@ -7,19 +7,20 @@ import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from vaulttools import __version__, journal
-from vaulttools.batch import BatchOptions, BatchPlan, run_batch
 from vaulttools.check import check_vault
 from vaulttools.config import KEY_DOCS, effective_values
 from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, VaultError
-from vaulttools.git import Repository
-from vaulttools.history import latest_undoable, plan_undo, recover_interrupted
 from vaulttools.report import batch_document, echo_batch_summary, echo_diff, echo_json, terminal_progress
 from vaulttools.vault import Vault, find_vault_root
+
+if TYPE_CHECKING:  # the batch layer and git load only for the commands that use them (not `check`)
+    from vaulttools.batch import BatchPlan
+    from vaulttools.git import Repository
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -139,6 +140,8 @@ def execute_plan(
     describe: Callable[[BatchPlan], list[str]] | None = None,
 ) -> int:
     """Run a planned batch and report it the same way for every command."""
+    from vaulttools.batch import BatchOptions, run_batch
+
     options = BatchOptions(dry_run=dry_run, commit=not no_commit, no_verify=no_verify)
     result = run_batch(app.vault, plan, options)
     if as_json:
@@ -189,6 +192,8 @@ def check(app: App, as_json: bool) -> int:
 
 
 def _repository(app: App) -> Repository:
+    from vaulttools.git import Repository
+
     repo = Repository.find(app.vault.root)
     if repo is None:
         raise VaultError(f"{app.vault.root} is not inside a git repository: there are no batches to show")
@@ -231,6 +236,8 @@ def undo(app: App, **flags: Any) -> int:
       vaulttools undo --dry-run
       vaulttools undo
     """
+    from vaulttools.history import latest_undoable, plan_undo
+
     repo = _repository(app)
     plan = plan_undo(repo, latest_undoable(repo))
     if flags["no_commit"]:
@@ -249,6 +256,8 @@ def recover(app: App, as_json: bool) -> int:
       vaulttools recover
       vaulttools -C ~/vault recover --json
     """
+    from vaulttools.history import recover_interrupted
+
     outcome = recover_interrupted(find_vault_root(app.vault_option))
     if as_json:
         echo_json({"version": 1, **outcome._asdict()})

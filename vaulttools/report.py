@@ -5,11 +5,12 @@ from __future__ import annotations
 import difflib
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from vaulttools.batch import BatchPlan, BatchResult, FileChange
+if TYPE_CHECKING:  # annotations only: `check` prints through here without loading the batch layer
+    from vaulttools.batch import BatchPlan, BatchResult, FileChange
 
 JSON_SCHEMA_VERSION = 1
 

@@ -152,6 +152,8 @@ def _ignore_matcher(excludes: tuple[str, ...], user_filters: tuple[str, ...]):
             prefixes.append(item)
     globs = [re.compile(fnmatch.translate(g)) for g in excludes]
     globs += [re.compile(fnmatch.translate(g.rstrip("/") + "/*")) for g in excludes]
+    if not (prefixes or regexes or globs):
+        return None  # nothing to ignore: the scan skips the per-file call
 
     def ignored(path: str) -> bool:
         if any(path.startswith(p) for p in prefixes):
@@ -163,31 +165,35 @@ def _ignore_matcher(excludes: tuple[str, ...], user_filters: tuple[str, ...]):
     return ignored
 
 
-def scan_vault(root: Path, ignored=lambda path: False) -> ScanResult:
+def scan_vault(root: Path, ignored: Callable[[str], bool] | None = None) -> ScanResult:
     """Walk the vault without following symlinks; dot-folders and ignored paths are skipped."""
     result = ScanResult()
-    stack = [""]
-    while stack:
-        relative = stack.pop()
-        folder = root / relative if relative else root
+    notes, files, folders = result.notes, result.files, [""]
+    while folders:
+        relative = folders.pop()
+        prefix = f"{relative}/" if relative else ""
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = list(os.scandir(root / relative if relative else root))
         except OSError:
             continue
-        for entry in entries:
-            path = f"{relative}/{entry.name}" if relative else entry.name
+        for entry in entries:  # in any order: every list is sorted at the end
+            name = entry.name
             if entry.is_symlink():
                 # Never followed: a symlink may lead out of the vault, or into a loop.
-                result.skipped_symlinks.append(path)
+                result.skipped_symlinks.append(prefix + name)
+                continue
+            if name.startswith("."):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                if entry.name.startswith(".") or entry.name in ALWAYS_SKIPPED or ignored(path + "/"):
+                if name in ALWAYS_SKIPPED or (ignored is not None and ignored(prefix + name + "/")):
                     continue
-                stack.append(path)
+                folders.append(prefix + name)
             elif entry.is_file(follow_symlinks=False):
-                if entry.name.startswith(".") or ignored(path):
+                path = prefix + name
+                if ignored is not None and ignored(path):
                     continue
-                (result.notes if entry.name.lower().endswith(".md") else result.files).append(path)
+                (notes if name[-3:].lower() == ".md" else files).append(path)
+    result.skipped_symlinks.sort()
     result.notes.sort()
     result.files.sort()
     return result
