@@ -182,7 +182,8 @@ BAD_INPUTS = [
         [
             "bad.yaml:1: 'concept-feedback-loops': missing field 'counterpoint'",
             "bad.yaml:3: unknown slug 'no-such-note': no note has that name",
-            "bad.yaml:6: unknown slug 'claim-async-wins': no note has that name",
+            "bad.yaml:6: unknown slug 'claim-async-wins': no note has that name; notes that differ only by a "
+            "suffix: claim-async-wins-d3.md, claim-async-wins-d9.md",
             "bad.yaml:9: duplicate slug 'concept-feedback-loops' (first on line 1)",
             "bad.yaml:11: 'concept-feedback-loops': counterpoint must be a string, got int 5",
         ],
@@ -201,7 +202,7 @@ BAD_INPUTS = [
         "bad.csv",
         "slug,context,counterpoint\nconcept-feedback-loops,c,k\nentity-slack,c,k\nCONCEPT-FEEDBACK-LOOPS,c,k\n",
         [
-            "bad.csv:3: unknown slug 'entity-slack': no note has that name",
+            "bad.csv:3: unknown slug 'entity-slack': no note has that name; did you mean 'entity-slack 1'?",
             "bad.csv:4: duplicate slug 'CONCEPT-FEEDBACK-LOOPS' (first on line 2)",
         ],
     ),
@@ -388,3 +389,28 @@ def test_quiet_prints_nothing_on_success(sample_vault: Path, run_cli: RunCli) ->
     result = run_cli(sample_vault, "-q", "enrich", str(demo_data("enrich.yaml")))
     assert result.exit_code == 0
     assert result.output == ""
+
+
+def test_broken_link_warnings_carry_checks_suffix_suggestion(sample_vault: Path, run_cli: RunCli) -> None:
+    data = sample_vault.parent / "hints.yaml"
+    data.write_text(
+        "concept-team-norms:\n"
+        "  context: See [[concept-feedback-loops-d3]] and [[claim-async-wins]].\n"
+        "  counterpoint: Or [[no-such-note]].\n",
+        encoding="utf-8",
+    )
+    result = run_cli(sample_vault, "enrich", str(data), "--json", "--no-commit")
+    assert result.exit_code == 0, result.output
+    warnings = json.loads(result.stdout)["report"]["warnings"]
+    assert [(w["link"], w["suggestion"], w["candidates"]) for w in warnings] == [
+        ("[[concept-feedback-loops-d3]]", "concept-feedback-loops", ["concept-feedback-loops.md"]),
+        ("[[claim-async-wins]]", None, ["claim-async-wins-d3.md", "claim-async-wins-d9.md"]),
+        ("[[no-such-note]]", None, []),
+    ]
+    assert warnings[0]["message"].endswith(
+        "no file named 'concept-feedback-loops-d3'; did you mean 'concept-feedback-loops'?"
+    )
+    assert warnings[1]["message"].endswith(
+        "; notes that differ only by a suffix: claim-async-wins-d3.md, claim-async-wins-d9.md"
+    )
+    assert warnings[2]["message"].endswith("no file named 'no-such-note'")

@@ -164,7 +164,7 @@ def _check_fingerprint(vault: Vault) -> str:
 
 def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
     """Check whole notes, on every core for a big first run; workers send back only the small results."""
-    matcher = SuffixMatcher(vault.note_paths, vault.config.suffix_rules)
+    matcher = vault.suffix_matcher
     vault.index  # noqa: B018 - build the index once, before the workers inherit it
     entries = map_notes(
         lambda chunk: _check_entries(vault, matcher, chunk),

@@ -30,6 +30,7 @@ from vaulttools.note import Note
 from vaulttools.planning import note_change
 from vaulttools.related import find_section
 from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
+from vaulttools.suffixes import note_day, propose
 from vaulttools.vault import Vault
 
 CONTEXT_MARKER = "**Enrichment context:**"
@@ -507,7 +508,8 @@ def resolve_slugs(
     for slug, line in slugs:
         resolution = vault.index.resolve(slug, "")
         if resolution.status == BROKEN:
-            problems.append(InputProblem(line, f"unknown slug {slug!r}: no note has that name"))
+            hint = suffix_hint(vault, slug, "")
+            problems.append(InputProblem(line, f"unknown slug {slug!r}: no note has that name{hint.text}"))
             continue
         if resolution.status == AMBIGUOUS:
             candidates = ", ".join(resolution.candidates)
@@ -550,10 +552,14 @@ def link_warnings(vault: Vault, entry: EnrichmentEntry, path: str) -> list[dict[
         if resolution.status not in (BROKEN, AMBIGUOUS):
             continue
         written = paragraph[link.start : link.end]
+        candidates = resolution.candidates
+        suggestion = None
         if resolution.status == BROKEN:
-            message = f"{path}: broken link {written}: no file named {link.target!r}"
+            hint = suffix_hint(vault, link.target, path)
+            message = f"{path}: broken link {written}: no file named {link.target!r}{hint.text}"
+            suggestion, candidates = hint.suggestion, hint.candidates
         else:
-            message = f"{path}: ambiguous link {written}: matches {', '.join(resolution.candidates)}"
+            message = f"{path}: ambiguous link {written}: matches {', '.join(candidates)}"
         warnings.append(
             {
                 "line": entry.line,
@@ -562,11 +568,34 @@ def link_warnings(vault: Vault, entry: EnrichmentEntry, path: str) -> list[dict[
                 "link": written,
                 "target": link.target,
                 "status": resolution.status,
-                "candidates": list(resolution.candidates),
+                "suggestion": suggestion,
+                "candidates": list(candidates),
                 "message": message,
             }
         )
     return warnings
+
+
+class SuffixHint(NamedTuple):
+    suggestion: str | None  # the name `normalize-links` would write, as `check` suggests it
+    candidates: tuple[str, ...]  # notes whose names differ from it only by a suffix
+
+    @property
+    def text(self) -> str:
+        """What to add to a "no such note" message ("" when no note is close)."""
+        if self.suggestion:
+            return f"; did you mean {self.suggestion!r}?"
+        if self.candidates:
+            return f"; notes that differ only by a suffix: {', '.join(self.candidates)}"
+        return ""
+
+
+def suffix_hint(vault: Vault, target: str, source: str) -> SuffixHint:
+    """`check`'s suffix suggestion for a name no note has, written from `source` ("": the vault root,
+    where the linking note's day property cannot break a tie)."""
+    day = (lambda: note_day(vault.note(source), vault.config.day_property)) if source else None
+    proposed, suggestion = propose(vault.suffix_matcher, vault.index, target, source, day)
+    return SuffixHint(proposed, tuple(c.path for c in suggestion.candidates))
 
 
 def plan_enrich(

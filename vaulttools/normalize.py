@@ -342,7 +342,7 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     """Every link fix of the vault as one batch (notes are planned on every core on big vaults)."""
     options = options or NormalizeOptions()
     config = vault.config
-    context = LinkContext(vault.index, SuffixMatcher(vault.note_paths, config.suffix_rules), options)
+    context = LinkContext(vault.index, vault.suffix_matcher, options)
     totals = VaultResult()
     spool = Spool(vault.root)
     # Suffix fixes touch only links that resolve to nothing: without the optional rules, only notes `check`

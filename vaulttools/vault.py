@@ -20,6 +20,7 @@ from vaulttools.errors import VaultError
 from vaulttools.facts import FactsOptions, NoteFacts, collect_facts, read_all
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
+from vaulttools.suffixes import SuffixMatcher
 
 VAULT_ENV = "VAULTTOOLS_VAULT"
 # Folders that are never part of the vault's content, whatever the configuration says.
@@ -84,6 +85,12 @@ class Vault:
         if self._index is None:
             self._index = LinkIndex([*self.scan.notes, *self.scan.files])
         return self._index
+
+    @functools.cached_property
+    def suffix_matcher(self) -> SuffixMatcher:
+        """Every note's name by its suffix-less base (`suffix_rules`): `check`'s suggestions and the fixes of
+        `normalize-links` and hints of `enrich` all come from it. Built on first use."""
+        return SuffixMatcher(self.note_paths, self.config.suffix_rules)
 
     def read_bytes(self, path: str) -> bytes:
         try:
