@@ -16,7 +16,7 @@ from vaulttools.check import check_vault
 from vaulttools.config import KEY_DOCS, effective_values
 from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, VaultError
 from vaulttools.report import batch_document, echo_batch_summary, echo_diff, echo_json, terminal_progress
-from vaulttools.vault import Vault, find_vault_root
+from vaulttools.vault import Vault, find_vault_root, gc_paused
 
 if TYPE_CHECKING:  # the batch layer and git load only for the commands that use them (not `check`)
     from vaulttools.batch import BatchPlan
@@ -123,7 +123,8 @@ def batch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in the README).")
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return func(*args, **kwargs)
+        with gc_paused():  # a batch's plan is many small objects that live to the end: no GC passes over them
+            return func(*args, **kwargs)
 
     return wrapper
 

@@ -24,13 +24,11 @@ are never evidence, so the output does not feed itself.
 
 from __future__ import annotations
 
-import gc
 import math
 import posixpath
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -44,7 +42,7 @@ from vaulttools.note import Note
 from vaulttools.parallel import iter_chunks
 from vaulttools.planning import note_change
 from vaulttools.resolve import RESOLVED, LinkIndex, strip_md
-from vaulttools.vault import Vault
+from vaulttools.vault import Vault, gc_paused
 
 ADDED = "added"
 UPDATED = "updated"
@@ -843,23 +841,6 @@ def related_config(config: RelatedConfig, limit: int | None) -> RelatedConfig:
     if limit < 1:
         raise VaultError(f"--limit must be at least 1, got {limit}; pass a positive number of entries")
     return replace(config, limit=limit)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Run a block with the cyclic garbage collector off.
-
-    Loading the facts cache and indexing create millions of small tuples that live to the end; with the
-    collector on, its passes over them cost more than the work itself (~1 s of 1.5 s on 20,000 notes).
-    Nothing here makes reference cycles, so reference counting still frees every note once planned.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def scan_vault(vault: Vault, config: RelatedConfig) -> RelatedScan:

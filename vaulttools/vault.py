@@ -6,6 +6,7 @@ import contextlib
 import contextvars
 import fnmatch
 import functools
+import gc
 import itertools
 import os
 import re
@@ -204,6 +205,24 @@ def scan_vault(root: Path, ignored: Callable[[str], bool] | None = None) -> Scan
     result.notes.sort()
     result.files.sort()
     return result
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Run a block with the cyclic garbage collector off.
+
+    Planning a batch over a big vault creates millions of small objects (facts, links, report entries)
+    that live to the end; with the collector on, its passes over them cost more than the work itself
+    (~1 s of 1.5 s for `sync-related` on 20,000 notes, ~50 ms of `normalize-links`). Nothing there makes
+    reference cycles, so reference counting still frees each note once planned.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # Inside `synced_once()` atomic writes skip their own fsync (about 1 ms each); the block ends with one sync.

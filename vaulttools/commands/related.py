@@ -15,7 +15,6 @@ from vaulttools.related import (
     RelatedScan,
     choose,
     entry_text,
-    gc_paused,
     plan_vault,
     related_config,
     scan_vault,
@@ -23,7 +22,7 @@ from vaulttools.related import (
 )
 from vaulttools.report import echo_json
 from vaulttools.resolve import RESOLVED
-from vaulttools.vault import Vault
+from vaulttools.vault import Vault, gc_paused
 
 RUNNERS_UP = 5
 
