@@ -265,7 +265,7 @@ def _every_link_of_every_note_planned(monkeypatch: pytest.MonkeyPatch) -> None:
     from vaulttools import normalize
 
     monkeypatch.setattr(normalize, "broken_links_by_note", lambda vault: dict.fromkeys(vault.note_paths))
-    monkeypatch.setattr(normalize, "links_to_decide", lambda note, context, broken=None: note.links)
+    monkeypatch.setattr(normalize, "links_to_decide", lambda note, context: note.links)
 
 
 @pytest.mark.parametrize("source", ["sample", "flags", "brain", "generated"])

@@ -108,7 +108,8 @@ class BrokenLinks(NamedTuple):
     """Where a note's links to no file are, as `check` found them in the note at `stamp`."""
 
     stamp: tuple[int, int, int, int]
-    places: tuple[tuple[int, int, str], ...]  # (line, column, the link as written)
+    # (line, column, the link as written, the suggested target or None, suffix candidates' paths)
+    places: tuple[tuple[int, int, str, str | None, tuple[str, ...]], ...]
 
 
 def broken_links_by_note(vault: Vault) -> dict[str, BrokenLinks]:
@@ -121,7 +122,7 @@ def broken_links_by_note(vault: Vault) -> dict[str, BrokenLinks]:
         entry = entries.get(path)
         if entry is None:
             continue
-        places = tuple((f[2], f[3], f[5]) for f in entry[1] if f[0] == BROKEN_LINK)
+        places = tuple((f[2], f[3], f[5], f[7], tuple(f[8])) for f in entry[1] if f[0] == BROKEN_LINK)
         if places:
             found[path] = BrokenLinks(tuple(entry[0]), places)  # type: ignore[arg-type]
     return found

@@ -243,10 +243,10 @@ def normalize_note(
             day_cache.append(note_day(note, day_property))  # parses YAML only when a tie needs it
         return day_cache[0]
 
-    for link in links_to_decide(note, context, broken):
+    for link, known in _decisions(note, context, broken):
         if not link.is_link:
             continue
-        outcome = normalize_target(link.target, link.kind, note.path, day, context)
+        outcome = known or normalize_target(link.target, link.kind, note.path, day, context)
         if outcome.status == UNCHANGED:
             continue
         entry = LinkEntry(
@@ -275,22 +275,47 @@ def normalize_note(
     return result
 
 
-def links_to_decide(note: Note, context: LinkContext, broken: BrokenLinks | None = None) -> list[Link]:
+def _decisions(
+    note: Note, context: LinkContext, broken: BrokenLinks | None
+) -> list[tuple[Link, Outcome | None]]:
+    """Each link to decide, with its outcome when `check` already found it; None: decide it here.
+
+    Where `check` found the broken links (`broken`, for the very bytes read: same stamp), each body
+    wikilink there is parsed alone, and its outcome is the finding's: the suggestion and candidates come
+    from the same `propose` on the same note, and `rule_between` names the rule `propose` used.
+    """
+    if broken is not None and not context.options.any_optional:
+        located = _links_at(note, broken.places)
+        if located is not None:
+            return [
+                (link, _known_outcome(link, place, note.path, context))
+                for link, place in zip(located, broken.places, strict=True)
+            ]
+    return [(link, None) for link in links_to_decide(note, context)]
+
+
+def _known_outcome(
+    link: Link, place: tuple[int, int, str, str | None, tuple[str, ...]], source: str, context: LinkContext
+) -> Outcome | None:
+    """`normalize_target`'s outcome for a broken link from `check`'s finding; None when it cannot tell."""
+    suggestion, candidates = place[3], place[4]
+    if suggestion is None:
+        return Outcome(AMBIGUOUS if candidates else STILL_BROKEN, link.target, (), candidates)
+    path = context.index.resolve(suggestion, source).path
+    rule = context.matcher.rule_between(link.target, path) if path else None
+    return Outcome(FIXED, suggestion, (rule,)) if rule else None
+
+
+def links_to_decide(note: Note, context: LinkContext) -> list[Link]:
     """The note's links whose outcome may be anything but UNCHANGED: every link when an optional rule is
     on; else the links that resolve to no file (suffix fixes touch nothing else).
 
-    Where `check` found them (`broken`, for the very note at `note.stamp`), each body wikilink there is
-    parsed alone. Else a plain note (simple frontmatter without `[[`, a body without opaque regions or
-    markdown links) has its targets read by `check`'s fast path and resolved at once; only the unresolved
-    body links are parsed into `Link`s. Any other note, or a broken link in the frontmatter, takes
-    `note.links`.
+    A plain note (simple frontmatter without `[[`, a body without opaque regions or markdown links) has
+    its targets read by `check`'s fast path and resolved at once; only the unresolved body links are
+    parsed into `Link`s. Any other note, or a broken link in the frontmatter, takes `note.links`.
     """
     if context.options.any_optional:
         return note.links
-    if broken is not None:
-        located = _links_at(note, broken.places)
-        if located is not None:
-            return located
     targets = frontmatter_targets(note)
     body_targets = plain_wikilink_targets(note) if targets is not None else None
     if targets is None or body_targets is None:
@@ -307,12 +332,14 @@ def links_to_decide(note: Note, context: LinkContext, broken: BrokenLinks | None
     return [link for i in body_broken for link in wikilinks_in(note.text, *spans[i])]
 
 
-def _links_at(note: Note, places: Iterable[tuple[int, int, str]]) -> list[Link] | None:
+def _links_at(
+    note: Note, places: Iterable[tuple[int, int, str, str | None, tuple[str, ...]]]
+) -> list[Link] | None:
     """The body wikilinks written at these (line, column, text) places; None unless each place holds
     exactly its link (a frontmatter or markdown link, or a note that changed, needs the full parse)."""
     links = []
     text = note.text
-    for line, column, written in places:
+    for line, column, written, *_ in places:
         start = note.offset_of(line, column)
         if start is None or start < note.body_start or not written.startswith(("[[", "![[")):
             return None

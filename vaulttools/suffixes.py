@@ -72,6 +72,23 @@ class SuffixMatcher:
             }
         return sorted(found.values())
 
+    def rule_between(self, target: str, path: str) -> str | None:
+        """The rule `candidates(target)` gives `path` (None if it is no candidate): a suffix the target has
+        and the name lacks comes first, then one the name has and the target lacks, each in rule order."""
+        name = strip_md(target).rpartition("/")[2]
+        stem = fold(strip_md(path.rpartition("/")[2]))
+        for rule, pattern in self.rules:
+            match = pattern.search(name)
+            if match and match.start() > 0 and fold(name[: match.start()]) == stem:
+                return rule
+        folded_name = fold(name)
+        original_stem = strip_md(path.rpartition("/")[2])
+        for rule, pattern in self.rules:
+            match = pattern.search(original_stem)
+            if match and match.start() > 0 and fold(original_stem[: match.start()]) == folded_name:
+                return rule
+        return None
+
     def suggest(self, target: str, day: object = None) -> Suggestion:
         candidates = tuple(self.candidates(target))
         return pick(candidates, day)
