@@ -278,3 +278,17 @@ def test_stager_failure_is_a_git_error_and_the_batch_rolls_back(
     assert snapshot(repo_vault) == before
     assert _head(repo_vault) == head
     assert git(repo_vault, "status", "--porcelain") == "?? folder/\n"  # the test's own folder only
+
+
+def test_a_stager_that_cannot_start_leaves_no_journal(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_git(self: Repository) -> None:
+        raise FileNotFoundError(2, "No such file or directory", "git")
+
+    monkeypatch.setattr(Repository, "stager", no_git)
+    before = snapshot(repo_vault)
+    with pytest.raises(BatchAborted, match="nothing was committed"):
+        run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
+    assert snapshot(repo_vault) == before
+    assert journal.pending(repo_vault) is None

@@ -13,7 +13,7 @@ from typing import Any
 
 from vaulttools import journal
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
-from vaulttools.git import BATCH_TRAILER, Repository
+from vaulttools.git import BATCH_TRAILER, Repository, Stager
 from vaulttools.resolve import fold
 from vaulttools.vault import BackgroundSync, Vault, atomic_write, rewrite_in_place, synced_once
 
@@ -44,7 +44,7 @@ class Spool:
             return change
         return change.spooled(self)
 
-    def _fileno(self) -> int:
+    def _open(self) -> Any:
         if self._file is None:
             import tempfile
 
@@ -52,25 +52,23 @@ class Spool:
             if self._root is not None:
                 with contextlib.suppress(OSError):
                     directory = journal.state_dir(self._root)
-            self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - lives as long as the spool
-        return self._file.fileno()
+            # Unbuffered: every read sees every write, with no buffer to flush in between.
+            self._file = tempfile.TemporaryFile(dir=directory, buffering=0)  # noqa: SIM115 - lives with the spool
+        return self._file
 
     def put(self, data: bytes) -> tuple[int, int]:
-        fileno = self._fileno()
-        written = os.pwrite(fileno, data, self._end)
-        while written < len(data):
-            written += os.pwrite(fileno, data[written:], self._end + written)
+        spool = self._open()
+        spool.seek(self._end)
+        spool.write(data)
         place = (self._end, len(data))
         self._end += len(data)
         return place
 
     def get(self, place: tuple[int, int]) -> bytes:
         offset, length = place
-        fileno = self._fileno()
-        data = os.pread(fileno, length, offset)
-        while len(data) < length:
-            data += os.pread(fileno, length - len(data), offset + len(data))
-        return data
+        spool = self._open()
+        spool.seek(offset)
+        return spool.read(length)
 
 
 # Bytes of planned changes a batch holds in memory before it spools the rest (see `Spool`).
@@ -219,12 +217,14 @@ def run_batch(
     _check_writable(vault.root, plan.changes)
     journal.begin(vault.root, plan)
     written: list[FileChange] = []
-    stager = repo.stager() if options.commit and repo is not None else None
+    stager: Stager | None = None
     # A chain or swap of renames (a→b, b→c / a→b, b→a) writes onto a path another change vacates: clear
     # every moving source first (its bytes are in the plan and the journal), then write the destinations.
     clear_first = _moves_onto_vacated_paths(plan.changes)
     sync: BackgroundSync | None = None
     try:
+        if options.commit and repo is not None:
+            stager = repo.stager()
         vacated_modes: dict[str, int] = {}  # a moved note keeps its file mode
         if clear_first:
             for change in plan.changes:
