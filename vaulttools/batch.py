@@ -374,12 +374,11 @@ def _check_writable(root: Path, changes: list[FileChange]) -> None:
     folders_seen: set[str] = set()  # thousands of notes share a few folders: check each folder once
     real_folders: set[str] = set()  # folders known not to be (or lie under) a symlink
     for change in changes:
-        for path in change.touched_paths:
-            _refuse_symlinked_path(root, path, real_folders)
+        statuses = [_refuse_symlinked_path(root, path, real_folders) for path in change.touched_paths]
         if (
             not change.creates
             and change.new_path in (None, change.path)
-            and not _writable(f"{root}/{change.path}")
+            and not _status_writable(statuses[0], f"{root}/{change.path}")
         ):
             raise VaultError(
                 f"{change.path} is read-only; make it writable (chmod u+w) and run again (nothing was written)"
@@ -396,28 +395,46 @@ def _check_writable(root: Path, changes: list[FileChange]) -> None:
                 )
 
 
-def _refuse_symlinked_path(root: Path, path: str, real_folders: set[str]) -> None:
-    """vaulttools never writes through a symlink: it may lead out of the vault."""
+def _refuse_symlinked_path(root: Path, path: str, real_folders: set[str]) -> os.stat_result | None:
+    """vaulttools never writes through a symlink: it may lead out of the vault. Returns the file's own
+    status (None if it does not exist), which tells the rest without a second system call."""
     current = str(root)
     parts = path.split("/")
-    for depth, part in enumerate(parts, start=1):
+    for part in parts[:-1]:
         current = f"{current}/{part}"
-        folder = depth < len(parts)
-        if folder and current in real_folders:
+        if current in real_folders:
             continue
         if os.path.islink(current):
-            raise VaultError(
-                f"{path}: {current[len(str(root)) + 1 :]} is a symlink, and vaulttools never writes "
-                "through symlinks; move the real file into the vault (nothing was written)"
-            )
-        if folder:
-            real_folders.add(current)
+            raise _symlink_refused(root, path, current)
+        real_folders.add(current)
+    current = f"{current}/{parts[-1]}"
+    try:
+        status = os.lstat(current)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(status.st_mode):
+        raise _symlink_refused(root, path, current)
+    return status
+
+
+def _symlink_refused(root: Path, path: str, link: str) -> VaultError:
+    return VaultError(
+        f"{path}: {link[len(str(root)) + 1 :]} is a symlink, and vaulttools never writes "
+        "through symlinks; move the real file into the vault (nothing was written)"
+    )
 
 
 def _writable(path: Path | str) -> bool:
     try:
         status = os.stat(path)
     except FileNotFoundError:
+        return True
+    return _status_writable(status, path)
+
+
+def _status_writable(status: os.stat_result | None, path: Path | str) -> bool:
+    """Whether a file with this status (None: it does not exist yet) may be written."""
+    if status is None:
         return True
     if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         return False

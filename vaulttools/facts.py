@@ -64,13 +64,6 @@ def stamp_of(path: Path | str) -> tuple[int, int, int, int]:
     return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
 
 
-def stamp_or_none(path: Path | str) -> tuple[int, int, int, int] | None:
-    try:
-        return stamp_of(path)
-    except OSError:
-        return None
-
-
 def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions) -> NoteFacts:
     """The facts of one note; `options.keep` limits the properties kept to those commands read."""
     keep = options.keep
@@ -142,22 +135,26 @@ def _plain(value: Any, depth: int = 0) -> Any:
 
 
 def read_stamped(root: str, paths: list[str]) -> Iterator[tuple[str, tuple[int, int, int, int], bytes]]:
-    """(path, stamp, bytes) of each readable note, with one path lookup per note: open, then `fstat` the
-    open file (the stamp `stamp_of` gives, taken before reading, so a note changed meanwhile looks stale
-    next time rather than fresh) and read it in one call."""
+    """(path, stamp, bytes) of each readable note (see `read_with_stamp`); unreadable ones are left out."""
     for path in paths:
         try:
-            handle = os.open(f"{root}/{path}", _READ_FLAGS)
+            stamp, raw = read_with_stamp(f"{root}/{path}")
         except OSError:
             continue
-        try:
-            status = os.fstat(handle)
-            raw = read_all(handle, status.st_size)
-        except OSError:
-            continue
-        finally:
-            os.close(handle)
-        yield path, (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino), raw
+        yield path, stamp, raw
+
+
+def read_with_stamp(full_path: str) -> tuple[tuple[int, int, int, int], bytes]:
+    """A file's stamp and bytes with one path lookup: open, then `fstat` the open file (the stamp `stamp_of`
+    gives, taken before reading, so a file changed meanwhile looks stale next time rather than fresh) and
+    read it in one call."""
+    handle = os.open(full_path, _READ_FLAGS)
+    try:
+        status = os.fstat(handle)
+        raw = read_all(handle, status.st_size)
+    finally:
+        os.close(handle)
+    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino), raw
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)

@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 from vaulttools.batch import BatchPlan, FileChange, Spool
 from vaulttools.check import BrokenLinks, broken_links_by_note
 from vaulttools.edits import Edit
-from vaulttools.facts import stamp_or_none
+from vaulttools.errors import VaultError
+from vaulttools.facts import read_with_stamp
 from vaulttools.frontmatter import RefusedEdit
 from vaulttools.linkedit import retarget
 from vaulttools.links import (
@@ -395,12 +396,17 @@ def _plan_notes(
     planned = []
     root = str(vault.root)
     for path in paths:
+        try:
+            stamp, raw = read_with_stamp(f"{root}/{path}")
+        except OSError as exc:
+            raise VaultError(
+                f"{path}: cannot read ({exc.strerror}); check that the file is readable"
+            ) from exc
+        note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
         places = broken.get(path)
         # Where `check` saw the broken links holds only for the bytes it saw: same stamp, taken before reading.
-        if places is not None and stamp_or_none(f"{root}/{path}") != places.stamp:
+        if places is not None and stamp != places.stamp:
             places = None
-        note = vault.note(path)
-        vault.forget(path)  # the change holds the bytes it needs: keep 100,000 parsed notes out of memory
         if not note.editable or not may_hold_links(note.raw, config.link_properties):
             continue
         result = normalize_note(note, context, config.day_property, places)
