@@ -19,8 +19,6 @@ from typing import Any, NamedTuple
 from vaulttools.batch import BatchPlan, FileChange, Spool
 from vaulttools.check import BrokenLinks, broken_links_by_note
 from vaulttools.edits import Edit
-from vaulttools.errors import VaultError
-from vaulttools.facts import read_with_stamp
 from vaulttools.frontmatter import RefusedEdit
 from vaulttools.linkedit import retarget
 from vaulttools.links import (
@@ -394,14 +392,8 @@ def _plan_notes(
     """The change and the report of each note of `paths` that has anything to report."""
     config = vault.config
     planned = []
-    root = str(vault.root)
     for path in paths:
-        try:
-            stamp, raw = read_with_stamp(f"{root}/{path}")
-        except OSError as exc:
-            raise VaultError(
-                f"{path}: cannot read ({exc.strerror}); check that the file is readable"
-            ) from exc
+        stamp, raw = vault.read_stamped(path)
         note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
         places = broken.get(path)
         # Where `check` saw the broken links holds only for the bytes it saw: same stamp, taken before reading.

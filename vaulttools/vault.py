@@ -18,7 +18,7 @@ from pathlib import Path
 
 from vaulttools.config import Config, ObsidianSettings, load_config, load_obsidian_settings
 from vaulttools.errors import VaultError
-from vaulttools.facts import FactsOptions, NoteFacts, collect_facts, read_all
+from vaulttools.facts import FactsOptions, NoteFacts, collect_facts, read_all, read_with_stamp
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
 from vaulttools.suffixes import SuffixMatcher
@@ -94,9 +94,12 @@ class Vault:
         return SuffixMatcher(self.note_paths, self.config.suffix_rules)
 
     def read_bytes(self, path: str) -> bytes:
+        return self.read_stamped(path)[1]
+
+    def read_stamped(self, path: str) -> tuple[tuple[int, int, int, int], bytes]:
+        """A note's stamp (as the caches key it) and bytes, with one open."""
         try:
-            with open(f"{self._root_text}/{path}", "rb") as handle:  # plain open: pathlib costs more here
-                return handle.read()
+            return read_with_stamp(f"{self._root_text}/{path}")
         except OSError as exc:
             raise VaultError(
                 f"{path}: cannot read ({exc.strerror}); check that the file is readable"
