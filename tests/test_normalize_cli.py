@@ -265,15 +265,14 @@ def _every_link_of_every_note_planned(monkeypatch: pytest.MonkeyPatch) -> None:
     from vaulttools import normalize
 
     monkeypatch.setattr(normalize, "broken_links_by_note", lambda vault: dict.fromkeys(vault.note_paths))
-    monkeypatch.setattr(normalize, "links_to_decide", lambda note, context: note.links)
 
 
 @pytest.mark.parametrize("source", ["sample", "flags", "brain", "generated"])
 def test_planning_only_broken_links_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
-    """`check`'s broken links pick the notes to plan, and a plain note's broken links are found without
-    parsing all its links: the plan is the one of deciding every link of every note."""
+    """`check`'s broken links pick the notes to plan and the links to parse, with their outcomes: the plan
+    is the one of deciding every link of every note."""
     from tests.conftest import BRAIN
     from tests.test_parallel import generate_vault
     from vaulttools.normalize import plan_normalize

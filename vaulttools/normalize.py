@@ -28,9 +28,6 @@ from vaulttools.links import (
     PROPERTY,
     WIKILINK,
     Link,
-    frontmatter_targets,
-    plain_wikilink_targets,
-    wikilink_spans,
     wikilinks_in,
 )
 from vaulttools.note import Note
@@ -279,9 +276,11 @@ def _decisions(
 ) -> list[tuple[Link, Outcome | None]]:
     """Each link to decide, with its outcome when `check` already found it; None: decide it here.
 
-    Where `check` found the broken links (`broken`, for the very bytes read: same stamp), each body
-    wikilink there is parsed alone, and its outcome is the finding's: the suggestion and candidates come
-    from the same `propose` on the same note, and `rule_between` names the rule `propose` used.
+    Without the optional rules, only links that resolve to nothing can change. Where `check` found them
+    (`broken`, for the very bytes read: same stamp), each body wikilink there is parsed alone, and its
+    outcome is the finding's: the suggestion and candidates come from the same `propose` on the same note,
+    and `rule_between` names the rule `propose` used. Anything else (an optional rule, a broken link in the
+    frontmatter or a markdown link, a note changed since `check`) decides every link of the note.
     """
     if broken is not None and not context.options.any_optional:
         located = _links_at(note, broken.places)
@@ -290,7 +289,7 @@ def _decisions(
                 (link, _known_outcome(link, place, note.path, context))
                 for link, place in zip(located, broken.places, strict=True)
             ]
-    return [(link, None) for link in links_to_decide(note, context)]
+    return [(link, None) for link in note.links]
 
 
 def _known_outcome(
@@ -303,32 +302,6 @@ def _known_outcome(
     path = context.index.resolve(suggestion, source).path
     rule = context.matcher.rule_between(link.target, path) if path else None
     return Outcome(FIXED, suggestion, (rule,)) if rule else None
-
-
-def links_to_decide(note: Note, context: LinkContext) -> list[Link]:
-    """The note's links whose outcome may be anything but UNCHANGED: every link when an optional rule is
-    on; else the links that resolve to no file (suffix fixes touch nothing else).
-
-    A plain note (simple frontmatter without `[[`, a body without opaque regions or markdown links) has
-    its targets read by `check`'s fast path and resolved at once; only the unresolved body links are
-    parsed into `Link`s. Any other note, or a broken link in the frontmatter, takes `note.links`.
-    """
-    if context.options.any_optional:
-        return note.links
-    targets = frontmatter_targets(note)
-    body_targets = plain_wikilink_targets(note) if targets is not None else None
-    if targets is None or body_targets is None:
-        return note.links
-    resolutions = context.index.resolve_many([*targets, *body_targets], note.path)
-    broken = [i for i, resolution in enumerate(resolutions) if resolution.status == BROKEN]
-    if not broken:
-        return []
-    if broken[0] < len(targets):
-        return note.links  # rare: positions of frontmatter links need the full parse
-    body_broken = [i - len(targets) for i in broken]
-    spans = wikilink_spans(note, body_broken[-1] + 1)
-    # Each span holds exactly one wikilink (an embed's span starts at its `!`): parse just that.
-    return [link for i in body_broken for link in wikilinks_in(note.text, *spans[i])]
 
 
 def _links_at(
