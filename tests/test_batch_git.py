@@ -8,7 +8,7 @@ from tests.conftest import git, snapshot
 from vaulttools import journal
 from vaulttools.batch import BatchOptions, BatchPlan, FileChange, run_batch
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
-from vaulttools.git import BATCH_TRAILER, Repository
+from vaulttools.git import BATCH_TRAILER, BlobWriter, IndexStager, Repository
 from vaulttools.vault import Vault
 
 
@@ -240,40 +240,68 @@ def test_a_moved_note_keeps_its_file_mode(repo_vault: Path) -> None:
     assert (repo_vault / "b2.md").stat().st_mode & 0o777 == 0o644
 
 
-def test_stager_stages_paths_as_they_come(repo_vault: Path) -> None:
+def test_index_stager_stages_paths_as_they_come(repo_vault: Path) -> None:
     repo = Repository.find(repo_vault)
     assert repo is not None
     (repo_vault / "a.md").write_bytes(b"changed\n")
     (repo_vault / "b.md").unlink()
     (repo_vault / "new [x].md").write_bytes(b"created\n")
-    stager = repo.stager()
+    stager = IndexStager(repo)
     stager.add(["a.md"])
-    stager.add(["b.md", "new [x].md"])
+    stager.add(["new [x].md"], ["b.md"])
     stager.finish()
     assert git(repo_vault, "diff", "--cached", "--name-status") == "M\ta.md\nD\tb.md\nA\tnew [x].md\n"
     assert git(repo_vault, "status", "--porcelain") == 'M  a.md\nD  b.md\nA  "new [x].md"\n'
 
 
-def test_stager_failure_is_a_git_error_and_the_batch_rolls_back(
-    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_blob_writer_gives_each_written_file_its_blob_and_each_removed_path_none(repo_vault: Path) -> None:
     repo = Repository.find(repo_vault)
     assert repo is not None
+    (repo_vault / "a.md").write_bytes(b"changed\n")
+    (repo_vault / "b.md").unlink()
+    (repo_vault / '"quoted".md').write_bytes(b"created\n")
+    writer = BlobWriter(repo)
+    writer.add(["a.md"])
+    writer.add(['"quoted".md'], ["b.md"])
+    blobs = writer.finish()
+    assert blobs == {
+        "b.md": None,
+        "a.md": git(repo_vault, "hash-object", "a.md").strip(),
+        '"quoted".md': git(repo_vault, "hash-object", '"quoted".md').strip(),
+    }
+    assert git(repo_vault, "cat-file", "-p", blobs["a.md"]) == "changed\n"  # written to the object store
+    assert (
+        git(repo_vault, "status", "--porcelain") == ' M a.md\n D b.md\n?? "\\"quoted\\".md"\n'
+    )  # index untouched
+
+
+@pytest.mark.parametrize("hooks", [False, True])
+def test_stager_failure_is_a_git_error_and_the_batch_rolls_back(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch, hooks: bool
+) -> None:
+    if hooks:  # a commit hook makes the batch stage into the index and run `git commit`
+        hook = repo_vault / ".git" / "hooks" / "post-commit"
+        hook.write_text("#!/bin/sh\nexit 0\n")
+        hook.chmod(0o755)
+    repo = Repository.find(repo_vault)
+    assert repo is not None
+    kind, command = (IndexStager, "update-index") if hooks else (BlobWriter, "hash-object")
+    chosen = repo.stager()
+    chosen.abort()
+    assert isinstance(chosen, kind)
     (repo_vault / "folder").mkdir()
     (repo_vault / "folder" / "x.md").write_bytes(b"x\n")
-    stager = repo.stager()
-    stager.add(["folder"])  # git refuses to stage a folder
-    with pytest.raises(GitError, match=r"git update-index failed: .*folder"):
+    stager = kind(repo)
+    stager.add(["folder"])  # git refuses to hash or stage a folder
+    with pytest.raises(GitError, match=rf"git {command} failed: .*folder"):
         stager.finish()
     stager.abort()  # after a failed finish: harmless
 
-    import vaulttools.git as git_module
-
-    real_add = git_module.Stager.add
-    monkeypatch.setattr(git_module.Stager, "add", lambda self, paths: real_add(self, ["folder"]))
+    real_add = kind.add
+    monkeypatch.setattr(kind, "add", lambda self, written, vacated=(): real_add(self, ["folder"]))
     before = snapshot(repo_vault)
     head = _head(repo_vault)
-    with pytest.raises(BatchAborted, match="git update-index failed"):
+    with pytest.raises(BatchAborted, match=f"git {command} failed"):
         run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
     assert snapshot(repo_vault) == before
     assert _head(repo_vault) == head
@@ -283,7 +311,7 @@ def test_stager_failure_is_a_git_error_and_the_batch_rolls_back(
 def test_a_stager_that_cannot_start_leaves_no_journal(
     repo_vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def no_git(self: Repository) -> None:
+    def no_git(self: Repository, **options: object) -> None:
         raise FileNotFoundError(2, "No such file or directory", "git")
 
     monkeypatch.setattr(Repository, "stager", no_git)

@@ -224,7 +224,7 @@ def run_batch(
     sync: BackgroundSync | None = None
     try:
         if options.commit and repo is not None:
-            stager = repo.stager()
+            stager = repo.stager(no_verify=options.no_verify)
         vacated_modes: dict[str, int] = {}  # a moved note keeps its file mode
         if clear_first:
             for change in plan.changes:
@@ -256,7 +256,7 @@ def run_batch(
                     written.append(change)
                     _write_change(vault.root, change)
                 if stager is not None:
-                    stager.add(change.touched_paths)
+                    stager.add([] if change.deletes else [change.final_path], _vacated_by(change))
                 if vault.on_progress is not None:
                     vault.on_progress("Writing files", number, len(plan.changes))
                 if after_write is not None:
@@ -264,8 +264,7 @@ def run_batch(
                 _injected_fault(str(number))
         sha = None
         if stager is not None and repo is not None:
-            stager.finish()
-            sha = repo.commit_paths(touched, plan.commit_message(), no_verify=options.no_verify, staged=True)
+            sha = repo.commit_batch(stager, touched, plan.commit_message(), options.no_verify)
         sync.wait()
     except BaseException as exc:
         if sync is not None:
@@ -315,6 +314,11 @@ def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:
 
 def _is_move(change: FileChange) -> bool:
     return not change.deletes and change.new_path is not None and change.new_path != change.path
+
+
+def _vacated_by(change: FileChange) -> list[str]:
+    """The path a change removes (a deleted or moved note's), if any."""
+    return [change.path] if _vacates(change) else []
 
 
 def _vacates(change: FileChange) -> bool:
