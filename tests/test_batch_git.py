@@ -69,6 +69,30 @@ def test_dirty_file_is_refused(repo_vault: Path) -> None:
     with pytest.raises(DirtyFilesError, match=r"a\.md"):
         run_batch(Vault(repo_vault), plan, BatchOptions())
     assert snapshot(repo_vault) == before
+    assert not (repo_vault / ".vaulttools" / "journal").exists()  # written beside `git status`, then removed
+
+
+def test_a_failing_git_status_leaves_no_journal(repo_vault: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_status(self: Repository, paths: object) -> list[str]:
+        raise GitError("git status failed: broken on purpose")
+
+    monkeypatch.setattr(Repository, "dirty_paths", broken_status)
+    before = snapshot(repo_vault)
+    with pytest.raises(GitError, match="broken on purpose"):
+        run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
+    assert snapshot(repo_vault) == before
+    assert journal.pending(repo_vault) is None
+
+
+def test_a_refusal_before_the_journal_waits_for_git_status(repo_vault: Path) -> None:
+    (repo_vault / "a.md").chmod(0o444)
+    try:
+        with pytest.raises(VaultError, match="read-only"):
+            run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
+    finally:
+        (repo_vault / "a.md").chmod(0o644)
+    assert journal.pending(repo_vault) is None
+    assert not (repo_vault / ".git" / "index.lock").exists()
 
 
 def test_file_changed_after_planning_is_refused(repo_vault: Path) -> None:

@@ -206,16 +206,29 @@ def run_batch(
         )
     journal.refuse_if_pending(vault.root)
     touched = [p for change in plan.changes for p in change.touched_paths]
-    if repo is not None:
-        dirty = repo.dirty_paths(touched)
-        if dirty:
-            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-            raise DirtyFilesError(
-                f"uncommitted changes in {shown}: commit or stash them first (nothing was written)"
-            )
-    _check_destinations_free(vault.root, plan.changes)
-    _check_writable(vault.root, plan.changes)
-    journal.begin(vault.root, plan)
+    # `git status` runs on a thread while the checks below and the journal (which touch no note) proceed;
+    # its answer is awaited before the first note is written.
+    dirty_paths = repo.dirty_paths_soon(touched) if repo is not None else None
+    try:
+        _check_destinations_free(vault.root, plan.changes)
+        _check_writable(vault.root, plan.changes)
+        journal.begin(vault.root, plan)
+    except BaseException:
+        if dirty_paths is not None:
+            with contextlib.suppress(GitError):
+                dirty_paths()  # let git finish; the first refusal is the one to report
+        raise
+    try:
+        dirty = dirty_paths() if dirty_paths is not None else []
+    except BaseException:
+        journal.finish(vault.root)
+        raise
+    if dirty:
+        journal.finish(vault.root)
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise DirtyFilesError(
+            f"uncommitted changes in {shown}: commit or stash them first (nothing was written)"
+        )
     written: list[FileChange] = []
     stager: Stager | None = None
     # A chain or swap of renames (a→b, b→c / a→b, b→a) writes onto a path another change vacates: clear

@@ -9,8 +9,9 @@ import os
 import stat
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -133,6 +134,29 @@ class Repository:
             if path in wanted:
                 dirty.append(wanted[path])
         return sorted(dirty)
+
+    def dirty_paths_soon(self, vault_paths: Iterable[str]) -> Callable[[], list[str]]:
+        """`dirty_paths` on a thread: call the returned function for the answer (or the GitError). A batch
+        writes its journal meanwhile (`git status` is mostly waiting for git)."""
+        answer: list[Any] = []
+
+        def run() -> None:
+            try:
+                answer.append(self.dirty_paths(paths))
+            except BaseException as exc:  # handed to the caller, who raises it on its own thread
+                answer.append(exc)
+
+        paths = list(vault_paths)
+        thread = threading.Thread(target=run, name="vaulttools-git-status", daemon=True)
+        thread.start()
+
+        def result() -> list[str]:
+            thread.join()
+            if isinstance(answer[0], BaseException):
+                raise answer[0]
+            return answer[0]
+
+        return result
 
     def identity_config(self) -> list[str]:
         """`-c user.name=… -c user.email=…` for whatever identity git itself cannot find."""
@@ -370,6 +394,9 @@ class Repository:
         ]
         self._run("update-index", "-z", "--index-info", stdin="\0".join(records).encode() + b"\0")
         self._run("update-ref", "-m", f"commit: {subject}", "HEAD", sha, head)
+        # As `git commit` does after each commit: pack loose objects once there are many (in the background).
+        with contextlib.suppress(GitError):
+            self._run("maintenance", "run", "--auto", "--quiet")
         return sha
 
     def commit_paths(
