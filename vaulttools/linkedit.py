@@ -43,16 +43,21 @@ def encode_like(written: str, new_target: str, angle: bool) -> str:
 def retarget(note: Note, link: Link, new_target: str, *, kind: str = "") -> Edit:
     """The edit that replaces only the target span of `link` with `new_target` (as Obsidian reads it)."""
     old = note.text[link.target_start : link.target_end]
-    where = f"{note.path}:{note.line_col(link.start)[0]}"
     if link.kind == MARKDOWN:
         written = encode_like(old, new_target, link.angle)
     elif link.kind == BARE:
-        written = format_scalar(new_target, link.quote, in_flow=_in_flow(note, link), where=where)
+        written = format_scalar(
+            new_target, link.quote, in_flow=_in_flow(note, link), where=_where(note, link)
+        )
     elif link.kind == PROPERTY and link.quote:
-        written = format_scalar(new_target, link.quote, in_flow=False, where=where)
+        written = format_scalar(new_target, link.quote, in_flow=False, where=_where(note, link))
     else:
         written = new_target
     return Edit(link.target_start, link.target_end, old, written, kind or link.kind)
+
+
+def _where(note: Note, link: Link) -> str:
+    return f"{note.path}:{note.line_col(link.start)[0]}"
 
 
 def _in_flow(note: Note, link: Link) -> bool:

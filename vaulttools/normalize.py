@@ -253,26 +253,28 @@ def normalize_note(
             day_cache.append(note_day(note, day_property))  # parses YAML only when a tie needs it
         return day_cache[0]
 
-    for link, known in _decisions(note, context, broken):
+    for link, known, line in _decisions(note, context, broken):
         if not link.is_link:
             continue
         outcome = known or normalize_target(link.target, link.kind, note.path, day, context)
         if outcome.status == UNCHANGED:
             continue
-        entry = LinkEntry(
-            note.path,
-            note.line_col(link.start)[0],
-            note.text[link.start : link.end],
-            link.target,
-            candidates=outcome.candidates,
-        )
+        line = line or note.line_col(link.start)[0]
+        written = note.text[link.start : link.end]
         if outcome.status == AMBIGUOUS:
-            result.ambiguous.append(entry._replace(reason=_ambiguity_reason(outcome)))
+            reason = _ambiguity_reason(outcome)
+            result.ambiguous.append(
+                LinkEntry(note.path, line, written, link.target, "", (), outcome.candidates, reason)
+            )
             continue
         if outcome.status == STILL_BROKEN:
-            result.broken.append(entry)
+            result.broken.append(
+                LinkEntry(note.path, line, written, link.target, candidates=outcome.candidates)
+            )
             continue
-        entry = entry._replace(new_target=outcome.target, rules=outcome.rules)
+        entry = LinkEntry(
+            note.path, line, written, link.target, outcome.target, outcome.rules, outcome.candidates
+        )
         if link.start < note.body_start and not note.frontmatter_editable:
             result.skipped.append(entry._replace(reason=f"frontmatter does not parse ({note.yaml_error})"))
             continue
@@ -287,8 +289,9 @@ def normalize_note(
 
 def _decisions(
     note: Note, context: LinkContext, broken: BrokenLinks | None
-) -> list[tuple[Link, Outcome | None]]:
-    """Each link to decide, with its outcome when `check` already found it; None: decide it here.
+) -> list[tuple[Link, Outcome | None, int]]:
+    """Each link to decide, with its outcome when `check` already found it (None: decide it here) and its
+    line where `check` gave it (0: not known yet).
 
     Without the optional rules, only links that resolve to nothing can change. Where `check` found them
     (`broken`, for the very bytes read: same stamp), each body wikilink there is parsed alone, and its
@@ -300,10 +303,10 @@ def _decisions(
         located = _links_at(note, broken.places)
         if located is not None:
             return [
-                (link, _known_outcome(link, place, note.path, context))
+                (link, _known_outcome(link, place, note.path, context), place[0])
                 for link, place in zip(located, broken.places, strict=True)
             ]
-    return [(link, None) for link in note.links]
+    return [(link, None, 0) for link in note.links]
 
 
 def _known_outcome(
@@ -326,7 +329,7 @@ def _links_at(
     links = []
     text = note.text
     for line, column, written, *_ in places:
-        start = note.offset_of(line, column)
+        start = _offset_of_written(note, line, column, written)
         if start is None or start < note.body_start or not written.startswith(("[[", "![[")):
             return None
         end = start + len(written)
@@ -335,6 +338,16 @@ def _links_at(
             return None
         links.append(found[0])
     return links
+
+
+def _offset_of_written(note: Note, line: int, column: int, written: str) -> int | None:
+    """Where `written` starts at this line and column. Its first occurrence usually is that place, found
+    at memchr speed and confirmed by counting newlines before it (no table of every line start)."""
+    text = note.text
+    start = text.find(written)
+    if start >= 0 and text.count("\n", 0, start) + 1 == line and start - text.rfind("\n", 0, start) == column:
+        return start
+    return note.offset_of(line, column)
 
 
 def _ambiguity_reason(outcome: Outcome) -> str:
@@ -386,7 +399,7 @@ def _plan_notes(
         # Where `check` saw the broken links holds only for the bytes it saw: same stamp, taken before reading.
         if places is not None and stamp != places.stamp:
             places = None
-        if not note.editable or not may_hold_links(note.raw, config.link_properties):
+        if not note.editable or (places is None and not may_hold_links(note.raw, config.link_properties)):
             continue
         result = normalize_note(note, context, config.day_property, places)
         change = note_change(note, result.edits) if result.edits else None

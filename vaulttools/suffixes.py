@@ -41,6 +41,7 @@ class SuffixMatcher:
         self.rules = [(rule, re.compile(f"(?:{rule})$")) for rule in rules]
         self._by_stem: dict[str, list[str]] = defaultdict(list)
         self._by_base: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self._rules_between: dict[tuple[str, str], str | None] = {}
         by_stem, by_base, rules = self._by_stem, self._by_base, self.rules
         for path in note_paths:  # once per note of the vault: locals and an inlined `strip_md`
             stem = path.rpartition("/")[2]
@@ -75,6 +76,12 @@ class SuffixMatcher:
     def rule_between(self, target: str, path: str) -> str | None:
         """The rule `candidates(target)` gives `path` (None if it is no candidate): a suffix the target has
         and the name lacks comes first, then one the name has and the target lacks, each in rule order."""
+        key = (target, path)
+        if key not in self._rules_between:  # a vault links the same few notes from many notes
+            self._rules_between[key] = self._rule_between(target, path)
+        return self._rules_between[key]
+
+    def _rule_between(self, target: str, path: str) -> str | None:
         name = strip_md(target).rpartition("/")[2]
         stem = fold(strip_md(path.rpartition("/")[2]))
         for rule, pattern in self.rules:
