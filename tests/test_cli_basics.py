@@ -48,6 +48,34 @@ def test_python_dash_m_entry_point() -> None:
     assert __version__ in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(("check",), 1), (("check", "--json"), 1), (("no-such-command",), 2), (("--version",), 0)],
+)
+def test_the_process_ends_with_its_exit_code_and_every_byte_of_output(sample_vault, args, code) -> None:
+    # `main` ends the process with `os._exit` once the output is flushed: nothing may be lost on the way.
+    result = subprocess.run(
+        [sys.executable, "-m", "vaulttools", "-C", str(sample_vault), *args], capture_output=True
+    )
+    assert result.returncode == code
+    in_process = CliRunner().invoke(cli, ["-C", str(sample_vault), *args])
+    assert result.stdout.decode() == in_process.stdout
+    if args == ("check", "--json"):
+        assert result.stdout.endswith(b"}\n")
+
+
+def test_a_reader_that_stops_early_is_no_error(sample_vault) -> None:
+    command = [sys.executable, "-m", "vaulttools", "-C", str(sample_vault), "check"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.read(10)
+        process.stdout.close()  # as `| head -c 10` does
+        stderr = process.stderr.read()
+        process.wait()
+    assert b"Traceback" not in stderr
+    assert process.returncode in (0, 1)
+
+
 def test_config_command_shows_sources(tmp_path, run_cli) -> None:
     (tmp_path / ".vaulttools.toml").write_text("[related]\nlimit = 7\n")
     result = run_cli(tmp_path, "config")

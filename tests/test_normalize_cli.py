@@ -307,3 +307,39 @@ def test_a_note_edited_after_check_is_planned(sample_vault: Path, run_cli: RunCl
     result = run_cli(sample_vault, "normalize-links", "--json")
     fixed = [(e["note"], e["target"]) for e in json.loads(result.output)["report"]["fixed"]]
     assert ("concept-team-norms.md", "concept-feedback-loops-d3") in fixed
+
+
+def test_a_note_failing_verification_is_skipped_not_the_batch(
+    sample_vault: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaulttools.normalize as normalize_module
+    from vaulttools.errors import EditConflict
+
+    real = normalize_module.note_change
+    odd = "concept-team-norms.md"
+
+    def failing_for_one(note: Note, edits: list) -> object:
+        if note.path == odd:
+            raise EditConflict(
+                f"{note.path}: the edit would change where the frontmatter ends; nothing was written"
+            )
+        return real(note, edits)
+
+    expected = {
+        e["note"]
+        for e in json.loads(run_cli(sample_vault, "normalize-links", "--json", "--dry-run").output)["report"][
+            "fixed"
+        ]
+    }
+    assert odd in expected and len(expected) > 1
+    monkeypatch.setattr(normalize_module, "note_change", failing_for_one)
+    before = (sample_vault / odd).read_bytes()
+    result = run_cli(sample_vault, "normalize-links", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)["report"]
+    assert {e["note"] for e in report["fixed"]} == expected - {odd}
+    assert {e["note"] for e in report["skipped"]} == {odd}
+    assert {e["reason"] for e in report["skipped"]} == {"the edit would change where the frontmatter ends"}
+    assert (sample_vault / odd).read_bytes() == before
+    assert odd not in git(sample_vault, "show", "--name-only", "--format=", "HEAD")
+    assert git(sample_vault, "status", "--porcelain") == ""

@@ -299,6 +299,13 @@ def test_refused_maps(tmp_path: Path, pairs: list[tuple[str, str]], message: str
         plan_renames(_vault(tmp_path, files), pairs, keep_alias=False)
 
 
+def test_a_map_entry_that_changes_nothing_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    files = {"old.md": "x\n", "other.md": "[[old]] [[other]]\n"}
+    plan = plan_renames(_vault(tmp_path, files), [("old", "old"), ("other", "renamed")], keep_alias=False)
+    assert sorted((c.path, c.new_path) for c in plan.changes) == [("other.md", "renamed.md")]
+    assert plan.report["warnings"] == ["'old' is already called 'old'; left out"]
+
+
 # --- --keep-alias -----------------------------------------------------------------------------------
 
 ALIAS_FORMS = [

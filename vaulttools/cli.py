@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -336,4 +337,27 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="vaulttools")
     except BrokenPipeError:
-        sys.exit(0)
+        exit_now(0)
+    except SystemExit as exc:
+        exit_now(exc.code)
+    exit_now(0)
+
+
+def exit_now(code: int | str | None) -> None:
+    """End the process once its output is flushed, without tearing down the interpreter's objects.
+
+    Every file a command writes is closed (and, for a batch, synced) before it returns; what is left is
+    freeing millions of small objects one by one (a vault's parsed notes and indexes): ~0.1 s on 20,000
+    notes, for nothing, since the operating system reclaims the memory at once.
+    """
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            code = code or 0  # a reader that went away (`| head`) is not an error
+        except OSError:
+            code = code or 1
+    os._exit(code or 0)

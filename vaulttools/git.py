@@ -368,8 +368,8 @@ class Repository:
         "racily clean" to git (written in the same second as the index), so it hashes every one of them
         again (0.14 s for 10,000 notes), and `git write-tree` does the same when it writes the index back.
         Here the commit's trees are built from HEAD's trees and the new blob ids: nothing is read twice.
-        The index entries get no file status, so the next `git status` hashes those files once, as it
-        would have after `git commit` too (their time stamps are as recent as the index's).
+        The index entries get no file status, so the next `git status` hashes those files once (as it did
+        after `git commit` whenever the files and the index were written in the same second) and records it.
         """
         head = self.head()
         assert head is not None

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from vaulttools.batch import BatchPlan, FileChange, Spool
 from vaulttools.check import BrokenLinks, broken_links_by_note
 from vaulttools.edits import Edit
+from vaulttools.errors import EditConflict
 from vaulttools.frontmatter import RefusedEdit
 from vaulttools.linkedit import retarget
 from vaulttools.links import (
@@ -402,10 +403,24 @@ def _plan_notes(
         if not note.editable or (places is None and not may_hold_links(note.raw, config.link_properties)):
             continue
         result = normalize_note(note, context, config.day_property, places)
-        change = note_change(note, result.edits) if result.edits else None
+        change = _verified_change(note, result)
         if change is not None or result:
             planned.append((change, result.to_wire()))
     return planned
+
+
+def _verified_change(note: Note, result: NoteResult) -> FileChange | None:
+    """The note's change; when re-reading the edited note fails its checks, the note is left as it is and
+    its fixes are reported as skipped with the reason (one odd note does not stop the other fixes)."""
+    if not result.edits:
+        return None
+    try:
+        return note_change(note, result.edits)
+    except EditConflict as exc:
+        reason = exc.message.removeprefix(f"{note.path}: ").removesuffix("; nothing was written")
+        result.skipped += [entry._replace(reason=reason) for entry in result.fixed]
+        result.fixed = []
+        return None
 
 
 def fixes_per_rule(

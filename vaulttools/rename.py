@@ -209,12 +209,19 @@ def _check_name(name: str, given: str) -> None:
         raise VaultError(f"NEW {given!r} has a name that starts or ends with spaces; remove them")
 
 
-def resolve_renames(vault: Vault, pairs: list[tuple[str, str]]) -> list[Rename]:
-    """Check the whole map before anything is planned: every refusal of issue 3 lives here."""
+def resolve_renames(
+    vault: Vault, pairs: list[tuple[str, str]], skipped: list[str] | None = None
+) -> list[Rename]:
+    """Check the whole map before anything is planned: every refusal of issue 3 lives here.
+
+    A pair whose note already has that name is left out (said in `skipped`) when the map has other
+    renames to do, so a map can be run again after some of its names were applied by hand.
+    """
     if not pairs:
         raise VaultError("nothing to rename: give OLD and NEW, or --map FILE")
     index = vault.index
     renames: list[Rename] = []
+    unchanged: list[str] = []
     by_old: dict[str, str] = {}
     for old, new in pairs:
         old_path = find_old_note(index, old)
@@ -223,8 +230,13 @@ def resolve_renames(vault: Vault, pairs: list[tuple[str, str]]) -> list[Rename]:
         by_old[old_path] = old
         new_path = new_note_path(old_path, new)
         if new_path == old_path:
-            raise VaultError(f"{old!r} is already called {new!r}; nothing to rename")
+            unchanged.append(f"{old!r} is already called {new!r}; left out")
+            continue
         renames.append(Rename(old_path, new_path))
+    if not renames:
+        raise VaultError(f"{unchanged[0].removesuffix('; left out')}; nothing to rename")
+    if skipped is not None:
+        skipped += unchanged
     _refuse_taken_names(vault, renames)
     return renames
 
@@ -369,7 +381,8 @@ def plan_renames(vault: Vault, renames: list[tuple[str, str]], *, keep_alias: bo
     Reading every note for the byte prefilter and planning the notes it lets through run on every core
     for big vaults: each worker plans a slice of the notes with its own report, merged in note order.
     """
-    resolved = resolve_renames(vault, renames)
+    unchanged: list[str] = []
+    resolved = resolve_renames(vault, renames, unchanged)
     moved = {r.old_path: r.new_path for r in resolved}
     by_old_path = {r.old_path: r for r in resolved}
     after = renamed_index(vault.index, resolved)
@@ -387,7 +400,7 @@ def plan_renames(vault: Vault, renames: list[tuple[str, str]], *, keep_alias: bo
                 changes.append(change)
         return [(changes, report)]
 
-    report = RenameReport()
+    report = RenameReport(warnings=unchanged)
     changes: list[FileChange] = []
     for chunk_changes, chunk_report in map_notes(plan_chunk, vault.note_paths, on_progress=vault.on_progress):
         changes += chunk_changes
