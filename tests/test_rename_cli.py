@@ -225,3 +225,14 @@ def test_hand_written_percent_escapes_are_found(tmp_path, run_cli) -> None:
     result = run_cli(vault, "rename", "concept-hub", "concept-core")
     assert result.exit_code == 0, result.output
     assert (vault / "a.md").read_text() == "see [the hub](concept-core.md) and [again](concept-core.md#H)\n"
+
+
+def test_a_new_path_through_a_file_is_refused_in_one_line(sample_vault: Path, run_cli) -> None:
+    before = snapshot(sample_vault)
+    note = sorted(p.name for p in sample_vault.glob("*.md"))[0]
+    result = run_cli(sample_vault, "rename", "concept-team-norms", f"{note}/inside")
+    assert result.exit_code == 2, result.output
+    assert f"{note} is a file, not a folder; choose another path (nothing was written)" in result.output
+    assert "Traceback" not in result.output
+    assert snapshot(sample_vault) == before
+    assert git(sample_vault, "status", "--porcelain") == ""

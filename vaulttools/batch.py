@@ -249,8 +249,10 @@ def run_batch(
                     source.unlink()
         # One sync for the batch's writes instead of an fsync per file (~1 ms each); it runs while git
         # commits, and the journal is cleared only once both are done.
+        root = str(vault.root)
+        fault_test = CRASH_AFTER_ENV in os.environ
         with synced_once() as sync:
-            for number, change in enumerate(plan.changes, start=1):
+            for number, change in enumerate(plan.changes, start=1):  # the hot loop: 20,000 notes at most
                 if clear_first and _vacates(change):
                     if not change.deletes:
                         mode = vacated_modes.get(change.path)
@@ -259,9 +261,18 @@ def run_batch(
                     # Listed before writing: a write can fail half-way. The bytes on disk are compared
                     # with the planned ones through the same open file, just before writing over them.
                     written.append(change)
-                    if not rewrite_in_place(vault.root / change.path, change.new, expected=change.old):
+                    if not rewrite_in_place(f"{root}/{change.path}", change.new, expected=change.old):
                         written.pop()  # nothing was written: the file holds another program's bytes
                         raise _changed_by_another_program(change)
+                    if stager is not None:
+                        stager.add((change.path,))
+                    if vault.on_progress is not None:
+                        vault.on_progress("Writing files", number, len(plan.changes))
+                    if after_write is not None:
+                        after_write(change.path)
+                    if fault_test:
+                        _injected_fault(str(number))
+                    continue
                 else:
                     _refuse_if_changed_since_planning(vault.root, change)
                     # Listed before writing: a rename can fail half-way (destination written, source not yet
@@ -274,7 +285,8 @@ def run_batch(
                     vault.on_progress("Writing files", number, len(plan.changes))
                 if after_write is not None:
                     after_write(change.final_path)
-                _injected_fault(str(number))
+                if fault_test:
+                    _injected_fault(str(number))
         sha = None
         if stager is not None and repo is not None:
             sha = repo.commit_batch(stager, touched, plan.commit_message(), options.no_verify)
@@ -429,9 +441,21 @@ def _refuse_symlinked_path(root: Path, path: str, real_folders: set[str]) -> os.
         status = os.lstat(current)
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        folder = _first_file_on_the_way(root, parts[:-1])
+        raise VaultError(
+            f"{path}: {folder} is a file, not a folder; choose another path (nothing was written)"
+        ) from None
     if stat.S_ISLNK(status.st_mode):
         raise _symlink_refused(root, path, current)
     return status
+
+
+def _first_file_on_the_way(root: Path, folders: list[str]) -> str:
+    for depth in range(1, len(folders) + 1):
+        if (root.joinpath(*folders[:depth])).is_file():
+            return "/".join(folders[:depth])
+    return "/".join(folders)
 
 
 def _symlink_refused(root: Path, path: str, link: str) -> VaultError:

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import importlib
 import os
+import re
 import stat
 import subprocess
 import tempfile
@@ -572,30 +573,37 @@ class TreeBuilder:
             folders.update("/".join(parts[:depth]) for depth in range(1, len(parts)))
         removed = {path for path, oid in blobs.items() if oid is None}
         trees = self._read_trees(sorted(folders), removed)
+        grown: set[str] = set()  # folders with a new name: only they need sorting again
         for path, oid in blobs.items():
             folder, _, name = path.rpartition("/")
             entries = trees[folder]
+            key = name.encode()
             if oid is None:
-                entries.pop(name.encode(), None)
+                entries.pop(key, None)
                 continue
-            old = entries.get(name.encode())
+            old = entries.get(key)
+            if old is None or old[0] == b"40000":
+                grown.add(folder)  # a new name, or a folder's name now a file's: its place may differ
             mode = (
                 old[0] if old is not None and old[0] in (b"100644", b"100755") else self._new_file_mode(path)
             )
             self.modes[path] = mode.decode()
-            entries[name.encode()] = (mode, bytes.fromhex(oid))
+            entries[key] = (mode, bytes.fromhex(oid))
         encoded: list[bytes] = []
         root_oid = ""
         for folder in sorted(folders, key=lambda f: f.count("/") + bool(f), reverse=True):
-            content = _encode_tree(trees[folder])
+            content = _encode_tree(trees[folder], folder in grown)
             parent, _, name = folder.rpartition("/")
+            key = name.encode()
             if folder and not content:
-                trees[parent].pop(name.encode(), None)  # git keeps no empty folders
+                trees[parent].pop(key, None)  # git keeps no empty folders
                 continue
             oid = hashlib.new(self._hash_name, b"tree %d\0" % len(content) + content).hexdigest()
             encoded.append(content)
             if folder:
-                trees[parent][name.encode()] = (b"40000", bytes.fromhex(oid))
+                if trees[parent].get(key, (b"",))[0] != b"40000":
+                    grown.add(parent)  # a new folder, or one where HEAD has a file
+                trees[parent][key] = (b"40000", bytes.fromhex(oid))
             else:
                 root_oid = oid
         self._store(encoded)
@@ -669,21 +677,25 @@ class TreeBuilder:
             )
 
 
+# A tree entry: `<octal mode> <name>\0<raw id>` (20 bytes for SHA-1, 32 for SHA-256), back to back.
+_TREE_ENTRY = {size: re.compile(rb"([0-7]+) ([^\0]*)\0(.{%d})" % size, re.DOTALL) for size in (20, 32)}
+
+
 def _decode_tree(data: bytes, oid_size: int) -> dict[bytes, tuple[bytes, bytes]]:
-    entries = {}
-    position = 0
-    while position < len(data):
-        space = data.index(b" ", position)
-        nul = data.index(b"\0", space)
-        entries[data[space + 1 : nul]] = (data[position:space], data[nul + 1 : nul + 1 + oid_size])
-        position = nul + 1 + oid_size
+    """A tree's entries, name → (mode, raw id), in the tree's (git's) order."""
+    entries = {name: (mode, oid) for mode, name, oid in _TREE_ENTRY[oid_size].findall(data)}
+    if sum(len(mode) + len(name) + 2 + oid_size for name, (mode, _) in entries.items()) != len(data):
+        raise GitError("a folder of HEAD could not be read entry by entry; nothing was committed")
     return entries
 
 
-def _encode_tree(entries: dict[bytes, tuple[bytes, bytes]]) -> bytes:
-    """Git's tree format: entries sorted by name, a folder's name as if it ended in "/"."""
-    ordered = sorted(entries.items(), key=lambda item: item[0] + b"/" if item[1][0] == b"40000" else item[0])
-    return b"".join(mode + b" " + name + b"\0" + oid for name, (mode, oid) in ordered)
+def _encode_tree(entries: dict[bytes, tuple[bytes, bytes]], new_names: bool = True) -> bytes:
+    """Git's tree format: entries sorted by name, a folder's name as if it ended in "/". Entries read from
+    a tree keep its order, so only a folder with new names is sorted again."""
+    items = entries.items()
+    if new_names:
+        items = sorted(items, key=lambda item: item[0] + b"/" if item[1][0] == b"40000" else item[0])
+    return b"".join([mode + b" " + name + b"\0" + oid for name, (mode, oid) in items])
 
 
 def _c_quoted(path: str) -> str:

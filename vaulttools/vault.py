@@ -275,7 +275,7 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def rewrite_in_place(path: Path, data: bytes, expected: bytes | None = None) -> bool:
+def rewrite_in_place(path: Path | str, data: bytes, expected: bytes | None = None) -> bool:
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
     Why not a temporary file and `os.replace`: ext4 and other file systems start writing a file out as soon
@@ -295,14 +295,14 @@ def rewrite_in_place(path: Path, data: bytes, expected: bytes | None = None) -> 
     except FileNotFoundError:
         if expected is not None:
             return False
-        atomic_write(path, data)
+        atomic_write(Path(path), data)
         return True
     try:
         status = os.fstat(handle)
         if expected is not None and read_all(handle, status.st_size) != expected:
             return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
-            atomic_write(path, data)
+            atomic_write(Path(path), data)
             return True
         if expected is not None:
             os.lseek(handle, 0, os.SEEK_SET)
