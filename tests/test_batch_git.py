@@ -92,7 +92,23 @@ def test_a_refusal_before_the_journal_waits_for_git_status(repo_vault: Path) -> 
     finally:
         (repo_vault / "a.md").chmod(0o644)
     assert journal.pending(repo_vault) is None
+    assert not (repo_vault / ".vaulttools" / "journal").exists()  # begun beside the checks, then removed
     assert not (repo_vault / ".git" / "index.lock").exists()
+
+
+def test_a_journal_that_cannot_be_written_stops_the_batch(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(root: Path, plan: BatchPlan) -> None:
+        raise OSError(28, "No space left on device", str(root / ".vaulttools" / "journal"))
+
+    monkeypatch.setattr(journal, "begin", full_disk)
+    before = snapshot(repo_vault)
+    with pytest.raises(OSError, match="No space left"):
+        run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
+    assert snapshot(repo_vault) == before
+    assert journal.pending(repo_vault) is None
+    assert git(repo_vault, "status", "--porcelain") == ""
 
 
 def test_file_changed_after_planning_is_refused(repo_vault: Path) -> None:
@@ -344,3 +360,18 @@ def test_a_stager_that_cannot_start_leaves_no_journal(
         run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
     assert snapshot(repo_vault) == before
     assert journal.pending(repo_vault) is None
+
+
+def test_a_full_disk_before_writing_is_one_line_from_the_command_line(
+    sample_vault: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full_disk(root: Path, plan: BatchPlan) -> None:
+        raise OSError(28, "No space left on device", str(root / ".vaulttools" / "journal" / "originals.bin"))
+
+    monkeypatch.setattr(journal, "begin", full_disk)
+    before = snapshot(sample_vault)
+    result = run_cli(sample_vault, "normalize-links")
+    assert result.exit_code == 2
+    assert "vaulttools: error: No space left on device (" in result.output
+    assert "nothing was written" in result.output and "Traceback" not in result.output
+    assert snapshot(sample_vault) == before

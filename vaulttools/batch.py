@@ -14,6 +14,7 @@ from typing import Any
 from vaulttools import journal
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
 from vaulttools.git import BATCH_TRAILER, Repository, Stager
+from vaulttools.parallel import in_thread
 from vaulttools.resolve import fold
 from vaulttools.vault import BackgroundSync, Vault, atomic_write, rewrite_in_place, synced_once
 
@@ -206,14 +207,20 @@ def run_batch(
         )
     journal.refuse_if_pending(vault.root)
     touched = [p for change in plan.changes for p in change.touched_paths]
-    # `git status` runs on a thread while the checks below and the journal (which touch no note) proceed;
-    # its answer is awaited before the first note is written.
-    dirty_paths = repo.dirty_paths_soon(touched) if repo is not None else None
+    # `git status` and the journal (its fsync mostly waits for the disk) run on threads while the checks
+    # below proceed; none of them touches a note, and all are awaited before the first note is written.
+    dirty_paths = in_thread(lambda: repo.dirty_paths(touched), "vaulttools-git-status") if repo else None
+    journal_written: Callable[[], None] | None = None
     try:
         _check_destinations_free(vault.root, plan.changes)
+        journal_written = in_thread(lambda: journal.begin(vault.root, plan), "vaulttools-journal")
         _check_writable(vault.root, plan.changes)
-        journal.begin(vault.root, plan)
+        journal_written()
     except BaseException:
+        if journal_written is not None:
+            with contextlib.suppress(Exception):
+                journal_written()
+            journal.finish(vault.root)  # nothing was written: the journal has nothing to guard
         if dirty_paths is not None:
             with contextlib.suppress(GitError):
                 dirty_paths()  # let git finish; the first refusal is the one to report

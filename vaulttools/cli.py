@@ -15,7 +15,7 @@ import click
 from vaulttools import __version__, journal
 from vaulttools.check import check_vault
 from vaulttools.config import KEY_DOCS, effective_values
-from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, VaultError
+from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, VaultError
 from vaulttools.report import batch_document, echo_batch_summary, echo_diff, echo_json, terminal_progress
 from vaulttools.vault import Vault, find_vault_root, gc_paused
 
@@ -81,6 +81,10 @@ class VaultGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("vaulttools: interrupted; nothing was written", err=True)
             ctx.exit(130)
+        except OSError as exc:  # a file the system refused (full disk, permissions): one line, no traceback
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"vaulttools: error: {exc.strerror or exc}{where}; nothing was written", err=True)
+            ctx.exit(EXIT_USAGE)
         if isinstance(result, int) and result != EXIT_OK:
             ctx.exit(result)
         return result

@@ -10,9 +10,8 @@ import re
 import stat
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,29 +134,6 @@ class Repository:
             if path in wanted:
                 dirty.append(wanted[path])
         return sorted(dirty)
-
-    def dirty_paths_soon(self, vault_paths: Iterable[str]) -> Callable[[], list[str]]:
-        """`dirty_paths` on a thread: call the returned function for the answer (or the GitError). A batch
-        writes its journal meanwhile (`git status` is mostly waiting for git)."""
-        answer: list[Any] = []
-
-        def run() -> None:
-            try:
-                answer.append(self.dirty_paths(paths))
-            except BaseException as exc:  # handed to the caller, who raises it on its own thread
-                answer.append(exc)
-
-        paths = list(vault_paths)
-        thread = threading.Thread(target=run, name="vaulttools-git-status", daemon=True)
-        thread.start()
-
-        def result() -> list[str]:
-            thread.join()
-            if isinstance(answer[0], BaseException):
-                raise answer[0]
-            return answer[0]
-
-        return result
 
     def identity_config(self) -> list[str]:
         """`-c user.name=… -c user.email=…` for whatever identity git itself cannot find."""

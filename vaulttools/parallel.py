@@ -25,6 +25,7 @@ SERIAL_CHUNK = 5000
 FORCED_JOBS = 0
 
 R = TypeVar("R")
+T = TypeVar("T")
 _WORKER_JOB: tuple[Callable[[list[str]], list[Any]]] | None = None
 
 
@@ -95,3 +96,29 @@ def iter_chunks(
 def _run_chunk(paths: list[str]) -> list[Any]:
     assert _WORKER_JOB is not None, "map_notes workers are forked with their job set"
     return _WORKER_JOB[0](paths)
+
+
+def in_thread(work: Callable[[], T], name: str = "vaulttools-background") -> Callable[[], T]:
+    """Start `work` on a thread; the returned function waits for it and gives its value (or raises its
+    exception). For work that mostly waits on the system (a git process, an fsync) while the caller goes on."""
+    import threading
+
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, work()))
+        except BaseException as exc:  # handed to the caller, raised on its own thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        succeeded, value = outcome[0]
+        if not succeeded:
+            raise value
+        return value
+
+    return result
