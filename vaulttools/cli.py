@@ -81,6 +81,8 @@ class VaultGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("vaulttools: interrupted; nothing was written", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): `main` ends quietly
         except OSError as exc:  # a file the system refused (full disk, permissions): one line, no traceback
             where = f" ({exc.filename})" if exc.filename else ""
             click.echo(f"vaulttools: error: {exc.strerror or exc}{where}; nothing was written", err=True)
