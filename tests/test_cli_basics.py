@@ -76,6 +76,15 @@ def test_a_reader_that_stops_early_is_no_error(sample_vault) -> None:
     assert process.returncode in (0, 1)
 
 
+def test_python_dash_m_never_imports_from_the_vault_folder(sample_vault) -> None:
+    (sample_vault / "json.py").write_text("raise SystemExit('a module from the vault folder was imported')\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "vaulttools", "check", "--json"], cwd=sample_vault, capture_output=True
+    )
+    assert result.returncode == 1, result.stderr  # findings, and no hijacked import
+    assert result.stdout.startswith(b'{"version"')
+
+
 def test_config_command_shows_sources(tmp_path, run_cli) -> None:
     (tmp_path / ".vaulttools.toml").write_text("[related]\nlimit = 7\n")
     result = run_cli(tmp_path, "config")
