@@ -138,6 +138,14 @@ def test_common_features_are_dropped_from_the_index() -> None:
     assert score_candidates(index, "n0.md", RelatedConfig(min_score=0.0)) == []
 
 
+def test_common_share_sets_the_cutoff() -> None:
+    facts = [NoteFacts(f"n{i:03}.md", f"g{i}", frozenset({"half"} if i % 2 else {"odd"})) for i in range(200)]
+    assert build_index(facts).cutoff == 50  # 2% of 200 is 4: the floor of 50 holds
+    assert build_index(facts, 0.5).cutoff == 100
+    assert "half" in build_index(facts, 0.5).feature_name  # on exactly 100 notes: still counts
+    assert build_index(facts).feature_name == []  # both tags on 100 notes: too common at 2%
+
+
 # --- scanning the facts --------------------------------------------------------------------------------
 
 

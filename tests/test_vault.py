@@ -72,6 +72,8 @@ def test_vault_root_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ({"related": {"limit": "five"}}, "must be an integer"),
         ({"related": {"limit": 0}}, "at least 1"),
         ({"related": {"nope": 1}}, "unknown key 'related.nope'"),
+        ({"related": {"common_share": 0}}, "common_share must be above 0 and at most 1"),
+        ({"related": {"common_share": 2}}, "common_share must be above 0 and at most 1"),
         ({"day_property": 3}, "must be a str"),
     ],
 )

@@ -24,6 +24,7 @@ class RelatedConfig:
     tag_weight: float = 1.0
     target_weight: float = 0.5
     text_weight: float = 0.0
+    common_share: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ KEY_DOCS: dict[str, str] = {
     "related.tag_weight": "score for a shared tag, scaled by the tag's rarity",
     "related.target_weight": "score for a shared link target, scaled by its rarity",
     "related.text_weight": "score for title/definition word overlap (0 turns it off)",
+    "related.common_share": "a tag, link target or word on more than this share of the grouped notes "
+    "(and more than 50) is too common to count",
 }
 
 
@@ -103,6 +106,11 @@ def config_from_dict(data: dict[str, Any], origin: str = CONFIG_FILE) -> Config:
     related = replace(defaults.related, **related_values)
     if related.limit < 1:
         raise ConfigError(f"{origin}: related.limit must be at least 1, got {related.limit}")
+    if not 0 < related.common_share <= 1:
+        raise ConfigError(
+            f"{origin}: related.common_share must be above 0 and at most 1 (a share of the notes), "
+            f"got {related.common_share}"
+        )
     return replace(defaults, **values, related=related, sources=tuple(sources))
 
 

@@ -56,9 +56,10 @@ COMMON_FRACTION = 0.02
 TIE_TOLERANCE = 1e-5
 
 
-def common_cutoff(total: int) -> int:
-    """The most notes a tag, target or word may be on and still count: 2% of the vault, at least 50."""
-    return max(MIN_COMMON_CUTOFF, int(total * COMMON_FRACTION))
+def common_cutoff(total: int, share: float = COMMON_FRACTION) -> int:
+    """The most notes a tag, target or word may be on and still count: `share` of the grouped notes
+    (`related.common_share`, 2% by default), at least 50."""
+    return max(MIN_COMMON_CUTOFF, int(total * share))
 
 
 # --- facts about one note ----------------------------------------------------------------------------
@@ -251,14 +252,16 @@ class RelatedIndex:
     """
 
     def __init__(
-        self, rows: list[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]]
+        self,
+        rows: list[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]],
+        common_share: float = COMMON_FRACTION,
     ) -> None:
         """`rows`: (path, group, sorted tags, sorted targets, sorted words) of each grouped note."""
         rows.sort(key=lambda row: row[0])
         self.paths: list[str] = [row[0] for row in rows]
         self.stems: list[str] = [strip_md(path.rsplit("/", 1)[-1]) for path in self.paths]
         self.number: dict[str, int] = {path: number for number, path in enumerate(self.paths)}
-        self.cutoff = common_cutoff(len(rows))
+        self.cutoff = common_cutoff(len(rows), common_share)
         group_numbers: dict[str, int] = {}
         self.group_of: list[int] = [group_numbers.setdefault(row[1], len(group_numbers)) for row in rows]
         self.group_names: list[str] = list(group_numbers)
@@ -334,12 +337,13 @@ class RelatedIndex:
         return found
 
 
-def build_index(all_facts: Iterable[NoteFacts]) -> RelatedIndex:
+def build_index(all_facts: Iterable[NoteFacts], common_share: float = COMMON_FRACTION) -> RelatedIndex:
     return RelatedIndex(
         [
             (f.path, f.group, tuple(sorted(f.tags)), tuple(sorted(f.targets)), tuple(sorted(f.words)))
             for f in all_facts
-        ]
+        ],
+        common_share,
     )
 
 
@@ -723,7 +727,9 @@ def scan_facts(
                 (link.start, link.written) for link in facts.links if section[0] <= link.start < section[1]
             )
             listed[path] = tuple(written for _, written in inside)
-    return RelatedScan(RelatedIndex(rows), sections, listed, unparsable, ungrouped, resolve)
+    return RelatedScan(
+        RelatedIndex(rows, config.common_share), sections, listed, unparsable, ungrouped, resolve
+    )
 
 
 def _resolved_targets(
