@@ -100,3 +100,27 @@ def test_offsets_are_exact_with_bom_and_crlf() -> None:
     note = Note("n.md", raw)
     assert [note.text[lk.start : lk.end] for lk in note.links] == ["x", "[[y|Y]]"]
     assert note.line_col(note.links[1].start) == (4, 5)
+
+
+# --- inline tags ---------------------------------------------------------------------------------------
+
+INLINE_TAG_CASES = [
+    ("no tags at all\n", set()),
+    ("# A heading\n## Another\n", set()),  # a heading's `#` is followed by a space
+    ("text #Tag and #nested/tag-1_x.\n", {"tag", "nested/tag-1_x"}),
+    ("#start of a line\n", {"start"}),
+    ("#1984 is no tag, #y1984 is\n", {"y1984"}),
+    ("mid#word and [[note#heading]] and [x](y.md#frag)\n", set()),
+    ("`#code` and\n```\n#block\n```\n$#math$ <!-- #comment -->\n", set()),
+    ("[[note|see #inside]] but #outside\n", {"outside"}),
+    ('---\ntags: ["front"]\nnote: "#notbody"\n---\nbody #Body\n', {"body"}),
+    ("tab\t#tabbed, (#paren) #end/\n", {"tabbed", "end"}),
+    ("#café #日本\n", {"café", "日本"}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), INLINE_TAG_CASES)
+def test_inline_tags(text: str, expected: set[str]) -> None:
+    from vaulttools.links import inline_tags
+
+    assert inline_tags(Note("n.md", text.encode())) == expected

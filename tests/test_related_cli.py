@@ -202,3 +202,24 @@ def test_brain_corpus_grouped_by_quadrant(brain_vault: Path, run_cli: RunCli) ->
     head = git(brain_vault, "rev-parse", "HEAD")
     assert "Nothing to change" in run_cli(brain_vault, "sync-related").output
     assert git(brain_vault, "rev-parse", "HEAD") == head
+
+
+def test_inline_tags_count_like_tags_properties(tmp_path: Path, run_cli: RunCli) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / ".obsidian").mkdir()
+    notes = {
+        "a.md": '---\narticleStem: "one"\n---\n# A\nAbout #Rare-Topic here.\n',
+        "b.md": '---\narticleStem: "two"\ntags: ["rare-topic"]\n---\n# B\n',
+        "c.md": '---\narticleStem: "three"\n---\n# C\n`#rare-topic` in code is no tag.\n',
+        **{f"f{i}.md": f'---\narticleStem: "f{i}"\ntags: ["other"]\n---\n# F\n' for i in range(3)},
+    }
+    for name, text in notes.items():
+        (source / name).write_text(text)
+    vault = make_git_vault(source, tmp_path / "vault")
+    result = run_cli(vault, "sync-related", "--explain", "a", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    entries = document["chosen"] + document["runners_up"]
+    assert [entry["path"] for entry in entries] == ["b.md"]  # not c.md: its `#rare-topic` is code
+    assert [reason["detail"] for reason in entries[0]["reasons"]] == ["rare-topic (on 2 notes)"]

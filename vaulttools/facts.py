@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
 
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
 
 
 class LinkFact(NamedTuple):
@@ -57,6 +58,7 @@ class NoteFacts(NamedTuple):
     links: tuple[LinkFact, ...]
     id_line: int  # line of the id property (for findings), 0 if absent
     section: tuple[int, int]  # the "Related across articles" section (heading to end), or (-1, -1)
+    inline_tags: tuple[str, ...] = ()  # the body's `#tags`, sorted (see `links.inline_tags`)
 
 
 def stamp_of(path: Path | str) -> tuple[int, int, int, int]:
@@ -95,6 +97,7 @@ def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions
         links,
         key_line(note, options.id_property),
         _section_span(note, options.related_heading),
+        tuple(sorted(inline_tags(note))) if note.editable else (),
     )
 
 
@@ -195,14 +198,23 @@ def _to_marshal(facts: NoteFacts, digest: bytes) -> tuple:
     # A note's links are kept as one marshal blob, unpacked only when its facts are built: loaded as
     # tuples, 100,000 notes' links took ~700 MB (a tuple and four ints per link); as blobs, ~180 MB.
     links = marshal.dumps(tuple(tuple(link) for link in facts.links))
-    return (*facts[:6], links, facts.id_line, facts.section, digest)
+    return (*facts[:6], links, facts.id_line, facts.section, facts.inline_tags, digest)
 
 
 def _from_marshal(record: tuple) -> NoteFacts:
-    path, stamp, decode_error, has_fm, yaml_error, properties, links_blob, id_line, section, _ = record
+    path, stamp, decode_error, has_fm, yaml_error, properties, links_blob, id_line, section, tags, _ = record
     links = tuple(LinkFact(*lk) for lk in marshal.loads(links_blob))
     return NoteFacts(
-        path, tuple(stamp), decode_error, has_fm, yaml_error, properties, links, id_line, tuple(section)
+        path,
+        tuple(stamp),
+        decode_error,
+        has_fm,
+        yaml_error,
+        properties,
+        links,
+        id_line,
+        tuple(section),
+        tuple(tags),
     )
 
 

@@ -550,3 +550,34 @@ def _bare_link(text: str, start: int, end: int, quote: str, name: str) -> Link:
         quote,
         name,
     )
+
+
+# An inline tag: `#` then letters, digits, `_`, `-` or `/` (nested tags), after whitespace or at a line start.
+_TAG_RE = re.compile(r"#([\w/-]+)")
+
+
+def inline_tags(note: Note) -> frozenset[str]:
+    """The body's `#tags` as Obsidian counts them, without `#` and in lower case (as `tags` values are
+    compared): not in code, math or comments, not inside a link, not all digits (`#1984` is no tag), not a
+    heading's `#` (it is followed by a space)."""
+    text = note.text
+    body_start = note.body_start
+    if text.find("#", body_start) < 0:
+        return frozenset()
+    spans: list[tuple[int, int]] | None = None
+    found: set[str] = set()
+    for match in _TAG_RE.finditer(text, body_start):
+        start = match.start()
+        if start > body_start and not text[start - 1].isspace():
+            continue
+        tag = match.group(1).rstrip("/")
+        if not tag or tag.isdigit():
+            continue
+        if note.region_at(start) is not None:
+            continue
+        if spans is None:
+            spans = [(link.start, link.end) for link in note.links if link.start >= body_start]
+        if any(link_start <= start < link_end for link_start, link_end in spans):
+            continue
+        found.add(tag.lower())
+    return frozenset(found)

@@ -38,6 +38,7 @@ from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.facts import NoteFacts as FileFacts
 from vaulttools.linkedit import encode_markdown_target
+from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import iter_chunks
 from vaulttools.planning import note_change
@@ -202,7 +203,8 @@ def note_facts(
         if path is not None and path != note.path:
             targets.add(path)
     words = words_of(note, properties) if config.text_weight else frozenset()
-    return NoteFacts(note.path, group, tags_of(properties), frozenset(targets), words)
+    tags = tags_of(properties) | inline_tags(note)
+    return NoteFacts(note.path, group, tags, frozenset(targets), words)
 
 
 def cached_resolver(index: LinkIndex) -> Callable[[str, str], str | None]:
@@ -713,7 +715,9 @@ def scan_facts(
         if group is None:
             ungrouped += 1
             continue
-        tags = tuple(sorted(tag_names.setdefault(tag, tag) for tag in tags_of(properties)))
+        tags = tuple(
+            sorted(tag_names.setdefault(tag, tag) for tag in tags_of(properties).union(facts.inline_tags))
+        )
         section = facts.section
         targets = _resolved_targets(facts, section, resolve)
         words: tuple[str, ...] = ()
