@@ -287,3 +287,21 @@ def test_blob_writer_skips_nothing_when_a_batch_copies_a_vault_folder(tmp_path: 
         "vault/c/one.md",
     ]
     assert git(root, "status", "--porcelain") == ""
+
+
+def test_signing_asked_for_makes_git_commit_sign(tmp_path: Path) -> None:
+    from tests.conftest import snapshot
+    from vaulttools.errors import BatchAborted
+
+    root = _repository(tmp_path / "v")
+    git(root, "config", "commit.gpgSign", "true")
+    git(
+        root, "config", "gpg.program", "false"
+    )  # a signer that always fails: the batch must not commit unsigned
+    repo = Repository.find(root)
+    assert repo is not None and not repo.commits_directly()
+    before, head = snapshot(root), git(root, "rev-parse", "HEAD")
+    with pytest.raises(BatchAborted, match="gpg failed to sign"):
+        run_batch(Vault(root), _plan(root, [("top.md", b"x\n", None)]), BatchOptions())
+    assert snapshot(root) == before
+    assert git(root, "rev-parse", "HEAD") == head

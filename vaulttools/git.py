@@ -317,12 +317,15 @@ class Repository:
 
     def commits_directly(self, *, no_verify: bool = False) -> bool:
         """Whether `git commit` would do nothing beyond writing the commit: there is a HEAD to build on, no
-        commit hook to run, and no merge, cherry-pick or revert in progress (whose commit records more)."""
+        commit hook to run, no signing asked for (`commit.gpgSign`), and no merge, cherry-pick or revert in
+        progress (whose commit records more)."""
         if self.head() is None:
             return False
         git_dir = Path(self._repo.git_dir)
         if any((git_dir / name).exists() for name in ("MERGE_HEAD", "CHERRY_PICK_HEAD", "REVERT_HEAD")):
             return False
+        if self._config_value("commit.gpgsign").lower() in ("true", "yes", "on", "1"):
+            return False  # `git commit-tree` does not sign by the setting: let `git commit` sign
         hooks = self.root / self._run("rev-parse", "--git-path", "hooks").strip()
         names = _COMMIT_HOOKS if no_verify else (*_COMMIT_HOOKS, *_VERIFY_HOOKS)
         return not any(os.access(hooks / name, os.X_OK) and (hooks / name).is_file() for name in names)
