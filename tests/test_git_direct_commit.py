@@ -305,3 +305,14 @@ def test_signing_asked_for_makes_git_commit_sign(tmp_path: Path) -> None:
         run_batch(Vault(root), _plan(root, [("top.md", b"x\n", None)]), BatchOptions())
     assert snapshot(root) == before
     assert git(root, "rev-parse", "HEAD") == head
+
+
+@pytest.mark.parametrize(
+    ("cleanup", "direct"), [("whitespace", True), ("default", True), ("verbatim", False)]
+)
+def test_a_message_clean_up_setting_other_than_the_default_uses_git_commit(
+    tmp_path: Path, cleanup: str, direct: bool
+) -> None:
+    root = _repository(tmp_path / "v")
+    git(root, "config", "commit.cleanup", cleanup)
+    assert Repository.find(root).commits_directly() is direct  # type: ignore[union-attr]

@@ -317,8 +317,8 @@ class Repository:
 
     def commits_directly(self, *, no_verify: bool = False) -> bool:
         """Whether `git commit` would do nothing beyond writing the commit: there is a HEAD to build on, no
-        commit hook to run, no signing asked for (`commit.gpgSign`), and no merge, cherry-pick or revert in
-        progress (whose commit records more)."""
+        commit hook to run, no signing asked for (`commit.gpgSign`), no message clean-up but the default
+        (`commit.cleanup`), and no merge, cherry-pick or revert in progress (whose commit records more)."""
         if self.head() is None:
             return False
         git_dir = Path(self._repo.git_dir)
@@ -326,6 +326,8 @@ class Repository:
             return False
         if self._config_value("commit.gpgsign").lower() in ("true", "yes", "on", "1"):
             return False  # `git commit-tree` does not sign by the setting: let `git commit` sign
+        if self._config_value("commit.cleanup").lower() not in ("", "default", "whitespace"):
+            return False  # `_stripspace` is the default message clean-up of `git commit -F`, not another
         hooks = self.root / self._run("rev-parse", "--git-path", "hooks").strip()
         names = _COMMIT_HOOKS if no_verify else (*_COMMIT_HOOKS, *_VERIFY_HOOKS)
         return not any(os.access(hooks / name, os.X_OK) and (hooks / name).is_file() for name in names)
