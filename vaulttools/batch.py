@@ -260,33 +260,28 @@ def run_batch(
         fault_test = CRASH_AFTER_ENV in os.environ
         with synced_once() as sync:
             for number, change in enumerate(plan.changes, start=1):  # the hot loop: 20,000 notes at most
-                if clear_first and _vacates(change):
+                vacated_first = clear_first and _vacates(change)
+                in_place = not vacated_first and _rewrites_in_place(change)
+                if vacated_first:
                     if not change.deletes:
                         mode = vacated_modes.get(change.path)
                         _write_change(vault.root, change, source_cleared=True, mode=mode)
-                elif _rewrites_in_place(change):
+                elif in_place:
                     # Listed before writing: a write can fail half-way. The bytes on disk are compared
                     # with the planned ones through the same open file, just before writing over them.
                     written.append(change)
                     if not rewrite_in_place(f"{root}/{change.path}", change.new, expected=change.old):
                         written.pop()  # nothing was written: the file holds another program's bytes
                         raise _changed_by_another_program(change)
-                    if stager is not None:
-                        stager.add((change.path,))
-                    if vault.on_progress is not None:
-                        vault.on_progress("Writing files", number, len(plan.changes))
-                    if after_write is not None:
-                        after_write(change.path)
-                    if fault_test:
-                        _injected_fault(str(number))
-                    continue
                 else:
                     _refuse_if_changed_since_planning(vault.root, change)
                     # Listed before writing: a rename can fail half-way (destination written, source not yet
                     # removed), and rolling back a change that was never written is harmless.
                     written.append(change)
                     _write_change(vault.root, change)
-                if stager is not None:
+                if stager is not None and in_place:  # the bulk of a batch: no lists to build
+                    stager.add((change.path,))
+                elif stager is not None:
                     stager.add([] if change.deletes else [change.final_path], _vacated_by(change))
                 if vault.on_progress is not None:
                     vault.on_progress("Writing files", number, len(plan.changes))
