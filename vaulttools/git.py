@@ -570,7 +570,7 @@ class TreeBuilder:
             )
             self.modes[path] = mode.decode()
             entries[key] = (mode, bytes.fromhex(oid))
-        encoded: list[bytes] = []
+        encoded: list[tuple[bytes, str]] = []  # (content, id) of each new tree
         root_oid = ""
         for folder in sorted(folders, key=lambda f: f.count("/") + bool(f), reverse=True):
             content = _encode_tree(trees[folder], folder in grown)
@@ -580,7 +580,7 @@ class TreeBuilder:
                 trees[parent].pop(key, None)  # git keeps no empty folders
                 continue
             oid = hashlib.new(self._hash_name, b"tree %d\0" % len(content) + content).hexdigest()
-            encoded.append(content)
+            encoded.append((content, oid))
             if folder:
                 if trees[parent].get(key, (b"",))[0] != b"40000":
                     grown.add(parent)  # a new folder, or one where HEAD has a file
@@ -631,13 +631,11 @@ class TreeBuilder:
                 pass
         return b"100644"
 
-    def _store(self, contents: list[bytes]) -> None:
-        expected = [
-            hashlib.new(self._hash_name, b"tree %d\0" % len(c) + c).hexdigest().encode() for c in contents
-        ]
+    def _store(self, trees: list[tuple[bytes, str]]) -> None:
+        """Write the trees into the object store; git must find for each the id computed here."""
         with tempfile.TemporaryDirectory(prefix="vaulttools-trees-") as folder:
             names = []
-            for number, content in enumerate(contents):
+            for number, (content, _) in enumerate(trees):
                 name = os.path.join(folder, str(number))
                 with open(name, "wb") as handle:
                     handle.write(content)
@@ -652,7 +650,7 @@ class TreeBuilder:
                 stdin="\n".join(names).encode() + b"\n",
                 binary=True,
             )
-        if output.split() != expected:
+        if output.split() != [oid.encode() for _, oid in trees]:
             raise GitError(
                 "git stored a folder under another id than vaulttools computed; nothing was committed"
             )
