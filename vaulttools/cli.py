@@ -339,7 +339,7 @@ def command_names() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point."""
+    """Console entry point: runs the command line, then ends the process (see `exit_now`)."""
     try:
         cli.main(args=argv, prog_name="vaulttools")
     except BrokenPipeError:
