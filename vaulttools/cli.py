@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import sys
@@ -72,9 +71,14 @@ class VaultGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Every `VaultError` becomes one line on stderr and its exit code; results become exit codes."""
+        """Every `VaultError` becomes one line on stderr and its exit code; results become exit codes.
+
+        Commands run with the cyclic garbage collector paused (`gc_paused`): they build many small objects
+        that live to the end, and forked workers would otherwise run collections over the whole inherited
+        heap (~0.09 s of a 20,000-note first `check`)."""
         try:
-            result = super().invoke(ctx)
+            with gc_paused():
+                result = super().invoke(ctx)
         except VaultError as exc:
             click.echo(f"vaulttools: error: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
@@ -122,18 +126,20 @@ def cli(ctx: click.Context, vault_option: str | None, quiet: bool) -> None:
 
 def batch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every writing command shares."""
-
-    @click.option("-n", "--dry-run", is_flag=True, help="Write nothing; print the diff of every edit.")
-    @click.option("--stat", is_flag=True, help="With --dry-run: only the per-file line counts.")
-    @click.option("--no-commit", is_flag=True, help="Write the files but do not commit.")
-    @click.option("--no-verify", is_flag=True, help="Skip the repository's pre-commit and commit-msg hooks.")
-    @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in the README).")
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with gc_paused():  # a batch's plan is many small objects that live to the end: no GC passes over them
-            return func(*args, **kwargs)
-
-    return wrapper
+    options = [
+        click.option("-n", "--dry-run", is_flag=True, help="Write nothing; print the diff of every edit."),
+        click.option("--stat", is_flag=True, help="With --dry-run: only the per-file line counts."),
+        click.option("--no-commit", is_flag=True, help="Write the files but do not commit."),
+        click.option(
+            "--no-verify", is_flag=True, help="Skip the repository's pre-commit and commit-msg hooks."
+        ),
+        click.option(
+            "--json", "as_json", is_flag=True, help="Print one JSON document (schema in the README)."
+        ),
+    ]
+    for option in reversed(options):  # as stacked decorators apply: the first listed shows first in --help
+        func = option(func)
+    return func
 
 
 def execute_plan(
