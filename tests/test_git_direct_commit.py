@@ -270,7 +270,7 @@ def test_stripspace_matches_git(tmp_path: Path, message: str) -> None:
     assert _stripspace(message) == expected
 
 
-def test_blob_writer_skips_nothing_when_a_batch_copies_a_vault_folder(tmp_path: Path) -> None:
+def test_a_vault_in_a_folder_of_the_repository_commits_repository_paths(tmp_path: Path) -> None:
     # The vault sits in a folder of the repository: blob paths are repository paths.
     root = tmp_path / "repo"
     root.mkdir()
