@@ -280,13 +280,18 @@ def test_a_moved_note_keeps_its_file_mode(repo_vault: Path) -> None:
     assert (repo_vault / "b2.md").stat().st_mode & 0o777 == 0o644
 
 
-def test_index_stager_stages_paths_as_they_come(repo_vault: Path) -> None:
-    repo = Repository.find(repo_vault)
+def _edited_by_hand(root: Path, created: str) -> Repository:
+    """a.md changed, b.md deleted, `created` new: what a batch leaves for its stager to record."""
+    repo = Repository.find(root)
     assert repo is not None
-    (repo_vault / "a.md").write_bytes(b"changed\n")
-    (repo_vault / "b.md").unlink()
-    (repo_vault / "new [x].md").write_bytes(b"created\n")
-    stager = IndexStager(repo)
+    (root / "a.md").write_bytes(b"changed\n")
+    (root / "b.md").unlink()
+    (root / created).write_bytes(b"created\n")
+    return repo
+
+
+def test_index_stager_stages_paths_as_they_come(repo_vault: Path) -> None:
+    stager = IndexStager(_edited_by_hand(repo_vault, "new [x].md"))
     stager.add(["a.md"])
     stager.add(["new [x].md"], ["b.md"])
     stager.finish()
@@ -295,12 +300,7 @@ def test_index_stager_stages_paths_as_they_come(repo_vault: Path) -> None:
 
 
 def test_blob_writer_gives_each_written_file_its_blob_and_each_removed_path_none(repo_vault: Path) -> None:
-    repo = Repository.find(repo_vault)
-    assert repo is not None
-    (repo_vault / "a.md").write_bytes(b"changed\n")
-    (repo_vault / "b.md").unlink()
-    (repo_vault / '"quoted".md').write_bytes(b"created\n")
-    writer = BlobWriter(repo)
+    writer = BlobWriter(_edited_by_hand(repo_vault, '"quoted".md'))
     writer.add(["a.md"])
     writer.add(['"quoted".md'], ["b.md"])
     blobs = writer.finish()
