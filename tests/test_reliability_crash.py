@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -59,10 +60,12 @@ def test_killed_mid_batch_then_recover_restores_every_byte(sample_vault: Path, k
     for refused in (("check",), ("rename", NEW, "other-name"), ("undo",)):
         result = run_vaulttools(sample_vault, *refused)
         assert result.returncode == 2
-        assert result.stderr == (
-            "vaulttools: error: an earlier `vaulttools rename` batch was interrupted before it finished: "
-            "run `vaulttools recover` to put the vault back as it was before that batch\n"
-        )
+        assert re.fullmatch(
+            r"vaulttools: error: an earlier `vaulttools rename` batch \(id [0-9a-f]{12}, started "
+            r"\d\d:\d\d:\d\d\) was interrupted before it finished: run `vaulttools recover` to put the "
+            r"vault back as it was before that batch\n",
+            result.stderr,
+        ), result.stderr
         assert "Traceback" not in result.stderr
 
     recovered = run_vaulttools(sample_vault, "recover")
@@ -86,7 +89,12 @@ def test_killed_after_the_commit_recover_only_clears_the_journal(sample_vault: P
     assert run_vaulttools(sample_vault, "check").returncode == 2  # still refused: the journal is there
 
     recovered = run_vaulttools(sample_vault, "recover")
-    assert recovered.stdout == "The interrupted `rename` batch had been committed; journal cleared.\n"
+    head = git(sample_vault, "rev-parse", "HEAD").strip()
+    assert re.fullmatch(
+        r"The interrupted `vaulttools rename` batch \(id [0-9a-f]{12}, started \d\d:\d\d:\d\d\) had been "
+        rf"committed as {head[:10]}; nothing was reverted; journal cleared.\n",
+        recovered.stdout,
+    ), recovered.stdout
     assert snapshot(sample_vault) == committed
     assert_clean(sample_vault)
     assert commits(sample_vault) == 2

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vaulttools import journal
+from vaulttools import journal, lock
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
 from vaulttools.git import BATCH_TRAILER, Repository, Stager
 from vaulttools.parallel import in_thread
@@ -159,6 +159,9 @@ class BatchPlan:
     counts: dict[str, int] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     trailers: dict[str, str] = field(default_factory=dict)
+    # Vault paths the plan read but does not change and that must still exist when it is written: the notes
+    # its rewritten links now resolve to (see `_refuse_if_planned_facts_changed`).
+    relies_on: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -195,11 +198,22 @@ def run_batch(
     *,
     after_write: Callable[[str], None] | None = None,
 ) -> BatchResult:
-    """Write a plan atomically and commit it as one commit; on any failure put every byte back."""
+    """Write a plan atomically and commit it as one commit; on any failure put every byte back.
+
+    Holds the vault's lock throughout (the CLI took it before planning; an API caller gets it here), and
+    names the batch to the hooks its commit runs (`lock.BATCH_ENV`)."""
     if plan.empty:
         return BatchResult(written=False, nothing_to_do=True, dry_run=options.dry_run)
     if options.dry_run:
         return BatchResult(written=False, dry_run=True)
+    batch_id = journal.new_batch_id(plan)
+    with lock.vault_lock(vault.root, plan.command), lock.batch_environment(batch_id):
+        return _write_and_commit(vault, plan, options, after_write)
+
+
+def _write_and_commit(
+    vault: Vault, plan: BatchPlan, options: BatchOptions, after_write: Callable[[str], None] | None
+) -> BatchResult:
     repo = Repository.find(vault.root)
     if options.commit and repo is None:
         raise VaultError(
@@ -227,6 +241,8 @@ def run_batch(
         raise
     try:
         dirty = dirty_paths() if dirty_paths is not None else []
+        if not dirty:
+            _refuse_if_planned_facts_changed(vault.root, plan)
     except BaseException:
         journal.finish(vault.root)
         raise
@@ -374,6 +390,22 @@ def _check_destinations_free(root: Path, changes: list[FileChange]) -> None:
             and fold(change.new_path) not in vacated
         ) and not _same_file(root / change.path, root / change.new_path):
             raise EditConflict(f"{change.new_path} already exists; nothing was written")
+
+
+def _refuse_if_planned_facts_changed(root: Path, plan: BatchPlan) -> None:
+    """Before the first write: the notes the plan relied on still exist where it found them.
+
+    The bytes of every edited note are compared as each is written; this covers what the plan read but does
+    not write: the notes its rewritten links now point to (`plan.relies_on`), and the sources it moves. If
+    one went away (renamed or deleted by another program since planning), the batch would write links to a
+    note that is not there: refuse with nothing written."""
+    moved_sources = [change.path for change in plan.changes if _is_move(change)]
+    for path in [*plan.relies_on, *moved_sources]:
+        if not os.path.lexists(root / path):
+            raise EditConflict(
+                f"{path}, which this batch's plan relies on, no longer exists (another program moved or "
+                "deleted it since vaulttools read the vault); nothing was written: run the command again"
+            )
 
 
 def _refuse_if_changed_since_planning(root: Path, change: FileChange) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from vaulttools import __version__, journal
+from vaulttools import __version__, journal, lock
 from vaulttools.check import check_vault
 from vaulttools.config import KEY_DOCS, effective_values
 from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, VaultError
@@ -120,7 +121,8 @@ def cli(ctx: click.Context, vault_option: str | None, quiet: bool) -> None:
     2 usage, configuration or vault error (nothing written), 3 a batch failed and was rolled back.
     """
     ctx.obj = App(vault_option, quiet)
-    if ctx.invoked_subcommand not in (None, "recover", "demo", "config"):
+    # `log` reads only git's history, which a batch changes in one step: it runs beside anything.
+    if ctx.invoked_subcommand not in (None, "recover", "demo", "config", "log"):
         journal.refuse_if_pending(find_vault_root(vault_option))
 
 
@@ -139,7 +141,34 @@ def batch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for option in reversed(options):  # as stacked decorators apply: the first listed shows first in --help
         func = option(func)
-    return func
+    return _holding_the_vault_lock(func)
+
+
+def _holding_the_vault_lock(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A writing command plans and writes holding the vault's lock (see `vaulttools.lock`); --dry-run
+    only reads and never takes it."""
+
+    @functools.wraps(func)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("dry_run"):
+            return func(*args, **kwargs)
+        ctx = click.get_current_context()
+        app = ctx.find_object(App)
+        assert app is not None, "a writing command runs under the `cli` group"
+        root = find_vault_root(app.vault_option)
+        with lock.vault_lock(root, ctx.info_name or "batch") as stale:
+            # Under the lock, any journal left is a dead batch's (the check before the lock may have raced).
+            journal.refuse_if_pending(root)
+            if stale is not None:
+                click.echo(
+                    f"vaulttools: note: an earlier `{stale.command}` (pid {stale.pid}, started "
+                    f"{lock.format_time(stale.started)}) ended without releasing the vault's lock; "
+                    "it had written nothing",
+                    err=True,
+                )
+            return func(*args, **kwargs)
+
+    return locked
 
 
 def execute_plan(
@@ -278,10 +307,13 @@ def recover(app: App, as_json: bool) -> int:
     elif outcome.status == "nothing":
         click.echo("No interrupted batch: nothing to recover.")
     elif outcome.status == "committed":
-        click.echo(f"The interrupted `{outcome.command}` batch had been committed; journal cleared.")
+        click.echo(
+            f"The interrupted {outcome.batch} had been committed as {(outcome.commit or '')[:10]}; "
+            "nothing was reverted; journal cleared."
+        )
     else:
         click.echo(
-            f"Restored {len(outcome.restored)} file(s) of the interrupted `{outcome.command}` batch; "
+            f"Restored {len(outcome.restored)} file(s) of the interrupted {outcome.batch}; "
             "nothing was committed."
         )
     return EXIT_OK

@@ -279,6 +279,17 @@ class Repository:
     def commit_message(self, ref: str) -> str:
         return self._run("log", "-1", "--format=%B", ref)
 
+    def commit_with_trailer(self, key: str, value: str, depth: int = 50) -> str | None:
+        """The newest of HEAD's last `depth` commits whose trailer `key` is exactly `value`, if any."""
+        if self.head() is None:
+            return None
+        output = self._run("log", f"-n{depth}", f"--format=%H%x1f%(trailers:key={key},valueonly)%x1e")
+        for record in output.split("\x1e"):
+            sha, _, values = record.strip("\n").partition("\x1f")
+            if value in (line.strip() for line in values.splitlines()):
+                return sha
+        return None
+
     def tracked(self, vault_paths: Iterable[str]) -> list[str]:
         """Which of these paths git tracks (in HEAD or the index)."""
         wanted = {self.to_repo_path(p): p for p in vault_paths}

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from vaulttools import journal
+from vaulttools import journal, lock
 from vaulttools.batch import BatchPlan, FileChange
 from vaulttools.errors import VaultError
 from vaulttools.git import UNDO_TRAILER, BatchCommit, Repository
+from vaulttools.journal import BATCH_ID_TRAILER
 
 
 def latest_undoable(repo: Repository) -> BatchCommit:
@@ -77,24 +78,39 @@ class Recovery(NamedTuple):
     status: str  # "nothing" (no journal), "committed" (the batch had landed) or "restored"
     command: str | None
     restored: list[str]
+    batch: str = ""  # how messages name the batch: command, id and start time
+    commit: str | None = None  # the batch's commit, when it had landed
 
 
 def recover_interrupted(root: Path) -> Recovery:
-    """Finish what a killed batch left: clear its journal if its commit landed, else restore every file."""
+    """Finish what a killed batch left, after deciding what really happened to it.
+
+    Still running (its process holds the vault's lock) → refuse. Its commit on HEAD (found by the batch id
+    trailer) → the batch is done: clear the journal, revert nothing. Otherwise put back every file.
+    """
     record = journal.pending(root)
-    if record is None:
-        return Recovery("nothing", None, [])
-    command = record.get("command")
-    repo = Repository.find(root)
-    head_message = repo.commit_message("HEAD") if repo is not None and repo.head() else ""
-    if record.get("batch_id") and record["batch_id"] in head_message:
-        journal.finish(root)
-        return Recovery("committed", command, [])
-    restored = journal.restore(root, record)
-    if repo is not None:
-        changes = record.get("changes", [])
-        repo.stage_if_tracked(
-            [e["path"] for e in changes] + [e["new_path"] for e in changes if e.get("new_path")]
+    if record is not None and journal.is_live(record, root):
+        raise lock.VaultLocked(
+            f"the {journal.describe(record)} is still running (pid {record.get('pid', '?')}): "
+            "wait for it to finish; nothing was recovered"
         )
-    journal.finish(root)
-    return Recovery("restored", command, restored)
+    with lock.vault_lock(root, "recover"):
+        record = journal.pending(root)  # read again under the lock: the batch may have finished meanwhile
+        if record is None:
+            return Recovery("nothing", None, [])
+        command, batch = record.get("command"), journal.describe(record)
+        repo = Repository.find(root)
+        landed = None
+        if repo is not None and record.get("batch_id"):
+            landed = repo.commit_with_trailer(BATCH_ID_TRAILER, record["batch_id"])
+        if landed is not None:
+            journal.finish(root)
+            return Recovery("committed", command, [], batch, landed)
+        restored = journal.restore(root, record)
+        if repo is not None:
+            changes = record.get("changes", [])
+            repo.stage_if_tracked(
+                [e["path"] for e in changes] + [e["new_path"] for e in changes if e.get("new_path")]
+            )
+        journal.finish(root)
+        return Recovery("restored", command, restored, batch)
