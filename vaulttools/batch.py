@@ -214,6 +214,7 @@ def run_batch(
 def _write_and_commit(
     vault: Vault, plan: BatchPlan, options: BatchOptions, after_write: Callable[[str], None] | None
 ) -> BatchResult:
+    _injected_fault("start")
     repo = Repository.find(vault.root)
     if options.commit and repo is None:
         raise VaultError(
@@ -527,21 +528,38 @@ def _nearest_existing(folder: Path) -> Path:
     return folder
 
 
-# Test hook for crash-safety tests (tests/test_reliability_crash.py). VAULTTOOLS_TEST_CRASH_AFTER=N kills
-# the process with SIGKILL right after the batch's Nth file write (`commit`: right after the commit, before
-# the journal is cleared); VAULTTOOLS_TEST_CRASH_MODE=interrupt raises KeyboardInterrupt instead (Ctrl-C).
+# Test hook for crash-safety tests (tests/test_reliability_crash.py, tests/test_vault_lock.py).
+# VAULTTOOLS_TEST_CRASH_AFTER=POINT acts at one point of a batch: `start` (planned and locked, nothing
+# journaled yet), N (right after the batch's Nth file write) or `commit` (right after the commit, before the
+# journal is cleared). VAULTTOOLS_TEST_CRASH_MODE says how: SIGKILL (the default), `interrupt` (raise
+# KeyboardInterrupt, as Ctrl-C) or `pause` (create VAULTTOOLS_TEST_PAUSE_DIR/paused, then wait until
+# VAULTTOOLS_TEST_PAUSE_DIR/release exists, 60 s at most: a test runs other commands meanwhile).
 CRASH_AFTER_ENV = "VAULTTOOLS_TEST_CRASH_AFTER"
 CRASH_MODE_ENV = "VAULTTOOLS_TEST_CRASH_MODE"
+PAUSE_DIR_ENV = "VAULTTOOLS_TEST_PAUSE_DIR"
 
 
 def _injected_fault(point: str) -> None:
     if os.environ.get(CRASH_AFTER_ENV) != point:
         return
-    if os.environ.get(CRASH_MODE_ENV) == "interrupt":
+    mode = os.environ.get(CRASH_MODE_ENV)
+    if mode == "interrupt":
         raise KeyboardInterrupt
+    if mode == "pause":
+        _pause_for_test(Path(os.environ[PAUSE_DIR_ENV]))
+        return
     if hasattr(signal, "SIGKILL"):
         os.kill(os.getpid(), signal.SIGKILL)
     os._exit(9)
+
+
+def _pause_for_test(folder: Path) -> None:
+    import time
+
+    (folder / "paused").write_text(str(os.getpid()), encoding="utf-8")
+    deadline = time.monotonic() + 60
+    while not (folder / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _same_file(a: Path, b: Path) -> bool:

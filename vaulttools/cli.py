@@ -163,7 +163,7 @@ def _holding_the_vault_lock(func: Callable[..., Any]) -> Callable[..., Any]:
                 click.echo(
                     f"vaulttools: note: an earlier `{stale.command}` (pid {stale.pid}, started "
                     f"{lock.format_time(stale.started)}) ended without releasing the vault's lock; "
-                    "it had written nothing",
+                    "it left no unfinished batch",
                     err=True,
                 )
             return func(*args, **kwargs)

@@ -175,11 +175,21 @@ def _take(handle: int, root: Path) -> Holder | None:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise _locked_by(holder(root)) from None
+            raise _locked_by(_announced_holder(root)) from None
         return previous  # the kernel let us lock it: whoever wrote that record has ended
     if previous is not None and previous.alive:
         raise _locked_by(previous)
     return previous
+
+
+def _announced_holder(root: Path) -> Holder | None:
+    """The live holder's record: a process that has just taken the lock writes it a moment later."""
+    for _ in range(50):
+        current = holder(root)
+        if current is not None:
+            return current
+        time.sleep(0.01)
+    return None
 
 
 def _locked_by(current: Holder | None) -> VaultLocked:

@@ -384,7 +384,15 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
             if change is not None:
                 totals.changes.append(spool.keep(change))
             totals.absorb_wire(wire)
-    return build_plan(totals, config.suffix_rules, options)
+    plan = build_plan(totals, config.suffix_rules, options)
+    plan.relies_on = _new_link_targets(totals.fixed, context.index)
+    return plan
+
+
+def _new_link_targets(fixed: Iterable[LinkEntry], index: LinkIndex) -> list[str]:
+    """The notes the fixed links now point to: the batch re-checks they still exist before it writes."""
+    resolved = (index.resolve(entry.new_target, entry.note).path for entry in fixed)
+    return sorted({path for path in resolved if path is not None})
 
 
 def _plan_notes(
