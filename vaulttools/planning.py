@@ -8,7 +8,7 @@ from vaulttools.batch import FileChange
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.errors import EditConflict
 from vaulttools.frontmatter import verify_yaml_edit
-from vaulttools.note import Note, split_frontmatter
+from vaulttools.note import Frontmatter, Note, split_frontmatter
 
 
 def note_change(
@@ -38,12 +38,7 @@ def verify_edited(
     real = sorted((e for e in edits if e.old != e.new), key=lambda e: e.start)
     _verify_untouched_bytes(note, new_text, real)
     fm = note.frontmatter
-    new_fm, problem = split_frontmatter(new_text)
-    # A frontmatter that never closes is body text to Obsidian (its links are links): it may stay unclosed.
-    if (fm is None) != (new_fm is None) or (problem and problem != note.frontmatter_problem):
-        raise EditConflict(
-            f"{note.path}: the edit would change where the frontmatter ends; nothing was written"
-        )
+    new_fm = _verify_frontmatter_bounds(note, new_text, real)
     if fm is None or new_fm is None:
         return
     if any(e.start < fm.block_end for e in real):
@@ -70,3 +65,25 @@ def _verify_untouched_bytes(note: Note, new_text: str, edits: Sequence[Edit]) ->
         old_cursor = edit.end
     if note.text[old_cursor:] != new_text[new_cursor:]:
         raise EditConflict(f"{note.path}: bytes outside the planned edits changed; nothing was written")
+
+
+def _verify_frontmatter_bounds(note: Note, new_text: str, edits: Sequence[Edit]) -> Frontmatter | None:
+    """Re-find the frontmatter in the result: it must close (or not) as before, with the same closer, exactly
+    where the old one did once the edits inside it are counted. An edit that writes a `---` line into a
+    value would otherwise end the frontmatter early and turn the rest of it into body text."""
+    fm = note.frontmatter
+    new_fm, problem = split_frontmatter(new_text)
+    # A frontmatter that never closes is body text to Obsidian (its links are links): it may stay unclosed.
+    moved = (fm is None) != (new_fm is None) or bool(problem and problem != note.frontmatter_problem)
+    if not moved and fm is not None and new_fm is not None:
+        shift = sum(len(e.new) - (e.end - e.start) for e in edits if e.start < fm.block_end)
+        moved = (new_fm.end, new_fm.block_end, new_fm.closer) != (
+            fm.end + shift,
+            fm.block_end + shift,
+            fm.closer,
+        )
+    if moved:
+        raise EditConflict(
+            f"{note.path}: the edit would change where the frontmatter ends; nothing was written"
+        )
+    return new_fm
