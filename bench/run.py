@@ -15,6 +15,11 @@ What it does:
        command the vault is reset: `git reset --hard -q bench-base && git clean -fdq`;
     4. prints a table: seconds (median), ratio to the floor, peak RSS (max over the runs) and the goal.
 
+`recover`: before each run, `normalize-links` is killed (SIGKILL through the batch's fault hook) right after
+its write number notes/4, and `recover` puts those files back. The row after it, `write phase`, is what
+that killed batch spent journaling and writing them: its time to the kill minus its time when killed
+before its journal (`start`), medians of --runs pairs. `recover` should take no longer than that.
+
 Cache semantics (`.vaulttools/cache/`, ignored by git, so `git clean -fdq` keeps it):
     * `check-fresh`: `.vaulttools/` is deleted before each run ("first run on a fresh copy");
     * `check-warm`: the cache is left as the previous run wrote it ("again on an unchanged vault");
@@ -105,6 +110,7 @@ def benches(enrich_file: Path) -> list[Bench]:
         Bench("sync-related", ("sync-related",), 25.0, True, "reset", "sync-related"),
         Bench("enrich", ("enrich", str(enrich_file)), None, True, "reset", "enrich"),
         Bench("undo", ("undo",), None, True, "reset-and-rename", "undo"),
+        Bench("recover", ("recover",), None, True, "reset-and-kill", "recover"),
     ]
 
 
@@ -179,7 +185,7 @@ def enrichment_lines(slugs: Sequence[str], count: int = ENRICH_NOTES) -> list[st
 # --- processes ------------------------------------------------------------------------------------------
 
 
-def timed(command: Sequence[str], cwd: Path) -> tuple[float, float, int]:
+def timed(command: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """(seconds, peak RSS MB of the process and its workers, exit code) of one process."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         if TIME_BINARY is not None:
@@ -187,13 +193,19 @@ def timed(command: Sequence[str], cwd: Path) -> tuple[float, float, int]:
             # ~30 MB runner would otherwise inherit; its own start-up adds about a millisecond.
             command = [TIME_BINARY, "-q", "-f", "%M", "-o", rss_file.name, *command]
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=None if env is None else {**os.environ, **env},
+        )
         _, stderr = process.communicate()
         seconds = time.perf_counter() - start
         peak_kb = _peak_kb(rss_file.read()) if TIME_BINARY is not None else None
     if peak_kb is None:
         peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # an upper bound: all children
-    if process.returncode not in (0, 1):
+    if process.returncode not in (0, 1) and not env:
         sys.stderr.write(stderr.decode("utf-8", "replace")[-2000:])
     return seconds, peak_kb / 1024, process.returncode
 
@@ -273,6 +285,46 @@ def write_enrich_file(vault: Path, out: Path) -> Path:
 # --- running --------------------------------------------------------------------------------------------
 
 
+# vaulttools.batch's fault hook: SIGKILL the batch at a point (`start`, or after its Nth file write).
+CRASH_AFTER_ENV = "VAULTTOOLS_TEST_CRASH_AFTER"
+KILLED_BATCH = ("normalize-links",)
+
+
+def kill_point(vault: Path) -> int:
+    """Where `recover`'s batch is killed: after writing a quarter as many files as the vault has notes."""
+    return max(1, sum(1 for _ in vault.glob("*.md")) // 4)
+
+
+def killed_batch(vault: Path, point: str) -> float:
+    """Run KILLED_BATCH until the fault hook kills it at `point`; its seconds."""
+    seconds, _, code = timed(vaulttools(*KILLED_BATCH), vault, env={CRASH_AFTER_ENV: point})
+    if code not in (-9, 128 + 9):  # killed: the signal itself, or as /usr/bin/time reports it
+        raise RuntimeError(f"{' '.join(KILLED_BATCH)} was not killed at {point} (exit {code})")
+    return seconds
+
+
+def run_write_phase(vault: Path, runs: int) -> Measure:
+    """The killed batch's journal and writes: to its kill, less the same batch killed before its journal."""
+    point = kill_point(vault)
+    measure = Measure(f"write phase ({point} files)")
+    for attempt in range(runs + 1):
+        phases = []
+        for where in ("start", str(point)):
+            drop_journal(vault)  # the previous kill's: the vault is reset under it
+            reset(vault)
+            subprocess.run(vaulttools("check", "--json"), cwd=vault, stdout=subprocess.DEVNULL, check=False)
+            phases.append(killed_batch(vault, where))
+        if attempt > 0:
+            measure.seconds.append(phases[1] - phases[0])
+    reset(vault)
+    drop_journal(vault)
+    return measure
+
+
+def drop_journal(vault: Path) -> None:
+    shutil.rmtree(vault / ".vaulttools" / "journal", ignore_errors=True)
+
+
 def preparation(bench: Bench, vault: Path) -> Callable[[], None]:
     def warm_cache() -> None:
         subprocess.run(vaulttools("check", "--json"), cwd=vault, stdout=subprocess.DEVNULL, check=False)
@@ -285,6 +337,11 @@ def preparation(bench: Bench, vault: Path) -> Callable[[], None]:
             warm_cache()
             if bench.prepare == "reset-and-rename":
                 subprocess.run(vaulttools("rename", HUB, HUB_NEW), cwd=vault, check=True, capture_output=True)
+        elif bench.prepare == "reset-and-kill":
+            drop_journal(vault)
+            reset(vault)
+            warm_cache()
+            killed_batch(vault, str(kill_point(vault)))
 
     return prepare
 
@@ -363,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"  {bench.name} ...", flush=True)
         measures.append(run_bench(bench, vault, args.runs))
+        if bench.name == "recover":
+            measures.append(run_write_phase(vault, args.runs))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     print(format_table(measures, floor.median, args.notes))
     if args.json:

@@ -214,8 +214,10 @@ def _restore_files(root: Path, record: dict[str, Any]) -> list[str]:
                 restored.append(entry["path"])
             continue
         original = _backup_bytes(folder, entry, backups)
-        if _read_or_none(path) != original:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        current = _read_or_none(path)
+        if current != original:
+            if current is None:
+                path.parent.mkdir(parents=True, exist_ok=True)  # a moved note's folder may be gone
             rewrite_in_place(path, original)
             restored.append(entry["path"])
     return restored
