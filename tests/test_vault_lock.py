@@ -342,3 +342,11 @@ def test_journal_names_its_batch(sample_vault: Path) -> None:
     assert re.fullmatch(
         rf"`vaulttools rename` batch \(id {BATCH_ID}, started {TIME}\)", journal.describe(record)
     )
+
+
+def test_a_writer_holding_the_lock_reports_a_dead_batch_as_interrupted(sample_vault: Path) -> None:
+    """Under its own lock a command finds only dead batches' journals: never "another command is writing"."""
+    assert run_vaulttools(sample_vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: "2"}).returncode == -9
+    with lock.vault_lock(sample_vault, "rename"), pytest.raises(journal.VaultError) as refused:
+        journal.refuse_if_pending(sample_vault)
+    assert "was interrupted before it finished" in refused.value.message

@@ -91,7 +91,7 @@ def refuse_if_pending(root: Path) -> None:
     if record.get("batch_id") and record["batch_id"] == os.environ.get(lock.BATCH_ENV):
         return
     current = lock.live_holder(root)
-    if current is not None:
+    if current is not None and current.pid != os.getpid():  # ourselves: we took the lock over a dead batch
         raise lock.VaultLocked(
             f"another vaulttools command ({current.describe()}) is writing this vault; wait for it"
         )
