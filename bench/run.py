@@ -16,9 +16,9 @@ What it does:
     4. prints a table: seconds (median), ratio to the floor, peak RSS (max over the runs) and the goal.
 
 `recover`: before each run, `normalize-links` is killed (SIGKILL through the batch's fault hook) right after
-its write number notes/4, and `recover` puts those files back. The row after it, `write phase`, is what
-that killed batch spent journaling and writing them: its time to the kill minus its time when killed
-before its journal (`start`), medians of --runs pairs. `recover` should take no longer than that.
+its write number notes/4, and `recover` puts those files back. The row after it, `write phase`, is the same
+batch's own write phase, whole: killed right after its commit, less killed before its journal (`start`):
+journal, every write, the sync and the commit; medians of --runs pairs. `recover` should take no longer.
 
 Cache semantics (`.vaulttools/cache/`, ignored by git, so `git clean -fdq` keeps it):
     * `check-fresh`: `.vaulttools/` is deleted before each run ("first run on a fresh copy");
@@ -304,12 +304,11 @@ def killed_batch(vault: Path, point: str) -> float:
 
 
 def run_write_phase(vault: Path, runs: int) -> Measure:
-    """The killed batch's journal and writes: to its kill, less the same batch killed before its journal."""
-    point = kill_point(vault)
-    measure = Measure(f"write phase ({point} files)")
+    """The batch's whole write phase: killed after its commit, less the same batch killed before its journal."""
+    measure = Measure(f"{' '.join(KILLED_BATCH)} write phase")
     for attempt in range(runs + 1):
         phases = []
-        for where in ("start", str(point)):
+        for where in ("start", "commit"):
             drop_journal(vault)  # the previous kill's: the vault is reset under it
             reset(vault)
             subprocess.run(vaulttools("check", "--json"), cwd=vault, stdout=subprocess.DEVNULL, check=False)

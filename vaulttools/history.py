@@ -108,9 +108,8 @@ def recover_interrupted(root: Path) -> Recovery:
             return Recovery("committed", command, [], batch, landed)
         restored = journal.restore(root, record)
         if repo is not None:
-            changes = record.get("changes", [])
-            repo.stage_if_tracked(
-                [e["path"] for e in changes] + [e["new_path"] for e in changes if e.get("new_path")]
-            )
+            # Only the files put back can differ from the index (a batch's own staging covers only files it
+            # wrote), and every one of them is as in HEAD again: restage those alone.
+            repo.stage_if_tracked(restored)
         journal.finish(root)
         return Recovery("restored", command, restored, batch)
