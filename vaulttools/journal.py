@@ -123,7 +123,7 @@ def begin(root: Path, plan: BatchPlan) -> None:
         for change in plan.changes:
             old = change.old  # read once: a spooled change reads its bytes back on every access
             moves = change.new_path not in (None, change.path)
-            entry = {
+            entry: dict[str, Any] = {
                 "path": change.path,
                 "new_path": change.new_path,
                 # `restore` removes a moved note's destination only if it holds the batch's bytes.
