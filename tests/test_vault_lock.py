@@ -176,22 +176,29 @@ def test_killed_at_each_point_then_the_next_commands(sample_vault: Path, point: 
     assert_fsck_clean(sample_vault)
 
 
-def test_a_lock_held_by_another_process_refuses_in_process(sample_vault: Path) -> None:
+def hold_the_lock(vault: Path, command: str) -> subprocess.Popen:
+    """Another process holding the vault's lock (no batch, no journal) until its stdin closes."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import sys; from pathlib import Path; from vaulttools.lock import vault_lock\n"
-            "with vault_lock(Path(sys.argv[1]), 'sync-related'):\n"
+            "with vault_lock(Path(sys.argv[1]), sys.argv[2]):\n"
             "    print('held', flush=True); sys.stdin.read()",
-            str(sample_vault),
+            str(vault),
+            command,
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_a_lock_held_by_another_process_refuses_in_process(sample_vault: Path) -> None:
+    holder = hold_the_lock(sample_vault, "sync-related")
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
         vault = Vault(sample_vault)
         plan = plan_renames(vault, [(OLD, NEW)], keep_alias=False)
         with pytest.raises(lock.VaultLocked, match=r"another vaulttools command \(sync-related, pid \d+"):
@@ -350,3 +357,21 @@ def test_a_writer_holding_the_lock_reports_a_dead_batch_as_interrupted(sample_va
     with lock.vault_lock(sample_vault, "rename"), pytest.raises(journal.VaultError) as refused:
         journal.refuse_if_pending(sample_vault)
     assert "was interrupted before it finished" in refused.value.message
+
+
+def test_read_only_commands_never_take_the_lock(sample_vault: Path) -> None:
+    holder = hold_the_lock(sample_vault, "enrich")
+    try:
+        for args in (
+            ("check",),
+            ("log",),
+            ("rename", OLD, NEW, "--dry-run"),
+            ("normalize-links", "-n"),
+            ("sync-related", "--explain", OLD),
+        ):
+            result = run_vaulttools(sample_vault, *args)
+            assert result.returncode in (0, 1), (args, result.stderr)
+        refused = run_vaulttools(sample_vault, "sync-related")
+        assert refused.returncode == 2 and re.fullmatch(writing_message("enrich"), refused.stderr)
+    finally:
+        holder.communicate(input="", timeout=30)

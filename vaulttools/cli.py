@@ -144,13 +144,17 @@ def batch_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return _holding_the_vault_lock(func)
 
 
+# Flags that make a writing command only read: --dry-run, and `sync-related --explain SLUG`.
+READ_ONLY_FLAGS = ("dry_run", "explain_slug")
+
+
 def _holding_the_vault_lock(func: Callable[..., Any]) -> Callable[..., Any]:
-    """A writing command plans and writes holding the vault's lock (see `vaulttools.lock`); --dry-run
-    only reads and never takes it."""
+    """A writing command plans and writes holding the vault's lock (see `vaulttools.lock`); with a
+    read-only flag it never takes it."""
 
     @functools.wraps(func)
     def locked(*args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("dry_run"):
+        if any(kwargs.get(flag) for flag in READ_ONLY_FLAGS):
             return func(*args, **kwargs)
         ctx = click.get_current_context()
         app = ctx.find_object(App)
