@@ -102,3 +102,13 @@ def test_generator_is_deterministic_and_has_a_hub(tmp_path: Path) -> None:
     assert hub.startswith(b'---\nid: "concept-hub-note"\n')
     inbound = [f for f in files if f.suffix == ".md" and generate.HUB.encode() in (first / f).read_bytes()]
     assert len(inbound) >= 2  # the hub itself and at least one note linking to it
+
+
+@pytest.mark.parametrize(("notes", "expected"), [(0, 1), (3, 1), (8, 2), (40, 10)])
+def test_recover_row_kills_the_batch_after_a_quarter_of_the_notes(
+    tmp_path: Path, notes: int, expected: int
+) -> None:
+    for i in range(notes):
+        (tmp_path / f"n{i}.md").write_text("x")
+    (tmp_path / "not-a-note.txt").write_text("x")
+    assert run.kill_point(tmp_path) == expected
