@@ -6,7 +6,8 @@ import pytest
 
 from tests.conftest import git, snapshot
 from vaulttools import journal
-from vaulttools.batch import BatchOptions, BatchPlan, FileChange, run_batch
+from vaulttools.batch import BatchOptions, run_batch
+from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
 from vaulttools.git import BATCH_TRAILER, BlobWriter, IndexStager, Repository
 from vaulttools.vault import Vault

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import BRAIN, SAMPLE_VAULT
 from vaulttools import check
-from vaulttools.facts import read_all, read_stamped, stamp_of
+from vaulttools.facts import read_stamped, stamp_of
+from vaulttools.files import read_all
 from vaulttools.links import (
     _wikilinks,
     find_frontmatter_links,

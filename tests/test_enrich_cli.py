@@ -368,7 +368,7 @@ def test_sample_copy_is_untouched() -> None:
 
 
 def test_describe_caps_the_skipped_list() -> None:
-    from vaulttools.batch import BatchPlan
+    from vaulttools.changes import BatchPlan
     from vaulttools.commands.enrich import SHOWN_SKIPPED, describe_enrich
 
     skipped = [f"n{i}.md" for i in range(SHOWN_SKIPPED + 3)]

@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import git
-from vaulttools.batch import BatchOptions, BatchPlan, FileChange, run_batch
+from vaulttools.batch import BatchOptions, run_batch
+from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.git import BlobWriter, IndexStager, Repository, _stripspace
 from vaulttools.vault import Vault
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_git_vault
-from vaulttools import batch, parallel
-from vaulttools.batch import BatchPlan
+from vaulttools import changes, parallel
+from vaulttools.changes import BatchPlan
 from vaulttools.check import check_vault
 from vaulttools.normalize import NormalizeOptions, plan_normalize
 from vaulttools.related import plan_sync_related
@@ -45,7 +45,7 @@ def _serial_and_parallel(
     monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
     monkeypatch.setattr(parallel, "MIN_CHUNK", 7)  # many small chunks, merged in order
     monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
-    monkeypatch.setattr(batch, "SPOOL_MEMORY_BUDGET", 0)  # and the bytes of the changes kept in a spool
+    monkeypatch.setattr(changes, "SPOOL_MEMORY_BUDGET", 0)  # and the bytes of the changes kept in a spool
     return serial, plan(Vault(vault))
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from tests.conftest import git, snapshot
 from vaulttools import journal
-from vaulttools import vault as vault_module
-from vaulttools.batch import BatchOptions, BatchPlan, FileChange, run_batch
+from vaulttools import files as files_module
+from vaulttools.batch import BatchOptions, run_batch
+from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.errors import GitError
 from vaulttools.git import Repository
 from vaulttools.history import latest_undoable, plan_undo
@@ -127,21 +128,21 @@ def test_a_batch_syncs_its_journal_then_once_instead_of_once_per_file(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = {"fsync": 0, "sync": 0}
-    real_fsync = vault_module.os.fsync
+    real_fsync = files_module.os.fsync
 
     def counting_fsync(fd: int) -> None:
         calls["fsync"] += 1
         real_fsync(fd)
 
-    monkeypatch.setattr(vault_module.os, "fsync", counting_fsync)
-    monkeypatch.setattr(vault_module.os, "sync", lambda: calls.__setitem__("sync", calls["sync"] + 1))
+    monkeypatch.setattr(files_module.os, "fsync", counting_fsync)
+    monkeypatch.setattr(files_module.os, "sync", lambda: calls.__setitem__("sync", calls["sync"] + 1))
     plan = _batch(repo)
     assert len(plan.changes) > 3
     run_batch(Vault(repo), plan, BatchOptions(commit=False))
     # The journal's originals file, its plan file and its folder: durable before any note is rewritten.
     assert calls == {"fsync": 3, "sync": 1}
-    vault_module.atomic_write(repo / "plain.md", b"outside a batch\n")  # still durable on its own
-    vault_module.rewrite_in_place(repo / "plain.md", b"again\n")
+    files_module.atomic_write(repo / "plain.md", b"outside a batch\n")  # still durable on its own
+    files_module.rewrite_in_place(repo / "plain.md", b"again\n")
     assert calls == {"fsync": 5, "sync": 1}
 
 

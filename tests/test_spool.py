@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vaulttools.batch import FileChange, Spool
+from vaulttools.changes import FileChange, Spool
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ import pytest
 
 from vaulttools.config import Config, config_from_dict, load_config
 from vaulttools.errors import ConfigError, VaultError
-from vaulttools.vault import Vault, atomic_write, find_vault_root, rewrite_in_place, scan_vault
+from vaulttools.files import atomic_write, rewrite_in_place
+from vaulttools.vault import Vault, find_vault_root, scan_vault
 
 
 def test_scan_skips_dot_folders_trash_and_ignored(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vaulttools import vault as _vault
-from vaulttools.batch import BatchOptions, BatchPlan, BatchResult, run_batch
+from vaulttools.batch import BatchOptions, BatchResult, run_batch
+from vaulttools.changes import BatchPlan
 from vaulttools.check import CheckReport, check_vault
 from vaulttools.errors import VaultError
 

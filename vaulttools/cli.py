@@ -20,7 +20,7 @@ from vaulttools.report import batch_document, echo_batch_summary, echo_diff, ech
 from vaulttools.vault import Vault, find_vault_root, gc_paused
 
 if TYPE_CHECKING:  # the batch layer and git load only for the commands that use them (not `check`)
-    from vaulttools.batch import BatchPlan
+    from vaulttools.changes import BatchPlan
     from vaulttools.git import Repository
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from vaulttools.batch import BatchPlan, FileChange
+from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.links import find_links

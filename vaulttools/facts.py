@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from vaulttools.files import read_all, state_dir
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
@@ -163,18 +164,6 @@ def read_with_stamp(full_path: str) -> tuple[tuple[int, int, int, int], bytes]:
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
-def read_all(handle: int, size: int) -> bytes:
-    """An open file's bytes from its position: one read when its size is as stated, more while it grew
-    or a read came up short."""
-    data = os.read(handle, size + 1)
-    if len(data) == size:
-        return data
-    chunks = [data]
-    while chunks[-1]:
-        chunks.append(os.read(handle, max(size, 1 << 16)))
-    return b"".join(chunks)
-
-
 def content_digest(raw: bytes) -> bytes:
     """What a cache entry remembers of a note's bytes (SHA-256: ~2 µs for a 3 KB note)."""
     return hashlib.sha256(raw).digest()
@@ -251,8 +240,6 @@ def load_cache(root: Path, fingerprint: str, name: str = "facts") -> dict[str, t
 
 
 def save_cache(root: Path, fingerprint: str, records: dict[str, tuple], name: str = "facts") -> None:
-    from vaulttools.journal import state_dir
-
     try:
         folder = state_dir(root) / "cache"
         folder.mkdir(exist_ok=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from vaulttools import journal, lock
-from vaulttools.batch import BatchPlan, FileChange
+from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.errors import VaultError
 from vaulttools.git import UNDO_TRAILER, BatchCommit, Repository
 from vaulttools.journal import BATCH_ID_TRAILER

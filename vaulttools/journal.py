@@ -24,25 +24,15 @@ from typing import IO, TYPE_CHECKING, Any
 
 from vaulttools import lock
 from vaulttools.errors import VaultError
+from vaulttools.files import STATE_DIR, rewrite_in_place, state_dir, synced_once
 
 if TYPE_CHECKING:
-    from vaulttools.batch import BatchPlan
+    from vaulttools.changes import BatchPlan
 
-STATE_DIR = ".vaulttools"
 JOURNAL = "journal"
 PLAN_FILE = "plan.json"
 ORIGINALS_FILE = "originals.bin"
 BATCH_ID_TRAILER = "Vaulttools-Batch-Id"
-
-
-def state_dir(root: Path) -> Path:
-    """`.vaulttools/` at the vault root, created with a `.gitignore` that hides it from git."""
-    folder = root / STATE_DIR
-    folder.mkdir(exist_ok=True)
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n", encoding="utf-8")
-    return folder
 
 
 def _journal_dir(root: Path) -> Path:
@@ -184,8 +174,6 @@ def restore(root: Path, record: dict[str, Any]) -> list[str]:
 
     Linear in the batch: each file is read once (and written once if it differs), every folder it touched
     is listed once for temporary files, and the writes are made durable by one sync, not one per file."""
-    from vaulttools.vault import synced_once
-
     with synced_once() as sync:
         restored = _restore_files(root, record)
         _remove_temporary_files(root, record)
@@ -194,8 +182,6 @@ def restore(root: Path, record: dict[str, Any]) -> list[str]:
 
 
 def _restore_files(root: Path, record: dict[str, Any]) -> list[str]:
-    from vaulttools.vault import rewrite_in_place
-
     folder = _journal_dir(root)
     restored = []
     backups: dict[str, bytes] = {}

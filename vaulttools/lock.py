@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vaulttools.errors import VaultError
+from vaulttools.files import STATE_DIR, state_dir
 
 LOCK_FILE = "lock"
 # Names the batch whose commit runs the repository's hooks: `check` in a pre-commit hook then knows the
@@ -105,8 +106,6 @@ def own_process_start() -> str:
 
 
 def lock_path(root: Path) -> Path:
-    from vaulttools.journal import STATE_DIR
-
     return root / STATE_DIR / LOCK_FILE
 
 
@@ -150,8 +149,6 @@ def vault_lock(root: Path, command: str) -> Iterator[Holder | None]:
     if key in _HELD:
         yield None
         return
-    from vaulttools.journal import state_dir
-
     state_dir(root)
     handle = os.open(lock_path(root), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:

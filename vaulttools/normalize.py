@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from vaulttools.batch import BatchPlan, FileChange, Spool
+from vaulttools.changes import BatchPlan, FileChange, Spool
 from vaulttools.check import BrokenLinks, broken_links_by_note
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict

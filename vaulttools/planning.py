@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from vaulttools.batch import FileChange
+from vaulttools.changes import FileChange
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.errors import EditConflict
 from vaulttools.frontmatter import verify_yaml_edit

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
-from vaulttools.batch import BatchPlan, FileChange, Spool
+from vaulttools.changes import BatchPlan, FileChange, Spool
 from vaulttools.config import RelatedConfig
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError

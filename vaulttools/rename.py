@@ -28,7 +28,7 @@ from urllib.parse import unquote_to_bytes
 
 import yaml
 
-from vaulttools.batch import BatchPlan, FileChange
+from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.frontmatter import RefusedEdit, format_scalar

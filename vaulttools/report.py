@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:  # annotations only: `check` prints through here without loading the batch layer
-    from vaulttools.batch import BatchPlan, BatchResult, FileChange
+    from vaulttools.batch import BatchResult
+    from vaulttools.changes import BatchPlan, FileChange
 
 JSON_SCHEMA_VERSION = 1
 

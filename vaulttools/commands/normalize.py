@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from vaulttools.batch import BatchPlan
+from vaulttools.changes import BatchPlan
 from vaulttools.cli import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 from vaulttools.normalize import NormalizeOptions, plan_normalize
 

@@ -1,0 +1,169 @@
+"""What a batch is made of: the planned `FileChange`s of one command in a `BatchPlan`, their bytes held in
+memory or in a `Spool`. Planners build these (through `planning.note_change`); `batch.run_batch` writes them.
+Nothing here touches a note."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaulttools.files import state_dir
+from vaulttools.git import BATCH_TRAILER
+
+
+class Spool:
+    """Where a big batch keeps its changes' bytes: in memory up to a budget, then in an anonymous file.
+
+    A batch that rewrites 100,000 notes holds ~650 MB of old and new bytes; spooled, a change holds two
+    (offset, length) pairs and the bytes sit in the page cache, read back (a `pread` each) when the batch
+    journals, compares and writes them. Batches within the budget (10,000 rewritten notes: ~70 MB) never
+    touch the file. The file has no name (or loses it at once) and vanishes with the process, so a crash
+    leaves nothing behind. It is created on first use in `root`'s state folder (on the vault's disk rather
+    than in a RAM-backed /tmp), or the system's temporary folder if that folder cannot be made.
+    """
+
+    def __init__(self, root: Path | None = None, memory_budget: int | None = None) -> None:
+        self._root = root
+        self._budget = SPOOL_MEMORY_BUDGET if memory_budget is None else memory_budget
+        self._held = 0
+        self._file: Any = None
+        self._end = 0
+
+    def keep(self, change: FileChange) -> FileChange:
+        """`change` as it is while the bytes held stay within the budget, else spooled."""
+        size = len(change._old or b"") + len(change._new or b"")  # type: ignore[arg-type]
+        if change._spool is None and self._held + size <= self._budget:
+            self._held += size
+            return change
+        return change.spooled(self)
+
+    def _open(self) -> Any:
+        if self._file is None:
+            import tempfile
+
+            directory = None
+            if self._root is not None:
+                with contextlib.suppress(OSError):
+                    directory = state_dir(self._root)
+            # Unbuffered: every read sees every write, with no buffer to flush in between.
+            self._file = tempfile.TemporaryFile(dir=directory, buffering=0)  # noqa: SIM115 - lives with the spool
+        return self._file
+
+    def put(self, data: bytes) -> tuple[int, int]:
+        spool = self._open()
+        spool.seek(self._end)
+        spool.write(data)
+        place = (self._end, len(data))
+        self._end += len(data)
+        return place
+
+    def get(self, place: tuple[int, int]) -> bytes:
+        offset, length = place
+        spool = self._open()
+        spool.seek(offset)
+        return spool.read(length)
+
+
+# Bytes of planned changes a batch holds in memory before it spools the rest (see `Spool`).
+SPOOL_MEMORY_BUDGET = 128 * 2**20
+
+
+class FileChange:
+    """One file of a batch: modified (old and new), created (old None), deleted (new None), or renamed.
+
+    `old` and `new` are bytes, held in memory or (`spooled`) in a `Spool` and read back on each use.
+    """
+
+    __slots__ = ("_new", "_old", "_spool", "new_path", "path")
+
+    def __init__(self, path: str, old: bytes | None, new: bytes | None, new_path: str | None = None) -> None:
+        self.path = path
+        self.new_path = new_path
+        self._old: bytes | tuple[int, int] | None = old
+        self._new: bytes | tuple[int, int] | None = new
+        self._spool: Spool | None = None
+
+    def spooled(self, spool: Spool) -> FileChange:
+        """The same change with its bytes moved into `spool`."""
+        if self._spool is not None:
+            return self
+        twin = FileChange(self.path, None, None, self.new_path)
+        twin._old = None if self._old is None else spool.put(self.old)  # type: ignore[arg-type]
+        twin._new = None if self._new is None else spool.put(self.new)  # type: ignore[arg-type]
+        twin._spool = spool
+        return twin
+
+    @property
+    def old(self) -> bytes | None:
+        return self._load(self._old)
+
+    @property
+    def new(self) -> bytes | None:
+        return self._load(self._new)
+
+    def _load(self, value: bytes | tuple[int, int] | None) -> bytes | None:
+        if value is None or self._spool is None:
+            return value  # type: ignore[return-value]  # unspooled: bytes or None
+        return self._spool.get(value)  # type: ignore[arg-type]
+
+    @property
+    def creates(self) -> bool:
+        """The file is new (no old bytes); known without reading a spool."""
+        return self._old is None
+
+    @property
+    def deletes(self) -> bool:
+        """The file goes away (no new bytes); known without reading a spool."""
+        return self._new is None
+
+    @property
+    def final_path(self) -> str:
+        return self.new_path or self.path
+
+    @property
+    def touched_paths(self) -> list[str]:
+        return [self.path] if self.new_path is None else [self.path, self.new_path]
+
+    def _key(self) -> tuple[str, bytes | None, bytes | None, str | None]:
+        return (self.path, self.old, self.new, self.new_path)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FileChange) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"FileChange(path={self.path!r}, old={self.old!r}, new={self.new!r}, new_path={self.new_path!r})"
+        )
+
+    def __reduce__(self) -> tuple:
+        # Worker processes send changes back by pickling: always as bytes (a spool belongs to one process).
+        return (FileChange, (self.path, self.old, self.new, self.new_path))
+
+
+@dataclass
+class BatchPlan:
+    command: str
+    summary: str  # the commit subject after "vaulttools <command>: "
+    changes: list[FileChange] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    trailers: dict[str, str] = field(default_factory=dict)
+    # Vault paths the plan read but does not change and that must still exist when it is written: the notes
+    # its rewritten links now resolve to (see `_refuse_if_planned_facts_changed`).
+    relies_on: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def commit_message(self) -> str:
+        lines = [f"vaulttools {self.command}: {self.summary}", ""]
+        lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in self.counts.items() if value]
+        lines += ["", f"{BATCH_TRAILER}: {self.command}"]
+        lines += [f"{key}: {value}" for key, value in self.trailers.items()]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,157 @@
+"""Files on disk, below every other disk module: the state folder, whole-file reads, and the writes a
+batch (and `recover`) makes: in place over the old bytes, or atomic through a temporary file, with one
+sync for a whole batch."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import itertools
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+STATE_DIR = ".vaulttools"
+
+
+def state_dir(root: Path) -> Path:
+    """`.vaulttools/` at the vault root, created with a `.gitignore` that hides it from git."""
+    folder = root / STATE_DIR
+    folder.mkdir(exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    return folder
+
+
+def read_all(handle: int, size: int) -> bytes:
+    """An open file's bytes from its position: one read when its size is as stated, more while it grew
+    or a read came up short."""
+    data = os.read(handle, size + 1)
+    if len(data) == size:
+        return data
+    chunks = [data]
+    while chunks[-1]:
+        chunks.append(os.read(handle, max(size, 1 << 16)))
+    return b"".join(chunks)
+
+
+# Inside `synced_once()` atomic writes skip their own fsync (about 1 ms each); the block ends with one sync.
+_SYNC_DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("sync_deferred", default=False)
+
+
+class BackgroundSync:
+    """One `os.sync` on a thread: the caller does other work (a batch commits) until it must `wait`."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if hasattr(os, "sync"):
+            self._thread = threading.Thread(target=lambda: os.sync(), name="vaulttools-sync", daemon=True)
+            self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+
+
+@contextlib.contextmanager
+def synced_once() -> Iterator[BackgroundSync]:
+    """Make the writes of a block durable with one sync after it instead of one fsync per file.
+
+    Only the moment each write is forced to disk moves to the end of the block (a batch of 20,000 files
+    spends seconds in per-file fsyncs, a fraction of that in one). When the block completes, the sync starts
+    on a thread; `wait()` on the yielded `BackgroundSync` before relying on the writes being on disk.
+    """
+    token = _SYNC_DEFERRED.set(True)
+    sync = BackgroundSync()
+    try:
+        yield sync
+    finally:
+        _SYNC_DEFERRED.reset(token)
+    sync.start()
+
+
+_TEMP_NAMES = itertools.count()
+
+
+@functools.cache
+def _new_file_mode() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def rewrite_in_place(path: Path | str, data: bytes, expected: bytes | None = None) -> bool:
+    """Give an existing file new bytes by writing over its old ones (then truncating any excess).
+
+    Why not a temporary file and `os.replace`: ext4 and other file systems start writing a file out as soon
+    as it is renamed over another (ext4's `auto_da_alloc`), measured at 0.1-0.5 ms per file here, 2-10 s
+    for a 20,000-file batch; writing over the old bytes costs ~15 µs. A batch does not rely on per-file
+    atomicity: it fsyncs its journal (every original's bytes) before the first write, and `recover` or a
+    rollback puts back any file a crash or failure leaves half-written. Overwriting also keeps the file's
+    mode, owner, ACLs and extended attributes. A file with several hard links (an in-place write would
+    change the other names too) or that is not a regular file gets `atomic_write` instead.
+
+    With `expected`, the file's current bytes are read through the same open file first, and nothing is
+    written (False is returned) unless they are exactly `expected`: another program may have saved it.
+    """
+    flags = (os.O_RDWR if expected is not None else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        if expected is not None:
+            return False
+        atomic_write(Path(path), data)
+        return True
+    try:
+        status = os.fstat(handle)
+        if expected is not None and read_all(handle, status.st_size) != expected:
+            return False
+        if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+            atomic_write(Path(path), data)
+            return True
+        if expected is not None:
+            os.lseek(handle, 0, os.SEEK_SET)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(handle, view) :]
+        if len(data) < status.st_size:
+            os.ftruncate(handle, len(data))
+        if not _SYNC_DEFERRED.get():
+            os.fsync(handle)
+        return True
+    finally:
+        os.close(handle)
+
+
+def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write via a temporary file in the same folder and `os.replace`, keeping the file's mode.
+
+    The temporary name is `.NAME.<pid>-<n>.vt-tmp` (what `recover` cleans up), created with O_EXCL: as safe
+    as `tempfile.mkstemp`, without its per-call overhead (a batch may write 20,000 files). A new file gets
+    `mode` (a moved note passes its old mode), else the mode the user's umask gives new files.
+    """
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = mode if mode is not None else _new_file_mode()
+    temp_name = f"{path.parent}/.{path.name}.{os.getpid()}-{next(_TEMP_NAMES)}.vt-tmp"
+    handle = os.open(temp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+            if not _SYNC_DEFERRED.get():
+                temp.flush()
+                os.fsync(temp.fileno())
+            if mode != 0o600:
+                os.fchmod(temp.fileno(), mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
