@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, snapshot
-from vaulttools import journal
 from vaulttools import files as files_module
+from vaulttools import journal
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.errors import GitError

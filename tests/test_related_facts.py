@@ -17,15 +17,14 @@ from vaulttools.related import (
     best_candidates,
     build_index,
     common_cutoff,
-    find_section,
     plan_sync_related,
     scan_facts,
     score_candidates,
-    section_at,
     section_edit,
     section_is_current,
 )
 from vaulttools.resolve import LinkIndex
+from vaulttools.sections import find_section, section_at
 from vaulttools.vault import Vault
 
 HEADING = "Related across articles"

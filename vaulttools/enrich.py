@@ -28,8 +28,8 @@ from vaulttools.errors import VaultError
 from vaulttools.links import find_links
 from vaulttools.note import Note
 from vaulttools.planning import note_change
-from vaulttools.related import find_section
 from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
+from vaulttools.sections import find_section
 from vaulttools.suffixes import note_day, propose
 from vaulttools.vault import Vault
 

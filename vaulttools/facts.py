@@ -24,6 +24,7 @@ from vaulttools.files import read_all, state_dir
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
+from vaulttools.sections import find_section
 
 CACHE_FORMAT = 7
 
@@ -105,8 +106,6 @@ def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions
 def _section_span(note: Note, heading: str) -> tuple[int, int]:
     if not note.editable:
         return (-1, -1)
-    from vaulttools.related import find_section  # related imports vault, which imports this module
-
     section = find_section(note, heading)
     return (-1, -1) if section is None else (section.heading_start, section.end)
 

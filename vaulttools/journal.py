@@ -19,15 +19,39 @@ import socket
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 from vaulttools import lock
 from vaulttools.errors import VaultError
 from vaulttools.files import STATE_DIR, rewrite_in_place, state_dir, synced_once
 
-if TYPE_CHECKING:
-    from vaulttools.changes import BatchPlan
+
+class JournaledChange(Protocol):
+    """What the journal reads of one planned change (`changes.FileChange` has it)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def new_path(self) -> str | None: ...
+    @property
+    def old(self) -> bytes | None: ...
+    @property
+    def new(self) -> bytes | None: ...
+
+
+class JournaledPlan(Protocol):
+    """What the journal reads of a plan (`changes.BatchPlan` has it): the journal sits below the plan types,
+    on the disk layer, so it names only the fields it uses."""
+
+    @property
+    def command(self) -> str: ...
+    @property
+    def trailers(self) -> dict[str, str]: ...
+    @property
+    def changes(self) -> Sequence[JournaledChange]: ...
+
 
 JOURNAL = "journal"
 PLAN_FILE = "plan.json"
@@ -91,14 +115,14 @@ def refuse_if_pending(root: Path) -> None:
     )
 
 
-def new_batch_id(plan: BatchPlan) -> str:
+def new_batch_id(plan: JournaledPlan) -> str:
     """Give the plan a new batch id (its commit's trailer, the journal's name for it) and return it."""
     batch_id = uuid.uuid4().hex
     plan.trailers[BATCH_ID_TRAILER] = batch_id
     return batch_id
 
 
-def begin(root: Path, plan: BatchPlan) -> None:
+def begin(root: Path, plan: JournaledPlan) -> None:
     folder = _journal_dir(root)
     state_dir(root)
     if folder.exists():

@@ -43,6 +43,7 @@ from vaulttools.note import Note
 from vaulttools.parallel import iter_chunks
 from vaulttools.planning import note_change
 from vaulttools.resolve import RESOLVED, LinkIndex, strip_md
+from vaulttools.sections import Section, find_section, section_at
 from vaulttools.vault import Vault, gc_paused
 
 ADDED = "added"
@@ -481,84 +482,6 @@ def choose(candidates: list[Candidate], limit: int, min_score: float) -> list[Ca
 
 
 # --- the section -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Section:
-    """An existing related section: heading line, its list lines, and where the section ends."""
-
-    heading_start: int
-    list_start: int  # the list lines are text[list_start:list_end]
-    list_end: int
-    end: int  # the next heading of the same or a higher level, or the end of the text
-    only_list: bool  # nothing but list lines and blank lines under the heading: generated, safe to remove
-
-
-_LIST_LINE_RE = re.compile(r"[ \t]*[-*+][ \t]+\S")
-_ANY_HEADING_RE = re.compile(r"^(#{1,6})[ \t]", re.MULTILINE)
-
-
-def _heading_re(heading: str) -> re.Pattern[str]:
-    return re.compile(
-        rf"^(#{{2,6}})[ \t]+{re.escape(heading)}[ \t]*#*[ \t]*\r?$", re.MULTILINE | re.IGNORECASE
-    )
-
-
-def find_section(note: Note, heading: str) -> Section | None:
-    """The last heading (level 2 to 6) reading `heading` outside code, with its list lines."""
-    text = note.text
-    if heading.lower() not in text.lower():
-        return None
-    matches = [
-        m for m in _heading_re(heading).finditer(text, note.body_start) if note.region_at(m.start()) is None
-    ]
-    if not matches:
-        return None
-    match = matches[-1]
-    level = len(match.group(1))
-    end = len(text)
-    for other in _ANY_HEADING_RE.finditer(text, _line_after(text, match.end())):
-        if len(other.group(1)) <= level and note.region_at(other.start()) is None:
-            end = other.start()
-            break
-    return section_at(text, match.start(), end)
-
-
-def section_at(text: str, heading_start: int, end: int) -> Section:
-    """The section whose heading line starts at `heading_start` and which ends at `end`: its list lines.
-
-    Needs no parsing, so a section already found (e.g. `NoteFacts.section` of the facts cache) can be
-    read again from the note's text alone.
-    """
-    after_heading = _line_after(text, heading_start)
-    lines = _lines(text, after_heading, end)
-    first = 0
-    while first < len(lines) and not text[lines[first][0] : lines[first][1]].strip():
-        first += 1
-    last = first
-    while last < len(lines) and _LIST_LINE_RE.match(text, lines[last][0], lines[last][1]):
-        last += 1
-    if last == first:  # no list: an empty one sits right under the heading
-        list_start = list_end = after_heading
-    else:
-        list_start, list_end = lines[first][0], lines[last - 1][1]
-    only_list = all(not text[s:e].strip() for s, e in lines[last:])
-    return Section(heading_start, list_start, list_end, end, only_list)
-
-
-def _line_after(text: str, position: int) -> int:
-    newline = text.find("\n", position)
-    return len(text) if newline < 0 else newline + 1
-
-
-def _lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """(start, end) of each line in text[start:end], newline included."""
-    spans = []
-    while start < end:
-        stop = min(_line_after(text, start), end)
-        spans.append((start, stop))
-        start = stop
-    return spans
 
 
 def _content_end(text: str, floor: int, before: int) -> int:
