@@ -25,3 +25,10 @@ def test_readme_has_the_two_setup_commands() -> None:
     assert "python -m pytest" in README
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert "python -m pytest" in ci
+
+
+@pytest.mark.parametrize("check", ["ruff check .", "ruff format --check .", "mypy"])
+def test_ci_runs_the_lint_and_type_checks_the_readme_names(check: str) -> None:
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert f"\n{check}\n" in ci
+    assert f"`{check}`" in README

@@ -7,6 +7,7 @@ imports made only for type checking. docs/architecture.md draws the same layers.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,56 @@ def test_no_import_cycles_below_the_shell() -> None:
 def test_the_layer_rule_itself(module: str, imports: set[str], upward: list[str]) -> None:
     rank = _layer_of(module)
     assert sorted(m for m in imports if _layer_of(m) > rank) == upward
+
+
+def test_the_architecture_page_draws_these_layers() -> None:
+    """docs/architecture.md's table names each module in the layer this test enforces."""
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = [line for line in page.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == len(LAYERS)
+    for row in rows:
+        rank = int(row[2]) - 1
+        named = set(re.findall(r"`(\w+)(?:\.py|/)`", row.split("|")[2]))
+        expected = LAYERS[rank][1] - {"__init__", "__main__"}
+        assert named == expected, f"layer {rank + 1} of docs/architecture.md: {sorted(named ^ expected)}"
+
+
+def _calls_in(path: Path, owner: str) -> dict[str, list[str]]:
+    """`owner.<name>(...)` calls in `path`, by the function or method that makes them."""
+    found: dict[str, list[str]] = {}
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for function in ast.walk(tree):
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        for node in ast.walk(function):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == owner
+            ):
+                found.setdefault(function.name, []).append(node.func.attr)
+    return found
+
+
+def test_only_git_py_starts_processes_or_imports_gitpython() -> None:
+    for path in SOURCES:
+        if path.name == "git.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")])
+        }
+        assert not imported & {"subprocess", "git"}, f"{path.name} runs processes or git itself"
+
+
+def test_every_git_command_goes_through_one_helper() -> None:
+    """`run_git` runs a command and `_BackgroundGit` starts one fed on stdin; both spell it with
+    `git_command_line` and `git_environment`. Nothing else in git.py starts a process."""
+    spawns = _calls_in(PACKAGE / "git.py", "subprocess")
+    assert spawns == {"run_git": ["run"], "__init__": ["Popen"]}
+    source = (PACKAGE / "git.py").read_text(encoding="utf-8")
+    assert ".git.execute" not in source and "._run(" not in source

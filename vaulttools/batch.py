@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,20 +68,41 @@ def _write_and_commit(
         )
     journal.refuse_if_pending(vault.root)
     touched = [p for change in plan.changes for p in change.touched_paths]
-    # `git status` and the journal (its fsync mostly waits for the disk) run on threads while the checks
-    # below proceed; none of them touches a note, and all are awaited before the first note is written.
+    _check_and_journal(vault.root, plan, repo, touched)
+    with _put_back_on_failure(vault.root, repo, touched) as progress:
+        if options.commit and repo is not None:
+            progress.stager = repo.stager(no_verify=options.no_verify)
+        _write_changes(vault, plan, progress, after_write)
+        sha = None
+        if progress.stager is not None and repo is not None:
+            sha = repo.commit_batch(progress.stager, touched, plan.commit_message(), options.no_verify)
+        progress.wait_for_sync()
+    # Outside the rollback: once committed, the batch is done; a kill here leaves only the journal,
+    # which `recover` recognises by the commit's batch id and clears.
+    _injected_fault("commit")
+    journal.finish(vault.root)
+    warnings = _line_ending_warnings(repo, plan) if sha and repo is not None else []
+    return BatchResult(written=True, committed=sha, warnings=warnings)
+
+
+def _check_and_journal(root: Path, plan: BatchPlan, repo: Repository | None, touched: list[str]) -> None:
+    """Everything that can refuse the batch, before the first write; on success the journal is on disk.
+
+    `git status` and the journal (its fsync mostly waits for the disk) run on threads while the checks
+    proceed; none of them touches a note, and all are awaited before this returns. On a refusal the journal
+    is removed again (nothing was written: it has nothing to guard)."""
     dirty_paths = in_thread(lambda: repo.dirty_paths(touched), "vaulttools-git-status") if repo else None
     journal_written: Callable[[], None] | None = None
     try:
-        _check_destinations_free(vault.root, plan.changes)
-        journal_written = in_thread(lambda: journal.begin(vault.root, plan), "vaulttools-journal")
-        _check_writable(vault.root, plan.changes)
+        _check_destinations_free(root, plan.changes)
+        journal_written = in_thread(lambda: journal.begin(root, plan), "vaulttools-journal")
+        _check_writable(root, plan.changes)
         journal_written()
     except BaseException:
         if journal_written is not None:
             with contextlib.suppress(Exception):
                 journal_written()
-            journal.finish(vault.root)  # nothing was written: the journal has nothing to guard
+            journal.finish(root)
         if dirty_paths is not None:
             with contextlib.suppress(GitError):
                 dirty_paths()  # let git finish; the first refusal is the one to report
@@ -89,102 +110,128 @@ def _write_and_commit(
     try:
         dirty = dirty_paths() if dirty_paths is not None else []
         if not dirty:
-            _refuse_if_planned_facts_changed(vault.root, plan)
+            _refuse_if_planned_facts_changed(root, plan)
     except BaseException:
-        journal.finish(vault.root)
+        journal.finish(root)
         raise
     if dirty:
-        journal.finish(vault.root)
+        journal.finish(root)
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
         raise DirtyFilesError(
             f"uncommitted changes in {shown}: commit or stash them first (nothing was written)"
         )
-    written: list[FileChange] = []
+
+
+@dataclass
+class _WriteProgress:
+    """What a batch has done so far: what a rollback must undo, abort or wait for."""
+
+    written: list[FileChange] = field(default_factory=list)
     stager: Stager | None = None
+    sync: BackgroundSync | None = None
+
+    def wait_for_sync(self) -> None:
+        if self.sync is not None:
+            self.sync.wait()
+
+
+@contextlib.contextmanager
+def _put_back_on_failure(root: Path, repo: Repository | None, touched: list[str]) -> Iterator[_WriteProgress]:
+    """On any failure inside the block, every written file gets its old bytes back, git's index is
+    restaged, the journal is cleared, and the failure is reported as a `BatchAborted` that says so."""
+    progress = _WriteProgress()
+    try:
+        yield progress
+    except BaseException as exc:
+        progress.wait_for_sync()
+        if progress.stager is not None:
+            progress.stager.abort()
+        _roll_back(root, progress.written)
+        if repo is not None:
+            _restage_quietly(repo, touched)
+        journal.finish(root)
+        aborted = _aborted_because(exc)
+        if aborted is None:
+            raise
+        raise aborted from exc
+
+
+def _aborted_because(exc: BaseException) -> BatchAborted | None:
+    """The one-line report of a failure that was rolled back (None: re-raise it as it is)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return BatchAborted("interrupted: every file was put back as it was; nothing was committed")
+    if isinstance(exc, GitError):
+        return BatchAborted(f"{exc.message}; every file was put back as it was, nothing was committed")
+    if isinstance(exc, OSError):
+        where = exc.filename or "a file"
+        return BatchAborted(
+            f"writing {where} failed ({exc.strerror}); every file was put back as it was, nothing was committed"
+        )
+    return None
+
+
+def _write_changes(
+    vault: Vault, plan: BatchPlan, progress: _WriteProgress, after_write: Callable[[str], None] | None
+) -> None:
+    """Write every change, handing each to the stager as it lands; one sync for them all, started when
+    the last is written (it runs while git commits)."""
     # A chain or swap of renames (a→b, b→c / a→b, b→a) writes onto a path another change vacates: clear
     # every moving source first (its bytes are in the plan and the journal), then write the destinations.
     clear_first = _moves_onto_vacated_paths(plan.changes)
-    sync: BackgroundSync | None = None
-    try:
-        if options.commit and repo is not None:
-            stager = repo.stager(no_verify=options.no_verify)
-        vacated_modes: dict[str, int] = {}  # a moved note keeps its file mode
-        if clear_first:
-            for change in plan.changes:
-                if _vacates(change):
-                    _refuse_if_changed_since_planning(vault.root, change)
-                    written.append(change)
-                    source = vault.root / change.path
-                    vacated_modes[change.path] = os.stat(source).st_mode & 0o7777
-                    source.unlink()
-        # One sync for the batch's writes instead of an fsync per file (~1 ms each); it runs while git
-        # commits, and the journal is cleared only once both are done.
-        root = str(vault.root)
-        fault_test = CRASH_AFTER_ENV in os.environ
-        with synced_once() as sync:
-            for number, change in enumerate(plan.changes, start=1):  # the hot loop: 20,000 notes at most
-                vacated_first = clear_first and _vacates(change)
-                in_place = not vacated_first and _rewrites_in_place(change)
-                if vacated_first:
-                    if not change.deletes:
-                        mode = vacated_modes.get(change.path)
-                        _write_change(vault.root, change, source_cleared=True, mode=mode)
-                elif in_place:
-                    # Listed before writing: a write can fail half-way. The bytes on disk are compared
-                    # with the planned ones through the same open file, just before writing over them.
-                    written.append(change)
-                    if not rewrite_in_place(f"{root}/{change.path}", change.new, expected=change.old):
-                        written.pop()  # nothing was written: the file holds another program's bytes
-                        raise _changed_by_another_program(change)
-                else:
-                    _refuse_if_changed_since_planning(vault.root, change)
-                    # Listed before writing: a rename can fail half-way (destination written, source not yet
-                    # removed), and rolling back a change that was never written is harmless.
-                    written.append(change)
-                    _write_change(vault.root, change)
-                if stager is not None and in_place:  # the bulk of a batch: no lists to build
-                    stager.add((change.path,))
-                elif stager is not None:
-                    stager.add([] if change.deletes else [change.final_path], _vacated_by(change))
-                if vault.on_progress is not None:
-                    vault.on_progress("Writing files", number, len(plan.changes))
-                if after_write is not None:
-                    after_write(change.final_path)
-                if fault_test:
-                    _injected_fault(str(number))
-        sha = None
-        if stager is not None and repo is not None:
-            sha = repo.commit_batch(stager, touched, plan.commit_message(), options.no_verify)
-        sync.wait()
-    except BaseException as exc:
-        if sync is not None:
-            sync.wait()
-        if stager is not None:
-            stager.abort()
-        _roll_back(vault.root, written)
-        if repo is not None:
-            _restage_quietly(repo, touched)
-        journal.finish(vault.root)
-        if isinstance(exc, KeyboardInterrupt):
-            raise BatchAborted(
-                "interrupted: every file was put back as it was; nothing was committed"
-            ) from exc
-        if isinstance(exc, GitError):
-            raise BatchAborted(
-                f"{exc.message}; every file was put back as it was, nothing was committed"
-            ) from exc
-        if isinstance(exc, OSError):
-            where = exc.filename or "a file"
-            raise BatchAborted(
-                f"writing {where} failed ({exc.strerror}); every file was put back as it was, nothing was committed"
-            ) from exc
-        raise
-    # Outside the rollback: once committed, the batch is done; a kill here leaves only the journal,
-    # which `recover` recognises by the commit's batch id and clears.
-    _injected_fault("commit")
-    journal.finish(vault.root)
-    warnings = _line_ending_warnings(repo, plan) if sha and repo is not None else []
-    return BatchResult(written=True, committed=sha, warnings=warnings)
+    vacated_modes = _clear_moving_sources(vault.root, plan.changes, progress) if clear_first else {}
+    root = str(vault.root)
+    fault_test = CRASH_AFTER_ENV in os.environ
+    stager = progress.stager
+    with synced_once() as progress.sync:
+        for number, change in enumerate(plan.changes, start=1):  # the hot loop: 20,000 notes at most
+            vacated_first = clear_first and _vacates(change)
+            in_place = not vacated_first and _rewrites_in_place(change)
+            if vacated_first:
+                if not change.deletes:
+                    _write_change(
+                        vault.root, change, source_cleared=True, mode=vacated_modes.get(change.path)
+                    )
+            elif in_place:
+                _rewrite_in_place(root, change, progress.written)
+            else:
+                _refuse_if_changed_since_planning(vault.root, change)
+                # Listed before writing: a rename can fail half-way (destination written, source not yet
+                # removed), and rolling back a change that was never written is harmless.
+                progress.written.append(change)
+                _write_change(vault.root, change)
+            if stager is not None and in_place:  # the bulk of a batch: no lists to build
+                stager.add((change.path,))
+            elif stager is not None:
+                stager.add([] if change.deletes else [change.final_path], _vacated_by(change))
+            if vault.on_progress is not None:
+                vault.on_progress("Writing files", number, len(plan.changes))
+            if after_write is not None:
+                after_write(change.final_path)
+            if fault_test:
+                _injected_fault(str(number))
+
+
+def _rewrite_in_place(root: str, change: FileChange, written: list[FileChange]) -> None:
+    """Listed before writing: a write can fail half-way. The bytes on disk are compared with the planned
+    ones through the same open file, just before writing over them."""
+    written.append(change)
+    if not rewrite_in_place(f"{root}/{change.path}", change.new_bytes, expected=change.old):
+        written.pop()  # nothing was written: the file holds another program's bytes
+        raise _changed_by_another_program(change)
+
+
+def _clear_moving_sources(root: Path, changes: list[FileChange], progress: _WriteProgress) -> dict[str, int]:
+    """Remove every source a change moves away or deletes; returns their file modes (a moved note keeps
+    its mode)."""
+    vacated_modes: dict[str, int] = {}
+    for change in changes:
+        if _vacates(change):
+            _refuse_if_changed_since_planning(root, change)
+            progress.written.append(change)
+            source = root / change.path
+            vacated_modes[change.path] = os.stat(source).st_mode & 0o7777
+            source.unlink()
+    return vacated_modes
 
 
 def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:
@@ -430,20 +477,22 @@ def _write_change(
         source.unlink()
         return
     if change.new_path is None or change.new_path == change.path:
-        rewrite_in_place(source, change.new)
+        rewrite_in_place(source, change.new_bytes)
         return
     destination = root / change.new_path
     destination.parent.mkdir(parents=True, exist_ok=True)
     if source_cleared:
         # The source was removed up front; its path may already hold another change's destination.
-        atomic_write(destination, change.new, mode)
+        atomic_write(destination, change.new_bytes, mode)
         return
     if _same_file(source, destination):
         # A rename that changes only letter case on a case-insensitive file system.
         os.replace(source, destination)
-        atomic_write(destination, change.new)
+        atomic_write(destination, change.new_bytes)
         return
-    atomic_write(destination, change.new, os.stat(source).st_mode & 0o7777)  # a moved note keeps its mode
+    atomic_write(
+        destination, change.new_bytes, os.stat(source).st_mode & 0o7777
+    )  # a moved note keeps its mode
     source.unlink()
 
 
@@ -461,7 +510,7 @@ def _roll_back(root: Path, written: list[FileChange]) -> None:
             if change.creates:
                 (root / change.path).unlink(missing_ok=True)
             else:
-                rewrite_in_place(root / change.path, change.old)
+                rewrite_in_place(root / change.path, change.old_bytes)
         except OSError:
             continue  # keep restoring the others; the journal still names this file
 

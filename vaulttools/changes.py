@@ -33,7 +33,7 @@ class Spool:
 
     def keep(self, change: FileChange) -> FileChange:
         """`change` as it is while the bytes held stay within the budget, else spooled."""
-        size = len(change._old or b"") + len(change._new or b"")  # type: ignore[arg-type]
+        size = len(change._old or b"") + len(change._new or b"")  # unspooled (checked next): bytes or None
         if change._spool is None and self._held + size <= self._budget:
             self._held += size
             return change
@@ -90,8 +90,9 @@ class FileChange:
         if self._spool is not None:
             return self
         twin = FileChange(self.path, None, None, self.new_path)
-        twin._old = None if self._old is None else spool.put(self.old)  # type: ignore[arg-type]
-        twin._new = None if self._new is None else spool.put(self.new)  # type: ignore[arg-type]
+        old, new = self.old, self.new
+        twin._old = None if old is None else spool.put(old)
+        twin._new = None if new is None else spool.put(new)
         twin._spool = spool
         return twin
 
@@ -103,10 +104,27 @@ class FileChange:
     def new(self) -> bytes | None:
         return self._load(self._new)
 
+    @property
+    def new_bytes(self) -> bytes:
+        """`new` of a change that writes the file (not a deletion)."""
+        new = self.new
+        if new is None:
+            raise ValueError(f"{self.path}: a deletion has no new bytes")
+        return new
+
+    @property
+    def old_bytes(self) -> bytes:
+        """`old` of a change to a file that exists (not a creation)."""
+        old = self.old
+        if old is None:
+            raise ValueError(f"{self.path}: a new file has no old bytes")
+        return old
+
     def _load(self, value: bytes | tuple[int, int] | None) -> bytes | None:
-        if value is None or self._spool is None:
-            return value  # type: ignore[return-value]  # unspooled: bytes or None
-        return self._spool.get(value)  # type: ignore[arg-type]
+        if isinstance(value, tuple):
+            assert self._spool is not None  # a place in a spool is only ever set with the spool
+            return self._spool.get(value)
+        return value
 
     @property
     def creates(self) -> bool:

@@ -124,7 +124,7 @@ def broken_links_by_note(vault: Vault) -> dict[str, BrokenLinks]:
             continue
         places = tuple((f[2], f[3], f[5], f[7], tuple(f[8])) for f in entry[1] if f[0] == BROKEN_LINK)
         if places:
-            found[path] = BrokenLinks(tuple(entry[0]), places)  # type: ignore[arg-type]
+            found[path] = BrokenLinks(tuple(entry[0]), places)
     return found
 
 
@@ -229,7 +229,7 @@ def _finding_of(record: tuple | list) -> Finding:
     """A finding from its plain tuple (a worker's result or a cache record)."""
     if type(record) is tuple and len(record) == len(Finding._fields) and type(record[8]) is tuple:
         return tuple.__new__(Finding, record)  # already in shape: no per-field copy
-    return Finding(*record[:8], tuple(record[8]))
+    return Finding._make((*record[:8], tuple(record[8])))
 
 
 def check_note(vault: Vault, note: Note, matcher: SuffixMatcher) -> list[Finding]:

@@ -12,6 +12,7 @@ new; the blank lines that were there stay where they were.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -267,7 +268,7 @@ def parse_jsonl(text: str, out: _Collector) -> None:
             continue
         duplicates: list[str] = []
         try:
-            data = json.loads(raw_line, object_pairs_hook=lambda pairs, seen=duplicates: _pairs(pairs, seen))
+            data = json.loads(raw_line, object_pairs_hook=functools.partial(_pairs, duplicates=duplicates))
         except json.JSONDecodeError as exc:
             out.problem(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
             continue

@@ -1,4 +1,6 @@
-"""All git access, through the git command line driven by GitPython. No other module imports `git`."""
+"""All git access. Every git command runs through `run_git` (or, fed while a batch writes, `_BackgroundGit`,
+which starts the same command line with the same environment); GitPython only finds and creates
+repositories. No other module runs git."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from vaulttools.errors import GitError
 
@@ -42,6 +44,41 @@ UNDO_TRAILER = "Vaulttools-Undo"
 FALLBACK_NAME = "vaulttools"
 FALLBACK_EMAIL = "vaulttools@localhost"
 LOCK_WAIT_SECONDS = 3.0
+# Every git command's environment: pathspecs are literal paths, git never prompts, and messages are in
+# English (they are quoted in vaulttools' own).
+GIT_ENVIRONMENT = {"GIT_LITERAL_PATHSPECS": "1", "GIT_TERMINAL_PROMPT": "0", "LANGUAGE": "C", "LC_ALL": "C"}
+
+
+def git_command_line(args: Sequence[str], config: Sequence[str] = ()) -> list[str]:
+    """The one way vaulttools spells a git command: literal pathspecs, then `-c` settings, then `args`."""
+    return ["git", "--literal-pathspecs", *config, *args]
+
+
+def git_environment() -> dict[str, str]:
+    return {**os.environ, **GIT_ENVIRONMENT}
+
+
+def run_git(
+    cwd: Path, args: Sequence[str], *, stdin: bytes | None = None, config: Sequence[str] = ()
+) -> bytes:
+    """Run one git command in `cwd` and return its output; a failure becomes a `GitError` that quotes
+    the last lines git printed (pre-commit's `cmd_output_b`)."""
+    result = subprocess.run(
+        git_command_line(args, config),
+        cwd=cwd,
+        input=stdin if stdin is not None else b"",
+        capture_output=True,
+        env=git_environment(),
+        check=False,
+    )
+    if result.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {_failure_detail(result.stderr, result.returncode)}")
+    return result.stdout
+
+
+def _failure_detail(stderr: bytes, returncode: int) -> str:
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    return "; ".join(lines[-3:]) or f"exit code {returncode}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +95,8 @@ class Repository:
 
     def __init__(self, repo: gitpython.Repo, vault_root: Path) -> None:
         self._repo = repo
+        if repo.working_tree_dir is None:
+            raise GitError(f"{repo.git_dir} is a bare git repository: a vault needs a work tree")
         self.root = Path(repo.working_tree_dir).resolve()
         self.vault_root = vault_root.resolve()
         prefix = self.vault_root.relative_to(self.root).as_posix()
@@ -82,28 +121,25 @@ class Repository:
 
     # --- running git -----------------------------------------------------------------------------
 
-    def _run(self, *args: str, stdin: bytes | None = None, binary: bool = False, config: Sequence[str] = ()):
-        command = ["git", "--literal-pathspecs", *config, *args]
+    @overload
+    def run(
+        self, *args: str, stdin: bytes | None = ..., binary: Literal[False] = ..., config: Sequence[str] = ()
+    ) -> str: ...
+    @overload
+    def run(
+        self, *args: str, stdin: bytes | None = ..., binary: Literal[True], config: Sequence[str] = ()
+    ) -> bytes: ...
+    def run(
+        self, *args: str, stdin: bytes | None = None, binary: bool = False, config: Sequence[str] = ()
+    ) -> str | bytes:
+        """A git command in the work tree, once no other git program holds the index; text or bytes."""
         self._wait_for_index_lock()
-        env = {"GIT_LITERAL_PATHSPECS": "1", "GIT_TERMINAL_PROMPT": "0"}
-        try:
-            if stdin is None:
-                return self._repo.git.execute(
-                    command, stdout_as_string=not binary, env=env, strip_newline_in_stdout=False
-                )
-            with tempfile.TemporaryFile() as stream:
-                stream.write(stdin)
-                stream.seek(0)
-                return self._repo.git.execute(
-                    command,
-                    istream=stream,
-                    stdout_as_string=not binary,
-                    env=env,
-                    strip_newline_in_stdout=False,
-                )
-        except gitpython.GitCommandError as exc:
-            detail = _stderr_line(exc)
-            raise GitError(f"git {args[0]} failed: {detail}") from exc
+        output = run_git(self.root, args, stdin=stdin, config=config)
+        return output if binary else os.fsdecode(output)
+
+    def start(self, *args: str) -> _BackgroundGit:
+        """A git command fed on its standard input while the caller works (see `_BackgroundGit`)."""
+        return _BackgroundGit(self.root, args)
 
     def _wait_for_index_lock(self) -> None:
         lock = Path(self._repo.git_dir) / "index.lock"
@@ -123,7 +159,7 @@ class Repository:
         wanted = {self.to_repo_path(p): p for p in vault_paths}
         if not wanted:
             return []
-        output = self._run(
+        output = self.run(
             "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", binary=True
         )
         dirty = []
@@ -147,10 +183,10 @@ class Repository:
         return config
 
     def _config_value(self, key: str) -> str:
-        try:
-            return self._repo.git.execute(["git", "config", "--get", key], strip_newline_in_stdout=True)
-        except gitpython.GitCommandError:
-            return ""
+        try:  # no wait for the index: reading a setting does not touch it
+            return os.fsdecode(run_git(self.root, ("config", "--get", key))).rstrip("\n")
+        except GitError:
+            return ""  # not set (git exits 1)
 
     def converts_line_endings(self) -> bool:
         """Whether git rewrites line endings on commit here (autocrlf, or eol/text in .gitattributes)."""
@@ -180,7 +216,7 @@ class Repository:
         except ValueError:
             pass  # no commit yet, or ids GitPython cannot read (a SHA-256 repository): ask git
         try:
-            return self._run("rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip() or None
+            return self.run("rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip() or None
         except GitError:
             return None
 
@@ -196,7 +232,7 @@ class Repository:
         args = ["log", f"--format={fmt}", "--date=iso-strict", f"--grep=^{BATCH_TRAILER}:"]
         if limit:
             args.append(f"-n{limit}")
-        output = self._run(*args)
+        output = self.run(*args)
         commits = []
         for record in output.split("\x1d"):
             fields = record.strip("\n").split("\x1f")
@@ -208,7 +244,7 @@ class Repository:
 
     def changed_paths(self, sha: str) -> list[tuple[str, str, str | None]]:
         """(status, vault path, new vault path) for each file a commit touched, renames detected."""
-        output = self._run(
+        output = self.run(
             "diff-tree", "-r", "-z", "--no-commit-id", "-M", "--name-status", "-l0", sha, binary=True
         )
         parts = [os.fsdecode(p) for p in output.split(b"\0") if p]
@@ -240,7 +276,7 @@ class Repository:
             if oid is None:
                 raise GitError(f"git cat-file: {path} is not a file in {sha}")
             oids.append(oid)
-        output = self._run("cat-file", "--batch", stdin=b"\n".join(oids) + b"\n", binary=True)
+        output = self.run("cat-file", "--batch", stdin=b"\n".join(oids) + b"\n", binary=True)
         contents = []
         position = 0
         for oid in oids:
@@ -255,7 +291,7 @@ class Repository:
 
     def _blob_ids(self, sha: str) -> dict[str, bytes]:
         """Repository path → blob id of every file in a commit."""
-        listing = self._run("ls-tree", "-r", "-z", "--full-tree", sha, binary=True)
+        listing = self.run("ls-tree", "-r", "-z", "--full-tree", sha, binary=True)
         ids = {}
         for entry in listing.split(b"\0"):
             meta, _, path = entry.partition(b"\t")
@@ -267,7 +303,7 @@ class Repository:
     def commits_touching_since(self, sha: str, vault_paths: Iterable[str]) -> list[str]:
         """Commits after `sha` that touched any of these paths, newest first."""
         wanted = {self.to_repo_path(p) for p in vault_paths}
-        output = self._run("log", "--format=%x1e%H", "--name-only", "-z", "--no-renames", f"{sha}..HEAD")
+        output = self.run("log", "--format=%x1e%H", "--name-only", "-z", "--no-renames", f"{sha}..HEAD")
         touching = []
         for record in output.split("\x1e")[1:]:
             # With -z the commit line and each name end in NUL (a newline may precede the names).
@@ -277,13 +313,13 @@ class Repository:
         return touching
 
     def commit_message(self, ref: str) -> str:
-        return self._run("log", "-1", "--format=%B", ref)
+        return self.run("log", "-1", "--format=%B", ref)
 
     def commit_with_trailer(self, key: str, value: str, depth: int = 50) -> str | None:
         """The newest of HEAD's last `depth` commits whose trailer `key` is exactly `value`, if any."""
         if self.head() is None:
             return None
-        output = self._run("log", f"-n{depth}", f"--format=%H%x1f%(trailers:key={key},valueonly)%x1e")
+        output = self.run("log", f"-n{depth}", f"--format=%H%x1f%(trailers:key={key},valueonly)%x1e")
         for record in output.split("\x1e"):
             sha, _, values = record.strip("\n").partition("\x1f")
             if value in (line.strip() for line in values.splitlines()):
@@ -293,10 +329,10 @@ class Repository:
     def tracked(self, vault_paths: Iterable[str]) -> list[str]:
         """Which of these paths git tracks (in HEAD or the index)."""
         wanted = {self.to_repo_path(p): p for p in vault_paths}
-        output = self._run("ls-files", "-z", "--cached", binary=True)
+        output = self.run("ls-files", "-z", "--cached", binary=True)
         known = {os.fsdecode(p) for p in output.split(b"\0") if p}
         if self.head() is not None:
-            output = self._run("ls-tree", "-r", "-z", "--name-only", "HEAD", binary=True)
+            output = self.run("ls-tree", "-r", "-z", "--name-only", "HEAD", binary=True)
             known |= {os.fsdecode(p) for p in output.split(b"\0") if p}
         return [vault for repo_path, vault in wanted.items() if repo_path in known]
 
@@ -309,7 +345,7 @@ class Repository:
         """Stage exactly these paths (added, modified or deleted); paths are literal, never patterns."""
         paths = [self.to_repo_path(p) for p in vault_paths]
         if paths:
-            self._run(
+            self.run(
                 "update-index",
                 "-z",
                 "--add",
@@ -339,7 +375,7 @@ class Repository:
             return False  # `git commit-tree` does not sign by the setting: let `git commit` sign
         if self._config_value("commit.cleanup").lower() not in ("", "default", "whitespace"):
             return False  # `_stripspace` is the default message clean-up of `git commit -F`, not another
-        hooks = self.root / self._run("rev-parse", "--git-path", "hooks").strip()
+        hooks = self.root / self.run("rev-parse", "--git-path", "hooks").strip()
         names = _COMMIT_HOOKS if no_verify else (*_COMMIT_HOOKS, *_VERIFY_HOOKS)
         return not any(os.access(hooks / name, os.X_OK) and (hooks / name).is_file() for name in names)
 
@@ -372,7 +408,7 @@ class Repository:
         with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as message_file:
             message_file.write(_stripspace(message).encode("utf-8"))
         try:
-            sha = self._run(
+            sha = self.run(
                 "commit-tree", tree, "-p", head, "-F", message_file.name, config=self.identity_config()
             )
         finally:
@@ -385,11 +421,11 @@ class Repository:
             f"0 {zero}\t{path}" if oid is None else f"{builder.modes[path]} {oid}\t{path}"
             for path, oid in blobs.items()
         ]
-        self._run("update-index", "-z", "--index-info", stdin="\0".join(records).encode() + b"\0")
-        self._run("update-ref", "-m", f"commit: {subject}", "HEAD", sha, head)
+        self.run("update-index", "-z", "--index-info", stdin="\0".join(records).encode() + b"\0")
+        self.run("update-ref", "-m", f"commit: {subject}", "HEAD", sha, head)
         # As `git commit` does after each commit: pack loose objects once there are many (in the background).
         with contextlib.suppress(GitError):
-            self._run("maintenance", "run", "--auto", "--quiet")
+            self.run("maintenance", "run", "--auto", "--quiet")
         return sha
 
     def commit_paths(
@@ -409,10 +445,10 @@ class Repository:
             if self._staged_only(set(paths)):
                 # Nothing else is staged, so a plain commit records exactly these paths; `--only` would
                 # rebuild a temporary index of the whole work tree (0.5-1.5 s on 20,000 files).
-                self._run(*args, config=self.identity_config())
+                self.run(*args, config=self.identity_config())
             else:
                 args += ["--only", "--pathspec-from-file=-", "--pathspec-file-nul"]
-                self._run(*args, stdin=b"\0".join(p.encode() for p in paths), config=self.identity_config())
+                self.run(*args, stdin=b"\0".join(p.encode() for p in paths), config=self.identity_config())
         finally:
             os.unlink(message_file.name)
         head = self.head()
@@ -423,7 +459,7 @@ class Repository:
         """The index differs from HEAD in none but these paths (False before the first commit)."""
         if self.head() is None:
             return False
-        output = self._run("diff-index", "--cached", "--name-only", "-z", "--no-renames", "HEAD", binary=True)
+        output = self.run("diff-index", "--cached", "--name-only", "-z", "--no-renames", "HEAD", binary=True)
         return {os.fsdecode(p) for p in output.split(b"\0") if p} <= repo_paths
 
 
@@ -437,7 +473,7 @@ class IndexStager:
 
     def __init__(self, repo: Repository) -> None:
         self._repo = repo
-        self._process = _BackgroundGit(repo, "update-index", "-z", "--add", "--remove", "--stdin")
+        self._process = repo.start("update-index", "-z", "--add", "--remove", "--stdin")
 
     def add(self, written: Iterable[str], vacated: Iterable[str] = ()) -> None:
         """Files the batch has written with their final bytes, and paths it removed."""
@@ -464,7 +500,7 @@ class BlobWriter:
         self._repo = repo
         self._written: list[str] = []  # repository paths, in the order git hashes them
         self._vacated: set[str] = set()
-        self._process = _BackgroundGit(repo, "hash-object", "-w", "--stdin-paths")
+        self._process = repo.start("hash-object", "-w", "--stdin-paths")
 
     def add(self, written: Iterable[str], vacated: Iterable[str] = ()) -> None:
         """Files the batch has written with their final bytes, and paths it removed."""
@@ -494,18 +530,18 @@ class _BackgroundGit:
     """A git command fed on its standard input while the caller works; its output and errors go to
     temporary files (a pipe could fill up and stall both sides)."""
 
-    def __init__(self, repo: Repository, *args: str) -> None:
+    def __init__(self, cwd: Path, args: Sequence[str]) -> None:
         self._name = args[0]
         self._broken = False
         self._stdout = tempfile.TemporaryFile()  # noqa: SIM115 - lives until finish or abort
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         self._process = subprocess.Popen(
-            ["git", *args],
-            cwd=repo.root,
+            git_command_line(args),
+            cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=self._stdout,
             stderr=self._stderr,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            env=git_environment(),
         )
 
     def send(self, data: bytes) -> None:
@@ -521,14 +557,14 @@ class _BackgroundGit:
         """Wait for git; its output, or a GitError with the last lines it printed."""
         self._close()
         self._stderr.seek(0)
-        stderr = self._stderr.read().decode("utf-8", "replace")
+        stderr = self._stderr.read()
         self._stdout.seek(0)
         output = self._stdout.read()
         self._stdout.close()
         self._stderr.close()
         if self._process.returncode != 0:
-            detail = "; ".join(line.strip() for line in stderr.splitlines()[-3:] if line.strip())
-            raise GitError(f"git {self._name} failed: {detail or f'exit code {self._process.returncode}'}")
+            detail = _failure_detail(stderr, self._process.returncode)
+            raise GitError(f"git {self._name} failed: {detail}")
         return output
 
     def abort(self) -> None:
@@ -609,7 +645,7 @@ class TreeBuilder:
         requests = [
             f"{self._head}^{{tree}}" if not folder else f"{self._head}:{folder}" for folder in folders
         ]
-        output = self._repo._run(
+        output = self._repo.run(
             "cat-file", "--batch", stdin="\n".join(requests).encode() + b"\n", binary=True
         )
         trees: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}
@@ -651,7 +687,7 @@ class TreeBuilder:
                 with open(name, "wb") as handle:
                     handle.write(content)
                 names.append(name)
-            output = self._repo._run(
+            output = self._repo.run(
                 "hash-object",
                 "-t",
                 "tree",
@@ -682,7 +718,7 @@ def _decode_tree(data: bytes, oid_size: int) -> dict[bytes, tuple[bytes, bytes]]
 def _encode_tree(entries: dict[bytes, tuple[bytes, bytes]], new_names: bool = True) -> bytes:
     """Git's tree format: entries sorted by name, a folder's name as if it ended in "/". Entries read from
     a tree keep its order, so only a folder with new names is sorted again."""
-    items = entries.items()
+    items: Iterable[tuple[bytes, tuple[bytes, bytes]]] = entries.items()
     if new_names:
         items = sorted(items, key=lambda item: item[0] + b"/" if item[1][0] == b"40000" else item[0])
     return b"".join([mode + b" " + name + b"\0" + oid for name, (mode, oid) in items])
@@ -713,12 +749,6 @@ _COMMIT_HOOKS = ("prepare-commit-msg", "post-commit")  # run even with --no-veri
 _VERIFY_HOOKS = ("pre-commit", "commit-msg")
 
 
-def _stderr_line(exc: gitpython.GitCommandError) -> str:
-    stderr = exc.stderr if isinstance(exc.stderr, str) else (exc.stderr or b"").decode("utf-8", "replace")
-    lines = [line.strip() for line in stderr.replace("stderr:", "").splitlines() if line.strip().strip("'")]
-    return "; ".join(line.strip("'") for line in lines[-3:]) or f"exit code {exc.status}"
-
-
 def init_repository(folder: Path) -> Repository:
     """`git init` a folder (used by `vaulttools demo`)."""
     repo = gitpython.Repo.init(folder)
@@ -727,7 +757,7 @@ def init_repository(folder: Path) -> Repository:
 
 def commit_everything(repo: Repository, message: str, name: str, email: str) -> None:
     """Stage and commit every file of a fresh repository (the demo's first commit)."""
-    repo._run("add", "--all")
-    repo._run(
+    repo.run("add", "--all")
+    repo.run(
         "commit", "--quiet", "-m", message, config=["-c", f"user.name={name}", "-c", f"user.email={email}"]
     )

@@ -161,7 +161,7 @@ def normalize_target(
     if resolution.status == BROKEN:
         proposal = propose(context.matcher, context.index, target, source, day)
         suggestion = proposal.suggestion
-        if proposal.target is None:
+        if proposal.target is None or suggestion.path is None:  # no fix: no unique note to point to
             candidates = tuple(c.path for c in suggestion.candidates)
             return Outcome(AMBIGUOUS if candidates else STILL_BROKEN, target, (), candidates)
         rule = next(c.rule for c in suggestion.candidates if c.path == suggestion.path)

@@ -12,9 +12,12 @@ import operator
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
+
+if TYPE_CHECKING:
+    from vaulttools.links import Link
 
 BOM = "\ufeff"
 DEFAULT_LINK_PROPERTIES = frozenset({"related"})
@@ -91,7 +94,7 @@ class Note:
         return ((BOM if self.bom else "") + body).encode("utf-8")
 
     @cached_property
-    def _yaml(self) -> tuple[dict | None, str | None, bool]:
+    def _yaml(self) -> tuple[dict[str, Any] | None, str | None, bool]:
         """(data, error, whether the simple grammar read it)."""
         if not self.frontmatter:
             return None, None, False
@@ -102,7 +105,7 @@ class Note:
         return (*_load_full_yaml(yaml_text), False)
 
     @property
-    def properties(self) -> dict | None:
+    def properties(self) -> dict[str, Any] | None:
         """The frontmatter as data; None when there is none or it does not parse."""
         return self._yaml[0]
 
@@ -162,7 +165,7 @@ class Note:
         return line, offset - starts[line - 1] + 1
 
     @cached_property
-    def links(self) -> list:
+    def links(self) -> list[Link]:
         from vaulttools.links import find_links  # links imports note: keep the import cycle lazy
 
         return find_links(self)
@@ -228,7 +231,7 @@ _NON_PRINTABLE_RE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\uf
 _LATIN1_EXCLUDED = bytes([*range(0x00, 0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), ord("\\"), *range(0x7F, 0xA0)])
 
 
-def _load_simple_yaml(yaml_text: str) -> dict | None:
+def _load_simple_yaml(yaml_text: str) -> dict[str, Any] | None:
     """The data of a frontmatter in the simple grammar above, or None to ask the real loader."""
     if _outside_grammar(yaml_text):
         return None
@@ -268,7 +271,7 @@ def _outside_grammar(yaml_text: str) -> bool:
     return len(latin1.translate(None, _LATIN1_EXCLUDED)) != len(latin1)
 
 
-def load_frontmatter_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
+def load_frontmatter_yaml(yaml_text: str) -> tuple[dict[str, Any] | None, str | None]:
     """Load frontmatter; return (data, None) or (None, why it is unusable)."""
     simple = _load_simple_yaml(yaml_text)
     if simple is not None:
@@ -276,7 +279,7 @@ def load_frontmatter_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
     return _load_full_yaml(yaml_text)
 
 
-def _load_full_yaml(yaml_text: str) -> tuple[dict | None, str | None]:
+def _load_full_yaml(yaml_text: str) -> tuple[dict[str, Any] | None, str | None]:
     """`load_frontmatter_yaml` for text outside the simple grammar: PyYAML plus vaulttools' own limits."""
     if "\t" in _leading_whitespace(yaml_text):
         return None, "tabs used for indentation (YAML forbids them)"

@@ -211,15 +211,15 @@ def note_facts(
 def cached_resolver(index: LinkIndex) -> Callable[[str, str], str | None]:
     """`index.resolve` to a path (None unless resolved), cached per target and linking folder."""
     cache: dict[tuple[str, str], str | None] = {}
-    missing = object()
 
     def resolve(target: str, source: str) -> str | None:
         key = (target, source[: source.rfind("/") + 1])  # the folder, as `dirname` but cheaper
-        found = cache.get(key, missing)
-        if found is missing:
+        try:
+            return cache[key]  # a hit costs no more than `get` (the exception is only for a miss)
+        except KeyError:
             resolution = index.resolve(target, source)
             found = cache[key] = resolution.path if resolution.status == RESOLVED else None
-        return found  # type: ignore[return-value]  # never `missing` here
+            return found
 
     return resolve
 
@@ -288,9 +288,9 @@ class RelatedIndex:
             tuple(word_ids[w] for w in row[4] if w in word_ids) for row in rows
         ]
         self.word_counts: list[int] = [len(row[4]) for row in rows]
-        number = self.number
+        number_of = self.number
         self.links_out: list[tuple[int, ...]] = [
-            tuple(sorted(number[t] for t in row[3] if t in number and t != row[0])) for row in rows
+            tuple(sorted(number_of[t] for t in row[3] if t in number_of and t != row[0])) for row in rows
         ]
         self.linked_from: list[list[int]] = [[] for _ in rows]
         for source, targets in enumerate(self.links_out):
@@ -635,7 +635,7 @@ def scan_facts(
                 ungrouped += 1
             continue
         group = group_of(properties, group_property) if properties is not None else None
-        if group is None:
+        if properties is None or group is None:
             ungrouped += 1
             continue
         tags = tuple(
@@ -670,9 +670,7 @@ def _resolved_targets(
         for link in facts.links
         if link.opaque is None and link.target and not skip_from <= link.start < skip_to
     }
-    found.discard(None)
-    found.discard(path)
-    return tuple(sorted(found))  # type: ignore[arg-type]  # None was just discarded
+    return tuple(sorted(target for target in found if target is not None and target != path))
 
 
 def plan_related(

@@ -163,7 +163,11 @@ def find_old_note(index: LinkIndex, old: str) -> str:
     if "/" in given:
         path = given.lstrip("/")
         resolution = index.resolve("/" + path, "")
-        if resolution.status != RESOLVED or not resolution.path.lower().endswith(".md"):
+        if (
+            resolution.path is None
+            or resolution.status != RESOLVED
+            or not resolution.path.lower().endswith(".md")
+        ):
             raise VaultError(f"no note at {given!r}; check the path (see `vaulttools check`)")
         return resolution.path
     paths = sorted(index.notes_named(strip_md(given)))

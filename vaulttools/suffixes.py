@@ -42,13 +42,13 @@ class SuffixMatcher:
         self._by_stem: dict[str, list[str]] = defaultdict(list)
         self._by_base: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self._rules_between: dict[tuple[str, str], str | None] = {}
-        by_stem, by_base, rules = self._by_stem, self._by_base, self.rules
+        by_stem, by_base, patterns = self._by_stem, self._by_base, self.rules
         for path in note_paths:  # once per note of the vault: locals and an inlined `strip_md`
             stem = path.rpartition("/")[2]
             if stem.lower().endswith(".md"):
                 stem = stem[:-3]
             by_stem[fold(stem)].append(path)
-            for rule, pattern in rules:
+            for rule, pattern in patterns:
                 match = pattern.search(stem)
                 if match and match.start() > 0:
                     by_base[fold(stem[: match.start()])].append((path, rule))
