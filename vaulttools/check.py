@@ -232,10 +232,6 @@ def _finding_of(record: tuple | list) -> Finding:
     return Finding._make((*record[:8], tuple(record[8])))
 
 
-def check_note(vault: Vault, note: Note, matcher: SuffixMatcher) -> list[Finding]:
-    return _note_findings(vault, note, matcher)[0]
-
-
 def _note_findings(vault: Vault, note: Note, matcher: SuffixMatcher) -> tuple[list[Finding], int]:
     """The note's findings, and how many `[[…]]` it has inside code, math or HTML comments."""
     path = note.path

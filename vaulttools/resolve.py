@@ -23,7 +23,8 @@ _BROKEN = Resolution(BROKEN)  # immutable, so one shared answer for every broken
 
 
 def fold(name: str) -> str:
-    """The form names are compared in: NFC, case-folded."""
+    """The form names are compared in: NFC, then lower-cased (`str.lower`, not `str.casefold`, which would
+    also match "ß" with "ss")."""
     if name.isascii():  # nothing to normalise: the common case, several times faster
         return name.lower()
     return unicodedata.normalize("NFC", name).lower()
