@@ -448,7 +448,15 @@ def _walk_block_regions(text: str, start: int, body: str) -> list[Region]:
         elif not blank and not content.startswith((" ", "\t")):
             in_list = False
         previous_blank = blank
+    return regions + _open_at_end(text, fence, math_start, indented_start)
+
+
+def _open_at_end(
+    text: str, fence: tuple[str, int, int] | None, math_start: int | None, indented_start: int | None
+) -> list[Region]:
+    """The regions still open when the text ends: they run to its end."""
     end_of_text = len(text)
+    regions = []
     if fence is not None:
         regions.append(Region(fence[2], end_of_text, "code"))
     if math_start is not None:
