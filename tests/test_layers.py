@@ -201,3 +201,15 @@ def test_every_git_command_goes_through_one_helper() -> None:
     assert spawns == {"run_git": ["run"], "__init__": ["Popen"]}
     source = (PACKAGE / "git.py").read_text(encoding="utf-8")
     assert ".git.execute" not in source and "._run(" not in source
+
+
+def test_test_modules_never_import_each_other() -> None:
+    """Shared test code lives in tests/conftest.py and tests/helpers.py, not in another test module."""
+    for path in sorted(PACKAGE.parent.joinpath("tests").glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = [
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_")
+        ]
+        assert imported == [], f"{path.name} imports {imported}"

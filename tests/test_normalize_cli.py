@@ -274,7 +274,7 @@ def test_planning_only_broken_links_changes_nothing(
     """`check`'s broken links pick the notes to plan and the links to parse, with their outcomes: the plan
     is the one of deciding every link of every note."""
     from tests.conftest import BRAIN
-    from tests.test_parallel import generate_vault
+    from tests.helpers import generate_vault
     from vaulttools.normalize import plan_normalize
     from vaulttools.vault import Vault
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_git_vault
+from tests.helpers import generate_vault
 from vaulttools import changes, parallel
 from vaulttools.changes import BatchPlan
 from vaulttools.check import check_vault
@@ -17,19 +16,6 @@ from vaulttools.normalize import NormalizeOptions, plan_normalize
 from vaulttools.related import plan_sync_related
 from vaulttools.rename import plan_renames
 from vaulttools.vault import Vault
-
-BENCH = Path(__file__).resolve().parent.parent / "bench"
-
-
-def generate_vault(out: Path, notes: int, seed: int) -> Path:
-    """A vault from the benchmark generator: hub, suffixed links, groups, related sections."""
-    spec = importlib.util.spec_from_file_location("bench_generate_for_tests", BENCH / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    module.generate(out, notes, seed)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import masked
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.normalize import plan_normalize
 from vaulttools.note import Note
@@ -125,16 +126,6 @@ def read_all(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*.md"))
         if not p.relative_to(root).as_posix().startswith(".vaulttools")
     }
-
-
-def masked(note: Note) -> list[str]:
-    """The note's text cut at its real links: the pieces a rename must leave exactly as they were."""
-    pieces, cursor = [], 0
-    for link in sorted(note.links, key=lambda lk: lk.start):
-        if link.opaque is None and link.start >= cursor:
-            pieces.append(note.text[cursor : link.start])
-            cursor = link.end
-    return [*pieces, note.text[cursor:]]
 
 
 # --- properties ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 from click.testing import Result
 
 from tests.conftest import git, snapshot
-from tests.test_properties import masked
+from tests.helpers import masked
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.normalize import plan_normalize
 from vaulttools.note import Note

@@ -11,8 +11,6 @@ import errno
 import os
 import re
 import stat
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,33 +18,12 @@ import pytest
 from click.testing import Result
 
 from tests.conftest import git, snapshot
+from tests.helpers import FILES_IN_BATCH, NEW, OLD, assert_clean, commits, run_vaulttools
 from vaulttools import batch as batch_module
 from vaulttools.batch import CRASH_AFTER_ENV, CRASH_MODE_ENV, BatchOptions, run_batch
 from vaulttools.errors import EditConflict
 from vaulttools.rename import plan_renames
 from vaulttools.vault import Vault
-
-OLD, NEW = "concept-humane-imperative", "concept-humane-differentiation"
-FILES_IN_BATCH = 22  # the sample vault's rename of OLD touches 22 files
-
-
-def run_vaulttools(vault: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The real CLI in its own process, so it can be killed for real."""
-    return subprocess.run(
-        [sys.executable, "-m", "vaulttools", "--vault", str(vault), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-    )
-
-
-def assert_clean(vault: Path) -> None:
-    assert git(vault, "status", "--porcelain", "--untracked-files=all") == ""
-
-
-def commits(vault: Path) -> int:
-    return int(git(vault, "rev-list", "--count", "HEAD"))
 
 
 @pytest.mark.parametrize("killed_after", [1, 2, FILES_IN_BATCH // 2, FILES_IN_BATCH])

@@ -21,7 +21,7 @@ import pytest
 from click.testing import Result
 
 from tests.conftest import git, snapshot
-from tests.test_reliability_crash import FILES_IN_BATCH, NEW, OLD, assert_clean, commits, run_vaulttools
+from tests.helpers import FILES_IN_BATCH, NEW, OLD, assert_clean, commits, run_vaulttools
 from vaulttools import journal, lock
 from vaulttools.batch import CRASH_AFTER_ENV, CRASH_MODE_ENV, PAUSE_DIR_ENV, BatchOptions, run_batch
 from vaulttools.errors import EditConflict

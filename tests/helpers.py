@@ -1,0 +1,58 @@
+"""Helpers shared by several test modules (test modules never import each other)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT, git
+from vaulttools.note import Note
+
+# The sample vault's rename that the crash and lock tests interrupt.
+OLD, NEW = "concept-humane-imperative", "concept-humane-differentiation"
+FILES_IN_BATCH = 22  # the sample vault's rename of OLD touches 22 files
+
+
+def run_vaulttools(vault: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The real CLI in its own process, so it can be killed for real."""
+    return subprocess.run(
+        [sys.executable, "-m", "vaulttools", "--vault", str(vault), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def assert_clean(vault: Path) -> None:
+    assert git(vault, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def commits(vault: Path) -> int:
+    return int(git(vault, "rev-list", "--count", "HEAD"))
+
+
+def generate_vault(out: Path, notes: int, seed: int) -> Path:
+    """A vault from the benchmark generator: hub, suffixed links, groups, related sections."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_generate_for_tests", REPO_ROOT / "bench" / "generate.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.generate(out, notes, seed)
+    return out
+
+
+def masked(note: Note) -> list[str]:
+    """The note's text cut at its real links: the pieces a rename must leave exactly as they were."""
+    pieces, cursor = [], 0
+    for link in sorted(note.links, key=lambda lk: lk.start):
+        if link.opaque is None and link.start >= cursor:
+            pieces.append(note.text[cursor : link.start])
+            cursor = link.end
+    return [*pieces, note.text[cursor:]]
