@@ -19,6 +19,8 @@ from vaulttools.errors import VaultError
 if TYPE_CHECKING:
     import frontmatter
 
+    from vaulttools.duplicates import Family
+
 
 class Vault(_vault.Vault):
     """A vault with one method per command; planning methods return a `BatchPlan` and write nothing."""
@@ -69,6 +71,31 @@ class Vault(_vault.Vault):
         if old is not None and new is not None:
             pairs.insert(0, (old, new))
         return plan_renames(self, pairs, keep_alias=keep_alias)
+
+    def duplicates(self) -> list[Family]:
+        """The families of notes that are the same note (one name up to a suffix rule, or one `id`)."""
+        from vaulttools.duplicates import find_families
+
+        return find_families(self)
+
+    def merge(
+        self,
+        sources: list[str] | None = None,
+        *,
+        into: str | None = None,
+        all_families: bool = False,
+        prefer_source: list[str] | None = None,
+    ) -> BatchPlan:
+        """Merge SOURCE notes into `into` (or, with `all_families`, every family into its kept note)."""
+        from vaulttools.merge import Merge, plan_merges, resolve_merge
+
+        if all_families:
+            merges = [Merge(family.keep, tuple(family.sources)) for family in self.duplicates()]
+        else:
+            if into is None:
+                raise VaultError("merge: say which note the sources go into (into=...)")
+            merges = [resolve_merge(self, sources or [], into)]
+        return plan_merges(self, merges, prefer_source=prefer_source or ())
 
     def sync_related(self, limit: int | None = None) -> BatchPlan:
         """Plan `sync-related`: every grouped note's "Related across articles" section."""

@@ -6,7 +6,9 @@ from __future__ import annotations
 # command name -> (module, attribute)
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("vaulttools.commands.demo", "demo"),
+    "duplicates": ("vaulttools.commands.duplicates", "duplicates"),
     "enrich": ("vaulttools.commands.enrich", "enrich"),
+    "merge": ("vaulttools.commands.merge", "merge"),
     "normalize-links": ("vaulttools.commands.normalize", "normalize_links"),
     "rename": ("vaulttools.commands.rename", "rename"),
     "sync-related": ("vaulttools.commands.related", "sync_related"),
