@@ -172,6 +172,8 @@ class _Context:
 
 def plan_merges(vault: Vault, merges: list[Merge], *, prefer_source: Iterable[str] = ()) -> BatchPlan:
     """The batch that folds every merge's SOURCEs into its TARGET; writes nothing."""
+    if not merges:
+        return _batch([], [], MergeReport())
     check_merges(vault, merges)
     moved = {source: merge.target for merge in merges for source in merge.sources}
     after = vault.index.copy()
@@ -221,7 +223,7 @@ def _spelled_names(vault: Vault, family_of: Mapping[str, str]) -> set[str]:
             match = pattern.search(stem)
             if match and match.start() > 0:
                 names.add(stem[: match.start()])
-    return names or {_stem(next(iter(family_of)))}
+    return names
 
 
 def _stem(path: str) -> str:
@@ -544,16 +546,17 @@ def _plain(value: Any) -> Any:
 def _new_list_text(
     key: str, items: list[tuple[Any, str | None]], located: KeyValue | None, newline: str, where: str
 ) -> str:
-    """A key the TARGET lacks: written in the first SOURCE's list style (flow `["a"]` by default)."""
+    """A key the TARGET lacks, in the first SOURCE's list style: its items as that SOURCE spelled them,
+    others (a SOURCE's name as an alias) in its quoting; `key: ["…"]` when no SOURCE had the key."""
     quote = located.quote if located is not None else '"'
-    if located is not None and located.style == BLOCK:
-        lines = "".join(
-            f"{located.indent}- {format_item(v, raw, quote, in_flow=False, where=where)}{newline}"
-            for v, raw in items
-        )
-        return f"{key}:{newline}{lines}"
-    formatted = ", ".join(format_item(v, raw, quote, in_flow=True, where=where) for v, raw in items)
-    return f"{key}: [{formatted}]{newline}"
+    block = located is not None and located.style == BLOCK
+    written = [
+        raw if raw is not None else format_item(v, raw, quote, in_flow=not block, where=where)
+        for v, raw in items
+    ]
+    if block and located is not None:
+        return f"{key}:{newline}" + "".join(f"{located.indent}- {item}{newline}" for item in written)
+    return f"{key}: [{', '.join(written)}]{newline}"
 
 
 # --- the body -----------------------------------------------------------------------------------------
@@ -703,9 +706,16 @@ def _batch(merges: list[Merge], changes: list[FileChange], report: MergeReport) 
     return BatchPlan(COMMAND, summary, changes, counts, plan_report)
 
 
+def _short(value: Any, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 2] + "…" + text[-1]
+
+
 def describe(plan: BatchPlan) -> list[str]:
     """The human report printed after a merge (the same facts as `--json`'s `report`)."""
     report, counts = plan.report, plan.counts
+    if not report.get("merges"):
+        return ["No duplicate notes to merge (see `vaulttools duplicates`)."]
     lines = [f"merged: {', '.join(m['sources'])} → {m['target']}" for m in report.get("merges", [])]
     kinds = ", ".join(f"{n} {kind}" for kind, n in report.get("redirected_by_kind", {}).items())
     lines.append(f"links redirected: {counts.get('links_redirected', 0)}" + (f" ({kinds})" if kinds else ""))
@@ -719,13 +729,11 @@ def describe(plan: BatchPlan) -> list[str]:
     ]
     lines += [f"{text}: {counts[key]}" for key, text in extra if counts.get(key)]
     for entry in report.get("differing_scalars", []):
-        kept = "took the source's" if entry["taken"] == "source" else "kept the target's"
+        taken = entry["source"] if entry["taken"] == "source" else entry["target"]
         lines.append(
-            f"differs: {entry['key']} in {entry['target']} {entry['target_value']!r}, in {entry['source']} "
-            f"{entry['source_value']!r} ({kept}; --prefer-source {entry['key']} takes the source's)"
-            if entry["taken"] == "target"
-            else f"differs: {entry['key']} in {entry['target']} {entry['target_value']!r}, in {entry['source']} "
-            f"{entry['source_value']!r} ({kept})"
+            f"differs: {entry['key']}: {_short(entry['target_value'])} in {entry['target']}, "
+            f"{_short(entry['source_value'])} in {entry['source']}; kept {taken}'s"
+            + (f" (--prefer-source {entry['key']} takes the source's)" if entry["taken"] == "target" else "")
         )
     for place in report.get("left_alone", []):
         lines.append(
