@@ -54,6 +54,8 @@ OUT = HERE / "out"
 HUB = "concept-hub-note"
 HUB_NEW = "concept-hub-renamed"
 BASE_TAG = "bench-base"
+DUPLICATES_TAG = "bench-duplicates"  # bench-base plus day-suffixed copies of 1 % of the notes (merge-all)
+DUPLICATE_EVERY = 100
 ENRICH_NOTES = 200
 RSS_LIMIT_MB = 1024  # the issue's ceiling on 100,000 notes
 TIME_BINARY = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
@@ -80,7 +82,7 @@ class Bench:
     args: tuple[str, ...]
     goal: float | None  # ratio to the floor the issue asks for (None: no goal, reported only)
     writes: bool = False
-    prepare: str = "none"  # none | fresh-cache | reset | reset-and-rename
+    prepare: str = "none"  # none | fresh-cache | reset | reset-and-rename | reset-duplicates
     requires: str | None = None  # the vaulttools subcommand that must exist
 
 
@@ -111,6 +113,7 @@ def benches(enrich_file: Path) -> list[Bench]:
         Bench("enrich", ("enrich", str(enrich_file)), None, True, "reset", "enrich"),
         Bench("undo", ("undo",), None, True, "reset-and-rename", "undo"),
         Bench("recover", ("recover",), None, True, "reset-and-kill", "recover"),
+        Bench("merge-all", ("merge", "--all"), 10.0, True, "reset-duplicates", "merge"),
     ]
 
 
@@ -257,9 +260,9 @@ def prepare_vault(notes: int, seed: int, out: Path) -> Path:
     return vault
 
 
-def _has_tag(vault: Path) -> bool:
+def _has_tag(vault: Path, tag: str = BASE_TAG) -> bool:
     try:
-        git(vault, "rev-parse", "-q", "--verify", f"refs/tags/{BASE_TAG}")
+        git(vault, "rev-parse", "-q", "--verify", f"refs/tags/{tag}")
     except subprocess.CalledProcessError:
         return False
     return True
@@ -269,6 +272,33 @@ def reset(vault: Path) -> None:
     """Back to the generated vault; `.vaulttools/` (git-ignored) is kept, so the cache survives."""
     git(vault, "reset", "--hard", "-q", BASE_TAG)
     git(vault, "clean", "-fdq")
+
+
+def duplicate_note(text: str, stem: str, copy_stem: str) -> str:
+    """A day-suffixed copy of a generated note: its own id, one paragraph of its own, the rest repeated."""
+    text = text.replace(f'id: "{stem}"', f'id: "{copy_stem}"', 1)
+    return text.replace("\n---\n", f"\n---\nA paragraph only the copy {copy_stem} has.\n\n", 1)
+
+
+def add_duplicates(vault: Path) -> None:
+    """Tag `bench-duplicates`: every 100th note gets a `-d99` copy, and the next note a link to the copy."""
+    if _has_tag(vault, DUPLICATES_TAG):
+        return
+    reset(vault)
+    notes = sorted(vault.glob("*.md"))
+    for number in range(0, len(notes) - 1, DUPLICATE_EVERY):
+        original, neighbour = notes[number], notes[number + 1]
+        copy_stem = f"{original.stem}-d99"
+        text = original.read_text(encoding="utf-8")
+        (vault / f"{copy_stem}.md").write_text(
+            duplicate_note(text, original.stem, copy_stem), encoding="utf-8"
+        )
+        with neighbour.open("a", encoding="utf-8") as handle:
+            handle.write(f"\nSee also [[{copy_stem}]].\n")
+    git(vault, "add", "-A")
+    git(vault, "commit", "-q", "-m", "day-suffixed duplicates")
+    git(vault, "tag", DUPLICATES_TAG)
+    git(vault, "reset", "--hard", "-q", BASE_TAG)
 
 
 def drop_cache(vault: Path) -> None:
@@ -341,6 +371,11 @@ def preparation(bench: Bench, vault: Path) -> Callable[[], None]:
             reset(vault)
             warm_cache()
             killed_batch(vault, str(kill_point(vault)))
+        elif bench.prepare == "reset-duplicates":
+            add_duplicates(vault)
+            git(vault, "reset", "--hard", "-q", DUPLICATES_TAG)
+            git(vault, "clean", "-fdq")
+            warm_cache()
 
     return prepare
 

@@ -103,3 +103,21 @@ def test_killed_mid_merge_then_recover_restores_deleted_sources(tmp_path: Path) 
     assert not (vault / "entity-deloitte-d9.md").exists()
     assert run_vaulttools(vault, "recover").returncode == 0
     assert snapshot(vault) == before
+
+
+def test_empty_keys_of_the_target_are_filled(tmp_path: Path) -> None:
+    """`aliases:` and `owner:` left empty (as templates leave them) take the SOURCE's values in place."""
+    from vaulttools import Vault
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "x.md").write_text('---\nid: "x"\naliases:\nowner:  # who\ntags: [a]\n---\nBody.\n')
+    (root / "x-d2.md").write_text(
+        '---\nid: "x-d2"\naliases: ["X two"]\nowner: "jane"\ntags: [b]\n---\nOther.\n'
+    )
+    plan = Vault(root).merge(["x-d2"], into="x")
+    [target] = [c for c in plan.changes if c.path == "x.md"]
+    assert target.new == (
+        b'---\nid: "x"\naliases: ["x-d2", "X two"]\nowner: "jane"  # who\ntags: [a, b]\n---\nBody.\n\nOther.\n'
+    )
+    assert plan.report["differing_scalars"] == []

@@ -46,7 +46,7 @@ from vaulttools.rename import (
 from vaulttools.resolve import BROKEN, LinkIndex, fold
 from vaulttools.suffixes import written_like
 from vaulttools.vault import Vault
-from vaulttools.yamllists import BLOCK, FLOW, KeyValue, format_item, list_edits, locate
+from vaulttools.yamllists import BLOCK, FLOW, KeyValue, empty_key_line, format_item, list_edits, locate
 
 COMMAND = "merge"
 ALIASES = "aliases"
@@ -148,7 +148,8 @@ def _shape_mismatches(notes: list[Note]) -> list[str]:
     kinds: dict[str, dict[str, bool]] = {}
     for note in notes:
         for key, value in (note.properties or {}).items():
-            kinds.setdefault(str(key), {})[note.path] = isinstance(value, list)
+            if value is not None:  # an empty `key:` goes with a list or a scalar
+                kinds.setdefault(str(key), {})[note.path] = isinstance(value, list)
     problems = []
     for key, by_path in kinds.items():
         if len(set(by_path.values())) > 1:
@@ -387,6 +388,9 @@ def _frontmatter_merge(
             tail.append(_new_list_text(key, items, located, note.newline, note.path))
             expected[key] = [value for value, _ in items]
             report.keys_added += 1
+        elif target_props[key] is None:  # `aliases:` left empty (a template's): the line becomes the list
+            edits.append(_fill_empty_key(note, key, items, new_keys))
+            expected[key] = [value for value, _ in items]
         else:
             found, removed = removals.get(key) or (_located_list(note, key), set())
             quote, in_flow = found.quote, found.style == FLOW
@@ -400,16 +404,22 @@ def _frontmatter_merge(
         else:
             report.items_added += len(items)
     for key, (source, located) in new_keys.items():
-        if key in expected:
+        if key in additions:
             continue
-        if located is None or located.style == BLOCK:
+        empty_line = empty_key_line(note, key) if key in target_props else None
+        if located is None or located.style == BLOCK or (key in target_props and empty_line is None):
             report.warnings.append(
                 f"{source.path}: {key!r} is not a one-line value; not copied to {note.path}"
             )
             continue
-        tail.append(f"{key}: {source.text[located.value_start : located.value_end]}{note.newline}")
+        value_text = source.text[located.value_start : located.value_end]
+        if empty_line is not None:  # TARGET has the key with no value: the SOURCE's fills it in
+            edits.append(Edit(empty_line[0], empty_line[0], "", " " + value_text, "merge-key"))
+        else:
+            line = f"{key}: {value_text}{note.newline}"
+            tail.append(line)
+            report.keys_added += 1
         expected[key] = (source.properties or {})[key]
-        report.keys_added += 1
     for entry in report.differing:
         if entry["target"] == note.path and entry["taken"] == "source":
             edits.append(
@@ -457,20 +467,38 @@ def _new_items(
         add(ALIASES, source.stem, None)
         for key, value in (source.properties or {}).items():
             key = str(key)
-            if key == id_key:
-                continue
-            if key not in target_props and key not in new_keys:
+            if key == id_key or value is None:
+                continue  # the id stays TARGET's; an empty value adds nothing
+            if (key not in target_props or target_props[key] is None) and key not in new_keys:
                 new_keys[key] = (source, locate(source, key))
             if isinstance(value, list):
                 located = locate(source, key)
                 spelled = located is not None and [i.value for i in located.items] == value
                 for i, item in enumerate(value):
                     add(key, item, located.items[i].raw if spelled and located else None)
-            elif key in target_props and value != target_props[key]:
+            elif target_props.get(key) is not None and value != target_props[key]:
                 _differing_scalar(note, source, key, value, key in prefer_source, report)
     if ALIASES not in target_props and ALIASES not in new_keys:
         new_keys[ALIASES] = (note, None)
     return additions, new_keys
+
+
+def _fill_empty_key(
+    note: Note,
+    key: str,
+    items: list[tuple[Any, str | None]],
+    new_keys: Mapping[str, tuple[Note, KeyValue | None]],
+) -> Edit:
+    """`key:` with no value gets the list after its colon (a comment beside it stays) or under it."""
+    span = empty_key_line(note, key)
+    if span is None:
+        raise VaultError(f"{note.path}: {key!r} has no value but is not one empty line; merge it by hand")
+    located = new_keys[key][1] if key in new_keys else None
+    inline, lines = _list_value_text(items, located, note.newline, note.path)
+    at = span[1] if lines else span[0]
+    if lines and not note.text[:at].endswith("\n"):
+        lines = note.newline + lines
+    return Edit(at, at, "", inline or lines, "merge-list")
 
 
 def _located_list(note: Note, key: str) -> KeyValue:
@@ -548,6 +576,14 @@ def _new_list_text(
 ) -> str:
     """A key the TARGET lacks, in the first SOURCE's list style: its items as that SOURCE spelled them,
     others (a SOURCE's name as an alias) in its quoting; `key: ["…"]` when no SOURCE had the key."""
+    inline, lines = _list_value_text(items, located, newline, where)
+    return f"{key}:{inline}{newline}{lines}"
+
+
+def _list_value_text(
+    items: list[tuple[Any, str | None]], located: KeyValue | None, newline: str, where: str
+) -> tuple[str, str]:
+    """(text after `key:` on its line, the block item lines after it) for a list in `located`'s style."""
     quote = located.quote if located is not None else '"'
     block = located is not None and located.style == BLOCK
     written = [
@@ -555,8 +591,8 @@ def _new_list_text(
         for v, raw in items
     ]
     if block and located is not None:
-        return f"{key}:{newline}" + "".join(f"{located.indent}- {item}{newline}" for item in written)
-    return f"{key}: [{', '.join(written)}]{newline}"
+        return "", "".join(f"{located.indent}- {item}{newline}" for item in written)
+    return f" [{', '.join(written)}]", ""
 
 
 # --- the body -----------------------------------------------------------------------------------------

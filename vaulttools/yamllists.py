@@ -110,6 +110,19 @@ def locate(note: Note, key: str) -> KeyValue | None:
     return _block(note, key, match.start(), line_end, fm.end)
 
 
+def empty_key_line(note: Note, key: str) -> tuple[int, int] | None:
+    """A `key:` line with no value (YAML null): (just after the colon, the end of the line with its line
+    break), or None."""
+    match = _key_match(note, key)
+    fm = note.frontmatter
+    if match is None or fm is None or _strip_comment(match.group("rest")).strip():
+        return None
+    end = _line_end(note.text, match.end(), fm.end)
+    if _continues(note.text, end, fm.end) or note.text[end : end + 1] == "-":
+        return None
+    return match.start("rest"), end
+
+
 def _continues(text: str, position: int, stop: int) -> bool:
     """Whether the next line is indented (a continuation of the key above)."""
     return (
