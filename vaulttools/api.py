@@ -87,15 +87,20 @@ class Vault(_vault.Vault):
         prefer_source: list[str] | None = None,
     ) -> BatchPlan:
         """Merge SOURCE notes into `into` (or, with `all_families`, every family into its kept note)."""
+        from vaulttools.duplicates import scan_families
         from vaulttools.merge import Merge, plan_merges, resolve_merge
 
         if all_families:
-            merges = [Merge(family.keep, tuple(family.sources)) for family in self.duplicates()]
-        else:
-            if into is None:
-                raise VaultError("merge: say which note the sources go into (into=...)")
-            merges = [resolve_merge(self, sources or [], into)]
-        return plan_merges(self, merges, prefer_source=prefer_source or ())
+            scan = scan_families(self)
+            merges = [Merge(family.keep, tuple(family.sources)) for family in scan.families]
+            return plan_merges(
+                self, merges, prefer_source=prefer_source or (), spelling_notes=scan.spelling_notes
+            )
+        if into is None:
+            raise VaultError("merge: say which note the sources go into (into=...)")
+        return plan_merges(
+            self, [resolve_merge(self, sources or [], into)], prefer_source=prefer_source or ()
+        )
 
     def sync_related(self, limit: int | None = None) -> BatchPlan:
         """Plan `sync-related`: every grouped note's "Related across articles" section."""

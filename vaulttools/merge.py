@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from vaulttools.batch import BatchPlan, FileChange
+from vaulttools.duplicates import stem_of, suffix_base
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.enrich import find_enrichment_paragraph
 from vaulttools.errors import VaultError
@@ -169,10 +170,21 @@ class _Context:
     after: LinkIndex  # the link index once the SOURCEs are gone
     family_of: dict[str, str]  # every member (SOURCEs and TARGETs) -> its TARGET
     targets: frozenset[str]
+    interesting: Callable[[str], bool]  # whether a link target may name a SOURCE or miss a member by a suffix
 
 
-def plan_merges(vault: Vault, merges: list[Merge], *, prefer_source: Iterable[str] = ()) -> BatchPlan:
-    """The batch that folds every merge's SOURCEs into its TARGET; writes nothing."""
+def plan_merges(
+    vault: Vault,
+    merges: list[Merge],
+    *,
+    prefer_source: Iterable[str] = (),
+    spelling_notes: list[str] | None = None,
+) -> BatchPlan:
+    """The batch that folds every merge's SOURCEs into its TARGET; writes nothing.
+
+    `spelling_notes`: the notes whose bytes spell a member's name (or its name without the suffix), when
+    a scan already found them (`duplicates.scan_families`); otherwise every note's bytes are searched.
+    """
     if not merges:
         return _batch([], [], MergeReport())
     check_merges(vault, merges)
@@ -181,14 +193,22 @@ def plan_merges(vault: Vault, merges: list[Merge], *, prefer_source: Iterable[st
     for source in moved:
         after.remove(source)
     family_of = {**moved, **{merge.target: merge.target for merge in merges}}
-    context = _Context(vault, moved, after, family_of, frozenset(m.target for m in merges))
+    context = _Context(
+        vault,
+        moved,
+        after,
+        family_of,
+        frozenset(m.target for m in merges),
+        _names_of_interest(vault, family_of),
+    )
     pattern = spelling_pattern(_spelled_names(vault, family_of))
-    others = [path for path in vault.note_paths if path not in family_of]
+    others = [path for path in (spelling_notes or vault.note_paths) if path not in family_of]
+    always = {path: path for path in others} if spelling_notes is not None else {}
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], MergeReport]]:
         report = MergeReport()
         changes = []
-        for path, raw in candidate_notes(vault, paths, {}, pattern, report.links):
+        for path, raw in candidate_notes(vault, paths, always, pattern, report.links):
             note = Note(path, raw, vault.config.link_property_set)
             report.links.notes_parsed += 1
             change = _plan_linking_note(context, note, report)
@@ -209,6 +229,24 @@ def plan_merges(vault: Vault, merges: list[Merge], *, prefer_source: Iterable[st
         for source in merge.sources:
             changes.append(FileChange(source, vault.read_bytes(source), None))
     return _batch(merges, changes, report)
+
+
+def _names_of_interest(vault: Vault, family_of: Mapping[str, str]) -> Callable[[str], bool]:
+    """A quick test of a link target: can it point at a SOURCE, or be a broken link that a suffix rule
+    relates to a member? Only such links are resolved (a linking note has ten others on average)."""
+    rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
+    sources = {fold(_stem(path)) for path, target in family_of.items() if path != target}
+    members = {fold(_stem(path)) for path in family_of}
+    bases = {fold(base) for base in (suffix_base(_stem(path), rules) for path in family_of) if base}
+
+    def interesting(target: str) -> bool:
+        name = fold(stem_of(target))
+        if name in sources or name in bases:
+            return True
+        base = suffix_base(name, rules)
+        return base is not None and base in members
+
+    return interesting
 
 
 def _spelled_names(vault: Vault, family_of: Mapping[str, str]) -> set[str]:
@@ -240,7 +278,10 @@ def _link_stage(
     edits: list[Edit] = []
     source = new_source or note.path
     moved = context.moved if new_source is None else {**context.moved, note.path: new_source}
+    interesting = context.interesting if new_source is None else None
     for link in note.links:
+        if interesting is not None and not interesting(link.target):
+            continue  # its note stays where it is, and no SOURCE can be meant
         found = link_edits(vault, note, link, moved, source, context.after, report.links)
         if found:
             edits.extend(found)

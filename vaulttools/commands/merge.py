@@ -54,17 +54,20 @@ def merge(
 
     vault = app.vault
     merges: list[Merge]
+    spelling_notes: list[str] | None = None
     if merge_all:
         if sources or target:
             raise VaultError("give either SOURCE... --into TARGET or --all, not both")
-        from vaulttools.duplicates import find_families
+        from vaulttools.duplicates import scan_families
 
-        merges = [Merge(family.keep, tuple(family.sources)) for family in find_families(vault)]
+        scan = scan_families(vault)
+        merges = [Merge(family.keep, tuple(family.sources)) for family in scan.families]
+        spelling_notes = scan.spelling_notes
     else:
         if not target:
             raise VaultError(
                 "missing --into TARGET: say which note the SOURCEs are merged into (or use --all)"
             )
         merges = [resolve_merge(vault, sources, target)]
-    plan = plan_merges(vault, merges, prefer_source=prefer_source)
+    plan = plan_merges(vault, merges, prefer_source=prefer_source, spelling_notes=spelling_notes)
     return execute_plan(app, plan, **flags, describe=describe)
