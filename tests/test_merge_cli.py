@@ -213,3 +213,28 @@ def test_python_api(tmp_path: Path) -> None:
     assert result.committed
     assert snapshot(root) == snapshot(GOLDEN / "obsidian-copy" / "after")
     assert Vault(root).merge(all_families=True).empty
+
+
+def test_prefer_source_takes_the_source_value_or_says_why_not(tmp_path: Path, run_cli: RunCli) -> None:
+    vault = make_git_vault(GOLDEN / "day-suffix" / "before", tmp_path / "v")
+    result = run_cli(
+        vault,
+        "merge",
+        "entity-deloitte-d9",
+        "--into",
+        "entity-deloitte",
+        "--prefer-source",
+        "definition",
+        "--prefer-source",
+        "type",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert (
+        "--prefer-source type: no SOURCE has another value for 'type'; nothing taken"
+        in document["report"]["warnings"]
+    )
+    text = (vault / "entity-deloitte.md").read_text()
+    assert 'definition: "Deloitte, as a firm under regulatory review."\n' in text
+    assert "originDay: 2\n" in text

@@ -121,3 +121,23 @@ def test_empty_keys_of_the_target_are_filled(tmp_path: Path) -> None:
         b'---\nid: "x"\naliases: ["x-d2", "X two"]\nowner: "jane"  # who\ntags: [a, b]\n---\nBody.\n\nOther.\n'
     )
     assert plan.report["differing_scalars"] == []
+
+
+@pytest.mark.parametrize(
+    "vault_dir",
+    [FIXTURES / "merge" / "day-suffix" / "before", FIXTURES.parent / "vaulttools" / "sample_vault"],
+)
+def test_merge_all_shortcut_plans_what_the_full_search_plans(tmp_path: Path, vault_dir: Path) -> None:
+    """`merge --all` parses only the notes the family scan saw spelling a member's name; planning from
+    every note's bytes must give the very same batch."""
+    from vaulttools import Vault
+    from vaulttools.duplicates import find_families
+    from vaulttools.merge import Merge, plan_merges
+
+    root = make_git_vault(vault_dir, tmp_path / "v")
+    shortcut = Vault(root).merge(all_families=True)
+    vault = Vault(root)
+    merges = [Merge(family.keep, tuple(family.sources)) for family in find_families(vault)]
+    full = plan_merges(vault, merges)
+    assert shortcut.changes and sorted(shortcut.changes, key=str) == sorted(full.changes, key=str)
+    assert shortcut.counts == full.counts

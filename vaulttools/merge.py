@@ -228,6 +228,11 @@ def plan_merges(
             changes.append(change)
         for source in merge.sources:
             changes.append(FileChange(source, vault.read_bytes(source), None))
+    taken = {entry["key"] for entry in report.differing if entry["taken"] == "source"}
+    for key in sorted(preferred - taken):
+        report.warnings.append(
+            f"--prefer-source {key}: no SOURCE has another value for {key!r}; nothing taken"
+        )
     return _batch(merges, changes, report)
 
 
