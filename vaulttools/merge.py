@@ -466,14 +466,12 @@ def _frontmatter_merge(
             tail.append(line)
             report.keys_added += 1
         expected[key] = (source.properties or {})[key]
+    sources_by_path = {source.path: source for source in sources}
     for entry in report.differing:
         if entry["target"] == note.path and entry["taken"] == "source":
-            edits.append(
-                _preferred_value(note, next(s for s in sources if s.path == entry["source"]), entry["key"])
-            )
-            expected[entry["key"]] = (next(s for s in sources if s.path == entry["source"]).properties or {})[
-                entry["key"]
-            ]
+            source = sources_by_path[entry["source"]]
+            edits.append(_preferred_value(note, source, entry["key"]))
+            expected[entry["key"]] = (source.properties or {})[entry["key"]]
     if tail:
         edits.append(Edit(fm.end, fm.end, "", "".join(tail), "merge-key"))
     return edits, expected

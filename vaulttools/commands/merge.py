@@ -11,7 +11,7 @@ from vaulttools.errors import VaultError
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("sources", nargs=-1, metavar="SOURCE...")
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
 @click.option("--into", "target", metavar="TARGET", help="The note the SOURCEs are merged into (it stays).")
 @click.option(
     "--all",
