@@ -238,3 +238,18 @@ def test_prefer_source_takes_the_source_value_or_says_why_not(tmp_path: Path, ru
     text = (vault / "entity-deloitte.md").read_text()
     assert 'definition: "Deloitte, as a firm under regulatory review."\n' in text
     assert "originDay: 2\n" in text
+
+
+@pytest.mark.slow
+def test_real_corpus_merge_all_then_undo(brain_vault: Path, run_cli: RunCli) -> None:
+    """The real `brain` vault: its one family (a ` N` series) merges in one commit, every edit verified,
+    and undo restores every byte."""
+    before = snapshot(brain_vault)
+    families = json.loads(run_cli(brain_vault, "duplicates", "--json").output)["families"]
+    assert families
+    result = run_cli(brain_vault, "merge", "--all", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["counts"]["notes_merged"] == sum(len(f["members"]) - 1 for f in families)
+    assert git(brain_vault, "status", "--porcelain") == ""
+    assert run_cli(brain_vault, "undo").exit_code == 0
+    assert snapshot(brain_vault) == before
