@@ -123,6 +123,11 @@ def _mismatch(vault: Path) -> None:
     git(vault, "commit", "-qam", "scalar")
 
 
+def _not_utf8(vault: Path) -> None:
+    (vault / "entity-deloitte-d9.md").write_bytes(b"---\nid: x\n---\n\xff\xfe\n")
+    git(vault, "commit", "-qam", "binary")
+
+
 def _dirty(vault: Path) -> None:
     (vault / "concept-audit.md").write_text("edited by hand\n[[entity-deloitte-d5]]\n")
 
@@ -142,6 +147,11 @@ REFUSALS = [
         "'sources' is a list in entity-deloitte.md",
     ),
     (("--all",), _dirty, "uncommitted changes in concept-audit.md"),
+    (
+        ("entity-deloitte-d9", "--into", "entity-deloitte"),
+        _not_utf8,
+        "entity-deloitte-d9.md (not valid UTF-8",
+    ),
 ]
 
 
@@ -253,3 +263,33 @@ def test_real_corpus_merge_all_then_undo(brain_vault: Path, run_cli: RunCli) -> 
     assert git(brain_vault, "status", "--porcelain") == ""
     assert run_cli(brain_vault, "undo").exit_code == 0
     assert snapshot(brain_vault) == before
+
+
+def test_no_commit_writes_and_leaves_the_deletion_to_commit(tmp_path: Path, run_cli: RunCli) -> None:
+    vault = make_git_vault(GOLDEN / "obsidian-copy" / "before", tmp_path / "v")
+    commit = head(vault)
+    result = run_cli(vault, "merge", "entity-slack 1", "--into", "entity-slack", "--no-commit")
+    assert result.exit_code == 0, result.output
+    assert head(vault) == commit
+    assert snapshot(vault) == snapshot(GOLDEN / "obsidian-copy" / "after")
+    assert ' D "entity-slack 1.md"' in git(vault, "status", "--porcelain").splitlines()
+
+
+def test_duplicates_without_families_exits_zero(tmp_path: Path, run_cli: RunCli) -> None:
+    vault = make_git_vault(GOLDEN / "day-suffix" / "after", tmp_path / "v")
+    result = run_cli(vault, "duplicates", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.output)["families"] == []
+
+
+def test_a_note_in_two_merges_is_refused(tmp_path: Path) -> None:
+    from vaulttools.errors import VaultError
+    from vaulttools.merge import Merge, plan_merges
+
+    vault = Vault(make_git_vault(GOLDEN / "day-suffix" / "before", tmp_path / "v"))
+    merges = [
+        Merge("entity-deloitte.md", ("entity-deloitte-d5.md",)),
+        Merge("entity-deloitte-d9.md", ("entity-deloitte-d5.md",)),
+    ]
+    with pytest.raises(VaultError, match=r"entity-deloitte-d5\.md is in two merges"):
+        plan_merges(vault, merges)
