@@ -319,24 +319,72 @@ def _suffix_fix(context: _Context, note: Note, link: Link, source: str) -> Edit 
 
 
 def _plan_linking_note(context: _Context, note: Note, report: MergeReport) -> FileChange | None:
-    """A note that links a SOURCE: links repointed, then duplicate TARGET entries of link lists dropped."""
+    """A note that links a SOURCE: links repointed, then later entries naming the same TARGET dropped
+    (from link property lists and from its "Related across articles" list)."""
     if not note.editable:
         return None
     first = note_change(note, _link_stage(context, note, report))
     if first is None:
         return None
     edited = Note(note.path, first.new or b"", note.link_properties)
+    heading = context.vault.config.related.heading
+    removals = _section_duplicates(context, edited, heading, keep_self=True)
+    report.duplicates_removed += len(removals)
     duplicates = _duplicate_entries(context, edited, keep_self=True)
-    if not duplicates:
-        return first
-    expected = dict(edited.properties or {})
-    removals: list[Edit] = []
+    expected = dict(edited.properties or {}) if duplicates else None
     for key, (found, removed) in duplicates.items():
         removals += list_edits(edited, found, removed, [], edited.newline)
+        assert expected is not None
         expected[key] = [item.value for i, item in enumerate(found.items) if i not in removed]
         report.duplicates_removed += len(removed)
+    if not removals:
+        return first
     second = note_change(edited, removals, expected_properties=expected)
     return FileChange(note.path, note.raw, second.new if second else first.new)
+
+
+def _section_duplicates(context: _Context, note: Note, heading: str, *, keep_self: bool) -> list[Edit]:
+    """Lines of the "Related across articles" list that name a TARGET an earlier line names (or, in the
+    TARGET itself, the note itself): each removed with its line break. The list is never emptied."""
+    section = find_section(note, heading)
+    if section is None or section.list_start == section.list_end:
+        return []
+    text = note.text
+    links = [
+        link for link in note.links if section.list_start <= link.start < section.list_end and link.is_link
+    ]
+    lines: list[tuple[int, int]] = []
+    cursor = section.list_start
+    while cursor < section.list_end:
+        newline = text.find("\n", cursor, section.list_end)
+        end = section.list_end if newline < 0 else newline + 1
+        lines.append((cursor, end))
+        cursor = end
+    seen: set[str] = set()
+    dropped: list[tuple[int, int]] = []
+    for start, end in lines:
+        in_line = [link for link in links if start <= link.start < end]
+        if len(in_line) != 1:
+            continue
+        path = context.after.resolve(in_line[0].target, note.path).path
+        if path is None or path not in context.targets:
+            continue
+        if path in seen or (not keep_self and path == note.path):
+            dropped.append((start, end))
+        seen.add(path)
+    if len(dropped) == len(lines):
+        return []
+    joined: list[tuple[int, int]] = []
+    for start, end in dropped:  # neighbouring lines go in one edit
+        if joined and joined[-1][1] == start:
+            start = joined.pop()[0]
+        joined.append((start, end))
+    edits = []
+    for start, end in joined:
+        if not text[start:end].endswith("\n"):  # the last line, without a line break: take the one before
+            start -= 2 if text[:start].endswith("\r\n") else 1
+        edits.append(Edit(start, end, text[start:end], "", "merge-related"))
+    return edits
 
 
 def _duplicate_entries(
@@ -407,6 +455,9 @@ def _plan_target(
     sources = [_source_material(context, merge, path, report) for path in merge.sources]
     edits, expected = _frontmatter_merge(context, note, sources, prefer_source, report)
     edits += _body_merge(note, sources, vault.config.related.heading, report)
+    self_lines = _section_duplicates(context, note, vault.config.related.heading, keep_self=False)
+    report.duplicates_removed += len(self_lines)
+    edits += self_lines
     second = note_change(note, edits, expected_properties=expected if note.frontmatter else None)
     if second is None:
         return first
