@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,13 +202,21 @@ def plan_merges(
         _names_of_interest(vault, family_of),
     )
     pattern = spelling_pattern(_spelled_names(vault, family_of))
-    others = [path for path in (spelling_notes or vault.note_paths) if path not in family_of]
-    always = {path: path for path in others} if spelling_notes is not None else {}
+    searched = vault.note_paths if spelling_notes is None else spelling_notes
+    others = [path for path in searched if path not in family_of]
+
+    def notes_to_plan(paths: list[str], report: MergeReport) -> Iterator[tuple[str, bytes]]:
+        if spelling_notes is None:
+            yield from candidate_notes(vault, paths, {}, pattern, report.links)
+            return
+        for path in paths:  # the scan already searched their bytes
+            report.links.notes_read += 1
+            yield path, vault.read_bytes(path)
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], MergeReport]]:
         report = MergeReport()
         changes = []
-        for path, raw in candidate_notes(vault, paths, always, pattern, report.links):
+        for path, raw in notes_to_plan(paths, report):
             note = Note(path, raw, vault.config.link_property_set)
             report.links.notes_parsed += 1
             change = _plan_linking_note(context, note, report)
