@@ -18,7 +18,6 @@ edits on that text, checked by loading the new frontmatter and comparing it with
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +77,7 @@ class MergeReport:
     warnings: list[str] = field(default_factory=list)
 
     def absorb(self, other: MergeReport) -> None:
+        """Add a linking-note worker's report (the fields planning linking notes fills)."""
         self.links.absorb(other.links)
         self.suffixed_links_fixed += other.suffixed_links_fixed
         self.duplicates_removed += other.duplicates_removed
@@ -248,9 +248,9 @@ def _names_of_interest(vault: Vault, family_of: Mapping[str, str]) -> Callable[[
     """A quick test of a link target: can it point at a SOURCE, or be a broken link that a suffix rule
     relates to a member? Only such links are resolved (a linking note has ten others on average)."""
     rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
-    sources = {fold(_stem(path)) for path, target in family_of.items() if path != target}
-    members = {fold(_stem(path)) for path in family_of}
-    bases = {fold(base) for base in (suffix_base(_stem(path), rules) for path in family_of) if base}
+    sources = {fold(stem_of(path)) for path, target in family_of.items() if path != target}
+    members = {fold(stem_of(path)) for path in family_of}
+    bases = {fold(base) for base in (suffix_base(stem_of(path), rules) for path in family_of) if base}
 
     def interesting(target: str) -> bool:
         name = fold(stem_of(target))
@@ -266,21 +266,9 @@ def _spelled_names(vault: Vault, family_of: Mapping[str, str]) -> set[str]:
     """Names whose spelling marks a note that may link a SOURCE: each SOURCE's name, and each member's
     name without its suffix (a broken `[[claim-async-wins]]` that only the family can mean)."""
     rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
-    names = set()
-    for path, target in family_of.items():
-        stem = _stem(path)
-        if path != target:
-            names.add(stem)
-        for pattern in rules:
-            match = pattern.search(stem)
-            if match and match.start() > 0:
-                names.add(stem[: match.start()])
+    names = {stem_of(path) for path, target in family_of.items() if path != target}
+    names |= {base for base in (suffix_base(stem_of(path), rules) for path in family_of) if base}
     return names
-
-
-def _stem(path: str) -> str:
-    name = posixpath.basename(path)
-    return name[:-3] if name.lower().endswith(".md") else name
 
 
 def _link_stage(
@@ -815,7 +803,7 @@ def _insertion(note: Note, stop: int, paragraphs: list[str]) -> Edit:
 def _batch(merges: list[Merge], changes: list[FileChange], report: MergeReport) -> BatchPlan:
     sources = sum(len(m.sources) for m in merges)
     if len(merges) == 1:
-        summary = f"{', '.join(_stem(s) for s in merges[0].sources)} → {_stem(merges[0].target)}"
+        summary = f"{', '.join(stem_of(s) for s in merges[0].sources)} → {stem_of(merges[0].target)}"
     else:
         summary = f"{sources} notes merged into {len(merges)}"
     links = report.links
