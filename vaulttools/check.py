@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from vaulttools.facts import key_line, load_cache, read_stamped, save_cache, stamp_of
 from vaulttools.links import (
+    UNQUOTED_YAML,
     Link,
     find_frontmatter_links,
     frontmatter_targets,
@@ -34,10 +35,7 @@ UNREADABLE = "unreadable-note"
 DUPLICATE_ID = "duplicate-id"
 ID_MISMATCH = "id-differs-from-name"
 UNQUOTED_LINK = "unquoted-frontmatter-link"
-UNQUOTED_YAML = "unquoted-yaml"
-_YAML_ERROR_PLACE_RE = re.compile(
-    r"line (\d+), column (\d+):"
-)  # the `opaque` mark links.py gives `related: [[a]]`
+_YAML_ERROR_PLACE_RE = re.compile(r"line (\d+), column (\d+):")
 
 _UNRESOLVED = (BROKEN, AMBIGUOUS)
 

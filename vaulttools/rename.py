@@ -32,7 +32,7 @@ from vaulttools.batch import BatchPlan, FileChange
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.frontmatter import RefusedEdit, format_scalar
-from vaulttools.linkedit import retarget
+from vaulttools.linkedit import in_yaml_style, retarget
 from vaulttools.links import PROPERTY, Link
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
@@ -44,6 +44,7 @@ COMMAND = "rename"
 FORBIDDEN_CHARACTERS = '*"\\/<>:|?#^[]'
 ALIASES = "aliases"
 UNPARSABLE_FRONTMATTER = "unparsable-frontmatter"
+UNREADABLE_NOTE = "unreadable-note"
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class RenameReport:
     widened: int = 0
     adjusted: int = 0  # links to other notes re-pointed so they keep their meaning
     display_updated: int = 0
+    display_left_alone: int = 0  # display text equal to the old name only ignoring letter case
     ids_updated: int = 0
     aliases_added: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -395,7 +397,9 @@ def plan_renames(vault: Vault, renames: list[tuple[str, str]], *, keep_alias: bo
             note = Note(path, raw, vault.config.link_property_set)
             report.notes_parsed += 1
             rename = by_old_path.get(path)
-            change = plan_note(vault, note, moved, after, report, rename=rename, keep_alias=keep_alias)
+            change = plan_note(
+                vault, note, moved, after, report, rename=rename, keep_alias=keep_alias, mentions=pattern
+            )
             if change is not None:
                 changes.append(change)
         return [(changes, report)]
@@ -449,17 +453,34 @@ def plan_note(
     *,
     rename: Rename | None,
     keep_alias: bool,
+    mentions: re.Pattern[bytes] | None = None,
 ) -> FileChange | None:
-    """Every edit one note needs (links, and for a renamed note its id and aliases), verified."""
+    """Every edit one note needs (links, and for a renamed note its id and aliases), verified.
+
+    `mentions` (the spellings of the old names) lets a note that spells one in a part that cannot be read
+    (not UTF-8, or a frontmatter that does not parse) be listed as left alone: a rename never skips silently.
+    """
     new_source = moved.get(note.path, note.path)
     if not note.editable:
         if rename is not None:
             report.warnings.append(f"{note.path}: {note.decode_error}; moved without reading its links")
             return FileChange(note.path, note.raw, note.raw, rename.new_path)
+        if mentions is not None:
+            _leave_unread_mention(
+                note, note.raw, 0, UNREADABLE_NOTE, note.decode_error or "", mentions, report
+            )
         return None
     edits: list[Edit] = []
+    places_before = len(report.left_alone_places)
     for link in note.links:
         edits.extend(link_edits(vault, note, link, moved, new_source, after, report))
+    fm = note.frontmatter
+    if mentions is not None and fm is not None and not note.frontmatter_editable:
+        listed = any(p["path"] == note.path for p in report.left_alone_places[places_before:])
+        if not listed:
+            yaml_bytes = note.text[: fm.end].encode("utf-8")
+            detail = note.yaml_error or ""
+            _leave_unread_mention(note, yaml_bytes, UNPARSABLE_FRONTMATTER, detail, mentions, report)
     appended: dict[str, str] = {}
     if rename is not None:
         edits.extend(identity_edits(vault, note, rename, report))
@@ -518,10 +539,13 @@ def link_edits(
     report.widened += widened
     report.rewritten[_kind_label(note, link)] += 1
     edits = [retarget(note, link, target)]
-    display = display_edit(note, link, stem_of(before.path), stem_of(new_dest))
+    old_stem = stem_of(before.path)
+    display = display_edit(note, link, old_stem, stem_of(new_dest))
     if display is not None:
         report.display_updated += 1
         edits.append(display)
+    elif display_differs(link, old_stem):
+        report.display_left_alone += 1
     return edits
 
 
@@ -533,19 +557,54 @@ def _kind_label(note: Note, link: Link) -> str:
 
 
 def display_edit(note: Note, link: Link, old_stem: str, new_stem: str) -> Edit | None:
-    """Display text equal to the old name (any letter case) follows the rename; spacing kept."""
-    if link.display is None or link.embed or link.display_start < 0:
+    """Display text equal to the old name follows the rename (spacing kept). Only an exact match: text
+    that differs, if only in letter case, is the author's prose and stays (`display_differs` says so)."""
+    if display_differs(link, old_stem) is not False:
         return None
     shown = note.text[link.display_start : link.display_end]
     stripped = shown.strip()
-    if fold(stripped) != fold(old_stem):
-        return None
-    new_text = new_stem
-    if link.kind == PROPERTY and link.quote:
-        where = f"{note.path}:{note.line_col(link.start)[0]}"
-        new_text = format_scalar(new_stem, link.quote, in_flow=False, where=where)
     start = link.display_start + (len(shown) - len(shown.lstrip()))
+    new_text = in_yaml_style(note, link, new_stem) if link.kind == PROPERTY else new_stem
     return Edit(start, start + len(stripped), stripped, new_text, "display")
+
+
+def display_differs(link: Link, old_stem: str) -> bool | None:
+    """False when the link's display text is the old name exactly, True when it is the old name in other
+    letter case (left as written), None when it is something else or there is none."""
+    if link.display is None or link.embed or link.display_start < 0:
+        return None
+    shown = link.display.strip()
+    if shown == old_stem:
+        return False
+    return True if fold(shown) == fold(old_stem) else None
+
+
+def _leave_unread_mention(
+    note: Note,
+    raw: bytes,
+    reason: str,
+    detail: str,
+    mentions: re.Pattern[bytes],
+    report: RenameReport,
+) -> None:
+    """List a note whose bytes `raw` spell an old name where vaulttools cannot read links."""
+    match = mentions.search(raw.lower())
+    if match is None:
+        return
+    report.left_alone[reason] += 1
+    spelled = raw[match.start() : match.end()].decode("utf-8", "replace")
+    line = raw.count(b"\n", 0, match.start()) + 1
+    column = match.start() - raw.rfind(b"\n", 0, match.start())
+    report.left_alone_places.append(
+        {
+            "path": note.path,
+            "line": line,
+            "column": column,
+            "reason": reason,
+            "target": spelled,
+            "detail": detail,
+        }
+    )
 
 
 def _leave_alone(note: Note, link: Link, reason: str, report: RenameReport) -> None:
@@ -716,6 +775,7 @@ def _batch(renames: list[Rename], changes: list[FileChange], report: RenameRepor
         "files_changed": len(changes),
         "links_rewritten": links,
         "display_texts_updated": report.display_updated,
+        "display_texts_left_alone": report.display_left_alone,
         "links_widened": report.widened,
         "links_adjusted": report.adjusted,
         "ids_updated": report.ids_updated,
@@ -744,6 +804,10 @@ def describe(plan: BatchPlan) -> list[str]:
     )
     extra = [
         (plan.counts.get("display_texts_updated", 0), "display texts followed the rename"),
+        (
+            plan.counts.get("display_texts_left_alone", 0),
+            "display texts left as written (the old name in other letter case)",
+        ),
         (plan.counts.get("links_widened", 0), "links widened to a unique path"),
         (plan.counts.get("links_adjusted", 0), "links to other notes adjusted to keep their target"),
         (plan.counts.get("ids_updated", 0), "id properties updated"),
@@ -751,9 +815,13 @@ def describe(plan: BatchPlan) -> list[str]:
     ]
     lines += [f"{text}: {n}" for n, text in extra if n]
     for place in report.get("left_alone", []):
-        lines.append(
-            f"left alone ({place['reason']}): {place['path']}:{place['line']}  [[{place['target']}]]"
-        )
+        where = f"{place['path']}:{place['line']}"
+        if "detail" in place:  # a mention in a part that cannot be read, maybe not a link at all
+            lines.append(
+                f"left alone ({place['reason']}: {place['detail']}): {where}  mentions {place['target']!r}"
+            )
+        else:
+            lines.append(f"left alone ({place['reason']}): {where}  [[{place['target']}]]")
     lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
     lines.append(f"notes read: {report.get('notes_read', 0)}, parsed: {report.get('notes_parsed', 0)}")
     return lines
