@@ -24,7 +24,7 @@ from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
 
-CACHE_FORMAT = 7
+CACHE_FORMAT = 8  # 8: frontmatter links read through the YAML composer
 
 
 class LinkFact(NamedTuple):

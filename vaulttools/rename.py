@@ -466,9 +466,7 @@ def plan_note(
             report.warnings.append(f"{note.path}: {note.decode_error}; moved without reading its links")
             return FileChange(note.path, note.raw, note.raw, rename.new_path)
         if mentions is not None:
-            _leave_unread_mention(
-                note, note.raw, 0, UNREADABLE_NOTE, note.decode_error or "", mentions, report
-            )
+            _leave_unread_mention(note, note.raw, UNREADABLE_NOTE, note.decode_error or "", mentions, report)
         return None
     edits: list[Edit] = []
     places_before = len(report.left_alone_places)
