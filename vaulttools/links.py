@@ -331,11 +331,19 @@ def find_frontmatter_links(note: Note) -> list[Link]:
     assert fm is not None
     has_brackets = text.find("[[", fm.start, fm.end) >= 0
     properties = note.link_properties
-    if not has_brackets and not (properties and _property_line_re(properties).search(text, fm.start, fm.end)):
+    first_property = _property_line_re(properties).search(text, fm.start, fm.end) if properties else None
+    if not has_brackets and first_property is None:
         return []
-    if not has_brackets and note.simple_yaml:
-        return _simple_bare_values(text, fm.start, fm.end, properties)
-    composed = compose_frontmatter(text, fm.start, fm.end)
+    if note.simple_yaml:
+        bare = (
+            []
+            if first_property is None
+            else _simple_bare_values(text, first_property.start(), fm.end, properties)
+        )
+        wikilinks = _simple_wikilinks(text, fm.start, fm.end) if has_brackets else []
+        if wikilinks is not None:
+            return sorted([*bare, *wikilinks], key=lambda link: link.start) if wikilinks else bare
+    composed = compose_frontmatter(text, fm.start, fm.end, properties)
     if composed is None:
         return [
             link._replace(kind=PROPERTY, property_name=_property_name(text, fm.start, link.start))
@@ -485,7 +493,7 @@ def _simple_bare_link(text: str, start: int, end: int, quote: str, name: str, fl
     if not target:
         return None
     target_start = start + len(head) - len(head.lstrip())
-    return Link(
+    return Link(  # positional: keyword construction costs more on big vaults
         BARE,
         start,
         end,
@@ -499,8 +507,31 @@ def _simple_bare_link(text: str, start: int, end: int, quote: str, name: str, fl
         None,
         quote,
         name,
-        flow=flow,
+        False,
+        False,
+        False,
+        flow,
     )
+
+
+def _simple_wikilinks(text: str, start: int, end: int) -> list[Link] | None:
+    """The wikilinks of a frontmatter in the simple grammar: there `[[` can only be inside a double-quoted
+    string without escapes, written as it reads. None when a link's span crosses a quote (`["[[a", "b]]"]`
+    holds no link): the composer must tell."""
+    found = []
+    for link in _wikilinks(text, start, end):
+        if text.find('"', link.start, link.end) >= 0:
+            return None
+        line_start = text.rfind("\n", start, link.start) + 1
+        colon = text.index(":", line_start)
+        exact = text[link.start - 1] == '"' and text[link.end] == '"'
+        flow = text[colon + 1 : link.start].lstrip(" ").startswith("[")
+        found.append(
+            link._replace(
+                kind=PROPERTY, quote='"', property_name=text[line_start:colon], in_string=not exact, flow=flow
+            )
+        )
+    return found
 
 
 # An inline tag: `#` then letters, digits, `_`, `-` or `/` (nested tags), after whitespace or at a line start.

@@ -53,9 +53,12 @@ class ComposedFrontmatter(NamedTuple):
     nested_lists: list[NestedList]
 
 
-def compose_frontmatter(text: str, start: int, end: int) -> ComposedFrontmatter | None:
-    """Every scalar of the YAML `text[start:end]` and every `[[…]]` YAML reads as nested lists, in text
-    order; None when the YAML does not compose (its links cannot be read)."""
+def compose_frontmatter(
+    text: str, start: int, end: int, link_properties: frozenset[str]
+) -> ComposedFrontmatter | None:
+    """The scalars of the YAML `text[start:end]` that may hold links (a value with `[[`, or the value or a
+    list item of one of `link_properties`), and every `[[…]]` YAML reads as nested lists; None when the
+    YAML does not compose (its links cannot be read)."""
     try:
         root = yaml.compose(text[start:end], Loader=_COMPOSER)
     except (yaml.YAMLError, RecursionError):
@@ -72,18 +75,21 @@ def compose_frontmatter(text: str, start: int, end: int) -> ComposedFrontmatter 
         if id(node) in seen:
             continue
         seen.add(id(node))
-        node_start, node_end = start + node.start_mark.index, start + node.end_mark.index
         if isinstance(node, yaml.ScalarNode):
-            style = node.style or PLAIN
-            if style in _STYLES:
-                direct = bool(role)
-                scalars.append(Scalar(node.value, style, node_start, node_end, flow, key, direct, node.tag))
+            value = node.value
+            if "[[" in value or (role and key in link_properties):
+                style = node.style or PLAIN
+                if style in _STYLES:
+                    node_start, node_end = start + node.start_mark.index, start + node.end_mark.index
+                    scalars.append(
+                        Scalar(value, style, node_start, node_end, flow, key, bool(role), node.tag)
+                    )
             continue
         inner_flow = flow or bool(node.flow_style)
         children: list[tuple[yaml.Node, bool, str, str]] = []
         if isinstance(node, yaml.SequenceNode):
             if inner_flow and _is_nested_pair(node):
-                nested.append(NestedList(node_start, node_end, key))
+                nested.append(NestedList(start + node.start_mark.index, start + node.end_mark.index, key))
             item_role = "item" if role == "value" else ""
             children = [(item, inner_flow, key, item_role) for item in node.value]
         else:
@@ -94,8 +100,7 @@ def compose_frontmatter(text: str, start: int, end: int) -> ComposedFrontmatter 
                     name = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
                 children.append((key_node, inner_flow, name, ""))
                 children.append((value_node, inner_flow, name, "value" if top else ""))
-        stack.extend(reversed(children))
-    scalars.sort(key=lambda scalar: scalar.start)
+        stack.extend(children)  # the caller orders what it finds: no need to keep text order here
     return ComposedFrontmatter(scalars, nested)
 
 
