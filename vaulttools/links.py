@@ -377,7 +377,15 @@ def _scalar_wikilinks(text: str, scalar: Scalar) -> list[Link]:
     starts = source_starts(text, scalar)
     if starts is None:
         return [
-            link._replace(kind=PROPERTY, start=scalar.start, end=scalar.end, opaque=UNDECODED_YAML)
+            Link(
+                PROPERTY,
+                scalar.start,
+                scalar.end,
+                link.target,
+                scalar.start,
+                scalar.end,
+                opaque=UNDECODED_YAML,
+            )
             for link in found
         ]
     return [
