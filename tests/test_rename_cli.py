@@ -72,7 +72,9 @@ def test_json_report(sample_vault: Path, run_cli) -> None:
     assert result.exit_code == 0
     document = json.loads(result.output)
     assert document["command"] == "rename"
-    assert document["counts"]["links_rewritten"] == 41
+    assert document["counts"]["links_rewritten"] == 43  # 41 in notes, the file node and a text link in the canvas
+    assert document["report"]["rewritten_by_kind"]["canvas-file"] == 1
+    assert document["report"]["rewritten_by_kind"]["canvas-text"] == 1
     assert document["report"]["left_alone_by_reason"] == {
         "code": 2,
         "html-comment": 1,

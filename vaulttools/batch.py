@@ -337,6 +337,7 @@ def _write_and_commit(
     # which `recover` recognises by the commit's batch id and clears.
     _injected_fault("commit")
     journal.finish(vault.root)
+    _remove_emptied_folders(vault.root, plan.changes)
     warnings = _line_ending_warnings(repo, plan) if sha and repo is not None else []
     return BatchResult(written=True, committed=sha, warnings=warnings)
 
@@ -378,6 +379,19 @@ def _vacated_paths(changes: list[FileChange]) -> set[str]:
 def _moves_onto_vacated_paths(changes: list[FileChange]) -> bool:
     vacated = _vacated_paths(changes)
     return any(_is_move(c) and fold(c.final_path) in vacated for c in changes)
+
+
+def _remove_emptied_folders(root: Path, changes: list[FileChange]) -> None:
+    """Remove the folders the batch's moves left empty (and their parents that are empty now), as a folder
+    rename in Obsidian does; git keeps no empty folders, and an undo writes their files back into them."""
+    folders = {c.path.rpartition("/")[0] for c in changes if _vacates(c)}
+    for folder in sorted(folders, key=lambda f: f.count("/"), reverse=True):
+        while folder:
+            try:
+                os.rmdir(root / folder)  # fails unless the folder is empty: nothing else is ever removed
+            except OSError:
+                break
+            folder = folder.rpartition("/")[0]
 
 
 def _check_destinations_free(root: Path, changes: list[FileChange]) -> None:

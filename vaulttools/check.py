@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from vaulttools.canvas import Canvas, CanvasError, is_canvas
 from vaulttools.facts import key_line, load_cache, read_stamped, save_cache, stamp_of
 from vaulttools.links import (
     UNQUOTED_YAML,
@@ -35,6 +36,8 @@ UNREADABLE = "unreadable-note"
 DUPLICATE_ID = "duplicate-id"
 ID_MISMATCH = "id-differs-from-name"
 UNQUOTED_LINK = "unquoted-frontmatter-link"
+BROKEN_CANVAS_LINK = "broken-canvas-link"  # a canvas's file node or text-node link to no file
+BAD_CANVAS = "unparsable-canvas"
 _YAML_ERROR_PLACE_RE = re.compile(r"line (\d+), column (\d+):")
 
 _UNRESOLVED = (BROKEN, AMBIGUOUS)
@@ -47,6 +50,8 @@ FINDING_KINDS = (
     DUPLICATE_ID,
     ID_MISMATCH,
     UNQUOTED_LINK,
+    BROKEN_CANVAS_LINK,
+    BAD_CANVAS,
 )
 
 
@@ -99,7 +104,44 @@ class CheckReport:
 def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
     """Findings for every note. Per-note results are cached while the note and the vault's file list are
     unchanged: a note's findings depend only on its own bytes, the set of file paths and the configuration."""
-    return _assemble(vault.note_paths, check_entries(vault, use_cache=use_cache))
+    report = _assemble(vault.note_paths, check_entries(vault, use_cache=use_cache))
+    canvas_findings = [f for path in vault.scan.files if is_canvas(path) for f in check_canvas(vault, path)]
+    if canvas_findings:
+        report.findings.extend(canvas_findings)
+        report.findings.sort(key=_FINDING_ORDER)
+    return report
+
+
+def check_canvas(vault: Vault, path: str) -> list[Finding]:
+    """A canvas's file nodes, group backgrounds and text-node links that reach no file (or several)."""
+    try:
+        canvas = Canvas(path, vault.read_bytes(path))
+    except CanvasError as exc:
+        return [Finding(BAD_CANVAS, path, 1, 1, f"canvas does not parse: {exc}")]
+    findings = []
+    for ref in canvas.references():
+        if ref.link is None or ref.text_note is None:
+            resolution = vault.index.resolve("/" + ref.target, "")
+            start, written = ref.string.start, ref.target
+        else:
+            resolution = vault.index.resolve(ref.target, path)
+            start = canvas.raw_span(ref, ref.link.start, ref.link.end)[0]
+            written = ref.text_note.text[ref.link.start : ref.link.end]
+        if resolution.status not in _UNRESOLVED:
+            continue
+        line, column = canvas.line_col(start)
+        where = f"node {ref.node_id!r} ({'text' if ref.link else ref.kind})"
+        if resolution.status == AMBIGUOUS:
+            message = (
+                f"{where}: {written} matches several files equally well; write a folder path to pick one"
+            )
+            kind = AMBIGUOUS_LINK
+        else:
+            message, kind = f"{where}: {written} points to no file", BROKEN_CANVAS_LINK
+        findings.append(
+            Finding(kind, path, line, column, message, written, ref.target, None, resolution.candidates)
+        )
+    return findings
 
 
 class BrokenLinks(NamedTuple):

@@ -29,6 +29,7 @@ from urllib.parse import unquote_to_bytes
 import yaml
 
 from vaulttools.batch import BatchPlan, FileChange
+from vaulttools.canvas import Canvas, CanvasError, edited_canvas, is_canvas
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.frontmatter import RefusedEdit, format_scalar
@@ -49,10 +50,11 @@ UNREADABLE_NOTE = "unreadable-note"
 
 @dataclass(frozen=True)
 class Rename:
-    """One note's rename: vault paths before and after (both end in `.md`)."""
+    """One file's rename: vault paths before and after (a note's both end in `.md`)."""
 
     old_path: str
     new_path: str
+    folder: tuple[str, str] | None = None  # (old, new) of the folder rename this move is part of
 
     @property
     def old_stem(self) -> str:
@@ -158,17 +160,21 @@ def _yaml_pairs(text: str, filename: str) -> list[tuple[str, str]]:
 
 
 def find_old_note(index: LinkIndex, old: str) -> str:
-    """The vault path of the note OLD names: a file stem (any case) or a vault path."""
+    """The vault path of the note or file OLD names: a file stem (any case), a file name with its
+    extension (an attachment, a canvas), or a vault path."""
     given = old.strip()
     if not given:
         raise VaultError("OLD is empty; name the note to rename")
     if "/" in given:
         path = given.lstrip("/")
         resolution = index.resolve("/" + path, "")
-        if resolution.status != RESOLVED or not resolution.path.lower().endswith(".md"):
-            raise VaultError(f"no note at {given!r}; check the path (see `vaulttools check`)")
+        if resolution.status != RESOLVED or resolution.path is None:
+            raise VaultError(f"no note or file at {given!r}; check the path (see `vaulttools check`)")
         return resolution.path
     paths = sorted(index.notes_named(strip_md(given)))
+    if not paths:
+        # An attachment is named with its extension (`diagram.png`), in any letter case.
+        paths = sorted(p for p in index.matches(given) if fold(posixpath.basename(p)) == fold(given))
     if not paths:
         raise VaultError(f"no note named {given!r} in the vault; check the name")
     if len(paths) > 1:
@@ -178,16 +184,74 @@ def find_old_note(index: LinkIndex, old: str) -> str:
     return paths[0]
 
 
-def new_note_path(old_path: str, new: str) -> str:
-    """Where NEW puts the note: a name keeps its folder, a path (with `/`) moves it. Refuses bad names."""
-    given = new
+def is_note_path(path: str) -> bool:
+    return path.lower().endswith(".md")
+
+
+def find_old_folder(vault: Vault, old: str) -> str | None:
+    """The vault path of the folder OLD names (a vault path, `/` at the end optional), or None.
+
+    A folder and a note with the same path (`projects/` and `projects.md`) are told apart by the slash.
+    """
+    given = old.strip()
+    folder = given.strip("/")
+    if not folder or any(part in ("", ".", "..") or part.startswith(".") for part in folder.split("/")):
+        return None
+    if not (vault.root / folder).is_dir() or (vault.root / folder).is_symlink():
+        return None
+    if not given.endswith("/") and vault.index.exists(folder + ".md"):
+        raise VaultError(
+            f"{given!r} is both a folder and a note; write {folder + '/'!r} for the folder or "
+            f"{folder + '.md'!r} for the note"
+        )
+    return folder
+
+
+def new_folder_path(old_folder: str, new: str) -> str:
+    """Where NEW puts the folder: a name keeps its parent folder, a path (with `/`) moves it."""
+    given = new.rstrip("/") if new.strip() else new
+    _check_path_text(given)
+    parts = given.split("/")
+    for part in parts:
+        _check_name(part, given)
+    if len(parts) > 1:
+        return given
+    parent = posixpath.dirname(old_folder)
+    return f"{parent}/{given}" if parent else given
+
+
+def new_attachment_path(old_path: str, new: str) -> str:
+    """Where NEW puts an attachment: as for notes, but its extension is its own (kept when NEW has none)."""
+    _check_path_text(new)
+    parts = new.split("/")
+    name = parts[-1]
+    _check_name(name, new)
+    for folder in parts[:-1]:
+        _check_name(folder, new)
+    if is_note_path(name):
+        raise VaultError(f"NEW {new!r} would turn {old_path} into a note; keep a non-markdown extension")
+    old_extension = posixpath.splitext(old_path)[1]
+    if not posixpath.splitext(name)[1] and old_extension:
+        name += old_extension
+    folder = "/".join(parts[:-1]) if len(parts) > 1 else posixpath.dirname(old_path)
+    return f"{folder}/{name}" if folder else name
+
+
+def _check_path_text(given: str) -> None:
+    """What NEW must be for any rename: trimmed, relative, inside the vault."""
     if given != given.strip():
         raise VaultError(f"NEW {given!r} starts or ends with spaces; remove them")
     if given.startswith("/"):
         raise VaultError(f"NEW {given!r} is absolute: give a name, or a path relative to the vault root")
-    parts = given.split("/")
-    if any(part in ("..", ".") for part in parts):
+    if any(part in ("..", ".") for part in given.split("/")):
         raise VaultError(f"NEW {given!r} leads outside the vault folder; give a path inside the vault")
+
+
+def new_note_path(old_path: str, new: str) -> str:
+    """Where NEW puts the note: a name keeps its folder, a path (with `/`) moves it. Refuses bad names."""
+    given = new
+    _check_path_text(given)
+    parts = given.split("/")
     name = strip_md(parts[-1])
     _check_name(name, given)
     for folder in parts[:-1]:
@@ -217,7 +281,8 @@ def resolve_renames(
     """Check the whole map before anything is planned: every refusal of issue 3 lives here.
 
     A pair whose note already has that name is left out (said in `skipped`) when the map has other
-    renames to do, so a map can be run again after some of its names were applied by hand.
+    renames to do, so a map can be run again after some of its names were applied by hand. A folder's
+    pair becomes one rename per file below it.
     """
     if not pairs:
         raise VaultError("nothing to rename: give OLD and NEW, or --map FILE")
@@ -226,21 +291,49 @@ def resolve_renames(
     unchanged: list[str] = []
     by_old: dict[str, str] = {}
     for old, new in pairs:
-        old_path = find_old_note(index, old)
-        if old_path in by_old:
-            raise VaultError(f"{old_path} is renamed twice in the map ({by_old[old_path]!r} and {old!r})")
-        by_old[old_path] = old
-        new_path = new_note_path(old_path, new)
-        if new_path == old_path:
+        folder = find_old_folder(vault, old)
+        if folder is not None:
+            moves = folder_renames(vault, folder, new_folder_path(folder, new))
+        else:
+            old_path = find_old_note(index, old)
+            new_path = (
+                new_note_path(old_path, new) if is_note_path(old_path) else new_attachment_path(old_path, new)
+            )
+            moves = [Rename(old_path, new_path)]
+        if all(move.new_path == move.old_path for move in moves):
             unchanged.append(f"{old!r} is already called {new!r}; left out")
             continue
-        renames.append(Rename(old_path, new_path))
+        for move in moves:
+            if move.old_path in by_old:
+                raise VaultError(
+                    f"{move.old_path} is renamed twice in the map ({by_old[move.old_path]!r} and {old!r})"
+                )
+            by_old[move.old_path] = old
+        renames += moves
     if not renames:
         raise VaultError(f"{unchanged[0].removesuffix('; left out')}; nothing to rename")
     if skipped is not None:
         skipped += unchanged
     _refuse_taken_names(vault, renames)
     return renames
+
+
+def folder_renames(vault: Vault, old_folder: str, new_folder: str) -> list[Rename]:
+    """One rename per note and attachment below `old_folder` (at any depth), to the same place below
+    `new_folder`. Refuses a destination that exists or lies inside the folder itself."""
+    if new_folder == old_folder:
+        return [Rename(old_folder, old_folder)]  # nothing to do: the caller leaves it out
+    if fold(new_folder).startswith(fold(old_folder) + "/"):
+        raise VaultError(f"cannot move {old_folder}/ into itself ({new_folder}/); choose a place outside it")
+    case_only = fold(new_folder) == fold(old_folder)
+    if not case_only and (vault.root / new_folder).exists():
+        raise VaultError(f"{new_folder} already exists; choose another folder name (or move its files first)")
+    prefix = old_folder + "/"
+    paths = [p for p in (*vault.scan.notes, *vault.scan.files) if p.startswith(prefix)]
+    if not paths:
+        raise VaultError(f"{old_folder}/ holds no notes or attachments; nothing to rename")
+    pair = (old_folder, new_folder)
+    return [Rename(p, new_folder + p[len(old_folder) :], pair) for p in sorted(paths)]
 
 
 def _refuse_taken_names(vault: Vault, renames: list[Rename]) -> None:
@@ -409,7 +502,67 @@ def plan_renames(vault: Vault, renames: list[tuple[str, str]], *, keep_alias: bo
     for chunk_changes, chunk_report in map_notes(plan_chunk, vault.note_paths, on_progress=vault.on_progress):
         changes += chunk_changes
         report.absorb(chunk_report)
+    changes += plan_canvases(vault, moved, after, report)
+    changes += attachment_moves(vault, resolved)
     return _batch(resolved, changes, report)
+
+
+def plan_canvases(
+    vault: Vault, moved: dict[str, str], after: LinkIndex, report: RenameReport
+) -> list[FileChange]:
+    """Every canvas's references to a renamed file (and, for a moved canvas, its relative links).
+
+    Every canvas is read: a vault has few, and a file node spells the path JSON-escaped (`\\/`,
+    `\\u00e9`), which the notes' byte prefilter would miss.
+    """
+    changes = []
+    for path in vault.scan.files:
+        if is_canvas(path):
+            change = plan_canvas(vault, path, moved, after, report)
+            if change is not None:
+                changes.append(change)
+    return changes
+
+
+def plan_canvas(
+    vault: Vault, path: str, moved: dict[str, str], after: LinkIndex, report: RenameReport
+) -> FileChange | None:
+    raw = vault.read_bytes(path)
+    new_path = moved.get(path)
+    try:
+        canvas = Canvas(path, raw)
+    except CanvasError as exc:
+        report.warnings.append(
+            f"{path}: not a canvas vaulttools can read ({exc}); its references were not updated"
+        )
+        return FileChange(path, raw, raw, new_path) if new_path else None
+    new_source = new_path or path
+    edits: list[Edit] = []
+    for ref in canvas.references():
+        if ref.link is None or ref.text_note is None:
+            resolution = vault.index.resolve("/" + ref.target, "")
+            if resolution.status == RESOLVED and resolution.path in moved:
+                edits.append(canvas.target_edit(ref, moved[resolution.path]))
+                report.rewritten[f"canvas-{ref.kind}"] += 1
+            continue
+        planned = link_edits(
+            vault, ref.text_note, ref.link, moved, new_source, after, report, label="canvas-text"
+        )
+        edits += [canvas.text_edit(ref, edit) for edit in planned]
+    new_text = edited_canvas(canvas, edits)
+    if new_text == canvas.text and new_path is None:
+        return None
+    return FileChange(path, raw, canvas.encode(new_text), new_path)
+
+
+def attachment_moves(vault: Vault, renames: list[Rename]) -> list[FileChange]:
+    """The renamed files that are neither notes nor canvases: moved with their bytes as they are."""
+    return [
+        FileChange(r.old_path, raw, raw, r.new_path)
+        for r in renames
+        if not is_note_path(r.old_path) and not is_canvas(r.old_path)
+        for raw in (vault.read_bytes(r.old_path),)
+    ]
 
 
 def candidate_pattern(renames: list[Rename], after: LinkIndex) -> re.Pattern[bytes]:
@@ -499,9 +652,12 @@ def link_edits(
     new_source: str,
     after: LinkIndex,
     report: RenameReport,
+    *,
+    label: str | None = None,
 ) -> list[Edit]:
     """The edits for one link: its target (and display text) if it points at a renamed note, or a
-    re-pointing that keeps a link to another note on that note."""
+    re-pointing that keeps a link to another note on that note. `label`: the kind the report counts
+    a rewritten link under (default: the link's own kind)."""
     if not link.target:
         return []  # `[[#Heading]]`: a link inside the note itself, path-less by design
     before = vault.index.resolve(link.target, note.path)
@@ -534,11 +690,13 @@ def link_edits(
         return [retarget(note, link, target, kind="adjusted")]
     candidate = styled_target(link.target, before.path, new_dest, new_source, note.path)
     target, widened = widened_target(candidate, new_dest, new_source, after)
-    report.widened += widened
-    report.rewritten[_kind_label(note, link)] += 1
     edits = [retarget(note, link, target)]
     old_stem = stem_of(before.path)
     display = display_edit(note, link, old_stem, stem_of(new_dest))
+    if display is None and edits[0].old == edits[0].new:
+        return []  # a bare name that still reaches its moved note: nothing to rewrite
+    report.widened += widened
+    report.rewritten[label or _kind_label(note, link)] += 1
     if display is not None:
         report.display_updated += 1
         edits.append(display)
@@ -619,8 +777,8 @@ def _leave_alone(note: Note, link: Link, reason: str, report: RenameReport) -> N
 def identity_edits(vault: Vault, note: Note, rename: Rename, report: RenameReport) -> list[Edit]:
     """The `id` property follows the rename when it equals the old name; only its characters change."""
     key = vault.config.id_property
-    if note.frontmatter is None:
-        return []
+    if note.frontmatter is None or rename.old_stem == rename.new_stem:
+        return []  # no frontmatter, or a move that keeps the name (and so the id)
     if not note.frontmatter_editable:
         report.warnings.append(
             f"{note.path}: frontmatter does not parse ({note.yaml_error}); its {key!r} was not updated"
@@ -761,14 +919,20 @@ def _block_alias(note: Note, key_line_end: int, old_stem: str) -> Edit:
 
 
 def _batch(renames: list[Rename], changes: list[FileChange], report: RenameReport) -> BatchPlan:
-    if len(renames) == 1:
+    folders = list(dict.fromkeys(r.folder for r in renames if r.folder is not None))
+    if len(folders) == 1 and all(r.folder is not None for r in renames):
+        summary = f"{folders[0][0]}/ → {folders[0][1]}/"
+    elif len(renames) == 1:
         summary = (
             f"{renames[0].old_stem} → {renames[0].new_path if renames[0].moves else renames[0].new_stem}"
         )
     else:
-        summary = f"{len(renames)} notes renamed"
+        summary = (
+            f"{len(renames)} {'notes' if all(is_note_path(r.old_path) for r in renames) else 'files'} renamed"
+        )
     links = sum(report.rewritten.values())
     counts = {
+        "folders_renamed": len(folders),
         "notes_renamed": len(renames),
         "files_changed": len(changes),
         "links_rewritten": links,
@@ -782,11 +946,15 @@ def _batch(renames: list[Rename], changes: list[FileChange], report: RenameRepor
     }
     plan_report = {
         "renames": [{"old": r.old_path, "new": r.new_path} for r in renames],
+        "folders": [
+            {"old": old, "new": new, "files": sum(1 for r in renames if r.folder == (old, new))}
+            for old, new in folders
+        ],
         "rewritten_by_kind": dict(sorted(report.rewritten.items())),
         "left_alone_by_reason": dict(sorted(report.left_alone.items())),
         "left_alone": report.left_alone_places,
         "warnings": report.warnings,
-        "notes_read": report.notes_read + len(renames),
+        "notes_read": report.notes_read + sum(1 for r in renames if is_note_path(r.old_path)),
         "notes_parsed": report.notes_parsed,
     }
     return BatchPlan(COMMAND, summary, changes, counts, plan_report)
@@ -795,7 +963,14 @@ def _batch(renames: list[Rename], changes: list[FileChange], report: RenameRepor
 def describe(plan: BatchPlan) -> list[str]:
     """The human report printed after a rename (the same facts as `--json`'s `report`)."""
     report = plan.report
-    lines = [f"renamed: {r['old']} → {r['new']}" for r in report.get("renames", [])]
+    folders = report.get("folders", [])
+    lines = [f"renamed folder: {f['old']}/ → {f['new']}/ ({f['files']} files)" for f in folders]
+    inside = tuple(f"{f['old']}/" for f in folders)
+    lines += [
+        f"renamed: {r['old']} → {r['new']}"
+        for r in report.get("renames", [])
+        if not (inside and r["old"].startswith(inside))
+    ]
     kinds = ", ".join(f"{n} {kind}" for kind, n in report.get("rewritten_by_kind", {}).items())
     lines.append(
         f"links rewritten: {plan.counts.get('links_rewritten', 0)}" + (f" ({kinds})" if kinds else "")
