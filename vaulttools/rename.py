@@ -208,13 +208,15 @@ def find_old_folder(vault: Vault, old: str) -> str | None:
 
 
 def new_folder_path(old_folder: str, new: str) -> str:
-    """Where NEW puts the folder: a name keeps its parent folder, a path (with `/`) moves it."""
-    given = new.rstrip("/") if new.strip() else new
+    """Where NEW puts the folder: a name keeps its parent folder, a path (with `/`; `name/` for a folder
+    at the vault's top) moves it."""
+    as_path = "/" in new
+    given = new.rstrip("/") if new.strip("/") else new
     _check_path_text(given)
     parts = given.split("/")
     for part in parts:
         _check_name(part, given)
-    if len(parts) > 1:
+    if as_path:
         return given
     parent = posixpath.dirname(old_folder)
     return f"{parent}/{given}" if parent else given
@@ -688,13 +690,15 @@ def link_edits(
         target, _ = widened_target(candidate, new_dest, new_source, after)
         report.adjusted += 1
         return [retarget(note, link, target, kind="adjusted")]
+    if stem_of(before.path) == stem_of(new_dest) and _reaches(after, link.target, new_source, new_dest):
+        # A move that keeps the name, and a link that still reaches the file as written (a bare name that
+        # stays unique, a path below a moved folder, a relative path between two moved files): kept.
+        return []
     candidate = styled_target(link.target, before.path, new_dest, new_source, note.path)
     target, widened = widened_target(candidate, new_dest, new_source, after)
     edits = [retarget(note, link, target)]
     old_stem = stem_of(before.path)
     display = display_edit(note, link, old_stem, stem_of(new_dest))
-    if display is None and edits[0].old == edits[0].new:
-        return []  # a bare name that still reaches its moved note: nothing to rewrite
     report.widened += widened
     report.rewritten[label or _kind_label(note, link)] += 1
     if display is not None:
@@ -721,6 +725,8 @@ def display_edit(note: Note, link: Link, old_stem: str, new_stem: str) -> Edit |
     stripped = shown.strip()
     start = link.display_start + (len(shown) - len(shown.lstrip()))
     new_text = in_yaml_style(note, link, new_stem) if link.kind == PROPERTY else new_stem
+    if new_text == stripped:
+        return None  # a move that keeps the name: the display text stays as it is
     return Edit(start, start + len(stripped), stripped, new_text, "display")
 
 
