@@ -273,3 +273,18 @@ def _move(root: Path, old: str, new: str) -> None:
     vault = Vault(root)
     plan = plan_renames(vault, [(old, new)], keep_alias=False)
     run_batch(vault, plan, BatchOptions(commit=False))
+
+
+def test_files_the_vault_does_not_manage_stay_and_are_named(sample_vault: Path, run_cli) -> None:
+    (sample_vault / "people" / ".hidden-note.md").write_bytes(b"[[entity-kim-scott]]\n")
+    git(sample_vault, "add", "-A")
+    git(sample_vault, "commit", "-qm", "hidden")
+    result = run_cli(sample_vault, "rename", "people", "team")
+    assert result.exit_code == 0, result.output
+    assert "people/ holds 1 file(s) outside the vault's notes and attachments" in result.output
+    assert (sample_vault / "people" / ".hidden-note.md").read_bytes() == b"[[entity-kim-scott]]\n"
+    assert sorted(p.name for p in (sample_vault / "team").iterdir()) == [
+        "entity-amy-edmondson.md",
+        "entity-jane-doe.md",
+        "entity-kim-scott.md",
+    ]

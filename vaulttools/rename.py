@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import posixpath
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote as percent_quote
 from urllib.parse import unquote_to_bytes
@@ -291,11 +293,18 @@ def resolve_renames(
     index = vault.index
     renames: list[Rename] = []
     unchanged: list[str] = []
+    left_behind: list[str] = []
     by_old: dict[str, str] = {}
     for old, new in pairs:
         folder = find_old_folder(vault, old)
         if folder is not None:
             moves = folder_renames(vault, folder, new_folder_path(folder, new))
+            left = unmanaged_files(vault, folder)
+            if left:
+                left_behind.append(
+                    f"{folder}/ holds {len(left)} file(s) outside the vault's notes and attachments (hidden, "
+                    f"ignored or symlinks, e.g. {left[0]}): left where they are, so the folder stays"
+                )
         else:
             old_path = find_old_note(index, old)
             new_path = (
@@ -315,9 +324,23 @@ def resolve_renames(
     if not renames:
         raise VaultError(f"{unchanged[0].removesuffix('; left out')}; nothing to rename")
     if skipped is not None:
-        skipped += unchanged
+        skipped += unchanged + left_behind
     _refuse_taken_names(vault, renames)
     return renames
+
+
+def unmanaged_files(vault: Vault, folder: str) -> list[str]:
+    """Files and symlinks below `folder` that the vault scan leaves out (hidden, ignored): a folder rename
+    moves only what vaulttools manages and says what it left."""
+    managed = set(vault.scan.notes) | set(vault.scan.files)
+    left = []
+    for current, folders, files in os.walk(vault.root / folder):  # never follows symlinked folders
+        relative = Path(current).relative_to(vault.root).as_posix()
+        links = [name for name in folders if (Path(current) / name).is_symlink()]
+        left += [
+            f"{relative}/{name}" for name in sorted(files + links) if f"{relative}/{name}" not in managed
+        ]
+    return left
 
 
 def folder_renames(vault: Vault, old_folder: str, new_folder: str) -> list[Rename]:

@@ -21,6 +21,11 @@ DEMO_STEPS: list[tuple[str, list[str]]] = [
         "rename: rename the hub note and update every reference to it",
         ["rename", "concept-humane-imperative", "concept-humane-differentiation"],
     ),
+    ("rename a folder: its notes move, path links and canvas nodes follow", ["rename", "people", "team"]),
+    (
+        "rename an attachment: every embed (its size kept) and canvas node follows",
+        ["rename", "attachments/team-week.png", "hybrid-week"],
+    ),
     ("rename --map: three renames in one batch", ["rename", "--map", "{data}renames.csv"]),
 ]
 
