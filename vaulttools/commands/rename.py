@@ -28,17 +28,21 @@ from vaulttools.rename import describe, parse_rename_map, plan_renames
 def rename(
     app: App, old: str | None, new: str | None, map_file: Path | None, keep_alias: bool, **flags: Any
 ) -> int:
-    """Rename OLD to NEW and update every link, id and `related` value that points to it.
+    """Rename OLD to NEW and update every link, id, `related` value and canvas node that points to it.
 
-    OLD is a note name (any letter case) or its vault path. NEW is a name (the note stays in its folder)
-    or a vault path (the note moves; its own relative links are adjusted). Renames in one --map happen
-    simultaneously, so chains (a→b, b→c) and swaps (a→b, b→a) work. Links in code, inline code and HTML
-    comments are not links and are left alone (the report counts them).
+    OLD is a note name (any letter case) or its vault path, an attachment's path or name with its
+    extension, or a folder's vault path (`topic/` when a note `topic.md` sits beside it). NEW is a name
+    (it stays in its folder) or a vault path (it moves; `name/` puts a folder at the vault's top); an
+    attachment's NEW without an extension keeps the old one. A folder moves with everything below it.
+    Renames in one --map happen simultaneously, so chains (a→b, b→c) and swaps (a→b, b→a) work. Links in
+    code, inline code and HTML comments are not links and are left alone (the report counts them).
 
     \b
     Examples:
       vaulttools rename concept-humane-imperative concept-humane-differentiation --dry-run
       vaulttools rename "Old Name" archive/old-name --keep-alias
+      vaulttools rename projects/alpha archive/alpha
+      vaulttools rename img/diagram.png flow
       vaulttools rename --map renames.csv --json
     """
     pairs = _pairs(old, new, map_file)
