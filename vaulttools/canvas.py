@@ -205,6 +205,26 @@ def encode_json_fragment(value: str, written_like: str) -> str:
 # --- the references of a canvas ---------------------------------------------------------------------
 
 
+class CanvasText(Note):
+    """A text node's markdown read as a note at the canvas's own path (its links resolve from the canvas's
+    folder, as in Obsidian); positions (`line_col`) are those of the characters in the canvas file."""
+
+    def __init__(self, canvas: Canvas, string: JsonString, raw: bytes) -> None:
+        super().__init__(canvas.path, raw, frozenset())
+        self.canvas = canvas
+        self.string = string
+        self._offsets: list[int] | None = None
+
+    def file_offset(self, offset: int) -> int:
+        """Where the decoded character at `offset` (or the end, at `len(text)`) starts in the canvas file."""
+        if self._offsets is None:
+            self._offsets = decoded_offsets(self.canvas.text, self.string)
+        return self._offsets[offset + (1 if self.bom else 0)]  # `text` has a leading U+FEFF stripped
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        return self.canvas.line_col(self.file_offset(offset))
+
+
 class CanvasRef(NamedTuple):
     """One reference of a canvas: `kind` is `file`, `background` or a text-node link's kind."""
 
@@ -213,7 +233,7 @@ class CanvasRef(NamedTuple):
     target: str  # as Obsidian reads it: a vault path for file nodes and backgrounds
     string: JsonString  # the JSON string that holds it
     link: Link | None = None  # for a text-node link: the link, offsets in `text_note.text`
-    text_note: Note | None = None  # the decoded text node, read as a note at the canvas's path
+    text_note: CanvasText | None = None  # the decoded text node
 
 
 class Canvas:
@@ -265,18 +285,10 @@ class Canvas:
             raw = value.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate escape: not text Obsidian can show either
             return
-        # Read as a note at the canvas's own path: links resolve from the canvas's folder, as in Obsidian.
-        note = Note(self.path, raw, frozenset())
-        for link in find_links(note):
-            if link.target and link.opaque is None:
+        note = CanvasText(self, string, raw)
+        for link in find_links(note):  # links in code are kept, marked `opaque`: reports count them
+            if link.target:
                 yield CanvasRef(link.kind, node_id, link.target, string, link, note)
-
-    def raw_span(self, ref: CanvasRef, start: int, end: int) -> tuple[int, int]:
-        """The file offsets of the decoded characters `start:end` of a text node's note."""
-        assert ref.text_note is not None
-        shift = 1 if ref.text_note.bom else 0  # the note's text has a leading U+FEFF stripped
-        offsets = decoded_offsets(self.text, ref.string)
-        return offsets[start + shift], offsets[end + shift]
 
     def target_edit(self, ref: CanvasRef, new_target: str) -> Edit:
         """The edit that writes `new_target` as a file node's (or background's) path."""
@@ -286,7 +298,8 @@ class Canvas:
 
     def text_edit(self, ref: CanvasRef, edit: Edit) -> Edit:
         """An edit planned on a text node's decoded note, as an edit of the canvas file."""
-        start, end = self.raw_span(ref, edit.start, edit.end)
+        assert ref.text_note is not None
+        start, end = ref.text_note.file_offset(edit.start), ref.text_note.file_offset(edit.end)
         old = self.text[start:end]
         written_like = self.text[ref.string.start : ref.string.end]
         return Edit(start, end, old, encode_json_fragment(edit.new, written_like), edit.kind)

@@ -122,14 +122,15 @@ def check_canvas(vault: Vault, path: str) -> list[Finding]:
     for ref in canvas.references():
         if ref.link is None or ref.text_note is None:
             resolution = vault.index.resolve("/" + ref.target, "")
-            start, written = ref.string.start, ref.target
-        else:
+            (line, column), written = canvas.line_col(ref.string.start), ref.target
+        elif ref.link.opaque is None:
             resolution = vault.index.resolve(ref.target, path)
-            start = canvas.raw_span(ref, ref.link.start, ref.link.end)[0]
+            line, column = ref.text_note.line_col(ref.link.start)
             written = ref.text_note.text[ref.link.start : ref.link.end]
+        else:
+            continue  # in code: not a link
         if resolution.status not in _UNRESOLVED:
             continue
-        line, column = canvas.line_col(start)
         where = f"node {ref.node_id!r} ({'text' if ref.link else ref.kind})"
         if resolution.status == AMBIGUOUS:
             message = (
