@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import git, make_git_vault, snapshot
 from vaulttools.batch import BatchOptions, run_batch
-from vaulttools.rename import plan_renames
+from vaulttools.errors import VaultError
+from vaulttools.rename import new_attachment_path, new_folder_path, plan_renames
 from vaulttools.vault import Vault
 
 CANVAS = "humane-work.canvas"
@@ -288,3 +289,52 @@ def test_files_the_vault_does_not_manage_stay_and_are_named(sample_vault: Path, 
         "entity-jane-doe.md",
         "entity-kim-scott.md",
     ]
+
+
+@pytest.mark.parametrize(
+    ("old_folder", "new", "expected"),
+    [
+        ("projects/alpha", "beta", "projects/beta"),  # a name: the folder stays in its parent
+        ("projects/alpha", "archive/alpha", "archive/alpha"),  # a path: it moves
+        ("projects/alpha", "alpha/", "alpha"),  # `name/`: to the vault's top
+        ("alpha", "beta", "beta"),
+        ("alpha", "alpha", "alpha"),  # no-op: the caller leaves it out
+    ],
+)
+def test_new_folder_path(old_folder: str, new: str, expected: str) -> None:
+    assert new_folder_path(old_folder, new) == expected
+
+
+@pytest.mark.parametrize("new", ["", "/abs", "../up", "a/../b", " pad", "a:b", ".hidden", "a//b"])
+def test_new_folder_path_refusals(new: str) -> None:
+    with pytest.raises(VaultError):
+        new_folder_path("folder", new)
+
+
+@pytest.mark.parametrize(
+    ("old_path", "new", "expected"),
+    [
+        ("img/diagram.png", "flow", "img/flow.png"),  # the extension is kept
+        ("img/diagram.png", "flow.jpg", "img/flow.jpg"),  # or changed when NEW names one
+        ("img/diagram.png", "assets/flow", "assets/flow.png"),
+        ("diagram.png", "diagram.png", "diagram.png"),  # no-op
+        ("board.canvas", "maps/board", "maps/board.canvas"),
+        ("README", "LICENSE", "LICENSE"),  # a file without an extension
+    ],
+)
+def test_new_attachment_path(old_path: str, new: str, expected: str) -> None:
+    assert new_attachment_path(old_path, new) == expected
+
+
+@pytest.mark.parametrize("new", ["note.md", "x/Note.MD", "", "/abs.png", "../x.png", "a?.png"])
+def test_new_attachment_path_refusals(new: str) -> None:
+    with pytest.raises(VaultError):
+        new_attachment_path("img/diagram.png", new)
+
+
+def test_keep_alias_adds_nothing_to_notes_that_only_move(sample_vault: Path, run_cli) -> None:
+    before = snapshot(sample_vault)
+    result = run_cli(sample_vault, "rename", "people", "team", "--keep-alias")
+    assert result.exit_code == 0, result.output
+    after = snapshot(sample_vault)
+    assert after["team/entity-kim-scott.md"] == before["people/entity-kim-scott.md"]

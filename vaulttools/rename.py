@@ -660,7 +660,7 @@ def plan_note(
     appended: dict[str, str] = {}
     if rename is not None:
         edits.extend(identity_edits(vault, note, rename, report))
-        if keep_alias:
+        if keep_alias and rename.old_stem != rename.new_stem:  # a move keeps the name: no alias needed
             alias_edit = plan_alias(note, rename.old_stem, vault.config.id_property)
             if alias_edit is not None:
                 edits.append(alias_edit)
