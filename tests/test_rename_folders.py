@@ -338,3 +338,25 @@ def test_keep_alias_adds_nothing_to_notes_that_only_move(sample_vault: Path, run
     assert result.exit_code == 0, result.output
     after = snapshot(sample_vault)
     assert after["team/entity-kim-scott.md"] == before["people/entity-kim-scott.md"]
+
+
+@pytest.mark.slow
+def test_brain_corpus_folder_move_and_undo(brain_vault: Path, run_cli) -> None:
+    """A real folder of 24 notes (nested, `¶` and `'` in names) moves without a byte changing inside any
+    file (its links are bare names that still reach); undo brings back the vault and the folder."""
+    before = snapshot(brain_vault)
+    moved = {p for p in before if p.startswith("Zettelkasten/")}
+    result = run_cli(brain_vault, "rename", "Zettelkasten", "Notes/ZK")
+    assert result.exit_code == 0, result.output
+    after = snapshot(brain_vault)
+    assert {p.replace("Notes/ZK/", "Zettelkasten/", 1) for p in after if p.startswith("Notes/ZK/")} == moved
+    assert all(
+        after[p] == before[p.replace("Notes/ZK/", "Zettelkasten/", 1)]
+        for p in after
+        if p.startswith("Notes/")
+    )
+    assert not (brain_vault / "Zettelkasten").exists()
+    assert run_cli(brain_vault, "undo").exit_code == 0
+    assert snapshot(brain_vault) == before
+    assert not (brain_vault / "Notes").exists()
+    shutil.rmtree(brain_vault / ".vaulttools", ignore_errors=True)
