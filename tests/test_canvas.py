@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vaulttools.canvas import (
     BACKGROUND,
@@ -219,3 +221,46 @@ def test_an_edit_that_breaks_the_json_is_refused() -> None:
     with pytest.raises(EditConflict, match="structure"):
         edited_canvas(canvas, [closing])
     assert edited_canvas(canvas, []) == canvas.text  # no edit: the same text
+
+
+NAME = st.text(
+    alphabet=st.characters(blacklist_characters="[]|#^\\\n\r", blacklist_categories=("Cs", "Cc")),
+    min_size=1,
+    max_size=12,
+).filter(lambda name: name.strip() == name)
+PROSE = st.text(  # line breaks, tabs, quotes and backslashes too: what JSON escapes
+    alphabet=st.characters(
+        blacklist_characters="[]`$<%", blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t"
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    before=PROSE,
+    old=NAME,
+    new=NAME,
+    after=PROSE,
+    ascii_only=st.booleans(),
+    indent=st.sampled_from([None, 2, "\t"]),
+)
+def test_a_text_node_edit_lands_on_the_link_whatever_the_escapes(
+    before: str, old: str, new: str, after: str, ascii_only: bool, indent: int | str | None
+) -> None:
+    """Any text around the link, any name, written by any JSON writer: the edit changes the decoded text
+    exactly at the link's target, and the canvas stays the same JSON but for that."""
+    text = f"{before}[[{old}|shown]]{after}"
+    raw = json.dumps(
+        {"nodes": [{"id": "t", "type": "text", "text": text, "x": 0}]}, ensure_ascii=ascii_only, indent=indent
+    )
+    canvas = Canvas("c.canvas", raw.encode())
+    refs = [ref for ref in canvas.references() if ref.link is not None and ref.link.target == old.strip()]
+    assert len(refs) == 1
+    ref = refs[0]
+    assert ref.link is not None
+    edit = canvas.text_edit(ref, Edit(ref.link.target_start, ref.link.target_end, ref.link.target, new))
+    new_text = edited_canvas(canvas, [edit])
+    assert json.loads(new_text)["nodes"][0]["text"] == f"{before}[[{new}|shown]]{after}"
+    assert new_text[: edit.start] == raw[: edit.start]  # every byte before and after the edit stays
+    assert new_text[edit.start + len(edit.new) :] == raw[edit.end :]
