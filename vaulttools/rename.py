@@ -178,7 +178,7 @@ def find_old_note(index: LinkIndex, old: str) -> str:
         # An attachment is named with its extension (`diagram.png`), in any letter case.
         paths = sorted(p for p in index.matches(given) if fold(posixpath.basename(p)) == fold(given))
     if not paths:
-        raise VaultError(f"no note or file named {given!r} in the vault; check the name")
+        raise VaultError(f"no note named {given!r} in the vault; check the name")
     if len(paths) > 1:
         raise VaultError(
             f"{given!r} is ambiguous: {', '.join(paths)}; give the path of the one to rename instead"
