@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from vaulttools.batch import FileChange
@@ -10,6 +10,9 @@ from vaulttools.edits import Edit, apply_edits
 from vaulttools.errors import EditConflict
 from vaulttools.frontmatter import verify_yaml_edit
 from vaulttools.note import Frontmatter, Note, load_frontmatter_yaml, split_frontmatter
+
+# (old YAML, new YAML) -> None, raising `EditConflict` when the new YAML is not exactly what was planned.
+YamlCheck = Callable[[str, str], None]
 
 
 def note_change(
@@ -19,19 +22,23 @@ def note_change(
     *,
     appended: Mapping[str, str] | None = None,
     expected_properties: Mapping[str, Any] | None = None,
+    yaml_check: YamlCheck | None = None,
 ) -> FileChange | None:
     """Apply `edits` to `note`, verify the result, and return the change (None when nothing changes).
 
     `appended`: list properties the edits extend by one item (see `frontmatter.verify_yaml_edit`).
     `expected_properties`: the frontmatter's exact data after the edits, for edits that reshape it (a
     merge adds and removes list items and keys): the edited YAML must load to exactly this.
+    `yaml_check(old_yaml, new_yaml)`: for edits that change the frontmatter's shape on purpose (a list
+    item or a key removed, a key renamed), the caller's own proof of the exact expected data; it replaces
+    the same-shape check and raises `EditConflict` on any other difference.
     """
     if not note.editable:
         raise EditConflict(f"{note.path}: {note.decode_error}; vaulttools does not edit this file")
     new_text = apply_edits(note.text, edits, path=note.path)
     if new_text == note.text and (new_path is None or new_path == note.path):
         return None
-    verify_edited(note, new_text, edits, appended, expected_properties)
+    verify_edited(note, new_text, edits, appended, expected_properties, yaml_check)
     return FileChange(note.path, note.raw, note.encode(new_text), new_path)
 
 
@@ -41,6 +48,7 @@ def verify_edited(
     edits: Sequence[Edit],
     appended: Mapping[str, str] | None = None,
     expected_properties: Mapping[str, Any] | None = None,
+    yaml_check: YamlCheck | None = None,
 ) -> None:
     """Re-parse the edited note: same frontmatter block, valid YAML, and every other byte where it was."""
     real = sorted((e for e in edits if e.old != e.new), key=lambda e: e.start)
@@ -54,11 +62,13 @@ def verify_edited(
             raise EditConflict(
                 f"{note.path}: its frontmatter does not parse ({note.yaml_error}), so vaulttools will not edit it"
             )
-        new_yaml = new_text[new_fm.start : new_fm.end]
+        old_yaml, new_yaml = note.text[fm.start : fm.end], new_text[new_fm.start : new_fm.end]
         if expected_properties is not None:
             _verify_properties(note.path, new_yaml, expected_properties)
-            return
-        verify_yaml_edit(note.path, note.text[fm.start : fm.end], new_yaml, appended)
+        elif yaml_check is not None:
+            yaml_check(old_yaml, new_yaml)
+        else:
+            verify_yaml_edit(note.path, old_yaml, new_yaml, appended)
 
 
 def _verify_properties(path: str, new_yaml: str, expected: Mapping[str, Any]) -> None:
