@@ -52,6 +52,7 @@ FINDING_KINDS = (
     UNQUOTED_LINK,
     BROKEN_CANVAS_LINK,
     BAD_CANVAS,
+    "property-type",  # vaulttools.property_types.PROPERTY_TYPE
 )
 
 
@@ -109,6 +110,7 @@ def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
     if canvas_findings:
         report.findings.extend(canvas_findings)
         report.findings.sort(key=_FINDING_ORDER)
+    _add_property_type_findings(vault, report)
     return report
 
 
@@ -143,6 +145,17 @@ def check_canvas(vault: Vault, path: str) -> list[Finding]:
             Finding(kind, path, line, column, message, written, ref.target, None, resolution.candidates)
         )
     return findings
+
+
+def _add_property_type_findings(vault: Vault, report: CheckReport) -> None:
+    """Values of another type than `.obsidian/types.json` declares (only read when that file exists)."""
+    if not (vault.root / ".obsidian" / "types.json").is_file():
+        return
+    from vaulttools.property_types import PROPERTY_TYPE, property_type_findings
+
+    for path, line, message in property_type_findings(vault):
+        report.findings.append(Finding(PROPERTY_TYPE, path, line, 1, message))
+    report.findings.sort(key=_FINDING_ORDER)
 
 
 class BrokenLinks(NamedTuple):
