@@ -108,5 +108,46 @@ class Vault(_vault.Vault):
 
         return plan_sync_related(self, limit)
 
+    def rename_tag(
+        self, old: str | None = None, new: str | None = None, *, renames: list[tuple[str, str]] | None = None
+    ) -> BatchPlan:
+        """Plan `tag rename`: OLD (and its nested tags) to NEW, or every pair of `renames` at once."""
+        from vaulttools.tags import plan_tag_rename
+
+        pairs = list(renames or [])
+        if old is not None and new is not None:
+            pairs.insert(0, (old, new))
+        return plan_tag_rename(self, pairs)
+
+    def delete_tag(self, tag: str, *, remove_inline: bool = False) -> BatchPlan:
+        """Plan `tag delete`."""
+        from vaulttools.tags import plan_tag_delete
+
+        return plan_tag_delete(self, tag, remove_inline=remove_inline)
+
+    def tags(self) -> dict:
+        """`tag list --json`'s document: every tag with its counts."""
+        from vaulttools.tags import list_tags
+
+        return list_tags(self)
+
+    def rename_property(self, old: str, new: str, *, merge: bool = False) -> BatchPlan:
+        """Plan `property rename` (raises `VaultError` when a note has NEW already, unless `merge`)."""
+        from vaulttools.properties import plan_property_rename
+
+        return plan_property_rename(self, old, new, merge=merge)
+
+    def replace_property_value(self, key: str, old: str, new: str) -> BatchPlan:
+        """Plan `property replace`."""
+        from vaulttools.properties import plan_property_replace
+
+        return plan_property_replace(self, key, old, new)
+
+    def delete_property(self, key: str) -> BatchPlan:
+        """Plan `property delete`."""
+        from vaulttools.properties import plan_property_delete
+
+        return plan_property_delete(self, key)
+
     def apply(self, plan: BatchPlan, *, commit: bool = True, dry_run: bool = False) -> BatchResult:
         return run_batch(self, plan, BatchOptions(dry_run=dry_run, commit=commit))

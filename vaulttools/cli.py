@@ -365,9 +365,11 @@ SHORT_HELP = {
     "log": "List the batch commits vaulttools made, newest first.",
     "merge": "Merge duplicate notes into one; links follow.",
     "normalize-links": "Repair links that miss their note only by a suffix.",
+    "property": "Rename, replace or delete frontmatter properties.",
     "recover": "Put the vault back after a batch was killed midway.",
     "rename": "Rename notes and update every reference to them.",
     "sync-related": 'Regenerate the "Related across articles" sections.',
+    "tag": "List, rename or delete tags (frontmatter and inline).",
     "undo": "Revert the latest batch with a new commit.",
 }
 

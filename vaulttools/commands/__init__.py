@@ -10,6 +10,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "enrich": ("vaulttools.commands.enrich", "enrich"),
     "merge": ("vaulttools.commands.merge", "merge"),
     "normalize-links": ("vaulttools.commands.normalize", "normalize_links"),
+    "property": ("vaulttools.commands.property", "property_group"),
     "rename": ("vaulttools.commands.rename", "rename"),
     "sync-related": ("vaulttools.commands.related", "sync_related"),
+    "tag": ("vaulttools.commands.tag", "tag"),
 }
