@@ -140,7 +140,8 @@ def _plan_merge(
     expected[operation.new_key] = joined
     edits = [removal]
     if sources:
-        edits.append(_appended(text, base, new, new_items, sources, note.newline))
+        # First: an insertion where the removed entry starts must be verified before that removal.
+        edits.insert(0, _appended(text, base, new, new_items, sources, note.newline))
     return PlannedNote(edits, expected, {"merged": 1})
 
 
