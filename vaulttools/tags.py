@@ -9,6 +9,7 @@ Matching is case-insensitive (as in Obsidian) and covers nested tags: `old` matc
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,11 +50,22 @@ _STRING_TOKEN_RE = re.compile(r"[^\s,]+")
 REMOVE = "\0remove"
 
 
+def _cut_at_punctuation(name: str) -> str:
+    """`name` up to its first non-ASCII punctuation mark (`“`, `。`, `…` end a tag as `.` does)."""
+    if name.isascii():
+        return name
+    for index, char in enumerate(name):
+        if not char.isascii() and unicodedata.category(char).startswith("P"):
+            return name[:index]
+    return name
+
+
 def is_tag_name(name: str) -> bool:
     """Whether `name` (without `#`) is a tag Obsidian would read: tag characters only, no empty nesting
     level, and not digits alone (`#1984` is no tag)."""
     return (
         _TAG_NAME_RE.fullmatch(name) is not None
+        and _cut_at_punctuation(name) == name
         and "//" not in name
         and not name.startswith("/")
         and not name.endswith("/")
@@ -100,7 +112,7 @@ def inline_tags(note: Note) -> list[InlineTag]:
         start = match.start()
         if start > body_start and not text[start - 1].isspace():
             continue  # `a#b`, `page#frag`, `[[note#heading]]`
-        name = match.group(1).rstrip("/")
+        name = _cut_at_punctuation(match.group(1)).rstrip("/")
         if not name or name.replace("/", "").isdigit() or note.region_at(start) is not None:
             continue
         if link_spans is None:
@@ -189,6 +201,8 @@ def frontmatter_tag_values(note: Note, touched: Callable[[str], bool]) -> list[T
 def _tag_scalar(text: str, entry: Entry, base: int) -> Scalar | None:
     if not isinstance(entry.value, yaml.ScalarNode) or not entry.value.value:
         return None
+    if entry.value.tag != "tag:yaml.org,2002:str":
+        return None  # `tags: null`, a number, a date: no tag Obsidian reads
     return scalar_of(text, entry.value, base)
 
 
@@ -268,10 +282,14 @@ def _plan_value(
 ) -> None:
     removed: list[int] = []
     expected: list[str] = []
+    # What the loader reads for each item (`- null` is "", `- 1.0` "1.0"): kept items must read the same.
+    loaded = tag_values((note.properties or {}).get(value.entry.key.value))
+    if len(loaded) != len(value.items):
+        loaded = [item.value for item in value.items]
     for index, item in enumerate(value.items):
         target = operation.target(item.name)
         if target is None:
-            expected.append(item.value)
+            expected.append(loaded[index])
         elif target == REMOVE:
             removed.append(index)
             result.counts["frontmatter_deleted"] += 1
