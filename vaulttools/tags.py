@@ -540,6 +540,8 @@ def _mentions(note: Note, operation: TagOperation) -> bool:
     """Whether a note left alone must be reported: an inline tag to edit, or an OLD in its frontmatter."""
     if any(operation.touches(tag.name) for tag in inline_tags(note)):
         return True
+    if any(operation.touches(name) for name in frontmatter_tag_names(note.properties)):
+        return True  # written with escapes
     fm = note.frontmatter
     yaml_text = note.text[fm.start : fm.end].lower() if fm else ""
     return any(old.lower() in yaml_text for old in operation.olds)
