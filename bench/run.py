@@ -57,6 +57,8 @@ BASE_TAG = "bench-base"
 DUPLICATES_TAG = "bench-duplicates"  # bench-base plus day-suffixed copies of 1 % of the notes (merge-all)
 DUPLICATE_EVERY = 100
 ENRICH_NOTES = 200
+TAG_SHARE = 0.05  # `tag-rename` renames the tag closest to this share of the notes
+TAG_NEW = "bench-renamed-tag"
 RSS_LIMIT_MB = 1024  # the issue's ceiling on 100,000 notes
 TIME_BINARY = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
@@ -103,7 +105,8 @@ class Measure:
         return max(self.rss_mb) if self.rss_mb else None
 
 
-def benches(enrich_file: Path) -> list[Bench]:
+def benches(enrich_file: Path, tag: str = "") -> list[Bench]:
+    """Every row; `tag`: the tag `tag-rename` renames (see `pick_tag`)."""
     return [
         Bench("check-fresh", ("check", "--json"), 5.0, prepare="fresh-cache", requires="check"),
         Bench("check-warm", ("check", "--json"), 2.0, requires="check"),
@@ -111,6 +114,7 @@ def benches(enrich_file: Path) -> list[Bench]:
         Bench("normalize-links", ("normalize-links",), 6.0, True, "reset", "normalize-links"),
         Bench("sync-related", ("sync-related",), 25.0, True, "reset", "sync-related"),
         Bench("enrich", ("enrich", str(enrich_file)), None, True, "reset", "enrich"),
+        Bench("tag-rename", ("tag", "rename", tag or "-", TAG_NEW), 5.0, True, "reset", "tag"),
         Bench("undo", ("undo",), None, True, "reset-and-rename", "undo"),
         Bench("recover", ("recover",), None, True, "reset-and-kill", "recover"),
         Bench("merge-all", ("merge", "--all"), 10.0, True, "reset-duplicates", "merge"),
@@ -183,6 +187,25 @@ def enrichment_lines(slugs: Sequence[str], count: int = ENRICH_NOTES) -> list[st
         )
         for slug in chosen
     ]
+
+
+def pick_tag(counts: dict[str, int], notes: int, share: float = TAG_SHARE) -> str:
+    """The tag whose note count is closest to `share` of `notes` (ties: the first by name)."""
+    if not counts:
+        return ""
+    return min(sorted(counts), key=lambda tag: abs(counts[tag] - share * notes))
+
+
+def frontmatter_tag_counts(vault: Path) -> dict[str, int]:
+    """Notes per tag of the generated vault's one-line `tags: ["a", "b"]` lists."""
+    counts: dict[str, int] = {}
+    for path in vault.rglob("*.md"):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:12]:
+            if line.startswith("tags: ["):
+                for tag in json.loads(line[len("tags: ") :]):
+                    counts[tag] = counts.get(tag, 0) + 1
+                break
+    return counts
 
 
 # --- processes ------------------------------------------------------------------------------------------
@@ -436,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     vault = prepare_vault(args.notes, args.seed, args.out)
     enrich_file = write_enrich_file(vault, args.out)
+    tag = pick_tag(frontmatter_tag_counts(vault), args.notes)
     wanted = {name.strip() for name in args.only.split(",") if name.strip()}
     known = {b.name for b in benches(enrich_file)}
     if wanted - known:
@@ -446,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"vault: {vault} ({args.notes} notes), {args.runs} runs, load average {load:.2f}", flush=True)
     floor = run_floor(vault, args.runs)
     measures = [floor, run_grep(vault, args.runs)]
-    for bench in benches(enrich_file):
+    for bench in benches(enrich_file, tag):
         if wanted and bench.name not in wanted:
             continue
         if bench.requires not in commands:

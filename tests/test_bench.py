@@ -76,6 +76,19 @@ def test_format_table_is_markdown_with_one_row_per_measure() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("counts", "notes", "expected"),
+    [
+        ({}, 100, ""),
+        ({"a": 1, "b": 5, "c": 9}, 100, "b"),
+        ({"x": 4, "w": 6}, 100, "w"),
+        ({"a": 50}, 100, "a"),
+    ],
+)
+def test_pick_tag_takes_the_tag_nearest_five_percent(counts: dict, notes: int, expected: str) -> None:
+    assert run.pick_tag(counts, notes) == expected
+
+
 def test_enrichment_lines_pick_spread_slugs_as_json_lines() -> None:
     slugs = [f"note-{i:03d}" for i in range(10)]
     lines = run.enrichment_lines(slugs, count=3)
