@@ -7,7 +7,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vaulttools.edits import apply_edits
 from vaulttools.note import Note
 from vaulttools.tags import (
     TagOperation,
@@ -237,4 +236,3 @@ def test_edits_never_touch_bytes_outside_the_tags() -> None:
     outcome = plan_tag_note(note, RENAME)
     assert outcome.change is not None
     assert outcome.change.new.decode() == text.replace("old", "new")
-    assert apply_edits(text, []) == text

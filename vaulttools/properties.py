@@ -177,26 +177,22 @@ def _plan_replace(
         scalars = sequence_items(text, entry.value, base) or []
         in_flow = not is_block_sequence(entry.value)
     edits: list[Edit] = []
-    written: list[Any] = []
-    for scalar in scalars:
-        if scalar.value != operation.old_value or (scalar.style is None and not scalar.start < scalar.end):
+    written: dict[int, Any] = {}  # index of the scalar -> the value YAML reads from what is written
+    for index, scalar in enumerate(scalars):
+        is_null = scalar.style is None and scalar.start == scalar.end  # `key:` with nothing after it
+        if scalar.value != operation.old_value or is_null:
             continue
         if not scalar.spliceable:
             raise UnreadableFrontmatter(f"its value {scalar.value!r} is written with escapes or folding")
         new = _formatted_value(operation.new_value, scalar, in_flow, f"{note.path}: {operation.key}")
         edits.append(Edit(scalar.inner_start, scalar.inner_end, scalar.value, new, "property-value"))
-        written.append(_loaded(new, scalar.style))
+        written[index] = _loaded(new, scalar.style)
     if not edits:
         return PlannedNote([], data, {})
     expected = dict(data)
     value = data.get(operation.key)
     if isinstance(value, list):
-        replacements = iter(written)
-        indexes = [i for i, s in enumerate(scalars) if s.value == operation.old_value and s.start < s.end]
-        replaced = list(value)
-        for index in indexes:
-            replaced[index] = next(replacements)
-        expected[operation.key] = replaced
+        expected[operation.key] = [written.get(i, item) for i, item in enumerate(value)]
     else:
         expected[operation.key] = written[0]
     return PlannedNote(edits, expected, {"replaced": len(edits)})
