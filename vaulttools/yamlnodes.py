@@ -7,6 +7,7 @@ dumping YAML. A scalar is spliceable only when its characters between the quotes
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import yaml
@@ -45,8 +46,9 @@ class Entry:
     end: int  # after the newline that ends the value's last line (or the end of the YAML)
 
 
-def frontmatter_entries(note: Note) -> list[Entry]:
-    """The top-level entries of the note's frontmatter ([] without one); raises `UnreadableFrontmatter`."""
+def frontmatter_entries(note: Note, keys: Collection[str] | None = None) -> list[Entry]:
+    """The top-level entries of the note's frontmatter ([] without one), only those named in `keys` when
+    given (locating every key costs more than composing); raises `UnreadableFrontmatter`."""
     fm = note.frontmatter
     if fm is None:
         return []
@@ -68,6 +70,8 @@ def frontmatter_entries(note: Note) -> list[Entry]:
         if key_node.value in seen:
             raise UnreadableFrontmatter(f"its frontmatter has the key {key_node.value!r} twice")
         seen.add(key_node.value)
+        if keys is not None and key_node.value not in keys:
+            continue
         key = scalar_of(text, key_node, fm.start)
         end = fm.start + value_node.end_mark.index
         if end > fm.start and text[end - 1] != "\n":
