@@ -20,10 +20,16 @@ def property_group() -> None:
 
     Only the key's or the value's characters change (a deleted key takes its lines); key order, quoting,
     comments and list style stay. `vaulttools check` reports values that do not fit .obsidian/types.json.
+
+    \b
+    Examples:
+      vaulttools property rename cssclass cssclasses --dry-run
+      vaulttools property replace status draft published
+      vaulttools property delete obsolete-field
     """
 
 
-@property_group.command(context_settings=CONTEXT_SETTINGS)
+@property_group.command(context_settings=CONTEXT_SETTINGS, short_help="Rename a key in every note.")
 @click.argument("old")
 @click.argument("new")
 @click.option(
@@ -49,7 +55,7 @@ def rename(app: App, old: str, new: str, merge: bool, **flags: Any) -> int:
     return execute_plan(app, plan, **flags, describe=describe)
 
 
-@property_group.command(context_settings=CONTEXT_SETTINGS)
+@property_group.command(context_settings=CONTEXT_SETTINGS, short_help="Replace a value of a key.")
 @click.argument("key")
 @click.argument("old")
 @click.argument("new")
@@ -70,7 +76,7 @@ def replace(app: App, key: str, old: str, new: str, **flags: Any) -> int:
     return execute_plan(app, plan, **flags, describe=describe)
 
 
-@property_group.command(context_settings=CONTEXT_SETTINGS)
+@property_group.command(context_settings=CONTEXT_SETTINGS, short_help="Delete a key and its value.")
 @click.argument("key")
 @batch_options
 @pass_app

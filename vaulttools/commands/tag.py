@@ -22,6 +22,12 @@ def tag() -> None:
     """List, rename and delete tags: frontmatter `tags`/`tag` in every form and inline `#tags`.
 
     Matching is case-insensitive, as in Obsidian, and takes nested tags along (`old` matches `old/child`).
+
+    \b
+    Examples:
+      vaulttools tag list
+      vaulttools tag rename todo task --dry-run
+      vaulttools tag delete draft
     """
 
 
