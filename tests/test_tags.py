@@ -236,3 +236,9 @@ def test_edits_never_touch_bytes_outside_the_tags() -> None:
     outcome = plan_tag_note(note, RENAME)
     assert outcome.change is not None
     assert outcome.change.new.decode() == text.replace("old", "new")
+
+
+@pytest.mark.parametrize("frontmatter", ["", "# only a comment\n", "\n"])
+def test_an_empty_frontmatter_has_no_tags_but_its_body_does(frontmatter: str) -> None:
+    text = f"---\n{frontmatter}---\n#old\n"
+    assert planned(text, RENAME) == text.replace("#old", "#new")

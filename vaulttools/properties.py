@@ -120,14 +120,13 @@ def _plan_merge(
             f"{operation.key!r} ({old_value!r}) and {operation.new_key!r} ({new_value!r}) differ "
             "and are not lists to join"
         )
-    base = note.frontmatter.start if note.frontmatter else 0
     if isinstance(old.value, yaml.ScalarNode):
-        old_items: list[Scalar] | None = [scalar_of(text, old.value, base)]
+        old_items: list[Scalar] | None = [scalar_of(text, old.value, old.base)]
         old_values = [old_value]
     else:
-        old_items = sequence_items(text, old.value, base)
+        old_items = sequence_items(text, old.value, old.base)
         old_values = old_value if isinstance(old_value, list) else []
-    new_items = sequence_items(text, new.value, base)
+    new_items = sequence_items(text, new.value, new.base)
     if old_items is None or new_items is None or len(old_items) != len(old_values):
         raise PropertyConflict(f"{operation.key!r} or {operation.new_key!r} holds nested values")
     joined = list(new_value)
@@ -142,13 +141,11 @@ def _plan_merge(
     edits = [removal]
     if sources:
         # First: an insertion where the removed entry starts must be verified before that removal.
-        edits.insert(0, _appended(text, base, new, new_items, sources, note.newline))
+        edits.insert(0, _appended(text, new, new_items, sources, note.newline))
     return PlannedNote(edits, expected, {"merged": 1})
 
 
-def _appended(
-    text: str, base: int, entry: Entry, items: list[Scalar], sources: list[str], newline: str
-) -> Edit:
+def _appended(text: str, entry: Entry, items: list[Scalar], sources: list[str], newline: str) -> Edit:
     """An insertion that adds `sources` (values as written) at the end of the list of `entry`."""
     if is_block_sequence(entry.value):
         first_line = line_start(text, items[0].start)
@@ -160,7 +157,7 @@ def _appended(
         return Edit(after, after, "", lines, "property-merged")
     if items:
         return Edit(items[-1].end, items[-1].end, "", "".join(", " + s for s in sources), "property-merged")
-    opening = base + entry.value.start_mark.index  # an empty flow list: right after its `[`
+    opening = entry.base + entry.value.start_mark.index  # an empty flow list: right after its `[`
     return Edit(opening + 1, opening + 1, "", ", ".join(sources), "property-merged")
 
 
@@ -170,12 +167,11 @@ def _plan_replace(
     """Each scalar of the value (the value itself, or a list's items) equal to OLD as written becomes NEW,
     in its own quoting style."""
     text = note.text
-    base = note.frontmatter.start if note.frontmatter else 0
     if isinstance(entry.value, yaml.ScalarNode):
-        scalars = [scalar_of(text, entry.value, base)]
+        scalars = [scalar_of(text, entry.value, entry.base)]
         in_flow = False
     else:
-        scalars = sequence_items(text, entry.value, base) or []
+        scalars = sequence_items(text, entry.value, entry.base) or []
         in_flow = not is_block_sequence(entry.value)
     edits: list[Edit] = []
     written: dict[int, Any] = {}  # index of the scalar -> the value YAML reads from what is written

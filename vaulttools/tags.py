@@ -173,10 +173,9 @@ def frontmatter_tag_values(note: Note, touched: Callable[[str], bool]) -> list[T
     """The located tag values of the note's frontmatter. Raises `UnreadableFrontmatter` when a value that
     holds a tag `touched` says is to change cannot be spliced (an escape, a folded or block scalar)."""
     text = note.text
-    base = note.frontmatter.start if note.frontmatter else 0
     located: list[TagValue] = []
     for entry in frontmatter_entries(note, TAG_KEYS):
-        items = sequence_items(text, entry.value, base)
+        items = sequence_items(text, entry.value, entry.base)
         if items is not None:
             form = "block" if is_block_sequence(entry.value) else "flow"
             for item in items:
@@ -184,7 +183,7 @@ def frontmatter_tag_values(note: Note, touched: Callable[[str], bool]) -> list[T
                     raise UnreadableFrontmatter(f"its tag {item.value!r} is written with escapes or folding")
             located.append(TagValue(entry, form, [_item_tag(item) for item in items]))
             continue
-        scalar = _tag_scalar(text, entry, base)
+        scalar = _tag_scalar(text, entry)
         if scalar is None:
             continue
         if not scalar.spliceable:
@@ -196,12 +195,12 @@ def frontmatter_tag_values(note: Note, touched: Callable[[str], bool]) -> list[T
     return located
 
 
-def _tag_scalar(text: str, entry: Entry, base: int) -> Scalar | None:
+def _tag_scalar(text: str, entry: Entry) -> Scalar | None:
     if not isinstance(entry.value, yaml.ScalarNode) or not entry.value.value:
         return None
     if entry.value.tag != "tag:yaml.org,2002:str":
         return None  # `tags: null`, a number, a date: no tag Obsidian reads
-    return scalar_of(text, entry.value, base)
+    return scalar_of(text, entry.value, entry.base)
 
 
 def _needs_edit(value: str, touched: Callable[[str], bool]) -> bool:
