@@ -300,7 +300,7 @@ def _plan_value(
             result.edits.append(Edit(item.name_start, end, item.name, new, "frontmatter-tag"))
             result.counts["frontmatter_renamed"] += item.name != target
             expected.append(item.value[: len(item.value) - len(item.name)] + target)
-    result.edits += _removal_edits(note.text, value, removed, note.newline)
+    result.edits += _removal_edits(note.text, value, removed)
     result.expected[value.entry.key.value] = expected
 
 
@@ -320,7 +320,7 @@ def _yaml_name(note: Note, value: TagValue, item: FrontmatterTag, target: str) -
     return format_scalar(target, "", in_flow=value.form == "flow", where=where)
 
 
-def _removal_edits(text: str, value: TagValue, removed: list[int], newline: str) -> list[Edit]:
+def _removal_edits(text: str, value: TagValue, removed: list[int]) -> list[Edit]:
     """Edits that take the `removed` items out of their list or string, with their separators or lines;
     an emptied value becomes `[]` (an empty list Obsidian reads, never an invalid one)."""
     if not removed:
