@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vaulttools.note import Note
 from vaulttools.properties import PropertyOperation, plan_property_note
@@ -105,3 +107,38 @@ def test_refusals(operation: PropertyOperation, text: str, conflict: bool) -> No
 )
 def test_property_types(value: object, declared: str, fits: bool) -> None:
     assert (type_mismatch(value, declared) is None) is fits
+
+
+# --- hypothesis: renaming a key to a fresh name and back, or replacing a value and back, is the identity ----
+
+_KEY = st.sampled_from(["old", "status", "k", "title"])
+_VALUE = st.sampled_from(["draft", '"draft"', "'draft'", "[draft, x]", "['draft']", "3", "", '"a: b"'])
+
+
+@st.composite
+def frontmatters(draw: st.DrawFn) -> str:
+    keys = draw(st.lists(_KEY, min_size=1, max_size=4, unique=True))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    lines = ["---"]
+    for key in keys:
+        value = draw(_VALUE)
+        if draw(st.booleans()) and value.startswith("["):
+            lines.append(f"{key}:")  # the same items as a block list
+            lines += [f"  - {item.strip()}" for item in value[1:-1].split(",")]
+        else:
+            lines.append(f"{key}: {value}".rstrip() + draw(st.sampled_from(["", " # comment"])))
+    lines += ["---", "body old: draft"]
+    return newline.join(lines) + newline
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=frontmatters(), key=_KEY)
+def test_round_trips_are_the_identity(text: str, key: str) -> None:
+    there = PropertyOperation("rename", key, new_key="zzfresh")
+    back = PropertyOperation("rename", "zzfresh", new_key=key)
+    renamed = planned(text, there)
+    assert (renamed != text) == (f"\n{key}:" in text.split("\n---")[0].replace("\r", ""))
+    assert planned(renamed, back) == text
+    replace_there = PropertyOperation("replace", key, old_value="draft", new_value="zzvalue")
+    replace_back = PropertyOperation("replace", key, old_value="zzvalue", new_value="draft")
+    assert planned(planned(text, replace_there), replace_back) == text
