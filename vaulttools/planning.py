@@ -29,9 +29,8 @@ def note_change(
     `appended`: list properties the edits extend by one item (see `frontmatter.verify_yaml_edit`).
     `expected_properties`: the frontmatter's exact data after the edits, for edits that reshape it (a
     merge adds and removes list items and keys): the edited YAML must load to exactly this.
-    `yaml_check(old_yaml, new_yaml)`: for edits that change the frontmatter's shape on purpose (a list
-    item or a key removed, a key renamed), the caller's own proof of the exact expected data; it replaces
-    the same-shape check and raises `EditConflict` on any other difference.
+    `yaml_check(old_yaml, new_yaml)`: the caller's own proof for reshaping edits that exact data cannot
+    state (`tags` items compared as the tags they hold, whatever YAML reads them as); raises `EditConflict`.
     """
     if not note.editable:
         raise EditConflict(f"{note.path}: {note.decode_error}; vaulttools does not edit this file")

@@ -3,12 +3,11 @@
 
 Every edit splices the original text at the composer's marks (see `yamlnodes`): only the key's
 characters, the value's characters, or the whole entry's lines change. Each edited frontmatter is loaded
-again and must equal the expected data exactly (`_expecting`).
+again and must equal the expected data exactly (`planning.note_change(expected_properties=…)`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -223,21 +222,6 @@ def _loaded(written: str, style: str | None) -> Any:
     return data.get("v") if isinstance(data, dict) else None
 
 
-def _expecting(path: str, expected: dict[str, Any]) -> Callable[[str, str], None]:
-    """The proof that an edited frontmatter holds exactly `expected` (keys in order, values equal)."""
-
-    def check(old_yaml: str, new_yaml: str) -> None:
-        new, error = load_frontmatter_yaml(new_yaml)
-        if new is None and expected:
-            raise EditConflict(
-                f"{path}: the edited frontmatter would not parse ({error}); nothing was written"
-            )
-        if list((new or {}).items()) != list(expected.items()):
-            raise EditConflict(f"{path}: the edit would change more than planned; nothing was written")
-
-    return check
-
-
 # --- the vault ---------------------------------------------------------------------------------------------
 
 
@@ -256,7 +240,7 @@ def plan_property_note(note: Note, operation: PropertyOperation) -> Outcome:
         planned = plan_note_property(note, operation)
         if planned is None or not planned.edits:
             return Outcome(note.path, None, {}, None, False)
-        change = note_change(note, planned.edits, yaml_check=_expecting(note.path, planned.expected))
+        change = note_change(note, planned.edits, expected_properties=planned.expected)
     except PropertyConflict as exc:
         return Outcome(note.path, None, {}, exc.message, True)
     except UnreadableFrontmatter as exc:
