@@ -166,3 +166,48 @@ def test_long_profile_notes_are_about_30_kb(tmp_path: Path) -> None:
     assert 20_000 < counts["bytes"] // counts["notes"] < 45_000
     related = (tmp_path / f"{generate.HUB}.md").read_text().split("related: [", 1)[1].split("]", 1)[0]
     assert related.count(",") >= 15  # a large frontmatter list
+
+
+def test_runner_knows_every_generator_profile() -> None:
+    assert tuple(run.PROFILE_NAMES) == tuple(generate.PROFILES)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("article", ["article"]),
+        ("dense, deep,dense", ["dense", "deep"]),
+        ("all", ["article", "dense", "deep", "long"]),
+        ("wide", None),
+        ("", None),
+    ],
+)
+def test_parse_profiles(text: str, expected: list[str] | None) -> None:
+    known = ("article", "dense", "deep", "long")
+    if expected is None:
+        with pytest.raises(ValueError, match="choose from"):
+            run.parse_profiles(text, known)
+    else:
+        assert run.parse_profiles(text, known) == expected
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [("article", "vault-20000-s1"), ("dense", "vault-dense-20000-s1")],
+)
+def test_vault_name_keeps_the_article_vault_where_it_was(profile: str, expected: str) -> None:
+    assert run.vault_name(profile, 20000, 1) == expected
+
+
+def test_format_phases_sets_each_phase_against_its_floor() -> None:
+    phases = [
+        run.Phase("start-up", [0.2, 0.3, 0.1]),
+        run.Phase("write", [0.5, 0.4, 0.6], [0.1, 0.2, 0.3]),
+    ]
+    assert run.format_phases(phases, 42).splitlines() == [
+        "rename of concept-hub-note: 42 files changed",
+        "| rename phase | seconds | floor seconds | x phase floor |",
+        "|--------------|---------|---------------|---------------|",
+        "| start-up     | 0.200   | -             | -             |",
+        "| write        | 0.500   | 0.200         | 2.5           |",
+    ]
