@@ -607,15 +607,17 @@ def run_profile(profile: str, args: argparse.Namespace, wanted: set[str]) -> dic
         measures.append(run_bench(bench, vault, args.runs))
         if bench.name == "recover":
             measures.append(run_write_phase(vault, args.runs))
+    print(format_table(measures, floor.median, args.notes), flush=True)  # before the phases, which may fail
     phases: list[Phase] = []
-    changed = 0
     if not wanted or PHASES_ROW in wanted:
         print(f"  {PHASES_ROW} ...", flush=True)
-        phases, changed = rename_phases(vault, args.runs)
+        try:
+            phases, changed = rename_phases(vault, args.runs)
+            print(format_phases(phases, changed))
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            reset(vault)
+            print(f"rename phases not measured: {exc}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-    print(format_table(measures, floor.median, args.notes))
-    if phases:
-        print(format_phases(phases, changed))
     return {
         "profile": profile,
         "notes": args.notes,
