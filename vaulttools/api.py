@@ -26,7 +26,10 @@ class Vault(_vault.Vault):
     """A vault with one method per command; planning methods return a `BatchPlan` and write nothing."""
 
     def __init__(self, root: str | Path) -> None:
-        super().__init__(Path(root).expanduser().resolve())
+        folder = Path(root).expanduser()
+        if not folder.is_dir():
+            raise VaultError(f"vault folder {str(root)!r} does not exist; pass an existing folder")
+        super().__init__(folder.resolve())
 
     def check(self) -> CheckReport:
         return check_vault(self)

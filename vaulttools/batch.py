@@ -182,6 +182,7 @@ class BatchResult:
     dry_run: bool = False
     nothing_to_do: bool = False
     warnings: list[str] = field(default_factory=list)
+    would_refuse: str | None = None  # a dry run: why the real run would refuse before writing, if it would
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,10 @@ def run_batch(
     if plan.empty:
         return BatchResult(written=False, nothing_to_do=True, dry_run=options.dry_run)
     if options.dry_run:
+        try:
+            check_before_writing(vault, plan, options)
+        except VaultError as refusal:
+            return BatchResult(written=False, dry_run=True, would_refuse=refusal.message)
         return BatchResult(written=False, dry_run=True)
     batch_id = journal.new_batch_id(plan)
     with lock.vault_lock(vault.root, plan.command), lock.batch_environment(batch_id):
@@ -215,11 +220,7 @@ def _write_and_commit(
     vault: Vault, plan: BatchPlan, options: BatchOptions, after_write: Callable[[str], None] | None
 ) -> BatchResult:
     _injected_fault("start")
-    repo = Repository.find(vault.root)
-    if options.commit and repo is None:
-        raise VaultError(
-            f"{vault.root} is not inside a git repository: run `git init` there first, or pass --no-commit"
-        )
+    repo = _repository_for(vault, options)
     journal.refuse_if_pending(vault.root)
     touched = [p for change in plan.changes for p in change.touched_paths]
     # `git status` and the journal (its fsync mostly waits for the disk) run on threads while the checks
@@ -249,10 +250,7 @@ def _write_and_commit(
         raise
     if dirty:
         journal.finish(vault.root)
-        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise DirtyFilesError(
-            f"uncommitted changes in {shown}: commit or stash them first (nothing was written)"
-        )
+        raise _dirty_files_error(dirty)
     written: list[FileChange] = []
     stager: Stager | None = None
     # A chain or swap of renames (a→b, b→c / a→b, b→a) writes onto a path another change vacates: clear
@@ -340,6 +338,36 @@ def _write_and_commit(
     _remove_emptied_folders(vault.root, plan.changes)
     warnings = _line_ending_warnings(repo, plan) if sha and repo is not None else []
     return BatchResult(written=True, committed=sha, warnings=warnings)
+
+
+def check_before_writing(vault: Vault, plan: BatchPlan, options: BatchOptions) -> None:
+    """Every refusal the real run makes before its first write, one after the other (the real run runs
+    them on threads beside its journal): what a dry run checks, so that it never promises a run that would
+    then be refused."""
+    repo = _repository_for(vault, options)
+    journal.refuse_if_pending(vault.root)
+    _check_destinations_free(vault.root, plan.changes)
+    _check_writable(vault.root, plan.changes)
+    if repo is not None:
+        dirty = repo.dirty_paths([p for change in plan.changes for p in change.touched_paths])
+        if dirty:
+            raise _dirty_files_error(dirty)
+
+
+def _repository_for(vault: Vault, options: BatchOptions) -> Repository | None:
+    repo = Repository.find(vault.root)
+    if options.commit and repo is None:
+        raise VaultError(
+            f"{vault.root} is not inside a git repository: run `git init` there first, or pass --no-commit"
+        )
+    return repo
+
+
+def _dirty_files_error(dirty: list[str]) -> DirtyFilesError:
+    shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+    return DirtyFilesError(
+        f"uncommitted changes in {shown}: commit or stash them first (nothing was written)"
+    )
 
 
 def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:

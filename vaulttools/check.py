@@ -30,6 +30,7 @@ from vaulttools.vault import Vault
 SCHEMA_VERSION = 1
 
 BROKEN_LINK = "broken-link"
+MISSING_ATTACHMENT = "missing-attachment"
 AMBIGUOUS_LINK = "ambiguous-link"
 BAD_FRONTMATTER = "unparsable-frontmatter"
 UNREADABLE = "unreadable-note"
@@ -41,9 +42,70 @@ BAD_CANVAS = "unparsable-canvas"
 _YAML_ERROR_PLACE_RE = re.compile(r"line (\d+), column (\d+):")
 
 _UNRESOLVED = (BROKEN, AMBIGUOUS)
+_TO_NO_FILE = (BROKEN_LINK, MISSING_ATTACHMENT)  # the links `normalize-links` looks at (and reports)
+
+# File types Obsidian opens or embeds, and the documents vaults commonly link: a broken link to such a name
+# is a missing attachment (an image not copied in), not a link to a note that does not exist.
+ATTACHMENT_EXTENSIONS = frozenset(
+    [
+        "avif",
+        "bmp",
+        "gif",
+        "heic",
+        "ico",
+        "jpeg",
+        "jpg",
+        "png",
+        "svg",
+        "tif",
+        "tiff",
+        "webp",
+        "3gp",
+        "flac",
+        "m4a",
+        "mp3",
+        "ogg",
+        "opus",
+        "wav",
+        "mkv",
+        "mov",
+        "mp4",
+        "ogv",
+        "webm",
+        "pdf",
+        "canvas",
+        "base",
+        "excalidraw",
+        "epub",
+        "csv",
+        "json",
+        "txt",
+        "zip",
+        "doc",
+        "docx",
+        "xls",
+        "xlsx",
+        "ppt",
+        "pptx",
+        "odt",
+        "ods",
+        "odp",
+        "html",
+        "htm",
+    ]
+)
+
+
+def is_attachment_target(target: str) -> bool:
+    """Whether a link target names a non-note file by its extension (`img/a.png`, `paper.PDF`)."""
+    name = target.rpartition("/")[2]
+    stem, dot, extension = name.rpartition(".")
+    return bool(dot and stem) and extension.lower() in ATTACHMENT_EXTENSIONS
+
 
 FINDING_KINDS = (
     BROKEN_LINK,
+    MISSING_ATTACHMENT,
     AMBIGUOUS_LINK,
     BAD_FRONTMATTER,
     UNREADABLE,
@@ -90,6 +152,11 @@ class CheckReport:
     def counts(self) -> dict[str, int]:
         counter = Counter(f.kind for f in self.findings)
         return {kind: counter.get(kind, 0) for kind in FINDING_KINDS}
+
+    def only_kinds(self, kinds: frozenset[str]) -> CheckReport:
+        """The report with only the findings of these kinds (`check --kind` / `--ignore-kind`)."""
+        kept = [f for f in self.findings if f.kind in kinds]
+        return CheckReport(self.notes_scanned, kept, self.opaque_links)
 
     def to_json(self, vault_root: str) -> dict:
         return {
@@ -176,7 +243,7 @@ def broken_links_by_note(vault: Vault) -> dict[str, BrokenLinks]:
         entry = entries.get(path)
         if entry is None:
             continue
-        places = tuple((f[2], f[3], f[5], f[7], tuple(f[8])) for f in entry[1] if f[0] == BROKEN_LINK)
+        places = tuple((f[2], f[3], f[5], f[7], tuple(f[8])) for f in entry[1] if f[0] in _TO_NO_FILE)
         if places:
             found[path] = BrokenLinks(tuple(entry[0]), places)  # type: ignore[arg-type]
     return found
@@ -214,7 +281,7 @@ def _check_fingerprint(vault: Vault) -> str:
     listing = "\0".join([*vault.scan.notes, "", *vault.scan.files])
     files_hash = hashlib.sha1(listing.encode("utf-8", "surrogatepass")).hexdigest()
     settings = (sorted(config.link_properties), config.suffix_rules, config.day_property, config.id_property)
-    return f"{__version__}|{settings}|{files_hash}"
+    return f"{__version__}|{','.join(FINDING_KINDS)}|{settings}|{files_hash}"
 
 
 def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
@@ -404,6 +471,9 @@ def span_finding(
             None,
             resolution.candidates,
         )
+    if is_attachment_target(target):
+        message = f"{written} points to no file: the attachment is missing (add it, or fix the link)"
+        return Finding(MISSING_ATTACHMENT, path, line, column, message, written, target)
     proposed, suggestion = propose(matcher, vault.index, target, path, day)
     message = f"{written} points to no note"
     if proposed:

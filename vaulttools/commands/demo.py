@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -77,14 +78,17 @@ def demo(directory: Path | None) -> int:
         argv = ["--vault", str(target), *[a.replace("{data}", demo_data_prefix()) for a in args]]
         click.echo(click.style(f"== step {number}: {title}", bold=True))
         click.echo(
-            click.style(f"$ vaulttools {' '.join(args).replace('{data}', demo_data_prefix())}", fg="cyan")
+            click.style(
+                f"$ vaulttools {shlex.join(a.replace('{data}', demo_data_prefix()) for a in args)}", fg="cyan"
+            )
         )
         code = _run_step(argv)
         if code not in (0, 1):
             raise VaultError(f"demo step {number} failed with exit code {code}")
         click.echo()
-    click.echo(f"Done. Review every batch with:  cd {target} && git log -p")
-    click.echo("Take the last batch back with:  vaulttools -C " + f"{target} undo")
+    folder = shlex.quote(str(target))  # copied into a shell as it is: a folder name may hold spaces
+    click.echo(f"Done. Review every batch with:  cd {folder} && git log -p")
+    click.echo(f"Take the last batch back with:  vaulttools -C {folder} undo")
     return 0
 
 

@@ -48,9 +48,7 @@ def enrich(app: App, file: Path, replace: bool, fail_on_existing: bool, **flags:
         plan = plan_enrich_file(app.vault, file, replace=replace, fail_on_existing=fail_on_existing)
     except EnrichInputError as exc:
         # One problem per line on stderr, then the one-line error (exit 2) the CLI prints for every failure.
-        for line in exc.lines:
-            click.echo(line, err=True)
-        raise VaultError(exc.summary) from exc
+        raise VaultError(exc.summary, lines=exc.lines) from exc
     if not flags["as_json"]:
         for warning in plan.report["warnings"]:
             click.echo(f"warning: {_where(plan, warning)}{warning['message']}", err=True)

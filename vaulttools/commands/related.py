@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from vaulttools.batch import BatchPlan
-from vaulttools.cli import App, batch_options, execute_plan, pass_app
+from vaulttools.cli import App, batch_options, complete_note_names, execute_plan, pass_app
 from vaulttools.config import RelatedConfig
 from vaulttools.errors import EXIT_OK, VaultError
 from vaulttools.related import (
@@ -33,6 +33,7 @@ RUNNERS_UP = 5
     "--explain",
     "explain_slug",
     metavar="SLUG",
+    shell_complete=complete_note_names,
     help="Print why each entry of SLUG's section was chosen, and the runners-up; writes nothing.",
 )
 @batch_options

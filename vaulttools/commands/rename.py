@@ -7,13 +7,13 @@ from typing import Any
 
 import click
 
-from vaulttools.cli import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
+from vaulttools.cli import CONTEXT_SETTINGS, App, batch_options, complete_note_names, execute_plan, pass_app
 from vaulttools.errors import VaultError
 from vaulttools.rename import describe, parse_rename_map, plan_renames
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("old", required=False)
+@click.argument("old", required=False, shell_complete=complete_note_names)
 @click.argument("new", required=False)
 @click.option(
     "--map",
