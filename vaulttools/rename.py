@@ -102,29 +102,69 @@ def stem_of(path: str) -> str:
 # --- input: the map file and the names -------------------------------------------------------------
 
 
-def parse_rename_map(text: str, filename: str) -> list[tuple[str, str]]:
-    """Pairs from a CSV (`old,new`, header optional) or YAML (`old: new`) map; refuses anything odd."""
+class RenameMap(list[tuple[str, str]]):
+    """The (OLD, NEW) pairs of a map file, with the line each came from: problems name `FILE:LINE`."""
+
+    def __init__(self, source: str, entries: Iterable[tuple[int, str, str]] = ()) -> None:
+        entries = list(entries)
+        super().__init__((old, new) for _, old, new in entries)
+        self.source = source
+        self.line_numbers = [line for line, _, _ in entries]
+
+
+def parse_rename_map(text: str, filename: str) -> RenameMap:
+    """Pairs from a CSV (`old,new`, header optional) or YAML (`old: new`) map; every problem of the file is
+    listed (`FILE:LINE: …`) in one refusal."""
+    problems: list[str] = []
     if filename.lower().endswith((".yaml", ".yml")):
-        pairs = _yaml_pairs(text, filename)
+        entries = _yaml_pairs(text, filename, problems)
     else:
-        pairs = _csv_pairs(text, filename)
-    if not pairs:
+        entries = _csv_pairs(text, filename, problems)
+    if problems:
+        raise map_problems(filename, problems)
+    if not entries:
         raise VaultError(f"{filename}: the map holds no renames; add `old,new` lines")
-    return pairs
+    return RenameMap(filename, entries)
 
 
-def _csv_pairs(text: str, filename: str) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
+def read_rename_map(path: str, data: bytes) -> RenameMap:
+    """A map file's bytes as text: UTF-8 (a BOM allowed); anything else is refused in plain words."""
+    if b"\0" in data:
+        raise VaultError(
+            f"{path} is a binary file, not a rename map; give a CSV (old,new) or YAML (old: new) file"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise VaultError(f"{path}:{line}: not UTF-8 text; save the map as UTF-8") from exc
+    return parse_rename_map(text, path)
+
+
+def map_problems(source: str, problems: list[str]) -> VaultError:
+    """One refusal for every problem of a map: the lines go to stderr (and --json), then the summary."""
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    return VaultError(
+        f"{count} in the map {source}; fix them and run again (nothing was written)", lines=problems
+    )
+
+
+def _csv_pairs(text: str, filename: str, problems: list[str]) -> list[tuple[int, str, str]]:
+    entries: list[tuple[int, str, str]] = []
+    seen_rows = False  # the header may come after comment lines, but only before the first rename
     for number, row in enumerate(csv.reader(io.StringIO(text.lstrip("\ufeff"))), start=1):
         cells = [cell.strip() for cell in row]
         if not any(cells) or cells[0].startswith("#"):
             continue
-        if number == 1 and [c.lower() for c in cells] == ["old", "new"]:
+        if not seen_rows and [c.lower() for c in cells] == ["old", "new"]:
+            seen_rows = True
             continue  # the optional header
+        seen_rows = True
         if len(cells) != 2 or not all(cells):
-            raise VaultError(f"{filename}:{number}: expected two cells `old,new`, got {row!r}")
-        pairs.append((cells[0], cells[1]))
-    return pairs
+            problems.append(f"{filename}:{number}: expected two cells `old,new`, got {','.join(row)!r}")
+            continue
+        entries.append((number, cells[0], cells[1]))
+    return entries
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -132,33 +172,47 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
+    seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
+        line = key_node.start_mark.line + 1
         if key in seen:
-            raise VaultError(f"the map names {key!r} twice (line {key_node.start_mark.line + 1}); keep one")
-        seen.add(key)
+            raise VaultError(
+                f"line {line}: the map names {key!r} again (first on line {seen[key]}); keep one"
+            )
+        seen[key] = line
     return loader.construct_mapping(node)
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _yaml_pairs(text: str, filename: str) -> list[tuple[str, str]]:
+def _yaml_pairs(text: str, filename: str, problems: list[str]) -> list[tuple[int, str, str]]:
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+        node = yaml.compose(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
-        raise VaultError(f"{filename}: not valid YAML ({' '.join(str(exc).split())})") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problems.append(f"{filename}{where}: not valid YAML ({' '.join(str(exc).split())})")
+        return []
+    except VaultError as exc:  # a duplicate key, with its line
+        line, _, message = exc.message.partition(": ")
+        problems.append(f"{filename}:{line.removeprefix('line ')}: {message}")
+        return []
     if data is None:
         return []
-    if not isinstance(data, dict):
-        raise VaultError(f"{filename}: expected a mapping `old: new`, got a YAML {type(data).__name__}")
-    pairs = []
-    for old, new in data.items():
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        problems.append(f"{filename}:1: expected a mapping `old: new`, got a YAML {type(data).__name__}")
+        return []
+    entries = []
+    for (key_node, _), (old, new) in zip(node.value, data.items(), strict=True):
+        line = key_node.start_mark.line + 1
         if not isinstance(old, str) or not isinstance(new, str):
-            raise VaultError(f"{filename}: {old!r}: {new!r} is not a pair of names; quote both names")
-        pairs.append((old.strip(), new.strip()))
-    return pairs
+            problems.append(f"{filename}:{line}: {old!r}: {new!r} is not a pair of names; quote both names")
+            continue
+        entries.append((line, old.strip(), new.strip()))
+    return entries
 
 
 def find_old_note(index: LinkIndex, old: str) -> str:
@@ -178,7 +232,9 @@ def find_old_note(index: LinkIndex, old: str) -> str:
         # An attachment is named with its extension (`diagram.png`), in any letter case.
         paths = sorted(p for p in index.matches(given) if fold(posixpath.basename(p)) == fold(given))
     if not paths:
-        raise VaultError(f"no note named {given!r} in the vault; check the name")
+        similar = index.similar_note_names(strip_md(given))
+        hint = f"did you mean {' or '.join(repr(name) for name in similar)}?" if similar else "check the name"
+        raise VaultError(f"no note named {given!r} in the vault; {hint}")
     if len(paths) > 1:
         raise VaultError(
             f"{given!r} is ambiguous: {', '.join(paths)}; give the path of the one to rename instead"
@@ -295,32 +351,46 @@ def resolve_renames(
     unchanged: list[str] = []
     left_behind: list[str] = []
     by_old: dict[str, str] = {}
-    for old, new in pairs:
-        folder = find_old_folder(vault, old)
-        if folder is not None:
-            moves = folder_renames(vault, folder, new_folder_path(folder, new))
-            left = unmanaged_files(vault, folder)
-            if left:
-                left_behind.append(
-                    f"{folder}/ holds {len(left)} file(s) outside the vault's notes and attachments (hidden, "
-                    f"ignored or symlinks, e.g. {left[0]}): left where they are, so the folder stays"
+    # A map's problems are all collected, each with its `FILE:LINE`, before one refusal.
+    source = pairs.source if isinstance(pairs, RenameMap) else None
+    lines = pairs.line_numbers if isinstance(pairs, RenameMap) else [0] * len(pairs)
+    problems: list[str] = []
+    for (old, new), line in zip(pairs, lines, strict=True):
+        try:
+            folder = find_old_folder(vault, old)
+            if folder is not None:
+                moves = folder_renames(vault, folder, new_folder_path(folder, new))
+                left = unmanaged_files(vault, folder)
+                if left:
+                    left_behind.append(
+                        f"{folder}/ holds {len(left)} file(s) outside the vault's notes and attachments (hidden, "
+                        f"ignored or symlinks, e.g. {left[0]}): left where they are, so the folder stays"
+                    )
+            else:
+                old_path = find_old_note(index, old)
+                new_path = (
+                    new_note_path(old_path, new)
+                    if is_note_path(old_path)
+                    else new_attachment_path(old_path, new)
                 )
-        else:
-            old_path = find_old_note(index, old)
-            new_path = (
-                new_note_path(old_path, new) if is_note_path(old_path) else new_attachment_path(old_path, new)
-            )
-            moves = [Rename(old_path, new_path)]
-        if all(move.new_path == move.old_path for move in moves):
-            unchanged.append(f"{old!r} is already called {new!r}; left out")
+                moves = [Rename(old_path, new_path)]
+            if all(move.new_path == move.old_path for move in moves):
+                unchanged.append(f"{old!r} is already called {new!r}; left out")
+                continue
+            for move in moves:
+                if move.old_path in by_old:
+                    raise VaultError(
+                        f"{move.old_path} is renamed twice in the map ({by_old[move.old_path]!r} and {old!r})"
+                    )
+                by_old[move.old_path] = old
+        except VaultError as exc:
+            if source is None:
+                raise
+            problems.append(f"{source}:{line}: {exc.message}")
             continue
-        for move in moves:
-            if move.old_path in by_old:
-                raise VaultError(
-                    f"{move.old_path} is renamed twice in the map ({by_old[move.old_path]!r} and {old!r})"
-                )
-            by_old[move.old_path] = old
         renames += moves
+    if problems and source is not None:
+        raise map_problems(source, problems)
     if not renames:
         raise VaultError(f"{unchanged[0].removesuffix('; left out')}; nothing to rename")
     if skipped is not None:

@@ -9,7 +9,7 @@ import click
 
 from vaulttools.cli import CONTEXT_SETTINGS, App, batch_options, complete_note_names, execute_plan, pass_app
 from vaulttools.errors import VaultError
-from vaulttools.rename import describe, parse_rename_map, plan_renames
+from vaulttools.rename import describe, plan_renames, read_rename_map
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -55,10 +55,10 @@ def _pairs(old: str | None, new: str | None, map_file: Path | None) -> list[tupl
         if old is not None:
             raise VaultError("give either OLD NEW or --map FILE, not both")
         try:
-            text = map_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise VaultError(f"cannot read the map {map_file} ({exc}); check the path") from exc
-        return parse_rename_map(text, str(map_file))
+            data = map_file.read_bytes()
+        except OSError as exc:
+            raise VaultError(f"cannot read the map {map_file} ({exc.strerror}); check the path") from exc
+        return read_rename_map(str(map_file), data)
     if old is None or new is None:
         raise VaultError("give OLD and NEW (e.g. `vaulttools rename old-name new-name`), or --map FILE")
     return [(old, new)]
