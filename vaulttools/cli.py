@@ -134,7 +134,7 @@ def _report_error(
     app = ctx.obj if isinstance(ctx.obj, App) else None
     if app is not None:
         app.close_progress()
-    if interrupted and sys.stderr.isatty():
+    if interrupted and _stderr_is_terminal():
         click.echo("", err=True)  # the terminal echoed ^C where the cursor was: start a line of our own
     for line in lines:
         click.echo(line, err=True)
@@ -145,6 +145,10 @@ def _report_error(
 
 
 VAULT_META_KEY = "vaulttools.vault_option"  # where `-C` after the subcommand is kept for shell completion
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
 
 
 def _set_vault_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

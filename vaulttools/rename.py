@@ -105,26 +105,30 @@ def stem_of(path: str) -> str:
 class RenameMap(list[tuple[str, str]]):
     """The (OLD, NEW) pairs of a map file, with the line each came from: problems name `FILE:LINE`."""
 
-    def __init__(self, source: str, entries: Iterable[tuple[int, str, str]] = ()) -> None:
+    def __init__(
+        self, source: str, entries: Iterable[tuple[int, str, str]] = (), problems: Iterable[str] = ()
+    ) -> None:
         entries = list(entries)
         super().__init__((old, new) for _, old, new in entries)
         self.source = source
         self.line_numbers = [line for line, _, _ in entries]
+        self.problems = list(problems)  # the file's own problems, listed with the names' (resolve_renames)
 
 
-def parse_rename_map(text: str, filename: str) -> RenameMap:
+def parse_rename_map(text: str, filename: str, *, defer_problems: bool = False) -> RenameMap:
     """Pairs from a CSV (`old,new`, header optional) or YAML (`old: new`) map; every problem of the file is
-    listed (`FILE:LINE: …`) in one refusal."""
+    listed (`FILE:LINE: …`) in one refusal, here or (`defer_problems`) with the names' problems when the
+    map is resolved against the vault."""
     problems: list[str] = []
     if filename.lower().endswith((".yaml", ".yml")):
         entries = _yaml_pairs(text, filename, problems)
     else:
         entries = _csv_pairs(text, filename, problems)
-    if problems:
+    if problems and not (defer_problems and entries):
         raise map_problems(filename, problems)
     if not entries:
         raise VaultError(f"{filename}: the map holds no renames; add `old,new` lines")
-    return RenameMap(filename, entries)
+    return RenameMap(filename, entries, problems)
 
 
 def read_rename_map(path: str, data: bytes) -> RenameMap:
@@ -138,7 +142,7 @@ def read_rename_map(path: str, data: bytes) -> RenameMap:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise VaultError(f"{path}:{line}: not UTF-8 text; save the map as UTF-8") from exc
-    return parse_rename_map(text, path)
+    return parse_rename_map(text, path, defer_problems=True)
 
 
 def map_problems(source: str, problems: list[str]) -> VaultError:
@@ -354,7 +358,7 @@ def resolve_renames(
     # A map's problems are all collected, each with its `FILE:LINE`, before one refusal.
     source = pairs.source if isinstance(pairs, RenameMap) else None
     lines = pairs.line_numbers if isinstance(pairs, RenameMap) else [0] * len(pairs)
-    problems: list[str] = []
+    problems: list[tuple[int, str]] = [(0, problem) for problem in getattr(pairs, "problems", ())]
     for (old, new), line in zip(pairs, lines, strict=True):
         try:
             folder = find_old_folder(vault, old)
@@ -386,11 +390,11 @@ def resolve_renames(
         except VaultError as exc:
             if source is None:
                 raise
-            problems.append(f"{source}:{line}: {exc.message}")
+            problems.append((line, f"{source}:{line}: {exc.message}"))
             continue
         renames += moves
     if problems and source is not None:
-        raise map_problems(source, problems)
+        raise map_problems(source, [problem for _, problem in sorted(problems, key=_problem_line)])
     if not renames:
         raise VaultError(f"{unchanged[0].removesuffix('; left out')}; nothing to rename")
     if skipped is not None:
@@ -429,6 +433,15 @@ def folder_renames(vault: Vault, old_folder: str, new_folder: str) -> list[Renam
         raise VaultError(f"{old_folder}/ holds no notes or attachments; nothing to rename")
     pair = (old_folder, new_folder)
     return [Rename(p, new_folder + p[len(old_folder) :], pair) for p in sorted(paths)]
+
+
+def _problem_line(problem: tuple[int, str]) -> int:
+    """A problem's line: given, or (the file's own problems) read back from its `FILE:LINE:` prefix."""
+    line, text = problem
+    if line:
+        return line
+    number = text.split(": ", 1)[0].rpartition(":")[2]
+    return int(number) if number.isdigit() else 0
 
 
 def _refuse_taken_names(vault: Vault, renames: list[Rename]) -> None:
