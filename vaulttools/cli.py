@@ -370,7 +370,10 @@ def execute_plan(
         if result.would_refuse is not None:
             document["would_refuse"] = result.would_refuse
         echo_json(document)
-        return EXIT_USAGE if result.would_refuse is not None else EXIT_OK
+        if result.would_refuse is None:
+            return EXIT_OK
+        click.echo(f"vaulttools: error: the real run would refuse: {result.would_refuse}", err=True)
+        return EXIT_USAGE
     if dry_run and not plan.empty:
         echo_diff(plan, stat=stat)
     if describe is not None and not app.quiet:
@@ -608,13 +611,11 @@ def config_command(app: App, as_json: bool) -> int:
             }
         )
         return EXIT_OK
-    if not app.quiet:
-        click.echo(f"# vault: {app.vault.root}")
-        click.echo(
-            f"# obsidian: useMarkdownLinks={settings.use_markdown_links} "
-            f"newLinkFormat={settings.new_link_format}"
-        )
-        click.echo(effective_toml(app.vault.config), nl=False)
+    click.echo(f"# vault: {app.vault.root}")
+    click.echo(
+        f"# obsidian: useMarkdownLinks={settings.use_markdown_links} newLinkFormat={settings.new_link_format}"
+    )
+    click.echo(effective_toml(app.vault.config), nl=False)
     return EXIT_OK
 
 
