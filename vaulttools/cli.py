@@ -14,7 +14,7 @@ import click
 import click.shell_completion
 
 from vaulttools import __version__, journal, lock
-from vaulttools.check import check_vault
+from vaulttools.check import FINDING_KINDS, check_vault
 from vaulttools.config import KEY_DOCS, effective_toml, effective_values
 from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, VaultError
 from vaulttools.report import batch_document, echo_batch_summary, echo_diff, echo_json, terminal_progress
@@ -421,7 +421,9 @@ def _finding_kind(ctx: click.Context, param: click.Parameter, values: tuple[str,
     metavar="KIND",
     multiple=True,
     callback=_finding_kind,
-    help="Report only findings of this kind (repeatable; replaces the config's check.kinds).",
+    help="Report only findings of this kind (repeatable; replaces the config's check.kinds). Kinds: "
+    + ", ".join(FINDING_KINDS)
+    + ".",
 )
 @click.option(
     "--ignore-kind",
@@ -437,9 +439,9 @@ def check(app: App, kinds: tuple[str, ...], ignore_kinds: tuple[str, ...], as_js
     """Report broken links, missing attachments, ambiguous and suffixed links and unparsable frontmatter.
     Writes nothing.
 
-    Kinds: broken-link, missing-attachment (a link or embed to a non-note file that does not exist),
-    ambiguous-link, unparsable-frontmatter, unreadable-note, duplicate-id, id-differs-from-name,
-    unquoted-frontmatter-link. The exit code is 1 when a reported finding remains, else 0.
+    A link or embed to a non-note file (an image, a PDF, …) that does not exist is a missing-attachment,
+    not a broken-link. --kind and --ignore-kind pick the kinds reported (the kinds are listed with them);
+    the exit code is 1 when a reported finding remains, else 0.
 
     \b
     Examples:
@@ -447,8 +449,6 @@ def check(app: App, kinds: tuple[str, ...], ignore_kinds: tuple[str, ...], as_js
       vaulttools check --ignore-kind missing-attachment
       vaulttools -C ~/vault check --json | jq '.counts'
     """
-    from vaulttools.check import FINDING_KINDS
-
     report = check_vault(app.vault)
     settings = app.vault.config.check
     shown = set(kinds or settings.kinds or FINDING_KINDS) - set(settings.ignore_kinds) - set(ignore_kinds)
