@@ -16,6 +16,7 @@ EXPECTED_COMMANDS = [
     "log",
     "normalize-links",
     "recover",
+    "redo",
     "rename",
     "sync-related",
     "undo",

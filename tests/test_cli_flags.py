@@ -590,3 +590,13 @@ def test_note_names_complete(sample_vault: Path) -> None:
     )
     assert completions(["-C", vault, "rename"], "zzz") == []
     assert completions(["-C", str(sample_vault / "nope"), "rename"], "c") == []
+
+
+def test_the_api_dry_run_reports_what_the_real_run_would_refuse(sample_vault: Path) -> None:
+    vault = Vault(sample_vault)
+    plan = vault.normalize_links()
+    assert vault.apply(plan, dry_run=True).would_refuse is None
+    note = sample_vault / "concept-feedback-loops.md"
+    note.write_bytes(note.read_bytes() + b"\nlocal edit\n")
+    refusal = vault.apply(plan, dry_run=True).would_refuse
+    assert refusal is not None and refusal.startswith("uncommitted changes in concept-feedback-loops.md")

@@ -236,7 +236,7 @@ def cli(ctx: click.Context, vault_option: str | None, quiet: bool) -> None:
     \b
     Exit codes: 0 success (check: nothing found), 1 check found problems,
     2 usage, configuration or vault error (nothing written), 3 a batch failed and was rolled back,
-    130 interrupted (Ctrl-C; every written file put back).
+    130 interrupted (Ctrl-C) before a batch began writing (during one: 3, every file put back).
     """
     ctx.obj = App(vault_option, quiet, command=ctx.invoked_subcommand)
 
