@@ -600,3 +600,28 @@ def test_the_api_dry_run_reports_what_the_real_run_would_refuse(sample_vault: Pa
     note.write_bytes(note.read_bytes() + b"\nlocal edit\n")
     refusal = vault.apply(plan, dry_run=True).would_refuse
     assert refusal is not None and refusal.startswith("uncommitted changes in concept-feedback-loops.md")
+
+
+def test_map_names_already_taken_are_listed_with_their_lines(sample_vault: Path, tmp_path: Path) -> None:
+    map_file = write(
+        tmp_path / "map.csv",
+        "entity-slack 1,concept-team-norms\nclaim-async-wins-d3,same\nclaim-async-wins-d9,same\nnope,x\n",
+    )
+    result = run("-C", str(sample_vault), "rename", "--map", str(map_file))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[:4] == [
+        f"{map_file}:1: concept-team-norms.md already exists (letter case ignored); choose another name",
+        f"{map_file}:3: claim-async-wins-d3.md and claim-async-wins-d9.md would both become same.md; "
+        "give them different names",
+        f"{map_file}:4: no note named 'nope' in the vault; check the name",
+        f"vaulttools: error: 3 problems in the map {map_file}; fix them and run again (nothing was written)",
+    ]
+
+
+def test_dry_run_refuses_like_the_real_run_for_an_untracked_note(sample_vault: Path) -> None:
+    write(sample_vault / "new-note.md", "see [[claim-peer-feedback]]\n")  # untracked, and fixable
+    result = run("-C", str(sample_vault), "normalize-links", "--dry-run")
+    assert result.exit_code == 2
+    assert "+++ b/new-note.md" in result.stdout
+    assert "the real run would refuse: uncommitted changes in " in result.stderr
+    assert "new-note.md" in result.stderr.splitlines()[-1]

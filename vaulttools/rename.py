@@ -359,6 +359,7 @@ def resolve_renames(
     source = pairs.source if isinstance(pairs, RenameMap) else None
     lines = pairs.line_numbers if isinstance(pairs, RenameMap) else [0] * len(pairs)
     problems: list[tuple[int, str]] = [(0, problem) for problem in getattr(pairs, "problems", ())]
+    rename_lines: list[int] = []
     for (old, new), line in zip(pairs, lines, strict=True):
         try:
             folder = find_old_folder(vault, old)
@@ -393,13 +394,19 @@ def resolve_renames(
             problems.append((line, f"{source}:{line}: {exc.message}"))
             continue
         renames += moves
-    if problems and source is not None:
-        raise map_problems(source, [problem for _, problem in sorted(problems, key=_problem_line)])
+        rename_lines += [line] * len(moves)
+    if source is not None:
+        line_of = {rename.old_path: line for rename, line in zip(renames, rename_lines, strict=True)}
+        for refusal, old_path in _taken_names(vault, renames):
+            problems.append((line_of[old_path], f"{source}:{line_of[old_path]}: {refusal.message}"))
+        if problems:
+            raise map_problems(source, [problem for _, problem in sorted(problems, key=_problem_line)])
     if not renames:
         raise VaultError(f"{unchanged[0].removesuffix('; left out')}; nothing to rename")
     if skipped is not None:
         skipped += unchanged + left_behind
-    _refuse_taken_names(vault, renames)
+    for refusal, _ in _taken_names(vault, renames):
+        raise refusal
     return renames
 
 
@@ -444,21 +451,25 @@ def _problem_line(problem: tuple[int, str]) -> int:
     return int(number) if number.isdigit() else 0
 
 
-def _refuse_taken_names(vault: Vault, renames: list[Rename]) -> None:
-    """NEW must be free (letter case ignored) once every OLD of the map has moved away."""
+def _taken_names(vault: Vault, renames: list[Rename]) -> Iterator[tuple[VaultError, str]]:
+    """NEW must be free (letter case ignored) once every OLD of the map has moved away: each refusal, with
+    the old path of the rename it stops."""
     vacated = {fold(r.old_path) for r in renames}
     remaining = {fold(path) for path in vault.index.paths} - vacated
     claimed: dict[str, str] = {}
     for rename in renames:
         key = fold(rename.new_path)
         if key in remaining or (key not in vacated and (vault.root / rename.new_path).exists()):
-            raise VaultError(f"{rename.new_path} already exists (letter case ignored); choose another name")
-        if key in claimed:
-            raise VaultError(
+            message = f"{rename.new_path} already exists (letter case ignored); choose another name"
+            yield VaultError(message), rename.old_path
+        elif key in claimed:
+            message = (
                 f"{claimed[key]} and {rename.old_path} would both become {rename.new_path}; "
                 "give them different names"
             )
-        claimed[key] = rename.old_path
+            yield VaultError(message), rename.old_path
+        else:
+            claimed[key] = rename.old_path
 
 
 # --- the byte-level prefilter -----------------------------------------------------------------------
