@@ -316,6 +316,7 @@ def test_json_errors_are_one_document_with_every_problem(sample_vault: Path, tmp
     [
         ["rename", "no-such-note", "x", "--json"],
         ["check", "--json", "--kind", "broken-link", "-C", "{empty}"],
+        ["check", "--kind", "no-such-kind", "--json"],
     ],
 )
 def test_json_errors_of_other_commands(sample_vault: Path, tmp_path: Path, argv: list[str]) -> None:

@@ -203,6 +203,7 @@ def with_global_options(command: click.Command) -> click.Command:
     for param in command.params:
         if param.name == "as_json" and param.callback is None:
             param.callback = _remember_json
+            param.is_eager = True  # known before other options' callbacks can refuse their values
     command._vaulttools_globals = True  # type: ignore[attr-defined]
     return command
 
