@@ -589,6 +589,10 @@ def test_note_names_complete(sample_vault: Path) -> None:
     assert completions(["-C", vault, "rename"], "sources/") == sorted(
         p.relative_to(sample_vault).as_posix()[:-3] for p in (sample_vault / "sources").glob("*.md")
     )
+    assert completions(["-C", vault, "merge"], "entity-sl") == ["entity-slack 1"]
+    assert completions(["-C", vault, "merge", "entity-slack 1", "--into"], "concept-team-n") == [
+        "concept-team-norms"
+    ]
     assert completions(["-C", vault, "rename"], "zzz") == []
     assert completions(["-C", str(sample_vault / "nope"), "rename"], "c") == []
 

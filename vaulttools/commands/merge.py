@@ -6,13 +6,19 @@ from typing import Any
 
 import click
 
-from vaulttools.cli import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
+from vaulttools.cli import CONTEXT_SETTINGS, App, batch_options, complete_note_names, execute_plan, pass_app
 from vaulttools.errors import VaultError
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
-@click.option("--into", "target", metavar="TARGET", help="The note the SOURCEs are merged into (it stays).")
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...", shell_complete=complete_note_names)
+@click.option(
+    "--into",
+    "target",
+    metavar="TARGET",
+    shell_complete=complete_note_names,
+    help="The note the SOURCEs are merged into (it stays).",
+)
 @click.option(
     "--all",
     "merge_all",
