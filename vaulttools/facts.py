@@ -25,7 +25,7 @@ from vaulttools.note import Note
 from vaulttools.parallel import map_notes
 from vaulttools.related_rank import body_words
 
-CACHE_FORMAT = 9  # 8: frontmatter links read through the YAML composer; 9: body words for sync-related
+CACHE_FORMAT = 9  # 8: frontmatter links read through the YAML composer; 9: body words and counts
 
 
 class LinkFact(NamedTuple):
@@ -60,7 +60,7 @@ class NoteFacts(NamedTuple):
     id_line: int  # line of the id property (for findings), 0 if absent
     section: tuple[int, int]  # the "Related across articles" section (heading to end), or (-1, -1)
     inline_tags: tuple[str, ...] = ()  # the body's `#tags`, sorted (see `links.inline_tags`)
-    words: str = ""  # the note's words and their counts (`related_rank.body_words`), for sync-related
+    words: tuple[str, bytes] = ("", b"")  # the note's words and counts (`related_rank.body_words`)
 
 
 def stamp_of(path: Path | str) -> tuple[int, int, int, int]:
@@ -101,7 +101,7 @@ def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions
         key_line(note, options.id_property),
         section,
         tuple(sorted(inline_tags(note))) if note.editable else (),
-        body_words(note, section) if note.editable else "",
+        body_words(note, section) if note.editable else ("", b""),
     )
 
 
@@ -232,7 +232,7 @@ def _from_marshal(record: tuple) -> NoteFacts:
         id_line,
         tuple(section),
         tuple(tags),
-        words,
+        tuple(words),  # type: ignore[arg-type]  # marshal keeps the pair a tuple; this only says so
     )
 
 

@@ -45,6 +45,8 @@ from vaulttools.related_rank import (
     Weights,
     body_words,
     common_cutoff,
+    pack_words,
+    parse_words,
     ranked_candidates,
     top_candidates,
 )
@@ -71,7 +73,7 @@ class NoteFacts:
     group: str | tuple[str, ...]  # one group, or every group of a list-valued group property
     tags: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()  # resolved paths it links, outside its related section
-    words: str = ""  # `related_rank.body_words` of the note
+    words: str = ""  # the note's words as `word` or `word*count`, space-separated (`parse_words`)
 
     @property
     def stem(self) -> str:
@@ -141,7 +143,9 @@ def note_facts(
         if path is not None and path != note.path:
             targets.add(path)
     tags = tags_of(properties) | inline_tags(note)
-    return NoteFacts(note.path, group, tags, frozenset(targets), body_words(note, (skip_from, skip_to)))
+    words, counts = body_words(note, (skip_from, skip_to))
+    written = " ".join(w if n == 1 else f"{w}*{n}" for w, n in zip(words.split(), counts, strict=True))
+    return NoteFacts(note.path, group, tags, frozenset(targets), written)
 
 
 def cached_resolver(index: LinkIndex) -> Callable[[str, str], str | None]:
@@ -177,7 +181,13 @@ def weights_of(config: RelatedConfig) -> Weights:
 def build_index(all_facts: Iterable[NoteFacts], common_share: float = COMMON_FRACTION) -> RelatedIndex:
     return RelatedIndex(
         [
-            IndexRow(f.path, f.groups, tuple(sorted(f.tags)), tuple(sorted(f.targets)), f.words)
+            IndexRow(
+                f.path,
+                f.groups,
+                tuple(sorted(f.tags)),
+                tuple(sorted(f.targets)),
+                pack_words(parse_words(f.words)),
+            )
             for f in all_facts
         ],
         common_share,

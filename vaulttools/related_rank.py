@@ -8,7 +8,8 @@ strong: a faint cosine with no competition stays faint), and summed with the wei
 * ``text`` (`text_weight`): TF-IDF cosine of the two notes' words (name and body; boilerplate left out:
   link syntax, enrichment labels, the related section itself; words on many notes, like template headings,
   count for nothing). Like Lucene's "more like this", only each note's `TEXT_TERMS` most telling words take
-  part, which keeps the walk short and loses little: the words that decide a cosine are the rare ones.
+  part, and each word is walked only through the `CHAMPIONS` notes it weighs most in: the walk stays short
+  and loses little, since the words that decide a cosine are the rare ones.
 * ``neighbours`` (`target_weight`): Adamic-Adar over links in either direction: every note or file that
   both link, that links both (co-citation), or that one links and that links the other, counts
   1 / log(its number of link neighbours): a shared neighbour with few links says much, a hub little.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -38,7 +40,13 @@ COMMON_FRACTION = 0.02
 # Words may be more common than tags or links before they stop telling notes apart.
 WORD_COMMON_FRACTION = 0.2
 # The most telling words of a note that take part in text similarity (see the module docstring).
-TEXT_TERMS = 40
+TEXT_TERMS = 16
+# Each word's postings keep only the notes it weighs most in ("champion lists"): the walk stays short on
+# words many notes share, and the notes dropped are those where the word matters least.
+CHAMPIONS = 32
+# A name is specific enough to be mentioned if one of its words is on at most this many notes (or on
+# `common_cutoff` notes, if more).
+MENTION_MIN_CUTOFF = 100
 # Scores are rounded to 6 decimals before ranking; anything closer than this may tie.
 TIE_TOLERANCE = 1e-5
 
@@ -91,19 +99,31 @@ def words_text(note: Note, section: tuple[int, int]) -> str:
     return _ENRICHMENT_LABEL_RE.sub(" ", "".join(pieces))
 
 
-def body_words(note: Note, section: tuple[int, int]) -> str:
-    """The note's words with their counts, compact for the facts cache: `word` or `word*count`, by name."""
+def body_words(note: Note, section: tuple[int, int]) -> tuple[str, bytes]:
+    """The note's words and their counts, compact for the facts cache and quick to load: the distinct words
+    by name, space-separated, and each one's count as a byte (at most 255)."""
     counts: dict[str, int] = {}
     for word in _WORD_RE.findall(words_text(note, section).lower()):
         if word not in _STOPWORDS:
             counts[word] = counts.get(word, 0) + 1
-    return " ".join(word if n == 1 else f"{word}*{n}" for word, n in sorted(counts.items()))
+    return pack_words(counts)
 
 
-def parse_words(packed: str) -> dict[str, int]:
-    """`body_words`' text back to {word: count}."""
+def pack_words(counts: dict[str, int]) -> tuple[str, bytes]:
+    ordered = sorted(counts)
+    return " ".join(ordered), bytes(min(counts[word], 255) for word in ordered)
+
+
+def unpack_words(packed: tuple[str, bytes]) -> dict[str, int]:
+    text, counts = packed
+    return dict(zip(text.split(), counts, strict=True))
+
+
+def parse_words(text: str) -> dict[str, int]:
+    """Words written as `word` or `word*count`, space-separated, to {word: count} (for callers and tests
+    that state a note's words by hand)."""
     counts: dict[str, int] = {}
-    for item in packed.split():
+    for item in text.split():
         word, _, count = item.partition("*")
         counts[word] = int(count) if count else 1
     return counts
@@ -141,7 +161,7 @@ class IndexRow(NamedTuple):
     groups: tuple[str, ...]
     tags: tuple[str, ...]  # sorted
     targets: tuple[str, ...]  # sorted resolved paths it links, outside its related section
-    words: str  # `body_words` of the note
+    words: tuple[str, bytes]  # `body_words` of the note
 
 
 class RelatedIndex:
@@ -208,12 +228,12 @@ class RelatedIndex:
             self.links_out.append(tuple(sorted(out)))
         self.linked_from: list[list[int]] = [[] for _ in rows]
         around: list[set[int]] = [set() for _ in self.node_names]
-        for source, targets in enumerate(self.links_out):
-            for target in targets:
-                if target < len(rows):
-                    self.linked_from[target].append(source)
-                around[source].add(target)
-                around[target].add(source)
+        for source, linked in enumerate(self.links_out):
+            for node in linked:
+                if node < len(rows):
+                    self.linked_from[node].append(source)
+                around[source].add(node)
+                around[node].add(source)
         self.neighbours: list[tuple[int, ...]] = [tuple(sorted(nodes)) for nodes in around]
         # 1 / log(degree) of each node that may be shared: at least two neighbours, not a hub.
         self.neighbour_worth: list[float] = [
@@ -223,18 +243,17 @@ class RelatedIndex:
     def _number_words(self, rows: list[IndexRow]) -> None:
         """Each note's `TEXT_TERMS` most telling words as (word number, weight / note's vector length), and
         the postings of those words: what the cosine walk reads."""
-        counts = [parse_words(row.words) for row in rows]
+        counts = [unpack_words(row.words) for row in rows]
         total = len(rows)
-        df: dict[str, int] = {}
+        df: Counter[str] = Counter()
         for words in counts:
-            for word in words:
-                df[word] = df.get(word, 0) + 1
+            df.update(words.keys())  # counted in C
         ceiling = max(MIN_COMMON_CUTOFF, int(total * WORD_COMMON_FRACTION))
         ids: dict[str, int] = {}
         self.word_name: list[str] = []
         self.word_notes: list[list[tuple[int, float]]] = []
         self.words: list[tuple[tuple[int, float], ...]] = []
-        self._number_mentions(counts, df, ceiling)
+        self._number_mentions(counts, df, max(MENTION_MIN_CUTOFF, self.cutoff))
         for note, words in enumerate(counts):
             weights = {
                 word: (1 + math.log(n)) * math.log(total / df[word])
@@ -255,10 +274,15 @@ class RelatedIndex:
                 self.word_notes[word_id].append((note, weight / length))
                 mine.append((word_id, weight / length))
             self.words.append(tuple(sorted(mine)))
+        for word_id, notes in enumerate(self.word_notes):
+            if len(notes) > CHAMPIONS:
+                notes.sort(key=lambda entry: (-entry[1], entry[0]))
+                self.word_notes[word_id] = sorted(notes[:CHAMPIONS])
 
-    def _number_mentions(self, counts: list[dict[str, int]], df: dict[str, int], ceiling: int) -> None:
+    def _number_mentions(self, counts: list[dict[str, int]], df: Counter[str], ceiling: int) -> None:
         """Which notes each note names in its text: B's name words all among A's words, found from B's
-        rarest name word (names whose words are all common name nothing)."""
+        rarest name word. A name whose words are all on more than `ceiling` notes names nothing: too
+        common to point at one note, and what would make this walk quadratic."""
         by_rare_word: dict[str, list[tuple[int, frozenset[str]]]] = {}
         for note, stem in enumerate(self.stems):
             name = frozenset(w for w in _WORD_RE.findall(stem.lower()) if w not in _STOPWORDS and w in df)
@@ -267,12 +291,14 @@ class RelatedIndex:
                 if df[rarest] <= ceiling:
                     by_rare_word.setdefault(rarest, []).append((note, name))
         self.mentions: list[tuple[int, ...]] = []
-        for note, words in enumerate(counts):
+        keys = by_rare_word.keys()
+        for note, counted in enumerate(counts):
+            words = counted.keys()  # a set view: `<=` needs no copy
             named = [
                 other
-                for word in words
-                for other, name in by_rare_word.get(word, ())
-                if other != note and name.issubset(words)
+                for word in sorted(words & keys)  # the intersection in C: most words name nothing
+                for other, name in by_rare_word[word]
+                if other != note and name <= words
             ]
             self.mentions.append(tuple(sorted(named)))
 
@@ -410,9 +436,7 @@ def ranked_candidates(
     index: RelatedIndex, me: int, weights: Weights, *, explain: bool = False
 ) -> list[Candidate]:
     """Every candidate with any evidence, best first (score, then name); with reasons when `explain`."""
-    reasons: dict[int, list[Reason]] | None = {} if explain else None
-    if reasons is not None:
-        reasons = _ReasonLists()
+    reasons: dict[int, list[Reason]] | None = _ReasonLists() if explain else None
     scores = combined_scores(index, me, weights, reasons)
     ranked = [
         Candidate(
@@ -429,6 +453,8 @@ def ranked_candidates(
 
 
 class _ReasonLists(dict[int, list[Reason]]):
+    """Each candidate's reasons, an empty list for a candidate not seen yet."""
+
     def __missing__(self, key: int) -> list[Reason]:
         found: list[Reason] = []
         self[key] = found
