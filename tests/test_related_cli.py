@@ -174,7 +174,7 @@ def test_brain_corpus_has_no_groups_until_grouped_by_folder(brain_vault: Path, r
     head = git(brain_vault, "rev-parse", "HEAD")
     result = run_cli(brain_vault, "sync-related")
     assert result.exit_code == 2
-    assert result.output.startswith("vaulttools: error: no note has a articleStem property")
+    assert result.output.startswith("vaulttools: error: no note has the articleStem property")
     assert 'group_by = "folder"' in result.output and len(result.output.splitlines()) == 1
     assert git(brain_vault, "rev-parse", "HEAD") == head
     assert git(brain_vault, "status", "--porcelain") == ""

@@ -482,7 +482,7 @@ def require_groups(scan: RelatedScan, config: RelatedConfig) -> None:
     if scan.index.total or not scan.ungrouped:
         return
     raise VaultError(
-        f"no note has a {config.group_property} property, so sync-related has no groups to relate "
+        f"no note has the {config.group_property} property, so sync-related has no groups to relate "
         f'({scan.ungrouped} notes read); group notes by folder with `[related] group_by = "folder"` '
         f"(and folder_depth) in .vaulttools.toml, or set related.group_property to the property that "
         f"names each note's group"
