@@ -15,8 +15,13 @@ What the vault contains (all proportions approximate):
     * notes named ``concept-/claim-/quote-/entity-/contrarian-`` + slug, with frontmatter in the real style:
       double-quoted scalars, flow lists, keys id, type, source_timestamps, tags, related (3-6 bare slugs),
       definition, sources, sourceVaultSlug, originDay (1-12), articleStem, sourceUrl, sourceTitle;
-    * ``tags`` drawn from a Zipf-like pool of 2,000 tags (a few very common, a long tail of rare ones);
+    * ``tags`` drawn from a Zipf-like pool of 2,000 tags (a few very common, a long tail of rare ones), half
+      of them from the note's topic's own slice of the pool;
     * ``articleStem`` groups of about 25 notes, each group with its own originDay, URL and title;
+    * topics of ~50 notes spread over many articles (each article touches two), so that text and links
+      agree as in real vaults: a topic has its own words (some of them its own coined terms) in note names
+      and sentences, and its own tags; a note's links to other articles go mostly to notes of its topic,
+      the popular ones more often (some notes are cited by many);
     * 5-15 body wikilinks per note: plain ``[[slug]]``, ``[[slug|alias]]``, ``[[slug#Heading]]``;
       ~5% are day-suffixed links that dangle (``[[slug-d9]]`` where only ``slug.md`` exists) and ~2% are
       links without a suffix to notes that only exist as ``slug-dK.md``;
@@ -39,6 +44,7 @@ import posixpath
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +54,11 @@ KIND_WEIGHTS = [35, 30, 12, 13, 10]
 HEADINGS = ["Why it matters", "Details"]  # every generated note has both
 GROUP_SIZE = 25
 TAG_POOL_SIZE = 2000
+TOPIC_SIZE = 50  # notes per topic, spread over many articles
+TOPIC_WORDS = 4  # words of WORDS that mark a topic (topics may share some)
+TOPIC_TERMS = 3  # coined words only one topic uses
+SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "sa", "vel", "no", "ri", "das", "pe", "zor", "qui", "ban", "el"]
+SAME_TOPIC_LINKS = 0.8  # share of links to other articles that stay in the note's topic
 
 _WORD_TEXT = (
     "ai team feedback remote hybrid trust async meeting focus coaching learning skill manager peer culture "
@@ -180,14 +191,21 @@ def flow(items: list[str]) -> str:
     return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 
 
-def make_slugs(rng: random.Random, n: int) -> tuple[list[str], list[str]]:
-    """Return (slug, kind) lists; index 0 is the hub. Slugs are unique, case-insensitively."""
+def make_slugs(
+    rng: random.Random, n: int, words_of: Callable[[int], list[str]] | None = None
+) -> tuple[list[str], list[str]]:
+    """Return (slug, kind) lists; index 0 is the hub. Slugs are unique, case-insensitively.
+
+    `words_of(i)`: the words note i's name prefers (its topic's); half of a name's words come from them."""
     seen = {HUB}
     slugs, kinds = [HUB], ["concept"]
     while len(slugs) < n:
         kind = rng.choices(KINDS, KIND_WEIGHTS)[0]
         k = rng.randint(2, 4)
-        slug = f"{kind}-" + "-".join(rng.sample(WORDS, k))
+        own = words_of(len(slugs)) if words_of is not None else []
+        picked = rng.sample(own, min(len(own), (k + 1) // 2))
+        picked += [w for w in rng.sample(WORDS, k) if w not in picked][: k - len(picked)]
+        slug = f"{kind}-" + "-".join(picked)
         if slug in seen:
             slug = f"{slug}-{len(slugs)}"
         seen.add(slug)
@@ -196,8 +214,13 @@ def make_slugs(rng: random.Random, n: int) -> tuple[list[str], list[str]]:
     return slugs, kinds
 
 
-def sentence(rng: random.Random) -> str:
-    return f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}."
+def sentence(rng: random.Random, topic_words: list[str] | None = None) -> str:
+    """One sentence; with `topic_words`, about two of them woven in (the topic's vocabulary)."""
+    text = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}."
+    if topic_words:
+        first, second = rng.sample(topic_words, 2)
+        text = f"{text[:-1]} for {first} and {second}."
+    return text
 
 
 def make_folders(rng: random.Random, count: int, depth: int) -> list[str]:
@@ -236,7 +259,31 @@ def join_families(rng: random.Random, slugs: list[str], profile: Profile) -> dic
 
 def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"]) -> dict[str, int]:
     rng = random.Random(seed)
-    slugs, kinds = make_slugs(rng, n)
+    # Topics first: each article touches two topics, each note is about one of its article's.
+    order = list(range(1, n))
+    rng.shuffle(order)
+    order.insert(0, 0)
+    topic_count = max(1, round(n / TOPIC_SIZE))
+    article_count = (n + GROUP_SIZE - 1) // GROUP_SIZE
+    article_topics = [[rng.randrange(topic_count) for _ in range(2)] for _ in range(article_count)]
+    note_topic = [0] * n
+    for place, note in enumerate(order):
+        note_topic[note] = rng.choice(article_topics[place // GROUP_SIZE])
+    coined: set[str] = set()
+    topic_words = []
+    for _ in range(topic_count):
+        terms: list[str] = []
+        while len(terms) < TOPIC_TERMS:
+            term = "".join(rng.sample(SYLLABLES, rng.randint(2, 3)))
+            if term not in coined:
+                coined.add(term)
+                terms.append(term)
+        topic_words.append(terms + rng.sample(WORDS, TOPIC_WORDS))
+
+    def words_of_note(i: int) -> list[str]:
+        return topic_words[note_topic[i]]
+
+    slugs, kinds = make_slugs(rng, n, words_of_note)
 
     tags: list[str] = []
     tag_seen: set[str] = set()
@@ -246,11 +293,12 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
             tag_seen.add(t)
             tags.append(t)
     tag_cw = zipf_cum_weights(TAG_POOL_SIZE)
+    # Each topic draws half its tags from its own slice of the pool (the slice's order keeps it Zipf-like).
+    slice_size = max(1, TAG_POOL_SIZE // (topic_count + 1))
+    topic_tags = [tags[slice_size * (t + 1) : slice_size * (t + 2)] or tags for t in range(topic_count)]
+    topic_tag_cw = [zipf_cum_weights(len(pool)) for pool in topic_tags]
 
     # Articles: groups of ~GROUP_SIZE consecutive notes after shuffling (the hub stays in group 0).
-    order = list(range(1, n))
-    rng.shuffle(order)
-    order.insert(0, 0)
     article_of = [0] * n
     articles: list[dict] = []
     members: list[list[int]] = []
@@ -272,6 +320,13 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
         members.append(group)
         for i in group:
             article_of[i] = a
+    topic_members: list[list[int]] = [[] for _ in range(topic_count)]
+    for i in range(1, n):
+        topic_members[note_topic[i]].append(i)
+    # Popularity within a topic: Zipf over a shuffled member list, so some notes are cited by many.
+    for notes in topic_members:
+        rng.shuffle(notes)
+    topic_cw = [zipf_cum_weights(len(notes), 0.8) for notes in topic_members]
 
     # ~4% of notes exist only as a day-suffixed file: slug-dK.md, K = the note's originDay.
     file_slug = list(slugs)
@@ -334,10 +389,16 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
         """How a wikilink or `related` names note j: by path when its name is not unique."""
         return path_of[j] if name_count[file_slug[j]] > 1 else file_slug[j]
 
+    def topic_of(i: int) -> int:
+        return note_topic[i]
+
     def pick_target(i: int) -> int:
         if rng.random() < 0.5:
             group = members[article_of[i]]
             j = group[rng.randrange(len(group))]
+        elif rng.random() < SAME_TOPIC_LINKS and topic_members[topic_of(i)]:
+            topic = topic_of(i)
+            j = rng.choices(topic_members[topic], cum_weights=topic_cw[topic])[0]
         else:
             j = rng.randrange(1, n)
         return j if j != i else (j % (n - 1)) + 1
@@ -390,9 +451,14 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
         if i in hub_related and HUB not in related:
             related.insert(rng.randint(0, len(related)), HUB)
         note_tags: list[str] = []
-        for t in rng.choices(tags, cum_weights=tag_cw, k=rng.randint(*profile.tags)):
+        topic = topic_of(i)
+        own = rng.choices(topic_tags[topic], cum_weights=topic_tag_cw[topic], k=rng.randint(1, 3))
+        for t in own + rng.choices(
+            tags, cum_weights=tag_cw, k=rng.randint(max(1, profile.tags[0] - 1), max(1, profile.tags[1] - 3))
+        ):
             if t not in note_tags:
                 note_tags.append(t)
+        vocabulary = topic_words[topic]
         title = slugs[i].split("-", 1)[1].replace("-", " ").capitalize()
         lines = [
             "---",
@@ -425,7 +491,7 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
             chunk = links[s_idx * per_section : (s_idx + 1) * per_section]
             halves = [chunk[: (len(chunk) + 1) // 2], chunk[(len(chunk) + 1) // 2 :]]
             for take in halves:
-                sents = [sentence(rng) for _ in range(rng.randint(2, 4))]
+                sents = [sentence(rng, vocabulary) for _ in range(rng.randint(2, 4))]
                 spots = rng.sample(range(len(sents)), min(len(take), len(sents)))
                 for k, lk in itertools.zip_longest(spots, take, fillvalue=len(sents) - 1):
                     sents[k] = sents[k][:-1] + f", as {lk} shows."

@@ -18,13 +18,17 @@ CONFIG_FILE = ".vaulttools.toml"
 @dataclass(frozen=True)
 class RelatedConfig:
     heading: str = "Related across articles"
+    group_by: str = "property"
     group_property: str = "articleStem"
+    folder_depth: int = 1
+    include_linked: bool = False
     limit: int = 5
-    min_score: float = 1.0
-    link_weight: float = 3.0
-    tag_weight: float = 1.0
-    target_weight: float = 0.5
-    text_weight: float = 0.0
+    min_score: float = 0.5
+    link_weight: float = 0.25
+    tag_weight: float = 0.25
+    target_weight: float = 1.0
+    text_weight: float = 1.0
+    mention_weight: float = 2.0
     common_share: float = 0.02
 
 
@@ -62,13 +66,19 @@ KEY_DOCS: dict[str, str] = {
     "check.ignore_kinds": "finding kinds `check` leaves out (e.g. ['missing-attachment']); "
     "`check --ignore-kind` adds to it",
     "related.heading": "heading text of the generated related section",
-    "related.group_property": "property that groups notes into articles; candidates come from other groups",
+    "related.group_by": "how notes are grouped: 'property' (related.group_property) or 'folder' "
+    "(related.folder_depth); candidates come from groups the note is not in",
+    "related.group_property": "property naming a note's group (a list names several groups)",
+    "related.folder_depth": "with group_by = 'folder': how many leading folders of a note's path name its group",
+    "related.include_linked": "list notes the note already links too (default: only notes it does not link)",
     "related.limit": "number of entries in each related section",
-    "related.min_score": "entries scoring below this are left out",
-    "related.link_weight": "score for a direct link between the two notes (either way)",
-    "related.tag_weight": "score for a shared tag, scaled by the tag's rarity",
-    "related.target_weight": "score for a shared link target, scaled by its rarity",
-    "related.text_weight": "score for title/definition word overlap (0 turns it off)",
+    "related.min_score": "entries scoring below this are left out (each kind of evidence gives its best "
+    "candidate exactly its weight)",
+    "related.link_weight": "weight of a link from the candidate to the note (either way with include_linked)",
+    "related.tag_weight": "weight of shared tags, each by its rarity",
+    "related.target_weight": "weight of shared link neighbours (co-citation, shared targets), Adamic-Adar style",
+    "related.text_weight": "weight of body-text similarity (TF-IDF cosine; 0 turns it off)",
+    "related.mention_weight": "weight of the note naming the candidate in its text without linking it",
     "related.common_share": "a tag, link target or word on more than this share of the grouped notes "
     "(and more than 50) is too common to count",
 }
@@ -115,6 +125,12 @@ def config_from_dict(data: dict[str, Any], origin: str = CONFIG_FILE) -> Config:
     related = tables.get("related", defaults.related)
     if related.limit < 1:
         raise ConfigError(f"{origin}: related.limit must be at least 1, got {related.limit}")
+    if related.group_by not in ("property", "folder"):
+        raise ConfigError(
+            f'{origin}: related.group_by must be "property" or "folder", got {related.group_by!r}'
+        )
+    if related.folder_depth < 1:
+        raise ConfigError(f"{origin}: related.folder_depth must be at least 1, got {related.folder_depth}")
     if not 0 < related.common_share <= 1:
         raise ConfigError(
             f"{origin}: related.common_share must be above 0 and at most 1 (a share of the notes), "

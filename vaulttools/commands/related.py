@@ -15,6 +15,7 @@ from vaulttools.related import (
     RelatedScan,
     choose,
     entry_text,
+    grouping_text,
     plan_vault,
     related_config,
     scan_vault,
@@ -41,10 +42,12 @@ RUNNERS_UP = 5
 def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags: Any) -> int:
     """Write each note's "Related across articles" section: the best notes from other articles.
 
-    Notes are grouped by a property (related.group_property, default articleStem); candidates come from
-    other groups only, scored by direct links either way, shared tags and shared link targets (rarer ones
-    count more) and optionally title/definition words. Links already inside such a section are never
-    evidence. Notes without the property, or whose frontmatter does not parse, are left alone.
+    Notes are grouped by a property (related.group_property, default articleStem; a list names several
+    groups) or by folder (related.group_by = "folder"); candidates are notes of other groups that the note
+    does not link yet, scored by body-text similarity, the note naming them, shared link neighbours
+    (co-citation, shared targets; rarer ones count more), backlinks and shared rare tags. Links already
+    inside such a section are never evidence. Ungrouped notes, and notes whose frontmatter does not
+    parse, are left alone.
 
     \b
     Examples:
@@ -65,12 +68,12 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
 def describe(plan: BatchPlan) -> list[str]:
     report = plan.report
     lines = [
-        f"{report['notes_scored']} notes with {report['group_property']} scored: "
+        f"{report['notes_scored']} notes grouped by {report['grouping']} scored: "
         f"{len(report['added'])} sections added, {len(report['updated'])} updated, "
         f"{len(report['removed'])} removed."
     ]
     if report["skipped_no_group"]:
-        lines.append(f"Skipped {report['skipped_no_group']} notes without {report['group_property']}.")
+        lines.append(f"Skipped {report['skipped_no_group']} notes without {report['grouping']}.")
     for item in report["skipped_unparsable"]:
         lines.append(f"Skipped {item['path']}: frontmatter does not parse ({item['error']}).")
     return lines
@@ -108,7 +111,7 @@ def explain(vault: Vault, scan: RelatedScan, config: RelatedConfig, slug: str, *
         )
         return EXIT_OK
     click.echo(
-        f"{path} ({config.group_property}: {group}): {len(candidates)} candidates from other groups; "
+        f"{path} ({grouping_text(config)}: {group}): {len(candidates)} candidates from other groups; "
         f"limit {config.limit}, min score {config.min_score:g}."
     )
     click.echo("Chosen:" if chosen else "Chosen: none (the note gets no section).")
