@@ -15,8 +15,13 @@ What the vault contains (all proportions approximate):
     * notes named ``concept-/claim-/quote-/entity-/contrarian-`` + slug, with frontmatter in the real style:
       double-quoted scalars, flow lists, keys id, type, source_timestamps, tags, related (3-6 bare slugs),
       definition, sources, sourceVaultSlug, originDay (1-12), articleStem, sourceUrl, sourceTitle;
-    * ``tags`` drawn from a Zipf-like pool of 2,000 tags (a few very common, a long tail of rare ones);
+    * ``tags`` drawn from a Zipf-like pool of 2,000 tags (a few very common, a long tail of rare ones), half
+      of them from the note's topic's own slice of the pool;
     * ``articleStem`` groups of about 25 notes, each group with its own originDay, URL and title;
+    * topics of ~50 notes spread over many articles (each article touches two), so that text and links
+      agree as in real vaults: a topic has its own words (some of them its own coined terms) in note names
+      and sentences, and its own tags; a note's links to other articles go mostly to notes of its topic,
+      the popular ones more often (some notes are cited by many);
     * 5-15 body wikilinks per note: plain ``[[slug]]``, ``[[slug|alias]]``, ``[[slug#Heading]]``;
       ~5% are day-suffixed links that dangle (``[[slug-d9]]`` where only ``slug.md`` exists) and ~2% are
       links without a suffix to notes that only exist as ``slug-dK.md``;
@@ -35,9 +40,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import posixpath
 import random
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 HUB = "concept-hub-note"
@@ -46,6 +54,11 @@ KIND_WEIGHTS = [35, 30, 12, 13, 10]
 HEADINGS = ["Why it matters", "Details"]  # every generated note has both
 GROUP_SIZE = 25
 TAG_POOL_SIZE = 2000
+TOPIC_SIZE = 50  # notes per topic, spread over many articles
+TOPIC_WORDS = 4  # words of WORDS that mark a topic (topics may share some)
+TOPIC_TERMS = 3  # coined words only one topic uses
+SYLLABLES = ["ka", "lo", "mi", "ren", "tu", "sa", "vel", "no", "ri", "das", "pe", "zor", "qui", "ban", "el"]
+SAME_TOPIC_LINKS = 0.8  # share of links to other articles that stay in the note's topic
 
 _WORD_TEXT = (
     "ai team feedback remote hybrid trust async meeting focus coaching learning skill manager peer culture "
@@ -134,6 +147,42 @@ COUNTERPOINTS = [
 ]
 
 
+@dataclass(frozen=True)
+class Profile:
+    """The shape of a generated vault. `article` is the default and reproduces the original output byte for
+    byte: every other field's default is the article value, and the extra features draw from the random
+    generator only when they are switched on, so the article sequence of draws is unchanged."""
+
+    name: str
+    links: tuple[int, int] = (5, 15)  # body wikilinks per note (inclusive range)
+    max_day: int = 12  # originDay and day suffixes run from -d1 to -d<max_day>
+    family_rate: float = 0.0  # share of notes that join a suffix family (`base-dK.md`, many K per base)
+    family_heads: int = 0  # notes per family head: N // family_heads family bases
+    folders: int = 0  # notes spread over this many folders (0: all in the vault root)
+    folder_depth: int = 5
+    same_name_rate: float = 0.0  # share of notes that take the name of a note in another folder
+    path_link_rate: float = 0.0  # share of links written `[[folder/path/name]]`
+    markdown_link_rate: float = 0.0  # share of links written `[text](../relative/name.md)`
+    related: tuple[int, int] = (3, 6)
+    tags: tuple[int, int] = (2, 5)
+    filler_paragraphs: int = 0  # extra paragraphs of 4-6 sentences (makes long notes)
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("article"),
+        # 15-25 links per note; a quarter of the notes belong to suffix families -d1..-d60 of ~10 notes.
+        Profile("dense", links=(15, 25), max_day=60, family_rate=0.25, family_heads=40),
+        # 200 folders five levels deep; 10 % of names repeat in another folder; path-qualified wikilinks and
+        # relative markdown links.
+        Profile("deep", folders=200, same_name_rate=0.1, path_link_rate=0.3, markdown_link_rate=0.2),
+        # ~30 KB notes with large frontmatter lists.
+        Profile("long", related=(20, 60), tags=(15, 40), filler_paragraphs=60),
+    )
+}
+
+
 def zipf_cum_weights(n: int, s: float = 1.07) -> list[float]:
     return list(itertools.accumulate(1.0 / (rank**s) for rank in range(1, n + 1)))
 
@@ -142,14 +191,21 @@ def flow(items: list[str]) -> str:
     return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 
 
-def make_slugs(rng: random.Random, n: int) -> tuple[list[str], list[str]]:
-    """Return (slug, kind) lists; index 0 is the hub. Slugs are unique, case-insensitively."""
+def make_slugs(
+    rng: random.Random, n: int, words_of: Callable[[int], list[str]] | None = None
+) -> tuple[list[str], list[str]]:
+    """Return (slug, kind) lists; index 0 is the hub. Slugs are unique, case-insensitively.
+
+    `words_of(i)`: the words note i's name prefers (its topic's); half of a name's words come from them."""
     seen = {HUB}
     slugs, kinds = [HUB], ["concept"]
     while len(slugs) < n:
         kind = rng.choices(KINDS, KIND_WEIGHTS)[0]
         k = rng.randint(2, 4)
-        slug = f"{kind}-" + "-".join(rng.sample(WORDS, k))
+        own = words_of(len(slugs)) if words_of is not None else []
+        picked = rng.sample(own, min(len(own), (k + 1) // 2))
+        picked += [w for w in rng.sample(WORDS, k) if w not in picked][: k - len(picked)]
+        slug = f"{kind}-" + "-".join(picked)
         if slug in seen:
             slug = f"{slug}-{len(slugs)}"
         seen.add(slug)
@@ -158,15 +214,78 @@ def make_slugs(rng: random.Random, n: int) -> tuple[list[str], list[str]]:
     return slugs, kinds
 
 
-def sentence(rng: random.Random) -> str:
-    return f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}."
+def sentence(rng: random.Random, topic_words: list[str] | None = None) -> str:
+    """One sentence; with `topic_words`, about two of them woven in (the topic's vocabulary)."""
+    text = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} {rng.choice(TAILS)}."
+    if topic_words:
+        first, second = rng.sample(topic_words, 2)
+        text = f"{text[:-1]} for {first} and {second}."
+    return text
 
 
-def generate(out: Path, n: int, seed: int) -> dict[str, int]:
+def make_folders(rng: random.Random, count: int, depth: int) -> list[str]:
+    """`count` distinct folder paths `depth` levels deep, sharing their upper levels like a real tree."""
+    tops = rng.sample(WORDS, 4)
+    folders: list[str] = []
+    seen: set[str] = set()
+    while len(folders) < count:
+        path = "/".join([rng.choice(tops), *(rng.choice(WORDS) for _ in range(depth - 1))])
+        if path not in seen:
+            seen.add(path)
+            folders.append(path)
+    return folders
+
+
+def join_families(rng: random.Random, slugs: list[str], profile: Profile) -> dict[int, tuple[int, int]]:
+    """{note: (family head, day)}: the notes renamed `<head slug>-d<day>` (days distinct within a family)."""
+    n = len(slugs)
+    if not profile.family_rate or n < 3:
+        return {}
+    heads = rng.sample(range(1, n), max(1, n // profile.family_heads))
+    head_set = set(heads)
+    days_taken: dict[int, set[int]] = {h: set() for h in heads}
+    members: dict[int, tuple[int, int]] = {}
+    for i in range(1, n):
+        if i in head_set or rng.random() >= profile.family_rate:
+            continue
+        head = heads[rng.randrange(len(heads))]
+        free = [d for d in range(1, profile.max_day + 1) if d not in days_taken[head]]
+        if free:
+            day = rng.choice(free)
+            days_taken[head].add(day)
+            members[i] = (head, day)
+    return members
+
+
+def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"]) -> dict[str, int]:
     rng = random.Random(seed)
-    slugs, kinds = make_slugs(rng, n)
+    # Topics first: each article touches two topics, each note is about one of its article's.
+    order = list(range(1, n))
+    rng.shuffle(order)
+    order.insert(0, 0)
+    topic_count = max(1, round(n / TOPIC_SIZE))
+    article_count = (n + GROUP_SIZE - 1) // GROUP_SIZE
+    article_topics = [[rng.randrange(topic_count) for _ in range(2)] for _ in range(article_count)]
+    note_topic = [0] * n
+    for place, note in enumerate(order):
+        note_topic[note] = rng.choice(article_topics[place // GROUP_SIZE])
+    coined: set[str] = set()
+    topic_words = []
+    for _ in range(topic_count):
+        terms: list[str] = []
+        while len(terms) < TOPIC_TERMS:
+            term = "".join(rng.sample(SYLLABLES, rng.randint(2, 3)))
+            if term not in coined:
+                coined.add(term)
+                terms.append(term)
+        topic_words.append(terms + rng.sample(WORDS, TOPIC_WORDS))
 
-    tags = []
+    def words_of_note(i: int) -> list[str]:
+        return topic_words[note_topic[i]]
+
+    slugs, kinds = make_slugs(rng, n, words_of_note)
+
+    tags: list[str] = []
     tag_seen: set[str] = set()
     while len(tags) < TAG_POOL_SIZE:
         t = "-".join(rng.sample(WORDS, rng.randint(1, 2)))
@@ -174,11 +293,12 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
             tag_seen.add(t)
             tags.append(t)
     tag_cw = zipf_cum_weights(TAG_POOL_SIZE)
+    # Each topic draws half its tags from its own slice of the pool (the slice's order keeps it Zipf-like).
+    slice_size = max(1, TAG_POOL_SIZE // (topic_count + 1))
+    topic_tags = [tags[slice_size * (t + 1) : slice_size * (t + 2)] or tags for t in range(topic_count)]
+    topic_tag_cw = [zipf_cum_weights(len(pool)) for pool in topic_tags]
 
     # Articles: groups of ~GROUP_SIZE consecutive notes after shuffling (the hub stays in group 0).
-    order = list(range(1, n))
-    rng.shuffle(order)
-    order.insert(0, 0)
     article_of = [0] * n
     articles: list[dict] = []
     members: list[list[int]] = []
@@ -190,7 +310,7 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
         articles.append(
             {
                 "stem": stem,
-                "day": rng.randint(1, 12),
+                "day": rng.randint(1, profile.max_day),
                 "segment": rng.choice(["adoption", "feedback", "remote", "trust", "leadership", "learning"]),
                 "url": f"https://hbr.org/{rng.randint(2019, 2025)}/{rng.randint(1, 12):02d}/{'-'.join(words)}",
                 "title": f"How to {title}",
@@ -200,6 +320,13 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
         members.append(group)
         for i in group:
             article_of[i] = a
+    topic_members: list[list[int]] = [[] for _ in range(topic_count)]
+    for i in range(1, n):
+        topic_members[note_topic[i]].append(i)
+    # Popularity within a topic: Zipf over a shuffled member list, so some notes are cited by many.
+    for notes in topic_members:
+        rng.shuffle(notes)
+    topic_cw = [zipf_cum_weights(len(notes), 0.8) for notes in topic_members]
 
     # ~4% of notes exist only as a day-suffixed file: slug-dK.md, K = the note's originDay.
     file_slug = list(slugs)
@@ -208,6 +335,30 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
         if rng.random() < 0.04:
             suffixed_only[i] = True
             file_slug[i] = f"{slugs[i]}-d{articles[article_of[i]]['day']}"
+    # Suffix families (dense): a member is `<head>-dK.md`; links name it `[[head]]` or `[[head-dK]]`.
+    for i, (head, day) in join_families(rng, slugs, profile).items():
+        if f"{slugs[head]}-d{day}" == file_slug[head]:
+            continue  # the head itself exists only as that suffixed file
+        slugs[i] = slugs[head]
+        suffixed_only[i] = True
+        file_slug[i] = f"{slugs[head]}-d{day}"
+    # Folders (deep): every note but the hub lives in one; some names repeat in another folder.
+    folder_of = [""] * n
+    if profile.folders:
+        folders = make_folders(rng, profile.folders, profile.folder_depth)
+        for i in range(1, n):
+            folder_of[i] = folders[rng.randrange(len(folders))]
+        taken = {(folder_of[i], file_slug[i]) for i in range(n)}
+        for i in range(2, n):
+            if rng.random() < profile.same_name_rate:
+                j = rng.randrange(1, i)
+                if not suffixed_only[j] and (folder_of[i], file_slug[j]) not in taken:
+                    taken.add((folder_of[i], file_slug[j]))
+                    file_slug[i] = slugs[i] = file_slug[j]
+    path_of = [f"{folder_of[i]}/{file_slug[i]}" if folder_of[i] else file_slug[i] for i in range(n)]
+    name_count: dict[str, int] = {}
+    for slug in file_slug:
+        name_count[slug] = name_count.get(slug, 0) + 1
 
     # Hub inbound references: ~N/20 distinct notes; ~60% body wikilink, ~40% bare slug in related.
     hub_sources = rng.sample(range(1, n), min(n - 1, max(1, n // 20)))
@@ -228,19 +379,41 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
         "enrichment": 0,
         "related_sections": 0,
         "suffixed_only_files": sum(suffixed_only),
+        "markdown_links": 0,
+        "path_links": 0,
+        "folders": len({folder for folder in folder_of if folder}),
         "bytes": 0,
     }
+
+    def reference(j: int) -> str:
+        """How a wikilink or `related` names note j: by path when its name is not unique."""
+        return path_of[j] if name_count[file_slug[j]] > 1 else file_slug[j]
+
+    def topic_of(i: int) -> int:
+        return note_topic[i]
 
     def pick_target(i: int) -> int:
         if rng.random() < 0.5:
             group = members[article_of[i]]
             j = group[rng.randrange(len(group))]
+        elif rng.random() < SAME_TOPIC_LINKS and topic_members[topic_of(i)]:
+            topic = topic_of(i)
+            j = rng.choices(topic_members[topic], cum_weights=topic_cw[topic])[0]
         else:
             j = rng.randrange(1, n)
         return j if j != i else (j % (n - 1)) + 1
 
-    def link_text(j: int) -> str:
+    def link_text(i: int, j: int) -> str:
         counts["links"] += 1
+        if profile.folders and not suffixed_only[j]:
+            form = rng.random()
+            if form < profile.markdown_link_rate:
+                counts["markdown_links"] += 1
+                relative = posixpath.relpath(f"{path_of[j]}.md", folder_of[i] or ".")
+                return f"[{rng.choice(OBJECTS)}]({relative})"
+            if form < profile.markdown_link_rate + profile.path_link_rate or name_count[file_slug[j]] > 1:
+                counts["path_links"] += 1
+                return f"[[{path_of[j]}]]"
         if suffixed_only[j]:
             if rng.random() < 0.5:
                 counts["missing_suffix_links"] += 1
@@ -249,7 +422,7 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
         r = rng.random()
         if r < 0.05:
             counts["dangling_suffixed_links"] += 1
-            return f"[[{file_slug[j]}-d{rng.randint(1, 12)}]]"
+            return f"[[{file_slug[j]}-d{rng.randint(1, profile.max_day)}]]"
         if r < 0.17:
             counts["alias_links"] += 1
             return f"[[{file_slug[j]}|{rng.choice(OBJECTS)}]]"
@@ -271,16 +444,21 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
         kind = kinds[i]
         group = members[article_of[i]]
         related: list[str] = []
-        for _ in range(rng.randint(3, 6)):
+        for _ in range(rng.randint(*profile.related)):
             j = group[rng.randrange(len(group))] if rng.random() < 0.7 else rng.randrange(1, n)
-            if j != i and file_slug[j] not in related:
-                related.append(file_slug[j])
+            if j != i and reference(j) not in related:
+                related.append(reference(j))
         if i in hub_related and HUB not in related:
             related.insert(rng.randint(0, len(related)), HUB)
         note_tags: list[str] = []
-        for t in rng.choices(tags, cum_weights=tag_cw, k=rng.randint(2, 5)):
+        topic = topic_of(i)
+        own = rng.choices(topic_tags[topic], cum_weights=topic_tag_cw[topic], k=rng.randint(1, 3))
+        for t in own + rng.choices(
+            tags, cum_weights=tag_cw, k=rng.randint(max(1, profile.tags[0] - 1), max(1, profile.tags[1] - 3))
+        ):
             if t not in note_tags:
                 note_tags.append(t)
+        vocabulary = topic_words[topic]
         title = slugs[i].split("-", 1)[1].replace("-", " ").capitalize()
         lines = [
             "---",
@@ -301,7 +479,7 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
             "",
         ]
         # Body: paragraphs of sentences with the note's links spread through them.
-        links = [link_text(pick_target(i)) for _ in range(rng.randint(5, 15))]
+        links = [link_text(i, pick_target(i)) for _ in range(rng.randint(*profile.links))]
         if i in hub_body:
             links.insert(rng.randint(0, len(links)), f"[[{HUB}]]")
         paragraphs: list[str] = []
@@ -313,11 +491,13 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
             chunk = links[s_idx * per_section : (s_idx + 1) * per_section]
             halves = [chunk[: (len(chunk) + 1) // 2], chunk[(len(chunk) + 1) // 2 :]]
             for take in halves:
-                sents = [sentence(rng) for _ in range(rng.randint(2, 4))]
+                sents = [sentence(rng, vocabulary) for _ in range(rng.randint(2, 4))]
                 spots = rng.sample(range(len(sents)), min(len(take), len(sents)))
                 for k, lk in itertools.zip_longest(spots, take, fillvalue=len(sents) - 1):
                     sents[k] = sents[k][:-1] + f", as {lk} shows."
                 paragraphs.append(" ".join(sents))
+        for _ in range(profile.filler_paragraphs):  # long notes: prose without links
+            paragraphs.append(" ".join(sentence(rng) for _ in range(rng.randint(4, 6))))
         if i == 0:
             paragraphs.append("This hub ties the whole vault together. ^hub-core")
         if rng.random() < 0.4:
@@ -332,13 +512,16 @@ def generate(out: Path, n: int, seed: int) -> dict[str, int]:
             others = []
             for _ in range(rng.randint(2, 4)):
                 j = rng.randrange(1, n)
-                if article_of[j] != article_of[i] and j != i and file_slug[j] not in others:
-                    others.append(file_slug[j])
+                if article_of[j] != article_of[i] and j != i and reference(j) not in others:
+                    others.append(reference(j))
             if others:
                 text += "\n\n## Related across articles\n" + "".join(f"- [[{s}]]\n" for s in others)
         data = text.encode("utf-8")
         counts["bytes"] += len(data)
-        (out / f"{slug}.md").write_bytes(data)
+        target = out / f"{path_of[i]}.md"
+        if folder_of[i]:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
     return counts
 
 
@@ -347,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--notes", type=int, default=20000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="article", help="the vault's shape")
     parser.add_argument("--force", action="store_true", help="write into a non-empty OUT_DIR")
     args = parser.parse_args(argv)
     if args.notes < 2:
@@ -354,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out_dir.exists() and any(args.out_dir.iterdir()) and not args.force:
         parser.error(f"{args.out_dir} is not empty (use --force)")
     t0 = time.perf_counter()
-    counts = generate(args.out_dir, args.notes, args.seed)
+    counts = generate(args.out_dir, args.notes, args.seed, PROFILES[args.profile])
     elapsed = time.perf_counter() - t0
     print(f"hub: {HUB}")
     for key, value in counts.items():

@@ -3,7 +3,8 @@
 
 Usage::
 
-    python bench/run.py [--notes 1000|20000|100000] [--runs 3] [--only check,rename,...] [--json FILE]
+    python bench/run.py [--notes 1000|20000|100000] [--profile article,dense,deep,long] [--runs 3]
+                        [--only check,rename,...] [--json FILE]
 
 What it does:
     1. generates a vault with bench/generate.py (seeded) into bench/out/vault-<N>-s<seed>/, makes it a git
@@ -13,7 +14,12 @@ What it does:
     3. times each command as a whole process (`python -m vaulttools -q ...`), median of --runs runs, with a
        warm page cache (one untimed warm-up run of every command first). Before every run of a writing
        command the vault is reset: `git reset --hard -q bench-base && git clean -fdq`;
-    4. prints a table: seconds (median), ratio to the floor, peak RSS (max over the runs) and the goal.
+    4. prints a table: seconds (median), ratio to the floor, peak RSS (max over the runs) and the goal;
+    5. with the `rename` row, the phases of rename against the floor of a rename (see `rename_phases`).
+
+`--profile` names one vault shape of bench/generate.py or several, comma-separated (`all`: every one); each
+profile gets its own vault (`bench/out/vault-<profile>-<N>-s<seed>/`; the article one keeps its old name),
+its own floor and its own table.
 
 `recover`: before each run, `normalize-links` is killed (SIGKILL through the batch's fault hook) right after
 its write number notes/4, and `recover` puts those files back. The row after it, `write phase`, is the same
@@ -45,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,9 +61,44 @@ OUT = HERE / "out"
 HUB = "concept-hub-note"
 HUB_NEW = "concept-hub-renamed"
 BASE_TAG = "bench-base"
+DUPLICATES_TAG = "bench-duplicates"  # bench-base plus day-suffixed copies of 1 % of the notes (merge-all)
+DUPLICATE_EVERY = 100
 ENRICH_NOTES = 200
+TAG_SHARE = 0.05  # `tag-rename` renames the tag closest to this share of the notes
+TAG_NEW = "bench-renamed-tag"
 RSS_LIMIT_MB = 1024  # the issue's ceiling on 100,000 notes
+PROFILE_NAMES = ("article", "dense", "deep", "long")  # bench/generate.py's PROFILES
 TIME_BINARY = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+# The floor of a rename: read every note and keep those whose bytes spell the old name (the byte prefilter),
+# write those with the name replaced and the note under its new name, then one `git add` and one commit.
+RENAME_FLOOR_CODE = """
+import json, os, subprocess, sys, time
+root, old, new = sys.argv[1], sys.argv[2].encode(), sys.argv[3].encode()
+start = time.perf_counter()
+mentions = []
+for folder, dirs, files in os.walk(root):
+    dirs[:] = [d for d in dirs if not d.startswith(".")]
+    for name in files:
+        if name.endswith(".md"):
+            path = os.path.join(folder, name)
+            with open(path, "rb") as handle:
+                data = handle.read()
+            if old in data:
+                mentions.append((path, data))
+read = time.perf_counter()
+for path, data in mentions:
+    with open(path, "wb") as handle:
+        handle.write(data.replace(old, new))
+os.rename(os.path.join(root, old.decode() + ".md"), os.path.join(root, new.decode() + ".md"))
+os.sync()
+written = time.perf_counter()
+paths = [os.path.relpath(p, root) for p, _ in mentions] + [new.decode() + ".md"]
+subprocess.run(["git", "add", "-A", "--", *paths], cwd=root, check=True)
+subprocess.run(["git", "commit", "-q", "-m", "floor"], cwd=root, check=True)
+committed = time.perf_counter()
+print(json.dumps({"read + prefilter": read - start, "write": written - read, "commit": committed - written}))
+"""
 
 # The floor: walk the vault like vaulttools does (dot-folders skipped) and read every note's bytes.
 FLOOR_CODE = """
@@ -80,7 +122,7 @@ class Bench:
     args: tuple[str, ...]
     goal: float | None  # ratio to the floor the issue asks for (None: no goal, reported only)
     writes: bool = False
-    prepare: str = "none"  # none | fresh-cache | reset | reset-and-rename
+    prepare: str = "none"  # none | fresh-cache | reset | reset-and-rename | reset-duplicates
     requires: str | None = None  # the vaulttools subcommand that must exist
 
 
@@ -101,7 +143,17 @@ class Measure:
         return max(self.rss_mb) if self.rss_mb else None
 
 
-def benches(enrich_file: Path) -> list[Bench]:
+@dataclass
+class Phase:
+    """One phase of rename: vaulttools' seconds and the floor's, medians over the runs."""
+
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+
+
+def benches(enrich_file: Path, tag: str = "") -> list[Bench]:
+    """Every row; `tag`: the tag `tag-rename` renames (see `pick_tag`)."""
     return [
         Bench("check-fresh", ("check", "--json"), 5.0, prepare="fresh-cache", requires="check"),
         Bench("check-warm", ("check", "--json"), 2.0, requires="check"),
@@ -109,8 +161,10 @@ def benches(enrich_file: Path) -> list[Bench]:
         Bench("normalize-links", ("normalize-links",), 6.0, True, "reset", "normalize-links"),
         Bench("sync-related", ("sync-related",), 25.0, True, "reset", "sync-related"),
         Bench("enrich", ("enrich", str(enrich_file)), None, True, "reset", "enrich"),
+        Bench("tag-rename", ("tag", "rename", tag or "-", TAG_NEW), 5.0, True, "reset", "tag"),
         Bench("undo", ("undo",), None, True, "reset-and-rename", "undo"),
         Bench("recover", ("recover",), None, True, "reset-and-kill", "recover"),
+        Bench("merge-all", ("merge", "--all"), 10.0, True, "reset-duplicates", "merge"),
     ]
 
 
@@ -167,6 +221,29 @@ def format_table(measures: Sequence[Measure], floor: float | None, notes: int) -
     return "\n".join(lines)
 
 
+def format_phases(phases: Sequence[Phase], changed: int) -> str:
+    """The rename phases next to the floor's, as a Markdown table; `-` where one side has no such phase."""
+    header = ("rename phase", "seconds", "floor seconds", "x phase floor")
+    rows = [header]
+    for phase in phases:
+        seconds, floor = median(phase.seconds), median(phase.floor)
+        value = ratio(seconds, floor)
+        rows.append(
+            (
+                phase.name,
+                "-" if seconds is None else f"{seconds:.3f}",
+                "-" if floor is None else f"{floor:.3f}",
+                "-" if value is None else f"{value:.1f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return f"rename of {HUB}: {changed} files changed\n" + "\n".join(lines)
+
+
 def enrichment_lines(slugs: Sequence[str], count: int = ENRICH_NOTES) -> list[str]:
     """JSON Lines for `enrich`: `count` notes spread evenly over the sorted slugs."""
     chosen = sorted(slugs)[:: max(1, len(slugs) // count)][:count]
@@ -180,6 +257,25 @@ def enrichment_lines(slugs: Sequence[str], count: int = ENRICH_NOTES) -> list[st
         )
         for slug in chosen
     ]
+
+
+def pick_tag(counts: dict[str, int], notes: int, share: float = TAG_SHARE) -> str:
+    """The tag whose note count is closest to `share` of `notes` (ties: the first by name)."""
+    if not counts:
+        return ""
+    return min(sorted(counts), key=lambda tag: abs(counts[tag] - share * notes))
+
+
+def frontmatter_tag_counts(vault: Path) -> dict[str, int]:
+    """Notes per tag of the generated vault's one-line `tags: ["a", "b"]` lists."""
+    counts: dict[str, int] = {}
+    for path in vault.rglob("*.md"):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:12]:
+            if line.startswith("tags: ["):
+                for tag in json.loads(line[len("tags: ") :]):
+                    counts[tag] = counts.get(tag, 0) + 1
+                break
+    return counts
 
 
 # --- processes ------------------------------------------------------------------------------------------
@@ -233,9 +329,14 @@ def available_commands() -> set[str]:
 # --- the vault ------------------------------------------------------------------------------------------
 
 
-def prepare_vault(notes: int, seed: int, out: Path) -> Path:
+def vault_name(profile: str, notes: int, seed: int) -> str:
+    """The folder of a profile's vault; the article one keeps the name it had before profiles existed."""
+    return f"vault-{notes}-s{seed}" if profile == "article" else f"vault-{profile}-{notes}-s{seed}"
+
+
+def prepare_vault(notes: int, seed: int, out: Path, profile: str = "article") -> Path:
     """The benchmark vault as a git repository at tag bench-base, generated on first use."""
-    vault = out / f"vault-{notes}-s{seed}"
+    vault = out / vault_name(profile, notes, seed)
     if (vault / ".git").is_dir() and _has_tag(vault):
         reset(vault)
         return vault
@@ -243,7 +344,12 @@ def prepare_vault(notes: int, seed: int, out: Path) -> Path:
         shutil.rmtree(vault)
     print(f"generating {notes} notes into {vault} ...", flush=True)
     subprocess.run(
-        [sys.executable, str(HERE / "generate.py"), str(vault), "--notes", str(notes), "--seed", str(seed)],
+        [
+            sys.executable,
+            str(HERE / "generate.py"),
+            str(vault),
+            *("--notes", str(notes), "--seed", str(seed), "--profile", profile),
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -257,9 +363,9 @@ def prepare_vault(notes: int, seed: int, out: Path) -> Path:
     return vault
 
 
-def _has_tag(vault: Path) -> bool:
+def _has_tag(vault: Path, tag: str = BASE_TAG) -> bool:
     try:
-        git(vault, "rev-parse", "-q", "--verify", f"refs/tags/{BASE_TAG}")
+        git(vault, "rev-parse", "-q", "--verify", f"refs/tags/{tag}")
     except subprocess.CalledProcessError:
         return False
     return True
@@ -271,12 +377,40 @@ def reset(vault: Path) -> None:
     git(vault, "clean", "-fdq")
 
 
+def duplicate_note(text: str, stem: str, copy_stem: str) -> str:
+    """A day-suffixed copy of a generated note: its own id, one paragraph of its own, the rest repeated."""
+    text = text.replace(f'id: "{stem}"', f'id: "{copy_stem}"', 1)
+    return text.replace("\n---\n", f"\n---\nA paragraph only the copy {copy_stem} has.\n\n", 1)
+
+
+def add_duplicates(vault: Path) -> None:
+    """Tag `bench-duplicates`: every 100th note gets a `-d99` copy, and the next note a link to the copy."""
+    if _has_tag(vault, DUPLICATES_TAG):
+        return
+    reset(vault)
+    notes = sorted(vault.glob("*.md"))
+    for number in range(0, len(notes) - 1, DUPLICATE_EVERY):
+        original, neighbour = notes[number], notes[number + 1]
+        copy_stem = f"{original.stem}-d99"
+        text = original.read_text(encoding="utf-8")
+        (vault / f"{copy_stem}.md").write_text(
+            duplicate_note(text, original.stem, copy_stem), encoding="utf-8"
+        )
+        with neighbour.open("a", encoding="utf-8") as handle:
+            handle.write(f"\nSee also [[{copy_stem}]].\n")
+    git(vault, "add", "-A")
+    git(vault, "commit", "-q", "-m", "day-suffixed duplicates")
+    git(vault, "tag", DUPLICATES_TAG)
+    git(vault, "reset", "--hard", "-q", BASE_TAG)
+
+
 def drop_cache(vault: Path) -> None:
     shutil.rmtree(vault / ".vaulttools", ignore_errors=True)
 
 
 def write_enrich_file(vault: Path, out: Path) -> Path:
-    slugs = [p.stem for p in vault.glob("*.md")]
+    stems = Counter(p.stem for p in vault.rglob("*.md") if not any(part.startswith(".") for part in p.parts))
+    slugs = [stem for stem, count in stems.items() if count == 1]  # a name two notes share is ambiguous
     target = out / f"enrich-{vault.name}.jsonl"
     target.write_text("\n".join(enrichment_lines(slugs)) + "\n", encoding="utf-8")
     return target
@@ -292,14 +426,14 @@ KILLED_BATCH = ("normalize-links",)
 
 def kill_point(vault: Path) -> int:
     """Where `recover`'s batch is killed: after writing a quarter as many files as the vault has notes."""
-    return max(1, sum(1 for _ in vault.glob("*.md")) // 4)
+    return max(1, sum(1 for _ in vault.rglob("*.md")) // 4)
 
 
-def killed_batch(vault: Path, point: str) -> float:
-    """Run KILLED_BATCH until the fault hook kills it at `point`; its seconds."""
-    seconds, _, code = timed(vaulttools(*KILLED_BATCH), vault, env={CRASH_AFTER_ENV: point})
+def killed_batch(vault: Path, point: str, command: Sequence[str] = KILLED_BATCH) -> float:
+    """Run `command` (a batch) until the fault hook kills it at `point`; its seconds."""
+    seconds, _, code = timed(vaulttools(*command), vault, env={CRASH_AFTER_ENV: point})
     if code not in (-9, 128 + 9):  # killed: the signal itself, or as /usr/bin/time reports it
-        raise RuntimeError(f"{' '.join(KILLED_BATCH)} was not killed at {point} (exit {code})")
+        raise RuntimeError(f"{' '.join(command)} was not killed at {point} (exit {code})")
     return seconds
 
 
@@ -318,6 +452,74 @@ def run_write_phase(vault: Path, runs: int) -> Measure:
     reset(vault)
     drop_journal(vault)
     return measure
+
+
+def rename_phases(vault: Path, runs: int) -> tuple[list[Phase], int]:
+    """Rename's phases, from whole runs cut short by the batch's fault hook, and the floor's, in one run.
+
+    plan = killed at `start` (start-up, index, prefilter and planning; nothing written), of which start-up is
+    `vaulttools --version`; write = killed right after the last file write, less plan (the journal, `git
+    status` and every write); commit = killed right after the commit, less write. The floor's phases come
+    from RENAME_FLOOR_CODE; its total is that whole process."""
+    changed = _files_a_rename_changes(vault)
+    names = ("start-up", "plan: index + prefilter + planning", "write", "commit", "total")
+    phases = {name: Phase(name) for name in names}
+    for attempt in range(runs + 1):
+        startup, _, _ = timed([sys.executable, "-m", "vaulttools", "--version"], vault)
+        cut = {}
+        for where in ("start", str(changed), "commit"):
+            _reset_for_rename(vault)
+            cut[where] = killed_batch(vault, where, ("rename", HUB, HUB_NEW))
+        reset(vault)
+        drop_journal(vault)
+        floor_seconds, floor_phases = _rename_floor(vault)
+        reset(vault)
+        if attempt == 0:
+            continue
+        ours = {
+            "start-up": startup,
+            "plan: index + prefilter + planning": cut["start"] - startup,
+            "write": cut[str(changed)] - cut["start"],
+            "commit": cut["commit"] - cut[str(changed)],
+            "total": cut["commit"],
+        }
+        floors = {
+            "plan: index + prefilter + planning": floor_phases["read + prefilter"],
+            "total": floor_seconds,
+        }
+        floors |= {"write": floor_phases["write"], "commit": floor_phases["commit"]}
+        for name, phase in phases.items():
+            phase.seconds.append(ours[name])
+            if name in floors:
+                phase.floor.append(floors[name])
+    return list(phases.values()), changed
+
+
+def _reset_for_rename(vault: Path) -> None:
+    drop_journal(vault)
+    reset(vault)
+    subprocess.run(vaulttools("check", "--json"), cwd=vault, stdout=subprocess.DEVNULL, check=False)
+
+
+def _files_a_rename_changes(vault: Path) -> int:
+    """How many files the hub's rename writes (the renamed note counts once)."""
+    _reset_for_rename(vault)
+    subprocess.run(vaulttools("rename", HUB, HUB_NEW), cwd=vault, check=True, capture_output=True)
+    changed = len(git(vault, "diff", "--name-status", "-M", BASE_TAG, "HEAD").splitlines())
+    reset(vault)
+    return changed
+
+
+def _rename_floor(vault: Path) -> tuple[float, dict[str, float]]:
+    start = time.perf_counter()
+    output = subprocess.run(
+        [sys.executable, "-c", RENAME_FLOOR_CODE, str(vault), HUB, HUB_NEW],
+        cwd=vault,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return time.perf_counter() - start, json.loads(output)
 
 
 def drop_journal(vault: Path) -> None:
@@ -341,6 +543,11 @@ def preparation(bench: Bench, vault: Path) -> Callable[[], None]:
             reset(vault)
             warm_cache()
             killed_batch(vault, str(kill_point(vault)))
+        elif bench.prepare == "reset-duplicates":
+            add_duplicates(vault)
+            git(vault, "reset", "--hard", "-q", DUPLICATES_TAG)
+            git(vault, "clean", "-fdq")
+            warm_cache()
 
     return prepare
 
@@ -387,31 +594,34 @@ def run_grep(vault: Path, runs: int) -> Measure:
     return measure
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--notes", type=int, default=20000, help="vault size (1000, 20000, 100000)")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per command (median; at least 3)")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", default="", help="comma-separated row names, e.g. check-warm,rename")
-    parser.add_argument("--out", type=Path, default=OUT, help="where vaults are cached (default bench/out)")
-    parser.add_argument("--json", type=Path, help="also write the measurements to this file")
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    args.out.mkdir(parents=True, exist_ok=True)
-    vault = prepare_vault(args.notes, args.seed, args.out)
-    enrich_file = write_enrich_file(vault, args.out)
-    wanted = {name.strip() for name in args.only.split(",") if name.strip()}
-    known = {b.name for b in benches(enrich_file)}
-    if wanted - known:
-        parser.error(f"unknown --only name(s) {sorted(wanted - known)}; choose from {sorted(known)}")
-    commands = available_commands()
+PHASES_ROW = "rename-phases"  # an --only name: the phases of rename against its floor
 
+
+def parse_profiles(text: str, known: Sequence[str]) -> list[str]:
+    """`--profile` as a list: comma-separated names of bench/generate.py profiles, or `all`."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if names == ["all"]:
+        return list(known)
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ValueError(f"unknown --profile {unknown or text!r}; choose from {', '.join(known)} or all")
+    return list(dict.fromkeys(names))
+
+
+def run_profile(profile: str, args: argparse.Namespace, wanted: set[str]) -> dict[str, object]:
+    """Every wanted row on one profile's vault; prints its tables; the measurements for --json."""
+    vault = prepare_vault(args.notes, args.seed, args.out, profile)
+    enrich_file = write_enrich_file(vault, args.out)
+    tag = pick_tag(frontmatter_tag_counts(vault), args.notes)
+    commands = available_commands()
     load = os.getloadavg()[0]
-    print(f"vault: {vault} ({args.notes} notes), {args.runs} runs, load average {load:.2f}", flush=True)
+    print(
+        f"\nprofile {profile}: {vault} ({args.notes} notes), {args.runs} runs, load average {load:.2f}",
+        flush=True,
+    )
     floor = run_floor(vault, args.runs)
     measures = [floor, run_grep(vault, args.runs)]
-    for bench in benches(enrich_file):
+    for bench in benches(enrich_file, tag):
         if wanted and bench.name not in wanted:
             continue
         if bench.requires not in commands:
@@ -421,22 +631,52 @@ def main(argv: list[str] | None = None) -> int:
         measures.append(run_bench(bench, vault, args.runs))
         if bench.name == "recover":
             measures.append(run_write_phase(vault, args.runs))
+    print(format_table(measures, floor.median, args.notes), flush=True)  # before the phases, which may fail
+    phases: list[Phase] = []
+    if not wanted or PHASES_ROW in wanted:
+        print(f"  {PHASES_ROW} ...", flush=True)
+        try:
+            phases, changed = rename_phases(vault, args.runs)
+            print(format_phases(phases, changed))
+        except (RuntimeError, subprocess.CalledProcessError) as exc:
+            reset(vault)
+            print(f"rename phases not measured: {exc}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-    print(format_table(measures, floor.median, args.notes))
+    return {
+        "profile": profile,
+        "notes": args.notes,
+        "floor": floor.median,
+        "load": load,
+        "rows": [m.__dict__ | {"median": m.median} for m in measures],
+        "rename_phases": [p.__dict__ | {"median": median(p.seconds)} for p in phases],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--notes", type=int, default=20000, help="vault size (1000, 20000, 100000)")
+    parser.add_argument("--profile", default="article", help="vault shape(s): article,dense,deep,long or all")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per command (median; at least 3)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", default="", help="comma-separated row names, e.g. check-warm,rename")
+    parser.add_argument("--out", type=Path, default=OUT, help="where vaults are cached (default bench/out)")
+    parser.add_argument("--json", type=Path, help="also write the measurements to this file")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    try:
+        profiles = parse_profiles(args.profile, PROFILE_NAMES)
+    except ValueError as exc:
+        parser.error(str(exc))
+    wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+    known = {b.name for b in benches(Path("enrich.jsonl"))} | {PHASES_ROW}
+    if wanted - known:
+        parser.error(f"unknown --only name(s) {sorted(wanted - known)}; choose from {sorted(known)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = [run_profile(profile, args, wanted) for profile in profiles]
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "notes": args.notes,
-                    "floor": floor.median,
-                    "load": load,
-                    "rows": [m.__dict__ | {"median": m.median} for m in measures],
-                },
-                indent=1,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
+        data = results[0] if len(results) == 1 else {"profiles": results}
+        args.json.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

@@ -76,6 +76,19 @@ def test_format_table_is_markdown_with_one_row_per_measure() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("counts", "notes", "expected"),
+    [
+        ({}, 100, ""),
+        ({"a": 1, "b": 5, "c": 9}, 100, "b"),
+        ({"x": 4, "w": 6}, 100, "w"),
+        ({"a": 50}, 100, "a"),
+    ],
+)
+def test_pick_tag_takes_the_tag_nearest_five_percent(counts: dict, notes: int, expected: str) -> None:
+    assert run.pick_tag(counts, notes) == expected
+
+
 def test_enrichment_lines_pick_spread_slugs_as_json_lines() -> None:
     slugs = [f"note-{i:03d}" for i in range(10)]
     lines = run.enrichment_lines(slugs, count=3)
@@ -112,3 +125,102 @@ def test_recover_row_kills_the_batch_after_a_quarter_of_the_notes(
         (tmp_path / f"n{i}.md").write_text("x")
     (tmp_path / "not-a-note.txt").write_text("x")
     assert run.kill_point(tmp_path) == expected
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("profile", sorted(generate.PROFILES))
+def test_every_profile_generates_a_small_vault_deterministically(tmp_path: Path, profile: str) -> None:
+    shape = generate.PROFILES[profile]
+    generate.generate(tmp_path / "a", 60, 3, shape)
+    generate.generate(tmp_path / "b", 60, 3, shape)
+    first = _tree(tmp_path / "a")
+    assert first == _tree(tmp_path / "b")
+    assert len([name for name in first if name.endswith(".md")]) == 60  # no two notes share a path
+    assert f"{generate.HUB}.md" in first
+
+
+def test_article_profile_is_the_default_output(tmp_path: Path) -> None:
+    generate.generate(tmp_path / "default", 80, 2)
+    generate.generate(tmp_path / "article", 80, 2, generate.PROFILES["article"])
+    assert _tree(tmp_path / "default") == _tree(tmp_path / "article")
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [
+        ("article", {"folders": 0, "markdown_links": 0, "path_links": 0}),  # no-op: one flat folder
+        ("deep", {"folders": lambda v: v > 20, "markdown_links": bool, "path_links": bool}),
+    ],
+)
+def test_profile_shapes(tmp_path: Path, profile: str, expected: dict[str, object]) -> None:
+    counts = generate.generate(tmp_path, 300, 1, generate.PROFILES[profile])
+    for key, want in expected.items():
+        assert want(counts[key]) if callable(want) else counts[key] == want, key
+
+
+def test_dense_profile_has_long_suffix_families_and_more_links(tmp_path: Path) -> None:
+    counts = generate.generate(tmp_path, 400, 1, generate.PROFILES["dense"])
+    assert counts["links"] >= 15 * 400
+    days = [
+        int(p.stem.rsplit("-d", 1)[1])
+        for p in tmp_path.glob("*-d*.md")
+        if p.stem.rsplit("-d", 1)[1].isdigit()
+    ]
+    assert max(days) > 12  # beyond the article profile's -d12
+    bases = [p.stem.rsplit("-d", 1)[0] for p in tmp_path.glob("*-d*.md")]
+    assert max(bases.count(b) for b in set(bases)) >= 5  # many notes per family
+
+
+def test_long_profile_notes_are_about_30_kb(tmp_path: Path) -> None:
+    counts = generate.generate(tmp_path, 40, 1, generate.PROFILES["long"])
+    assert 20_000 < counts["bytes"] // counts["notes"] < 45_000
+    related = (tmp_path / f"{generate.HUB}.md").read_text().split("related: [", 1)[1].split("]", 1)[0]
+    assert related.count(",") >= 15  # a large frontmatter list
+
+
+def test_runner_knows_every_generator_profile() -> None:
+    assert tuple(run.PROFILE_NAMES) == tuple(generate.PROFILES)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("article", ["article"]),
+        ("dense, deep,dense", ["dense", "deep"]),
+        ("all", ["article", "dense", "deep", "long"]),
+        ("wide", None),
+        ("", None),
+    ],
+)
+def test_parse_profiles(text: str, expected: list[str] | None) -> None:
+    known = ("article", "dense", "deep", "long")
+    if expected is None:
+        with pytest.raises(ValueError, match="choose from"):
+            run.parse_profiles(text, known)
+    else:
+        assert run.parse_profiles(text, known) == expected
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [("article", "vault-20000-s1"), ("dense", "vault-dense-20000-s1")],
+)
+def test_vault_name_keeps_the_article_vault_where_it_was(profile: str, expected: str) -> None:
+    assert run.vault_name(profile, 20000, 1) == expected
+
+
+def test_format_phases_sets_each_phase_against_its_floor() -> None:
+    phases = [
+        run.Phase("start-up", [0.2, 0.3, 0.1]),
+        run.Phase("write", [0.5, 0.4, 0.6], [0.1, 0.2, 0.3]),
+    ]
+    assert run.format_phases(phases, 42).splitlines() == [
+        "rename of concept-hub-note: 42 files changed",
+        "| rename phase | seconds | floor seconds | x phase floor |",
+        "|--------------|---------|---------------|---------------|",
+        "| start-up     | 0.200   | -             | -             |",
+        "| write        | 0.500   | 0.200         | 2.5           |",
+    ]

@@ -16,6 +16,7 @@ EXPECTED_COMMANDS = [
     "log",
     "normalize-links",
     "recover",
+    "redo",
     "rename",
     "sync-related",
     "undo",
@@ -89,8 +90,8 @@ def test_config_command_shows_sources(tmp_path, run_cli) -> None:
     (tmp_path / ".vaulttools.toml").write_text("[related]\nlimit = 7\n")
     result = run_cli(tmp_path, "config")
     assert result.exit_code == 0
-    assert "related.limit = 7  (.vaulttools.toml)" in result.output
-    assert "link_properties = ['related']  (default)" in result.output
+    assert "limit = 7  # .vaulttools.toml" in result.output
+    assert "link_properties = ['related']  # default" in result.output
 
 
 def test_python_api_reads_and_plans(sample_vault) -> None:

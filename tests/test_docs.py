@@ -32,3 +32,23 @@ def test_ci_runs_the_lint_and_type_checks_the_readme_names(check: str) -> None:
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert f"\n{check}\n" in ci
     assert f"`{check}`" in README
+
+
+def _long_options() -> list[tuple[str, str]]:
+    import click
+
+    from vaulttools.cli import cli
+
+    context = click.Context(cli)
+    found = []
+    for name in command_names():
+        command = cli.get_command(context, name)
+        assert command is not None
+        for param in command.params:
+            found += [(name, opt) for opt in getattr(param, "opts", []) if opt.startswith("--")]
+    return found
+
+
+@pytest.mark.parametrize(("command", "option"), _long_options())
+def test_readme_documents_every_option(command: str, option: str) -> None:
+    assert option in README, f"{command} {option}"

@@ -354,11 +354,20 @@ def test_brain_corpus(brain_vault: Path, tmp_path: Path, run_cli: RunCli) -> Non
     assert git(brain_vault, "rev-parse", "HEAD") == head
 
 
-def test_brain_ambiguous_readme_needs_no_folder_at_root(brain_vault: Path, tmp_path: Path) -> None:
-    # Resolved like a link written at the vault root: the root README.md wins over go/README.md.
+def test_brain_slug_two_notes_share_is_refused_and_a_path_picks_one(
+    brain_vault: Path, tmp_path: Path
+) -> None:
+    # A link would pick the root README.md over go/README.md; a slug must not pick one silently.
     path = _write(tmp_path, "in.yaml", "README:\n  context: c\n  counterpoint: k\n")
-    plan = Vault(brain_vault).enrich(path)
-    assert [change.path for change in plan.changes] == ["README.md"]
+    with pytest.raises(EnrichInputError) as refused:
+        Vault(brain_vault).enrich(path)
+    assert refused.value.lines == [
+        f"{path}:1: ambiguous slug 'README': 2 notes have that name (README.md, go/README.md); "
+        "write the path of the one to enrich (`/name` for the one at the vault root)"
+    ]
+    for slug, expected in (("/README", "README.md"), ("go/README", "go/README.md")):
+        path = _write(tmp_path, "in.yaml", f"{slug}:\n  context: c\n  counterpoint: k\n")
+        assert [change.path for change in Vault(brain_vault).enrich(path).changes] == [expected]
 
 
 def test_sample_copy_is_untouched() -> None:

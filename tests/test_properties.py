@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import masked
 from vaulttools.batch import BatchOptions, run_batch
+from vaulttools.errors import VaultError
 from vaulttools.normalize import plan_normalize
 from vaulttools.note import Note
 from vaulttools.planning import note_change
@@ -186,5 +187,10 @@ def test_sync_related_is_idempotent(files: dict[str, bytes], groups: list[str]) 
         if not files[f"{name}.md"].lstrip(b"\xef\xbb\xbf").startswith(b"---")
     }
     with vault_on_disk({**files, **grouped}) as root:
-        run_batch(Vault(root), plan_sync_related(Vault(root)), WRITE_NO_COMMIT)
+        try:
+            plan = plan_sync_related(Vault(root))
+        except VaultError as error:  # every note has its own frontmatter: none is grouped, which is refused
+            assert not grouped and "group_by" in str(error)
+            return
+        run_batch(Vault(root), plan, WRITE_NO_COMMIT)
         assert plan_sync_related(Vault(root)).empty

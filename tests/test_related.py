@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -20,15 +21,16 @@ from vaulttools.related import (
     build_index,
     choose,
     entry_text,
-    find_section,
     note_facts,
     score_candidates,
     section_edit,
     tags_of,
 )
 from vaulttools.resolve import LinkIndex
+from vaulttools.sections import find_section
 
 HEADING = "Related across articles"
+WEIGHT_KEYS = ("text_weight", "mention_weight", "target_weight", "link_weight", "tag_weight")
 FM = b'---\nid: "x"\narticleStem: "a"\n---\n'
 
 # (case, note bytes, entries, expected bytes, expected action)
@@ -200,10 +202,23 @@ def test_find_section_spans() -> None:
 # --- scoring -----------------------------------------------------------------------------------------
 
 CONFIG = RelatedConfig(min_score=0.0)
+ONLY = {  # one kind of evidence at a time, weight 1
+    kind: RelatedConfig(
+        min_score=0.0,
+        **{key: 1.0 if key == f"{kind}_weight" else 0.0 for key in WEIGHT_KEYS},
+    )
+    for kind in ("text", "mention", "target", "link", "tag")
+}
 
 
-def facts(path: str, group: str, tags: tuple[str, ...] = (), targets: tuple[str, ...] = ()) -> NoteFacts:
-    return NoteFacts(path, group, frozenset(tags), frozenset(targets))
+def facts(
+    path: str,
+    group: str | tuple[str, ...],
+    tags: tuple[str, ...] = (),
+    targets: tuple[str, ...] = (),
+    words: str = "",
+) -> NoteFacts:
+    return NoteFacts(path, group, frozenset(tags), frozenset(targets), words)
 
 
 def test_rare_tag_beats_common_tag() -> None:
@@ -214,26 +229,28 @@ def test_rare_tag_beats_common_tag() -> None:
         *(facts(f"filler-{i}.md", f"f{i}", tags=("common",)) for i in range(6)),
     ]
     index = build_index(notes)
-    ranked = score_candidates(index, "me.md", CONFIG)
+    ranked = score_candidates(index, "me.md", ONLY["tag"])
     assert ranked[0].path == "rare-friend.md"
-    assert ranked[0].score == round(math.log(9 / 2), 6)
+    assert ranked[0].score == 1.0  # the best tag evidence, and strong (log 9/2 > 1): the whole weight
     common = next(c for c in ranked if c.path == "common-friend.md")
-    assert common.score == round(math.log(9 / 8), 6)
+    assert common.score == round(math.log(9 / 8) / math.log(9 / 2), 6)
 
 
-def test_direct_link_counts_either_way() -> None:
-    index = build_index(
-        [
-            facts("me.md", "g0", targets=("out.md",)),
-            facts("out.md", "g1"),
-            facts("in.md", "g2", targets=("me.md",)),
-            facts("stranger.md", "g3"),
-        ]
-    )
-    ranked = score_candidates(index, "me.md", CONFIG, explain=True)
-    assert [(c.path, c.score) for c in ranked] == [("in.md", 3.0), ("out.md", 3.0)]
-    assert ranked[0].reasons[0].detail == "linked from"
-    assert ranked[1].reasons[0].detail == "links to"
+def test_linked_notes_are_not_candidates_but_backlinks_count() -> None:
+    notes = [
+        facts("me.md", "g0", targets=("out.md",)),
+        facts("out.md", "g1"),
+        facts("in.md", "g2", targets=("me.md",)),
+        facts("stranger.md", "g3"),
+    ]
+    index = build_index(notes)
+    ranked = score_candidates(index, "me.md", ONLY["link"], explain=True)
+    assert [(c.path, c.score) for c in ranked] == [("in.md", 1.0)]
+    assert ranked[0].reasons[0].detail == "links to this note"
+    both = replace(ONLY["link"], include_linked=True)
+    ranked = score_candidates(index, "me.md", both, explain=True)
+    assert [(c.path, c.score) for c in ranked] == [("in.md", 1.0), ("out.md", 1.0)]
+    assert ranked[1].reasons[0].detail == "linked from this note"
 
 
 def test_same_group_and_self_never_candidates() -> None:
@@ -248,18 +265,64 @@ def test_same_group_and_self_never_candidates() -> None:
     assert [c.path for c in score_candidates(index, "me.md", CONFIG)] == ["other.md"]
 
 
-def test_shared_target_weighted_by_rarity() -> None:
+def test_list_valued_groups_exclude_every_shared_group() -> None:
+    index = build_index(
+        [
+            facts("me.md", ("a", "b"), tags=("t",)),
+            facts("in-b.md", ("b", "c"), tags=("t",)),
+            facts("in-c.md", "c", tags=("t",)),
+            *(facts(f"filler-{i}.md", f"f{i}") for i in range(5)),
+        ]
+    )
+    assert [c.path for c in score_candidates(index, "me.md", CONFIG)] == ["in-c.md"]
+    assert [c.path for c in score_candidates(index, "in-c.md", CONFIG)] == ["me.md"]
+
+
+def test_shared_neighbours_weighted_by_rarity() -> None:
     index = build_index(
         [
             facts("me.md", "g0", targets=("hub.md", "niche.md")),
             facts("a.md", "g1", targets=("niche.md",)),
             facts("b.md", "g2", targets=("hub.md",)),
             facts("c.md", "g3", targets=("hub.md",)),
+            facts("cited.md", "g4"),
+            facts("citer.md", "g5", targets=("me.md", "cited.md")),
         ]
     )
-    scores = {c.path: c.score for c in score_candidates(index, "me.md", CONFIG)}
-    assert scores["a.md"] == round(0.5 * math.log(4 / 2), 6)
-    assert scores["b.md"] == round(0.5 * math.log(4 / 3), 6)
+    ranked = score_candidates(index, "me.md", ONLY["target"], explain=True)
+    scores = {c.path: c.score for c in ranked}
+    # niche.md has 2 link neighbours, hub.md 3, citer.md 2: 1/log(degree), the best scaled to 1.
+    assert scores["a.md"] == scores["cited.md"] == 1.0
+    assert scores["b.md"] == round(math.log(2) / math.log(3), 6)
+    assert "citer" in next(c for c in ranked if c.path == "cited.md").reasons[0].detail
+
+
+def test_text_similarity_and_mentions() -> None:
+    notes = [
+        facts("me.md", "g0", words="alpha beta*2 gamma zebra"),
+        facts("you.md", "g1", words="alpha beta gamma"),
+        facts("far.md", "g2", words="gamma delta"),
+        facts("zebra.md", "g3", words="zebra stripes"),
+        facts("filler.md", "g4", words="delta stripes epsilon"),
+    ]
+    index = build_index(notes)
+    texts = score_candidates(index, "me.md", ONLY["text"])
+    assert [c.path for c in texts][:1] == ["you.md"]
+    assert all(0 < c.score <= 1.0 for c in texts)
+    mentions = score_candidates(index, "me.md", ONLY["mention"], explain=True)
+    assert [(c.path, c.score) for c in mentions] == [("zebra.md", 1.0)]
+    assert "names 'zebra'" in mentions[0].reasons[0].detail
+    off = RelatedConfig(min_score=0.0, **dict.fromkeys(WEIGHT_KEYS, 0.0))
+    assert score_candidates(index, "me.md", off) == []
+
+
+def test_faint_evidence_does_not_get_the_whole_weight() -> None:
+    index = build_index([facts("me.md", "g0", tags=("t",)), facts("you.md", "g1", tags=("t",))])
+    # One tag on every note: log(2/2) = 0, nothing; on half of them it would be log 2 < 1 (not strong).
+    assert score_candidates(index, "me.md", ONLY["tag"]) == []
+    more = [facts(f"n{i}.md", f"n{i}") for i in range(2)]
+    index = build_index([facts("me.md", "g0", tags=("t",)), facts("you.md", "g1", tags=("t",)), *more])
+    assert score_candidates(index, "me.md", ONLY["tag"])[0].score == round(math.log(2), 6)
 
 
 def test_ties_break_by_name_and_min_score_and_limit() -> None:
@@ -297,17 +360,6 @@ def test_self_feeding_section_links_are_not_evidence() -> None:
 )
 def test_tags_of(properties: dict, expected: set[str]) -> None:
     assert tags_of(properties) == expected
-
-
-def test_text_similarity_only_when_weighted() -> None:
-    one = NoteFacts("me.md", "g0", words=frozenset({"trust", "teams"}))
-    two = NoteFacts("you.md", "g1", words=frozenset({"trust", "tools"}))
-    three = NoteFacts("far.md", "g2", words=frozenset({"cats"}))
-    index = build_index([one, two, three])
-    assert score_candidates(index, "me.md", CONFIG) == []
-    ranked = score_candidates(index, "me.md", RelatedConfig(min_score=0.0, text_weight=2.0))
-    assert [c.path for c in ranked] == ["you.md"]
-    assert ranked[0].score == round(2.0 * math.log(3 / 2) / 2, 6)
 
 
 @pytest.mark.parametrize(

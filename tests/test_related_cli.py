@@ -26,7 +26,7 @@ def test_one_commit_then_nothing(tmp_path: Path, run_cli: RunCli) -> None:
     vault = make_git_vault(GOLDEN / "before", tmp_path / "vault")
     run_cli(vault, "sync-related")
     message = git(vault, "log", "-1", "--format=%B")
-    assert message.startswith("vaulttools sync-related: related sections (3 added, 2 updated, 1 removed)")
+    assert message.startswith("vaulttools sync-related: related sections (3 added, 1 updated, 2 removed)")
     assert "Vaulttools-Batch: sync-related" in message
     changed = git(vault, "show", "--name-only", "--format=", "HEAD").split()
     assert sorted(changed) == [
@@ -64,14 +64,14 @@ def test_json_report(tmp_path: Path, run_cli: RunCli) -> None:
     assert document["committed"] is None
     assert document["counts"] == {
         "sections_added": 3,
-        "sections_updated": 2,
-        "sections_removed": 1,
+        "sections_updated": 1,
+        "sections_removed": 2,
         "skipped_unparsable": 1,
     }
     report = document["report"]
     assert report["added"] == ["claim-delta.md", "claim-gamma.md", "concept-alpha.md"]
-    assert report["updated"] == ["concept-beta.md", "entity-epsilon.md"]
-    assert report["removed"] == ["quote-stale.md"]
+    assert report["updated"] == ["concept-beta.md"]
+    assert report["removed"] == ["entity-epsilon.md", "quote-stale.md"]  # epsilon: editors' words stay
     assert [item["path"] for item in report["skipped_unparsable"]] == ["quote-broken.md"]
     assert report["skipped_no_group"] == 1
     assert report["notes_scored"] == 6
@@ -80,9 +80,8 @@ def test_json_report(tmp_path: Path, run_cli: RunCli) -> None:
 def test_limit_overrides_config(tmp_path: Path, run_cli: RunCli) -> None:
     vault = make_git_vault(GOLDEN / "before", tmp_path / "vault")
     run_cli(vault, "sync-related", "--limit", "1", "--no-commit")
-    text = (vault / "entity-epsilon.md").read_text()
-    assert "- [[claim-gamma]]\n\n## Notes by editors" in text
-    assert "concept-alpha" not in text
+    text = (vault / "claim-gamma.md").read_text()
+    assert text.endswith("## Related across articles\n- [[concept-alpha]]\n")
 
 
 def test_bad_limit_is_one_line_error(tmp_path: Path, run_cli: RunCli) -> None:
@@ -100,18 +99,15 @@ def test_explain_prints_reasons_and_writes_nothing(tmp_path: Path, run_cli: RunC
     result = run_cli(vault, "sync-related", "--explain", "concept-alpha", "--limit", "1")
     assert result.exit_code == 0
     assert result.output.splitlines() == [
-        "concept-alpha.md (articleStem: article-a): 3 candidates from other groups; limit 1, min score 0.5.",
+        "concept-alpha.md (articleStem: article-a): 2 candidates from other groups; limit 1, min score 0.5.",
         "Chosen:",
-        "  1. [[claim-gamma]]  score 4.65",
-        "       +3.00  link: links to",
-        "       +0.41  tag: common (on 4 notes)",
-        "       +0.69  tag: rare-topic (on 3 notes)",
-        "       +0.55  target: shared-target.md (on 2 notes)",
+        "  1. [[claim-delta]]  score 2.07",
+        "       +0.97  text: cosine 0.097 over shared words: alpha, concept, claim",
+        "       +1.00  neighbours: 1 shared link neighbours: concept-beta",
+        "       +0.10  tag: #common (on 4 notes)",
         "Runners-up:",
-        "  2. [[entity-epsilon]]  score 0.69",
-        "       +0.69  tag: rare-topic (on 3 notes)",
-        "  3. [[claim-delta]]  score 0.41  (below min score)",
-        "       +0.41  tag: common (on 4 notes)",
+        "  2. [[entity-epsilon]]  score 0.17  (below min score)",
+        "       +0.17  tag: #rare-topic (on 3 notes)",
         "Nothing was written.",
     ]
     assert snapshot(vault) == before
@@ -119,9 +115,11 @@ def test_explain_prints_reasons_and_writes_nothing(tmp_path: Path, run_cli: RunC
 
 def test_explain_json(tmp_path: Path, run_cli: RunCli) -> None:
     vault = make_git_vault(GOLDEN / "before", tmp_path / "vault")
-    document = json.loads(run_cli(vault, "sync-related", "--explain", "entity-epsilon", "--json").output)
-    assert [row["entry"] for row in document["chosen"]] == ["[[claim-gamma]]", "[[concept-alpha]]"]
-    assert document["runners_up"] == []
+    document = json.loads(run_cli(vault, "sync-related", "--explain", "claim-gamma", "--json").output)
+    assert [row["entry"] for row in document["chosen"]] == ["[[concept-alpha]]", "[[concept-beta]]"]
+    kinds = [reason["kind"] for reason in document["chosen"][0]["reasons"]]
+    assert kinds == ["text", "neighbours", "link", "tag"]
+    assert [row["entry"] for row in document["runners_up"]] == ["[[entity-epsilon]]"]
 
 
 def test_explain_refuses_unknown_and_ungrouped(tmp_path: Path, run_cli: RunCli) -> None:
@@ -141,17 +139,14 @@ def test_markdown_links_when_obsidian_says_so(tmp_path: Path, run_cli: RunCli) -
     source.mkdir()
     (source / ".obsidian").mkdir()
     (source / ".obsidian" / "app.json").write_text('{"useMarkdownLinks": true}')
-    (source / "a.md").write_text('---\narticleStem: "one"\n---\nLinks [[My Note]].\n')
+    (source / "a.md").write_text('---\narticleStem: "one"\n---\nNames My Note, unlinked.\n')
     (source / "My Note.md").write_text('---\narticleStem: "two"\n---\nBody.\n')
     (source / "loner.md").write_text('---\narticleStem: "three"\n---\nBody.\n')
     vault = make_git_vault(source, tmp_path / "vault")
     run_cli(vault, "sync-related")
     assert (vault / "a.md").read_bytes() == (
-        b'---\narticleStem: "one"\n---\nLinks [[My Note]].\n\n\n## Related across articles\n'
+        b'---\narticleStem: "one"\n---\nNames My Note, unlinked.\n\n\n## Related across articles\n'
         b"- [My Note](My%20Note.md)\n"
-    )
-    assert (
-        (vault / "My Note.md").read_bytes().endswith(b"Body.\n\n\n## Related across articles\n- [a](a.md)\n")
     )
 
 
@@ -175,13 +170,23 @@ def test_sample_vault_runs_twice_stable(sample_vault: Path, run_cli: RunCli) -> 
     assert git(sample_vault, "rev-parse", "HEAD") == head
 
 
-def test_brain_corpus_has_no_groups_so_nothing_changes(brain_vault: Path, run_cli: RunCli) -> None:
+def test_brain_corpus_has_no_groups_until_grouped_by_folder(brain_vault: Path, run_cli: RunCli) -> None:
     head = git(brain_vault, "rev-parse", "HEAD")
     result = run_cli(brain_vault, "sync-related")
-    assert result.exit_code == 0
-    assert "Nothing to change" in result.output
+    assert result.exit_code == 2
+    assert result.output.startswith("vaulttools: error: no note has the articleStem property")
+    assert 'group_by = "folder"' in result.output and len(result.output.splitlines()) == 1
     assert git(brain_vault, "rev-parse", "HEAD") == head
     assert git(brain_vault, "status", "--porcelain") == ""
+    (brain_vault / ".vaulttools.toml").write_text('[related]\ngroup_by = "folder"\n')
+    git(brain_vault, "add", ".vaulttools.toml")
+    git(brain_vault, "commit", "-q", "-m", "config")
+    result = run_cli(brain_vault, "sync-related")
+    assert result.exit_code == 0, result.output
+    assert "grouped by folder (depth 1) scored" in result.output
+    head = git(brain_vault, "rev-parse", "HEAD")
+    assert "Nothing to change" in run_cli(brain_vault, "sync-related").output
+    assert git(brain_vault, "rev-parse", "HEAD") == head
 
 
 def test_brain_corpus_grouped_by_quadrant(brain_vault: Path, run_cli: RunCli) -> None:
@@ -216,10 +221,12 @@ def test_inline_tags_count_like_tags_properties(tmp_path: Path, run_cli: RunCli)
     }
     for name, text in notes.items():
         (source / name).write_text(text)
+    only_tags = "[related]\ntext_weight = 0\nmention_weight = 0\ntarget_weight = 0\nlink_weight = 0\n"
+    (source / ".vaulttools.toml").write_text(only_tags)
     vault = make_git_vault(source, tmp_path / "vault")
     result = run_cli(vault, "sync-related", "--explain", "a", "--json")
     assert result.exit_code == 0, result.output
     document = json.loads(result.output)
     entries = document["chosen"] + document["runners_up"]
     assert [entry["path"] for entry in entries] == ["b.md"]  # not c.md: its `#rare-topic` is code
-    assert [reason["detail"] for reason in entries[0]["reasons"]] == ["rare-topic (on 2 notes)"]
+    assert [reason["detail"] for reason in entries[0]["reasons"]] == ["#rare-topic (on 2 notes)"]

@@ -23,6 +23,7 @@ from vaulttools.related import (
     section_edit,
     section_is_current,
 )
+from vaulttools.related_rank import STRONG
 from vaulttools.resolve import LinkIndex
 from vaulttools.sections import find_section, section_at
 from vaulttools.vault import Vault
@@ -78,29 +79,39 @@ def test_section_is_current_refuses_a_span_that_does_not_fit(span: tuple[int, in
 
 
 def brute_force(facts: list[NoteFacts], path: str, config: RelatedConfig) -> dict[str, float]:
-    """The documented formula, pair by pair: what the inverted index must reproduce."""
+    """The documented formula, pair by pair: what the inverted index must reproduce (no words here)."""
     by_path = {f.path: f for f in facts}
     total, cutoff = len(facts), common_cutoff(len(facts))
     me = by_path[path]
-    scores: dict[str, float] = {}
+
+    def around(node: str) -> set[str]:
+        out = set(by_path[node].targets) if node in by_path else set()
+        return (out | {f.path for f in facts if node in f.targets}) - {node}
+
+    raw: dict[str, dict[str, float]] = {"neighbours": {}, "link": {}, "tag": {}}
     for other in sorted(by_path):
         you = by_path[other]
-        if you.group == me.group:
+        if you.group == me.group or other in me.targets:
             continue
-        score = 0.0
-        if other in me.targets or path in you.targets:
-            score += config.link_weight
-        for weight, mine, postings in (
-            (config.tag_weight, me.tags, lambda f: f.tags),
-            (config.target_weight, me.targets, lambda f: f.targets),
-        ):
-            for feature in sorted(mine & postings(you)):
-                on = sum(1 for f in facts if feature in postings(f))
-                if on <= cutoff:
-                    score += weight * math.log(total / on)
-        if score > 0:
-            scores[other] = round(score, 6)
-    return scores
+        if path in you.targets:
+            raw["link"][other] = 1.0
+        for tag in sorted(me.tags & you.tags):
+            on = sum(1 for f in facts if tag in f.tags)
+            if on <= cutoff:
+                raw["tag"][other] = raw["tag"].get(other, 0.0) + math.log(total / on)
+        for middle in sorted(around(path) & around(other)):
+            degree = len(around(middle))
+            if 2 <= degree <= cutoff:
+                raw["neighbours"][other] = raw["neighbours"].get(other, 0.0) + 1 / math.log(degree)
+    weights = {"neighbours": config.target_weight, "link": config.link_weight, "tag": config.tag_weight}
+    scores: dict[str, float] = {}
+    for kind in ("neighbours", "link", "tag"):  # the order of `related_rank.KINDS`
+        values = {k: v for k, v in raw[kind].items() if v}
+        if values:
+            scale = weights[kind] / max(STRONG[kind], max(values.values()))
+            for other, value in values.items():
+                scores[other] = scores.get(other, 0.0) + scale * value
+    return {other: round(score, 6) for other, score in scores.items() if score > 0}
 
 
 def random_facts(seed: int, count: int) -> list[NoteFacts]:
@@ -121,7 +132,7 @@ def random_facts(seed: int, count: int) -> list[NoteFacts]:
 def test_index_scores_match_the_formula(seed: int) -> None:
     facts = random_facts(seed, 80)
     index = build_index(facts)
-    config = RelatedConfig(min_score=0.0)
+    config = RelatedConfig(min_score=0.0, text_weight=0.0, mention_weight=0.0)
     for fact in facts[:20]:
         got = {c.path: c.score for c in score_candidates(index, fact.path, config)}
         assert got == brute_force(facts, fact.path, config)
@@ -133,7 +144,7 @@ def test_common_features_are_dropped_from_the_index() -> None:
     common = [NoteFacts(f"n{i}.md", f"g{i}", frozenset({"everywhere"})) for i in range(60)]
     index = build_index([*common, NoteFacts("rare.md", "r", frozenset({"rare"}))])
     assert index.cutoff == 50
-    assert index.feature_name == ["rare"]
+    assert index.tag_name == ["rare"]
     assert score_candidates(index, "n0.md", RelatedConfig(min_score=0.0)) == []
 
 
@@ -141,8 +152,8 @@ def test_common_share_sets_the_cutoff() -> None:
     facts = [NoteFacts(f"n{i:03}.md", f"g{i}", frozenset({"half"} if i % 2 else {"odd"})) for i in range(200)]
     assert build_index(facts).cutoff == 50  # 2% of 200 is 4: the floor of 50 holds
     assert build_index(facts, 0.5).cutoff == 100
-    assert "half" in build_index(facts, 0.5).feature_name  # on exactly 100 notes: still counts
-    assert build_index(facts).feature_name == []  # both tags on 100 notes: too common at 2%
+    assert "half" in build_index(facts, 0.5).tag_name  # on exactly 100 notes: still counts
+    assert build_index(facts).tag_name == []  # both tags on 100 notes: too common at 2%
 
 
 # --- scanning the facts --------------------------------------------------------------------------------
@@ -189,12 +200,12 @@ def test_scan_facts_groups_reports_and_lists() -> None:
     assert scan.ungrouped == 3
     assert scan.sections == {"a.md": (50, 80)}
     assert scan.listed == {"a.md": ("[[fed]]",)}
-    # The link inside the related section is not evidence; the shared tag (any case, `tag` or `tags`) is.
-    reasons = [
-        r.kind for c in score_candidates(scan.index, "a.md", RelatedConfig(), explain=True) for r in c.reasons
-    ]
-    assert reasons == ["link", "tag"]
-    assert [c.path for c in score_candidates(scan.index, "a.md", RelatedConfig())] == ["b.md"]
+    # a.md links b.md, so b.md is no candidate; with include_linked it is, by the link and the shared tag
+    # (any case, `tag` or `tags`). The link inside the related section (to fed.md) is no evidence.
+    assert score_candidates(scan.index, "a.md", RelatedConfig(min_score=0.0)) == []
+    linked = RelatedConfig(min_score=0.0, include_linked=True)
+    ranked = score_candidates(scan.index, "a.md", linked, explain=True)
+    assert [(c.path, [r.kind for r in c.reasons]) for c in ranked] == [("b.md", ["link", "tag"])]
 
 
 # --- the second run --------------------------------------------------------------------------------------

@@ -28,12 +28,21 @@ def _args(case: Path) -> list[str]:
     return [line.replace("{here}", str(case)) for line in lines if line]
 
 
-@pytest.mark.parametrize("case", sorted(p.name for p in GOLDEN.iterdir() if p.is_dir()))
+# Notes (rename/), canvases (canvas/) and folder moves (folders/): each case a vault before and after.
+GOLDEN_CASES = sorted(
+    f"{root}/{case.name}"
+    for root in ("rename", "canvas", "folders")
+    for case in (FIXTURES / root).iterdir()
+    if case.is_dir()
+)
+
+
+@pytest.mark.parametrize("case", GOLDEN_CASES)
 def test_golden_vaults(tmp_path: Path, run_cli, case: str) -> None:
-    vault = make_git_vault(GOLDEN / case / "before", tmp_path / "vault")
-    result = run_cli(vault, *_args(GOLDEN / case))
+    vault = make_git_vault(FIXTURES / case / "before", tmp_path / "vault")
+    result = run_cli(vault, *_args(FIXTURES / case))
     assert result.exit_code == 0, result.output
-    assert snapshot(vault) == snapshot(GOLDEN / case / "after")
+    assert snapshot(vault) == snapshot(FIXTURES / case / "after")
     assert git(vault, "status", "--porcelain") == ""
     message = git(vault, "log", "-1", "--format=%B")
     assert message.startswith("vaulttools rename: ")
@@ -72,7 +81,11 @@ def test_json_report(sample_vault: Path, run_cli) -> None:
     assert result.exit_code == 0
     document = json.loads(result.output)
     assert document["command"] == "rename"
-    assert document["counts"]["links_rewritten"] == 41
+    assert (
+        document["counts"]["links_rewritten"] == 43
+    )  # 41 in notes, the file node and a text link in the canvas
+    assert document["report"]["rewritten_by_kind"]["canvas-file"] == 1
+    assert document["report"]["rewritten_by_kind"]["canvas-text"] == 1
     assert document["report"]["left_alone_by_reason"] == {
         "code": 2,
         "html-comment": 1,

@@ -67,7 +67,8 @@ LINK_FORMS = [
         "**[[old]]** and [[old]] twice [[old|a]] [[old|b]]",
         "**[[new]]** and [[new]] twice [[new|a]] [[new|b]]",
     ),
-    ("old", "new", "[[old|old]] [[old|OLD]] [[ old | old ]]", "[[new|new]] [[new|new]] [[ new | new ]]"),
+    # display text follows only on an exact match: other letter case is the author's prose
+    ("old", "new", "[[old|old]] [[old|OLD]] [[ old | old ]]", "[[new|new]] [[new|OLD]] [[ new | new ]]"),
     ("old", "new", "> [!note]\n> [[old]]", "> [!note]\n> [[new]]"),
     ("old", "new", "[[./f/old]]", "[[./f/new]]"),
     ("old", "new", "[[old]]\r", "[[new]]\r"),

@@ -20,12 +20,17 @@ from vaulttools.errors import VaultError
 if TYPE_CHECKING:
     import frontmatter
 
+    from vaulttools.duplicates import Family
+
 
 class Vault(_vault.Vault):
     """A vault with one method per command; planning methods return a `BatchPlan` and write nothing."""
 
     def __init__(self, root: str | Path) -> None:
-        super().__init__(Path(root).expanduser().resolve())
+        folder = Path(root).expanduser()
+        if not folder.is_dir():
+            raise VaultError(f"vault folder {str(root)!r} does not exist; pass an existing folder")
+        super().__init__(folder.resolve())
 
     def check(self) -> CheckReport:
         return check_vault(self)
@@ -71,11 +76,82 @@ class Vault(_vault.Vault):
             pairs.insert(0, (old, new))
         return plan_renames(self, pairs, keep_alias=keep_alias)
 
+    def duplicates(self) -> list[Family]:
+        """The families of notes that are the same note (one name up to a suffix rule, or one `id`)."""
+        from vaulttools.duplicates import find_families
+
+        return find_families(self)
+
+    def merge(
+        self,
+        sources: list[str] | None = None,
+        *,
+        into: str | None = None,
+        all_families: bool = False,
+        prefer_source: list[str] | None = None,
+    ) -> BatchPlan:
+        """Merge SOURCE notes into `into` (or, with `all_families`, every family into its kept note)."""
+        from vaulttools.duplicates import scan_families
+        from vaulttools.merge import Merge, plan_merges, resolve_merge
+
+        if all_families:
+            scan = scan_families(self)
+            merges = [Merge(family.keep, tuple(family.sources)) for family in scan.families]
+            return plan_merges(
+                self, merges, prefer_source=prefer_source or (), spelling_notes=scan.spelling_notes
+            )
+        if into is None:
+            raise VaultError("merge: say which note the sources go into (into=...)")
+        return plan_merges(
+            self, [resolve_merge(self, sources or [], into)], prefer_source=prefer_source or ()
+        )
+
     def sync_related(self, limit: int | None = None) -> BatchPlan:
         """Plan `sync-related`: every grouped note's "Related across articles" section."""
         from vaulttools.related import plan_sync_related
 
         return plan_sync_related(self, limit)
+
+    def rename_tag(
+        self, old: str | None = None, new: str | None = None, *, renames: list[tuple[str, str]] | None = None
+    ) -> BatchPlan:
+        """Plan `tag rename`: OLD (and its nested tags) to NEW, or every pair of `renames` at once."""
+        from vaulttools.tags import plan_tag_rename
+
+        pairs = list(renames or [])
+        if old is not None and new is not None:
+            pairs.insert(0, (old, new))
+        return plan_tag_rename(self, pairs)
+
+    def delete_tag(self, tag: str, *, remove_inline: bool = False) -> BatchPlan:
+        """Plan `tag delete`."""
+        from vaulttools.tags import plan_tag_delete
+
+        return plan_tag_delete(self, tag, remove_inline=remove_inline)
+
+    def tags(self) -> dict:
+        """`tag list --json`'s document: every tag with its counts."""
+        from vaulttools.tags import list_tags
+
+        return list_tags(self)
+
+    def rename_property(self, old: str, new: str, *, merge: bool = False) -> BatchPlan:
+        """Plan `property rename` (raises `VaultError` when a note has NEW already, unless `merge`)."""
+        from vaulttools.properties import plan_property_rename
+
+        return plan_property_rename(self, old, new, merge=merge)
+
+    def replace_property_value(self, key: str, old: str, new: str) -> BatchPlan:
+        """Plan `property replace`."""
+        from vaulttools.properties import plan_property_replace
+
+        return plan_property_replace(self, key, old, new)
+
+    def delete_property(self, key: str) -> BatchPlan:
+        """Plan `property delete`."""
+        from vaulttools.properties import plan_property_delete
+
+        return plan_property_delete(self, key)
 
     def apply(self, plan: BatchPlan, *, commit: bool = True, dry_run: bool = False) -> BatchResult:
         return run_batch(self, plan, BatchOptions(dry_run=dry_run, commit=commit))

@@ -28,6 +28,7 @@ class BatchResult:
     dry_run: bool = False
     nothing_to_do: bool = False
     warnings: list[str] = field(default_factory=list)
+    would_refuse: str | None = None  # a dry run: why the real run would refuse before writing, if it would
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,10 @@ def run_batch(
     if plan.empty:
         return BatchResult(written=False, nothing_to_do=True, dry_run=options.dry_run)
     if options.dry_run:
+        try:
+            check_before_writing(vault, plan, options)
+        except VaultError as refusal:
+            return BatchResult(written=False, dry_run=True, would_refuse=refusal.message)
         return BatchResult(written=False, dry_run=True)
     batch_id = journal.new_batch_id(plan)
     with lock.vault_lock(vault.root, plan.command), lock.batch_environment(batch_id):
@@ -61,11 +66,7 @@ def _write_and_commit(
     vault: Vault, plan: BatchPlan, options: BatchOptions, after_write: Callable[[str], None] | None
 ) -> BatchResult:
     _injected_fault("start")
-    repo = Repository.find(vault.root)
-    if options.commit and repo is None:
-        raise VaultError(
-            f"{vault.root} is not inside a git repository: run `git init` there first, or pass --no-commit"
-        )
+    repo = _repository_for(vault, options)
     journal.refuse_if_pending(vault.root)
     touched = [p for change in plan.changes for p in change.touched_paths]
     _check_and_journal(vault.root, plan, repo, touched)
@@ -81,6 +82,7 @@ def _write_and_commit(
     # which `recover` recognises by the commit's batch id and clears.
     _injected_fault("commit")
     journal.finish(vault.root)
+    _remove_emptied_folders(vault.root, plan.changes)
     warnings = _line_ending_warnings(repo, plan) if sha and repo is not None else []
     return BatchResult(written=True, committed=sha, warnings=warnings)
 
@@ -116,10 +118,7 @@ def _check_and_journal(root: Path, plan: BatchPlan, repo: Repository | None, tou
         raise
     if dirty:
         journal.finish(root)
-        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
-        raise DirtyFilesError(
-            f"uncommitted changes in {shown}: commit or stash them first (nothing was written)"
-        )
+        raise _dirty_files_error(dirty)
 
 
 @dataclass
@@ -234,6 +233,36 @@ def _clear_moving_sources(root: Path, changes: list[FileChange], progress: _Writ
     return vacated_modes
 
 
+def check_before_writing(vault: Vault, plan: BatchPlan, options: BatchOptions) -> None:
+    """Every refusal the real run makes before its first write, one after the other (the real run runs
+    them on threads beside its journal): what a dry run checks, so that it never promises a run that would
+    then be refused."""
+    repo = _repository_for(vault, options)
+    journal.refuse_if_pending(vault.root)
+    _check_destinations_free(vault.root, plan.changes)
+    _check_writable(vault.root, plan.changes)
+    if repo is not None:
+        dirty = repo.dirty_paths([p for change in plan.changes for p in change.touched_paths])
+        if dirty:
+            raise _dirty_files_error(dirty)
+
+
+def _repository_for(vault: Vault, options: BatchOptions) -> Repository | None:
+    repo = Repository.find(vault.root)
+    if options.commit and repo is None:
+        raise VaultError(
+            f"{vault.root} is not inside a git repository: run `git init` there first, or pass --no-commit"
+        )
+    return repo
+
+
+def _dirty_files_error(dirty: list[str]) -> DirtyFilesError:
+    shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+    return DirtyFilesError(
+        f"uncommitted changes in {shown}: commit or stash them first (nothing was written)"
+    )
+
+
 def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:
     """`core.autocrlf` or `.gitattributes` `eol`/`text` make git store CRLF files converted, so they can show
     as modified after the commit: say so once instead of leaving the user to chase a diff we did not make."""
@@ -271,6 +300,19 @@ def _vacated_paths(changes: list[FileChange]) -> set[str]:
 def _moves_onto_vacated_paths(changes: list[FileChange]) -> bool:
     vacated = _vacated_paths(changes)
     return any(_is_move(c) and fold(c.final_path) in vacated for c in changes)
+
+
+def _remove_emptied_folders(root: Path, changes: list[FileChange]) -> None:
+    """Remove the folders the batch's moves left empty (and their parents that are empty now), as a folder
+    rename in Obsidian does; git keeps no empty folders, and an undo writes their files back into them."""
+    folders = {c.path.rpartition("/")[0] for c in changes if _vacates(c)}
+    for folder in sorted(folders, key=lambda f: f.count("/"), reverse=True):
+        while folder:
+            try:
+                os.rmdir(root / folder)  # fails unless the folder is empty: nothing else is ever removed
+            except OSError:
+                break
+            folder = folder.rpartition("/")[0]
 
 
 def _check_destinations_free(root: Path, changes: list[FileChange]) -> None:

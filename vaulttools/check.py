@@ -11,8 +11,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from vaulttools.canvas import Canvas, CanvasError, is_canvas
 from vaulttools.facts import key_line, load_cache, read_stamped, save_cache, stamp_of
+from vaulttools.findings import (
+    AMBIGUOUS_LINK,
+    BAD_CANVAS,
+    BAD_FRONTMATTER,
+    BROKEN_CANVAS_LINK,
+    BROKEN_LINK,
+    DUPLICATE_ID,
+    FINDING_KINDS,
+    ID_MISMATCH,
+    MISSING_ATTACHMENT,
+    PROPERTY_TYPE,
+    UNQUOTED_LINK,
+    UNREADABLE,
+)
 from vaulttools.links import (
+    UNQUOTED_YAML,
     Link,
     find_frontmatter_links,
     frontmatter_targets,
@@ -27,29 +43,68 @@ from vaulttools.vault import Vault
 
 SCHEMA_VERSION = 1
 
-BROKEN_LINK = "broken-link"
-AMBIGUOUS_LINK = "ambiguous-link"
-BAD_FRONTMATTER = "unparsable-frontmatter"
-UNREADABLE = "unreadable-note"
-DUPLICATE_ID = "duplicate-id"
-ID_MISMATCH = "id-differs-from-name"
-UNQUOTED_LINK = "unquoted-frontmatter-link"
-UNQUOTED_YAML = "unquoted-yaml"
-_YAML_ERROR_PLACE_RE = re.compile(
-    r"line (\d+), column (\d+):"
-)  # the `opaque` mark links.py gives `related: [[a]]`
+_YAML_ERROR_PLACE_RE = re.compile(r"line (\d+), column (\d+):")
 
 _UNRESOLVED = (BROKEN, AMBIGUOUS)
+_TO_NO_FILE = (BROKEN_LINK, MISSING_ATTACHMENT)  # the links `normalize-links` looks at (and reports)
 
-FINDING_KINDS = (
-    BROKEN_LINK,
-    AMBIGUOUS_LINK,
-    BAD_FRONTMATTER,
-    UNREADABLE,
-    DUPLICATE_ID,
-    ID_MISMATCH,
-    UNQUOTED_LINK,
+# File types Obsidian opens or embeds, and the documents vaults commonly link: a broken link to such a name
+# is a missing attachment (an image not copied in), not a link to a note that does not exist.
+ATTACHMENT_EXTENSIONS = frozenset(
+    [
+        "avif",
+        "bmp",
+        "gif",
+        "heic",
+        "ico",
+        "jpeg",
+        "jpg",
+        "png",
+        "svg",
+        "tif",
+        "tiff",
+        "webp",
+        "3gp",
+        "flac",
+        "m4a",
+        "mp3",
+        "ogg",
+        "opus",
+        "wav",
+        "mkv",
+        "mov",
+        "mp4",
+        "ogv",
+        "webm",
+        "pdf",
+        "canvas",
+        "base",
+        "excalidraw",
+        "epub",
+        "csv",
+        "json",
+        "txt",
+        "zip",
+        "doc",
+        "docx",
+        "xls",
+        "xlsx",
+        "ppt",
+        "pptx",
+        "odt",
+        "ods",
+        "odp",
+        "html",
+        "htm",
+    ]
 )
+
+
+def is_attachment_target(target: str) -> bool:
+    """Whether a link target names a non-note file by its extension (`img/a.png`, `paper.PDF`)."""
+    name = target.rpartition("/")[2]
+    stem, dot, extension = name.rpartition(".")
+    return bool(dot and stem) and extension.lower() in ATTACHMENT_EXTENSIONS
 
 
 class Finding(NamedTuple):
@@ -87,6 +142,11 @@ class CheckReport:
         counter = Counter(f.kind for f in self.findings)
         return {kind: counter.get(kind, 0) for kind in FINDING_KINDS}
 
+    def only_kinds(self, kinds: frozenset[str]) -> CheckReport:
+        """The report with only the findings of these kinds (`check --kind` / `--ignore-kind`)."""
+        kept = [f for f in self.findings if f.kind in kinds]
+        return CheckReport(self.notes_scanned, kept, self.opaque_links)
+
     def to_json(self, vault_root: str) -> dict:
         return {
             "version": SCHEMA_VERSION,
@@ -101,7 +161,57 @@ class CheckReport:
 def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
     """Findings for every note. Per-note results are cached while the note and the vault's file list are
     unchanged: a note's findings depend only on its own bytes, the set of file paths and the configuration."""
-    return _assemble(vault.note_paths, check_entries(vault, use_cache=use_cache))
+    report = _assemble(vault.note_paths, check_entries(vault, use_cache=use_cache))
+    canvas_findings = [f for path in vault.scan.files if is_canvas(path) for f in check_canvas(vault, path)]
+    if canvas_findings:
+        report.findings.extend(canvas_findings)
+        report.findings.sort(key=_FINDING_ORDER)
+    _add_property_type_findings(vault, report)
+    return report
+
+
+def check_canvas(vault: Vault, path: str) -> list[Finding]:
+    """A canvas's file nodes, group backgrounds and text-node links that reach no file (or several)."""
+    try:
+        canvas = Canvas(path, vault.read_bytes(path))
+    except CanvasError as exc:
+        return [Finding(BAD_CANVAS, path, 1, 1, f"canvas does not parse: {exc}")]
+    findings = []
+    for ref in canvas.references():
+        if ref.link is None or ref.text_note is None:
+            resolution = vault.index.resolve("/" + ref.target, "")
+            (line, column), written = canvas.line_col(ref.string.start), ref.target
+        elif ref.link.opaque is None:
+            resolution = vault.index.resolve(ref.target, path)
+            line, column = ref.text_note.line_col(ref.link.start)
+            written = ref.text_note.text[ref.link.start : ref.link.end]
+        else:
+            continue  # in code: not a link
+        if resolution.status not in _UNRESOLVED:
+            continue
+        where = f"node {ref.node_id!r} ({'text' if ref.link else ref.kind})"
+        if resolution.status == AMBIGUOUS:
+            message = (
+                f"{where}: {written} matches several files equally well; write a folder path to pick one"
+            )
+            kind = AMBIGUOUS_LINK
+        else:
+            message, kind = f"{where}: {written} points to no file", BROKEN_CANVAS_LINK
+        findings.append(
+            Finding(kind, path, line, column, message, written, ref.target, None, resolution.candidates)
+        )
+    return findings
+
+
+def _add_property_type_findings(vault: Vault, report: CheckReport) -> None:
+    """Values of another type than `.obsidian/types.json` declares (only read when that file exists)."""
+    if not (vault.root / ".obsidian" / "types.json").is_file():
+        return
+    from vaulttools.property_types import property_type_findings
+
+    for path, line, message in property_type_findings(vault):
+        report.findings.append(Finding(PROPERTY_TYPE, path, line, 1, message))
+    report.findings.sort(key=_FINDING_ORDER)
 
 
 class BrokenLinks(NamedTuple):
@@ -122,7 +232,7 @@ def broken_links_by_note(vault: Vault) -> dict[str, BrokenLinks]:
         entry = entries.get(path)
         if entry is None:
             continue
-        places = tuple((f[2], f[3], f[5], f[7], tuple(f[8])) for f in entry[1] if f[0] == BROKEN_LINK)
+        places = tuple((f[2], f[3], f[5], f[7], tuple(f[8])) for f in entry[1] if f[0] in _TO_NO_FILE)
         if places:
             found[path] = BrokenLinks(tuple(entry[0]), places)
     return found
@@ -160,7 +270,7 @@ def _check_fingerprint(vault: Vault) -> str:
     listing = "\0".join([*vault.scan.notes, "", *vault.scan.files])
     files_hash = hashlib.sha1(listing.encode("utf-8", "surrogatepass")).hexdigest()
     settings = (sorted(config.link_properties), config.suffix_rules, config.day_property, config.id_property)
-    return f"{__version__}|{settings}|{files_hash}"
+    return f"{__version__}|{','.join(FINDING_KINDS)}|{settings}|{files_hash}"
 
 
 def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
@@ -346,6 +456,9 @@ def span_finding(
             None,
             resolution.candidates,
         )
+    if is_attachment_target(target):
+        message = f"{written} points to no file: the attachment is missing (add it, or fix the link)"
+        return Finding(MISSING_ATTACHMENT, path, line, column, message, written, target)
     proposed, suggestion = propose(matcher, vault.index, target, path, day)
     message = f"{written} points to no note"
     if proposed:

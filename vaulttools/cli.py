@@ -2,51 +2,33 @@
 
 from __future__ import annotations
 
-import functools
 import importlib
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
+import click.shell_completion
 
-from vaulttools import __version__, journal, lock
-from vaulttools.check import check_vault
-from vaulttools.config import KEY_DOCS, effective_values
+from vaulttools import __version__
+from vaulttools.check import FINDING_KINDS, check_vault
+from vaulttools.config import KEY_DOCS, effective_toml, effective_values
 from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, VaultError
-from vaulttools.report import batch_document, echo_batch_summary, echo_diff, echo_json, terminal_progress
-from vaulttools.vault import Vault, find_vault_root, gc_paused
+from vaulttools.report import echo_json
+from vaulttools.shell import (
+    CONTEXT_SETTINGS,
+    VAULT_META_KEY,
+    App,
+    batch_options,
+    execute_plan,
+    pass_app,
+)
+from vaulttools.vault import find_vault_root, gc_paused
 
 if TYPE_CHECKING:  # the batch layer and git load only for the commands that use them (not `check`)
     from vaulttools.changes import BatchPlan
     from vaulttools.git import Repository
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-@dataclass
-class App:
-    """What every command gets: the vault (opened on first use) and the global flags."""
-
-    vault_option: str | None
-    quiet: bool
-    _vault: Vault | None = field(default=None, repr=False)
-
-    @property
-    def vault(self) -> Vault:
-        if self._vault is None:
-            self._vault = Vault(find_vault_root(self.vault_option))
-            self._vault.on_progress = terminal_progress(self.show_progress)
-        return self._vault
-
-    @property
-    def show_progress(self) -> bool:
-        return not self.quiet
-
-
-pass_app = click.make_pass_decorator(App)
 
 
 class VaultGroup(click.Group):
@@ -60,7 +42,7 @@ class VaultGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         command = super().get_command(ctx, name)
         if command is not None:
-            return command
+            return with_global_options(command)
         from vaulttools.commands import LAZY_COMMANDS
 
         if name not in LAZY_COMMANDS:
@@ -69,7 +51,7 @@ class VaultGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attribute)
         command.short_help = SHORT_HELP.get(name, command.short_help)
         self.add_command(command, name)
-        return command
+        return with_global_options(command)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Every `VaultError` becomes one line on stderr and its exit code; results become exit codes.
@@ -81,20 +63,99 @@ class VaultGroup(click.Group):
             with gc_paused():
                 result = super().invoke(ctx)
         except VaultError as exc:
-            click.echo(f"vaulttools: error: {exc.message}", err=True)
-            ctx.exit(exc.exit_code)
+            interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+            _report_error(ctx, exc.message, exc.exit_code, exc.lines, interrupted=interrupted)
         except KeyboardInterrupt:
-            click.echo("vaulttools: interrupted; nothing was written", err=True)
-            ctx.exit(130)
+            _report_error(ctx, "interrupted; nothing was written", EXIT_INTERRUPTED, interrupted=True)
         except BrokenPipeError:
             raise  # the reader went away (`| head`): `main` ends quietly
         except OSError as exc:  # a file the system refused (full disk, permissions): one line, no traceback
             where = f" ({exc.filename})" if exc.filename else ""
-            click.echo(f"vaulttools: error: {exc.strerror or exc}{where}; nothing was written", err=True)
-            ctx.exit(EXIT_USAGE)
+            _report_error(ctx, f"{exc.strerror or exc}{where}; nothing was written", EXIT_USAGE)
         if isinstance(result, int) and result != EXIT_OK:
             ctx.exit(result)
         return result
+
+
+EXIT_INTERRUPTED = 130
+
+
+def _report_error(
+    ctx: click.Context, message: str, code: int, lines: Sequence[str] = (), *, interrupted: bool = False
+) -> None:
+    """One line on stderr (after each problem's own line), and with --json one document on stdout."""
+    app = ctx.obj if isinstance(ctx.obj, App) else None
+    if app is not None:
+        app.close_progress()
+    if interrupted and _stderr_is_terminal():
+        click.echo("", err=True)  # the terminal echoed ^C where the cursor was: start a line of our own
+    for line in lines:
+        click.echo(line, err=True)
+    click.echo(f"vaulttools: error: {message}", err=True)
+    if app is not None and app.as_json:
+        echo_json({"version": 1, "error": {"message": message, "exit_code": code}, "problems": list(lines)})
+    ctx.exit(code)
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def _set_vault_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    app = ctx.find_object(App)
+    if value is not None:
+        ctx.meta[VAULT_META_KEY] = value
+        if app is not None:
+            app.vault_option = value
+
+
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    app = ctx.find_object(App)
+    if value and app is not None:
+        app.quiet = True
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    app = ctx.find_object(App)
+    if value and app is not None:
+        app.as_json = True
+    return value
+
+
+def _global_options() -> list[click.Option]:
+    """`-C/--vault` and `-q/--quiet` again, for use after the subcommand (as git users expect)."""
+    return [
+        click.Option(
+            ["-C", "--vault"],
+            metavar="DIR",
+            expose_value=False,
+            callback=_set_vault_option,
+            help="The vault folder (as before the command).",
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_quiet,
+            help="Nothing on stdout on success (as before the command).",
+        ),
+    ]
+
+
+def with_global_options(command: click.Command) -> click.Command:
+    """Add the global options to a subcommand (once), and let its --json shape error output too."""
+    if getattr(command, "_vaulttools_globals", False) or command.name == "demo":
+        return command
+    taken = {name for param in command.params for name in getattr(param, "opts", [])}
+    for option in _global_options():
+        if not taken & set(option.opts):
+            command.params.append(option)
+    for param in command.params:
+        if param.name == "as_json" and param.callback is None:
+            param.callback = _remember_json
+            param.is_eager = True  # known before other options' callbacks can refuse their values
+    command._vaulttools_globals = True  # type: ignore[attr-defined]
+    return command
 
 
 @click.group(cls=VaultGroup, context_settings=CONTEXT_SETTINGS)
@@ -107,7 +168,12 @@ class VaultGroup(click.Group):
     envvar="VAULTTOOLS_VAULT",
     help="The vault folder. Default: $VAULTTOOLS_VAULT, else the nearest folder up with .obsidian/, else here.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary lines on success.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Nothing on stdout on success (no reports, summaries or progress bars); errors still go to stderr.",
+)
 @click.pass_context
 def cli(ctx: click.Context, vault_option: str | None, quiet: bool) -> None:
     """Byte-safe bulk refactoring for Obsidian vaults kept in git.
@@ -116,112 +182,70 @@ def cli(ctx: click.Context, vault_option: str | None, quiet: bool) -> None:
     committed as one git commit (unless --no-commit), so `git show` reviews it and `vaulttools undo`
     takes it back.
 
+    Global options may also follow the command: `vaulttools check -C ~/vault -q`.
+
     \b
     Exit codes: 0 success (check: nothing found), 1 check found problems,
-    2 usage, configuration or vault error (nothing written), 3 a batch failed and was rolled back.
+    2 usage, configuration or vault error (nothing written), 3 a batch failed and was rolled back,
+    130 interrupted (Ctrl-C) before a batch began writing (during one: 3, every file put back).
     """
-    ctx.obj = App(vault_option, quiet)
-    # `log` reads only git's history, which a batch changes in one step: it runs beside anything.
-    if ctx.invoked_subcommand not in (None, "recover", "demo", "config", "log"):
-        journal.refuse_if_pending(find_vault_root(vault_option))
-
-
-def batch_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every writing command shares."""
-    options = [
-        click.option("-n", "--dry-run", is_flag=True, help="Write nothing; print the diff of every edit."),
-        click.option("--stat", is_flag=True, help="With --dry-run: only the per-file line counts."),
-        click.option("--no-commit", is_flag=True, help="Write the files but do not commit."),
-        click.option(
-            "--no-verify", is_flag=True, help="Skip the repository's pre-commit and commit-msg hooks."
-        ),
-        click.option(
-            "--json", "as_json", is_flag=True, help="Print one JSON document (schema in the README)."
-        ),
-    ]
-    for option in reversed(options):  # as stacked decorators apply: the first listed shows first in --help
-        func = option(func)
-    return _holding_the_vault_lock(func)
-
-
-# Flags that make a writing command only read: --dry-run, and `sync-related --explain SLUG`.
-READ_ONLY_FLAGS = ("dry_run", "explain_slug")
-
-
-def _holding_the_vault_lock(func: Callable[..., Any]) -> Callable[..., Any]:
-    """A writing command plans and writes holding the vault's lock (see `vaulttools.lock`); with a
-    read-only flag it never takes it."""
-
-    @functools.wraps(func)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        if any(kwargs.get(flag) for flag in READ_ONLY_FLAGS):
-            return func(*args, **kwargs)
-        ctx = click.get_current_context()
-        app = ctx.find_object(App)
-        assert app is not None, "a writing command runs under the `cli` group"
-        root = find_vault_root(app.vault_option)
-        with lock.vault_lock(root, ctx.info_name or "batch") as stale:
-            # Under the lock, any journal left is a dead batch's (the check before the lock may have raced).
-            journal.refuse_if_pending(root)
-            if stale is not None:
-                click.echo(
-                    f"vaulttools: note: an earlier `{stale.command}` (pid {stale.pid}, started "
-                    f"{lock.format_time(stale.started)}) ended without releasing the vault's lock; "
-                    "it left no unfinished batch",
-                    err=True,
-                )
-            return func(*args, **kwargs)
-
-    return locked
-
-
-def execute_plan(
-    app: App,
-    plan: BatchPlan,
-    *,
-    dry_run: bool,
-    stat: bool,
-    no_commit: bool,
-    no_verify: bool,
-    as_json: bool,
-    describe: Callable[[BatchPlan], list[str]] | None = None,
-) -> int:
-    """Run a planned batch and report it the same way for every command."""
-    from vaulttools.batch import BatchOptions, run_batch
-
-    options = BatchOptions(dry_run=dry_run, commit=not no_commit, no_verify=no_verify)
-    result = run_batch(app.vault, plan, options)
-    if as_json:
-        echo_json(batch_document(plan, result))
-        return EXIT_OK
-    if dry_run and not plan.empty:
-        echo_diff(plan, stat=stat)
-    if describe is not None:
-        for line in describe(plan):
-            click.echo(line)
-    if not app.quiet or dry_run or result.nothing_to_do:
-        echo_batch_summary(plan, result)
-    return EXIT_OK
+    ctx.obj = App(vault_option, quiet, command=ctx.invoked_subcommand)
 
 
 # --- check -------------------------------------------------------------------------------------------
 
 
+def _finding_kind(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from vaulttools.config import refuse_unknown_kind
+
+    for kind in values:
+        refuse_unknown_kind(kind, f"--{(param.name or '').replace('_', '-')}")
+    return values
+
+
 @cli.command(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--kind",
+    "kinds",
+    metavar="KIND",
+    multiple=True,
+    callback=_finding_kind,
+    help="Report only findings of this kind (repeatable; replaces the config's check.kinds). Kinds: "
+    + ", ".join(FINDING_KINDS)
+    + ".",
+)
+@click.option(
+    "--ignore-kind",
+    "ignore_kinds",
+    metavar="KIND",
+    multiple=True,
+    callback=_finding_kind,
+    help="Leave out findings of this kind (repeatable; added to the config's check.ignore_kinds).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in the README).")
 @pass_app
-def check(app: App, as_json: bool) -> int:
-    """Report broken, ambiguous and suffixed links and unparsable frontmatter. Writes nothing.
+def check(app: App, kinds: tuple[str, ...], ignore_kinds: tuple[str, ...], as_json: bool) -> int:
+    """Report broken links, missing attachments, ambiguous and suffixed links and unparsable frontmatter.
+    Writes nothing.
+
+    A link or embed to a non-note file (an image, a PDF, …) that does not exist is a missing-attachment,
+    not a broken-link. --kind and --ignore-kind pick the kinds reported (the kinds are listed with them);
+    the exit code is 1 when a reported finding remains, else 0.
 
     \b
     Examples:
       vaulttools check
+      vaulttools check --ignore-kind missing-attachment
       vaulttools -C ~/vault check --json | jq '.counts'
     """
     report = check_vault(app.vault)
+    settings = app.vault.config.check
+    shown = set(kinds or settings.kinds or FINDING_KINDS) - set(settings.ignore_kinds) - set(ignore_kinds)
+    if shown != set(FINDING_KINDS):
+        report = report.only_kinds(frozenset(shown))
     if as_json:
         echo_json(report.to_json(str(app.vault.root)))
-    else:
+    elif not app.quiet or report.findings:
         current = None
         for finding in report.findings:
             if finding.path != current:
@@ -230,8 +254,9 @@ def check(app: App, as_json: bool) -> int:
             click.echo(f"  {finding.line}:{finding.column}  {finding.kind}  {finding.message}")
             if finding.candidates and not finding.suggestion:
                 click.echo(f"      candidates: {', '.join(finding.candidates)}")
-        counts = ", ".join(f"{n} {k}" for k, n in report.counts().items() if n) or "no problems"
-        click.echo(f"{report.notes_scanned} notes checked: {counts}.")
+        if not app.quiet:
+            counts = ", ".join(f"{n} {k}" for k, n in report.counts().items() if n) or "no problems"
+            click.echo(f"{report.notes_scanned} notes checked: {counts}.")
     return EXIT_FINDINGS if report.findings else EXIT_OK
 
 
@@ -271,12 +296,13 @@ def log(app: App, limit: int, as_json: bool) -> int:
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
-@batch_options
+@batch_options(no_commit=False)
 @pass_app
 def undo(app: App, **flags: Any) -> int:
     """Revert the latest batch with a new commit, restoring every byte it changed.
 
-    Refuses when later commits changed the same files, or those files have uncommitted changes.
+    Says which batch it reverted (command, commit, subject). Refuses when later commits changed the same
+    files, or those files have uncommitted changes. Always commits (`vaulttools redo` takes it back).
 
     \b
     Examples:
@@ -287,9 +313,36 @@ def undo(app: App, **flags: Any) -> int:
 
     repo = _repository(app)
     plan = plan_undo(repo, latest_undoable(repo))
-    if flags["no_commit"]:
-        raise VaultError("undo always commits (it is a revert); drop --no-commit")
-    return execute_plan(app, plan, **flags)
+    return execute_plan(app, plan, **flags, describe=describe_revert)
+
+
+@cli.command(context_settings=CONTEXT_SETTINGS)
+@batch_options(no_commit=False)
+@pass_app
+def redo(app: App, **flags: Any) -> int:
+    """Take back the latest `vaulttools undo`: the batch it reverted comes back, as a new commit.
+
+    Only right after an undo (or a chain of them): once another batch was committed, there is nothing
+    to redo. `vaulttools undo` takes a redo back again.
+
+    \b
+    Examples:
+      vaulttools redo --dry-run
+      vaulttools redo
+    """
+    from vaulttools.history import latest_redoable, plan_undo
+
+    repo = _repository(app)
+    plan = plan_undo(repo, latest_redoable(repo), command="redo")
+    return execute_plan(app, plan, **flags, describe=describe_revert)
+
+
+def describe_revert(plan: BatchPlan) -> list[str]:
+    """Which batch an undo reverted, or which undo a redo took back."""
+    reverted = plan.report["reverted"]
+    if plan.command == "redo":
+        return [f"Took back {reverted['sha'][:10]} `{reverted['subject']}`: {plan.summary}."]
+    return [f"Reverted {reverted['sha'][:10]} `{reverted['subject']}` ({reverted['command']} batch)."]
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
@@ -327,7 +380,8 @@ def recover(app: App, as_json: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
 def config_command(app: App, as_json: bool) -> int:
-    """Print the effective configuration and where each value came from.
+    """Print the effective configuration as TOML: each key, its value and (in a comment) where it came
+    from. The output is a valid .vaulttools.toml that reads back to the same settings.
 
     \b
     Examples:
@@ -346,27 +400,31 @@ def config_command(app: App, as_json: bool) -> int:
             }
         )
         return EXIT_OK
-    click.echo(f"vault: {app.vault.root}")
-    for key, value, source in rows:
-        click.echo(f"{key} = {value!r}  ({source})")
+    click.echo(f"# vault: {app.vault.root}")
     click.echo(
-        f"obsidian: useMarkdownLinks={settings.use_markdown_links} newLinkFormat={settings.new_link_format}"
+        f"# obsidian: useMarkdownLinks={settings.use_markdown_links} newLinkFormat={settings.new_link_format}"
     )
+    click.echo(effective_toml(app.vault.config), nl=False)
     return EXIT_OK
 
 
 # One line each for `vaulttools --help` (click would cut the docstrings' first sentences short).
 SHORT_HELP = {
-    "check": "Report broken, ambiguous, suffixed links and bad YAML.",
+    "check": "Report broken links, missing attachments and bad YAML.",
     "config": "Show the effective configuration and its sources.",
     "demo": "Run every batch on a git copy of the sample vault.",
+    "duplicates": "List notes that are the same note (suffix or id).",
     "enrich": "Add enrichment paragraphs from a YAML/JSONL/CSV file.",
     "log": "List the batch commits vaulttools made, newest first.",
+    "merge": "Merge duplicate notes into one; links follow.",
     "normalize-links": "Repair links that miss their note only by a suffix.",
+    "property": "Rename, replace or delete frontmatter properties.",
     "recover": "Put the vault back after a batch was killed midway.",
     "rename": "Rename notes and update every reference to them.",
     "sync-related": 'Regenerate the "Related across articles" sections.',
+    "tag": "List, rename or delete tags (frontmatter and inline).",
     "undo": "Revert the latest batch with a new commit.",
+    "redo": "Take back the latest undo (the batch returns).",
 }
 
 

@@ -29,7 +29,7 @@ from vaulttools.errors import VaultError
 from vaulttools.links import find_links
 from vaulttools.note import Note
 from vaulttools.planning import note_change
-from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
+from vaulttools.resolve import AMBIGUOUS, BROKEN, RESOLVED, fold, strip_md
 from vaulttools.sections import find_section
 from vaulttools.suffixes import note_day, propose
 from vaulttools.vault import Vault
@@ -510,7 +510,19 @@ def resolve_slugs(
         resolution = vault.index.resolve(slug, "")
         if resolution.status == BROKEN:
             hint = suffix_hint(vault, slug, "")
-            problems.append(InputProblem(line, f"unknown slug {slug!r}: no note has that name{hint.text}"))
+            text = hint.text or _similar_names_text(vault, slug)
+            problems.append(InputProblem(line, f"unknown slug {slug!r}: no note has that name{text}"))
+            continue
+        named = [] if "/" in slug else vault.index.notes_named(strip_md(slug))
+        if resolution.status == RESOLVED and len(named) > 1:
+            # A link would pick the shortest path; a slug that silently picks one note of several is a trap.
+            problems.append(
+                InputProblem(
+                    line,
+                    f"ambiguous slug {slug!r}: {len(named)} notes have that name ({', '.join(sorted(named))}); "
+                    "write the path of the one to enrich (`/name` for the one at the vault root)",
+                )
+            )
             continue
         if resolution.status == AMBIGUOUS:
             candidates = ", ".join(resolution.candidates)
@@ -575,6 +587,11 @@ def link_warnings(vault: Vault, entry: EnrichmentEntry, path: str) -> list[dict[
             }
         )
     return warnings
+
+
+def _similar_names_text(vault: Vault, slug: str) -> str:
+    similar = vault.index.similar_note_names(slug)
+    return f"; did you mean {' or '.join(repr(name) for name in similar)}?" if similar else ""
 
 
 class SuffixHint(NamedTuple):

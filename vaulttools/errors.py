@@ -13,14 +13,20 @@ class VaultError(Exception):
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, message: str, exit_code: int | None = None) -> None:
+    def __init__(self, message: str, exit_code: int | None = None, *, lines: list[str] | None = None) -> None:
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
+        self._lines = list(lines or ())
 
     @property
     def message(self) -> str:
         return str(self.args[0])
+
+    @property
+    def lines(self) -> list[str]:
+        """Every problem found, one `FILE:LINE: …` line each, when the message sums up several."""
+        return self._lines
 
 
 class ConfigError(VaultError):

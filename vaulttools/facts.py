@@ -24,9 +24,10 @@ from vaulttools.files import read_all, state_dir
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
+from vaulttools.related_rank import body_words
 from vaulttools.sections import find_section
 
-CACHE_FORMAT = 7
+CACHE_FORMAT = 9  # 8: frontmatter links read through the YAML composer; 9: body words and counts
 
 
 class LinkFact(NamedTuple):
@@ -61,6 +62,7 @@ class NoteFacts(NamedTuple):
     id_line: int  # line of the id property (for findings), 0 if absent
     section: tuple[int, int]  # the "Related across articles" section (heading to end), or (-1, -1)
     inline_tags: tuple[str, ...] = ()  # the body's `#tags`, sorted (see `links.inline_tags`)
+    words: tuple[str, bytes] = ("", b"")  # the note's words and counts (`related_rank.body_words`)
 
 
 def stamp_of(path: Path | str) -> tuple[int, int, int, int]:
@@ -89,6 +91,7 @@ def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions
     if note.frontmatter_editable:
         data = note.properties or {}
         properties = _plain(data if keep is None else {k: v for k, v in data.items() if k in keep})
+    section = _section_span(note, options.related_heading)
     return NoteFacts(
         note.path,
         stamp,
@@ -98,8 +101,9 @@ def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions
         properties,
         links,
         key_line(note, options.id_property),
-        _section_span(note, options.related_heading),
+        section,
         tuple(sorted(inline_tags(note))) if note.editable else (),
+        body_words(note, section) if note.editable else ("", b""),
     )
 
 
@@ -186,11 +190,24 @@ def _to_marshal(facts: NoteFacts, digest: bytes) -> tuple:
     # A note's links are kept as one marshal blob, unpacked only when its facts are built: loaded as
     # tuples, 100,000 notes' links took ~700 MB (a tuple and four ints per link); as blobs, ~180 MB.
     links = marshal.dumps(tuple(tuple(link) for link in facts.links))
-    return (*facts[:6], links, facts.id_line, facts.section, facts.inline_tags, digest)
+    return (*facts[:6], links, facts.id_line, facts.section, facts.inline_tags, facts.words, digest)
 
 
 def _from_marshal(record: tuple) -> NoteFacts:
-    path, stamp, decode_error, has_fm, yaml_error, properties, links_blob, id_line, section, tags, _ = record
+    (
+        path,
+        stamp,
+        decode_error,
+        has_fm,
+        yaml_error,
+        properties,
+        links_blob,
+        id_line,
+        section,
+        tags,
+        words,
+        _,
+    ) = record
     links = tuple(LinkFact(*lk) for lk in marshal.loads(links_blob))
     return NoteFacts(
         path,
@@ -203,6 +220,7 @@ def _from_marshal(record: tuple) -> NoteFacts:
         id_line,
         tuple(section),
         tuple(tags),
+        tuple(words),
     )
 
 

@@ -16,29 +16,40 @@ from vaulttools.note import _load_simple_yaml, load_frontmatter_yaml
 
 _PLAIN_UNSAFE_START = set("-?:,[]{}#&*!|>'\"%@`")
 _NEEDS_QUOTES_RE = re.compile(r":(\s|$)|\s#|^\s|\s$|[\x00-\x1f\x7f]")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class RefusedEdit(VaultError):
     """A value cannot be written in the style it already has without changing its meaning."""
 
 
-def format_scalar(value: str, quote: str, *, in_flow: bool, where: str) -> str:
-    """The characters to put between the existing quotes (or in place of a plain scalar)."""
+def format_scalar(value: str, quote: str, *, in_flow: bool, where: str, inside: bool = False) -> str:
+    """The characters that write `value` in a scalar of style `quote` (`"`, `'`, "" for plain, `|` or `>`
+    for a block): between the existing quotes, in place of a plain value, or inside a longer scalar when
+    `inside` (a link's target within a string: it neither starts nor ends the scalar). Refuses, with the
+    reason, where that style cannot hold `value` with the same meaning."""
     if quote == '"':
-        if re.search(r"[\x00-\x1f\x7f]", value):
+        if _CONTROL_RE.search(value):
             raise RefusedEdit(f"{where}: {value!r} has control characters; edit this value by hand")
         return value.replace("\\", "\\\\").replace('"', '\\"')
     if quote == "'":
-        if "\n" in value:
+        if "\n" in value or "\r" in value:
             raise RefusedEdit(f"{where}: {value!r} cannot be written in single quotes; edit it by hand")
         return value.replace("'", "''")
-    unsafe = (
-        not value
-        or value[0] in _PLAIN_UNSAFE_START
-        or _NEEDS_QUOTES_RE.search(value)
-        or (in_flow and any(c in value for c in ",[]{}"))
-        or _looks_like_non_string(value)
-    )
+    if quote in "|>" and quote:
+        if _CONTROL_RE.search(value):
+            raise RefusedEdit(f"{where}: {value!r} cannot be written in a {quote} block; edit it by hand")
+        return value  # a block has no escapes: any one-line text reads as written
+    if inside:
+        unsafe = bool(_NEEDS_QUOTES_RE.search(value)) or (in_flow and any(c in value for c in ",[]{}"))
+    else:
+        unsafe = bool(
+            not value
+            or value[0] in _PLAIN_UNSAFE_START
+            or _NEEDS_QUOTES_RE.search(value)
+            or (in_flow and any(c in value for c in ",[]{}"))
+            or _looks_like_non_string(value)
+        )
     if unsafe:
         raise RefusedEdit(
             f"{where}: {value!r} would change meaning as an unquoted YAML value; quote the old value and run again"

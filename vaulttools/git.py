@@ -220,6 +220,15 @@ class Repository:
         except GitError:
             return None
 
+    def detached_head(self) -> str | None:
+        """HEAD's commit id when HEAD is detached (a commit there belongs to no branch), else None."""
+        try:
+            if self._repo.head.is_detached:
+                return self.head()
+        except (ValueError, TypeError):
+            return None
+        return None
+
     def batch_commits(self, limit: int | None = None) -> list[BatchCommit]:
         if self.head() is None:
             return []

@@ -13,15 +13,35 @@ from vaulttools.journal import BATCH_ID_TRAILER
 
 
 def latest_undoable(repo: Repository) -> BatchCommit:
-    """The newest batch commit that is neither an undo nor already undone."""
+    """The newest batch commit that is neither an undo nor already undone (a redo is an undo of an undo:
+    it cancels that undo, so the batch the undo reverted counts again)."""
     undone: set[str] = set()
     for commit in repo.batch_commits():
-        if commit.undoes:
+        if commit.sha in undone:
+            continue  # reverted by a later undo (or, for an undo, taken back by a redo)
+        if commit.undoes and commit.command == "undo":
             undone.add(commit.undoes)
             continue
-        if commit.sha not in undone:
-            return commit
+        return commit  # a batch, or a redo (undone as a batch of its own, which brings its undo back)
     raise VaultError("there is no vaulttools batch to undo (see `vaulttools log`)")
+
+
+def latest_redoable(repo: Repository) -> BatchCommit:
+    """The undo `redo` takes back: the newest batch commit still in effect, when it is an undo."""
+    undone: set[str] = set()
+    for commit in repo.batch_commits():
+        if commit.sha in undone:
+            continue
+        if commit.undoes and commit.command == "undo":
+            return commit
+        if commit.undoes:  # a redo cancelled this undo
+            undone.add(commit.undoes)
+            continue
+        raise VaultError(
+            f"nothing to redo: the latest batch ({commit.sha[:10]} {commit.subject}) is not an undo; "
+            "`vaulttools redo` takes back only the latest `vaulttools undo`"
+        )
+    raise VaultError("nothing to redo: there is no `vaulttools undo` to take back (see `vaulttools log`)")
 
 
 def _not_cancelled(repo: Repository, later: list[str]) -> list[str]:
@@ -37,8 +57,9 @@ def _not_cancelled(repo: Repository, later: list[str]) -> list[str]:
     return [sha for sha in later if sha in pending]
 
 
-def plan_undo(repo: Repository, commit: BatchCommit) -> BatchPlan:
-    """Put every file the batch touched back to its bytes in the batch's parent commit."""
+def plan_undo(repo: Repository, commit: BatchCommit, *, command: str = "undo") -> BatchPlan:
+    """Put every file the batch touched back to its bytes in the batch's parent commit. `redo` is the
+    same plan made from an undo commit (`command="redo"`): the files get the bytes the batch had written."""
     changes = repo.changed_paths(commit.sha)
     paths = [p for _, path, new in changes for p in ([path] if new is None else [path, new])]
     later = _not_cancelled(repo, repo.commits_touching_since(commit.sha, paths))
@@ -64,11 +85,16 @@ def plan_undo(repo: Repository, commit: BatchCommit) -> BatchPlan:
             plan_changes.append(FileChange(new_path, after, before, path))
         else:
             plan_changes.append(FileChange(path, after, before))
+    summary = f"revert {commit.sha[:10]} ({commit.subject})"
+    if command == "redo":  # named after the batch that returns, not the undo it takes back
+        batch = next((c for c in repo.batch_commits() if c.sha == commit.undoes), commit)
+        summary = f"redo {batch.sha[:10]} ({batch.subject})"
     plan = BatchPlan(
-        command="undo",
-        summary=f"revert {commit.sha[:10]} ({commit.subject})",
+        command=command,
+        summary=summary,
         changes=plan_changes,
         counts={"files_restored": len(plan_changes)},
+        report={"reverted": {"sha": commit.sha, "command": commit.command, "subject": commit.subject}},
     )
     plan.trailers[UNDO_TRAILER] = commit.sha
     return plan

@@ -45,21 +45,16 @@ def retarget(note: Note, link: Link, new_target: str, *, kind: str = "") -> Edit
     old = note.text[link.target_start : link.target_end]
     if link.kind == MARKDOWN:
         written = encode_like(old, new_target, link.angle)
-    elif link.kind == BARE:
-        written = format_scalar(
-            new_target, link.quote, in_flow=_in_flow(note, link), where=_where(note, link)
-        )
-    elif link.kind == PROPERTY and link.quote:
-        written = format_scalar(new_target, link.quote, in_flow=False, where=_where(note, link))
+    elif link.kind in (BARE, PROPERTY):
+        written = in_yaml_style(note, link, new_target)
     else:
         written = new_target
     return Edit(link.target_start, link.target_end, old, written, kind or link.kind)
 
 
-def _where(note: Note, link: Link) -> str:
-    return f"{note.path}:{note.line_col(link.start)[0]}"
-
-
-def _in_flow(note: Note, link: Link) -> bool:
-    line_start = note.text.rfind("\n", 0, link.start) + 1
-    return "[" in note.text[line_start : link.start]
+def in_yaml_style(note: Note, link: Link, text: str) -> str:
+    """`text` written in the style of the frontmatter scalar that holds `link` (`''` inside single quotes,
+    escapes inside double quotes, as it is in a plain value or a block), to replace a part of it; refuses
+    (`RefusedEdit`) where that style cannot hold `text`."""
+    where = f"{note.path}:{note.line_col(link.start)[0]}"
+    return format_scalar(text, link.quote, in_flow=link.flow, where=where, inside=link.kind == PROPERTY)

@@ -14,11 +14,12 @@ from typing import NamedTuple
 from urllib.parse import unquote
 
 from vaulttools.note import Note
+from vaulttools.yamlscalars import Scalar, compose_frontmatter, source_starts
 
 WIKILINK = "wikilink"
 EMBED = "embed"
 MARKDOWN = "markdown"
-PROPERTY = "property"  # a quoted "[[…]]" (or plain [[…]] inside a longer string) in the frontmatter
+PROPERTY = "property"  # a `[[…]]` inside a string of the frontmatter (any YAML style)
 BARE = "bare"  # a bare slug under a link property
 
 
@@ -39,6 +40,7 @@ class Link(NamedTuple):
     embed: bool = False
     angle: bool = False  # markdown destination written as <…>
     in_string: bool = False  # a property link inside a longer string
+    flow: bool = False  # a frontmatter value inside a flow list or mapping (`,[]{}` end plain values there)
 
     @property
     def is_link(self) -> bool:
@@ -312,74 +314,133 @@ def _markdown_links(text: str, start: int, end: int) -> list[Link]:
 # --- frontmatter ----------------------------------------------------------------------------------
 
 _KEY_LINE_RE = re.compile(r"^([A-Za-z_][\w\- .]*?)[ \t]*:(?:[ \t]+|(?=\r?\n)|$)", re.MULTILINE)
+UNQUOTED_YAML = "unquoted-yaml"  # the `opaque` mark of `related: [[a]]`: a nested YAML list, not a link
+UNDECODED_YAML = "undecoded-yaml"  # a scalar whose source could not be mapped: its links are never edited
 
 
 def find_frontmatter_links(note: Note) -> list[Link]:
-    """Wikilinks anywhere in the YAML, plus bare values under the note's link properties."""
+    """Wikilinks in any string of the YAML, plus bare values under the note's link properties, read
+    through the YAML composer (`yamlscalars`): what YAML reads, mapped back to where it is written.
+
+    Only a frontmatter holding `[[` or a link property is read; one in the simple one-key-per-line grammar
+    without `[[` (`Note.simple_yaml`: no escapes, no folding) has its values located by that grammar.
+    YAML that does not compose gives its `[[…]]` as written, for callers to leave alone with a reason
+    (`Note.frontmatter_editable` is False then)."""
     text = note.text
     fm = note.frontmatter
     assert fm is not None
+    has_brackets = text.find("[[", fm.start, fm.end) >= 0
+    properties = note.link_properties
+    first_property = _property_line_re(properties).search(text, fm.start, fm.end) if properties else None
+    if not has_brackets and first_property is None:
+        return []
+    if note.simple_yaml:
+        bare = (
+            []
+            if first_property is None
+            else _simple_bare_values(text, first_property.start(), fm.end, properties)
+        )
+        wikilinks = _simple_wikilinks(text, fm.start, fm.end) if has_brackets else []
+        if wikilinks is not None:
+            return sorted([*bare, *wikilinks], key=lambda link: link.start) if wikilinks else bare
+    composed = compose_frontmatter(text, fm.start, fm.end, properties)
+    if composed is None:
+        return [
+            link._replace(kind=PROPERTY, property_name=_property_name(text, fm.start, link.start))
+            for link in _wikilinks(text, fm.start, fm.end)
+        ]
     links: list[Link] = []
-    if "[[" in text[fm.start : fm.end]:
-        links.extend(_frontmatter_wikilinks(text, fm.start, fm.end))
-    link_properties = note.link_properties
-    if link_properties:
-        links.extend(_bare_property_values(text, fm.start, fm.end, link_properties))
+    for scalar in composed.scalars:
+        if "[[" in scalar.value:
+            links.extend(_scalar_wikilinks(text, scalar))
+        elif scalar.direct and scalar.key in properties and scalar.tag != _NULL_TAG:
+            bare_link = _bare_value(text, scalar)
+            if bare_link is not None:
+                links.append(bare_link)
+    for nested in composed.nested_lists:
+        found = _wikilinks(text, nested.start, nested.end)
+        if len(found) == 1 and (found[0].start, found[0].end) == (nested.start, nested.end):
+            links.append(found[0]._replace(kind=PROPERTY, opaque=UNQUOTED_YAML, property_name=nested.key))
     links.sort(key=lambda link: link.start)
     return links
 
 
-def _frontmatter_wikilinks(text: str, start: int, end: int) -> list[Link]:
-    found = []
-    for link in _wikilinks(text, start, end):
-        line_start = text.rfind("\n", start, link.start) + 1
-        quote = _quote_around(text, line_start, link.start)
-        before = text[link.start - 1] if link.start > start else ""
-        after = text[link.end] if link.end < end else ""
-        exact = bool(quote) and before == quote and after == quote
-        if not quote and _is_yaml_flow_position(text, line_start, link.start):
-            # `related: [[a]]` is a nested YAML list, not a link: `check` reports it.
-            found.append(link._replace(kind=PROPERTY, opaque="unquoted-yaml"))
-            continue
-        found.append(
-            link._replace(
-                kind=PROPERTY,
-                quote=quote,
-                in_string=not exact,
-                property_name=_property_name(text, start, link.start),
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+
+def _scalar_wikilinks(text: str, scalar: Scalar) -> list[Link]:
+    """The wikilinks of a scalar's value, each span mapped back to the source."""
+    value = scalar.value
+    found = _wikilinks(value, 0, len(value))
+    if not found:
+        return []
+    starts = source_starts(text, scalar)
+    if starts is None:
+        return [
+            Link(
+                PROPERTY,
+                scalar.start,
+                scalar.end,
+                link.target,
+                scalar.start,
+                scalar.end,
+                opaque=UNDECODED_YAML,
             )
+            for link in found
+        ]
+    return [
+        Link(
+            PROPERTY,
+            starts[link.start],
+            starts[link.end],
+            link.target,
+            starts[link.target_start],
+            starts[link.target_end],
+            link.subpath,
+            link.display,
+            starts[link.display_start] if link.display_start >= 0 else -1,
+            starts[link.display_end] if link.display_start >= 0 else -1,
+            None,
+            scalar.style,
+            scalar.key,
+            link.embed,
+            False,
+            (link.start, link.end) != (0, len(value)),
+            scalar.flow,
         )
-    return found
+        for link in found
+    ]
 
 
-def _quote_around(text: str, line_start: int, position: int) -> str:
-    """The quote character that is open at `position` on its line, or ""."""
-    open_quote = ""
-    i = line_start
-    while i < position:
-        char = text[i]
-        if open_quote == '"':
-            if char == "\\":
-                i += 1
-            elif char == '"':
-                open_quote = ""
-        elif open_quote == "'":
-            if char == "'":
-                if i + 1 < position and text[i + 1] == "'":
-                    i += 1
-                else:
-                    open_quote = ""
-        elif char in "\"'" and (i == line_start or text[i - 1] in " \t[,:-{"):
-            open_quote = char
-        elif char == "#" and i > line_start and text[i - 1] in " \t":
-            return ""
-        i += 1
-    return open_quote
-
-
-def _is_yaml_flow_position(text: str, line_start: int, position: int) -> bool:
-    before = text[line_start:position].rstrip(" \t")
-    return before.endswith((":", "[", ",", "- ", "-")) or not before.strip()
+def _bare_value(text: str, scalar: Scalar) -> Link | None:
+    """A value under a link property as a link to the note it names (`related: [a, "b#H"]`)."""
+    value = scalar.value
+    if not value or value.startswith("[") or "](" in value:
+        return None
+    head, _, subpath = value.partition("#")
+    target = head.strip()
+    if not target:
+        return None
+    starts = source_starts(text, scalar)
+    lead = len(head) - len(head.lstrip())
+    if starts is None:
+        return Link(BARE, scalar.start, scalar.end, target, scalar.start, scalar.end, opaque=UNDECODED_YAML)
+    return Link(
+        BARE,
+        starts[0],
+        starts[len(value)],
+        target,
+        starts[lead],
+        starts[lead + len(target)],
+        ("#" + subpath) if subpath else "",
+        None,
+        -1,
+        -1,
+        None,
+        scalar.style,
+        scalar.key,
+        flow=scalar.flow,
+    )
 
 
 def _property_name(text: str, start: int, position: int) -> str:
@@ -398,150 +459,55 @@ def _property_line_re(properties: frozenset[str]) -> re.Pattern[str]:
     )
 
 
-def _bare_property_values(text: str, start: int, end: int, properties: frozenset[str]) -> list[Link]:
+# A value of the simple grammar (`note._SIMPLE_LINE_RE`): a string without escapes, a list of them, a
+# number or a word; nothing in it is escaped or folded, so each value is written exactly as it reads.
+_SIMPLE_VALUE_RE = re.compile(
+    r'"([^"]*)"|(\[[ ]*(?:"[^"\n]*"[ ]*,[ ]*)*(?:"[^"\n]*"[ ]*)?\])|([^\s"\[][^\s]*)'
+)
+_QUOTED_ITEM_RE = re.compile(r'"([^"\\\n]*)"')
+
+
+def _simple_bare_values(text: str, start: int, end: int, properties: frozenset[str]) -> list[Link]:
+    """The link properties' values of a frontmatter in the simple grammar, located on their key lines."""
     found: list[Link] = []
     for match in _property_line_re(properties).finditer(text, start, end):
         name = match.group(1)
         if name not in properties:
             continue
-        value_start = match.end()
-        line_end = _line_end(text, value_start, end)
-        rest = text[value_start:line_end]
-        stripped = rest.strip()
-        if stripped.startswith("["):
-            found.extend(_flow_items(text, value_start + rest.index("["), end, name))
-        elif not stripped or stripped.startswith("#"):
-            found.extend(_block_items(text, line_end, end, name))
+        value = _SIMPLE_VALUE_RE.match(text, match.end(), end)
+        if value is None:
+            continue
+        if value.group(2) is not None:
+            spans = [
+                (item.start(1), item.end(1), '"') for item in _QUOTED_ITEM_RE.finditer(text, *value.span(2))
+            ]
+        elif value.group(1) is not None:
+            spans = [(value.start(1), value.end(1), '"')]
         else:
-            item = _scalar_item(text, value_start + (len(rest) - len(rest.lstrip())), line_end, name)
-            if item:
-                found.append(item)
+            spans = [(value.start(3), value.end(3), "")]
+        for span_start, span_end, quote in spans:
+            link = _simple_bare_link(text, span_start, span_end, quote, name, value.group(2) is not None)
+            if link is not None:
+                found.append(link)
     return found
 
 
-def _line_end(text: str, position: int, end: int) -> int:
-    newline = text.find("\n", position, end)
-    line_end = end if newline < 0 else newline
-    return line_end - 1 if line_end > position and text[line_end - 1] == "\r" else line_end
-
-
-# One item of a flow list: a double-quoted string (escapes allowed), a single-quoted one, or a plain value.
-_FLOW_TOKEN_RE = re.compile(
-    r"""[ \t\r\n,]*(?:(?P<close>\])|(?P<comment>#[^\n]*)|"(?P<dq>(?:[^"\\\n]|\\.)*)"|'(?P<sq>(?:[^'\n]|'')*)'"""
-    r"""|(?P<nested>[\[{])|(?P<plain>[^,\]\r\n]+?)(?=[ \t]*(?:[,\]\r\n]|[ \t]\#)))"""
-)
-
-
-# The usual one-line list of plain double-quoted strings: its items in one findall.
-_SIMPLE_FLOW_RE = re.compile(r'\[[ ]*(?:"[^"\\\n]*"[ ]*,[ ]*)*(?:"[^"\\\n]*"[ ]*)?\]')
-_QUOTED_ITEM_RE = re.compile(r'"([^"\\\n]*)"')
-
-
-def _flow_items(text: str, bracket: int, end: int, name: str) -> list[Link]:
-    """Items of a flow list `[a, "b", 'c']`, possibly over several lines."""
-    simple = _SIMPLE_FLOW_RE.match(text, bracket, end)
-    if simple is not None:
-        links = [
-            _bare_link(text, item.start(1), item.end(1), '"', name)
-            for item in _QUOTED_ITEM_RE.finditer(text, bracket, simple.end())
-        ]
-        return [link for link in links if link.target]
-    items: list[Link] = []
-    position = bracket + 1
-    while position < end:
-        token = _FLOW_TOKEN_RE.match(text, position, end)
-        if token is None or token.group("close") or token.group("nested"):
-            break
-        position = token.end()
-        if token.group("comment") is not None:
-            continue
-        for group, quote in (("dq", '"'), ("sq", "'"), ("plain", "")):
-            if token.group(group) is not None:
-                items.append(_bare_link(text, token.start(group), token.end(group), quote, name))
-                break
-    return [item for item in items if item.target]
-
-
-_BLOCK_ITEM_RE = re.compile(r"([ \t]*)-[ \t]+(.*)")
-
-
-def _block_items(text: str, position: int, end: int, name: str) -> list[Link]:
-    """Items of a block list (`- a` lines) following a key line that ends at `position`."""
-    items: list[Link] = []
-    cursor = position
-    while cursor < end:
-        line_start = cursor + 1 if text.startswith("\n", cursor) else cursor
-        line_end = _line_end(text, line_start, end)
-        line = text[line_start:line_end]
-        next_cursor = text.find("\n", line_start, end)
-        item = _BLOCK_ITEM_RE.match(line)
-        if item:
-            value_start = line_start + item.start(2)
-            link = _scalar_item(text, value_start, line_end, name)
-            if link:
-                items.append(link)
-        elif line.strip() and not line.lstrip().startswith("#"):
-            break
-        if next_cursor < 0:
-            break
-        cursor = next_cursor
-    return items
-
-
-def _scalar_item(text: str, value_start: int, line_end: int, name: str) -> Link | None:
-    char = text[value_start] if value_start < line_end else ""
-    if char in "\"'":
-        close = _closing_quote(text, value_start, line_end)
-        if close < 0:
-            return None
-        link = _bare_link(text, value_start + 1, close, char, name)
-    elif char in "[{|>&*!" or not char:
-        return None
-    else:
-        stop = line_end
-        comment = re.search(r"[ \t]#", text[value_start:line_end])
-        if comment:
-            stop = value_start + comment.start()
-        while stop > value_start and text[stop - 1] in " \t":
-            stop -= 1
-        link = _bare_link(text, value_start, stop, "", name)
-    return link if link.target else None
-
-
-def _closing_quote(text: str, open_at: int, end: int) -> int:
-    quote = text[open_at]
-    i = open_at + 1
-    while i < end:
-        char = text[i]
-        if quote == '"' and char == "\\":
-            i += 2
-            continue
-        if char == quote:
-            if quote == "'" and i + 1 < end and text[i + 1] == "'":
-                i += 2
-                continue
-            return i
-        if char == "\n":
-            return -1
-        i += 1
-    return -1
-
-
-def _bare_link(text: str, start: int, end: int, quote: str, name: str) -> Link:
+def _simple_bare_link(text: str, start: int, end: int, quote: str, name: str, flow: bool) -> Link | None:
     value = text[start:end]
-    # Values that are themselves links are found as PROPERTY links; escapes we do not decode are skipped.
-    if value.startswith(("[[", "[")) or "](" in value or (quote == '"' and "\\" in value):
-        value = ""
-    if quote == "'" and "''" in value:
-        value = ""  # the decoded value would not line up with the written span
-    target, _, subpath = value.partition("#")
-    return Link(
+    if value.startswith("[") or "](" in value:
+        return None
+    head, _, subpath = value.partition("#")
+    target = head.strip()
+    if not target:
+        return None
+    target_start = start + len(head) - len(head.lstrip())
+    return Link(  # positional: keyword construction costs more on big vaults
         BARE,
         start,
         end,
-        target.strip(),
-        start,
-        start + len(target),
+        target,
+        target_start,
+        target_start + len(target),
         ("#" + subpath) if subpath else "",
         None,
         -1,
@@ -549,7 +515,31 @@ def _bare_link(text: str, start: int, end: int, quote: str, name: str) -> Link:
         None,
         quote,
         name,
+        False,
+        False,
+        False,
+        flow,
     )
+
+
+def _simple_wikilinks(text: str, start: int, end: int) -> list[Link] | None:
+    """The wikilinks of a frontmatter in the simple grammar: there `[[` can only be inside a double-quoted
+    string without escapes, written as it reads. None when a link's span crosses a quote (`["[[a", "b]]"]`
+    holds no link): the composer must tell."""
+    found = []
+    for link in _wikilinks(text, start, end):
+        if text.find('"', link.start, link.end) >= 0:
+            return None
+        line_start = text.rfind("\n", start, link.start) + 1
+        colon = text.index(":", line_start)
+        exact = text[link.start - 1] == '"' and text[link.end] == '"'
+        flow = text[colon + 1 : link.start].lstrip(" ").startswith("[")
+        found.append(
+            link._replace(
+                kind=PROPERTY, quote='"', property_name=text[line_start:colon], in_string=not exact, flow=flow
+            )
+        )
+    return found
 
 
 # An inline tag: `#` then letters, digits, `_`, `-` or `/` (nested tags), after whitespace or at a line start.

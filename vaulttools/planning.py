@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from vaulttools.changes import FileChange
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.errors import EditConflict
 from vaulttools.frontmatter import verify_yaml_edit
-from vaulttools.note import Frontmatter, Note, split_frontmatter
+from vaulttools.note import Frontmatter, Note, load_frontmatter_yaml, split_frontmatter
+
+# (old YAML, new YAML) -> None, raising `EditConflict` when the new YAML is not exactly what was planned.
+YamlCheck = Callable[[str, str], None]
 
 
 def note_change(
@@ -17,22 +21,33 @@ def note_change(
     new_path: str | None = None,
     *,
     appended: Mapping[str, str] | None = None,
+    expected_properties: Mapping[str, Any] | None = None,
+    yaml_check: YamlCheck | None = None,
 ) -> FileChange | None:
     """Apply `edits` to `note`, verify the result, and return the change (None when nothing changes).
 
     `appended`: list properties the edits extend by one item (see `frontmatter.verify_yaml_edit`).
+    `expected_properties`: the frontmatter's exact data after the edits, for edits that reshape it (a
+    merge adds and removes list items and keys): the edited YAML must load to exactly this.
+    `yaml_check(old_yaml, new_yaml)`: the caller's own proof for reshaping edits that exact data cannot
+    state (`tags` items compared as the tags they hold, whatever YAML reads them as); raises `EditConflict`.
     """
     if not note.editable:
         raise EditConflict(f"{note.path}: {note.decode_error}; vaulttools does not edit this file")
     new_text = apply_edits(note.text, edits, path=note.path)
     if new_text == note.text and (new_path is None or new_path == note.path):
         return None
-    verify_edited(note, new_text, edits, appended)
+    verify_edited(note, new_text, edits, appended, expected_properties, yaml_check)
     return FileChange(note.path, note.raw, note.encode(new_text), new_path)
 
 
 def verify_edited(
-    note: Note, new_text: str, edits: Sequence[Edit], appended: Mapping[str, str] | None = None
+    note: Note,
+    new_text: str,
+    edits: Sequence[Edit],
+    appended: Mapping[str, str] | None = None,
+    expected_properties: Mapping[str, Any] | None = None,
+    yaml_check: YamlCheck | None = None,
 ) -> None:
     """Re-parse the edited note: same frontmatter block, valid YAML, and every other byte where it was."""
     real = sorted((e for e in edits if e.old != e.new), key=lambda e: e.start)
@@ -46,8 +61,23 @@ def verify_edited(
             raise EditConflict(
                 f"{note.path}: its frontmatter does not parse ({note.yaml_error}), so vaulttools will not edit it"
             )
-        verify_yaml_edit(
-            note.path, note.text[fm.start : fm.end], new_text[new_fm.start : new_fm.end], appended
+        old_yaml, new_yaml = note.text[fm.start : fm.end], new_text[new_fm.start : new_fm.end]
+        if expected_properties is not None:
+            _verify_properties(note.path, new_yaml, expected_properties)
+        elif yaml_check is not None:
+            yaml_check(old_yaml, new_yaml)
+        else:
+            verify_yaml_edit(note.path, old_yaml, new_yaml, appended)
+
+
+def _verify_properties(path: str, new_yaml: str, expected: Mapping[str, Any]) -> None:
+    """The edited frontmatter loads to exactly `expected`, keys in the same order."""
+    data, error = load_frontmatter_yaml(new_yaml)
+    if error is not None:
+        raise EditConflict(f"{path}: the edited frontmatter would not parse ({error}); nothing was written")
+    if data != dict(expected) or list(data or {}) != list(expected):
+        raise EditConflict(
+            f"{path}: the edited frontmatter differs from the planned values; nothing was written"
         )
 
 

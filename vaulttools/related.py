@@ -1,36 +1,29 @@
-"""`sync-related`: score notes of other articles and keep each note's "Related across articles" section.
+"""`sync-related`: rank notes of other groups and keep each note's "Related across articles" section.
 
 Two halves, both pure:
 
-* scoring: per-note facts (group, tags, resolved link targets, title/definition words) go into inverted indexes
-  (tag → notes, target → notes, word → notes); a note's candidates are gathered by walking only the postings of
-  its own features, never by comparing all pairs;
+* scoring (`related_rank`): per-note facts (groups, tags, resolved link targets, body words) go into
+  inverted indexes; a note's candidates are gathered by walking only the postings of its own features,
+  never by comparing all pairs. See `related_rank` for the evidence and how it is combined;
 * section planning: where the section is (or goes) in a note's text and the one `Edit` that rewrites only its
   list, appends it after two blank lines, or removes it.
 
 The facts come from `Vault.facts()` (cached in `.vaulttools/cache`, parsed on every core when stale), not from
-parsed notes: a note is read only when its section may change, and forgotten once planned. Notes are numbers in
-the index (lists of ints and floats), so 100,000 of them stay small.
+parsed notes: a note is read only when its section may change, and forgotten once planned.
 
-The score of candidate B for note A (both with a group, different groups) is the sum of
-  link_weight                                 if A links B or B links A (body or link properties),
-  tag_weight    · log(N / notes with tag)     for every shared tag,
-  target_weight · log(N / notes linking it)   for every shared link target,
-  text_weight   · Σ log(N / df(word)) / √(|words A| · |words B|)   over shared title/definition words,
-where N is the number of grouped notes. Features on more than `common_cutoff(N)` notes are ignored: they say
-almost nothing and are what would make the walk quadratic. Links inside a "Related across articles" section
-are never evidence, so the output does not feed itself.
+Groups: by a property (`related.group_by = "property"`, `related.group_property`; a list value puts the note
+in every group it names) or by folder (`"folder"`, the first `related.folder_depth` folders of its path).
+Candidates are notes sharing no group with the note. Links inside a "Related across articles" section are
+never evidence, nor do they count as the note linking a candidate, so the output does not feed itself.
 """
 
 from __future__ import annotations
 
-import math
 import posixpath
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from typing import Any
 
 from vaulttools.changes import BatchPlan, FileChange, Spool
 from vaulttools.config import RelatedConfig
@@ -42,26 +35,32 @@ from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import iter_chunks
 from vaulttools.planning import note_change
+from vaulttools.related_rank import (
+    COMMON_FRACTION,
+    MIN_COMMON_CUTOFF,
+    Candidate,
+    IndexRow,
+    Reason,
+    RelatedIndex,
+    Weights,
+    body_words,
+    common_cutoff,
+    pack_words,
+    parse_words,
+    ranked_candidates,
+    top_candidates,
+)
 from vaulttools.resolve import RESOLVED, LinkIndex, strip_md
 from vaulttools.sections import Section, find_section, section_at
 from vaulttools.vault import Vault, gc_paused
+
+__all__ = ["COMMON_FRACTION", "MIN_COMMON_CUTOFF", "Candidate", "Reason", "RelatedIndex", "common_cutoff"]
 
 ADDED = "added"
 UPDATED = "updated"
 REMOVED = "removed"
 UNCHANGED = "unchanged"
-
-# Features shared by more notes than this are too common to be evidence (and too costly to walk).
-MIN_COMMON_CUTOFF = 50
-COMMON_FRACTION = 0.02
-# Scores are rounded to 6 decimals before ranking; anything closer than this may tie.
-TIE_TOLERANCE = 1e-5
-
-
-def common_cutoff(total: int, share: float = COMMON_FRACTION) -> int:
-    """The most notes a tag, target or word may be on and still count: `share` of the grouped notes
-    (`related.common_share`, 2% by default), at least 50."""
-    return max(MIN_COMMON_CUTOFF, int(total * share))
+ROOT_GROUP = "/"  # the folder group of notes at the vault root
 
 
 # --- facts about one note ----------------------------------------------------------------------------
@@ -72,23 +71,43 @@ class NoteFacts:
     """What scoring needs from one grouped note."""
 
     path: str
-    group: str
+    group: str | tuple[str, ...]  # one group, or every group of a list-valued group property
     tags: frozenset[str] = frozenset()
     targets: frozenset[str] = frozenset()  # resolved paths it links, outside its related section
-    words: frozenset[str] = frozenset()  # title and definition words (only when text scoring is on)
+    words: str = ""  # the note's words as `word` or `word*count`, space-separated (`parse_words`)
 
     @property
     def stem(self) -> str:
         return strip_md(self.path.rsplit("/", 1)[-1])
 
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return (self.group,) if isinstance(self.group, str) else self.group
 
-def group_of(properties: Mapping[str, Any], group_property: str) -> str | None:
-    """The note's group: a non-empty scalar value of the group property, else None."""
-    value = properties.get(group_property)
+
+def _group_name(value: Any) -> str | None:
     if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
         return None
     text = str(value).strip()
     return text or None
+
+
+def groups_of(properties: Mapping[str, Any], group_property: str) -> tuple[str, ...]:
+    """The note's groups: a non-empty scalar value of the group property, or every such item of a list."""
+    value = properties.get(group_property)
+    items = value if isinstance(value, list) else [value]
+    return tuple(sorted({name for item in items if (name := _group_name(item)) is not None}))
+
+
+def group_of(properties: Mapping[str, Any], group_property: str) -> str | None:
+    """The note's group when the property holds one scalar, else None (kept for callers of one group)."""
+    return _group_name(properties.get(group_property))
+
+
+def folder_group(path: str, depth: int) -> str:
+    """The first `depth` folders of a vault path (`ROOT_GROUP` for a note at the root)."""
+    folders = path.split("/")[:-1]
+    return "/".join(folders[:depth]) or ROOT_GROUP
 
 
 def tags_of(properties: Mapping[str, Any]) -> frozenset[str]:
@@ -107,89 +126,10 @@ def tags_of(properties: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(found)
 
 
-_WORD_RE = re.compile(r"[^\W_]{3,}")
-_STOPWORDS = frozenset(
-    [
-        "the",
-        "and",
-        "for",
-        "that",
-        "with",
-        "from",
-        "this",
-        "are",
-        "was",
-        "were",
-        "not",
-        "but",
-        "its",
-        "into",
-        "than",
-        "then",
-        "them",
-        "they",
-        "their",
-        "there",
-        "these",
-        "those",
-        "which",
-        "who",
-        "whom",
-        "what",
-        "when",
-        "where",
-        "why",
-        "how",
-        "has",
-        "have",
-        "had",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "may",
-        "might",
-        "must",
-        "one",
-        "two",
-        "all",
-        "any",
-        "each",
-        "more",
-        "most",
-        "other",
-        "some",
-        "such",
-        "only",
-        "own",
-        "same",
-        "very",
-        "also",
-        "about",
-        "over",
-        "under",
-        "between",
-        "while",
-    ]
-)
-_TITLE_RE = re.compile(r"^# +(.+?)[ \t#]*\r?$", re.MULTILINE)
-
-
-def words_of(note: Note, properties: Mapping[str, Any]) -> frozenset[str]:
-    """Lower-case words of the title (first `# ` heading, else the stem) and the `definition` property."""
-    title = _TITLE_RE.search(note.text, note.body_start)
-    text = title.group(1) if title else note.stem.replace("-", " ")
-    definition = properties.get("definition")
-    if isinstance(definition, str):
-        text += " " + definition
-    return frozenset(w for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS)
-
-
 def note_facts(
     note: Note,
     properties: Mapping[str, Any],
-    group: str,
+    group: str | tuple[str, ...],
     resolve: Callable[[str, str], str | None],
     config: RelatedConfig,
 ) -> NoteFacts:
@@ -203,23 +143,24 @@ def note_facts(
         path = resolve(link.target, note.path)
         if path is not None and path != note.path:
             targets.add(path)
-    words = words_of(note, properties) if config.text_weight else frozenset()
     tags = tags_of(properties) | inline_tags(note)
-    return NoteFacts(note.path, group, tags, frozenset(targets), words)
+    words, counts = body_words(note, (skip_from, skip_to))
+    written = " ".join(w if n == 1 else f"{w}*{n}" for w, n in zip(words.split(), counts, strict=True))
+    return NoteFacts(note.path, group, tags, frozenset(targets), written)
 
 
 def cached_resolver(index: LinkIndex) -> Callable[[str, str], str | None]:
     """`index.resolve` to a path (None unless resolved), cached per target and linking folder."""
     cache: dict[tuple[str, str], str | None] = {}
+    missing = object()
 
     def resolve(target: str, source: str) -> str | None:
         key = (target, source[: source.rfind("/") + 1])  # the folder, as `dirname` but cheaper
-        try:
-            return cache[key]  # a hit costs no more than `get` (the exception is only for a miss)
-        except KeyError:
+        found = cache.get(key, missing)
+        if found is missing:
             resolution = index.resolve(target, source)
             found = cache[key] = resolution.path if resolution.status == RESOLVED else None
-            return found
+        return found  # type: ignore[return-value]  # never `missing` here
 
     return resolve
 
@@ -227,123 +168,27 @@ def cached_resolver(index: LinkIndex) -> Callable[[str, str], str | None]:
 # --- scoring -----------------------------------------------------------------------------------------
 
 
-class Reason(NamedTuple):
-    kind: str  # "link", "tag", "target", "text"
-    detail: str
-    points: float
-
-
-@dataclass(frozen=True)
-class Candidate:
-    path: str
-    stem: str
-    score: float
-    reasons: tuple[Reason, ...] = ()
-
-
-# Feature kinds, in the order their points are added to a score.
-TAG, TARGET, WORD = 0, 1, 2
-_KIND_NAMES = ("tag", "target", "text")
-
-
-class RelatedIndex:
-    """Every grouped note by number (path order) and the inverted indexes scoring walks.
-
-    Plain lists of ints and floats, not objects per note: 100,000 notes must fit in little memory, and the
-    scoring loop must do no more per (note, candidate) pair than one dict update. Features on more than
-    `common_cutoff` notes never get a number, so nothing walks their postings.
-    """
-
-    def __init__(
-        self,
-        rows: list[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]],
-        common_share: float = COMMON_FRACTION,
-    ) -> None:
-        """`rows`: (path, group, sorted tags, sorted targets, sorted words) of each grouped note."""
-        rows.sort(key=lambda row: row[0])
-        self.paths: list[str] = [row[0] for row in rows]
-        self.stems: list[str] = [strip_md(path.rsplit("/", 1)[-1]) for path in self.paths]
-        self.number: dict[str, int] = {path: number for number, path in enumerate(self.paths)}
-        self.cutoff = common_cutoff(len(rows), common_share)
-        group_numbers: dict[str, int] = {}
-        self.group_of: list[int] = [group_numbers.setdefault(row[1], len(group_numbers)) for row in rows]
-        self.group_names: list[str] = list(group_numbers)
-        self.members: list[list[int]] = [[] for _ in group_numbers]
-        for number, group in enumerate(self.group_of):
-            self.members[group].append(number)
-        self.feature_kind: list[int] = []
-        self.feature_name: list[str] = []
-        self.feature_notes: list[list[int]] = []  # postings, in note number (= path) order
-        self.feature_rarity: list[float] = []
-        tag_ids = self._number_features(TAG, (row[2] for row in rows))
-        target_ids = self._number_features(TARGET, (row[3] for row in rows))
-        word_ids = self._number_features(WORD, (row[4] for row in rows))
-        # Per note: its uncommon tags then targets, each by name: the order old scores were summed in.
-        self.features: list[tuple[int, ...]] = [
-            tuple(tag_ids[t] for t in row[2] if t in tag_ids)
-            + tuple(target_ids[t] for t in row[3] if t in target_ids)
-            for row in rows
-        ]
-        self.words: list[tuple[int, ...]] = [
-            tuple(word_ids[w] for w in row[4] if w in word_ids) for row in rows
-        ]
-        self.word_counts: list[int] = [len(row[4]) for row in rows]
-        number_of = self.number
-        self.links_out: list[tuple[int, ...]] = [
-            tuple(sorted(number_of[t] for t in row[3] if t in number_of and t != row[0])) for row in rows
-        ]
-        self.linked_from: list[list[int]] = [[] for _ in rows]
-        for source, targets in enumerate(self.links_out):
-            for target in targets:
-                self.linked_from[target].append(source)
-        self._points: dict[tuple[float, float, float], list[float]] = {}
-
-    def _number_features(self, kind: int, per_note: Iterable[tuple[str, ...]]) -> dict[str, int]:
-        """Number every feature on at most `cutoff` notes; the others are too common to count."""
-        postings: dict[str, list[int]] = {}
-        for note, names in enumerate(per_note):
-            for name in names:
-                found = postings.get(name)
-                if found is None:
-                    postings[name] = [note]
-                else:
-                    found.append(note)
-        ids: dict[str, int] = {}
-        total = len(self.paths)
-        for name, notes in postings.items():
-            if len(notes) <= self.cutoff:
-                ids[name] = len(self.feature_notes)
-                self.feature_kind.append(kind)
-                self.feature_name.append(name)
-                self.feature_notes.append(notes)
-                self.feature_rarity.append(math.log(total / len(notes)))
-        return ids
-
-    @property
-    def total(self) -> int:
-        return len(self.paths)
-
-    def group(self, path: str) -> str:
-        return self.group_names[self.group_of[self.number[path]]]
-
-    def points(self, config: RelatedConfig) -> list[float]:
-        """Each feature's points under this configuration (weight · rarity; 0 for words, scored apart)."""
-        key = (config.tag_weight, config.target_weight, config.text_weight)
-        found = self._points.get(key)
-        if found is None:
-            weights = (config.tag_weight, config.target_weight, 0.0)
-            found = [
-                weights[kind] * rarity
-                for kind, rarity in zip(self.feature_kind, self.feature_rarity, strict=True)
-            ]
-            self._points[key] = found
-        return found
+def weights_of(config: RelatedConfig) -> Weights:
+    return Weights(
+        text=config.text_weight,
+        mention=config.mention_weight,
+        neighbours=config.target_weight,
+        link=config.link_weight,
+        tag=config.tag_weight,
+        include_linked=config.include_linked,
+    )
 
 
 def build_index(all_facts: Iterable[NoteFacts], common_share: float = COMMON_FRACTION) -> RelatedIndex:
     return RelatedIndex(
         [
-            (f.path, f.group, tuple(sorted(f.tags)), tuple(sorted(f.targets)), tuple(sorted(f.words)))
+            IndexRow(
+                f.path,
+                f.groups,
+                tuple(sorted(f.tags)),
+                tuple(sorted(f.targets)),
+                pack_words(parse_words(f.words)),
+            )
             for f in all_facts
         ],
         common_share,
@@ -353,20 +198,11 @@ def build_index(all_facts: Iterable[NoteFacts], common_share: float = COMMON_FRA
 def score_candidates(
     index: RelatedIndex, path: str, config: RelatedConfig, *, explain: bool = False
 ) -> list[Candidate]:
-    """Every note of another group with any evidence for `path`, best first (score, then name).
+    """Every note sharing no group with `path` that has any evidence, best first (score, then name).
 
     With `explain`, each candidate carries the reasons behind its score.
     """
-    reasons: dict[int, list[Reason]] | None = defaultdict(list) if explain else None
-    scores = _accumulate(index, index.number[path], config, reasons)
-    paths, stems = index.paths, index.stems
-    ranked = [
-        Candidate(paths[other], stems[other], round(score, 6), tuple(reasons[other]) if reasons else ())
-        for other, score in scores.items()
-        if score > 0
-    ]
-    ranked.sort(key=_rank)
-    return ranked
+    return ranked_candidates(index, index.number[path], weights_of(config), explain=explain)
 
 
 def best_candidates(index: RelatedIndex, path: str, config: RelatedConfig, limit: int) -> list[Candidate]:
@@ -376,105 +212,8 @@ def best_candidates(index: RelatedIndex, path: str, config: RelatedConfig, limit
 def best_candidates_of(
     index: RelatedIndex, number: int, config: RelatedConfig, limit: int
 ) -> list[Candidate]:
-    """The `limit` best candidates scoring at least `min_score`: what the section lists.
-
-    Same order as `score_candidates`, without sorting every candidate: the top scores are found by
-    score alone, then every candidate tied with the last of them joins before the name breaks ties.
-    """
-    scores = _accumulate(index, number, config, None)
-    if not scores:
-        return []
-    values = sorted(scores.values(), reverse=True)  # C-speed; cheaper than heapq's Python-level loop
-    floor = max(config.min_score, values[min(limit, len(values)) - 1] - TIE_TOLERANCE, 1e-9)
-    if values[0] < floor:
-        return []
-    paths, stems = index.paths, index.stems
-    # Plain tuples sort like `_rank` and cost far less than a Candidate each; ties make the pool large.
-    pool = [
-        (-round(score, 6), stems[other], paths[other]) for other, score in scores.items() if score >= floor
-    ]
-    pool.sort()
-    chosen: list[Candidate] = []
-    for negative, stem, path in pool[:limit]:
-        score = -negative
-        if score < config.min_score or score <= 0:
-            break  # best first: the rest score no more
-        chosen.append(Candidate(path, stem, score))
-    return chosen
-
-
-def _rank(candidate: Candidate) -> tuple[float, str, str]:
-    return (-candidate.score, candidate.stem, candidate.path)
-
-
-def _accumulate(
-    index: RelatedIndex, me: int, config: RelatedConfig, reasons: dict[int, list[Reason]] | None
-) -> dict[int, float]:
-    """Scores by note number: walk the postings of the note's own features; other groups only.
-
-    Each candidate's points are added in a fixed order (link, tags by name, targets by name, text), so
-    float sums do not depend on set iteration order (which changes between runs).
-    """
-    scores: dict[int, float] = {}
-    if config.link_weight:
-        weight = config.link_weight
-        outgoing = index.links_out[me]
-        incoming = index.linked_from[me]
-        for other in outgoing:
-            scores[other] = weight
-        for other in incoming:
-            scores[other] = weight
-        if reasons is not None:
-            for other in sorted(scores):
-                both = other in outgoing and other in incoming
-                way = "both ways" if both else "links to" if other in outgoing else "linked from"
-                reasons[other].append(Reason("link", way, weight))
-    points = index.points(config)
-    postings = index.feature_notes
-    get = scores.get
-    for feature in index.features[me]:
-        worth = points[feature]
-        if not worth:
-            continue  # a kind weighted 0 (or a feature on every note) adds nothing
-        notes = postings[feature]
-        for other in notes:
-            scores[other] = get(other, 0.0) + worth
-        if reasons is not None:
-            kind = _KIND_NAMES[index.feature_kind[feature]]
-            detail = f"{index.feature_name[feature]} (on {len(notes)} notes)"
-            for other in notes:
-                reasons[other].append(Reason(kind, detail, worth))
-    if config.text_weight and index.word_counts[me]:
-        _accumulate_text(index, me, config.text_weight, scores, reasons)
-    for same_group in index.members[index.group_of[me]]:  # ~one article's notes: cheaper than filtering
-        scores.pop(same_group, None)
-    return scores
-
-
-def _accumulate_text(
-    index: RelatedIndex,
-    me: int,
-    weight: float,
-    scores: dict[int, float],
-    reasons: dict[int, list[Reason]] | None,
-) -> None:
-    """Shared title/definition words, each by rarity, over the geometric mean of the two word counts."""
-    shared: dict[int, float] = {}
-    words: dict[int, list[str]] = defaultdict(list)
-    rarity, postings = index.feature_rarity, index.feature_notes
-    for feature in index.words[me]:
-        worth = rarity[feature]
-        for other in postings[feature]:
-            shared[other] = shared.get(other, 0.0) + worth
-            if reasons is not None:
-                words[other].append(index.feature_name[feature])
-    counts = index.word_counts
-    mine = counts[me]
-    for other, total in shared.items():
-        points = weight * total / math.sqrt(mine * counts[other])
-        scores[other] = scores.get(other, 0.0) + points
-        if reasons is not None:
-            reasons[other].append(Reason("text", ", ".join(words[other]), points))
+    """The `limit` best candidates scoring at least `min_score`: what the section lists."""
+    return top_candidates(index, number, weights_of(config), limit, config.min_score)
 
 
 def choose(candidates: list[Candidate], limit: int, min_score: float) -> list[Candidate]:
@@ -607,47 +346,44 @@ def scan_facts(
     link_index: LinkIndex,
     config: RelatedConfig,
     read_raw: Callable[[str], bytes],
-    read_note: Callable[[str], Note] | None = None,
 ) -> RelatedScan:
-    """Group, tags, resolved targets and current section entries of every note, from its cached facts.
-
-    No note is parsed here, except that text scoring (off by default) needs each grouped note's title and
-    `definition` (`read_note`). Bytes are read only for the rare note that does not decode or whose
-    frontmatter does not parse, to tell whether it names the group property (then it is reported).
-    """
+    """Groups, tags, resolved targets, words and current section entries of every note, from its cached
+    facts. No note is parsed here. Bytes are read only for the rare note that does not decode or whose
+    frontmatter does not parse, to tell whether it names the group property (then it is reported)."""
     resolve = cached_resolver(link_index)
+    by_folder = config.group_by == "folder"
     needle = config.group_property.encode("utf-8")
-    group_property = config.group_property
-    rows: list[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
+    rows: list[IndexRow] = []
     sections: dict[str, tuple[int, int]] = {}
     listed: dict[str, tuple[str, ...]] = {}
     unparsable: list[dict[str, str]] = []
     ungrouped = 0
-    tag_names: dict[str, str] = {}  # one string object per tag, however many notes carry it
+    names: dict[str, str] = {}  # one string object per tag or group, however many notes carry it
     for facts in all_facts:
         path = facts.path
         properties = facts.properties
         error = facts.decode_error or (facts.yaml_error if properties is None else None)
         if error is not None:
-            if needle in read_raw(path):
+            if by_folder or needle in read_raw(path):
                 unparsable.append({"path": path, "error": error})
             else:
                 ungrouped += 1
             continue
-        group = group_of(properties, group_property) if properties is not None else None
-        if properties is None or group is None:
+        properties = properties or {}
+        groups = (
+            (folder_group(path, config.folder_depth),)
+            if by_folder
+            else groups_of(properties, config.group_property)
+        )
+        if not groups:
             ungrouped += 1
             continue
         tags = tuple(
-            sorted(tag_names.setdefault(tag, tag) for tag in tags_of(properties).union(facts.inline_tags))
+            sorted(names.setdefault(tag, tag) for tag in tags_of(properties).union(facts.inline_tags))
         )
         section = facts.section
         targets = _resolved_targets(facts, section, resolve)
-        words: tuple[str, ...] = ()
-        if config.text_weight and read_note is not None:
-            note = read_note(path)
-            words = tuple(sorted(words_of(note, note.properties or {})))
-        rows.append((path, group, tags, targets, words))
+        rows.append(IndexRow(path, tuple(names.setdefault(g, g) for g in groups), tags, targets, facts.words))
         if section[0] >= 0:
             sections[path] = section
             inside = sorted(
@@ -656,6 +392,23 @@ def scan_facts(
             listed[path] = tuple(written for _, written in inside)
     return RelatedScan(
         RelatedIndex(rows, config.common_share), sections, listed, unparsable, ungrouped, resolve
+    )
+
+
+def grouping_text(config: RelatedConfig) -> str:
+    """How notes are grouped, for messages: `articleStem` or `folder (depth 1)`."""
+    return f"folder (depth {config.folder_depth})" if config.group_by == "folder" else config.group_property
+
+
+def require_groups(scan: RelatedScan, config: RelatedConfig) -> None:
+    """A vault where notes exist but none is grouped gets told which setting to use, not "skipped N"."""
+    if scan.index.total or not scan.ungrouped:
+        return
+    raise VaultError(
+        f"no note has the {config.group_property} property, so sync-related has no groups to relate "
+        f'({scan.ungrouped} notes read); group notes by folder with `[related] group_by = "folder"` '
+        f"(and folder_depth) in .vaulttools.toml, or set related.group_property to the property that "
+        f"names each note's group"
     )
 
 
@@ -670,7 +423,9 @@ def _resolved_targets(
         for link in facts.links
         if link.opaque is None and link.target and not skip_from <= link.start < skip_to
     }
-    return tuple(sorted(target for target in found if target is not None and target != path))
+    found.discard(None)
+    found.discard(path)
+    return tuple(sorted(found))  # type: ignore[arg-type]  # None was just discarded
 
 
 def plan_related(
@@ -713,6 +468,8 @@ def plan_related(
     report = {
         "heading": config.heading,
         "group_property": config.group_property,
+        "group_by": config.group_by,
+        "grouping": grouping_text(config),
         "notes_scored": index.total,
         **outcome,
         "skipped_unparsable": scan.unparsable,
@@ -775,20 +532,11 @@ def related_config(config: RelatedConfig, limit: int | None) -> RelatedConfig:
 
 
 def scan_vault(vault: Vault, config: RelatedConfig) -> RelatedScan:
-    """The scan of a vault, from its facts (cached in `.vaulttools/cache`, parsed on every core if not)."""
-    return scan_facts(vault.iter_facts(), vault.index, config, vault.read_bytes, _note_reader(vault))
-
-
-def _note_reader(vault: Vault) -> Callable[[str], Note]:
-    """`vault.note` without keeping the note: one grouped note at a time is all scoring text needs."""
-
-    def read(path: str) -> Note:
-        try:
-            return vault.note(path)
-        finally:
-            vault.forget(path)
-
-    return read
+    """The scan of a vault, from its facts (cached in `.vaulttools/cache`, parsed on every core if not);
+    a vault where no note is grouped is refused with the setting to use."""
+    scan = scan_facts(vault.iter_facts(), vault.index, config, vault.read_bytes)
+    require_groups(scan, config)
+    return scan
 
 
 def plan_vault(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> BatchPlan:

@@ -16,23 +16,26 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import posixpath
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote as percent_quote
 from urllib.parse import unquote_to_bytes
 
 import yaml
 
+from vaulttools.canvas import Canvas, CanvasError, edited_canvas, is_canvas
 from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.frontmatter import RefusedEdit, format_scalar
-from vaulttools.linkedit import retarget
+from vaulttools.linkedit import in_yaml_style, retarget
 from vaulttools.links import PROPERTY, Link
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
@@ -44,14 +47,16 @@ COMMAND = "rename"
 FORBIDDEN_CHARACTERS = '*"\\/<>:|?#^[]'
 ALIASES = "aliases"
 UNPARSABLE_FRONTMATTER = "unparsable-frontmatter"
+UNREADABLE_NOTE = "unreadable-note"
 
 
 @dataclass(frozen=True)
 class Rename:
-    """One note's rename: vault paths before and after (both end in `.md`)."""
+    """One file's rename: vault paths before and after (a note's both end in `.md`)."""
 
     old_path: str
     new_path: str
+    folder: tuple[str, str] | None = None  # (old, new) of the folder rename this move is part of
 
     @property
     def old_stem(self) -> str:
@@ -76,6 +81,7 @@ class RenameReport:
     widened: int = 0
     adjusted: int = 0  # links to other notes re-pointed so they keep their meaning
     display_updated: int = 0
+    display_left_alone: int = 0  # display text equal to the old name only ignoring letter case
     ids_updated: int = 0
     aliases_added: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -96,29 +102,73 @@ def stem_of(path: str) -> str:
 # --- input: the map file and the names -------------------------------------------------------------
 
 
-def parse_rename_map(text: str, filename: str) -> list[tuple[str, str]]:
-    """Pairs from a CSV (`old,new`, header optional) or YAML (`old: new`) map; refuses anything odd."""
+class RenameMap(list[tuple[str, str]]):
+    """The (OLD, NEW) pairs of a map file, with the line each came from: problems name `FILE:LINE`."""
+
+    def __init__(
+        self, source: str, entries: Iterable[tuple[int, str, str]] = (), problems: Iterable[str] = ()
+    ) -> None:
+        entries = list(entries)
+        super().__init__((old, new) for _, old, new in entries)
+        self.source = source
+        self.line_numbers = [line for line, _, _ in entries]
+        self.problems = list(problems)  # the file's own problems, listed with the names' (resolve_renames)
+
+
+def parse_rename_map(text: str, filename: str, *, defer_problems: bool = False) -> RenameMap:
+    """Pairs from a CSV (`old,new`, header optional) or YAML (`old: new`) map; every problem of the file is
+    listed (`FILE:LINE: …`) in one refusal, here or (`defer_problems`) with the names' problems when the
+    map is resolved against the vault."""
+    problems: list[str] = []
     if filename.lower().endswith((".yaml", ".yml")):
-        pairs = _yaml_pairs(text, filename)
+        entries = _yaml_pairs(text, filename, problems)
     else:
-        pairs = _csv_pairs(text, filename)
-    if not pairs:
+        entries = _csv_pairs(text, filename, problems)
+    if problems and not (defer_problems and entries):
+        raise map_problems(filename, problems)
+    if not entries:
         raise VaultError(f"{filename}: the map holds no renames; add `old,new` lines")
-    return pairs
+    return RenameMap(filename, entries, problems)
 
 
-def _csv_pairs(text: str, filename: str) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
+def read_rename_map(path: str, data: bytes) -> RenameMap:
+    """A map file's bytes as text: UTF-8 (a BOM allowed); anything else is refused in plain words."""
+    if b"\0" in data:
+        raise VaultError(
+            f"{path} is a binary file, not a rename map; give a CSV (old,new) or YAML (old: new) file"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise VaultError(f"{path}:{line}: not UTF-8 text; save the map as UTF-8") from exc
+    return parse_rename_map(text, path, defer_problems=True)
+
+
+def map_problems(source: str, problems: list[str]) -> VaultError:
+    """One refusal for every problem of a map: the lines go to stderr (and --json), then the summary."""
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    return VaultError(
+        f"{count} in the map {source}; fix them and run again (nothing was written)", lines=problems
+    )
+
+
+def _csv_pairs(text: str, filename: str, problems: list[str]) -> list[tuple[int, str, str]]:
+    entries: list[tuple[int, str, str]] = []
+    seen_rows = False  # the header may come after comment lines, but only before the first rename
     for number, row in enumerate(csv.reader(io.StringIO(text.lstrip("\ufeff"))), start=1):
         cells = [cell.strip() for cell in row]
         if not any(cells) or cells[0].startswith("#"):
             continue
-        if number == 1 and [c.lower() for c in cells] == ["old", "new"]:
+        if not seen_rows and [c.lower() for c in cells] == ["old", "new"]:
+            seen_rows = True
             continue  # the optional header
+        seen_rows = True
         if len(cells) != 2 or not all(cells):
-            raise VaultError(f"{filename}:{number}: expected two cells `old,new`, got {row!r}")
-        pairs.append((cells[0], cells[1]))
-    return pairs
+            problems.append(f"{filename}:{number}: expected two cells `old,new`, got {','.join(row)!r}")
+            continue
+        entries.append((number, cells[0], cells[1]))
+    return entries
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -126,53 +176,69 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
+    seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
+        line = key_node.start_mark.line + 1
         if key in seen:
-            raise VaultError(f"the map names {key!r} twice (line {key_node.start_mark.line + 1}); keep one")
-        seen.add(key)
+            raise VaultError(
+                f"line {line}: the map names {key!r} again (first on line {seen[key]}); keep one"
+            )
+        seen[key] = line
     return loader.construct_mapping(node)
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _yaml_pairs(text: str, filename: str) -> list[tuple[str, str]]:
+def _yaml_pairs(text: str, filename: str, problems: list[str]) -> list[tuple[int, str, str]]:
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+        node = yaml.compose(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
-        raise VaultError(f"{filename}: not valid YAML ({' '.join(str(exc).split())})") from exc
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problems.append(f"{filename}{where}: not valid YAML ({' '.join(str(exc).split())})")
+        return []
+    except VaultError as exc:  # a duplicate key, with its line
+        line, _, message = exc.message.partition(": ")
+        problems.append(f"{filename}:{line.removeprefix('line ')}: {message}")
+        return []
     if data is None:
         return []
-    if not isinstance(data, dict):
-        raise VaultError(f"{filename}: expected a mapping `old: new`, got a YAML {type(data).__name__}")
-    pairs = []
-    for old, new in data.items():
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        problems.append(f"{filename}:1: expected a mapping `old: new`, got a YAML {type(data).__name__}")
+        return []
+    entries = []
+    for (key_node, _), (old, new) in zip(node.value, data.items(), strict=True):
+        line = key_node.start_mark.line + 1
         if not isinstance(old, str) or not isinstance(new, str):
-            raise VaultError(f"{filename}: {old!r}: {new!r} is not a pair of names; quote both names")
-        pairs.append((old.strip(), new.strip()))
-    return pairs
+            problems.append(f"{filename}:{line}: {old!r}: {new!r} is not a pair of names; quote both names")
+            continue
+        entries.append((line, old.strip(), new.strip()))
+    return entries
 
 
 def find_old_note(index: LinkIndex, old: str) -> str:
-    """The vault path of the note OLD names: a file stem (any case) or a vault path."""
+    """The vault path of the note or file OLD names: a file stem (any case), a file name with its
+    extension (an attachment, a canvas), or a vault path."""
     given = old.strip()
     if not given:
         raise VaultError("OLD is empty; name the note to rename")
     if "/" in given:
         path = given.lstrip("/")
         resolution = index.resolve("/" + path, "")
-        if (
-            resolution.path is None
-            or resolution.status != RESOLVED
-            or not resolution.path.lower().endswith(".md")
-        ):
-            raise VaultError(f"no note at {given!r}; check the path (see `vaulttools check`)")
+        if resolution.status != RESOLVED or resolution.path is None:
+            raise VaultError(f"no note or file at {given!r}; check the path (see `vaulttools check`)")
         return resolution.path
     paths = sorted(index.notes_named(strip_md(given)))
     if not paths:
-        raise VaultError(f"no note named {given!r} in the vault; check the name")
+        # An attachment is named with its extension (`diagram.png`), in any letter case.
+        paths = sorted(p for p in index.matches(given) if fold(posixpath.basename(p)) == fold(given))
+    if not paths:
+        similar = index.similar_note_names(strip_md(given))
+        hint = f"did you mean {' or '.join(repr(name) for name in similar)}?" if similar else "check the name"
+        raise VaultError(f"no note named {given!r} in the vault; {hint}")
     if len(paths) > 1:
         raise VaultError(
             f"{given!r} is ambiguous: {', '.join(paths)}; give the path of the one to rename instead"
@@ -180,16 +246,76 @@ def find_old_note(index: LinkIndex, old: str) -> str:
     return paths[0]
 
 
-def new_note_path(old_path: str, new: str) -> str:
-    """Where NEW puts the note: a name keeps its folder, a path (with `/`) moves it. Refuses bad names."""
-    given = new
+def is_note_path(path: str) -> bool:
+    return path.lower().endswith(".md")
+
+
+def find_old_folder(vault: Vault, old: str) -> str | None:
+    """The vault path of the folder OLD names (a vault path, `/` at the end optional), or None.
+
+    A folder and a note with the same path (`projects/` and `projects.md`) are told apart by the slash.
+    """
+    given = old.strip()
+    folder = given.strip("/")
+    if not folder or any(part in ("", ".", "..") or part.startswith(".") for part in folder.split("/")):
+        return None
+    if not (vault.root / folder).is_dir() or (vault.root / folder).is_symlink():
+        return None
+    if not given.endswith("/") and vault.index.exists(folder + ".md"):
+        raise VaultError(
+            f"{given!r} is both a folder and a note; write {folder + '/'!r} for the folder or "
+            f"{folder + '.md'!r} for the note"
+        )
+    return folder
+
+
+def new_folder_path(old_folder: str, new: str) -> str:
+    """Where NEW puts the folder: a name keeps its parent folder, a path (with `/`; `name/` for a folder
+    at the vault's top) moves it."""
+    as_path = "/" in new
+    given = new.rstrip("/") if new.strip("/") else new
+    _check_path_text(given)
+    parts = given.split("/")
+    for part in parts:
+        _check_name(part, given)
+    if as_path:
+        return given
+    parent = posixpath.dirname(old_folder)
+    return f"{parent}/{given}" if parent else given
+
+
+def new_attachment_path(old_path: str, new: str) -> str:
+    """Where NEW puts an attachment: as for notes, but its extension is its own (kept when NEW has none)."""
+    _check_path_text(new)
+    parts = new.split("/")
+    name = parts[-1]
+    _check_name(name, new)
+    for folder in parts[:-1]:
+        _check_name(folder, new)
+    if is_note_path(name):
+        raise VaultError(f"NEW {new!r} would turn {old_path} into a note; keep a non-markdown extension")
+    old_extension = posixpath.splitext(old_path)[1]
+    if not posixpath.splitext(name)[1] and old_extension:
+        name += old_extension
+    folder = "/".join(parts[:-1]) if len(parts) > 1 else posixpath.dirname(old_path)
+    return f"{folder}/{name}" if folder else name
+
+
+def _check_path_text(given: str) -> None:
+    """What NEW must be for any rename: trimmed, relative, inside the vault."""
     if given != given.strip():
         raise VaultError(f"NEW {given!r} starts or ends with spaces; remove them")
     if given.startswith("/"):
         raise VaultError(f"NEW {given!r} is absolute: give a name, or a path relative to the vault root")
-    parts = given.split("/")
-    if any(part in ("..", ".") for part in parts):
+    if any(part in ("..", ".") for part in given.split("/")):
         raise VaultError(f"NEW {given!r} leads outside the vault folder; give a path inside the vault")
+
+
+def new_note_path(old_path: str, new: str) -> str:
+    """Where NEW puts the note: a name keeps its folder, a path (with `/`) moves it. Refuses bad names."""
+    given = new
+    _check_path_text(given)
+    parts = given.split("/")
     name = strip_md(parts[-1])
     _check_name(name, given)
     for folder in parts[:-1]:
@@ -219,47 +345,131 @@ def resolve_renames(
     """Check the whole map before anything is planned: every refusal of issue 3 lives here.
 
     A pair whose note already has that name is left out (said in `skipped`) when the map has other
-    renames to do, so a map can be run again after some of its names were applied by hand.
+    renames to do, so a map can be run again after some of its names were applied by hand. A folder's
+    pair becomes one rename per file below it.
     """
     if not pairs:
         raise VaultError("nothing to rename: give OLD and NEW, or --map FILE")
     index = vault.index
     renames: list[Rename] = []
     unchanged: list[str] = []
+    left_behind: list[str] = []
     by_old: dict[str, str] = {}
-    for old, new in pairs:
-        old_path = find_old_note(index, old)
-        if old_path in by_old:
-            raise VaultError(f"{old_path} is renamed twice in the map ({by_old[old_path]!r} and {old!r})")
-        by_old[old_path] = old
-        new_path = new_note_path(old_path, new)
-        if new_path == old_path:
-            unchanged.append(f"{old!r} is already called {new!r}; left out")
+    # A map's problems are all collected, each with its `FILE:LINE`, before one refusal.
+    source = pairs.source if isinstance(pairs, RenameMap) else None
+    lines = pairs.line_numbers if isinstance(pairs, RenameMap) else [0] * len(pairs)
+    problems: list[tuple[int, str]] = [(0, problem) for problem in getattr(pairs, "problems", ())]
+    rename_lines: list[int] = []
+    for (old, new), line in zip(pairs, lines, strict=True):
+        try:
+            folder = find_old_folder(vault, old)
+            if folder is not None:
+                moves = folder_renames(vault, folder, new_folder_path(folder, new))
+                left = unmanaged_files(vault, folder)
+                if left:
+                    left_behind.append(
+                        f"{folder}/ holds {len(left)} file(s) outside the vault's notes and attachments (hidden, "
+                        f"ignored or symlinks, e.g. {left[0]}): left where they are, so the folder stays"
+                    )
+            else:
+                old_path = find_old_note(index, old)
+                new_path = (
+                    new_note_path(old_path, new)
+                    if is_note_path(old_path)
+                    else new_attachment_path(old_path, new)
+                )
+                moves = [Rename(old_path, new_path)]
+            if all(move.new_path == move.old_path for move in moves):
+                unchanged.append(f"{old!r} is already called {new!r}; left out")
+                continue
+            for move in moves:
+                if move.old_path in by_old:
+                    raise VaultError(
+                        f"{move.old_path} is renamed twice in the map ({by_old[move.old_path]!r} and {old!r})"
+                    )
+                by_old[move.old_path] = old
+        except VaultError as exc:
+            if source is None:
+                raise
+            problems.append((line, f"{source}:{line}: {exc.message}"))
             continue
-        renames.append(Rename(old_path, new_path))
+        renames += moves
+        rename_lines += [line] * len(moves)
+    if source is not None:
+        line_of = {rename.old_path: line for rename, line in zip(renames, rename_lines, strict=True)}
+        for refusal, old_path in _taken_names(vault, renames):
+            problems.append((line_of[old_path], f"{source}:{line_of[old_path]}: {refusal.message}"))
+        if problems:
+            raise map_problems(source, [problem for _, problem in sorted(problems, key=_problem_line)])
     if not renames:
         raise VaultError(f"{unchanged[0].removesuffix('; left out')}; nothing to rename")
     if skipped is not None:
-        skipped += unchanged
-    _refuse_taken_names(vault, renames)
+        skipped += unchanged + left_behind
+    for refusal, _ in _taken_names(vault, renames):
+        raise refusal
     return renames
 
 
-def _refuse_taken_names(vault: Vault, renames: list[Rename]) -> None:
-    """NEW must be free (letter case ignored) once every OLD of the map has moved away."""
+def unmanaged_files(vault: Vault, folder: str) -> list[str]:
+    """Files and symlinks below `folder` that the vault scan leaves out (hidden, ignored): a folder rename
+    moves only what vaulttools manages and says what it left."""
+    managed = set(vault.scan.notes) | set(vault.scan.files)
+    left = []
+    for current, folders, files in os.walk(vault.root / folder):  # never follows symlinked folders
+        relative = Path(current).relative_to(vault.root).as_posix()
+        links = [name for name in folders if (Path(current) / name).is_symlink()]
+        left += [
+            f"{relative}/{name}" for name in sorted(files + links) if f"{relative}/{name}" not in managed
+        ]
+    return left
+
+
+def folder_renames(vault: Vault, old_folder: str, new_folder: str) -> list[Rename]:
+    """One rename per note and attachment below `old_folder` (at any depth), to the same place below
+    `new_folder`. Refuses a destination that exists or lies inside the folder itself."""
+    if new_folder == old_folder:
+        return [Rename(old_folder, old_folder)]  # nothing to do: the caller leaves it out
+    if fold(new_folder).startswith(fold(old_folder) + "/"):
+        raise VaultError(f"cannot move {old_folder}/ into itself ({new_folder}/); choose a place outside it")
+    case_only = fold(new_folder) == fold(old_folder)
+    if not case_only and (vault.root / new_folder).exists():
+        raise VaultError(f"{new_folder} already exists; choose another folder name (or move its files first)")
+    prefix = old_folder + "/"
+    paths = [p for p in (*vault.scan.notes, *vault.scan.files) if p.startswith(prefix)]
+    if not paths:
+        raise VaultError(f"{old_folder}/ holds no notes or attachments; nothing to rename")
+    pair = (old_folder, new_folder)
+    return [Rename(p, new_folder + p[len(old_folder) :], pair) for p in sorted(paths)]
+
+
+def _problem_line(problem: tuple[int, str]) -> int:
+    """A problem's line: given, or (the file's own problems) read back from its `FILE:LINE:` prefix."""
+    line, text = problem
+    if line:
+        return line
+    number = text.split(": ", 1)[0].rpartition(":")[2]
+    return int(number) if number.isdigit() else 0
+
+
+def _taken_names(vault: Vault, renames: list[Rename]) -> Iterator[tuple[VaultError, str]]:
+    """NEW must be free (letter case ignored) once every OLD of the map has moved away: each refusal, with
+    the old path of the rename it stops."""
     vacated = {fold(r.old_path) for r in renames}
     remaining = {fold(path) for path in vault.index.paths} - vacated
     claimed: dict[str, str] = {}
     for rename in renames:
         key = fold(rename.new_path)
         if key in remaining or (key not in vacated and (vault.root / rename.new_path).exists()):
-            raise VaultError(f"{rename.new_path} already exists (letter case ignored); choose another name")
-        if key in claimed:
-            raise VaultError(
+            message = f"{rename.new_path} already exists (letter case ignored); choose another name"
+            yield VaultError(message), rename.old_path
+        elif key in claimed:
+            message = (
                 f"{claimed[key]} and {rename.old_path} would both become {rename.new_path}; "
                 "give them different names"
             )
-        claimed[key] = rename.old_path
+            yield VaultError(message), rename.old_path
+        else:
+            claimed[key] = rename.old_path
 
 
 # --- the byte-level prefilter -----------------------------------------------------------------------
@@ -399,7 +609,9 @@ def plan_renames(vault: Vault, renames: list[tuple[str, str]], *, keep_alias: bo
             note = Note(path, raw, vault.config.link_property_set)
             report.notes_parsed += 1
             rename = by_old_path.get(path)
-            change = plan_note(vault, note, moved, after, report, rename=rename, keep_alias=keep_alias)
+            change = plan_note(
+                vault, note, moved, after, report, rename=rename, keep_alias=keep_alias, mentions=pattern
+            )
             if change is not None:
                 changes.append(change)
         return [(changes, report)]
@@ -409,7 +621,67 @@ def plan_renames(vault: Vault, renames: list[tuple[str, str]], *, keep_alias: bo
     for chunk_changes, chunk_report in map_notes(plan_chunk, vault.note_paths, on_progress=vault.on_progress):
         changes += chunk_changes
         report.absorb(chunk_report)
+    changes += plan_canvases(vault, moved, after, report)
+    changes += attachment_moves(vault, resolved)
     return _batch(resolved, changes, report)
+
+
+def plan_canvases(
+    vault: Vault, moved: dict[str, str], after: LinkIndex, report: RenameReport
+) -> list[FileChange]:
+    """Every canvas's references to a renamed file (and, for a moved canvas, its relative links).
+
+    Every canvas is read: a vault has few, and a file node spells the path JSON-escaped (`\\/`,
+    `\\u00e9`), which the notes' byte prefilter would miss.
+    """
+    changes = []
+    for path in vault.scan.files:
+        if is_canvas(path):
+            change = plan_canvas(vault, path, moved, after, report)
+            if change is not None:
+                changes.append(change)
+    return changes
+
+
+def plan_canvas(
+    vault: Vault, path: str, moved: dict[str, str], after: LinkIndex, report: RenameReport
+) -> FileChange | None:
+    raw = vault.read_bytes(path)
+    new_path = moved.get(path)
+    try:
+        canvas = Canvas(path, raw)
+    except CanvasError as exc:
+        report.warnings.append(
+            f"{path}: not a canvas vaulttools can read ({exc}); its references were not updated"
+        )
+        return FileChange(path, raw, raw, new_path) if new_path else None
+    new_source = new_path or path
+    edits: list[Edit] = []
+    for ref in canvas.references():
+        if ref.link is None or ref.text_note is None:
+            resolution = vault.index.resolve("/" + ref.target, "")
+            if resolution.status == RESOLVED and resolution.path in moved:
+                edits.append(canvas.target_edit(ref, moved[resolution.path]))
+                report.rewritten[f"canvas-{ref.kind}"] += 1
+            continue
+        planned = link_edits(
+            vault, ref.text_note, ref.link, moved, new_source, after, report, label="canvas-text"
+        )
+        edits += [canvas.text_edit(ref, edit) for edit in planned]
+    new_text = edited_canvas(canvas, edits)
+    if new_text == canvas.text and new_path is None:
+        return None
+    return FileChange(path, raw, canvas.encode(new_text), new_path)
+
+
+def attachment_moves(vault: Vault, renames: list[Rename]) -> list[FileChange]:
+    """The renamed files that are neither notes nor canvases: moved with their bytes as they are."""
+    return [
+        FileChange(r.old_path, raw, raw, r.new_path)
+        for r in renames
+        if not is_note_path(r.old_path) and not is_canvas(r.old_path)
+        for raw in (vault.read_bytes(r.old_path),)
+    ]
 
 
 def candidate_pattern(renames: list[Rename], after: LinkIndex) -> re.Pattern[bytes]:
@@ -453,21 +725,36 @@ def plan_note(
     *,
     rename: Rename | None,
     keep_alias: bool,
+    mentions: re.Pattern[bytes] | None = None,
 ) -> FileChange | None:
-    """Every edit one note needs (links, and for a renamed note its id and aliases), verified."""
+    """Every edit one note needs (links, and for a renamed note its id and aliases), verified.
+
+    `mentions` (the spellings of the old names) lets a note that spells one in a part that cannot be read
+    (not UTF-8, or a frontmatter that does not parse) be listed as left alone: a rename never skips silently.
+    """
     new_source = moved.get(note.path, note.path)
     if not note.editable:
         if rename is not None:
             report.warnings.append(f"{note.path}: {note.decode_error}; moved without reading its links")
             return FileChange(note.path, note.raw, note.raw, rename.new_path)
+        if mentions is not None:
+            _leave_unread_mention(note, note.raw, UNREADABLE_NOTE, note.decode_error or "", mentions, report)
         return None
     edits: list[Edit] = []
+    places_before = len(report.left_alone_places)
     for link in note.links:
         edits.extend(link_edits(vault, note, link, moved, new_source, after, report))
+    fm = note.frontmatter
+    if mentions is not None and fm is not None and not note.frontmatter_editable:
+        listed = any(p["path"] == note.path for p in report.left_alone_places[places_before:])
+        if not listed:
+            yaml_bytes = note.text[: fm.end].encode("utf-8")
+            detail = note.yaml_error or ""
+            _leave_unread_mention(note, yaml_bytes, UNPARSABLE_FRONTMATTER, detail, mentions, report)
     appended: dict[str, str] = {}
     if rename is not None:
         edits.extend(identity_edits(vault, note, rename, report))
-        if keep_alias:
+        if keep_alias and rename.old_stem != rename.new_stem:  # a move keeps the name: no alias needed
             alias_edit = plan_alias(note, rename.old_stem, vault.config.id_property)
             if alias_edit is not None:
                 edits.append(alias_edit)
@@ -484,9 +771,12 @@ def link_edits(
     new_source: str,
     after: LinkIndex,
     report: RenameReport,
+    *,
+    label: str | None = None,
 ) -> list[Edit]:
     """The edits for one link: its target (and display text) if it points at a renamed note, or a
-    re-pointing that keeps a link to another note on that note."""
+    re-pointing that keeps a link to another note on that note. `label`: the kind the report counts
+    a rewritten link under (default: the link's own kind)."""
     if not link.target:
         return []  # `[[#Heading]]`: a link inside the note itself, path-less by design
     before = vault.index.resolve(link.target, note.path)
@@ -517,15 +807,22 @@ def link_edits(
         target, _ = widened_target(candidate, new_dest, new_source, after)
         report.adjusted += 1
         return [retarget(note, link, target, kind="adjusted")]
+    if stem_of(before.path) == stem_of(new_dest) and _reaches(after, link.target, new_source, new_dest):
+        # A move that keeps the name, and a link that still reaches the file as written (a bare name that
+        # stays unique, a path below a moved folder, a relative path between two moved files): kept.
+        return []
     candidate = styled_target(link.target, before.path, new_dest, new_source, note.path)
     target, widened = widened_target(candidate, new_dest, new_source, after)
-    report.widened += widened
-    report.rewritten[_kind_label(note, link)] += 1
     edits = [retarget(note, link, target)]
-    display = display_edit(note, link, stem_of(before.path), stem_of(new_dest))
+    old_stem = stem_of(before.path)
+    display = display_edit(note, link, old_stem, stem_of(new_dest))
+    report.widened += widened
+    report.rewritten[label or _kind_label(note, link)] += 1
     if display is not None:
         report.display_updated += 1
         edits.append(display)
+    elif display_differs(link, old_stem):
+        report.display_left_alone += 1
     return edits
 
 
@@ -537,19 +834,56 @@ def _kind_label(note: Note, link: Link) -> str:
 
 
 def display_edit(note: Note, link: Link, old_stem: str, new_stem: str) -> Edit | None:
-    """Display text equal to the old name (any letter case) follows the rename; spacing kept."""
-    if link.display is None or link.embed or link.display_start < 0:
+    """Display text equal to the old name follows the rename (spacing kept). Only an exact match: text
+    that differs, if only in letter case, is the author's prose and stays (`display_differs` says so)."""
+    if display_differs(link, old_stem) is not False:
         return None
     shown = note.text[link.display_start : link.display_end]
     stripped = shown.strip()
-    if fold(stripped) != fold(old_stem):
-        return None
-    new_text = new_stem
-    if link.kind == PROPERTY and link.quote:
-        where = f"{note.path}:{note.line_col(link.start)[0]}"
-        new_text = format_scalar(new_stem, link.quote, in_flow=False, where=where)
     start = link.display_start + (len(shown) - len(shown.lstrip()))
+    new_text = in_yaml_style(note, link, new_stem) if link.kind == PROPERTY else new_stem
+    if new_text == stripped:
+        return None  # a move that keeps the name: the display text stays as it is
     return Edit(start, start + len(stripped), stripped, new_text, "display")
+
+
+def display_differs(link: Link, old_stem: str) -> bool | None:
+    """False when the link's display text is the old name exactly, True when it is the old name in other
+    letter case (left as written), None when it is something else or there is none."""
+    if link.display is None or link.embed or link.display_start < 0:
+        return None
+    shown = link.display.strip()
+    if shown == old_stem:
+        return False
+    return True if fold(shown) == fold(old_stem) else None
+
+
+def _leave_unread_mention(
+    note: Note,
+    raw: bytes,
+    reason: str,
+    detail: str,
+    mentions: re.Pattern[bytes],
+    report: RenameReport,
+) -> None:
+    """List a note whose bytes `raw` spell an old name where vaulttools cannot read links."""
+    match = mentions.search(raw.lower())
+    if match is None:
+        return
+    report.left_alone[reason] += 1
+    spelled = raw[match.start() : match.end()].decode("utf-8", "replace")
+    line = raw.count(b"\n", 0, match.start()) + 1
+    column = match.start() - raw.rfind(b"\n", 0, match.start())
+    report.left_alone_places.append(
+        {
+            "path": note.path,
+            "line": line,
+            "column": column,
+            "reason": reason,
+            "target": spelled,
+            "detail": detail,
+        }
+    )
 
 
 def _leave_alone(note: Note, link: Link, reason: str, report: RenameReport) -> None:
@@ -566,8 +900,8 @@ def _leave_alone(note: Note, link: Link, reason: str, report: RenameReport) -> N
 def identity_edits(vault: Vault, note: Note, rename: Rename, report: RenameReport) -> list[Edit]:
     """The `id` property follows the rename when it equals the old name; only its characters change."""
     key = vault.config.id_property
-    if note.frontmatter is None:
-        return []
+    if note.frontmatter is None or rename.old_stem == rename.new_stem:
+        return []  # no frontmatter, or a move that keeps the name (and so the id)
     if not note.frontmatter_editable:
         report.warnings.append(
             f"{note.path}: frontmatter does not parse ({note.yaml_error}); its {key!r} was not updated"
@@ -708,18 +1042,25 @@ def _block_alias(note: Note, key_line_end: int, old_stem: str) -> Edit:
 
 
 def _batch(renames: list[Rename], changes: list[FileChange], report: RenameReport) -> BatchPlan:
-    if len(renames) == 1:
+    folders = list(dict.fromkeys(r.folder for r in renames if r.folder is not None))
+    if len(folders) == 1 and all(r.folder is not None for r in renames):
+        summary = f"{folders[0][0]}/ → {folders[0][1]}/"
+    elif len(renames) == 1:
         summary = (
             f"{renames[0].old_stem} → {renames[0].new_path if renames[0].moves else renames[0].new_stem}"
         )
     else:
-        summary = f"{len(renames)} notes renamed"
+        summary = (
+            f"{len(renames)} {'notes' if all(is_note_path(r.old_path) for r in renames) else 'files'} renamed"
+        )
     links = sum(report.rewritten.values())
     counts = {
+        "folders_renamed": len(folders),
         "notes_renamed": len(renames),
         "files_changed": len(changes),
         "links_rewritten": links,
         "display_texts_updated": report.display_updated,
+        "display_texts_left_alone": report.display_left_alone,
         "links_widened": report.widened,
         "links_adjusted": report.adjusted,
         "ids_updated": report.ids_updated,
@@ -728,11 +1069,15 @@ def _batch(renames: list[Rename], changes: list[FileChange], report: RenameRepor
     }
     plan_report = {
         "renames": [{"old": r.old_path, "new": r.new_path} for r in renames],
+        "folders": [
+            {"old": old, "new": new, "files": sum(1 for r in renames if r.folder == (old, new))}
+            for old, new in folders
+        ],
         "rewritten_by_kind": dict(sorted(report.rewritten.items())),
         "left_alone_by_reason": dict(sorted(report.left_alone.items())),
         "left_alone": report.left_alone_places,
         "warnings": report.warnings,
-        "notes_read": report.notes_read + len(renames),
+        "notes_read": report.notes_read + sum(1 for r in renames if is_note_path(r.old_path)),
         "notes_parsed": report.notes_parsed,
     }
     return BatchPlan(COMMAND, summary, changes, counts, plan_report)
@@ -741,13 +1086,24 @@ def _batch(renames: list[Rename], changes: list[FileChange], report: RenameRepor
 def describe(plan: BatchPlan) -> list[str]:
     """The human report printed after a rename (the same facts as `--json`'s `report`)."""
     report = plan.report
-    lines = [f"renamed: {r['old']} → {r['new']}" for r in report.get("renames", [])]
+    folders = report.get("folders", [])
+    lines = [f"renamed folder: {f['old']}/ → {f['new']}/ ({f['files']} files)" for f in folders]
+    inside = tuple(f"{f['old']}/" for f in folders)
+    lines += [
+        f"renamed: {r['old']} → {r['new']}"
+        for r in report.get("renames", [])
+        if not (inside and r["old"].startswith(inside))
+    ]
     kinds = ", ".join(f"{n} {kind}" for kind, n in report.get("rewritten_by_kind", {}).items())
     lines.append(
         f"links rewritten: {plan.counts.get('links_rewritten', 0)}" + (f" ({kinds})" if kinds else "")
     )
     extra = [
         (plan.counts.get("display_texts_updated", 0), "display texts followed the rename"),
+        (
+            plan.counts.get("display_texts_left_alone", 0),
+            "display texts left as written (the old name in other letter case)",
+        ),
         (plan.counts.get("links_widened", 0), "links widened to a unique path"),
         (plan.counts.get("links_adjusted", 0), "links to other notes adjusted to keep their target"),
         (plan.counts.get("ids_updated", 0), "id properties updated"),
@@ -755,9 +1111,13 @@ def describe(plan: BatchPlan) -> list[str]:
     ]
     lines += [f"{text}: {n}" for n, text in extra if n]
     for place in report.get("left_alone", []):
-        lines.append(
-            f"left alone ({place['reason']}): {place['path']}:{place['line']}  [[{place['target']}]]"
-        )
+        where = f"{place['path']}:{place['line']}"
+        if "detail" in place:  # a mention in a part that cannot be read, maybe not a link at all
+            lines.append(
+                f"left alone ({place['reason']}: {place['detail']}): {where}  mentions {place['target']!r}"
+            )
+        else:
+            lines.append(f"left alone ({place['reason']}): {where}  [[{place['target']}]]")
     lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
     lines.append(f"notes read: {report.get('notes_read', 0)}, parsed: {report.get('notes_parsed', 0)}")
     return lines

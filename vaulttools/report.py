@@ -82,7 +82,7 @@ def batch_document(plan: BatchPlan, result: BatchResult) -> dict[str, Any]:
     }
 
 
-def echo_batch_summary(plan: BatchPlan, result: BatchResult) -> None:
+def echo_batch_summary(plan: BatchPlan, result: BatchResult, *, in_git: bool = True) -> None:
     for warning in result.warnings:
         click.echo(f"vaulttools: warning: {warning}", err=True)
     files = len(plan.changes)
@@ -95,11 +95,24 @@ def echo_batch_summary(plan: BatchPlan, result: BatchResult) -> None:
         return
     if result.committed:
         click.echo(f"{files} {noun} changed and committed as {result.committed[:10]}.")
+        click.echo(f"Review it with `git show --stat HEAD` (or `git log -p -1`); {_take_back_hint(plan)}.")
+    elif in_git:
         click.echo(
-            "Review it with `git show --stat HEAD` (or `git log -p -1`); take it back with `vaulttools undo`."
+            f"{files} {noun} changed; not committed (--no-commit). Review with `git diff`; "
+            "`git checkout -- .` drops the changes, `git commit -a` keeps them."
         )
     else:
-        click.echo(f"{files} {noun} changed; not committed (--no-commit). Review with `git diff`.")
+        click.echo(
+            f"{files} {noun} changed; not committed: the vault is not in a git repository, so there is no "
+            "diff to review and `vaulttools undo` cannot take it back."
+        )
+
+
+def _take_back_hint(plan: BatchPlan) -> str:
+    """What takes this commit back: `undo` for a batch (or a redo), `redo` for an undo."""
+    if plan.command == "undo":
+        return "`vaulttools redo` takes this undo back (the batch returns)"
+    return "`vaulttools undo` takes it back"
 
 
 class TerminalProgress:

@@ -100,6 +100,18 @@ class LinkIndex:
             p for p in self._by_suffix.get(fold(name), ()) if p.lower().endswith(".md") and "/" not in name
         ]
 
+    def similar_note_names(self, name: str, limit: int = 3) -> list[str]:
+        """Note names (file stems) that look like `name`, closest first: "did you mean" for a typo."""
+        import difflib
+
+        stems: dict[str, str] = {}
+        for path in self.paths:
+            if path.lower().endswith(".md"):
+                stem = path.rpartition("/")[2][:-3]
+                stems.setdefault(fold(stem), stem)
+        close = difflib.get_close_matches(fold(name.rpartition("/")[2]), list(stems), n=limit, cutoff=0.75)
+        return [stems[key] for key in close]
+
     def matches(self, target: str) -> list[str]:
         """Every file a plain target (no leading `/`, `./`, `../`) can mean, before any tie-break."""
         key = fold(target.strip())

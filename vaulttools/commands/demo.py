@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,11 @@ DEMO_STEPS: list[tuple[str, list[str]]] = [
     (
         "rename: rename the hub note and update every reference to it",
         ["rename", "concept-humane-imperative", "concept-humane-differentiation"],
+    ),
+    ("rename a folder: its notes move, path links and canvas nodes follow", ["rename", "people", "team"]),
+    (
+        "rename an attachment: every embed (its size kept) and canvas node follows",
+        ["rename", "attachments/team-week.png", "hybrid-week"],
     ),
     ("rename --map: three renames in one batch", ["rename", "--map", "{data}renames.csv"]),
 ]
@@ -72,22 +78,25 @@ def demo(directory: Path | None) -> int:
         argv = ["--vault", str(target), *[a.replace("{data}", demo_data_prefix()) for a in args]]
         click.echo(click.style(f"== step {number}: {title}", bold=True))
         click.echo(
-            click.style(f"$ vaulttools {' '.join(args).replace('{data}', demo_data_prefix())}", fg="cyan")
+            click.style(
+                f"$ vaulttools {shlex.join(a.replace('{data}', demo_data_prefix()) for a in args)}", fg="cyan"
+            )
         )
         code = _run_step(argv)
         if code not in (0, 1):
             raise VaultError(f"demo step {number} failed with exit code {code}")
         click.echo()
-    click.echo(f"Done. Review every batch with:  cd {target} && git log -p")
-    click.echo("Take the last batch back with:  vaulttools -C " + f"{target} undo")
+    folder = shlex.quote(str(target))  # copied into a shell as it is: a folder name may hold spaces
+    click.echo(f"Done. Review every batch with:  cd {folder} && git log -p")
+    click.echo(f"Take the last batch back with:  vaulttools -C {folder} undo")
     return 0
 
 
 def _run_step(argv: list[str]) -> int:
-    from vaulttools.cli import cli  # the CLI imports this module: import late
-
+    # The group that is running `demo` runs each step (this module never imports `cli`, which loads it).
+    group = click.get_current_context().find_root().command
     try:
-        cli.main(args=argv, prog_name="vaulttools", standalone_mode=True)
+        group.main(args=argv, prog_name="vaulttools", standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
     return 0

@@ -8,9 +8,9 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.cli import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 from vaulttools.enrich import EnrichInputError, plan_enrich_file
 from vaulttools.errors import VaultError
+from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 
 SHOWN_SKIPPED = 20  # a long list of skipped notes would bury the summary; --json has them all
 
@@ -48,9 +48,7 @@ def enrich(app: App, file: Path, replace: bool, fail_on_existing: bool, **flags:
         plan = plan_enrich_file(app.vault, file, replace=replace, fail_on_existing=fail_on_existing)
     except EnrichInputError as exc:
         # One problem per line on stderr, then the one-line error (exit 2) the CLI prints for every failure.
-        for line in exc.lines:
-            click.echo(line, err=True)
-        raise VaultError(exc.summary) from exc
+        raise VaultError(exc.summary, lines=exc.lines) from exc
     if not flags["as_json"]:
         for warning in plan.report["warnings"]:
             click.echo(f"warning: {_where(plan, warning)}{warning['message']}", err=True)

@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.cli import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 from vaulttools.normalize import NormalizeOptions, plan_normalize
+from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 
 # Long vaults have thousands of broken attachment links: list a few, the JSON report has them all.
 LISTED = 20

@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.cli import App, batch_options, execute_plan, pass_app
 from vaulttools.config import RelatedConfig
 from vaulttools.errors import EXIT_OK, VaultError
 from vaulttools.related import (
@@ -15,6 +14,7 @@ from vaulttools.related import (
     RelatedScan,
     choose,
     entry_text,
+    grouping_text,
     plan_vault,
     related_config,
     scan_vault,
@@ -22,6 +22,7 @@ from vaulttools.related import (
 )
 from vaulttools.report import echo_json
 from vaulttools.resolve import RESOLVED
+from vaulttools.shell import App, batch_options, complete_note_names, execute_plan, pass_app
 from vaulttools.vault import Vault, gc_paused
 
 RUNNERS_UP = 5
@@ -33,6 +34,7 @@ RUNNERS_UP = 5
     "--explain",
     "explain_slug",
     metavar="SLUG",
+    shell_complete=complete_note_names,
     help="Print why each entry of SLUG's section was chosen, and the runners-up; writes nothing.",
 )
 @batch_options
@@ -40,10 +42,12 @@ RUNNERS_UP = 5
 def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags: Any) -> int:
     """Write each note's "Related across articles" section: the best notes from other articles.
 
-    Notes are grouped by a property (related.group_property, default articleStem); candidates come from
-    other groups only, scored by direct links either way, shared tags and shared link targets (rarer ones
-    count more) and optionally title/definition words. Links already inside such a section are never
-    evidence. Notes without the property, or whose frontmatter does not parse, are left alone.
+    Notes are grouped by a property (related.group_property, default articleStem; a list names several
+    groups) or by folder (related.group_by = "folder"); candidates are notes of other groups that the note
+    does not link yet, scored by body-text similarity, the note naming them, shared link neighbours
+    (co-citation, shared targets; rarer ones count more), backlinks and shared rare tags. Links already
+    inside such a section are never evidence. Ungrouped notes, and notes whose frontmatter does not
+    parse, are left alone.
 
     \b
     Examples:
@@ -64,12 +68,12 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
 def describe(plan: BatchPlan) -> list[str]:
     report = plan.report
     lines = [
-        f"{report['notes_scored']} notes with {report['group_property']} scored: "
+        f"{report['notes_scored']} notes grouped by {report['grouping']} scored: "
         f"{len(report['added'])} sections added, {len(report['updated'])} updated, "
         f"{len(report['removed'])} removed."
     ]
     if report["skipped_no_group"]:
-        lines.append(f"Skipped {report['skipped_no_group']} notes without {report['group_property']}.")
+        lines.append(f"Skipped {report['skipped_no_group']} notes without {report['grouping']}.")
     for item in report["skipped_unparsable"]:
         lines.append(f"Skipped {item['path']}: frontmatter does not parse ({item['error']}).")
     return lines
@@ -107,7 +111,7 @@ def explain(vault: Vault, scan: RelatedScan, config: RelatedConfig, slug: str, *
         )
         return EXIT_OK
     click.echo(
-        f"{path} ({config.group_property}: {group}): {len(candidates)} candidates from other groups; "
+        f"{path} ({grouping_text(config)}: {group}): {len(candidates)} candidates from other groups; "
         f"limit {config.limit}, min score {config.min_score:g}."
     )
     click.echo("Chosen:" if chosen else "Chosen: none (the note gets no section).")

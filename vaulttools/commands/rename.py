@@ -7,13 +7,13 @@ from typing import Any
 
 import click
 
-from vaulttools.cli import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 from vaulttools.errors import VaultError
-from vaulttools.rename import describe, parse_rename_map, plan_renames
+from vaulttools.rename import describe, plan_renames, read_rename_map
+from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, complete_note_names, execute_plan, pass_app
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("old", required=False)
+@click.argument("old", required=False, shell_complete=complete_note_names)
 @click.argument("new", required=False)
 @click.option(
     "--map",
@@ -28,17 +28,21 @@ from vaulttools.rename import describe, parse_rename_map, plan_renames
 def rename(
     app: App, old: str | None, new: str | None, map_file: Path | None, keep_alias: bool, **flags: Any
 ) -> int:
-    """Rename OLD to NEW and update every link, id and `related` value that points to it.
+    """Rename OLD to NEW and update every link, id, `related` value and canvas node that points to it.
 
-    OLD is a note name (any letter case) or its vault path. NEW is a name (the note stays in its folder)
-    or a vault path (the note moves; its own relative links are adjusted). Renames in one --map happen
-    simultaneously, so chains (a→b, b→c) and swaps (a→b, b→a) work. Links in code, inline code and HTML
-    comments are not links and are left alone (the report counts them).
+    OLD is a note name (any letter case) or its vault path, an attachment's path or name with its
+    extension, or a folder's vault path (`topic/` when a note `topic.md` sits beside it). NEW is a name
+    (it stays in its folder) or a vault path (it moves; `name/` puts a folder at the vault's top); an
+    attachment's NEW without an extension keeps the old one. A folder moves with everything below it.
+    Renames in one --map happen simultaneously, so chains (a→b, b→c) and swaps (a→b, b→a) work. Links in
+    code, inline code and HTML comments are not links and are left alone (the report counts them).
 
     \b
     Examples:
       vaulttools rename concept-humane-imperative concept-humane-differentiation --dry-run
       vaulttools rename "Old Name" archive/old-name --keep-alias
+      vaulttools rename projects/alpha archive/alpha
+      vaulttools rename img/diagram.png flow
       vaulttools rename --map renames.csv --json
     """
     pairs = _pairs(old, new, map_file)
@@ -51,10 +55,10 @@ def _pairs(old: str | None, new: str | None, map_file: Path | None) -> list[tupl
         if old is not None:
             raise VaultError("give either OLD NEW or --map FILE, not both")
         try:
-            text = map_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise VaultError(f"cannot read the map {map_file} ({exc}); check the path") from exc
-        return parse_rename_map(text, str(map_file))
+            data = map_file.read_bytes()
+        except OSError as exc:
+            raise VaultError(f"cannot read the map {map_file} ({exc.strerror}); check the path") from exc
+        return read_rename_map(str(map_file), data)
     if old is None or new is None:
         raise VaultError("give OLD and NEW (e.g. `vaulttools rename old-name new-name`), or --map FILE")
     return [(old, new)]

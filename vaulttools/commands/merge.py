@@ -1,0 +1,79 @@
+"""`vaulttools merge`: the click layer over `vaulttools.merge` (parsing and output only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from vaulttools.errors import VaultError
+from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, complete_note_names, execute_plan, pass_app
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...", shell_complete=complete_note_names)
+@click.option(
+    "--into",
+    "target",
+    metavar="TARGET",
+    shell_complete=complete_note_names,
+    help="The note the SOURCEs are merged into (it stays).",
+)
+@click.option(
+    "--all",
+    "merge_all",
+    is_flag=True,
+    help="Merge every family `vaulttools duplicates` lists into its kept note.",
+)
+@click.option(
+    "--prefer-source",
+    "prefer_source",
+    metavar="KEY",
+    multiple=True,
+    help="Take this scalar property's value from the SOURCE where the notes differ (repeatable).",
+)
+@batch_options
+@pass_app
+def merge(
+    app: App,
+    sources: tuple[str, ...],
+    target: str | None,
+    merge_all: bool,
+    prefer_source: tuple[str, ...],
+    **flags: Any,
+) -> int:
+    """Merge SOURCE notes into TARGET: links follow, frontmatter and paragraphs are combined, SOURCEs go.
+
+    Every reference to a SOURCE (all the forms `rename` handles) points at TARGET; a link list that then
+    names TARGET twice keeps one entry. TARGET's lists gain the SOURCEs' new items in its own style, its
+    `aliases` the SOURCEs' names; its scalars stay (differences are listed). The SOURCEs' paragraphs it
+    lacks go after its own text, before its enrichment paragraph and related section. One commit;
+    `vaulttools undo` restores every byte.
+
+    \b
+    Examples:
+      vaulttools merge entity-deloitte-d5 entity-deloitte-d9 --into entity-deloitte --dry-run
+      vaulttools merge "entity-slack 1" --into entity-slack --prefer-source definition
+      vaulttools merge --all
+    """
+    from vaulttools.merge import Merge, describe, plan_merges, resolve_merge
+
+    vault = app.vault
+    merges: list[Merge]
+    spelling_notes: list[str] | None = None
+    if merge_all:
+        if sources or target:
+            raise VaultError("give either SOURCE... --into TARGET or --all, not both")
+        from vaulttools.duplicates import scan_families
+
+        scan = scan_families(vault)
+        merges = [Merge(family.keep, tuple(family.sources)) for family in scan.families]
+        spelling_notes = scan.spelling_notes
+    else:
+        if not target:
+            raise VaultError(
+                "missing --into TARGET: say which note the SOURCEs are merged into (or use --all)"
+            )
+        merges = [resolve_merge(vault, sources, target)]
+    plan = plan_merges(vault, merges, prefer_source=prefer_source, spelling_notes=spelling_notes)
+    return execute_plan(app, plan, **flags, describe=describe)

@@ -1,0 +1,279 @@
+"""`vaulttools duplicates`: families of notes that are the same note by the vault's own rules.
+
+Two notes are one family when their names are equal once a suffix rule (`suffix_rules`: `-d9`, Obsidian's
+` 1`) is taken off, or when they carry the same `id` property. Read-only: names, the facts cache (ids,
+days, links) and the link index; nothing is written.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from vaulttools.note import Note, split_frontmatter
+from vaulttools.parallel import map_notes
+from vaulttools.resolve import RESOLVED, fold, strip_md
+from vaulttools.vault import Vault
+
+BY_SUFFIX = "suffix"
+BY_ID = "id"
+
+
+@dataclass(frozen=True)
+class Member:
+    path: str
+    origin_day: Any
+    inbound_links: int
+    suffixed: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "origin_day": self.origin_day,
+            "inbound_links": self.inbound_links,
+            "suffixed": self.suffixed,
+        }
+
+
+@dataclass(frozen=True)
+class Family:
+    keep: str  # the member `merge --all` keeps (the others are merged into it)
+    members: tuple[Member, ...]  # sorted by path
+    rules: tuple[str, ...]  # BY_SUFFIX and/or BY_ID: why they are one family
+
+    @property
+    def sources(self) -> list[str]:
+        return [m.path for m in self.members if m.path != self.keep]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"keep": self.keep, "rules": list(self.rules), "members": [m.to_json() for m in self.members]}
+
+
+def stem_of(path: str) -> str:
+    return posixpath.basename(strip_md(path))
+
+
+def suffix_base(stem: str, rules: list[re.Pattern[str]]) -> str | None:
+    """The name without its suffix (the first rule that matches), or None when it has none."""
+    for pattern in rules:
+        match = pattern.search(stem)
+        if match and match.start() > 0:
+            return stem[: match.start()]
+    return None
+
+
+@dataclass
+class FamilyScan:
+    families: list[Family]
+    # Notes whose bytes spell a member's name (or its name without the suffix): the only notes that can
+    # link a member, so the only ones `merge --all` needs to parse.
+    spelling_notes: list[str]
+
+
+def find_families(vault: Vault) -> list[Family]:
+    """Every family of two or more notes, in path order of their kept member."""
+    return scan_families(vault).families
+
+
+def scan_families(vault: Vault) -> FamilyScan:
+    """The families, and the notes that may link their members.
+
+    Names need no reading. One byte-level pass over the notes reads each frontmatter's `id:` line (parsed
+    properly only where it is not a plain one-line string) and, in the notes whose bytes spell a suffix
+    family's name, counts the links to its members (as `rename` picks the notes to parse). Notes sharing an
+    id are confirmed by a full parse; members found only by id get a second pass of their own names.
+    """
+    rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
+    by_base: dict[str, list[str]] = defaultdict(list)
+    suffixed: set[str] = set()
+    for path in vault.note_paths:
+        stem = stem_of(path)
+        base = suffix_base(stem, rules)
+        if base is not None:
+            suffixed.add(path)
+        by_base[fold(base if base is not None else stem)].append(path)
+    groups = [members for members in by_base.values() if len(members) > 1 and suffixed & set(members)]
+    by_suffix = {path for members in groups for path in members}
+    ids, inbound, spelling = _read_pass(vault, by_suffix, rules, with_ids=True)
+    joined = _join([*((BY_SUFFIX, g) for g in groups), *((BY_ID, g) for g in _same_id_groups(vault, ids))])
+    if not joined:
+        return FamilyScan([], [])
+    by_id_only = {path for members, _ in joined for path in members} - by_suffix
+    if by_id_only:
+        _, more_inbound, more_spelling = _read_pass(vault, by_id_only, rules, with_ids=False)
+        inbound += more_inbound
+        order = {path: number for number, path in enumerate(vault.note_paths)}
+        spelling = sorted({*spelling, *more_spelling}, key=order.__getitem__)
+    id_key, day_key = vault.config.id_property, vault.config.day_property
+    families = []
+    for members, why in joined:
+        properties = {path: _properties(vault, path) for path in members}
+        built = tuple(
+            Member(path, properties[path].get(day_key), inbound[path], path in suffixed)
+            for path in sorted(members)
+        )
+        member_ids = {path: properties[path].get(id_key) for path in members}
+        families.append(Family(_kept(built, member_ids), built, tuple(sorted(why))))
+    return FamilyScan(sorted(families, key=lambda family: family.keep), spelling)
+
+
+def _properties(vault: Vault, path: str) -> dict[str, Any]:
+    note = vault.note(path)
+    return (note.properties or {}) if note.frontmatter_editable else {}
+
+
+_PLAIN_ID_RE = re.compile(r"[^\s\"'#&*!|>%@`\[\]{},?:-][^#\"'\\]*")
+
+
+def _written_id(value: str) -> str | None:
+    """The string a one-line `id:` value holds when it is plainly written ("x", 'x' or x), else None."""
+    value = value.strip()
+    if (
+        len(value) >= 2
+        and value[0] == value[-1]
+        and value[0] in "\"'"
+        and not set(value[1:-1]) & {"\\", value[0]}
+    ):
+        return value[1:-1]
+    if _PLAIN_ID_RE.fullmatch(value) and ": " not in value and not value.endswith(":"):
+        return value
+    return None
+
+
+def _read_pass(
+    vault: Vault, members: set[str], rules: list[re.Pattern[str]], *, with_ids: bool
+) -> tuple[list[tuple[str, str]], Counter[str], list[str]]:
+    """One pass over every note: (path, folded id) pairs, links to `members` per member, and the notes
+    whose bytes spell a member's name or its name without the suffix."""
+    from vaulttools.rename import spelling_pattern
+
+    names = {fold(stem_of(path)) for path in members}
+    spelled = {stem_of(path) for path in members}
+    spelled |= {base for base in (suffix_base(stem, rules) for stem in list(spelled)) if base}
+    pattern = spelling_pattern(spelled) if spelled else None
+    key = vault.config.id_property
+    key_bytes = key.encode()
+    line_re = re.compile(rf"^{re.escape(key)}[ \t]*:[ \t]*(?P<value>[^\r\n]*)", re.MULTILINE)
+    index = vault.index
+    link_properties = vault.config.link_property_set
+
+    def chunk(paths: list[str]) -> list[tuple[str, str, str]]:
+        found: list[tuple[str, str, str]] = []
+        for path in paths:
+            raw = vault.read_bytes(path)
+            if with_ids and key_bytes in raw:
+                value = _id_of(vault, path, raw, key, line_re)
+                if value:
+                    found.append(("id", path, value))
+            if pattern is None:
+                continue
+            folded = raw.lower()
+            if not (pattern.search(folded) or (b"%" in folded and pattern.search(unquote_to_bytes(folded)))):
+                continue
+            found.append(("spells", path, ""))
+            for link in Note(path, raw, link_properties).links:
+                if link.opaque is not None or not link.target or fold(stem_of(link.target)) not in names:
+                    continue
+                resolution = index.resolve(link.target, path)
+                if resolution.status == RESOLVED and resolution.path in members and resolution.path != path:
+                    found.append(("link", resolution.path, ""))
+        return found
+
+    ids: list[tuple[str, str]] = []
+    inbound: Counter[str] = Counter()
+    spelling: list[str] = []
+    for kind, path, value in map_notes(chunk, vault.note_paths, on_progress=vault.on_progress):
+        if kind == "id":
+            ids.append((path, value))
+        elif kind == "link":
+            inbound[path] += 1
+        else:
+            spelling.append(path)
+    return ids, inbound, spelling
+
+
+def _id_of(vault: Vault, path: str, raw: bytes, key: str, line_re: re.Pattern[str]) -> str | None:
+    """A note's folded id from its frontmatter's `id:` line; YAML decides only where it is not plain."""
+    if not raw.startswith((b"---", b"\xef\xbb\xbf---")):
+        return None
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return None
+    frontmatter, _ = split_frontmatter(text)
+    if frontmatter is None:
+        return None
+    match = line_re.search(text, frontmatter.start, frontmatter.end)
+    if match is None:
+        return None
+    value = _written_id(match.group("value"))
+    if value is None:  # written with escapes, over several lines, or not a string: ask YAML
+        parsed = Note(path, raw).properties
+        value = parsed.get(key) if parsed and isinstance(parsed.get(key), str) else None
+    return fold(value.strip()) if value and value.strip() else None
+
+
+def _same_id_groups(vault: Vault, ids: list[tuple[str, str]]) -> list[list[str]]:
+    """Notes that share an `id` (letter case ignored), each group confirmed by parsing its notes."""
+    key = vault.config.id_property
+    by_id: dict[str, list[str]] = defaultdict(list)
+    for path, value in ids:
+        by_id[value].append(path)
+    groups = []
+    for paths in by_id.values():
+        if len(paths) < 2:
+            continue
+        confirmed: dict[str, list[str]] = defaultdict(list)
+        for path in paths:
+            parsed = _properties(vault, path).get(key)
+            if isinstance(parsed, str) and parsed.strip():
+                confirmed[fold(parsed.strip())].append(path)
+        groups += [members for members in confirmed.values() if len(members) > 1]
+    return groups
+
+
+def _join(groups: list[tuple[str, list[str]]]) -> list[tuple[set[str], set[str]]]:
+    """Groups that share a note become one family (a suffix family whose member repeats another id)."""
+    parent: dict[str, str] = {}
+
+    def root(path: str) -> str:
+        while parent.setdefault(path, path) != path:
+            parent[path] = parent[parent[path]]
+            path = parent[path]
+        return path
+
+    for _, members in groups:
+        for other in members[1:]:
+            parent[root(other)] = root(members[0])
+    families: dict[str, tuple[set[str], set[str]]] = {}
+    for why, members in groups:
+        family = families.setdefault(root(members[0]), (set(), set()))
+        family[0].update(members)
+        family[1].add(why)
+    return list(families.values())
+
+
+def _kept(members: tuple[Member, ...], ids: dict[str, Any]) -> str:
+    """The unsuffixed member (the one named like the shared id first), else the most linked, else the one
+    of the lowest day, else the first path."""
+
+    def rank(member: Member) -> tuple[bool, bool, int, float, str]:
+        shared_id = ids.get(member.path)
+        named_like_id = isinstance(shared_id, str) and fold(shared_id) == fold(stem_of(member.path))
+        day = _day_number(member.origin_day)
+        return (member.suffixed, not named_like_id, -member.inbound_links, day, member.path)
+
+    return min(members, key=rank).path
+
+
+def _day_number(day: Any) -> float:
+    if isinstance(day, bool) or day is None:
+        return float("inf")
+    try:
+        return float(day)
+    except (TypeError, ValueError):
+        return float("inf")

@@ -1,0 +1,870 @@
+"""Plan `vaulttools merge`: fold duplicate notes (SOURCEs) into one (TARGET), as one batch.
+
+Pure planning: a vault and a list of merges in, a `BatchPlan` out; nothing is written here.
+
+1. Links: a merge is, for every link, a rename of each SOURCE onto TARGET, so `rename.link_edits` points
+   every reference (all forms, display text, path style) at TARGET. Broken links that miss only family
+   members by a suffix (`[[claim-async-wins]]` when `-d3` and `-d9` exist) are pointed at TARGET too.
+   A link property list that then names a TARGET twice keeps its first entry.
+2. TARGET: its frontmatter lists gain the SOURCEs' new items (in TARGET's style and quoting), its
+   `aliases` the SOURCEs' names; scalars stay (differences are reported, or taken with `prefer_source`);
+   the SOURCEs' body paragraphs it lacks go after its own body, before its enrichment paragraph and
+   "Related across articles" section.
+3. SOURCEs are deleted (a `FileChange` without new bytes; git records the deletion, `undo` restores it).
+
+Each TARGET is planned in two verified steps: its link edits (checked like any batch's), then the merge
+edits on that text, checked by loading the new frontmatter and comparing it with the planned data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vaulttools.changes import BatchPlan, FileChange
+from vaulttools.duplicates import stem_of, suffix_base
+from vaulttools.edits import Edit, apply_edits
+from vaulttools.enrich import find_enrichment_paragraph
+from vaulttools.errors import VaultError
+from vaulttools.frontmatter import RefusedEdit
+from vaulttools.linkedit import retarget
+from vaulttools.links import Link, wikilink_target
+from vaulttools.note import Note
+from vaulttools.parallel import map_notes
+from vaulttools.planning import note_change
+from vaulttools.rename import (
+    RenameReport,
+    candidate_notes,
+    find_old_note,
+    link_edits,
+    spelling_pattern,
+    widened_target,
+)
+from vaulttools.resolve import BROKEN, LinkIndex, fold
+from vaulttools.sections import find_section
+from vaulttools.suffixes import written_like
+from vaulttools.vault import Vault
+from vaulttools.yamllists import BLOCK, FLOW, KeyValue, empty_key_line, format_item, list_edits, locate
+
+COMMAND = "merge"
+ALIASES = "aliases"
+_H1_RE = re.compile(r"#[ \t]+\S")
+
+
+@dataclass(frozen=True)
+class Merge:
+    """SOURCE notes folded into TARGET (vault paths)."""
+
+    target: str
+    sources: tuple[str, ...]
+
+
+@dataclass
+class MergeReport:
+    """What the planner did; becomes `plan.counts` and `plan.report`."""
+
+    links: RenameReport = field(default_factory=RenameReport)
+    suffixed_links_fixed: int = 0
+    duplicates_removed: int = 0
+    items_added: int = 0
+    aliases_added: int = 0
+    keys_added: int = 0
+    paragraphs_added: int = 0
+    paragraphs_already_present: int = 0
+    differing: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def absorb(self, other: MergeReport) -> None:
+        """Add a linking-note worker's report (the fields planning linking notes fills)."""
+        self.links.absorb(other.links)
+        self.suffixed_links_fixed += other.suffixed_links_fixed
+        self.duplicates_removed += other.duplicates_removed
+        self.warnings += other.warnings
+
+
+# --- input ------------------------------------------------------------------------------------------
+
+
+def resolve_merge(vault: Vault, sources: Iterable[str], into: str) -> Merge:
+    """SOURCE and TARGET names (or vault paths) to a `Merge`; refuses what cannot be merged."""
+    index = vault.index
+    target = find_old_note(index, into)
+    paths: list[str] = []
+    for source in sources:
+        path = find_old_note(index, source)
+        if path == target:
+            raise VaultError(
+                f"TARGET {target} is also given as a SOURCE; a note cannot be merged into itself"
+            )
+        if path in paths:
+            raise VaultError(f"{path} is given twice as a SOURCE; name it once")
+        paths.append(path)
+    if not paths:
+        raise VaultError("nothing to merge: give at least one SOURCE, e.g. `vaulttools merge a-d9 --into a`")
+    return Merge(target, tuple(paths))
+
+
+def check_merges(vault: Vault, merges: list[Merge]) -> None:
+    """Every refusal that needs the notes' contents, all listed at once: unreadable notes, frontmatter that
+    does not parse, a property that is a list in one member and a scalar in another."""
+    seen: dict[str, str] = {}
+    for merge in merges:
+        for path in (merge.target, *merge.sources):
+            if path in seen:
+                raise VaultError(f"{path} is in two merges ({seen[path]} and {merge.target}); merge it once")
+            seen[path] = merge.target
+    unparsable: list[str] = []
+    mismatched: list[str] = []
+    for merge in merges:
+        notes = [vault.note(path) for path in (merge.target, *merge.sources)]
+        for note in notes:
+            if not note.editable:
+                unparsable.append(f"{note.path} ({note.decode_error})")
+            elif note.frontmatter_problem or (note.frontmatter is not None and note.properties is None):
+                unparsable.append(f"{note.path} ({note.yaml_error})")
+        if unparsable:
+            continue
+        mismatched += _shape_mismatches(notes)
+        target = notes[0]
+        if target.frontmatter is None and any(n.properties for n in notes[1:]):
+            raise VaultError(
+                f"{target.path} has no frontmatter to merge the properties of {', '.join(merge.sources)} "
+                "into; add a `---` block to it first"
+            )
+    if unparsable:
+        raise VaultError(
+            f"cannot merge: the frontmatter does not parse in {'; '.join(unparsable)}; fix it first "
+            "(nothing was written)"
+        )
+    if mismatched:
+        raise VaultError(
+            f"cannot merge: {'; '.join(mismatched)}; make the property the same kind in every note first "
+            "(nothing was written)"
+        )
+
+
+def _shape_mismatches(notes: list[Note]) -> list[str]:
+    kinds: dict[str, dict[str, bool]] = {}
+    for note in notes:
+        for key, value in (note.properties or {}).items():
+            if value is not None:  # an empty `key:` goes with a list or a scalar
+                kinds.setdefault(str(key), {})[note.path] = isinstance(value, list)
+    problems = []
+    for key, by_path in kinds.items():
+        if len(set(by_path.values())) > 1:
+            lists = [p for p, is_list in by_path.items() if is_list]
+            others = [p for p, is_list in by_path.items() if not is_list]
+            problems.append(f"{key!r} is a list in {', '.join(lists)} but not in {', '.join(others)}")
+    return problems
+
+
+# --- planning ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    vault: Vault
+    moved: dict[str, str]  # SOURCE path -> TARGET path
+    after: LinkIndex  # the link index once the SOURCEs are gone
+    family_of: dict[str, str]  # every member (SOURCEs and TARGETs) -> its TARGET
+    targets: frozenset[str]
+    interesting: Callable[[str], bool]  # whether a link target may name a SOURCE or miss a member by a suffix
+
+
+def plan_merges(
+    vault: Vault,
+    merges: list[Merge],
+    *,
+    prefer_source: Iterable[str] = (),
+    spelling_notes: list[str] | None = None,
+) -> BatchPlan:
+    """The batch that folds every merge's SOURCEs into its TARGET; writes nothing.
+
+    `spelling_notes`: the notes whose bytes spell a member's name (or its name without the suffix), when
+    a scan already found them (`duplicates.scan_families`); otherwise every note's bytes are searched.
+    """
+    if not merges:
+        return _batch([], [], MergeReport())
+    check_merges(vault, merges)
+    moved = {source: merge.target for merge in merges for source in merge.sources}
+    after = vault.index.copy()
+    for source in moved:
+        after.remove(source)
+    family_of = {**moved, **{merge.target: merge.target for merge in merges}}
+    context = _Context(
+        vault,
+        moved,
+        after,
+        family_of,
+        frozenset(m.target for m in merges),
+        _names_of_interest(vault, family_of),
+    )
+    pattern = spelling_pattern(_spelled_names(vault, family_of))
+    searched = vault.note_paths if spelling_notes is None else spelling_notes
+    others = [path for path in searched if path not in family_of]
+
+    def notes_to_plan(paths: list[str], report: MergeReport) -> Iterator[tuple[str, bytes]]:
+        if spelling_notes is None:
+            yield from candidate_notes(vault, paths, {}, pattern, report.links)
+            return
+        for path in paths:  # the scan already searched their bytes
+            report.links.notes_read += 1
+            yield path, vault.read_bytes(path)
+
+    def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], MergeReport]]:
+        report = MergeReport()
+        changes = []
+        for path, raw in notes_to_plan(paths, report):
+            note = Note(path, raw, vault.config.link_property_set)
+            report.links.notes_parsed += 1
+            change = _plan_linking_note(context, note, report)
+            if change is not None:
+                changes.append(change)
+        return [(changes, report)]
+
+    report = MergeReport()
+    changes: list[FileChange] = []
+    for chunk_changes, chunk_report in map_notes(plan_chunk, others, on_progress=vault.on_progress):
+        changes += chunk_changes
+        report.absorb(chunk_report)
+    preferred = frozenset(prefer_source)
+    for merge in merges:
+        change = _plan_target(context, merge, preferred, report)
+        if change is not None:
+            changes.append(change)
+        for source in merge.sources:
+            changes.append(FileChange(source, vault.read_bytes(source), None))
+    taken = {entry["key"] for entry in report.differing if entry["taken"] == "source"}
+    for key in sorted(preferred - taken):
+        report.warnings.append(
+            f"--prefer-source {key}: no SOURCE has another value for {key!r}; nothing taken"
+        )
+    return _batch(merges, changes, report)
+
+
+def _names_of_interest(vault: Vault, family_of: Mapping[str, str]) -> Callable[[str], bool]:
+    """A quick test of a link target: can it point at a SOURCE, or be a broken link that a suffix rule
+    relates to a member? Only such links are resolved (a linking note has ten others on average)."""
+    rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
+    sources = {fold(stem_of(path)) for path, target in family_of.items() if path != target}
+    members = {fold(stem_of(path)) for path in family_of}
+    bases = {fold(base) for base in (suffix_base(stem_of(path), rules) for path in family_of) if base}
+
+    def interesting(target: str) -> bool:
+        name = fold(stem_of(target))
+        if name in sources or name in bases:
+            return True
+        base = suffix_base(name, rules)
+        return base is not None and base in members
+
+    return interesting
+
+
+def _spelled_names(vault: Vault, family_of: Mapping[str, str]) -> set[str]:
+    """Names whose spelling marks a note that may link a SOURCE: each SOURCE's name, and each member's
+    name without its suffix (a broken `[[claim-async-wins]]` that only the family can mean)."""
+    rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
+    names = {stem_of(path) for path, target in family_of.items() if path != target}
+    names |= {base for base in (suffix_base(stem_of(path), rules) for path in family_of) if base}
+    return names
+
+
+def _link_stage(
+    context: _Context, note: Note, report: MergeReport, *, new_source: str | None = None
+) -> list[Edit]:
+    """The edits that point every link to a SOURCE (or, by a suffix, to the family) at its TARGET."""
+    vault = context.vault
+    edits: list[Edit] = []
+    source = new_source or note.path
+    moved = context.moved if new_source is None else {**context.moved, note.path: new_source}
+    interesting = context.interesting if new_source is None else None
+    for link in note.links:
+        if interesting is not None and not interesting(link.target):
+            continue  # its note stays where it is, and no SOURCE can be meant
+        found = link_edits(vault, note, link, moved, source, context.after, report.links)
+        if found:
+            edits.extend(found)
+            continue
+        fix = _suffix_fix(context, note, link, source)
+        if fix is not None:
+            report.suffixed_links_fixed += 1
+            edits.append(fix)
+    return edits
+
+
+def _suffix_fix(context: _Context, note: Note, link: Link, source: str) -> Edit | None:
+    """A broken link whose suffix candidates are all members of one family goes to that family's TARGET."""
+    if not link.is_link or (link.start < note.body_start and not note.frontmatter_editable):
+        return None
+    vault = context.vault
+    if vault.index.resolve(link.target, note.path).status != BROKEN:
+        return None
+    candidates = vault.suffix_matcher.candidates(link.target)
+    families = {context.family_of.get(c.path) for c in candidates}
+    if not candidates or len(families) != 1 or None in families:
+        return None
+    target = families.pop()
+    assert target is not None
+    wanted, _ = widened_target(written_like(link.target, target), target, source, context.after)
+    try:
+        return retarget(note, link, wanted, kind="suffixed")
+    except RefusedEdit:
+        return None
+
+
+def _plan_linking_note(context: _Context, note: Note, report: MergeReport) -> FileChange | None:
+    """A note that links a SOURCE: links repointed, then later entries naming the same TARGET dropped
+    (from link property lists and from its "Related across articles" list)."""
+    if not note.editable:
+        return None
+    first = note_change(note, _link_stage(context, note, report))
+    if first is None:
+        return None
+    edited = Note(note.path, first.new or b"", note.link_properties)
+    heading = context.vault.config.related.heading
+    removals = _section_duplicates(context, edited, heading, keep_self=True)
+    report.duplicates_removed += len(removals)
+    duplicates = _duplicate_entries(context, edited, keep_self=True)
+    expected = dict(edited.properties or {}) if duplicates else None
+    for key, (found, removed) in duplicates.items():
+        removals += list_edits(edited, found, removed, [], edited.newline)
+        assert expected is not None
+        expected[key] = [item.value for i, item in enumerate(found.items) if i not in removed]
+        report.duplicates_removed += len(removed)
+    if not removals:
+        return first
+    second = note_change(edited, removals, expected_properties=expected)
+    return FileChange(note.path, note.raw, second.new if second else first.new)
+
+
+def _section_duplicates(context: _Context, note: Note, heading: str, *, keep_self: bool) -> list[Edit]:
+    """Lines of the "Related across articles" list that name a TARGET an earlier line names (or, in the
+    TARGET itself, the note itself): each removed with its line break. The list is never emptied."""
+    section = find_section(note, heading)
+    if section is None or section.list_start == section.list_end:
+        return []
+    text = note.text
+    links = [
+        link for link in note.links if section.list_start <= link.start < section.list_end and link.is_link
+    ]
+    lines: list[tuple[int, int]] = []
+    cursor = section.list_start
+    while cursor < section.list_end:
+        newline = text.find("\n", cursor, section.list_end)
+        end = section.list_end if newline < 0 else newline + 1
+        lines.append((cursor, end))
+        cursor = end
+    seen: set[str] = set()
+    dropped: list[tuple[int, int]] = []
+    for start, end in lines:
+        in_line = [link for link in links if start <= link.start < end]
+        if len(in_line) != 1:
+            continue
+        path = context.after.resolve(in_line[0].target, note.path).path
+        if path is None or path not in context.targets:
+            continue
+        if path in seen or (not keep_self and path == note.path):
+            dropped.append((start, end))
+        seen.add(path)
+    if len(dropped) == len(lines):
+        return []
+    joined: list[tuple[int, int]] = []
+    for start, end in dropped:  # neighbouring lines go in one edit
+        if joined and joined[-1][1] == start:
+            start = joined.pop()[0]
+        joined.append((start, end))
+    edits = []
+    for start, end in joined:
+        if not text[start:end].endswith("\n"):  # the last line, without a line break: take the one before
+            start -= 2 if text[:start].endswith("\r\n") else 1
+        edits.append(Edit(start, end, text[start:end], "", "merge-related"))
+    return edits
+
+
+def _duplicate_entries(
+    context: _Context, note: Note, *, keep_self: bool
+) -> dict[str, tuple[KeyValue, set[int]]]:
+    """Per link property: the later entries that name the same TARGET as an earlier one (and, in a
+    TARGET itself, entries naming the note itself). A block list is never emptied (that would turn it
+    into a null value)."""
+    if not note.frontmatter_editable:
+        return {}
+    properties = note.properties or {}
+    found_by_key: dict[str, tuple[KeyValue, set[int]]] = {}
+    for key in sorted(note.link_properties):
+        values = properties.get(key)
+        if not isinstance(values, list) or not values:
+            continue
+        found = locate(note, key)
+        if found is None or found.style not in (FLOW, BLOCK) or [i.value for i in found.items] != values:
+            continue
+        seen: set[str] = set()
+        removed: set[int] = set()
+        for i, item in enumerate(found.items):
+            path = _item_note(context.after, item.value, note.path)
+            if path is None or path not in context.targets:
+                continue
+            if path in seen or (not keep_self and path == note.path):
+                removed.add(i)
+            seen.add(path)
+        if removed and not (found.style == BLOCK and len(removed) == len(found.items)):
+            found_by_key[key] = (found, removed)
+    return found_by_key
+
+
+def _item_note(index: LinkIndex, value: Any, source: str) -> str | None:
+    """The note a link property value names (bare `slug` or `"[[slug|shown]]"`), if it resolves."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.startswith("[[") and text.endswith("]]"):
+        text = wikilink_target(text[2:-2])
+    if not text:
+        return None
+    return index.resolve(text, source).path
+
+
+# --- the TARGET --------------------------------------------------------------------------------------
+
+
+def _source_material(context: _Context, merge: Merge, path: str, report: MergeReport) -> Note:
+    """A SOURCE as it reads once its links are pointed at TARGET (and planned from TARGET's folder)."""
+    vault = context.vault
+    note = vault.note(path)
+    scratch = MergeReport()
+    edits = _link_stage(context, note, scratch, new_source=merge.target)
+    report.links.left_alone += scratch.links.left_alone
+    report.links.left_alone_places += scratch.links.left_alone_places
+    text = apply_edits(note.text, edits, path=note.path)
+    return Note(path, note.encode(text), note.link_properties)
+
+
+def _plan_target(
+    context: _Context, merge: Merge, prefer_source: frozenset[str], report: MergeReport
+) -> FileChange | None:
+    vault = context.vault
+    original = vault.note(merge.target)
+    first = note_change(original, _link_stage(context, original, report))
+    note = Note(original.path, first.new or b"", original.link_properties) if first else original
+    sources = [_source_material(context, merge, path, report) for path in merge.sources]
+    edits, expected = _frontmatter_merge(context, note, sources, prefer_source, report)
+    edits += _body_merge(note, sources, vault.config.related.heading, report)
+    self_lines = _section_duplicates(context, note, vault.config.related.heading, keep_self=False)
+    report.duplicates_removed += len(self_lines)
+    edits += self_lines
+    second = note_change(note, edits, expected_properties=expected if note.frontmatter else None)
+    if second is None:
+        return first
+    return FileChange(original.path, original.raw, second.new)
+
+
+def _frontmatter_merge(
+    context: _Context, note: Note, sources: list[Note], prefer_source: frozenset[str], report: MergeReport
+) -> tuple[list[Edit], dict[str, Any]]:
+    """TARGET's frontmatter edits and the data they must produce (see the module docstring)."""
+    fm = note.frontmatter
+    if fm is None:
+        report.warnings.append(f"{note.path}: no frontmatter; the SOURCEs' names were not added as aliases")
+        return [], {}
+    target_props = note.properties or {}
+    expected = dict(target_props)
+    removals = _duplicate_entries(context, note, keep_self=False)
+    additions, new_keys = _new_items(context, note, sources, prefer_source, removals, report)
+    edits: list[Edit] = []
+    tail: list[str] = []  # keys TARGET lacks, written at the end of its frontmatter
+    for key in [*removals, *(k for k in additions if k not in removals)]:
+        items = additions.get(key, [])
+        if key not in target_props:
+            _, located = new_keys[key]
+            tail.append(_new_list_text(key, items, located, note.newline, note.path))
+            expected[key] = [value for value, _ in items]
+            report.keys_added += 1
+        elif target_props[key] is None:  # `aliases:` left empty (a template's): the line becomes the list
+            edits.append(_fill_empty_key(note, key, items, new_keys))
+            expected[key] = [value for value, _ in items]
+        else:
+            found, removed = removals.get(key) or (_located_list(note, key), set())
+            quote, in_flow = found.quote, found.style == FLOW
+            written = [format_item(v, raw, quote, in_flow=in_flow, where=note.path) for v, raw in items]
+            edits += list_edits(note, found, removed, written, note.newline)
+            kept = [item.value for i, item in enumerate(found.items) if i not in removed]
+            expected[key] = kept + [value for value, _ in items]
+            report.duplicates_removed += len(removed)
+        if key == ALIASES:
+            report.aliases_added += len(items)
+        else:
+            report.items_added += len(items)
+    for key, (source, located) in new_keys.items():
+        if key in additions:
+            continue
+        empty_line = empty_key_line(note, key) if key in target_props else None
+        if located is None or located.style == BLOCK or (key in target_props and empty_line is None):
+            report.warnings.append(
+                f"{source.path}: {key!r} is not a one-line value; not copied to {note.path}"
+            )
+            continue
+        value_text = source.text[located.value_start : located.value_end]
+        if empty_line is not None:  # TARGET has the key with no value: the SOURCE's fills it in
+            edits.append(Edit(empty_line[0], empty_line[0], "", " " + value_text, "merge-key"))
+        else:
+            line = f"{key}: {value_text}{note.newline}"
+            tail.append(line)
+            report.keys_added += 1
+        expected[key] = (source.properties or {})[key]
+    sources_by_path = {source.path: source for source in sources}
+    for entry in report.differing:
+        if entry["target"] == note.path and entry["taken"] == "source":
+            source = sources_by_path[entry["source"]]
+            edits.append(_preferred_value(note, source, entry["key"]))
+            expected[entry["key"]] = (source.properties or {})[entry["key"]]
+    if tail:
+        edits.append(Edit(fm.end, fm.end, "", "".join(tail), "merge-key"))
+    return edits, expected
+
+
+def _new_items(
+    context: _Context,
+    note: Note,
+    sources: list[Note],
+    prefer_source: frozenset[str],
+    removals: Mapping[str, tuple[KeyValue, set[int]]],
+    report: MergeReport,
+) -> tuple[dict[str, list[tuple[Any, str | None]]], dict[str, tuple[Note, KeyValue | None]]]:
+    """The list items the SOURCEs add (value and spelling, in SOURCE order; each SOURCE's name first, as
+    an alias), and the keys TARGET lacks (with the first SOURCE that has each). Differing scalars are
+    recorded in the report."""
+    target_props = note.properties or {}
+    id_key = context.vault.config.id_property
+    additions: dict[str, list[tuple[Any, str | None]]] = {}
+    new_keys: dict[str, tuple[Note, KeyValue | None]] = {}
+    present: dict[str, set[Any]] = {}
+
+    def add(key: str, value: Any, raw: str | None) -> None:
+        if key not in present:
+            values = target_props.get(key) or []
+            removed = removals[key][1] if key in removals else set()
+            present[key] = {
+                _identity(context, key, v, note.path) for i, v in enumerate(values) if i not in removed
+            }
+            present[key].add(("note", note.path))  # a note never lists itself
+        identity = _identity(context, key, value, note.path)
+        if identity not in present[key]:
+            present[key].add(identity)
+            additions.setdefault(key, []).append((value, raw))
+
+    for source in sources:
+        add(ALIASES, source.stem, None)
+        for key, value in (source.properties or {}).items():
+            key = str(key)
+            if key == id_key or value is None:
+                continue  # the id stays TARGET's; an empty value adds nothing
+            if (key not in target_props or target_props[key] is None) and key not in new_keys:
+                new_keys[key] = (source, locate(source, key))
+            if isinstance(value, list):
+                located = locate(source, key)
+                spelled = located is not None and [i.value for i in located.items] == value
+                for i, item in enumerate(value):
+                    add(key, item, located.items[i].raw if spelled and located else None)
+            elif target_props.get(key) is not None and value != target_props[key]:
+                _differing_scalar(note, source, key, value, key in prefer_source, report)
+    if ALIASES not in target_props and ALIASES not in new_keys:
+        new_keys[ALIASES] = (note, None)
+    return additions, new_keys
+
+
+def _fill_empty_key(
+    note: Note,
+    key: str,
+    items: list[tuple[Any, str | None]],
+    new_keys: Mapping[str, tuple[Note, KeyValue | None]],
+) -> Edit:
+    """`key:` with no value gets the list after its colon (a comment beside it stays) or under it."""
+    span = empty_key_line(note, key)
+    if span is None:
+        raise VaultError(f"{note.path}: {key!r} has no value but is not one empty line; merge it by hand")
+    located = new_keys[key][1] if key in new_keys else None
+    inline, lines = _list_value_text(items, located, note.newline, note.path)
+    at = span[1] if lines else span[0]
+    if lines and not note.text[:at].endswith("\n"):
+        lines = note.newline + lines
+    return Edit(at, at, "", inline or lines, "merge-list")
+
+
+def _located_list(note: Note, key: str) -> KeyValue:
+    found = locate(note, key)
+    values = (note.properties or {}).get(key)
+    if found is None or found.style not in (FLOW, BLOCK) or [i.value for i in found.items] != values:
+        if found is not None and found.style == FLOW and values == []:
+            return found
+        raise VaultError(
+            f"{note.path}: {key!r} is written in a shape vaulttools cannot extend safely (a list over "
+            "several lines, comments or anchors); merge it by hand (nothing was written)"
+        )
+    return found
+
+
+def _preferred_value(note: Note, source: Note, key: str) -> Edit:
+    """`--prefer-source KEY`: TARGET's one-line value replaced by the SOURCE's, as the SOURCE wrote it."""
+    found, theirs = locate(note, key), locate(source, key)
+    if found is None or theirs is None or found.style != "scalar" or theirs.style != "scalar":
+        raise VaultError(
+            f"--prefer-source {key}: {key!r} is not a one-line value in both {note.path} and {source.path}; "
+            "edit it by hand (nothing was written)"
+        )
+    old = note.text[found.value_start : found.value_end]
+    return Edit(
+        found.value_start,
+        found.value_end,
+        old,
+        source.text[theirs.value_start : theirs.value_end],
+        "prefer-source",
+    )
+
+
+def _identity(context: _Context, key: str, value: Any, source: str) -> Any:
+    """What makes two list items the same: the note a link names, an alias in any letter case, else the value."""
+    if isinstance(value, str):
+        if key in context.vault.config.link_property_set or value.strip().startswith("[["):
+            path = _item_note(context.after, value, source)
+            if path is not None:
+                return ("note", path)
+        if key == ALIASES:
+            return ("alias", fold(value))
+        return ("value", value)
+    try:
+        hash(value)
+    except TypeError:
+        return ("repr", repr(value))
+    return ("value", type(value).__name__, value)
+
+
+def _differing_scalar(
+    note: Note, source: Note, key: str, value: Any, prefer: bool, report: MergeReport
+) -> None:
+    already_taken = any(
+        d["target"] == note.path and d["key"] == key and d["taken"] == "source" for d in report.differing
+    )
+    report.differing.append(
+        {
+            "target": note.path,
+            "source": source.path,
+            "key": key,
+            "target_value": _plain(note.properties.get(key) if note.properties else None),
+            "source_value": _plain(value),
+            "taken": "source" if prefer and not already_taken else "target",
+        }
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def _new_list_text(
+    key: str, items: list[tuple[Any, str | None]], located: KeyValue | None, newline: str, where: str
+) -> str:
+    """A key the TARGET lacks, in the first SOURCE's list style: its items as that SOURCE spelled them,
+    others (a SOURCE's name as an alias) in its quoting; `key: ["…"]` when no SOURCE had the key."""
+    inline, lines = _list_value_text(items, located, newline, where)
+    return f"{key}:{inline}{newline}{lines}"
+
+
+def _list_value_text(
+    items: list[tuple[Any, str | None]], located: KeyValue | None, newline: str, where: str
+) -> tuple[str, str]:
+    """(text after `key:` on its line, the block item lines after it) for a list in `located`'s style."""
+    quote = located.quote if located is not None else '"'
+    block = located is not None and located.style == BLOCK
+    written = [
+        raw if raw is not None else format_item(v, raw, quote, in_flow=not block, where=where)
+        for v, raw in items
+    ]
+    if block and located is not None:
+        return "", "".join(f"{located.indent}- {item}{newline}" for item in written)
+    return f" [{', '.join(written)}]", ""
+
+
+# --- the body -----------------------------------------------------------------------------------------
+
+
+def _blocks(note: Note, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of the paragraphs (runs of non-blank lines) of text[start:end]; a blank line inside code
+    does not end one."""
+    text = note.text
+    spans: list[tuple[int, int]] = []
+    cursor = start
+    block_start = -1
+    while cursor < end:
+        newline = text.find("\n", cursor, end)
+        line_end = end if newline < 0 else newline + 1
+        blank = not text[cursor:line_end].strip()
+        if blank and block_start >= 0 and note.region_at(cursor) is None:
+            spans.append((block_start, _content_end(text, block_start, cursor)))
+            block_start = -1
+        elif not blank and block_start < 0:
+            block_start = cursor
+        cursor = line_end
+    if block_start >= 0:
+        spans.append((block_start, _content_end(text, block_start, end)))
+    return spans
+
+
+def _content_end(text: str, start: int, end: int) -> int:
+    return start + len(text[start:end].rstrip())
+
+
+def _own_end(note: Note, heading: str) -> tuple[int, tuple[int, int] | None]:
+    """Where TARGET's own text ends (its enrichment paragraph or related section, whichever comes first)
+    and the enrichment paragraph's span."""
+    section = find_section(note, heading)
+    enrichment = find_enrichment_paragraph(note)
+    if enrichment is not None and section is not None and enrichment[0] > section.heading_start:
+        enrichment = None
+    stops = [s for s in (enrichment[0] if enrichment else None, section.heading_start if section else None)]
+    known = [s for s in stops if s is not None]
+    return (min(known) if known else len(note.text)), enrichment
+
+
+def _source_blocks(note: Note, heading: str) -> tuple[list[str], str | None]:
+    """A SOURCE's paragraphs without its enrichment paragraph and related section, and that paragraph."""
+    section = find_section(note, heading)
+    enrichment = find_enrichment_paragraph(note)
+    spans = [(note.body_start, len(note.text))]
+    if section is not None:
+        spans = [(note.body_start, section.heading_start), (section.end, len(note.text))]
+        if enrichment is not None and section.heading_start <= enrichment[0] < section.end:
+            enrichment = None
+    blocks = [
+        note.text[start:end]
+        for span_start, span_end in spans
+        for start, end in _blocks(note, span_start, span_end)
+        if enrichment is None or start != enrichment[0]
+    ]
+    return blocks, note.text[enrichment[0] : enrichment[1]] if enrichment else None
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _body_merge(note: Note, sources: list[Note], heading: str, report: MergeReport) -> list[Edit]:
+    """One insertion: the SOURCEs' paragraphs TARGET lacks, after its own body (see module docstring)."""
+    own_end, enrichment = _own_end(note, heading)
+    present = _normalized(note.text[note.body_start :])
+    has_title = any(_H1_RE.match(note.text, s) for s, _ in _blocks(note, note.body_start, own_end))
+    paragraphs: list[str] = []
+    borrowed_enrichment: str | None = None
+    for source in sources:
+        blocks, source_enrichment = _source_blocks(source, heading)
+        for number, block in enumerate(blocks):
+            if number == 0 and has_title and _H1_RE.match(block) and "\n" not in block:
+                continue  # the SOURCE's title: TARGET has its own
+            normalized = _normalized(block)
+            if normalized in present:
+                report.paragraphs_already_present += 1
+                continue
+            present += " " + normalized
+            paragraphs.append(_with_newline(block, note.newline))
+        if source_enrichment is not None and enrichment is None and borrowed_enrichment is None:
+            borrowed_enrichment = _with_newline(source_enrichment, note.newline)
+    report.paragraphs_added += len(paragraphs)
+    if borrowed_enrichment is not None:
+        paragraphs.append(borrowed_enrichment)
+    if not paragraphs:
+        return []
+    return [_insertion(note, own_end, paragraphs)]
+
+
+def _with_newline(block: str, newline: str) -> str:
+    return block.replace("\r\n", "\n").replace("\n", newline)
+
+
+def _insertion(note: Note, stop: int, paragraphs: list[str]) -> Edit:
+    """The paragraphs after the last non-blank line before `stop`, each after one blank line; the blank
+    lines that stood before `stop` stay after them."""
+    text, nl = note.text, note.newline
+    joined = (nl + nl).join(paragraphs)
+    content_end = note.body_start + len(text[note.body_start : stop].rstrip())
+    if content_end == note.body_start:  # no text of its own: the paragraphs open the body
+        return Edit(
+            content_end, content_end, "", joined + nl + (nl if stop < len(text) else ""), "merge-body"
+        )
+    newline = text.find("\n", content_end)
+    if newline < 0:  # the note ends without a line break: so does the merged note
+        return Edit(content_end, content_end, "", nl + nl + joined, "merge-body")
+    return Edit(newline + 1, newline + 1, "", nl + joined + nl, "merge-body")
+
+
+# --- the batch ----------------------------------------------------------------------------------------
+
+
+def _batch(merges: list[Merge], changes: list[FileChange], report: MergeReport) -> BatchPlan:
+    sources = sum(len(m.sources) for m in merges)
+    if len(merges) == 1:
+        summary = f"{', '.join(stem_of(s) for s in merges[0].sources)} → {stem_of(merges[0].target)}"
+    else:
+        summary = f"{sources} notes merged into {len(merges)}"
+    links = report.links
+    counts = {
+        "notes_merged": sources,
+        "files_changed": len(changes),
+        "links_redirected": sum(links.rewritten.values()),
+        "suffixed_links_fixed": report.suffixed_links_fixed,
+        "duplicate_entries_removed": report.duplicates_removed,
+        "list_items_added": report.items_added,
+        "aliases_added": report.aliases_added,
+        "properties_added": report.keys_added,
+        "paragraphs_added": report.paragraphs_added,
+        "scalars_differing": len(report.differing),
+        "links_left_alone": sum(links.left_alone.values()),
+    }
+    plan_report = {
+        "merges": [{"target": m.target, "sources": list(m.sources)} for m in merges],
+        "redirected_by_kind": dict(sorted(links.rewritten.items())),
+        "differing_scalars": report.differing,
+        "paragraphs_already_present": report.paragraphs_already_present,
+        "left_alone": links.left_alone_places,
+        "warnings": links.warnings + report.warnings,
+        "notes_read": links.notes_read,
+        "notes_parsed": links.notes_parsed,
+    }
+    return BatchPlan(COMMAND, summary, changes, counts, plan_report)
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 2] + "…" + text[-1]
+
+
+def describe(plan: BatchPlan) -> list[str]:
+    """The human report printed after a merge (the same facts as `--json`'s `report`)."""
+    report, counts = plan.report, plan.counts
+    if not report.get("merges"):
+        return ["No duplicate notes to merge (see `vaulttools duplicates`)."]
+    lines = [f"merged: {', '.join(m['sources'])} → {m['target']}" for m in report.get("merges", [])]
+    kinds = ", ".join(f"{n} {kind}" for kind, n in report.get("redirected_by_kind", {}).items())
+    lines.append(f"links redirected: {counts.get('links_redirected', 0)}" + (f" ({kinds})" if kinds else ""))
+    extra = [
+        ("suffixed_links_fixed", "links that missed the family by a suffix, fixed"),
+        ("duplicate_entries_removed", "duplicate list entries removed"),
+        ("list_items_added", "list items added"),
+        ("aliases_added", "aliases added"),
+        ("properties_added", "properties added"),
+        ("paragraphs_added", "paragraphs added"),
+    ]
+    lines += [f"{text}: {counts[key]}" for key, text in extra if counts.get(key)]
+    for entry in report.get("differing_scalars", []):
+        taken = entry["source"] if entry["taken"] == "source" else entry["target"]
+        lines.append(
+            f"differs: {entry['key']}: {_short(entry['target_value'])} in {entry['target']}, "
+            f"{_short(entry['source_value'])} in {entry['source']}; kept {taken}'s"
+            + (f" (--prefer-source {entry['key']} takes the source's)" if entry["taken"] == "target" else "")
+        )
+    for place in report.get("left_alone", []):
+        lines.append(
+            f"left alone ({place['reason']}): {place['path']}:{place['line']}  [[{place['target']}]]"
+        )
+    lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
+    return lines
