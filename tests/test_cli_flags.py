@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 
 from tests.conftest import SAMPLE_VAULT, git, snapshot
 from vaulttools import cli as cli_module
+from vaulttools import shell as shell_module
 from vaulttools.api import Vault
 from vaulttools.cli import cli
 from vaulttools.commands.demo import demo_data
@@ -498,7 +499,7 @@ def test_ctrl_c_message_starts_its_own_line_and_closes_the_bar(
     def interrupted(vault: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "terminal_progress", lambda enabled: bar)
+    monkeypatch.setattr(shell_module, "terminal_progress", lambda enabled: bar)  # App opens the vault
     monkeypatch.setattr(cli_module, "check_vault", interrupted)
     monkeypatch.setattr(cli_module, "_stderr_is_terminal", lambda: True)
     result = run("-C", str(sample_vault), "check")
