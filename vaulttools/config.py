@@ -16,9 +16,13 @@ from vaulttools.findings import FINDING_KINDS
 CONFIG_FILE = ".vaulttools.toml"
 
 
+# The heading of the section `sync-related` writes (and the facts cache records), unless configured.
+RELATED_HEADING = "Related across articles"
+
+
 @dataclass(frozen=True)
 class RelatedConfig:
-    heading: str = "Related across articles"
+    heading: str = RELATED_HEADING
     group_by: str = "property"
     group_property: str = "articleStem"
     folder_depth: int = 1

@@ -2,7 +2,7 @@
 
 Pure planning: the input text becomes `EnrichmentEntry`s (or a list of `InputProblem`s with line numbers),
 and each note plus its entry becomes at most one `Edit`. Nothing here writes; `plan_enrich` returns a
-`BatchPlan` for `cli.execute_plan` / `Vault.apply`.
+`BatchPlan` for `shell.execute_plan` / `Vault.apply`.
 
 Placement (vault-format.md, "Enrichment"): the paragraph stands after the note's text, separated from it by
 one blank line, and before a "Related across articles" section when there is one. Only inserted bytes are

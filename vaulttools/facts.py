@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from vaulttools.config import RELATED_HEADING
 from vaulttools.files import read_all, state_dir
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
@@ -48,7 +49,7 @@ class FactsOptions(NamedTuple):
     link_properties: frozenset[str]
     id_property: str = "id"
     keep: frozenset[str] | None = None  # properties to keep (None: all)
-    related_heading: str = "Related across articles"
+    related_heading: str = RELATED_HEADING
 
 
 class NoteFacts(NamedTuple):

@@ -23,7 +23,7 @@ from vaulttools.related import (
 from vaulttools.report import echo_json
 from vaulttools.resolve import RESOLVED
 from vaulttools.shell import App, batch_options, complete_note_names, execute_plan, pass_app
-from vaulttools.vault import Vault, gc_paused
+from vaulttools.vault import Vault
 
 RUNNERS_UP = 5
 
@@ -57,11 +57,11 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
     """
     vault = app.vault
     config = related_config(vault.config.related, limit)
-    with gc_paused():
-        scan = scan_vault(vault, config)
-        if explain_slug is not None:
-            return explain(vault, scan, config, explain_slug, as_json=flags["as_json"])
-        plan = plan_vault(vault, scan, config)
+    # No `gc_paused` here: the `cli` group already runs every command with the collector paused.
+    scan = scan_vault(vault, config)
+    if explain_slug is not None:
+        return explain(vault, scan, config, explain_slug, as_json=flags["as_json"])
+    plan = plan_vault(vault, scan, config)
     return execute_plan(app, plan, **flags, describe=describe)
 
 
