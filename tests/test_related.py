@@ -16,7 +16,7 @@ from vaulttools.related import (
     REMOVED,
     UNCHANGED,
     UPDATED,
-    NoteFacts,
+    ScoringFacts,
     best_candidates,
     build_index,
     choose,
@@ -217,8 +217,8 @@ def facts(
     tags: tuple[str, ...] = (),
     targets: tuple[str, ...] = (),
     words: str = "",
-) -> NoteFacts:
-    return NoteFacts(path, group, frozenset(tags), frozenset(targets), words)
+) -> ScoringFacts:
+    return ScoringFacts(path, group, frozenset(tags), frozenset(targets), words)
 
 
 def test_rare_tag_beats_common_tag() -> None:

@@ -13,7 +13,7 @@ from vaulttools.config import RelatedConfig
 from vaulttools.facts import NoteFacts as FileFacts
 from vaulttools.note import Note
 from vaulttools.related import (
-    NoteFacts,
+    ScoringFacts,
     best_candidates,
     build_index,
     common_cutoff,
@@ -78,7 +78,7 @@ def test_section_is_current_refuses_a_span_that_does_not_fit(span: tuple[int, in
 # --- the index ---------------------------------------------------------------------------------------
 
 
-def brute_force(facts: list[NoteFacts], path: str, config: RelatedConfig) -> dict[str, float]:
+def brute_force(facts: list[ScoringFacts], path: str, config: RelatedConfig) -> dict[str, float]:
     """The documented formula, pair by pair: what the inverted index must reproduce (no words here)."""
     by_path = {f.path: f for f in facts}
     total, cutoff = len(facts), common_cutoff(len(facts))
@@ -114,11 +114,11 @@ def brute_force(facts: list[NoteFacts], path: str, config: RelatedConfig) -> dic
     return {other: round(score, 6) for other, score in scores.items() if score > 0}
 
 
-def random_facts(seed: int, count: int) -> list[NoteFacts]:
+def random_facts(seed: int, count: int) -> list[ScoringFacts]:
     rng = random.Random(seed)
     paths = [f"n{i:03d}.md" for i in range(count)]
     return [
-        NoteFacts(
+        ScoringFacts(
             path,
             f"g{rng.randrange(count // 4)}",
             frozenset(f"t{rng.randrange(12)}" for _ in range(rng.randrange(4))),
@@ -141,15 +141,17 @@ def test_index_scores_match_the_formula(seed: int) -> None:
 
 
 def test_common_features_are_dropped_from_the_index() -> None:
-    common = [NoteFacts(f"n{i}.md", f"g{i}", frozenset({"everywhere"})) for i in range(60)]
-    index = build_index([*common, NoteFacts("rare.md", "r", frozenset({"rare"}))])
+    common = [ScoringFacts(f"n{i}.md", f"g{i}", frozenset({"everywhere"})) for i in range(60)]
+    index = build_index([*common, ScoringFacts("rare.md", "r", frozenset({"rare"}))])
     assert index.cutoff == 50
     assert index.tag_name == ["rare"]
     assert score_candidates(index, "n0.md", RelatedConfig(min_score=0.0)) == []
 
 
 def test_common_share_sets_the_cutoff() -> None:
-    facts = [NoteFacts(f"n{i:03}.md", f"g{i}", frozenset({"half"} if i % 2 else {"odd"})) for i in range(200)]
+    facts = [
+        ScoringFacts(f"n{i:03}.md", f"g{i}", frozenset({"half"} if i % 2 else {"odd"})) for i in range(200)
+    ]
     assert build_index(facts).cutoff == 50  # 2% of 200 is 4: the floor of 50 holds
     assert build_index(facts, 0.5).cutoff == 100
     assert "half" in build_index(facts, 0.5).tag_name  # on exactly 100 notes: still counts

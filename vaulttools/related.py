@@ -67,7 +67,7 @@ ROOT_GROUP = "/"  # the folder group of notes at the vault root
 
 
 @dataclass(frozen=True)
-class NoteFacts:
+class ScoringFacts:
     """What scoring needs from one grouped note."""
 
     path: str
@@ -132,7 +132,7 @@ def note_facts(
     group: str | tuple[str, ...],
     resolve: Callable[[str, str], str | None],
     config: RelatedConfig,
-) -> NoteFacts:
+) -> ScoringFacts:
     """The facts of a grouped note; links inside its own related section are left out."""
     section = find_section(note, config.heading)
     skip_from, skip_to = (section.heading_start, section.end) if section else (-1, -1)
@@ -146,7 +146,7 @@ def note_facts(
     tags = tags_of(properties) | inline_tags(note)
     words, counts = body_words(note, (skip_from, skip_to))
     written = " ".join(w if n == 1 else f"{w}*{n}" for w, n in zip(words.split(), counts, strict=True))
-    return NoteFacts(note.path, group, tags, frozenset(targets), written)
+    return ScoringFacts(note.path, group, tags, frozenset(targets), written)
 
 
 def cached_resolver(index: LinkIndex) -> Callable[[str, str], str | None]:
@@ -179,7 +179,7 @@ def weights_of(config: RelatedConfig) -> Weights:
     )
 
 
-def build_index(all_facts: Iterable[NoteFacts], common_share: float = COMMON_FRACTION) -> RelatedIndex:
+def build_index(all_facts: Iterable[ScoringFacts], common_share: float = COMMON_FRACTION) -> RelatedIndex:
     return RelatedIndex(
         [
             IndexRow(
@@ -531,7 +531,7 @@ def related_config(config: RelatedConfig, limit: int | None) -> RelatedConfig:
     return replace(config, limit=limit)
 
 
-def scan_vault(vault: Vault, config: RelatedConfig) -> RelatedScan:
+def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
     """The scan of a vault, from its facts (cached in `.vaulttools/cache`, parsed on every core if not);
     a vault where no note is grouped is refused with the setting to use."""
     scan = scan_facts(vault.iter_facts(), vault.index, config, vault.read_bytes)
@@ -557,4 +557,4 @@ def plan_sync_related(vault: Vault, limit: int | None = None) -> BatchPlan:
     """The whole `sync-related` batch for a vault (what the CLI and `Vault.sync_related` run)."""
     config = related_config(vault.config.related, limit)
     with gc_paused():
-        return plan_vault(vault, scan_vault(vault, config), config)
+        return plan_vault(vault, scan_related(vault, config), config)

@@ -17,7 +17,7 @@ from vaulttools.related import (
     grouping_text,
     plan_vault,
     related_config,
-    scan_vault,
+    scan_related,
     score_candidates,
 )
 from vaulttools.report import echo_json
@@ -58,7 +58,7 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
     vault = app.vault
     config = related_config(vault.config.related, limit)
     # No `gc_paused` here: the `cli` group already runs every command with the collector paused.
-    scan = scan_vault(vault, config)
+    scan = scan_related(vault, config)
     if explain_slug is not None:
         return explain(vault, scan, config, explain_slug, as_json=flags["as_json"])
     plan = plan_vault(vault, scan, config)
