@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from tests.conftest import git
 from vaulttools.edits import apply_edits
-from vaulttools.frontmatter import RefusedEdit, verify_yaml_edit
 from vaulttools.linkedit import retarget
 from vaulttools.links import BARE, PROPERTY, UNQUOTED_YAML, find_frontmatter_links
 from vaulttools.note import Note
+from vaulttools.yamledit import RefusedEdit, verify_yaml_edit
 from vaulttools.yamlscalars import compose_frontmatter, source_starts
 
 BODY = "---\nbody [[z]] stays\n"

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "edits",
             "note",
             "links",
-            "frontmatter",
+            "yamledit",
             "linkedit",
             "resolve",
             "suffixes",

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import git, snapshot
-from vaulttools import frontmatter, planning, rename
+from vaulttools import planning, rename, yamledit
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.errors import EditConflict
 from vaulttools.note import Note
@@ -172,9 +172,9 @@ GUARDS: dict[str, tuple[Any, str, Callable[[Any], Any]]] = {
         "_verify_frontmatter_bounds",
         lambda real: lambda note, new_text, edits: planning.split_frontmatter(new_text)[0],
     ),
-    "YAML re-parse": (frontmatter, "load_frontmatter_yaml", _no_parse_errors),
-    "YAML shape": (frontmatter, "_shape_difference", lambda real: lambda *a, **k: None),
-    "node kinds, tags and styles": (frontmatter, "_node_difference", lambda real: lambda *a, **k: None),
+    "YAML re-parse": (yamledit, "load_frontmatter_yaml", _no_parse_errors),
+    "YAML shape": (yamledit, "_shape_difference", lambda real: lambda *a, **k: None),
+    "node kinds, tags and styles": (yamledit, "_node_difference", lambda real: lambda *a, **k: None),
 }
 
 

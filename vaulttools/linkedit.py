@@ -6,9 +6,9 @@ from urllib.parse import quote as percent_quote
 from urllib.parse import unquote
 
 from vaulttools.edits import Edit
-from vaulttools.frontmatter import format_scalar
 from vaulttools.links import BARE, MARKDOWN, PROPERTY, Link
 from vaulttools.note import Note
+from vaulttools.yamledit import format_scalar
 
 
 def encode_markdown_target(target: str, angle: bool) -> str:

@@ -28,7 +28,6 @@ from vaulttools.duplicates import stem_of, suffix_base
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.enrich import find_enrichment_paragraph
 from vaulttools.errors import VaultError
-from vaulttools.frontmatter import RefusedEdit
 from vaulttools.linkedit import retarget
 from vaulttools.links import Link, wikilink_target
 from vaulttools.note import Note
@@ -46,6 +45,7 @@ from vaulttools.resolve import BROKEN, LinkIndex, fold
 from vaulttools.sections import find_section
 from vaulttools.suffixes import written_like
 from vaulttools.vault import Vault
+from vaulttools.yamledit import RefusedEdit
 from vaulttools.yamllists import BLOCK, FLOW, KeyValue, empty_key_line, format_item, list_edits, locate
 
 COMMAND = "merge"

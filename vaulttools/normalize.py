@@ -20,7 +20,6 @@ from vaulttools.changes import BatchPlan, FileChange, Spool
 from vaulttools.check import BrokenLinks, broken_links_by_note
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict
-from vaulttools.frontmatter import RefusedEdit
 from vaulttools.linkedit import retarget
 from vaulttools.links import (
     BARE,
@@ -37,6 +36,7 @@ from vaulttools.planning import note_change
 from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, strip_md
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
 from vaulttools.vault import Vault
+from vaulttools.yamledit import RefusedEdit
 
 COMMAND = "normalize-links"
 

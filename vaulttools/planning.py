@@ -8,8 +8,8 @@ from typing import Any
 from vaulttools.changes import FileChange
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.errors import EditConflict
-from vaulttools.frontmatter import verify_yaml_edit
 from vaulttools.note import Frontmatter, Note, load_frontmatter_yaml, split_frontmatter
+from vaulttools.yamledit import verify_yaml_edit
 
 # (old YAML, new YAML) -> None, raising `EditConflict` when the new YAML is not exactly what was planned.
 YamlCheck = Callable[[str, str], None]
@@ -26,7 +26,7 @@ def note_change(
 ) -> FileChange | None:
     """Apply `edits` to `note`, verify the result, and return the change (None when nothing changes).
 
-    `appended`: list properties the edits extend by one item (see `frontmatter.verify_yaml_edit`).
+    `appended`: list properties the edits extend by one item (see `yamledit.verify_yaml_edit`).
     `expected_properties`: the frontmatter's exact data after the edits, for edits that reshape it (a
     merge adds and removes list items and keys): the edited YAML must load to exactly this.
     `yaml_check(old_yaml, new_yaml)`: the caller's own proof for reshaping edits that exact data cannot

@@ -16,11 +16,11 @@ import yaml
 from vaulttools.changes import BatchPlan, FileChange, Spool
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
-from vaulttools.frontmatter import RefusedEdit, format_scalar
 from vaulttools.note import Note, load_frontmatter_yaml
 from vaulttools.parallel import iter_chunks
 from vaulttools.planning import note_change
 from vaulttools.vault import Vault
+from vaulttools.yamledit import RefusedEdit, format_scalar
 from vaulttools.yamlnodes import (
     Entry,
     Scalar,

@@ -34,7 +34,6 @@ from vaulttools.canvas import Canvas, CanvasError, edited_canvas, is_canvas
 from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
-from vaulttools.frontmatter import RefusedEdit, format_scalar
 from vaulttools.linkedit import in_yaml_style, retarget
 from vaulttools.links import PROPERTY, Link
 from vaulttools.note import Note
@@ -42,6 +41,7 @@ from vaulttools.parallel import map_notes
 from vaulttools.planning import note_change
 from vaulttools.resolve import AMBIGUOUS, RESOLVED, LinkIndex, fold, strip_md
 from vaulttools.vault import Vault
+from vaulttools.yamledit import RefusedEdit, format_scalar
 
 COMMAND = "rename"
 FORBIDDEN_CHARACTERS = '*"\\/<>:|?#^[]'

@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from vaulttools.edits import Edit
-from vaulttools.frontmatter import RefusedEdit, format_scalar
 from vaulttools.note import Note
+from vaulttools.yamledit import RefusedEdit, format_scalar
 
 FLOW = "flow"
 BLOCK = "block"

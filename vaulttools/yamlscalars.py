@@ -8,7 +8,7 @@ value YAML gave: where they differ the scalar has no map (`Scalar.starts` is Non
 edited, never guessed at.
 
 Only the composer's spans and the map are used to edit: a link found in the decoded value is replaced at its
-exact source span, in the scalar's own style (see `frontmatter.format_scalar`).
+exact source span, in the scalar's own style (see `yamledit.format_scalar`).
 """
 
 from __future__ import annotations
