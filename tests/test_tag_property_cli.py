@@ -100,6 +100,25 @@ def test_tag_rename_map(tmp_path: Path, run_cli: RunCli) -> None:
     assert "rename 2 tags" in git(vault, "log", "-1", "--format=%s")
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"old,new\n\x00\x01", "is a binary file, not a rename map"),
+        (b"old,new\nproject,w\xe9rk\n", "tags.csv:2: not UTF-8 text; save the map as UTF-8"),
+    ],
+)
+def test_tag_rename_map_unreadable(tmp_path: Path, run_cli: RunCli, content: bytes, message: str) -> None:
+    """A tag map is read like a rename map: binary or non-UTF-8 files refused in one line, nothing written."""
+    vault = make_git_vault(FIXTURES / "tags" / "before", tmp_path / "v")
+    before, start = snapshot(vault), head(vault)
+    mapping = tmp_path / "tags.csv"
+    mapping.write_bytes(content)
+    result = run_cli(vault, "tag", "rename", "--map", str(mapping))
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert snapshot(vault) == before and head(vault) == start
+
+
 def test_tag_list(tmp_path: Path, run_cli: RunCli) -> None:
     vault = make_git_vault(FIXTURES / "tags" / "before", tmp_path / "v")
     document = json.loads(run_cli(vault, "tag", "list", "--json").output)

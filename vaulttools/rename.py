@@ -132,6 +132,11 @@ def parse_rename_map(text: str, filename: str, *, defer_problems: bool = False) 
 
 
 def read_rename_map(path: str, data: bytes) -> RenameMap:
+    """A rename map from a file's bytes; problems with its names are listed when it is resolved."""
+    return parse_rename_map(decode_map(path, data), path, defer_problems=True)
+
+
+def decode_map(path: str, data: bytes) -> str:
     """A map file's bytes as text: UTF-8 (a BOM allowed); anything else is refused in plain words."""
     if b"\0" in data:
         raise VaultError(
@@ -142,7 +147,7 @@ def read_rename_map(path: str, data: bytes) -> RenameMap:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise VaultError(f"{path}:{line}: not UTF-8 text; save the map as UTF-8") from exc
-    return parse_rename_map(text, path, defer_problems=True)
+    return text
 
 
 def map_problems(source: str, problems: list[str]) -> VaultError:

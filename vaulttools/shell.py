@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -238,3 +239,24 @@ def _in_git(app: App) -> bool:
     from vaulttools.git import Repository
 
     return Repository.find(app.vault.root) is not None
+
+
+def pairs_from_arguments(
+    old: str | None,
+    new: str | None,
+    map_file: Path | None,
+    read_map: Callable[[str, bytes], list[tuple[str, str]]],
+    example: str,
+) -> list[tuple[str, str]]:
+    """OLD NEW, or the pairs of a `--map` file read by `read_map(path, bytes)`; never both."""
+    if map_file is not None:
+        if old is not None:
+            raise VaultError("give either OLD NEW or --map FILE, not both")
+        try:
+            data = map_file.read_bytes()
+        except OSError as exc:
+            raise VaultError(f"cannot read the map {map_file} ({exc.strerror}); check the path") from exc
+        return read_map(str(map_file), data)  # as it comes: a rename map carries its deferred problems
+    if old is None or new is None:
+        raise VaultError(f"give OLD and NEW (e.g. `{example}`), or --map FILE")
+    return [(old, new)]

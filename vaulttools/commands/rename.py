@@ -7,9 +7,16 @@ from typing import Any
 
 import click
 
-from vaulttools.errors import VaultError
 from vaulttools.rename import describe, plan_renames, read_rename_map
-from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, complete_note_names, execute_plan, pass_app
+from vaulttools.shell import (
+    CONTEXT_SETTINGS,
+    App,
+    batch_options,
+    complete_note_names,
+    execute_plan,
+    pairs_from_arguments,
+    pass_app,
+)
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -45,20 +52,6 @@ def rename(
       vaulttools rename img/diagram.png flow
       vaulttools rename --map renames.csv --json
     """
-    pairs = _pairs(old, new, map_file)
+    pairs = pairs_from_arguments(old, new, map_file, read_rename_map, "vaulttools rename old-name new-name")
     plan = plan_renames(app.vault, pairs, keep_alias=keep_alias)
     return execute_plan(app, plan, **flags, describe=describe)
-
-
-def _pairs(old: str | None, new: str | None, map_file: Path | None) -> list[tuple[str, str]]:
-    if map_file is not None:
-        if old is not None:
-            raise VaultError("give either OLD NEW or --map FILE, not both")
-        try:
-            data = map_file.read_bytes()
-        except OSError as exc:
-            raise VaultError(f"cannot read the map {map_file} ({exc.strerror}); check the path") from exc
-        return read_rename_map(str(map_file), data)
-    if old is None or new is None:
-        raise VaultError("give OLD and NEW (e.g. `vaulttools rename old-name new-name`), or --map FILE")
-    return [(old, new)]

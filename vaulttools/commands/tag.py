@@ -8,9 +8,17 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.errors import EXIT_OK, VaultError
+from vaulttools.errors import EXIT_OK
+from vaulttools.rename import decode_map, parse_rename_map
 from vaulttools.report import echo_json
-from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
+from vaulttools.shell import (
+    CONTEXT_SETTINGS,
+    App,
+    batch_options,
+    execute_plan,
+    pairs_from_arguments,
+    pass_app,
+)
 from vaulttools.tags import list_tags, plan_tag_delete, plan_tag_rename
 
 # Notes listed as left alone in the text output; the JSON report has them all.
@@ -88,7 +96,9 @@ def rename(app: App, old: str | None, new: str | None, map_file: Path | None, **
       vaulttools tag rename project/old project/archive
       vaulttools tag rename --map tags.csv --json
     """
-    plan = plan_tag_rename(app.vault, _pairs(old, new, map_file))
+    plan = plan_tag_rename(
+        app.vault, pairs_from_arguments(old, new, map_file, _read_tag_map, "vaulttools tag rename todo task")
+    )
     return execute_plan(app, plan, **flags, describe=describe)
 
 
@@ -117,20 +127,8 @@ def delete(app: App, name: str, remove_inline: bool, **flags: Any) -> int:
     return execute_plan(app, plan, **flags, describe=describe)
 
 
-def _pairs(old: str | None, new: str | None, map_file: Path | None) -> list[tuple[str, str]]:
-    if map_file is not None:
-        if old is not None:
-            raise VaultError("give either OLD NEW or --map FILE, not both")
-        from vaulttools.rename import parse_rename_map
-
-        try:
-            text = map_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise VaultError(f"cannot read the map {map_file} ({exc}); check the path") from exc
-        return parse_rename_map(text, str(map_file))
-    if old is None or new is None:
-        raise VaultError("give OLD and NEW (e.g. `vaulttools tag rename todo task`), or --map FILE")
-    return [(old, new)]
+def _read_tag_map(path: str, data: bytes) -> list[tuple[str, str]]:
+    return parse_rename_map(decode_map(path, data), path)
 
 
 def describe(plan: BatchPlan) -> list[str]:
