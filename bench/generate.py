@@ -257,6 +257,24 @@ def join_families(rng: random.Random, slugs: list[str], profile: Profile) -> dic
     return members
 
 
+def syllables_needed(topics: int) -> int:
+    """The most syllables of a coined word. Two or three give 2,940 words, too few past ~25,000 notes (the
+    loop never ended at 50,000), so larger vaults also coin four-syllable words; smaller ones keep the
+    words (and the bytes) they always had."""
+    return 3 if topics * TOPIC_TERMS <= 1500 else 4
+
+
+def coin_terms(rng: random.Random, coined: set[str], longest: int) -> list[str]:
+    """TOPIC_TERMS new words no earlier topic coined (`coined` grows)."""
+    terms: list[str] = []
+    while len(terms) < TOPIC_TERMS:
+        term = "".join(rng.sample(SYLLABLES, rng.randint(2, longest)))
+        if term not in coined:
+            coined.add(term)
+            terms.append(term)
+    return terms
+
+
 def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"]) -> dict[str, int]:
     rng = random.Random(seed)
     # Topics first: each article touches two topics, each note is about one of its article's.
@@ -270,15 +288,10 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
     for place, note in enumerate(order):
         note_topic[note] = rng.choice(article_topics[place // GROUP_SIZE])
     coined: set[str] = set()
-    topic_words = []
-    for _ in range(topic_count):
-        terms: list[str] = []
-        while len(terms) < TOPIC_TERMS:
-            term = "".join(rng.sample(SYLLABLES, rng.randint(2, 3)))
-            if term not in coined:
-                coined.add(term)
-                terms.append(term)
-        topic_words.append(terms + rng.sample(WORDS, TOPIC_WORDS))
+    longest = syllables_needed(topic_count)
+    topic_words = [
+        coin_terms(rng, coined, longest) + rng.sample(WORDS, TOPIC_WORDS) for _ in range(topic_count)
+    ]
 
     def words_of_note(i: int) -> list[str]:
         return topic_words[note_topic[i]]

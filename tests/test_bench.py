@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -224,3 +225,11 @@ def test_format_phases_sets_each_phase_against_its_floor() -> None:
         "| start-up     | 0.200   | -             | -             |",
         "| write        | 0.500   | 0.200         | 2.5           |",
     ]
+
+
+@pytest.mark.parametrize("topics", [1, 400, 2000])
+def test_coined_topic_words_are_distinct_at_every_size(topics: int) -> None:
+    """2,000 topics (100,000 notes) need more words than two or three syllables can make."""
+    rng, coined, longest = random.Random(1), set(), generate.syllables_needed(topics)
+    terms = [term for _ in range(topics) for term in generate.coin_terms(rng, coined, longest)]
+    assert len(terms) == topics * generate.TOPIC_TERMS == len(set(terms))
