@@ -318,6 +318,8 @@ def test_json_errors_are_one_document_with_every_problem(sample_vault: Path, tmp
         ["rename", "no-such-note", "x", "--json"],
         ["check", "--json", "--kind", "broken-link", "-C", "{empty}"],
         ["check", "--kind", "no-such-kind", "--json"],
+        ["check", "--json", "--no-such-option"],
+        ["rename", "--json", "one", "two", "three"],
     ],
 )
 def test_json_errors_of_other_commands(sample_vault: Path, tmp_path: Path, argv: list[str]) -> None:
@@ -329,6 +331,16 @@ def test_json_errors_of_other_commands(sample_vault: Path, tmp_path: Path, argv:
     assert document["version"] == 1
     assert document["error"]["message"] in result.stderr
     assert document["problems"] == []
+
+
+@pytest.mark.parametrize(
+    "argv", [["check", "--no-such-option"], ["rename", "one", "two", "three"], ["rename", "--", "--json"]]
+)
+def test_a_command_line_error_without_json_leaves_stdout_empty(sample_vault: Path, argv: list[str]) -> None:
+    result = run("-C", str(sample_vault), *argv)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "rror" in result.stderr
 
 
 # --- row 11: a dry run checks what the real run would refuse ---------------------------------------------

@@ -53,6 +53,18 @@ class VaultGroup(click.Group):
         self.add_command(command, name)
         return with_global_options(command)
 
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        argv = list(args)  # click consumes `args` while parsing
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            _usage_error_as_json(exc, argv)
+            raise
+        ctx.meta[ARGV_META_KEY] = argv
+        return ctx
+
     def invoke(self, ctx: click.Context) -> Any:
         """Every `VaultError` becomes one line on stderr and its exit code; results become exit codes.
 
@@ -62,6 +74,9 @@ class VaultGroup(click.Group):
         try:
             with gc_paused():
                 result = super().invoke(ctx)
+        except click.UsageError as exc:  # a subcommand's own options or arguments did not parse
+            _usage_error_as_json(exc, ctx.meta.get(ARGV_META_KEY, []))
+            raise
         except VaultError as exc:
             interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
             _report_error(ctx, exc.message, exc.exit_code, exc.lines, interrupted=interrupted)
@@ -78,6 +93,21 @@ class VaultGroup(click.Group):
 
 
 EXIT_INTERRUPTED = 130
+ARGV_META_KEY = "vaulttools.argv"
+
+
+def _usage_error_as_json(exc: click.UsageError, argv: Sequence[str]) -> None:
+    """A script that asked for `--json` gets a JSON error document on stdout even when the command line
+    itself did not parse (click still prints its usage text on stderr and exits 2)."""
+    options = argv[: argv.index("--")] if "--" in argv else argv
+    if "--json" in options:
+        echo_json(
+            {
+                "version": 1,
+                "error": {"message": exc.format_message(), "exit_code": exc.exit_code},
+                "problems": [],
+            }
+        )
 
 
 def _report_error(
