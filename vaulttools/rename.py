@@ -355,7 +355,6 @@ def resolve_renames(
     """
     if not pairs:
         raise VaultError("nothing to rename: give OLD and NEW, or --map FILE")
-    index = vault.index
     renames: list[Rename] = []
     unchanged: list[str] = []
     left_behind: list[str] = []
@@ -367,32 +366,11 @@ def resolve_renames(
     rename_lines: list[int] = []
     for (old, new), line in zip(pairs, lines, strict=True):
         try:
-            folder = find_old_folder(vault, old)
-            if folder is not None:
-                moves = folder_renames(vault, folder, new_folder_path(folder, new))
-                left = unmanaged_files(vault, folder)
-                if left:
-                    left_behind.append(
-                        f"{folder}/ holds {len(left)} file(s) outside the vault's notes and attachments (hidden, "
-                        f"ignored or symlinks, e.g. {left[0]}): left where they are, so the folder stays"
-                    )
-            else:
-                old_path = find_old_note(index, old)
-                new_path = (
-                    new_note_path(old_path, new)
-                    if is_note_path(old_path)
-                    else new_attachment_path(old_path, new)
-                )
-                moves = [Rename(old_path, new_path)]
+            moves = _moves_of_pair(vault, old, new, left_behind)
             if all(move.new_path == move.old_path for move in moves):
                 unchanged.append(f"{old!r} is already called {new!r}; left out")
                 continue
-            for move in moves:
-                if move.old_path in by_old:
-                    raise VaultError(
-                        f"{move.old_path} is renamed twice in the map ({by_old[move.old_path]!r} and {old!r})"
-                    )
-                by_old[move.old_path] = old
+            _claim_old_paths(moves, old, by_old)
         except VaultError as exc:
             if source is None:
                 raise
@@ -401,11 +379,7 @@ def resolve_renames(
         renames += moves
         rename_lines += [line] * len(moves)
     if source is not None:
-        line_of = {rename.old_path: line for rename, line in zip(renames, rename_lines, strict=True)}
-        for refusal, old_path in _taken_names(vault, renames):
-            problems.append((line_of[old_path], f"{source}:{line_of[old_path]}: {refusal.message}"))
-        if problems:
-            raise map_problems(source, [problem for _, problem in sorted(problems, key=_problem_line)])
+        _refuse_map_problems(vault, source, renames, rename_lines, problems)
     if not renames:
         raise VaultError(f"{unchanged[0].removesuffix('; left out')}; nothing to rename")
     if skipped is not None:
@@ -413,6 +387,48 @@ def resolve_renames(
     for refusal, _ in _taken_names(vault, renames):
         raise refusal
     return renames
+
+
+def _moves_of_pair(vault: Vault, old: str, new: str, left_behind: list[str]) -> list[Rename]:
+    """The renames one (OLD, NEW) pair asks for: one per file of a folder, else the one note or attachment.
+
+    Files a folder move cannot take along are said in `left_behind`."""
+    folder = find_old_folder(vault, old)
+    if folder is None:
+        old_path = find_old_note(vault.index, old)
+        new_path = (
+            new_note_path(old_path, new) if is_note_path(old_path) else new_attachment_path(old_path, new)
+        )
+        return [Rename(old_path, new_path)]
+    moves = folder_renames(vault, folder, new_folder_path(folder, new))
+    left = unmanaged_files(vault, folder)
+    if left:
+        left_behind.append(
+            f"{folder}/ holds {len(left)} file(s) outside the vault's notes and attachments (hidden, "
+            f"ignored or symlinks, e.g. {left[0]}): left where they are, so the folder stays"
+        )
+    return moves
+
+
+def _claim_old_paths(moves: list[Rename], old: str, by_old: dict[str, str]) -> None:
+    """Record which map entry moves each file; a file two entries move is refused."""
+    for move in moves:
+        if move.old_path in by_old:
+            raise VaultError(
+                f"{move.old_path} is renamed twice in the map ({by_old[move.old_path]!r} and {old!r})"
+            )
+        by_old[move.old_path] = old
+
+
+def _refuse_map_problems(
+    vault: Vault, source: str, renames: list[Rename], rename_lines: list[int], problems: list[tuple[int, str]]
+) -> None:
+    """One refusal listing every problem of a map file (taken names included), in line order, if any."""
+    line_of = {rename.old_path: line for rename, line in zip(renames, rename_lines, strict=True)}
+    for refusal, old_path in _taken_names(vault, renames):
+        problems.append((line_of[old_path], f"{source}:{line_of[old_path]}: {refusal.message}"))
+    if problems:
+        raise map_problems(source, [problem for _, problem in sorted(problems, key=_problem_line)])
 
 
 def unmanaged_files(vault: Vault, folder: str) -> list[str]:
@@ -805,21 +821,42 @@ def link_edits(
         return []
     new_dest = moved.get(before.path, before.path)
     if not is_reference:
-        if _reaches(after, link.target, new_source, new_dest):
-            return []
-        # The link's own note moved (relative paths) or a new name now competes with its target.
-        candidate = styled_target(link.target, before.path, new_dest, new_source, note.path)
-        target, _ = widened_target(candidate, new_dest, new_source, after)
-        report.adjusted += 1
-        return [retarget(note, link, target, kind="adjusted")]
+        return _repointed(note, link, before.path, new_source, after, report)
     if stem_of(before.path) == stem_of(new_dest) and _reaches(after, link.target, new_source, new_dest):
         # A move that keeps the name, and a link that still reaches the file as written (a bare name that
         # stays unique, a path below a moved folder, a relative path between two moved files): kept.
         return []
-    candidate = styled_target(link.target, before.path, new_dest, new_source, note.path)
+    return _renamed_link_edits(note, link, before.path, new_dest, new_source, after, report, label)
+
+
+def _repointed(
+    note: Note, link: Link, dest: str, new_source: str, after: LinkIndex, report: RenameReport
+) -> list[Edit]:
+    """A link to a note that is not renamed, re-pointed only if it no longer reaches `dest`: the link's own
+    note moved (relative paths) or a new name now competes with its target."""
+    if _reaches(after, link.target, new_source, dest):
+        return []
+    candidate = styled_target(link.target, dest, dest, new_source, note.path)
+    target, _ = widened_target(candidate, dest, new_source, after)
+    report.adjusted += 1
+    return [retarget(note, link, target, kind="adjusted")]
+
+
+def _renamed_link_edits(
+    note: Note,
+    link: Link,
+    old_dest: str,
+    new_dest: str,
+    new_source: str,
+    after: LinkIndex,
+    report: RenameReport,
+    label: str | None,
+) -> list[Edit]:
+    """The edits of a link to a renamed note: its target, and its display text where that showed the old name."""
+    candidate = styled_target(link.target, old_dest, new_dest, new_source, note.path)
     target, widened = widened_target(candidate, new_dest, new_source, after)
     edits = [retarget(note, link, target)]
-    old_stem = stem_of(before.path)
+    old_stem = stem_of(old_dest)
     display = display_edit(note, link, old_stem, stem_of(new_dest))
     report.widened += widened
     report.rewritten[label or _kind_label(note, link)] += 1
