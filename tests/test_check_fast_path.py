@@ -82,7 +82,7 @@ def _entries(root: Path, *, quick: bool) -> tuple[list[tuple[str, tuple]], int]:
     spy = _Spy()
     replacement = spy if quick else mock.Mock(return_value=None)
     with mock.patch.object(check, "_quick_link_findings", replacement):
-        entries = check._check_entries(vault, matcher, vault.note_paths)
+        entries = check.check_notes(vault, matcher, vault.note_paths)
     return entries, spy.answered
 
 

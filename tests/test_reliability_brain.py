@@ -15,8 +15,8 @@ from tests.helpers import masked
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.normalize import plan_normalize
 from vaulttools.note import Note
-from vaulttools.rename import plan_renames, stem_of
-from vaulttools.resolve import RESOLVED
+from vaulttools.rename import plan_renames
+from vaulttools.resolve import RESOLVED, stem_of
 from vaulttools.vault import Vault
 
 RunCli = Callable[..., Result]

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from vaulttools import journal, lock
 from vaulttools.changes import BatchPlan, FileChange
-from vaulttools.changes import Spool as Spool  # re-exported until every planner imports `changes` (phase B)
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
 from vaulttools.files import BackgroundSync, atomic_write, rewrite_in_place, synced_once
 from vaulttools.git import Repository, Stager

@@ -161,7 +161,7 @@ class CheckReport:
 def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
     """Findings for every note. Per-note results are cached while the note and the vault's file list are
     unchanged: a note's findings depend only on its own bytes, the set of file paths and the configuration."""
-    report = _assemble(vault.note_paths, check_entries(vault, use_cache=use_cache))
+    report = _assemble(vault.note_paths, cached_entries(vault, use_cache=use_cache))
     canvas_findings = [f for path in vault.scan.files if is_canvas(path) for f in check_canvas(vault, path)]
     if canvas_findings:
         report.findings.extend(canvas_findings)
@@ -226,7 +226,7 @@ def broken_links_by_note(vault: Vault) -> dict[str, BrokenLinks]:
     """The notes (in vault order) with at least one link that resolves to no file, and where those links
     are, from the check cache (the rest checked now): all that `normalize-links` must look at, since its
     suffix fixes touch only such links."""
-    entries = check_entries(vault)
+    entries = cached_entries(vault)
     found: dict[str, BrokenLinks] = {}
     for path in vault.note_paths:
         entry = entries.get(path)
@@ -238,8 +238,8 @@ def broken_links_by_note(vault: Vault) -> dict[str, BrokenLinks]:
     return found
 
 
-def check_entries(vault: Vault, *, use_cache: bool = True) -> dict[str, tuple]:
-    """Each readable note's check entry (see `check_entry`), from the cache where the note is unchanged."""
+def cached_entries(vault: Vault, *, use_cache: bool = True) -> dict[str, tuple]:
+    """Each readable note's check entry (see `note_entry`), from the cache where the note is unchanged."""
     use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
     fingerprint = _check_fingerprint(vault)
     cached = load_cache(vault.root, fingerprint, name="check") if use_cache else {}
@@ -278,7 +278,7 @@ def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
     matcher = vault.suffix_matcher
     vault.index  # noqa: B018 - build the index once, before the workers inherit it
     entries = map_notes(
-        lambda chunk: _check_entries(vault, matcher, chunk),
+        lambda chunk: check_notes(vault, matcher, chunk),
         paths,
         label="Checking notes",
         on_progress=vault.on_progress,
@@ -286,15 +286,16 @@ def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
     return dict(entries)
 
 
-def _check_entries(vault: Vault, matcher: SuffixMatcher, paths: list[str]) -> list[tuple[str, tuple]]:
+def check_notes(vault: Vault, matcher: SuffixMatcher, paths: list[str]) -> list[tuple[str, tuple]]:
+    """(path, check entry) of each of `paths` readable now, checked from its bytes on disk (no cache)."""
     link_properties = vault.config.link_property_set
     return [
-        (path, check_entry(vault, Note(path, raw, link_properties), stamp, matcher))
+        (path, note_entry(vault, Note(path, raw, link_properties), stamp, matcher))
         for path, stamp, raw in read_stamped(str(vault.root), paths)
     ]
 
 
-def check_entry(vault: Vault, note: Note, stamp: tuple[int, int, int, int], matcher: SuffixMatcher) -> tuple:
+def note_entry(vault: Vault, note: Note, stamp: tuple[int, int, int, int], matcher: SuffixMatcher) -> tuple:
     """(stamp, findings, opaque link count, id value, id line): everything `check` needs of one note."""
     note_findings, opaque = _note_findings(vault, note, matcher)
     findings = tuple(tuple(f) for f in note_findings)

@@ -7,7 +7,6 @@ days, links) and the link index; nothing is written.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from urllib.parse import unquote_to_bytes
 
 from vaulttools.note import Note, split_frontmatter
 from vaulttools.parallel import map_notes
-from vaulttools.resolve import RESOLVED, fold, strip_md
+from vaulttools.resolve import RESOLVED, fold, stem_of
 from vaulttools.vault import Vault
 
 BY_SUFFIX = "suffix"
@@ -51,10 +50,6 @@ class Family:
 
     def to_json(self) -> dict[str, Any]:
         return {"keep": self.keep, "rules": list(self.rules), "members": [m.to_json() for m in self.members]}
-
-
-def stem_of(path: str) -> str:
-    return posixpath.basename(strip_md(path))
 
 
 def suffix_base(stem: str, rules: list[re.Pattern[str]]) -> str | None:

@@ -439,15 +439,15 @@ def plan_placement(note: Note, paragraph: str, *, heading: str, replace: bool) -
     return Placement(ENRICHED, [_insert_at_end(note, paragraph)])
 
 
-def _content_end(text: str, stop: int) -> int:
-    """End of the last non-blank character before `stop`."""
+def _end_of_text_before(text: str, stop: int) -> int:
+    """Where the text before `stop` ends: after its last non-blank character (0 when there is none)."""
     return len(text[:stop].rstrip(" \t\r\n"))
 
 
 def _insert_before_heading(note: Note, paragraph: str, heading_at: int) -> Edit:
     """After the last text line before the heading: the blank lines above the heading stay above it."""
     text, nl = note.text, note.newline
-    content_end = _content_end(text, heading_at)
+    content_end = _end_of_text_before(text, heading_at)
     if content_end == 0:
         at, new = 0, paragraph + nl
         blank_lines_kept = heading_at > 0
@@ -465,7 +465,7 @@ def _insert_at_end(note: Note, paragraph: str) -> Edit:
     """At the end of the note, one blank line after its text; trailing blank lines are reused, not removed."""
     text, nl = note.text, note.newline
     end = len(text)
-    content_end = _content_end(text, end)
+    content_end = _end_of_text_before(text, end)
     if content_end == 0:
         return Edit(0, 0, "", paragraph + nl, "enrichment") if not text else _append(end, nl, paragraph)
     line_break = text.find("\n", content_end)

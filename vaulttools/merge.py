@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vaulttools.changes import BatchPlan, FileChange
-from vaulttools.duplicates import stem_of, suffix_base
+from vaulttools.duplicates import suffix_base
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.enrich import find_enrichment_paragraph
 from vaulttools.errors import VaultError
@@ -41,7 +41,7 @@ from vaulttools.rename import (
     spelling_pattern,
     widened_target,
 )
-from vaulttools.resolve import BROKEN, LinkIndex, fold
+from vaulttools.resolve import BROKEN, LinkIndex, fold, stem_of
 from vaulttools.sections import find_section
 from vaulttools.suffixes import written_like
 from vaulttools.vault import Vault

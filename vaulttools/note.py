@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
+from vaulttools.resolve import stem_of
+
 if TYPE_CHECKING:
     from vaulttools.links import Link
 
@@ -76,8 +78,7 @@ class Note:
 
     @property
     def stem(self) -> str:
-        name = self.path.rsplit("/", 1)[-1]
-        return name[:-3] if name.lower().endswith(".md") else name
+        return stem_of(self.path)
 
     @property
     def body(self) -> str:

@@ -39,7 +39,7 @@ from vaulttools.links import PROPERTY, Link
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
 from vaulttools.planning import note_change
-from vaulttools.resolve import AMBIGUOUS, RESOLVED, LinkIndex, fold, strip_md
+from vaulttools.resolve import AMBIGUOUS, RESOLVED, LinkIndex, fold, stem_of, strip_md
 from vaulttools.vault import Vault
 from vaulttools.yamledit import RefusedEdit, format_scalar
 
@@ -93,10 +93,6 @@ class RenameReport:
         count, a Counter or a list, so each simply adds up."""
         for name in (f.name for f in fields(self)):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-
-
-def stem_of(path: str) -> str:
-    return posixpath.basename(strip_md(path))
 
 
 # --- input: the map file and the names -------------------------------------------------------------

@@ -34,6 +34,11 @@ def strip_md(path: str) -> str:
     return path[:-3] if path.lower().endswith(".md") else path
 
 
+def stem_of(path: str) -> str:
+    """A file's name as a link names it: the last part of its vault path, without `.md` (`a/B.md` → `B`)."""
+    return strip_md(path.rpartition("/")[2])
+
+
 class LinkIndex:
     """Every file of the vault, keyed by each folded path suffix (with and without `.md`)."""
 
@@ -107,7 +112,7 @@ class LinkIndex:
         stems: dict[str, str] = {}
         for path in self.paths:
             if path.lower().endswith(".md"):
-                stem = path.rpartition("/")[2][:-3]
+                stem = stem_of(path)
                 stems.setdefault(fold(stem), stem)
         close = difflib.get_close_matches(fold(name.rpartition("/")[2]), list(stems), n=limit, cutoff=0.75)
         return [stems[key] for key in close]

@@ -85,7 +85,7 @@ def complete_note_names(
     """Shell completion of note names from the vault (`shell_complete=complete_note_names` on any argument or
     option that takes a note): file stems starting with what was typed (letter case ignored), or vault paths
     once a `/` was typed. Never fails: a vault that cannot be opened completes nothing."""
-    from vaulttools.resolve import fold
+    from vaulttools.resolve import fold, stem_of
 
     option = ctx.meta.get(VAULT_META_KEY) or ctx.find_root().params.get("vault_option")
     try:
@@ -94,7 +94,7 @@ def complete_note_names(
         return []
     typed = fold(incomplete)
     by_path = "/" in incomplete
-    names = sorted({path[:-3] if by_path else path.rpartition("/")[2][:-3] for path in paths})
+    names = sorted({path[:-3] if by_path else stem_of(path) for path in paths})
     return [click.shell_completion.CompletionItem(name) for name in names if fold(name).startswith(typed)]
 
 

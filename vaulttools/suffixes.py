@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from vaulttools.note import Note
-from vaulttools.resolve import LinkIndex, fold, strip_md
+from vaulttools.resolve import LinkIndex, fold, stem_of, strip_md
 
 _DAY_RE = re.compile(r"-d(\d+)$")
 
@@ -82,14 +82,14 @@ class SuffixMatcher:
         return self._rules_between[key]
 
     def _rule_between(self, target: str, path: str) -> str | None:
-        name = strip_md(target).rpartition("/")[2]
-        stem = fold(strip_md(path.rpartition("/")[2]))
+        name = stem_of(target)
+        stem = fold(stem_of(path))
         for rule, pattern in self.rules:
             match = pattern.search(name)
             if match and match.start() > 0 and fold(name[: match.start()]) == stem:
                 return rule
         folded_name = fold(name)
-        original_stem = strip_md(path.rpartition("/")[2])
+        original_stem = stem_of(path)
         for rule, pattern in self.rules:
             match = pattern.search(original_stem)
             if match and match.start() > 0 and fold(original_stem[: match.start()]) == folded_name:
