@@ -320,9 +320,7 @@ def test_a_note_failing_verification_is_skipped_not_the_batch(
 
     def failing_for_one(note: Note, edits: list) -> object:
         if note.path == odd:
-            raise EditConflict(
-                f"{note.path}: the edit would change where the frontmatter ends; nothing was written"
-            )
+            raise EditConflict.in_file(note.path, "the edit would change where the frontmatter ends")
         return real(note, edits)
 
     expected = {

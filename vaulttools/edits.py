@@ -28,11 +28,12 @@ def apply_edits(text: str, edits: Iterable[Edit], *, path: str = "<text>") -> st
     previous_end = -1
     for edit in ordered:
         if edit.start < previous_end:
-            raise EditConflict(f"{path}: two edits overlap at offset {edit.start}; nothing was written")
+            raise EditConflict.in_file(path, f"two edits overlap at offset {edit.start}")
         if text[edit.start : edit.end] != edit.old:
-            raise EditConflict(
-                f"{path}: the text at offset {edit.start} changed since it was read "
-                f"(expected {edit.old!r}); run the command again"
+            raise EditConflict.in_file(
+                path,
+                f"the text at offset {edit.start} changed since it was read (expected {edit.old!r})",
+                "; run the command again",
             )
         previous_end = edit.end
     pieces: list[str] = []

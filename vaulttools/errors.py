@@ -43,10 +43,25 @@ class DirtyFilesError(VaultError):
     """A file the batch must touch has uncommitted changes."""
 
 
+NOTHING_WRITTEN = "; nothing was written"
+
+
 class EditConflict(VaultError):
-    """A planned edit no longer matches the text it was planned against."""
+    """A planned edit no longer matches the text it was planned against.
+
+    Raised through `in_file`, it also carries the file and the bare reason, so a planner that skips the
+    one note and goes on (normalize) reports the reason without taking the message apart."""
 
     exit_code = EXIT_FAILED
+    path: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def in_file(cls, path: str, reason: str, ending: str = NOTHING_WRITTEN) -> EditConflict:
+        """`PATH: REASON; nothing was written` (or another `ending`), with `path` and `reason` kept."""
+        error = cls(f"{path}: {reason}{ending}")
+        error.path, error.reason = path, reason
+        return error
 
 
 class BatchAborted(VaultError):

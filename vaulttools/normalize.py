@@ -425,7 +425,7 @@ def _verified_change(note: Note, result: NoteResult) -> FileChange | None:
     try:
         return note_change(note, result.edits)
     except EditConflict as exc:
-        reason = exc.message.removeprefix(f"{note.path}: ").removesuffix("; nothing was written")
+        reason = exc.reason if exc.reason is not None else exc.message
         result.skipped += [entry._replace(reason=reason) for entry in result.fixed]
         result.fixed = []
         return None

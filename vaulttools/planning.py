@@ -33,7 +33,7 @@ def note_change(
     state (`tags` items compared as the tags they hold, whatever YAML reads them as); raises `EditConflict`.
     """
     if not note.editable:
-        raise EditConflict(f"{note.path}: {note.decode_error}; vaulttools does not edit this file")
+        raise EditConflict.in_file(note.path, str(note.decode_error), "; vaulttools does not edit this file")
     new_text = apply_edits(note.text, edits, path=note.path)
     if new_text == note.text and (new_path is None or new_path == note.path):
         return None
@@ -58,8 +58,10 @@ def verify_edited(
         return
     if any(e.start < fm.block_end for e in real):
         if not note.frontmatter_editable:
-            raise EditConflict(
-                f"{note.path}: its frontmatter does not parse ({note.yaml_error}), so vaulttools will not edit it"
+            raise EditConflict.in_file(
+                note.path,
+                f"its frontmatter does not parse ({note.yaml_error}), so vaulttools will not edit it",
+                "",
             )
         old_yaml, new_yaml = note.text[fm.start : fm.end], new_text[new_fm.start : new_fm.end]
         if expected_properties is not None:
@@ -74,11 +76,9 @@ def _verify_properties(path: str, new_yaml: str, expected: Mapping[str, Any]) ->
     """The edited frontmatter loads to exactly `expected`, keys in the same order."""
     data, error = load_frontmatter_yaml(new_yaml)
     if error is not None:
-        raise EditConflict(f"{path}: the edited frontmatter would not parse ({error}); nothing was written")
+        raise EditConflict.in_file(path, f"the edited frontmatter would not parse ({error})")
     if data != dict(expected) or list(data or {}) != list(expected):
-        raise EditConflict(
-            f"{path}: the edited frontmatter differs from the planned values; nothing was written"
-        )
+        raise EditConflict.in_file(path, "the edited frontmatter differs from the planned values")
 
 
 def _verify_untouched_bytes(note: Note, new_text: str, edits: Sequence[Edit]) -> None:
@@ -87,14 +87,14 @@ def _verify_untouched_bytes(note: Note, new_text: str, edits: Sequence[Edit]) ->
     for edit in edits:
         length = edit.start - old_cursor
         if note.text[old_cursor : edit.start] != new_text[new_cursor : new_cursor + length]:
-            raise EditConflict(f"{note.path}: bytes outside the planned edits changed; nothing was written")
+            raise EditConflict.in_file(note.path, "bytes outside the planned edits changed")
         new_cursor += length
         if new_text[new_cursor : new_cursor + len(edit.new)] != edit.new:
-            raise EditConflict(f"{note.path}: an edit did not land where planned; nothing was written")
+            raise EditConflict.in_file(note.path, "an edit did not land where planned")
         new_cursor += len(edit.new)
         old_cursor = edit.end
     if note.text[old_cursor:] != new_text[new_cursor:]:
-        raise EditConflict(f"{note.path}: bytes outside the planned edits changed; nothing was written")
+        raise EditConflict.in_file(note.path, "bytes outside the planned edits changed")
 
 
 def _verify_frontmatter_bounds(note: Note, new_text: str, edits: Sequence[Edit]) -> Frontmatter | None:
@@ -113,7 +113,5 @@ def _verify_frontmatter_bounds(note: Note, new_text: str, edits: Sequence[Edit])
             fm.closer,
         )
     if moved:
-        raise EditConflict(
-            f"{note.path}: the edit would change where the frontmatter ends; nothing was written"
-        )
+        raise EditConflict.in_file(note.path, "the edit would change where the frontmatter ends")
     return new_fm

@@ -73,20 +73,18 @@ def verify_yaml_edit(
     old_data, old_error = load_frontmatter_yaml(old_yaml)
     new_data, new_error = load_frontmatter_yaml(new_yaml)
     if old_error is not None:
-        raise EditConflict(f"{path}: refusing to edit frontmatter that does not parse ({old_error})")
-    if new_error is not None:
-        raise EditConflict(
-            f"{path}: the edited frontmatter would not parse ({new_error}); nothing was written"
+        raise EditConflict.in_file(
+            path, f"refusing to edit frontmatter that does not parse ({old_error})", ""
         )
+    if new_error is not None:
+        raise EditConflict.in_file(path, f"the edited frontmatter would not parse ({new_error})")
     if appended:
         new_data = _without_appended(path, old_data, new_data, appended)
     problem = _shape_difference(old_data, new_data, "")
     if problem is None and not appended:
         problem = _node_difference(old_yaml, new_yaml)
     if problem:
-        raise EditConflict(
-            f"{path}: the edit would change more than link values ({problem}); nothing was written"
-        )
+        raise EditConflict.in_file(path, f"the edit would change more than link values ({problem})")
 
 
 def _node_difference(old_yaml: str, new_yaml: str) -> str | None:
@@ -163,7 +161,7 @@ def _without_appended(path: str, old: Any, new: Any, appended: Mapping[str, str]
     for key, value in appended.items():
         items = result.get(key)
         if not isinstance(items, list) or not items or items[-1] != value:
-            raise EditConflict(f"{path}: {key!r} did not gain {value!r} as planned; nothing was written")
+            raise EditConflict.in_file(path, f"{key!r} did not gain {value!r} as planned")
         if key in old:
             result[key] = items[:-1]
         elif len(items) == 1:
