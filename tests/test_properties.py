@@ -159,7 +159,7 @@ def test_rename_and_back_restores_the_vault_and_touches_only_links(
             after = Note(change.final_path, change.new or b"")
             if before.editable and change.new_path is None:
                 assert masked(before) == masked(after), change.path
-        back = plan_renames(Vault(root), [(forward.report["renames"][0]["new"], old)], keep_alias=False)
+        back = plan_renames(Vault(root), [(forward.report.renames[0].new, old)], keep_alias=False)
         run_batch(Vault(root), back, WRITE_NO_COMMIT)
         restored = read_all(root)
     assert set(renamed) != set(files)

@@ -156,13 +156,13 @@ def test_unparsable_frontmatter_keeps_yaml_but_body_links_change(tmp_path: Path)
     plan = plan_renames(_vault(tmp_path, files), [("old", "new")], keep_alias=False)
     change = next(c for c in plan.changes if c.path == "src.md")
     assert change.new == b'---\ntags: ["a"\nrelated: ["old"]\n---\n[[new]]\n'
-    assert plan.report["left_alone_by_reason"] == {"unparsable-frontmatter": 1}
+    assert plan.report.left_alone_by_reason == {"unparsable-frontmatter": 1}
 
 
 def test_left_alone_links_are_counted_by_reason(tmp_path: Path) -> None:
     files = {"old.md": "x\n", "src.md": "`[[old]]` <!-- [[old]] -->\n```\n[[old]]\n```\n"}
     plan = plan_renames(_vault(tmp_path, files), [("old", "new")], keep_alias=False)
-    assert plan.report["left_alone_by_reason"] == {"code": 2, "html-comment": 1}
+    assert plan.report.left_alone_by_reason == {"code": 2, "html-comment": 1}
     assert [c.path for c in plan.changes] == ["old.md"]
 
 
@@ -254,7 +254,7 @@ def test_prefilter_spellings() -> None:
 def test_prefilter_reads_but_does_not_parse_unrelated_notes(tmp_path: Path) -> None:
     files = {"old.md": "x\n", "src.md": "[[old]]\n", **{f"n{i}.md": "[[other]]\n" for i in range(5)}}
     plan = plan_renames(_vault(tmp_path, files), [("old", "new")], keep_alias=False)
-    assert plan.report["notes_parsed"] == 2
+    assert plan.report.notes_parsed == 2
 
 
 # --- maps -------------------------------------------------------------------------------------------
@@ -304,7 +304,7 @@ def test_a_map_entry_that_changes_nothing_is_left_out_with_a_warning(tmp_path: P
     files = {"old.md": "x\n", "other.md": "[[old]] [[other]]\n"}
     plan = plan_renames(_vault(tmp_path, files), [("old", "old"), ("other", "renamed")], keep_alias=False)
     assert sorted((c.path, c.new_path) for c in plan.changes) == [("other.md", "renamed.md")]
-    assert plan.report["warnings"] == ["'old' is already called 'old'; left out"]
+    assert plan.report.warnings == ["'old' is already called 'old'; left out"]
 
 
 # --- --keep-alias -----------------------------------------------------------------------------------

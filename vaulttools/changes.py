@@ -5,9 +5,10 @@ Nothing here touches a note."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from vaulttools.files import state_dir
 from vaulttools.git import BATCH_TRAILER
@@ -163,13 +164,39 @@ class FileChange:
         return (FileChange, (self.path, self.old, self.new, self.new_path))
 
 
+@dataclass(frozen=True)
+class PlanReport:
+    """What a planner saw and decided beyond the file changes: each planner's report is a frozen subclass,
+    read by attribute in its command's `describe` and written as `--json`'s `report` object by `to_json`
+    (the field names are its keys; nested dataclasses become objects, tuples arrays)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def report_json(report: object) -> Any:
+    """`--json`'s `report` object of any plan's report (a planner not yet typed still hands over a dict)."""
+    return report.to_json() if isinstance(report, PlanReport) else report
+
+
+def _no_report() -> Any:
+    # Typed `Any` so that `BatchPlan(...)` without a report fits any `BatchPlan[R]`: a plan built only to be
+    # written (tests, `Vault.apply`) reports nothing and is never described.
+    return PlanReport()
+
+
+ReportT = TypeVar("ReportT")
+
+
 @dataclass
-class BatchPlan:
+class BatchPlan(Generic[ReportT]):
+    """One command's planned changes. `ReportT`: the planner's `PlanReport` subclass."""
+
     command: str
     summary: str  # the commit subject after "vaulttools <command>: "
     changes: list[FileChange] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    report: dict[str, Any] = field(default_factory=dict)
+    report: ReportT = field(default_factory=_no_report)
     trailers: dict[str, str] = field(default_factory=dict)
     # Vault paths the plan read but does not change and that must still exist when it is written: the notes
     # its rewritten links now resolve to (see `_refuse_if_planned_facts_changed`).

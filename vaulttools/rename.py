@@ -31,7 +31,7 @@ from urllib.parse import unquote_to_bytes
 import yaml
 
 from vaulttools.canvas import Canvas, CanvasError, edited_canvas, is_canvas
-from vaulttools.changes import BatchPlan, FileChange
+from vaulttools.changes import BatchPlan, FileChange, PlanReport
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.linkedit import in_yaml_style, retarget
@@ -93,6 +93,33 @@ class RenameReport:
         count, a Counter or a list, so each simply adds up."""
         for name in (f.name for f in fields(self)):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass(frozen=True)
+class RenamedFile:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class RenamedFolder:
+    old: str
+    new: str
+    files: int  # files moved with it
+
+
+@dataclass(frozen=True)
+class RenamePlanReport(PlanReport):
+    """`plan.report` of a rename: what moved, which links were rewritten or left alone, and why."""
+
+    renames: list[RenamedFile]  # every file, folder contents included
+    folders: list[RenamedFolder]
+    rewritten_by_kind: dict[str, int]
+    left_alone_by_reason: dict[str, int]
+    left_alone: list[dict[str, Any]]  # path, line, column, reason, target (and `detail` for a mention)
+    warnings: list[str]
+    notes_read: int
+    notes_parsed: int
 
 
 # --- input: the map file and the names -------------------------------------------------------------
@@ -606,7 +633,9 @@ def _reaches(index: LinkIndex, target: str, source: str, dest: str) -> bool:
 # --- planning ---------------------------------------------------------------------------------------
 
 
-def plan_renames(vault: Vault, renames: list[tuple[str, str]], *, keep_alias: bool) -> BatchPlan:
+def plan_renames(
+    vault: Vault, renames: list[tuple[str, str]], *, keep_alias: bool
+) -> BatchPlan[RenamePlanReport]:
     """The batch that renames every OLD to NEW and rewrites every reference; writes nothing.
 
     Reading every note for the byte prefilter and planning the notes it lets through run on every core
@@ -1079,7 +1108,9 @@ def _block_alias(note: Note, key_line_end: int, old_stem: str) -> Edit:
 # --- the batch ----------------------------------------------------------------------------------------
 
 
-def _batch(renames: list[Rename], changes: list[FileChange], report: RenameReport) -> BatchPlan:
+def _batch(
+    renames: list[Rename], changes: list[FileChange], report: RenameReport
+) -> BatchPlan[RenamePlanReport]:
     folders = list(dict.fromkeys(r.folder for r in renames if r.folder is not None))
     if len(folders) == 1 and all(r.folder is not None for r in renames):
         summary = f"{folders[0][0]}/ → {folders[0][1]}/"
@@ -1105,57 +1136,16 @@ def _batch(renames: list[Rename], changes: list[FileChange], report: RenameRepor
         "aliases_added": report.aliases_added,
         "links_left_alone": sum(report.left_alone.values()),
     }
-    plan_report = {
-        "renames": [{"old": r.old_path, "new": r.new_path} for r in renames],
-        "folders": [
-            {"old": old, "new": new, "files": sum(1 for r in renames if r.folder == (old, new))}
-            for old, new in folders
+    plan_report = RenamePlanReport(
+        renames=[RenamedFile(r.old_path, r.new_path) for r in renames],
+        folders=[
+            RenamedFolder(old, new, sum(1 for r in renames if r.folder == (old, new))) for old, new in folders
         ],
-        "rewritten_by_kind": dict(sorted(report.rewritten.items())),
-        "left_alone_by_reason": dict(sorted(report.left_alone.items())),
-        "left_alone": report.left_alone_places,
-        "warnings": report.warnings,
-        "notes_read": report.notes_read + sum(1 for r in renames if is_note_path(r.old_path)),
-        "notes_parsed": report.notes_parsed,
-    }
-    return BatchPlan(COMMAND, summary, changes, counts, plan_report)
-
-
-def describe(plan: BatchPlan) -> list[str]:
-    """The human report printed after a rename (the same facts as `--json`'s `report`)."""
-    report = plan.report
-    folders = report.get("folders", [])
-    lines = [f"renamed folder: {f['old']}/ → {f['new']}/ ({f['files']} files)" for f in folders]
-    inside = tuple(f"{f['old']}/" for f in folders)
-    lines += [
-        f"renamed: {r['old']} → {r['new']}"
-        for r in report.get("renames", [])
-        if not (inside and r["old"].startswith(inside))
-    ]
-    kinds = ", ".join(f"{n} {kind}" for kind, n in report.get("rewritten_by_kind", {}).items())
-    lines.append(
-        f"links rewritten: {plan.counts.get('links_rewritten', 0)}" + (f" ({kinds})" if kinds else "")
+        rewritten_by_kind=dict(sorted(report.rewritten.items())),
+        left_alone_by_reason=dict(sorted(report.left_alone.items())),
+        left_alone=report.left_alone_places,
+        warnings=report.warnings,
+        notes_read=report.notes_read + sum(1 for r in renames if is_note_path(r.old_path)),
+        notes_parsed=report.notes_parsed,
     )
-    extra = [
-        (plan.counts.get("display_texts_updated", 0), "display texts followed the rename"),
-        (
-            plan.counts.get("display_texts_left_alone", 0),
-            "display texts left as written (the old name in other letter case)",
-        ),
-        (plan.counts.get("links_widened", 0), "links widened to a unique path"),
-        (plan.counts.get("links_adjusted", 0), "links to other notes adjusted to keep their target"),
-        (plan.counts.get("ids_updated", 0), "id properties updated"),
-        (plan.counts.get("aliases_added", 0), "aliases added"),
-    ]
-    lines += [f"{text}: {n}" for n, text in extra if n]
-    for place in report.get("left_alone", []):
-        where = f"{place['path']}:{place['line']}"
-        if "detail" in place:  # a mention in a part that cannot be read, maybe not a link at all
-            lines.append(
-                f"left alone ({place['reason']}: {place['detail']}): {where}  mentions {place['target']!r}"
-            )
-        else:
-            lines.append(f"left alone ({place['reason']}): {where}  [[{place['target']}]]")
-    lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
-    lines.append(f"notes read: {report.get('notes_read', 0)}, parsed: {report.get('notes_parsed', 0)}")
-    return lines
+    return BatchPlan(COMMAND, summary, changes, counts, plan_report)

@@ -68,7 +68,9 @@ def _colour(line: str) -> str:
     return line
 
 
-def batch_document(plan: BatchPlan, result: BatchResult) -> dict[str, Any]:
+def batch_document(plan: BatchPlan[Any], result: BatchResult) -> dict[str, Any]:
+    from vaulttools.changes import report_json  # loaded already: the plan was made of its types
+
     return {
         "version": JSON_SCHEMA_VERSION,
         "command": plan.command,
@@ -77,7 +79,7 @@ def batch_document(plan: BatchPlan, result: BatchResult) -> dict[str, Any]:
         "committed": result.committed,
         "files": [{"path": c.path, "new_path": c.new_path} for c in plan.changes],
         "counts": plan.counts,
-        "report": plan.report,
+        "report": report_json(plan.report),
         "warnings": result.warnings,
     }
 

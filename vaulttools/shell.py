@@ -20,7 +20,7 @@ from vaulttools.report import batch_document, echo_batch_summary, echo_diff, ech
 from vaulttools.vault import Vault, find_vault_root
 
 if TYPE_CHECKING:  # the batch layer loads only for the commands that use it
-    from vaulttools.changes import BatchPlan
+    from vaulttools.changes import BatchPlan, ReportT
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -179,14 +179,14 @@ def _holding_the_vault_lock(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def execute_plan(
     app: App,
-    plan: BatchPlan,
+    plan: BatchPlan[ReportT],
     *,
     dry_run: bool,
     stat: bool,
     no_commit: bool,
     no_verify: bool,
     as_json: bool,
-    describe: Callable[[BatchPlan], list[str]] | None = None,
+    describe: Callable[[BatchPlan[ReportT]], list[str]] | None = None,
 ) -> int:
     """Run a planned batch and report it the same way for every command.
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from vaulttools.rename import describe, plan_renames, read_rename_map
+from vaulttools.changes import BatchPlan
+from vaulttools.rename import RenamePlanReport, plan_renames, read_rename_map
 from vaulttools.shell import (
     CONTEXT_SETTINGS,
     App,
@@ -55,3 +56,38 @@ def rename(
     pairs = pairs_from_arguments(old, new, map_file, read_rename_map, "vaulttools rename old-name new-name")
     plan = plan_renames(app.vault, pairs, keep_alias=keep_alias)
     return execute_plan(app, plan, **flags, describe=describe)
+
+
+def describe(plan: BatchPlan[RenamePlanReport]) -> list[str]:
+    """The human report printed after a rename (the same facts as `--json`'s `report`)."""
+    report, counts = plan.report, plan.counts
+    lines = [f"renamed folder: {f.old}/ → {f.new}/ ({f.files} files)" for f in report.folders]
+    inside = tuple(f"{f.old}/" for f in report.folders)
+    lines += [
+        f"renamed: {r.old} → {r.new}" for r in report.renames if not (inside and r.old.startswith(inside))
+    ]
+    kinds = ", ".join(f"{n} {kind}" for kind, n in report.rewritten_by_kind.items())
+    lines.append(f"links rewritten: {counts.get('links_rewritten', 0)}" + (f" ({kinds})" if kinds else ""))
+    extra = [
+        (counts.get("display_texts_updated", 0), "display texts followed the rename"),
+        (
+            counts.get("display_texts_left_alone", 0),
+            "display texts left as written (the old name in other letter case)",
+        ),
+        (counts.get("links_widened", 0), "links widened to a unique path"),
+        (counts.get("links_adjusted", 0), "links to other notes adjusted to keep their target"),
+        (counts.get("ids_updated", 0), "id properties updated"),
+        (counts.get("aliases_added", 0), "aliases added"),
+    ]
+    lines += [f"{text}: {n}" for n, text in extra if n]
+    lines += [_left_alone_line(place) for place in report.left_alone]
+    lines += [f"warning: {warning}" for warning in report.warnings]
+    lines.append(f"notes read: {report.notes_read}, parsed: {report.notes_parsed}")
+    return lines
+
+
+def _left_alone_line(place: dict[str, Any]) -> str:
+    where = f"{place['path']}:{place['line']}"
+    if "detail" in place:  # a mention in a part that cannot be read, maybe not a link at all
+        return f"left alone ({place['reason']}: {place['detail']}): {where}  mentions {place['target']!r}"
+    return f"left alone ({place['reason']}): {where}  [[{place['target']}]]"
