@@ -11,12 +11,13 @@ quoting and the link's syntax stay as written.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from vaulttools.changes import BatchPlan, FileChange, Spool
+from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
 from vaulttools.check import BrokenLinks, broken_links_by_note
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict
@@ -109,6 +110,25 @@ class LinkEntry(NamedTuple):
         data["rules"] = list(self.rules)
         data["candidates"] = list(self.candidates)
         return data
+
+
+@dataclass(frozen=True)
+class NormalizePlanReport(PlanReport):
+    """`plan.report` of normalize-links: the options, the fixes per rule, and every link it fixed or left."""
+
+    options: NormalizeOptions
+    fixed_per_rule: dict[str, int]
+    fixed: list[LinkEntry]
+    ambiguous: list[LinkEntry]
+    broken: list[LinkEntry]
+    skipped: list[LinkEntry]
+
+    def to_json(self) -> dict[str, Any]:
+        entries = {
+            name: [entry.to_json() for entry in getattr(self, name)]
+            for name in ("fixed", "ambiguous", "broken", "skipped")
+        }
+        return {"options": dataclasses.asdict(self.options), "fixed_per_rule": self.fixed_per_rule, **entries}
 
 
 @dataclass
@@ -365,7 +385,7 @@ class VaultResult(LinkReport):
     changes: list[FileChange] = field(default_factory=list)
 
 
-def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> BatchPlan:
+def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> BatchPlan[NormalizePlanReport]:
     """Every link fix of the vault as one batch (notes are planned on every core on big vaults)."""
     options = options or NormalizeOptions()
     config = vault.config
@@ -433,14 +453,16 @@ def _verified_change(note: Note, result: NoteResult) -> FileChange | None:
 
 def fixes_per_rule(
     fixed: Iterable[LinkEntry], suffix_rules: Iterable[str], options: NormalizeOptions
-) -> dict:
+) -> dict[str, int]:
     """Fixed links per rule: every suffix rule, and each optional rule that was turned on."""
     counter = Counter(rule for entry in fixed for rule in entry.rules)
     rules = [*suffix_rules, *(rule for rule in OPTIONAL_RULES if options.enabled(rule))]
     return {rule: counter.get(rule, 0) for rule in rules}
 
 
-def build_plan(totals: VaultResult, suffix_rules: Iterable[str], options: NormalizeOptions) -> BatchPlan:
+def build_plan(
+    totals: VaultResult, suffix_rules: Iterable[str], options: NormalizeOptions
+) -> BatchPlan[NormalizePlanReport]:
     per_rule = fixes_per_rule(totals.fixed, suffix_rules, options)
     links, notes = len(totals.fixed), len(totals.changes)
     counts = {
@@ -451,17 +473,8 @@ def build_plan(totals: VaultResult, suffix_rules: Iterable[str], options: Normal
         "links_still_broken": len(totals.broken),
         "links_skipped": len(totals.skipped),
     }
-    report = {
-        "options": {
-            "fix_case": options.fix_case,
-            "drop_md": options.drop_md,
-            "shorten_paths": options.shorten_paths,
-        },
-        "fixed_per_rule": per_rule,
-        "fixed": [e.to_json() for e in totals.fixed],
-        "ambiguous": [e.to_json() for e in totals.ambiguous],
-        "broken": [e.to_json() for e in totals.broken],
-        "skipped": [e.to_json() for e in totals.skipped],
-    }
+    report = NormalizePlanReport(
+        options, per_rule, totals.fixed, totals.ambiguous, totals.broken, totals.skipped
+    )
     summary = f"fix {links} link{'s' if links != 1 else ''} in {notes} note{'s' if notes != 1 else ''}"
     return BatchPlan(COMMAND, summary, totals.changes, counts, report)

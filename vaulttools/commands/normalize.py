@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.normalize import NormalizeOptions, plan_normalize
+from vaulttools.normalize import LinkEntry, NormalizeOptions, NormalizePlanReport, plan_normalize
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 
 # Long vaults have thousands of broken attachment links: list a few, the JSON report has them all.
@@ -48,18 +49,18 @@ def normalize_links(app: App, fix_case: bool, drop_md: bool, shorten_paths: bool
     return execute_plan(app, plan, **flags, describe=describe)
 
 
-def describe(plan: BatchPlan) -> list[str]:
+def describe(plan: BatchPlan[NormalizePlanReport]) -> list[str]:
     """Links fixed per rule, then the links left ambiguous and those still broken."""
     report = plan.report
-    per_rule = ", ".join(f"{n} by `{rule}`" for rule, n in report["fixed_per_rule"].items())
-    lines = [f"Fixed {len(report['fixed'])} link(s): {per_rule}."]
-    lines += _listing("Left ambiguous", report["ambiguous"], _ambiguous_line)
-    lines += _listing("Still broken", report["broken"], _broken_line)
-    lines += _listing("Not edited", report["skipped"], _skipped_line)
+    per_rule = ", ".join(f"{n} by `{rule}`" for rule, n in report.fixed_per_rule.items())
+    lines = [f"Fixed {len(report.fixed)} link(s): {per_rule}."]
+    lines += _listing("Left ambiguous", report.ambiguous, _ambiguous_line)
+    lines += _listing("Still broken", report.broken, _broken_line)
+    lines += _listing("Not edited", report.skipped, _skipped_line)
     return lines
 
 
-def _listing(title: str, entries: list[dict], line: Any) -> list[str]:
+def _listing(title: str, entries: list[LinkEntry], line: Callable[[LinkEntry], str]) -> list[str]:
     if not entries:
         return []
     lines = [f"{title} ({len(entries)}):"]
@@ -69,13 +70,13 @@ def _listing(title: str, entries: list[dict], line: Any) -> list[str]:
     return lines
 
 
-def _ambiguous_line(entry: dict) -> str:
-    return f"  {entry['note']}:{entry['line']}  {entry['link']}  candidates: {', '.join(entry['candidates'])}"
+def _ambiguous_line(entry: LinkEntry) -> str:
+    return f"  {entry.note}:{entry.line}  {entry.link}  candidates: {', '.join(entry.candidates)}"
 
 
-def _broken_line(entry: dict) -> str:
-    return f"  {entry['note']}:{entry['line']}  {entry['link']}"
+def _broken_line(entry: LinkEntry) -> str:
+    return f"  {entry.note}:{entry.line}  {entry.link}"
 
 
-def _skipped_line(entry: dict) -> str:
-    return f"  {entry['note']}:{entry['line']}  {entry['link']} → {entry['new_target']}: {entry['reason']}"
+def _skipped_line(entry: LinkEntry) -> str:
+    return f"  {entry.note}:{entry.line}  {entry.link} → {entry.new_target}: {entry.reason}"
