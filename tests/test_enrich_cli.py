@@ -379,6 +379,7 @@ def test_sample_copy_is_untouched() -> None:
 def test_describe_caps_the_skipped_list() -> None:
     from vaulttools.changes import BatchPlan
     from vaulttools.commands.enrich import SHOWN_SKIPPED, describe_enrich
+    from vaulttools.enrich import EnrichPlanReport
 
     skipped = [f"n{i}.md" for i in range(SHOWN_SKIPPED + 3)]
     counts = {
@@ -388,7 +389,8 @@ def test_describe_caps_the_skipped_list() -> None:
         "already_present": 0,
         "link_warnings": 0,
     }
-    plan = BatchPlan("enrich", "x", counts=counts, report={"skipped_existing": skipped})
+    report = EnrichPlanReport("batch.yaml", [], [], skipped, [], [])
+    plan = BatchPlan("enrich", "x", counts=counts, report=report)
     lines = describe_enrich(plan)
     assert len(lines) == 2 + SHOWN_SKIPPED + 1
     assert lines[-1] == "  ... and 3 more (--json lists them all)"

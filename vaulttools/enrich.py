@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from vaulttools.changes import BatchPlan, FileChange
+from vaulttools.changes import BatchPlan, FileChange, PlanReport
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.links import find_links
@@ -489,6 +489,18 @@ def _append(end: int, nl: str, paragraph: str) -> Edit:
 # --- the batch -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EnrichPlanReport(PlanReport):
+    """`plan.report` of enrich: the input file, the notes by what happened to them, and link warnings."""
+
+    source: str
+    enriched: list[str]
+    replaced: list[str]
+    skipped_existing: list[str]
+    already_present: list[str]
+    warnings: list[dict[str, Any]]  # line (of the input file, or None), slug, message
+
+
 @dataclass
 class EnrichOutcome:
     """Per-entry results, in input order, for the report."""
@@ -623,7 +635,7 @@ def plan_enrich(
     source: str,
     replace: bool = False,
     fail_on_existing: bool = False,
-) -> BatchPlan:
+) -> BatchPlan[EnrichPlanReport]:
     """Validate the entries against the vault, then plan one paragraph per note as one batch."""
     if replace and fail_on_existing:
         raise VaultError("--replace and --fail-on-existing contradict each other; pass one of them")
@@ -654,7 +666,9 @@ def plan_enrich(
     return _batch_plan(source, changes, outcome)
 
 
-def _batch_plan(source: str, changes: list[FileChange], outcome: EnrichOutcome) -> BatchPlan:
+def _batch_plan(
+    source: str, changes: list[FileChange], outcome: EnrichOutcome
+) -> BatchPlan[EnrichPlanReport]:
     statuses = outcome.by_status
     enriched, replaced = len(statuses[ENRICHED]), len(statuses[REPLACED])
     parts = [f"add enrichment to {enriched} note{'s' if enriched != 1 else ''}"] if enriched else []
@@ -672,20 +686,20 @@ def _batch_plan(source: str, changes: list[FileChange], outcome: EnrichOutcome) 
             "already_present": len(statuses[UNCHANGED]),
             "link_warnings": len(outcome.warnings),
         },
-        report={
-            "source": source,
-            "enriched": statuses[ENRICHED],
-            "replaced": statuses[REPLACED],
-            "skipped_existing": statuses[SKIPPED_EXISTING],
-            "already_present": statuses[UNCHANGED],
-            "warnings": outcome.warnings,
-        },
+        report=EnrichPlanReport(
+            source=source,
+            enriched=statuses[ENRICHED],
+            replaced=statuses[REPLACED],
+            skipped_existing=statuses[SKIPPED_EXISTING],
+            already_present=statuses[UNCHANGED],
+            warnings=outcome.warnings,
+        ),
     )
 
 
 def plan_enrich_file(
     vault: Vault, path: Path, *, replace: bool = False, fail_on_existing: bool = False
-) -> BatchPlan:
+) -> BatchPlan[EnrichPlanReport]:
     """Read, parse and validate `path`, then plan the batch; every input problem is raised at once."""
     fmt = input_format(path)
     source = str(path)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.enrich import EnrichInputError, plan_enrich_file
+from vaulttools.enrich import EnrichInputError, EnrichPlanReport, plan_enrich_file
 from vaulttools.errors import VaultError
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 
@@ -50,17 +50,17 @@ def enrich(app: App, file: Path, replace: bool, fail_on_existing: bool, **flags:
         # One problem per line on stderr, then the one-line error (exit 2) the CLI prints for every failure.
         raise VaultError(exc.summary, lines=exc.lines) from exc
     if not flags["as_json"]:
-        for warning in plan.report["warnings"]:
+        for warning in plan.report.warnings:
             click.echo(f"warning: {_where(plan, warning)}{warning['message']}", err=True)
     return execute_plan(app, plan, **flags, describe=None if app.quiet else describe_enrich)
 
 
-def _where(plan: BatchPlan, warning: dict[str, Any]) -> str:
+def _where(plan: BatchPlan[EnrichPlanReport], warning: dict[str, Any]) -> str:
     line = f":{warning['line']}" if warning["line"] else ""
-    return f"{plan.report['source']}{line}: "
+    return f"{plan.report.source}{line}: "
 
 
-def describe_enrich(plan: BatchPlan) -> list[str]:
+def describe_enrich(plan: BatchPlan[EnrichPlanReport]) -> list[str]:
     """The human report: what happened to each kind of note."""
     report, counts = plan.report, plan.counts
     lines = [
@@ -68,7 +68,7 @@ def describe_enrich(plan: BatchPlan) -> list[str]:
         f"skipped {counts['skipped_existing']} with an existing paragraph, "
         f"{counts['already_present']} already up to date; {counts['link_warnings']} link warning(s)."
     ]
-    skipped = report["skipped_existing"]
+    skipped = report.skipped_existing
     if skipped:
         lines.append("Skipped (already enriched; pass --replace to overwrite):")
         lines += [f"  {path}" for path in skipped[:SHOWN_SKIPPED]]
