@@ -174,6 +174,14 @@ class PlanReport:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True)
+class SkippedNote:
+    """A note a planner left alone, and why (a report item of tag and property)."""
+
+    path: str
+    reason: str
+
+
 def report_json(report: object) -> Any:
     """`--json`'s `report` object of any plan's report (a planner not yet typed still hands over a dict)."""
     return report.to_json() if isinstance(report, PlanReport) else report

@@ -29,6 +29,7 @@ from vaulttools.vault import find_vault_root, gc_paused
 if TYPE_CHECKING:  # the batch layer and git load only for the commands that use them (not `check`)
     from vaulttools.changes import BatchPlan
     from vaulttools.git import Repository
+    from vaulttools.history import RevertPlanReport
 
 
 class VaultGroup(click.Group):
@@ -367,12 +368,12 @@ def redo(app: App, **flags: Any) -> int:
     return execute_plan(app, plan, **flags, describe=describe_revert)
 
 
-def describe_revert(plan: BatchPlan) -> list[str]:
+def describe_revert(plan: BatchPlan[RevertPlanReport]) -> list[str]:
     """Which batch an undo reverted, or which undo a redo took back."""
-    reverted = plan.report["reverted"]
+    reverted = plan.report.reverted
     if plan.command == "redo":
-        return [f"Took back {reverted['sha'][:10]} `{reverted['subject']}`: {plan.summary}."]
-    return [f"Reverted {reverted['sha'][:10]} `{reverted['subject']}` ({reverted['command']} batch)."]
+        return [f"Took back {reverted.sha[:10]} `{reverted.subject}`: {plan.summary}."]
+    return [f"Reverted {reverted.sha[:10]} `{reverted.subject}` ({reverted.command} batch)."]
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)

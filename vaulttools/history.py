@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from vaulttools import journal, lock
-from vaulttools.changes import BatchPlan, FileChange
+from vaulttools.changes import BatchPlan, FileChange, PlanReport
 from vaulttools.errors import VaultError
 from vaulttools.git import UNDO_TRAILER, BatchCommit, Repository
 from vaulttools.journal import BATCH_ID_TRAILER
@@ -57,7 +58,21 @@ def _not_cancelled(repo: Repository, later: list[str]) -> list[str]:
     return [sha for sha in later if sha in pending]
 
 
-def plan_undo(repo: Repository, commit: BatchCommit, *, command: str = "undo") -> BatchPlan:
+@dataclass(frozen=True)
+class RevertedBatch:
+    sha: str
+    command: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class RevertPlanReport(PlanReport):
+    """`plan.report` of undo and redo: the commit the plan reverts (for redo: the undo it takes back)."""
+
+    reverted: RevertedBatch
+
+
+def plan_undo(repo: Repository, commit: BatchCommit, *, command: str = "undo") -> BatchPlan[RevertPlanReport]:
     """Put every file the batch touched back to its bytes in the batch's parent commit. `redo` is the
     same plan made from an undo commit (`command="redo"`): the files get the bytes the batch had written."""
     changes = repo.changed_paths(commit.sha)
@@ -94,7 +109,7 @@ def plan_undo(repo: Repository, commit: BatchCommit, *, command: str = "undo") -
         summary=summary,
         changes=plan_changes,
         counts={"files_restored": len(plan_changes)},
-        report={"reverted": {"sha": commit.sha, "command": commit.command, "subject": commit.subject}},
+        report=RevertPlanReport(RevertedBatch(commit.sha, commit.command, commit.subject)),
     )
     plan.trailers[UNDO_TRAILER] = commit.sha
     return plan

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from vaulttools.changes import BatchPlan, FileChange, Spool
+from vaulttools.changes import BatchPlan, FileChange, PlanReport, SkippedNote, Spool
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.note import Note, load_frontmatter_yaml
@@ -251,7 +251,18 @@ def plan_property_note(note: Note, operation: PropertyOperation) -> Outcome:
     return Outcome(note.path, change, planned.counts if change else {}, None, False)
 
 
-def plan_properties(vault: Vault, operation: PropertyOperation, summary: str) -> BatchPlan:
+@dataclass(frozen=True)
+class PropertyPlanReport(PlanReport):
+    """`plan.report` of the property commands: the operation, what changed per note, what was left."""
+
+    operation: dict[str, Any]  # kind, key, and the kind's own arguments
+    notes: list[dict[str, Any]]  # path and the note's counts
+    skipped: list[SkippedNote]
+
+
+def plan_properties(
+    vault: Vault, operation: PropertyOperation, summary: str
+) -> BatchPlan[PropertyPlanReport]:
     """The operation over every note whose bytes name the key, as one batch."""
     needle = operation.key.encode("utf-8")
     link_properties = vault.config.link_property_set
@@ -269,14 +280,14 @@ def plan_properties(vault: Vault, operation: PropertyOperation, summary: str) ->
     spool = Spool(vault.root)
     changes: list[FileChange] = []
     notes: list[dict[str, Any]] = []
-    skipped: list[dict[str, str]] = []
-    conflicts: list[dict[str, str]] = []
+    skipped: list[SkippedNote] = []
+    conflicts: list[SkippedNote] = []
     totals: dict[str, int] = {}
     for outcomes in iter_chunks(plan_chunk, vault.note_paths, on_progress=vault.on_progress):
         for outcome in outcomes:
             if outcome.problem:
                 listing = conflicts if outcome.conflict else skipped
-                listing.append({"path": outcome.path, "reason": outcome.problem})
+                listing.append(SkippedNote(outcome.path, outcome.problem))
             elif outcome.change is not None:
                 changes.append(spool.keep(outcome.change))
                 notes.append({"path": outcome.path, **outcome.counts})
@@ -285,14 +296,14 @@ def plan_properties(vault: Vault, operation: PropertyOperation, summary: str) ->
     if conflicts:
         raise _refusal(conflicts, operation)
     counts = {"notes_changed": len(changes), **totals, "notes_skipped": len(skipped)}
-    report = {"operation": _describe(operation), "notes": notes, "skipped": skipped}
+    report = PropertyPlanReport(_describe(operation), notes, skipped)
     return BatchPlan(f"property {operation.kind}", summary, changes, counts, report)
 
 
-def _refusal(conflicts: list[dict[str, str]], operation: PropertyOperation) -> VaultError:
-    listed = ", ".join(c["path"] for c in conflicts[:5]) + (" …" if len(conflicts) > 5 else "")
+def _refusal(conflicts: list[SkippedNote], operation: PropertyOperation) -> VaultError:
+    listed = ", ".join(c.path for c in conflicts[:5]) + (" …" if len(conflicts) > 5 else "")
     hint = "pass --merge to join them" if not operation.merge else "merge those notes by hand"
-    first = conflicts[0]["reason"]
+    first = conflicts[0].reason
     return VaultError(
         f"{len(conflicts)} note(s) cannot take the rename ({listed}: {first}); {hint}; nothing was written"
     )
@@ -313,7 +324,9 @@ def _checked_key(key: str, role: str) -> str:
     return key
 
 
-def plan_property_rename(vault: Vault, old: str, new: str, *, merge: bool = False) -> BatchPlan:
+def plan_property_rename(
+    vault: Vault, old: str, new: str, *, merge: bool = False
+) -> BatchPlan[PropertyPlanReport]:
     old, new = _checked_key(old, "OLD"), _checked_key(new, "NEW")
     if old == new:
         raise VaultError(f"OLD and NEW are both {old!r}: nothing to rename")
@@ -321,12 +334,12 @@ def plan_property_rename(vault: Vault, old: str, new: str, *, merge: bool = Fals
     return plan_properties(vault, operation, f"rename property {old} to {new}")
 
 
-def plan_property_replace(vault: Vault, key: str, old: str, new: str) -> BatchPlan:
+def plan_property_replace(vault: Vault, key: str, old: str, new: str) -> BatchPlan[PropertyPlanReport]:
     key = _checked_key(key, "KEY")
     operation = PropertyOperation("replace", key, old_value=old, new_value=new)
     return plan_properties(vault, operation, f"replace {key} {old!r} with {new!r}")
 
 
-def plan_property_delete(vault: Vault, key: str) -> BatchPlan:
+def plan_property_delete(vault: Vault, key: str) -> BatchPlan[PropertyPlanReport]:
     key = _checked_key(key, "KEY")
     return plan_properties(vault, PropertyOperation("delete", key), f"delete property {key}")

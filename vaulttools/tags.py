@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from vaulttools.changes import BatchPlan, FileChange, Spool
+from vaulttools.changes import BatchPlan, FileChange, PlanReport, SkippedNote, Spool
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.note import Note, load_frontmatter_yaml
@@ -223,6 +223,16 @@ def _token_tag(scalar: Scalar, match: re.Match[str]) -> FrontmatterTag:
 
 
 # --- planning one note ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TagPlanReport(PlanReport):
+    """`plan.report` of tag rename and tag delete: the operation, what changed per note, what was left."""
+
+    renames: list[list[str]]  # [OLD, NEW] pairs
+    deleted: list[str]
+    notes: list[dict[str, Any]]  # path and the note's counts
+    skipped: list[SkippedNote]
 
 
 @dataclass(frozen=True)
@@ -465,7 +475,7 @@ def candidate_filter(olds: Iterable[str]) -> Callable[[bytes], bool]:
     return may_hold
 
 
-def plan_tags(vault: Vault, operation: TagOperation, command: str, summary: str) -> BatchPlan:
+def plan_tags(vault: Vault, operation: TagOperation, command: str, summary: str) -> BatchPlan[TagPlanReport]:
     """Every note's tag edits as one batch; notes are read on every core for big vaults."""
     may_hold = candidate_filter(operation.olds)
     link_properties = vault.config.link_property_set
@@ -484,11 +494,11 @@ def plan_tags(vault: Vault, operation: TagOperation, command: str, summary: str)
     changes: list[FileChange] = []
     totals: Counter = Counter()
     notes: list[dict[str, Any]] = []
-    skipped: list[dict[str, str]] = []
+    skipped: list[SkippedNote] = []
     for outcomes in iter_chunks(plan_chunk, vault.note_paths, on_progress=vault.on_progress):
         for outcome in outcomes:
             if outcome.skipped:
-                skipped.append({"path": outcome.path, "reason": outcome.skipped})
+                skipped.append(SkippedNote(outcome.path, outcome.skipped))
                 continue
             if outcome.change is not None:
                 changes.append(spool.keep(outcome.change))
@@ -497,12 +507,9 @@ def plan_tags(vault: Vault, operation: TagOperation, command: str, summary: str)
     counts = {"notes_changed": len(changes)}
     counts.update({key: totals[key] for key in _COUNT_KEYS})
     counts["notes_skipped"] = len(skipped)
-    report = {
-        "renames": [list(pair) for pair in operation.renames],
-        "deleted": list(operation.deleted),
-        "notes": notes,
-        "skipped": skipped,
-    }
+    report = TagPlanReport(
+        [list(pair) for pair in operation.renames], list(operation.deleted), notes, skipped
+    )
     return BatchPlan(command, summary, changes, counts, report)
 
 
@@ -545,7 +552,7 @@ def _mentions(note: Note, operation: TagOperation) -> bool:
     return any(old.lower() in yaml_text for old in operation.olds)
 
 
-def plan_tag_rename(vault: Vault, pairs: Sequence[tuple[str, str]]) -> BatchPlan:
+def plan_tag_rename(vault: Vault, pairs: Sequence[tuple[str, str]]) -> BatchPlan[TagPlanReport]:
     """Rename every OLD tag (and its nested tags) to NEW, simultaneously for all pairs."""
     renames = tuple((checked_tag(old, "OLD"), checked_tag(new, "NEW")) for old, new in pairs)
     if not renames:
@@ -561,7 +568,7 @@ def plan_tag_rename(vault: Vault, pairs: Sequence[tuple[str, str]]) -> BatchPlan
     return plan_tags(vault, TagOperation(renames=renames), "tag rename", summary)
 
 
-def plan_tag_delete(vault: Vault, tag: str, *, remove_inline: bool = False) -> BatchPlan:
+def plan_tag_delete(vault: Vault, tag: str, *, remove_inline: bool = False) -> BatchPlan[TagPlanReport]:
     name = checked_tag(tag, "TAG")
     operation = TagOperation(deleted=(name,), remove_inline=remove_inline)
     return plan_tags(vault, operation, "tag delete", f"delete tag #{name}")

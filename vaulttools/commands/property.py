@@ -7,7 +7,12 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.properties import plan_property_delete, plan_property_rename, plan_property_replace
+from vaulttools.properties import (
+    PropertyPlanReport,
+    plan_property_delete,
+    plan_property_rename,
+    plan_property_replace,
+)
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 
 # Notes listed as left alone in the text output; the JSON report has them all.
@@ -91,16 +96,16 @@ def delete(app: App, key: str, **flags: Any) -> int:
     return execute_plan(app, plan, **flags, describe=describe)
 
 
-def describe(plan: BatchPlan) -> list[str]:
+def describe(plan: BatchPlan[PropertyPlanReport]) -> list[str]:
     counts = plan.counts
     done = ", ".join(
         f"{n} {key}" for key, n in counts.items() if key not in ("notes_changed", "notes_skipped")
     )
     lines = [f"{counts.get('notes_changed', 0)} note(s) changed{': ' + done if done else ''}."]
-    skipped = plan.report.get("skipped", [])
+    skipped = plan.report.skipped
     if skipped:
         lines.append(f"Left alone ({len(skipped)}):")
-        lines += [f"  {entry['path']}: {entry['reason']}" for entry in skipped[:LISTED]]
+        lines += [f"  {entry.path}: {entry.reason}" for entry in skipped[:LISTED]]
         if len(skipped) > LISTED:
             lines.append(f"  … and {len(skipped) - LISTED} more (all of them with --json)")
     return lines

@@ -19,7 +19,7 @@ from vaulttools.shell import (
     pairs_from_arguments,
     pass_app,
 )
-from vaulttools.tags import list_tags, plan_tag_delete, plan_tag_rename
+from vaulttools.tags import TagPlanReport, list_tags, plan_tag_delete, plan_tag_rename
 
 # Notes listed as left alone in the text output; the JSON report has them all.
 LISTED = 20
@@ -131,7 +131,7 @@ def _read_tag_map(path: str, data: bytes) -> list[tuple[str, str]]:
     return parse_rename_map(decode_map(path, data), path)
 
 
-def describe(plan: BatchPlan) -> list[str]:
+def describe(plan: BatchPlan[TagPlanReport]) -> list[str]:
     """What changed, then the notes left alone and why."""
     counts = plan.counts
     parts = [
@@ -147,10 +147,10 @@ def describe(plan: BatchPlan) -> list[str]:
         if counts.get(key)
     ]
     lines = [f"{counts.get('notes_changed', 0)} note(s): {', '.join(parts) or 'nothing to change'}."]
-    skipped = plan.report.get("skipped", [])
+    skipped = plan.report.skipped
     if skipped:
         lines.append(f"Left alone ({len(skipped)}):")
-        lines += [f"  {entry['path']}: {entry['reason']}" for entry in skipped[:LISTED]]
+        lines += [f"  {entry.path}: {entry.reason}" for entry in skipped[:LISTED]]
         if len(skipped) > LISTED:
             lines.append(f"  … and {len(skipped) - LISTED} more (all of them with --json)")
     return lines
