@@ -120,7 +120,7 @@ def test_empty_keys_of_the_target_are_filled(tmp_path: Path) -> None:
     assert target.new == (
         b'---\nid: "x"\naliases: ["x-d2", "X two"]\nowner: "jane"  # who\ntags: [a, b]\n---\nBody.\n\nOther.\n'
     )
-    assert plan.report["differing_scalars"] == []
+    assert plan.report.differing_scalars == []
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaulttools.changes import BatchPlan, FileChange
+from vaulttools.changes import BatchPlan, FileChange, PlanReport
 from vaulttools.duplicates import suffix_base
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.enrich import find_enrichment_paragraph
@@ -82,6 +82,26 @@ class MergeReport:
         self.suffixed_links_fixed += other.suffixed_links_fixed
         self.duplicates_removed += other.duplicates_removed
         self.warnings += other.warnings
+
+
+@dataclass(frozen=True)
+class MergedNotes:
+    target: str
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class MergePlanReport(PlanReport):
+    """`plan.report` of merge: the merges, the links redirected or left alone, the scalars that differed."""
+
+    merges: list[MergedNotes]
+    redirected_by_kind: dict[str, int]
+    differing_scalars: list[dict[str, Any]]  # target, source, key, target_value, source_value, taken
+    paragraphs_already_present: int
+    left_alone: list[dict[str, Any]]
+    warnings: list[str]
+    notes_read: int
+    notes_parsed: int
 
 
 # --- input ------------------------------------------------------------------------------------------
@@ -179,7 +199,7 @@ def plan_merges(
     *,
     prefer_source: Iterable[str] = (),
     spelling_notes: list[str] | None = None,
-) -> BatchPlan:
+) -> BatchPlan[MergePlanReport]:
     """The batch that folds every merge's SOURCEs into its TARGET; writes nothing.
 
     `spelling_notes`: the notes whose bytes spell a member's name (or its name without the suffix), when
@@ -800,7 +820,7 @@ def _insertion(note: Note, stop: int, paragraphs: list[str]) -> Edit:
 # --- the batch ----------------------------------------------------------------------------------------
 
 
-def _batch(merges: list[Merge], changes: list[FileChange], report: MergeReport) -> BatchPlan:
+def _batch(merges: list[Merge], changes: list[FileChange], report: MergeReport) -> BatchPlan[MergePlanReport]:
     sources = sum(len(m.sources) for m in merges)
     if len(merges) == 1:
         summary = f"{', '.join(stem_of(s) for s in merges[0].sources)} → {stem_of(merges[0].target)}"
@@ -820,51 +840,14 @@ def _batch(merges: list[Merge], changes: list[FileChange], report: MergeReport) 
         "scalars_differing": len(report.differing),
         "links_left_alone": sum(links.left_alone.values()),
     }
-    plan_report = {
-        "merges": [{"target": m.target, "sources": list(m.sources)} for m in merges],
-        "redirected_by_kind": dict(sorted(links.rewritten.items())),
-        "differing_scalars": report.differing,
-        "paragraphs_already_present": report.paragraphs_already_present,
-        "left_alone": links.left_alone_places,
-        "warnings": links.warnings + report.warnings,
-        "notes_read": links.notes_read,
-        "notes_parsed": links.notes_parsed,
-    }
+    plan_report = MergePlanReport(
+        merges=[MergedNotes(m.target, list(m.sources)) for m in merges],
+        redirected_by_kind=dict(sorted(links.rewritten.items())),
+        differing_scalars=report.differing,
+        paragraphs_already_present=report.paragraphs_already_present,
+        left_alone=links.left_alone_places,
+        warnings=links.warnings + report.warnings,
+        notes_read=links.notes_read,
+        notes_parsed=links.notes_parsed,
+    )
     return BatchPlan(COMMAND, summary, changes, counts, plan_report)
-
-
-def _short(value: Any, width: int = 40) -> str:
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 2] + "…" + text[-1]
-
-
-def describe(plan: BatchPlan) -> list[str]:
-    """The human report printed after a merge (the same facts as `--json`'s `report`)."""
-    report, counts = plan.report, plan.counts
-    if not report.get("merges"):
-        return ["No duplicate notes to merge (see `vaulttools duplicates`)."]
-    lines = [f"merged: {', '.join(m['sources'])} → {m['target']}" for m in report.get("merges", [])]
-    kinds = ", ".join(f"{n} {kind}" for kind, n in report.get("redirected_by_kind", {}).items())
-    lines.append(f"links redirected: {counts.get('links_redirected', 0)}" + (f" ({kinds})" if kinds else ""))
-    extra = [
-        ("suffixed_links_fixed", "links that missed the family by a suffix, fixed"),
-        ("duplicate_entries_removed", "duplicate list entries removed"),
-        ("list_items_added", "list items added"),
-        ("aliases_added", "aliases added"),
-        ("properties_added", "properties added"),
-        ("paragraphs_added", "paragraphs added"),
-    ]
-    lines += [f"{text}: {counts[key]}" for key, text in extra if counts.get(key)]
-    for entry in report.get("differing_scalars", []):
-        taken = entry["source"] if entry["taken"] == "source" else entry["target"]
-        lines.append(
-            f"differs: {entry['key']}: {_short(entry['target_value'])} in {entry['target']}, "
-            f"{_short(entry['source_value'])} in {entry['source']}; kept {taken}'s"
-            + (f" (--prefer-source {entry['key']} takes the source's)" if entry["taken"] == "target" else "")
-        )
-    for place in report.get("left_alone", []):
-        lines.append(
-            f"left alone ({place['reason']}): {place['path']}:{place['line']}  [[{place['target']}]]"
-        )
-    lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
-    return lines

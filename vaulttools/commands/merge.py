@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from vaulttools.errors import VaultError
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, complete_note_names, execute_plan, pass_app
+
+if TYPE_CHECKING:  # the planner loads when the command runs
+    from vaulttools.changes import BatchPlan
+    from vaulttools.merge import MergePlanReport
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -56,7 +60,7 @@ def merge(
       vaulttools merge "entity-slack 1" --into entity-slack --prefer-source definition
       vaulttools merge --all
     """
-    from vaulttools.merge import Merge, describe, plan_merges, resolve_merge
+    from vaulttools.merge import Merge, plan_merges, resolve_merge
 
     vault = app.vault
     merges: list[Merge]
@@ -77,3 +81,40 @@ def merge(
         merges = [resolve_merge(vault, sources, target)]
     plan = plan_merges(vault, merges, prefer_source=prefer_source, spelling_notes=spelling_notes)
     return execute_plan(app, plan, **flags, describe=describe)
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 2] + "…" + text[-1]
+
+
+def describe(plan: BatchPlan[MergePlanReport]) -> list[str]:
+    """The human report printed after a merge (the same facts as `--json`'s `report`)."""
+    report, counts = plan.report, plan.counts
+    if not report.merges:
+        return ["No duplicate notes to merge (see `vaulttools duplicates`)."]
+    lines = [f"merged: {', '.join(m.sources)} → {m.target}" for m in report.merges]
+    kinds = ", ".join(f"{n} {kind}" for kind, n in report.redirected_by_kind.items())
+    lines.append(f"links redirected: {counts.get('links_redirected', 0)}" + (f" ({kinds})" if kinds else ""))
+    extra = [
+        ("suffixed_links_fixed", "links that missed the family by a suffix, fixed"),
+        ("duplicate_entries_removed", "duplicate list entries removed"),
+        ("list_items_added", "list items added"),
+        ("aliases_added", "aliases added"),
+        ("properties_added", "properties added"),
+        ("paragraphs_added", "paragraphs added"),
+    ]
+    lines += [f"{text}: {counts[key]}" for key, text in extra if counts.get(key)]
+    for entry in report.differing_scalars:
+        taken = entry["source"] if entry["taken"] == "source" else entry["target"]
+        lines.append(
+            f"differs: {entry['key']}: {_short(entry['target_value'])} in {entry['target']}, "
+            f"{_short(entry['source_value'])} in {entry['source']}; kept {taken}'s"
+            + (f" (--prefer-source {entry['key']} takes the source's)" if entry["taken"] == "target" else "")
+        )
+    for place in report.left_alone:
+        lines.append(
+            f"left alone ({place['reason']}): {place['path']}:{place['line']}  [[{place['target']}]]"
+        )
+    lines += [f"warning: {warning}" for warning in report.warnings]
+    return lines
