@@ -303,7 +303,7 @@ def _link_stage(
     for link in note.links:
         if interesting is not None and not interesting(link.target):
             continue  # its note stays where it is, and no SOURCE can be meant
-        found = link_edits(vault, note, link, moved, source, context.after, report.links)
+        found = link_edits(vault.index, note, link, moved, source, context.after, report.links)
         if found:
             edits.extend(found)
             continue

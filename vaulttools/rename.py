@@ -647,6 +647,7 @@ def plan_renames(
     by_old_path = {r.old_path: r for r in resolved}
     after = renamed_index(vault.index, resolved)
     pattern = candidate_pattern(resolved, after)
+    context = RenameContext(vault.index, after, moved, vault.config.id_property, keep_alias)
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], RenameReport]]:
         report = RenameReport()
@@ -654,10 +655,7 @@ def plan_renames(
         for path, raw in candidate_notes(vault, paths, by_old_path, pattern, report):
             note = Note(path, raw, vault.config.link_property_set)
             report.notes_parsed += 1
-            rename = by_old_path.get(path)
-            change = plan_note(
-                vault, note, moved, after, report, rename=rename, keep_alias=keep_alias, mentions=pattern
-            )
+            change = plan_note(note, context, report, rename=by_old_path.get(path), mentions=pattern)
             if change is not None:
                 changes.append(change)
         return [(changes, report)]
@@ -711,7 +709,7 @@ def plan_canvas(
                 report.rewritten[f"canvas-{ref.kind}"] += 1
             continue
         planned = link_edits(
-            vault, ref.text_note, ref.link, moved, new_source, after, report, label="canvas-text"
+            vault.index, ref.text_note, ref.link, moved, new_source, after, report, label="canvas-text"
         )
         edits += [canvas.text_edit(ref, edit) for edit in planned]
     new_text = edited_canvas(canvas, edits)
@@ -762,15 +760,24 @@ def candidate_notes(
             yield path, raw
 
 
+@dataclass(frozen=True)
+class RenameContext:
+    """What planning one note of a rename needs, all in memory: how links resolve before and after the
+    renames, and the renames themselves. Built from a vault by `plan_renames`, or by hand in a test."""
+
+    before: LinkIndex  # every file of the vault, before the renames
+    after: LinkIndex  # the same files once renamed (`renamed_index`)
+    moved: dict[str, str]  # old path → new path of every renamed file
+    id_property: str = "id"
+    keep_alias: bool = False
+
+
 def plan_note(
-    vault: Vault,
     note: Note,
-    moved: dict[str, str],
-    after: LinkIndex,
+    context: RenameContext,
     report: RenameReport,
     *,
     rename: Rename | None,
-    keep_alias: bool,
     mentions: re.Pattern[bytes] | None = None,
 ) -> FileChange | None:
     """Every edit one note needs (links, and for a renamed note its id and aliases), verified.
@@ -778,7 +785,6 @@ def plan_note(
     `mentions` (the spellings of the old names) lets a note that spells one in a part that cannot be read
     (not UTF-8, or a frontmatter that does not parse) be listed as left alone: a rename never skips silently.
     """
-    new_source = moved.get(note.path, note.path)
     if not note.editable:
         if rename is not None:
             report.warnings.append(f"{note.path}: {note.decode_error}; moved without reading its links")
@@ -786,10 +792,25 @@ def plan_note(
         if mentions is not None:
             _leave_unread_mention(note, note.raw, UNREADABLE_NOTE, note.decode_error or "", mentions, report)
         return None
+    edits, appended = rename_note_edits(note, context, report, rename=rename, mentions=mentions)
+    return note_change(note, edits, rename.new_path if rename else None, appended=appended or None)
+
+
+def rename_note_edits(
+    note: Note,
+    context: RenameContext,
+    report: RenameReport,
+    *,
+    rename: Rename | None = None,
+    mentions: re.Pattern[bytes] | None = None,
+) -> tuple[list[Edit], dict[str, str]]:
+    """The pure per-note planner of a rename: the edits of one readable note (`rename`: the note's own
+    rename, if it is renamed) and the list properties they append to (see `note_change`'s `appended`)."""
+    new_source = context.moved.get(note.path, note.path)
     edits: list[Edit] = []
     places_before = len(report.left_alone_places)
     for link in note.links:
-        edits.extend(link_edits(vault, note, link, moved, new_source, after, report))
+        edits.extend(link_edits(context.before, note, link, context.moved, new_source, context.after, report))
     fm = note.frontmatter
     if mentions is not None and fm is not None and not note.frontmatter_editable:
         listed = any(p["path"] == note.path for p in report.left_alone_places[places_before:])
@@ -799,18 +820,18 @@ def plan_note(
             _leave_unread_mention(note, yaml_bytes, UNPARSABLE_FRONTMATTER, detail, mentions, report)
     appended: dict[str, str] = {}
     if rename is not None:
-        edits.extend(identity_edits(vault, note, rename, report))
-        if keep_alias and rename.old_stem != rename.new_stem:  # a move keeps the name: no alias needed
-            alias_edit = plan_alias(note, rename.old_stem, vault.config.id_property)
+        edits.extend(identity_edits(context.id_property, note, rename, report))
+        if context.keep_alias and rename.old_stem != rename.new_stem:  # a move keeps the name: no alias
+            alias_edit = plan_alias(note, rename.old_stem, context.id_property)
             if alias_edit is not None:
                 edits.append(alias_edit)
                 appended[ALIASES] = rename.old_stem
                 report.aliases_added += 1
-    return note_change(note, edits, rename.new_path if rename else None, appended=appended or None)
+    return edits, appended
 
 
 def link_edits(
-    vault: Vault,
+    index: LinkIndex,
     note: Note,
     link: Link,
     moved: dict[str, str],
@@ -825,7 +846,7 @@ def link_edits(
     a rewritten link under (default: the link's own kind)."""
     if not link.target:
         return []  # `[[#Heading]]`: a link inside the note itself, path-less by design
-    before = vault.index.resolve(link.target, note.path)
+    before = index.resolve(link.target, note.path)
     if before.status == AMBIGUOUS and any(c in moved for c in before.candidates):
         _leave_alone(note, link, "ambiguous", report)
         report.warnings.append(
@@ -964,9 +985,8 @@ def _leave_alone(note: Note, link: Link, reason: str, report: RenameReport) -> N
 # --- the renamed note's own frontmatter -------------------------------------------------------------
 
 
-def identity_edits(vault: Vault, note: Note, rename: Rename, report: RenameReport) -> list[Edit]:
-    """The `id` property follows the rename when it equals the old name; only its characters change."""
-    key = vault.config.id_property
+def identity_edits(key: str, note: Note, rename: Rename, report: RenameReport) -> list[Edit]:
+    """The `id` property (`key`) follows the rename when it equals the old name; only its characters change."""
     if note.frontmatter is None or rename.old_stem == rename.new_stem:
         return []  # no frontmatter, or a move that keeps the name (and so the id)
     if not note.frontmatter_editable:
