@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from vaulttools import journal, lock
 from vaulttools.changes import BatchPlan, FileChange, PlanReport
@@ -147,6 +147,7 @@ def recover_interrupted(root: Path) -> Recovery:
         if landed is not None:
             journal.finish(root)
             return Recovery("committed", command, [], batch, landed)
+        _refuse_if_changed_since(root, record, batch)
         restored = journal.restore(root, record)
         if repo is not None:
             # Only the files put back can differ from the index (a batch's own staging covers only files it
@@ -154,3 +155,16 @@ def recover_interrupted(root: Path) -> Recovery:
             repo.stage_if_tracked(restored)
         journal.finish(root)
         return Recovery("restored", command, restored, batch)
+
+
+def _refuse_if_changed_since(root: Path, record: dict[str, Any], batch: str) -> None:
+    """Recover all or nothing: a file another program changed since the batch stopped is never written over,
+    and the others are not put back without it (half the batch undone and one file still in the batch's
+    state would be a vault neither before nor after the batch, with no journal left to say so)."""
+    changed = journal.foreign_changes(root, record)
+    if changed:
+        raise VaultError(
+            f"{len(changed)} file(s) of the interrupted {batch} were changed by another program since it "
+            "stopped; nothing was restored and the journal is kept: do as each line says",
+            lines=changed,
+        )

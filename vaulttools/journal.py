@@ -14,12 +14,14 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import socket
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -54,6 +56,13 @@ class JournaledPlan(Protocol):
 
 
 JOURNAL = "journal"
+# 2: every change carries the fingerprints of its bytes before and after the batch (`fingerprints`), so
+# that `recover` can tell the batch's writes from another program's. 1 (no "version"): only a moved
+# note's new bytes were fingerprinted; such a journal still recovers, as it always did.
+JOURNAL_VERSION = 2
+# Blocks of a rewritten file fingerprinted one by one: a kill or power cut inside an in-place write
+# leaves some blocks new and the others old (`torn_by_the_batch`).
+BLOCK = 4096
 PLAN_FILE = "plan.json"
 ORIGINALS_FILE = "originals.bin"
 BATCH_ID_TRAILER = "Vaulttools-Batch-Id"
@@ -136,12 +145,10 @@ def begin(root: Path, plan: JournaledPlan) -> None:
     with open(folder / ORIGINALS_FILE, "wb") as originals:
         for change in plan.changes:
             old = change.old  # read once: a spooled change reads its bytes back on every access
-            moves = change.new_path not in (None, change.path)
             entry: dict[str, Any] = {
                 "path": change.path,
                 "new_path": change.new_path,
-                # `restore` removes a moved note's destination only if it holds the batch's bytes.
-                "new_sha256": _sha(change.new) if moves else None,
+                **fingerprints(old, change.new),
                 "backup": None,
             }
             if old is not None:
@@ -152,6 +159,7 @@ def begin(root: Path, plan: JournaledPlan) -> None:
         _make_durable(originals)
     holder = lock.held_here(root)
     record = {
+        "version": JOURNAL_VERSION,
         "command": plan.command,
         "batch_id": batch_id,
         "pid": os.getpid(),
@@ -288,3 +296,108 @@ def _temporary_of(file_name: str) -> str | None:
 
 def _sha(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def fingerprints(old: bytes | None, new: bytes | None) -> dict[str, Any]:
+    """A change's journal fingerprints: hash and size of its bytes before and after the batch (None for a
+    file that does not exist), and for a rewritten file larger than a block, each of its new blocks."""
+    recorded: dict[str, Any] = {
+        "old_sha256": _sha(old),
+        "old_size": None if old is None else len(old),
+        "new_sha256": _sha(new),
+        "new_size": None if new is None else len(new),
+    }
+    if old is not None and new is not None and len(new) > BLOCK:
+        recorded["new_blocks"] = [_block_digest(new[at : at + BLOCK]) for at in range(0, len(new), BLOCK)]
+    return recorded
+
+
+def _block_digest(block: bytes) -> str:
+    return hashlib.sha256(block).hexdigest()[:16]
+
+
+def torn_by_the_batch(current: bytes, original: bytes, entry: dict[str, Any]) -> bool:
+    """`current` is what an in-place write of the entry's new bytes over `original` leaves when it is cut
+    short: each block either the original's or the new one's (a kill stops the write between pages, a power
+    cut keeps some pages and loses others), and the tail of a shrinking note not yet truncated."""
+    new_size = entry["new_size"]
+    sizes = (len(original), new_size)
+    if not min(sizes) <= len(current) <= max(sizes):
+        return False
+    new_blocks = entry.get("new_blocks") or [str(entry["new_sha256"])[:16]]
+    for at in range(0, len(current), BLOCK):
+        block, before = current[at : at + BLOCK], original[at : at + BLOCK]
+        if block == before:
+            continue
+        new_length = max(0, min(BLOCK, new_size - at))
+        if not new_length or _block_digest(block[:new_length]) != new_blocks[at // BLOCK]:
+            return False
+        if block[new_length:] != before[new_length:]:
+            return False
+    return True
+
+
+def foreign_changes(root: Path, record: dict[str, Any]) -> list[str]:
+    """Files of an interrupted batch that hold bytes neither from before the batch nor written by it: another
+    program changed them since. One line each, saying what to do. An old journal (version 1) has no
+    fingerprints for rewritten notes: nothing can be told, and `restore` puts back every file as before."""
+    if record.get("version", 1) < 2:
+        return []
+    lines = []
+    originals: dict[str, bytes] = {}
+    folder = _journal_dir(root)
+    for path, expected in _expected_states(record).items():
+        current = _read_or_none(root / path)
+        if current is None and None in expected.hashes:
+            continue
+        if current is not None and _sha(current) in expected.hashes:
+            continue
+        if current is not None and any(
+            torn_by_the_batch(current, _backup_bytes(folder, entry, originals), entry)
+            for entry in expected.rewrites
+        ):
+            continue
+        lines.append(_what_to_do(path, current is None, expected))
+    return lines
+
+
+@dataclass
+class _ExpectedState:
+    """What a file may hold after an interrupted batch: its bytes before the batch or the batch's (a hash,
+    None for no file), or a torn in-place write of one of `rewrites`."""
+
+    hashes: set[str | None] = field(default_factory=set)
+    rewrites: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _expected_states(record: dict[str, Any]) -> dict[str, _ExpectedState]:
+    states: dict[str, _ExpectedState] = defaultdict(_ExpectedState)
+    for entry in record.get("changes", []):
+        path, new_path = entry["path"], entry.get("new_path")
+        if new_path and new_path != path:  # moved: the source goes, the destination comes
+            states[path].hashes |= {entry["old_sha256"], None}
+            states[new_path].hashes |= {None, entry["new_sha256"]}
+            continue
+        # Created (no old bytes), deleted (no new bytes) or rewritten: either hash, None for "no file".
+        states[path].hashes |= {entry["old_sha256"], entry["new_sha256"]}
+        if entry["old_sha256"] is not None and entry["new_sha256"] is not None:
+            states[path].rewrites.append(entry)
+    return states
+
+
+def _what_to_do(path: str, missing: bool, expected: _ExpectedState) -> str:
+    if missing:
+        return (
+            f"{path}: deleted by another program since the batch stopped; put it back "
+            f"(`git checkout -- {shlex.quote(path)}`) and run `vaulttools recover` again"
+        )
+    if expected.rewrites:
+        return (
+            f"{path}: changed by another program since the batch stopped; copy your changes elsewhere, put "
+            f"back its bytes from before the batch (`git checkout -- {shlex.quote(path)}`) and run "
+            "`vaulttools recover` again"
+        )
+    return (
+        f"{path}: written by another program since the batch stopped; move it out of the vault "
+        "and run `vaulttools recover` again"
+    )

@@ -1,0 +1,169 @@
+"""`recover` never writes over what another program wrote after a killed batch (journal version 2).
+
+The journal fingerprints every file's bytes before the batch and the bytes the batch writes; `recover`
+puts the vault back only when every file holds one of them (or a torn in-place write of the batch's), and
+otherwise refuses, file by file, writing nothing and keeping the journal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import git, snapshot
+from tests.helpers import NEW, OLD, assert_clean, commits, run_vaulttools
+from vaulttools.batch import CRASH_AFTER_ENV
+from vaulttools.journal import BLOCK, fingerprints, torn_by_the_batch
+
+PLAN = Path(".vaulttools") / "journal" / "plan.json"
+
+OLD_BYTES = b"a" * BLOCK + b"b" * BLOCK + b"c" * 100
+NEW_BYTES = b"A" * BLOCK + b"B" * BLOCK + b"C" * 50  # shorter: the old tail stays until the truncation
+GROWN = OLD_BYTES + b"d" * BLOCK
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "torn"),
+    [
+        (OLD_BYTES, NEW_BYTES, True),  # not written at all (no-op: the original)
+        (NEW_BYTES[:BLOCK] + OLD_BYTES[BLOCK:], NEW_BYTES, True),  # killed after the first page
+        (NEW_BYTES + OLD_BYTES[len(NEW_BYTES) :], NEW_BYTES, True),  # written, not yet truncated
+        (
+            OLD_BYTES[:BLOCK] + NEW_BYTES[BLOCK : 2 * BLOCK] + OLD_BYTES[2 * BLOCK :],
+            NEW_BYTES,
+            True,
+        ),  # power cut
+        (GROWN[: 2 * BLOCK] + OLD_BYTES[2 * BLOCK :], GROWN, True),  # growing note, killed between pages
+        (NEW_BYTES + b"typed meanwhile\n", NEW_BYTES, False),  # another program appended
+        (NEW_BYTES[:10] + b"X" + NEW_BYTES[11:], NEW_BYTES, False),  # another program changed one byte
+        (OLD_BYTES[:10] + b"X" + OLD_BYTES[11:], NEW_BYTES, False),  # ... of the original
+        (NEW_BYTES[: 2 * BLOCK], NEW_BYTES, False),  # cut where no write of the batch ends
+        (b"", NEW_BYTES, False),  # emptied
+    ],
+)
+def test_a_torn_write_of_the_batch_is_told_from_another_programs_edit(
+    current: bytes, new: bytes, torn: bool
+) -> None:
+    entry = fingerprints(OLD_BYTES, new)
+    assert torn_by_the_batch(current, OLD_BYTES, entry) is torn
+
+
+def test_fingerprints_record_hash_and_size_before_and_after() -> None:
+    recorded = fingerprints(b"before", b"after!")
+    assert recorded["old_size"] == 6 and recorded["new_size"] == 6
+    assert recorded["old_sha256"] != recorded["new_sha256"]
+    assert "new_blocks" not in recorded  # a small note is one block: its hash is the block's
+    assert fingerprints(None, b"x")["old_sha256"] is None
+    assert fingerprints(b"x", None)["new_size"] is None
+    assert len(fingerprints(OLD_BYTES, NEW_BYTES)["new_blocks"]) == 3
+
+
+def _killed_rename(vault: Path, after: int) -> dict[str, Any]:
+    crashed = run_vaulttools(vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: str(after)})
+    assert crashed.returncode == -9, crashed.stderr
+    record: dict[str, Any] = json.loads((vault / PLAN).read_text(encoding="utf-8"))
+    assert record["version"] == 2
+    return record
+
+
+def _rewritten(record: dict[str, Any]) -> list[str]:
+    return [entry["path"] for entry in record["changes"] if entry["new_path"] is None]
+
+
+def _assert_refused(vault: Path, files: list[str], advice: str) -> None:
+    left = snapshot(vault)
+    refused = run_vaulttools(vault, "recover")
+    assert refused.returncode == 2
+    lines = refused.stderr.splitlines()
+    assert lines[:-1] == [f"{path}: {advice.format(path=shlex.quote(path))}" for path in files]
+    assert re.fullmatch(
+        rf"vaulttools: error: {len(files)} file\(s\) of the interrupted `vaulttools rename` batch \(id "
+        r"[0-9a-f]{12}, started \d\d:\d\d:\d\d\) were changed by another program since it stopped; nothing "
+        r"was restored and the journal is kept: do as each line says",
+        lines[-1],
+    ), lines[-1]
+    assert snapshot(vault) == left  # nothing written, the other program's bytes included
+    assert (vault / PLAN).is_file()
+
+
+CHANGED = (
+    "changed by another program since the batch stopped; copy your changes elsewhere, put back its bytes "
+    "from before the batch (`git checkout -- {path}`) and run `vaulttools recover` again"
+)
+
+
+def test_recover_refuses_a_note_another_program_edited_after_the_batch_wrote_it(sample_vault: Path) -> None:
+    before = snapshot(sample_vault)
+    record = _killed_rename(sample_vault, 3)
+    written = [p for p in _rewritten(record) if (sample_vault / p).read_bytes() != before[p]]
+    edited = sample_vault / written[0]
+    edited.write_bytes(edited.read_bytes() + b"typed in Obsidian after the crash\n")
+
+    _assert_refused(sample_vault, [written[0]], CHANGED)
+    assert run_vaulttools(sample_vault, "check").returncode == 2  # still pending: the journal is kept
+
+    # Done as told: the note's bytes from before the batch, then recover again puts back everything else.
+    git(sample_vault, "checkout", "--", written[0])
+    recovered = run_vaulttools(sample_vault, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    assert snapshot(sample_vault) == before
+    assert_clean(sample_vault)
+    assert commits(sample_vault) == 1
+
+
+def test_recover_refuses_a_note_the_batch_had_not_reached_yet(sample_vault: Path) -> None:
+    before = snapshot(sample_vault)
+    record = _killed_rename(sample_vault, 2)
+    untouched = [p for p in _rewritten(record) if (sample_vault / p).read_bytes() == before[p]]
+    edited = sample_vault / untouched[-1]
+    edited.write_bytes(b"rewritten by a sync client\n")
+    (sample_vault / untouched[-2]).unlink()
+
+    refused = run_vaulttools(sample_vault, "recover")
+    assert refused.returncode == 2
+    assert f"{untouched[-1]}: changed by another program since the batch stopped" in refused.stderr
+    assert (
+        f"{untouched[-2]}: deleted by another program since the batch stopped; put it back" in refused.stderr
+    )
+    assert edited.read_bytes() == b"rewritten by a sync client\n"
+    assert not (sample_vault / untouched[-2]).exists()
+
+
+def test_recover_refuses_a_file_another_program_put_where_the_batch_moves_a_note(sample_vault: Path) -> None:
+    record = _killed_rename(sample_vault, 1)
+    move = next(entry for entry in record["changes"] if entry["new_path"] not in (None, entry["path"]))
+    destination = sample_vault / move["new_path"]
+    destination.unlink(missing_ok=True)  # as if the batch had not got there: then another program did
+    destination.write_bytes(b"a note of the same name, made by hand\n")
+
+    _assert_refused(
+        sample_vault,
+        [move["new_path"]],
+        "written by another program since the batch stopped; move it out of the vault and run "
+        "`vaulttools recover` again",
+    )
+    assert destination.read_bytes() == b"a note of the same name, made by hand\n"
+
+
+def test_an_old_journal_without_fingerprints_still_recovers(sample_vault: Path) -> None:
+    before = snapshot(sample_vault)
+    record = _killed_rename(sample_vault, 3)
+    # A version 1 journal, as vaulttools wrote it before fingerprints: only a move's new bytes hashed.
+    del record["version"]
+    for entry in record["changes"]:
+        moves = entry["new_path"] not in (None, entry["path"])
+        for key in ("old_sha256", "old_size", "new_size", "new_blocks"):
+            entry.pop(key, None)
+        if not moves:
+            entry["new_sha256"] = None
+    (sample_vault / PLAN).write_text(json.dumps(record), encoding="utf-8")
+
+    recovered = run_vaulttools(sample_vault, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    assert snapshot(sample_vault) == before
+    assert_clean(sample_vault)
