@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import stat
@@ -328,19 +329,58 @@ def _check_destinations_free(root: Path, changes: list[FileChange]) -> None:
 
 
 def _refuse_if_planned_facts_changed(root: Path, plan: BatchPlan) -> None:
-    """Before the first write: the notes the plan relied on still exist where it found them.
+    """Before the first write: what the plan read and decided on is still as it found it.
 
-    The bytes of every edited note are compared as each is written; this covers what the plan read but does
-    not write: the notes its rewritten links now point to (`plan.relies_on`), and the sources it moves. If
-    one went away (renamed or deleted by another program since planning), the batch would write links to a
-    note that is not there: refuse with nothing written."""
-    moved_sources = [change.path for change in plan.changes if _is_move(change)]
-    for path in [*plan.relies_on, *moved_sources]:
+    The bytes of every rewritten note are compared as each is written; this covers what the plan read but
+    does not rewrite, so that a change there refuses the batch with nothing written (not rolled back half
+    way): the notes its rewritten links now point to (`plan.relies_on`: still there), the files it moves or
+    deletes (still there with the bytes it read), and what a planner declared in `plan.expects` (a file it
+    read still holds the same bytes; a name it found free is still free)."""
+    for path in plan.relies_on:
         if not os.path.lexists(root / path):
-            raise EditConflict(
-                f"{path}, which this batch's plan relies on, no longer exists (another program moved or "
-                "deleted it since vaulttools read the vault); nothing was written: run the command again"
-            )
+            raise _planned_fact_changed(path, "no longer exists (another program moved or deleted it)")
+    for change in plan.changes:
+        if _vacates(change) and _read_or_none(root / change.path) != change.old:
+            raise _planned_fact_changed(change.path, _how_it_changed(root / change.path))
+    for path, expected in plan.expects.items():
+        if expected is None:
+            taken = _taken_in_any_case(root, path)
+            if taken is not None:
+                raise _planned_fact_changed(path, f"was a free name, but {taken} was created")
+        elif _sha256_or_none(root / path) != expected:
+            raise _planned_fact_changed(path, _how_it_changed(root / path))
+
+
+def _planned_fact_changed(path: str, how: str) -> EditConflict:
+    return EditConflict(
+        f"{path}, which this batch's plan relies on, {how} since vaulttools read the vault; nothing was "
+        "written: run the command again"
+    )
+
+
+def _how_it_changed(path: Path) -> str:
+    if not os.path.lexists(path):
+        return "no longer exists (another program moved or deleted it)"
+    return "was changed by another program"
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    data = _read_or_none(path)
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _taken_in_any_case(root: Path, path: str) -> str | None:
+    """The vault path of a file named `path` in any letter case (Obsidian's names ignore case), if any."""
+    if os.path.lexists(root / path):
+        return path
+    folder, _, name = path.rpartition("/")
+    try:
+        names = os.listdir(root / folder if folder else root)
+    except OSError:
+        return None  # no folder: no file in it
+    wanted = fold(name)
+    taken = next((other for other in names if fold(other) == wanted), None)
+    return None if taken is None else f"{folder}/{taken}" if folder else taken
 
 
 def _refuse_if_changed_since_planning(root: Path, change: FileChange) -> None:

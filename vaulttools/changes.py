@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from vaulttools.files import state_dir
 from vaulttools.git import BATCH_TRAILER
+from vaulttools.resolve import fold
 
 
 class Spool:
@@ -209,6 +212,31 @@ class BatchPlan(Generic[ReportT]):
     # Vault paths the plan read but does not change and that must still exist when it is written: the notes
     # its rewritten links now resolve to (see `_refuse_if_planned_facts_changed`).
     relies_on: list[str] = field(default_factory=list)
+    # Files the plan read and decided on but does not change, and what each must still be when the plan is
+    # written: the sha256 of the bytes it read, or None for a path that must still be free (no file of that
+    # name, in any letter case). Declared with `expect_unchanged` / `expect_free`; checked with `relies_on`.
+    expects: dict[str, str | None] = field(default_factory=dict)
+
+    def expect_unchanged(self, path: str, data: bytes) -> None:
+        self.expects[path] = hashlib.sha256(data).hexdigest()
+
+    def expect_free(self, path: str) -> None:
+        self.expects[path] = None
+
+    def expect_left_alone_unchanged(self, paths: list[str], read: Callable[[str], bytes]) -> None:
+        """Notes the plan reports as left alone for a reason (frontmatter that does not parse, a value it
+        cannot write) must still be as read when the batch writes: changed meanwhile, one may hold what the
+        command changes after all, and the report would give a reason the note no longer has."""
+        for path in paths:
+            self.expect_unchanged(path, read(path))
+
+    def expect_destinations_free(self) -> None:
+        """Every path a change moves a file to must still be free, unless the batch vacates it itself (a
+        chain, a swap, a change of letter case)."""
+        vacated = {fold(c.path) for c in self.changes if c.deletes or c.new_path not in (None, c.path)}
+        for change in self.changes:
+            if change.new_path not in (None, change.path) and fold(change.new_path or "") not in vacated:
+                self.expect_free(change.new_path or "")
 
     @property
     def empty(self) -> bool:

@@ -16,7 +16,7 @@ import functools
 import io
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,10 +26,10 @@ import yaml
 from vaulttools.changes import BatchPlan, FileChange, PlanReport
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
-from vaulttools.links import find_links
+from vaulttools.links import Link, find_links
 from vaulttools.note import Note
 from vaulttools.planning import note_change
-from vaulttools.resolve import AMBIGUOUS, BROKEN, RESOLVED, fold, strip_md
+from vaulttools.resolve import AMBIGUOUS, BROKEN, RESOLVED, Resolution, fold, strip_md
 from vaulttools.sections import find_section
 from vaulttools.suffixes import note_day, propose
 from vaulttools.vault import Vault
@@ -509,6 +509,7 @@ class EnrichOutcome:
         default_factory=lambda: {ENRICHED: [], REPLACED: [], SKIPPED_EXISTING: [], UNCHANGED: []}
     )
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    linked: set[str] = field(default_factory=set)  # the files the written paragraphs link to
 
 
 def resolve_slugs(
@@ -564,16 +565,30 @@ def resolve_slugs(
     return paths, problems
 
 
+def _paragraph_links(vault: Vault, entry: EnrichmentEntry, path: str) -> Iterator[tuple[Link, Resolution]]:
+    """Each link written inside the entry's texts, resolved from its note."""
+    paragraph = entry.paragraph
+    if "[" not in paragraph:
+        return
+    for link in find_links(Note(path, paragraph.encode("utf-8"), frozenset())):
+        if link.is_link:
+            yield link, vault.index.resolve(link.target, path)
+
+
+def linked_notes(vault: Vault, entry: EnrichmentEntry, path: str) -> list[str]:
+    """The files the entry's links reach: the batch must still find them when it writes."""
+    return [
+        resolution.path
+        for _, resolution in _paragraph_links(vault, entry, path)
+        if resolution.status == RESOLVED and resolution.path
+    ]
+
+
 def link_warnings(vault: Vault, entry: EnrichmentEntry, path: str) -> list[dict[str, Any]]:
     """Broken and ambiguous links written inside the entry's texts, resolved from its note."""
     paragraph = entry.paragraph
-    if "[" not in paragraph:
-        return []
     warnings = []
-    for link in find_links(Note(path, paragraph.encode("utf-8"), frozenset())):
-        if not link.is_link:
-            continue
-        resolution = vault.index.resolve(link.target, path)
+    for link, resolution in _paragraph_links(vault, entry, path):
         if resolution.status not in (BROKEN, AMBIGUOUS):
             continue
         written = paragraph[link.start : link.end]
@@ -661,9 +676,12 @@ def plan_enrich(
         change = note_change(note, placement.edits) if placement.edits else None
         if change is not None:
             changes.append(change)
+            outcome.linked.update(linked_notes(vault, entry, path))
     if refused:
         raise EnrichInputError(source, refused, "pass --replace to overwrite them, or leave them out")
-    return _batch_plan(source, changes, outcome)
+    plan = _batch_plan(source, changes, outcome)
+    plan.relies_on = sorted(outcome.linked)  # the written links' notes must still be there
+    return plan
 
 
 def _batch_plan(

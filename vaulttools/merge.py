@@ -261,7 +261,19 @@ def plan_merges(
         report.warnings.append(
             f"--prefer-source {key}: no SOURCE has another value for {key!r}; nothing taken"
         )
-    return _batch(merges, changes, report)
+    plan = _batch(merges, changes, report)
+    _declare_merge_facts(vault, merges, plan)
+    return plan
+
+
+def _declare_merge_facts(vault: Vault, merges: list[Merge], plan: BatchPlan) -> None:
+    """What the merge decided on and the batch must find unchanged before it writes: each SOURCE (deleted by
+    the batch, so checked with its bytes) and each TARGET that gains nothing (its bytes decided what the
+    sources add, and the redirected links point to it)."""
+    edited = {change.path for change in plan.changes}
+    for merge in merges:
+        if merge.target not in edited:
+            plan.expect_unchanged(merge.target, vault.read_bytes(merge.target))
 
 
 def _names_of_interest(vault: Vault, family_of: Mapping[str, str]) -> Callable[[str], bool]:

@@ -297,7 +297,9 @@ def plan_properties(
         raise _refusal(conflicts, operation)
     counts = {"notes_changed": len(changes), **totals, "notes_skipped": len(skipped)}
     report = PropertyPlanReport(_describe(operation), notes, skipped)
-    return BatchPlan(f"property {operation.kind}", summary, changes, counts, report)
+    plan = BatchPlan(f"property {operation.kind}", summary, changes, counts, report)
+    plan.expect_left_alone_unchanged([entry.path for entry in skipped], vault.read_bytes)
+    return plan
 
 
 def _refusal(conflicts: list[SkippedNote], operation: PropertyOperation) -> VaultError:

@@ -1168,4 +1168,8 @@ def _batch(
         notes_read=report.notes_read + sum(1 for r in renames if is_note_path(r.old_path)),
         notes_parsed=report.notes_parsed,
     )
-    return BatchPlan(COMMAND, summary, changes, counts, plan_report)
+    plan = BatchPlan(COMMAND, summary, changes, counts, plan_report)
+    # The new names were free when planned; the renamed files must still be there (checked for every
+    # batch's moves): another program may take a name or move a note before the batch writes.
+    plan.expect_destinations_free()
+    return plan

@@ -510,7 +510,9 @@ def plan_tags(vault: Vault, operation: TagOperation, command: str, summary: str)
     report = TagPlanReport(
         [list(pair) for pair in operation.renames], list(operation.deleted), notes, skipped
     )
-    return BatchPlan(command, summary, changes, counts, report)
+    plan = BatchPlan(command, summary, changes, counts, report)
+    plan.expect_left_alone_unchanged([entry.path for entry in skipped], vault.read_bytes)
+    return plan
 
 
 _COUNT_KEYS = (

@@ -1,0 +1,159 @@
+"""Every planner declares what it read and decided on but does not change; the batch re-checks those facts
+before its first write, so another program's change between planning and writing refuses the batch with
+one line and nothing written (not a rollback after some writes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, snapshot
+from tests.helpers import commits
+from vaulttools import journal
+from vaulttools.batch import BatchOptions, run_batch
+from vaulttools.changes import BatchPlan
+from vaulttools.enrich import plan_enrich_file
+from vaulttools.errors import EditConflict
+from vaulttools.merge import plan_merges, resolve_merge
+from vaulttools.properties import plan_property_rename
+from vaulttools.rename import plan_renames
+from vaulttools.tags import plan_tag_rename
+from vaulttools.vault import Vault
+
+BROKEN_YAML = "---\ntags: [draft\ntopic: x\n---\n#draft body\n"
+NOTES = {
+    "a.md": "---\ntags: [draft]\ntopic: x\n---\nSee [[b 1]] and [[c]].\n",
+    "b.md": "# B\n\nSame body.\n",
+    "b 1.md": "# B\n\nSame body.\n",
+    "c.md": "# C\n",
+    "broken.md": BROKEN_YAML,
+    "enrich.yaml": "a:\n  context: 'Like [[c]].'\n  counterpoint: 'Not always.'\n",
+}
+
+
+@pytest.fixture
+def vault_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "vault"
+    root.mkdir()
+    for name, text in NOTES.items():
+        (root / name).write_text(text, encoding="utf-8")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def _rename(vault: Vault) -> BatchPlan:
+    return plan_renames(vault, [("c", "d")], keep_alias=False)
+
+
+def _merge(vault: Vault) -> BatchPlan:
+    return plan_merges(vault, [resolve_merge(vault, ["b 1"], "b")])
+
+
+def _tag(vault: Vault) -> BatchPlan:
+    return plan_tag_rename(vault, [("draft", "wip")])
+
+
+def _property(vault: Vault) -> BatchPlan:
+    return plan_property_rename(vault, "topic", "subject")
+
+
+def _enrich(vault: Vault) -> BatchPlan:
+    return plan_enrich_file(vault, vault.root / "enrich.yaml")
+
+
+def _write(name: str, data: str) -> Callable[[Path], None]:
+    return lambda root: (root / name).write_text(data, encoding="utf-8")
+
+
+def _delete(name: str) -> Callable[[Path], None]:
+    return lambda root: (root / name).unlink()
+
+
+CHANGED = "was changed by another program"
+GONE = "no longer exists (another program moved or deleted it)"
+
+
+@pytest.mark.parametrize(
+    ("planner", "meanwhile", "refused"),
+    [
+        # rename c → d: the new name must still be free (in any letter case), the renamed note unchanged
+        (
+            _rename,
+            _write("D.md", "# made by hand\n"),
+            "d.md, which this batch's plan relies on, was a free name, but D.md was created",
+        ),
+        (_rename, _write("c.md", "# C, edited\n"), f"c.md, which this batch's plan relies on, {CHANGED}"),
+        (_rename, _delete("c.md"), f"c.md, which this batch's plan relies on, {GONE}"),
+        # merge "b 1" into b: the target gains nothing (same body), but the links now point to it
+        (
+            _merge,
+            _write("b.md", "# B\n\nRewritten.\n"),
+            f"b.md, which this batch's plan relies on, {CHANGED}",
+        ),
+        (_merge, _delete("b.md"), f"b.md, which this batch's plan relies on, {GONE}"),
+        (
+            _merge,
+            _write("b 1.md", "# B\n\nNew text.\n"),
+            f"b 1.md, which this batch's plan relies on, {CHANGED}",
+        ),
+        # tag/property: a note they report as left alone (its YAML does not parse) was fixed meanwhile
+        (
+            _tag,
+            _write("broken.md", "---\ntags: [draft]\n---\n"),
+            f"broken.md, which this batch's plan relies on, {CHANGED}",
+        ),
+        (
+            _property,
+            _write("broken.md", "---\ntopic: y\n---\n"),
+            f"broken.md, which this batch's plan relies on, {CHANGED}",
+        ),
+        # enrich: the paragraph links [[c]]
+        (_enrich, _delete("c.md"), f"c.md, which this batch's plan relies on, {GONE}"),
+    ],
+)
+def test_a_planned_fact_changed_before_writing_refuses_with_nothing_written(
+    vault_dir: Path, planner: Callable[[Vault], BatchPlan], meanwhile: Callable[[Path], None], refused: str
+) -> None:
+    vault = Vault(vault_dir)
+    plan = planner(vault)
+    assert not plan.empty
+    meanwhile(vault_dir)  # another program, between planning and writing
+    git(vault_dir, "add", "-A")
+    git(vault_dir, "commit", "-q", "-m", "another program")  # committed: only the plan's facts can tell
+    before = snapshot(vault_dir)
+    with pytest.raises(EditConflict) as raised:
+        run_batch(vault, plan, BatchOptions())
+    assert raised.value.message == (
+        f"{refused} since vaulttools read the vault; nothing was written: run the command again"
+    )
+    assert snapshot(vault_dir) == before
+    assert journal.pending(vault_dir) is None and commits(vault_dir) == 2
+
+
+@pytest.mark.parametrize("planner", [_rename, _merge, _tag, _property, _enrich])
+def test_with_nothing_changed_meanwhile_every_plan_is_written(
+    vault_dir: Path, planner: Callable[[Vault], BatchPlan]
+) -> None:
+    vault = Vault(vault_dir)
+    plan = planner(vault)
+    result = run_batch(vault, plan, BatchOptions())
+    assert result.committed and commits(vault_dir) == 2
+
+
+def test_the_declared_facts(vault_dir: Path) -> None:
+    vault = Vault(vault_dir)
+    assert list(_rename(vault).expects) == ["d.md"]
+    assert list(_merge(vault).expects) == ["b.md"]  # "b 1.md" is deleted: its bytes are checked as a change's
+    assert list(_tag(vault).expects) == list(_property(vault).expects) == ["broken.md"]
+    assert _enrich(vault).relies_on == ["c.md"]
+
+
+def test_a_swap_of_names_does_not_expect_its_own_destinations_free(vault_dir: Path) -> None:
+    vault = Vault(vault_dir)
+    plan = plan_renames(vault, [("c", "b"), ("b", "c")], keep_alias=False)
+    assert plan.expects == {}
+    assert run_batch(vault, plan, BatchOptions()).committed
