@@ -21,6 +21,7 @@ CASES = {
     "obsidian-copy": (),
     "same-id": (),
     "crlf-bom": ("--prefer-source", "definition"),
+    "numbered-series": (),  # "Weekly Catchup 1..3" stay; the copied "Reading List 2" and id-twin "Standup 1" go
 }
 
 
@@ -251,9 +252,31 @@ def test_prefer_source_takes_the_source_value_or_says_why_not(tmp_path: Path, ru
 
 
 @pytest.mark.slow
+def test_real_corpus_numbered_meeting_notes_are_no_family(brain_vault: Path, run_cli: RunCli) -> None:
+    """`brain` numbers distinct meeting notes "Labs Weekly Catchup 1".."5" (no unsuffixed one): not copies.
+    A real copy among them (Obsidian's "Labs Weekly Catchup 6" made from "… 3") is found."""
+    listed = run_cli(brain_vault, "duplicates", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.output)["families"] == []
+    folder = brain_vault / "01_literature"
+    (folder / "Labs Weekly Catchup 6.md").write_bytes((folder / "Labs Weekly Catchup 3.md").read_bytes())
+    git(brain_vault, "add", "-A")
+    git(brain_vault, "commit", "-q", "-m", "an Obsidian copy")
+    [family] = json.loads(run_cli(brain_vault, "duplicates", "--json").output)["families"]
+    assert [m["path"] for m in family["members"]] == [
+        "01_literature/Labs Weekly Catchup 3.md",
+        "01_literature/Labs Weekly Catchup 6.md",
+    ]
+    assert family["rules"] == ["suffix"]
+
+
 def test_real_corpus_merge_all_then_undo(brain_vault: Path, run_cli: RunCli) -> None:
-    """The real `brain` vault: its one family (a ` N` series) merges in one commit, every edit verified,
-    and undo restores every byte."""
+    """The real `brain` vault with an Obsidian copy of one of its notes: the family merges in one commit,
+    every edit verified, and undo restores every byte."""
+    folder = brain_vault / "01_literature"
+    (folder / "Labs Weekly Catchup 6.md").write_bytes((folder / "Labs Weekly Catchup 3.md").read_bytes())
+    git(brain_vault, "add", "-A")
+    git(brain_vault, "commit", "-q", "-m", "an Obsidian copy")
     before = snapshot(brain_vault)
     families = json.loads(run_cli(brain_vault, "duplicates", "--json").output)["families"]
     assert families
@@ -273,6 +296,19 @@ def test_no_commit_writes_and_leaves_the_deletion_to_commit(tmp_path: Path, run_
     assert head(vault) == commit
     assert snapshot(vault) == snapshot(GOLDEN / "obsidian-copy" / "after")
     assert ' D "entity-slack 1.md"' in git(vault, "status", "--porcelain").splitlines()
+
+
+def test_a_numbered_series_needs_evidence_of_copies(tmp_path: Path, run_cli: RunCli) -> None:
+    vault = make_git_vault(GOLDEN / "numbered-series" / "before", tmp_path / "v")
+    families = json.loads(run_cli(vault, "duplicates", "--json").output)["families"]
+    assert [(f["keep"], f["rules"], [m["path"] for m in f["members"]]) for f in families] == [
+        (
+            "Reading List 1.md",
+            ["suffix"],
+            ["Reading List 1.md", "Reading List 2.md"],
+        ),  # near-identical bodies
+        ("Standup 2.md", ["id"], ["Standup 1.md", "Standup 2.md"]),  # one id, different bodies
+    ]  # "Weekly Catchup 1..3": distinct notes, no family
 
 
 def test_duplicates_without_families_exits_zero(tmp_path: Path, run_cli: RunCli) -> None:

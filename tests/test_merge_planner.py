@@ -9,8 +9,11 @@ import pytest
 from tests.conftest import FIXTURES, make_git_vault, snapshot
 from tests.helpers import run_vaulttools
 from vaulttools.batch import CRASH_AFTER_ENV, CRASH_MODE_ENV
+from vaulttools.duplicates import find_families
 from vaulttools.edits import apply_edits
 from vaulttools.note import Note
+from vaulttools.resolve import strip_md
+from vaulttools.vault import Vault
 from vaulttools.yamllists import BLOCK, FLOW, format_item, list_edits, locate
 
 
@@ -141,3 +144,33 @@ def test_merge_all_shortcut_plans_what_the_full_search_plans(tmp_path: Path, vau
     full = plan_merges(vault, merges)
     assert shortcut.changes and sorted(shortcut.changes, key=str) == sorted(full.changes, key=str)
     assert shortcut.counts == full.counts
+
+
+@pytest.mark.parametrize(
+    ("notes", "families"),
+    [
+        # a numbered series, no unsuffixed member: only copies (near-identical bodies) are a family
+        ({"m 1": "# M\n\nMonday.\n", "m 2": "# M\n\nTuesday.\n"}, []),
+        (
+            {"m 1": "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n", "m 2": "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\n"},
+            [["m 1", "m 2"]],
+        ),
+        (
+            {"m 1": "---\nx: 1\n---\nsame\n", "m 2": "---\nx: 2\n---\n  same  \n", "m 3": "other\n"},
+            [["m 1", "m 2"]],
+        ),
+        ({"m 1": "", "m 2": ""}, []),  # empty bodies are no evidence
+        ({"m 1": "---\nid: m\n---\nA\n", "m 2": "---\nid: m\n---\nB\n"}, [["m 1", "m 2"]]),  # one id
+        # an unsuffixed member, or a day suffix: as before, by name alone
+        ({"m": "# M\n\nMonday.\n", "m 1": "# M\n\nTuesday.\n"}, [["m 1", "m"]]),
+        ({"m-d2": "Monday.\n", "m-d4": "Tuesday.\n"}, [["m-d2", "m-d4"]]),
+        ({"m 1": "Monday.\n", "m-d4": "Tuesday.\n"}, [["m 1", "m-d4"]]),
+    ],
+)
+def test_a_numbered_series_is_a_family_only_with_evidence(
+    tmp_path: Path, notes: dict[str, str], families: list[list[str]]
+) -> None:
+    for name, text in notes.items():
+        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
+    found = [[strip_md(m.path) for m in family.members] for family in find_families(Vault(tmp_path))]
+    assert found == families

@@ -54,11 +54,24 @@ class Family:
 
 def suffix_base(stem: str, rules: list[re.Pattern[str]]) -> str | None:
     """The name without its suffix (the first rule that matches), or None when it has none."""
+    found = _suffix(stem, rules)
+    return None if found is None else found[0]
+
+
+def _suffix(stem: str, rules: list[re.Pattern[str]]) -> tuple[str, str] | None:
+    """(the name without its suffix, the rule that matched it), or None when it has none."""
     for pattern in rules:
         match = pattern.search(stem)
         if match and match.start() > 0:
-            return stem[: match.start()]
+            return stem[: match.start()], pattern.pattern
     return None
+
+
+# Obsidian's "Note 1" duplicate rule, as written in `suffix_rules`. People number a series the same way
+# ("Weekly Catchup 1", "… 2"), so a family named only by it needs evidence that its notes are copies.
+COPY_RULE = r" \d+"
+# Share of a numbered note's body lines another must have to be its copy (edits after copying allowed).
+COPY_SIMILARITY = 0.9
 
 
 @dataclass
@@ -84,14 +97,14 @@ def scan_families(vault: Vault) -> FamilyScan:
     """
     rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
     by_base: dict[str, list[str]] = defaultdict(list)
-    suffixed: set[str] = set()
+    suffixed: dict[str, str] = {}  # path → the (compiled) rule of its suffix
     for path in vault.note_paths:
         stem = stem_of(path)
-        base = suffix_base(stem, rules)
-        if base is not None:
-            suffixed.add(path)
-        by_base[fold(base if base is not None else stem)].append(path)
-    groups = [members for members in by_base.values() if len(members) > 1 and suffixed & set(members)]
+        found = _suffix(stem, rules)
+        if found is not None:
+            suffixed[path] = found[1]
+        by_base[fold(found[0] if found is not None else stem)].append(path)
+    groups = _suffix_groups(vault, by_base, suffixed)
     by_suffix = {path for members in groups for path in members}
     ids, inbound, spelling = _read_pass(vault, by_suffix, rules, with_ids=True)
     joined = _join([*((BY_SUFFIX, g) for g in groups), *((BY_ID, g) for g in _same_id_groups(vault, ids))])
@@ -114,6 +127,48 @@ def scan_families(vault: Vault) -> FamilyScan:
         member_ids = {path: properties[path].get(id_key) for path in members}
         families.append(Family(_kept(built, member_ids), built, tuple(sorted(why))))
     return FamilyScan(sorted(families, key=lambda family: family.keep), spelling)
+
+
+def _suffix_groups(vault: Vault, by_base: dict[str, list[str]], suffixed: dict[str, str]) -> list[list[str]]:
+    """Notes one name apart up to a suffix, when at least one has a suffix. A group with no unsuffixed member
+    whose names differ only by Obsidian's duplicate counter (only "X 1", "X 2", …, no "X") is a numbered
+    series unless its notes are copies: only members with near-identical bodies stay together (an `id`
+    they share joins them later all the same)."""
+    groups = []
+    for members in by_base.values():
+        if len(members) < 2 or not any(path in suffixed for path in members):
+            continue
+        if all(suffixed.get(path) == f"(?:{COPY_RULE})$" for path in members):
+            groups += _copies(vault, members)
+        else:
+            groups.append(members)
+    return groups
+
+
+def _copies(vault: Vault, members: list[str]) -> list[list[str]]:
+    """The members that are copies of one another (near-identical, non-empty bodies), grouped."""
+    bodies = {path: _body_lines(vault.read_bytes(path)) for path in members}
+    pairs = [
+        (BY_SUFFIX, [a, b])
+        for number, a in enumerate(members)
+        for b in members[number + 1 :]
+        if _near_identical(bodies[a], bodies[b])
+    ]
+    return [sorted(family, key=members.index) for family, _ in _join(pairs)]
+
+
+def _body_lines(raw: bytes) -> Counter[str]:
+    """A note's body (frontmatter left out) as its non-blank lines, blanks inside each line squeezed."""
+    text = raw.decode("utf-8", "replace").removeprefix("\ufeff")
+    frontmatter, _ = split_frontmatter(text)
+    body = text[frontmatter.end :] if frontmatter is not None else text
+    return Counter(" ".join(line.split()) for line in body.splitlines() if line.strip())
+
+
+def _near_identical(a: Counter[str], b: Counter[str]) -> bool:
+    """Both bodies have text and share at least `COPY_SIMILARITY` of their lines."""
+    sizes = a.total() + b.total()
+    return bool(a) and bool(b) and 2 * (a & b).total() >= COPY_SIMILARITY * sizes
 
 
 def _properties(vault: Vault, path: str) -> dict[str, Any]:
