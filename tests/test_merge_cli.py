@@ -21,6 +21,7 @@ CASES = {
     "obsidian-copy": (),
     "same-id": (),
     "crlf-bom": ("--prefer-source", "definition"),
+    "canvas": (),  # file nodes and text-node links to "entity-slack 1" now name entity-slack
     "numbered-series": (),  # "Weekly Catchup 1..3" stay; the copied "Reading List 2" and id-twin "Standup 1" go
 }
 
@@ -329,3 +330,13 @@ def test_a_note_in_two_merges_is_refused(tmp_path: Path) -> None:
     ]
     with pytest.raises(VaultError, match=r"entity-deloitte-d5\.md is in two merges"):
         plan_merges(vault, merges)
+
+
+def test_merge_reports_the_canvas_references_it_redirects(tmp_path: Path, run_cli: RunCli) -> None:
+    vault = make_git_vault(GOLDEN / "canvas" / "before", tmp_path / "v")
+    result = run_cli(vault, "merge", "entity-slack 1", "--into", "entity-slack", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    assert document["report"]["redirected_by_kind"] == {"canvas-file": 1, "canvas-text": 3, "wikilink": 1}
+    assert {"path": "board.canvas", "new_path": None} in document["files"]
+    assert snapshot(vault) == snapshot(GOLDEN / "canvas" / "after")

@@ -38,6 +38,7 @@ from vaulttools.rename import (
     candidate_notes,
     find_old_note,
     link_edits,
+    plan_canvases,
     spelling_pattern,
     widened_target,
 )
@@ -249,6 +250,8 @@ def plan_merges(
     for chunk_changes, chunk_report in map_notes(plan_chunk, others, on_progress=vault.on_progress):
         changes += chunk_changes
         report.absorb(chunk_report)
+    # Canvases as a rename updates them: file nodes and text-node links to a SOURCE now name its TARGET.
+    changes += plan_canvases(vault, context.moved, context.after, report.links)
     preferred = frozenset(prefer_source)
     for merge in merges:
         change = _plan_target(context, merge, preferred, report)
