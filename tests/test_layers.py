@@ -30,7 +30,6 @@ LAYERS: list[tuple[str, set[str]]] = [
             "sections",
             "yamlscalars",
             "yamlnodes",
-            "yamllists",
             "canvas",
             "related_rank",
             "findings",

@@ -1,4 +1,4 @@
-"""The pieces of `merge`: frontmatter lists located, extended and shortened byte-safely; kill and Ctrl-C."""
+"""The pieces of `merge`: families, kill and Ctrl-C (its frontmatter lists: `tests/test_yamlnodes.py`)."""
 
 from __future__ import annotations
 
@@ -10,84 +10,8 @@ from tests.conftest import FIXTURES, make_git_vault, snapshot
 from tests.helpers import run_vaulttools
 from vaulttools.batch import CRASH_AFTER_ENV, CRASH_MODE_ENV
 from vaulttools.duplicates import find_families
-from vaulttools.edits import apply_edits
-from vaulttools.note import Note
 from vaulttools.resolve import strip_md
 from vaulttools.vault import Vault
-from vaulttools.yamllists import BLOCK, FLOW, format_item, list_edits, locate
-
-
-def note_of(yaml_text: str) -> Note:
-    return Note("n.md", f"---\n{yaml_text}---\nbody\n".encode())
-
-
-# yaml, key, removed indexes, added (already formatted) -> expected yaml after the edits
-LIST_CASES = [
-    ('tags: ["a", "b"]\n', "tags", set(), [], 'tags: ["a", "b"]\n'),  # no-op
-    ('tags: ["a", "b"]\n', "tags", set(), ['"c"'], 'tags: ["a", "b", "c"]\n'),
-    ("tags: [a,b]  # kept\n", "tags", set(), ["c"], "tags: [a,b,c]  # kept\n"),
-    ('tags: ["a"]\n', "tags", set(), ['"c"', '"d"'], 'tags: ["a", "c", "d"]\n'),
-    ("tags: []\n", "tags", set(), ['"c"'], 'tags: ["c"]\n'),
-    ('tags: ["a", "b", "a"]\n', "tags", {2}, [], 'tags: ["a", "b"]\n'),
-    ('tags: ["a", "b", "c"]\n', "tags", {0}, ['"d"'], 'tags: ["b", "c", "d"]\n'),
-    ("tags:\n  - a\n  - 'b'\nx: 1\n", "tags", set(), ["c"], "tags:\n  - a\n  - 'b'\n  - c\nx: 1\n"),
-    ("tags:\n- a  # one\n- b\n- a\n", "tags", {2}, [], "tags:\n- a  # one\n- b\n"),
-    ("tags:\n  - a\n  - b\n", "tags", {0}, ["c"], "tags:\n  - b\n  - c\n"),
-]
-
-
-@pytest.mark.parametrize(("yaml_text", "key", "removed", "added", "expected"), LIST_CASES)
-def test_list_edits(yaml_text: str, key: str, removed: set[int], added: list[str], expected: str) -> None:
-    note = note_of(yaml_text)
-    found = locate(note, key)
-    assert found is not None and found.style in (FLOW, BLOCK)
-    new_text = apply_edits(note.text, list_edits(note, found, removed, added, "\n"))
-    assert new_text == f"---\n{expected}---\nbody\n"
-
-
-@pytest.mark.parametrize(
-    ("yaml_text", "key", "style", "values"),
-    [
-        ("tags: [\"a\", 'b', c]\n", "tags", FLOW, ["a", "b", "c"]),
-        ("days: [1, 2]\n", "days", FLOW, [1, 2]),
-        ('title: "x" # c\n', "title", "scalar", []),
-        ('tags:\n  - a\n  # a comment line\n  - "b, c"\n', "tags", BLOCK, ["a", "b, c"]),
-    ],
-)
-def test_locate_reads_items(yaml_text: str, key: str, style: str, values: list[object]) -> None:
-    found = locate(note_of(yaml_text), key)
-    assert found is not None and found.style == style
-    assert [item.value for item in found.items] == values
-
-
-@pytest.mark.parametrize(
-    "yaml_text",
-    [
-        "tags: [a,\n  b]\n",  # a flow list over several lines
-        "tags:\n  - a\n    b\n",  # an item over several lines
-        "tags:\n  - a:\n      b\n",  # a nested mapping
-        "tags: [[a], b]\n",  # a nested list
-        "other: 1\n",  # no such key
-    ],
-)
-def test_locate_refuses_shapes_it_cannot_edit(yaml_text: str) -> None:
-    assert locate(note_of(yaml_text), "tags") is None
-
-
-@pytest.mark.parametrize(
-    ("value", "raw", "quote", "in_flow", "written"),
-    [
-        ("ai", None, '"', True, '"ai"'),
-        ("ai", None, "'", True, "'ai'"),
-        ("ai", None, "", True, "ai"),
-        ("a, b", None, "", True, '"a, b"'),  # plain would split the item
-        ("yes", None, "", False, '"yes"'),  # plain would be a boolean
-        ("it's", None, "'", False, "'it''s'"),
-        (3, "3", '"', True, "3"),
-    ],
-)
-def test_format_item(value: object, raw: str | None, quote: str, in_flow: bool, written: str) -> None:
-    assert format_item(value, raw, quote, in_flow=in_flow, where="n.md") == written
 
 
 def test_ctrl_c_mid_merge_puts_every_file_back(tmp_path: Path) -> None:

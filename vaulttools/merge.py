@@ -47,7 +47,7 @@ from vaulttools.sections import find_section
 from vaulttools.suffixes import written_like
 from vaulttools.vault import Vault
 from vaulttools.yamledit import RefusedEdit
-from vaulttools.yamllists import BLOCK, FLOW, KeyValue, empty_key_line, format_item, list_edits, locate
+from vaulttools.yamlnodes import BLOCK, FLOW, KeyValue, empty_key_line, format_item, list_edits, locate
 
 COMMAND = "merge"
 ALIASES = "aliases"

@@ -1,8 +1,15 @@
-"""Where each top-level frontmatter value is written, from PyYAML's composer marks.
+"""Where frontmatter values are written, so that commands splice into them and never dump YAML.
 
-The tag and property commands edit a value by splicing at these offsets (into `Note.text`), never by
-dumping YAML. A scalar is spliceable only when its characters between the quotes are exactly its value
-(no escapes, no `''`, no line folding): only then does an offset inside the value map to one in the text.
+Two views of the same frontmatter, for the editing each command does:
+
+- Entries (tag and property commands): each top-level `key: value` from PyYAML's composer marks, its
+  scalars with their exact offsets (into `Note.text`). A scalar is spliceable only when its characters
+  between the quotes are exactly its value (no escapes, no `''`, no line folding): only then does an offset
+  inside the value map to one in the text.
+- Lists (`merge`): one top-level list (or scalar) located item by item with each item's exact characters,
+  so that new items are written in the list's own style and quoting and duplicates are taken out without
+  touching anything else. Only forms whose every byte is understood are located; any other shape (a
+  multi-line flow list, an item over several lines, anchors) is None, and the caller refuses.
 """
 
 from __future__ import annotations
@@ -10,11 +17,14 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
+from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.note import Note
+from vaulttools.yamledit import RefusedEdit, format_scalar
 
 # The C composer gives the same marks (character offsets) at a tenth of the cost.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -148,3 +158,242 @@ def line_end(text: str, offset: int, limit: int) -> int:
 def colon_after(text: str, key: Scalar) -> int:
     """The offset just past the `:` that follows a key."""
     return text.index(":", key.end) + 1
+
+
+# --- one list, item by item (merge) -------------------------------------------------------------------
+
+
+FLOW = "flow"
+BLOCK = "block"
+# One flow item: a double- or single-quoted scalar, or a plain one (no flow indicators, no quotes).
+_FLOW_ITEM_RE = re.compile(
+    r"""[ \t]*("(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|[^,\[\]{}"'#\s][^,\[\]{}\n]*?)[ \t]*(,|\])"""
+)
+_BLOCK_ITEM_RE = re.compile(r"(?P<indent>[ \t]*)-[ \t]+(?P<value>[^\r\n]*)")
+
+
+@dataclass(frozen=True)
+class Item:
+    start: int  # text[start:end] is the item exactly as written (quotes included, comment excluded)
+    end: int
+    line_start: int  # block lists: the item's whole line, line break included
+    line_end: int
+    raw: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    """Where one top-level key's value sits. `style` is FLOW, BLOCK or "scalar"."""
+
+    key: str
+    key_start: int  # the start of the key's line
+    block_end: int  # the end of the key's last line (its continuation lines included), line break included
+    value_start: int  # scalars and flow lists: the value's text on the key line
+    value_end: int
+    style: str
+    items: tuple[Item, ...] = ()
+    close: int = -1  # flow: the offset of `]`
+    indent: str = ""  # block: the items' indentation
+
+    @property
+    def quote(self) -> str:
+        """The quoting the list's items use (the first string item's), "" for plain."""
+        for item in self.items:
+            if isinstance(item.value, str):
+                return item.raw[0] if item.raw[:1] in "\"'" else ""
+        return '"'
+
+
+def _key_match(note: Note, key: str) -> re.Match[str] | None:
+    fm = note.frontmatter
+    if fm is None:
+        return None
+    pattern = re.compile(rf"^{re.escape(key)}[ \t]*:(?P<rest>[^\r\n]*)", re.MULTILINE)
+    return pattern.search(note.text, fm.start, fm.end)
+
+
+def _strip_comment(rest: str) -> str:
+    """A line's value without a trailing ` # comment` (outside quotes) and trailing spaces."""
+    quote = ""
+    for i, c in enumerate(rest):
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == "#" and (i == 0 or rest[i - 1] in " \t"):
+            return rest[:i].rstrip()
+    return rest.rstrip()
+
+
+def locate(note: Note, key: str) -> KeyValue | None:
+    """The value of top-level `key` as written, or None when it is absent or in a shape not handled."""
+    match = _key_match(note, key)
+    fm = note.frontmatter
+    if match is None or fm is None:
+        return None
+    text = note.text
+    rest_start = match.start("rest")
+    code = _strip_comment(match.group("rest"))
+    key_line_end = line_end(text, match.end(), fm.end)
+    lead = len(code) - len(code.lstrip(" \t"))
+    value_start, value_end = rest_start + lead, rest_start + len(code)
+    stripped = code.strip()
+    if stripped.startswith("["):
+        return _flow(note, key, match.start(), key_line_end, value_start, value_end)
+    if stripped:
+        if _continues(text, key_line_end, fm.end):
+            return None  # a scalar over several lines
+        return KeyValue(key, match.start(), key_line_end, value_start, value_end, "scalar")
+    return _block(note, key, match.start(), key_line_end, fm.end)
+
+
+def empty_key_line(note: Note, key: str) -> tuple[int, int] | None:
+    """A `key:` line with no value (YAML null): (just after the colon, the end of the line with its line
+    break), or None."""
+    match = _key_match(note, key)
+    fm = note.frontmatter
+    if match is None or fm is None or _strip_comment(match.group("rest")).strip():
+        return None
+    end = line_end(note.text, match.end(), fm.end)
+    if _continues(note.text, end, fm.end) or note.text[end : end + 1] == "-":
+        return None
+    return match.start("rest"), end
+
+
+def _continues(text: str, position: int, stop: int) -> bool:
+    """Whether the next line is indented (a continuation of the key above)."""
+    return (
+        position < stop
+        and text[position] in " \t"
+        and bool(text[position : line_end(text, position, stop)].strip())
+    )
+
+
+def _flow(note: Note, key: str, key_start: int, key_line_end: int, start: int, end: int) -> KeyValue | None:
+    text = note.text
+    if not text[start:end].endswith("]"):
+        return None
+    close = end - 1
+    items: list[Item] = []
+    cursor = start + 1
+    if text[cursor:close].strip():
+        while True:
+            match = _FLOW_ITEM_RE.match(text, cursor, close + 1)
+            if match is None:
+                return None
+            raw = match.group(1).rstrip()
+            value = _load_item(raw)
+            if value is _BAD:
+                return None
+            items.append(Item(match.start(1), match.start(1) + len(raw), key_start, key_line_end, raw, value))
+            cursor = match.end()
+            if match.group(2) == "]":
+                break
+        if cursor != close + 1:
+            return None
+    return KeyValue(key, key_start, key_line_end, start, end, FLOW, tuple(items), close)
+
+
+def _block(note: Note, key: str, key_start: int, key_line_end: int, stop: int) -> KeyValue | None:
+    text = note.text
+    items: list[Item] = []
+    cursor = key_line_end
+    indent = ""
+    block_end = key_line_end
+    while cursor < stop:
+        end = line_end(text, cursor, stop)
+        line = text[cursor:end].rstrip("\r\n")
+        item = _BLOCK_ITEM_RE.fullmatch(line)
+        if item:
+            if items and item.group("indent") != indent:
+                return None
+            indent = item.group("indent")
+            raw = _strip_comment(item.group("value"))
+            value = _load_item(raw)
+            if value is _BAD or not raw:
+                return None
+            start = cursor + item.start("value")
+            items.append(Item(start, start + len(raw), cursor, end, raw, value))
+            block_end = end
+        elif line.strip() and not line.lstrip().startswith("#"):
+            if line[:1] in " \t":
+                return None  # an item over several lines, or a nested mapping
+            break
+        cursor = end
+    if not items:
+        return None
+    return KeyValue(key, key_start, block_end, -1, -1, BLOCK, tuple(items), indent=indent)
+
+
+class _Bad:
+    pass
+
+
+_BAD = _Bad()
+
+
+def _load_item(raw: str) -> Any:
+    if not raw:
+        return _BAD
+    try:
+        loaded = yaml.load(f"[{raw}]", Loader=_LOADER)
+    except yaml.YAMLError:
+        return _BAD
+    if not isinstance(loaded, list) or len(loaded) != 1 or isinstance(loaded[0], (list, dict)):
+        return _BAD
+    return loaded[0]
+
+
+def format_item(value: Any, raw: str | None, quote: str, *, in_flow: bool, where: str) -> str:
+    """One new list item in the list's quoting; a value that is not a string keeps its own spelling."""
+    if not isinstance(value, str):
+        if raw is None:
+            raise RefusedEdit(f"{where}: cannot write {value!r} as a list item; add it by hand")
+        return raw
+    if quote in ("'", '"'):
+        try:
+            return quote + format_scalar(value, quote, in_flow=in_flow, where=where) + quote
+        except RefusedEdit:
+            pass
+    else:
+        try:
+            return format_scalar(value, "", in_flow=in_flow, where=where)
+        except RefusedEdit:
+            pass
+    return '"' + format_scalar(value, '"', in_flow=in_flow, where=where) + '"'
+
+
+def list_edits(note: Note, found: KeyValue, removed: set[int], added: list[str], newline: str) -> list[Edit]:
+    """Edits that drop the items at indexes `removed` and append the already formatted `added` items."""
+    text = note.text
+    if found.style == FLOW:
+        kept = [item.raw for i, item in enumerate(found.items) if i not in removed]
+        if removed:
+            first, last = found.items[0], found.items[-1]
+            separator = text[found.items[0].end : found.items[1].start] if len(found.items) > 1 else ", "
+            new = separator.join(kept + added)
+            return [Edit(first.start, last.end, text[first.start : last.end], new, "merge-list")]
+        if not added:
+            return []
+        if found.items:
+            last = found.items[-1]
+            separator = text[found.items[0].end : found.items[1].start] if len(found.items) > 1 else ", "
+            return [Edit(last.end, last.end, "", separator + separator.join(added), "merge-list")]
+        inner_start = found.value_start + 1
+        return [
+            Edit(inner_start, found.close, text[inner_start : found.close], ", ".join(added), "merge-list")
+        ]
+    edits = [
+        Edit(item.line_start, item.line_end, text[item.line_start : item.line_end], "", "merge-list")
+        for i, item in enumerate(found.items)
+        if i in removed
+    ]
+    if added:
+        last = found.items[-1]
+        lines = "".join(f"{found.indent}- {item}{newline}" for item in added)
+        if not text[: last.line_end].endswith("\n"):
+            lines = newline + lines.removesuffix(newline)
+        edits.append(Edit(last.line_end, last.line_end, "", lines, "merge-list"))
+    return edits
