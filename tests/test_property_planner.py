@@ -24,7 +24,7 @@ def replace(old: str, new: str) -> PropertyOperation:
 
 def planned(text: str, operation: PropertyOperation) -> str:
     outcome = plan_property_note(Note("n.md", text.encode("utf-8")), operation)
-    assert outcome.problem is None, outcome.problem
+    assert outcome.left_alone is None, outcome.left_alone
     return text if outcome.change is None else outcome.change.new.decode("utf-8")
 
 
@@ -62,7 +62,7 @@ def planned(text: str, operation: PropertyOperation) -> str:
 def test_planner(operation: PropertyOperation, before: str, after: str | None) -> None:
     if "''" in before:
         outcome = plan_property_note(Note("n.md", before.encode()), operation)
-        assert outcome.change is None and "escapes" in (outcome.problem or "")
+        assert outcome.change is None and "escapes" in (outcome.left_alone or "")
         return
     assert planned(before, operation) == (before if after is None else after)
 
@@ -79,7 +79,7 @@ def test_planner(operation: PropertyOperation, before: str, after: str | None) -
 )
 def test_refusals(operation: PropertyOperation, text: str, conflict: bool) -> None:
     outcome = plan_property_note(Note("n.md", text.encode()), operation)
-    assert outcome.change is None and outcome.problem and outcome.conflict is conflict
+    assert outcome.change is None and outcome.left_alone and outcome.refuses is conflict
 
 
 @pytest.mark.parametrize(

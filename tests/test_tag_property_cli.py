@@ -185,3 +185,34 @@ def test_brain_corpus(brain_vault: Path, run_cli: RunCli) -> None:
     for _ in range(5):
         assert run_cli(brain_vault, "undo").exit_code == 0
     assert snapshot(brain_vault) == before
+
+
+@pytest.mark.parametrize(
+    ("count", "expected_tail"),
+    [
+        (0, None),  # nothing left alone: no lines at all
+        (1, "  n0.md: why 0"),
+        (20, "  n19.md: why 19"),
+        (21, "  … and 1 more (all of them with --json)"),
+    ],
+)
+def test_tag_and_property_list_the_notes_left_alone_alike(count: int, expected_tail: str | None) -> None:
+    from vaulttools.changes import BatchPlan, SkippedNote
+    from vaulttools.commands import property as property_command
+    from vaulttools.commands import tag as tag_command
+    from vaulttools.properties import PropertyPlanReport
+    from vaulttools.tags import TagPlanReport
+
+    skipped = [SkippedNote(f"n{i}.md", f"why {i}") for i in range(count)]
+    tag_plan = BatchPlan("tag rename", "x", report=TagPlanReport([], [], [], skipped))
+    property_plan = BatchPlan("property delete", "x", report=PropertyPlanReport({}, [], skipped))
+    tag_lines, property_lines = (
+        tag_command.describe(tag_plan)[1:],
+        property_command.describe(property_plan)[1:],
+    )
+    assert tag_lines == property_lines
+    if expected_tail is None:
+        assert tag_lines == []
+        return
+    assert tag_lines[0] == f"Left alone ({count}):" and tag_lines[-1] == expected_tail
+    assert len(tag_lines) == 1 + min(count, 20) + (count > 20)

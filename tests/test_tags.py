@@ -27,7 +27,7 @@ def planned(text: str, operation: TagOperation) -> str:
     """The note's text after the operation (the text itself when nothing changes)."""
     note = Note("n.md", text.encode("utf-8"))
     outcome = plan_tag_note(note, operation)
-    assert outcome.skipped is None, outcome.skipped
+    assert outcome.left_alone is None, outcome.left_alone
     return text if outcome.change is None else outcome.change.new.decode("utf-8")
 
 
@@ -161,16 +161,16 @@ def test_simultaneous_renames_take_the_most_specific() -> None:
 def test_notes_left_alone(text: str, reason: str | None) -> None:
     outcome = plan_tag_note(Note("n.md", text.encode()), RENAME)
     if reason is None:
-        assert outcome.skipped is None
+        assert outcome.left_alone is None
     else:
-        assert outcome.change is None and reason in (outcome.skipped or "")
+        assert outcome.change is None and reason in (outcome.left_alone or "")
 
 
 def test_a_rename_that_would_change_a_type_is_left_alone() -> None:
     outcome = plan_tag_note(
         Note("n.md", b"---\ntags:\n  - old\n---\n"), TagOperation(renames=(("old", "true"),))
     )
-    assert outcome.change is None and "unquoted" in (outcome.skipped or "")
+    assert outcome.change is None and "unquoted" in (outcome.left_alone or "")
 
 
 def test_list_tags_counts_spellings_and_implied_parents(tmp_path) -> None:

@@ -1,14 +1,19 @@
-"""Turn a note plus its edits into a verified `FileChange`: the one path every command's edits take."""
+"""Turn a note plus its edits into a verified `FileChange`: the one path every command's edits take; and
+`plan_each_note`, the loop of the planners that edit notes one by one on their own bytes."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from vaulttools.changes import FileChange
+from vaulttools.changes import BatchPlan, FileChange, ReportT, SkippedNote, Spool
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.errors import EditConflict
 from vaulttools.note import Frontmatter, Note, load_frontmatter_yaml, split_frontmatter
+from vaulttools.parallel import iter_chunks
+from vaulttools.vault import Vault
 from vaulttools.yamledit import verify_yaml_edit
 
 # (old YAML, new YAML) -> None, raising `EditConflict` when the new YAML is not exactly what was planned.
@@ -115,3 +120,67 @@ def _verify_frontmatter_bounds(note: Note, new_text: str, edits: Sequence[Edit])
     if moved:
         raise EditConflict.in_file(note.path, "the edit would change where the frontmatter ends")
     return new_fm
+
+
+Reader = Callable[[str], bytes]
+
+
+class NoteOutcome(NamedTuple):
+    """What a planner that edits notes one by one (`tag`, `property`) decides for one note: its verified
+    change, or why it is left alone."""
+
+    path: str
+    change: FileChange | None
+    counts: dict[str, int]
+    left_alone: str | None = None  # why the note is left alone (reported with its path)
+    refuses: bool = False  # the reason refuses the whole batch (`property rename`: NEW already there)
+
+
+@dataclass
+class NotesPlanned:
+    """Every note's outcome, gathered in note order."""
+
+    changes: list[FileChange] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)  # each changed note: its path and counts
+    left_alone: list[SkippedNote] = field(default_factory=list)
+    refusals: list[SkippedNote] = field(default_factory=list)  # left alone, and refusing the whole batch
+    totals: Counter[str] = field(default_factory=Counter)
+
+    def batch(
+        self, command: str, summary: str, counts: dict[str, int], report: ReportT, read: Reader
+    ) -> BatchPlan[ReportT]:
+        """The plan of these changes; the notes left alone must still be as read when it is written."""
+        plan = BatchPlan(command, summary, self.changes, counts, report)
+        plan.expect_left_alone_unchanged([entry.path for entry in self.left_alone], read)
+        return plan
+
+
+def plan_each_note(
+    vault: Vault, may_hold: Callable[[bytes], bool], plan_note: Callable[[Note], NoteOutcome]
+) -> NotesPlanned:
+    """`plan_note` on every note whose bytes `may_hold` what it edits (on every core for big vaults); the
+    changes' bytes are spooled as they arrive."""
+    link_properties = vault.config.link_property_set
+
+    def plan_chunk(paths: list[str]) -> list[NoteOutcome]:
+        outcomes = []
+        for path in paths:
+            raw = vault.read_bytes(path)
+            if may_hold(raw):
+                outcome = plan_note(Note(path, raw, link_properties))
+                if outcome.change is not None or outcome.left_alone:
+                    outcomes.append(outcome)
+        return outcomes
+
+    spool = Spool(vault.root)
+    planned = NotesPlanned()
+    for outcomes in iter_chunks(plan_chunk, vault.note_paths, on_progress=vault.on_progress):
+        for outcome in outcomes:
+            if outcome.left_alone:
+                listing = planned.refusals if outcome.refuses else planned.left_alone
+                listing.append(SkippedNote(outcome.path, outcome.left_alone))
+            elif outcome.change is not None:
+                planned.changes.append(spool.keep(outcome.change))
+                planned.notes.append({"path": outcome.path, **outcome.counts})
+                planned.totals.update(outcome.counts)
+    return planned

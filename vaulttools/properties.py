@@ -13,12 +13,11 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from vaulttools.changes import BatchPlan, FileChange, PlanReport, SkippedNote, Spool
+from vaulttools.changes import BatchPlan, PlanReport, SkippedNote
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.note import Note, load_frontmatter_yaml
-from vaulttools.parallel import iter_chunks
-from vaulttools.planning import note_change
+from vaulttools.planning import NoteOutcome, note_change, plan_each_note
 from vaulttools.vault import Vault
 from vaulttools.yamledit import RefusedEdit, format_scalar
 from vaulttools.yamlnodes import (
@@ -225,30 +224,22 @@ def _loaded(written: str, style: str | None) -> Any:
 # --- the vault ---------------------------------------------------------------------------------------------
 
 
-class Outcome(NamedTuple):
-    path: str
-    change: FileChange | None
-    counts: dict[str, int]
-    problem: str | None  # why the note was left alone
-    conflict: bool  # the problem is a refusal of the whole batch (NEW already there)
-
-
-def plan_property_note(note: Note, operation: PropertyOperation) -> Outcome:
+def plan_property_note(note: Note, operation: PropertyOperation) -> NoteOutcome:
     if not note.editable:
-        return Outcome(note.path, None, {}, f"{note.decode_error}; edit it by hand", False)
+        return NoteOutcome(note.path, None, {}, left_alone=f"{note.decode_error}; edit it by hand")
     try:
         planned = plan_note_property(note, operation)
         if planned is None or not planned.edits:
-            return Outcome(note.path, None, {}, None, False)
+            return NoteOutcome(note.path, None, {})
         change = note_change(note, planned.edits, expected_properties=planned.expected)
     except PropertyConflict as exc:
-        return Outcome(note.path, None, {}, exc.message, True)
+        return NoteOutcome(note.path, None, {}, left_alone=exc.message, refuses=True)
     except UnreadableFrontmatter as exc:
-        return Outcome(note.path, None, {}, f"{exc.message}; edit it by hand", False)
+        return NoteOutcome(note.path, None, {}, left_alone=f"{exc.message}; edit it by hand")
     except (RefusedEdit, EditConflict) as exc:
         reason = exc.message.removeprefix(f"{note.path}: ").removesuffix("; nothing was written")
-        return Outcome(note.path, None, {}, reason, False)
-    return Outcome(note.path, change, planned.counts if change else {}, None, False)
+        return NoteOutcome(note.path, None, {}, left_alone=reason)
+    return NoteOutcome(note.path, change, planned.counts if change else {})
 
 
 @dataclass(frozen=True)
@@ -265,41 +256,18 @@ def plan_properties(
 ) -> BatchPlan[PropertyPlanReport]:
     """The operation over every note whose bytes name the key, as one batch."""
     needle = operation.key.encode("utf-8")
-    link_properties = vault.config.link_property_set
-
-    def plan_chunk(paths: list[str]) -> list[Outcome]:
-        outcomes = []
-        for path in paths:
-            raw = vault.read_bytes(path)
-            if raw.find(needle) >= 0:
-                outcome = plan_property_note(Note(path, raw, link_properties), operation)
-                if outcome.change is not None or outcome.problem:
-                    outcomes.append(outcome)
-        return outcomes
-
-    spool = Spool(vault.root)
-    changes: list[FileChange] = []
-    notes: list[dict[str, Any]] = []
-    skipped: list[SkippedNote] = []
-    conflicts: list[SkippedNote] = []
-    totals: dict[str, int] = {}
-    for outcomes in iter_chunks(plan_chunk, vault.note_paths, on_progress=vault.on_progress):
-        for outcome in outcomes:
-            if outcome.problem:
-                listing = conflicts if outcome.conflict else skipped
-                listing.append(SkippedNote(outcome.path, outcome.problem))
-            elif outcome.change is not None:
-                changes.append(spool.keep(outcome.change))
-                notes.append({"path": outcome.path, **outcome.counts})
-                for key, n in outcome.counts.items():
-                    totals[key] = totals.get(key, 0) + n
-    if conflicts:
-        raise _refusal(conflicts, operation)
-    counts = {"notes_changed": len(changes), **totals, "notes_skipped": len(skipped)}
-    report = PropertyPlanReport(_describe(operation), notes, skipped)
-    plan = BatchPlan(f"property {operation.kind}", summary, changes, counts, report)
-    plan.expect_left_alone_unchanged([entry.path for entry in skipped], vault.read_bytes)
-    return plan
+    planned = plan_each_note(
+        vault, lambda raw: raw.find(needle) >= 0, lambda note: plan_property_note(note, operation)
+    )
+    if planned.refusals:
+        raise _refusal(planned.refusals, operation)
+    counts = {
+        "notes_changed": len(planned.changes),
+        **planned.totals,
+        "notes_skipped": len(planned.left_alone),
+    }
+    report = PropertyPlanReport(_describe(operation), planned.notes, planned.left_alone)
+    return planned.batch(f"property {operation.kind}", summary, counts, report, vault.read_bytes)
 
 
 def _refusal(conflicts: list[SkippedNote], operation: PropertyOperation) -> VaultError:

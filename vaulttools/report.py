@@ -11,7 +11,7 @@ import click
 
 if TYPE_CHECKING:  # annotations only: `check` prints through here without loading the batch layer
     from vaulttools.batch import BatchResult
-    from vaulttools.changes import BatchPlan, FileChange
+    from vaulttools.changes import BatchPlan, FileChange, SkippedNote
 
 JSON_SCHEMA_VERSION = 1
 
@@ -153,3 +153,18 @@ class TerminalProgress:
 
 def terminal_progress(enabled: bool) -> TerminalProgress | None:
     return TerminalProgress() if enabled and sys.stderr.isatty() else None
+
+
+# Notes listed as left alone in a command's text output; the JSON report has them all.
+LISTED_LEFT_ALONE = 20
+
+
+def left_alone_lines(left_alone: list[SkippedNote]) -> list[str]:
+    """`Left alone (N):` and one `  path: reason` line per note (the first `LISTED_LEFT_ALONE`)."""
+    if not left_alone:
+        return []
+    lines = [f"Left alone ({len(left_alone)}):"]
+    lines += [f"  {entry.path}: {entry.reason}" for entry in left_alone[:LISTED_LEFT_ALONE]]
+    if len(left_alone) > LISTED_LEFT_ALONE:
+        lines.append(f"  … and {len(left_alone) - LISTED_LEFT_ALONE} more (all of them with --json)")
+    return lines

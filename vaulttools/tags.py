@@ -17,12 +17,12 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from vaulttools.changes import BatchPlan, FileChange, PlanReport, SkippedNote, Spool
+from vaulttools.changes import BatchPlan, PlanReport, SkippedNote
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.note import Note, load_frontmatter_yaml
-from vaulttools.parallel import iter_chunks, map_notes
-from vaulttools.planning import note_change
+from vaulttools.parallel import map_notes
+from vaulttools.planning import NoteOutcome, note_change, plan_each_note
 from vaulttools.vault import Vault
 from vaulttools.yamledit import RefusedEdit, format_scalar
 from vaulttools.yamlnodes import (
@@ -452,13 +452,6 @@ def yaml_check(path: str, expected: Mapping[str, list[str]]) -> Callable[[str, s
 # --- planning the vault -----------------------------------------------------------------------------------
 
 
-class NoteOutcome(NamedTuple):
-    path: str
-    change: FileChange | None
-    counts: dict[str, int]
-    skipped: str | None  # why the note was left alone
-
-
 def candidate_filter(olds: Iterable[str]) -> Callable[[bytes], bool]:
     """A byte prefilter: whether a note's bytes may hold one of the tags (ASCII letters folded)."""
     needles = [old.lower() for old in olds]
@@ -477,42 +470,16 @@ def candidate_filter(olds: Iterable[str]) -> Callable[[bytes], bool]:
 
 def plan_tags(vault: Vault, operation: TagOperation, command: str, summary: str) -> BatchPlan[TagPlanReport]:
     """Every note's tag edits as one batch; notes are read on every core for big vaults."""
-    may_hold = candidate_filter(operation.olds)
-    link_properties = vault.config.link_property_set
-
-    def plan_chunk(paths: list[str]) -> list[NoteOutcome]:
-        outcomes = []
-        for path in paths:
-            raw = vault.read_bytes(path)
-            if may_hold(raw):
-                outcome = plan_tag_note(Note(path, raw, link_properties), operation)
-                if outcome.change is not None or outcome.skipped or outcome.counts:
-                    outcomes.append(outcome)
-        return outcomes
-
-    spool = Spool(vault.root)
-    changes: list[FileChange] = []
-    totals: Counter = Counter()
-    notes: list[dict[str, Any]] = []
-    skipped: list[SkippedNote] = []
-    for outcomes in iter_chunks(plan_chunk, vault.note_paths, on_progress=vault.on_progress):
-        for outcome in outcomes:
-            if outcome.skipped:
-                skipped.append(SkippedNote(outcome.path, outcome.skipped))
-                continue
-            if outcome.change is not None:
-                changes.append(spool.keep(outcome.change))
-                notes.append({"path": outcome.path, **outcome.counts})
-                totals.update(outcome.counts)
-    counts = {"notes_changed": len(changes)}
-    counts.update({key: totals[key] for key in _COUNT_KEYS})
-    counts["notes_skipped"] = len(skipped)
-    report = TagPlanReport(
-        [list(pair) for pair in operation.renames], list(operation.deleted), notes, skipped
+    planned = plan_each_note(
+        vault, candidate_filter(operation.olds), lambda note: plan_tag_note(note, operation)
     )
-    plan = BatchPlan(command, summary, changes, counts, report)
-    plan.expect_left_alone_unchanged([entry.path for entry in skipped], vault.read_bytes)
-    return plan
+    counts = {"notes_changed": len(planned.changes)}
+    counts.update({key: planned.totals[key] for key in _COUNT_KEYS})
+    counts["notes_skipped"] = len(planned.left_alone)
+    report = TagPlanReport(
+        [list(pair) for pair in operation.renames], list(operation.deleted), planned.notes, planned.left_alone
+    )
+    return planned.batch(command, summary, counts, report, vault.read_bytes)
 
 
 _COUNT_KEYS = (
@@ -528,19 +495,19 @@ _COUNT_KEYS = (
 def plan_tag_note(note: Note, operation: TagOperation) -> NoteOutcome:
     """One note's verified change, or why it is left alone."""
     if not note.editable:
-        return NoteOutcome(note.path, None, {}, f"{note.decode_error}; edit it by hand")
+        return NoteOutcome(note.path, None, {}, left_alone=f"{note.decode_error}; edit it by hand")
     try:
         result = plan_note_tags(note, operation)
         change = note_change(note, result.edits, yaml_check=yaml_check(note.path, result.expected))
     except UnreadableFrontmatter as exc:
         if not _mentions(note, operation):
-            return NoteOutcome(note.path, None, {}, None)  # the prefilter's match was no tag
-        return NoteOutcome(note.path, None, {}, f"{exc.message}; edit it by hand")
+            return NoteOutcome(note.path, None, {})  # the prefilter's match was no tag
+        return NoteOutcome(note.path, None, {}, left_alone=f"{exc.message}; edit it by hand")
     except (RefusedEdit, EditConflict) as exc:
         reason = exc.message.removeprefix(f"{note.path}: ").removesuffix("; nothing was written")
-        return NoteOutcome(note.path, None, {}, reason)
+        return NoteOutcome(note.path, None, {}, left_alone=reason)
     counts = {key: n for key, n in result.counts.items() if n}
-    return NoteOutcome(note.path, change, counts if change is not None else {}, None)
+    return NoteOutcome(note.path, change, counts if change is not None else {})
 
 
 def _mentions(note: Note, operation: TagOperation) -> bool:

@@ -13,10 +13,8 @@ from vaulttools.properties import (
     plan_property_rename,
     plan_property_replace,
 )
+from vaulttools.report import left_alone_lines
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
-
-# Notes listed as left alone in the text output; the JSON report has them all.
-LISTED = 20
 
 
 @click.group(name="property", context_settings=CONTEXT_SETTINGS)
@@ -102,10 +100,4 @@ def describe(plan: BatchPlan[PropertyPlanReport]) -> list[str]:
         f"{n} {key}" for key, n in counts.items() if key not in ("notes_changed", "notes_skipped")
     )
     lines = [f"{counts.get('notes_changed', 0)} note(s) changed{': ' + done if done else ''}."]
-    skipped = plan.report.skipped
-    if skipped:
-        lines.append(f"Left alone ({len(skipped)}):")
-        lines += [f"  {entry.path}: {entry.reason}" for entry in skipped[:LISTED]]
-        if len(skipped) > LISTED:
-            lines.append(f"  … and {len(skipped) - LISTED} more (all of them with --json)")
-    return lines
+    return lines + left_alone_lines(plan.report.skipped)

@@ -10,7 +10,7 @@ import click
 from vaulttools.changes import BatchPlan
 from vaulttools.errors import EXIT_OK
 from vaulttools.rename import decode_map, parse_rename_map
-from vaulttools.report import echo_json
+from vaulttools.report import echo_json, left_alone_lines
 from vaulttools.shell import (
     CONTEXT_SETTINGS,
     App,
@@ -20,9 +20,6 @@ from vaulttools.shell import (
     pass_app,
 )
 from vaulttools.tags import TagPlanReport, list_tags, plan_tag_delete, plan_tag_rename
-
-# Notes listed as left alone in the text output; the JSON report has them all.
-LISTED = 20
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -147,10 +144,4 @@ def describe(plan: BatchPlan[TagPlanReport]) -> list[str]:
         if counts.get(key)
     ]
     lines = [f"{counts.get('notes_changed', 0)} note(s): {', '.join(parts) or 'nothing to change'}."]
-    skipped = plan.report.skipped
-    if skipped:
-        lines.append(f"Left alone ({len(skipped)}):")
-        lines += [f"  {entry.path}: {entry.reason}" for entry in skipped[:LISTED]]
-        if len(skipped) > LISTED:
-            lines.append(f"  … and {len(skipped) - LISTED} more (all of them with --json)")
-    return lines
+    return lines + left_alone_lines(plan.report.skipped)
