@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from vaulttools.changes import BatchPlan, FileChange, ReportT, SkippedNote, Spool
 from vaulttools.edits import Edit, apply_edits
-from vaulttools.errors import EditConflict
+from vaulttools.errors import EditConflict, VaultError
 from vaulttools.note import Frontmatter, Note, load_frontmatter_yaml, split_frontmatter
 from vaulttools.parallel import iter_chunks
 from vaulttools.vault import Vault
@@ -134,6 +134,20 @@ class NoteOutcome(NamedTuple):
     counts: dict[str, int]
     left_alone: str | None = None  # why the note is left alone (reported with its path)
     refuses: bool = False  # the reason refuses the whole batch (`property rename`: NEW already there)
+
+
+def left_alone(note: Note, why: str | VaultError) -> NoteOutcome:
+    """A note left alone: because it cannot be decoded (`note.decode_error`), its frontmatter cannot be
+    read ("…; edit it by hand"), or an edit was refused (the refusal's message, without its path and its
+    "nothing was written": the report gives the path and the batch goes on)."""
+    if isinstance(why, VaultError):
+        why = why.message.removeprefix(f"{note.path}: ").removesuffix("; nothing was written")
+    return NoteOutcome(note.path, None, {}, left_alone=why)
+
+
+def unreadable(note: Note, why: str) -> NoteOutcome:
+    """A note whose bytes or frontmatter vaulttools cannot read: the user edits it by hand."""
+    return NoteOutcome(note.path, None, {}, left_alone=f"{why}; edit it by hand")
 
 
 @dataclass

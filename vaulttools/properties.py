@@ -17,7 +17,7 @@ from vaulttools.changes import BatchPlan, PlanReport, SkippedNote
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.note import Note, load_frontmatter_yaml
-from vaulttools.planning import NoteOutcome, note_change, plan_each_note
+from vaulttools.planning import NoteOutcome, left_alone, note_change, plan_each_note, unreadable
 from vaulttools.vault import Vault
 from vaulttools.yamledit import RefusedEdit, format_scalar
 from vaulttools.yamlnodes import (
@@ -226,7 +226,7 @@ def _loaded(written: str, style: str | None) -> Any:
 
 def plan_property_note(note: Note, operation: PropertyOperation) -> NoteOutcome:
     if not note.editable:
-        return NoteOutcome(note.path, None, {}, left_alone=f"{note.decode_error}; edit it by hand")
+        return unreadable(note, str(note.decode_error))
     try:
         planned = plan_note_property(note, operation)
         if planned is None or not planned.edits:
@@ -235,10 +235,9 @@ def plan_property_note(note: Note, operation: PropertyOperation) -> NoteOutcome:
     except PropertyConflict as exc:
         return NoteOutcome(note.path, None, {}, left_alone=exc.message, refuses=True)
     except UnreadableFrontmatter as exc:
-        return NoteOutcome(note.path, None, {}, left_alone=f"{exc.message}; edit it by hand")
+        return unreadable(note, exc.message)
     except (RefusedEdit, EditConflict) as exc:
-        reason = exc.message.removeprefix(f"{note.path}: ").removesuffix("; nothing was written")
-        return NoteOutcome(note.path, None, {}, left_alone=reason)
+        return left_alone(note, exc)
     return NoteOutcome(note.path, change, planned.counts if change else {})
 
 

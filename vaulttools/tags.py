@@ -22,7 +22,7 @@ from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.note import Note, load_frontmatter_yaml
 from vaulttools.parallel import map_notes
-from vaulttools.planning import NoteOutcome, note_change, plan_each_note
+from vaulttools.planning import NoteOutcome, left_alone, note_change, plan_each_note, unreadable
 from vaulttools.vault import Vault
 from vaulttools.yamledit import RefusedEdit, format_scalar
 from vaulttools.yamlnodes import (
@@ -495,17 +495,16 @@ _COUNT_KEYS = (
 def plan_tag_note(note: Note, operation: TagOperation) -> NoteOutcome:
     """One note's verified change, or why it is left alone."""
     if not note.editable:
-        return NoteOutcome(note.path, None, {}, left_alone=f"{note.decode_error}; edit it by hand")
+        return unreadable(note, str(note.decode_error))
     try:
         result = plan_note_tags(note, operation)
         change = note_change(note, result.edits, yaml_check=yaml_check(note.path, result.expected))
     except UnreadableFrontmatter as exc:
         if not _mentions(note, operation):
             return NoteOutcome(note.path, None, {})  # the prefilter's match was no tag
-        return NoteOutcome(note.path, None, {}, left_alone=f"{exc.message}; edit it by hand")
+        return unreadable(note, exc.message)
     except (RefusedEdit, EditConflict) as exc:
-        reason = exc.message.removeprefix(f"{note.path}: ").removesuffix("; nothing was written")
-        return NoteOutcome(note.path, None, {}, left_alone=reason)
+        return left_alone(note, exc)
     counts = {key: n for key, n in result.counts.items() if n}
     return NoteOutcome(note.path, change, counts if change is not None else {})
 
