@@ -209,19 +209,42 @@ def plan_merges(
     if not merges:
         return _batch([], [], MergeReport())
     check_merges(vault, merges)
+    context = _context_for(vault, merges)
+    changes, report = _plan_linking_notes(context, spelling_notes)
+    # Canvases as a rename updates them: file nodes and text-node links to a SOURCE now name its TARGET.
+    changes += plan_canvases(vault, context.moved, context.after, report.links)
+    preferred = frozenset(prefer_source)
+    for merge in merges:
+        change = _plan_target(context, merge, preferred, report)
+        if change is not None:
+            changes.append(change)
+        for source in merge.sources:
+            changes.append(FileChange(source, vault.read_bytes(source), None))
+    taken = {entry["key"] for entry in report.differing if entry["taken"] == "source"}
+    for key in sorted(preferred - taken):
+        report.warnings.append(
+            f"--prefer-source {key}: no SOURCE has another value for {key!r}; nothing taken"
+        )
+    plan = _batch(merges, changes, report)
+    _declare_merge_facts(vault, merges, plan)
+    return plan
+
+
+def _context_for(vault: Vault, merges: list[Merge]) -> _Context:
     moved = {source: merge.target for merge in merges for source in merge.sources}
     after = vault.index.copy()
     for source in moved:
         after.remove(source)
     family_of = {**moved, **{merge.target: merge.target for merge in merges}}
-    context = _Context(
-        vault,
-        moved,
-        after,
-        family_of,
-        frozenset(m.target for m in merges),
-        _names_of_interest(vault, family_of),
-    )
+    targets = frozenset(m.target for m in merges)
+    return _Context(vault, moved, after, family_of, targets, _names_of_interest(vault, family_of))
+
+
+def _plan_linking_notes(
+    context: _Context, spelling_notes: list[str] | None
+) -> tuple[list[FileChange], MergeReport]:
+    """Every other note that may link a member, its links repointed (on every core for big vaults)."""
+    vault, family_of = context.vault, context.family_of
     pattern = spelling_pattern(_spelled_names(vault, family_of))
     searched = vault.note_paths if spelling_notes is None else spelling_notes
     others = [path for path in searched if path not in family_of]
@@ -250,23 +273,7 @@ def plan_merges(
     for chunk_changes, chunk_report in map_notes(plan_chunk, others, on_progress=vault.on_progress):
         changes += chunk_changes
         report.absorb(chunk_report)
-    # Canvases as a rename updates them: file nodes and text-node links to a SOURCE now name its TARGET.
-    changes += plan_canvases(vault, context.moved, context.after, report.links)
-    preferred = frozenset(prefer_source)
-    for merge in merges:
-        change = _plan_target(context, merge, preferred, report)
-        if change is not None:
-            changes.append(change)
-        for source in merge.sources:
-            changes.append(FileChange(source, vault.read_bytes(source), None))
-    taken = {entry["key"] for entry in report.differing if entry["taken"] == "source"}
-    for key in sorted(preferred - taken):
-        report.warnings.append(
-            f"--prefer-source {key}: no SOURCE has another value for {key!r}; nothing taken"
-        )
-    plan = _batch(merges, changes, report)
-    _declare_merge_facts(vault, merges, plan)
-    return plan
+    return changes, report
 
 
 def _declare_merge_facts(vault: Vault, merges: list[Merge], plan: BatchPlan) -> None:
@@ -495,6 +502,16 @@ def _plan_target(
     return FileChange(original.path, original.raw, second.new)
 
 
+@dataclass
+class _FrontmatterDraft:
+    """TARGET's frontmatter edits as they are planned, and the data they must give."""
+
+    note: Note
+    expected: dict[str, Any]
+    edits: list[Edit] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)  # keys TARGET lacks, written at the end of its frontmatter
+
+
 def _frontmatter_merge(
     context: _Context, note: Note, sources: list[Note], prefer_source: frozenset[str], report: MergeReport
 ) -> tuple[list[Edit], dict[str, Any]]:
@@ -503,60 +520,77 @@ def _frontmatter_merge(
     if fm is None:
         report.warnings.append(f"{note.path}: no frontmatter; the SOURCEs' names were not added as aliases")
         return [], {}
-    target_props = note.properties or {}
-    expected = dict(target_props)
+    draft = _FrontmatterDraft(note, dict(note.properties or {}))
     removals = _duplicate_entries(context, note, keep_self=False)
     additions, new_keys = _new_items(context, note, sources, prefer_source, removals, report)
-    edits: list[Edit] = []
-    tail: list[str] = []  # keys TARGET lacks, written at the end of its frontmatter
     for key in [*removals, *(k for k in additions if k not in removals)]:
-        items = additions.get(key, [])
-        if key not in target_props:
-            _, located = new_keys[key]
-            tail.append(_new_list_text(key, items, located, note.newline, note.path))
-            expected[key] = [value for value, _ in items]
-            report.keys_added += 1
-        elif target_props[key] is None:  # `aliases:` left empty (a template's): the line becomes the list
-            edits.append(_fill_empty_key(note, key, items, new_keys))
-            expected[key] = [value for value, _ in items]
-        else:
-            found, removed = removals.get(key) or (_located_list(note, key), set())
-            quote, in_flow = found.quote, found.style == FLOW
-            written = [format_item(v, raw, quote, in_flow=in_flow, where=note.path) for v, raw in items]
-            edits += list_edits(note, found, removed, written, note.newline)
-            kept = [item.value for i, item in enumerate(found.items) if i not in removed]
-            expected[key] = kept + [value for value, _ in items]
-            report.duplicates_removed += len(removed)
-        if key == ALIASES:
-            report.aliases_added += len(items)
-        else:
-            report.items_added += len(items)
+        _merge_list(draft, key, additions.get(key, []), removals, new_keys, report)
     for key, (source, located) in new_keys.items():
-        if key in additions:
-            continue
-        empty_line = empty_key_line(note, key) if key in target_props else None
-        if located is None or located.style == BLOCK or (key in target_props and empty_line is None):
-            report.warnings.append(
-                f"{source.path}: {key!r} is not a one-line value; not copied to {note.path}"
-            )
-            continue
-        value_text = source.text[located.value_start : located.value_end]
-        if empty_line is not None:  # TARGET has the key with no value: the SOURCE's fills it in
-            edits.append(Edit(empty_line[0], empty_line[0], "", " " + value_text, "merge-key"))
-        else:
-            line = f"{key}: {value_text}{note.newline}"
-            tail.append(line)
-            report.keys_added += 1
-        expected[key] = (source.properties or {})[key]
+        if key not in additions:
+            _copy_one_line_value(draft, key, source, located, report)
     sources_by_path = {source.path: source for source in sources}
     for entry in report.differing:
         if entry["target"] == note.path and entry["taken"] == "source":
             source = sources_by_path[entry["source"]]
-            edits.append(_preferred_value(note, source, entry["key"]))
-            expected[entry["key"]] = (source.properties or {})[entry["key"]]
-    if tail:
-        edits.append(Edit(fm.end, fm.end, "", "".join(tail), "merge-key"))
-    return edits, expected
+            draft.edits.append(_preferred_value(note, source, entry["key"]))
+            draft.expected[entry["key"]] = (source.properties or {})[entry["key"]]
+    if draft.tail:
+        draft.edits.append(Edit(fm.end, fm.end, "", "".join(draft.tail), "merge-key"))
+    return draft.edits, draft.expected
+
+
+def _merge_list(
+    draft: _FrontmatterDraft,
+    key: str,
+    items: list[tuple[Any, str | None]],
+    removals: Mapping[str, tuple[KeyValue, set[int]]],
+    new_keys: Mapping[str, tuple[Note, KeyValue | None]],
+    report: MergeReport,
+) -> None:
+    """One list of TARGET: the SOURCEs' new items appended, its duplicate entries dropped (a list TARGET
+    lacks is written at the end of its frontmatter; an empty `key:` line becomes the list)."""
+    note = draft.note
+    target_props = note.properties or {}
+    if key not in target_props:
+        _, located = new_keys[key]
+        draft.tail.append(_new_list_text(key, items, located, note.newline, note.path))
+        draft.expected[key] = [value for value, _ in items]
+        report.keys_added += 1
+    elif target_props[key] is None:  # `aliases:` left empty (a template's): the line becomes the list
+        draft.edits.append(_fill_empty_key(note, key, items, new_keys))
+        draft.expected[key] = [value for value, _ in items]
+    else:
+        found, removed = removals.get(key) or (_located_list(note, key), set())
+        quote, in_flow = found.quote, found.style == FLOW
+        written = [format_item(v, raw, quote, in_flow=in_flow, where=note.path) for v, raw in items]
+        draft.edits += list_edits(note, found, removed, written, note.newline)
+        kept = [item.value for i, item in enumerate(found.items) if i not in removed]
+        draft.expected[key] = kept + [value for value, _ in items]
+        report.duplicates_removed += len(removed)
+    if key == ALIASES:
+        report.aliases_added += len(items)
+    else:
+        report.items_added += len(items)
+
+
+def _copy_one_line_value(
+    draft: _FrontmatterDraft, key: str, source: Note, located: KeyValue | None, report: MergeReport
+) -> None:
+    """A key TARGET lacks (or has empty), copied as the first SOURCE that has it wrote it, when that is
+    one line; else a warning."""
+    note = draft.note
+    target_props = note.properties or {}
+    empty_line = empty_key_line(note, key) if key in target_props else None
+    if located is None or located.style == BLOCK or (key in target_props and empty_line is None):
+        report.warnings.append(f"{source.path}: {key!r} is not a one-line value; not copied to {note.path}")
+        return
+    value_text = source.text[located.value_start : located.value_end]
+    if empty_line is not None:  # TARGET has the key with no value: the SOURCE's fills it in
+        draft.edits.append(Edit(empty_line[0], empty_line[0], "", " " + value_text, "merge-key"))
+    else:
+        draft.tail.append(f"{key}: {value_text}{note.newline}")
+        report.keys_added += 1
+    draft.expected[key] = (source.properties or {})[key]
 
 
 def _new_items(
