@@ -167,3 +167,15 @@ def test_an_old_journal_without_fingerprints_still_recovers(sample_vault: Path) 
     assert recovered.returncode == 0, recovered.stderr
     assert snapshot(sample_vault) == before
     assert_clean(sample_vault)
+
+
+def test_recover_json_lists_each_changed_file_as_a_problem(sample_vault: Path) -> None:
+    before = snapshot(sample_vault)
+    record = _killed_rename(sample_vault, 3)
+    written = [p for p in _rewritten(record) if (sample_vault / p).read_bytes() != before[p]]
+    (sample_vault / written[1]).write_bytes(b"saved by Obsidian\n")
+    refused = run_vaulttools(sample_vault, "recover", "--json")
+    assert refused.returncode == 2
+    document = json.loads(refused.stdout)
+    assert document["error"]["exit_code"] == 2
+    assert document["problems"] == [f"{written[1]}: {CHANGED.format(path=shlex.quote(written[1]))}"]
