@@ -1,0 +1,95 @@
+"""Typed plan reports: each command's report is a frozen `PlanReport` whose `to_json` is `--json`'s
+`report` object, key for key (the CLI tests check whole documents; these check the mapping itself)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+
+from vaulttools.changes import BatchPlan, PlanReport, SkippedNote, report_json
+from vaulttools.history import RevertedBatch, RevertPlanReport
+from vaulttools.normalize import LinkEntry, NormalizeOptions, NormalizePlanReport
+from vaulttools.properties import PropertyPlanReport
+from vaulttools.rename import RenamedFile, RenamedFolder, RenamePlanReport
+from vaulttools.tags import TagPlanReport
+
+FIXED = LinkEntry("n.md", 3, "[[a-d9]]", "a-d9", "a", ("-d\\d+",), ())
+
+
+@pytest.mark.parametrize(
+    ("report", "expected"),
+    [
+        # no-op: a plan without a report, and a planner that still hands over a dict
+        (PlanReport(), {}),
+        ({"kept": [1]}, {"kept": [1]}),
+        (
+            RevertPlanReport(RevertedBatch("abc", "rename", "a → b")),
+            {"reverted": {"sha": "abc", "command": "rename", "subject": "a → b"}},
+        ),
+        (
+            TagPlanReport(
+                [["a", "b"]], [], [{"path": "n.md", "inline_renamed": 1}], [SkippedNote("x.md", "why")]
+            ),
+            {
+                "renames": [["a", "b"]],
+                "deleted": [],
+                "notes": [{"path": "n.md", "inline_renamed": 1}],
+                "skipped": [{"path": "x.md", "reason": "why"}],
+            },
+        ),
+        (
+            PropertyPlanReport({"kind": "delete", "key": "k"}, [], []),
+            {"operation": {"kind": "delete", "key": "k"}, "notes": [], "skipped": []},
+        ),
+        (
+            RenamePlanReport(
+                [RenamedFile("d/a.md", "e/a.md")],
+                [RenamedFolder("d", "e", 1)],
+                {"wikilink": 2},
+                {},
+                [],
+                [],
+                3,
+                1,
+            ),
+            {
+                "renames": [{"old": "d/a.md", "new": "e/a.md"}],
+                "folders": [{"old": "d", "new": "e", "files": 1}],
+                "rewritten_by_kind": {"wikilink": 2},
+                "left_alone_by_reason": {},
+                "left_alone": [],
+                "warnings": [],
+                "notes_read": 3,
+                "notes_parsed": 1,
+            },
+        ),
+        (
+            NormalizePlanReport(NormalizeOptions(fix_case=True), {"-d\\d+": 1}, [FIXED], [], [], []),
+            {
+                "options": {"fix_case": True, "drop_md": False, "shorten_paths": False},
+                "fixed_per_rule": {"-d\\d+": 1},
+                "fixed": [FIXED.to_json()],
+                "ambiguous": [],
+                "broken": [],
+                "skipped": [],
+            },
+        ),
+    ],
+)
+def test_a_report_becomes_the_json_report_object(report: object, expected: dict[str, Any]) -> None:
+    document = report_json(report)
+    assert document == expected
+    assert json.loads(json.dumps(document)) == expected  # plain JSON: tuples become arrays, nothing else
+
+
+def test_a_report_is_read_only() -> None:
+    report = RevertPlanReport(RevertedBatch("abc", "rename", "a → b"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.reverted = RevertedBatch("def", "merge", "x")  # type: ignore[misc]
+
+
+def test_a_plan_without_a_report_reports_nothing() -> None:
+    assert report_json(BatchPlan("test", "x").report) == {}
