@@ -30,13 +30,13 @@ from vaulttools import check
 from vaulttools.facts import read_stamped, stamp_of
 from vaulttools.files import read_all
 from vaulttools.links import (
-    _wikilinks,
     find_frontmatter_links,
     find_links,
     frontmatter_targets,
     plain_wikilink_targets,
     wikilink_spans,
     wikilink_target,
+    wikilinks_in,
 )
 from vaulttools.note import (
     _NON_PRINTABLE_RE,
@@ -45,9 +45,9 @@ from vaulttools.note import (
     _YAML_EXTRA_BREAKS,
     Frontmatter,
     Note,
-    _load_simple_yaml,
     _may_hold_blocks,
     _walk_block_regions,
+    load_simple_yaml,
     split_frontmatter,
 )
 from vaulttools.resolve import AMBIGUOUS, RESOLVED, LinkIndex
@@ -301,7 +301,7 @@ def assert_frontmatter_targets_agree(note: Note) -> None:
 @given(st.text(alphabet="ab |#\\^.[]!é ", max_size=12))
 def test_wikilink_target_matches_the_link_parser(inner: str) -> None:
     text = f"[[{inner}]]"
-    found = _wikilinks(text, 0, len(text))
+    found = wikilinks_in(text, 0, len(text))
     assume(len(found) == 1 and found[0].start == 0 and found[0].end == len(text))
     assert wikilink_target(inner) == found[0].target
 
@@ -420,13 +420,13 @@ _yaml_texts = st.tuples(
 @settings(max_examples=1000, deadline=None)
 @given(_yaml_texts)
 def test_simple_yaml_loader_matches_its_reference(yaml_text: str) -> None:
-    assert _load_simple_yaml(yaml_text) == reference_simple_yaml(yaml_text)
+    assert load_simple_yaml(yaml_text) == reference_simple_yaml(yaml_text)
 
 
 def test_simple_yaml_loader_reads_the_usual_frontmatter() -> None:
     text = 'id: "a"\r\ntags: ["x", "y,z"]\r\n\r\nday: 3\r\nkind: word\r\nempty: [ ]\r\n'
     expected = {"id": "a", "tags": ["x", "y,z"], "day": 3, "kind": "word", "empty": []}
-    assert _load_simple_yaml(text) == reference_simple_yaml(text) == expected
+    assert load_simple_yaml(text) == reference_simple_yaml(text) == expected
     for refused in [
         'a: "x\\y"',
         'a: "x\ty"',
@@ -443,7 +443,7 @@ def test_simple_yaml_loader_reads_the_usual_frontmatter() -> None:
         'a: "€\r"',
         "a: 1\r\r\n",
     ]:
-        assert _load_simple_yaml(refused) is None and reference_simple_yaml(refused) is None
+        assert load_simple_yaml(refused) is None and reference_simple_yaml(refused) is None
 
 
 _REFERENCE_CLOSER_RE = re.compile(r"^(---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)

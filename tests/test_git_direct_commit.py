@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tests.conftest import git
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
-from vaulttools.git import BlobWriter, IndexStager, Repository, _stripspace
+from vaulttools.git import BlobWriter, IndexStager, Repository, stripspace
 from vaulttools.vault import Vault
 
 FILES = {
@@ -268,7 +268,7 @@ def test_stripspace_matches_git(tmp_path: Path, message: str) -> None:
     expected = subprocess.run(
         ["git", "stripspace"], input=message.encode(), capture_output=True, check=True
     ).stdout.decode()
-    assert _stripspace(message) == expected
+    assert stripspace(message) == expected
 
 
 def test_a_vault_in_a_folder_of_the_repository_commits_repository_paths(tmp_path: Path) -> None:

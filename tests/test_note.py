@@ -97,7 +97,7 @@ import yaml  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from vaulttools.note import _load_simple_yaml  # noqa: E402
+from vaulttools.note import load_simple_yaml  # noqa: E402
 
 _key = st.sampled_from(["id", "tags", "y", "on", "related", "originDay", "a-b", "x_1", "Yes"])
 _scalar = st.one_of(
@@ -119,7 +119,7 @@ _line = st.tuples(_key, _scalar, st.sampled_from(["\n", "\r\n", " \n"])).map(
 @given(st.lists(_line, max_size=6))
 def test_simple_yaml_agrees_with_pyyaml(lines: list[str]) -> None:
     text = "".join(lines)
-    simple = _load_simple_yaml(text)
+    simple = load_simple_yaml(text)
     if simple is None:
         return
     assert simple == (yaml.safe_load(text) or {})

@@ -383,7 +383,7 @@ class Repository:
         if self._config_value("commit.gpgsign").lower() in ("true", "yes", "on", "1"):
             return False  # `git commit-tree` does not sign by the setting: let `git commit` sign
         if self._config_value("commit.cleanup").lower() not in ("", "default", "whitespace"):
-            return False  # `_stripspace` is the default message clean-up of `git commit -F`, not another
+            return False  # `stripspace` is the default message clean-up of `git commit -F`, not another
         hooks = self.root / self.run("rev-parse", "--git-path", "hooks").strip()
         names = _COMMIT_HOOKS if no_verify else (*_COMMIT_HOOKS, *_VERIFY_HOOKS)
         return not any(os.access(hooks / name, os.X_OK) and (hooks / name).is_file() for name in names)
@@ -415,7 +415,7 @@ class Repository:
         tree = builder.build(blobs)
         subject = message.split("\n", 1)[0]
         with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as message_file:
-            message_file.write(_stripspace(message).encode("utf-8"))
+            message_file.write(stripspace(message).encode("utf-8"))
         try:
             sha = self.run(
                 "commit-tree", tree, "-p", head, "-F", message_file.name, config=self.identity_config()
@@ -742,7 +742,7 @@ def _c_quoted(path: str) -> str:
     return f'"{escaped}"'
 
 
-def _stripspace(message: str) -> str:
+def stripspace(message: str) -> str:
     """The message as `git commit -F` stores it: trailing spaces and repeated or outer blank lines removed."""
     lines = [line.rstrip(" \t\r\v\f") for line in message.split("\n")]
     kept: list[str] = []

@@ -100,7 +100,7 @@ class Note:
         if not self.frontmatter:
             return None, None, False
         yaml_text = self.frontmatter_text
-        simple = _load_simple_yaml(yaml_text)
+        simple = load_simple_yaml(yaml_text)
         if simple is not None:
             return simple, None, True
         return (*_load_full_yaml(yaml_text), False)
@@ -123,7 +123,7 @@ class Note:
 
     @property
     def simple_yaml(self) -> bool:
-        """Whether the frontmatter is in the one-key-per-line grammar of `_load_simple_yaml`: then
+        """Whether the frontmatter is in the one-key-per-line grammar of `load_simple_yaml`: then
         `properties` mirrors the text value for value (no escapes, comments, block lists or anchors)."""
         return self._yaml[2]
 
@@ -232,7 +232,7 @@ _NON_PRINTABLE_RE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\uf
 _LATIN1_EXCLUDED = bytes([*range(0x00, 0x0A), 0x0B, 0x0C, *range(0x0E, 0x20), ord("\\"), *range(0x7F, 0xA0)])
 
 
-def _load_simple_yaml(yaml_text: str) -> dict[str, Any] | None:
+def load_simple_yaml(yaml_text: str) -> dict[str, Any] | None:
     """The data of a frontmatter in the simple grammar above, or None to ask the real loader."""
     if _outside_grammar(yaml_text):
         return None
@@ -274,7 +274,7 @@ def _outside_grammar(yaml_text: str) -> bool:
 
 def load_frontmatter_yaml(yaml_text: str) -> tuple[dict[str, Any] | None, str | None]:
     """Load frontmatter; return (data, None) or (None, why it is unusable)."""
-    simple = _load_simple_yaml(yaml_text)
+    simple = load_simple_yaml(yaml_text)
     if simple is not None:
         return simple, None
     return _load_full_yaml(yaml_text)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from vaulttools.errors import EditConflict, VaultError
-from vaulttools.note import _load_simple_yaml, load_frontmatter_yaml
+from vaulttools.note import load_frontmatter_yaml, load_simple_yaml
 
 _PLAIN_UNSAFE_START = set("-?:,[]{}#&*!|>'\"%@`")
 _NEEDS_QUOTES_RE = re.compile(r":(\s|$)|\s#|^\s|\s$|[\x00-\x1f\x7f]")
@@ -95,8 +95,8 @@ def _node_difference(old_yaml: str, new_yaml: str) -> str | None:
     most vaults have, every line is a YAML document of its own, so only the changed lines are composed.
     """
     old_lines, new_lines = old_yaml.split("\n"), new_yaml.split("\n")
-    one_key_per_line = len(old_lines) == len(new_lines) and _load_simple_yaml(old_yaml) is not None
-    if one_key_per_line and _load_simple_yaml(new_yaml) is not None:
+    one_key_per_line = len(old_lines) == len(new_lines) and load_simple_yaml(old_yaml) is not None
+    if one_key_per_line and load_simple_yaml(new_yaml) is not None:
         for old_line, new_line in zip(old_lines, new_lines, strict=True):
             if old_line != new_line:
                 problem = _composed_difference(old_line, new_line)
