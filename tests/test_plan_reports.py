@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from vaulttools.changes import BatchPlan, PlanReport, SkippedNote, report_json
+from vaulttools.changes import BatchPlan, PlanReport, SkippedNote, plain_json, report_json
+from vaulttools.enrich import LinkWarning
 from vaulttools.history import RevertedBatch, RevertPlanReport
 from vaulttools.normalize import LinkEntry, NormalizeOptions, NormalizePlanReport
 from vaulttools.properties import PropertyPlanReport
-from vaulttools.rename import RenamedFile, RenamedFolder, RenamePlanReport
+from vaulttools.rename import LeftAlone, RenamedFile, RenamedFolder, RenamePlanReport
 from vaulttools.tags import TagPlanReport
 
 FIXED = LinkEntry("n.md", 3, "[[a-d9]]", "a-d9", "a", ("-d\\d+",), ())
@@ -83,6 +84,44 @@ def test_a_report_becomes_the_json_report_object(report: object, expected: dict[
     document = report_json(report)
     assert document == expected
     assert json.loads(json.dumps(document)) == expected  # plain JSON: tuples become arrays, nothing else
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        (
+            LeftAlone("n.md", 2, 5, "code", "a"),
+            {"path": "n.md", "line": 2, "column": 5, "reason": "code", "target": "a"},
+        ),
+        (
+            LeftAlone("n.md", 1, 1, "unreadable-note", "a", ""),
+            {
+                "path": "n.md",
+                "line": 1,
+                "column": 1,
+                "reason": "unreadable-note",
+                "target": "a",
+                "detail": "",
+            },
+        ),
+        (
+            LinkWarning(None, "s", "n.md", "[[x]]", "x", "broken", None, [], "m"),
+            {
+                "line": None,
+                "slug": "s",
+                "path": "n.md",
+                "link": "[[x]]",
+                "target": "x",
+                "status": "broken",
+                "suggestion": None,
+                "candidates": [],
+                "message": "m",
+            },
+        ),
+    ],
+)
+def test_report_items_keep_their_json_keys(item: object, expected: dict[str, Any]) -> None:
+    assert plain_json(item) == expected
 
 
 def test_a_report_is_read_only() -> None:

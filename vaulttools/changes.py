@@ -171,10 +171,24 @@ class FileChange:
 class PlanReport:
     """What a planner saw and decided beyond the file changes: each planner's report is a frozen subclass,
     read by attribute in its command's `describe` and written as `--json`'s `report` object by `to_json`
-    (the field names are its keys; nested dataclasses become objects, tuples arrays)."""
+    (the field names are its keys; see `plain_json` for the items)."""
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {item.name: plain_json(getattr(self, item.name)) for item in dataclasses.fields(self)}
+
+
+def plain_json(value: Any) -> Any:
+    """`value` as JSON data: an item with its own `to_json` gives that, a dataclass an object of its fields,
+    a tuple or list an array, a dict an object; anything else is already JSON."""
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {item.name: plain_json(getattr(value, item.name)) for item in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [plain_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: plain_json(item) for key, item in value.items()}
+    return value
 
 
 @dataclass(frozen=True)

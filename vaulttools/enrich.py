@@ -490,6 +490,21 @@ def _append(end: int, nl: str, paragraph: str) -> Edit:
 
 
 @dataclass(frozen=True)
+class LinkWarning:
+    """A link in an enrichment paragraph that resolves to no note, or to several."""
+
+    line: int | None  # of the entry in the input file
+    slug: str
+    path: str  # the note the paragraph goes into
+    link: str  # as written
+    target: str
+    status: str  # BROKEN or AMBIGUOUS
+    suggestion: str | None
+    candidates: list[str]
+    message: str
+
+
+@dataclass(frozen=True)
 class EnrichPlanReport(PlanReport):
     """`plan.report` of enrich: the input file, the notes by what happened to them, and link warnings."""
 
@@ -498,7 +513,7 @@ class EnrichPlanReport(PlanReport):
     replaced: list[str]
     skipped_existing: list[str]
     already_present: list[str]
-    warnings: list[dict[str, Any]]  # line (of the input file, or None), slug, message
+    warnings: list[LinkWarning]
 
 
 @dataclass
@@ -508,7 +523,7 @@ class EnrichOutcome:
     by_status: dict[str, list[str]] = field(
         default_factory=lambda: {ENRICHED: [], REPLACED: [], SKIPPED_EXISTING: [], UNCHANGED: []}
     )
-    warnings: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[LinkWarning] = field(default_factory=list)
     linked: set[str] = field(default_factory=set)  # the files the written paragraphs link to
 
 
@@ -584,7 +599,7 @@ def linked_notes(vault: Vault, entry: EnrichmentEntry, path: str) -> list[str]:
     ]
 
 
-def link_warnings(vault: Vault, entry: EnrichmentEntry, path: str) -> list[dict[str, Any]]:
+def link_warnings(vault: Vault, entry: EnrichmentEntry, path: str) -> list[LinkWarning]:
     """Broken and ambiguous links written inside the entry's texts, resolved from its note."""
     paragraph = entry.paragraph
     warnings = []
@@ -601,17 +616,17 @@ def link_warnings(vault: Vault, entry: EnrichmentEntry, path: str) -> list[dict[
         else:
             message = f"{path}: ambiguous link {written}: matches {', '.join(candidates)}"
         warnings.append(
-            {
-                "line": entry.line,
-                "slug": entry.slug,
-                "path": path,
-                "link": written,
-                "target": link.target,
-                "status": resolution.status,
-                "suggestion": suggestion,
-                "candidates": list(candidates),
-                "message": message,
-            }
+            LinkWarning(
+                entry.line,
+                entry.slug,
+                path,
+                written,
+                link.target,
+                resolution.status,
+                suggestion,
+                list(candidates),
+                message,
+            )
         )
     return warnings
 

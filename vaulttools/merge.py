@@ -34,6 +34,7 @@ from vaulttools.note import Note
 from vaulttools.parallel import map_notes
 from vaulttools.planning import note_change
 from vaulttools.rename import (
+    LeftAlone,
     RenameReport,
     candidate_notes,
     find_old_note,
@@ -99,7 +100,7 @@ class MergePlanReport(PlanReport):
     redirected_by_kind: dict[str, int]
     differing_scalars: list[dict[str, Any]]  # target, source, key, target_value, source_value, taken
     paragraphs_already_present: int
-    left_alone: list[dict[str, Any]]
+    left_alone: list[LeftAlone]
     warnings: list[str]
     notes_read: int
     notes_parsed: int

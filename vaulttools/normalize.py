@@ -11,7 +11,6 @@ quoting and the link's syntax stay as written.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -122,13 +121,6 @@ class NormalizePlanReport(PlanReport):
     ambiguous: list[LinkEntry]
     broken: list[LinkEntry]
     skipped: list[LinkEntry]
-
-    def to_json(self) -> dict[str, Any]:
-        entries = {
-            name: [entry.to_json() for entry in getattr(self, name)]
-            for name in ("fixed", "ambiguous", "broken", "skipped")
-        }
-        return {"options": dataclasses.asdict(self.options), "fixed_per_rule": self.fixed_per_rule, **entries}
 
 
 @dataclass

@@ -71,13 +71,36 @@ class Rename:
         return posixpath.dirname(self.old_path) != posixpath.dirname(self.new_path)
 
 
+@dataclass(frozen=True)
+class LeftAlone:
+    """A reference to a renamed file that the rename did not rewrite, where it is, and why."""
+
+    path: str
+    line: int
+    column: int
+    reason: str  # the kind of part it is in (`code`, `ambiguous`, `unparsable-frontmatter`, …)
+    target: str  # the link's target, or the spelling of a mention in a part that cannot be read
+    detail: str | None = None  # for a mention: why that part cannot be read (maybe not a link at all)
+
+    def to_json(self) -> dict[str, Any]:
+        # `detail` only for a mention: --json has always told the two apart by its presence.
+        data = {
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "reason": self.reason,
+            "target": self.target,
+        }
+        return data if self.detail is None else {**data, "detail": self.detail}
+
+
 @dataclass
 class RenameReport:
     """What the planner saw and did; becomes `plan.report` and `plan.counts`."""
 
     rewritten: Counter[str] = field(default_factory=Counter)  # by link kind
     left_alone: Counter[str] = field(default_factory=Counter)  # by reason
-    left_alone_places: list[dict[str, Any]] = field(default_factory=list)
+    left_alone_places: list[LeftAlone] = field(default_factory=list)
     widened: int = 0
     adjusted: int = 0  # links to other notes re-pointed so they keep their meaning
     display_updated: int = 0
@@ -116,7 +139,7 @@ class RenamePlanReport(PlanReport):
     folders: list[RenamedFolder]
     rewritten_by_kind: dict[str, int]
     left_alone_by_reason: dict[str, int]
-    left_alone: list[dict[str, Any]]  # path, line, column, reason, target (and `detail` for a mention)
+    left_alone: list[LeftAlone]
     warnings: list[str]
     notes_read: int
     notes_parsed: int
@@ -813,7 +836,7 @@ def rename_note_edits(
         edits.extend(link_edits(context.before, note, link, context.moved, new_source, context.after, report))
     fm = note.frontmatter
     if mentions is not None and fm is not None and not note.frontmatter_editable:
-        listed = any(p["path"] == note.path for p in report.left_alone_places[places_before:])
+        listed = any(p.path == note.path for p in report.left_alone_places[places_before:])
         if not listed:
             yaml_bytes = note.text[: fm.end].encode("utf-8")
             detail = note.yaml_error or ""
@@ -962,24 +985,13 @@ def _leave_unread_mention(
     spelled = raw[match.start() : match.end()].decode("utf-8", "replace")
     line = raw.count(b"\n", 0, match.start()) + 1
     column = match.start() - raw.rfind(b"\n", 0, match.start())
-    report.left_alone_places.append(
-        {
-            "path": note.path,
-            "line": line,
-            "column": column,
-            "reason": reason,
-            "target": spelled,
-            "detail": detail,
-        }
-    )
+    report.left_alone_places.append(LeftAlone(note.path, line, column, reason, spelled, detail))
 
 
 def _leave_alone(note: Note, link: Link, reason: str, report: RenameReport) -> None:
     report.left_alone[reason] += 1
     line, column = note.line_col(link.start)
-    report.left_alone_places.append(
-        {"path": note.path, "line": line, "column": column, "reason": reason, "target": link.target}
-    )
+    report.left_alone_places.append(LeftAlone(note.path, line, column, reason, link.target))
 
 
 # --- the renamed note's own frontmatter -------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.enrich import EnrichInputError, EnrichPlanReport, plan_enrich_file
+from vaulttools.enrich import EnrichInputError, EnrichPlanReport, LinkWarning, plan_enrich_file
 from vaulttools.errors import VaultError
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 
@@ -51,12 +51,12 @@ def enrich(app: App, file: Path, replace: bool, fail_on_existing: bool, **flags:
         raise VaultError(exc.summary, lines=exc.lines) from exc
     if not flags["as_json"]:
         for warning in plan.report.warnings:
-            click.echo(f"warning: {_where(plan, warning)}{warning['message']}", err=True)
+            click.echo(f"warning: {_where(plan, warning)}{warning.message}", err=True)
     return execute_plan(app, plan, **flags, describe=None if app.quiet else describe_enrich)
 
 
-def _where(plan: BatchPlan[EnrichPlanReport], warning: dict[str, Any]) -> str:
-    line = f":{warning['line']}" if warning["line"] else ""
+def _where(plan: BatchPlan[EnrichPlanReport], warning: LinkWarning) -> str:
+    line = f":{warning.line}" if warning.line else ""
     return f"{plan.report.source}{line}: "
 
 

@@ -113,8 +113,6 @@ def describe(plan: BatchPlan[MergePlanReport]) -> list[str]:
             + (f" (--prefer-source {entry['key']} takes the source's)" if entry["taken"] == "target" else "")
         )
     for place in report.left_alone:
-        lines.append(
-            f"left alone ({place['reason']}): {place['path']}:{place['line']}  [[{place['target']}]]"
-        )
+        lines.append(f"left alone ({place.reason}): {place.path}:{place.line}  [[{place.target}]]")
     lines += [f"warning: {warning}" for warning in report.warnings]
     return lines

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.rename import RenamePlanReport, plan_renames, read_rename_map
+from vaulttools.rename import LeftAlone, RenamePlanReport, plan_renames, read_rename_map
 from vaulttools.shell import (
     CONTEXT_SETTINGS,
     App,
@@ -86,8 +86,8 @@ def describe(plan: BatchPlan[RenamePlanReport]) -> list[str]:
     return lines
 
 
-def _left_alone_line(place: dict[str, Any]) -> str:
-    where = f"{place['path']}:{place['line']}"
-    if "detail" in place:  # a mention in a part that cannot be read, maybe not a link at all
-        return f"left alone ({place['reason']}: {place['detail']}): {where}  mentions {place['target']!r}"
-    return f"left alone ({place['reason']}): {where}  [[{place['target']}]]"
+def _left_alone_line(place: LeftAlone) -> str:
+    where = f"{place.path}:{place.line}"
+    if place.detail is not None:  # a mention in a part that cannot be read, maybe not a link at all
+        return f"left alone ({place.reason}: {place.detail}): {where}  mentions {place.target!r}"
+    return f"left alone ({place.reason}): {where}  [[{place.target}]]"
