@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     import frontmatter
 
     from vaulttools.duplicates import Family
+    from vaulttools.enrich import EnrichPlanReport
+    from vaulttools.merge import MergePlanReport
+    from vaulttools.normalize import NormalizePlanReport
+    from vaulttools.properties import PropertyPlanReport
+    from vaulttools.rename import RenamePlanReport
+    from vaulttools.tags import TagPlanReport
 
 
 class Vault(_vault.Vault):
@@ -50,12 +56,14 @@ class Vault(_vault.Vault):
 
     def normalize_links(
         self, *, fix_case: bool = False, drop_md: bool = False, shorten_paths: bool = False
-    ) -> BatchPlan:
+    ) -> BatchPlan[NormalizePlanReport]:
         from vaulttools.normalize import NormalizeOptions, plan_normalize
 
         return plan_normalize(self, NormalizeOptions(fix_case, drop_md, shorten_paths))
 
-    def enrich(self, file: str | Path, *, replace: bool = False, fail_on_existing: bool = False) -> BatchPlan:
+    def enrich(
+        self, file: str | Path, *, replace: bool = False, fail_on_existing: bool = False
+    ) -> BatchPlan[EnrichPlanReport]:
         from vaulttools.enrich import plan_enrich_file
 
         return plan_enrich_file(self, Path(file), replace=replace, fail_on_existing=fail_on_existing)
@@ -67,7 +75,7 @@ class Vault(_vault.Vault):
         *,
         renames: list[tuple[str, str]] | None = None,
         keep_alias: bool = False,
-    ) -> BatchPlan:
+    ) -> BatchPlan[RenamePlanReport]:
         """Rename OLD to NEW (or every pair of `renames`, simultaneously) and rewrite every reference."""
         from vaulttools.rename import plan_renames
 
@@ -89,7 +97,7 @@ class Vault(_vault.Vault):
         into: str | None = None,
         all_families: bool = False,
         prefer_source: list[str] | None = None,
-    ) -> BatchPlan:
+    ) -> BatchPlan[MergePlanReport]:
         """Merge SOURCE notes into `into` (or, with `all_families`, every family into its kept note)."""
         from vaulttools.duplicates import scan_families
         from vaulttools.merge import Merge, plan_merges, resolve_merge
@@ -114,7 +122,7 @@ class Vault(_vault.Vault):
 
     def rename_tag(
         self, old: str | None = None, new: str | None = None, *, renames: list[tuple[str, str]] | None = None
-    ) -> BatchPlan:
+    ) -> BatchPlan[TagPlanReport]:
         """Plan `tag rename`: OLD (and its nested tags) to NEW, or every pair of `renames` at once."""
         from vaulttools.tags import plan_tag_rename
 
@@ -123,7 +131,7 @@ class Vault(_vault.Vault):
             pairs.insert(0, (old, new))
         return plan_tag_rename(self, pairs)
 
-    def delete_tag(self, tag: str, *, remove_inline: bool = False) -> BatchPlan:
+    def delete_tag(self, tag: str, *, remove_inline: bool = False) -> BatchPlan[TagPlanReport]:
         """Plan `tag delete`."""
         from vaulttools.tags import plan_tag_delete
 
@@ -135,19 +143,19 @@ class Vault(_vault.Vault):
 
         return list_tags(self)
 
-    def rename_property(self, old: str, new: str, *, merge: bool = False) -> BatchPlan:
+    def rename_property(self, old: str, new: str, *, merge: bool = False) -> BatchPlan[PropertyPlanReport]:
         """Plan `property rename` (raises `VaultError` when a note has NEW already, unless `merge`)."""
         from vaulttools.properties import plan_property_rename
 
         return plan_property_rename(self, old, new, merge=merge)
 
-    def replace_property_value(self, key: str, old: str, new: str) -> BatchPlan:
+    def replace_property_value(self, key: str, old: str, new: str) -> BatchPlan[PropertyPlanReport]:
         """Plan `property replace`."""
         from vaulttools.properties import plan_property_replace
 
         return plan_property_replace(self, key, old, new)
 
-    def delete_property(self, key: str) -> BatchPlan:
+    def delete_property(self, key: str) -> BatchPlan[PropertyPlanReport]:
         """Plan `property delete`."""
         from vaulttools.properties import plan_property_delete
 
