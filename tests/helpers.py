@@ -6,9 +6,12 @@ import importlib.util
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import REPO_ROOT, git
+from vaulttools import planning, yamledit
 from vaulttools.note import Note
 
 # The sample vault's rename that the crash and lock tests interrupt.
@@ -56,3 +59,28 @@ def masked(note: Note) -> list[str]:
             pieces.append(note.text[cursor : link.start])
             cursor = link.end
     return [*pieces, note.text[cursor:]]
+
+
+# --- the verify step's guards (tests/test_verify_guards.py and the mutation script) -----------------
+
+
+def _no_parse_errors(real: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:
+    def load(text: str) -> tuple[Any, Any]:
+        data, error = real(text)
+        return (data, None) if error is None else ({}, None)
+
+    return load
+
+
+# Each guard of the verify step, and how to turn it off.
+GUARDS: dict[str, tuple[Any, str, Callable[[Any], Any]]] = {
+    "bytes outside the edits": (planning, "_verify_untouched_bytes", lambda real: lambda *a, **k: None),
+    "frontmatter bounds": (
+        planning,
+        "_verify_frontmatter_bounds",
+        lambda real: lambda note, new_text, edits: planning.split_frontmatter(new_text)[0],
+    ),
+    "YAML re-parse": (yamledit, "load_frontmatter_yaml", _no_parse_errors),
+    "YAML shape": (yamledit, "_shape_difference", lambda real: lambda *a, **k: None),
+    "node kinds, tags and styles": (yamledit, "_node_difference", lambda real: lambda *a, **k: None),
+}

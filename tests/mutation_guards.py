@@ -4,7 +4,7 @@ Usage::
 
     python tests/mutation_guards.py [pytest paths...]   # default: tests/test_verify_guards.py
 
-Runs pytest once per guard of `tests.test_verify_guards.GUARDS`, with that guard turned into a no-op for
+Runs pytest once per guard of `tests.helpers.GUARDS`, with that guard turned into a no-op for
 the whole run (this file is loaded as a pytest plugin that patches it at start-up), and exits non-zero if
 some guard could be turned off with every test still passing. The suite's own
 `test_turning_a_guard_off_makes_a_case_fail` makes the same check in-process and cheaply; this script is the
@@ -27,7 +27,7 @@ def pytest_configure(config: object) -> None:
     name = os.environ.get(MUTATE_ENV)
     if not name:
         return
-    from tests.test_verify_guards import GUARDS
+    from tests.helpers import GUARDS
 
     module, attribute, mutant = GUARDS[name]
     setattr(module, attribute, mutant(getattr(module, attribute)))
@@ -35,7 +35,7 @@ def pytest_configure(config: object) -> None:
 
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(REPO))
-    from tests.test_verify_guards import GUARDS
+    from tests.helpers import GUARDS
 
     paths = argv or ["tests/test_verify_guards.py"]
     survived = []

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import git, snapshot
-from vaulttools import planning, rename, yamledit
+from tests.helpers import GUARDS
+from vaulttools import planning, rename
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.errors import EditConflict
 from vaulttools.note import Note
@@ -154,28 +155,6 @@ def test_a_batch_given_the_wrong_edit_refuses_with_nothing_written(
     assert git(small_vault, "rev-list", "--count", "HEAD").strip() == "1"
     assert git(small_vault, "status", "--porcelain", "--untracked-files=all") == ""
     assert not (small_vault / ".vaulttools" / "journal").exists()
-
-
-def _no_parse_errors(real: Callable[[str], tuple[Any, Any]]) -> Callable[[str], tuple[Any, Any]]:
-    def load(text: str) -> tuple[Any, Any]:
-        data, error = real(text)
-        return (data, None) if error is None else ({}, None)
-
-    return load
-
-
-# Each guard of the verify step, and how to turn it off.
-GUARDS: dict[str, tuple[Any, str, Callable[[Any], Any]]] = {
-    "bytes outside the edits": (planning, "_verify_untouched_bytes", lambda real: lambda *a, **k: None),
-    "frontmatter bounds": (
-        planning,
-        "_verify_frontmatter_bounds",
-        lambda real: lambda note, new_text, edits: planning.split_frontmatter(new_text)[0],
-    ),
-    "YAML re-parse": (yamledit, "load_frontmatter_yaml", _no_parse_errors),
-    "YAML shape": (yamledit, "_shape_difference", lambda real: lambda *a, **k: None),
-    "node kinds, tags and styles": (yamledit, "_node_difference", lambda real: lambda *a, **k: None),
-}
 
 
 @pytest.mark.parametrize("guard", list(GUARDS))
