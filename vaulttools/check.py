@@ -409,8 +409,7 @@ def _quick_link_findings(
     body_targets = plain_wikilink_targets(note)
     if body_targets is None:
         return None
-    resolutions = vault.index.resolve_many([*targets, *body_targets], note.path)
-    unresolved = [i for i, resolution in enumerate(resolutions) if resolution.status in _UNRESOLVED]
+    unresolved = vault.index.unresolved_positions([*targets, *body_targets], note.path)
     if not unresolved:
         return []
     findings: list[Finding] = []

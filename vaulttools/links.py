@@ -50,9 +50,14 @@ class Link(NamedTuple):
 # Only `]]` closes a wikilink; a line break or a second `[[` means it was not a link. (Written as an
 # unrolled loop with a literal prefix: several times faster than a per-character lookahead.)
 _WIKILINK_RE = re.compile(r"\[\[([^\[\]\n\r]*(?:(?:\[(?!\[)|\](?!\]))[^\[\]\n\r]*)*)\]\]")
+# A literal `[` first (an embed's `!` is the character before it): the regex engine then skips to each `[`
+# at C speed; a leading `(!?)` made it try the whole pattern at every character of the body. Runs of plain
+# characters and possessive repeats: giving back part of a label or a destination never lets the rest
+# match (the next character would have to be `]`, whitespace or `)`, which those parts never take), so the
+# same matches without backtracking over every `[[wikilink]]` (tests/test_links_fast.py compares them).
 _MD_LINK_RE = re.compile(
-    r"(!?)\[((?:[^\[\]\n\\]|\\.|\[[^\[\]\n]*\])*)\]\(\s*"
-    r"(?:<([^<>\n]*)>|((?:[^\s()<>\\]|\\.|\([^\s()]*\))+))"
+    r"\[((?:[^\[\]\n\\]++|\\.|\[[^\[\]\n]*\])*+)\]\(\s*"
+    r"(?:<([^<>\n]*)>|((?:[^\s()<>\\]++|\\.|\([^\s()]*\))++))"
     r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?\s*\)"
 )
 _URL_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
@@ -103,8 +108,9 @@ def plain_wikilink_targets(note: Note) -> list[str] | None:
     body_start = note.body_start
     if not note.editable or _may_hold_markdown_links(text, body_start, len(text)) or note.regions:
         return None
+    # `head` holds no `|`, `#` or backslash: when `rest` starts with `#` or `|`, the target is `head` itself.
     return [
-        head.strip() if not rest else wikilink_target(head + rest)
+        head.strip() if not rest or rest[0] in "#|" else wikilink_target(head + rest)
         for head, rest in _WIKILINK_PARTS_RE.findall(text, body_start)
     ]
 
@@ -280,27 +286,28 @@ def _markdown_links(text: str, start: int, end: int) -> list[Link]:
         return []
     found = []
     for match in _MD_LINK_RE.finditer(text, start, end):
-        angle = match.group(3) is not None
-        group = 3 if angle else 4
+        angle = match.group(2) is not None
+        group = 2 if angle else 3
         destination = match.group(group)
         if not destination or destination.startswith("#") or _URL_SCHEME_RE.match(destination):
             continue
         hash_at = destination.find("#")
         raw_target = destination if hash_at < 0 else destination[:hash_at]
         dest_start = match.start(group)
-        embed = match.group(1) == "!"
+        link_start = match.start()
+        embed = link_start > start and text[link_start - 1] == "!"
         found.append(
             Link(  # positional: keyword construction of a 16-field tuple costs more on big vaults
                 MARKDOWN,
-                match.start(),
+                link_start - 1 if embed else link_start,
                 match.end(),
                 unquote(raw_target).strip(),
                 dest_start,
                 dest_start + len(raw_target),
                 "" if hash_at < 0 else destination[hash_at:],
-                match.group(2),
-                match.start(2),
-                match.end(2),
+                match.group(1),
+                match.start(1),
+                match.end(1),
                 None,
                 "",
                 "",

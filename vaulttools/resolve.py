@@ -46,9 +46,15 @@ class LinkIndex:
         self.paths: set[str] = set()
         self._by_suffix: dict[str, list[str]] = defaultdict(list)
         self._by_folded_path: dict[str, str] = {}
-        # Most targets are linked many times from the same folder: remember each answer until the index
-        # changes, per folder of the linking note (all a plain target's answer depends on).
+        # Remember each answer until the index changes: an answer that no folder can change (a target only
+        # one file matches, or none; a vault-absolute path) once, the others per folder of the linking note
+        # (all the rest of an answer depends on). A vault of many folders links the same targets from each.
+        self._anywhere: dict[str, Resolution] = {}
         self._memo: dict[str, dict[str, Resolution]] = {}
+        # The targets known to resolve to one file, from any folder and per folder: a note whose every link
+        # is among them is checked by one C-level set operation instead of a lookup per link.
+        self._resolving_anywhere: set[str] = set()
+        self._resolving: dict[str, set[str]] = {}
         by_suffix = self._by_suffix
         by_folded_path = self._by_folded_path
         add_path = self.paths.add
@@ -75,7 +81,7 @@ class LinkIndex:
         return twin
 
     def add(self, path: str) -> None:
-        self._memo.clear()
+        self._forget_answers()
         self.paths.add(path)
         folded = fold(path)
         self._by_folded_path[folded] = path
@@ -87,7 +93,7 @@ class LinkIndex:
                 self._by_suffix[suffix[:-3]].append(path)
 
     def remove(self, path: str) -> None:
-        self._memo.clear()
+        self._forget_answers()
         self.paths.discard(path)
         folded = fold(path)
         self._by_folded_path.pop(folded, None)
@@ -98,6 +104,12 @@ class LinkIndex:
                 bucket = self._by_suffix.get(key)
                 if bucket and path in bucket:
                     bucket.remove(path)
+
+    def _forget_answers(self) -> None:
+        self._anywhere.clear()
+        self._memo.clear()
+        self._resolving_anywhere.clear()
+        self._resolving.clear()
 
     def notes_named(self, name: str) -> list[str]:
         """Notes whose file stem is `name` (folded), anywhere in the vault."""
@@ -127,20 +139,49 @@ class LinkIndex:
 
     def resolve(self, target: str, source: str) -> Resolution:
         """Which file `target`, written in the note at `source`, points to."""
+        answer = self._anywhere.get(target)
+        if answer is not None:
+            return answer
         memo = self._folder_memo(source)
         answer = memo.get(target)
         if answer is None:
             stripped = target.strip()
             if not stripped:  # never remembered: the answer is the source itself
                 return Resolution(RESOLVED, source)
-            answer = memo[target] = self._resolve(fold(stripped), source)
+            answer, from_anywhere = self._resolve(fold(stripped), source)
+            (self._anywhere if from_anywhere else memo)[target] = answer
         return answer
 
     def resolve_many(self, targets: Iterable[str], source: str) -> list[Resolution]:
         """`resolve` for each of the targets written in one note: one dictionary lookup per known target."""
-        memo = self._folder_memo(source)
+        anywhere, memo = self._anywhere, self._folder_memo(source)
         resolve = self.resolve
-        return [memo.get(target) or resolve(target, source) for target in targets]
+        return [anywhere.get(target) or memo.get(target) or resolve(target, source) for target in targets]
+
+    def unresolved_positions(self, targets: list[str], source: str) -> list[int]:
+        """The positions of the targets (written in the note at `source`) that do not resolve to one file,
+        broken or ambiguous: `resolve` for each, but most notes link only targets that resolved before, from
+        the same folder, and cost one set operation."""
+        anywhere = self._resolving_anywhere
+        if anywhere.issuperset(targets):
+            return []
+        folder = source.rpartition("/")[0]
+        resolving = self._resolving.get(folder)
+        if resolving is None:
+            resolving = self._resolving[folder] = set()
+        if resolving.issuperset(targets):
+            return []
+        unresolved = []
+        resolve = self.resolve
+        for position, target in enumerate(targets):
+            if target in anywhere or target in resolving:
+                continue
+            if resolve(target, source).status == RESOLVED:
+                # Status only: an empty target resolves to each source alike.
+                (anywhere if target in self._anywhere else resolving).add(target)
+            else:
+                unresolved.append(position)
+        return unresolved
 
     def _folder_memo(self, source: str) -> dict[str, Resolution]:
         folder = source.rpartition("/")[0]
@@ -149,17 +190,19 @@ class LinkIndex:
             memo = self._memo[folder] = {}
         return memo
 
-    def _resolve(self, key: str, source: str) -> Resolution:
+    def _resolve(self, key: str, source: str) -> tuple[Resolution, bool]:
+        """The answer for a folded, stripped target, and whether it is the same from every folder."""
         if key.startswith("/"):
-            return self._exact(key.lstrip("/"))
+            return self._exact(key.lstrip("/")), True
         if key.startswith(("./", "../")):
             joined = posixpath.normpath(posixpath.join(posixpath.dirname(fold(source)), key))
-            return Resolution(BROKEN) if joined.startswith("..") else self._exact(joined)
+            return (Resolution(BROKEN) if joined.startswith("..") else self._exact(joined)), False
         by_suffix = self._by_suffix
         candidates = by_suffix.get(key) or by_suffix.get(key + ".md")
         if not candidates:
-            return _BROKEN
-        return choose(candidates, key, source)
+            return _BROKEN, True
+        # One file: no tie for the linking note's folder to break.
+        return choose(candidates, key, source), len(candidates) == 1
 
     def _exact(self, key: str) -> Resolution:
         for candidate in (key, key + ".md"):

@@ -42,6 +42,8 @@ class SuffixMatcher:
         self._by_stem: dict[str, list[str]] = defaultdict(list)
         self._by_base: dict[str, list[tuple[str, str]]] = defaultdict(list)
         self._rules_between: dict[tuple[str, str], str | None] = {}
+        # A dangling target is often written in many notes: its candidates are found once.
+        self._candidates: dict[str, tuple[Candidate, ...]] = {}
         by_stem, by_base, patterns = self._by_stem, self._by_base, self.rules
         for path in note_paths:  # once per note of the vault: locals and an inlined `strip_md`
             stem = path.rpartition("/")[2]
@@ -55,6 +57,12 @@ class SuffixMatcher:
 
     def candidates(self, target: str) -> list[Candidate]:
         """Notes named `target` with one suffix stripped, or `target` plus one suffix."""
+        found = self._candidates.get(target)
+        if found is None:
+            found = self._candidates[target] = tuple(self._find_candidates(target))
+        return list(found)
+
+    def _find_candidates(self, target: str) -> list[Candidate]:
         folder, _, name = strip_md(target).rpartition("/")
         found: dict[str, Candidate] = {}
         for rule, pattern in self.rules:
