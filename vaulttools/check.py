@@ -377,6 +377,13 @@ def _full_link_findings(
     """The findings of the note's links from its parsed `Link`s, and its count of opaque links."""
     path = note.path
     findings: list[Finding] = []
+    # Resolved all at once (most links resolve, and cost a set lookup); only the others get a finding.
+    unresolved = set(
+        vault.index.unresolved_positions(
+            [link.target for link in note.links if link.opaque is None and link.target], path
+        )
+    )
+    position = 0
     for link in note.links:
         if link.opaque == UNQUOTED_YAML:
             line, column = note.line_col(link.start)
@@ -387,7 +394,8 @@ def _full_link_findings(
                 Finding(UNQUOTED_LINK, path, line, column, message, link=note.text[link.start : link.end])
             )
         elif link.opaque is None and link.target:
-            finding = link_finding(vault, note, link, matcher, day)
+            finding = link_finding(vault, note, link, matcher, day) if position in unresolved else None
+            position += 1
             if finding:
                 findings.append(finding)
     opaque = sum(1 for link in note.links if link.opaque and link.opaque != UNQUOTED_YAML)
