@@ -243,6 +243,39 @@ def test_an_embed_bang_before_the_body_is_not_the_links() -> None:
     ]
 
 
+# --- frontmatter lists -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "related",
+    [
+        "[]",
+        '["a", "b"]',
+        '["a", " b ", "c"]',
+        '["a", "", "b"]',  # an empty item is no link
+        '["a", "   "]',
+        '["a#Heading", "b"]',  # a subpath: the target stops before it
+        '["a", "b#"]',
+        '["[x](y.md)", "b"]',  # a markdown link is not a bare target
+        '["a]", "(b"]',  # `](` only across two items: each is bare
+        '["a](b", "c"]',
+        '["[a", "b"]',
+        '["Café", "cafe\u0301"]',
+        '["a/b/c", "../d.md", "e%20f"]',
+    ],
+)
+def test_frontmatter_list_targets_are_each_items_bare_target(related: str) -> None:
+    from vaulttools.links import _bare_target, frontmatter_targets
+
+    note = Note("n.md", f'---\nid: "n"\nrelated: {related}\n---\nbody\n'.encode())
+    items = note.properties["related"] if note.simple_yaml else None
+    expected = [t for t in map(_bare_target, items)] if items is not None else None
+    targets = frontmatter_targets(note)
+    if targets is not None:
+        assert expected is not None
+        assert targets == [t for t in expected if t]
+
+
 # --- suffix candidates ------------------------------------------------------------------------------------
 
 

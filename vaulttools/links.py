@@ -144,11 +144,25 @@ def frontmatter_targets(note: Note) -> list[str] | None:
         value = properties.get(name)
         if value is None:
             continue
+        if isinstance(value, list) and _plain_items(value):
+            stripped = list(map(str.strip, value))  # a long `related` list: no Python call per item
+            targets += stripped if "" not in stripped else filter(None, stripped)
+            continue
         for item in value if isinstance(value, list) else (value,):
             target = _bare_target(str(item))
             if target:
                 targets.append(target)
     return targets
+
+
+def _plain_items(items: list) -> bool:
+    """Whether every item is a string whose `_bare_target` is the item stripped: no `[`, `](` or `#` in
+    any (one test over them all, joined by a line break, which makes no `](` across two items)."""
+    try:
+        joined = "\n".join(items)
+    except TypeError:  # an item that is no string
+        return False
+    return "[" not in joined and "](" not in joined and "#" not in joined
 
 
 def _bare_target(value: str) -> str:
