@@ -33,6 +33,7 @@ from vaulttools.links import (
     find_frontmatter_links,
     find_links,
     frontmatter_targets,
+    plain_body_links,
     plain_wikilink_targets,
     wikilink_spans,
     wikilink_target,
@@ -170,6 +171,11 @@ def wikilinks(draw: st.DrawFn) -> str:
                 "[{}]({}.md)",
                 "[[{}]](x.md)",
                 "[x](<{}.md>)",
+                "[[{} [x [y]](z.md)",  # a markdown link starting inside a wikilink
+                "[a](x[[{}]]y)",  # a wikilink inside a markdown destination
+                "[{} x](a%20{}.md)",
+                "![e]({}.md)",
+                "[{}](../{}.md)",
             ]
         )
     )
@@ -258,6 +264,35 @@ def test_plain_wikilinks_are_the_body_links_find_links_gives(text: str) -> None:
     expected = [(link.start, link.end, link.target) for link in _body_links(note) if link.target]
     assert [(*span, target) for span, target in zip(spans, targets, strict=True) if target] == expected
     assert not any(link.opaque for link in _body_links(note))
+
+
+@PROPERTIES
+@given(_notes)
+def test_plain_body_links_are_the_body_links_find_links_gives(text: str) -> None:
+    note = Note("n.md", text.encode("utf-8"))
+    found = plain_body_links(note)
+    if found is None:
+        return
+    targets, spans = found
+    expected = [(link.start, link.end, link.target) for link in _body_links(note) if link.target]
+    assert [(*span, target) for span, target in zip(spans, targets, strict=True) if target] == expected
+    assert not any(link.opaque for link in _body_links(note))
+
+
+@pytest.mark.parametrize(
+    ("body", "links"),
+    [
+        ("no links", []),
+        ("[[a]] and [b](c.md) and ![d](e%20f.md)", ["a", "c.md", "e f.md"]),
+        ("[a](x[[b]]y)", None),  # a wikilink inside a markdown destination: `find_links` keeps one
+        ("[[a [x [y]](z.md)", None),  # a markdown link starting inside a wikilink
+        ("[[a\\|b]] | [c](d.md) |", ["a", "d.md"]),  # a table's escaped pipe
+        ("`[[a]]` [b](c.md)", None),  # code: opaque regions need the full parse
+    ],
+)
+def test_plain_body_links_examples(body: str, links: list[str] | None) -> None:
+    found = plain_body_links(Note("n.md", f"---\nid: n\n---\n{body}".encode()))
+    assert (None if found is None else found[0]) == links
 
 
 @settings(max_examples=1000, deadline=None)

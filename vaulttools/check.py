@@ -32,6 +32,7 @@ from vaulttools.links import (
     Link,
     find_frontmatter_links,
     frontmatter_targets,
+    plain_body_links,
     plain_wikilink_targets,
     wikilink_spans,
 )
@@ -407,16 +408,21 @@ def _quick_link_findings(
 ) -> list[Finding] | None:
     """The findings of the note's links without building its `Link`s, or None when the note needs them.
 
-    Most notes have no code, math or comment, no markdown link and a simple frontmatter: their links are
-    the body's wikilinks and the link properties' values, none opaque. Each target is resolved (memoised
-    by the index); only an unresolved one costs a position and a message, as in `link_finding`.
+    Most notes have no code, math or comment and a simple frontmatter: their links are the body's
+    wikilinks (and markdown links, when none overlaps a wikilink) and the link properties' values, none
+    opaque. Each target is resolved (memoised by the index); only an unresolved one costs a position and a
+    message, as in `link_finding`.
     """
     targets = frontmatter_targets(note)
     if targets is None:
         return None
     body_targets = plain_wikilink_targets(note)
+    spans: list[tuple[int, int]] | None = None  # found when needed, for the wikilinks-only body
     if body_targets is None:
-        return None
+        mixed = plain_body_links(note)  # markdown links too (a vault of folders links by path)
+        if mixed is None:
+            return None
+        body_targets, spans = mixed
     unresolved = vault.index.unresolved_positions([*targets, *body_targets], note.path)
     if not unresolved:
         return []
@@ -429,7 +435,8 @@ def _quick_link_findings(
                 findings.append(finding)
     body_unresolved = [i - len(targets) for i in unresolved if i >= len(targets)]
     if body_unresolved:
-        spans = wikilink_spans(note, body_unresolved[-1] + 1)
+        if spans is None:
+            spans = wikilink_spans(note, body_unresolved[-1] + 1)
         for i in body_unresolved:
             start, end = spans[i]
             finding = span_finding(vault, note, start, end, body_targets[i], matcher, day)

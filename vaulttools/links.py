@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 from vaulttools.note import Note
@@ -115,6 +115,30 @@ def plain_wikilink_targets(note: Note) -> list[str] | None:
     ]
 
 
+def plain_body_links(note: Note) -> tuple[list[str], list[tuple[int, int]]] | None:
+    """The target and (start, end) of each link of a body with markdown links among its wikilinks, in text
+    order, as `find_links` has them; None for a body with opaque regions, for a note that cannot be read,
+    and when a markdown link and a wikilink overlap (`find_links` keeps only the first: ask it).
+    For the notes `plain_wikilink_targets` turns away only for their markdown links."""
+    text = note.text
+    body_start = note.body_start
+    if not note.editable or note.regions:
+        return None
+    found = []
+    for match in _WIKILINK_PARTS_RE.finditer(text, body_start):
+        head, rest = match.groups()
+        start = match.start()
+        if start > body_start and text[start - 1] == "!":
+            start -= 1
+        target = head.strip() if not rest or rest[0] in "#|" else wikilink_target(head + rest)
+        found.append((start, match.end(), target))
+    found += [(link.start, link.end, link.target) for link in _markdown_links(text, body_start, len(text))]
+    found.sort()
+    if any(later[0] < earlier[1] for earlier, later in itertools.pairwise(found)):
+        return None
+    return [target for _, _, target in found], [(start, end) for start, end, _ in found]
+
+
 def wikilink_spans(note: Note, count: int | None = None) -> list[tuple[int, int]]:
     """(start, end) of each wikilink of the body (the first `count` of them), in the order of
     `plain_wikilink_targets`; an embed's span includes its `!`, as in `find_links`."""
@@ -139,7 +163,7 @@ def frontmatter_targets(note: Note) -> list[str] | None:
     if not note.simple_yaml or note.text.find("[[", fm.start, fm.end) >= 0:
         return None
     properties = note.properties or {}
-    targets = []
+    targets: list[str] = []
     for name in note.link_properties:
         value = properties.get(name)
         if value is None:
@@ -155,7 +179,7 @@ def frontmatter_targets(note: Note) -> list[str] | None:
     return targets
 
 
-def _plain_items(items: list) -> bool:
+def _plain_items(items: list[Any]) -> bool:
     """Whether every item is a string whose `_bare_target` is the item stripped: no `[`, `](` or `#` in
     any (one test over them all, joined by a line break, which makes no `](` across two items)."""
     try:
