@@ -35,20 +35,23 @@ from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import iter_chunks
 from vaulttools.planning import note_change
+from vaulttools.related_index import (
+    RelatedIndex,
+    ranked_candidates,
+    top_candidates,
+    top_candidates_of,
+)
 from vaulttools.related_rank import (
     COMMON_FRACTION,
     MIN_COMMON_CUTOFF,
     Candidate,
     IndexRow,
     Reason,
-    RelatedIndex,
     Weights,
     body_words,
     common_cutoff,
     pack_words,
     parse_words,
-    ranked_candidates,
-    top_candidates,
 )
 from vaulttools.resolve import RESOLVED, LinkIndex, strip_md
 from vaulttools.sections import Section, find_section, section_at
@@ -492,8 +495,9 @@ def _plan_notes(
     planned: list[tuple[str, FileChange]] = []
     # An entry depends only on the target and the linking note's folder; most notes share a folder.
     entry_cache: dict[tuple[str, str], str] = {}
-    for path in paths:
-        chosen = best_candidates_of(index, index.number[path], config, config.limit)
+    numbers = [index.number[path] for path in paths]
+    best = top_candidates_of(index, numbers, weights_of(config), config.limit, config.min_score)
+    for path, chosen in zip(paths, best, strict=True):
         folder = path[: path.rfind("/") + 1]
         entries = []
         for candidate in chosen:
