@@ -60,6 +60,10 @@ class RelatedIndex:
         self.paths: list[str] = [row.path for row in rows]
         self.stems: list[str] = [_stem(path) for path in self.paths]
         self.number: dict[str, int] = {path: number for number, path in enumerate(self.paths)}
+        # Each note's place by name (stem, then path): how candidates of equal score are ordered.
+        by_name = sorted(range(len(rows)), key=lambda note: (self.stems[note], self.paths[note]))
+        self.name_rank = np.zeros(len(rows), dtype=np.int64)
+        self.name_rank[by_name] = np.arange(len(rows))
         self.cutoff = common_cutoff(len(rows), common_share)
         self._number_groups(rows)
         self._number_tags(rows)
@@ -453,22 +457,32 @@ def _top_of_block(
     floor[present] = np.maximum(np.maximum(min_score, last - TIE_TOLERANCE), 1e-9)
     floor[present & (ranked[np.minimum(starts, len(ranked) - 1)] < floor)] = np.inf
     pool = values >= floor[local]
-    ends = np.cumsum(np.bincount(local[pool], minlength=rows)).tolist()
-    values, others = values[pool].tolist(), others[pool].tolist()
+    return _by_name(index, values[pool], others[pool], local[pool], rows, limit, min_score)
+
+
+def _by_name(
+    index: RelatedIndex,
+    values: np.ndarray,
+    others: np.ndarray,
+    local: np.ndarray,
+    rows: int,
+    limit: int,
+    min_score: float,
+) -> list[list[Candidate]]:
+    """Per row, the first `limit` of the pool by rounded score (rounded by Python's `round`, as the one-note
+    walk does: numpy's rounding may differ in the last digit), then name; a score under `min_score` ends
+    the row."""
+    rounded = np.fromiter((round(value, 6) for value in values.tolist()), np.float64, len(values))
+    order = np.lexsort((index.name_rank[others], -rounded, local))
+    local, others, rounded = local[order], others[order], rounded[order]
+    # Best first in each row, so the scores under `min_score` are the row's last: a cut, not a gap.
+    listed = (_rank_in_runs(local) < limit) & (rounded >= min_score) & (rounded > 0)
+    chosen: list[list[Candidate]] = [[] for _ in range(rows)]
     paths, stems = index.paths, index.stems
-    chosen, start = [], 0
-    for end in ends:
-        best = sorted(
-            (-round(v, 6), stems[o], paths[o])
-            for v, o in zip(values[start:end], others[start:end], strict=True)
-        )
-        start = end
-        picked = []
-        for negative, stem, path in best[:limit]:
-            if -negative < min_score or -negative <= 0:
-                break
-            picked.append(Candidate(path, stem, -negative))
-        chosen.append(picked)
+    for row, other, score in zip(
+        local[listed].tolist(), others[listed].tolist(), rounded[listed].tolist(), strict=True
+    ):
+        chosen[row].append(Candidate(paths[other], stems[other], score))
     return chosen
 
 
