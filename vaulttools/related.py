@@ -419,7 +419,7 @@ def scan_facts(
             sorted(names.setdefault(tag, tag) for tag in tags_of(properties).union(facts.inline_tags))
         )
         section = facts.section
-        targets = _resolved_targets(facts, section, resolve)
+        targets = _resolved_targets(facts, section, link_index)
         rows.append(IndexRow(path, tuple(names.setdefault(g, g) for g in groups), tags, targets, facts.words))
         if section[0] >= 0:
             sections[path] = section
@@ -449,20 +449,19 @@ def require_groups(scan: RelatedScan, config: RelatedConfig) -> None:
     )
 
 
-def _resolved_targets(
-    facts: FileFacts, section: tuple[int, int], resolve: Callable[[str, str], str | None]
-) -> tuple[str, ...]:
+def _resolved_targets(facts: FileFacts, section: tuple[int, int], link_index: LinkIndex) -> tuple[str, ...]:
     """The paths a note links (resolved, itself left out), by name; links in its related section do not count."""
     path = facts.path
     skip_from, skip_to = section
-    found = {
-        resolve(link.target, path)
+    targets = [
+        link.target
         for link in facts.links
         if link.opaque is None and link.target and not skip_from <= link.start < skip_to
-    }
-    found.discard(None)
+    ]
+    # One folder memo lookup per target (`resolve_many`): most targets were resolved from this folder before.
+    found = {found.path for found in link_index.resolve_many(targets, path) if found.status == RESOLVED}
     found.discard(path)
-    return tuple(sorted(found))  # type: ignore[arg-type]  # None was just discarded
+    return tuple(sorted(found))  # type: ignore[arg-type]  # a resolved link has a path
 
 
 def related_section_change(
