@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -53,7 +54,7 @@ from vaulttools.related_rank import (
     pack_words,
     parse_words,
 )
-from vaulttools.resolve import RESOLVED, LinkIndex, strip_md
+from vaulttools.resolve import RESOLVED, LinkIndex, fold, strip_md
 from vaulttools.sections import Section, find_section, section_at
 from vaulttools.vault import Vault, gc_paused
 
@@ -376,6 +377,13 @@ class RelatedScan:
     unparsable: list[UnparsableNote]
     ungrouped: int
     resolve: Callable[[str, str], str | None]
+    link_paths: Iterable[str] = ()  # every file a link may reach (the link index's paths)
+
+    def unique_names(self) -> frozenset[str]:
+        """The names (folded, without `.md`) that only one file of the vault has: a link by such a name
+        reaches the same file from every folder."""
+        counts = Counter(fold(strip_md(path.rsplit("/", 1)[-1])) for path in self.link_paths)
+        return frozenset(name for name, count in counts.items() if count == 1)
 
 
 def scan_facts(
@@ -428,7 +436,13 @@ def scan_facts(
             )
             listed[path] = tuple(written for _, written in inside)
     return RelatedScan(
-        RelatedIndex(rows, config.common_share), sections, listed, unparsable, ungrouped, resolve
+        RelatedIndex(rows, config.common_share),
+        sections,
+        listed,
+        unparsable,
+        ungrouped,
+        resolve,
+        link_index.paths,
     )
 
 
@@ -550,15 +564,23 @@ def _plan_notes(
 
 def _entry_writer(scan: RelatedScan, links: tuple[bool, str]) -> Callable[[str, str], str]:
     """`entry_text` from a note to a candidate, cached: an entry depends only on the candidate and the
-    linking note's folder, and most notes share a folder."""
+    linking note's folder, and most notes share a folder; with the `shortest` format, a candidate whose
+    name no other file has is written the same from every folder."""
     markdown, link_format = links
+    unique = scan.unique_names() if link_format == "shortest" else frozenset()
     cache: dict[tuple[str, str], str] = {}
+    anywhere: dict[str, str] = {}
 
     def entry(source: str, target: str) -> str:
+        found = anywhere.get(target)
+        if found is not None:
+            return found
         key = (target, source[: source.rfind("/") + 1])
         found = cache.get(key)
         if found is None:
             found = cache[key] = entry_text(source, target, scan.resolve, markdown, link_format)
+            if fold(strip_md(target.rsplit("/", 1)[-1])) in unique:
+                anywhere[target] = found
         return found
 
     return entry
