@@ -87,3 +87,12 @@ def test_explain_reasons_add_up_to_the_block_score() -> None:
         assert (top.path, top.score) == (best[0].path, best[0].score)
         assert round(sum(reason.points for reason in top.reasons), 6) == top.score
         assert {reason.kind for reason in top.reasons} <= {"text", "mention", "neighbours", "link", "tag"}
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 20])
+def test_mentions_found_in_chunks_of_pairs_are_the_same(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = build_index(random_vault(7, 120)).mentions
+    monkeypatch.setattr(related_index, "_PAIR_CHUNK", chunk)
+    chunked = build_index(random_vault(7, 120)).mentions
+    assert whole.nnz > 10  # names of the vault are mentioned
+    assert (whole != chunked).nnz == 0

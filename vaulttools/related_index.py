@@ -143,14 +143,11 @@ class RelatedIndex:
         each word's champion notes in `champions`: the two factors of the cosine product."""
         vocabulary: dict[str, int] = collections.defaultdict(itertools.count().__next__)
         lookup = vocabulary.__getitem__  # numbers a word on first sight, in C
-        found = [
-            np.fromiter(map(lookup, text.split()), np.int32, len(counts))
-            for text, counts in (row.words for row in rows)
-        ]
-        ids = np.concatenate(found) if found else np.zeros(0, np.int32)
         starts = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(f) for f in found], out=starts[1:])
-        del found
+        np.cumsum([len(row.words[1]) for row in rows], out=starts[1:])
+        # One array for every note's words, filled straight from the text (no array per note to join).
+        words = itertools.chain.from_iterable(row.words[0].split() for row in rows)
+        ids = np.fromiter(map(lookup, words), np.int32, int(starts[-1]))
         counts = np.frombuffer(b"".join(row.words[1] for row in rows), dtype=np.uint8)
         df = np.bincount(ids, minlength=len(vocabulary))
         vocabulary_names = list(vocabulary)
@@ -211,7 +208,7 @@ def _postings(per_note: Iterable[Sequence[str]]) -> dict[str, list[int]]:
 # `1 + log(count)` for every count a note's word may have (counts are kept as bytes: at most 255).
 _TERM_FREQUENCY = np.array([0.0, *(1 + math.log(count) for count in range(1, 256))], dtype=np.float64)
 # Notes whose word weights are worked out at once: bounds the memory of a big vault's words.
-_TERM_CHUNK = 4096
+_TERM_CHUNK = 1024
 
 
 def _sorted(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -299,6 +296,10 @@ def _champions(words: sparse.csr_matrix) -> sparse.csr_matrix:
     return _sorted(sparse.csr_matrix(kept, shape=(words.shape[1], words.shape[0])).tocsr())
 
 
+# Candidate (note, name) pairs checked at once when finding mentions: bounds that step's memory.
+_PAIR_CHUNK = 1 << 20
+
+
 def _mentions_of(
     total: int,
     named: list[int],
@@ -311,40 +312,70 @@ def _mentions_of(
     """Notes by notes, 1.0 where the row note has every word of the column note's name: pairs found
     through the name's rarest word, then kept when the note has its other words too."""
     owner = np.repeat(np.arange(total, dtype=np.int32), np.diff(starts))
-    is_rarest = np.zeros(vocabulary, dtype=bool)
-    is_rarest[rarest] = True
-    chosen = is_rarest[ids]
-    postings = _sorted(
-        sparse.csr_matrix(
-            (np.ones(int(chosen.sum())), (ids[chosen], owner[chosen])), shape=(vocabulary, total)
-        ).tocsr()
-    )
-    rare = np.array(rarest, dtype=np.int64)
+    postings = _presence(owner, ids, rarest, (vocabulary, total), by_word=True)
+    widest = max((len(words) for words in other_words), default=0)
+    table = np.full((len(named), max(1, widest)), -1, dtype=np.int64)
+    for row, words in enumerate(other_words):
+        table[row, : len(words)] = words
+    has = _presence(owner, ids, table[table >= 0], (vocabulary, total), by_word=False)
+    del owner
+    rare, names = np.array(rarest, dtype=np.int64), np.array(named, dtype=np.int64)
+    sizes = np.diff(postings.indptr)[rare]
+    ends = np.cumsum(sizes)
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    first = 0
+    while first < len(named):  # names in chunks of about `_PAIR_CHUNK` candidate pairs
+        last = max(first + 1, int(np.searchsorted(ends, ends[first] - sizes[first] + _PAIR_CHUNK, "right")))
+        found.append(_naming(postings, has, table, names, rare, first, last))
+        first = last
+    rows = np.concatenate([pair[0] for pair in found]) if found else np.zeros(0, np.int64)
+    columns = np.concatenate([pair[1] for pair in found]) if found else np.zeros(0, np.int64)
+    return _sorted(sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(total, total)).tocsr())
+
+
+def _presence(
+    owner: np.ndarray,
+    ids: np.ndarray,
+    words: np.ndarray | list[int],
+    shape: tuple[int, int],
+    *,
+    by_word: bool,
+) -> sparse.csr_matrix:
+    """Which notes have which of `words`: words by notes (postings), or notes by words, columns sorted."""
+    wanted = np.zeros(shape[0], dtype=bool)
+    wanted[words] = True
+    chosen = wanted[ids]
+    entries = (np.ones(int(chosen.sum()), dtype=bool), (ids[chosen], owner[chosen]))
+    matrix = sparse.csr_matrix(entries, shape=shape)
+    matrix = matrix.tocsr() if by_word else matrix.T.tocsr()
+    matrix.sort_indices()  # looked up by binary search within each row
+    return matrix
+
+
+def _naming(
+    postings: sparse.csr_matrix,
+    has: sparse.csr_matrix,
+    table: np.ndarray,
+    names: np.ndarray,
+    rare: np.ndarray,
+    first: int,
+    last: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(note, named note) for the names `first:last`: each note with the name's rarest word, kept when it
+    is not the named note and has every other word of the name."""
+    rare = rare[first:last]
     sizes = np.diff(postings.indptr)[rare]
     offsets = np.repeat(postings.indptr[rare] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
     notes = postings.indices[offsets].astype(np.int64)
-    name_of = np.repeat(np.arange(len(named)), sizes)
-    keep = np.flatnonzero(notes != np.array(named, dtype=np.int64)[name_of])
-    widest = max((len(words) for words in other_words), default=0)
-    if widest:
-        table = np.full((len(named), widest), -1, dtype=np.int64)
-        for row, words in enumerate(other_words):
-            table[row, : len(words)] = words
-        in_names = np.zeros(vocabulary, dtype=bool)
-        in_names[table[table >= 0]] = True
-        chosen = in_names[ids]
-        has = sparse.csr_matrix(
-            (np.ones(int(chosen.sum()), dtype=bool), (owner[chosen], ids[chosen])), shape=(total, vocabulary)
-        )
-        has.sort_indices()  # looked up by binary search within each row
-        for column in range(widest):  # each pass keeps the pairs whose note has the name's next word
-            word = table[name_of[keep], column]
-            asked = word >= 0
-            found = np.ones(len(keep), dtype=bool)
-            found[asked] = np.asarray(has[notes[keep][asked], word[asked]]).ravel()
-            keep = keep[found]
-    pairs = (np.ones(len(keep)), (notes[keep], np.array(named, dtype=np.int64)[name_of[keep]]))
-    return _sorted(sparse.csr_matrix(pairs, shape=(total, total)).tocsr())
+    name_of = np.repeat(np.arange(first, last), sizes)
+    keep = np.flatnonzero(notes != names[name_of])
+    for column in range(table.shape[1]):  # each pass keeps the pairs whose note has the name's next word
+        word = table[name_of[keep], column]
+        asked = word >= 0
+        present = np.ones(len(keep), dtype=bool)
+        present[asked] = np.asarray(has[notes[keep][asked], word[asked]]).ravel()
+        keep = keep[present]
+    return notes[keep], names[name_of[keep]]
 
 
 def _row(matrix: sparse.csr_matrix, number: int) -> list[int]:
