@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "yamlnodes",
             "canvas",
             "related_rank",
+            "related_index",
             "findings",
         },
     ),

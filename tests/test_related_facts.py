@@ -14,6 +14,7 @@ from vaulttools.facts import NoteFacts as FileFacts
 from vaulttools.note import Note
 from vaulttools.related import (
     ScoringFacts,
+    UnparsableNote,
     best_candidates,
     build_index,
     common_cutoff,
@@ -198,7 +199,7 @@ def test_scan_facts_groups_reports_and_lists() -> None:
     raw = {"broken.md": b"articleStem: [", "broken-elsewhere.md": b"title: [", "binary.md": b"\xff\xfe"}
     scan = scan_facts(facts, LinkIndex([f.path for f in facts]), RelatedConfig(), raw.__getitem__)
     assert scan.index.paths == ["a.md", "b.md", "fed.md"]
-    assert scan.unparsable == [{"path": "broken.md", "error": "bad YAML"}]
+    assert scan.unparsable == [UnparsableNote("broken.md", "bad YAML")]
     assert scan.ungrouped == 3
     assert scan.sections == {"a.md": (50, 80)}
     assert scan.listed == {"a.md": ("[[fed]]",)}

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from vaulttools.changes import BatchPlan, FileChange, Spool
+from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
 from vaulttools.config import RelatedConfig
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
@@ -35,22 +36,25 @@ from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import iter_chunks
 from vaulttools.planning import note_change
+from vaulttools.related_index import (
+    RelatedIndex,
+    ranked_candidates,
+    top_candidates,
+    top_candidates_of,
+)
 from vaulttools.related_rank import (
     COMMON_FRACTION,
     MIN_COMMON_CUTOFF,
     Candidate,
     IndexRow,
     Reason,
-    RelatedIndex,
     Weights,
     body_words,
     common_cutoff,
     pack_words,
     parse_words,
-    ranked_candidates,
-    top_candidates,
 )
-from vaulttools.resolve import RESOLVED, LinkIndex, strip_md
+from vaulttools.resolve import RESOLVED, LinkIndex, fold, strip_md
 from vaulttools.sections import Section, find_section, section_at
 from vaulttools.vault import Vault, gc_paused
 
@@ -329,6 +333,40 @@ def entry_text(
 # --- the whole batch ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class UnparsableNote:
+    """A note that names its group but whose frontmatter (or encoding) does not parse: left alone."""
+
+    path: str
+    error: str
+
+
+@dataclass(frozen=True)
+class RelatedPlanReport(PlanReport):
+    """`plan.report` of sync-related: how notes were grouped, the sections by what happened to them, and
+    the notes left out."""
+
+    heading: str
+    group_property: str
+    group_by: str
+    grouping: str  # how notes are grouped, for messages (`grouping_text`)
+    notes_scored: int
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    removed: tuple[str, ...]
+    skipped_unparsable: tuple[UnparsableNote, ...]
+    skipped_no_group: int
+
+
+@dataclass(frozen=True)
+class KnownSection:
+    """What the facts cache says of a note's related section: where it is (heading start, end) and the
+    links written in it, in order. Lets an unchanged section be recognised without parsing the note."""
+
+    span: tuple[int, int]
+    listed: tuple[str, ...]
+
+
 @dataclass
 class RelatedScan:
     """The scoring index of the grouped notes, what their sections list now, and the notes left out."""
@@ -336,9 +374,16 @@ class RelatedScan:
     index: RelatedIndex
     sections: dict[str, tuple[int, int]]  # grouped notes with a related section: (heading start, end)
     listed: dict[str, tuple[str, ...]]  # the links written inside that section, in order
-    unparsable: list[dict[str, str]]
+    unparsable: list[UnparsableNote]
     ungrouped: int
     resolve: Callable[[str, str], str | None]
+    link_paths: Iterable[str] = ()  # every file a link may reach (the link index's paths)
+
+    def unique_names(self) -> frozenset[str]:
+        """The names (folded, without `.md`) that only one file of the vault has: a link by such a name
+        reaches the same file from every folder."""
+        counts = Counter(fold(strip_md(path.rsplit("/", 1)[-1])) for path in self.link_paths)
+        return frozenset(name for name, count in counts.items() if count == 1)
 
 
 def scan_facts(
@@ -356,7 +401,7 @@ def scan_facts(
     rows: list[IndexRow] = []
     sections: dict[str, tuple[int, int]] = {}
     listed: dict[str, tuple[str, ...]] = {}
-    unparsable: list[dict[str, str]] = []
+    unparsable: list[UnparsableNote] = []
     ungrouped = 0
     names: dict[str, str] = {}  # one string object per tag or group, however many notes carry it
     for facts in all_facts:
@@ -365,7 +410,7 @@ def scan_facts(
         error = facts.decode_error or (facts.yaml_error if properties is None else None)
         if error is not None:
             if by_folder or needle in read_raw(path):
-                unparsable.append({"path": path, "error": error})
+                unparsable.append(UnparsableNote(path, error))
             else:
                 ungrouped += 1
             continue
@@ -382,7 +427,7 @@ def scan_facts(
             sorted(names.setdefault(tag, tag) for tag in tags_of(properties).union(facts.inline_tags))
         )
         section = facts.section
-        targets = _resolved_targets(facts, section, resolve)
+        targets = _resolved_targets(facts, section, link_index)
         rows.append(IndexRow(path, tuple(names.setdefault(g, g) for g in groups), tags, targets, facts.words))
         if section[0] >= 0:
             sections[path] = section
@@ -391,7 +436,13 @@ def scan_facts(
             )
             listed[path] = tuple(written for _, written in inside)
     return RelatedScan(
-        RelatedIndex(rows, config.common_share), sections, listed, unparsable, ungrouped, resolve
+        RelatedIndex(rows, config.common_share),
+        sections,
+        listed,
+        unparsable,
+        ungrouped,
+        resolve,
+        link_index.paths,
     )
 
 
@@ -412,51 +463,56 @@ def require_groups(scan: RelatedScan, config: RelatedConfig) -> None:
     )
 
 
-def _resolved_targets(
-    facts: FileFacts, section: tuple[int, int], resolve: Callable[[str, str], str | None]
-) -> tuple[str, ...]:
+def _resolved_targets(facts: FileFacts, section: tuple[int, int], link_index: LinkIndex) -> tuple[str, ...]:
     """The paths a note links (resolved, itself left out), by name; links in its related section do not count."""
     path = facts.path
     skip_from, skip_to = section
-    found = {
-        resolve(link.target, path)
+    targets = [
+        link.target
         for link in facts.links
         if link.opaque is None and link.target and not skip_from <= link.start < skip_to
-    }
-    found.discard(None)
+    ]
+    # One folder memo lookup per target (`resolve_many`): most targets were resolved from this folder before.
+    found = {found.path for found in link_index.resolve_many(targets, path) if found.status == RESOLVED}
     found.discard(path)
-    return tuple(sorted(found))  # type: ignore[arg-type]  # None was just discarded
+    return tuple(sorted(found))  # type: ignore[arg-type]  # a resolved link has a path
 
 
-def plan_related(
-    scan: RelatedScan,
-    config: RelatedConfig,
-    read_note: Callable[[str], Note],
-    forget: Callable[[str], None] = lambda path: None,
-    *,
-    markdown_links: bool = False,
-    link_format: str = "shortest",
-    on_progress: Callable[[str, int, int], None] | None = None,
-    spool: Spool | None = None,
-) -> BatchPlan:
+def related_section_change(
+    note: Note, heading: str, entries: list[str], known: KnownSection | None = None
+) -> tuple[str, Edit | None]:
+    """The one note's part of sync-related, pure: (action, the edit that makes its related section list
+    `entries`), or (`UNCHANGED`, None). With `known`, a section that already lists the entries is told
+    from its text alone, without looking for headings, code or links."""
+    if known is not None and known.listed == tuple(entries) and section_is_current(note, known.span, entries):
+        return UNCHANGED, None
+    edit, action = section_edit(note, heading, entries)
+    return action, edit
+
+
+def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> BatchPlan[RelatedPlanReport]:
     """One batch: every grouped note's section made to list its best candidates.
 
     A note is read only when its section may change: no section and entries to list, or a section whose
     links (from the facts cache) are not the entries; when they are, only its text is compared, unparsed.
     Each note is forgotten once planned, so memory holds the changes, not the notes. Big vaults are planned
-    on every core: scoring, reading and verifying are per note, the index is shared by the forked workers.
+    on every core: scoring (a block of notes per sparse product), reading and verifying are per chunk of
+    notes, the index is shared by the forked workers.
     """
-    index = scan.index
+    settings, spool = vault.settings, Spool(vault.root)
+    links = (settings.use_markdown_links, settings.new_link_format)
 
     def plan_chunk(paths: list[str]) -> list[tuple[str, FileChange]]:
-        return _plan_notes(scan, config, read_note, forget, paths, markdown_links, link_format)
+        return _plan_notes(vault, scan, config, paths, links)
 
     changes: list[FileChange] = []
     outcome: dict[str, list[str]] = {ADDED: [], UPDATED: [], REMOVED: []}
-    chunks = iter_chunks(plan_chunk, index.paths, label="Choosing related notes", on_progress=on_progress)
-    for planned in chunks:
+    paths = scan.index.paths
+    for planned in iter_chunks(
+        plan_chunk, paths, label="Choosing related notes", on_progress=vault.on_progress
+    ):
         for action, change in planned:
-            changes.append(change if spool is None else spool.keep(change))
+            changes.append(spool.keep(change))
             outcome[action].append(change.path)
     counts = {
         "sections_added": len(outcome[ADDED]),
@@ -465,61 +521,69 @@ def plan_related(
         "skipped_unparsable": len(scan.unparsable),
     }
     summary = ", ".join(f"{len(v)} {k}" for k, v in outcome.items() if v) or "no change"
-    report = {
-        "heading": config.heading,
-        "group_property": config.group_property,
-        "group_by": config.group_by,
-        "grouping": grouping_text(config),
-        "notes_scored": index.total,
-        **outcome,
-        "skipped_unparsable": scan.unparsable,
-        "skipped_no_group": scan.ungrouped,
-    }
+    report = RelatedPlanReport(
+        heading=config.heading,
+        group_property=config.group_property,
+        group_by=config.group_by,
+        grouping=grouping_text(config),
+        notes_scored=scan.index.total,
+        added=tuple(outcome[ADDED]),
+        updated=tuple(outcome[UPDATED]),
+        removed=tuple(outcome[REMOVED]),
+        skipped_unparsable=tuple(scan.unparsable),
+        skipped_no_group=scan.ungrouped,
+    )
     return BatchPlan("sync-related", f"related sections ({summary})", changes, counts, report)
 
 
 def _plan_notes(
-    scan: RelatedScan,
-    config: RelatedConfig,
-    read_note: Callable[[str], Note],
-    forget: Callable[[str], None],
-    paths: list[str],
-    markdown_links: bool,
-    link_format: str,
+    vault: Vault, scan: RelatedScan, config: RelatedConfig, paths: list[str], links: tuple[bool, str]
 ) -> list[tuple[str, FileChange]]:
     """(action, change) for each of `paths` whose section changes."""
     index = scan.index
+    numbers = [index.number[path] for path in paths]
+    best = top_candidates_of(index, numbers, weights_of(config), config.limit, config.min_score)
+    entries_of = _entry_writer(scan, links)
     planned: list[tuple[str, FileChange]] = []
-    # An entry depends only on the target and the linking note's folder; most notes share a folder.
-    entry_cache: dict[tuple[str, str], str] = {}
-    for path in paths:
-        chosen = best_candidates_of(index, index.number[path], config, config.limit)
-        folder = path[: path.rfind("/") + 1]
-        entries = []
-        for candidate in chosen:
-            entry = entry_cache.get((candidate.path, folder))
-            if entry is None:
-                entry = entry_text(path, candidate.path, scan.resolve, markdown_links, link_format)
-                entry_cache[candidate.path, folder] = entry
-            entries.append(entry)
+    for path, chosen in zip(paths, best, strict=True):
+        entries = [entries_of(path, candidate.path) for candidate in chosen]
         span = scan.sections.get(path)
         if span is None and not entries:
             continue
-        note = read_note(path)
+        known = KnownSection(span, scan.listed[path]) if span is not None else None
+        note = vault.note(path)
         try:
-            if (
-                span is not None
-                and scan.listed[path] == tuple(entries)
-                and section_is_current(note, span, entries)
-            ):
-                continue
-            edit, action = section_edit(note, config.heading, entries)
+            action, edit = related_section_change(note, config.heading, entries, known)
             change = note_change(note, [edit]) if edit is not None else None
         finally:
-            forget(path)
+            vault.forget(path)
         if change is not None:
             planned.append((action, change))
     return planned
+
+
+def _entry_writer(scan: RelatedScan, links: tuple[bool, str]) -> Callable[[str, str], str]:
+    """`entry_text` from a note to a candidate, cached: an entry depends only on the candidate and the
+    linking note's folder, and most notes share a folder; with the `shortest` format, a candidate whose
+    name no other file has is written the same from every folder."""
+    markdown, link_format = links
+    unique = scan.unique_names() if link_format == "shortest" else frozenset()
+    cache: dict[tuple[str, str], str] = {}
+    anywhere: dict[str, str] = {}
+
+    def entry(source: str, target: str) -> str:
+        found = anywhere.get(target)
+        if found is not None:
+            return found
+        key = (target, source[: source.rfind("/") + 1])
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = entry_text(source, target, scan.resolve, markdown, link_format)
+            if fold(strip_md(target.rsplit("/", 1)[-1])) in unique:
+                anywhere[target] = found
+        return found
+
+    return entry
 
 
 def related_config(config: RelatedConfig, limit: int | None) -> RelatedConfig:
@@ -539,22 +603,8 @@ def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
     return scan
 
 
-def plan_vault(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> BatchPlan:
-    settings = vault.settings
-    return plan_related(
-        scan,
-        config,
-        vault.note,
-        vault.forget,
-        markdown_links=settings.use_markdown_links,
-        link_format=settings.new_link_format,
-        on_progress=vault.on_progress,
-        spool=Spool(vault.root),
-    )
-
-
-def plan_sync_related(vault: Vault, limit: int | None = None) -> BatchPlan:
+def plan_sync_related(vault: Vault, limit: int | None = None) -> BatchPlan[RelatedPlanReport]:
     """The whole `sync-related` batch for a vault (what the CLI and `Vault.sync_related` run)."""
     config = related_config(vault.config.related, limit)
     with gc_paused():
-        return plan_vault(vault, scan_related(vault, config), config)
+        return plan_related(vault, scan_related(vault, config), config)

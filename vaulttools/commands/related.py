@@ -11,11 +11,12 @@ from vaulttools.config import RelatedConfig
 from vaulttools.errors import EXIT_OK, VaultError
 from vaulttools.related import (
     Candidate,
+    RelatedPlanReport,
     RelatedScan,
     choose,
     entry_text,
     grouping_text,
-    plan_vault,
+    plan_related,
     related_config,
     scan_related,
     score_candidates,
@@ -61,21 +62,21 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
     scan = scan_related(vault, config)
     if explain_slug is not None:
         return explain(vault, scan, config, explain_slug, as_json=flags["as_json"])
-    plan = plan_vault(vault, scan, config)
+    plan = plan_related(vault, scan, config)
     return execute_plan(app, plan, **flags, describe=describe)
 
 
-def describe(plan: BatchPlan) -> list[str]:
+def describe(plan: BatchPlan[RelatedPlanReport]) -> list[str]:
     report = plan.report
     lines = [
-        f"{report['notes_scored']} notes grouped by {report['grouping']} scored: "
-        f"{len(report['added'])} sections added, {len(report['updated'])} updated, "
-        f"{len(report['removed'])} removed."
+        f"{report.notes_scored} notes grouped by {report.grouping} scored: "
+        f"{len(report.added)} sections added, {len(report.updated)} updated, "
+        f"{len(report.removed)} removed."
     ]
-    if report["skipped_no_group"]:
-        lines.append(f"Skipped {report['skipped_no_group']} notes without {report['grouping']}.")
-    for item in report["skipped_unparsable"]:
-        lines.append(f"Skipped {item['path']}: frontmatter does not parse ({item['error']}).")
+    if report.skipped_no_group:
+        lines.append(f"Skipped {report.skipped_no_group} notes without {report.grouping}.")
+    for item in report.skipped_unparsable:
+        lines.append(f"Skipped {item.path}: frontmatter does not parse ({item.error}).")
     return lines
 
 
@@ -139,7 +140,7 @@ def _grouped_note(vault: Vault, scan: RelatedScan, config: RelatedConfig, slug: 
         raise VaultError(f"--explain {slug!r} {why}; pass a note's file name (or its path) as the slug")
     path = resolution.path
     if path not in scan.index.number:
-        unparsable = {item["path"]: item["error"] for item in scan.unparsable}
+        unparsable = {item.path: item.error for item in scan.unparsable}
         if path in unparsable:
             raise VaultError(f"{path}: frontmatter does not parse ({unparsable[path]}); fix it first")
         raise VaultError(

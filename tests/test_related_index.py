@@ -1,0 +1,98 @@
+"""The block scoring of `related_index` (sparse products over many notes at once) against the one-note walk
+that `--explain` uses: the same candidates with the same scores, whatever the block size."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from vaulttools import related_index
+from vaulttools.config import RelatedConfig
+from vaulttools.related import ScoringFacts, build_index, choose, score_candidates, weights_of
+from vaulttools.related_index import top_candidates_of
+
+WORDS = ["alpha", "beta", "gamma", "delta", "zebra", "stripes", "omega", "kappa", "lambda", "sigma"]
+
+
+def random_vault(seed: int, count: int) -> list[ScoringFacts]:
+    """Notes with words, names made of those words (so some are mentioned), tags, links and groups, a few
+    notes in two groups."""
+    rng = random.Random(seed)
+    paths = [f"{rng.choice(WORDS)}-{rng.choice(WORDS)}-{i:03d}.md" for i in range(count)]
+    notes = []
+    for path in paths:
+        group: str | tuple[str, ...] = f"g{rng.randrange(count // 5)}"
+        if rng.random() < 0.1:
+            group = (group, f"g{rng.randrange(count // 5)}")
+        words = " ".join(f"{w}*{rng.randrange(1, 4)}" for w in rng.sample(WORDS, rng.randrange(1, 7)))
+        notes.append(
+            ScoringFacts(
+                path,
+                group,
+                frozenset(f"t{rng.randrange(15)}" for _ in range(rng.randrange(4))),
+                frozenset(rng.choice(paths) for _ in range(rng.randrange(6))) - {path},
+                words,
+            )
+        )
+    return notes
+
+
+CONFIGS = {
+    "defaults": RelatedConfig(),
+    "no min score": RelatedConfig(min_score=0.0, limit=3),
+    "include linked": RelatedConfig(min_score=0.0, include_linked=True),
+    "text only": RelatedConfig(
+        min_score=0.0, mention_weight=0.0, target_weight=0.0, link_weight=0.0, tag_weight=0.0
+    ),
+    "nothing weighs": RelatedConfig(
+        min_score=0.0, text_weight=0.0, mention_weight=0.0, target_weight=0.0, link_weight=0.0, tag_weight=0.0
+    ),
+    "high min score": RelatedConfig(min_score=50.0),
+}
+
+
+@pytest.mark.parametrize("block", [1, 7, 512])
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("seed", range(3))
+def test_blocks_choose_what_the_one_note_walk_ranks(
+    seed: int, name: str, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(related_index, "SCORE_BLOCK", block)
+    config = CONFIGS[name]
+    index = build_index(random_vault(seed, 90))
+    chosen = top_candidates_of(
+        index, list(range(index.total)), weights_of(config), config.limit, config.min_score
+    )
+    for path, got in zip(index.paths, chosen, strict=True):
+        ranked = score_candidates(index, path, config)
+        assert got == choose(ranked, config.limit, config.min_score), path
+    if name == "nothing weighs":
+        assert not any(chosen)
+    elif name != "high min score":
+        assert sum(map(len, chosen)) > index.total  # the vault has evidence to rank, not only no-ops
+
+
+def test_explain_reasons_add_up_to_the_block_score() -> None:
+    index = build_index(random_vault(5, 60))
+    config = replace(RelatedConfig(), min_score=0.0)
+    for path in index.paths[:20]:
+        [best] = top_candidates_of(index, [index.number[path]], weights_of(config), 1, 0.0) or [[]]
+        ranked = score_candidates(index, path, config, explain=True)
+        if not best:
+            assert ranked == []
+            continue
+        top = ranked[0]
+        assert (top.path, top.score) == (best[0].path, best[0].score)
+        assert round(sum(reason.points for reason in top.reasons), 6) == top.score
+        assert {reason.kind for reason in top.reasons} <= {"text", "mention", "neighbours", "link", "tag"}
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 20])
+def test_mentions_found_in_chunks_of_pairs_are_the_same(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = build_index(random_vault(7, 120)).mentions
+    monkeypatch.setattr(related_index, "_PAIR_CHUNK", chunk)
+    chunked = build_index(random_vault(7, 120)).mentions
+    assert whole.nnz > 10  # names of the vault are mentioned
+    assert (whole != chunked).nnz == 0

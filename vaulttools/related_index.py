@@ -1,0 +1,625 @@
+"""The sparse matrices behind `sync-related`'s ranking (`related_rank` documents the evidence).
+
+A note's score of every candidate, for a block of notes at once, is a handful of sparse products: text is
+(block's kept word weights) · (each word's champion notes), neighbours (block's link neighbours) ·
+(each neighbour's notes, times 1 / log of its degree), tags (block's tags) · (each tag's notes, times its
+rarity); mentions and backlinks are rows of fixed matrices. Every matrix keeps each row's columns sorted,
+so a product adds its terms in the order of the formula and a score is the same to the last bit as the
+one-note walk in `combined_scores` (what `--explain` shows), however the notes are blocked.
+
+Kept apart from `related_rank` because numpy and SciPy take a moment to import, and only `sync-related`
+needs them (`related_rank`'s words are read by every command that builds the facts cache).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from scipy import sparse
+
+from vaulttools.related_rank import (
+    CHAMPIONS,
+    COMMON_FRACTION,
+    KINDS,
+    LINK,
+    MENTION,
+    MENTION_MIN_CUTOFF,
+    MIN_COMMON_CUTOFF,
+    NEIGHBOURS,
+    STRONG,
+    TAG,
+    TEXT,
+    TEXT_TERMS,
+    TIE_TOLERANCE,
+    WORD_COMMON_FRACTION,
+    Candidate,
+    IndexRow,
+    Reason,
+    Weights,
+    common_cutoff,
+    name_words,
+)
+
+__all__ = ["KINDS"]
+
+
+class RelatedIndex:
+    """Every grouped note by number (path order) and the sparse matrices scoring multiplies.
+
+    Rows are notes; each kind of evidence for a block of notes is one sparse product (see `evidence_rows`).
+    Every matrix keeps its column indices sorted, so a product adds its terms in the order the documented
+    formula does and scores come out the same to the last bit however the notes are blocked.
+    """
+
+    def __init__(self, rows: list[IndexRow], common_share: float = COMMON_FRACTION) -> None:
+        rows.sort(key=lambda row: row.path)
+        self.paths: list[str] = [row.path for row in rows]
+        self.stems: list[str] = [_stem(path) for path in self.paths]
+        self.number: dict[str, int] = {path: number for number, path in enumerate(self.paths)}
+        # Each note's place by name (stem, then path): how candidates of equal score are ordered.
+        by_name = sorted(range(len(rows)), key=lambda note: (self.stems[note], self.paths[note]))
+        self.name_rank = np.zeros(len(rows), dtype=np.int64)
+        self.name_rank[by_name] = np.arange(len(rows))
+        self.cutoff = common_cutoff(len(rows), common_share)
+        self._number_groups(rows)
+        self._number_tags(rows)
+        self._number_links(rows)
+        self._number_words(rows)
+
+    @property
+    def total(self) -> int:
+        return len(self.paths)
+
+    def group(self, path: str) -> str:
+        return ", ".join(self.group_names[g] for g in self.groups_of[self.number[path]])
+
+    def _number_groups(self, rows: list[IndexRow]) -> None:
+        numbers: dict[str, int] = {}
+        self.groups_of: list[tuple[int, ...]] = [
+            tuple(numbers.setdefault(g, len(numbers)) for g in row.groups) for row in rows
+        ]
+        self.group_names: list[str] = list(numbers)
+        self.members: list[list[int]] = [[] for _ in numbers]
+        for note, groups in enumerate(self.groups_of):
+            for group in groups:
+                self.members[group].append(note)
+        # Each note's groups as a row of numbers, -1 where it has fewer than the widest: compared in bulk.
+        widest = max((len(groups) for groups in self.groups_of), default=1)
+        self.group_table = np.full((len(rows), max(1, widest)), -1, dtype=np.int32)
+        for note, groups in enumerate(self.groups_of):
+            self.group_table[note, : len(groups)] = groups
+
+    def _number_tags(self, rows: list[IndexRow]) -> None:
+        """Tags on at most `cutoff` notes, numbered by name; `tag_postings` holds each one's rarity."""
+        postings = _postings(row.tags for row in rows)
+        total = max(1, len(rows))
+        self.tag_name: list[str] = sorted(
+            name for name, notes in postings.items() if len(notes) <= self.cutoff
+        )
+        self.tag_count: list[int] = [len(postings[name]) for name in self.tag_name]
+        ids = {name: number for number, name in enumerate(self.tag_name)}
+        self.note_tags = _incidence([[ids[t] for t in row.tags if t in ids] for row in rows], len(ids))
+        rarity = np.array([math.log(total / count) for count in self.tag_count], dtype=np.float64)
+        self.tag_postings = _scaled_rows(self.note_tags.T.tocsr(), rarity)
+
+    def _number_links(self, rows: list[IndexRow]) -> None:
+        """Link neighbours: grouped notes are nodes 0..n-1, every other linked path a node after them."""
+        number = dict(self.number)
+        self.node_names: list[str] = list(self.paths)
+        out: list[list[int]] = []
+        for row in rows:
+            linked = []
+            for target in row.targets:
+                node = number.get(target)
+                if node is None:
+                    node = number[target] = len(self.node_names)
+                    self.node_names.append(target)
+                if target != row.path:
+                    linked.append(node)
+            out.append(sorted(linked))
+        notes, nodes = len(rows), len(self.node_names)
+        self.links_out = _incidence(out, nodes)
+        self.links_to_notes = _sorted(self.links_out[:, :notes].tocsr())
+        self.linked_from = _sorted(self.links_to_notes.T.tocsr())
+        square = sparse.csr_matrix(
+            (self.links_out.data, self.links_out.indices, _padded(self.links_out.indptr, nodes)),
+            shape=(nodes, nodes),
+        )
+        around = _sorted((square + square.T).tocsr())
+        around.data[:] = 1.0  # a note that links and is linked by the same node has it once
+        self.around = around
+        # 1 / log(degree) of each node that may be shared: at least two neighbours, not a hub.
+        degrees = np.diff(around.indptr)
+        worth = {int(d): 1 / math.log(d) if 2 <= d <= self.cutoff else 0.0 for d in np.unique(degrees)}
+        self.neighbour_worth = np.array([worth[int(d)] for d in degrees], dtype=np.float64)
+        self.shared_through = _scaled_rows(_sorted(around[:, :notes].tocsr()), self.neighbour_worth)
+
+    def _number_words(self, rows: list[IndexRow]) -> None:
+        """Each note's `TEXT_TERMS` most telling words (weight / the note's vector length) in `words`, and
+        each word's champion notes in `champions`: the two factors of the cosine product."""
+        vocabulary: dict[str, int] = collections.defaultdict(itertools.count().__next__)
+        lookup = vocabulary.__getitem__  # numbers a word on first sight, in C
+        starts = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(row.words[1]) for row in rows], out=starts[1:])
+        # One array for every note's words, filled straight from the text (no array per note to join).
+        words = itertools.chain.from_iterable(row.words[0].split() for row in rows)
+        ids = np.fromiter(map(lookup, words), np.int32, int(starts[-1]))
+        counts = np.frombuffer(b"".join(row.words[1] for row in rows), dtype=np.uint8)
+        df = np.bincount(ids, minlength=len(vocabulary))
+        vocabulary_names = list(vocabulary)
+        self._number_mentions(vocabulary, vocabulary_names, ids, starts, df)
+        notes, top_words, weights = _top_terms(ids, counts, starts, df, len(rows))
+        # Words numbered in the order they are first met (note by note, best first): stable across runs.
+        unique, first = np.unique(top_words, return_index=True)
+        met = unique[np.argsort(first, kind="stable")]
+        renumber = np.zeros(len(vocabulary_names), dtype=np.int32)
+        renumber[met] = np.arange(len(met), dtype=np.int32)
+        self.word_name: list[str] = [vocabulary_names[word] for word in met.tolist()]
+        self.words = _sorted(
+            sparse.csr_matrix((weights, (notes, renumber[top_words])), shape=(len(rows), len(met))).tocsr()
+        )
+        self.champions = _champions(self.words)
+
+    def _number_mentions(
+        self,
+        vocabulary: dict[str, int],
+        names: list[str],
+        ids: np.ndarray,
+        starts: np.ndarray,
+        df: np.ndarray,
+    ) -> None:
+        """Which notes each note names in its text: B's name words all among A's words, found from B's
+        rarest name word. A name whose words are all on more than `ceiling` notes names nothing: too
+        common to point at one note, and what would make this walk quadratic."""
+        ceiling = max(MENTION_MIN_CUTOFF, self.cutoff)
+        named: list[int] = []
+        rarest: list[int] = []
+        other_words: list[list[int]] = []
+        for note, stem in enumerate(self.stems):
+            words = {word for word in name_words(stem) if word in vocabulary}
+            if words:
+                rare = min(words, key=lambda w: (df[vocabulary[w]], w))
+                if df[vocabulary[rare]] <= ceiling:
+                    named.append(note)
+                    rarest.append(vocabulary[rare])
+                    other_words.append([vocabulary[w] for w in words if w != rare])
+        self.mentions = _mentions_of(len(self.stems), named, rarest, other_words, ids, starts, len(names))
+
+
+def _stem(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return name[:-3] if name.lower().endswith(".md") else name
+
+
+def _postings(per_note: Iterable[Sequence[str]]) -> dict[str, list[int]]:
+    postings: dict[str, list[int]] = {}
+    for note, names in enumerate(per_note):
+        for name in names:
+            postings.setdefault(name, []).append(note)
+    return postings
+
+
+# --- building the matrices -----------------------------------------------------------------------------
+
+# `1 + log(count)` for every count a note's word may have (counts are kept as bytes: at most 255).
+_TERM_FREQUENCY = np.array([0.0, *(1 + math.log(count) for count in range(1, 256))], dtype=np.float64)
+# Notes whose word weights are worked out at once: bounds the memory of a big vault's words.
+_TERM_CHUNK = 1024
+
+
+def _sorted(matrix: sparse.csr_matrix) -> sparse.csr_matrix:
+    """The matrix with each row's columns in order (what makes products add in the formula's order)."""
+    matrix.sort_indices()
+    return matrix
+
+
+def _incidence(per_row: list[list[int]], width: int) -> sparse.csr_matrix:
+    """1.0 at each row's sorted, distinct column numbers."""
+    indptr = np.zeros(len(per_row) + 1, dtype=np.int64)
+    np.cumsum([len(columns) for columns in per_row], out=indptr[1:])
+    columns = np.fromiter(itertools.chain.from_iterable(per_row), np.int32, int(indptr[-1]))
+    return sparse.csr_matrix((np.ones(len(columns)), columns, indptr), shape=(len(per_row), width))
+
+
+def _padded(indptr: np.ndarray, rows: int) -> np.ndarray:
+    """Row pointers of a matrix with empty rows added up to `rows`."""
+    return np.concatenate([indptr, np.full(rows + 1 - len(indptr), indptr[-1], dtype=indptr.dtype)])
+
+
+def _scaled_rows(matrix: sparse.csr_matrix, factors: np.ndarray) -> sparse.csr_matrix:
+    """Each row times its factor; rows whose factor is 0 dropped (they can add nothing)."""
+    scaled = matrix.copy()
+    scaled.data = scaled.data * np.repeat(factors, np.diff(scaled.indptr))
+    scaled.eliminate_zeros()
+    return scaled
+
+
+def _rank_in_runs(keys: np.ndarray) -> np.ndarray:
+    """Each position's place within its run of equal (sorted) keys: 0 for the first of a run."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64)
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    starts = np.flatnonzero(first)
+    return np.arange(len(keys)) - np.repeat(starts, np.diff(np.append(starts, len(keys))))
+
+
+def _lengths(weights: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Each note's vector length, its squares summed one by one in word order as the formula does (a
+    pairwise sum would differ in the last bit); 1.0 for a note without weighted words."""
+    squares = (weights * weights).tolist()
+    edges = bounds.tolist()
+    return np.array(
+        [math.sqrt(sum(squares[a:b])) or 1.0 for a, b in itertools.pairwise(edges)],
+        dtype=np.float64,
+    )
+
+
+def _top_terms(
+    ids: np.ndarray, counts: np.ndarray, starts: np.ndarray, df: np.ndarray, total: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(note, word, weight / length) of each note's `TEXT_TERMS` heaviest words on more than one note, note
+    by note and best first (ties by name: a note's words come in name order). Words on more than the word
+    ceiling weigh nothing."""
+    ceiling = max(MIN_COMMON_CUTOFF, int(total * WORD_COMMON_FRACTION))
+    idf_of = {int(d): math.log(total / d) if d else 0.0 for d in np.unique(df)}
+    idf = np.array([idf_of[int(d)] for d in df], dtype=np.float64)
+    weighed, telling = df <= ceiling, (df <= ceiling) & (df > 1)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for first in range(0, total, _TERM_CHUNK):
+        bounds = starts[first : min(total, first + _TERM_CHUNK) + 1]
+        words = ids[bounds[0] : bounds[-1]]
+        weights = np.where(weighed[words], _TERM_FREQUENCY[counts[bounds[0] : bounds[-1]]] * idf[words], 0.0)
+        owner = np.repeat(np.arange(first, first + len(bounds) - 1), np.diff(bounds))
+        pick = np.flatnonzero(telling[words])
+        order = pick[np.lexsort((-weights[pick], owner[pick]))]  # stable: equal weights stay in name order
+        top = order[_rank_in_runs(owner[order]) < TEXT_TERMS]
+        lengths = _lengths(weights, bounds - bounds[0])
+        found.append((owner[top], words[top], weights[top] / lengths[owner[top] - first]))
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float64)
+    return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))  # type: ignore[return-value]
+
+
+def _champions(words: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Words by notes: each word's postings cut to the `CHAMPIONS` notes it weighs most in (ties: the lower
+    note number)."""
+    by_word = words.tocsc()
+    column = np.repeat(np.arange(words.shape[1]), np.diff(by_word.indptr))
+    order = np.lexsort((by_word.indices, -by_word.data, column))
+    keep = order[_rank_in_runs(column[order]) < CHAMPIONS]
+    kept = (by_word.data[keep], (column[keep], by_word.indices[keep]))
+    return _sorted(sparse.csr_matrix(kept, shape=(words.shape[1], words.shape[0])).tocsr())
+
+
+# Candidate (note, name) pairs checked at once when finding mentions: bounds that step's memory.
+_PAIR_CHUNK = 1 << 20
+
+
+def _mentions_of(
+    total: int,
+    named: list[int],
+    rarest: list[int],
+    other_words: list[list[int]],
+    ids: np.ndarray,
+    starts: np.ndarray,
+    vocabulary: int,
+) -> sparse.csr_matrix:
+    """Notes by notes, 1.0 where the row note has every word of the column note's name: pairs found
+    through the name's rarest word, then kept when the note has its other words too."""
+    owner = np.repeat(np.arange(total, dtype=np.int32), np.diff(starts))
+    postings = _presence(owner, ids, rarest, (vocabulary, total), by_word=True)
+    widest = max((len(words) for words in other_words), default=0)
+    table = np.full((len(named), max(1, widest)), -1, dtype=np.int64)
+    for row, words in enumerate(other_words):
+        table[row, : len(words)] = words
+    has = _presence(owner, ids, table[table >= 0], (vocabulary, total), by_word=False)
+    del owner
+    rare, names = np.array(rarest, dtype=np.int64), np.array(named, dtype=np.int64)
+    sizes = np.diff(postings.indptr)[rare]
+    ends = np.cumsum(sizes)
+    found: list[tuple[np.ndarray, np.ndarray]] = []
+    first = 0
+    while first < len(named):  # names in chunks of about `_PAIR_CHUNK` candidate pairs
+        last = max(first + 1, int(np.searchsorted(ends, ends[first] - sizes[first] + _PAIR_CHUNK, "right")))
+        found.append(_naming(postings, has, table, names, rare, first, last))
+        first = last
+    rows = np.concatenate([pair[0] for pair in found]) if found else np.zeros(0, np.int64)
+    columns = np.concatenate([pair[1] for pair in found]) if found else np.zeros(0, np.int64)
+    return _sorted(sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(total, total)).tocsr())
+
+
+def _presence(
+    owner: np.ndarray,
+    ids: np.ndarray,
+    words: np.ndarray | list[int],
+    shape: tuple[int, int],
+    *,
+    by_word: bool,
+) -> sparse.csr_matrix:
+    """Which notes have which of `words`: words by notes (postings), or notes by words, columns sorted."""
+    wanted = np.zeros(shape[0], dtype=bool)
+    wanted[words] = True
+    chosen = wanted[ids]
+    entries = (np.ones(int(chosen.sum()), dtype=bool), (ids[chosen], owner[chosen]))
+    matrix = sparse.csr_matrix(entries, shape=shape)
+    matrix = matrix.tocsr() if by_word else matrix.T.tocsr()
+    matrix.sort_indices()  # looked up by binary search within each row
+    return matrix
+
+
+def _naming(
+    postings: sparse.csr_matrix,
+    has: sparse.csr_matrix,
+    table: np.ndarray,
+    names: np.ndarray,
+    rare: np.ndarray,
+    first: int,
+    last: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(note, named note) for the names `first:last`: each note with the name's rarest word, kept when it
+    is not the named note and has every other word of the name."""
+    rare = rare[first:last]
+    sizes = np.diff(postings.indptr)[rare]
+    offsets = np.repeat(postings.indptr[rare] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+    notes = postings.indices[offsets].astype(np.int64)
+    name_of = np.repeat(np.arange(first, last), sizes)
+    keep = np.flatnonzero(notes != names[name_of])
+    for column in range(table.shape[1]):  # each pass keeps the pairs whose note has the name's next word
+        word = table[name_of[keep], column]
+        asked = word >= 0
+        present = np.ones(len(keep), dtype=bool)
+        present[asked] = np.asarray(has[notes[keep][asked], word[asked]]).ravel()
+        keep = keep[present]
+    return notes[keep], names[name_of[keep]]
+
+
+def _row(matrix: sparse.csr_matrix, number: int) -> list[int]:
+    columns: list[int] = matrix.indices[matrix.indptr[number] : matrix.indptr[number + 1]].tolist()
+    return columns
+
+
+# --- scoring -----------------------------------------------------------------------------------------
+
+# Notes scored in one sparse product: bounds the memory of the products, big enough to amortise them.
+SCORE_BLOCK = 512
+
+
+def evidence_rows(
+    index: RelatedIndex, rows: np.ndarray, weights: Weights
+) -> list[tuple[str, sparse.csr_matrix]]:
+    """The raw value of each kind of evidence, `rows` by every note (same group and self included): the
+    cosine of the kept words, the names mentioned, the Adamic-Adar sum over shared link neighbours, the
+    links in, the tags' rarity summed."""
+    found: list[tuple[str, sparse.csr_matrix]] = []
+    if weights.text:
+        found.append((TEXT, index.words[rows] @ index.champions))
+    if weights.mention:
+        found.append((MENTION, index.mentions[rows]))
+    if weights.neighbours:
+        found.append((NEIGHBOURS, index.around[rows] @ index.shared_through))
+    if weights.link:
+        links = index.linked_from[rows]
+        if weights.include_linked:
+            links = links + index.links_to_notes[rows]
+            links.data[:] = 1.0  # a link either way counts once
+        found.append((LINK, links))
+    if weights.tag:
+        found.append((TAG, index.note_tags[rows] @ index.tag_postings))
+    return found
+
+
+def _candidate_entries(
+    index: RelatedIndex, rows: np.ndarray, evidence: sparse.csr_matrix, weights: Weights
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row in the block, note, value) of the evidence about notes that may be listed, row by row: not the
+    note itself, no note sharing a group with it, no note it links (unless `include_linked`)."""
+    if not weights.include_linked:
+        # x - x · 1.0 is exactly 0 where the note links, and the difference keeps no zeros.
+        evidence = evidence - evidence.multiply(index.links_to_notes[rows])
+    entries = evidence.tocoo()
+    local, other, value = entries.row, entries.col, entries.data
+    me = rows[local]
+    keep = other != me
+    table = index.group_table
+    theirs = table[other]
+    for mine in range(table.shape[1]):
+        group = table[me, mine]
+        keep &= ~((theirs == group[:, None]).any(axis=1) & (group >= 0))
+    return local[keep], other[keep], value[keep]
+
+
+def block_scores(index: RelatedIndex, rows: np.ndarray, weights: Weights) -> sparse.csr_matrix:
+    """Each candidate's score, `rows` by every note: per kind, weight · value / the best value of that kind
+    among the row's candidates (at least the kind's `STRONG`), summed in the order of `KINDS`."""
+    shape = (len(rows), index.total)
+    total = sparse.csr_matrix(shape, dtype=np.float64)
+    for kind, evidence in evidence_rows(index, rows, weights):
+        local, other, value = _candidate_entries(index, rows, evidence, weights)
+        if not len(value):
+            continue
+        counts = np.bincount(local, minlength=len(rows))
+        firsts = (np.cumsum(counts) - counts)[counts > 0]
+        best = np.zeros(len(rows), dtype=np.float64)
+        best[counts > 0] = np.maximum.reduceat(value, firsts)
+        scale = getattr(weights, kind) / np.maximum(STRONG[kind], best)
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        # Summed one kind after another: each score adds its kinds in the order of `KINDS`.
+        total = total + sparse.csr_matrix((scale[local] * value, other, indptr), shape=shape)
+    return total
+
+
+def top_candidates_of(
+    index: RelatedIndex, numbers: Sequence[int], weights: Weights, limit: int, min_score: float
+) -> list[list[Candidate]]:
+    """`top_candidates` of many notes, a block of them per sparse product."""
+    chosen: list[list[Candidate]] = []
+    for first in range(0, len(numbers), SCORE_BLOCK):
+        rows = np.asarray(numbers[first : first + SCORE_BLOCK], dtype=np.int64)
+        chosen.extend(_top_of_block(index, block_scores(index, rows, weights), limit, min_score))
+    return chosen
+
+
+def _top_of_block(
+    index: RelatedIndex, scores: sparse.csr_matrix, limit: int, min_score: float
+) -> list[list[Candidate]]:
+    """Per row, the `limit` best candidates scoring at least `min_score`: the scores are cut by value alone
+    (every candidate tied with the last of the best joins), then the name breaks ties."""
+    scores = scores.tocsr()
+    rows = scores.shape[0]
+    local = np.repeat(np.arange(rows), np.diff(scores.indptr))
+    # Only scores of at least `min_score` can be listed, and the cut below needs no other: when fewer than
+    # `limit` are left, every one of them is in the pool either way.
+    high = np.flatnonzero(scores.data >= max(min_score, 1e-9))
+    values, others, local = scores.data[high], scores.indices[high], local[high]
+    if not len(values):
+        return [[] for _ in range(rows)]
+    counts = np.bincount(local, minlength=rows)
+    starts = np.cumsum(counts) - counts
+    ranked = values[np.lexsort((-values, local))]
+    present = counts > 0
+    floor = np.full(rows, np.inf)
+    last = ranked[(starts + np.minimum(limit, counts) - 1)[present]]
+    floor[present] = np.maximum(np.maximum(min_score, last - TIE_TOLERANCE), 1e-9)
+    floor[present & (ranked[np.minimum(starts, len(ranked) - 1)] < floor)] = np.inf
+    pool = values >= floor[local]
+    return _by_name(index, values[pool], others[pool], local[pool], rows, limit, min_score)
+
+
+def _by_name(
+    index: RelatedIndex,
+    values: np.ndarray,
+    others: np.ndarray,
+    local: np.ndarray,
+    rows: int,
+    limit: int,
+    min_score: float,
+) -> list[list[Candidate]]:
+    """Per row, the first `limit` of the pool by rounded score (rounded by Python's `round`, as the one-note
+    walk does: numpy's rounding may differ in the last digit), then name; a score under `min_score` ends
+    the row."""
+    rounded = np.fromiter((round(value, 6) for value in values.tolist()), np.float64, len(values))
+    order = np.lexsort((index.name_rank[others], -rounded, local))
+    local, others, rounded = local[order], others[order], rounded[order]
+    # Best first in each row, so the scores under `min_score` are the row's last: a cut, not a gap.
+    listed = (_rank_in_runs(local) < limit) & (rounded >= min_score) & (rounded > 0)
+    chosen: list[list[Candidate]] = [[] for _ in range(rows)]
+    paths, stems = index.paths, index.stems
+    for row, other, score in zip(
+        local[listed].tolist(), others[listed].tolist(), rounded[listed].tolist(), strict=True
+    ):
+        chosen[row].append(Candidate(paths[other], stems[other], score))
+    return chosen
+
+
+def evidence_of(index: RelatedIndex, me: int, weights: Weights) -> dict[str, dict[int, float]]:
+    """The raw value of each kind of evidence for every note that has some (same group included)."""
+    rows = np.array([me], dtype=np.int64)
+    return {
+        kind: dict(zip(values.indices.tolist(), values.data.tolist(), strict=True))
+        for kind, values in evidence_rows(index, rows, weights)
+    }
+
+
+def not_candidates(index: RelatedIndex, me: int, weights: Weights) -> set[int]:
+    """Notes that may not be listed for `me`: itself, its groups' notes, and (unless `include_linked`)
+    the notes it already links."""
+    excluded = {me}
+    for group in index.groups_of[me]:
+        excluded.update(index.members[group])
+    if not weights.include_linked:
+        excluded.update(_row(index.links_to_notes, me))
+    return excluded
+
+
+def combined_scores(
+    index: RelatedIndex, me: int, weights: Weights, reasons: dict[int, list[Reason]] | None = None
+) -> dict[int, float]:
+    """One note's `block_scores`, a candidate at a time, with the reasons behind each score (`--explain`)."""
+    excluded = not_candidates(index, me, weights)
+    scores: dict[int, float] = {}
+    for kind, values in evidence_of(index, me, weights).items():
+        for other in excluded.intersection(values):
+            del values[other]
+        if not values:
+            continue
+        weight = getattr(weights, kind) / max(STRONG[kind], max(values.values()))
+        get = scores.get
+        for other, value in values.items():
+            scores[other] = get(other, 0.0) + weight * value
+        if reasons is not None:
+            for other, value in values.items():
+                reasons[other].append(Reason(kind, _detail(index, me, other, kind, value), weight * value))
+    return scores
+
+
+def _detail(index: RelatedIndex, me: int, other: int, kind: str, value: float) -> str:
+    """What the evidence of one kind is, in words (only for `--explain`)."""
+    if kind == TEXT:
+        theirs = set(_row(index.words, other))
+        mine = zip(_row(index.words, me), index.words[me].data.tolist(), strict=True)
+        shared = sorted(
+            ((weight, index.word_name[word]) for word, weight in mine if word in theirs),
+            key=lambda item: (-item[0], item[1]),
+        )
+        words = ", ".join(word for _, word in shared[:6])
+        return f"cosine {value:.3f} over shared words: {words}"
+    if kind == MENTION:
+        return f"this note names {index.stems[other]!r} without linking it"
+    if kind == NEIGHBOURS:
+        both = set(_row(index.around, me)).intersection(_row(index.around, other))
+        names = sorted(_stem(index.node_names[n]) for n in both if index.neighbour_worth[n])
+        more = f" and {len(names) - 4} more" if len(names) > 4 else ""
+        return f"{len(names)} shared link neighbours: {', '.join(names[:4])}{more}"
+    if kind == LINK:
+        back = other in _row(index.linked_from, me)
+        forth = other in _row(index.links_out, me)
+        return "both ways" if back and forth else "links to this note" if back else "linked from this note"
+    shared_tags = sorted(set(_row(index.note_tags, me)).intersection(_row(index.note_tags, other)))
+    return ", ".join(f"#{index.tag_name[t]} (on {index.tag_count[t]} notes)" for t in shared_tags)
+
+
+def rank_key(candidate: Candidate) -> tuple[float, str, str]:
+    return (-candidate.score, candidate.stem, candidate.path)
+
+
+def ranked_candidates(
+    index: RelatedIndex, me: int, weights: Weights, *, explain: bool = False
+) -> list[Candidate]:
+    """Every candidate with any evidence, best first (score, then name); with reasons when `explain`."""
+    reasons: dict[int, list[Reason]] | None = _ReasonLists() if explain else None
+    scores = combined_scores(index, me, weights, reasons)
+    ranked = [
+        Candidate(
+            index.paths[other],
+            index.stems[other],
+            round(score, 6),
+            tuple(reasons[other]) if reasons is not None else (),
+        )
+        for other, score in scores.items()
+        if score > 0
+    ]
+    ranked.sort(key=rank_key)
+    return ranked
+
+
+class _ReasonLists(dict[int, list[Reason]]):
+    """Each candidate's reasons, an empty list for a candidate not seen yet."""
+
+    def __missing__(self, key: int) -> list[Reason]:
+        found: list[Reason] = []
+        self[key] = found
+        return found
+
+
+def top_candidates(
+    index: RelatedIndex, me: int, weights: Weights, limit: int, min_score: float
+) -> list[Candidate]:
+    """The `limit` best candidates scoring at least `min_score`, in `ranked_candidates` order, without
+    building a Candidate for every note with evidence."""
+    return top_candidates_of(index, [me], weights, limit, min_score)[0]
