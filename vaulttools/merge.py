@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vaulttools.changes import BatchPlan, FileChange, PlanReport
+from vaulttools.config import Config
 from vaulttools.duplicates import suffix_base
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.enrich import find_enrichment_paragraph
@@ -45,7 +46,7 @@ from vaulttools.rename import (
 )
 from vaulttools.resolve import BROKEN, LinkIndex, fold, stem_of
 from vaulttools.sections import find_section
-from vaulttools.suffixes import written_like
+from vaulttools.suffixes import SuffixMatcher, written_like
 from vaulttools.vault import Vault
 from vaulttools.yamledit import RefusedEdit
 from vaulttools.yamlnodes import BLOCK, FLOW, KeyValue, empty_key_line, format_item, list_edits, locate
@@ -185,14 +186,34 @@ def _shape_mismatches(notes: list[Note]) -> list[str]:
 # --- planning ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Context:
-    vault: Vault
-    moved: dict[str, str]  # SOURCE path -> TARGET path
+@dataclass(frozen=True)
+class MergeContext:
+    """What planning one note of a merge needs, all in memory: how links resolve before and after the
+    SOURCEs go, the merges, the suffix rules and the config. Built from a vault by `plan_merges`, or from a
+    list of paths in a test (`merge_context`)."""
+
+    before: LinkIndex  # every file of the vault, SOURCEs included
     after: LinkIndex  # the link index once the SOURCEs are gone
+    moved: dict[str, str]  # SOURCE path -> TARGET path
     family_of: dict[str, str]  # every member (SOURCEs and TARGETs) -> its TARGET
     targets: frozenset[str]
     interesting: Callable[[str], bool]  # whether a link target may name a SOURCE or miss a member by a suffix
+    suffix_matcher: Callable[[], SuffixMatcher]  # built on first use: only a broken link needs it
+    config: Config
+
+
+def merge_context(
+    index: LinkIndex, merges: list[Merge], config: Config, suffix_matcher: Callable[[], SuffixMatcher]
+) -> MergeContext:
+    """The context of `merges` in a vault whose files `index` holds (`suffix_matcher`: the vault's)."""
+    moved = {source: merge.target for merge in merges for source in merge.sources}
+    after = index.copy()
+    for source in moved:
+        after.remove(source)
+    family_of = {**moved, **{merge.target: merge.target for merge in merges}}
+    targets = frozenset(m.target for m in merges)
+    interesting = _names_of_interest(config.suffix_rules, family_of)
+    return MergeContext(index, after, moved, family_of, targets, interesting, suffix_matcher, config)
 
 
 def plan_merges(
@@ -210,13 +231,13 @@ def plan_merges(
     if not merges:
         return _batch([], [], MergeReport())
     check_merges(vault, merges)
-    context = _context_for(vault, merges)
-    changes, report = _plan_linking_notes(context, spelling_notes)
+    context = merge_context(vault.index, merges, vault.config, lambda: vault.suffix_matcher)
+    changes, report = _plan_linking_notes(vault, context, spelling_notes)
     # Canvases as a rename updates them: file nodes and text-node links to a SOURCE now name its TARGET.
     changes += plan_canvases(vault, context.moved, context.after, report.links)
     preferred = frozenset(prefer_source)
     for merge in merges:
-        change = _plan_target(context, merge, preferred, report)
+        change = _plan_target(vault, context, merge, preferred, report)
         if change is not None:
             changes.append(change)
         for source in merge.sources:
@@ -231,22 +252,12 @@ def plan_merges(
     return plan
 
 
-def _context_for(vault: Vault, merges: list[Merge]) -> _Context:
-    moved = {source: merge.target for merge in merges for source in merge.sources}
-    after = vault.index.copy()
-    for source in moved:
-        after.remove(source)
-    family_of = {**moved, **{merge.target: merge.target for merge in merges}}
-    targets = frozenset(m.target for m in merges)
-    return _Context(vault, moved, after, family_of, targets, _names_of_interest(vault, family_of))
-
-
 def _plan_linking_notes(
-    context: _Context, spelling_notes: list[str] | None
+    vault: Vault, context: MergeContext, spelling_notes: list[str] | None
 ) -> tuple[list[FileChange], MergeReport]:
     """Every other note that may link a member, its links repointed (on every core for big vaults)."""
-    vault, family_of = context.vault, context.family_of
-    pattern = spelling_pattern(_spelled_names(vault, family_of))
+    family_of = context.family_of
+    pattern = spelling_pattern(_spelled_names(vault.config.suffix_rules, family_of))
     searched = vault.note_paths if spelling_notes is None else spelling_notes
     others = [path for path in searched if path not in family_of]
 
@@ -264,7 +275,7 @@ def _plan_linking_notes(
         for path, raw in notes_to_plan(paths, report):
             note = Note(path, raw, vault.config.link_property_set)
             report.links.notes_parsed += 1
-            change = _plan_linking_note(context, note, report)
+            change = plan_linking_note(note, context, report)
             if change is not None:
                 changes.append(change)
         return [(changes, report)]
@@ -287,10 +298,10 @@ def _declare_merge_facts(vault: Vault, merges: list[Merge], plan: BatchPlan) -> 
             plan.expect_unchanged(merge.target, vault.read_bytes(merge.target))
 
 
-def _names_of_interest(vault: Vault, family_of: Mapping[str, str]) -> Callable[[str], bool]:
+def _names_of_interest(suffix_rules: Iterable[str], family_of: Mapping[str, str]) -> Callable[[str], bool]:
     """A quick test of a link target: can it point at a SOURCE, or be a broken link that a suffix rule
     relates to a member? Only such links are resolved (a linking note has ten others on average)."""
-    rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
+    rules = [re.compile(f"(?:{rule})$") for rule in suffix_rules]
     sources = {fold(stem_of(path)) for path, target in family_of.items() if path != target}
     members = {fold(stem_of(path)) for path in family_of}
     bases = {fold(base) for base in (suffix_base(stem_of(path), rules) for path in family_of) if base}
@@ -305,20 +316,19 @@ def _names_of_interest(vault: Vault, family_of: Mapping[str, str]) -> Callable[[
     return interesting
 
 
-def _spelled_names(vault: Vault, family_of: Mapping[str, str]) -> set[str]:
+def _spelled_names(suffix_rules: Iterable[str], family_of: Mapping[str, str]) -> set[str]:
     """Names whose spelling marks a note that may link a SOURCE: each SOURCE's name, and each member's
     name without its suffix (a broken `[[claim-async-wins]]` that only the family can mean)."""
-    rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
+    rules = [re.compile(f"(?:{rule})$") for rule in suffix_rules]
     names = {stem_of(path) for path, target in family_of.items() if path != target}
     names |= {base for base in (suffix_base(stem_of(path), rules) for path in family_of) if base}
     return names
 
 
 def _link_stage(
-    context: _Context, note: Note, report: MergeReport, *, new_source: str | None = None
+    context: MergeContext, note: Note, report: MergeReport, *, new_source: str | None = None
 ) -> list[Edit]:
     """The edits that point every link to a SOURCE (or, by a suffix, to the family) at its TARGET."""
-    vault = context.vault
     edits: list[Edit] = []
     source = new_source or note.path
     moved = context.moved if new_source is None else {**context.moved, note.path: new_source}
@@ -326,7 +336,7 @@ def _link_stage(
     for link in note.links:
         if interesting is not None and not interesting(link.target):
             continue  # its note stays where it is, and no SOURCE can be meant
-        found = link_edits(vault.index, note, link, moved, source, context.after, report.links)
+        found = link_edits(context.before, note, link, moved, source, context.after, report.links)
         if found:
             edits.extend(found)
             continue
@@ -337,14 +347,13 @@ def _link_stage(
     return edits
 
 
-def _suffix_fix(context: _Context, note: Note, link: Link, source: str) -> Edit | None:
+def _suffix_fix(context: MergeContext, note: Note, link: Link, source: str) -> Edit | None:
     """A broken link whose suffix candidates are all members of one family goes to that family's TARGET."""
     if not link.is_link or (link.start < note.body_start and not note.frontmatter_editable):
         return None
-    vault = context.vault
-    if vault.index.resolve(link.target, note.path).status != BROKEN:
+    if context.before.resolve(link.target, note.path).status != BROKEN:
         return None
-    candidates = vault.suffix_matcher.candidates(link.target)
+    candidates = context.suffix_matcher().candidates(link.target)
     families = {context.family_of.get(c.path) for c in candidates}
     if not candidates or len(families) != 1 or None in families:
         return None
@@ -357,16 +366,18 @@ def _suffix_fix(context: _Context, note: Note, link: Link, source: str) -> Edit 
         return None
 
 
-def _plan_linking_note(context: _Context, note: Note, report: MergeReport) -> FileChange | None:
-    """A note that links a SOURCE: links repointed, then later entries naming the same TARGET dropped
-    (from link property lists and from its "Related across articles" list)."""
+def plan_linking_note(note: Note, context: MergeContext, report: MergeReport) -> FileChange | None:
+    """The pure per-note planner of a merge, for a note that is not merged: its links to a SOURCE (or
+    that miss a member by a suffix) repointed at the TARGET, then later entries naming the same TARGET
+    dropped (from link property lists and from its "Related across articles" list); verified, in two
+    steps. None when nothing changes or the note cannot be read."""
     if not note.editable:
         return None
     first = note_change(note, _link_stage(context, note, report))
     if first is None:
         return None
     edited = Note(note.path, first.new or b"", note.link_properties)
-    heading = context.vault.config.related.heading
+    heading = context.config.related.heading
     removals = _section_duplicates(context, edited, heading, keep_self=True)
     report.duplicates_removed += len(removals)
     duplicates = _duplicate_entries(context, edited, keep_self=True)
@@ -382,7 +393,7 @@ def _plan_linking_note(context: _Context, note: Note, report: MergeReport) -> Fi
     return FileChange(note.path, note.raw, second.new if second else first.new)
 
 
-def _section_duplicates(context: _Context, note: Note, heading: str, *, keep_self: bool) -> list[Edit]:
+def _section_duplicates(context: MergeContext, note: Note, heading: str, *, keep_self: bool) -> list[Edit]:
     """Lines of the "Related across articles" list that name a TARGET an earlier line names (or, in the
     TARGET itself, the note itself): each removed with its line break. The list is never emptied."""
     section = find_section(note, heading)
@@ -427,7 +438,7 @@ def _section_duplicates(context: _Context, note: Note, heading: str, *, keep_sel
 
 
 def _duplicate_entries(
-    context: _Context, note: Note, *, keep_self: bool
+    context: MergeContext, note: Note, *, keep_self: bool
 ) -> dict[str, tuple[KeyValue, set[int]]]:
     """Per link property: the later entries that name the same TARGET as an earlier one (and, in a
     TARGET itself, entries naming the note itself). A block list is never emptied (that would turn it
@@ -472,26 +483,23 @@ def _item_note(index: LinkIndex, value: Any, source: str) -> str | None:
 # --- the TARGET --------------------------------------------------------------------------------------
 
 
-def _source_material(context: _Context, merge: Merge, path: str, report: MergeReport) -> Note:
+def _source_material(context: MergeContext, merge: Merge, note: Note, report: MergeReport) -> Note:
     """A SOURCE as it reads once its links are pointed at TARGET (and planned from TARGET's folder)."""
-    vault = context.vault
-    note = vault.note(path)
     scratch = MergeReport()
     edits = _link_stage(context, note, scratch, new_source=merge.target)
     report.links.left_alone += scratch.links.left_alone
     report.links.left_alone_places += scratch.links.left_alone_places
     text = apply_edits(note.text, edits, path=note.path)
-    return Note(path, note.encode(text), note.link_properties)
+    return Note(note.path, note.encode(text), note.link_properties)
 
 
 def _plan_target(
-    context: _Context, merge: Merge, prefer_source: frozenset[str], report: MergeReport
+    vault: Vault, context: MergeContext, merge: Merge, prefer_source: frozenset[str], report: MergeReport
 ) -> FileChange | None:
-    vault = context.vault
     original = vault.note(merge.target)
     first = note_change(original, _link_stage(context, original, report))
     note = Note(original.path, first.new or b"", original.link_properties) if first else original
-    sources = [_source_material(context, merge, path, report) for path in merge.sources]
+    sources = [_source_material(context, merge, vault.note(path), report) for path in merge.sources]
     edits, expected = _frontmatter_merge(context, note, sources, prefer_source, report)
     edits += _body_merge(note, sources, vault.config.related.heading, report)
     self_lines = _section_duplicates(context, note, vault.config.related.heading, keep_self=False)
@@ -514,7 +522,7 @@ class _FrontmatterDraft:
 
 
 def _frontmatter_merge(
-    context: _Context, note: Note, sources: list[Note], prefer_source: frozenset[str], report: MergeReport
+    context: MergeContext, note: Note, sources: list[Note], prefer_source: frozenset[str], report: MergeReport
 ) -> tuple[list[Edit], dict[str, Any]]:
     """TARGET's frontmatter edits and the data they must produce (see the module docstring)."""
     fm = note.frontmatter
@@ -595,7 +603,7 @@ def _copy_one_line_value(
 
 
 def _new_items(
-    context: _Context,
+    context: MergeContext,
     note: Note,
     sources: list[Note],
     prefer_source: frozenset[str],
@@ -606,7 +614,7 @@ def _new_items(
     an alias), and the keys TARGET lacks (with the first SOURCE that has each). Differing scalars are
     recorded in the report."""
     target_props = note.properties or {}
-    id_key = context.vault.config.id_property
+    id_key = context.config.id_property
     additions: dict[str, list[tuple[Any, str | None]]] = {}
     new_keys: dict[str, tuple[Note, KeyValue | None]] = {}
     present: dict[str, set[Any]] = {}
@@ -693,10 +701,10 @@ def _preferred_value(note: Note, source: Note, key: str) -> Edit:
     )
 
 
-def _identity(context: _Context, key: str, value: Any, source: str) -> Any:
+def _identity(context: MergeContext, key: str, value: Any, source: str) -> Any:
     """What makes two list items the same: the note a link names, an alias in any letter case, else the value."""
     if isinstance(value, str):
-        if key in context.vault.config.link_property_set or value.strip().startswith("[["):
+        if key in context.config.link_property_set or value.strip().startswith("[["):
             path = _item_note(context.after, value, source)
             if path is not None:
                 return ("note", path)

@@ -1,0 +1,81 @@
+"""`merge.plan_linking_note`, the pure per-note planner of a merge for the notes that link a merged SOURCE:
+a note's text and the merges in, its verified change out, with no vault on disk (the link indexes and the
+suffix matcher are built from a list of paths)."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaulttools.config import RELATED_HEADING, Config
+from vaulttools.merge import Merge, MergeContext, MergeReport, merge_context, plan_linking_note
+from vaulttools.note import Note
+from vaulttools.resolve import LinkIndex
+from vaulttools.suffixes import SuffixMatcher
+
+VAULT = ["a.md", "a-d9.md", "b.md", "deep/a 1.md", "x-d3.md", "x-d9.md", "n.md"]
+# a-d9 and `deep/a 1` fold into a; x-d9 into x-d3 (no `x.md`: `[[x]]` is broken, the family's by a suffix)
+MERGES = [Merge("a.md", ("a-d9.md", "deep/a 1.md")), Merge("x-d3.md", ("x-d9.md",))]
+LINK_PROPERTIES = frozenset({"related"})
+
+
+def context(merges: list[Merge] = MERGES) -> MergeContext:
+    config = Config()
+    return merge_context(LinkIndex(VAULT), merges, config, lambda: SuffixMatcher(VAULT, config.suffix_rules))
+
+
+def merged_text(text: str, merges: list[Merge] = MERGES, report: MergeReport | None = None) -> str:
+    note = Note("n.md", text.encode("utf-8"), LINK_PROPERTIES)
+    change = plan_linking_note(note, context(merges), report or MergeReport())
+    if change is None:
+        return text
+    assert change.path == "n.md" and change.old == note.raw and change.new_path is None
+    assert change.new is not None
+    return change.new.decode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("text", "merges", "expected"),
+    [
+        # no-op: nothing names a SOURCE, the link is not a link, or nothing is merged
+        ("no links at all\n", MERGES, "no links at all\n"),
+        ("[[a]] and [[b]] and [[x-d3]]\n", MERGES, "[[a]] and [[b]] and [[x-d3]]\n"),
+        ("`[[a-d9]]` and <!-- [[a-d9]] -->\n", MERGES, "`[[a-d9]]` and <!-- [[a-d9]] -->\n"),
+        ("```\n[[a-d9]]\n```\n", MERGES, "```\n[[a-d9]]\n```\n"),
+        ("[[a-d9]]\n", [], "[[a-d9]]\n"),
+        ("---\nrelated: [a, b]\n---\n", MERGES, "---\nrelated: [a, b]\n---\n"),
+        # every form of a link to a SOURCE points at its TARGET, in its own syntax
+        ("[[a-d9]]\n", MERGES, "[[a]]\n"),
+        ("[[A-D9|shown]] ![[a-d9#part]]\n", MERGES, "[[a|shown]] ![[a#part]]\n"),
+        ("[x](a-d9.md) [[deep/a 1]] [[a 1]]\n", MERGES, "[x](a.md) [[a]] [[a]]\n"),
+        ("---\nrelated: '[[x-d9]]'\n---\nbody\r\n", MERGES, "---\nrelated: '[[x-d3]]'\n---\nbody\r\n"),
+        # a broken link that misses only one family's members by a suffix goes to its TARGET
+        ("[[x]]\n", MERGES, "[[x-d3]]\n"),
+        ("[[x]]\n", [Merge("b.md", ("a-d9.md",))], "[[x]]\n"),
+        # a link list that then names a TARGET twice keeps its first entry
+        ("---\nrelated: [a, a-d9, b]\n---\n", MERGES, "---\nrelated: [a, b]\n---\n"),
+        ("---\nrelated:\n  - a-d9\n  - a\n---\n", MERGES, "---\nrelated:\n  - a\n---\n"),
+        (
+            f"text\n\n## {RELATED_HEADING}\n- [[a]]\n- [[a-d9]]\n- [[b]]\n",
+            MERGES,
+            f"text\n\n## {RELATED_HEADING}\n- [[a]]\n- [[b]]\n",
+        ),
+    ],
+)
+def test_links_follow_the_merge(text: str, merges: list[Merge], expected: str) -> None:
+    assert merged_text(text, merges) == expected
+
+
+def test_an_unreadable_note_is_left_alone() -> None:
+    note = Note("n.md", b"[[a-d9]] \xff\n", LINK_PROPERTIES)
+    assert plan_linking_note(note, context(), MergeReport()) is None
+
+
+def test_the_report_counts_what_the_note_planned() -> None:
+    report = MergeReport()
+    text = "---\nrelated: [a, a-d9]\n---\n[[a-d9]] `[[a-d9]]` [[x]]\n"
+    assert merged_text(text, report=report) == "---\nrelated: [a]\n---\n[[a]] `[[a-d9]]` [[x-d3]]\n"
+    assert (dict(report.links.rewritten), dict(report.links.left_alone)) == (
+        {"bare": 1, "wikilink": 1},
+        {"code": 1},
+    )
+    assert (report.suffixed_links_fixed, report.duplicates_removed) == (1, 1)
