@@ -12,6 +12,7 @@ import pytest
 from vaulttools.changes import BatchPlan, PlanReport, SkippedNote, plain_json, report_json
 from vaulttools.enrich import LinkWarning
 from vaulttools.history import RevertedBatch, RevertPlanReport
+from vaulttools.merge import DifferingScalar, MergedNotes, MergePlanReport
 from vaulttools.normalize import LinkEntry, NormalizeOptions, NormalizePlanReport
 from vaulttools.properties import PropertyPlanReport
 from vaulttools.rename import LeftAlone, RenamedFile, RenamedFolder, RenamePlanReport
@@ -68,6 +69,37 @@ FIXED = LinkEntry("n.md", 3, "[[a-d9]]", "a-d9", "a", ("-d\\d+",), ())
             },
         ),
         (
+            MergePlanReport(
+                [MergedNotes("a.md", ["a-d9.md"])],
+                {"wikilink": 1},
+                [DifferingScalar("a.md", "a-d9.md", "status", "done", None, "target")],
+                0,
+                [],
+                [],
+                2,
+                1,
+            ),
+            {
+                "merges": [{"target": "a.md", "sources": ["a-d9.md"]}],
+                "redirected_by_kind": {"wikilink": 1},
+                "differing_scalars": [
+                    {
+                        "target": "a.md",
+                        "source": "a-d9.md",
+                        "key": "status",
+                        "target_value": "done",
+                        "source_value": None,
+                        "taken": "target",
+                    }
+                ],
+                "paragraphs_already_present": 0,
+                "left_alone": [],
+                "warnings": [],
+                "notes_read": 2,
+                "notes_parsed": 1,
+            },
+        ),
+        (
             NormalizePlanReport(NormalizeOptions(fix_case=True), {"-d\\d+": 1}, [FIXED], [], [], []),
             {
                 "options": {"fix_case": True, "drop_md": False, "shorten_paths": False},
@@ -102,6 +134,17 @@ def test_a_report_becomes_the_json_report_object(report: object, expected: dict[
                 "reason": "unreadable-note",
                 "target": "a",
                 "detail": "",
+            },
+        ),
+        (
+            DifferingScalar("a.md", "b.md", "n", 1, 2.5, "source"),
+            {
+                "target": "a.md",
+                "source": "b.md",
+                "key": "n",
+                "target_value": 1,
+                "source_value": 2.5,
+                "taken": "source",
             },
         ),
         (

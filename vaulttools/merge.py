@@ -64,6 +64,23 @@ class Merge:
     sources: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class DifferingScalar:
+    """A scalar property TARGET and a SOURCE give different values; `taken` says whose value the merged
+    note keeps ("target", or "source" with `--prefer-source KEY`)."""
+
+    target: str
+    source: str
+    key: str
+    target_value: Any  # a plain JSON value (str, int, float, bool or None); anything else as its str()
+    source_value: Any
+    taken: str
+
+    @property
+    def source_taken(self) -> bool:
+        return self.taken == "source"
+
+
 @dataclass
 class MergeReport:
     """What the planner did; becomes `plan.counts` and `plan.report`."""
@@ -76,7 +93,7 @@ class MergeReport:
     keys_added: int = 0
     paragraphs_added: int = 0
     paragraphs_already_present: int = 0
-    differing: list[dict[str, Any]] = field(default_factory=list)
+    differing: list[DifferingScalar] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def absorb(self, other: MergeReport) -> None:
@@ -99,7 +116,7 @@ class MergePlanReport(PlanReport):
 
     merges: list[MergedNotes]
     redirected_by_kind: dict[str, int]
-    differing_scalars: list[dict[str, Any]]  # target, source, key, target_value, source_value, taken
+    differing_scalars: list[DifferingScalar]
     paragraphs_already_present: int
     left_alone: list[LeftAlone]
     warnings: list[str]
@@ -242,7 +259,7 @@ def plan_merges(
             changes.append(change)
         for source in merge.sources:
             changes.append(FileChange(source, vault.read_bytes(source), None))
-    taken = {entry["key"] for entry in report.differing if entry["taken"] == "source"}
+    taken = {entry.key for entry in report.differing if entry.source_taken}
     for key in sorted(preferred - taken):
         report.warnings.append(
             f"--prefer-source {key}: no SOURCE has another value for {key!r}; nothing taken"
@@ -539,10 +556,10 @@ def _frontmatter_merge(
             _copy_one_line_value(draft, key, source, located, report)
     sources_by_path = {source.path: source for source in sources}
     for entry in report.differing:
-        if entry["target"] == note.path and entry["taken"] == "source":
-            source = sources_by_path[entry["source"]]
-            draft.edits.append(_preferred_value(note, source, entry["key"]))
-            draft.expected[entry["key"]] = (source.properties or {})[entry["key"]]
+        if entry.target == note.path and entry.source_taken:
+            source = sources_by_path[entry.source]
+            draft.edits.append(_preferred_value(note, source, entry.key))
+            draft.expected[entry.key] = (source.properties or {})[entry.key]
     if draft.tail:
         draft.edits.append(Edit(fm.end, fm.end, "", "".join(draft.tail), "merge-key"))
     return draft.edits, draft.expected
@@ -721,18 +738,16 @@ def _identity(context: MergeContext, key: str, value: Any, source: str) -> Any:
 def _differing_scalar(
     note: Note, source: Note, key: str, value: Any, prefer: bool, report: MergeReport
 ) -> None:
-    already_taken = any(
-        d["target"] == note.path and d["key"] == key and d["taken"] == "source" for d in report.differing
-    )
+    already_taken = any(d.target == note.path and d.key == key and d.source_taken for d in report.differing)
     report.differing.append(
-        {
-            "target": note.path,
-            "source": source.path,
-            "key": key,
-            "target_value": _plain(note.properties.get(key) if note.properties else None),
-            "source_value": _plain(value),
-            "taken": "source" if prefer and not already_taken else "target",
-        }
+        DifferingScalar(
+            target=note.path,
+            source=source.path,
+            key=key,
+            target_value=_plain(note.properties.get(key) if note.properties else None),
+            source_value=_plain(value),
+            taken="source" if prefer and not already_taken else "target",
+        )
     )
 
 

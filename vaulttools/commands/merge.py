@@ -106,11 +106,11 @@ def describe(plan: BatchPlan[MergePlanReport]) -> list[str]:
     ]
     lines += [f"{text}: {counts[key]}" for key, text in extra if counts.get(key)]
     for entry in report.differing_scalars:
-        taken = entry["source"] if entry["taken"] == "source" else entry["target"]
+        taken = entry.source if entry.source_taken else entry.target
         lines.append(
-            f"differs: {entry['key']}: {_short(entry['target_value'])} in {entry['target']}, "
-            f"{_short(entry['source_value'])} in {entry['source']}; kept {taken}'s"
-            + (f" (--prefer-source {entry['key']} takes the source's)" if entry["taken"] == "target" else "")
+            f"differs: {entry.key}: {_short(entry.target_value)} in {entry.target}, "
+            f"{_short(entry.source_value)} in {entry.source}; kept {taken}'s"
+            + (f" (--prefer-source {entry.key} takes the source's)" if not entry.source_taken else "")
         )
     for place in report.left_alone:
         lines.append(f"left alone ({place.reason}): {place.path}:{place.line}  [[{place.target}]]")
