@@ -14,7 +14,7 @@ from vaulttools.changes import BatchPlan
 from vaulttools.check import check_vault
 from vaulttools.normalize import NormalizeOptions, plan_normalize
 from vaulttools.related import plan_sync_related
-from vaulttools.rename import plan_renames
+from vaulttools.rename import RenameOptions, plan_renames
 from vaulttools.vault import Vault
 
 
@@ -40,7 +40,9 @@ def _comparable(plan: BatchPlan) -> tuple:
 
 
 PLANNERS: dict[str, Callable[[Vault], BatchPlan]] = {
-    "rename": lambda v: plan_renames(v, [("concept-hub-note", "concept-hub-renamed")], keep_alias=True),
+    "rename": lambda v: plan_renames(
+        v, [("concept-hub-note", "concept-hub-renamed")], RenameOptions(keep_alias=True)
+    ),
     "normalize-links": lambda v: plan_normalize(v, NormalizeOptions(fix_case=True, shorten_paths=True)),
     "sync-related": plan_sync_related,
 }

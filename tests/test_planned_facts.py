@@ -46,7 +46,7 @@ def vault_dir(tmp_path: Path) -> Path:
 
 
 def _rename(vault: Vault) -> BatchPlan:
-    return plan_renames(vault, [("c", "d")], keep_alias=False)
+    return plan_renames(vault, [("c", "d")])
 
 
 def _merge(vault: Vault) -> BatchPlan:
@@ -154,6 +154,6 @@ def test_the_declared_facts(vault_dir: Path) -> None:
 
 def test_a_swap_of_names_does_not_expect_its_own_destinations_free(vault_dir: Path) -> None:
     vault = Vault(vault_dir)
-    plan = plan_renames(vault, [("c", "b"), ("b", "c")], keep_alias=False)
+    plan = plan_renames(vault, [("c", "b"), ("b", "c")])
     assert plan.expects == {}
     assert run_batch(vault, plan, BatchOptions()).committed

@@ -151,7 +151,7 @@ def test_rename_and_back_restores_the_vault_and_touches_only_links(
     files: dict[str, bytes], old: str, new: str
 ) -> None:
     with vault_on_disk(files) as root:
-        forward = plan_renames(Vault(root), [(old, new)], keep_alias=False)
+        forward = plan_renames(Vault(root), [(old, new)])
         run_batch(Vault(root), forward, WRITE_NO_COMMIT)
         renamed = read_all(root)
         for change in forward.changes:
@@ -159,7 +159,7 @@ def test_rename_and_back_restores_the_vault_and_touches_only_links(
             after = Note(change.final_path, change.new or b"")
             if before.editable and change.new_path is None:
                 assert masked(before) == masked(after), change.path
-        back = plan_renames(Vault(root), [(forward.report.renames[0].new, old)], keep_alias=False)
+        back = plan_renames(Vault(root), [(forward.report.renames[0].new, old)])
         run_batch(Vault(root), back, WRITE_NO_COMMIT)
         restored = read_all(root)
     assert set(renamed) != set(files)

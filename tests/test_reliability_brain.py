@@ -55,7 +55,7 @@ def test_rename_the_twenty_most_linked_notes_and_undo_each(brain_vault: Path, ru
     for path in targets:
         old_stem = stem_of(path)
         new_stem = f"{old_stem} renamed"
-        plan = plan_renames(Vault(brain_vault), [("/" + path, new_stem)], keep_alias=False)
+        plan = plan_renames(Vault(brain_vault), [("/" + path, new_stem)])
         run_batch(Vault(brain_vault), plan, BatchOptions())
         for change in plan.changes:
             assert change.old is not None and change.new is not None
@@ -64,7 +64,7 @@ def test_rename_the_twenty_most_linked_notes_and_undo_each(brain_vault: Path, ru
                 assert_only_links_changed(change.old, change.new, change.path)
         # Undoing the name change in every touched file gives back the original bytes (letter case aside).
         renamed_path = path[: len(path) - len(old_stem) - 3] + new_stem + ".md"
-        back = plan_renames(Vault(brain_vault), [("/" + renamed_path, old_stem)], keep_alias=False)
+        back = plan_renames(Vault(brain_vault), [("/" + renamed_path, old_stem)])
         restored = {c.final_path: c.new for c in back.changes}
         for change in plan.changes:
             again = restored.get(change.path, change.new)

@@ -173,7 +173,7 @@ def test_note_changed_by_another_program_while_writing_is_detected_and_rolled_ba
     sample_vault: Path,
 ) -> None:
     vault = Vault(sample_vault)
-    plan = plan_renames(vault, [(OLD, NEW)], keep_alias=False)
+    plan = plan_renames(vault, [(OLD, NEW)])
     before = snapshot(sample_vault)
     victim = plan.changes[-1].path
     edited_by_user = before[victim] + b"\nA line typed in Obsidian.\n"
@@ -194,7 +194,7 @@ def test_note_changed_by_another_program_while_writing_is_detected_and_rolled_ba
 
 def test_note_changed_between_planning_and_writing_is_refused(sample_vault: Path) -> None:
     vault = Vault(sample_vault)
-    plan = plan_renames(vault, [(OLD, NEW)], keep_alias=False)
+    plan = plan_renames(vault, [(OLD, NEW)])
     victim = sample_vault / plan.changes[0].path
     victim.write_bytes(victim.read_bytes() + b"typed meanwhile\n")
     git(sample_vault, "commit", "-qam", "user edit")  # committed, so only the content hash can tell

@@ -167,7 +167,7 @@ def test_swap_is_rolled_back_when_a_write_fails(tmp_path: Path, monkeypatch: pyt
     (source / "b.md").write_bytes(b"B [[a]]\r\n")
     vault = make_git_vault(source, tmp_path / "vault")
     before = snapshot(vault)
-    plan = plan_renames(Vault(vault), [("a", "b"), ("b", "a")], keep_alias=False)
+    plan = plan_renames(Vault(vault), [("a", "b"), ("b", "a")])
     calls = []
     original = batch._write_change
 
@@ -182,9 +182,7 @@ def test_swap_is_rolled_back_when_a_write_fails(tmp_path: Path, monkeypatch: pyt
         run_batch(Vault(vault), plan, BatchOptions())
     assert snapshot(vault) == before
     monkeypatch.setattr(batch, "_write_change", original)
-    run_batch(
-        Vault(vault), plan_renames(Vault(vault), [("a", "b"), ("b", "a")], keep_alias=False), BatchOptions()
-    )
+    run_batch(Vault(vault), plan_renames(Vault(vault), [("a", "b"), ("b", "a")]), BatchOptions())
     assert (vault / "a.md").read_bytes() == b"B [[b]]\r\n"
     assert (vault / "b.md").read_bytes() == b"A [[a]]\n"
 
@@ -201,7 +199,7 @@ def test_brain_corpus_only_link_targets_change(brain_vault: Path) -> None:
     vault = Vault(brain_vault)
     for name in BRAIN_NOTES:
         new = f"{name} zq"
-        plan = plan_renames(vault, [(name, new)], keep_alias=False)
+        plan = plan_renames(vault, [(name, new)])
         assert plan.counts["links_rewritten"] > 0
         assert plan.counts["links_left_alone"] == 0
         for change in plan.changes:

@@ -272,7 +272,7 @@ def test_moving_a_folder_and_back_is_the_identity(
 
 def _move(root: Path, old: str, new: str) -> None:
     vault = Vault(root)
-    plan = plan_renames(vault, [(old, new)], keep_alias=False)
+    plan = plan_renames(vault, [(old, new)])
     run_batch(vault, plan, BatchOptions(commit=False))
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from vaulttools.errors import VaultError
 from vaulttools.rename import (
+    RenameOptions,
     name_spellings,
     new_note_path,
     parse_rename_map,
@@ -30,7 +31,7 @@ def _vault(tmp_path: Path, files: dict[str, str | bytes]) -> Vault:
 
 def _rewritten(tmp_path: Path, files: dict[str, str], pairs: list[tuple[str, str]], path: str) -> str | None:
     """The new text of `path` after planning the renames (None when the note does not change)."""
-    plan = plan_renames(_vault(tmp_path, files), pairs, keep_alias=False)
+    plan = plan_renames(_vault(tmp_path, files), pairs)
     for change in plan.changes:
         if change.path == path:
             assert change.new is not None
@@ -137,7 +138,7 @@ def test_property_forms(tmp_path: Path, yaml_before: str, yaml_after: str | None
 
 def test_renamed_note_updates_its_id_and_self_links(tmp_path: Path) -> None:
     files = {"old.md": "---\nid: 'old' # same as the file\ntype: x\n---\n[[old#H]] [[#H]] [[Old|old]]\n"}
-    plan = plan_renames(_vault(tmp_path, files), [("old", "new")], keep_alias=False)
+    plan = plan_renames(_vault(tmp_path, files), [("old", "new")])
     [change] = plan.changes
     assert (change.path, change.new_path) == ("old.md", "new.md")
     assert change.new == b"---\nid: 'new' # same as the file\ntype: x\n---\n[[new#H]] [[#H]] [[new|new]]\n"
@@ -146,14 +147,14 @@ def test_renamed_note_updates_its_id_and_self_links(tmp_path: Path) -> None:
 
 def test_id_that_differs_from_the_name_is_kept(tmp_path: Path) -> None:
     files = {"old.md": "---\nid: something-else\n---\n"}
-    plan = plan_renames(_vault(tmp_path, files), [("old", "new")], keep_alias=False)
+    plan = plan_renames(_vault(tmp_path, files), [("old", "new")])
     assert plan.changes[0].new == files["old.md"].encode()
 
 
 def test_unparsable_frontmatter_keeps_yaml_but_body_links_change(tmp_path: Path) -> None:
     text = '---\ntags: ["a"\nrelated: ["old"]\n---\n[[old]]\n'
     files = {"old.md": "x\n", "src.md": text}
-    plan = plan_renames(_vault(tmp_path, files), [("old", "new")], keep_alias=False)
+    plan = plan_renames(_vault(tmp_path, files), [("old", "new")])
     change = next(c for c in plan.changes if c.path == "src.md")
     assert change.new == b'---\ntags: ["a"\nrelated: ["old"]\n---\n[[new]]\n'
     assert plan.report.left_alone_by_reason == {"unparsable-frontmatter": 1}
@@ -161,7 +162,7 @@ def test_unparsable_frontmatter_keeps_yaml_but_body_links_change(tmp_path: Path)
 
 def test_left_alone_links_are_counted_by_reason(tmp_path: Path) -> None:
     files = {"old.md": "x\n", "src.md": "`[[old]]` <!-- [[old]] -->\n```\n[[old]]\n```\n"}
-    plan = plan_renames(_vault(tmp_path, files), [("old", "new")], keep_alias=False)
+    plan = plan_renames(_vault(tmp_path, files), [("old", "new")])
     assert plan.report.left_alone_by_reason == {"code": 2, "html-comment": 1}
     assert [c.path for c in plan.changes] == ["old.md"]
 
@@ -169,7 +170,7 @@ def test_left_alone_links_are_counted_by_reason(tmp_path: Path) -> None:
 def test_new_name_shared_with_another_note_widens_links(tmp_path: Path) -> None:
     # Renaming a/old to a/note while b/note exists: the bare name is now ambiguous for src.md (root).
     files = {"a/old.md": "x\n", "b/note.md": "x\n", "src.md": "[[old]] [[note]]\n"}
-    plan = plan_renames(_vault(tmp_path, files), [("old", "note")], keep_alias=False)
+    plan = plan_renames(_vault(tmp_path, files), [("old", "note")])
     change = next(c for c in plan.changes if c.path == "src.md")
     # [[note]] was b/note.md; it must stay on b/note.md, and the renamed note gets a unique path.
     assert change.new == b"[[a/note]] [[b/note]]\n"
@@ -179,7 +180,7 @@ def test_new_name_shared_with_another_note_widens_links(tmp_path: Path) -> None:
 
 def test_moved_note_keeps_its_relative_links(tmp_path: Path) -> None:
     files = {"a/old.md": "[[../x.md]] [[./y]] [x](../x.md) [[old]]\n", "x.md": "x\n", "a/y.md": "y\n"}
-    plan = plan_renames(_vault(tmp_path, files), [("old", "b/c/new")], keep_alias=False)
+    plan = plan_renames(_vault(tmp_path, files), [("old", "b/c/new")])
     [change] = plan.changes
     assert change.new_path == "b/c/new.md"
     assert change.new == b"[[../../x.md]] [[../../a/y]] [x](../../x.md) [[new]]\n"
@@ -187,7 +188,7 @@ def test_moved_note_keeps_its_relative_links(tmp_path: Path) -> None:
 
 def test_chain_and_swap_are_simultaneous(tmp_path: Path) -> None:
     files = {"a.md": "[[b]] [[c]]\n", "b.md": "[[a]]\n", "c.md": "[[a]] [[b]]\n"}
-    plan = plan_renames(_vault(tmp_path, files), [("a", "b"), ("b", "a"), ("c", "d")], keep_alias=False)
+    plan = plan_renames(_vault(tmp_path, files), [("a", "b"), ("b", "a"), ("c", "d")])
     got = {(c.path, c.new_path): c.new for c in plan.changes}
     assert got == {
         ("a.md", "b.md"): b"[[a]] [[d]]\n",
@@ -253,7 +254,7 @@ def test_prefilter_spellings() -> None:
 
 def test_prefilter_reads_but_does_not_parse_unrelated_notes(tmp_path: Path) -> None:
     files = {"old.md": "x\n", "src.md": "[[old]]\n", **{f"n{i}.md": "[[other]]\n" for i in range(5)}}
-    plan = plan_renames(_vault(tmp_path, files), [("old", "new")], keep_alias=False)
+    plan = plan_renames(_vault(tmp_path, files), [("old", "new")])
     assert plan.report.notes_parsed == 2
 
 
@@ -297,12 +298,12 @@ def test_bad_maps_are_refused(text: str, name: str) -> None:
 def test_refused_maps(tmp_path: Path, pairs: list[tuple[str, str]], message: str) -> None:
     files = {"old.md": "x\n", "other.md": "x\n", "a/dup.md": "x\n", "b/dup.md": "x\n"}
     with pytest.raises(VaultError, match=message):
-        plan_renames(_vault(tmp_path, files), pairs, keep_alias=False)
+        plan_renames(_vault(tmp_path, files), pairs)
 
 
 def test_a_map_entry_that_changes_nothing_is_left_out_with_a_warning(tmp_path: Path) -> None:
     files = {"old.md": "x\n", "other.md": "[[old]] [[other]]\n"}
-    plan = plan_renames(_vault(tmp_path, files), [("old", "old"), ("other", "renamed")], keep_alias=False)
+    plan = plan_renames(_vault(tmp_path, files), [("old", "old"), ("other", "renamed")])
     assert sorted((c.path, c.new_path) for c in plan.changes) == [("other.md", "renamed.md")]
     assert plan.report.warnings == ["'old' is already called 'old'; left out"]
 
@@ -322,7 +323,9 @@ ALIAS_FORMS = [
 
 @pytest.mark.parametrize(("before", "after"), ALIAS_FORMS)
 def test_keep_alias(tmp_path: Path, before: str, after: str) -> None:
-    plan = plan_renames(_vault(tmp_path, {"old.md": before}), [("old", "new")], keep_alias=True)
+    plan = plan_renames(
+        _vault(tmp_path, {"old.md": before}), [("old", "new")], RenameOptions(keep_alias=True)
+    )
     assert plan.changes[0].new == after.encode()
 
 
@@ -332,4 +335,4 @@ def test_keep_alias(tmp_path: Path, before: str, after: str) -> None:
 )
 def test_keep_alias_refuses_shapes_it_cannot_edit(tmp_path: Path, before: str) -> None:
     with pytest.raises(VaultError):
-        plan_renames(_vault(tmp_path, {"old.md": before}), [("old", "new")], keep_alias=True)
+        plan_renames(_vault(tmp_path, {"old.md": before}), [("old", "new")], RenameOptions(keep_alias=True))

@@ -206,14 +206,14 @@ def test_a_lock_held_by_another_process_refuses_in_process(sample_vault: Path) -
     holder = hold_the_lock(sample_vault, "sync-related")
     try:
         vault = Vault(sample_vault)
-        plan = plan_renames(vault, [(OLD, NEW)], keep_alias=False)
+        plan = plan_renames(vault, [(OLD, NEW)])
         with pytest.raises(lock.VaultLocked, match=r"another vaulttools command \(sync-related, pid \d+"):
             run_batch(vault, plan, BatchOptions())
     finally:
         holder.communicate(input="", timeout=30)
     assert lock.holder(sample_vault) is None
     assert run_batch(
-        Vault(sample_vault), plan_renames(Vault(sample_vault), [(OLD, NEW)], keep_alias=False), BatchOptions()
+        Vault(sample_vault), plan_renames(Vault(sample_vault), [(OLD, NEW)]), BatchOptions()
     ).written
 
 
@@ -311,7 +311,7 @@ def test_a_renamed_source_moved_away_after_planning_refuses_with_nothing_written
 
     vault_dir = Path(shutil.copytree(SAMPLE_VAULT, tmp_path / "vault"))
     vault = Vault(vault_dir)
-    plan = plan_renames(vault, [(OLD, NEW)], keep_alias=False)
+    plan = plan_renames(vault, [(OLD, NEW)])
     (vault_dir / f"{OLD}.md").rename(vault_dir / "elsewhere.md")
     before = snapshot(vault_dir)
     with pytest.raises(

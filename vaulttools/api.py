@@ -64,9 +64,9 @@ class Vault(_vault.Vault):
     def enrich(
         self, file: str | Path, *, replace: bool = False, fail_on_existing: bool = False
     ) -> BatchPlan[EnrichPlanReport]:
-        from vaulttools.enrich import plan_enrich_file
+        from vaulttools.enrich import EnrichOptions, plan_enrich_file
 
-        return plan_enrich_file(self, Path(file), replace=replace, fail_on_existing=fail_on_existing)
+        return plan_enrich_file(self, Path(file), EnrichOptions(replace, fail_on_existing))
 
     def rename(
         self,
@@ -77,12 +77,12 @@ class Vault(_vault.Vault):
         keep_alias: bool = False,
     ) -> BatchPlan[RenamePlanReport]:
         """Rename OLD to NEW (or every pair of `renames`, simultaneously) and rewrite every reference."""
-        from vaulttools.rename import plan_renames
+        from vaulttools.rename import RenameOptions, plan_renames
 
         pairs = list(renames or [])
         if old is not None and new is not None:
             pairs.insert(0, (old, new))
-        return plan_renames(self, pairs, keep_alias=keep_alias)
+        return plan_renames(self, pairs, RenameOptions(keep_alias))
 
     def duplicates(self) -> list[Family]:
         """The families of notes that are the same note (one name up to a suffix rule, or one `id`)."""
@@ -100,19 +100,16 @@ class Vault(_vault.Vault):
     ) -> BatchPlan[MergePlanReport]:
         """Merge SOURCE notes into `into` (or, with `all_families`, every family into its kept note)."""
         from vaulttools.duplicates import scan_families
-        from vaulttools.merge import Merge, plan_merges, resolve_merge
+        from vaulttools.merge import Merge, MergeOptions, plan_merges, resolve_merge
 
+        options = MergeOptions(tuple(prefer_source or ()))
         if all_families:
             scan = scan_families(self)
             merges = [Merge(family.keep, tuple(family.sources)) for family in scan.families]
-            return plan_merges(
-                self, merges, prefer_source=prefer_source or (), spelling_notes=scan.spelling_notes
-            )
+            return plan_merges(self, merges, options, spelling_notes=scan.spelling_notes)
         if into is None:
             raise VaultError("merge: say which note the sources go into (into=...)")
-        return plan_merges(
-            self, [resolve_merge(self, sources or [], into)], prefer_source=prefer_source or ()
-        )
+        return plan_merges(self, [resolve_merge(self, sources or [], into)], options)
 
     def sync_related(self, limit: int | None = None) -> BatchPlan:
         """Plan `sync-related`: every grouped note's "Related across articles" section."""

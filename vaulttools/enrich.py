@@ -658,15 +658,25 @@ def suffix_hint(vault: Vault, target: str, source: str) -> SuffixHint:
     return SuffixHint(proposed, tuple(c.path for c in suggestion.candidates))
 
 
+@dataclass(frozen=True)
+class EnrichOptions:
+    """What enrich does with a note that already has a different enrichment paragraph: skip it (the
+    default), overwrite it (`replace`), or refuse the whole batch (`fail_on_existing`)."""
+
+    replace: bool = False
+    fail_on_existing: bool = False
+
+
 def plan_enrich(
     vault: Vault,
     entries: list[EnrichmentEntry],
+    options: EnrichOptions | None = None,
     *,
     source: str,
-    replace: bool = False,
-    fail_on_existing: bool = False,
 ) -> BatchPlan[EnrichPlanReport]:
     """Validate the entries against the vault, then plan one paragraph per note as one batch."""
+    options = options or EnrichOptions()
+    replace, fail_on_existing = options.replace, options.fail_on_existing
     if replace and fail_on_existing:
         raise VaultError("--replace and --fail-on-existing contradict each other; pass one of them")
     paths, problems = resolve_slugs(vault, [(entry.slug, entry.line) for entry in entries])
@@ -731,7 +741,7 @@ def _batch_plan(
 
 
 def plan_enrich_file(
-    vault: Vault, path: Path, *, replace: bool = False, fail_on_existing: bool = False
+    vault: Vault, path: Path, options: EnrichOptions | None = None
 ) -> BatchPlan[EnrichPlanReport]:
     """Read, parse and validate `path`, then plan the batch; every input problem is raised at once."""
     fmt = input_format(path)
@@ -742,6 +752,4 @@ def plan_enrich_file(
     problems = sorted([*parsed.problems, *slug_problems], key=lambda p: p.line or 0)
     if problems:
         raise EnrichInputError(source, problems, "fix them and run again")
-    return plan_enrich(
-        vault, parsed.entries, source=source, replace=replace, fail_on_existing=fail_on_existing
-    )
+    return plan_enrich(vault, parsed.entries, options, source=source)

@@ -233,11 +233,19 @@ def merge_context(
     return MergeContext(index, after, moved, family_of, targets, interesting, suffix_matcher, config)
 
 
+@dataclass(frozen=True)
+class MergeOptions:
+    """`prefer_source`: the scalar properties whose value is taken from the SOURCE where the notes differ
+    (TARGET's value stays otherwise)."""
+
+    prefer_source: tuple[str, ...] = ()
+
+
 def plan_merges(
     vault: Vault,
     merges: list[Merge],
+    options: MergeOptions | None = None,
     *,
-    prefer_source: Iterable[str] = (),
     spelling_notes: list[str] | None = None,
 ) -> BatchPlan[MergePlanReport]:
     """The batch that folds every merge's SOURCEs into its TARGET; writes nothing.
@@ -252,7 +260,7 @@ def plan_merges(
     changes, report = _plan_linking_notes(vault, context, spelling_notes)
     # Canvases as a rename updates them: file nodes and text-node links to a SOURCE now name its TARGET.
     changes += plan_canvases(vault, context.moved, context.after, report.links)
-    preferred = frozenset(prefer_source)
+    preferred = frozenset((options or MergeOptions()).prefer_source)
     for merge in merges:
         change = _plan_target(vault, context, merge, preferred, report)
         if change is not None:

@@ -656,21 +656,29 @@ def _reaches(index: LinkIndex, target: str, source: str, dest: str) -> bool:
 # --- planning ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RenameOptions:
+    """How a rename treats the renamed notes: `keep_alias` adds each old name to its note's `aliases`."""
+
+    keep_alias: bool = False
+
+
 def plan_renames(
-    vault: Vault, renames: list[tuple[str, str]], *, keep_alias: bool
+    vault: Vault, renames: list[tuple[str, str]], options: RenameOptions | None = None
 ) -> BatchPlan[RenamePlanReport]:
     """The batch that renames every OLD to NEW and rewrites every reference; writes nothing.
 
     Reading every note for the byte prefilter and planning the notes it lets through run on every core
     for big vaults: each worker plans a slice of the notes with its own report, merged in note order.
     """
+    options = options or RenameOptions()
     unchanged: list[str] = []
     resolved = resolve_renames(vault, renames, unchanged)
     moved = {r.old_path: r.new_path for r in resolved}
     by_old_path = {r.old_path: r for r in resolved}
     after = renamed_index(vault.index, resolved)
     pattern = candidate_pattern(resolved, after)
-    context = RenameContext(vault.index, after, moved, vault.config.id_property, keep_alias)
+    context = RenameContext(vault.index, after, moved, vault.config.id_property, options.keep_alias)
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], RenameReport]]:
         report = RenameReport()

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.enrich import EnrichInputError, EnrichPlanReport, LinkWarning, plan_enrich_file
+from vaulttools.enrich import EnrichInputError, EnrichOptions, EnrichPlanReport, LinkWarning, plan_enrich_file
 from vaulttools.errors import VaultError
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 
@@ -45,7 +45,7 @@ def enrich(app: App, file: Path, replace: bool, fail_on_existing: bool, **flags:
       vaulttools enrich edits.csv --fail-on-existing --json
     """
     try:
-        plan = plan_enrich_file(app.vault, file, replace=replace, fail_on_existing=fail_on_existing)
+        plan = plan_enrich_file(app.vault, file, EnrichOptions(replace, fail_on_existing))
     except EnrichInputError as exc:
         # One problem per line on stderr, then the one-line error (exit 2) the CLI prints for every failure.
         raise VaultError(exc.summary, lines=exc.lines) from exc

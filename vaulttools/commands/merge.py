@@ -60,7 +60,7 @@ def merge(
       vaulttools merge "entity-slack 1" --into entity-slack --prefer-source definition
       vaulttools merge --all
     """
-    from vaulttools.merge import Merge, plan_merges, resolve_merge
+    from vaulttools.merge import Merge, MergeOptions, plan_merges, resolve_merge
 
     vault = app.vault
     merges: list[Merge]
@@ -79,7 +79,7 @@ def merge(
                 "missing --into TARGET: say which note the SOURCEs are merged into (or use --all)"
             )
         merges = [resolve_merge(vault, sources, target)]
-    plan = plan_merges(vault, merges, prefer_source=prefer_source, spelling_notes=spelling_notes)
+    plan = plan_merges(vault, merges, MergeOptions(prefer_source), spelling_notes=spelling_notes)
     return execute_plan(app, plan, **flags, describe=describe)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
-from vaulttools.rename import LeftAlone, RenamePlanReport, plan_renames, read_rename_map
+from vaulttools.rename import LeftAlone, RenameOptions, RenamePlanReport, plan_renames, read_rename_map
 from vaulttools.shell import (
     CONTEXT_SETTINGS,
     App,
@@ -54,7 +54,7 @@ def rename(
       vaulttools rename --map renames.csv --json
     """
     pairs = pairs_from_arguments(old, new, map_file, read_rename_map, "vaulttools rename old-name new-name")
-    plan = plan_renames(app.vault, pairs, keep_alias=keep_alias)
+    plan = plan_renames(app.vault, pairs, RenameOptions(keep_alias=keep_alias))
     return execute_plan(app, plan, **flags, describe=describe)
 
 
