@@ -9,7 +9,8 @@ Usage::
 What it does:
     1. generates a vault with bench/generate.py (seeded) into bench/out/vault-<N>-s<seed>/, makes it a git
        repository and tags the first commit `bench-base`; later runs reuse it (delete the folder to regenerate);
-    2. measures the floor: a Python process (same interpreter) that walks the vault and reads every note's
+    2. measures the floor (before and after the commands, at least 3 reads each time, median of all): a
+       Python process (same interpreter) that walks the vault and reads every note's
        bytes, and `grep -rlF <hub slug>` for reference;
     3. times each command as a whole process (`python -m vaulttools -q ...`), median of --runs runs, with a
        warm page cache (one untimed warm-up run of every command first). Before every run of a writing
@@ -571,9 +572,15 @@ def run_bench(bench: Bench, vault: Path, runs: int) -> Measure:
     return measure
 
 
-def run_floor(vault: Path, runs: int) -> Measure:
-    measure = Measure("floor: read every note")
-    for attempt in range(runs + 1):
+FLOOR_READS = 3  # at least, each time the floor is read: one read moved by ±30 % on a quiet machine
+
+
+def run_floor(vault: Path, runs: int, measure: Measure | None = None) -> Measure:
+    """Reads the floor `max(runs, FLOOR_READS)` times (after a warm-up), adding to `measure` if given: the
+    floor is read before and after a profile's rows and its median taken over both, so a floor read in a
+    quiet or a busy minute does not decide every ratio of the table."""
+    measure = measure or Measure("floor: read every note")
+    for attempt in range(max(runs, FLOOR_READS) + 1):
         seconds, rss, _ = timed([sys.executable, "-c", FLOOR_CODE, str(vault)], vault)
         if attempt > 0:
             measure.seconds.append(seconds)
@@ -633,6 +640,7 @@ def run_profile(profile: str, args: argparse.Namespace, wanted: set[str]) -> dic
         measures.append(run_bench(bench, vault, args.runs))
         if bench.name == "recover":
             measures.append(run_write_phase(vault, args.runs))
+    run_floor(vault, args.runs, floor)  # again after the rows: the median spans the whole profile's run
     print(format_table(measures, floor.median, args.notes), flush=True)  # before the phases, which may fail
     phases: list[Phase] = []
     if not wanted or PHASES_ROW in wanted:
