@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "resolve",
             "suffixes",
             "sections",
+            "bodylists",
             "yamlscalars",
             "yamlnodes",
             "canvas",

@@ -9,7 +9,8 @@ Pure planning: a vault and a list of merges in, a `BatchPlan` out; nothing is wr
 2. TARGET: its frontmatter lists gain the SOURCEs' new items (in TARGET's style and quoting), its
    `aliases` the SOURCEs' names; scalars stay (differences are reported, or taken with `prefer_source`);
    the SOURCEs' body paragraphs it lacks go after its own body, before its enrichment paragraph and
-   "Related across articles" section.
+   "Related across articles" section; a SOURCE list sharing items with a list of TARGET adds only its
+   missing items, at the end of that list (`bodylists.py`).
 3. SOURCEs are deleted (a `FileChange` without new bytes; git records the deletion, `undo` restores it).
 
 Each TARGET is planned in two verified steps: its link edits (checked like any batch's), then the merge
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vaulttools.bodylists import TargetList, best_match, flat_list_items, target_list
 from vaulttools.changes import BatchPlan, FileChange, PlanReport
 from vaulttools.config import Config
 from vaulttools.duplicates import suffix_base
@@ -93,6 +95,7 @@ class MergeReport:
     keys_added: int = 0
     paragraphs_added: int = 0
     paragraphs_already_present: int = 0
+    body_list_items_added: int = 0
     differing: list[DifferingScalar] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -851,10 +854,12 @@ def _normalized(text: str) -> str:
 
 
 def _body_merge(note: Note, sources: list[Note], heading: str, report: MergeReport) -> list[Edit]:
-    """One insertion: the SOURCEs' paragraphs TARGET lacks, after its own body (see module docstring)."""
+    """The SOURCEs' paragraphs TARGET lacks, after its own body (see module docstring); a SOURCE's list that
+    shares items with a list of TARGET adds only its missing items, at the end of that list."""
     own_end, enrichment = _own_end(note, heading)
     present = _normalized(note.text[note.body_start :])
     has_title = any(_H1_RE.match(note.text, s) for s, _ in _blocks(note, note.body_start, own_end))
+    lists = _target_lists(note, own_end)
     paragraphs: list[str] = []
     borrowed_enrichment: str | None = None
     for source in sources:
@@ -863,19 +868,51 @@ def _body_merge(note: Note, sources: list[Note], heading: str, report: MergeRepo
             if number == 0 and has_title and _H1_RE.match(block) and "\n" not in block:
                 continue  # the SOURCE's title: TARGET has its own
             normalized = _normalized(block)
-            if normalized in present:
+            added = None if normalized in present else _merged_into_list(lists, block, report)
+            if normalized in present or added == 0:
                 report.paragraphs_already_present += 1
                 continue
             present += " " + normalized
+            if added is not None:
+                continue
             paragraphs.append(_with_newline(block, note.newline))
         if source_enrichment is not None and enrichment is None and borrowed_enrichment is None:
             borrowed_enrichment = _with_newline(source_enrichment, note.newline)
     report.paragraphs_added += len(paragraphs)
     if borrowed_enrichment is not None:
         paragraphs.append(borrowed_enrichment)
-    if not paragraphs:
-        return []
-    return [_insertion(note, own_end, paragraphs)]
+    edits = [
+        Edit(t.end, t.end, "", note.newline + note.newline.join(t.added), "merge-body")
+        for t in lists
+        if t.added
+    ]
+    return edits + ([_insertion(note, own_end, paragraphs)] if paragraphs else [])
+
+
+def _target_lists(note: Note, own_end: int) -> list[TargetList]:
+    """TARGET's own flat lists (not inside code), which a SOURCE's copy of a list adds its new items to."""
+    lists: list[TargetList] = []
+    for start, end in _blocks(note, note.body_start, own_end):
+        items = flat_list_items(note.text[start:end]) if note.region_at(start) is None else None
+        if items:
+            lists.append(target_list(end, items))
+    return lists
+
+
+def _merged_into_list(lists: list[TargetList], block: str, report: MergeReport) -> int | None:
+    """How many items BLOCK adds to the list of TARGET it shares items with (its missing ones, added at the
+    end of that list; the block itself is then not appended); None if BLOCK is no such list."""
+    items = flat_list_items(block)
+    into = best_match(lists, items) if items else None
+    if into is None or items is None:
+        return None
+    before = report.body_list_items_added
+    for item in items:
+        if item.content not in into.contents:
+            into.contents.add(item.content)
+            into.added += into.styled(item)
+            report.body_list_items_added += 1
+    return report.body_list_items_added - before
 
 
 def _with_newline(block: str, newline: str) -> str:
@@ -918,6 +955,7 @@ def _batch(merges: list[Merge], changes: list[FileChange], report: MergeReport) 
         "aliases_added": report.aliases_added,
         "properties_added": report.keys_added,
         "paragraphs_added": report.paragraphs_added,
+        "body_list_items_added": report.body_list_items_added,
         "scalars_differing": len(report.differing),
         "links_left_alone": sum(links.left_alone.values()),
     }

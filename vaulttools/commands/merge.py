@@ -103,6 +103,7 @@ def describe(plan: BatchPlan[MergePlanReport]) -> list[str]:
         ("aliases_added", "aliases added"),
         ("properties_added", "properties added"),
         ("paragraphs_added", "paragraphs added"),
+        ("body_list_items_added", "items added to the target's lists"),
     ]
     lines += [f"{text}: {counts[key]}" for key, text in extra if counts.get(key)]
     for entry in report.differing_scalars:
