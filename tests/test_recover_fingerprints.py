@@ -84,7 +84,8 @@ def _assert_refused(vault: Path, files: list[str], advice: str) -> None:
     assert re.fullmatch(
         rf"vaulttools: error: {len(files)} file\(s\) of the interrupted `vaulttools rename` batch \(id "
         r"[0-9a-f]{12}, started \d\d:\d\d:\d\d\) were changed by another program since it stopped; nothing "
-        r"was restored and the journal is kept: do as each line says",
+        r"was restored and the journal is kept: do as each line says, or run `vaulttools recover "
+        r"--keep-changed` to put back every other file and leave these as they are",
         lines[-1],
     ), lines[-1]
     assert snapshot(vault) == left  # nothing written, the other program's bytes included
@@ -179,3 +180,49 @@ def test_recover_json_lists_each_changed_file_as_a_problem(sample_vault: Path) -
     document = json.loads(refused.stdout)
     assert document["error"]["exit_code"] == 2
     assert document["problems"] == [f"{written[1]}: {CHANGED.format(path=shlex.quote(written[1]))}"]
+
+
+def test_keep_changed_puts_back_every_other_file_and_saves_the_original(sample_vault: Path) -> None:
+    before = snapshot(sample_vault)
+    record = _killed_rename(sample_vault, 3)
+    written = [p for p in _rewritten(record) if (sample_vault / p).read_bytes() != before[p]]
+    edited = sample_vault / written[0]
+    typed = edited.read_bytes() + b"typed in Obsidian after the crash\n"
+    edited.write_bytes(typed)
+
+    recovered = run_vaulttools(sample_vault, "recover", "--keep-changed")
+    assert recovered.returncode == 0, recovered.stderr
+    assert snapshot(sample_vault) == {**before, written[0]: typed}  # everything else as before the batch
+    saved = Path(".vaulttools") / "recovered" / record["batch_id"]
+    assert (sample_vault / saved / written[0]).read_bytes() == before[written[0]]
+    assert recovered.stdout.splitlines()[1:] == [
+        f"kept as another program left it: {written[0]}",
+        f"their bytes from before the batch: {saved.as_posix()}/",
+    ]
+    assert not (sample_vault / PLAN).exists()  # done: the journal is gone
+    assert git(sample_vault, "status", "--porcelain", "-z").split("\0")[:-1] == [f" M {written[0]}"]
+    assert commits(sample_vault) == 1
+
+
+def test_keep_changed_leaves_a_deletion_and_a_file_on_a_move_destination(sample_vault: Path) -> None:
+    before = snapshot(sample_vault)
+    record = _killed_rename(sample_vault, 1)
+    move = next(entry for entry in record["changes"] if entry["new_path"] not in (None, entry["path"]))
+    destination = sample_vault / move["new_path"]
+    destination.unlink(missing_ok=True)
+    destination.write_bytes(b"a note of the same name, made by hand\n")
+    untouched = [p for p in _rewritten(record) if (sample_vault / p).read_bytes() == before[p]]
+    (sample_vault / untouched[-1]).unlink()
+
+    recovered = run_vaulttools(sample_vault, "recover", "--keep-changed", "--json")
+    assert recovered.returncode == 0, recovered.stderr
+    document = json.loads(recovered.stdout)
+    assert document["kept"] == sorted([move["new_path"], untouched[-1]])
+    expected = {**before, move["new_path"]: b"a note of the same name, made by hand\n"}
+    del expected[untouched[-1]]
+    assert snapshot(sample_vault) == expected  # the moved note is back where it was, beside the hand-made one
+    saved_to = sample_vault / document["saved_to"]
+    assert (saved_to / untouched[-1]).read_bytes() == before[untouched[-1]]
+    assert sorted(p.relative_to(saved_to).as_posix() for p in saved_to.rglob("*") if p.is_file()) == [
+        untouched[-1]
+    ]

@@ -377,19 +377,26 @@ def describe_revert(plan: BatchPlan[RevertPlanReport]) -> list[str]:
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
+@click.option(
+    "--keep-changed",
+    is_flag=True,
+    help="Put back every other file and leave the files another program changed since the batch stopped as "
+    "they are (their bytes from before the batch are copied under .vaulttools/recovered/).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
-def recover(app: App, as_json: bool) -> int:
+def recover(app: App, keep_changed: bool, as_json: bool) -> int:
     """Put the vault back after a batch was killed midway (the journal says which files).
 
     \b
     Examples:
       vaulttools recover
+      vaulttools recover --keep-changed
       vaulttools -C ~/vault recover --json
     """
     from vaulttools.history import recover_interrupted
 
-    outcome = recover_interrupted(find_vault_root(app.vault_option))
+    outcome = recover_interrupted(find_vault_root(app.vault_option), keep_changed=keep_changed)
     if as_json:
         echo_json({"version": 1, **outcome._asdict()})
     elif outcome.status == "nothing":
@@ -404,6 +411,10 @@ def recover(app: App, as_json: bool) -> int:
             f"Restored {len(outcome.restored)} file(s) of the interrupted {outcome.batch}; "
             "nothing was committed."
         )
+        for path in outcome.kept:
+            click.echo(f"kept as another program left it: {path}")
+        if outcome.saved_to:
+            click.echo(f"their bytes from before the batch: {outcome.saved_to}/")
     return EXIT_OK
 
 

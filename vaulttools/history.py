@@ -121,13 +121,17 @@ class Recovery(NamedTuple):
     restored: list[str]
     batch: str = ""  # how messages name the batch: command, id and start time
     commit: str | None = None  # the batch's commit, when it had landed
+    kept: tuple[str, ...] = ()  # files another program changed since, left as they are (--keep-changed)
+    saved_to: str | None = None  # where their bytes from before the batch were copied (vault-relative)
 
 
-def recover_interrupted(root: Path) -> Recovery:
+def recover_interrupted(root: Path, *, keep_changed: bool = False) -> Recovery:
     """Finish what a killed batch left, after deciding what really happened to it.
 
     Still running (its process holds the vault's lock) → refuse. Its commit on HEAD (found by the batch id
-    trailer) → the batch is done: clear the journal, revert nothing. Otherwise put back every file.
+    trailer) → the batch is done: clear the journal, revert nothing. Otherwise put back every file; a file
+    another program changed since refuses the whole recovery, unless KEEP_CHANGED: then such files are left
+    as they are and their bytes from before the batch are copied under `.vaulttools/recovered/`.
     """
     record = journal.pending(root)
     if record is not None and journal.is_live(record, root):
@@ -147,24 +151,31 @@ def recover_interrupted(root: Path) -> Recovery:
         if landed is not None:
             journal.finish(root)
             return Recovery("committed", command, [], batch, landed)
-        _refuse_if_changed_since(root, record, batch)
-        restored = journal.restore(root, record)
+        kept = _files_changed_since(root, record, batch, keep_changed)
+        saved_to = journal.save_originals(root, record, kept) if kept else None
+        restored = journal.restore(root, record, kept)
         if repo is not None:
             # Only the files put back can differ from the index (a batch's own staging covers only files it
             # wrote), and every one of them is as in HEAD again: restage those alone.
             repo.stage_if_tracked(restored)
         journal.finish(root)
-        return Recovery("restored", command, restored, batch)
+        saved = saved_to.relative_to(root).as_posix() if saved_to else None
+        return Recovery("restored", command, restored, batch, kept=tuple(sorted(kept)), saved_to=saved)
 
 
-def _refuse_if_changed_since(root: Path, record: dict[str, Any], batch: str) -> None:
-    """Recover all or nothing: a file another program changed since the batch stopped is never written over,
-    and the others are not put back without it (half the batch undone and one file still in the batch's
-    state would be a vault neither before nor after the batch, with no journal left to say so)."""
+def _files_changed_since(
+    root: Path, record: dict[str, Any], batch: str, keep_changed: bool
+) -> frozenset[str]:
+    """The files another program changed since the batch stopped, which are never written over. Without
+    KEEP_CHANGED recover is all or nothing: the others are not put back without them (half the batch undone
+    and one file still in the batch's state would be a vault neither before nor after the batch, with no
+    journal left to say so), unless the user says so."""
     changed = journal.foreign_changes(root, record)
-    if changed:
+    if changed and not keep_changed:
         raise VaultError(
             f"{len(changed)} file(s) of the interrupted {batch} were changed by another program since it "
-            "stopped; nothing was restored and the journal is kept: do as each line says",
-            lines=changed,
+            "stopped; nothing was restored and the journal is kept: do as each line says, or run "
+            "`vaulttools recover --keep-changed` to put back every other file and leave these as they are",
+            lines=list(changed.values()),
         )
+    return frozenset(changed)

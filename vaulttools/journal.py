@@ -68,6 +68,9 @@ ORIGINALS_FILE = "originals.bin"
 BATCH_ID_TRAILER = "Vaulttools-Batch-Id"
 
 
+RECOVERED = "recovered"  # where `recover --keep-changed` saves the bytes it did not put back
+
+
 def _journal_dir(root: Path) -> Path:
     return root / STATE_DIR / JOURNAL
 
@@ -201,30 +204,34 @@ def finish(root: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def restore(root: Path, record: dict[str, Any]) -> list[str]:
+def restore(root: Path, record: dict[str, Any], keep: frozenset[str] = frozenset()) -> list[str]:
     """Put every file of an interrupted batch back to its original bytes; returns the paths restored.
+    A path in KEEP (a file another program changed since, `recover --keep-changed`) is left as it is; a
+    move onto such a path still puts its note back where it was.
 
     Linear in the batch: each file is read once (and written once if it differs), every folder it touched
     is listed once for temporary files, and the writes are made durable by one sync, not one per file."""
     with synced_once() as sync:
-        restored = _restore_files(root, record)
+        restored = _restore_files(root, record, keep)
         _remove_temporary_files(root, record)
     sync.wait()
     return restored
 
 
-def _restore_files(root: Path, record: dict[str, Any]) -> list[str]:
+def _restore_files(root: Path, record: dict[str, Any], keep: frozenset[str]) -> list[str]:
     folder = _journal_dir(root)
     restored = []
     backups: dict[str, bytes] = {}
     for entry in reversed(record.get("changes", [])):
         path = root / entry["path"]
         new_path = entry.get("new_path")
-        if new_path and new_path != entry["path"]:
+        if new_path and new_path != entry["path"] and new_path not in keep:
             destination = root / new_path
             if destination.exists() and _sha(destination.read_bytes()) == entry["new_sha256"]:
                 destination.unlink()
                 restored.append(new_path)
+        if entry["path"] in keep:  # another program's bytes (or its deletion) stay
+            continue
         backup = entry.get("backup")
         if backup is None:
             if path.exists():
@@ -239,6 +246,24 @@ def _restore_files(root: Path, record: dict[str, Any]) -> list[str]:
             rewrite_in_place(path, original)
             restored.append(entry["path"])
     return restored
+
+
+def save_originals(root: Path, record: dict[str, Any], paths: frozenset[str]) -> Path | None:
+    """Copy the bytes from before the batch of every file in PATHS that had any to
+    `.vaulttools/recovered/<batch id>/<path>` (the journal that holds them is removed once recover is done);
+    returns that folder, None when there was nothing to copy."""
+    folder = _journal_dir(root)
+    saved_to = state_dir(root) / RECOVERED / str(record.get("batch_id") or record.get("started", "batch"))
+    backups: dict[str, bytes] = {}
+    saved = False
+    for entry in record.get("changes", []):
+        if entry["path"] not in paths or entry.get("backup") is None:
+            continue
+        copy = saved_to / entry["path"]
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(_backup_bytes(folder, entry, backups))
+        saved = True
+    return saved_to if saved else None
 
 
 def _read_or_none(path: Path) -> bytes | None:
@@ -337,13 +362,13 @@ def torn_by_the_batch(current: bytes, original: bytes, entry: dict[str, Any]) ->
     return True
 
 
-def foreign_changes(root: Path, record: dict[str, Any]) -> list[str]:
+def foreign_changes(root: Path, record: dict[str, Any]) -> dict[str, str]:
     """Files of an interrupted batch that hold bytes neither from before the batch nor written by it: another
-    program changed them since. One line each, saying what to do. An old journal (version 1) has no
+    program changed them since. Each path with one line saying what to do. An old journal (version 1) has no
     fingerprints for rewritten notes: nothing can be told, and `restore` puts back every file as before."""
     if record.get("version", 1) < 2:
-        return []
-    lines = []
+        return {}
+    lines = {}
     originals: dict[str, bytes] = {}
     folder = _journal_dir(root)
     for path, expected in _expected_states(record).items():
@@ -357,7 +382,7 @@ def foreign_changes(root: Path, record: dict[str, Any]) -> list[str]:
             for entry in expected.rewrites
         ):
             continue
-        lines.append(_what_to_do(path, current is None, expected))
+        lines[path] = _what_to_do(path, current is None, expected)
     return lines
 
 
