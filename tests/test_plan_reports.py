@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from vaulttools.changes import BatchPlan, PlanReport, SkippedNote, plain_json, report_json
+from vaulttools.changes import BatchPlan, Mention, PlanReport, SkippedNote, plain_json, report_json
 from vaulttools.enrich import LinkWarning
 from vaulttools.history import RevertedBatch, RevertPlanReport
 from vaulttools.merge import DifferingScalar, MergedNotes, MergePlanReport
@@ -33,13 +33,18 @@ FIXED = LinkEntry("n.md", 3, "[[a-d9]]", "a-d9", "a", ("-d\\d+",), ())
         ),
         (
             TagPlanReport(
-                [["a", "b"]], [], [{"path": "n.md", "inline_renamed": 1}], [SkippedNote("x.md", "why")]
+                [["a", "b"]],
+                [],
+                [{"path": "n.md", "inline_renamed": 1}],
+                [SkippedNote("x.md", "why")],
+                [Mention("q.md", 4, 8, "#a", "code")],
             ),
             {
                 "renames": [["a", "b"]],
                 "deleted": [],
                 "notes": [{"path": "n.md", "inline_renamed": 1}],
                 "skipped": [{"path": "x.md", "reason": "why"}],
+                "left_in_code": [{"path": "q.md", "line": 4, "column": 8, "text": "#a", "reason": "code"}],
             },
         ),
         (

@@ -216,3 +216,22 @@ def test_tag_and_property_list_the_notes_left_alone_alike(count: int, expected_t
         return
     assert tag_lines[0] == f"Left alone ({count}):" and tag_lines[-1] == expected_tail
     assert len(tag_lines) == 1 + min(count, 20) + (count > 20)
+
+
+def test_tag_rename_lists_the_tags_it_leaves_in_queries(tmp_path: Path, run_cli: RunCli) -> None:
+    """A Dataview `FROM #project` query still names the old tag after the rename: the user is told where."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "a.md").write_text("---\ntags: [project]\n---\nText #project.\n")
+    (source / "queries.md").write_text("```dataview\nLIST FROM #project/alpha\n```\n")
+    vault = make_git_vault(source, tmp_path / "v")
+    result = run_cli(vault, "tag", "rename", "project", "work")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1:3] == [
+        "Left as written where Obsidian does not read it (1; a query may name it, review):",
+        "  queries.md:2  #project/alpha (code)",
+    ]
+    assert (vault / "queries.md").read_bytes() == b"```dataview\nLIST FROM #project/alpha\n```\n"
+    assert git(vault, "show", "--name-only", "--format=", "HEAD").split() == ["a.md"]
+    document = json.loads(run_cli(vault, "tag", "rename", "work", "project", "--dry-run", "--json").output)
+    assert document["report"]["left_in_code"] == []  # `#project/alpha` is no `#work`

@@ -242,3 +242,47 @@ def test_edits_never_touch_bytes_outside_the_tags() -> None:
 def test_an_empty_frontmatter_has_no_tags_but_its_body_does(frontmatter: str) -> None:
     text = f"---\n{frontmatter}---\n#old\n"
     assert planned(text, RENAME) == text.replace("#old", "#new")
+
+
+@pytest.mark.parametrize(
+    ("body", "found"),
+    [
+        # a Dataview query, inline code, an HTML comment, math: left as written, each listed
+        (
+            "```dataview\nLIST FROM #old OR #Old/x\n```\n",
+            [(5, 11, "#old", "code"), (5, 19, "#Old/x", "code")],
+        ),
+        ("see `#old` here\n", [(4, 6, "#old", "code")]),
+        ("<!-- #old -->\n", [(4, 6, "#old", "html-comment")]),
+        ("$$\n#old\n$$\n", [(5, 1, "#old", "math")]),
+        ("```js\nx.search(/#old|#new/)\n```\n", [(5, 11, "#old", "code")]),
+        # no-ops: a real tag (renamed, not listed), another tag, a longer word, `a#old`, digits, no code
+        ("#old outside\n", []),
+        ("```\n#older #new page#old &#38;\n```\n", []),
+        ("no code at all\n", []),
+    ],
+)
+def test_tags_in_code_are_left_and_listed(body: str, found: list[tuple[int, int, str, str]]) -> None:
+    note = Note("n.md", f"---\ntags: [x]\n---\n{body}".encode())
+    outcome = plan_tag_note(note, RENAME)
+    assert [(m.line, m.column, m.text, m.reason) for m in outcome.mentions] == found
+    if outcome.change is not None:  # only the real tag changed
+        assert outcome.change.new == note.raw.replace(b"#old outside", b"#new outside")
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        # a query kept in a property, and `#old` after `tags:` (a YAML comment): listed; tag items are not
+        (
+            '---\nquery: |\n  LIST FROM #old\ntags: ["#old", old]\n---\n',
+            [(3, 13, "#old", "frontmatter")],
+        ),
+        ("---\ntags: #old\n---\n", [(2, 7, "#old", "frontmatter")]),
+        ("---\ntags:\n  - '#Old/x'\n---\n", []),
+        ("---\ntitle: page#old\n---\n", []),
+    ],
+)
+def test_tags_in_other_properties_are_listed(text: str, found: list[tuple[int, int, str, str]]) -> None:
+    outcome = plan_tag_note(Note("n.md", text.encode()), RENAME)
+    assert [(m.line, m.column, m.text, m.reason) for m in outcome.mentions] == found

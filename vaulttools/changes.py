@@ -199,6 +199,19 @@ class SkippedNote:
     reason: str
 
 
+@dataclass(frozen=True)
+class Mention:
+    """What a batch changes everywhere else, written where Obsidian does not read it as such (a `#tag` in
+    code, math or an HTML comment: a Dataview `FROM #tag` query, a code sample), so it is left as written
+    and listed for the user to review."""
+
+    path: str
+    line: int
+    column: int
+    text: str
+    reason: str  # the kind of part it is in: `code`, `math` or `html-comment`
+
+
 def report_json(report: object) -> Any:
     """`--json`'s `report` object of any plan's report (a planner not yet typed still hands over a dict)."""
     return report.to_json() if isinstance(report, PlanReport) else report

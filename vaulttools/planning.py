@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from vaulttools.changes import BatchPlan, FileChange, ReportT, SkippedNote, Spool
+from vaulttools.changes import BatchPlan, FileChange, Mention, ReportT, SkippedNote, Spool
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.note import Frontmatter, Note, load_frontmatter_yaml, split_frontmatter
@@ -134,6 +134,7 @@ class NoteOutcome(NamedTuple):
     counts: dict[str, int]
     left_alone: str | None = None  # why the note is left alone (reported with its path)
     refuses: bool = False  # the reason refuses the whole batch (`property rename`: NEW already there)
+    mentions: tuple[Mention, ...] = ()  # what the note writes where it is not read, left as written
 
 
 def left_alone(note: Note, why: str | VaultError) -> NoteOutcome:
@@ -159,6 +160,7 @@ class NotesPlanned:
     left_alone: list[SkippedNote] = field(default_factory=list)
     refusals: list[SkippedNote] = field(default_factory=list)  # left alone, and refusing the whole batch
     totals: Counter[str] = field(default_factory=Counter)
+    mentions: list[Mention] = field(default_factory=list)
 
     def batch(
         self, command: str, summary: str, counts: dict[str, int], report: ReportT, read: Reader
@@ -182,7 +184,7 @@ def plan_each_note(
             raw = vault.read_bytes(path)
             if may_hold(raw):
                 outcome = plan_note(Note(path, raw, link_properties))
-                if outcome.change is not None or outcome.left_alone:
+                if outcome.change is not None or outcome.left_alone or outcome.mentions:
                     outcomes.append(outcome)
         return outcomes
 
@@ -190,6 +192,7 @@ def plan_each_note(
     planned = NotesPlanned()
     for outcomes in iter_chunks(plan_chunk, vault.note_paths, on_progress=vault.on_progress):
         for outcome in outcomes:
+            planned.mentions += outcome.mentions
             if outcome.left_alone:
                 listing = planned.refusals if outcome.refuses else planned.left_alone
                 listing.append(SkippedNote(outcome.path, outcome.left_alone))

@@ -11,7 +11,7 @@ import click
 
 if TYPE_CHECKING:  # annotations only: `check` prints through here without loading the batch layer
     from vaulttools.batch import BatchResult
-    from vaulttools.changes import BatchPlan, FileChange, SkippedNote
+    from vaulttools.changes import BatchPlan, FileChange, Mention, SkippedNote
 
 JSON_SCHEMA_VERSION = 1
 
@@ -157,6 +157,21 @@ def terminal_progress(enabled: bool) -> TerminalProgress | None:
 
 # Notes listed as left alone in a command's text output; the JSON report has them all.
 LISTED_LEFT_ALONE = 20
+
+
+def mention_lines(mentions: list[Mention]) -> list[str]:
+    """What a batch left as written because Obsidian does not read it there (code, math, comments, other
+    properties; a Dataview query may name it), one `  path:line  text (part)` line each (the first
+    `LISTED_LEFT_ALONE`)."""
+    if not mentions:
+        return []
+    lines = [
+        f"Left as written where Obsidian does not read it ({len(mentions)}; a query may name it, review):"
+    ]
+    lines += [f"  {m.path}:{m.line}  {m.text} ({m.reason})" for m in mentions[:LISTED_LEFT_ALONE]]
+    if len(mentions) > LISTED_LEFT_ALONE:
+        lines.append(f"  … and {len(mentions) - LISTED_LEFT_ALONE} more (all of them with --json)")
+    return lines
 
 
 def left_alone_lines(left_alone: list[SkippedNote]) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from vaulttools.changes import BatchPlan, PlanReport, SkippedNote
+from vaulttools.changes import BatchPlan, Mention, PlanReport, SkippedNote
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.note import Note, load_frontmatter_yaml
@@ -43,6 +43,7 @@ TAG_KEYS = ("tags", "tag")  # `tag`: the alias Obsidian read before 1.9; older v
 # letters of every script, digits, emoji.
 _TAG_CHAR = r"[^\s!-,.:-@\[-\^`{-~]"
 _INLINE_TAG_RE = re.compile(rf"#({_TAG_CHAR}+)")
+_WORD_BEFORE_HASH_RE = re.compile(r"[\w&]")  # `page#old`, `&#38;`: no tag mention in code
 _TAG_NAME_RE = re.compile(rf"{_TAG_CHAR}+")
 # The items of the legacy string form: `a, b c` is three tags.
 _STRING_TOKEN_RE = re.compile(r"[^\s,]+")
@@ -123,6 +124,55 @@ def inline_tags(note: Note) -> list[InlineTag]:
             continue
         found.append(InlineTag(start, start + 1 + len(name), name))
     return found
+
+
+def tags_in_opaque_parts(note: Note, touched: Callable[[str], bool]) -> list[Mention]:
+    """`#tags` that `touched` says are to change, written where Obsidian does not read them as tags: in code,
+    math, an HTML comment, or a frontmatter value other than `tags` (a query kept in a property). A rename
+    leaves them, but a Dataview `FROM #old` query or a script's `#old` would stop finding the notes: each is
+    listed for the user to review."""
+    text = note.text
+    if "#" not in text:
+        return []
+    fm = note.frontmatter
+    spans = [(region.start, region.end, region.kind) for region in note.regions]
+    if fm is not None:
+        spans.insert(0, (fm.start, fm.end, "frontmatter"))
+    mentions = []
+    for start, end, kind in spans:
+        for match in _INLINE_TAG_RE.finditer(text, start, end):
+            mention = _mention(note, match, kind, touched)
+            if mention is not None:
+                mentions.append(mention)
+    if fm is not None and mentions and mentions[0].reason == "frontmatter":
+        real = _real_tag_hashes(note)
+        mentions = [m for m in mentions if m.reason != "frontmatter" or (m.line, m.column) not in real]
+    return mentions
+
+
+def _mention(note: Note, match: re.Match[str], kind: str, touched: Callable[[str], bool]) -> Mention | None:
+    start = match.start()
+    if start > 0 and _WORD_BEFORE_HASH_RE.match(note.text, start - 1):
+        return None  # `a#b`, `&#38;`; `/#old|` in a script's pattern is a mention
+    name = _cut_at_punctuation(match.group(1)).rstrip("/")
+    if not name or name.replace("/", "").isdigit() or not touched(name):
+        return None
+    line, column = note.line_col(start)
+    return Mention(note.path, line, column, f"#{name}", kind)
+
+
+def _real_tag_hashes(note: Note) -> set[tuple[int, int]]:
+    """Where the `#` of a `tags` item written with one stands (line, column): a tag, not a mention."""
+    try:
+        values = frontmatter_tag_values(note, lambda _name: False)
+    except UnreadableFrontmatter:
+        return set()
+    return {
+        note.line_col(item.name_start - 1)
+        for value in values
+        for item in value.items
+        if item.name_start > item.start
+    }
 
 
 def frontmatter_tag_names(properties: Mapping[str, Any] | None) -> list[str]:
@@ -233,6 +283,8 @@ class TagPlanReport(PlanReport):
     deleted: list[str]
     notes: list[dict[str, Any]]  # path and the note's counts
     skipped: list[SkippedNote]
+    # `#OLD` in code, math or comments: not a tag to Obsidian, left as written and listed
+    left_in_code: list[Mention] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -477,7 +529,11 @@ def plan_tags(vault: Vault, operation: TagOperation, command: str, summary: str)
     counts.update({key: planned.totals[key] for key in _COUNT_KEYS})
     counts["notes_skipped"] = len(planned.left_alone)
     report = TagPlanReport(
-        [list(pair) for pair in operation.renames], list(operation.deleted), planned.notes, planned.left_alone
+        [list(pair) for pair in operation.renames],
+        list(operation.deleted),
+        planned.notes,
+        planned.left_alone,
+        planned.mentions,
     )
     return planned.batch(command, summary, counts, report, vault.read_bytes)
 
@@ -506,7 +562,8 @@ def plan_tag_note(note: Note, operation: TagOperation) -> NoteOutcome:
     except (RefusedEdit, EditConflict) as exc:
         return left_alone(note, exc)
     counts = {key: n for key, n in result.counts.items() if n}
-    return NoteOutcome(note.path, change, counts if change is not None else {})
+    mentions = tuple(tags_in_opaque_parts(note, operation.touches))
+    return NoteOutcome(note.path, change, counts if change is not None else {}, mentions=mentions)
 
 
 def _mentions(note: Note, operation: TagOperation) -> bool:

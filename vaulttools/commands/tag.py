@@ -10,7 +10,7 @@ import click
 from vaulttools.changes import BatchPlan
 from vaulttools.errors import EXIT_OK
 from vaulttools.rename import decode_map, parse_rename_map
-from vaulttools.report import echo_json, left_alone_lines
+from vaulttools.report import echo_json, left_alone_lines, mention_lines
 from vaulttools.shell import (
     CONTEXT_SETTINGS,
     App,
@@ -144,4 +144,4 @@ def describe(plan: BatchPlan[TagPlanReport]) -> list[str]:
         if counts.get(key)
     ]
     lines = [f"{counts.get('notes_changed', 0)} note(s): {', '.join(parts) or 'nothing to change'}."]
-    return lines + left_alone_lines(plan.report.skipped)
+    return lines + left_alone_lines(plan.report.skipped) + mention_lines(plan.report.left_in_code)
