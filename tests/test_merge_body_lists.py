@@ -8,6 +8,11 @@ import pytest
 
 from vaulttools import Vault
 from vaulttools.bodylists import flat_list_items
+from vaulttools.config import Config
+from vaulttools.merge import Merge, MergeReport, merge_context, plan_target_note
+from vaulttools.note import Note
+from vaulttools.resolve import LinkIndex
+from vaulttools.suffixes import SuffixMatcher
 
 
 @pytest.mark.parametrize(
@@ -34,17 +39,21 @@ def test_flat_list_items(block: str, contents: list[str] | None) -> None:
     assert (None if items is None else [item.content for item in items]) == contents
 
 
-def _merge(tmp_path: Path, target: str, *sources: str) -> tuple[bytes, dict[str, int]]:
-    root = tmp_path / "v"
-    root.mkdir()
-    (root / "x.md").write_bytes(target.encode())
-    names = []
-    for number, body in enumerate(sources, start=2):
-        (root / f"x-d{number}.md").write_bytes(body.encode())
-        names.append(f"x-d{number}")
-    plan = Vault(root).merge(names, into="x")
-    [change] = [c for c in plan.changes if c.path == "x.md"] or [None]
-    return (change.new if change and change.new else target.encode()), plan.counts
+def _merge(target: str, *sources: str) -> tuple[bytes, MergeReport]:
+    """TARGET `x.md` after SOURCEs `x-d2.md`, `x-d3.md`, … fold into it, planned from the texts alone."""
+    paths = [f"x-d{number}.md" for number in range(2, 2 + len(sources))]
+    merges = [Merge("x.md", tuple(paths))]
+    config = Config()
+    context = merge_context(
+        LinkIndex(["x.md", *paths]),
+        merges,
+        config,
+        lambda: SuffixMatcher(["x.md", *paths], config.suffix_rules),
+    )
+    notes = [Note(path, body.encode()) for path, body in zip(paths, sources, strict=True)]
+    report = MergeReport()
+    change = plan_target_note(Note("x.md", target.encode()), notes, context, frozenset(), report)
+    return (change.new if change and change.new else target.encode()), report
 
 
 @pytest.mark.parametrize(
@@ -73,8 +82,19 @@ def _merge(tmp_path: Path, target: str, *sources: str) -> tuple[bytes, dict[str,
     ],
 )
 def test_a_source_list_adds_its_missing_items(
-    tmp_path: Path, target: str, sources: list[str], merged: str, items_added: int
+    target: str, sources: list[str], merged: str, items_added: int
 ) -> None:
-    new, counts = _merge(tmp_path, target, *sources)
+    new, report = _merge(target, *sources)
     assert new == merged.encode()
-    assert counts["body_list_items_added"] == items_added
+    assert report.body_list_items_added == items_added
+
+
+def test_the_merge_command_counts_the_items_it_adds(tmp_path: Path) -> None:
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "x.md").write_bytes(b"- a\n- b\n")
+    (root / "x-d2.md").write_bytes(b"* b\n* c\n")
+    plan = Vault(root).merge(["x-d2"], into="x")
+    [target] = [c for c in plan.changes if c.path == "x.md"]
+    assert target.new == b"- a\n- b\n- c\n"
+    assert plan.counts["body_list_items_added"] == 1 and plan.counts["paragraphs_added"] == 0

@@ -524,19 +524,33 @@ def _source_material(context: MergeContext, merge: Merge, note: Note, report: Me
 def _plan_target(
     vault: Vault, context: MergeContext, merge: Merge, prefer_source: frozenset[str], report: MergeReport
 ) -> FileChange | None:
-    original = vault.note(merge.target)
-    first = note_change(original, _link_stage(context, original, report))
-    note = Note(original.path, first.new or b"", original.link_properties) if first else original
-    sources = [_source_material(context, merge, vault.note(path), report) for path in merge.sources]
-    edits, expected = _frontmatter_merge(context, note, sources, prefer_source, report)
-    edits += _body_merge(note, sources, vault.config.related.heading, report)
-    self_lines = _section_duplicates(context, note, vault.config.related.heading, keep_self=False)
+    sources = [vault.note(path) for path in merge.sources]
+    return plan_target_note(vault.note(merge.target), sources, context, prefer_source, report)
+
+
+def plan_target_note(
+    target: Note,
+    sources: list[Note],
+    context: MergeContext,
+    prefer_source: frozenset[str],
+    report: MergeReport,
+) -> FileChange | None:
+    """TARGET's verified change once SOURCES fold into it (its links, frontmatter and body): the pure
+    per-note planner of a merge's TARGET, given the notes' texts."""
+    heading = context.config.related.heading
+    first = note_change(target, _link_stage(context, target, report))
+    note = Note(target.path, first.new or b"", target.link_properties) if first else target
+    merge = Merge(target.path, tuple(source.path for source in sources))
+    material = [_source_material(context, merge, source, report) for source in sources]
+    edits, expected = _frontmatter_merge(context, note, material, prefer_source, report)
+    edits += _body_merge(note, material, heading, report)
+    self_lines = _section_duplicates(context, note, heading, keep_self=False)
     report.duplicates_removed += len(self_lines)
     edits += self_lines
     second = note_change(note, edits, expected_properties=expected if note.frontmatter else None)
     if second is None:
         return first
-    return FileChange(original.path, original.raw, second.new)
+    return FileChange(target.path, target.raw, second.new)
 
 
 @dataclass
