@@ -44,12 +44,12 @@ FIXED = LinkEntry("n.md", 3, "[[a-d9]]", "a-d9", "a", ("-d\\d+",), ())
                 "deleted": [],
                 "notes": [{"path": "n.md", "inline_renamed": 1}],
                 "skipped": [{"path": "x.md", "reason": "why"}],
-                "left_in_code": [{"path": "q.md", "line": 4, "column": 8, "text": "#a", "reason": "code"}],
+                "left_as_written": [{"path": "q.md", "line": 4, "column": 8, "text": "#a", "reason": "code"}],
             },
         ),
         (
             PropertyPlanReport({"kind": "delete", "key": "k"}, [], []),
-            {"operation": {"kind": "delete", "key": "k"}, "notes": [], "skipped": []},
+            {"operation": {"kind": "delete", "key": "k"}, "notes": [], "skipped": [], "left_as_written": []},
         ),
         (
             RenamePlanReport(

@@ -142,3 +142,40 @@ def test_round_trips_are_the_identity(text: str, key: str) -> None:
     replace_there = PropertyOperation("replace", key, old_value="draft", new_value="zzvalue")
     replace_back = PropertyOperation("replace", key, old_value="zzvalue", new_value="draft")
     assert planned(planned(text, replace_there), replace_back) == text
+
+
+RENAME_STATUS = PropertyOperation("rename", "status", new_key="state")
+DELETE_DUE = PropertyOperation("delete", "Due Date")
+REPLACE_DRAFT = PropertyOperation("replace", "status", old_value="draft", new_value="done")
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "found"),
+    [
+        # a Dataview block, a dataviewjs block (`p.status`), an inline query: each place listed
+        (RENAME_STATUS, '```dataview\nTABLE status WHERE status = "draft"\n```\n', [(2, 7), (2, 20)]),
+        (RENAME_STATUS, "~~~ dataviewjs\ndv.pages().where(p => p.status)\n~~~\n", [(2, 25)]),
+        (RENAME_STATUS, "Now: `= this.status` and `$= dv.current().status`\n", [(1, 14), (1, 43)]),
+        # Dataview's own spelling of a key with spaces and capitals
+        (DELETE_DUE, "```dataview\nLIST WHERE due-date < date(today)\n```\n", [(2, 12)]),
+        # replace: OLD as a quoted string in a query
+        (
+            REPLACE_DRAFT,
+            "```dataview\nLIST WHERE status = \"draft\" OR status = 'draft'\n```\n",
+            [(2, 21), (2, 41)],
+        ),
+        # no-ops: other code, longer words, prose, an unquoted word for replace
+        (RENAME_STATUS, "```python\nstatus = 1\n```\n", []),
+        (RENAME_STATUS, "```dataview\nLIST WHERE statuses or status-code or my_status\n```\n", []),
+        (RENAME_STATUS, "The status is `x`.\n", []),
+        (REPLACE_DRAFT, "```dataview\nLIST WHERE draft\n```\n", []),
+    ],
+)
+def test_queries_naming_the_property_are_listed(
+    operation: PropertyOperation, body: str, found: list[tuple[int, int]]
+) -> None:
+    note = Note("n.md", f"---\nstatus: draft\nDue Date: 2024-01-01\n---\n{body}".encode())
+    outcome = plan_property_note(note, operation)
+    assert [(m.line - 4, m.column) for m in outcome.mentions] == found
+    assert {m.reason for m in outcome.mentions} <= {"dataview"}
+    assert outcome.change is not None  # the frontmatter still changes as planned

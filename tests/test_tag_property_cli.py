@@ -228,10 +228,10 @@ def test_tag_rename_lists_the_tags_it_leaves_in_queries(tmp_path: Path, run_cli:
     result = run_cli(vault, "tag", "rename", "project", "work")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[1:3] == [
-        "Left as written where Obsidian does not read it (1; a query may name it, review):",
+        "Left as written where Obsidian reads no tag (a query may name it: review them) (1):",
         "  queries.md:2  #project/alpha (code)",
     ]
     assert (vault / "queries.md").read_bytes() == b"```dataview\nLIST FROM #project/alpha\n```\n"
     assert git(vault, "show", "--name-only", "--format=", "HEAD").split() == ["a.md"]
     document = json.loads(run_cli(vault, "tag", "rename", "work", "project", "--dry-run", "--json").output)
-    assert document["report"]["left_in_code"] == []  # `#project/alpha` is no `#work`
+    assert document["report"]["left_as_written"] == []  # `#project/alpha` is no `#work`

@@ -8,12 +8,13 @@ again and must equal the expected data exactly (`planning.note_change(expected_p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import yaml
 
-from vaulttools.changes import BatchPlan, PlanReport, SkippedNote
+from vaulttools.changes import BatchPlan, Mention, PlanReport, SkippedNote
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.note import Note, load_frontmatter_yaml
@@ -224,7 +225,46 @@ def _loaded(written: str, style: str | None) -> Any:
 # --- the vault ---------------------------------------------------------------------------------------------
 
 
+# A Dataview query: a ```dataview / ```dataviewjs block, or inline `= …` / `$= …` code.
+_QUERY_BLOCK_RE = re.compile(r"[ ]{0,3}(?:`{3,}|~{3,})[ \t]*dataview(?:js)?\b", re.IGNORECASE)
+_INLINE_QUERY_RE = re.compile(r"`+[ ]?\$?=")
+
+
+def queries_naming(note: Note, operation: PropertyOperation) -> list[Mention]:
+    """Where a Dataview query in the note names what the operation changes (the key, for rename and
+    delete; OLD as a quoted string, for replace): Obsidian's properties change, the query's text does not,
+    so each place is listed for the user to review."""
+    pattern = _query_pattern(operation)
+    text = note.text
+    mentions = []
+    for region in note.regions if "dataview" in text or "=" in text else ():
+        if region.kind != "code" or not (
+            _QUERY_BLOCK_RE.match(text, region.start) or _INLINE_QUERY_RE.match(text, region.start)
+        ):
+            continue
+        for match in pattern.finditer(text, region.start, region.end):
+            line, column = note.line_col(match.start())
+            mentions.append(Mention(note.path, line, column, match.group(0), "dataview"))
+    return mentions
+
+
+def _query_pattern(operation: PropertyOperation) -> re.Pattern[str]:
+    if operation.kind == "replace":
+        value = re.escape(operation.old_value)
+        return re.compile(rf"\"{value}\"|'{value}'")
+    # As written, and as Dataview also names a key with spaces or capitals (`Due Date` → `due-date`).
+    spellings = {operation.key, operation.key.lower().replace(" ", "-")}
+    alternatives = "|".join(re.escape(s) for s in sorted(spellings, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])")
+
+
 def plan_property_note(note: Note, operation: PropertyOperation) -> NoteOutcome:
+    outcome = _planned_outcome(note, operation)
+    mentions = tuple(queries_naming(note, operation)) if note.editable else ()
+    return outcome._replace(mentions=mentions) if mentions else outcome
+
+
+def _planned_outcome(note: Note, operation: PropertyOperation) -> NoteOutcome:
     if not note.editable:
         return unreadable(note, str(note.decode_error))
     try:
@@ -248,15 +288,22 @@ class PropertyPlanReport(PlanReport):
     operation: dict[str, Any]  # kind, key, and the kind's own arguments
     notes: list[dict[str, Any]]  # path and the note's counts
     skipped: list[SkippedNote]
+    # Dataview queries naming the key (or, for replace, OLD): their text is not changed, review them
+    left_as_written: list[Mention] = field(default_factory=list)
 
 
 def plan_properties(
     vault: Vault, operation: PropertyOperation, summary: str
 ) -> BatchPlan[PropertyPlanReport]:
     """The operation over every note whose bytes name the key, as one batch."""
-    needle = operation.key.encode("utf-8")
+    # The key as written, or as a query names it (`due-date` for `Due Date`).
+    needles = {
+        spelling.encode("utf-8") for spelling in (operation.key, operation.key.lower().replace(" ", "-"))
+    }
     planned = plan_each_note(
-        vault, lambda raw: raw.find(needle) >= 0, lambda note: plan_property_note(note, operation)
+        vault,
+        lambda raw: any(raw.find(needle) >= 0 for needle in needles),
+        lambda note: plan_property_note(note, operation),
     )
     if planned.refusals:
         raise _refusal(planned.refusals, operation)
@@ -265,7 +312,7 @@ def plan_properties(
         **planned.totals,
         "notes_skipped": len(planned.left_alone),
     }
-    report = PropertyPlanReport(_describe(operation), planned.notes, planned.left_alone)
+    report = PropertyPlanReport(_describe(operation), planned.notes, planned.left_alone, planned.mentions)
     return planned.batch(f"property {operation.kind}", summary, counts, report, vault.read_bytes)
 
 

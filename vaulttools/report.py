@@ -159,15 +159,12 @@ def terminal_progress(enabled: bool) -> TerminalProgress | None:
 LISTED_LEFT_ALONE = 20
 
 
-def mention_lines(mentions: list[Mention]) -> list[str]:
-    """What a batch left as written because Obsidian does not read it there (code, math, comments, other
-    properties; a Dataview query may name it), one `  path:line  text (part)` line each (the first
-    `LISTED_LEFT_ALONE`)."""
+def mention_lines(title: str, mentions: list[Mention]) -> list[str]:
+    """`TITLE (N):` and one `  path:line  text (part)` line per place a batch left as written though it names
+    what the batch changed (the first `LISTED_LEFT_ALONE`): the user reviews them."""
     if not mentions:
         return []
-    lines = [
-        f"Left as written where Obsidian does not read it ({len(mentions)}; a query may name it, review):"
-    ]
+    lines = [f"{title} ({len(mentions)}):"]
     lines += [f"  {m.path}:{m.line}  {m.text} ({m.reason})" for m in mentions[:LISTED_LEFT_ALONE]]
     if len(mentions) > LISTED_LEFT_ALONE:
         lines.append(f"  … and {len(mentions) - LISTED_LEFT_ALONE} more (all of them with --json)")

@@ -284,7 +284,7 @@ class TagPlanReport(PlanReport):
     notes: list[dict[str, Any]]  # path and the note's counts
     skipped: list[SkippedNote]
     # `#OLD` in code, math or comments: not a tag to Obsidian, left as written and listed
-    left_in_code: list[Mention] = field(default_factory=list)
+    left_as_written: list[Mention] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

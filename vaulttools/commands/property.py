@@ -13,7 +13,7 @@ from vaulttools.properties import (
     plan_property_rename,
     plan_property_replace,
 )
-from vaulttools.report import left_alone_lines
+from vaulttools.report import left_alone_lines, mention_lines
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 
 
@@ -94,10 +94,17 @@ def delete(app: App, key: str, **flags: Any) -> int:
     return execute_plan(app, plan, **flags, describe=describe)
 
 
+QUERIES_TITLE = "Left as written in Dataview queries (they name it: review them)"
+
+
 def describe(plan: BatchPlan[PropertyPlanReport]) -> list[str]:
     counts = plan.counts
     done = ", ".join(
         f"{n} {key}" for key, n in counts.items() if key not in ("notes_changed", "notes_skipped")
     )
     lines = [f"{counts.get('notes_changed', 0)} note(s) changed{': ' + done if done else ''}."]
-    return lines + left_alone_lines(plan.report.skipped)
+    return (
+        lines
+        + left_alone_lines(plan.report.skipped)
+        + mention_lines(QUERIES_TITLE, plan.report.left_as_written)
+    )

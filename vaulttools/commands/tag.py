@@ -128,6 +128,9 @@ def _read_tag_map(path: str, data: bytes) -> list[tuple[str, str]]:
     return parse_rename_map(decode_map(path, data), path)
 
 
+UNREAD_TITLE = "Left as written where Obsidian reads no tag (a query may name it: review them)"
+
+
 def describe(plan: BatchPlan[TagPlanReport]) -> list[str]:
     """What changed, then the notes left alone and why."""
     counts = plan.counts
@@ -144,4 +147,8 @@ def describe(plan: BatchPlan[TagPlanReport]) -> list[str]:
         if counts.get(key)
     ]
     lines = [f"{counts.get('notes_changed', 0)} note(s): {', '.join(parts) or 'nothing to change'}."]
-    return lines + left_alone_lines(plan.report.skipped) + mention_lines(plan.report.left_in_code)
+    return (
+        lines
+        + left_alone_lines(plan.report.skipped)
+        + mention_lines(UNREAD_TITLE, plan.report.left_as_written)
+    )
