@@ -3,6 +3,7 @@ commit only when nothing else is staged, one originals file in the journal, one 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from vaulttools import journal
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.errors import GitError
-from vaulttools.git import Repository
+from vaulttools.git import Repository, read_batch_blob
 from vaulttools.history import latest_undoable, plan_undo
 from vaulttools.vault import Vault
 
@@ -46,15 +47,43 @@ def test_blobs_returns_every_file_byte_for_byte_in_order(repo: Path) -> None:
     repository = Repository.find(repo)
     assert repository is not None
     names = [*FILES, "plain.md"]  # a repeat is read again, in place
-    assert repository.blobs([(_head(repo), name) for name in names]) == [FILES[n] for n in names]
-    assert repository.blobs([]) == []
+    assert list(repository.blobs([(_head(repo), name) for name in names])) == [FILES[n] for n in names]
+    assert list(repository.blobs([])) == []
 
 
 def test_blobs_refuses_a_path_missing_from_the_commit(repo: Path) -> None:
     repository = Repository.find(repo)
     assert repository is not None
     with pytest.raises(GitError, match=r"gone\.md"):
-        repository.blobs([(_head(repo), "plain.md"), (_head(repo), "gone.md")])
+        list(repository.blobs([(_head(repo), "plain.md"), (_head(repo), "gone.md")]))
+
+
+def test_blobs_refuses_an_object_missing_from_the_repository(repo: Path) -> None:
+    """A damaged repository (the blob's object deleted): `cat-file` answers `missing`, and undo stops."""
+    repository = Repository.find(repo)
+    assert repository is not None
+    oid = git(repo, "rev-parse", "HEAD:plain.md").strip()
+    (repo / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
+    with pytest.raises(GitError, match=rf"object {oid} is not a file"):
+        list(repository.blobs([(_head(repo), "plain.md")]))
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (b"abc blob 3\nxyz\n", b"xyz"),
+        (b"abc blob 0\n\n", b""),
+        (b"abc missing\n", "not a file"),
+        (b"abc tree 3\nxyz\n", "not a file"),
+        (b"abc blob 5\nxy", "cut short"),
+    ],
+)
+def test_read_batch_blob(output: bytes, expected: bytes | str) -> None:
+    if isinstance(expected, bytes):
+        assert read_batch_blob(io.BytesIO(output), b"abc") == expected
+        return
+    with pytest.raises(GitError, match=expected):
+        read_batch_blob(io.BytesIO(output), b"abc")
 
 
 def _batch(root: Path) -> BatchPlan:

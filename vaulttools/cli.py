@@ -343,7 +343,7 @@ def undo(app: App, **flags: Any) -> int:
     from vaulttools.history import latest_undoable, plan_undo
 
     repo = _repository(app)
-    plan = plan_undo(repo, latest_undoable(repo))
+    plan = plan_undo(repo, latest_undoable(repo), vault_root=app.vault.root)
     return execute_plan(app, plan, **flags, describe=describe_revert)
 
 
@@ -364,7 +364,7 @@ def redo(app: App, **flags: Any) -> int:
     from vaulttools.history import latest_redoable, plan_undo
 
     repo = _repository(app)
-    plan = plan_undo(repo, latest_redoable(repo), command="redo")
+    plan = plan_undo(repo, latest_redoable(repo), command="redo", vault_root=app.vault.root)
     return execute_plan(app, plan, **flags, describe=describe_revert)
 
 

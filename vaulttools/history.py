@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from vaulttools import journal, lock
-from vaulttools.changes import BatchPlan, FileChange, PlanReport
+from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
 from vaulttools.errors import VaultError
 from vaulttools.git import UNDO_TRAILER, BatchCommit, Repository
 from vaulttools.journal import BATCH_ID_TRAILER
@@ -72,9 +72,12 @@ class RevertPlanReport(PlanReport):
     reverted: RevertedBatch
 
 
-def plan_undo(repo: Repository, commit: BatchCommit, *, command: str = "undo") -> BatchPlan[RevertPlanReport]:
+def plan_undo(
+    repo: Repository, commit: BatchCommit, *, command: str = "undo", vault_root: Path | None = None
+) -> BatchPlan[RevertPlanReport]:
     """Put every file the batch touched back to its bytes in the batch's parent commit. `redo` is the
-    same plan made from an undo commit (`command="redo"`): the files get the bytes the batch had written."""
+    same plan made from an undo commit (`command="redo"`): the files get the bytes the batch had written.
+    The bytes are spooled (in `vault_root`'s state folder) past a budget, as every planner's are."""
     changes = repo.changed_paths(commit.sha)
     paths = [p for _, path, new in changes for p in ([path] if new is None else [path, new])]
     later = _not_cancelled(repo, repo.commits_touching_since(commit.sha, paths))
@@ -91,15 +94,16 @@ def plan_undo(repo: Repository, commit: BatchCommit, *, command: str = "undo") -
             wanted.append((commit.sha, new_path if status == "R" and new_path is not None else path))
         if status != "A":
             wanted.append((parent, path))
-    blobs = iter(repo.blobs(wanted))
+    blobs = repo.blobs(wanted)
+    spool = Spool(vault_root)
     plan_changes: list[FileChange] = []
     for status, path, new_path in changes:
         after = None if status == "D" else next(blobs)
         before = None if status == "A" else next(blobs)
         if status == "R" and new_path is not None:
-            plan_changes.append(FileChange(new_path, after, before, path))
+            plan_changes.append(spool.keep(FileChange(new_path, after, before, path)))
         else:
-            plan_changes.append(FileChange(path, after, before))
+            plan_changes.append(spool.keep(FileChange(path, after, before)))
     summary = f"revert {commit.sha[:10]} ({commit.subject})"
     if command == "redo":  # named after the batch that returns, not the undo it takes back
         batch = next((c for c in repo.batch_commits() if c.sha == commit.undoes), commit)
