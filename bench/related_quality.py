@@ -3,7 +3,8 @@
 
 Usage::
 
-    python bench/related_quality.py                       # brain, the sample vault, generated vaults
+    python bench/related_quality.py                       # brain, the sample vault, generated vaults,
+                                                          # reference-shaped vaults (bench/reference_vault.py)
     python bench/related_quality.py --seeds 1,2,3 --generated 1500 --vault PATH --vault PATH2
 
 Method, per vault and seed:
@@ -437,11 +438,33 @@ def generated_vault(notes: int, seed: int, folder: Path) -> Path:
     return out
 
 
+def reference_vault(classes: int, seed: int, folder: Path) -> Path:
+    out = folder / f"reference-{classes}-s{seed}"
+    if not out.exists():
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "reference_vault.py"),
+                str(out),
+                "--seed",
+                str(seed),
+                "--classes",
+                str(classes),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vault", action="append", type=Path, help="a vault to measure (repeatable)")
     parser.add_argument("--seeds", default="1,2,3", help="hiding seeds, comma-separated (default 1,2,3)")
     parser.add_argument("--generated", type=int, default=1500, help="notes per generated vault (0: none)")
+    parser.add_argument(
+        "--reference", type=int, default=40, help="classes per reference-shaped vault (0: none)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the reduced copies (printed)")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",") if s]
@@ -471,6 +494,13 @@ def main(argv: list[str] | None = None) -> int:
             merge([r for r, _ in runs]),
             _info(runs),
         )
+        print(text, flush=True)
+        all_met &= met
+    if args.reference and not args.vault:
+        # The co-citation shape (bench/reference_vault.py): one vault per seed, as for the generated ones.
+        runs = [evaluate(reference_vault(args.reference, seed, out), seed, args.keep) for seed in seeds]
+        title = f"reference-shaped, {args.reference} classes (seeds {args.seeds})"
+        text, met = table(title, merge([r for r, _ in runs]), _info(runs))
         print(text, flush=True)
         all_met &= met
     print("Goal met on every vault." if all_met else "Goal NOT met on every vault.")
