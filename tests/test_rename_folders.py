@@ -360,3 +360,24 @@ def test_brain_corpus_folder_move_and_undo(brain_vault: Path, run_cli) -> None:
     assert snapshot(brain_vault) == before
     assert not (brain_vault / "Notes").exists()
     shutil.rmtree(brain_vault / ".vaulttools", ignore_errors=True)
+
+
+def test_folder_rename_lists_the_queries_that_name_the_folder(tmp_path: Path) -> None:
+    """`FROM "labs"` names the folder and nothing in it: the rename still reads that note and lists it."""
+    from tests.helpers import run_vaulttools
+
+    source = tmp_path / "src"
+    (source / "labs").mkdir(parents=True)
+    (source / "labs" / "experiment-alpha.md").write_text("# Alpha\n")
+    query = '# Index\n\n```dataview\nLIST FROM "labs" AND !"labs/index"\n```\n'
+    (source / "index.md").write_text(query)
+    vault = make_git_vault(source, tmp_path / "v")
+    result = run_vaulttools(vault, "rename", "labs/", "lab", "--json")
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)["report"]["left_alone"]
+    assert [(p["path"], p["line"], p["reason"], p["target"]) for p in listed] == [
+        ("index.md", 4, "dataview", '"labs"'),
+        ("index.md", 4, "dataview", '"labs/index"'),
+    ]
+    assert (vault / "index.md").read_text() == query
+    assert (vault / "lab" / "experiment-alpha.md").is_file()

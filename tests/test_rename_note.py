@@ -78,3 +78,39 @@ def test_the_report_counts_what_the_note_planned() -> None:
         1,
     )
     assert appended == {}
+
+
+DEEP_TO_WIDE = {"deep/c.md": "wide/c.md"}
+
+
+@pytest.mark.parametrize(
+    ("body", "renames", "folders", "listed"),
+    [
+        # a renamed folder named by a query's source, or a place inside it; a renamed note by its path
+        (
+            '```dataview\nLIST FROM "deep" AND !"deep/c"\n```\n',
+            DEEP_TO_WIDE,
+            ("deep",),
+            ['"deep"', '"deep/c"'],
+        ),
+        ("```dataviewjs\ndv.pages('\"Deep/\"')\n```\n", DEEP_TO_WIDE, ("deep",), ['"Deep/"']),
+        ("Count: `$= dv.pages('\"a\"').length`\n", A_TO_Z, (), ['"a"']),
+        ('```dataview\nTABLE FROM "a.md"\n```\n', A_TO_Z, (), ['"a.md"']),
+        # no-ops: another folder, a longer name, a quoted string outside a query, a query of other notes
+        ('```dataview\nLIST FROM "deeper" OR "b"\n```\n', DEEP_TO_WIDE, ("deep",), []),
+        ('```js\nload("deep")\n```\nSay "deep".\n', DEEP_TO_WIDE, ("deep",), []),
+        ('```dataview\nLIST FROM "deep"\n```\n', A_TO_Z, (), []),
+    ],
+)
+def test_dataview_sources_naming_a_renamed_path_are_listed(
+    body: str, renames: dict[str, str], folders: tuple[str, ...], listed: list[str]
+) -> None:
+    before = LinkIndex(VAULT)
+    after = renamed_index(before, [Rename(old, new) for old, new in renames.items()])
+    report = RenameReport()
+    note = Note("n.md", body.encode())
+    edits, _ = rename_note_edits(note, RenameContext(before, after, renames, folders=folders), report)
+    assert edits == []  # the query's text is never rewritten
+    assert [place.target for place in report.left_alone_places] == listed
+    assert {place.reason for place in report.left_alone_places} <= {"dataview"}
+    assert report.left_alone["dataview"] == len(listed)

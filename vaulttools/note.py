@@ -501,3 +501,22 @@ def _trim_trailing_blank_lines(text: str, start: int, end: int) -> int:
     while end > start and text[end - 1] in " \t\r\n":
         end -= 1
     return end
+
+
+# A Dataview query: a ```dataview / ```dataviewjs block, or inline `= …` / `$= …` code.
+_QUERY_BLOCK_RE = re.compile(r"[ ]{0,3}(?:`{3,}|~{3,})[ \t]*dataview(?:js)?\b", re.IGNORECASE)
+_INLINE_QUERY_RE = re.compile(r"`+[ ]?\$?=")
+
+
+def dataview_queries(note: Note) -> list[Region]:
+    """The note's Dataview queries (code regions): their text names properties, tags, folders and notes in
+    a language vaulttools does not rewrite, so batches list what they name instead."""
+    text = note.text
+    if "dataview" not in text.lower() and "=" not in text:
+        return []
+    return [
+        region
+        for region in note.regions
+        if region.kind == "code"
+        and (_QUERY_BLOCK_RE.match(text, region.start) or _INLINE_QUERY_RE.match(text, region.start))
+    ]

@@ -17,7 +17,7 @@ import yaml
 from vaulttools.changes import BatchPlan, Mention, PlanReport, SkippedNote
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
-from vaulttools.note import Note, load_frontmatter_yaml
+from vaulttools.note import Note, dataview_queries, load_frontmatter_yaml
 from vaulttools.planning import NoteOutcome, left_alone, note_change, plan_each_note, unreadable
 from vaulttools.vault import Vault
 from vaulttools.yamledit import RefusedEdit, format_scalar
@@ -225,24 +225,14 @@ def _loaded(written: str, style: str | None) -> Any:
 # --- the vault ---------------------------------------------------------------------------------------------
 
 
-# A Dataview query: a ```dataview / ```dataviewjs block, or inline `= …` / `$= …` code.
-_QUERY_BLOCK_RE = re.compile(r"[ ]{0,3}(?:`{3,}|~{3,})[ \t]*dataview(?:js)?\b", re.IGNORECASE)
-_INLINE_QUERY_RE = re.compile(r"`+[ ]?\$?=")
-
-
 def queries_naming(note: Note, operation: PropertyOperation) -> list[Mention]:
     """Where a Dataview query in the note names what the operation changes (the key, for rename and
     delete; OLD as a quoted string, for replace): Obsidian's properties change, the query's text does not,
     so each place is listed for the user to review."""
     pattern = _query_pattern(operation)
-    text = note.text
     mentions = []
-    for region in note.regions if "dataview" in text or "=" in text else ():
-        if region.kind != "code" or not (
-            _QUERY_BLOCK_RE.match(text, region.start) or _INLINE_QUERY_RE.match(text, region.start)
-        ):
-            continue
-        for match in pattern.finditer(text, region.start, region.end):
+    for region in dataview_queries(note):
+        for match in pattern.finditer(note.text, region.start, region.end):
             line, column = note.line_col(match.start())
             mentions.append(Mention(note.path, line, column, match.group(0), "dataview"))
     return mentions

@@ -23,6 +23,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote as percent_quote
@@ -36,7 +37,7 @@ from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.linkedit import in_yaml_style, retarget
 from vaulttools.links import PROPERTY, Link
-from vaulttools.note import Note
+from vaulttools.note import Note, dataview_queries
 from vaulttools.parallel import map_notes
 from vaulttools.planning import note_change
 from vaulttools.resolve import AMBIGUOUS, RESOLVED, LinkIndex, fold, stem_of, strip_md
@@ -678,7 +679,8 @@ def plan_renames(
     by_old_path = {r.old_path: r for r in resolved}
     after = renamed_index(vault.index, resolved)
     pattern = candidate_pattern(resolved, after)
-    context = RenameContext(vault.index, after, moved, vault.config.id_property, options.keep_alias)
+    folders = tuple(sorted({r.folder[0] for r in resolved if r.folder is not None}))
+    context = RenameContext(vault.index, after, moved, vault.config.id_property, options.keep_alias, folders)
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], RenameReport]]:
         report = RenameReport()
@@ -767,6 +769,8 @@ def candidate_pattern(renames: list[Rename], after: LinkIndex) -> re.Pattern[byt
     """
     stems = [r.old_stem for r in renames]
     stems += [r.new_stem for r in renames if len(after.notes_named(r.new_stem)) > 1]
+    # A renamed folder's name: a Dataview query (`FROM "labs"`) may name it and nothing inside it.
+    stems += sorted({posixpath.basename(r.folder[0]) for r in renames if r.folder is not None})
     return spelling_pattern(stems)
 
 
@@ -801,6 +805,19 @@ class RenameContext:
     moved: dict[str, str]  # old path → new path of every renamed file
     id_property: str = "id"
     keep_alias: bool = False
+    folders: tuple[str, ...] = ()  # the old paths of the folders renamed (a query may name them)
+
+    @cached_property
+    def _old_note_paths(self) -> frozenset[str]:
+        return frozenset(fold(strip_md(path)) for path in self.moved)
+
+    def names_a_renamed_path(self, written: str) -> bool:
+        """Whether a Dataview source (`FROM "labs"`, `"labs/note"`, `"labs/note.md"`) names a renamed note
+        or a renamed folder (or a place inside it)."""
+        key = strip_md(fold(written.strip().strip("/")))
+        if key in self._old_note_paths:
+            return True
+        return any(key == folder or key.startswith(folder + "/") for folder in map(fold, self.folders))
 
 
 def plan_note(
@@ -842,6 +859,7 @@ def rename_note_edits(
     places_before = len(report.left_alone_places)
     for link in note.links:
         edits.extend(link_edits(context.before, note, link, context.moved, new_source, context.after, report))
+    _leave_query_sources(note, context, report)
     fm = note.frontmatter
     if mentions is not None and fm is not None and not note.frontmatter_editable:
         listed = any(p.path == note.path for p in report.left_alone_places[places_before:])
@@ -975,6 +993,22 @@ def display_differs(link: Link, old_stem: str) -> bool | None:
     if shown == old_stem:
         return False
     return True if fold(shown) == fold(old_stem) else None
+
+
+_QUOTED_RE = re.compile(r"\"([^\"\n]+)\"")
+QUERY_DETAIL = "a Dataview query names the old path; its text is not rewritten"
+
+
+def _leave_query_sources(note: Note, context: RenameContext, report: RenameReport) -> None:
+    """List each Dataview query source (`FROM "labs"`) that names a renamed note or folder: the query
+    language is not rewritten, so the user is told where to change it."""
+    for region in dataview_queries(note):
+        for match in _QUOTED_RE.finditer(note.text, region.start, region.end):
+            if context.names_a_renamed_path(match.group(1)):
+                line, column = note.line_col(match.start())
+                report.left_alone["dataview"] += 1
+                place = LeftAlone(note.path, line, column, "dataview", match.group(0), QUERY_DETAIL)
+                report.left_alone_places.append(place)
 
 
 def _leave_unread_mention(
