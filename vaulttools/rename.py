@@ -21,7 +21,7 @@ import posixpath
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -568,6 +568,20 @@ def name_spellings(stem: str) -> set[bytes]:
     return spellings
 
 
+# Up to this many spellings, the prefilter looks for each with `in` (a memchr-speed scan, ~3x faster than the
+# regex engine's literal search on a 30 KB note); more (a 500-name map) stay one pass of the trie regex.
+FEW_SPELLINGS = 8
+
+
+def mention_test(stems: Iterable[str]) -> Callable[[bytes], object]:
+    """A test of lowered bytes, truthy exactly when `spelling_pattern(stems).search` finds a match."""
+    stems = list(stems)
+    spellings = sorted({spelling for stem in stems for spelling in name_spellings(stem)})
+    if len(spellings) > FEW_SPELLINGS:
+        return spelling_pattern(stems).search
+    return lambda folded: any(spelling in folded for spelling in spellings)
+
+
 def spelling_pattern(stems: Iterable[str]) -> re.Pattern[bytes]:
     """One regex for all spellings of all names, built as a trie so that a 500-name map is one pass."""
     trie: dict[int, Any] = {}
@@ -677,13 +691,15 @@ def plan_renames(
     moved = {r.old_path: r.new_path for r in resolved}
     by_old_path = {r.old_path: r for r in resolved}
     after = renamed_index(vault.index, resolved)
-    pattern = candidate_pattern(resolved, after)
+    stems = candidate_stems(resolved, after)
+    pattern = spelling_pattern(stems)
+    mentioned = mention_test(stems)
     context = RenameContext(vault.index, after, moved, vault.config.id_property, options.keep_alias)
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], RenameReport]]:
         report = RenameReport()
         changes: list[FileChange] = []
-        for path, raw in candidate_notes(vault, paths, by_old_path, pattern, report):
+        for path, raw in candidate_notes(vault, paths, by_old_path, mentioned, report):
             note = Note(path, raw, vault.config.link_property_set)
             report.notes_parsed += 1
             change = plan_note(note, context, report, rename=by_old_path.get(path), mentions=pattern)
@@ -759,26 +775,26 @@ def attachment_moves(vault: Vault, renames: list[Rename]) -> list[FileChange]:
     ]
 
 
-def candidate_pattern(renames: list[Rename], after: LinkIndex) -> re.Pattern[bytes]:
-    """Every spelling of a name whose notes may hold a reference to rewrite.
+def candidate_stems(renames: list[Rename], after: LinkIndex) -> list[str]:
+    """Every name whose spellings mark the notes that may hold a reference to rewrite.
 
     When a new name is shared with another note, links to that note may change meaning: the notes that
     spell the new name are read too, so their links can be kept on their note.
     """
     stems = [r.old_stem for r in renames]
     stems += [r.new_stem for r in renames if len(after.notes_named(r.new_stem)) > 1]
-    return spelling_pattern(stems)
+    return stems
 
 
 def candidate_notes(
     vault: Vault,
     paths: Iterable[str],
     renamed: Mapping[str, Rename],
-    pattern: re.Pattern[bytes],
+    mentions: Callable[[bytes], object],
     report: RenameReport,
 ) -> Iterator[tuple[str, bytes]]:
     """(path, bytes) of the notes of `paths` that may hold a reference: the renamed notes, and those
-    whose bytes spell an old name."""
+    whose lowered bytes spell an old name (`mentions`: `mention_test`, or a `spelling_pattern`'s search)."""
     for path in paths:
         raw = vault.read_bytes(path)
         if path in renamed:
@@ -787,7 +803,7 @@ def candidate_notes(
         report.notes_read += 1
         folded = raw.lower()
         # A hand-written escape (`concept%2Dx.md`) spells no name as it stands: decode, then look again.
-        if pattern.search(folded) or (b"%" in folded and pattern.search(unquote_to_bytes(folded))):
+        if mentions(folded) or (b"%" in folded and mentions(unquote_to_bytes(folded))):
             yield path, raw
 
 
