@@ -110,3 +110,80 @@ def test_the_prefilter_keeps_every_note_the_slow_path_rewrites(tmp_path: Path, n
     assert fast == slow
     rewritten = name not in ("other.md", "unrelated.md")
     assert (name in fast) == rewritten
+
+
+# --- links that name no renamed file are skipped without resolving them ----------------------------------
+
+# (files of the vault, renames): every link form around the renamed names, in notes that stay and in notes
+# that move, with traps (a new name another note already has, `.md.md`, attachments, folders, relative
+# and absolute paths, `..` and trailing slashes, letter case, NFD).
+SOURCE = (
+    "[[Old Name]] [[old name|x]] [[f/Old Name.md#h]] ![[/f/Old Name]] [t](f/Old%20Name.md) [u](../f/Old%20Name.md)\n"
+    "[[./f/Old Name]] [[f/x/../Old Name]] [[f/Old Name/]] [[Old Name.md]] [[Report.md]] [[New Name]]\n"
+    "[[img.png]] ![[f/img.png]] [[Other]] [[g/Other]] [["
+    + unicodedata.normalize("NFD", "Café")
+    + "]] [[café]]\n"
+    "| [[Old Name\\|alias]] | [[Nowhere]] | [[]] | [[#Heading]] |\n"
+)
+SKIP_SCENARIOS = {
+    "note": (
+        {"f/Old Name.md": "# Old\n", "src.md": SOURCE, "g/src.md": SOURCE, "g/Other.md": "x\n"},
+        [("Old Name", "Renamed")],
+    ),
+    "new-name-taken": (
+        {"f/Old Name.md": "# Old\n", "g/New Name.md": "x\n", "src.md": SOURCE, "g/src.md": SOURCE},
+        [("Old Name", "New Name")],
+    ),
+    "md-md": ({"Report.md.md": "x\n", "src.md": SOURCE, "f/Old Name.md": "x\n"}, [("Report.md.md", "Paper")]),
+    "attachment": ({"f/img.png": "PNG", "src.md": SOURCE, "g/src.md": SOURCE}, [("f/img.png", "picture")]),
+    "accented": ({"Café.md": "x\n", "src.md": SOURCE, "g/src.md": SOURCE}, [("Café", "Coffee")]),
+    "moved-source": (
+        {"f/Old Name.md": "x\n", "src.md": SOURCE, "g/Other.md": "x\n"},
+        [("src", "deep/er/src"), ("Old Name", "Renamed")],
+    ),
+    "folder": (
+        {"f/Old Name.md": "x\n", "f/img.png": "PNG", "src.md": SOURCE, "f/src2.md": SOURCE},
+        [("f", "h/f2")],
+    ),
+}
+
+
+def _plan_json(vault: Vault, pairs: list[tuple[str, str]]) -> tuple[dict, dict]:
+    plan = plan_renames(vault, pairs)
+    return {c.path: (c.new, c.new_path) for c in plan.changes}, plan.report.to_json()
+
+
+@pytest.mark.parametrize("scenario", sorted(SKIP_SCENARIOS))
+def test_skipping_links_that_name_no_renamed_file_changes_nothing(tmp_path: Path, scenario: str) -> None:
+    files, pairs = SKIP_SCENARIOS[scenario]
+    fast = _plan_json(_write(tmp_path / "fast", files), pairs)
+    never = mock.patch.object(rename.RenameContext, "reaches_no_renamed_name", lambda self, target: False)
+    with never:
+        slow = _plan_json(_write(tmp_path / "slow", files), pairs)
+    assert fast == slow
+    assert fast[0], "each scenario rewrites something"
+
+
+@pytest.mark.parametrize(
+    ("target", "skipped"),
+    [
+        ("Other", True),
+        ("g/Other.md", True),
+        ("Old Name", False),
+        ("OLD NAME.md", False),
+        ("f/Old Name", False),
+        ("/f/Old Name", False),
+        ("./Other", False),  # relative: never skipped
+        ("../g/Other", False),
+        ("", False),
+        ("Renamed", False),  # the new name: links to another note of that name may change meaning
+        (unicodedata.normalize("NFD", "Olé"), False),
+    ],
+)
+def test_reaches_no_renamed_name_examples(target: str, skipped: bool) -> None:
+    from vaulttools.resolve import LinkIndex
+
+    index = LinkIndex(["f/Old Name.md", "g/Other.md", "Olé.md"])
+    moved = {"f/Old Name.md": "f/Renamed.md", "Olé.md": "Ole2.md"}
+    context = rename.RenameContext(index, index, moved)
+    assert context.reaches_no_renamed_name(target) is skipped

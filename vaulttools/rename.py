@@ -23,6 +23,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote as percent_quote
@@ -818,6 +819,25 @@ class RenameContext:
     id_property: str = "id"
     keep_alias: bool = False
 
+    @cached_property
+    def _renamed_names(self) -> frozenset[str]:
+        """Folded file names (with and without `.md`) of every renamed file, before and after."""
+        names = (fold(path.rpartition("/")[2]) for pair in self.moved.items() for path in pair)
+        return frozenset(form for name in names for form in (name, strip_md(name)))
+
+    def reaches_no_renamed_name(self, target: str) -> bool:
+        """True when `target`, written in a note that does not move, resolves alike before and after the
+        renames and never to a renamed file: then its link needs no edit (`link_edits` finds none).
+
+        Every file a target can resolve to ends with the target's last part, folded, as its name (with or
+        without `.md`: `LinkIndex` keys files by their folded path suffixes): a last part that names no
+        renamed file gets the same candidates, and the same answer, from both indexes. Relative targets are
+        normalised first (`./a/../b`), so they are never let through here."""
+        key = fold(target.strip())
+        if not key or key.startswith(("./", "../")):
+            return False
+        return key.rpartition("/")[2] not in self._renamed_names
+
 
 def plan_note(
     note: Note,
@@ -856,7 +876,12 @@ def rename_note_edits(
     new_source = context.moved.get(note.path, note.path)
     edits: list[Edit] = []
     places_before = len(report.left_alone_places)
+    # A note that stays where it is (most notes a rename reads) skips each link that names no renamed file
+    # by one set lookup instead of resolving it in both indexes (a 30 KB note links ~40 other notes).
+    stays = note.path not in context.moved
     for link in note.links:
+        if stays and context.reaches_no_renamed_name(link.target):
+            continue
         edits.extend(link_edits(context.before, note, link, context.moved, new_source, context.after, report))
     fm = note.frontmatter
     if mentions is not None and fm is not None and not note.frontmatter_editable:
