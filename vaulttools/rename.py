@@ -580,6 +580,9 @@ def mention_test(stems: Iterable[str]) -> Callable[[bytes], object]:
     spellings = sorted({spelling for stem in stems for spelling in name_spellings(stem)})
     if len(spellings) > FEW_SPELLINGS:
         return spelling_pattern(stems).search
+    if len(spellings) == 1:  # one ASCII name, the usual rename: no generator per note
+        only = spellings[0]
+        return lambda folded: only in folded
     return lambda folded: any(spelling in folded for spelling in spellings)
 
 
