@@ -291,7 +291,7 @@ def _plan_linking_notes(
 
     def notes_to_plan(paths: list[str], report: MergeReport) -> Iterator[tuple[str, bytes]]:
         if spelling_notes is None:
-            yield from candidate_notes(vault, paths, {}, pattern, report.links)
+            yield from candidate_notes(vault, paths, {}, pattern.search, report.links)
             return
         for path in paths:  # the scan already searched their bytes
             report.links.notes_read += 1

@@ -221,6 +221,16 @@ _SIMPLE_LINES_RE = re.compile(
     + "$",
     re.MULTILINE,
 )
+
+
+def simple_line_values(line: str) -> tuple[str, ...] | None:
+    """The (string, flow list, integer, word) texts of one line of the simple grammar, "" for the three it
+    does not hold (strings and lists with their quotes and brackets); None for a line outside the grammar.
+    The line's block must pass `load_simple_yaml` (it rules out escapes and control characters)."""
+    match = _SIMPLE_LINES_RE.fullmatch(line)
+    return None if match is None else match.groups("")[1:]
+
+
 # More values than any real frontmatter holds, few enough to walk in a millisecond.
 MAX_EXPANDED_VALUES = 100_000
 # Characters PyYAML refuses to read; a text holding one must get the real loader's error.

@@ -21,7 +21,7 @@ import posixpath
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -569,6 +569,23 @@ def name_spellings(stem: str) -> set[bytes]:
     return spellings
 
 
+# Up to this many spellings, the prefilter looks for each with `in` (a memchr-speed scan, ~3x faster than the
+# regex engine's literal search on a 30 KB note); more (a 500-name map) stay one pass of the trie regex.
+FEW_SPELLINGS = 8
+
+
+def mention_test(stems: Iterable[str]) -> Callable[[bytes], object]:
+    """A test of lowered bytes, truthy exactly when `spelling_pattern(stems).search` finds a match."""
+    stems = list(stems)
+    spellings = sorted({spelling for stem in stems for spelling in name_spellings(stem)})
+    if len(spellings) > FEW_SPELLINGS:
+        return spelling_pattern(stems).search
+    if len(spellings) == 1:  # one ASCII name, the usual rename: no generator per note
+        only = spellings[0]
+        return lambda folded: only in folded
+    return lambda folded: any(spelling in folded for spelling in spellings)
+
+
 def spelling_pattern(stems: Iterable[str]) -> re.Pattern[bytes]:
     """One regex for all spellings of all names, built as a trie so that a 500-name map is one pass."""
     trie: dict[int, Any] = {}
@@ -678,14 +695,16 @@ def plan_renames(
     moved = {r.old_path: r.new_path for r in resolved}
     by_old_path = {r.old_path: r for r in resolved}
     after = renamed_index(vault.index, resolved)
-    pattern = candidate_pattern(resolved, after)
+    stems = candidate_stems(resolved, after)
+    pattern = spelling_pattern(stems)
+    mentioned = mention_test(stems)
     folders = tuple(sorted({r.folder[0] for r in resolved if r.folder is not None}))
     context = RenameContext(vault.index, after, moved, vault.config.id_property, options.keep_alias, folders)
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], RenameReport]]:
         report = RenameReport()
         changes: list[FileChange] = []
-        for path, raw in candidate_notes(vault, paths, by_old_path, pattern, report):
+        for path, raw in candidate_notes(vault, paths, by_old_path, mentioned, report):
             note = Note(path, raw, vault.config.link_property_set)
             report.notes_parsed += 1
             change = plan_note(note, context, report, rename=by_old_path.get(path), mentions=pattern)
@@ -761,8 +780,8 @@ def attachment_moves(vault: Vault, renames: list[Rename]) -> list[FileChange]:
     ]
 
 
-def candidate_pattern(renames: list[Rename], after: LinkIndex) -> re.Pattern[bytes]:
-    """Every spelling of a name whose notes may hold a reference to rewrite.
+def candidate_stems(renames: list[Rename], after: LinkIndex) -> list[str]:
+    """Every name whose spellings mark the notes that may hold a reference to rewrite.
 
     When a new name is shared with another note, links to that note may change meaning: the notes that
     spell the new name are read too, so their links can be kept on their note.
@@ -771,18 +790,18 @@ def candidate_pattern(renames: list[Rename], after: LinkIndex) -> re.Pattern[byt
     stems += [r.new_stem for r in renames if len(after.notes_named(r.new_stem)) > 1]
     # A renamed folder's name: a Dataview query (`FROM "labs"`) may name it and nothing inside it.
     stems += sorted({posixpath.basename(r.folder[0]) for r in renames if r.folder is not None})
-    return spelling_pattern(stems)
+    return stems
 
 
 def candidate_notes(
     vault: Vault,
     paths: Iterable[str],
     renamed: Mapping[str, Rename],
-    pattern: re.Pattern[bytes],
+    mentions: Callable[[bytes], object],
     report: RenameReport,
 ) -> Iterator[tuple[str, bytes]]:
     """(path, bytes) of the notes of `paths` that may hold a reference: the renamed notes, and those
-    whose bytes spell an old name."""
+    whose lowered bytes spell an old name (`mentions`: `mention_test`, or a `spelling_pattern`'s search)."""
     for path in paths:
         raw = vault.read_bytes(path)
         if path in renamed:
@@ -791,7 +810,7 @@ def candidate_notes(
         report.notes_read += 1
         folded = raw.lower()
         # A hand-written escape (`concept%2Dx.md`) spells no name as it stands: decode, then look again.
-        if pattern.search(folded) or (b"%" in folded and pattern.search(unquote_to_bytes(folded))):
+        if mentions(folded) or (b"%" in folded and mentions(unquote_to_bytes(folded))):
             yield path, raw
 
 
@@ -818,6 +837,25 @@ class RenameContext:
         if key in self._old_note_paths:
             return True
         return any(key == folder or key.startswith(folder + "/") for folder in map(fold, self.folders))
+
+    @cached_property
+    def _renamed_names(self) -> frozenset[str]:
+        """Folded file names (with and without `.md`) of every renamed file, before and after."""
+        names = (fold(path.rpartition("/")[2]) for pair in self.moved.items() for path in pair)
+        return frozenset(form for name in names for form in (name, strip_md(name)))
+
+    def reaches_no_renamed_name(self, target: str) -> bool:
+        """True when `target`, written in a note that does not move, resolves alike before and after the
+        renames and never to a renamed file: then its link needs no edit (`link_edits` finds none).
+
+        Every file a target can resolve to ends with the target's last part, folded, as its name (with or
+        without `.md`: `LinkIndex` keys files by their folded path suffixes): a last part that names no
+        renamed file gets the same candidates, and the same answer, from both indexes. Relative targets are
+        normalised first (`./a/../b`), so they are never let through here."""
+        key = fold(target.strip())
+        if not key or key.startswith(("./", "../")):
+            return False
+        return key.rpartition("/")[2] not in self._renamed_names
 
 
 def plan_note(
@@ -857,7 +895,12 @@ def rename_note_edits(
     new_source = context.moved.get(note.path, note.path)
     edits: list[Edit] = []
     places_before = len(report.left_alone_places)
+    # A note that stays where it is (most notes a rename reads) skips each link that names no renamed file
+    # by one set lookup instead of resolving it in both indexes (a 30 KB note links ~40 other notes).
+    stays = note.path not in context.moved
     for link in note.links:
+        if stays and context.reaches_no_renamed_name(link.target):
+            continue
         edits.extend(link_edits(context.before, note, link, context.moved, new_source, context.after, report))
     _leave_query_sources(note, context, report)
     fm = note.frontmatter
