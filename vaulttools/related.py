@@ -54,7 +54,7 @@ from vaulttools.related_rank import (
     pack_words,
     parse_words,
 )
-from vaulttools.resolve import RESOLVED, LinkIndex, fold, strip_md
+from vaulttools.resolve import RESOLVED, LinkIndex, fold, stem_of, strip_md
 from vaulttools.sections import Section, find_section, section_at
 from vaulttools.vault import Vault, gc_paused
 
@@ -82,7 +82,7 @@ class ScoringFacts:
 
     @property
     def stem(self) -> str:
-        return strip_md(self.path.rsplit("/", 1)[-1])
+        return stem_of(self.path)
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -277,12 +277,15 @@ def section_edit(note: Note, heading: str, entries: list[str]) -> tuple[Edit | N
     """
     text, nl = note.text, note.newline
     listing = _listing(entries, nl)
+    # A note that ends without a newline keeps ending without one: only the section's own bytes change.
+    unterminated = bool(text) and not text.endswith("\n")
     section = find_section(note, heading)
     if section is None:
         if not entries:
             return None, UNCHANGED
         start = _content_end(text, note.body_start, len(text))
         new = f"{_lead(text, start, note.body_start, nl)}## {heading}{nl}{listing}"
+        new = new.removesuffix(nl) if unterminated else new
         return Edit(start, len(text), text[start:], new, "related-section"), ADDED
     if _already_lists(text, nl, section, listing):
         return None, UNCHANGED
@@ -291,13 +294,15 @@ def section_edit(note: Note, heading: str, entries: list[str]) -> tuple[Edit | N
         new = listing
         if section.list_start > 0 and text[section.list_start - 1] != "\n":
             new = nl + listing  # the heading is the last line and has no newline
+        if unterminated and section.list_end == len(text):
+            new = new.removesuffix(nl)
         return Edit(section.list_start, section.list_end, current, new, "related-list"), UPDATED
     if not section.only_list:
         # Editors wrote more than a list under the heading: empty the list, keep their words.
         return Edit(section.list_start, section.list_end, current, "", "related-list"), REMOVED
     if section.end == len(text):
         start = _content_end(text, note.body_start, section.heading_start)
-        new = nl if start > note.body_start else ""
+        new = nl if start > note.body_start and not unterminated else ""
         return Edit(start, len(text), text[start:], new, "related-section"), REMOVED
     # Followed by more of the note: drop the heading and list, keep the spacing before it.
     old = text[section.heading_start : section.end]
@@ -314,7 +319,7 @@ def entry_text(
     """A link to `target` as Obsidian would write it from `source` (`.obsidian/app.json` `newLinkFormat`):
     `shortest` is the shortest text that reaches it (`[[stem]]`), `absolute` the vault path, `relative` the
     path from the note's folder; `[stem](….md)` instead when the vault uses markdown links."""
-    stem = strip_md(target.rsplit("/", 1)[-1])
+    stem = stem_of(target)
     name = stem
     if link_format == "absolute":
         name = strip_md(target)
@@ -382,7 +387,7 @@ class RelatedScan:
     def unique_names(self) -> frozenset[str]:
         """The names (folded, without `.md`) that only one file of the vault has: a link by such a name
         reaches the same file from every folder."""
-        counts = Counter(fold(strip_md(path.rsplit("/", 1)[-1])) for path in self.link_paths)
+        counts = Counter(fold(stem_of(path)) for path in self.link_paths)
         return frozenset(name for name, count in counts.items() if count == 1)
 
 
@@ -579,7 +584,7 @@ def _entry_writer(scan: RelatedScan, links: tuple[bool, str]) -> Callable[[str, 
         found = cache.get(key)
         if found is None:
             found = cache[key] = entry_text(source, target, scan.resolve, markdown, link_format)
-            if fold(strip_md(target.rsplit("/", 1)[-1])) in unique:
+            if fold(stem_of(target)) in unique:
                 anywhere[target] = found
         return found
 

@@ -43,6 +43,7 @@ from vaulttools.related_rank import (
     common_cutoff,
     name_words,
 )
+from vaulttools.resolve import stem_of
 
 __all__ = ["KINDS"]
 
@@ -58,7 +59,7 @@ class RelatedIndex:
     def __init__(self, rows: list[IndexRow], common_share: float = COMMON_FRACTION) -> None:
         rows.sort(key=lambda row: row.path)
         self.paths: list[str] = [row.path for row in rows]
-        self.stems: list[str] = [_stem(path) for path in self.paths]
+        self.stems: list[str] = [stem_of(path) for path in self.paths]
         self.number: dict[str, int] = {path: number for number, path in enumerate(self.paths)}
         # Each note's place by name (stem, then path): how candidates of equal score are ordered.
         by_name = sorted(range(len(rows)), key=lambda note: (self.stems[note], self.paths[note]))
@@ -188,11 +189,6 @@ class RelatedIndex:
                     rarest.append(vocabulary[rare])
                     other_words.append([vocabulary[w] for w in words if w != rare])
         self.mentions = _mentions_of(len(self.stems), named, rarest, other_words, ids, starts, len(names))
-
-
-def _stem(path: str) -> str:
-    name = path.rsplit("/", 1)[-1]
-    return name[:-3] if name.lower().endswith(".md") else name
 
 
 def _postings(per_note: Iterable[Sequence[str]]) -> dict[str, list[int]]:
@@ -573,7 +569,7 @@ def _detail(index: RelatedIndex, me: int, other: int, kind: str, value: float) -
         return f"this note names {index.stems[other]!r} without linking it"
     if kind == NEIGHBOURS:
         both = set(_row(index.around, me)).intersection(_row(index.around, other))
-        names = sorted(_stem(index.node_names[n]) for n in both if index.neighbour_worth[n])
+        names = sorted(stem_of(index.node_names[n]) for n in both if index.neighbour_worth[n])
         more = f" and {len(names) - 4} more" if len(names) > 4 else ""
         return f"{len(names)} shared link neighbours: {', '.join(names[:4])}{more}"
     if kind == LINK:

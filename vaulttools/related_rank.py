@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from vaulttools.note import Note
+from vaulttools.resolve import stem_of
 
 # Features shared by more notes than this are too common to be evidence (and too costly to walk).
 MIN_COMMON_CUTOFF = 50
@@ -90,7 +91,7 @@ def words_text(note: Note, section: tuple[int, int]) -> str:
                 continue
             pieces.append(text[position : link.start])
             if not link.embed:
-                shown = link.display or link.target.rsplit("/", 1)[-1].removesuffix(".md")
+                shown = link.display or stem_of(link.target)
                 pieces.append(f" {shown} ")
             position = link.end
         pieces.append(text[position:end])
