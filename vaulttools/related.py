@@ -23,7 +23,7 @@ import posixpath
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
@@ -383,12 +383,16 @@ class RelatedScan:
     ungrouped: int
     resolve: Callable[[str, str], str | None]
     link_paths: Iterable[str] = ()  # every file a link may reach (the link index's paths)
+    _unique: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     def unique_names(self) -> frozenset[str]:
         """The names (folded, without `.md`) that only one file of the vault has: a link by such a name
-        reaches the same file from every folder."""
-        counts = Counter(fold(stem_of(path)) for path in self.link_paths)
-        return frozenset(name for name, count in counts.items() if count == 1)
+        reaches the same file from every folder. Counted once (before planning forks its workers, which
+        each plan many chunks of notes)."""
+        if self._unique is None:
+            counts = Counter(fold(stem_of(path)) for path in self.link_paths)
+            self._unique = frozenset(name for name, count in counts.items() if count == 1)
+        return self._unique
 
 
 def scan_facts(
@@ -513,6 +517,8 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
     changes: list[FileChange] = []
     outcome: dict[str, list[str]] = {ADDED: [], UPDATED: [], REMOVED: []}
     paths = scan.index.paths
+    if settings.new_link_format == "shortest":
+        scan.unique_names()  # counted here, once, not by every chunk of the workers
     for planned in iter_chunks(
         plan_chunk, paths, label="Choosing related notes", on_progress=vault.on_progress
     ):
