@@ -34,7 +34,7 @@ from vaulttools.facts import NoteFacts as FileFacts
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
-from vaulttools.parallel import iter_chunks
+from vaulttools.parallel import iter_chunks, release_freed_memory
 from vaulttools.planning import note_change
 from vaulttools.related_index import (
     RelatedIndex,
@@ -49,6 +49,7 @@ from vaulttools.related_rank import (
     IndexRow,
     Reason,
     Weights,
+    WordNumbers,
     body_words,
     common_cutoff,
     pack_words,
@@ -413,6 +414,7 @@ def scan_facts(
     unparsable: list[UnparsableNote] = []
     ungrouped = 0
     names: dict[str, str] = {}  # one string object per tag or group, however many notes carry it
+    numbers = WordNumbers()  # words kept as numbers, not text: half the memory on a big vault
     for facts in all_facts:
         path = facts.path
         properties = facts.properties
@@ -437,22 +439,27 @@ def scan_facts(
         )
         section = facts.section
         targets = _resolved_targets(facts, section, link_index)
-        rows.append(IndexRow(path, tuple(names.setdefault(g, g) for g in groups), tags, targets, facts.words))
+        groups = tuple(names.setdefault(g, g) for g in groups)
+        rows.append(IndexRow(path, groups, tags, targets, numbers.numbered(facts.words)))
         if section[0] >= 0:
             sections[path] = section
             inside = sorted(
                 (link.start, link.written) for link in facts.links if section[0] <= link.start < section[1]
             )
             listed[path] = tuple(written for _, written in inside)
-    return RelatedScan(
-        RelatedIndex(rows, config.common_share),
-        sections,
-        listed,
-        unparsable,
-        ungrouped,
-        resolve,
-        link_index.paths,
-    )
+    index = _built_index(rows, config.common_share, numbers)
+    return RelatedScan(index, sections, listed, unparsable, ungrouped, resolve, link_index.paths)
+
+
+def _built_index(rows: list[IndexRow], common_share: float, numbers: WordNumbers) -> RelatedIndex:
+    """The index of `rows` (emptied once it is built), with the memory freed on the way given back: the
+    facts read before it, and the rows and intermediate arrays after, so planning's forked workers start
+    with only what is kept."""
+    release_freed_memory()
+    index = RelatedIndex(rows, common_share, numbers)
+    rows.clear()
+    release_freed_memory()
+    return index
 
 
 def grouping_text(config: RelatedConfig) -> str:
