@@ -81,7 +81,7 @@ def test_limit_overrides_config(tmp_path: Path, run_cli: RunCli) -> None:
     vault = make_git_vault(GOLDEN / "before", tmp_path / "vault")
     run_cli(vault, "sync-related", "--limit", "1", "--no-commit")
     text = (vault / "claim-gamma.md").read_text()
-    assert text.endswith("## Related across articles\n- [[concept-alpha]]\n")
+    assert text.endswith("## Related across articles\n- [[concept-alpha]]")  # no final newline added
 
 
 def test_bad_limit_is_one_line_error(tmp_path: Path, run_cli: RunCli) -> None:

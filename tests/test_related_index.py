@@ -11,7 +11,8 @@ import pytest
 from vaulttools import related_index
 from vaulttools.config import RelatedConfig
 from vaulttools.related import ScoringFacts, build_index, choose, score_candidates, weights_of
-from vaulttools.related_index import top_candidates_of
+from vaulttools.related_index import RelatedIndex, top_candidates_of
+from vaulttools.related_rank import IndexRow, WordNumbers, pack_words, parse_words
 
 WORDS = ["alpha", "beta", "gamma", "delta", "zebra", "stripes", "omega", "kappa", "lambda", "sigma"]
 
@@ -90,9 +91,36 @@ def test_explain_reasons_add_up_to_the_block_score() -> None:
 
 
 @pytest.mark.parametrize("chunk", [1, 5, 1 << 20])
-def test_mentions_found_in_chunks_of_pairs_are_the_same(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("setting", ["_PAIR_CHUNK", "_PRESENCE_CHUNK"])
+def test_mentions_found_in_chunks_are_the_same(
+    setting: str, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pairs checked a chunk at a time, and which notes have which words gathered a chunk of notes at a
+    time, find the same mentions."""
     whole = build_index(random_vault(7, 120)).mentions
-    monkeypatch.setattr(related_index, "_PAIR_CHUNK", chunk)
+    monkeypatch.setattr(related_index, setting, chunk)
     chunked = build_index(random_vault(7, 120)).mentions
     assert whole.nnz > 10  # names of the vault are mentioned
     assert (whole != chunked).nnz == 0
+
+
+def test_words_given_as_numbers_build_the_same_index() -> None:
+    """`scan_facts` keeps each note's words as `WordNumbers` numbers, not text; numbered in another order
+    (the last note first), they make the same word matrices, word names and mentions."""
+    rows = [
+        IndexRow(
+            f.path,
+            f.groups,
+            tuple(sorted(f.tags)),
+            tuple(sorted(f.targets)),
+            pack_words(parse_words(f.words)),
+        )
+        for f in random_vault(3, 80)
+    ]
+    numbers = WordNumbers()
+    numbered = [row._replace(words=numbers.numbered(row.words)) for row in reversed(rows)]  # type: ignore[arg-type]
+    from_text, from_numbers = RelatedIndex(list(rows)), RelatedIndex(numbered, numbers=numbers)
+    assert from_text.words.nnz > 50 and from_text.mentions.nnz > 5  # words and names to compare
+    for name in ("words", "champions", "mentions"):
+        assert (getattr(from_text, name) != getattr(from_numbers, name)).nnz == 0, name
+    assert from_text.word_name == from_numbers.word_name

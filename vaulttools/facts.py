@@ -318,4 +318,6 @@ def collect_facts(
             records_to_save = records
         save_cache(root, fingerprint, records_to_save)
     del cached
-    return (_from_marshal(records[path]) for path in paths if path in records)
+    # Each record is let go once its facts are built: the memory of notes already consumed is reused by
+    # what the caller builds from them (on 100,000 notes, the records hold ~400 MB).
+    return (_from_marshal(records.pop(path)) for path in paths if path in records)

@@ -122,3 +122,29 @@ def in_thread(work: Callable[[], T], name: str = "vaulttools-background") -> Cal
         return value
 
     return result
+
+
+def release_freed_memory() -> None:
+    """Give the memory the process has freed back to the system (glibc's `malloc_trim`; elsewhere nothing).
+
+    After a big vault's facts are read and indexed, ~40 % of the heap is freed but kept by the allocator,
+    and every forked worker would start with it resident. Called before a big fork; takes a few
+    milliseconds."""
+    if not _TRIM:
+        _TRIM.append(_find_malloc_trim())
+    trim = _TRIM[0]
+    if trim is not None:
+        trim(0)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    import ctypes
+
+    try:  # the process's own symbols: glibc's, where it is the C library
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl, Windows): nothing to trim
+        return None
+    return trim
+
+
+_TRIM: list[Callable[[int], int] | None] = []  # found on first use

@@ -23,7 +23,7 @@ import posixpath
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
@@ -34,7 +34,7 @@ from vaulttools.facts import NoteFacts as FileFacts
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
-from vaulttools.parallel import iter_chunks
+from vaulttools.parallel import iter_chunks, release_freed_memory
 from vaulttools.planning import note_change
 from vaulttools.related_index import (
     RelatedIndex,
@@ -49,12 +49,13 @@ from vaulttools.related_rank import (
     IndexRow,
     Reason,
     Weights,
+    WordNumbers,
     body_words,
     common_cutoff,
     pack_words,
     parse_words,
 )
-from vaulttools.resolve import RESOLVED, LinkIndex, fold, strip_md
+from vaulttools.resolve import RESOLVED, LinkIndex, fold, stem_of, strip_md
 from vaulttools.sections import Section, find_section, section_at
 from vaulttools.vault import Vault, gc_paused
 
@@ -82,7 +83,7 @@ class ScoringFacts:
 
     @property
     def stem(self) -> str:
-        return strip_md(self.path.rsplit("/", 1)[-1])
+        return stem_of(self.path)
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -277,12 +278,15 @@ def section_edit(note: Note, heading: str, entries: list[str]) -> tuple[Edit | N
     """
     text, nl = note.text, note.newline
     listing = _listing(entries, nl)
+    # A note that ends without a newline keeps ending without one: only the section's own bytes change.
+    unterminated = bool(text) and not text.endswith("\n")
     section = find_section(note, heading)
     if section is None:
         if not entries:
             return None, UNCHANGED
         start = _content_end(text, note.body_start, len(text))
         new = f"{_lead(text, start, note.body_start, nl)}## {heading}{nl}{listing}"
+        new = new.removesuffix(nl) if unterminated else new
         return Edit(start, len(text), text[start:], new, "related-section"), ADDED
     if _already_lists(text, nl, section, listing):
         return None, UNCHANGED
@@ -291,13 +295,15 @@ def section_edit(note: Note, heading: str, entries: list[str]) -> tuple[Edit | N
         new = listing
         if section.list_start > 0 and text[section.list_start - 1] != "\n":
             new = nl + listing  # the heading is the last line and has no newline
+        if unterminated and section.list_end == len(text):
+            new = new.removesuffix(nl)
         return Edit(section.list_start, section.list_end, current, new, "related-list"), UPDATED
     if not section.only_list:
         # Editors wrote more than a list under the heading: empty the list, keep their words.
         return Edit(section.list_start, section.list_end, current, "", "related-list"), REMOVED
     if section.end == len(text):
         start = _content_end(text, note.body_start, section.heading_start)
-        new = nl if start > note.body_start else ""
+        new = nl if start > note.body_start and not unterminated else ""
         return Edit(start, len(text), text[start:], new, "related-section"), REMOVED
     # Followed by more of the note: drop the heading and list, keep the spacing before it.
     old = text[section.heading_start : section.end]
@@ -314,7 +320,7 @@ def entry_text(
     """A link to `target` as Obsidian would write it from `source` (`.obsidian/app.json` `newLinkFormat`):
     `shortest` is the shortest text that reaches it (`[[stem]]`), `absolute` the vault path, `relative` the
     path from the note's folder; `[stem](….md)` instead when the vault uses markdown links."""
-    stem = strip_md(target.rsplit("/", 1)[-1])
+    stem = stem_of(target)
     name = stem
     if link_format == "absolute":
         name = strip_md(target)
@@ -378,12 +384,16 @@ class RelatedScan:
     ungrouped: int
     resolve: Callable[[str, str], str | None]
     link_paths: Iterable[str] = ()  # every file a link may reach (the link index's paths)
+    _unique: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     def unique_names(self) -> frozenset[str]:
         """The names (folded, without `.md`) that only one file of the vault has: a link by such a name
-        reaches the same file from every folder."""
-        counts = Counter(fold(strip_md(path.rsplit("/", 1)[-1])) for path in self.link_paths)
-        return frozenset(name for name, count in counts.items() if count == 1)
+        reaches the same file from every folder. Counted once (before planning forks its workers, which
+        each plan many chunks of notes)."""
+        if self._unique is None:
+            counts = Counter(fold(stem_of(path)) for path in self.link_paths)
+            self._unique = frozenset(name for name, count in counts.items() if count == 1)
+        return self._unique
 
 
 def scan_facts(
@@ -404,6 +414,7 @@ def scan_facts(
     unparsable: list[UnparsableNote] = []
     ungrouped = 0
     names: dict[str, str] = {}  # one string object per tag or group, however many notes carry it
+    numbers = WordNumbers()  # words kept as numbers, not text: half the memory on a big vault
     for facts in all_facts:
         path = facts.path
         properties = facts.properties
@@ -428,22 +439,27 @@ def scan_facts(
         )
         section = facts.section
         targets = _resolved_targets(facts, section, link_index)
-        rows.append(IndexRow(path, tuple(names.setdefault(g, g) for g in groups), tags, targets, facts.words))
+        groups = tuple(names.setdefault(g, g) for g in groups)
+        rows.append(IndexRow(path, groups, tags, targets, numbers.numbered(facts.words)))
         if section[0] >= 0:
             sections[path] = section
             inside = sorted(
                 (link.start, link.written) for link in facts.links if section[0] <= link.start < section[1]
             )
             listed[path] = tuple(written for _, written in inside)
-    return RelatedScan(
-        RelatedIndex(rows, config.common_share),
-        sections,
-        listed,
-        unparsable,
-        ungrouped,
-        resolve,
-        link_index.paths,
-    )
+    index = _built_index(rows, config.common_share, numbers)
+    return RelatedScan(index, sections, listed, unparsable, ungrouped, resolve, link_index.paths)
+
+
+def _built_index(rows: list[IndexRow], common_share: float, numbers: WordNumbers) -> RelatedIndex:
+    """The index of `rows` (emptied once it is built), with the memory freed on the way given back: the
+    facts read before it, and the rows and intermediate arrays after, so planning's forked workers start
+    with only what is kept."""
+    release_freed_memory()
+    index = RelatedIndex(rows, common_share, numbers)
+    rows.clear()
+    release_freed_memory()
+    return index
 
 
 def grouping_text(config: RelatedConfig) -> str:
@@ -508,6 +524,8 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
     changes: list[FileChange] = []
     outcome: dict[str, list[str]] = {ADDED: [], UPDATED: [], REMOVED: []}
     paths = scan.index.paths
+    if settings.new_link_format == "shortest":
+        scan.unique_names()  # counted here, once, not by every chunk of the workers
     for planned in iter_chunks(
         plan_chunk, paths, label="Choosing related notes", on_progress=vault.on_progress
     ):
@@ -579,7 +597,7 @@ def _entry_writer(scan: RelatedScan, links: tuple[bool, str]) -> Callable[[str, 
         found = cache.get(key)
         if found is None:
             found = cache[key] = entry_text(source, target, scan.resolve, markdown, link_format)
-            if fold(strip_md(target.rsplit("/", 1)[-1])) in unique:
+            if fold(stem_of(target)) in unique:
                 anywhere[target] = found
         return found
 

@@ -13,10 +13,10 @@ needs them (`related_rank`'s words are read by every command that builds the fac
 
 from __future__ import annotations
 
-import collections
 import itertools
 import math
 from collections.abc import Iterable, Sequence
+from typing import cast
 
 import numpy as np
 from scipy import sparse
@@ -40,9 +40,11 @@ from vaulttools.related_rank import (
     IndexRow,
     Reason,
     Weights,
+    WordNumbers,
     common_cutoff,
     name_words,
 )
+from vaulttools.resolve import stem_of
 
 __all__ = ["KINDS"]
 
@@ -55,10 +57,13 @@ class RelatedIndex:
     formula does and scores come out the same to the last bit however the notes are blocked.
     """
 
-    def __init__(self, rows: list[IndexRow], common_share: float = COMMON_FRACTION) -> None:
+    def __init__(
+        self, rows: list[IndexRow], common_share: float = COMMON_FRACTION, numbers: WordNumbers | None = None
+    ) -> None:
+        """`numbers`: the rows' words are `numbers.numbered` (else text, as `body_words` gives them)."""
         rows.sort(key=lambda row: row.path)
         self.paths: list[str] = [row.path for row in rows]
-        self.stems: list[str] = [_stem(path) for path in self.paths]
+        self.stems: list[str] = [stem_of(path) for path in self.paths]
         self.number: dict[str, int] = {path: number for number, path in enumerate(self.paths)}
         # Each note's place by name (stem, then path): how candidates of equal score are ordered.
         by_name = sorted(range(len(rows)), key=lambda note: (self.stems[note], self.paths[note]))
@@ -68,7 +73,7 @@ class RelatedIndex:
         self._number_groups(rows)
         self._number_tags(rows)
         self._number_links(rows)
-        self._number_words(rows)
+        self._number_words(rows, numbers)
 
     @property
     def total(self) -> int:
@@ -138,16 +143,20 @@ class RelatedIndex:
         self.neighbour_worth = np.array([worth[int(d)] for d in degrees], dtype=np.float64)
         self.shared_through = _scaled_rows(_sorted(around[:, :notes].tocsr()), self.neighbour_worth)
 
-    def _number_words(self, rows: list[IndexRow]) -> None:
+    def _number_words(self, rows: list[IndexRow], numbers: WordNumbers | None) -> None:
         """Each note's `TEXT_TERMS` most telling words (weight / the note's vector length) in `words`, and
         each word's champion notes in `champions`: the two factors of the cosine product."""
-        vocabulary: dict[str, int] = collections.defaultdict(itertools.count().__next__)
-        lookup = vocabulary.__getitem__  # numbers a word on first sight, in C
         starts = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(row.words[1]) for row in rows], out=starts[1:])
-        # One array for every note's words, filled straight from the text (no array per note to join).
-        words = itertools.chain.from_iterable(row.words[0].split() for row in rows)
-        ids = np.fromiter(map(lookup, words), np.int32, int(starts[-1]))
+        if numbers is None:
+            numbers = WordNumbers()
+            lookup = numbers.number.__getitem__  # numbers a word on first sight, in C
+            # One array for every note's words, filled straight from the text (no array per note to join).
+            words = itertools.chain.from_iterable(cast(str, row.words[0]).split() for row in rows)
+            ids = np.fromiter(map(lookup, words), np.int32, int(starts[-1]))
+        else:
+            ids = np.frombuffer(b"".join(cast(bytes, row.words[0]) for row in rows), dtype=np.intc)
+        vocabulary = numbers.number
         counts = np.frombuffer(b"".join(row.words[1] for row in rows), dtype=np.uint8)
         df = np.bincount(ids, minlength=len(vocabulary))
         vocabulary_names = list(vocabulary)
@@ -188,11 +197,6 @@ class RelatedIndex:
                     rarest.append(vocabulary[rare])
                     other_words.append([vocabulary[w] for w in words if w != rare])
         self.mentions = _mentions_of(len(self.stems), named, rarest, other_words, ids, starts, len(names))
-
-
-def _stem(path: str) -> str:
-    name = path.rsplit("/", 1)[-1]
-    return name[:-3] if name.lower().endswith(".md") else name
 
 
 def _postings(per_note: Iterable[Sequence[str]]) -> dict[str, list[int]]:
@@ -311,14 +315,12 @@ def _mentions_of(
 ) -> sparse.csr_matrix:
     """Notes by notes, 1.0 where the row note has every word of the column note's name: pairs found
     through the name's rarest word, then kept when the note has its other words too."""
-    owner = np.repeat(np.arange(total, dtype=np.int32), np.diff(starts))
-    postings = _presence(owner, ids, rarest, (vocabulary, total), by_word=True)
+    postings = _presence(ids, starts, rarest, (vocabulary, total), by_word=True)
     widest = max((len(words) for words in other_words), default=0)
     table = np.full((len(named), max(1, widest)), -1, dtype=np.int64)
     for row, words in enumerate(other_words):
         table[row, : len(words)] = words
-    has = _presence(owner, ids, table[table >= 0], (vocabulary, total), by_word=False)
-    del owner
+    has = _presence(ids, starts, table[table >= 0], (vocabulary, total), by_word=False)
     rare, names = np.array(rarest, dtype=np.int64), np.array(named, dtype=np.int64)
     sizes = np.diff(postings.indptr)[rare]
     ends = np.cumsum(sizes)
@@ -334,22 +336,39 @@ def _mentions_of(
 
 
 def _presence(
-    owner: np.ndarray,
     ids: np.ndarray,
+    starts: np.ndarray,
     words: np.ndarray | list[int],
     shape: tuple[int, int],
     *,
     by_word: bool,
 ) -> sparse.csr_matrix:
-    """Which notes have which of `words`: words by notes (postings), or notes by words, columns sorted."""
-    wanted = np.zeros(shape[0], dtype=bool)
+    """Which notes have which of `words`: words by notes (postings), or notes by words, columns sorted.
+    Built straight as rows of notes, a chunk of notes at a time: no (word, note) pair list of the whole
+    vault (on 100,000 notes, ~12 million words) is ever made."""
+    vocabulary, total = shape
+    wanted = np.zeros(vocabulary, dtype=bool)
     wanted[words] = True
-    chosen = wanted[ids]
-    entries = (np.ones(int(chosen.sum()), dtype=bool), (ids[chosen], owner[chosen]))
-    matrix = sparse.csr_matrix(entries, shape=shape)
-    matrix = matrix.tocsr() if by_word else matrix.T.tocsr()
+    indptr = np.zeros(total + 1, dtype=np.int64)
+    found: list[np.ndarray] = []
+    for first in range(0, total, _PRESENCE_CHUNK):
+        last = min(total, first + _PRESENCE_CHUNK)
+        span = ids[starts[first] : starts[last]]
+        chosen = wanted[span]
+        running = np.concatenate(([0], np.cumsum(chosen, dtype=np.int64)))
+        indptr[first + 1 : last + 1] = indptr[first] + running[starts[first + 1 : last + 1] - starts[first]]
+        found.append(span[chosen])
+    indices = np.concatenate(found) if found else np.zeros(0, dtype=np.int32)
+    matrix = sparse.csr_matrix(
+        (np.ones(len(indices), dtype=bool), indices, indptr), shape=(total, vocabulary)
+    )
+    matrix = matrix.T.tocsr() if by_word else matrix
     matrix.sort_indices()  # looked up by binary search within each row
     return matrix
+
+
+# Notes whose words `_presence` looks through at once.
+_PRESENCE_CHUNK = 8192
 
 
 def _naming(
@@ -573,7 +592,7 @@ def _detail(index: RelatedIndex, me: int, other: int, kind: str, value: float) -
         return f"this note names {index.stems[other]!r} without linking it"
     if kind == NEIGHBOURS:
         both = set(_row(index.around, me)).intersection(_row(index.around, other))
-        names = sorted(_stem(index.node_names[n]) for n in both if index.neighbour_worth[n])
+        names = sorted(stem_of(index.node_names[n]) for n in both if index.neighbour_worth[n])
         more = f" and {len(names) - 4} more" if len(names) > 4 else ""
         return f"{len(names)} shared link neighbours: {', '.join(names[:4])}{more}"
     if kind == LINK:

@@ -26,11 +26,15 @@ sparse matrices; this module holds the rules, the words of a note and the types.
 
 from __future__ import annotations
 
+import array
+import collections
+import itertools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from vaulttools.note import Note
+from vaulttools.resolve import stem_of
 
 # Features shared by more notes than this are too common to be evidence (and too costly to walk).
 MIN_COMMON_CUTOFF = 50
@@ -90,7 +94,7 @@ def words_text(note: Note, section: tuple[int, int]) -> str:
                 continue
             pieces.append(text[position : link.start])
             if not link.embed:
-                shown = link.display or link.target.rsplit("/", 1)[-1].removesuffix(".md")
+                shown = link.display or stem_of(link.target)
                 pieces.append(f" {shown} ")
             position = link.end
         pieces.append(text[position:end])
@@ -164,4 +168,18 @@ class IndexRow(NamedTuple):
     groups: tuple[str, ...]
     tags: tuple[str, ...]  # sorted
     targets: tuple[str, ...]  # sorted resolved paths it links, outside its related section
-    words: tuple[str, bytes]  # `body_words` of the note
+    words: tuple[str | bytes, bytes]  # `body_words` of the note, or `WordNumbers.numbered` of them
+
+
+class WordNumbers:
+    """Numbers for words, each given on first sight, so a note's words can be kept as 4-byte numbers
+    (`numbered`) rather than text while a vault's index rows are gathered: on 100,000 notes, ~12 million
+    words of only ~6,000 kinds, half the memory of their text. Which number a word gets changes no score."""
+
+    def __init__(self) -> None:
+        self.number: dict[str, int] = collections.defaultdict(itertools.count().__next__)
+
+    def numbered(self, words: tuple[str, bytes]) -> tuple[bytes, bytes]:
+        """`body_words` with the words as numbers (native 4-byte integers), in the same order."""
+        text, counts = words
+        return array.array("i", map(self.number.__getitem__, text.split())).tobytes(), counts

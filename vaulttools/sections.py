@@ -4,7 +4,9 @@ facts cache records where it is."""
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from vaulttools.note import Note
@@ -25,6 +27,7 @@ _LIST_LINE_RE = re.compile(r"[ \t]*[-*+][ \t]+\S")
 _ANY_HEADING_RE = re.compile(r"^(#{1,6})[ \t]", re.MULTILINE)
 
 
+@functools.lru_cache(maxsize=16)
 def _heading_re(heading: str) -> re.Pattern[str]:
     return re.compile(
         rf"^(#{{2,6}})[ \t]+{re.escape(heading)}[ \t]*#*[ \t]*\r?$", re.MULTILINE | re.IGNORECASE
@@ -34,10 +37,11 @@ def _heading_re(heading: str) -> re.Pattern[str]:
 def find_section(note: Note, heading: str) -> Section | None:
     """The last heading (level 2 to 6) reading `heading` outside code, with its list lines."""
     text = note.text
-    if heading.lower() not in text.lower():
-        return None
+    pattern = _heading_re(heading)
     matches = [
-        m for m in _heading_re(heading).finditer(text, note.body_start) if note.region_at(m.start()) is None
+        found
+        for start in _hash_line_starts(text, note.body_start)
+        if (found := pattern.match(text, start)) is not None and note.region_at(start) is None
     ]
     if not matches:
         return None
@@ -49,6 +53,18 @@ def find_section(note: Note, heading: str) -> Section | None:
             end = other.start()
             break
     return section_at(text, match.start(), end)
+
+
+def _hash_line_starts(text: str, start: int) -> Iterator[int]:
+    """Where each line that starts with `#` starts, from `start` on (a line that starts before `start` does
+    not count). Found with `str.find`, which skips a long note's prose far faster than a multi-line,
+    case-blind regex search does: only these lines can be headings."""
+    if text.startswith("#", start) and (start == 0 or text[start - 1] == "\n"):
+        yield start
+    position = text.find("\n#", start)
+    while position >= 0:
+        yield position + 1
+        position = text.find("\n#", position + 1)
 
 
 def section_at(text: str, heading_start: int, end: int) -> Section:
