@@ -162,21 +162,19 @@ LISTED_LEFT_ALONE = 20
 def mention_lines(title: str, mentions: list[Mention]) -> list[str]:
     """`TITLE (N):` and one `  path:line  text (part)` line per place a batch left as written though it names
     what the batch changed (the first `LISTED_LEFT_ALONE`): the user reviews them."""
-    if not mentions:
-        return []
-    lines = [f"{title} ({len(mentions)}):"]
-    lines += [f"  {m.path}:{m.line}  {m.text} ({m.reason})" for m in mentions[:LISTED_LEFT_ALONE]]
-    if len(mentions) > LISTED_LEFT_ALONE:
-        lines.append(f"  … and {len(mentions) - LISTED_LEFT_ALONE} more (all of them with --json)")
-    return lines
+    return _capped_listing(title, [f"  {m.path}:{m.line}  {m.text} ({m.reason})" for m in mentions])
 
 
 def left_alone_lines(left_alone: list[SkippedNote]) -> list[str]:
     """`Left alone (N):` and one `  path: reason` line per note (the first `LISTED_LEFT_ALONE`)."""
-    if not left_alone:
+    return _capped_listing("Left alone", [f"  {entry.path}: {entry.reason}" for entry in left_alone])
+
+
+def _capped_listing(title: str, lines: list[str]) -> list[str]:
+    """`TITLE (N):` and the first `LISTED_LEFT_ALONE` lines; nothing at all for no lines."""
+    if not lines:
         return []
-    lines = [f"Left alone ({len(left_alone)}):"]
-    lines += [f"  {entry.path}: {entry.reason}" for entry in left_alone[:LISTED_LEFT_ALONE]]
-    if len(left_alone) > LISTED_LEFT_ALONE:
-        lines.append(f"  … and {len(left_alone) - LISTED_LEFT_ALONE} more (all of them with --json)")
-    return lines
+    shown = [f"{title} ({len(lines)}):", *lines[:LISTED_LEFT_ALONE]]
+    if len(lines) > LISTED_LEFT_ALONE:
+        shown.append(f"  … and {len(lines) - LISTED_LEFT_ALONE} more (all of them with --json)")
+    return shown
