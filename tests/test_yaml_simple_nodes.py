@@ -50,6 +50,8 @@ def test_simple_line_values_examples() -> None:
     assert simple_line_values("kind: claim") == ("", "", "", "claim")
     assert simple_line_values("kind: yes") is None
     assert simple_line_values("  - item") is None
+    assert simple_line_values('related: ["a", "b\\"]') is None  # a backslash: outside the grammar
+    assert simple_line_values('id: "tab\there"') is None
 
 
 _TEXT = st.text(alphabet='ab -_.:#"\\[],', max_size=6)

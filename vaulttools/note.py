@@ -225,8 +225,10 @@ _SIMPLE_LINES_RE = re.compile(
 
 def simple_line_values(line: str) -> tuple[str, ...] | None:
     """The (string, flow list, integer, word) texts of one line of the simple grammar, "" for the three it
-    does not hold (strings and lists with their quotes and brackets); None for a line outside the grammar.
-    The line's block must pass `load_simple_yaml` (it rules out escapes and control characters)."""
+    does not hold (strings and lists with their quotes and brackets); None for a line outside the grammar
+    (escapes and control characters included, as `load_simple_yaml` rules them out)."""
+    if _outside_grammar(line):
+        return None
     match = _SIMPLE_LINES_RE.fullmatch(line)
     return None if match is None else match.groups("")[1:]
 
