@@ -284,6 +284,8 @@ def find_old_note(index: LinkIndex, old: str) -> str:
             raise VaultError(f"no note or file at {given!r}; check the path (see `vaulttools check`)")
         return resolution.path
     paths = sorted(index.notes_named(strip_md(given)))
+    if not paths and strip_md(given) != given:
+        paths = sorted(index.notes_named(given))  # `Report.md` names the note `Report.md.md`
     if not paths:
         # An attachment is named with its extension (`diagram.png`), in any letter case.
         paths = sorted(p for p in index.matches(given) if fold(posixpath.basename(p)) == fold(given))
