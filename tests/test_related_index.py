@@ -10,9 +10,9 @@ import pytest
 
 from vaulttools import related_index
 from vaulttools.config import RelatedConfig
-from vaulttools.related import ScoringFacts, build_index, choose, score_candidates, weights_of
+from vaulttools.related import ScoringFacts, build_index, choose, index_row, score_candidates, weights_of
 from vaulttools.related_index import RelatedIndex, top_candidates_of
-from vaulttools.related_rank import IndexRow, WordNumbers, pack_words, parse_words
+from vaulttools.related_rank import WordNumbers
 
 WORDS = ["alpha", "beta", "gamma", "delta", "zebra", "stripes", "omega", "kappa", "lambda", "sigma"]
 
@@ -107,16 +107,7 @@ def test_mentions_found_in_chunks_are_the_same(
 def test_words_given_as_numbers_build_the_same_index() -> None:
     """`scan_facts` keeps each note's words as `WordNumbers` numbers, not text; numbered in another order
     (the last note first), they make the same word matrices, word names and mentions."""
-    rows = [
-        IndexRow(
-            f.path,
-            f.groups,
-            tuple(sorted(f.tags)),
-            tuple(sorted(f.targets)),
-            pack_words(parse_words(f.words)),
-        )
-        for f in random_vault(3, 80)
-    ]
+    rows = [index_row(f) for f in random_vault(3, 80)]
     numbers = WordNumbers()
     numbered = [row._replace(words=numbers.numbered(row.words)) for row in reversed(rows)]  # type: ignore[arg-type]
     from_text, from_numbers = RelatedIndex(list(rows)), RelatedIndex(numbered, numbers=numbers)

@@ -184,18 +184,20 @@ def weights_of(config: RelatedConfig) -> Weights:
     )
 
 
+def index_row(facts: ScoringFacts) -> IndexRow:
+    """One note's row of the related index, its words as text."""
+    return IndexRow(
+        facts.path,
+        facts.groups,
+        tuple(sorted(facts.tags)),
+        tuple(sorted(facts.targets)),
+        pack_words(parse_words(facts.words)),
+    )
+
+
 def build_index(all_facts: Iterable[ScoringFacts], common_share: float = COMMON_FRACTION) -> RelatedIndex:
     return RelatedIndex(
-        [
-            IndexRow(
-                f.path,
-                f.groups,
-                tuple(sorted(f.tags)),
-                tuple(sorted(f.targets)),
-                pack_words(parse_words(f.words)),
-            )
-            for f in all_facts
-        ],
+        [index_row(f) for f in all_facts],
         common_share,
     )
 
