@@ -247,3 +247,26 @@ def test_a_new_path_through_a_file_is_refused_in_one_line(sample_vault: Path, ru
     assert "Traceback" not in result.output
     assert snapshot(sample_vault) == before
     assert git(sample_vault, "status", "--porcelain") == ""
+
+
+def test_a_leading_slash_moves_a_note_to_the_vault_top(tmp_path: Path, run_cli) -> None:
+    vault = tmp_path / "v"
+    (vault / "deep" / "er").mkdir(parents=True)
+    (vault / "deep" / "er" / "hub.md").write_text("hub\n")
+    (vault / "a.md").write_text("see [[deep/er/hub]] and [t](deep/er/hub.md)\n")
+    git(vault, "init", "-q")
+    git(vault, "add", "-A")
+    git(vault, "commit", "-qm", "init")
+    result = run_cli(vault, "rename", "deep/er/hub", "/hub")
+    assert result.exit_code == 0, result.output
+    assert (vault / "hub.md").read_text() == "hub\n"
+    assert (vault / "a.md").read_text() == "see [[hub]] and [t](hub.md)\n"
+
+
+def test_a_new_spelled_as_a_path_on_disk_is_refused(sample_vault: Path, run_cli) -> None:
+    before = snapshot(sample_vault)
+    on_disk = f"{sample_vault.resolve().as_posix()}/archive/norms"
+    result = run_cli(sample_vault, "rename", "concept-team-norms", on_disk)
+    assert result.exit_code == 2, result.output
+    assert "is a path on disk; give it from the vault's top: 'archive/norms'" in result.output
+    assert snapshot(sample_vault) == before

@@ -297,6 +297,8 @@ def test_files_the_vault_does_not_manage_stay_and_are_named(sample_vault: Path, 
         ("projects/alpha", "beta", "projects/beta"),  # a name: the folder stays in its parent
         ("projects/alpha", "archive/alpha", "archive/alpha"),  # a path: it moves
         ("projects/alpha", "alpha/", "alpha"),  # `name/`: to the vault's top
+        ("projects/alpha", "/alpha", "alpha"),  # or `/name`
+        ("projects/alpha", "/archive/alpha/", "archive/alpha"),
         ("alpha", "beta", "beta"),
         ("alpha", "alpha", "alpha"),  # no-op: the caller leaves it out
     ],
@@ -305,7 +307,7 @@ def test_new_folder_path(old_folder: str, new: str, expected: str) -> None:
     assert new_folder_path(old_folder, new) == expected
 
 
-@pytest.mark.parametrize("new", ["", "/abs", "../up", "a/../b", " pad", "a:b", ".hidden", "a//b"])
+@pytest.mark.parametrize("new", ["", "//abs", "/", "../up", "a/../b", " pad", "a:b", ".hidden", "a//b"])
 def test_new_folder_path_refusals(new: str) -> None:
     with pytest.raises(VaultError):
         new_folder_path("folder", new)
@@ -320,13 +322,14 @@ def test_new_folder_path_refusals(new: str) -> None:
         ("diagram.png", "diagram.png", "diagram.png"),  # no-op
         ("board.canvas", "maps/board", "maps/board.canvas"),
         ("README", "LICENSE", "LICENSE"),  # a file without an extension
+        ("img/diagram.png", "/flow", "flow.png"),  # a leading `/`: to the vault's top
     ],
 )
 def test_new_attachment_path(old_path: str, new: str, expected: str) -> None:
     assert new_attachment_path(old_path, new) == expected
 
 
-@pytest.mark.parametrize("new", ["note.md", "x/Note.MD", "", "/abs.png", "../x.png", "a?.png"])
+@pytest.mark.parametrize("new", ["note.md", "x/Note.MD", "", "//abs.png", "/", "../x.png", "a?.png"])
 def test_new_attachment_path_refusals(new: str) -> None:
     with pytest.raises(VaultError):
         new_attachment_path("img/diagram.png", new)

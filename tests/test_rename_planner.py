@@ -204,6 +204,9 @@ NEW_PATHS = [
     ("f/old.md", "new.md", "f/new.md"),
     ("f/old.md", "g/h/new", "g/h/new.md"),
     ("old.md", "Café Notes", "Café Notes.md"),
+    ("f/old.md", "/new", "new.md"),  # a leading `/`: from the vault's top
+    ("f/old.md", "/g/new", "g/new.md"),
+    ("old.md", "/old", "old.md"),  # no-op: the caller leaves it out
 ]
 
 
@@ -230,7 +233,9 @@ def test_new_note_path(old_path: str, new: str, expected: str) -> None:
         "a]b",
         ".hidden",
         "../out",
-        "/abs",
+        "//abs",
+        "/",
+        "/../x",
         "f/./x",
         "f//x",
         " padded",

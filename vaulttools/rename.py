@@ -324,10 +324,10 @@ def find_old_folder(vault: Vault, old: str) -> str | None:
 
 
 def new_folder_path(old_folder: str, new: str) -> str:
-    """Where NEW puts the folder: a name keeps its parent folder, a path (with `/`; `name/` for a folder
-    at the vault's top) moves it."""
+    """Where NEW puts the folder: a name keeps its parent folder, a path (with `/`; `name/` or `/name` for
+    a folder at the vault's top) moves it."""
     as_path = "/" in new
-    given = new.rstrip("/") if new.strip("/") else new
+    given, _ = from_vault_root(new.rstrip("/") if new.strip("/") else new)
     _check_path_text(given)
     parts = given.split("/")
     for part in parts:
@@ -340,6 +340,7 @@ def new_folder_path(old_folder: str, new: str) -> str:
 
 def new_attachment_path(old_path: str, new: str) -> str:
     """Where NEW puts an attachment: as for notes, but its extension is its own (kept when NEW has none)."""
+    new, rooted = from_vault_root(new)
     _check_path_text(new)
     parts = new.split("/")
     name = parts[-1]
@@ -351,8 +352,24 @@ def new_attachment_path(old_path: str, new: str) -> str:
     old_extension = posixpath.splitext(old_path)[1]
     if not posixpath.splitext(name)[1] and old_extension:
         name += old_extension
-    folder = "/".join(parts[:-1]) if len(parts) > 1 else posixpath.dirname(old_path)
+    folder = "/".join(parts[:-1]) if rooted or len(parts) > 1 else posixpath.dirname(old_path)
     return f"{folder}/{name}" if folder else name
+
+
+def from_vault_root(new: str) -> tuple[str, bool]:
+    """NEW without the one leading `/` that makes it a path from the vault's top (as in `[[/x]]`), and
+    whether it had one: `/x` moves a note of any folder to the vault's top, where a bare `x` keeps its
+    folder."""
+    if new.startswith("/") and not new.startswith("//"):
+        return new[1:], True
+    return new, False
+
+
+def _refuse_filesystem_path(vault: Vault, new: str) -> None:
+    """A NEW spelled as the vault's own absolute path on disk would make folders named after it."""
+    root = vault.root.resolve().as_posix().rstrip("/") + "/"
+    if new.startswith(root):
+        raise VaultError(f"NEW {new!r} is a path on disk; give it from the vault's top: {new[len(root) :]!r}")
 
 
 def _check_path_text(given: str) -> None:
@@ -360,21 +377,24 @@ def _check_path_text(given: str) -> None:
     if given != given.strip():
         raise VaultError(f"NEW {given!r} starts or ends with spaces; remove them")
     if given.startswith("/"):
-        raise VaultError(f"NEW {given!r} is absolute: give a name, or a path relative to the vault root")
+        raise VaultError(
+            f"NEW {given!r} is absolute: give a name, or a path from the vault's top (`/name` for the top)"
+        )
     if any(part in ("..", ".") for part in given.split("/")):
         raise VaultError(f"NEW {given!r} leads outside the vault folder; give a path inside the vault")
 
 
 def new_note_path(old_path: str, new: str) -> str:
-    """Where NEW puts the note: a name keeps its folder, a path (with `/`) moves it. Refuses bad names."""
-    given = new
+    """Where NEW puts the note: a name keeps its folder, a path (with `/`; `/name` for the vault's top)
+    moves it. Refuses bad names."""
+    given, rooted = from_vault_root(new)
     _check_path_text(given)
     parts = given.split("/")
     name = strip_md(parts[-1])
     _check_name(name, given)
     for folder in parts[:-1]:
         _check_name(folder, given)
-    folder = "/".join(parts[:-1]) if len(parts) > 1 else posixpath.dirname(old_path)
+    folder = "/".join(parts[:-1]) if rooted or len(parts) > 1 else posixpath.dirname(old_path)
     return f"{folder}/{name}.md" if folder else f"{name}.md"
 
 
@@ -442,6 +462,7 @@ def _moves_of_pair(vault: Vault, old: str, new: str, left_behind: list[str]) -> 
     """The renames one (OLD, NEW) pair asks for: one per file of a folder, else the one note or attachment.
 
     Files a folder move cannot take along are said in `left_behind`."""
+    _refuse_filesystem_path(vault, new)
     folder = find_old_folder(vault, old)
     if folder is None:
         old_path = find_old_note(vault.index, old)
