@@ -19,7 +19,20 @@ from urllib.parse import quote, unquote
 from hypothesis import strategies as st
 
 FOLDERS = ["", "a", "a/b", "c", "c/a"]
-STEMS = ["Alpha", "alpha beta", "Café", "note", "Note 1", "x-d9", "Über Ding"]
+STEMS = [
+    "Alpha",
+    "alpha beta",
+    "Café",
+    "note",
+    "Note 1",
+    "x-d9",
+    "Über Ding",
+    "v1.2 notes",
+    "Report.md",
+    "Report",
+    "flow.png",
+]
+ATTACHMENTS = ["flow.png", "img.png", "Note 1.pdf"]
 AMBIGUOUS = "<ambiguous>"
 
 
@@ -49,9 +62,10 @@ def oracle_resolve(files: list[str], target: str, source: str) -> str | None:
     candidates = [f for f in files if any(fold(f) == w or fold(f).endswith("/" + w) for w in wanted)]
     if len(candidates) <= 1:
         return candidates[0] if candidates else None
-    exact = [f for f in candidates if fold(f) in wanted]
-    if exact:
-        return exact[0]
+    for name in wanted:  # the exact file name first, then the name with `.md` added
+        exact = [f for f in candidates if fold(f) == name]
+        if exact:
+            return exact[0]
     beside = [f for f in candidates if posixpath.dirname(f) == posixpath.dirname(source)]
     if len(beside) == 1:
         return beside[0]
@@ -65,10 +79,19 @@ MARKDOWN_LINK = re.compile(r"\[[^\]\n]*\]\((<[^>\n]*>|[^)\s]*)\)")
 ANY_LINK = re.compile(f"{WIKILINK.pattern}|{MARKDOWN_LINK.pattern}")
 
 
+# Inline code and HTML comments hold no links (obsidian-links.md §2): blanked before links are looked for.
+NOT_LINKS = re.compile(r"`[^`\n]*`|<!--.*?-->")
+
+
+def without_code(text: str) -> str:
+    return NOT_LINKS.sub(lambda match: " " * len(match.group(0)), text)
+
+
 def link_targets(text: str) -> list[str]:
-    """Each link's target as written, in order (wikilinks as is, markdown links percent-decoded)."""
+    """Each link's target as written, in order (wikilinks as is, markdown links percent-decoded); none
+    from inline code or HTML comments."""
     targets = []
-    for match in ANY_LINK.finditer(text):
+    for match in ANY_LINK.finditer(without_code(text)):
         if match.group(1) is not None:
             targets.append(match.group(1).strip())
         else:
@@ -78,7 +101,12 @@ def link_targets(text: str) -> list[str]:
 
 
 def outside_links(text: str) -> str:
-    return ANY_LINK.sub("<link>", text)
+    """`text` with each link (not those in code or comments) replaced by `<link>`: what a rename keeps."""
+    pieces, end = [], 0
+    for match in ANY_LINK.finditer(without_code(text)):
+        pieces += [text[end : match.start()], "<link>"]
+        end = match.end()
+    return "".join(pieces) + text[end:]
 
 
 # --- generated vaults ------------------------------------------------------------------------------------
@@ -88,18 +116,18 @@ def outside_links(text: str) -> str:
 class LinkSpec:
     file: int  # index into the vault's files, or -1 for a name no file has
     spelling: str  # bare, md, suffix, vault, absolute, relative, upper, nfd
-    form: str  # plain, alias, heading, embed, table, markdown, angle, property
+    form: str  # one of FORMS
 
 
 SPELLINGS = ["bare", "md", "suffix", "vault", "absolute", "relative", "upper", "nfd"]
-FORMS = ["plain", "alias", "heading", "embed", "table", "markdown", "angle", "property"]
+FORMS = ["plain", "alias", "heading", "embed", "table", "markdown", "angle", "property", "code", "comment"]
 
 
 def spelled(path: str, spelling: str, source: str) -> str:
     stem_path = path.removesuffix(".md")
     stem = posixpath.basename(stem_path)
     if spelling == "md":
-        return stem + ".md"
+        return stem + ".md" if path.endswith(".md") else stem
     if spelling == "suffix":
         return "/".join(stem_path.split("/")[-2:])
     if spelling == "vault":
@@ -116,23 +144,30 @@ def spelled(path: str, spelling: str, source: str) -> str:
     return stem
 
 
-def written_link(target: str, form: str) -> str:
+def written_link(target: str, form: str, is_note: bool = True) -> str:
     if form == "alias":
         return f"[[{target}|shown]]"
     if form == "heading":
         return f"[[{target}#Part two]]"
     if form == "embed":
         return f"![[{target}]]"
+    if form == "code":  # not a link: stays as written whatever a rename does
+        return f"`[[{target}]]`"
+    if form == "comment":
+        return f"<!-- [[{target}]] -->"
     if form == "table":
         return f"| cell | [[{target}\\|shown]] |"
+    destination = target + ".md" if is_note and not target.endswith(".md") else target
     if form == "markdown":
-        return f"[text]({quote(target if target.endswith('.md') else target + '.md', safe='/.')})"
+        return f"[text]({quote(destination, safe='/.')})"
     if form == "angle":
-        return f"[text](<{target if target.endswith('.md') else target + '.md'}>)"
+        return f"[text](<{destination}>)"
     return f"[[{target}]]"
 
 
-def note_text(source: str, files: list[str], specs: list[LinkSpec]) -> str:
+def note_text(
+    source: str, files: list[str], specs: list[LinkSpec], line_end: str = "\n", bom: str = ""
+) -> str:
     properties = [s for s in specs if s.form == "property"]
     body = [s for s in specs if s.form != "property"]
     lines = []
@@ -141,8 +176,9 @@ def note_text(source: str, files: list[str], specs: list[LinkSpec]) -> str:
         lines += ["---", f"related: [{values}]", "title: kept", "---"]
     lines.append("Some prose before the links.")
     for spec in body:
-        lines.append(f"A line with {written_link(target_of(spec, files, source), spec.form)} in it.")
-    return "\n".join(lines) + "\n"
+        is_note = spec.file < 0 or files[spec.file % len(files)].endswith(".md")
+        lines.append(f"A line with {written_link(target_of(spec, files, source), spec.form, is_note)} in it.")
+    return bom + line_end.join(lines) + line_end
 
 
 def target_of(spec: LinkSpec, files: list[str], source: str) -> str:
@@ -159,6 +195,12 @@ note_paths = st.lists(
     max_size=7,
     unique_by=fold,
 )
+# Attachments, some named like a note of STEMS (`flow.png` beside the note `flow.png.md`).
+attachment_paths = st.lists(
+    st.tuples(st.sampled_from(FOLDERS), st.sampled_from(ATTACHMENTS)).map(lambda pair: posixpath.join(*pair)),
+    max_size=2,
+    unique_by=fold,
+)
 link_specs = st.lists(
     st.builds(
         LinkSpec,
@@ -172,9 +214,14 @@ link_specs = st.lists(
 
 @st.composite
 def vaults(draw: st.DrawFn) -> tuple[dict[str, str], str, str]:
-    files = draw(note_paths)
-    texts = {path: note_text(path, files, draw(link_specs)) for path in files}
-    old = draw(st.sampled_from(files))
+    notes = draw(note_paths)
+    files = notes + [p for p in draw(attachment_paths) if fold(p) not in {fold(n) for n in notes}]
+    texts = {path: "" for path in files}
+    for path in notes:
+        line_end = draw(st.sampled_from(["\n", "\r\n"]))
+        bom = draw(st.sampled_from(["", "\ufeff"]))
+        texts[path] = note_text(path, files, draw(link_specs), line_end, bom)
+    old = draw(st.sampled_from(notes))
     new_folder = draw(st.sampled_from([posixpath.dirname(old), *FOLDERS]))
     new_stem = draw(st.sampled_from([*STEMS, "Renamed", "renamed one"]))
     new = "/" + posixpath.join(new_folder, new_stem) if new_folder != posixpath.dirname(old) else new_stem
@@ -188,4 +235,7 @@ def write_vault(root: Path, texts: dict[str, str]) -> None:
 
 
 def read_vault(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.md")}
+    """Every file of the vault but vaulttools' own folder, by vault path."""
+    files = (p for p in root.rglob("*") if p.is_file())
+    texts = {p.relative_to(root).as_posix(): p.read_bytes().decode() for p in files}
+    return {path: text for path, text in texts.items() if not path.startswith(".vaulttools/")}

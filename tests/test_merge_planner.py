@@ -98,3 +98,24 @@ def test_a_numbered_series_is_a_family_only_with_evidence(
         (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
     found = [[strip_md(m.path) for m in family.members] for family in find_families(Vault(tmp_path))]
     assert found == families
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("[[Report.md]]", "[[Alpha.md]]"),  # `Report.md` names the note `Report.md.md`
+        ("[[Report.md.md|r]]", "[[Alpha.md|r]]"),
+        ("[[Report]]", "[[Report]]"),  # no note `Report`: a broken link, left as it is
+    ],
+)
+def test_links_to_a_source_named_with_an_extension_follow(tmp_path: Path, link: str, expected: str) -> None:
+    from vaulttools import Vault
+
+    root = tmp_path / "v"
+    root.mkdir()
+    (root / "Alpha.md").write_text("---\ntitle: a\n---\nA\n")
+    (root / "Report.md.md").write_text("---\ntitle: r\n---\nR\n")
+    (root / "x.md").write_text(f"see {link}\n")
+    plan = Vault(root).merge(["/Report.md.md"], into="/Alpha.md")
+    linking = [c.new for c in plan.changes if c.path == "x.md"]
+    assert linking == ([f"see {expected}\n".encode()] if expected != link else [])

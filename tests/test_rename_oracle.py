@@ -33,9 +33,11 @@ from vaulttools.cli import cli
 
 
 def new_path_of(old: str, new: str) -> str:
-    if "/" in new:
-        return new.removeprefix("/") + ".md"
-    return posixpath.join(posixpath.dirname(old), new + ".md")
+    """Where NEW puts the note OLD: a `.md` NEW ends in is its extension (`Report.md` → `Report.md`)."""
+    name = new[:-3] if new.lower().endswith(".md") else new
+    if "/" in name:
+        return name.removeprefix("/") + ".md"
+    return posixpath.join(posixpath.dirname(old), name + ".md")
 
 
 def run_rename(texts: dict[str, str], args: list[str]) -> tuple[int, str, dict[str, str]]:
@@ -56,6 +58,8 @@ def assert_links_follow(texts: dict[str, str], after: dict[str, str], moved: dic
     files_after = sorted(moved.get(p, p) for p in files_before)
     assert sorted(after) == files_after
     for source, text in texts.items():
+        if not source.endswith(".md"):
+            continue
         moved_source = moved.get(source, source)
         rewritten = after[moved_source]
         assert outside_links(rewritten) == outside_links(text), source
@@ -124,12 +128,12 @@ def test_map_of_two_renames_keeps_every_link_on_its_file(
     case: tuple[dict[str, str], str, str], swap: bool
 ) -> None:
     texts, first, _ = case
-    second = next(p for p in sorted(texts) if p != first)
+    second = next(p for p in sorted(texts) if p != first and p.endswith(".md"))
     if swap:  # a → b and b → a in one batch
         moved = {first: second, second: first}
     else:  # a chain: first → second's path, second → a new name beside it
         moved = {first: second, second: posixpath.join(posixpath.dirname(second), "Renamed.md")}
-    lines = [f"/{old},/{new.removesuffix('.md')}" for old, new in moved.items()]
+    lines = [f"/{old},/{new}" for old, new in moved.items()]
     exit_code, output, after = run_rename(texts, ["--map", *lines])
     if is_taken(texts, moved):
         assert exit_code == 2, output

@@ -178,6 +178,34 @@ def test_new_name_shared_with_another_note_widens_links(tmp_path: Path) -> None:
     assert plan.counts["links_adjusted"] == 1
 
 
+@pytest.mark.parametrize(
+    ("files", "rename", "expected"),
+    [
+        # `[[Report.md]]` reached the note `Report.md.md`; a new note `Report.md` is an exact file name.
+        (
+            {"Alpha.md": "x\n", "Report.md.md": "[[Report.md]]\n"},
+            ("Alpha", "Report.md"),
+            b"[[Report.md.md]]\n",
+        ),
+        # `[[flow.png]]` reached the note `flow.png.md`; an attachment renamed to `flow.png` would take it.
+        (
+            {"img/a.png": "", "flow.png.md": "x\n", "s.md": "[[flow.png]]\n"},
+            ("img/a.png", "/flow"),
+            b"[[flow.png.md]]\n",
+        ),
+        # No other file answers to the new name: nothing to adjust.
+        ({"Alpha.md": "x\n", "s.md": "[[Report.md]]\n"}, ("Alpha", "Other"), None),
+    ],
+)
+def test_links_a_new_name_would_capture_keep_their_file(
+    tmp_path: Path, files: dict[str, str], rename: tuple[str, str], expected: bytes | None
+) -> None:
+    plan = plan_renames(_vault(tmp_path, files), [rename])
+    adjusted = [c.new for c in plan.changes if c.new_path is None]
+    assert adjusted == ([expected] if expected else [])
+    assert plan.counts["links_adjusted"] == (1 if expected else 0)
+
+
 def test_moved_note_keeps_its_relative_links(tmp_path: Path) -> None:
     files = {"a/old.md": "[[../x.md]] [[./y]] [x](../x.md) [[old]]\n", "x.md": "x\n", "a/y.md": "y\n"}
     plan = plan_renames(_vault(tmp_path, files), [("old", "b/c/new")])

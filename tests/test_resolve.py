@@ -55,6 +55,30 @@ def test_ambiguous_lists_candidates() -> None:
     assert resolution.candidates == ("x/Tie.md", "y/Tie.md")
 
 
+def test_the_exact_file_name_wins_over_the_name_with_md() -> None:
+    index = LinkIndex(["Report.md", "Report.md.md", "a/Report.md.md"])
+    assert index.resolve("Report.md", "a/z.md").path == "Report.md"
+    assert index.resolve("Report.md.md", "a/z.md").path == "Report.md.md"
+    assert index.resolve("Report", "a/z.md").path == "Report.md"
+
+
 def test_shortest_path_wins() -> None:
     index = LinkIndex(["long/folder/N.md", "s/N.md"])
     assert index.resolve("N", "elsewhere/z.md").path == "s/N.md"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Same", ["a/Same.md", "b/Same.md"]),
+        ("same.md", ["a/Same.md", "b/Same.md"]),
+        ("Report.md", ["Report.md.md"]),  # `[[Report.md]]` reaches the note `Report.md.md`
+        ("Report", []),
+        ("img.png", ["img.png"]),
+        ("Only2", ["deep/er/Only2.md"]),
+        ("er/Only2", []),  # a name, not a path
+        ("missing", []),
+    ],
+)
+def test_files_named(name: str, expected: list[str]) -> None:
+    assert sorted(LinkIndex(PATHS).files_named(name)) == expected

@@ -336,7 +336,9 @@ def _names_of_interest(suffix_rules: Iterable[str], family_of: Mapping[str, str]
 
     def interesting(target: str) -> bool:
         name = fold(stem_of(target))
-        if name in sources or name in bases:
+        # `[[Report.md]]` names the note `Report.md.md` too: its last part, `.md` kept, is a name as well.
+        written = fold(target.rpartition("/")[2].strip())
+        if name in sources or name in bases or written in sources:
             return True
         base = suffix_base(name, rules)
         return base is not None and base in members

@@ -679,14 +679,19 @@ def widened_target(candidate: str, new_dest: str, new_source: str, after: LinkIn
     if _reaches(after, candidate, new_source, new_dest):
         return candidate, False
     is_note = new_dest.lower().endswith(".md")
-    extension = ".md" if is_note and candidate.lower().endswith(".md") else ""
+    # The author's `.md` is kept; a note whose own name ends in an extension (`Report.md.md`, `flow.png.md`)
+    # is reached past a file of that exact name only with its `.md` written.
+    extensions = (
+        [".md"] if is_note and candidate.lower().endswith(".md") else ["", ".md"] if is_note else [""]
+    )
     parts = (strip_md(new_dest) if is_note else new_dest).split("/")
     start = max(1, len(strip_md(candidate).lstrip("/").split("/")))
     for size in range(start, len(parts) + 1):
-        wider = "/".join(parts[-size:]) + extension
-        if _reaches(after, wider, new_source, new_dest):
-            return wider, True
-    return "/" + "/".join(parts) + extension, True
+        for extension in extensions:
+            wider = "/".join(parts[-size:]) + extension
+            if _reaches(after, wider, new_source, new_dest):
+                return wider, True
+    return "/" + new_dest, True
 
 
 def _reaches(index: LinkIndex, target: str, source: str, dest: str) -> bool:
@@ -806,14 +811,23 @@ def attachment_moves(vault: Vault, renames: list[Rename]) -> list[FileChange]:
 def candidate_stems(renames: list[Rename], after: LinkIndex) -> list[str]:
     """Every name whose spellings mark the notes that may hold a reference to rewrite.
 
-    When a new name is shared with another note, links to that note may change meaning: the notes that
-    spell the new name are read too, so their links can be kept on their note.
+    When a new name is shared with another file, links to that file may change meaning: the notes that
+    spell the new name are read too, so their links can be kept on their file.
     """
     stems = [r.old_stem for r in renames]
-    stems += [r.new_stem for r in renames if len(after.notes_named(r.new_stem)) > 1]
+    stems += [r.new_stem for r in renames if _new_name_is_shared(r, after)]
     # A renamed folder's name: a Dataview query (`FROM "labs"`) may name it and nothing inside it.
     stems += sorted({posixpath.basename(r.folder[0]) for r in renames if r.folder is not None})
     return stems
+
+
+def _new_name_is_shared(rename: Rename, after: LinkIndex) -> bool:
+    """Another file answers to a spelling of the renamed file's new name: a note of the same name in
+    another folder, or `Report.md.md` (which `[[Report.md]]` reached) for a new `Report.md`, or the note
+    `flow.png.md` for an attachment renamed to `flow.png`."""
+    name = rename.new_path.rpartition("/")[2]
+    answering = set(after.files_named(name)) | set(after.files_named(strip_md(name)))
+    return bool(answering - {rename.new_path})
 
 
 def candidate_notes(

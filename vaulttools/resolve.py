@@ -117,6 +117,12 @@ class LinkIndex:
             p for p in self._by_suffix.get(fold(name), ()) if p.lower().endswith(".md") and "/" not in name
         ]
 
+    def files_named(self, name: str) -> list[str]:
+        """Files whose name (the last part of the path, folded) is `name` or `name` + `.md`: every file a
+        link whose last part is `name` can reach, in any folder (`report.md` → `Report.md`, `Report.md.md`)."""
+        key = fold(name)
+        return [p for p in self._by_suffix.get(key, ()) if fold(p.rpartition("/")[2]) in (key, key + ".md")]
+
     def similar_note_names(self, name: str, limit: int = 3) -> list[str]:
         """Note names (file stems) that look like `name`, closest first: "did you mean" for a typo."""
         import difflib
@@ -221,7 +227,9 @@ def choose(candidates: list[str], key: str, source: str) -> Resolution:
         return Resolution(BROKEN)
     if len(unique) == 1:
         return Resolution(RESOLVED, unique[0])
-    exact = [p for p in unique if fold(p) in (key, key + ".md")]
+    # The exact file name before the name with `.md` added: `[[Report.md]]` means `Report.md` over
+    # `Report.md.md` when both are at that vault path.
+    exact = [p for p in unique if fold(p) == key] or [p for p in unique if fold(p) == key + ".md"]
     if len(exact) == 1:
         return Resolution(RESOLVED, exact[0])
     folder = posixpath.dirname(source)
