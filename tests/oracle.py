@@ -115,11 +115,22 @@ def outside_links(text: str) -> str:
 @dataclass(frozen=True)
 class LinkSpec:
     file: int  # index into the vault's files, or -1 for a name no file has
-    spelling: str  # bare, md, suffix, vault, absolute, relative, upper, nfd
+    spelling: str  # one of SPELLINGS
     form: str  # one of FORMS
 
 
-SPELLINGS = ["bare", "md", "suffix", "vault", "absolute", "relative", "upper", "nfd"]
+SPELLINGS = [
+    "bare",
+    "md",
+    "suffix",
+    "vault",
+    "absolute",
+    "relative",
+    "upper",
+    "nfd",
+    "plus-day",
+    "minus-suffix",
+]
 FORMS = ["plain", "alias", "heading", "embed", "table", "markdown", "angle", "property", "code", "comment"]
 
 
@@ -137,6 +148,10 @@ def spelled(path: str, spelling: str, source: str) -> str:
     if spelling == "relative":
         relative = posixpath.relpath(stem_path, posixpath.dirname(source) or ".")
         return relative if relative.startswith("../") else "./" + relative
+    if spelling == "plus-day":  # a day suffix no file has: broken, `normalize-links` strips it
+        return stem + "-d4"
+    if spelling == "minus-suffix":  # without the suffix the file has: broken unless another file has it
+        return re.sub(r"(-d\d+| \d+)$", "", stem)
     if spelling == "upper":
         return stem.upper()
     if spelling == "nfd":
@@ -236,6 +251,5 @@ def write_vault(root: Path, texts: dict[str, str]) -> None:
 
 def read_vault(root: Path) -> dict[str, str]:
     """Every file of the vault but vaulttools' own folder, by vault path."""
-    files = (p for p in root.rglob("*") if p.is_file())
-    texts = {p.relative_to(root).as_posix(): p.read_bytes().decode() for p in files}
-    return {path: text for path, text in texts.items() if not path.startswith(".vaulttools/")}
+    paths = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
+    return {path: p.read_bytes().decode() for path, p in paths.items() if not path.startswith(".vaulttools/")}

@@ -68,4 +68,6 @@ def test_merge_keeps_every_link_on_its_file(case: tuple[dict[str, str], str, str
         assert [a for a, b in zip(expected, now, strict=True) if a is not None and a != b] == [], path
         expected_front = resolved(files_before, link_targets(front), path, moved)
         now_front = resolved(files_after, link_targets(new_front), path, {})
-        assert {a for a in expected_front if a} == {a for a in now_front if a}, path
+        # A list may drop an entry that now names TARGET twice; a link that was ambiguous may now resolve.
+        assert {a for a in expected_front if a} <= {a for a in now_front if a}, path
+        assert len(now_front) <= len(expected_front), path
