@@ -14,6 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import click
 import pytest
 from click.shell_completion import ShellComplete
 from click.testing import CliRunner, Result
@@ -134,14 +135,21 @@ def test_undo_does_not_offer_no_commit(sample_vault: Path) -> None:
         ["normalize-links", "-C", "{vault}", "--dry-run", "-q"],
         ["log", "-C", "{vault}"],
         ["config", "-C", "{vault}"],
+        ["tag", "rename", "no-such-tag", "other", "--dry-run", "-C", "{vault}", "-q"],
+        ["property", "delete", "no-such-key", "--dry-run", "-q", "-C", "{vault}"],
+        ["tag", "list", "-q", "-C", "{vault}"],
     ],
 )
 def test_global_options_are_accepted_after_the_subcommand(sample_vault: Path, argv: list[str]) -> None:
     result = run(*[a.replace("{vault}", str(sample_vault)) for a in argv])
     assert result.exit_code in (0, 1), result.output
     assert "No such option" not in result.output
-    if "-q" in argv and argv[0] != "normalize-links":
+    if "-q" in argv and argv[0] not in ("normalize-links", "tag", "property"):
         assert "notes checked" not in result.stdout
+    if "-q" in argv and argv[0] in ("tag", "property") and argv[1] != "list":
+        assert result.stdout == ""
+    if argv[:2] == ["tag", "list"]:
+        assert "#ai" in result.stdout  # a listing prints what it lists under -q too
     if argv[0] == "config":
         assert str(sample_vault) in result.stdout
 
@@ -643,3 +651,24 @@ def test_dry_run_refuses_like_the_real_run_for_an_untracked_note(sample_vault: P
     assert "+++ b/new-note.md" in result.stdout
     assert "the real run would refuse: uncommitted changes in " in result.stderr
     assert "new-note.md" in result.stderr.splitlines()[-1]
+
+
+def test_every_command_takes_the_global_options_after_it() -> None:
+    """Each leaf command, in groups too (`tag rename … -q`), lists `-C` and `-q` in its own help."""
+    from vaulttools.cli import cli
+
+    def leaves(group: click.Group, path: list[str]) -> list[list[str]]:
+        found = []
+        for name in group.list_commands(click.Context(group)):
+            command = group.get_command(click.Context(group), name)
+            if isinstance(command, click.Group):
+                found += leaves(command, [*path, name])
+            elif name != "demo":
+                found.append([*path, name])
+        return found
+
+    commands = leaves(cli, [])
+    assert ["tag", "rename"] in commands and ["property", "delete"] in commands
+    for command in commands:
+        result = run(*command, "--help")
+        assert "-q, --quiet" in result.output and "-C, --vault DIR" in result.output, command

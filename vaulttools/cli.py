@@ -168,7 +168,7 @@ def _global_options() -> list[click.Option]:
             is_flag=True,
             expose_value=False,
             callback=_set_quiet,
-            help="Nothing on stdout on success (as before the command).",
+            help="No reports, summaries or progress bars on success (as before the command).",
         ),
     ]
 
@@ -186,6 +186,9 @@ def with_global_options(command: click.Command) -> click.Command:
             param.callback = _remember_json
             param.is_eager = True  # known before other options' callbacks can refuse their values
     command._vaulttools_globals = True  # type: ignore[attr-defined]
+    if isinstance(command, click.Group):  # `vaulttools tag rename a b -q`: after the last word, too
+        for subcommand in command.commands.values():
+            with_global_options(subcommand)
     return command
 
 
@@ -203,7 +206,10 @@ def with_global_options(command: click.Command) -> click.Command:
     "-q",
     "--quiet",
     is_flag=True,
-    help="Nothing on stdout on success (no reports, summaries or progress bars); errors still go to stderr.",
+    help=(
+        "No reports, summaries or progress bars on stdout on success (a listing, a dry run's diff and --json"
+        " still print); errors still go to stderr."
+    ),
 )
 @click.pass_context
 def cli(ctx: click.Context, vault_option: str | None, quiet: bool) -> None:
