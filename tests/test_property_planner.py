@@ -40,6 +40,10 @@ def planned(text: str, operation: PropertyOperation) -> str:
         ),
         (DELETE, "---\na: 1\nold:\n  - x\n  # c\n  - y\nb: 2\n---\n", "---\na: 1\nb: 2\n---\n"),
         (DELETE, "---\nold: |\n  text\n  more\nb: 2\n---\n", "---\nb: 2\n---\n"),
+        # a comment or blank line after a block value is not the value's: it stays
+        (DELETE, "---\nold:\n  - x\n# about b\nb: 2\n---\n", "---\n# about b\nb: 2\n---\n"),
+        (DELETE, "---\nold:\n  k: v\n\n# end\n---\n", "---\n\n# end\n---\n"),
+        (DELETE, "---\nold:\n- x\n  # among\n- y\n---\n", "---\n---\n"),
         (DELETE, "---\na: 1\nold: x\n---\n", "---\na: 1\n---\n"),
         (MERGE, "---\nnew: [a]\nold: [b, a]\n---\n", "---\nnew: [a, b]\n---\n"),
         (MERGE, "---\nnew:\n  - a\nold: 'b'\n---\n", "---\nnew:\n  - a\n  - 'b'\n---\n"),

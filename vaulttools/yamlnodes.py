@@ -116,8 +116,25 @@ def _entries(note: Note, root: yaml.MappingNode, base: int, keys: Collection[str
         end = base + value_node.end_mark.index
         if end > base and text[end - 1] != "\n":
             end = line_end(text, end, limit)
-        entries.append(Entry(key, value_node, base, line_start(text, key.start), end))
+        start = line_start(text, key.start)
+        if isinstance(value_node, yaml.CollectionNode) and value_node.flow_style is False:
+            end = _before_trailing_comments(text, start, end)
+        entries.append(Entry(key, value_node, base, start, end))
     return entries
+
+
+def _before_trailing_comments(text: str, start: int, end: int) -> int:
+    """`end` moved back over the blank and comment-only lines that follow a block list or map: YAML ends
+    the block at the next key, so a comment between the two would count as the value's (and go with it
+    when the property is deleted). Comments among the items stay the value's."""
+    while True:
+        previous = text.rfind("\n", start, end - 1) + 1
+        if previous <= start:
+            return end
+        stripped = text[previous:end].strip()
+        if stripped and not stripped.startswith("#"):
+            return end
+        end = previous
 
 
 def scalar_of(text: str, node: yaml.Node, base: int) -> Scalar:
