@@ -471,7 +471,12 @@ def test_check_kind_filters(
 def test_an_unknown_kind_is_refused_with_a_suggestion(attachment_vault: Path) -> None:
     result = run("-C", str(attachment_vault), "check", "--kind", "missing-attachments")
     assert result.exit_code == 2
-    assert "unknown finding kind 'missing-attachments'; did you mean 'missing-attachment'?" in result.stderr
+    assert (
+        "--kind: unknown finding kind 'missing-attachments'; did you mean 'missing-attachment'?"
+        in result.stderr
+    )
+    result = run("-C", str(attachment_vault), "check", "--ignore-kind", "nope")
+    assert "--ignore-kind: unknown finding kind 'nope'" in result.stderr
     write(attachment_vault / ".vaulttools.toml", "[check]\nkinds = ['nope']\n")
     result = run("-C", str(attachment_vault), "check")
     assert result.exit_code == 2
@@ -672,3 +677,10 @@ def test_every_command_takes_the_global_options_after_it() -> None:
     for command in commands:
         result = run(*command, "--help")
         assert "-q, --quiet" in result.output and "-C, --vault DIR" in result.output, command
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "x"])
+def test_log_refuses_a_limit_below_one(sample_vault: Path, limit: str) -> None:
+    result = run("-C", str(sample_vault), "log", "-n", limit)
+    assert result.exit_code == 2
+    assert "Invalid value for '-n' / '--limit'" in result.output

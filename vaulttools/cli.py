@@ -235,8 +235,9 @@ def cli(ctx: click.Context, vault_option: str | None, quiet: bool) -> None:
 def _finding_kind(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
     from vaulttools.config import refuse_unknown_kind
 
+    option = next((name for name in param.opts if name.startswith("--")), param.name or "")  # as typed
     for kind in values:
-        refuse_unknown_kind(kind, f"--{(param.name or '').replace('_', '-')}")
+        refuse_unknown_kind(kind, option)
     return values
 
 
@@ -310,7 +311,14 @@ def _repository(app: App) -> Repository:
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS)
-@click.option("-n", "--limit", type=int, default=20, show_default=True, help="How many batches to list.")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="How many batches to list.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @pass_app
 def log(app: App, limit: int, as_json: bool) -> int:
