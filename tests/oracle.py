@@ -9,6 +9,7 @@ vault path with `/`, `./` and `../`, heading, alias, embed, `\\|` in a table, ma
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import unicodedata
@@ -227,6 +228,24 @@ link_specs = st.lists(
 )
 
 
+CANVAS = "board.canvas"
+
+
+def canvas_text(files: list[str], specs: list[LinkSpec]) -> str:
+    """A canvas (JSON Canvas 1.0, tab-indented as Obsidian writes it): a file node per linked file, and a
+    text card with each link written in the spec's spelling."""
+    nodes: list[dict[str, object]] = []
+    for number, spec in enumerate(specs):
+        if spec.file >= 0:
+            file = files[spec.file % len(files)]
+            nodes.append(
+                {"id": f"f{number}", "type": "file", "file": file, "x": 0, "y": 0, "width": 1, "height": 1}
+            )
+    card = "\n".join(f"- [[{target_of(spec, files, CANVAS)}]]" for spec in specs)
+    nodes.append({"id": "t", "type": "text", "text": card, "x": 0, "y": 0, "width": 1, "height": 1})
+    return json.dumps({"nodes": nodes, "edges": []}, indent="\t", ensure_ascii=False) + "\n"
+
+
 @st.composite
 def vaults(draw: st.DrawFn) -> tuple[dict[str, str], str, str]:
     notes = draw(note_paths)
@@ -236,6 +255,8 @@ def vaults(draw: st.DrawFn) -> tuple[dict[str, str], str, str]:
         line_end = draw(st.sampled_from(["\n", "\r\n"]))
         bom = draw(st.sampled_from(["", "\ufeff"]))
         texts[path] = note_text(path, files, draw(link_specs), line_end, bom)
+    if draw(st.booleans()):
+        texts[CANVAS] = canvas_text(files, draw(link_specs))
     old = draw(st.sampled_from(notes))
     new_folder = draw(st.sampled_from([posixpath.dirname(old), *FOLDERS]))
     new_stem = draw(st.sampled_from([*STEMS, "Renamed", "renamed one"]))

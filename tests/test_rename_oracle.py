@@ -11,6 +11,7 @@ rename OLD NEW --no-commit` (or a folder, or a --map) and checks:
 
 from __future__ import annotations
 
+import json
 import posixpath
 import tempfile
 from pathlib import Path
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from tests.oracle import (
     AMBIGUOUS,
+    CANVAS,
     fold,
     link_targets,
     oracle_resolve,
@@ -58,6 +60,8 @@ def assert_links_follow(texts: dict[str, str], after: dict[str, str], moved: dic
     files_after = sorted(moved.get(p, p) for p in files_before)
     assert sorted(after) == files_after
     for source, text in texts.items():
+        if source.endswith(".canvas"):
+            assert_canvas_follows(text, after[moved.get(source, source)], files_before, files_after, moved)
         if not source.endswith(".md"):
             continue
         moved_source = moved.get(source, source)
@@ -71,6 +75,26 @@ def assert_links_follow(texts: dict[str, str], after: dict[str, str], moved: dic
                 continue
             expected = moved.get(was, was)
             assert oracle_resolve(files_after, now, moved_source) == expected, (source, written, now)
+
+
+def assert_canvas_follows(
+    text: str, rewritten: str, files_before: list[str], files_after: list[str], moved: dict[str, str]
+) -> None:
+    """File nodes name the moved files; the text card's links lead where they led; nothing else changes."""
+    before, after = json.loads(text), json.loads(rewritten)
+    assert [line.split(":")[0] for line in rewritten.splitlines()] == [
+        line.split(":")[0] for line in text.splitlines()
+    ]
+    assert len(after["nodes"]) == len(before["nodes"])
+    for node, new_node in zip(before["nodes"], after["nodes"], strict=True):
+        if node["type"] == "file":
+            assert new_node == {**node, "file": moved.get(node["file"], node["file"])}
+            continue
+        assert {**new_node, "text": ""} == {**node, "text": ""}
+        for written, now in zip(link_targets(node["text"]), link_targets(new_node["text"]), strict=True):
+            was = oracle_resolve(files_before, written, CANVAS)
+            if was not in (None, AMBIGUOUS):
+                assert oracle_resolve(files_after, now, CANVAS) == moved.get(was, was), (written, now)
 
 
 def is_taken(texts: dict[str, str], moved: dict[str, str]) -> bool:
