@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import shutil
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,3 +275,29 @@ def read_vault(root: Path) -> dict[str, str]:
     """Every file of the vault but vaulttools' own folder, by vault path."""
     paths = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
     return {path: p.read_bytes().decode() for path, p in paths.items() if not path.startswith(".vaulttools/")}
+
+
+# --- the real corpus ---------------------------------------------------------------------------------
+
+# The oracle reads links with a regex: notes with code blocks, math or comments, where that is not enough,
+# are left out of the corpus comparison, and so are frontmatter lines.
+NOT_FOR_THE_ORACLE = re.compile(r"```|~~~|\$|%%|\n {4}|\n\t")
+URL = re.compile(r"[a-zA-Z][a-zA-Z+.-]*:")
+
+
+def body_start(text: str) -> int:
+    """The line number of the first body line (after the frontmatter)."""
+    lines = text.splitlines()
+    if lines and lines[0].strip() == "---":
+        for number, line in enumerate(lines[1:], start=2):
+            if line.strip() in ("---", "..."):
+                return number + 1
+    return 1
+
+
+def writable_copy(source: Path, target: Path) -> Path:
+    """A copy of a read-only corpus that commands may write (and keep their cache in)."""
+    shutil.copytree(source, target, copy_function=shutil.copyfile)
+    for folder in [target, *(p for p in target.rglob("*") if p.is_dir())]:
+        folder.chmod(0o755)
+    return target

@@ -5,8 +5,6 @@ resolves to a tie, each at its line."""
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,7 +13,19 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import BRAIN
-from tests.oracle import AMBIGUOUS, ANY_LINK, link_targets, oracle_resolve, vaults, without_code, write_vault
+from tests.oracle import (
+    AMBIGUOUS,
+    ANY_LINK,
+    NOT_FOR_THE_ORACLE,
+    URL,
+    body_start,
+    link_targets,
+    oracle_resolve,
+    vaults,
+    without_code,
+    writable_copy,
+    write_vault,
+)
 from vaulttools.cli import cli
 
 REPORTED = {
@@ -61,27 +71,10 @@ def test_check_reports_what_the_oracle_cannot_resolve(case: tuple[dict[str, str]
     assert (result.exit_code == 1) == bool(report["findings"])
 
 
-# The oracle reads links with a regex: notes with code blocks, math or comments, where that is not enough,
-# are left out of the corpus comparison, and so are frontmatter lines.
-NOT_FOR_THE_ORACLE = re.compile(r"```|~~~|\$|%%|\n {4}|\n\t")
-URL = re.compile(r"[a-zA-Z][a-zA-Z+.-]*:")
-
-
-def body_start(text: str) -> int:
-    """The line number of the first body line (after the frontmatter)."""
-    lines = text.splitlines()
-    if lines and lines[0].strip() == "---":
-        for number, line in enumerate(lines[1:], start=2):
-            if line.strip() in ("---", "..."):
-                return number + 1
-    return 1
-
-
 def test_check_agrees_with_the_oracle_on_the_real_corpus(tmp_path: Path) -> None:
     if not BRAIN.is_dir():
         pytest.skip("the shared brain corpus is not beside this checkout")
-    vault = tmp_path / "brain"
-    shutil.copytree(BRAIN, vault)  # `check` keeps a cache in the vault: never in the shared corpus
+    vault = writable_copy(BRAIN, tmp_path / "brain")  # `check` keeps a cache in the vault
     paths = sorted(p.relative_to(BRAIN).as_posix() for p in BRAIN.rglob("*") if p.is_file())
     files = [p for p in paths if not any(part.startswith(".") for part in p.split("/"))]
     texts = {p: (BRAIN / p).read_text(errors="replace") for p in files if p.endswith(".md")}

@@ -14,21 +14,30 @@ from __future__ import annotations
 import json
 import posixpath
 import tempfile
+from collections import Counter
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import BRAIN
 from tests.oracle import (
     AMBIGUOUS,
+    ANY_LINK,
     CANVAS,
+    NOT_FOR_THE_ORACLE,
+    URL,
+    body_start,
     fold,
     link_targets,
     oracle_resolve,
     outside_links,
     read_vault,
     vaults,
+    without_code,
+    writable_copy,
     write_vault,
 )
 from vaulttools.cli import cli
@@ -165,3 +174,47 @@ def test_map_of_two_renames_keeps_every_link_on_its_file(
         return
     assert exit_code == 0, output
     assert_links_follow(texts, after, moved)
+
+
+def corpus_links(root: Path, files: list[str]) -> dict[str, list[str | None]]:
+    """Per note the oracle can read (tests/oracle.py), each body link's file (None: unresolved)."""
+    found: dict[str, list[str | None]] = {}
+    for source in files:
+        if not source.endswith(".md"):
+            continue
+        text = (root / source).read_text(errors="replace")
+        if NOT_FOR_THE_ORACLE.search(text):
+            continue
+        answers: list[str | None] = []
+        for line in text.splitlines()[body_start(text) - 1 :]:
+            for match in ANY_LINK.finditer(without_code(line)):
+                (target,) = link_targets(match.group(0))
+                if target and not target.startswith("#") and not URL.match(target):
+                    answer = oracle_resolve(files, target, source)
+                    answers.append(None if answer == AMBIGUOUS else answer)
+        found[source] = answers
+    return found
+
+
+def test_renaming_the_corpus_hub_keeps_every_link_on_its_file(tmp_path: Path) -> None:
+    """The real corpus: rename its most linked note (by the oracle's count); every body link the oracle can
+    read leads where it led, the hub's to its new path."""
+    if not BRAIN.is_dir():
+        pytest.skip("the shared brain corpus is not beside this checkout")
+    root = writable_copy(BRAIN, tmp_path / "brain")
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    before = corpus_links(root, files)
+    inbound = Counter(a for answers in before.values() for a in answers if a and a.endswith(".md"))
+    hub = inbound.most_common(1)[0][0]
+    new_path = posixpath.join(posixpath.dirname(hub), "Hub renamed.md")
+    result = CliRunner().invoke(
+        cli, ["-C", str(root), "rename", "/" + hub, "Hub renamed", "--no-commit", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    files_after = sorted(new_path if p == hub else p for p in files)
+    after = corpus_links(root, files_after)
+    moved_before = {
+        (new_path if s == hub else s): [new_path if a == hub else a for a in v] for s, v in before.items()
+    }
+    assert after == moved_before
+    assert inbound[hub] > 10 and sum(len(v) for v in after.values()) > 1000
