@@ -345,7 +345,7 @@ def test_brain_corpus(brain_vault: Path, tmp_path: Path, run_cli: RunCli) -> Non
             expected = old + paragraph.encode() + b"\n"
         else:
             assert not old.endswith(b"\n")
-            expected = old + b"\n\n" + paragraph.encode() + b"\n"
+            expected = old + b"\n\n" + paragraph.encode()  # and still no final newline
         assert new == expected, note_path
         assert new.count(CONTEXT_MARKER.encode()) == 1
     assert git(brain_vault, "status", "--porcelain") == ""

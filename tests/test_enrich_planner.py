@@ -109,15 +109,15 @@ PLACEMENT_CASES = [
         ENRICHED,
     ),
     (
-        "no final newline: the last line is ended first",
+        "no final newline: the last line is ended first, and the note still ends without one",
         b"Body.",
-        ("Body.\n\n" + P + "\n").encode(),
+        ("Body.\n\n" + P).encode(),
         ENRICHED,
     ),
     (
         "no final newline, CRLF",
         b"a\r\nBody.",
-        ("a\r\nBody.\r\n\r\n" + P + "\r\n").encode(),
+        ("a\r\nBody.\r\n\r\n" + P).encode(),
         ENRICHED,
     ),
     (
@@ -133,9 +133,9 @@ PLACEMENT_CASES = [
         ENRICHED,
     ),
     (
-        "a last line of spaces without a newline",
+        "a last line of spaces without a newline (and still none at the end)",
         b"Body.\n  ",
-        ("Body.\n  \n" + P + "\n").encode(),
+        ("Body.\n  \n" + P).encode(),
         ENRICHED,
     ),
     (
@@ -147,7 +147,7 @@ PLACEMENT_CASES = [
     (
         "frontmatter closer without a newline",
         b"---\nid: x\n---",
-        ("---\nid: x\n---\n\n" + P + "\n").encode(),
+        ("---\nid: x\n---\n\n" + P).encode(),
         ENRICHED,
     ),
     (

@@ -470,20 +470,21 @@ def _insert_at_end(note: Note, paragraph: str) -> Edit:
         return Edit(0, 0, "", paragraph + nl, "enrichment") if not text else _append(end, nl, paragraph)
     line_break = text.find("\n", content_end)
     if line_break < 0:
-        # No final newline: end the last line first, then the blank line.
-        return Edit(end, end, "", nl + nl + paragraph + nl, "enrichment")
+        # No final newline: end the last line first, then the blank line; the note still ends without one
+        # (as `sync-related` leaves it): only the paragraph's own bytes are new.
+        return Edit(end, end, "", nl + nl + paragraph, "enrichment")
     after_text = line_break + 1
     if after_text == end:
         return _append(end, nl, paragraph)
     first_blank_end = text.find("\n", after_text)
     if first_blank_end < 0:
-        return _append(end, nl, paragraph)  # a last blank line of spaces without a newline
+        return _append(end, nl, paragraph, final_newline=False)  # a last blank line of spaces, no newline
     at = first_blank_end + 1
     return Edit(at, at, "", paragraph + nl, "enrichment")
 
 
-def _append(end: int, nl: str, paragraph: str) -> Edit:
-    return Edit(end, end, "", nl + paragraph + nl, "enrichment")
+def _append(end: int, nl: str, paragraph: str, *, final_newline: bool = True) -> Edit:
+    return Edit(end, end, "", nl + paragraph + (nl if final_newline else ""), "enrichment")
 
 
 # --- the batch -------------------------------------------------------------------------------------
