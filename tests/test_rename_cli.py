@@ -23,6 +23,17 @@ def _head(vault: Path) -> str:
     return git(vault, "rev-parse", "HEAD").strip()
 
 
+def _committed_vault(vault: Path, files: dict[str, str]) -> Path:
+    """A git repository holding `files` (vault path → text), all committed."""
+    for path, text in files.items():
+        (vault / path).parent.mkdir(parents=True, exist_ok=True)
+        (vault / path).write_text(text)
+    git(vault, "init", "-q")
+    git(vault, "add", "-A")
+    git(vault, "commit", "-qm", "init")
+    return vault
+
+
 def _args(case: Path) -> list[str]:
     lines = (case / "args.txt").read_text(encoding="utf-8").splitlines()
     return [line.replace("{here}", str(case)) for line in lines if line]
@@ -224,15 +235,11 @@ def test_brain_corpus_rename_commits_and_undoes(brain_vault: Path, run_cli) -> N
 
 def test_hand_written_percent_escapes_are_found(tmp_path, run_cli) -> None:
     """`concept%2Dhub.md` spells `concept-hub` only once decoded; the byte prefilter must still find it."""
-    from tests.conftest import git
-
-    vault = tmp_path / "v"
-    vault.mkdir()
-    (vault / "concept-hub.md").write_text("hub\n")
-    (vault / "a.md").write_text("see [the hub](concept%2Dhub.md) and [again](Concept%2dHub.md#H)\n")
-    git(vault, "init", "-q")
-    git(vault, "add", "-A")
-    git(vault, "commit", "-qm", "init")
+    files = {
+        "concept-hub.md": "hub\n",
+        "a.md": "see [the hub](concept%2Dhub.md) and [again](Concept%2dHub.md#H)\n",
+    }
+    vault = _committed_vault(tmp_path / "v", files)
     result = run_cli(vault, "rename", "concept-hub", "concept-core")
     assert result.exit_code == 0, result.output
     assert (vault / "a.md").read_text() == "see [the hub](concept-core.md) and [again](concept-core.md#H)\n"
@@ -250,13 +257,8 @@ def test_a_new_path_through_a_file_is_refused_in_one_line(sample_vault: Path, ru
 
 
 def test_a_leading_slash_moves_a_note_to_the_vault_top(tmp_path: Path, run_cli) -> None:
-    vault = tmp_path / "v"
-    (vault / "deep" / "er").mkdir(parents=True)
-    (vault / "deep" / "er" / "hub.md").write_text("hub\n")
-    (vault / "a.md").write_text("see [[deep/er/hub]] and [t](deep/er/hub.md)\n")
-    git(vault, "init", "-q")
-    git(vault, "add", "-A")
-    git(vault, "commit", "-qm", "init")
+    files = {"deep/er/hub.md": "hub\n", "a.md": "see [[deep/er/hub]] and [t](deep/er/hub.md)\n"}
+    vault = _committed_vault(tmp_path / "v", files)
     result = run_cli(vault, "rename", "deep/er/hub", "/hub")
     assert result.exit_code == 0, result.output
     assert (vault / "hub.md").read_text() == "hub\n"
