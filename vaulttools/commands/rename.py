@@ -41,8 +41,8 @@ def rename(
     OLD is a note name (any letter case) or its vault path, an attachment's path or name with its
     extension, or a folder's vault path (`topic/` when a note `topic.md` sits beside it). NEW is a name
     (it stays in its folder) or a vault path (it moves; `/name` moves a note or folder to the vault's top,
-    as does `name/` for a folder); an
-    attachment's NEW without an extension keeps the old one. A folder moves with everything below it.
+    as does `name/` for a folder); an attachment's NEW without an extension keeps the old one. A folder
+    moves with everything below it.
     Renames in one --map happen simultaneously, so chains (a→b, b→c) and swaps (a→b, b→a) work. Links in
     code, inline code and HTML comments are not links and are left alone (the report counts them).
 
