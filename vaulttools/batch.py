@@ -214,7 +214,12 @@ def _rewrite_in_place(root: str, change: FileChange, written: list[FileChange]) 
     """Listed before writing: a write can fail half-way. The bytes on disk are compared with the planned
     ones through the same open file, just before writing over them."""
     written.append(change)
-    if not rewrite_in_place(f"{root}/{change.path}", change.new_bytes, expected=change.old):
+    on_disk, path = change.old_on_disk, f"{root}/{change.path}"
+    if on_disk is not None:  # the old bytes were left on disk: known by their sha256
+        written_over = rewrite_in_place(path, change.new_bytes, expected_sha256=on_disk.sha256)
+    else:
+        written_over = rewrite_in_place(path, change.new_bytes, expected=change.old)
+    if not written_over:
         written.pop()  # nothing was written: the file holds another program's bytes
         raise _changed_by_another_program(change)
 
@@ -340,7 +345,7 @@ def _refuse_if_planned_facts_changed(root: Path, plan: BatchPlan) -> None:
         if not os.path.lexists(root / path):
             raise _planned_fact_changed(path, "no longer exists (another program moved or deleted it)")
     for change in plan.changes:
-        if _vacates(change) and _read_or_none(root / change.path) != change.old:
+        if _vacates(change) and not change.holds_old(_read_or_none(root / change.path)):
             raise _planned_fact_changed(change.path, _how_it_changed(root / change.path))
     for path, expected in plan.expects.items():
         if expected is None:
@@ -387,7 +392,7 @@ def _refuse_if_changed_since_planning(root: Path, change: FileChange) -> None:
     """Compare the bytes on disk with those planned on just before writing: an editor (or Obsidian sync) may
     have saved the file since. Once per file, at the last moment (an earlier pass over every file would
     double the reads of a big batch and still leave this window open)."""
-    if _read_or_none(root / change.path) != change.old:
+    if not change.holds_old(_read_or_none(root / change.path)):
         raise _changed_by_another_program(change)
 
 
@@ -580,6 +585,8 @@ def _write_change(
 def _roll_back(root: Path, written: list[FileChange]) -> None:
     # Two passes, so that chains and swaps of renames restore in any order: first remove every written
     # destination, then put every source's original bytes back (a destination may be another's source).
+    # Old bytes the plan left on disk were overwritten: the journal holds them.
+    journaled = journal.original_reader(root) if any(c.old_on_disk for c in written) else None
     for change in reversed(written):
         if change.new_path is not None and change.new_path != change.path:
             destination = root / change.new_path
@@ -590,6 +597,10 @@ def _roll_back(root: Path, written: list[FileChange]) -> None:
         try:
             if change.creates:
                 (root / change.path).unlink(missing_ok=True)
+            elif journaled is not None and change.old_on_disk is not None:
+                original = journaled(change.path)
+                if original is not None:
+                    rewrite_in_place(root / change.path, original)
             else:
                 rewrite_in_place(root / change.path, change.old_bytes)
         except OSError:

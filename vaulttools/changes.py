@@ -10,10 +10,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
+from vaulttools.errors import EditConflict
 from vaulttools.files import state_dir
 from vaulttools.git import BATCH_TRAILER
+from vaulttools.journal import fingerprints
 from vaulttools.resolve import fold
 
 
@@ -37,7 +39,7 @@ class Spool:
 
     def keep(self, change: FileChange) -> FileChange:
         """`change` as it is while the bytes held stay within the budget, else spooled."""
-        size = len(change._old or b"") + len(change._new or b"")  # unspooled (checked next): bytes or None
+        size = _held_size(change._old) + _held_size(change._new)  # unspooled (checked next)
         if change._spool is None and self._held + size <= self._budget:
             self._held += size
             return change
@@ -74,39 +76,104 @@ class Spool:
 SPOOL_MEMORY_BUDGET = 128 * 2**20
 
 
+def _held_size(value: bytes | tuple[int, int] | OnDisk | None) -> int:
+    """Bytes an unspooled change holds in memory for one side (none for a side left on disk)."""
+    return len(value) if isinstance(value, bytes) else 0
+
+
+class OnDisk(NamedTuple):
+    """A change's old bytes left in the file they were read from (see `FileChange.old_left_on_disk`): the
+    file, and the sha256 and size of the bytes the plan was made from."""
+
+    file: str
+    sha256: str
+    size: int
+
+
 class FileChange:
     """One file of a batch: modified (old and new), created (old None), deleted (new None), or renamed.
 
-    `old` and `new` are bytes, held in memory or (`spooled`) in a `Spool` and read back on each use.
+    `old` and `new` are bytes, held in memory or (`spooled`) in a `Spool` and read back on each use; or the
+    old bytes are left in the file they were read from (`old_left_on_disk`), known by their sha256 until
+    they are needed, and read back (and checked) then.
     """
 
-    __slots__ = ("_new", "_old", "_spool", "new_path", "path")
+    __slots__ = ("_fingerprints", "_new", "_old", "_spool", "new_path", "path")
 
     def __init__(self, path: str, old: bytes | None, new: bytes | None, new_path: str | None = None) -> None:
         self.path = path
         self.new_path = new_path
-        self._old: bytes | tuple[int, int] | None = old
+        self._old: bytes | tuple[int, int] | OnDisk | None = old
         self._new: bytes | tuple[int, int] | None = new
         self._spool: Spool | None = None
+        self._fingerprints: dict[str, Any] | None = None
+
+    def old_left_on_disk(self, root: Path | str) -> FileChange:
+        """The same change without its old bytes in memory: a file rewritten in place keeps them on disk
+        until the batch writes, and the batch reads them there (into its journal) and checks them against
+        the sha256 taken here. Its journal fingerprints are taken here too, once: a planner's worker
+        process calls this, so the hashing runs on every core and only the new bytes travel back."""
+        if not isinstance(self._old, bytes) or self.deletes or self.new_path not in (None, self.path):
+            return self  # created, deleted, moved or spooled: kept as it is
+        new = self.new
+        twin = FileChange(self.path, None, new, self.new_path)
+        twin._fingerprints = fingerprints(self._old, new)
+        twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints["old_sha256"], len(self._old))
+        return twin
 
     def spooled(self, spool: Spool) -> FileChange:
-        """The same change with its bytes moved into `spool`."""
+        """The same change with its bytes moved into `spool` (old bytes left on disk stay there)."""
         if self._spool is not None:
             return self
         twin = FileChange(self.path, None, None, self.new_path)
-        old, new = self.old, self.new
-        twin._old = None if old is None else spool.put(old)
+        old, new = self._old, self.new  # not spooled yet (checked above): bytes, left on disk, or None
+        twin._old = spool.put(old) if isinstance(old, bytes) else old
         twin._new = None if new is None else spool.put(new)
         twin._spool = spool
+        twin._fingerprints = self._fingerprints
         return twin
 
     @property
     def old(self) -> bytes | None:
+        if isinstance(self._old, OnDisk):
+            return self._read_old_from_disk(self._old)
         return self._load(self._old)
 
     @property
     def new(self) -> bytes | None:
         return self._load(self._new)
+
+    @property
+    def old_on_disk(self) -> OnDisk | None:
+        """Where the old bytes were left and what they were (None: they are held with the change)."""
+        return self._old if isinstance(self._old, OnDisk) else None
+
+    @property
+    def fingerprints(self) -> dict[str, Any] | None:
+        """The journal's fingerprints of this change, when they were taken with `old_left_on_disk`."""
+        return self._fingerprints
+
+    def holds_old(self, data: bytes | None) -> bool:
+        """`data` (None: no file) is exactly the old bytes the change was planned from."""
+        on_disk = self.old_on_disk
+        if on_disk is None:
+            return data == self.old
+        return data is not None and len(data) == on_disk.size and _sha256(data) == on_disk.sha256
+
+    def _read_old_from_disk(self, on_disk: OnDisk) -> bytes:
+        """The old bytes, read back from their file: before the batch writes it (the journal, a diff)."""
+        try:
+            with open(on_disk.file, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            data = None
+        if data is None or not self.holds_old(data):
+            how = "was deleted" if data is None else "was changed"
+            raise EditConflict(
+                f"{self.path} {how} by another program since vaulttools read it; nothing was written: "
+                "run the command again"
+            )
+        return data
 
     @property
     def new_bytes(self) -> bytes:
@@ -148,23 +215,50 @@ class FileChange:
     def touched_paths(self) -> list[str]:
         return [self.path] if self.new_path is None else [self.path, self.new_path]
 
-    def _key(self) -> tuple[str, bytes | None, bytes | None, str | None]:
-        return (self.path, self.old, self.new, self.new_path)
+    def _key(self) -> tuple[str, bytes | OnDisk | None, bytes | None, str | None]:
+        return (self.path, self.old_on_disk or self.old, self.new, self.new_path)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, FileChange) and self._key() == other._key()
+        if not isinstance(other, FileChange):
+            return False
+        if (self.old_on_disk is None) != (other.old_on_disk is None):  # compared as the bytes they hold
+            return (self.path, self.old, self.new, self.new_path) == (
+                other.path,
+                other.old,
+                other.new,
+                other.new_path,
+            )
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash((self.path, self.new, self.new_path))
 
     def __repr__(self) -> str:
-        return (
-            f"FileChange(path={self.path!r}, old={self.old!r}, new={self.new!r}, new_path={self.new_path!r})"
-        )
+        old = self.old_on_disk or self.old
+        return f"FileChange(path={self.path!r}, old={old!r}, new={self.new!r}, new_path={self.new_path!r})"
 
     def __reduce__(self) -> tuple:
-        # Worker processes send changes back by pickling: always as bytes (a spool belongs to one process).
-        return (FileChange, (self.path, self.old, self.new, self.new_path))
+        # Worker processes send changes back by pickling: always as bytes (a spool belongs to one process);
+        # old bytes left on disk stay there, and the fingerprints taken with them travel along.
+        old = self.old_on_disk or self.old
+        return (_rebuilt_change, (self.path, old, self.new, self.new_path, self._fingerprints))
+
+
+def _rebuilt_change(
+    path: str,
+    old: bytes | OnDisk | None,
+    new: bytes | None,
+    new_path: str | None,
+    taken: dict[str, Any] | None,
+) -> FileChange:
+    change = FileChange(path, None, new, new_path)
+    change._old = old
+    change._fingerprints = taken
+    return change
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import hashlib
 import itertools
 import os
 import stat
@@ -86,7 +87,9 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def rewrite_in_place(path: Path | str, data: bytes, expected: bytes | None = None) -> bool:
+def rewrite_in_place(
+    path: Path | str, data: bytes, expected: bytes | None = None, expected_sha256: str | None = None
+) -> bool:
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
     Why not a temporary file and `os.replace`: ext4 and other file systems start writing a file out as soon
@@ -99,23 +102,25 @@ def rewrite_in_place(path: Path | str, data: bytes, expected: bytes | None = Non
 
     With `expected`, the file's current bytes are read through the same open file first, and nothing is
     written (False is returned) unless they are exactly `expected`: another program may have saved it.
+    `expected_sha256` does the same for bytes the caller knows only by their sha256.
     """
-    flags = (os.O_RDWR if expected is not None else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
+    checked = expected is not None or expected_sha256 is not None
+    flags = (os.O_RDWR if checked else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
     try:
         handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        if expected is not None:
+        if checked:
             return False
         atomic_write(Path(path), data)
         return True
     try:
         status = os.fstat(handle)
-        if expected is not None and read_all(handle, status.st_size) != expected:
+        if checked and not _holds(read_all(handle, status.st_size), expected, expected_sha256):
             return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
             atomic_write(Path(path), data)
             return True
-        if expected is not None:
+        if checked:
             os.lseek(handle, 0, os.SEEK_SET)
         view = memoryview(data)
         while view:
@@ -127,6 +132,12 @@ def rewrite_in_place(path: Path | str, data: bytes, expected: bytes | None = Non
         return True
     finally:
         os.close(handle)
+
+
+def _holds(current: bytes, expected: bytes | None, expected_sha256: str | None) -> bool:
+    if expected is not None:
+        return current == expected
+    return hashlib.sha256(current).hexdigest() == expected_sha256
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:

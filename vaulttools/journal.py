@@ -20,7 +20,7 @@ import socket
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -41,6 +41,8 @@ class JournaledChange(Protocol):
     def old(self) -> bytes | None: ...
     @property
     def new(self) -> bytes | None: ...
+    @property
+    def fingerprints(self) -> dict[str, Any] | None: ...
 
 
 class JournaledPlan(Protocol):
@@ -147,11 +149,13 @@ def begin(root: Path, plan: JournaledPlan) -> None:
     offset = 0
     with open(folder / ORIGINALS_FILE, "wb") as originals:
         for change in plan.changes:
-            old = change.old  # read once: a spooled change reads its bytes back on every access
+            # Read once: a spooled change reads its bytes back on every access, and a change that left its
+            # old bytes on disk reads them from the note (and checks them against the plan's sha256).
+            old = change.old
             entry: dict[str, Any] = {
                 "path": change.path,
                 "new_path": change.new_path,
-                **fingerprints(old, change.new),
+                **(change.fingerprints or fingerprints(old, change.new)),
                 "backup": None,
             }
             if old is not None:
@@ -176,6 +180,26 @@ def begin(root: Path, plan: JournaledPlan) -> None:
         _make_durable(plan_file)
     temp.replace(folder / PLAN_FILE)  # the plan appears whole or not at all
     _sync_folder(folder)
+
+
+def original_reader(root: Path) -> Callable[[str], bytes | None]:
+    """The bytes the running batch's journal saved for a path from before the batch (None: it had none):
+    what a rollback puts back when the plan did not keep them in memory. The journal is read once."""
+    folder = _journal_dir(root)
+    record = pending(root) or {}
+    entries = {entry["path"]: entry for entry in record.get("changes", [])}
+
+    def original(path: str) -> bytes | None:
+        entry = entries.get(path)
+        if entry is None or entry.get("backup") is None:
+            return None
+        if "offset" not in entry:
+            return (folder / entry["backup"]).read_bytes()
+        with open(folder / entry["backup"], "rb") as originals:  # one slice, not the whole file
+            originals.seek(entry["offset"])
+            return originals.read(entry["length"])
+
+    return original
 
 
 def _make_durable(file: IO[Any]) -> None:

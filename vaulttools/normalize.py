@@ -424,6 +424,8 @@ def _plan_notes(
             continue
         result = normalize_note(note, context, config.day_property, places)
         change = _verified_change(note, result)
+        if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
+            change = change.old_left_on_disk(vault.root)
         if change is not None or result:
             planned.append((change, result.to_wire()))
     return planned

@@ -26,8 +26,8 @@ def change_diff(change: FileChange) -> list[str]:
     """A unified diff of one file change, line endings shown as they are."""
     old = _lines(change.old)
     new = _lines(change.new)
-    from_name = f"a/{change.path}" if change.old is not None else "/dev/null"
-    to_name = f"b/{change.final_path}" if change.new is not None else "/dev/null"
+    from_name = f"a/{change.path}" if not change.creates else "/dev/null"
+    to_name = f"b/{change.final_path}" if not change.deletes else "/dev/null"
     lines = list(difflib.unified_diff(old, new, from_name, to_name, n=2))
     if change.new_path and change.new_path != change.path and not lines:
         lines = [f"rename from {change.path}\n", f"rename to {change.new_path}\n"]

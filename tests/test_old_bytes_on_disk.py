@@ -1,0 +1,238 @@
+"""normalize-links leaves each note's old bytes on disk (`FileChange.old_left_on_disk`): only the new bytes
+travel from the workers and are kept; the batch reads the old ones back into its journal, checks them
+against the sha256 taken when the plan read them, and refuses (or rolls back from the journal) when
+another program changed or deleted a note in between."""
+
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+from tests.helpers import assert_clean, commits, run_vaulttools
+from vaulttools import batch as batch_module
+from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
+from vaulttools.changes import FileChange, OnDisk, Spool
+from vaulttools.errors import BatchAborted, EditConflict
+from vaulttools.files import rewrite_in_place
+from vaulttools.journal import fingerprints
+from vaulttools.normalize import plan_normalize
+from vaulttools.vault import Vault
+
+BOM = "\ufeff".encode()
+# Notes whose links miss their `-d9` target: every one is rewritten by normalize-links, each in its own
+# hostile shape (CRLF, a BOM, no final newline, non-ASCII text, a note larger than a journal block).
+NOTES = {
+    "target-d9.md": b"---\nid: target-d9\n---\nThe target.\n",
+    "crlf.md": b"---\r\nid: crlf\r\n---\r\nSee [[target]].\r\n",
+    "bom.md": BOM + b"---\nid: bom\n---\nSee [[target|the target]].\n",
+    "no-final-newline.md": b"See [[target]].",
+    "accents.md": "Caf\u00e9 \u2014 see [[target]] \U0001f600\n".encode(),
+    "big.md": b"x" * 9000 + b"\nSee [[target]].\n" + b"y" * 5000,
+    "untouched.md": b"Nothing to fix here.\n",
+}
+REWRITTEN = sorted(set(NOTES) - {"target-d9.md", "untouched.md"})
+
+
+def _vault(tmp_path: Path) -> Path:
+    root = tmp_path / "vault"
+    root.mkdir()
+    for name, data in NOTES.items():
+        (root / name).write_bytes(data)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "core.autocrlf", "false")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(root.glob("*.md"))}
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"a\r\nb\r\n", b"a\r\nc\r\n"),  # CRLF
+        (BOM + b"old", BOM + b"new"),  # a BOM
+        (b"no final newline", b"no final newline!"),
+        ("caf\u00e9 \U0001f600".encode(), "th\u00e9".encode()),
+        (b"", b"grown from nothing\n"),  # an empty note
+        (b"x" * 10_000, b"y" * 9_000),  # several journal blocks, shrinking
+    ],
+)
+def test_a_change_left_on_disk_reads_back_its_exact_bytes(tmp_path: Path, old: bytes, new: bytes) -> None:
+    (tmp_path / "a.md").write_bytes(old)
+    change = FileChange("a.md", old, new).old_left_on_disk(tmp_path)
+    assert change.old_on_disk == OnDisk(f"{tmp_path}/a.md", fingerprints(old, new)["old_sha256"], len(old))
+    assert change.fingerprints == fingerprints(old, new)
+    assert (change.old, change.new, change.creates, change.deletes) == (old, new, False, False)
+    assert change.holds_old(old) and not change.holds_old(old + b"\n") and not change.holds_old(None)
+    assert change == FileChange("a.md", old, new)
+    travelled = pickle.loads(pickle.dumps(change))  # from a worker: only the new bytes and the digest
+    assert len(pickle.dumps(change)) < len(pickle.dumps(FileChange("a.md", old, new))) + 400 - len(old)
+    assert (travelled.old_on_disk, travelled.fingerprints, travelled.new) == (
+        change.old_on_disk,
+        change.fingerprints,
+        new,
+    )
+    spooled = change.spooled(Spool(tmp_path, memory_budget=0))
+    assert (spooled.old_on_disk, spooled.new, spooled.fingerprints) == (
+        change.old_on_disk,
+        new,
+        change.fingerprints,
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        FileChange("a.md", None, b"created"),
+        FileChange("a.md", b"deleted", None),
+        FileChange("a.md", b"moved", b"moved", "b.md"),
+    ],
+)
+def test_created_deleted_and_moved_files_keep_their_old_bytes(tmp_path: Path, change: FileChange) -> None:
+    assert change.old_left_on_disk(tmp_path) is change
+    assert change.old_on_disk is None and change.fingerprints is None
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "how"),
+    [
+        (lambda path: path.write_bytes(path.read_bytes() + b"typed\n"), "was changed"),
+        (lambda path: path.write_bytes(path.read_bytes().replace(b"b", b"c")), "was changed"),  # same size
+        (lambda path: path.unlink(), "was deleted"),
+    ],
+)
+def test_reading_back_refuses_a_file_another_program_touched(
+    tmp_path: Path, meanwhile: Callable[[Path], None], how: str
+) -> None:
+    (tmp_path / "a.md").write_bytes(b"abc\n")
+    change = FileChange("a.md", b"abc\n", b"new\n").old_left_on_disk(tmp_path)
+    meanwhile(tmp_path / "a.md")
+    with pytest.raises(
+        EditConflict, match=f"a.md {how} by another program since vaulttools read it; nothing"
+    ):
+        _ = change.old
+
+
+@pytest.mark.parametrize(
+    ("on_disk", "expected", "written"),
+    [
+        (b"old\r\n", b"old\r\n", True),
+        (b"old\r\n", b"old\n", False),  # the line ending changed
+        (b"old", b"olD", False),  # same size, one byte
+        (None, b"old", False),  # deleted
+    ],
+)
+def test_rewrite_in_place_checks_the_sha256_of_what_it_writes_over(
+    tmp_path: Path, on_disk: bytes | None, expected: bytes, written: bool
+) -> None:
+    path = tmp_path / "a.md"
+    if on_disk is not None:
+        path.write_bytes(on_disk)
+    digest = fingerprints(expected, None)["old_sha256"]
+    assert rewrite_in_place(path, b"new", expected_sha256=digest) is written
+    assert (path.read_bytes() if path.exists() else None) == (b"new" if written else on_disk)
+
+
+def test_normalize_writes_every_hostile_note_byte_for_byte(tmp_path: Path) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = plan_normalize(Vault(vault_dir))
+    assert sorted(c.path for c in plan.changes) == REWRITTEN
+    assert all(c.old_on_disk is not None for c in plan.changes)
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    after = _snapshot(vault_dir)
+    expected = {n: d.replace(b"[[target", b"[[target-d9") for n, d in NOTES.items() if n in REWRITTEN}
+    assert after == {**NOTES, **expected}
+    assert_clean(vault_dir)
+    for name in REWRITTEN:  # committed exactly as written
+        assert git(vault_dir, "rev-parse", f"HEAD:{name}") == git(vault_dir, "hash-object", name)
+
+
+def _changed(path: Path) -> None:
+    path.write_bytes(path.read_bytes() + b"typed meanwhile\n")
+
+
+def _same_size(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:-2] + (b"!!" if data[-2:] != b"!!" else b"??"))
+
+
+@pytest.mark.parametrize("meanwhile", [_changed, _same_size, Path.unlink])
+@pytest.mark.parametrize("victim", ["crlf.md", "big.md", "no-final-newline.md"])
+def test_a_note_changed_between_planning_and_writing_refuses_the_batch(
+    tmp_path: Path, meanwhile: Callable[[Path], None], victim: str
+) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = plan_normalize(Vault(vault_dir))
+    meanwhile(vault_dir / victim)
+    before = _snapshot(vault_dir)
+    with pytest.raises(
+        EditConflict, match=f"{victim} was (changed|deleted) by another program since vaulttools"
+    ):
+        run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert _snapshot(vault_dir) == before  # nothing written: the other program's bytes (or deletion) stay
+    assert commits(vault_dir) == 1
+    assert not (vault_dir / ".vaulttools" / "journal").exists()
+
+
+def test_a_note_changed_while_the_batch_writes_is_put_back_from_the_journal(tmp_path: Path) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = plan_normalize(Vault(vault_dir))
+    first, last = plan.changes[0].path, plan.changes[-1].path
+    edited = NOTES[last] + b"A line typed in Obsidian.\n"
+
+    def obsidian_saves_a_note(written: str) -> None:
+        if written == first:
+            (vault_dir / last).write_bytes(edited)
+
+    with pytest.raises(EditConflict, match=f"{last} was changed by another program since vaulttools read it"):
+        run_batch(Vault(vault_dir), plan, BatchOptions(), after_write=obsidian_saves_a_note)
+    assert _snapshot(vault_dir) == {**NOTES, last: edited}  # our writes undone from the journal
+    assert commits(vault_dir) == 1
+    assert not (vault_dir / ".vaulttools" / "journal").exists()
+
+
+@pytest.mark.parametrize("failing", [1, 3, len(REWRITTEN)])
+def test_a_failed_write_puts_every_note_back_from_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
+) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = plan_normalize(Vault(vault_dir))
+    real = batch_module.rewrite_in_place
+    calls = {"n": 0}
+
+    def disk_full_once(path: str, data: bytes, expected: bytes | None = None, **checks: str) -> bool:
+        if "expected_sha256" in checks:  # a batch write, not the rollback's
+            calls["n"] += 1
+            if calls["n"] == failing:
+                real(path, data[: len(data) // 2])  # half written, then the disk is full
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        return real(path, data, expected, **checks)
+
+    monkeypatch.setattr(batch_module, "rewrite_in_place", disk_full_once)
+    with pytest.raises(BatchAborted, match="No space left on device"):
+        run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert _snapshot(vault_dir) == NOTES
+    assert commits(vault_dir) == 1
+    assert_clean(vault_dir)
+
+
+@pytest.mark.parametrize("after", ["1", "3"])
+def test_recover_after_a_killed_normalize_puts_back_every_byte(tmp_path: Path, after: str) -> None:
+    vault_dir = _vault(tmp_path)
+    killed = run_vaulttools(vault_dir, "normalize-links", env={CRASH_AFTER_ENV: after})
+    assert killed.returncode == -9, killed.stderr
+    assert _snapshot(vault_dir) != NOTES
+    recovered = run_vaulttools(vault_dir, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    assert _snapshot(vault_dir) == NOTES
+    assert commits(vault_dir) == 1
+    assert_clean(vault_dir)
