@@ -72,8 +72,9 @@ class Spool:
         return spool.read(length)
 
 
-# Bytes of planned changes a batch holds in memory before it spools the rest (see `Spool`).
-SPOOL_MEMORY_BUDGET = 128 * 2**20
+# Bytes of planned changes a batch holds in memory before it spools the rest (see `Spool`): the new bytes
+# of 10,000 rewritten 30 KB notes (whose old bytes stay on disk, see `FileChange.old_left_on_disk`).
+SPOOL_MEMORY_BUDGET = 320 * 2**20
 
 
 def _held_size(value: bytes | tuple[int, int] | OnDisk | None) -> int:

@@ -391,26 +391,30 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     chunks = iter_chunks(
         lambda chunk: _plan_notes(vault, context, chunk, broken), paths, on_progress=vault.on_progress
     )
+    relied_on: set[str] = set()
     for results in chunks:
-        for change, wire in results:
+        for change, wire, targets in results:
             if change is not None:
                 totals.changes.append(spool.keep(change))
             totals.absorb_wire(wire)
+            relied_on.update(targets)
     plan = build_plan(totals, config.suffix_rules, options)
-    plan.relies_on = _new_link_targets(totals.fixed, context.index)
+    plan.relies_on = sorted(relied_on)
     return plan
 
 
 def _new_link_targets(fixed: Iterable[LinkEntry], index: LinkIndex) -> list[str]:
-    """The notes the fixed links now point to: the batch re-checks they still exist before it writes."""
+    """The notes the fixed links now point to: the batch re-checks they still exist before it writes.
+    Resolved where the links were fixed (a worker, whose index remembers the answers)."""
     resolved = (index.resolve(entry.new_target, entry.note).path for entry in fixed)
     return sorted({path for path in resolved if path is not None})
 
 
 def _plan_notes(
     vault: Vault, context: LinkContext, paths: list[str], broken: Mapping[str, BrokenLinks]
-) -> list[tuple[FileChange | None, tuple]]:
-    """The change and the report (`LinkReport.to_wire`) of each note of `paths` that has anything to report."""
+) -> list[tuple[FileChange | None, tuple, list[str]]]:
+    """The change, the report (`LinkReport.to_wire`) and the notes its fixed links now point to, of each
+    note of `paths` that has anything to report."""
     config = vault.config
     planned = []
     for path in paths:
@@ -427,7 +431,7 @@ def _plan_notes(
         if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
             change = change.old_left_on_disk(vault.root)
         if change is not None or result:
-            planned.append((change, result.to_wire()))
+            planned.append((change, result.to_wire(), _new_link_targets(result.fixed, context.index)))
     return planned
 
 
