@@ -103,6 +103,44 @@ def test_unresolved_positions_are_the_targets_that_do_not_resolve(source: str) -
             index.unresolved_positions(TARGETS, other)
 
 
+# Beside FILES: a name two files share with and without `.md`, and a folder and a name that start with a space.
+LEARNED_FILES = [*FILES, "Plain", "Plain.md", " lead/Spaced.md", "q/ Spaced.md"]
+LEARNED_TARGETS = [
+    *TARGETS,
+    *(target.lower() for target in TARGETS),  # written folded: what the learned set holds
+    "plain",
+    "plain.md",
+    "spaced",
+    " spaced",
+    " lead/spaced",
+    "lead/spaced",
+    "a/same",
+    "report.md.md",
+    "q/ spaced.md",
+    "caf\u00e9",
+]
+
+
+@pytest.mark.parametrize("source", [*SOURCES, " lead/z.md", "q/z.md"])
+def test_learned_unique_targets_give_the_answers_of_fresh_lookups(source: str) -> None:
+    learned = LinkIndex(LEARNED_FILES)
+    learned.learn_unique_targets()
+    fresh = [tuple(LinkIndex(LEARNED_FILES).resolve(target, source)) for target in LEARNED_TARGETS]
+    expected = [i for i, answer in enumerate(fresh) if answer[0] != RESOLVED]
+    assert learned.unresolved_positions(LEARNED_TARGETS, source) == expected
+    assert [tuple(learned.resolve(t, source)) for t in LEARNED_TARGETS] == fresh
+    assert learned.unresolved_positions(LEARNED_TARGETS, source) == expected  # again, from the memos
+
+
+def test_learning_skips_names_several_files_share() -> None:
+    index = LinkIndex(LEARNED_FILES)
+    index.learn_unique_targets()
+    assert {"note", "a/same", "report.md", "deep", "a/b/c/deep.md"} <= index._resolving_anywhere
+    assert not {"same", "tie", "plain", " spaced.md", " spaced", ""} & index._resolving_anywhere
+    index.add("z/Note.md")  # the index changed: what it learned is forgotten
+    assert not index._resolving_anywhere
+
+
 @pytest.mark.parametrize(
     ("targets", "source", "expected"),
     [

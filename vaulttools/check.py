@@ -274,10 +274,16 @@ def _check_fingerprint(vault: Vault) -> str:
     return f"{__version__}|{','.join(FINDING_KINDS)}|{settings}|{files_hash}"
 
 
+# Notes to check from their bytes past which the index first learns every target only one file matches.
+UNIQUE_TARGETS_FROM = 1000
+
+
 def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
     """Check whole notes, on every core for a big first run; workers send back only the small results."""
     matcher = vault.suffix_matcher
-    vault.index  # noqa: B018 - build the index once, before the workers inherit it
+    index = vault.index  # built once, before the workers inherit it
+    if len(paths) >= UNIQUE_TARGETS_FROM:
+        index.learn_unique_targets()
     entries = map_notes(
         lambda chunk: check_notes(vault, matcher, chunk),
         paths,

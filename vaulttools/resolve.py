@@ -111,6 +111,20 @@ class LinkIndex:
         self._resolving_anywhere.clear()
         self._resolving.clear()
 
+    def learn_unique_targets(self) -> None:
+        """Know before any lookup that every target written as the folded name or path suffix of exactly
+        one file resolves, from any folder: a first `check` of a big vault then checks most notes with the
+        one set operation of `unresolved_positions`, instead of resolving each link once per worker (every
+        target is new to a worker). Worth its one pass over the index only before many notes are checked."""
+        resolving = self._resolving_anywhere
+        for key, bucket in self._by_suffix.items():
+            if len(bucket) != 1 and len(set(bucket)) != 1:
+                continue  # several files: the answer may depend on the linking note's folder
+            if key.startswith(("/", "./", "../")) or key != key.strip() or not key:
+                continue  # resolved another way, or not the key `resolve` would look up
+            if key.isascii() or fold(key) == key:
+                resolving.add(key)
+
     def notes_named(self, name: str) -> list[str]:
         """Notes whose file stem is `name` (folded), anywhere in the vault."""
         return [
