@@ -103,7 +103,7 @@ def test_a_journal_that_cannot_be_written_stops_the_batch(
     def full_disk(root: Path, plan: BatchPlan) -> None:
         raise OSError(28, "No space left on device", str(root / ".vaulttools" / "journal"))
 
-    monkeypatch.setattr(journal, "begin", full_disk)
+    monkeypatch.setattr(journal, "start", full_disk)
     before = snapshot(repo_vault)
     with pytest.raises(OSError, match="No space left"):
         run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"new\n", None)), BatchOptions())
@@ -369,7 +369,7 @@ def test_a_full_disk_before_writing_is_one_line_from_the_command_line(
     def full_disk(root: Path, plan: BatchPlan) -> None:
         raise OSError(28, "No space left on device", str(root / ".vaulttools" / "journal" / "originals.bin"))
 
-    monkeypatch.setattr(journal, "begin", full_disk)
+    monkeypatch.setattr(journal, "start", full_disk)
     before = snapshot(sample_vault)
     result = run_cli(sample_vault, "normalize-links")
     assert result.exit_code == 2

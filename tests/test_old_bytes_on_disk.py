@@ -6,8 +6,10 @@ another program changed or deleted a note in between."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import pickle
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,10 +18,10 @@ import pytest
 from tests.conftest import git
 from tests.helpers import assert_clean, commits, run_vaulttools
 from vaulttools import batch as batch_module
+from vaulttools import journal
 from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
 from vaulttools.changes import FileChange, OnDisk, Spool
 from vaulttools.errors import BatchAborted, EditConflict
-from vaulttools.files import rewrite_in_place
 from vaulttools.journal import fingerprints
 from vaulttools.normalize import plan_normalize
 from vaulttools.vault import Vault
@@ -122,26 +124,6 @@ def test_reading_back_refuses_a_file_another_program_touched(
         _ = change.old
 
 
-@pytest.mark.parametrize(
-    ("on_disk", "expected", "written"),
-    [
-        (b"old\r\n", b"old\r\n", True),
-        (b"old\r\n", b"old\n", False),  # the line ending changed
-        (b"old", b"olD", False),  # same size, one byte
-        (None, b"old", False),  # deleted
-    ],
-)
-def test_rewrite_in_place_checks_the_sha256_of_what_it_writes_over(
-    tmp_path: Path, on_disk: bytes | None, expected: bytes, written: bool
-) -> None:
-    path = tmp_path / "a.md"
-    if on_disk is not None:
-        path.write_bytes(on_disk)
-    digest = fingerprints(expected, None)["old_sha256"]
-    assert rewrite_in_place(path, b"new", expected_sha256=digest) is written
-    assert (path.read_bytes() if path.exists() else None) == (b"new" if written else on_disk)
-
-
 def test_normalize_writes_every_hostile_note_byte_for_byte(tmp_path: Path) -> None:
     vault_dir = _vault(tmp_path)
     plan = plan_normalize(Vault(vault_dir))
@@ -173,13 +155,15 @@ def test_a_note_changed_between_planning_and_writing_refuses_the_batch(
     vault_dir = _vault(tmp_path)
     plan = plan_normalize(Vault(vault_dir))
     meanwhile(vault_dir / victim)
+    git(vault_dir, "add", "-A")
+    git(vault_dir, "commit", "-q", "-m", "another program")  # committed: only the sha256 can tell
     before = _snapshot(vault_dir)
     with pytest.raises(
         EditConflict, match=f"{victim} was (changed|deleted) by another program since vaulttools"
     ):
         run_batch(Vault(vault_dir), plan, BatchOptions())
-    assert _snapshot(vault_dir) == before  # nothing written: the other program's bytes (or deletion) stay
-    assert commits(vault_dir) == 1
+    assert _snapshot(vault_dir) == before  # the other program's bytes (or deletion) stay, ours are put back
+    assert commits(vault_dir) == 2
     assert not (vault_dir / ".vaulttools" / "journal").exists()
 
 
@@ -209,13 +193,13 @@ def test_a_failed_write_puts_every_note_back_from_the_journal(
     real = batch_module.rewrite_in_place
     calls = {"n": 0}
 
-    def disk_full_once(path: str, data: bytes, expected: bytes | None = None, **checks: str) -> bool:
-        if "expected_sha256" in checks:  # a batch write, not the rollback's
+    def disk_full_once(path: str, data: bytes, expected: bytes | None = None) -> bool:
+        if expected is not None:  # a batch write, not the rollback's
             calls["n"] += 1
             if calls["n"] == failing:
                 real(path, data[: len(data) // 2])  # half written, then the disk is full
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        return real(path, data, expected, **checks)
+        return real(path, data, expected)
 
     monkeypatch.setattr(batch_module, "rewrite_in_place", disk_full_once)
     with pytest.raises(BatchAborted, match="No space left on device"):
@@ -236,3 +220,97 @@ def test_recover_after_a_killed_normalize_puts_back_every_byte(tmp_path: Path, a
     assert _snapshot(vault_dir) == NOTES
     assert commits(vault_dir) == 1
     assert_clean(vault_dir)
+
+
+# --- the journal's originals are copied while the batch writes ------------------------------------------
+
+JOURNAL_DIR = Path(".vaulttools") / "journal"
+
+
+def _killed_normalize(vault_dir: Path, after: int) -> dict:
+    killed = run_vaulttools(vault_dir, "normalize-links", env={CRASH_AFTER_ENV: str(after)})
+    assert killed.returncode == -9, killed.stderr
+    record: dict = json.loads((vault_dir / JOURNAL_DIR / "plan.json").read_text(encoding="utf-8"))
+    return record
+
+
+def _cut_originals(vault_dir: Path, record: dict, kept: int, tail: bytes = b"") -> None:
+    """The originals file as a kill (or power cut) leaves it when only the first `kept` were copied."""
+    end = sum(entry["length"] for entry in record["changes"][:kept])
+    originals = vault_dir / JOURNAL_DIR / "originals.bin"
+    originals.write_bytes(originals.read_bytes()[:end] + tail)
+
+
+@pytest.mark.parametrize(
+    "tail", [b"", b"\0" * 5000, b"garbage"]
+)  # ends early; zeros or junk after a power cut
+def test_recover_leaves_the_notes_whose_originals_were_not_copied_yet(tmp_path: Path, tail: bytes) -> None:
+    vault_dir = _vault(tmp_path)
+    record = _killed_normalize(vault_dir, 1)
+    _cut_originals(vault_dir, record, 1, tail)
+    recovered = run_vaulttools(vault_dir, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    assert _snapshot(vault_dir) == NOTES
+    assert_clean(vault_dir)
+
+
+def test_recover_refuses_a_note_changed_after_the_kill_whose_original_was_not_copied(tmp_path: Path) -> None:
+    vault_dir = _vault(tmp_path)
+    record = _killed_normalize(vault_dir, 1)
+    _cut_originals(vault_dir, record, 1)
+    later = record["changes"][-1]["path"]
+    (vault_dir / later).write_bytes(NOTES[later] + b"typed after the kill\n")
+    refused = run_vaulttools(vault_dir, "recover")
+    assert refused.returncode == 2
+    assert f"{later}: changed by another program since the batch stopped" in refused.stderr
+    assert (vault_dir / JOURNAL_DIR / "plan.json").is_file()
+
+
+def test_no_note_is_written_before_its_original_is_in_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = plan_normalize(Vault(vault_dir))
+    real_sync, real_write = journal._make_durable, batch_module.rewrite_in_place
+    monkeypatch.setattr(journal, "SYNC_EVERY", 1)  # a sync after every original
+
+    def slow_sync(file: object, data_only: bool = False) -> None:
+        time.sleep(0.05)  # the copy falls behind the writes
+        real_sync(file, data_only)  # type: ignore[arg-type]
+
+    checked = []
+
+    def write_checking_the_journal(path: str, data: bytes, expected: bytes | None = None) -> bool:
+        if expected is not None:  # a batch write: its original must already be in the journal
+            saved = journal.original_reader(vault_dir)(Path(path).relative_to(vault_dir).as_posix())
+            assert saved == Path(path).read_bytes() == expected
+            checked.append(path)
+        return real_write(path, data, expected)
+
+    monkeypatch.setattr(journal, "_make_durable", slow_sync)
+    monkeypatch.setattr(batch_module, "rewrite_in_place", write_checking_the_journal)
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert len(checked) == len(REWRITTEN)
+    assert sorted(n for n, d in _snapshot(vault_dir).items() if d != NOTES[n]) == REWRITTEN
+
+
+def test_a_journal_that_fails_while_the_batch_writes_puts_every_note_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = plan_normalize(Vault(vault_dir))
+    real_sync, syncs = journal._make_durable, {"n": 0}
+    monkeypatch.setattr(journal, "SYNC_EVERY", 1)
+
+    def disk_full_on_the_third(file: object, data_only: bool = False) -> None:
+        syncs["n"] += 1
+        if syncs["n"] == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "originals.bin")
+        real_sync(file, data_only)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(journal, "_make_durable", disk_full_on_the_third)
+    with pytest.raises(BatchAborted, match=r"No space left on device.*every file was put back"):
+        run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert _snapshot(vault_dir) == NOTES
+    assert commits(vault_dir) == 1
+    assert not (vault_dir / JOURNAL_DIR).exists()

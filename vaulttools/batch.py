@@ -69,11 +69,12 @@ def _write_and_commit(
     repo = _repository_for(vault, options)
     journal.refuse_if_pending(vault.root)
     touched = [p for change in plan.changes for p in change.touched_paths]
-    _check_and_journal(vault.root, plan, repo, touched)
-    with _put_back_on_failure(vault.root, repo, touched) as progress:
+    journaling = _check_and_journal(vault.root, plan, repo, touched)
+    with _put_back_on_failure(vault.root, repo, touched, journaling) as progress:
         if options.commit and repo is not None:
             progress.stager = repo.stager(no_verify=options.no_verify)
-        _write_changes(vault, plan, progress, after_write)
+        _write_changes(vault, plan, progress, after_write, journaling)
+        journaling.stop()  # every original was on disk before the last write: the copy is done
         sha = None
         if progress.stager is not None and repo is not None:
             sha = repo.commit_batch(progress.stager, touched, plan.commit_message(), options.no_verify)
@@ -87,38 +88,47 @@ def _write_and_commit(
     return BatchResult(written=True, committed=sha, warnings=warnings)
 
 
-def _check_and_journal(root: Path, plan: BatchPlan, repo: Repository | None, touched: list[str]) -> None:
-    """Everything that can refuse the batch, before the first write; on success the journal is on disk.
+def _check_and_journal(
+    root: Path, plan: BatchPlan, repo: Repository | None, touched: list[str]
+) -> journal.Journaling:
+    """Everything that can refuse the batch, before the first write; on success the journal's plan is on
+    disk and its originals are being copied (a note is written once its own is on disk: `wait_for`).
 
-    `git status` and the journal (its fsync mostly waits for the disk) run on threads while the checks
-    proceed; none of them touches a note, and all are awaited before this returns. On a refusal the journal
-    is removed again (nothing was written: it has nothing to guard)."""
+    `git status` and the journal's plan run on threads while the checks proceed; none of them touches a
+    note, and all are awaited before this returns. On a refusal the journal is removed again (nothing was
+    written: it has nothing to guard)."""
     dirty_paths = in_thread(lambda: repo.dirty_paths(touched), "vaulttools-git-status") if repo else None
-    journal_written: Callable[[], None] | None = None
+    started: Callable[[], journal.Journaling] | None = None
+    journaling: journal.Journaling | None = None
     try:
         _check_destinations_free(root, plan.changes)
-        journal_written = in_thread(lambda: journal.begin(root, plan), "vaulttools-journal")
+        started = in_thread(lambda: journal.start(root, plan), "vaulttools-journal-plan")
         _check_writable(root, plan.changes)
-        journal_written()
+        journaling = started()
+        dirty = dirty_paths() if dirty_paths is not None else []
+        if dirty:
+            raise _dirty_files_error(dirty)
+        _refuse_if_planned_facts_changed(root, plan)
     except BaseException:
-        if journal_written is not None:
-            with contextlib.suppress(Exception):
-                journal_written()
-            journal.finish(root)
+        _stop_journal(root, started, journaling)
         if dirty_paths is not None:
             with contextlib.suppress(GitError):
                 dirty_paths()  # let git finish; the first refusal is the one to report
         raise
-    try:
-        dirty = dirty_paths() if dirty_paths is not None else []
-        if not dirty:
-            _refuse_if_planned_facts_changed(root, plan)
-    except BaseException:
+    return journaling
+
+
+def _stop_journal(
+    root: Path, started: Callable[[], journal.Journaling] | None, journaling: journal.Journaling | None
+) -> None:
+    """A refused batch's journal: stop copying originals and remove it (nothing was written)."""
+    if journaling is None and started is not None:
+        with contextlib.suppress(Exception):
+            journaling = started()
+    if journaling is not None:
+        journaling.stop()
+    if started is not None:
         journal.finish(root)
-        raise
-    if dirty:
-        journal.finish(root)
-        raise _dirty_files_error(dirty)
 
 
 @dataclass
@@ -135,13 +145,16 @@ class _WriteProgress:
 
 
 @contextlib.contextmanager
-def _put_back_on_failure(root: Path, repo: Repository | None, touched: list[str]) -> Iterator[_WriteProgress]:
+def _put_back_on_failure(
+    root: Path, repo: Repository | None, touched: list[str], journaling: journal.Journaling
+) -> Iterator[_WriteProgress]:
     """On any failure inside the block, every written file gets its old bytes back, git's index is
     restaged, the journal is cleared, and the failure is reported as a `BatchAborted` that says so."""
     progress = _WriteProgress()
     try:
         yield progress
     except BaseException as exc:
+        journaling.stop()
         progress.wait_for_sync()
         if progress.stager is not None:
             progress.stager.abort()
@@ -170,19 +183,28 @@ def _aborted_because(exc: BaseException) -> BatchAborted | None:
 
 
 def _write_changes(
-    vault: Vault, plan: BatchPlan, progress: _WriteProgress, after_write: Callable[[str], None] | None
+    vault: Vault,
+    plan: BatchPlan,
+    progress: _WriteProgress,
+    after_write: Callable[[str], None] | None,
+    journaling: journal.Journaling,
 ) -> None:
-    """Write every change, handing each to the stager as it lands; one sync for them all, started when
-    the last is written (it runs while git commits)."""
+    """Write every change once its original is in the journal on disk, handing each to the stager as it
+    lands; one sync for them all, started when the last is written (it runs while git commits)."""
     # A chain or swap of renames (a→b, b→c / a→b, b→a) writes onto a path another change vacates: clear
     # every moving source first (its bytes are in the plan and the journal), then write the destinations.
     clear_first = _moves_onto_vacated_paths(plan.changes)
+    # Only notes rewritten in place are written while later originals are still copied (the bulk of a
+    # batch); a batch that also moves, creates or deletes files waits for the whole journal first.
+    if clear_first or not all(_rewrites_in_place(change) for change in plan.changes):
+        _journaled(journaling, len(plan.changes), plan.changes[-1])
     vacated_modes = _clear_moving_sources(vault.root, plan.changes, progress) if clear_first else {}
     root = str(vault.root)
     fault_test = CRASH_AFTER_ENV in os.environ
     stager = progress.stager
     with synced_once() as progress.sync:
         for number, change in enumerate(plan.changes, start=1):  # the hot loop: 20,000 notes at most
+            _journaled(journaling, number, change)
             vacated_first = clear_first and _vacates(change)
             in_place = not vacated_first and _rewrites_in_place(change)
             if vacated_first:
@@ -191,7 +213,7 @@ def _write_changes(
                         vault.root, change, source_cleared=True, mode=vacated_modes.get(change.path)
                     )
             elif in_place:
-                _rewrite_in_place(root, change, progress.written)
+                _rewrite_in_place(root, change, progress.written, journaling, number - 1)
             else:
                 _refuse_if_changed_since_planning(vault.root, change)
                 # Listed before writing: a rename can fail half-way (destination written, source not yet
@@ -210,18 +232,27 @@ def _write_changes(
                 _injected_fault(str(number))
 
 
-def _rewrite_in_place(root: str, change: FileChange, written: list[FileChange]) -> None:
+def _journaled(journaling: journal.Journaling, count: int, change: FileChange) -> None:
+    """Wait until the originals of the plan's first `count` changes are in the journal on disk. A note
+    that another program changed since planning stops the batch here, before it is written (the notes
+    already written are put back)."""
+    try:
+        journaling.wait_for(count)
+    except EditConflict as conflict:
+        raise _changed_by_another_program(conflict.path or change.path) from conflict
+
+
+def _rewrite_in_place(
+    root: str, change: FileChange, written: list[FileChange], journaling: journal.Journaling, index: int
+) -> None:
     """Listed before writing: a write can fail half-way. The bytes on disk are compared with the planned
-    ones through the same open file, just before writing over them."""
+    ones through the same open file, just before writing over them; a change whose old bytes were left on
+    disk is compared with the copy in the journal (checked against the plan's sha256 when it was copied)."""
     written.append(change)
-    on_disk, path = change.old_on_disk, f"{root}/{change.path}"
-    if on_disk is not None:  # the old bytes were left on disk: known by their sha256
-        written_over = rewrite_in_place(path, change.new_bytes, expected_sha256=on_disk.sha256)
-    else:
-        written_over = rewrite_in_place(path, change.new_bytes, expected=change.old)
-    if not written_over:
+    expected = change.old if change.old_on_disk is None else journaling.saved_original(index)
+    if expected is None or not rewrite_in_place(f"{root}/{change.path}", change.new_bytes, expected=expected):
         written.pop()  # nothing was written: the file holds another program's bytes
-        raise _changed_by_another_program(change)
+        raise _changed_by_another_program(change.path)
 
 
 def _clear_moving_sources(root: Path, changes: list[FileChange], progress: _WriteProgress) -> dict[str, int]:
@@ -393,12 +424,12 @@ def _refuse_if_changed_since_planning(root: Path, change: FileChange) -> None:
     have saved the file since. Once per file, at the last moment (an earlier pass over every file would
     double the reads of a big batch and still leave this window open)."""
     if not change.holds_old(_read_or_none(root / change.path)):
-        raise _changed_by_another_program(change)
+        raise _changed_by_another_program(change.path)
 
 
-def _changed_by_another_program(change: FileChange) -> EditConflict:
+def _changed_by_another_program(path: str) -> EditConflict:
     return EditConflict(
-        f"{change.path} was changed by another program since vaulttools read it; every file was "
+        f"{path} was changed by another program since vaulttools read it; every file was "
         "put back as it was, nothing was committed: run the command again"
     )
 

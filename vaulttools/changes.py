@@ -170,10 +170,12 @@ class FileChange:
             data = None
         if data is None or not self.holds_old(data):
             how = "was deleted" if data is None else "was changed"
-            raise EditConflict(
+            conflict = EditConflict(
                 f"{self.path} {how} by another program since vaulttools read it; nothing was written: "
                 "run the command again"
             )
+            conflict.path = self.path
+            raise conflict
         return data
 
     @property

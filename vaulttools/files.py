@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import hashlib
 import itertools
 import os
 import stat
@@ -87,9 +86,7 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def rewrite_in_place(
-    path: Path | str, data: bytes, expected: bytes | None = None, expected_sha256: str | None = None
-) -> bool:
+def rewrite_in_place(path: Path | str, data: bytes, expected: bytes | None = None) -> bool:
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
     Why not a temporary file and `os.replace`: ext4 and other file systems start writing a file out as soon
@@ -102,25 +99,23 @@ def rewrite_in_place(
 
     With `expected`, the file's current bytes are read through the same open file first, and nothing is
     written (False is returned) unless they are exactly `expected`: another program may have saved it.
-    `expected_sha256` does the same for bytes the caller knows only by their sha256.
     """
-    checked = expected is not None or expected_sha256 is not None
-    flags = (os.O_RDWR if checked else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
+    flags = (os.O_RDWR if expected is not None else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
     try:
         handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        if checked:
+        if expected is not None:
             return False
         atomic_write(Path(path), data)
         return True
     try:
         status = os.fstat(handle)
-        if checked and not _holds(read_all(handle, status.st_size), expected, expected_sha256):
+        if expected is not None and read_all(handle, status.st_size) != expected:
             return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
             atomic_write(Path(path), data)
             return True
-        if checked:
+        if expected is not None:
             os.lseek(handle, 0, os.SEEK_SET)
         view = memoryview(data)
         while view:
@@ -132,12 +127,6 @@ def rewrite_in_place(
         return True
     finally:
         os.close(handle)
-
-
-def _holds(current: bytes, expected: bytes | None, expected_sha256: str | None) -> bool:
-    if expected is not None:
-        return current == expected
-    return hashlib.sha256(current).hexdigest() == expected_sha256
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:

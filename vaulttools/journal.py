@@ -17,6 +17,7 @@ import os
 import shlex
 import shutil
 import socket
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -137,33 +138,136 @@ def new_batch_id(plan: JournaledPlan) -> str:
 
 
 def begin(root: Path, plan: JournaledPlan) -> None:
-    folder = _journal_dir(root)
-    state_dir(root)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    """The whole journal of a batch, on disk when this returns."""
+    journaling = Journaling(root, plan)
+    try:
+        journaling.wait_for(len(plan.changes))
+    finally:
+        journaling.stop()
+
+
+def start(root: Path, plan: JournaledPlan) -> Journaling:
+    """Write the batch's journal plan and start copying its originals (see `Journaling`)."""
+    return Journaling(root, plan)
+
+
+# Bytes of originals copied between two syncs of the journal: a note may be rewritten once its original is
+# on disk, so the first notes wait for one such stretch only, not for every original of the batch.
+SYNC_EVERY = 8 * 2**20
+
+
+class Journaling:
+    """A batch's journal being written: its plan (every change's fingerprints, and where its original will
+    be) on disk when this is made; the originals are then copied on a thread, in the plan's order, synced
+    every `SYNC_EVERY` bytes. The batch rewrites a note once `wait_for` says its original is on disk, while
+    later originals are still being copied and synced (one long copy and sync before the first write took
+    seconds on big batches). A kill before the copying is done leaves originals that end early: `recover`
+    tells them by their sha256 and leaves their notes alone (the batch never wrote them).
+
+    A change whose old bytes were left on disk is read back there and checked against the plan's sha256;
+    another program's change makes `wait_for` raise the `EditConflict`."""
+
+    def __init__(self, root: Path, plan: JournaledPlan) -> None:
+        self._changes = plan.changes
+        self._durable = 0  # changes whose originals (if any) are on disk
+        self._failure: BaseException | None = None
+        self._stopped = False
+        self._condition = threading.Condition()
+        folder = _journal_dir(root)
+        state_dir(root)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        self._originals = open(folder / ORIGINALS_FILE, "wb")  # noqa: SIM115 - closed by the thread
+        try:
+            self._places = _write_plan(root, folder, plan)
+            self._reader = os.open(folder / ORIGINALS_FILE, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except BaseException:
+            self._originals.close()
+            raise
+        self._thread = threading.Thread(target=self._copy, name="vaulttools-journal", daemon=True)
+        self._thread.start()
+
+    def wait_for(self, count: int) -> None:
+        """Return once the originals of the plan's first `count` changes are on disk."""
+        if self._durable >= count:  # the usual case once the copy is ahead: no lock
+            return
+        with self._condition:
+            while self._durable < count and self._failure is None:
+                self._condition.wait()
+            if self._failure is not None:
+                raise self._failure
+
+    def saved_original(self, index: int) -> bytes | None:
+        """The original of the plan's change at `index` as the journal holds it (None: a new file), once
+        `wait_for(index + 1)` returned: what the batch compares the note with just before writing it."""
+        place = self._places[index]
+        if place is None:
+            return None
+        offset, length = place
+        chunks, read = [], 0
+        while read < length:
+            chunk = os.pread(self._reader, length - read, offset + read)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            read += len(chunk)
+        return b"".join(chunks)
+
+    def stop(self) -> None:
+        """Stop copying (if it still runs) and wait for the thread."""
+        self._stopped = True
+        self._thread.join()
+        if self._reader >= 0:
+            os.close(self._reader)
+            self._reader = -1
+
+    def _copy(self) -> None:
+        unsynced = 0
+        try:
+            with self._originals as originals:
+                for number, change in enumerate(self._changes, start=1):
+                    if self._stopped:
+                        return
+                    old = change.old  # a change left on disk is read back and checked here
+                    if old is not None:
+                        originals.write(old)
+                        unsynced += len(old)
+                    if unsynced >= SYNC_EVERY or number == len(self._changes):
+                        _make_durable(originals, data_only=True)
+                        unsynced = 0
+                        self._publish(number)
+        except BaseException as exc:  # handed to the batch by `wait_for`
+            with self._condition:
+                self._failure = exc
+                self._condition.notify_all()
+
+    def _publish(self, durable: int) -> None:
+        with self._condition:
+            self._durable = durable
+            self._condition.notify_all()
+
+
+def _write_plan(root: Path, folder: Path, plan: JournaledPlan) -> list[tuple[int, int] | None]:
+    """The plan file, whole and on disk: each change's fingerprints and the place of its original in the
+    originals file (sizes are known before the originals are copied). Returns those places."""
     batch_id = plan.trailers.get(BATCH_ID_TRAILER) or new_batch_id(plan)
     entries = []
+    places: list[tuple[int, int] | None] = []
     # Every original goes into one file at a recorded offset: thousands of small backup files cost a
     # file creation and (in `finish`) a deletion each, which dominated large batches.
     offset = 0
-    with open(folder / ORIGINALS_FILE, "wb") as originals:
-        for change in plan.changes:
-            # Read once: a spooled change reads its bytes back on every access, and a change that left its
-            # old bytes on disk reads them from the note (and checks them against the plan's sha256).
-            old = change.old
-            entry: dict[str, Any] = {
-                "path": change.path,
-                "new_path": change.new_path,
-                **(change.fingerprints or fingerprints(old, change.new)),
-                "backup": None,
-            }
-            if old is not None:
-                originals.write(old)
-                entry |= {"backup": ORIGINALS_FILE, "offset": offset, "length": len(old)}
-                offset += len(old)
-            entries.append(entry)
-        _make_durable(originals)
+    for change in plan.changes:
+        recorded = change.fingerprints
+        if recorded is None:  # read once: a spooled change reads its bytes back on every access
+            recorded = fingerprints(change.old, change.new)
+        entry: dict[str, Any] = {"path": change.path, "new_path": change.new_path, **recorded, "backup": None}
+        size = recorded["old_size"]
+        places.append(None if size is None else (offset, size))
+        if size is not None:
+            entry |= {"backup": ORIGINALS_FILE, "offset": offset, "length": size}
+            offset += size
+        entries.append(entry)
     holder = lock.held_here(root)
     record = {
         "version": JOURNAL_VERSION,
@@ -180,6 +284,7 @@ def begin(root: Path, plan: JournaledPlan) -> None:
         _make_durable(plan_file)
     temp.replace(folder / PLAN_FILE)  # the plan appears whole or not at all
     _sync_folder(folder)
+    return places
 
 
 def original_reader(root: Path) -> Callable[[str], bytes | None]:
@@ -197,16 +302,25 @@ def original_reader(root: Path) -> Callable[[str], bytes | None]:
             return (folder / entry["backup"]).read_bytes()
         with open(folder / entry["backup"], "rb") as originals:  # one slice, not the whole file
             originals.seek(entry["offset"])
-            return originals.read(entry["length"])
+            data = originals.read(entry["length"])
+        return (
+            data
+            if len(data) == entry["length"] and _sha(data) == entry.get("old_sha256", _sha(data))
+            else None
+        )
 
     return original
 
 
-def _make_durable(file: IO[Any]) -> None:
+def _make_durable(file: IO[Any], data_only: bool = False) -> None:
     """On disk before the batch writes a note: notes are rewritten in place, so after a crash (even a power
-    cut) the journal must hold every original. Two fsyncs per batch, ~30 ms for 60 MB of originals."""
+    cut) the journal must hold the original of every note written. `data_only`: the file's bytes (its size
+    included), not its times (`fdatasync`, where there is one)."""
     file.flush()
-    os.fsync(file.fileno())
+    if data_only and hasattr(os, "fdatasync"):
+        os.fdatasync(file.fileno())
+    else:
+        os.fsync(file.fileno())
 
 
 def _sync_folder(folder: Path) -> None:
@@ -262,7 +376,9 @@ def _restore_files(root: Path, record: dict[str, Any], keep: frozenset[str]) -> 
                 path.unlink()
                 restored.append(entry["path"])
             continue
-        original = _backup_bytes(folder, entry, backups)
+        original = _saved_original(folder, entry, backups)
+        if original is None:  # its original was not on disk yet: the batch never wrote this note
+            continue
         current = _read_or_none(path)
         if current != original:
             if current is None:
@@ -283,9 +399,12 @@ def save_originals(root: Path, record: dict[str, Any], paths: frozenset[str]) ->
     for entry in record.get("changes", []):
         if entry["path"] not in paths or entry.get("backup") is None:
             continue
+        original = _saved_original(folder, entry, backups)
+        if original is None:  # not reached by the batch: the note had its own bytes, git has the original
+            continue
         copy = saved_to / entry["path"]
         copy.parent.mkdir(parents=True, exist_ok=True)
-        copy.write_bytes(_backup_bytes(folder, entry, backups))
+        copy.write_bytes(original)
         saved = True
     return saved_to if saved else None
 
@@ -306,6 +425,19 @@ def _backup_bytes(folder: Path, entry: dict[str, Any], loaded: dict[str, bytes])
         loaded[name] = (folder / name).read_bytes()
     start = entry["offset"]
     return loaded[name][start : start + entry["length"]]
+
+
+def _saved_original(folder: Path, entry: dict[str, Any], loaded: dict[str, bytes]) -> bytes | None:
+    """An entry's original as the journal saved it, or None when the batch stopped before it was copied
+    whole (see `Journaling`: the batch writes a note only once its original is on disk). An old journal
+    (version 1, no fingerprint of the original) saved every original before the first write."""
+    original = _backup_bytes(folder, entry, loaded)
+    expected = entry.get("old_sha256")
+    if expected is not None and (
+        len(original) != entry.get("length", len(original)) or _sha(original) != expected
+    ):
+        return None
+    return original
 
 
 TEMP_SUFFIX = ".vt-tmp"
@@ -402,12 +534,17 @@ def foreign_changes(root: Path, record: dict[str, Any]) -> dict[str, str]:
         if current is not None and _sha(current) in expected.hashes:
             continue
         if current is not None and any(
-            torn_by_the_batch(current, _backup_bytes(folder, entry, originals), entry)
-            for entry in expected.rewrites
+            _torn(current, folder, entry, originals) for entry in expected.rewrites
         ):
             continue
         lines[path] = _what_to_do(path, current is None, expected)
     return lines
+
+
+def _torn(current: bytes, folder: Path, entry: dict[str, Any], originals: dict[str, bytes]) -> bool:
+    """`current` is a torn write of the entry's (never, if its original was not saved whole: not written)."""
+    original = _saved_original(folder, entry, originals)
+    return original is not None and torn_by_the_batch(current, original, entry)
 
 
 @dataclass
