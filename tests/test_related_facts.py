@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, make_git_vault
+from tests.helpers import generate_vault
+from vaulttools import parallel
 from vaulttools.config import RelatedConfig
 from vaulttools.facts import NoteFacts as FileFacts
 from vaulttools.note import Note
 from vaulttools.related import (
+    RelatedScan,
     ScoringFacts,
     UnparsableNote,
     best_candidates,
@@ -20,6 +23,7 @@ from vaulttools.related import (
     common_cutoff,
     plan_sync_related,
     scan_facts,
+    scan_related,
     score_candidates,
     section_edit,
     section_is_current,
@@ -230,3 +234,51 @@ def test_second_run_parses_no_note(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(note, "load_frontmatter_yaml", lambda t: parsed.append("yaml") or real_yaml(t))
     assert plan_sync_related(Vault(vault)).empty
     assert parsed == []
+
+
+# --- the scan on every core ------------------------------------------------------------------------------
+
+
+def _index_state(scan: RelatedScan) -> tuple:
+    """Everything scoring reads from a scan, the sparse matrices as their exact arrays."""
+    index = scan.index
+    kept = [index.words, index.champions, index.mentions, index.around, index.shared_through]
+    kept += [index.note_tags, index.tag_postings, index.links_to_notes, index.linked_from]
+    matrices = tuple((m.shape, m.indptr.tolist(), m.indices.tolist(), m.data.tolist()) for m in kept)
+    return (
+        index.paths,
+        index.node_names,
+        index.word_name,
+        index.tag_name,
+        index.groups_of,
+        index.group_names,
+        matrices,
+        scan.sections,
+        scan.listed,
+        scan.unparsable,
+        scan.ungrouped,
+    )
+
+
+@pytest.mark.parametrize(("forked", "chunk"), [(True, 1), (True, 7), (False, 10)])
+def test_scan_on_every_core_is_the_serial_scan(
+    forked: bool, chunk: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`scan_related` reads the facts in chunks (forked workers, each numbering its own words and
+    sending targets as places): the index and sections it builds are those of one `scan_facts` pass,
+    broken and ungrouped notes included."""
+    vault_root = generate_vault(tmp_path / "vault", 120, 5)
+    (vault_root / "broken.md").write_bytes(b"---\narticleStem: [\n---\nBody.\n")
+    (vault_root / "binary.md").write_bytes(b"\xff\xfe articleStem")
+    (vault_root / "loose.md").write_bytes(b"No group, [[broken]].\n")
+    vault = Vault(vault_root)
+    config = vault.config.related
+    serial = scan_facts(vault.iter_facts(), vault.index, config, vault.read_bytes)
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0 if forked else 10**9)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", chunk)  # forked: chunks of about this many notes
+    monkeypatch.setattr(parallel, "SERIAL_CHUNK", chunk)  # else: slices of this many, in this process
+    monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    chunked = scan_related(Vault(vault_root), config)
+    assert sorted(note.path for note in serial.unparsable) == ["binary.md", "broken.md"]
+    assert serial.ungrouped >= 1  # loose.md
+    assert _index_state(chunked) == _index_state(serial)

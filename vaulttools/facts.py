@@ -194,7 +194,8 @@ def _to_marshal(facts: NoteFacts, digest: bytes) -> tuple:
     return (*facts[:6], links, facts.id_line, facts.section, facts.inline_tags, facts.words, digest)
 
 
-def _from_marshal(record: tuple) -> NoteFacts:
+def facts_of_record(record: tuple) -> NoteFacts:
+    """The facts of one cache record (`collect_records`)."""
     (
         path,
         stamp,
@@ -269,7 +270,7 @@ def save_cache(root: Path, fingerprint: str, records: dict[str, tuple], name: st
         pass  # a read-only vault simply runs without a cache
 
 
-def collect_facts(
+def collect_records(
     root: Path,
     paths: Iterable[str],
     options: FactsOptions,
@@ -278,13 +279,12 @@ def collect_facts(
     use_cache: bool = True,
     complete: bool = True,
     on_progress: Callable[[str, int, int], None] | None = None,
-) -> Iterator[NoteFacts]:
-    """Facts for every path, in order: cached ones whose stamp still matches, the rest parsed (and cached).
-
-    Only the plain cache records are held for the whole vault; each `NoteFacts` is built as it is consumed,
-    so memory stays at one copy even on 100,000 notes. `complete` says `paths` is every note of the vault,
-    so cache entries of other paths can be dropped.
-    """
+) -> dict[str, tuple]:
+    """Facts for every path as plain cache records by path, in the order of `paths` (unreadable notes left
+    out): cached ones whose stamp still matches, the rest parsed (and cached). `facts_of_record` turns one
+    into `NoteFacts`; holding the records, not the facts, keeps one compact copy of a big vault in memory,
+    and forked workers can each build the facts of their share. `complete` says `paths` is every note of
+    the vault, so cache entries of other paths can be dropped."""
     paths = list(paths)
     cached = load_cache(root, fingerprint) if use_cache else {}
     records: dict[str, tuple] = {}
@@ -318,6 +318,6 @@ def collect_facts(
             records_to_save = records
         save_cache(root, fingerprint, records_to_save)
     del cached
-    # Each record is let go once its facts are built: the memory of notes already consumed is reused by
-    # what the caller builds from them (on 100,000 notes, the records hold ~400 MB).
-    return (_from_marshal(records.pop(path)) for path in paths if path in records)
+    if not stale:
+        return records  # already in the order of `paths`
+    return {path: records[path] for path in paths if path in records}

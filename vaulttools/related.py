@@ -19,18 +19,22 @@ never evidence, nor do they count as the note linking a candidate, so the output
 
 from __future__ import annotations
 
+import array
 import posixpath
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
 from vaulttools.config import RelatedConfig
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.facts import NoteFacts as FileFacts
+from vaulttools.facts import facts_of_record
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
@@ -398,6 +402,36 @@ class RelatedScan:
         return self._unique
 
 
+class ScanContext(NamedTuple):
+    """What scanning notes' facts needs, built once before the scan forks its workers."""
+
+    link_index: LinkIndex
+    config: RelatedConfig
+    read_raw: Callable[[str], bytes]
+    link_paths: list[str]  # every file a link may reach: a resolved target travels as its place here
+    place: dict[str, int]  # each of `link_paths`' place in it
+
+    @classmethod
+    def of(
+        cls, link_index: LinkIndex, config: RelatedConfig, read_raw: Callable[[str], bytes]
+    ) -> ScanContext:
+        paths = sorted(link_index.paths)
+        return cls(link_index, config, read_raw, paths, {path: place for place, path in enumerate(paths)})
+
+
+@dataclass
+class ScannedChunk:
+    """What `scan_chunk` finds in some notes' facts, compact enough to come back from a forked worker:
+    each row's words are numbers of the chunk's own `words`, its targets places in `link_paths`."""
+
+    rows: list[tuple[str, tuple[str, ...], tuple[str, ...], bytes, tuple[bytes, bytes]]]
+    words: list[str]  # the words of the chunk's word numbers, by number
+    sections: dict[str, tuple[int, int]] = field(default_factory=dict)
+    listed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unparsable: list[UnparsableNote] = field(default_factory=list)
+    ungrouped: int = 0
+
+
 def scan_facts(
     all_facts: Iterable[FileFacts],
     link_index: LinkIndex,
@@ -405,27 +439,31 @@ def scan_facts(
     read_raw: Callable[[str], bytes],
 ) -> RelatedScan:
     """Groups, tags, resolved targets, words and current section entries of every note, from its cached
-    facts. No note is parsed here. Bytes are read only for the rare note that does not decode or whose
-    frontmatter does not parse, to tell whether it names the group property (then it is reported)."""
-    resolve = cached_resolver(link_index)
+    facts, in this process (`scan_related` reads a vault's on every core)."""
+    context = ScanContext.of(link_index, config, read_raw)
+    return assemble_scan([scan_chunk(all_facts, context)], context)
+
+
+def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedChunk:
+    """`scan_facts` of some notes, before their rows join the vault's. No note is parsed here. Bytes are
+    read only for the rare note that does not decode or whose frontmatter does not parse, to tell whether
+    it names the group property (then it is reported)."""
+    config, link_index = context.config, context.link_index
     by_folder = config.group_by == "folder"
     needle = config.group_property.encode("utf-8")
-    rows: list[IndexRow] = []
-    sections: dict[str, tuple[int, int]] = {}
-    listed: dict[str, tuple[str, ...]] = {}
-    unparsable: list[UnparsableNote] = []
-    ungrouped = 0
+    found = ScannedChunk([], [])
     names: dict[str, str] = {}  # one string object per tag or group, however many notes carry it
     numbers = WordNumbers()  # words kept as numbers, not text: half the memory on a big vault
+    place = context.place.__getitem__
     for facts in all_facts:
         path = facts.path
         properties = facts.properties
         error = facts.decode_error or (facts.yaml_error if properties is None else None)
         if error is not None:
-            if by_folder or needle in read_raw(path):
-                unparsable.append(UnparsableNote(path, error))
+            if by_folder or needle in context.read_raw(path):
+                found.unparsable.append(UnparsableNote(path, error))
             else:
-                ungrouped += 1
+                found.ungrouped += 1
             continue
         properties = properties or {}
         groups = (
@@ -434,23 +472,65 @@ def scan_facts(
             else groups_of(properties, config.group_property)
         )
         if not groups:
-            ungrouped += 1
+            found.ungrouped += 1
             continue
         tags = tuple(
             sorted(names.setdefault(tag, tag) for tag in tags_of(properties).union(facts.inline_tags))
         )
         section = facts.section
-        targets = _resolved_targets(facts, section, link_index)
+        targets = array.array("i", map(place, _resolved_targets(facts, section, link_index))).tobytes()
         groups = tuple(names.setdefault(g, g) for g in groups)
-        rows.append(IndexRow(path, groups, tags, targets, numbers.numbered(facts.words)))
+        found.rows.append((path, groups, tags, targets, numbers.numbered(facts.words)))
         if section[0] >= 0:
-            sections[path] = section
+            found.sections[path] = section
             inside = sorted(
                 (link.start, link.written) for link in facts.links if section[0] <= link.start < section[1]
             )
-            listed[path] = tuple(written for _, written in inside)
+            found.listed[path] = tuple(written for _, written in inside)
+    found.words = list(numbers.number)
+    return found
+
+
+def assemble_scan(chunks: Iterable[ScannedChunk], context: ScanContext) -> RelatedScan:
+    """The scan of a vault from its chunks, in order: each chunk's word numbers renumbered for the whole
+    vault, targets back to paths (one string per path, shared by every note that links it)."""
+    rows: list[IndexRow] = []
+    sections: dict[str, tuple[int, int]] = {}
+    listed: dict[str, tuple[str, ...]] = {}
+    unparsable: list[UnparsableNote] = []
+    ungrouped = 0
+    names: dict[str, str] = {}  # one string per tag or group across chunks, as within one
+    numbers = WordNumbers()
+    link_paths = context.link_paths
+    for chunk in chunks:
+        renumber = np.fromiter(map(numbers.number.__getitem__, chunk.words), np.intc, len(chunk.words))
+        for path, groups, tags, targets, (words, counts) in chunk.rows:
+            numbered = renumber[np.frombuffer(words, dtype=np.intc)].tobytes()
+            rows.append(
+                IndexRow(
+                    path,
+                    tuple(names.setdefault(g, g) for g in groups),
+                    tuple(names.setdefault(t, t) for t in tags),
+                    tuple(link_paths[target] for target in _ints(targets)),
+                    (numbered, counts),
+                )
+            )
+        sections.update(chunk.sections)
+        listed.update(chunk.listed)
+        unparsable.extend(chunk.unparsable)
+        ungrouped += chunk.ungrouped
+    config = context.config
     index = _built_index(rows, config.common_share, numbers)
-    return RelatedScan(index, sections, listed, unparsable, ungrouped, resolve, link_index.paths)
+    return RelatedScan(
+        index, sections, listed, unparsable, ungrouped, cached_resolver(context.link_index), link_paths
+    )
+
+
+def _ints(packed: bytes) -> array.array:
+    """Native 4-byte integers packed by `array.array("i", …).tobytes()`."""
+    numbers = array.array("i")
+    numbers.frombytes(packed)
+    return numbers
 
 
 def _built_index(rows: list[IndexRow], common_share: float, numbers: WordNumbers) -> RelatedIndex:
@@ -616,9 +696,24 @@ def related_config(config: RelatedConfig, limit: int | None) -> RelatedConfig:
 
 
 def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
-    """The scan of a vault, from its facts (cached in `.vaulttools/cache`, parsed on every core if not);
-    a vault where no note is grouped is refused with the setting to use."""
-    scan = scan_facts(vault.iter_facts(), vault.index, config, vault.read_bytes)
+    """The scan of a vault, from its facts (cached in `.vaulttools/cache`, parsed on every core if not),
+    each chunk of notes scanned on every core; a vault where no note is grouped is refused with the
+    setting to use."""
+    records = vault.fact_records()
+    context = ScanContext.of(vault.index, config, vault.read_bytes)
+
+    def scan_part(paths: list[str]) -> list[ScannedChunk]:
+        # Each record is let go once read (in this process; a forked worker drops only its copy).
+        return [scan_chunk((facts_of_record(records.pop(path)) for path in paths), context)]
+
+    def scanned() -> Iterator[ScannedChunk]:
+        for part in iter_chunks(
+            scan_part, list(records), label="Reading facts", on_progress=vault.on_progress
+        ):
+            yield from part
+        records.clear()  # what forked workers read stays here until all are done; gone before the index
+
+    scan = assemble_scan(scanned(), context)
     require_groups(scan, config)
     return scan
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from vaulttools.config import Config, ObsidianSettings, load_config, load_obsidian_settings
 from vaulttools.errors import VaultError
-from vaulttools.facts import FactsOptions, NoteFacts, collect_facts, read_with_stamp
+from vaulttools.facts import FactsOptions, NoteFacts, collect_records, facts_of_record, read_with_stamp
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
 from vaulttools.suffixes import SuffixMatcher
@@ -118,6 +118,13 @@ class Vault:
 
     def iter_facts(self, paths: list[str] | None = None, *, use_cache: bool = True) -> Iterator[NoteFacts]:
         """`facts()`, built one note at a time as they are consumed (one copy in memory, not two)."""
+        records = self.fact_records(paths, use_cache=use_cache)
+        # Each record is let go once its facts are built (on 100,000 notes, the records hold ~400 MB).
+        return (facts_of_record(records.pop(path)) for path in list(records))
+
+    def fact_records(self, paths: list[str] | None = None, *, use_cache: bool = True) -> dict[str, tuple]:
+        """The facts of `paths` (every note) as plain cache records by path, in order (`facts_of_record`
+        turns one into `NoteFacts`): for callers that hand them to forked workers."""
         from vaulttools import __version__
 
         config = self.config
@@ -131,7 +138,7 @@ class Vault:
             f"{options.id_property}|{options.related_heading}"
         )
         use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
-        return collect_facts(
+        return collect_records(
             self.root,
             self.note_paths if paths is None else paths,
             options,
