@@ -3,6 +3,7 @@ that `--explain` uses: the same candidates with the same scores, whatever the bl
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import replace
 
@@ -12,7 +13,7 @@ from vaulttools import related_index
 from vaulttools.config import RelatedConfig
 from vaulttools.related import ScoringFacts, build_index, choose, index_row, score_candidates, weights_of
 from vaulttools.related_index import RelatedIndex, top_candidates_of
-from vaulttools.related_rank import WordNumbers
+from vaulttools.related_rank import IndexRow, LinkPlaces, WordNumbers
 
 WORDS = ["alpha", "beta", "gamma", "delta", "zebra", "stripes", "omega", "kappa", "lambda", "sigma"]
 
@@ -115,3 +116,45 @@ def test_words_given_as_numbers_build_the_same_index() -> None:
     for name in ("words", "champions", "mentions"):
         assert (getattr(from_text, name) != getattr(from_numbers, name)).nnz == 0, name
     assert from_text.word_name == from_numbers.word_name
+
+
+def _first_linked_order(rows: list[IndexRow]) -> tuple[list[str], list[list[int]]]:
+    """The link nodes the straightforward way: grouped notes (by path) first, then every other target in
+    the order the notes, by path, first link it; each note's neighbours as sorted node numbers."""
+    ordered = sorted(rows, key=lambda row: row.path)
+    number = {row.path: place for place, row in enumerate(ordered)}
+    names = [row.path for row in ordered]
+    out = []
+    for row in ordered:
+        for target in row.targets:
+            if target not in number:
+                number[target] = len(names)
+                names.append(str(target))
+        out.append(sorted(number[t] for t in row.targets if t != row.path))
+    return names, out
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("extra", [(), ("attachments/a.png", "zz/elsewhere.md", "0-first.md")])
+def test_targets_given_as_places_number_the_nodes_as_paths_do(seed: int, extra: tuple[str, ...]) -> None:
+    """`scan_facts` sends targets as places in the vault's `LinkPlaces` (notes, attachments, files no
+    note is grouped with); the nodes are those of the path walk, in the same order (it sets the order a
+    neighbour product adds its terms in), whatever else the places list."""
+    rng = random.Random(seed)
+    rows = [index_row(f) for f in random_vault(seed, 60)]
+    outside = [f"other/{rng.choice(WORDS)}-{i}.md" for i in range(8)]
+    rows = [
+        row._replace(targets=tuple(sorted({*row.targets, *rng.sample(outside, rng.randrange(3))})))
+        for row in rows
+    ]
+    places = LinkPlaces.of([*(row.path for row in rows), *outside, *extra])
+    packed = [row._replace(targets=places.packed(row.targets)) for row in reversed(rows)]  # type: ignore[arg-type]
+    from_paths, from_places = RelatedIndex(list(rows)), RelatedIndex(packed, link_places=places)
+    names, out = _first_linked_order(rows)
+    assert from_paths.node_names == from_places.node_names == names
+    assert len(names) > len(rows)  # targets outside the grouped notes are numbered after them
+    for index in (from_paths, from_places):
+        links = index.links_out
+        assert [links.indices[a:b].tolist() for a, b in itertools.pairwise(links.indptr)] == out
+    for name in ("links_out", "links_to_notes", "linked_from", "around", "shared_through"):
+        assert (getattr(from_paths, name) != getattr(from_places, name)).nnz == 0, name

@@ -19,13 +19,12 @@ never evidence, nor do they count as the note linking a candidate, so the output
 
 from __future__ import annotations
 
-import array
 import posixpath
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -51,6 +50,7 @@ from vaulttools.related_rank import (
     MIN_COMMON_CUTOFF,
     Candidate,
     IndexRow,
+    LinkPlaces,
     Reason,
     Weights,
     WordNumbers,
@@ -408,23 +408,21 @@ class ScanContext(NamedTuple):
     link_index: LinkIndex
     config: RelatedConfig
     read_raw: Callable[[str], bytes]
-    link_paths: list[str]  # every file a link may reach: a resolved target travels as its place here
-    place: dict[str, int]  # each of `link_paths`' place in it
+    link_places: LinkPlaces  # every file a link may reach: a resolved target travels as its place
 
     @classmethod
     def of(
         cls, link_index: LinkIndex, config: RelatedConfig, read_raw: Callable[[str], bytes]
     ) -> ScanContext:
-        paths = sorted(link_index.paths)
-        return cls(link_index, config, read_raw, paths, {path: place for place, path in enumerate(paths)})
+        return cls(link_index, config, read_raw, LinkPlaces.of(link_index.paths))
 
 
 @dataclass
 class ScannedChunk:
     """What `scan_chunk` finds in some notes' facts, compact enough to come back from a forked worker:
-    each row's words are numbers of the chunk's own `words`, its targets places in `link_paths`."""
+    each row's words are numbers of the chunk's own `words`, its targets places in the `LinkPlaces`."""
 
-    rows: list[tuple[str, tuple[str, ...], tuple[str, ...], bytes, tuple[bytes, bytes]]]
+    rows: list[IndexRow]
     words: list[str]  # the words of the chunk's word numbers, by number
     sections: dict[str, tuple[int, int]] = field(default_factory=dict)
     listed: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -454,7 +452,6 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
     found = ScannedChunk([], [])
     names: dict[str, str] = {}  # one string object per tag or group, however many notes carry it
     numbers = WordNumbers()  # words kept as numbers, not text: half the memory on a big vault
-    place = context.place.__getitem__
     for facts in all_facts:
         path = facts.path
         properties = facts.properties
@@ -478,9 +475,9 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
             sorted(names.setdefault(tag, tag) for tag in tags_of(properties).union(facts.inline_tags))
         )
         section = facts.section
-        targets = array.array("i", map(place, _resolved_targets(facts, section, link_index))).tobytes()
+        targets = context.link_places.packed(_resolved_targets(facts, section, link_index))
         groups = tuple(names.setdefault(g, g) for g in groups)
-        found.rows.append((path, groups, tags, targets, numbers.numbered(facts.words)))
+        found.rows.append(IndexRow(path, groups, tags, targets, numbers.numbered(facts.words)))
         if section[0] >= 0:
             found.sections[path] = section
             inside = sorted(
@@ -492,8 +489,8 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
 
 
 def assemble_scan(chunks: Iterable[ScannedChunk], context: ScanContext) -> RelatedScan:
-    """The scan of a vault from its chunks, in order: each chunk's word numbers renumbered for the whole
-    vault, targets back to paths (one string per path, shared by every note that links it)."""
+    """The scan of a vault from its chunks, in order, each chunk's word numbers renumbered for the
+    whole vault."""
     rows: list[IndexRow] = []
     sections: dict[str, tuple[int, int]] = {}
     listed: dict[str, tuple[str, ...]] = {}
@@ -501,44 +498,30 @@ def assemble_scan(chunks: Iterable[ScannedChunk], context: ScanContext) -> Relat
     ungrouped = 0
     names: dict[str, str] = {}  # one string per tag or group across chunks, as within one
     numbers = WordNumbers()
-    link_paths = context.link_paths
     for chunk in chunks:
         renumber = np.fromiter(map(numbers.number.__getitem__, chunk.words), np.intc, len(chunk.words))
         for path, groups, tags, targets, (words, counts) in chunk.rows:
-            numbered = renumber[np.frombuffer(words, dtype=np.intc)].tobytes()
-            rows.append(
-                IndexRow(
-                    path,
-                    tuple(names.setdefault(g, g) for g in groups),
-                    tuple(names.setdefault(t, t) for t in tags),
-                    tuple(link_paths[target] for target in _ints(targets)),
-                    (numbered, counts),
-                )
-            )
+            numbered = renumber[np.frombuffer(cast(bytes, words), dtype=np.intc)].tobytes()
+            groups = tuple(names.setdefault(g, g) for g in groups)
+            tags = tuple(names.setdefault(t, t) for t in tags)
+            rows.append(IndexRow(path, groups, tags, targets, (numbered, counts)))
         sections.update(chunk.sections)
         listed.update(chunk.listed)
         unparsable.extend(chunk.unparsable)
         ungrouped += chunk.ungrouped
-    config = context.config
-    index = _built_index(rows, config.common_share, numbers)
-    return RelatedScan(
-        index, sections, listed, unparsable, ungrouped, cached_resolver(context.link_index), link_paths
-    )
+    index = _built_index(rows, context.config.common_share, numbers, context.link_places)
+    resolve = cached_resolver(context.link_index)
+    return RelatedScan(index, sections, listed, unparsable, ungrouped, resolve, context.link_places.paths)
 
 
-def _ints(packed: bytes) -> array.array:
-    """Native 4-byte integers packed by `array.array("i", …).tobytes()`."""
-    numbers = array.array("i")
-    numbers.frombytes(packed)
-    return numbers
-
-
-def _built_index(rows: list[IndexRow], common_share: float, numbers: WordNumbers) -> RelatedIndex:
+def _built_index(
+    rows: list[IndexRow], common_share: float, numbers: WordNumbers, link_places: LinkPlaces
+) -> RelatedIndex:
     """The index of `rows` (emptied once it is built), with the memory freed on the way given back: the
     facts read before it, and the rows and intermediate arrays after, so planning's forked workers start
     with only what is kept."""
     release_freed_memory()
-    index = RelatedIndex(rows, common_share, numbers)
+    index = RelatedIndex(rows, common_share, numbers, link_places)
     rows.clear()
     release_freed_memory()
     return index

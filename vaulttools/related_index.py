@@ -38,6 +38,7 @@ from vaulttools.related_rank import (
     WORD_COMMON_FRACTION,
     Candidate,
     IndexRow,
+    LinkPlaces,
     Reason,
     Weights,
     WordNumbers,
@@ -58,9 +59,14 @@ class RelatedIndex:
     """
 
     def __init__(
-        self, rows: list[IndexRow], common_share: float = COMMON_FRACTION, numbers: WordNumbers | None = None
+        self,
+        rows: list[IndexRow],
+        common_share: float = COMMON_FRACTION,
+        numbers: WordNumbers | None = None,
+        link_places: LinkPlaces | None = None,
     ) -> None:
-        """`numbers`: the rows' words are `numbers.numbered` (else text, as `body_words` gives them)."""
+        """`numbers`: the rows' words are `numbers.numbered` (else text, as `body_words` gives them);
+        `link_places`: the rows' targets are their packed places in it (else paths)."""
         rows.sort(key=lambda row: row.path)
         self.paths: list[str] = [row.path for row in rows]
         self.stems: list[str] = [stem_of(path) for path in self.paths]
@@ -72,7 +78,7 @@ class RelatedIndex:
         self.cutoff = common_cutoff(len(rows), common_share)
         self._number_groups(rows)
         self._number_tags(rows)
-        self._number_links(rows)
+        self._number_links(rows, link_places)
         self._number_words(rows, numbers)
 
     @property
@@ -111,23 +117,32 @@ class RelatedIndex:
         rarity = np.array([math.log(total / count) for count in self.tag_count], dtype=np.float64)
         self.tag_postings = _scaled_rows(self.note_tags.T.tocsr(), rarity)
 
-    def _number_links(self, rows: list[IndexRow]) -> None:
-        """Link neighbours: grouped notes are nodes 0..n-1, every other linked path a node after them."""
-        number = dict(self.number)
-        self.node_names: list[str] = list(self.paths)
-        out: list[list[int]] = []
-        for row in rows:
-            linked = []
-            for target in row.targets:
-                node = number.get(target)
-                if node is None:
-                    node = number[target] = len(self.node_names)
-                    self.node_names.append(target)
-                if target != row.path:
-                    linked.append(node)
-            out.append(sorted(linked))
-        notes, nodes = len(rows), len(self.node_names)
-        self.links_out = _incidence(out, nodes)
+    def _number_links(self, rows: list[IndexRow], link_places: LinkPlaces | None) -> None:
+        """Link neighbours: grouped notes are nodes 0..n-1, every other linked path a node after them,
+        numbered in the order the notes (by path) first link them."""
+        if link_places is None:
+            targets = [cast(tuple[str, ...], row.targets) for row in rows]
+            link_places = LinkPlaces.of(itertools.chain(self.paths, *targets))
+            packed = [link_places.packed(paths) for paths in targets]
+        else:
+            packed = [cast(bytes, row.targets) for row in rows]
+        notes = len(rows)
+        places = np.frombuffer(b"".join(packed), dtype=np.intc).astype(np.int64)
+        sizes = np.fromiter(map(len, packed), np.int64, notes) // np.dtype(np.intc).itemsize
+        owner = np.repeat(np.arange(notes), sizes)
+        node = np.full(len(link_places.paths), -1, dtype=np.int64)
+        node[np.fromiter(map(link_places.place.__getitem__, self.paths), np.int64, notes)] = np.arange(notes)
+        outside = places[node[places] < 0]
+        unique, first = np.unique(outside, return_index=True)
+        met = unique[np.argsort(first, kind="stable")]  # in the order they are first linked
+        node[met] = np.arange(notes, notes + len(met))
+        self.node_names: list[str] = [*self.paths, *(link_places.paths[place] for place in met.tolist())]
+        linked = node[places]
+        mine = linked != owner  # a note is no neighbour of itself
+        owner, linked = owner[mine], linked[mine]
+        order = np.lexsort((linked, owner))
+        nodes = len(self.node_names)
+        self.links_out = _pairs_incidence(owner[order], linked[order], notes, nodes)
         self.links_to_notes = _sorted(self.links_out[:, :notes].tocsr())
         self.linked_from = _sorted(self.links_to_notes.T.tocsr())
         square = sparse.csr_matrix(
@@ -227,6 +242,14 @@ def _incidence(per_row: list[list[int]], width: int) -> sparse.csr_matrix:
     np.cumsum([len(columns) for columns in per_row], out=indptr[1:])
     columns = np.fromiter(itertools.chain.from_iterable(per_row), np.int32, int(indptr[-1]))
     return sparse.csr_matrix((np.ones(len(columns)), columns, indptr), shape=(len(per_row), width))
+
+
+def _pairs_incidence(rows: np.ndarray, columns: np.ndarray, height: int, width: int) -> sparse.csr_matrix:
+    """1.0 at each (row, column) pair, given in row order and, within a row, column order, each once."""
+    indptr = np.zeros(height + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=height), out=indptr[1:])
+    data = np.ones(len(columns))
+    return sparse.csr_matrix((data, columns.astype(np.int32), indptr), shape=(height, width))
 
 
 def _padded(indptr: np.ndarray, rows: int) -> np.ndarray:

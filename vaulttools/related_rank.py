@@ -30,6 +30,7 @@ import array
 import collections
 import itertools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -167,8 +168,27 @@ class IndexRow(NamedTuple):
     path: str
     groups: tuple[str, ...]
     tags: tuple[str, ...]  # sorted
-    targets: tuple[str, ...]  # sorted resolved paths it links, outside its related section
+    # The sorted resolved paths it links, outside its related section; or their places in a `LinkPlaces`,
+    # packed as native 4-byte integers (`LinkPlaces.packed`), when the index is given one.
+    targets: tuple[str, ...] | bytes
     words: tuple[str | bytes, bytes]  # `body_words` of the note, or `WordNumbers.numbered` of them
+
+
+class LinkPlaces(NamedTuple):
+    """Every path a link may reach, sorted, and each one's place: a note's targets travel as places (from
+    a forked worker, into the index) rather than as strings."""
+
+    paths: list[str]
+    place: dict[str, int]
+
+    @classmethod
+    def of(cls, paths: Iterable[str]) -> LinkPlaces:
+        ordered = sorted(set(paths))
+        return cls(ordered, {path: place for place, path in enumerate(ordered)})
+
+    def packed(self, targets: Iterable[str]) -> bytes:
+        """The places of `targets`, in their order, as native 4-byte integers."""
+        return array.array("i", map(self.place.__getitem__, targets)).tobytes()
 
 
 class WordNumbers:
