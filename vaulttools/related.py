@@ -391,6 +391,10 @@ class RelatedScan:
     resolve: Callable[[str, str], str | None]
     link_paths: Iterable[str] = ()  # every file a link may reach (the link index's paths)
     _unique: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    # The entries written so far, by link style (`_entry_writer`): kept for every chunk a process plans.
+    _entries: dict[tuple[bool, str], Callable[[str, str], str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def unique_names(self) -> frozenset[str]:
         """The names (folded, without `.md`) that only one file of the vault has: a link by such a name
@@ -648,7 +652,15 @@ def _plan_notes(
 def _entry_writer(scan: RelatedScan, links: tuple[bool, str]) -> Callable[[str, str], str]:
     """`entry_text` from a note to a candidate, cached: an entry depends only on the candidate and the
     linking note's folder, and most notes share a folder; with the `shortest` format, a candidate whose
-    name no other file has is written the same from every folder."""
+    name no other file has is written the same from every folder. One writer per scan and link style, so
+    a worker planning many chunks of notes writes each entry once."""
+    writer = scan._entries.get(links)
+    if writer is None:
+        writer = scan._entries[links] = _new_entry_writer(scan, links)
+    return writer
+
+
+def _new_entry_writer(scan: RelatedScan, links: tuple[bool, str]) -> Callable[[str, str], str]:
     markdown, link_format = links
     unique = scan.unique_names() if link_format == "shortest" else frozenset()
     cache: dict[tuple[str, str], str] = {}
