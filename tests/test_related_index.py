@@ -7,7 +7,10 @@ import itertools
 import random
 from dataclasses import replace
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vaulttools import related_index
 from vaulttools.config import RelatedConfig
@@ -158,3 +161,36 @@ def test_targets_given_as_places_number_the_nodes_as_paths_do(seed: int, extra: 
         assert [links.indices[a:b].tolist() for a, b in itertools.pairwise(links.indptr)] == out
     for name in ("links_out", "links_to_notes", "linked_from", "around", "shared_through"):
         assert (getattr(from_paths, name) != getattr(from_places, name)).nnz == 0, name
+
+
+@pytest.mark.parametrize(("seed", "count"), [(1, 61), (2, 64), (3, 9)])
+def test_linked_bits_say_which_notes_each_row_links(seed: int, count: int) -> None:
+    """The bit table that keeps linked notes out of a block's candidates: set exactly where the row's note
+    links the other note (note counts that are and are not multiples of 8)."""
+    index = build_index(random_vault(seed, count))
+    rows = np.array(random.Random(seed).sample(range(count), count // 2), dtype=np.int64)
+    bits = related_index._linked_bits(index, rows)
+    links = index.links_to_notes
+    assert links[rows].nnz > 0  # some notes link others
+    for local, me in enumerate(rows.tolist()):
+        linked = set(links.indices[links.indptr[me] : links.indptr[me + 1]].tolist())
+        told = {note for note in range(count) if bits[local, note >> 3] >> (note & 7) & 1}
+        assert told == linked
+
+
+@given(
+    runs=st.lists(
+        st.lists(st.sampled_from([0.1, 0.25, 0.5, 0.5000001, 1.0, 2.0, 3.5]), min_size=1, max_size=12),
+        min_size=1,
+        max_size=8,
+    ),
+    k=st.integers(min_value=1, max_value=6),
+)
+def test_best_and_kth_are_those_of_sorting_each_run(runs: list[list[float]], k: int) -> None:
+    """The cut of `_top_of_block` (each row's best score and its `limit`-th best) by partial sorts is the
+    one that sorting each row gives, ties included."""
+    values = np.array([value for run in runs for value in run])
+    counts = np.array([len(run) for run in runs])
+    best, kth = related_index._best_and_kth(values, counts, k)
+    assert best.tolist() == [max(run) for run in runs]
+    assert kth.tolist() == [sorted(run, reverse=True)[min(k, len(run)) - 1] for run in runs]

@@ -456,17 +456,17 @@ def evidence_rows(
 
 
 def _candidate_entries(
-    index: RelatedIndex, rows: np.ndarray, evidence: sparse.csr_matrix, weights: Weights
+    index: RelatedIndex, rows: np.ndarray, evidence: sparse.csr_matrix, linked: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row in the block, note, value) of the evidence about notes that may be listed, row by row: not the
-    note itself, no note sharing a group with it, no note it links (unless `include_linked`)."""
-    if not weights.include_linked:
-        # x - x · 1.0 is exactly 0 where the note links, and the difference keeps no zeros.
-        evidence = evidence - evidence.multiply(index.links_to_notes[rows])
+    note itself, no note sharing a group with it, no note it links (`linked`: `_linked_bits`; None when
+    linked notes may be listed)."""
     entries = evidence.tocoo()
     local, other, value = entries.row, entries.col, entries.data
     me = rows[local]
     keep = other != me
+    if linked is not None:
+        keep &= (linked[local, other >> 3] >> (other & 7).astype(np.uint8)) & 1 == 0
     table = index.group_table
     theirs = table[other]
     for mine in range(table.shape[1]):
@@ -475,13 +475,23 @@ def _candidate_entries(
     return local[keep], other[keep], value[keep]
 
 
+def _linked_bits(index: RelatedIndex, rows: np.ndarray) -> np.ndarray:
+    """Which notes each of `rows` links, one bit per note (block × notes / 8 bytes): looked up once per
+    entry of every kind of evidence, instead of subtracting the linked notes from each kind's matrix."""
+    links = index.links_to_notes[rows].tocoo()
+    bits = np.zeros((len(rows), (index.total + 7) // 8), dtype=np.uint8)
+    np.bitwise_or.at(bits, (links.row, links.col >> 3), np.left_shift(1, links.col & 7).astype(np.uint8))
+    return bits
+
+
 def block_scores(index: RelatedIndex, rows: np.ndarray, weights: Weights) -> sparse.csr_matrix:
     """Each candidate's score, `rows` by every note: per kind, weight · value / the best value of that kind
     among the row's candidates (at least the kind's `STRONG`), summed in the order of `KINDS`."""
     shape = (len(rows), index.total)
-    total = sparse.csr_matrix(shape, dtype=np.float64)
+    total: sparse.csr_matrix | None = None
+    linked = None if weights.include_linked else _linked_bits(index, rows)
     for kind, evidence in evidence_rows(index, rows, weights):
-        local, other, value = _candidate_entries(index, rows, evidence, weights)
+        local, other, value = _candidate_entries(index, rows, evidence, linked)
         if not len(value):
             continue
         counts = np.bincount(local, minlength=len(rows))
@@ -491,9 +501,10 @@ def block_scores(index: RelatedIndex, rows: np.ndarray, weights: Weights) -> spa
         scale = getattr(weights, kind) / np.maximum(STRONG[kind], best)
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
+        scores = sparse.csr_matrix((scale[local] * value, other, indptr), shape=shape)
         # Summed one kind after another: each score adds its kinds in the order of `KINDS`.
-        total = total + sparse.csr_matrix((scale[local] * value, other, indptr), shape=shape)
-    return total
+        total = scores if total is None else total + scores
+    return sparse.csr_matrix(shape, dtype=np.float64) if total is None else total
 
 
 def top_candidates_of(
@@ -522,15 +533,26 @@ def _top_of_block(
     if not len(values):
         return [[] for _ in range(rows)]
     counts = np.bincount(local, minlength=rows)
-    starts = np.cumsum(counts) - counts
-    ranked = values[np.lexsort((-values, local))]
     present = counts > 0
+    best, last = _best_and_kth(values, counts[present], limit)
+    kept = np.maximum(np.maximum(min_score, last - TIE_TOLERANCE), 1e-9)
+    kept[best < kept] = np.inf  # no candidate of the row reaches it
     floor = np.full(rows, np.inf)
-    last = ranked[(starts + np.minimum(limit, counts) - 1)[present]]
-    floor[present] = np.maximum(np.maximum(min_score, last - TIE_TOLERANCE), 1e-9)
-    floor[present & (ranked[np.minimum(starts, len(ranked) - 1)] < floor)] = np.inf
+    floor[present] = kept
     pool = values >= floor[local]
     return _by_name(index, values[pool], others[pool], local[pool], rows, limit, min_score)
+
+
+def _best_and_kth(values: np.ndarray, counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per run of `counts` values (each run at least one), its largest value and its `k`-th largest (its
+    smallest when it has no more than `k`): a partial sort of each long run, not a sort of them all."""
+    starts = np.cumsum(counts) - counts
+    best = np.maximum.reduceat(values, starts)
+    kth = np.minimum.reduceat(values, starts)
+    for run in np.flatnonzero(counts > k).tolist():
+        start, count = int(starts[run]), int(counts[run])
+        kth[run] = np.partition(values[start : start + count], count - k)[count - k]
+    return best, kth
 
 
 def _by_name(
