@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,18 +59,27 @@ class Spool:
         return self._file
 
     def put(self, data: bytes) -> tuple[int, int]:
-        spool = self._open()
-        spool.seek(self._end)
-        spool.write(data)
+        descriptor = self._open().fileno()
         place = (self._end, len(data))
+        written = 0
+        while written < len(data):
+            written += os.pwrite(descriptor, memoryview(data)[written:], self._end + written)
         self._end += len(data)
         return place
 
     def get(self, place: tuple[int, int]) -> bytes:
+        """The bytes at `place`: a positional read (no shared file position), so the batch's journal thread
+        and its writing thread can read the spool at once."""
         offset, length = place
-        spool = self._open()
-        spool.seek(offset)
-        return spool.read(length)
+        descriptor = self._open().fileno()
+        chunks, read = [], 0
+        while read < length:
+            chunk = os.pread(descriptor, length - read, offset + read)
+            if not chunk:
+                raise OSError(f"the batch's spool ended early at byte {offset + read}")
+            chunks.append(chunk)
+            read += len(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 # Bytes of planned changes a batch holds in memory before it spools the rest (see `Spool`): the new bytes
