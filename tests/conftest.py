@@ -49,6 +49,18 @@ def make_git_vault(source: Path, target: Path) -> Path:
     for path in [target, *target.rglob("*")]:
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | 0o200)
+    return commit_everything(target)
+
+
+def git_vault_of(files: dict[str, bytes], target: Path) -> Path:
+    """A git repository at `target` holding `files` (vault path → bytes), all committed."""
+    for path, data in files.items():
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        (target / path).write_bytes(data)
+    return commit_everything(target)
+
+
+def commit_everything(target: Path) -> Path:
     git(target, "init", "-q", "-b", "main")
     git(target, "config", "core.autocrlf", "false")
     git(target, "add", "-A")

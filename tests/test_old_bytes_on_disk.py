@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import git, git_vault_of
 from tests.helpers import assert_clean, commits, run_vaulttools
 from vaulttools import batch as batch_module
 from vaulttools import journal
@@ -42,15 +42,7 @@ REWRITTEN = sorted(set(NOTES) - {"target-d9.md", "untouched.md"})
 
 
 def _vault(tmp_path: Path) -> Path:
-    root = tmp_path / "vault"
-    root.mkdir()
-    for name, data in NOTES.items():
-        (root / name).write_bytes(data)
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "core.autocrlf", "false")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "initial")
-    return root
+    return git_vault_of(NOTES, tmp_path / "vault")
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:

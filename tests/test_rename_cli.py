@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, git, make_git_vault, snapshot
+from tests.conftest import FIXTURES, git, git_vault_of, make_git_vault, snapshot
 from vaulttools import batch
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.errors import BatchAborted
@@ -24,14 +24,7 @@ def _head(vault: Path) -> str:
 
 
 def _committed_vault(vault: Path, files: dict[str, str]) -> Path:
-    """A git repository holding `files` (vault path → text), all committed."""
-    for path, text in files.items():
-        (vault / path).parent.mkdir(parents=True, exist_ok=True)
-        (vault / path).write_text(text)
-    git(vault, "init", "-q")
-    git(vault, "add", "-A")
-    git(vault, "commit", "-qm", "init")
-    return vault
+    return git_vault_of({path: text.encode() for path, text in files.items()}, vault)
 
 
 def _args(case: Path) -> list[str]:
