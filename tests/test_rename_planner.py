@@ -369,3 +369,32 @@ def test_keep_alias(tmp_path: Path, before: str, after: str) -> None:
 def test_keep_alias_refuses_shapes_it_cannot_edit(tmp_path: Path, before: str) -> None:
     with pytest.raises(VaultError):
         plan_renames(_vault(tmp_path, {"old.md": before}), [("old", "new")], RenameOptions(keep_alias=True))
+
+
+@pytest.mark.parametrize(
+    ("files", "rename", "expected"),
+    [
+        # `[[Report.md]]` named the note `Report.md.md`: its `.md` is part of the name, not an extension written.
+        (
+            {"Report.md.md": "x\n", "s.md": "[[Report.md]] [[Report.md.md]]\n"},
+            ("Report.md", "X"),
+            "[[X]] [[X.md]]\n",
+        ),
+        (
+            {"Report.md.md": "x\n", "s.md": "[[/Report.md|r]] ![[Report.md#H]]\n"},
+            ("Report.md", "X"),
+            "[[/X|r]] ![[X#H]]\n",
+        ),
+        ({"Report.md.md": "x\n", "s.md": "[r](Report.md)\n"}, ("Report.md", "X"), "[r](X)\n"),
+        # A plain note's `.md` written by the author stays; none written, none added.
+        ({"Report.md": "x\n", "s.md": "[[Report.md]] [[report]]\n"}, ("Report", "X"), "[[X.md]] [[X]]\n"),
+        # No-op: nothing links the renamed note.
+        ({"Report.md.md": "x\n", "s.md": "[[Other]]\n"}, ("Report.md", "X"), None),
+    ],
+)
+def test_written_md_extension_follows_what_the_author_wrote(
+    tmp_path: Path, files: dict[str, str], rename: tuple[str, str], expected: str | None
+) -> None:
+    plan = plan_renames(_vault(tmp_path, files), [rename])
+    linking = [c.new for c in plan.changes if c.path == "s.md"]
+    assert linking == ([expected.encode()] if expected else [])

@@ -651,7 +651,7 @@ def styled_target(
     `/path` stays absolute, `./` and `../` stay relative to the (maybe moved) linking note, `folder/old`
     keeps the author's folder text when the note stays in its folder, a bare name stays bare; `.md` kept.
     """
-    extension = ".md" if target.lower().endswith(".md") and new_dest.lower().endswith(".md") else ""
+    extension = ".md" if _writes_md_extension(target, old_dest) and new_dest.lower().endswith(".md") else ""
     base = strip_md(new_dest) if new_dest.lower().endswith(".md") else new_dest
     name = posixpath.basename(base)
     if target.startswith("/"):
@@ -672,6 +672,15 @@ def styled_target(
             return f"{written_folder}/{name}{extension}"
         return base + extension
     return name + extension
+
+
+def _writes_md_extension(target: str, old_dest: str) -> bool:
+    """Whether the author wrote the note's `.md`: `[[Report.md]]` naming the note `Report.md.md` wrote its name
+    only (the `.md` is part of the name, so the renamed link gets none), `[[Report.md.md]]` wrote both."""
+    if not target.lower().endswith(".md"):
+        return False
+    written_name = fold(posixpath.basename(target))
+    return written_name != fold(posixpath.basename(strip_md(old_dest)))
 
 
 def widened_target(candidate: str, new_dest: str, new_source: str, after: LinkIndex) -> tuple[str, bool]:
