@@ -103,7 +103,8 @@ def test_a_numbered_series_is_a_family_only_with_evidence(
 @pytest.mark.parametrize(
     ("link", "expected"),
     [
-        ("[[Report.md]]", "[[Alpha.md]]"),  # `Report.md` names the note `Report.md.md`
+        # `Report.md` names the note `Report.md.md`: that `.md` is its name, not a written extension
+        ("[[Report.md]]", "[[Alpha]]"),
         ("[[Report.md.md|r]]", "[[Alpha.md|r]]"),
         ("[[Report]]", "[[Report]]"),  # no note `Report`: a broken link, left as it is
     ],
