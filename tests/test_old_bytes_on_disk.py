@@ -1,7 +1,9 @@
 """normalize-links leaves each note's old bytes on disk (`FileChange.old_left_on_disk`): only the new bytes
 travel from the workers and are kept; the batch reads the old ones back into its journal, checks them
 against the sha256 taken when the plan read them, and refuses (or rolls back from the journal) when
-another program changed or deleted a note in between."""
+another program changed or deleted a note in between. Notes under `changes.LEFT_ON_DISK_FROM` keep their
+old bytes with the change (fingerprints still taken in the worker): the vault tests run both ways, every
+note left on disk (threshold 0) and the real threshold (small notes held, `big.md` left on disk)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pytest
 from tests.conftest import git, git_vault_of
 from tests.helpers import assert_clean, commits, run_vaulttools
 from vaulttools import batch as batch_module
+from vaulttools import changes as changes_module
 from vaulttools import journal
 from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
 from vaulttools.changes import FileChange, OnDisk, Spool
@@ -41,6 +44,19 @@ NOTES = {
 REWRITTEN = sorted(set(NOTES) - {"target-d9.md", "untouched.md"})
 
 
+@pytest.fixture(params=["every note left on disk", "small notes held"])
+def left_on_disk_from(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Both ways a rewritten note's old bytes can wait for the batch; returns the threshold in force."""
+    threshold = 0 if request.param == "every note left on disk" else changes_module.LEFT_ON_DISK_FROM
+    monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", threshold)
+    return threshold
+
+
+@pytest.fixture
+def every_note_left_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", 0)
+
+
 def _vault(tmp_path: Path) -> Path:
     return git_vault_of(NOTES, tmp_path / "vault")
 
@@ -60,6 +76,7 @@ def _snapshot(root: Path) -> dict[str, bytes]:
         (b"x" * 10_000, b"y" * 9_000),  # several journal blocks, shrinking
     ],
 )
+@pytest.mark.usefixtures("every_note_left_on_disk")
 def test_a_change_left_on_disk_reads_back_its_exact_bytes(tmp_path: Path, old: bytes, new: bytes) -> None:
     (tmp_path / "a.md").write_bytes(old)
     change = FileChange("a.md", old, new).old_left_on_disk(tmp_path)
@@ -84,6 +101,50 @@ def test_a_change_left_on_disk_reads_back_its_exact_bytes(tmp_path: Path, old: b
 
 
 @pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"a\r\nb\r\n", b"a\r\nc\r\n"),  # CRLF
+        (BOM + b"old", BOM + b"new"),  # a BOM
+        (b"no final newline", b"no final newline!"),
+        ("caf\u00e9 \U0001f600".encode(), "th\u00e9".encode()),
+        (b"", b"grown from nothing\n"),  # an empty note
+        (b"x" * (changes_module.LEFT_ON_DISK_FROM - 1), b"y" * 9_000),  # the largest note held
+    ],
+)
+def test_a_small_change_holds_its_old_bytes_with_the_worker_fingerprints(
+    tmp_path: Path, old: bytes, new: bytes
+) -> None:
+    change = FileChange("a.md", old, new).old_left_on_disk(tmp_path)  # no file: never read back
+    assert change.old_on_disk is None and change.fingerprints == fingerprints(old, new)
+    assert (change.old, change.new, change.creates, change.deletes) == (old, new, False, False)
+    assert change.holds_old(old) and not change.holds_old(old + b"\n") and not change.holds_old(None)
+    assert change == FileChange("a.md", old, new)
+    travelled = pickle.loads(pickle.dumps(change))  # from a worker: both bytes and the fingerprints
+    assert (travelled.old, travelled.new, travelled.fingerprints) == (old, new, change.fingerprints)
+    spooled = change.spooled(Spool(tmp_path, memory_budget=0))
+    assert (spooled.old, spooled.new, spooled.fingerprints) == (old, new, change.fingerprints)
+
+
+@pytest.mark.parametrize(
+    ("size", "left_on_disk"),
+    [
+        (0, False),
+        (changes_module.LEFT_ON_DISK_FROM - 1, False),
+        (changes_module.LEFT_ON_DISK_FROM, True),
+        (changes_module.LEFT_ON_DISK_FROM * 4, True),
+    ],
+)
+def test_only_notes_from_the_threshold_on_are_left_on_disk(
+    tmp_path: Path, size: int, left_on_disk: bool
+) -> None:
+    old = b"o" * size
+    (tmp_path / "a.md").write_bytes(old)
+    change = FileChange("a.md", old, b"new\n").old_left_on_disk(tmp_path)
+    assert (change.old_on_disk is not None) == left_on_disk
+    assert change.old == old and change.fingerprints == fingerprints(old, b"new\n")
+
+
+@pytest.mark.parametrize(
     "change",
     [
         FileChange("a.md", None, b"created"),
@@ -104,6 +165,7 @@ def test_created_deleted_and_moved_files_keep_their_old_bytes(tmp_path: Path, ch
         (lambda path: path.unlink(), "was deleted"),
     ],
 )
+@pytest.mark.usefixtures("every_note_left_on_disk")
 def test_reading_back_refuses_a_file_another_program_touched(
     tmp_path: Path, meanwhile: Callable[[Path], None], how: str
 ) -> None:
@@ -116,11 +178,13 @@ def test_reading_back_refuses_a_file_another_program_touched(
         _ = change.old
 
 
-def test_normalize_writes_every_hostile_note_byte_for_byte(tmp_path: Path) -> None:
+def test_normalize_writes_every_hostile_note_byte_for_byte(tmp_path: Path, left_on_disk_from: int) -> None:
     vault_dir = _vault(tmp_path)
     plan = plan_normalize(Vault(vault_dir))
     assert sorted(c.path for c in plan.changes) == REWRITTEN
-    assert all(c.old_on_disk is not None for c in plan.changes)
+    left = sorted(c.path for c in plan.changes if c.old_on_disk is not None)
+    assert left == (REWRITTEN if left_on_disk_from == 0 else ["big.md"])
+    assert all(c.fingerprints == fingerprints(NOTES[c.path], c.new) for c in plan.changes)
     run_batch(Vault(vault_dir), plan, BatchOptions())
     after = _snapshot(vault_dir)
     expected = {n: d.replace(b"[[target", b"[[target-d9") for n, d in NOTES.items() if n in REWRITTEN}
@@ -141,6 +205,7 @@ def _same_size(path: Path) -> None:
 
 @pytest.mark.parametrize("meanwhile", [_changed, _same_size, Path.unlink])
 @pytest.mark.parametrize("victim", ["crlf.md", "big.md", "no-final-newline.md"])
+@pytest.mark.usefixtures("left_on_disk_from")
 def test_a_note_changed_between_planning_and_writing_refuses_the_batch(
     tmp_path: Path, meanwhile: Callable[[Path], None], victim: str
 ) -> None:
@@ -159,6 +224,7 @@ def test_a_note_changed_between_planning_and_writing_refuses_the_batch(
     assert not (vault_dir / ".vaulttools" / "journal").exists()
 
 
+@pytest.mark.usefixtures("left_on_disk_from")
 def test_a_note_changed_while_the_batch_writes_is_put_back_from_the_journal(tmp_path: Path) -> None:
     vault_dir = _vault(tmp_path)
     plan = plan_normalize(Vault(vault_dir))
@@ -177,6 +243,7 @@ def test_a_note_changed_while_the_batch_writes_is_put_back_from_the_journal(tmp_
 
 
 @pytest.mark.parametrize("failing", [1, 3, len(REWRITTEN)])
+@pytest.mark.usefixtures("left_on_disk_from")
 def test_a_failed_write_puts_every_note_back_from_the_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
 ) -> None:
@@ -258,6 +325,7 @@ def test_recover_refuses_a_note_changed_after_the_kill_whose_original_was_not_co
     assert (vault_dir / JOURNAL_DIR / "plan.json").is_file()
 
 
+@pytest.mark.usefixtures("left_on_disk_from")
 def test_no_note_is_written_before_its_original_is_in_the_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -286,6 +354,7 @@ def test_no_note_is_written_before_its_original_is_in_the_journal(
     assert sorted(n for n, d in _snapshot(vault_dir).items() if d != NOTES[n]) == REWRITTEN
 
 
+@pytest.mark.usefixtures("left_on_disk_from")
 def test_a_journal_that_fails_while_the_batch_writes_puts_every_note_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

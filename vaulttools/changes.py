@@ -92,6 +92,12 @@ def _held_size(value: bytes | tuple[int, int] | OnDisk | None) -> int:
     return len(value) if isinstance(value, bytes) else 0
 
 
+# Old bytes from this size on are left on disk by `FileChange.old_left_on_disk`; smaller ones stay with the
+# change (their fingerprints still taken by the worker): for a note of a few KB, opening, reading and hashing
+# it again in the journal costs more than the memory it holds (`normalize-links` on 20,000 short notes).
+LEFT_ON_DISK_FROM = 8 * 1024
+
+
 class OnDisk(NamedTuple):
     """A change's old bytes left in the file they were read from (see `FileChange.old_left_on_disk`): the
     file, and the sha256 and size of the bytes the plan was made from."""
@@ -123,13 +129,17 @@ class FileChange:
         """The same change without its old bytes in memory: a file rewritten in place keeps them on disk
         until the batch writes, and the batch reads them there (into its journal) and checks them against
         the sha256 taken here. Its journal fingerprints are taken here too, once: a planner's worker
-        process calls this, so the hashing runs on every core and only the new bytes travel back."""
+        process calls this, so the hashing runs on every core and only the new bytes travel back.
+        Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here)."""
         if not isinstance(self._old, bytes) or self.deletes or self.new_path not in (None, self.path):
             return self  # created, deleted, moved or spooled: kept as it is
         new = self.new
         twin = FileChange(self.path, None, new, self.new_path)
         twin._fingerprints = fingerprints(self._old, new)
-        twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints["old_sha256"], len(self._old))
+        if len(self._old) < LEFT_ON_DISK_FROM:
+            twin._old = self._old  # small: cheaper to hold than to read back and hash again
+        else:
+            twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints["old_sha256"], len(self._old))
         return twin
 
     def spooled(self, spool: Spool) -> FileChange:
