@@ -389,3 +389,59 @@ def test_check_entries_of_every_bench_profile_are_the_same_without_memos(
 
 def test_sample_vault_check_entries_are_the_same_without_memos() -> None:
     assert_same_entries_without_memos(SAMPLE_VAULT)
+
+
+# --- files by name: `LinkIndex.files_at` against every path suffix indexed ---------------------------------
+
+# `.md.md` names, a folder named like a note, NFD and case, a file without extension, a space-led name.
+SUFFIX_FILES = [
+    "Report.md.md",
+    "Report.md",
+    "a/Report.md",
+    "a/b.md/c.md",
+    "b.md/c",
+    "x/Cafe\u0301.md",
+    "y/caf\u00e9.MD",
+    "a/b/c",
+    "q/ Spaced.md",
+    "img.png",
+    "deep/er/a/Report.md",
+]
+
+
+def _every_suffix(paths: list[str]) -> dict[str, list[str]]:
+    """The index `files_at` replaces: every folded path suffix after a slash, with and without `.md`."""
+    from vaulttools.resolve import fold
+
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        parts = fold(path).split("/")
+        for i in range(len(parts)):
+            suffix = "/".join(parts[i:])
+            for key in (suffix, suffix[:-3]) if suffix.endswith(".md") else (suffix,):
+                found.setdefault(key, []).append(path)
+    return found
+
+
+def test_files_at_gives_every_file_a_path_suffix_names() -> None:
+    index = LinkIndex(SUFFIX_FILES)
+    expected = _every_suffix(SUFFIX_FILES)
+    misses = ["", "/", "a/", "zz", "c/report", "er/b.md/c", "b/report"]
+    for key in [*expected, *misses]:
+        assert index.files_at(key) == expected.get(key, []), key
+
+
+def test_learned_paths_resolve_as_fresh_lookups_do() -> None:
+    learned = LinkIndex(SUFFIX_FILES)
+    learned.learn_unique_targets()
+    assert {
+        "report.md.md",
+        "a/b.md/c.md",
+        "deep/er/a/report",
+        "y/caf\u00e9.md",
+        "a/b/c",
+    } <= learned._resolving_anywhere
+    # `a/report` is also the end of `deep/er/a/Report.md`'s path: a tie the linking note's folder may break.
+    assert not {"report", "report.md", "a/report", "c", "caf\u00e9", ""} & learned._resolving_anywhere
+    for key in learned._resolving_anywhere:
+        assert LinkIndex(SUFFIX_FILES).resolve(key, "any/where.md").status == RESOLVED, key

@@ -44,7 +44,11 @@ class LinkIndex:
 
     def __init__(self, paths: Iterable[str]) -> None:
         self.paths: set[str] = set()
-        self._by_suffix: dict[str, list[str]] = defaultdict(list)
+        # Files by their folded name (the last part of the path), and by that name without `.md`: every
+        # file a target can mean has the target's last part as its name, so a path-qualified target's files
+        # are found among a few (`files_at`) instead of indexing every suffix of every path, which costs
+        # six times more on a vault five folders deep.
+        self._by_name: dict[str, list[str]] = defaultdict(list)
         self._by_folded_path: dict[str, str] = {}
         # Remember each answer until the index changes: an answer that no folder can change (a target only
         # one file matches, or none; a vault-absolute path) once, the others per folder of the linking note
@@ -55,28 +59,23 @@ class LinkIndex:
         # is among them is checked by one C-level set operation instead of a lookup per link.
         self._resolving_anywhere: set[str] = set()
         self._resolving: dict[str, set[str]] = {}
-        by_suffix = self._by_suffix
+        by_name = self._by_name
         by_folded_path = self._by_folded_path
         add_path = self.paths.add
         for path in paths:  # `add`, inlined: this loop runs once per file of the vault
             add_path(path)
             folded = path.lower() if path.isascii() else fold(path)
             by_folded_path[folded] = path
-            suffix = folded
-            while True:  # the whole path, then what follows each of its slashes in turn
-                by_suffix[suffix].append(path)
-                if suffix.endswith(".md"):
-                    by_suffix[suffix[:-3]].append(path)
-                slash = suffix.find("/")
-                if slash < 0:
-                    break
-                suffix = suffix[slash + 1 :]
+            name = folded[folded.rfind("/") + 1 :]
+            by_name[name].append(path)
+            if name.endswith(".md"):
+                by_name[name[:-3]].append(path)
 
     def copy(self) -> LinkIndex:
         """An independent index with the same files (cheaper than indexing every path again)."""
         twin = LinkIndex(())
         twin.paths = set(self.paths)
-        twin._by_suffix = defaultdict(list, {key: list(bucket) for key, bucket in self._by_suffix.items()})
+        twin._by_name = defaultdict(list, {key: list(bucket) for key, bucket in self._by_name.items()})
         twin._by_folded_path = dict(self._by_folded_path)
         return twin
 
@@ -85,25 +84,43 @@ class LinkIndex:
         self.paths.add(path)
         folded = fold(path)
         self._by_folded_path[folded] = path
-        parts = folded.split("/")
-        for i in range(len(parts)):
-            suffix = "/".join(parts[i:])
-            self._by_suffix[suffix].append(path)
-            if suffix.endswith(".md"):
-                self._by_suffix[suffix[:-3]].append(path)
+        name = folded.rpartition("/")[2]
+        self._by_name[name].append(path)
+        if name.endswith(".md"):
+            self._by_name[name[:-3]].append(path)
 
     def remove(self, path: str) -> None:
         self._forget_answers()
         self.paths.discard(path)
         folded = fold(path)
         self._by_folded_path.pop(folded, None)
-        parts = folded.split("/")
-        for i in range(len(parts)):
-            suffix = "/".join(parts[i:])
-            for key in (suffix, suffix[:-3]) if suffix.endswith(".md") else (suffix,):
-                bucket = self._by_suffix.get(key)
-                if bucket and path in bucket:
-                    bucket.remove(path)
+        name = folded.rpartition("/")[2]
+        for key in (name, name[:-3]) if name.endswith(".md") else (name,):
+            bucket = self._by_name.get(key)
+            if bucket and path in bucket:
+                bucket.remove(path)
+
+    def files_at(self, key: str) -> list[str]:
+        """The files a folded target `key` names as a path suffix, in index order: those whose folded path,
+        or that path without `.md`, is `key` or ends with `/` + `key` (`b/c` → `a/b/c.md`, `b/c`)."""
+        slash = key.rfind("/")
+        bucket = self._by_name.get(key[slash + 1 :])
+        if not bucket:
+            return []
+        if slash < 0:  # a bare name: its bucket is the answer
+            return list(bucket)
+        tail = "/" + key
+        found = []
+        for path in bucket:
+            folded = fold(path)
+            bare = folded[:-3] if folded.endswith(".md") else None
+            if (
+                folded == key
+                or folded.endswith(tail)
+                or (bare is not None and (bare == key or bare.endswith(tail)))
+            ):
+                found.append(path)
+        return found
 
     def _forget_answers(self) -> None:
         self._anywhere.clear()
@@ -112,30 +129,36 @@ class LinkIndex:
         self._resolving.clear()
 
     def learn_unique_targets(self) -> None:
-        """Know before any lookup that every target written as the folded name or path suffix of exactly
-        one file resolves, from any folder: a first `check` of a big vault then checks most notes with the
-        one set operation of `unresolved_positions`, instead of resolving each link once per worker (every
-        target is new to a worker). Worth its one pass over the index only before many notes are checked."""
-        resolving = self._resolving_anywhere
-        for key, bucket in self._by_suffix.items():
-            if len(bucket) != 1 and len(set(bucket)) != 1:
-                continue  # several files: the answer may depend on the linking note's folder
-            if key.startswith(("/", "./", "../")) or key != key.strip() or not key:
-                continue  # resolved another way, or not the key `resolve` would look up
-            if key.isascii() or fold(key) == key:
-                resolving.add(key)
+        """Know before any lookup that a target written as the folded name or vault path of exactly one
+        file (of all the files a target of that name can mean) resolves, from any folder: a first `check` of
+        a big vault then checks most notes with the one set operation of `unresolved_positions`, instead of
+        resolving each link once per worker (every target is new to a worker). Other path suffixes
+        (`c/deep` for `a/b/c/deep.md`) are left to `resolve`. Worth its one pass over the index only before
+        many notes are checked."""
+        learned = self._resolving_anywhere
+        for name, bucket in self._by_name.items():
+            if not name:
+                continue  # only `.md` itself: no target names it
+            if len(bucket) == 1 or len(set(bucket)) == 1:
+                _learn(learned, name)
+                _learn(learned, _full_key(bucket[0], name))
+            elif len(bucket) <= _MAX_TIED_TO_LEARN:  # which vault paths among names several files share
+                for path in bucket:
+                    key = _full_key(path, name)
+                    if set(self.files_at(key)) == {path}:
+                        _learn(learned, key)
 
     def notes_named(self, name: str) -> list[str]:
         """Notes whose file stem is `name` (folded), anywhere in the vault."""
-        return [
-            p for p in self._by_suffix.get(fold(name), ()) if p.lower().endswith(".md") and "/" not in name
-        ]
+        if "/" in name:
+            return []
+        return [p for p in self._by_name.get(fold(name), ()) if p.lower().endswith(".md")]
 
     def files_named(self, name: str) -> list[str]:
         """Files whose name (the last part of the path, folded) is `name` or `name` + `.md`: every file a
         link whose last part is `name` can reach, in any folder (`report.md` → `Report.md`, `Report.md.md`)."""
         key = fold(name)
-        return [p for p in self._by_suffix.get(key, ()) if fold(p.rpartition("/")[2]) in (key, key + ".md")]
+        return [p for p in self.files_at(key) if fold(p.rpartition("/")[2]) in (key, key + ".md")]
 
     def similar_note_names(self, name: str, limit: int = 3) -> list[str]:
         """Note names (file stems) that look like `name`, closest first: "did you mean" for a typo."""
@@ -152,7 +175,7 @@ class LinkIndex:
     def matches(self, target: str) -> list[str]:
         """Every file a plain target (no leading `/`, `./`, `../`) can mean, before any tie-break."""
         key = fold(target.strip())
-        return sorted(set(self._by_suffix.get(key) or self._by_suffix.get(key + ".md") or ()))
+        return sorted(set(self.files_at(key) or self.files_at(key + ".md")))
 
     def exists(self, path: str) -> bool:
         return fold(path) in self._by_folded_path
@@ -217,8 +240,7 @@ class LinkIndex:
         if key.startswith(("./", "../")):
             joined = posixpath.normpath(posixpath.join(posixpath.dirname(fold(source)), key))
             return (Resolution(BROKEN) if joined.startswith("..") else self._exact(joined)), False
-        by_suffix = self._by_suffix
-        candidates = by_suffix.get(key) or by_suffix.get(key + ".md")
+        candidates = self.files_at(key) or self.files_at(key + ".md")
         if not candidates:
             return _BROKEN, True
         # One file: no tie for the linking note's folder to break.
@@ -230,6 +252,25 @@ class LinkIndex:
             if path:
                 return Resolution(RESOLVED, path)
         return Resolution(BROKEN)
+
+
+# Names shared by more files than this: their vault paths are not learned (checking each is quadratic).
+_MAX_TIED_TO_LEARN = 64
+
+
+def _full_key(path: str, name: str) -> str:
+    """The folded vault path of `path` as a target ends with `name`: without `.md` when `name` has it not."""
+    folded = fold(path)
+    return folded if folded.rpartition("/")[2] == name else folded[:-3]
+
+
+def _learn(learned: set[str], key: str) -> None:
+    """Add a target key to the learned set, unless `resolve` would look up another key for it as written:
+    a leading `/`, `./` or `../`, surrounding whitespace, or a form folding changes."""
+    if not key or key.startswith(("/", "./", "../")) or key != key.strip():
+        return
+    if key.isascii() or fold(key) == key:
+        learned.add(key)
 
 
 def choose(candidates: list[str], key: str, source: str) -> Resolution:
