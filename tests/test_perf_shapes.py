@@ -445,3 +445,34 @@ def test_learned_paths_resolve_as_fresh_lookups_do() -> None:
     assert not {"report", "report.md", "a/report", "c", "caf\u00e9", ""} & learned._resolving_anywhere
     for key in learned._resolving_anywhere:
         assert LinkIndex(SUFFIX_FILES).resolve(key, "any/where.md").status == RESOLVED, key
+
+
+@pytest.mark.parametrize(
+    ("folder", "key"),
+    [
+        ("a/b", "../c.md"),
+        ("a/b", "../../c.md"),
+        ("a/b", "../../../c.md"),  # above the vault
+        ("", "./c"),
+        ("", "../c"),
+        ("a", "./../c"),
+        ("a/b", "./x/y.md.md"),
+        ("a/b", "../x/./y"),  # a `.` part past the leading ones: normpath's walk
+        ("a/b", "../x/../y"),
+        ("a/b", "../x//y"),
+        ("a/b", "../x/"),
+        ("a/b", "../"),
+        ("a/b", ".."),  # not a relative prefix: never asked, but answered as normpath would
+        ("a//b", "../c"),
+        ("/a", "../c"),
+        ("a/./b", "../c"),
+        ("a/b", "../caf\u00e9 x/ n.md"),
+        ("..a/b", "../c"),
+    ],
+)
+def test_join_relative_is_normpath_of_join(folder: str, key: str) -> None:
+    import posixpath
+
+    from vaulttools.resolve import join_relative
+
+    assert join_relative(folder, key) == posixpath.normpath(posixpath.join(folder, key))

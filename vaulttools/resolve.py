@@ -238,7 +238,7 @@ class LinkIndex:
         if key.startswith("/"):
             return self._exact(key.lstrip("/")), True
         if key.startswith(("./", "../")):
-            joined = posixpath.normpath(posixpath.join(posixpath.dirname(fold(source)), key))
+            joined = join_relative(posixpath.dirname(fold(source)), key)
             return (Resolution(BROKEN) if joined.startswith("..") else self._exact(joined)), False
         candidates = self.files_at(key) or self.files_at(key + ".md")
         if not candidates:
@@ -252,6 +252,32 @@ class LinkIndex:
             if path:
                 return Resolution(RESOLVED, path)
         return Resolution(BROKEN)
+
+
+def join_relative(folder: str, key: str) -> str:
+    """`posixpath.normpath(posixpath.join(folder, key))` for a target starting with `./` or `../` written
+    in a note of `folder`; without normpath's general walk when both are plain (no empty, `.` or `..` part
+    past the leading ones): a vault of folders links every note so, and each folder is asked anew."""
+    rest, up = key, 0
+    while True:
+        if rest.startswith("./"):
+            rest = rest[2:]
+        elif rest.startswith("../"):
+            rest, up = rest[3:], up + 1
+        else:
+            break
+    if not _plain_relative(folder, rest):
+        return posixpath.normpath(posixpath.join(folder, key))
+    parts = folder.split("/") if folder else []
+    if up > len(parts):
+        return "../" * (up - len(parts)) + rest
+    return "/".join([*parts[: len(parts) - up], rest])
+
+
+def _plain_relative(folder: str, rest: str) -> bool:
+    """Whether `join_relative` may join these without normpath: no part of either is empty, `.` or `..`."""
+    probe = f"/{folder}/{rest}/" if folder else f"/{rest}/"
+    return bool(rest) and "//" not in probe and "/./" not in probe and "/../" not in probe
 
 
 # Names shared by more files than this: their vault paths are not learned (checking each is quadratic).
