@@ -554,3 +554,24 @@ def test_read_stamped_gives_each_readable_note_with_its_stamp(tmp_path: Path) ->
         ("big.md", big),
     ]
     assert [stamp for _, stamp, _ in read] == [stamp_of(tmp_path / p) for p in ("a.md", "empty.md", "big.md")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[a](b.md) and ![img](p%20q.png) and [c](<x y.md#h>) and [d](#local) and [e](https://x.y)",
+        "[a](b.md\r\n[c](d%2Fe.md 'title')\r\n",
+        "\ufeff[x](y)",
+        "`[a](b)` [c](d.md.md)",
+        "[[w]](x) [a](b[[c]]) [a [b](c)]",
+        "[a](Caf\u0065\u0301.md) [b]( <> ) [c](%zz)",
+    ],
+)
+def test_markdown_spans_are_the_markdown_links(body: str) -> None:
+    from vaulttools.links import _markdown_links, _markdown_spans
+
+    expected = [(link.start, link.end, link.target) for link in _markdown_links(body, 0, len(body))]
+    assert _markdown_spans(body, 0, len(body)) == expected
+    assert _markdown_spans(body, 1, len(body)) == [
+        (link.start, link.end, link.target) for link in _markdown_links(body, 1, len(body))
+    ]

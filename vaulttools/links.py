@@ -127,12 +127,13 @@ def plain_body_links(note: Note) -> tuple[list[str], list[tuple[int, int]]] | No
     found = []
     for match in _WIKILINK_PARTS_RE.finditer(text, body_start):
         head, rest = match.groups()
-        start = match.start()
+        start, end = match.span()
         if start > body_start and text[start - 1] == "!":
             start -= 1
-        target = head.strip() if not rest or rest[0] in "#|" else wikilink_target(head + rest)
-        found.append((start, match.end(), target))
-    found += [(link.start, link.end, link.target) for link in _markdown_links(text, body_start, len(text))]
+        found.append(
+            (start, end, head.strip() if not rest or rest[0] in "#|" else wikilink_target(head + rest))
+        )
+    found += _markdown_spans(text, body_start, len(text))
     found.sort()
     if any(later[0] < earlier[1] for earlier, later in itertools.pairwise(found)):
         return None
@@ -352,6 +353,29 @@ def _markdown_links(text: str, start: int, end: int) -> list[Link]:
                 embed,
                 angle,
             )
+        )
+    return found
+
+
+def _markdown_spans(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    """(start, end, target) of each link `_markdown_links` finds, without building its `Link`: what
+    `check`'s fast path needs of a body's markdown links (tests/test_check_fast_path.py compares them)."""
+    if not _may_hold_markdown_links(text, start, end):
+        return []
+    found = []
+    for match in _MD_LINK_RE.finditer(text, start, end):
+        destination = match.group(2)
+        if destination is None:
+            destination = match.group(3)
+        if not destination or destination[0] == "#" or _URL_SCHEME_RE.match(destination):
+            continue
+        hash_at = destination.find("#")
+        link_start = match.start()
+        if link_start > start and text[link_start - 1] == "!":
+            link_start -= 1
+        raw_target = destination if hash_at < 0 else destination[:hash_at]
+        found.append(
+            (link_start, match.end(), (unquote(raw_target) if "%" in raw_target else raw_target).strip())
         )
     return found
 
