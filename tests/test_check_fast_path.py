@@ -575,3 +575,31 @@ def test_markdown_spans_are_the_markdown_links(body: str) -> None:
     assert _markdown_spans(body, 1, len(body)) == [
         (link.start, link.end, link.target) for link in _markdown_links(body, 1, len(body))
     ]
+
+
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [
+        ({}, []),  # no note has an id
+        ({"a.md": "x", "b.md": "y"}, []),  # every id once
+        ({"a.md": "x", "b.md": "X"}, [("a.md", "x", "a.md, b.md"), ("b.md", "x", "a.md, b.md")]),  # folded
+        (
+            {"a.md": "Cafe\u0301", "b.md": "q", "c.md": "caf\u00e9", "d.md": "q", "e.md": "CAF\u00c9"},
+            [
+                ("a.md", "caf\u00e9", "a.md, c.md, e.md"),
+                ("b.md", "q", "b.md, d.md"),
+                ("c.md", "caf\u00e9", "a.md, c.md, e.md"),
+                ("d.md", "q", "b.md, d.md"),
+                ("e.md", "caf\u00e9", "a.md, c.md, e.md"),
+            ],
+        ),
+    ],
+)
+def test_duplicate_ids_are_assembled_per_folded_id(ids: dict[str, str], expected: list) -> None:
+    paths = ["a.md", "b.md", "c.md", "d.md", "e.md"]
+    entries = {path: ((0, 0, 0, 0), (), 0, ids.get(path), 2) for path in paths}
+    report = check._assemble(paths, entries)
+    found = [(f.path, f.target, f.message.partition(": ")[2]) for f in report.findings]
+    assert found == expected
+    assert all(f.kind == "duplicate-id" and f.line == 2 for f in report.findings)
+    assert report.notes_scanned == len(paths)

@@ -315,7 +315,9 @@ def note_entry(vault: Vault, note: Note, stamp: tuple[int, int, int, int], match
 
 def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
     report = CheckReport()
-    ids: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    # Each id's first note, and the notes of the few ids several notes share (no list per id).
+    first: dict[str, tuple[str, int]] = {}
+    shared: dict[str, list[tuple[str, int]]] = defaultdict(list)
     all_findings = report.findings
     for path in paths:  # once per note: locals, and findings only when there are some
         entry = entries.get(path)
@@ -328,13 +330,16 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
         if findings:
             all_findings.extend(map(_finding_of, findings))
         if note_id is not None:
-            ids[fold(note_id)].append((path, id_line))
-    for note_id, places in sorted(ids.items()):
-        if len(places) > 1:
-            others = ", ".join(p for p, _ in places)
-            for path, line in places:
-                message = f"id {note_id!r} is also used by: {others}"
-                report.findings.append(Finding(DUPLICATE_ID, path, line, 1, message, target=note_id))
+            key = fold(note_id)
+            place = (path, id_line)
+            if first.setdefault(key, place) is not place:
+                shared[key].append(place)
+    for note_id, later in sorted(shared.items()):
+        places = [first[note_id], *later]
+        others = ", ".join(p for p, _ in places)
+        for path, line in places:
+            message = f"id {note_id!r} is also used by: {others}"
+            report.findings.append(Finding(DUPLICATE_ID, path, line, 1, message, target=note_id))
     report.findings.sort(key=_FINDING_ORDER)
     return report
 
