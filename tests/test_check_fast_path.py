@@ -603,3 +603,30 @@ def test_duplicate_ids_are_assembled_per_folded_id(ids: dict[str, str], expected
     assert found == expected
     assert all(f.kind == "duplicate-id" and f.line == 2 for f in report.findings)
     assert report.notes_scanned == len(paths)
+
+
+@pytest.mark.parametrize(
+    ("frontmatter", "loads_yaml"),
+    [
+        ('id: "n"\nrelated: ["a", "b"]\n', False),  # the simple grammar: no YAML library
+        ('id: "n"\r\nrelated: ["a"]\r\n', False),  # CRLF too
+        ("id: n\nrelated:\n  - a\n", True),  # a block list: PyYAML reads it
+        ('id: "n" # comment\n', True),
+    ],
+)
+def test_check_loads_pyyaml_only_for_frontmatter_outside_the_simple_grammar(
+    tmp_path: Path, frontmatter: str, loads_yaml: bool
+) -> None:
+    """PyYAML takes ~30 ms to import: `check` of a vault in the simple grammar never pays it."""
+    import subprocess
+    import sys
+
+    (tmp_path / "n.md").write_bytes(f"\ufeff---\n{frontmatter}---\nSee [[a]] and `[[code]]`.\n".encode())
+    (tmp_path / "a.md").write_text("# A\n")
+    code = (
+        "import sys\nfrom vaulttools.cli import main\nsys.argv = ['vaulttools', '-C', sys.argv[1], 'check']\n"
+        "import os\nos._exit = lambda code: (print('yaml' in sys.modules, file=sys.stderr), sys.exit(0))\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert done.stderr.strip().splitlines()[-1] == str(loads_yaml), done.stderr

@@ -14,18 +14,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import yaml
-
 from vaulttools.resolve import stem_of
 
 if TYPE_CHECKING:
+    import yaml
+
     from vaulttools.links import Link
 
 BOM = "\ufeff"
 DEFAULT_LINK_PROPERTIES = frozenset({"related"})
 # `Note.line_col` counts newlines for this many calls, then builds the table of line starts.
 _COUNTED_LINE_COLS = 4
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class Region(NamedTuple):
@@ -293,11 +292,14 @@ def load_frontmatter_yaml(yaml_text: str) -> tuple[dict[str, Any] | None, str | 
 
 
 def _load_full_yaml(yaml_text: str) -> tuple[dict[str, Any] | None, str | None]:
-    """`load_frontmatter_yaml` for text outside the simple grammar: PyYAML plus vaulttools' own limits."""
+    """`load_frontmatter_yaml` for text outside the simple grammar: PyYAML plus vaulttools' own limits.
+    PyYAML is imported here, on first use: a vault in the simple grammar never loads it."""
     if "\t" in _leading_whitespace(yaml_text):
         return None, "tabs used for indentation (YAML forbids them)"
+    import yaml
+
     try:
-        data = yaml.load(yaml_text, Loader=_YAML_LOADER)
+        data = yaml.load(yaml_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         return None, _describe_yaml_error(exc)
     except RecursionError:

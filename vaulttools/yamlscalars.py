@@ -13,11 +13,12 @@ exact source span, in the scalar's own style (see `yamledit.format_scalar`).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import yaml
-
-_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if (
+    TYPE_CHECKING
+):  # PyYAML loads on first use: `check` of the simple frontmatter most vaults write never needs it
+    import yaml
 
 PLAIN = ""
 SINGLE = "'"
@@ -59,8 +60,10 @@ def compose_frontmatter(
     """The scalars of the YAML `text[start:end]` that may hold links (a value with `[[`, or the value or a
     list item of one of `link_properties`), and every `[[…]]` YAML reads as nested lists; None when the
     YAML does not compose (its links cannot be read)."""
+    import yaml
+
     try:
-        root = yaml.compose(text[start:end], Loader=_COMPOSER)
+        root = yaml.compose(text[start:end], Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, RecursionError):
         return None
     scalars: list[Scalar] = []
@@ -106,6 +109,8 @@ def compose_frontmatter(
 
 def _is_nested_pair(node: yaml.SequenceNode) -> bool:
     """A flow list whose first item is a flow list opening right after its `[`: `[[…` written bare."""
+    import yaml
+
     if not node.value:
         return False
     first = node.value[0]
