@@ -135,18 +135,30 @@ class LinkIndex:
         resolving each link once per worker (every target is new to a worker). Other path suffixes
         (`c/deep` for `a/b/c/deep.md`) are left to `resolve`. Worth its one pass over the index only before
         many notes are checked."""
-        learned = self._resolving_anywhere
-        for name, bucket in self._by_name.items():
-            if not name:
-                continue  # only `.md` itself: no target names it
-            if len(bucket) == 1 or len(set(bucket)) == 1:
-                _learn(learned, name)
-                _learn(learned, _full_key(bucket[0], name))
-            elif len(bucket) <= _MAX_TIED_TO_LEARN:  # which vault paths among names several files share
+        keys: list[str] = []
+        add = keys.append
+        for name, bucket in self._by_name.items():  # once per name of the vault: no call for most
+            if len(bucket) == 1:
+                add(name)
+                if "/" in bucket[0]:  # in a folder: its vault path too
+                    add(_full_key(bucket[0], name))
+            elif 1 < len(bucket) <= _MAX_TIED_TO_LEARN:  # which vault paths among names several files share
                 for path in bucket:
                     key = _full_key(path, name)
                     if set(self.files_at(key)) == {path}:
-                        _learn(learned, key)
+                        add(key)
+        self._resolving_anywhere.update(
+            [
+                key
+                for key in keys
+                if key.isascii()
+                and key
+                and " " < key[0] != "/"
+                and key[-1] > " "
+                and not key.startswith(("./", "../"))
+            ]
+        )
+        self._resolving_anywhere.update(filter(_learnable, [key for key in keys if not key.isascii()]))
 
     def notes_named(self, name: str) -> list[str]:
         """Notes whose file stem is `name` (folded), anywhere in the vault."""
@@ -286,17 +298,20 @@ _MAX_TIED_TO_LEARN = 64
 
 def _full_key(path: str, name: str) -> str:
     """The folded vault path of `path` as a target ends with `name`: without `.md` when `name` has it not."""
-    folded = fold(path)
-    return folded if folded.rpartition("/")[2] == name else folded[:-3]
+    folded = path.lower() if path.isascii() else fold(path)
+    size = len(name)
+    if folded.endswith(name) and (len(folded) == size or folded[-size - 1] == "/"):
+        return folded
+    return folded[:-3]
 
 
-def _learn(learned: set[str], key: str) -> None:
-    """Add a target key to the learned set, unless `resolve` would look up another key for it as written:
-    a leading `/`, `./` or `../`, surrounding whitespace, or a form folding changes."""
-    if not key or key.startswith(("/", "./", "../")) or key != key.strip():
-        return
-    if key.isascii() or fold(key) == key:
-        learned.add(key)
+def _learnable(key: str) -> bool:
+    """Whether a target written as `key` is looked up as `key` itself: not empty, no leading `/`, `./` or
+    `../`, no surrounding whitespace, a form folding keeps. (Keys starting or ending with a control
+    character are not learned either: `resolve` answers them when asked.)"""
+    if not key or key[0] <= " " or key[-1] <= " " or key[0] == "/" or key.startswith(("./", "../")):
+        return False
+    return key.isascii() or (key == key.strip() and fold(key) == key)
 
 
 def choose(candidates: list[str], key: str, source: str) -> Resolution:
