@@ -79,5 +79,8 @@ def test_normalize_links_repairs_only_suffix_misses(case: tuple[dict[str, str], 
             elif len(related) == 1 and "/" not in target and not target.startswith("."):
                 (only,) = related
                 # Left alone only where the repaired name would open another file (a closer namesake).
+                # The repair keeps the link's `.md` habit: `[text](Report-d4.md)` would become `Report.md`,
+                # which opens `Report.md.md` beside it rather than `a/Report.md`.
                 repaired = only.rpartition("/")[2].removesuffix(".md")
+                repaired += ".md" if target.lower().endswith(".md") else ""
                 assert oracle_resolve(files, repaired, source) not in (only,), (source, link)
