@@ -1,13 +1,17 @@
-"""A batch's bytes in a spool: the same change, read back exactly, pickled as plain bytes."""
+"""A batch's bytes in a spool: the same change, read back exactly, pickled as plain bytes (or, from a
+forked worker sharing the spool, as places in it)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import pickle
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from vaulttools.changes import FileChange, Spool
+from vaulttools.journal import fingerprints
 
 
 @pytest.mark.parametrize(
@@ -81,3 +85,52 @@ def test_two_threads_read_the_spool_at_once(tmp_path: Path) -> None:
     read_all()
     reader.join()
     assert wrong == []
+
+
+def test_forked_workers_spool_into_a_shared_spool(tmp_path: Path) -> None:
+    """After `share()`, changes spooled by forked processes come back as places in the same file (no
+    bytes cross the pipe) and read back exactly; appends from both processes never overlap."""
+    spool = Spool(tmp_path)
+    spool.share()
+    changes = [FileChange(f"{n}.md", bytes([n % 256]) * (n * 13 % 700), b"new" * n) for n in range(60)]
+    spool.keep(changes[0])  # the parent spools too, while the workers do
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+        returned = list(pool.map(_spooled_in_worker, [(spool, changes[i : i + 7]) for i in range(0, 60, 7)]))
+    sent = [change for part in returned for change, _ in part]
+    assert all(size < 400 for _, size in (pair for part in returned for pair in part))  # places, not bytes
+    assert [change._spool for change in sent] == [spool] * len(changes)
+    assert sent == changes
+
+
+def _spooled_in_worker(job: tuple[Spool, list[FileChange]]) -> list[tuple[FileChange, int]]:
+    spool, changes = job
+    spooled = [change.spooled(spool) for change in changes]
+    return [(change, len(pickle.dumps(change))) for change in spooled]
+
+
+def test_only_a_shared_spool_crosses_a_process_boundary(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="shared spool"):
+        pickle.dumps(Spool(tmp_path))
+    unshared = FileChange("a.md", b"old", b"new").spooled(Spool(tmp_path))
+    assert pickle.loads(pickle.dumps(unshared))._spool is None  # sent as its bytes
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        FileChange("a.md", b"a\r\nb\r\n", b"a\r\nc\r\n"),
+        FileChange("a.md", b"\xef\xbb\xbfold", b"\xef\xbb\xbfnew"),
+        FileChange("a.md", b"x" * 10_000, b"no final newline"),
+        FileChange("a.md", None, b"created"),
+    ],
+)
+def test_fingerprints_taken_in_a_worker_are_the_journals(change: FileChange, tmp_path: Path) -> None:
+    """A worker takes the batch's journal fingerprints (`fingerprinted`); they travel with the spooled
+    change and are exactly what the journal would take from its bytes."""
+    spool = Spool(tmp_path)
+    spool.share()
+    taken = change.fingerprinted()
+    assert change.fingerprints is None and taken.fingerprinted() is taken
+    assert taken.fingerprints == fingerprints(change.old, change.new) and taken == change
+    travelled = pickle.loads(pickle.dumps(taken.spooled(spool)))
+    assert (travelled._spool, travelled.fingerprints, travelled) == (spool, taken.fingerprints, change)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import os
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,9 @@ class Spool:
     touch the file. The file has no name (or loses it at once) and vanishes with the process, so a crash
     leaves nothing behind. It is created on first use in `root`'s state folder (on the vault's disk rather
     than in a RAM-backed /tmp), or the system's temporary folder if that folder cannot be made.
+
+    After `share()`, processes forked from this one spool into the same file (each append under a lock),
+    and a change they send back names this spool: its bytes stay in the file instead of crossing a pipe.
     """
 
     def __init__(self, root: Path | None = None, memory_budget: int | None = None) -> None:
@@ -37,6 +42,15 @@ class Spool:
         self._held = 0
         self._file: Any = None
         self._end = 0
+        self._shared = False
+        self._token = next(_SPOOL_TOKENS)
+        _SPOOLS[self._token] = self
+
+    def __reduce__(self) -> tuple[Callable[[int], Spool], tuple[int]]:
+        # A change sent back by a forked worker names the spool they share, not a copy of it.
+        if not self._shared:
+            raise TypeError("only a shared spool (`Spool.share`) may cross a process boundary")
+        return _spool_numbered, (self._token,)
 
     def keep(self, change: FileChange) -> FileChange:
         """`change` as it is while the bytes held stay within the budget, else spooled."""
@@ -45,6 +59,15 @@ class Spool:
             self._held += size
             return change
         return change.spooled(self)
+
+    def share(self) -> None:
+        """Open the file now, so that processes forked after this spool into it too."""
+        self._open()
+        self._shared = True
+
+    @property
+    def shared(self) -> bool:
+        return self._shared
 
     def _open(self) -> Any:
         if self._file is None:
@@ -60,6 +83,8 @@ class Spool:
 
     def put(self, data: bytes) -> tuple[int, int]:
         descriptor = self._open().fileno()
+        if self._shared:
+            return _append_locked(descriptor, data)
         place = (self._end, len(data))
         written = 0
         while written < len(data):
@@ -80,6 +105,30 @@ class Spool:
             chunks.append(chunk)
             read += len(chunk)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+_SPOOL_TOKENS = itertools.count()
+_SPOOLS: weakref.WeakValueDictionary[int, Spool] = weakref.WeakValueDictionary()
+
+
+def _spool_numbered(token: int) -> Spool:
+    return _SPOOLS[token]
+
+
+def _append_locked(descriptor: int, data: bytes) -> tuple[int, int]:
+    """Write `data` at the end of a file other processes append to as well: the end is read and written
+    under an exclusive lock (a record lock, held per process), so no two appends overlap."""
+    import fcntl
+
+    fcntl.lockf(descriptor, fcntl.LOCK_EX)
+    try:
+        end = os.fstat(descriptor).st_size
+        written = 0
+        while written < len(data):
+            written += os.pwrite(descriptor, memoryview(data)[written:], end + written)
+    finally:
+        fcntl.lockf(descriptor, fcntl.LOCK_UN)
+    return end, len(data)
 
 
 # Bytes of planned changes a batch holds in memory before it spools the rest (see `Spool`): the new bytes
@@ -140,6 +189,16 @@ class FileChange:
             twin._old = self._old  # small: cheaper to hold than to read back and hash again
         else:
             twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints["old_sha256"], len(self._old))
+        return twin
+
+    def fingerprinted(self) -> FileChange:
+        """The same change with its journal fingerprints taken now (see `old_left_on_disk`): a planner's
+        worker process calls this, so the hashing runs on every core, not in the batch."""
+        if self._fingerprints is not None:
+            return self
+        twin = FileChange(self.path, None, None, self.new_path)
+        twin._old, twin._new, twin._spool = self._old, self._new, self._spool
+        twin._fingerprints = fingerprints(self.old, self.new)
         return twin
 
     def spooled(self, spool: Spool) -> FileChange:
@@ -261,8 +320,12 @@ class FileChange:
         return f"FileChange(path={self.path!r}, old={old!r}, new={self.new!r}, new_path={self.new_path!r})"
 
     def __reduce__(self) -> tuple:
-        # Worker processes send changes back by pickling: always as bytes (a spool belongs to one process);
-        # old bytes left on disk stay there, and the fingerprints taken with them travel along.
+        # Worker processes send changes back by pickling: as bytes (a spool belongs to one process), unless
+        # they sit in a spool the worker shares with the process it sends them to: then as places in it.
+        # Old bytes left on disk stay there, and the fingerprints taken with them travel along.
+        if self._spool is not None and self._spool.shared:
+            places = (self._old, self._new, self._spool)
+            return (_shared_spool_change, (self.path, *places, self.new_path, self._fingerprints))
         old = self.old_on_disk or self.old
         return (_rebuilt_change, (self.path, old, self.new, self.new_path, self._fingerprints))
 
@@ -277,6 +340,19 @@ def _rebuilt_change(
     change = FileChange(path, None, new, new_path)
     change._old = old
     change._fingerprints = taken
+    return change
+
+
+def _shared_spool_change(
+    path: str,
+    old: tuple[int, int] | OnDisk | None,
+    new: tuple[int, int] | None,
+    spool: Spool,
+    new_path: str | None,
+    taken: dict[str, Any] | None,
+) -> FileChange:
+    change = FileChange(path, None, None, new_path)
+    change._old, change._new, change._spool, change._fingerprints = old, new, spool, taken
     return change
 
 

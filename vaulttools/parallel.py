@@ -54,17 +54,13 @@ def iter_chunks(
     before the next arrives, instead of holding every result at once."""
     global _WORKER_JOB
     jobs = max(os.cpu_count() or 1, FORCED_JOBS)
-    fork = jobs >= 2 and len(paths) >= PARALLEL_THRESHOLD
-    if fork:
-        import multiprocessing  # only big runs need these: keep start-up light
-
-        fork = "fork" in multiprocessing.get_all_start_methods()
-    if not fork:
+    if not forks_for(len(paths)):
         for start in range(0, len(paths), SERIAL_CHUNK):
             yield work(paths[start : start + SERIAL_CHUNK])
         if not paths:
             yield work(paths)
         return
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     size = min(MAX_CHUNK, max(MIN_CHUNK, len(paths) // (jobs * 8)))
@@ -91,6 +87,15 @@ def iter_chunks(
                     on_progress(label, done, len(paths))
     finally:
         _WORKER_JOB = None
+
+
+def forks_for(count: int) -> bool:
+    """Whether `iter_chunks` works through `count` notes in forked workers (else in this process)."""
+    if max(os.cpu_count() or 1, FORCED_JOBS) < 2 or count < PARALLEL_THRESHOLD:
+        return False
+    import multiprocessing  # only big runs need it: keep start-up light
+
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _run_chunk(paths: list[str]) -> list[Any]:

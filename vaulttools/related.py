@@ -37,7 +37,7 @@ from vaulttools.facts import facts_of_record
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
-from vaulttools.parallel import iter_chunks, release_freed_memory
+from vaulttools.parallel import forks_for, iter_chunks, release_freed_memory
 from vaulttools.planning import note_change
 from vaulttools.related_index import (
     RelatedIndex,
@@ -575,6 +575,12 @@ def related_section_change(
     return action, edit
 
 
+# Bytes of planned changes sync-related holds in memory before it spools the rest (`Spool`): its workers
+# spool what they plan themselves, so this bounds only a vault planned in one process (under
+# `parallel.PARALLEL_THRESHOLD` notes); the planning's own memory comes on top of it.
+RELATED_SPOOL_BUDGET = 128 * 2**20
+
+
 def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> BatchPlan[RelatedPlanReport]:
     """One batch: every grouped note's section made to list its best candidates.
 
@@ -584,15 +590,20 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
     on every core: scoring (a block of notes per sparse product), reading and verifying are per chunk of
     notes, the index is shared by the forked workers.
     """
-    settings, spool = vault.settings, Spool(vault.root)
+    settings, spool = vault.settings, Spool(vault.root, RELATED_SPOOL_BUDGET)
     links = (settings.use_markdown_links, settings.new_link_format)
+    paths = scan.index.paths
+    if forks_for(len(paths)):
+        spool.share()  # the workers spool what they plan: a change's bytes cross no pipe
 
     def plan_chunk(paths: list[str]) -> list[tuple[str, FileChange]]:
-        return _plan_notes(vault, scan, config, paths, links)
+        planned = _plan_notes(vault, scan, config, paths, links)
+        if spool.shared:  # in a forked worker: the batch's hashing done here too, on every core
+            return [(action, change.fingerprinted().spooled(spool)) for action, change in planned]
+        return planned
 
     changes: list[FileChange] = []
     outcome: dict[str, list[str]] = {ADDED: [], UPDATED: [], REMOVED: []}
-    paths = scan.index.paths
     if settings.new_link_format == "shortest":
         scan.unique_names()  # counted here, once, not by every chunk of the workers
     for planned in iter_chunks(

@@ -1,0 +1,116 @@
+"""sync-related planned in forked workers: each worker spools the changes it plans into the batch's shared
+spool and takes their journal fingerprints, so only places and digests cross the pipe. The batch then
+writes exactly the bytes one process would have, and still refuses a note another program changed after
+the plan read it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, git_vault_of, snapshot
+from tests.helpers import assert_clean, commits
+from vaulttools import changes, parallel
+from vaulttools.batch import BatchOptions, run_batch
+from vaulttools.changes import BatchPlan
+from vaulttools.errors import EditConflict
+from vaulttools.journal import fingerprints
+from vaulttools.related import plan_sync_related
+from vaulttools.vault import Vault
+
+BOM = "\ufeff".encode()
+FRONTMATTER = b'---\narticleStem: "a"\n---\n'
+# Group "a" names both notes of group "b" in its text, so every note of "a" gets a section: each in its
+# own hostile shape (CRLF, a BOM, no final newline, non-ASCII text, a note larger than a journal block
+# whose stale section is rewritten).
+NOTES = {
+    "b/target-one.md": b'---\narticleStem: "b"\n---\nThe first target.\n',
+    "b/target-two.md": b'---\narticleStem: "b"\n---\nThe second target.\n',
+    "c/other.md": b'---\narticleStem: "c"\n---\nUnrelated words entirely.\n',
+    "a/crlf.md": b'---\r\narticleStem: "a"\r\n---\r\nOn target one and target two.\r\n',
+    "a/bom.md": BOM + FRONTMATTER + b"On target one and target two.\n",
+    "a/no-final-newline.md": FRONTMATTER + b"On target one and target two.",
+    "a/accents.md": FRONTMATTER + "Caf\u00e9 \u2014 target one, target two \U0001f600\n".encode(),
+    "a/big.md": FRONTMATTER
+    + b"word " * 3000
+    + b"\ntarget one, target two\n\n## Related across articles\n- [[old-entry]]\n",
+}
+ENTRIES = b"## Related across articles\n- [[target-one]]\n- [[target-two]]\n"
+EXPECTED = {
+    **NOTES,
+    "a/crlf.md": NOTES["a/crlf.md"] + b"\r\n\r\n" + ENTRIES.replace(b"\n", b"\r\n"),
+    "a/bom.md": NOTES["a/bom.md"] + b"\n\n" + ENTRIES,
+    "a/no-final-newline.md": NOTES["a/no-final-newline.md"] + b"\n\n\n" + ENTRIES.removesuffix(b"\n"),
+    "a/accents.md": NOTES["a/accents.md"] + b"\n\n" + ENTRIES,
+    "a/big.md": NOTES["a/big.md"].replace(b"- [[old-entry]]\n", ENTRIES.split(b"\n", 1)[1]),
+}
+REWRITTEN = sorted(path for path in NOTES if EXPECTED[path] != NOTES[path])
+
+
+def _in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plan on forked workers, as a big vault is, with the spool's memory budget spent at once."""
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
+    monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    monkeypatch.setattr(changes, "SPOOL_MEMORY_BUDGET", 0)
+
+
+def _planned_in_workers(vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> BatchPlan:
+    _in_workers(monkeypatch)
+    plan = plan_sync_related(Vault(vault_dir))
+    assert sorted(change.path for change in plan.changes) == REWRITTEN
+    spools = {id(change._spool) for change in plan.changes}
+    assert len(spools) == 1 and plan.changes[0]._spool is not None and plan.changes[0]._spool.shared
+    for change in plan.changes:  # hashed by the workers: the batch hashes nothing
+        assert change.fingerprints == fingerprints(change.old, change.new)
+    return plan
+
+
+def test_workers_spool_and_fingerprint_every_hostile_note_byte_for_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    plan = _planned_in_workers(vault_dir, monkeypatch)
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert snapshot(vault_dir) == EXPECTED
+    assert_clean(vault_dir)
+    for path in REWRITTEN:  # committed exactly as written
+        assert git(vault_dir, "rev-parse", f"HEAD:{path}") == git(vault_dir, "hash-object", path)
+    assert plan_sync_related(Vault(vault_dir)).changes == []  # a second run writes nothing
+
+
+def test_serial_planning_keeps_changes_in_memory_within_its_budget(tmp_path: Path) -> None:
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    plan = plan_sync_related(Vault(vault_dir))
+    assert all(change._spool is None and change.fingerprints is None for change in plan.changes)
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert snapshot(vault_dir) == EXPECTED
+
+
+def _typed(path: Path) -> None:
+    path.write_bytes(path.read_bytes() + b"typed meanwhile\n")
+
+
+def _same_size(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:-2] + (b"!!" if data[-2:] != b"!!" else b"??"))
+
+
+@pytest.mark.parametrize("meanwhile", [_typed, _same_size, Path.unlink])
+@pytest.mark.parametrize("victim", ["a/crlf.md", "a/big.md", "a/no-final-newline.md"])
+def test_a_note_changed_after_the_workers_read_it_refuses_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[Path], None], victim: str
+) -> None:
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    plan = _planned_in_workers(vault_dir, monkeypatch)
+    meanwhile(vault_dir / victim)
+    git(vault_dir, "add", "-A")
+    git(vault_dir, "commit", "-q", "-m", "another program")  # committed: only the bytes can tell
+    before = snapshot(vault_dir)
+    with pytest.raises(EditConflict, match=f"{victim} was changed by another program since vaulttools"):
+        run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert snapshot(vault_dir) == before  # the other program's bytes (or deletion) stay, ours are put back
+    assert commits(vault_dir) == 2
+    assert not (vault_dir / ".vaulttools" / "journal").exists()
