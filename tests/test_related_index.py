@@ -21,15 +21,15 @@ from vaulttools.related_rank import IndexRow, LinkPlaces, WordNumbers
 WORDS = ["alpha", "beta", "gamma", "delta", "zebra", "stripes", "omega", "kappa", "lambda", "sigma"]
 
 
-def random_vault(seed: int, count: int) -> list[ScoringFacts]:
+def random_vault(seed: int, count: int, two_groups: float = 0.1) -> list[ScoringFacts]:
     """Notes with words, names made of those words (so some are mentioned), tags, links and groups, a few
-    notes in two groups."""
+    notes (a share of `two_groups`) in two groups."""
     rng = random.Random(seed)
     paths = [f"{rng.choice(WORDS)}-{rng.choice(WORDS)}-{i:03d}.md" for i in range(count)]
     notes = []
     for path in paths:
         group: str | tuple[str, ...] = f"g{rng.randrange(count // 5)}"
-        if rng.random() < 0.1:
+        if rng.random() < two_groups:
             group = (group, f"g{rng.randrange(count // 5)}")
         words = " ".join(f"{w}*{rng.randrange(1, 4)}" for w in rng.sample(WORDS, rng.randrange(1, 7)))
         notes.append(
@@ -58,15 +58,17 @@ CONFIGS = {
 }
 
 
+@pytest.mark.parametrize("two_groups", [0.1, 0.0])  # 0.0: every note in one group (a narrower table)
 @pytest.mark.parametrize("block", [1, 7, 512])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("seed", range(3))
 def test_blocks_choose_what_the_one_note_walk_ranks(
-    seed: int, name: str, block: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, name: str, block: int, two_groups: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(related_index, "SCORE_BLOCK", block)
     config = CONFIGS[name]
-    index = build_index(random_vault(seed, 90))
+    index = build_index(random_vault(seed, 90, two_groups))
+    assert index.group_table.shape[1] == (1 if two_groups == 0.0 else 2)
     chosen = top_candidates_of(
         index, list(range(index.total)), weights_of(config), config.limit, config.min_score
     )
