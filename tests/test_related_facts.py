@@ -282,3 +282,51 @@ def test_scan_on_every_core_is_the_serial_scan(
     assert sorted(note.path for note in serial.unparsable) == ["binary.md", "broken.md"]
     assert serial.ungrouped >= 1  # loose.md
     assert _index_state(chunked) == _index_state(serial)
+
+
+# Links whose answer depends on the linking note's folder or on the note itself, from notes in several
+# folders: relative paths, names two folders share, path-qualified names, a blank target (the note itself),
+# self links, links inside the related section, links in code (opaque), attachments and broken links.
+FOLDER_NOTES = {
+    "one/same.md": b'---\narticleStem: "a"\n---\n[[same]] [[../two/same]] [[./near]] [[ ]] [[two/same]]\n',
+    "one/near.md": b'---\narticleStem: "a"\n---\n[[near]] [[same]] [x](../two/same.md) [[pic.png]] [[none]]\n',
+    "two/same.md": b'---\narticleStem: "b"\n---\n[[same]] [[./near]] [[../one/near]] `[[unique]]`\n',
+    "two/near.md": b'---\narticleStem: "b"\n---\n[[same]] [[unique]] [[/one/same]]\n\n'
+    b"## Related across articles\n- [[unique]]\n",
+    "unique.md": b'---\narticleStem: "c"\n---\n[[near]] [[ same ]] [[two/near|alias]]\n',
+    "pic.png": b"\x89PNG",
+}
+
+
+def test_target_places_are_the_resolved_paths_of_each_note(tmp_path: Path) -> None:
+    """Each note's targets, resolved once per folder and kept as places, are the paths the link index
+    resolves that note's links to (its section, opaque links and itself left out), in path order."""
+    from vaulttools.related import ScanContext, _target_places
+    from vaulttools.resolve import RESOLVED
+
+    vault_root = tmp_path / "vault"
+    for path, data in FOLDER_NOTES.items():
+        (vault_root / path).parent.mkdir(parents=True, exist_ok=True)
+        (vault_root / path).write_bytes(data)
+    vault = Vault(vault_root)
+    context = ScanContext.of(vault.index, vault.config.related, vault.read_bytes)
+    seen = set()
+    for facts in [*vault.iter_facts(), *vault.iter_facts()]:  # twice: the second from remembered places
+        skip_from, skip_to = facts.section
+        written = [
+            link.target
+            for link in facts.links
+            if link.opaque is None and link.target and not skip_from <= link.start < skip_to
+        ]
+        resolved = {r.path for r in vault.index.resolve_many(written, facts.path) if r.status == RESOLVED}
+        expected = sorted(resolved - {facts.path})
+        got = _target_places(facts, facts.section, context)
+        assert got == context.link_places.packed(expected), facts.path
+        seen.update(expected)
+    assert {"one/same.md", "two/same.md", "one/near.md", "two/near.md", "pic.png", "unique.md"} <= seen
+    # A blank target (the parser writes none, a hand-made fact may) means each note itself: never kept.
+    from vaulttools.facts import LinkFact
+
+    blank = (LinkFact("wikilink", 30, 35, " ", 4, 1, "[[ ]]", None, ""),)
+    for path in ("one/same.md", "one/near.md"):
+        assert _target_places(file_facts(path, {}, links=blank), (-1, -1), context) == b""

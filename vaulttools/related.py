@@ -19,6 +19,7 @@ never evidence, nor do they count as the note linking a candidate, so the output
 
 from __future__ import annotations
 
+import array
 import posixpath
 import re
 from collections import Counter
@@ -32,8 +33,8 @@ from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
 from vaulttools.config import RelatedConfig
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
+from vaulttools.facts import LINK_OPAQUE, LINK_START, LINK_TARGET, LINK_WRITTEN, scan_view_of_record
 from vaulttools.facts import NoteFacts as FileFacts
-from vaulttools.facts import facts_of_record
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
@@ -413,12 +414,13 @@ class ScanContext(NamedTuple):
     config: RelatedConfig
     read_raw: Callable[[str], bytes]
     link_places: LinkPlaces  # every file a link may reach: a resolved target travels as its place
+    folder_places: dict[str, dict[str, int]]  # per folder: each target's place, -1 when it resolves to none
 
     @classmethod
     def of(
         cls, link_index: LinkIndex, config: RelatedConfig, read_raw: Callable[[str], bytes]
     ) -> ScanContext:
-        return cls(link_index, config, read_raw, LinkPlaces.of(link_index.paths))
+        return cls(link_index, config, read_raw, LinkPlaces.of(link_index.paths), {})
 
 
 @dataclass
@@ -450,7 +452,7 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
     """`scan_facts` of some notes, before their rows join the vault's. No note is parsed here. Bytes are
     read only for the rare note that does not decode or whose frontmatter does not parse, to tell whether
     it names the group property (then it is reported)."""
-    config, link_index = context.config, context.link_index
+    config = context.config
     by_folder = config.group_by == "folder"
     needle = config.group_property.encode("utf-8")
     found = ScannedChunk([], [])
@@ -479,13 +481,15 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
             sorted(names.setdefault(tag, tag) for tag in tags_of(properties).union(facts.inline_tags))
         )
         section = facts.section
-        targets = context.link_places.packed(_resolved_targets(facts, section, link_index))
+        targets = _target_places(facts, section, context)
         groups = tuple(names.setdefault(g, g) for g in groups)
         found.rows.append(IndexRow(path, groups, tags, targets, numbers.numbered(facts.words)))
         if section[0] >= 0:
             found.sections[path] = section
             inside = sorted(
-                (link.start, link.written) for link in facts.links if section[0] <= link.start < section[1]
+                (link[LINK_START], link[LINK_WRITTEN])
+                for link in facts.links
+                if section[0] <= link[LINK_START] < section[1]
             )
             found.listed[path] = tuple(written for _, written in inside)
     found.words = list(numbers.number)
@@ -548,19 +552,40 @@ def require_groups(scan: RelatedScan, config: RelatedConfig) -> None:
     )
 
 
-def _resolved_targets(facts: FileFacts, section: tuple[int, int], link_index: LinkIndex) -> tuple[str, ...]:
-    """The paths a note links (resolved, itself left out), by name; links in its related section do not count."""
+def _target_places(facts: FileFacts, section: tuple[int, int], context: ScanContext) -> bytes:
+    """The places (`LinkPlaces`) of the files a note links, sorted, itself left out, packed; links in its
+    related section do not count. Each target is resolved once per folder (what an answer depends on)
+    and remembered as its place, so most links cost a dictionary lookup."""
     path = facts.path
     skip_from, skip_to = section
-    targets = [
-        link.target
+    targets = {
+        link[LINK_TARGET]
         for link in facts.links
-        if link.opaque is None and link.target and not skip_from <= link.start < skip_to
-    ]
-    # One folder memo lookup per target (`resolve_many`): most targets were resolved from this folder before.
-    found = {found.path for found in link_index.resolve_many(targets, path) if found.status == RESOLVED}
-    found.discard(path)
-    return tuple(sorted(found))  # type: ignore[arg-type]  # a resolved link has a path
+        if link[LINK_OPAQUE] is None and link[LINK_TARGET] and not skip_from <= link[LINK_START] < skip_to
+    }
+    folder = path[: path.rfind("/") + 1]
+    known = context.folder_places.get(folder)
+    if known is None:
+        known = context.folder_places[folder] = {}
+    places = set()
+    for target in targets:
+        place = known.get(target)
+        if place is None:
+            if not target.strip():
+                continue  # resolves to the note itself, whichever it is: never remembered, never a target
+            place = known[target] = _place_of(context, target, path)
+        if place >= 0:
+            places.add(place)
+    places.discard(context.link_places.place[path])
+    return array.array("i", sorted(places)).tobytes()  # places in path order: sorted as the paths are
+
+
+def _place_of(context: ScanContext, target: str, source: str) -> int:
+    """The place of the one file `target` (written in `source`) resolves to, -1 for none."""
+    found = context.link_index.resolve(target, source)
+    if found.status != RESOLVED or found.path is None:
+        return -1
+    return context.link_places.place[found.path]
 
 
 def related_section_change(
@@ -710,7 +735,7 @@ def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
 
     def scan_part(paths: list[str]) -> list[ScannedChunk]:
         # Each record is let go once read (in this process; a forked worker drops only its copy).
-        return [scan_chunk((facts_of_record(records.pop(path)) for path in paths), context)]
+        return [scan_chunk((scan_view_of_record(records.pop(path)) for path in paths), context)]
 
     def scanned() -> Iterator[ScannedChunk]:
         for part in iter_chunks(
