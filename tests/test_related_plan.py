@@ -3,6 +3,7 @@ called without a vault on disk, and the typed report of its plan."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,16 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("raw", "entries", "known", "action", "expected"), CASES)
+# The same cases with spans known to be found in these very bytes (`KnownSection.exact`): the section is
+# taken from the span, not looked for, with the same outcome; a span that does not fit is still looked for.
+EXACT_CASES = [
+    (raw, entries, replace(known, exact=True), action, expected)
+    for raw, entries, known, action, expected in CASES
+    if known is not None
+]
+
+
+@pytest.mark.parametrize(("raw", "entries", "known", "action", "expected"), CASES + EXACT_CASES)
 def test_related_section_change(
     raw: bytes, entries: list[str], known: KnownSection | None, action: str, expected: bytes
 ) -> None:

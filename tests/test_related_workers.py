@@ -114,3 +114,41 @@ def test_a_note_changed_after_the_workers_read_it_refuses_the_batch(
     assert snapshot(vault_dir) == before  # the other program's bytes (or deletion) stay, ours are put back
     assert commits(vault_dir) == 2
     assert not (vault_dir / ".vaulttools" / "journal").exists()
+
+
+def test_a_section_span_is_trusted_only_for_the_bytes_it_was_found_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planning takes an existing section from the span the facts cache found (no second look through the
+    note's headings) only when the note's stamp is still the cached one: a note saved after the scan is
+    looked through again, and its section planned from its new bytes."""
+    from vaulttools import related
+    from vaulttools.related import plan_related, related_config, scan_related
+
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    seen: dict[str, bool] = {}
+    real = related.related_section_change
+
+    def spying(note, heading, entries, known=None):  # type: ignore[no-untyped-def]
+        if known is not None:
+            seen[note.path] = known.exact
+        return real(note, heading, entries, known)
+
+    monkeypatch.setattr(related, "related_section_change", spying)
+    vault = Vault(vault_dir)
+    config = related_config(vault.config.related, None)
+    scan = scan_related(vault, config)
+    saved = NOTES["a/big.md"].replace(b"word word", b"A heading moved:\n\n## Related across articles\n", 1)
+    (vault_dir / "a/big.md").write_bytes(saved)  # the stamp changes (size, mtime or ctime)
+    plan = plan_related(vault, scan, config)
+    assert seen == {"a/big.md": False}
+    [change] = [change for change in plan.changes if change.path == "a/big.md"]
+    assert change.old == saved and change.new == saved.replace(
+        b"- [[old-entry]]\n", ENTRIES.split(b"\n", 1)[1]
+    )
+    seen.clear()
+    git(vault_dir, "checkout", "a/big.md")
+    fresh = Vault(vault_dir)
+    plan = plan_related(fresh, scan_related(fresh, config), config)
+    assert seen == {"a/big.md": True}
+    assert [change.new for change in plan.changes if change.path == "a/big.md"] == [EXPECTED["a/big.md"]]

@@ -276,18 +276,24 @@ def section_is_current(note: Note, span: tuple[int, int], entries: list[str]) ->
     return _already_lists(text, note.newline, section_at(text, start, end), _listing(entries, note.newline))
 
 
-def section_edit(note: Note, heading: str, entries: list[str]) -> tuple[Edit | None, str]:
+# `section_edit`'s default: the section is looked for in the note (`find_section`).
+FIND = object()
+
+
+def section_edit(
+    note: Note, heading: str, entries: list[str], section: Section | object | None = FIND
+) -> tuple[Edit | None, str]:
     """The one edit that makes the note's related section list `entries`, and what it does.
 
     Appends a new section after two blank lines, rewrites only the list lines of an existing one, or (no
     entries) removes a generated section with the blank lines before it. Returns (None, UNCHANGED) when the
-    note already says exactly this.
+    note already says exactly this. `section`: the note's section when already known (`_known_section`).
     """
     text, nl = note.text, note.newline
     listing = _listing(entries, nl)
     # A note that ends without a newline keeps ending without one: only the section's own bytes change.
     unterminated = bool(text) and not text.endswith("\n")
-    section = find_section(note, heading)
+    section = find_section(note, heading) if section is FIND else cast(Section | None, section)
     if section is None:
         if not entries:
             return None, UNCHANGED
@@ -378,6 +384,9 @@ class KnownSection:
 
     span: tuple[int, int]
     listed: tuple[str, ...]
+    # The facts were taken from these very bytes (the note's stamp is the cached one): the span is where
+    # `find_section` finds the section, so the note's headings need not be looked through again.
+    exact: bool = False
 
 
 @dataclass
@@ -391,6 +400,8 @@ class RelatedScan:
     ungrouped: int
     resolve: Callable[[str, str], str | None]
     link_paths: Iterable[str] = ()  # every file a link may reach (the link index's paths)
+    # The stamp (`facts.stamp_of`) of the bytes each section's span was found in.
+    section_stamps: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
     _unique: frozenset[str] | None = field(default=None, repr=False, compare=False)
     # The entries written so far, by link style (`_entry_writer`): kept for every chunk a process plans.
     _entries: dict[tuple[bool, str], Callable[[str, str], str]] = field(
@@ -432,6 +443,7 @@ class ScannedChunk:
     words: list[str]  # the words of the chunk's word numbers, by number
     sections: dict[str, tuple[int, int]] = field(default_factory=dict)
     listed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    section_stamps: dict[str, tuple[int, ...]] = field(default_factory=dict)
     unparsable: list[UnparsableNote] = field(default_factory=list)
     ungrouped: int = 0
 
@@ -486,6 +498,7 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
         found.rows.append(IndexRow(path, groups, tags, targets, numbers.numbered(facts.words)))
         if section[0] >= 0:
             found.sections[path] = section
+            found.section_stamps[path] = facts.stamp
             inside = sorted(
                 (link[LINK_START], link[LINK_WRITTEN])
                 for link in facts.links
@@ -502,6 +515,7 @@ def assemble_scan(chunks: Iterable[ScannedChunk], context: ScanContext) -> Relat
     rows: list[IndexRow] = []
     sections: dict[str, tuple[int, int]] = {}
     listed: dict[str, tuple[str, ...]] = {}
+    stamps: dict[str, tuple[int, ...]] = {}
     unparsable: list[UnparsableNote] = []
     ungrouped = 0
     names: dict[str, str] = {}  # one string per tag or group across chunks, as within one
@@ -515,11 +529,13 @@ def assemble_scan(chunks: Iterable[ScannedChunk], context: ScanContext) -> Relat
             rows.append(IndexRow(path, groups, tags, targets, (numbered, counts)))
         sections.update(chunk.sections)
         listed.update(chunk.listed)
+        stamps.update(chunk.section_stamps)
         unparsable.extend(chunk.unparsable)
         ungrouped += chunk.ungrouped
     index = _built_index(rows, context.config.common_share, numbers, context.link_places)
     resolve = cached_resolver(context.link_index)
-    return RelatedScan(index, sections, listed, unparsable, ungrouped, resolve, context.link_places.paths)
+    paths = context.link_places.paths
+    return RelatedScan(index, sections, listed, unparsable, ungrouped, resolve, paths, section_stamps=stamps)
 
 
 def _built_index(
@@ -596,8 +612,20 @@ def related_section_change(
     from its text alone, without looking for headings, code or links."""
     if known is not None and known.listed == tuple(entries) and section_is_current(note, known.span, entries):
         return UNCHANGED, None
-    edit, action = section_edit(note, heading, entries)
+    edit, action = section_edit(note, heading, entries, _known_section(note, known))
     return action, edit
+
+
+def _known_section(note: Note, known: KnownSection | None) -> Section | object | None:
+    """The section at the span the facts found in these very bytes (`KnownSection.exact`); `FIND` when
+    the span is not known to fit them (no facts, or facts of other bytes): then `find_section` looks."""
+    if known is None or not known.exact:
+        return FIND
+    start, end = known.span
+    text = note.text
+    if not (0 <= start < end <= len(text)) or text[start] != "#":
+        return FIND  # cannot happen for the bytes the span was found in; looked for rather than trusted
+    return section_at(text, start, end)
 
 
 # Bytes of planned changes sync-related holds in memory before it spools the rest (`Spool`): its workers
@@ -662,24 +690,26 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
 def _plan_notes(
     vault: Vault, scan: RelatedScan, config: RelatedConfig, paths: list[str], links: tuple[bool, str]
 ) -> list[tuple[str, FileChange]]:
-    """(action, change) for each of `paths` whose section changes."""
+    """(action, change) for each of `paths` whose section changes. Each note is read here, once, and
+    let go once planned."""
     index = scan.index
     numbers = [index.number[path] for path in paths]
     best = top_candidates_of(index, numbers, weights_of(config), config.limit, config.min_score)
     entries_of = _entry_writer(scan, links)
+    link_properties = vault.config.link_property_set
     planned: list[tuple[str, FileChange]] = []
     for path, chosen in zip(paths, best, strict=True):
         entries = [entries_of(path, candidate.path) for candidate in chosen]
         span = scan.sections.get(path)
         if span is None and not entries:
             continue
-        known = KnownSection(span, scan.listed[path]) if span is not None else None
-        note = vault.note(path)
-        try:
-            action, edit = related_section_change(note, config.heading, entries, known)
-            change = note_change(note, [edit]) if edit is not None else None
-        finally:
-            vault.forget(path)
+        stamp, raw = vault.read_stamped(path)
+        note = Note(path, raw, link_properties)
+        known = None
+        if span is not None:
+            known = KnownSection(span, scan.listed[path], stamp == scan.section_stamps.get(path))
+        action, edit = related_section_change(note, config.heading, entries, known)
+        change = note_change(note, [edit]) if edit is not None else None
         if change is not None:
             planned.append((action, change))
     return planned
