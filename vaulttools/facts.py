@@ -18,7 +18,7 @@ import marshal
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from vaulttools.config import RELATED_HEADING
 from vaulttools.files import read_all, state_dir
@@ -251,7 +251,10 @@ def scan_view_of_record(record: tuple) -> NoteFacts:
 
 
 # Positions of a link's fields in a `LinkFact` (and in the plain tuples `scan_view_of_record` leaves).
-LINK_START, LINK_TARGET, LINK_WRITTEN, LINK_OPAQUE = 1, 3, 6, 7
+LINK_START: Final = 1
+LINK_TARGET: Final = 3
+LINK_WRITTEN: Final = 6
+LINK_OPAQUE: Final = 7
 
 
 def parse_records(
