@@ -1,13 +1,16 @@
-"""The facts cache: kept by stamp, and by content when only the stamp changed (checkout, undo, touch)."""
+"""The facts cache: kept by stamp, and by content when only the stamp changed (checkout, undo, touch); its
+file written and read in parts."""
 
 from __future__ import annotations
 
+import marshal
 import os
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import FIXTURES, make_git_vault
+from vaulttools import facts
 from vaulttools.vault import Vault
 
 
@@ -50,3 +53,38 @@ def test_changed_bytes_are_parsed_again(tmp_path: Path, monkeypatch: pytest.Monk
     facts = {f.path: f for f in Vault(vault).facts()}
     assert parsed == [paths[0]]
     assert "somewhere-new" in [link.target for link in facts[paths[0]].links]
+
+
+RECORDS = {f"n{n:04d}.md": (f"n{n:04d}.md", (n, 2, 3, 4), None, b"\x00" * n) for n in range(23)}
+
+
+@pytest.mark.parametrize("part", [1, 5, 23, 4096])
+def test_the_cache_is_written_and_read_in_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part: int
+) -> None:
+    """However many parts the records take, they read back whole and in their order."""
+    monkeypatch.setattr(facts, "CACHE_PART", part)
+    facts.save_cache(tmp_path, "print", RECORDS)
+    loaded = facts.load_cache(tmp_path, "print")
+    assert loaded == RECORDS and list(loaded) == list(RECORDS)
+    assert facts.load_cache(tmp_path, "another print") == {}
+    facts.save_cache(tmp_path, "print", {})
+    assert facts.load_cache(tmp_path, "print") == {}
+
+
+@pytest.mark.parametrize("damage", ["cut", "garbage", "empty", "old format"])
+def test_a_damaged_or_foreign_cache_reads_as_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    monkeypatch.setattr(facts, "CACHE_PART", 5)
+    facts.save_cache(tmp_path, "print", RECORDS)
+    [file] = (tmp_path / ".vaulttools" / "cache").iterdir()
+    data = file.read_bytes()
+    damaged = {
+        "cut": data[: len(data) - 7],  # the last part ends early
+        "garbage": data[:40] + b"\xff" * 20 + data[60:],
+        "empty": b"",
+        "old format": marshal.dumps((facts.CACHE_FORMAT, "print", RECORDS)),  # one blob, no lengths
+    }[damage]
+    file.write_bytes(damaged)
+    assert facts.load_cache(tmp_path, "print") == {}
