@@ -524,8 +524,8 @@ def assemble_scan(chunks: Iterable[ScannedChunk], context: ScanContext) -> Relat
         renumber = np.fromiter(map(numbers.number.__getitem__, chunk.words), np.intc, len(chunk.words))
         for path, groups, tags, targets, (words, counts) in chunk.rows:
             numbered = renumber[np.frombuffer(cast(bytes, words), dtype=np.intc)].tobytes()
-            groups = tuple(names.setdefault(g, g) for g in groups)
-            tags = tuple(names.setdefault(t, t) for t in tags)
+            intern = names.setdefault  # by `map`: no Python frame per tag (long notes carry 15-40)
+            groups, tags = tuple(map(intern, groups, groups)), tuple(map(intern, tags, tags))
             rows.append(IndexRow(path, groups, tags, targets, (numbered, counts)))
         sections.update(chunk.sections)
         listed.update(chunk.listed)
