@@ -29,9 +29,8 @@ from vaulttools.parallel import map_notes
 from vaulttools.related_rank import body_words
 from vaulttools.sections import find_section
 
-CACHE_FORMAT = (
-    10  # 8: frontmatter links read through the YAML composer; 9: body words and counts; 10: in parts
-)
+# 8: frontmatter links read through the YAML composer; 9: body words and counts; 10: written in parts
+CACHE_FORMAT = 10
 
 
 class LinkFact(NamedTuple):
