@@ -232,24 +232,13 @@ def scan_view_of_record(record: tuple) -> NoteFacts:
     """`facts_of_record` for a reader of links by position: each link the plain tuple the cache holds
     (`LinkFact`'s fields in order, `link[LINK_TARGET]` …), not a `LinkFact`: sync-related's scan reads
     every note's links once, and building a named tuple per link was a fifth of it on long notes."""
-    (
-        path,
-        stamp,
-        decode_error,
-        has_fm,
-        yaml_error,
-        properties,
-        links_blob,
-        id_line,
-        section,
-        tags,
-        words,
-        _,
-    ) = record
-    links = marshal.loads(links_blob)
-    return NoteFacts(
-        path, stamp, decode_error, has_fm, yaml_error, properties, links, id_line, section, tags, words
+    # The record is `facts_of_record`'s fields in order, the links marshalled, the digest last (dropped).
+    return NoteFacts._make(
+        (*record[:RECORD_LINKS], marshal.loads(record[RECORD_LINKS]), *record[RECORD_LINKS + 1 : -1])
     )
+
+
+RECORD_LINKS = 6  # where a cache record holds its marshalled links (`record_of_facts`)
 
 
 # Positions of a link's fields in a `LinkFact` (and in the plain tuples `scan_view_of_record` leaves).
