@@ -98,6 +98,9 @@ class MergeReport:
     body_list_items_added: int = 0
     differing: list[DifferingScalar] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # (target, key) pairs whose SOURCE value is taken: `--prefer-source` takes the first SOURCE's value only,
+    # and a lookup here keeps `merge --all` linear where a scan of `differing` per scalar was quadratic.
+    source_values_taken: set[tuple[str, str]] = field(default_factory=set)
 
     def absorb(self, other: MergeReport) -> None:
         """Add a linking-note worker's report (the fields planning linking notes fills)."""
@@ -575,6 +578,7 @@ def _frontmatter_merge(
         return [], {}
     draft = _FrontmatterDraft(note, dict(note.properties or {}))
     removals = _duplicate_entries(context, note, keep_self=False)
+    first_differing = len(report.differing)  # this TARGET's entries are the ones `_new_items` appends
     additions, new_keys = _new_items(context, note, sources, prefer_source, removals, report)
     for key in [*removals, *(k for k in additions if k not in removals)]:
         _merge_list(draft, key, additions.get(key, []), removals, new_keys, report)
@@ -582,8 +586,8 @@ def _frontmatter_merge(
         if key not in additions:
             _copy_one_line_value(draft, key, source, located, report)
     sources_by_path = {source.path: source for source in sources}
-    for entry in report.differing:
-        if entry.target == note.path and entry.source_taken:
+    for entry in report.differing[first_differing:]:
+        if entry.source_taken:
             source = sources_by_path[entry.source]
             draft.edits.append(_preferred_value(note, source, entry.key))
             draft.expected[entry.key] = (source.properties or {})[entry.key]
@@ -765,7 +769,9 @@ def _identity(context: MergeContext, key: str, value: Any, source: str) -> Any:
 def _differing_scalar(
     note: Note, source: Note, key: str, value: Any, prefer: bool, report: MergeReport
 ) -> None:
-    already_taken = any(d.target == note.path and d.key == key and d.source_taken for d in report.differing)
+    take_source = prefer and (note.path, key) not in report.source_values_taken
+    if take_source:
+        report.source_values_taken.add((note.path, key))
     report.differing.append(
         DifferingScalar(
             target=note.path,
@@ -773,7 +779,7 @@ def _differing_scalar(
             key=key,
             target_value=_plain(note.properties.get(key) if note.properties else None),
             source_value=_plain(value),
-            taken="source" if prefer and not already_taken else "target",
+            taken="source" if take_source else "target",
         )
     )
 
