@@ -504,17 +504,86 @@ def yaml_check(path: str, expected: Mapping[str, list[str]]) -> Callable[[str, s
 # --- planning the vault -----------------------------------------------------------------------------------
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+# note.py's frontmatter lines, on bytes: the prefilter sees raw files, before any decoding.
+_OPENER_BYTES_RE = re.compile(rb"---[ \t]*\r?\n")
+_CLOSER_BYTES_RE = re.compile(rb"\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)")
+
+
+def frontmatter_byte_end(raw: bytes) -> int:
+    """Where a note's frontmatter ends in its bytes (0 without one; the whole file when it never closes),
+    found as `Note` finds it: `---` on the first line (after a BOM), closed by a line of `---` or `...`."""
+    opener = _OPENER_BYTES_RE.match(raw, len(_UTF8_BOM) if raw.startswith(_UTF8_BOM) else 0)
+    if opener is None:
+        return 0
+    closer = _CLOSER_BYTES_RE.search(raw, opener.end() - 1)
+    return len(raw) if closer is None else closer.end()
+
+
+def _readable(raw: bytes) -> bool:
+    """Whether `Note` can read the bytes (UTF-8, no NUL where a binary file has them)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return raw.find(b"\x00", 0, 8192) < 0
+
+
+def _spelled_as_tag(needles: Sequence[bytes]) -> re.Pattern[bytes]:
+    """The lowered ASCII names where they may be a whole tag or its head (`old/…`): no tag character (nor a
+    `/` of a parent level) before them, none after them. `trust` in `concept-trust-bias` is no tag."""
+    if not needles:
+        return re.compile(rb"(?!)")
+    names = b"|".join(re.escape(needle) for needle in needles)
+    return re.compile(rb"(?<![a-z0-9_\-/\x80-\xff])(?:" + names + rb")(?![a-z0-9_\-\x80-\xff])")
+
+
+_TAG_KEY_LINE_RE = re.compile(rb"tags?[ \t]*:")
+_OTHER_KEY_LINE_RE = re.compile(rb"[a-z_][a-z0-9_ -]*:(?:[ \t]|\r?$)", re.MULTILINE)
+
+
+def _in_tag_value(folded: bytes, at: int) -> bool:
+    """Whether position `at` of a lowered frontmatter may lie in a `tags`/`tag` value: the key line it
+    belongs to (the last line before it, or its own, that starts in column 0 with neither a space, a tab,
+    a `-` nor a `#`) is a tag key's, or a line this byte scan cannot read (a quoted key, a flow mapping).
+    Only a plain key line of another key (`definition: …lose trust…`) rules the position out."""
+    line_start = folded.rfind(b"\n", 0, at) + 1
+    while folded[line_start : line_start + 1] in (b" ", b"\t", b"-", b"#", b"\r", b"\n") and line_start > 0:
+        line_start = folded.rfind(b"\n", 0, line_start - 1) + 1
+    if _TAG_KEY_LINE_RE.match(folded, line_start):
+        return True
+    return _OTHER_KEY_LINE_RE.match(folded, line_start) is None
+
+
+def frontmatter_may_name(folded: bytes, end: int, as_tag: re.Pattern[bytes]) -> bool:
+    """Whether the lowered frontmatter `folded[:end]` may hold a tag `as_tag` spells, in a tag value."""
+    if folded.find(b"\\", 0, end) >= 0:
+        return True  # a backslash: an escape may stand before the name (`"\ttrust"`)
+    return any(_in_tag_value(folded, match.start()) for match in as_tag.finditer(folded, 0, end))
+
+
 def candidate_filter(olds: Iterable[str]) -> Callable[[bytes], bool]:
-    """A byte prefilter: whether a note's bytes may hold one of the tags (ASCII letters folded)."""
+    """A byte prefilter: whether a note's bytes may hold one of the tags (ASCII letters folded). A tag is
+    in the frontmatter or after a `#`: a note that spells an ASCII tag only as a word of its text (`trust`
+    in most notes of a vault tagged `trust`) has nothing to edit, unless it cannot be read (then it is
+    reported as left alone, as any note that may hold the tag)."""
     needles = [old.lower() for old in olds]
     ascii_needles = [n.encode() for n in needles if n.isascii()]
     other = [n for n in needles if not n.isascii()]
+    as_tag = _spelled_as_tag(ascii_needles)
+    hashed = re.compile(rb"#" + as_tag.pattern)  # `#trust` anywhere: an inline tag, or one in code or a query
 
     def may_hold(raw: bytes) -> bool:
         # A lowered copy and `in` run at C speed: ~7x faster than one `re.IGNORECASE` search.
         folded = raw.lower()
         if any(needle in folded for needle in ascii_needles):
-            return True
+            end = frontmatter_byte_end(raw)
+            if hashed.search(folded):
+                return True
+            if frontmatter_may_name(folded, end, as_tag):
+                return True
+            if not _readable(raw):
+                return True
         return bool(other) and any(n in raw.decode("utf-8", "replace").lower() for n in other)
 
     return may_hold
@@ -572,9 +641,13 @@ def _mentions(note: Note, operation: TagOperation) -> bool:
         return True
     if any(operation.touches(name) for name in frontmatter_tag_names(note.properties)):
         return True  # written with escapes
+    # The same test as the prefilter's: a name spelled where a tag value may be, not any word of the YAML.
+    ascii_olds = [old.lower().encode() for old in operation.olds if old.isascii()]
+    if frontmatter_may_name(note.raw.lower(), frontmatter_byte_end(note.raw), _spelled_as_tag(ascii_olds)):
+        return True
     fm = note.frontmatter
     yaml_text = note.text[fm.start : fm.end].lower() if fm else ""
-    return any(old.lower() in yaml_text for old in operation.olds)
+    return any(old.lower() in yaml_text for old in operation.olds if not old.isascii())
 
 
 def plan_tag_rename(vault: Vault, pairs: Sequence[tuple[str, str]]) -> BatchPlan[TagPlanReport]:
