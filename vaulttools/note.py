@@ -493,14 +493,27 @@ _INDENTED_AFTER_BLANK_RE = re.compile(
 )
 
 
+# Four spaces after a line feed, as a regex: its literal search is twice as fast as `str.find`'s for a
+# needle of spaces, which are everywhere in prose (a 30 KB body: ~20 µs instead of ~45 µs).
+_SPACES_AFTER_LINE_FEED_RE = re.compile("\n    ")
+
+
 def _may_hold_blocks(body: str) -> bool:
     """False when the body surely has no fenced or indented code and no `$$` math: the line walk would
     find nothing. Cheap one-character tests first; they rule out most notes at memchr speed."""
     if ("`" in body and "```" in body) or ("~" in body and "~~~" in body) or ("$" in body and "$$" in body):
         return True
-    if "\t" not in body and "    " not in body:
+    if "\t" not in body and not _may_indent_by_spaces(body):
         return False
     return _INDENTED_AFTER_BLANK_RE.search(body) is not None
+
+
+def _may_indent_by_spaces(body: str) -> bool:
+    """Whether four spaces start the body or follow a line break: where `_INDENTED_AFTER_BLANK_RE` can
+    match in a body without tabs. A break other than "\n" is looked for alone first, at memchr speed."""
+    if body.startswith("    ") or _SPACES_AFTER_LINE_FEED_RE.search(body) is not None:
+        return True
+    return any(c in body and c + "    " in body for c in _LINE_BREAKS[1:])
 
 
 def _closes_fence(closing: re.Match[str] | None, fence: tuple[str, int, int]) -> bool:
