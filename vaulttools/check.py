@@ -329,7 +329,7 @@ def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, in
     if not note.editable:
         return (stamp, findings, 0, None, 1)
     config = context.vault.config
-    note_id = (note.properties or {}).get(config.id_property) if note.frontmatter_editable else None
+    note_id = note.property_value(config.id_property) if note.frontmatter_editable else None
     id_line = key_line(note, config.id_property) or 1
     return (stamp, findings, opaque, None if note_id is None else str(note_id), id_line)
 
@@ -528,11 +528,11 @@ def link_answer(context: CheckContext, target: str, source: str, day: object) ->
 
 
 def _id_findings(vault: Vault, note: Note) -> list[Finding]:
-    properties = note.properties or {}
     key = vault.config.id_property
-    if properties.get(key) is None:
+    note_id = note.property_value(key)
+    if note_id is None:
         return []
-    value = str(properties[key])
+    value = str(note_id)
     if fold(value) == fold(note.stem):
         return []
     line = key_line(note, key) or 1

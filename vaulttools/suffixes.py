@@ -125,7 +125,7 @@ def note_day(note: Note, day_property: str) -> object:
     """The note's day property, or None when it has none or its frontmatter does not parse."""
     if not note.frontmatter_editable:
         return None
-    return (note.properties or {}).get(day_property)
+    return note.property_value(day_property)
 
 
 def pick(candidates: tuple[Candidate, ...], day: object) -> Suggestion:
