@@ -390,13 +390,31 @@ def test_no_block_regions_when_the_quick_test_says_so(body: str) -> None:
         "a\u2028\n    code",
         "\n\r\n    x",
         "a\r\n\r\n    code",
+        # Four spaces after a break other than "\n" (`_may_indent_by_spaces` looks for each alone first).
+        "a\r\r    code",
+        "a\x0c\x0c    code",
+        "a\x1c\x1c    code",
+        "a\x85\x85    code",
+        "a\u2029\u2029    code",
+        "a\n \x1e    code",
     ],
 )
 def test_quick_block_test_sees_indented_code(body: str) -> None:
     assert _may_hold_blocks(body) and _walk_block_regions(body, 0, body)
 
 
-@pytest.mark.parametrize("body", ["plain text", "a\n    not code after a line", "a    b\nc", "$x$ and `y`"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "plain text",
+        "a\n    not code after a line",
+        "a    b\nc",
+        "$x$ and `y`",
+        "",
+        "a\r\rb    c",
+        "a\x85   b",
+    ],
+)
 def test_quick_block_test_rules_out_plain_bodies(body: str) -> None:
     assert not _may_hold_blocks(body)
 

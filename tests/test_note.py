@@ -123,3 +123,39 @@ def test_simple_yaml_agrees_with_pyyaml(lines: list[str]) -> None:
     if simple is None:
         return
     assert simple == (yaml.safe_load(text) or {})
+
+
+# `Note.property_value` reads one key of a simple frontmatter without loading the rest; it must give what
+# `properties` gives, on every shape of frontmatter (the lazy path and the loaded one alike).
+PROPERTY_FRONTMATTERS = [
+    ('id: "a"\ntags: ["x", "y"]\nrelated: ["b", "c"]\noriginDay: 9\nkind: word\n', True),
+    ('id: "a"\r\ntags: ["x", "y"]\r\nrelated: []\r\n', True),  # CRLF
+    ('id: "a"\ntags: ["x"]\ntags: ["y"]\n', False),  # a repeated key: the real loader's error
+    ('id: "a"  # a comment\nrelated:\n  - "b"\n', False),  # comments and a block list: the real loader
+    ('id: yes\nrelated: "b"\n', False),  # a YAML 1.1 boolean: the real loader
+    ('id: "a\\"b"\n', False),  # an escape
+    ("", True),  # an empty frontmatter
+    ('id: "a"\nrelated: ["b", "c"\n', False),  # does not parse
+]
+
+
+@pytest.mark.parametrize(("yaml_text", "simple"), PROPERTY_FRONTMATTERS)
+@pytest.mark.parametrize("prefix", ["", "\ufeff"])
+def test_property_value_is_the_properties_value(yaml_text: str, simple: bool, prefix: str) -> None:
+    raw = f"{prefix}---\n{yaml_text}---\nbody [[x]]\n".encode()
+    keys = ["id", "tags", "related", "originDay", "kind", "absent"]
+    lazy = [Note("n.md", raw).property_value(key) for key in keys]
+    loaded = Note("n.md", raw)
+    expected = [(loaded.properties or {}).get(key) for key in keys]
+    assert lazy == expected == [loaded.property_value(key) for key in keys]
+    fresh = Note("n.md", raw)
+    fresh.property_value("tags")
+    assert fresh.simple_yaml is simple
+    assert ("_yaml" in fresh.__dict__) is not simple  # the simple frontmatter was not loaded whole
+    assert fresh.yaml_error == loaded.yaml_error and ("_yaml" in fresh.__dict__) is not simple
+
+
+def test_property_value_without_frontmatter() -> None:
+    for raw in (b"no frontmatter [[x]]\n", b"---\nid: a\nnever closed\n"):
+        note = Note("n.md", raw)
+        assert note.property_value("id") is None and note.properties is None

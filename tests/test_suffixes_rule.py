@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,3 +45,58 @@ def test_rule_between_follows_rule_order_when_rules_overlap() -> None:
         [candidate] = matcher.candidates(target)
         assert candidate.rule == "[0-9]"
         assert matcher.rule_between(target, path) == "[0-9]"
+
+
+# --- a tie decided by the linking note's day: `suggest` keeps the candidates by day per target ---------
+
+TIE_NOTES = [
+    "claim-async-wins-d3.md",
+    "claim-async-wins-d9.md",
+    "claim-async-wins-d09.md.md",  # the same day as -d9 (days compare as numbers), a `.md.md` name
+    "a/claim-async-wins-d4.md",
+    "b/claim-async-wins-d4.md",  # two notes of day 4
+    "claim-async-wins 1.md",  # no day
+    "Cafe\u0301-d2.md",  # NFD
+    "Caf\u00e9-d5.md",
+]
+
+
+def _reference_pick(matcher: SuffixMatcher, target: str, day: object) -> str | None:
+    """The tie-break as `pick` wrote it before it kept the candidates by day: every candidate's day read."""
+    candidates = matcher.candidates(target)
+    if len(candidates) == 1:
+        return candidates[0].path
+    if day is None or isinstance(day, bool) or not candidates:
+        return None
+    import re
+
+    days = [re.search(r"-d(\d+)$", c.path.rpartition("/")[2].removesuffix(".md")) for c in candidates]
+    same = [
+        c for c, m in zip(candidates, days, strict=True) if m and str(int(m.group(1))) == str(day).strip()
+    ]
+    return same[0].path if len(same) == 1 else None
+
+
+TIE_TARGETS = ["claim-async-wins", "claim-async-wins-d7", "Café", "Cafe\u0301", "Caf\u00e9-d9", "none"]
+TIE_DAYS: list[object] = [3, "3", " 3 ", 9, "09", 4, 5, 2, None, True, False, "x", 0, 3.0]
+
+
+def test_tie_by_day_is_the_reference_pick_for_every_target_and_day() -> None:
+    matcher = SuffixMatcher(TIE_NOTES, [r"-d\d+", r" \d+"])
+    # One matcher asked for every target and day, in both orders: what it keeps for one target or day
+    # must not carry over to another.
+    for day in [*TIE_DAYS, *reversed(TIE_DAYS)]:
+        for target in [*TIE_TARGETS, *reversed(TIE_TARGETS)]:
+            suggestion = matcher.suggest(target, day)
+            assert suggestion.path == _reference_pick(matcher, target, day), (target, day)
+            assert suggestion.candidates == tuple(matcher.candidates(target))
+    assert matcher.suggest("claim-async-wins", 4).reason == "ambiguous"  # two notes of day 4
+    assert matcher.suggest("Café", 5).path == "Caf\u00e9-d5.md"
+
+
+@pytest.mark.parametrize("target", TIE_TARGETS)
+def test_tie_reads_the_lazy_day_only_for_a_tie(target: str) -> None:
+    matcher = SuffixMatcher(TIE_NOTES, [r"-d\d+", r" \d+"])
+    lazy_calls: list[int] = []
+    matcher.suggest(target, lambda: lazy_calls.append(1) or 3)
+    assert len(lazy_calls) == (1 if len(matcher.candidates(target)) > 1 else 0)

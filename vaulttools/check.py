@@ -284,8 +284,9 @@ def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
     index = vault.index  # built once, before the workers inherit it
     if len(paths) >= UNIQUE_TARGETS_FROM:
         index.learn_unique_targets()
+    answers: LinkAnswers = {}  # forked workers each grow their own copy
     entries = map_notes(
-        lambda chunk: check_notes(vault, matcher, chunk),
+        lambda chunk: check_notes(vault, matcher, chunk, answers),
         paths,
         label="Checking notes",
         on_progress=vault.on_progress,
@@ -293,23 +294,43 @@ def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
     return dict(entries)
 
 
-def check_notes(vault: Vault, matcher: SuffixMatcher, paths: list[str]) -> list[tuple[str, tuple]]:
+# What a link to a target means from a folder (see `link_answer`): None when the target resolves, else
+# (kind, the message after the link as written, the suggested target, candidates' paths).
+LinkAnswer = tuple[str, str, str | None, tuple[str, ...]] | None
+# Answers by (target, the linking note's folder), remembered only when the linking note cannot change them.
+LinkAnswers = dict[tuple[str, str], LinkAnswer]
+
+
+class CheckContext(NamedTuple):
+    """What checking a note needs besides the note: the vault (its index, its configuration), the suffix
+    matcher, and the link answers remembered in this run (the vault unchanged meanwhile)."""
+
+    vault: Vault
+    matcher: SuffixMatcher
+    answers: LinkAnswers
+
+
+def check_notes(
+    vault: Vault, matcher: SuffixMatcher, paths: list[str], answers: LinkAnswers | None = None
+) -> list[tuple[str, tuple]]:
     """(path, check entry) of each of `paths` readable now, checked from its bytes on disk (no cache)."""
     link_properties = vault.config.link_property_set
+    context = CheckContext(vault, matcher, {} if answers is None else answers)
     return [
-        (path, note_entry(vault, Note(path, raw, link_properties), stamp, matcher))
+        (path, note_entry(context, Note(path, raw, link_properties), stamp))
         for path, stamp, raw in read_stamped(str(vault.root), paths)
     ]
 
 
-def note_entry(vault: Vault, note: Note, stamp: tuple[int, int, int, int], matcher: SuffixMatcher) -> tuple:
+def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, int]) -> tuple:
     """(stamp, findings, opaque link count, id value, id line): everything `check` needs of one note."""
-    note_findings, opaque = _note_findings(vault, note, matcher)
+    note_findings, opaque = _note_findings(context, note)
     findings = tuple(tuple(f) for f in note_findings)
     if not note.editable:
         return (stamp, findings, 0, None, 1)
-    note_id = (note.properties or {}).get(vault.config.id_property) if note.frontmatter_editable else None
-    id_line = key_line(note, vault.config.id_property) or 1
+    config = context.vault.config
+    note_id = note.property_value(config.id_property) if note.frontmatter_editable else None
+    id_line = key_line(note, config.id_property) or 1
     return (stamp, findings, opaque, None if note_id is None else str(note_id), id_line)
 
 
@@ -355,7 +376,7 @@ def _finding_of(record: tuple | list) -> Finding:
     return Finding._make((*record[:8], tuple(record[8])))
 
 
-def _note_findings(vault: Vault, note: Note, matcher: SuffixMatcher) -> tuple[list[Finding], int]:
+def _note_findings(context: CheckContext, note: Note) -> tuple[list[Finding], int]:
     """The note's findings, and how many `[[…]]` it has inside code, math or HTML comments."""
     path = note.path
     if note.decode_error:
@@ -369,29 +390,29 @@ def _note_findings(vault: Vault, note: Note, matcher: SuffixMatcher) -> tuple[li
         message = f"frontmatter does not parse: {note.yaml_error}"
         findings.append(Finding(BAD_FRONTMATTER, path, line, column, message))
     elif note.frontmatter is not None:
-        findings.extend(_id_findings(vault, note))
+        findings.extend(_id_findings(context.vault, note))
 
     def day() -> object:  # read only when two suffixed candidates tie
-        return note_day(note, vault.config.day_property)
+        return note_day(note, context.vault.config.day_property)
 
-    quick = _quick_link_findings(vault, note, matcher, day)
+    quick = _quick_link_findings(context, note, day)
     if quick is not None:
         findings.extend(quick)
         return findings, 0
-    link_findings, opaque = _full_link_findings(vault, note, matcher, day)
+    link_findings, opaque = _full_link_findings(context, note, day)
     findings.extend(link_findings)
     return findings, opaque
 
 
 def _full_link_findings(
-    vault: Vault, note: Note, matcher: SuffixMatcher, day: Callable[[], object]
+    context: CheckContext, note: Note, day: Callable[[], object]
 ) -> tuple[list[Finding], int]:
     """The findings of the note's links from its parsed `Link`s, and its count of opaque links."""
     path = note.path
     findings: list[Finding] = []
     # Resolved all at once (most links resolve, and cost a set lookup); only the others get a finding.
     unresolved = set(
-        vault.index.unresolved_positions(
+        context.vault.index.unresolved_positions(
             [link.target for link in note.links if link.opaque is None and link.target], path
         )
     )
@@ -406,7 +427,7 @@ def _full_link_findings(
                 Finding(UNQUOTED_LINK, path, line, column, message, link=note.text[link.start : link.end])
             )
         elif link.opaque is None and link.target:
-            finding = link_finding(vault, note, link, matcher, day) if position in unresolved else None
+            finding = link_finding(context, note, link, day) if position in unresolved else None
             position += 1
             if finding:
                 findings.append(finding)
@@ -415,7 +436,7 @@ def _full_link_findings(
 
 
 def _quick_link_findings(
-    vault: Vault, note: Note, matcher: SuffixMatcher, day: Callable[[], object]
+    context: CheckContext, note: Note, day: Callable[[], object]
 ) -> list[Finding] | None:
     """The findings of the note's links without building its `Link`s, or None when the note needs them.
 
@@ -434,14 +455,14 @@ def _quick_link_findings(
         if mixed is None:
             return None
         body_targets, spans = mixed
-    unresolved = vault.index.unresolved_positions([*targets, *body_targets], note.path)
+    unresolved = context.vault.index.unresolved_positions([*targets, *body_targets], note.path)
     if not unresolved:
         return []
     findings: list[Finding] = []
     if unresolved[0] < len(targets):
         # Rare: a frontmatter link is broken, so parse the frontmatter's links for their positions.
         for link in find_frontmatter_links(note):
-            finding = link_finding(vault, note, link, matcher, day) if link.target else None
+            finding = link_finding(context, note, link, day) if link.target else None
             if finding:
                 findings.append(finding)
     body_unresolved = [i - len(targets) for i in unresolved if i >= len(targets)]
@@ -450,66 +471,68 @@ def _quick_link_findings(
             spans = wikilink_spans(note, body_unresolved[-1] + 1)
         for i in body_unresolved:
             start, end = spans[i]
-            finding = span_finding(vault, note, start, end, body_targets[i], matcher, day)
+            finding = span_finding(context, note, start, end, body_targets[i], day)
             if finding:
                 findings.append(finding)
     return findings
 
 
-def link_finding(vault: Vault, note: Note, link: Link, matcher: SuffixMatcher, day: object) -> Finding | None:
-    return span_finding(vault, note, link.start, link.end, link.target, matcher, day)
+def link_finding(context: CheckContext, note: Note, link: Link, day: object) -> Finding | None:
+    return span_finding(context, note, link.start, link.end, link.target, day)
 
 
 def span_finding(
-    vault: Vault, note: Note, start: int, end: int, target: str, matcher: SuffixMatcher, day: object
+    context: CheckContext, note: Note, start: int, end: int, target: str, day: object
 ) -> Finding | None:
     """The finding for the link at `note.text[start:end]` to `target`, or None when it resolves."""
     path = note.path
-    resolution = vault.index.resolve(target, path)
-    if resolution.status not in _UNRESOLVED:
+    key = (target, path.rpartition("/")[0])
+    answers = context.answers
+    if key in answers:  # a dangling target is often linked from many notes of a folder
+        answer = answers[key]
+    else:
+        answer, for_the_folder = link_answer(context, target, path, day)
+        if for_the_folder:
+            answers[key] = answer
+    if answer is None:
         return None
+    kind, message_tail, suggestion, candidates = answer
     line, column = note.line_col(start)
     written = note.text[start:end]
+    # positional: one finding per unresolved link, on a big vault many thousands
+    return Finding(kind, path, line, column, written + message_tail, written, target, suggestion, candidates)
+
+
+def link_answer(context: CheckContext, target: str, source: str, day: object) -> tuple[LinkAnswer, bool]:
+    """What a link to `target` in the note at `source` is (see `LinkAnswer`), and whether every note in
+    the folder of `source` gets that answer: all but a suffix tie that the linking note's day decides."""
+    vault = context.vault
+    resolution = vault.index.resolve(target, source)  # the same from anywhere in a folder
+    if resolution.status not in _UNRESOLVED:
+        return None, True
     if resolution.status == AMBIGUOUS:
-        return Finding(
-            AMBIGUOUS_LINK,
-            path,
-            line,
-            column,
-            f"{written} matches several notes equally well; write a folder path to pick one",
-            written,
-            target,
-            None,
-            resolution.candidates,
-        )
+        tail = " matches several notes equally well; write a folder path to pick one"
+        return (AMBIGUOUS_LINK, tail, None, resolution.candidates), True
     if is_attachment_target(target):
-        message = f"{written} points to no file: the attachment is missing (add it, or fix the link)"
-        return Finding(MISSING_ATTACHMENT, path, line, column, message, written, target)
-    proposed, suggestion = propose(matcher, vault.index, target, path, day)
-    message = f"{written} points to no note"
+        tail = " points to no file: the attachment is missing (add it, or fix the link)"
+        return (MISSING_ATTACHMENT, tail, None, ()), True
+    proposed, suggestion = propose(context.matcher, vault.index, target, source, day)
+    tail = " points to no note"
     if proposed:
-        message += f"; did you mean {proposed!r}? (`vaulttools normalize-links` fixes it)"
+        tail += f"; did you mean {proposed!r}? (`vaulttools normalize-links` fixes it)"
     elif suggestion.candidates:
-        message += "; several notes differ only by a suffix"
-    return Finding(  # positional: one finding per broken link, on a big vault many thousands
-        BROKEN_LINK,
-        path,
-        line,
-        column,
-        message,
-        written,
-        target,
-        proposed,
-        tuple(c.path for c in suggestion.candidates),
-    )
+        tail += "; several notes differ only by a suffix"
+    # Only a tie between candidates asks for the linking note's day (`suffixes.pick`).
+    candidates = tuple(c.path for c in suggestion.candidates)
+    return (BROKEN_LINK, tail, proposed, candidates), len(candidates) < 2
 
 
 def _id_findings(vault: Vault, note: Note) -> list[Finding]:
-    properties = note.properties or {}
     key = vault.config.id_property
-    if properties.get(key) is None:
+    note_id = note.property_value(key)
+    if note_id is None:
         return []
-    value = str(properties[key])
+    value = str(note_id)
     if fold(value) == fold(note.stem):
         return []
     line = key_line(note, key) or 1

@@ -163,10 +163,9 @@ def frontmatter_targets(note: Note) -> list[str] | None:
         return []
     if not note.simple_yaml or note.text.find("[[", fm.start, fm.end) >= 0:
         return None
-    properties = note.properties or {}
     targets: list[str] = []
     for name in note.link_properties:
-        value = properties.get(name)
+        value = note.property_value(name)  # not the whole frontmatter's data: its big lists stay unsplit
         if value is None:
             continue
         if isinstance(value, list) and _plain_items(value):

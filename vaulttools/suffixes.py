@@ -44,6 +44,7 @@ class SuffixMatcher:
         self._rules_between: dict[tuple[str, str], str | None] = {}
         # A dangling target is often written in many notes: its candidates are found once.
         self._candidates: dict[str, tuple[Candidate, ...]] = {}
+        self._by_day: dict[str, dict[str | None, list[Candidate]]] = {}
         by_stem, by_base, patterns = self._by_stem, self._by_base, self.rules
         for path in note_paths:  # once per note of the vault: locals and an inlined `strip_md`
             stem = path.rpartition("/")[2]
@@ -105,8 +106,16 @@ class SuffixMatcher:
         return None
 
     def suggest(self, target: str, day: object = None) -> Suggestion:
-        candidates = tuple(self.candidates(target))
-        return pick(candidates, day)
+        found = self._candidates.get(target)
+        candidates = tuple(self.candidates(target)) if found is None else found
+        if len(candidates) < 2:
+            return pick(candidates, day)
+        # A tie: the candidates by day are found once per target (a hub's many `-dN` copies are linked
+        # from many notes, each with its own day).
+        by_day = self._by_day.get(target)
+        if by_day is None:
+            by_day = self._by_day[target] = candidates_by_day(candidates)
+        return pick(candidates, day, by_day)
 
 
 def propose(matcher: SuffixMatcher, index: LinkIndex, target: str, source: str, day: object) -> Proposal:
@@ -125,11 +134,16 @@ def note_day(note: Note, day_property: str) -> object:
     """The note's day property, or None when it has none or its frontmatter does not parse."""
     if not note.frontmatter_editable:
         return None
-    return (note.properties or {}).get(day_property)
+    return note.property_value(day_property)
 
 
-def pick(candidates: tuple[Candidate, ...], day: object) -> Suggestion:
-    """One candidate wins outright; several are narrowed by the linking note's day property."""
+def pick(
+    candidates: tuple[Candidate, ...],
+    day: object,
+    by_day: dict[str | None, list[Candidate]] | None = None,
+) -> Suggestion:
+    """One candidate wins outright; several are narrowed by the linking note's day property (`by_day`:
+    `candidates_by_day(candidates)`, when the caller keeps it)."""
     if not candidates:
         return Suggestion(None, (), "none")
     if len(candidates) == 1:
@@ -137,10 +151,18 @@ def pick(candidates: tuple[Candidate, ...], day: object) -> Suggestion:
     if callable(day):
         day = day()  # a lazy day: the note's YAML is parsed only when a tie needs it
     if day is not None and not isinstance(day, bool):
-        same_day = [c for c in candidates if _day_of(c.path) == str(day).strip()]
+        same_day = (by_day or candidates_by_day(candidates)).get(str(day).strip(), [])
         if len(same_day) == 1:
             return Suggestion(same_day[0].path, candidates, "day")
     return Suggestion(None, candidates, "ambiguous")
+
+
+def candidates_by_day(candidates: Iterable[Candidate]) -> dict[str | None, list[Candidate]]:
+    """The candidates by the day their name's `-dN` suffix gives (None: no day), in order."""
+    by_day: dict[str | None, list[Candidate]] = {}
+    for candidate in candidates:
+        by_day.setdefault(_day_of(candidate.path), []).append(candidate)
+    return by_day
 
 
 def _day_of(path: str) -> str | None:
