@@ -120,8 +120,13 @@ def folder_group(path: str, depth: int) -> str:
     return "/".join(folders[:depth]) or ROOT_GROUP
 
 
-def tags_of(properties: Mapping[str, Any]) -> frozenset[str]:
-    """`tags` (and the older `tag`) as a list or a comma/space separated string; `#` and case dropped."""
+def tags_of(properties: Mapping[str, Any], known: dict[str, str] | None = None) -> frozenset[str]:
+    """`tags` (and the older `tag`) as a list or a comma/space separated string; `#` and case dropped.
+
+    `known`: each tag as written (a string item) to what it counts as, filled as tags are met; a scan
+    passes one for all its notes, since a vault's notes share a few thousand tags (a long note carries
+    15-40 of them)."""
+    known = {} if known is None else known
     found: set[str] = set()
     for key in ("tags", "tag"):
         value = properties.get(key)
@@ -129,11 +134,21 @@ def tags_of(properties: Mapping[str, Any]) -> frozenset[str]:
             value if isinstance(value, list) else re.split(r"[,\s]+", value) if isinstance(value, str) else []
         )
         for item in items:
-            if isinstance(item, (str, int, float)) and not isinstance(item, bool):
-                tag = str(item).strip().lstrip("#").lower()
-                if tag:
-                    found.add(tag)
+            if isinstance(item, str):
+                tag = known.get(item)
+                if tag is None:
+                    tag = known[item] = _tag_name(item)
+            elif isinstance(item, (int, float)) and not isinstance(item, bool):
+                tag = _tag_name(str(item))
+            else:
+                continue
+            if tag:
+                found.add(tag)
     return frozenset(found)
+
+
+def _tag_name(written: str) -> str:
+    return written.strip().lstrip("#").lower()
 
 
 def note_facts(
@@ -469,6 +484,7 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
     needle = config.group_property.encode("utf-8")
     found = ScannedChunk([], [])
     names: dict[str, str] = {}  # one string object per tag or group, however many notes carry it
+    tag_names: dict[str, str] = {}  # each tag as written to its name (`tags_of`)
     numbers = WordNumbers()  # words kept as numbers, not text: half the memory on a big vault
     for facts in all_facts:
         path = facts.path
@@ -490,7 +506,9 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
             found.ungrouped += 1
             continue
         tags = tuple(
-            sorted(names.setdefault(tag, tag) for tag in tags_of(properties).union(facts.inline_tags))
+            sorted(
+                names.setdefault(tag, tag) for tag in tags_of(properties, tag_names).union(facts.inline_tags)
+            )
         )
         section = facts.section
         targets = _target_places(facts, section, context)
@@ -583,17 +601,15 @@ def _target_places(facts: FileFacts, section: tuple[int, int], context: ScanCont
     known = context.folder_places.get(folder)
     if known is None:
         known = context.folder_places[folder] = {}
-    places = set()
-    for target in targets:
-        place = known.get(target)
-        if place is None:
-            if not target.strip():
-                continue  # resolves to the note itself, whichever it is: never remembered, never a target
-            place = known[target] = _place_of(context, target, path)
-        if place >= 0:
-            places.add(place)
+    places: set[int | None] = set(map(known.get, targets))  # most targets were met in this folder before
+    if None in places:
+        places.discard(None)
+        for target in targets:
+            if target not in known and target.strip():  # a blank target is the note itself: never one
+                places.add(known.setdefault(target, _place_of(context, target, path)))
+    places.discard(-1)
     places.discard(context.link_places.place[path])
-    return array.array("i", sorted(places)).tobytes()  # places in path order: sorted as the paths are
+    return array.array("i", sorted(cast(set[int], places))).tobytes()  # in path order, as paths sort
 
 
 def _place_of(context: ScanContext, target: str, source: str) -> int:
@@ -652,7 +668,10 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
     def plan_chunk(paths: list[str]) -> list[tuple[str, FileChange]]:
         planned = _plan_notes(vault, scan, config, paths, links)
         if spool.shared:  # in a forked worker: the batch's hashing done here too, on every core
-            return [(action, change.fingerprinted().spooled(spool)) for action, change in planned]
+            # A long note's old bytes stay in the note (the journal reads them there), only the new ones
+            # are spooled: on 30 KB notes, half the spool's writes and reads.
+            root = vault.root
+            return [(action, change.old_left_on_disk(root).spooled(spool)) for action, change in planned]
         return planned
 
     changes: list[FileChange] = []
