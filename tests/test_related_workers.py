@@ -65,6 +65,8 @@ def _planned_in_workers(vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Bat
     assert len(spools) == 1 and plan.changes[0]._spool is not None and plan.changes[0]._spool.shared
     for change in plan.changes:  # hashed by the workers: the batch hashes nothing
         assert change.fingerprints == fingerprints(change.old, change.new)
+    # A long note's old bytes stay in the note (the journal reads them there); short ones are spooled.
+    assert [change.path for change in plan.changes if change.old_on_disk is not None] == ["a/big.md"]
     return plan
 
 
