@@ -461,6 +461,7 @@ class ScannedChunk:
     section_stamps: dict[str, tuple[int, ...]] = field(default_factory=dict)
     unparsable: list[UnparsableNote] = field(default_factory=list)
     ungrouped: int = 0
+    notes: int = 0  # the notes whose facts it read (`scan_related` lets go of their records)
 
 
 def scan_facts(
@@ -784,14 +785,21 @@ def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
 
     def scan_part(paths: list[str]) -> list[ScannedChunk]:
         # Each record is let go once read (in this process; a forked worker drops only its copy).
-        return [scan_chunk((scan_view_of_record(records.pop(path)) for path in paths), context)]
+        chunk = scan_chunk((scan_view_of_record(records.pop(path)) for path in paths), context)
+        chunk.notes = len(paths)
+        return [chunk]
 
     def scanned() -> Iterator[ScannedChunk]:
-        for part in iter_chunks(
-            scan_part, list(records), label="Reading facts", on_progress=vault.on_progress
-        ):
-            yield from part
-        records.clear()  # what forked workers read stays here until all are done; gone before the index
+        paths, done = list(records), 0
+        for part in iter_chunks(scan_part, paths, label="Reading facts", on_progress=vault.on_progress):
+            for chunk in part:
+                # A forked worker let go of its copy only: the chunk's records go here as its rows come,
+                # so the vault's facts and its index rows are not both held whole.
+                for path in paths[done : done + chunk.notes]:
+                    records.pop(path, None)
+                done += chunk.notes
+                yield chunk
+        records.clear()
 
     scan = assemble_scan(scanned(), context)
     require_groups(scan, config)
