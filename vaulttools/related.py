@@ -71,6 +71,7 @@ UPDATED = "updated"
 REMOVED = "removed"
 UNCHANGED = "unchanged"
 ROOT_GROUP = "/"  # the folder group of notes at the vault root
+NO_SECTION = (-1, -1)  # the facts' span of a note without a related section
 
 
 # --- facts about one note ----------------------------------------------------------------------------
@@ -397,7 +398,7 @@ class KnownSection:
     """What the facts cache says of a note's related section: where it is (heading start, end) and the
     links written in it, in order. Lets an unchanged section be recognised without parsing the note."""
 
-    span: tuple[int, int]
+    span: tuple[int, int]  # `NO_SECTION`: the facts found none
     listed: tuple[str, ...]
     # The facts were taken from these very bytes (the note's stamp is the cached one): the span is where
     # `find_section` finds the section, so the note's headings need not be looked through again.
@@ -415,7 +416,8 @@ class RelatedScan:
     ungrouped: int
     resolve: Callable[[str, str], str | None]
     link_paths: Iterable[str] = ()  # every file a link may reach (the link index's paths)
-    # The stamp (`facts.stamp_of`) of the bytes each section's span was found in.
+    # The stamp (`facts.stamp_of`) of the bytes each grouped note's section (or its lack of one) was
+    # found in.
     section_stamps: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
     _unique: frozenset[str] | None = field(default=None, repr=False, compare=False)
     # The entries written so far, by link style (`_entry_writer`): kept for every chunk a process plans.
@@ -515,9 +517,9 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
         targets = _target_places(facts, section, context)
         groups = tuple(names.setdefault(g, g) for g in groups)
         found.rows.append(IndexRow(path, groups, tags, targets, numbers.numbered(facts.words)))
+        found.section_stamps[path] = facts.stamp
         if section[0] >= 0:
             found.sections[path] = section
-            found.section_stamps[path] = facts.stamp
             inside = sorted(
                 (link[LINK_START], link[LINK_WRITTEN])
                 for link in facts.links
@@ -634,10 +636,13 @@ def related_section_change(
 
 
 def _known_section(note: Note, known: KnownSection | None) -> Section | object | None:
-    """The section at the span the facts found in these very bytes (`KnownSection.exact`); `FIND` when
-    the span is not known to fit them (no facts, or facts of other bytes): then `find_section` looks."""
+    """The section at the span the facts found in these very bytes (`KnownSection.exact`), None when
+    they found none there; `FIND` when the span is not known to fit them (no facts, or facts of other
+    bytes): then `find_section` looks."""
     if known is None or not known.exact:
         return FIND
+    if known.span == NO_SECTION:
+        return None
     start, end = known.span
     text = note.text
     if not (0 <= start < end <= len(text)) or text[start] != "#":
@@ -725,9 +730,12 @@ def _plan_notes(
             continue
         stamp, raw = vault.read_stamped(path)
         note = Note(path, raw, link_properties)
+        exact = stamp == scan.section_stamps.get(path)
         known = None
         if span is not None:
-            known = KnownSection(span, scan.listed[path], stamp == scan.section_stamps.get(path))
+            known = KnownSection(span, scan.listed[path], exact)
+        elif exact:  # the facts found no section in these very bytes: none is looked for
+            known = KnownSection(NO_SECTION, (), exact=True)
         action, edit = related_section_change(note, config.heading, entries, known)
         change = note_change(note, [edit]) if edit is not None else None
         if change is not None:
