@@ -55,6 +55,38 @@ def test_changed_bytes_are_parsed_again(tmp_path: Path, monkeypatch: pytest.Monk
     assert "somewhere-new" in [link.target for link in facts[paths[0]].links]
 
 
+@pytest.mark.parametrize("forked", [False, True])
+def test_stale_records_are_replaced_as_the_new_ones_come(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
+    """Notes changed in their bytes, touched only, or left alone, read back a chunk at a time (on forked
+    workers too): the facts of a parse without the cache, in path order, and saved for the next run."""
+    from vaulttools import parallel
+
+    if forked:
+        monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+        monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
+        monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    paths = Vault(vault).note_paths
+    Vault(vault).facts()
+    for number, path in enumerate(paths):
+        data = (vault / path).read_bytes()
+        if number % 3 == 0:
+            data += f"\nSee [[new-{number}]].\n".encode()
+        if number % 3 != 2:
+            (vault / path).unlink()
+            (vault / path).write_bytes(data)
+    parsed = _count_parses(monkeypatch)
+    got = Vault(vault).facts()
+    if not forked:  # (forked workers parse in their own processes, unseen here)
+        assert sorted(parsed) == [path for number, path in enumerate(paths) if number % 3 == 0]
+    assert got == list(Vault(vault).iter_facts(use_cache=False))
+    assert [f.path for f in got] == paths
+    parsed.clear()
+    assert Vault(vault).facts() == got and parsed == []  # saved: every note a plain cache hit now
+
+
 RECORDS = {f"n{n:04d}.md": (f"n{n:04d}.md", (n, 2, 3, 4), None, b"\x00" * n) for n in range(23)}
 
 

@@ -390,6 +390,17 @@ def test_tags_of(properties: dict, expected: set[str]) -> None:
     assert tags_of(properties) == expected
 
 
+def test_tags_of_with_one_table_of_written_tags_for_many_notes() -> None:
+    """A scan passes one table for all its notes: each tag as written is worked out once, and every note
+    gets the tags it gets alone."""
+    known: dict[str, str] = {}
+    notes = [{"tags": ["A", "#b"]}, {"tags": "#A, c"}, {"tag": ["a", " ", 7]}, {"tags": [" #B ", "A"]}, {}]
+    assert [tags_of(properties, known) for properties in notes] == [
+        tags_of(properties) for properties in notes
+    ]
+    assert known == {"A": "a", "#b": "b", "#A": "a", "c": "c", "a": "a", " ": "", " #B ": "b"}
+
+
 @pytest.mark.parametrize(
     ("paths", "markdown", "expected"),
     [

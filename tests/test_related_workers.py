@@ -65,6 +65,8 @@ def _planned_in_workers(vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Bat
     assert len(spools) == 1 and plan.changes[0]._spool is not None and plan.changes[0]._spool.shared
     for change in plan.changes:  # hashed by the workers: the batch hashes nothing
         assert change.fingerprints == fingerprints(change.old, change.new)
+    # A long note's old bytes stay in the note (the journal reads them there); short ones are spooled.
+    assert [change.path for change in plan.changes if change.old_on_disk is not None] == ["a/big.md"]
     return plan
 
 
@@ -141,7 +143,9 @@ def test_a_section_span_is_trusted_only_for_the_bytes_it_was_found_in(
     saved = NOTES["a/big.md"].replace(b"word word", b"A heading moved:\n\n## Related across articles\n", 1)
     (vault_dir / "a/big.md").write_bytes(saved)  # the stamp changes (size, mtime or ctime)
     plan = plan_related(vault, scan, config)
-    assert seen == {"a/big.md": False}
+    assert seen.pop("a/big.md") is False
+    assert seen and all(seen.values())  # notes without a section, unchanged: none is looked for
+    seen.clear()
     [change] = [change for change in plan.changes if change.path == "a/big.md"]
     assert change.old == saved and change.new == saved.replace(
         b"- [[old-entry]]\n", ENTRIES.split(b"\n", 1)[1]
@@ -150,5 +154,24 @@ def test_a_section_span_is_trusted_only_for_the_bytes_it_was_found_in(
     git(vault_dir, "checkout", "a/big.md")
     fresh = Vault(vault_dir)
     plan = plan_related(fresh, scan_related(fresh, config), config)
-    assert seen == {"a/big.md": True}
+    assert seen["a/big.md"] is True
     assert [change.new for change in plan.changes if change.path == "a/big.md"] == [EXPECTED["a/big.md"]]
+
+
+def test_a_note_without_a_section_is_looked_through_again_once_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The facts' "no section here" holds only for the bytes they were taken from: a section written into
+    the note after the scan is found and its list rewritten, not a second section appended."""
+    from vaulttools.related import plan_related, related_config, scan_related
+
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    vault = Vault(vault_dir)
+    config = related_config(vault.config.related, None)
+    scan = scan_related(vault, config)
+    saved = NOTES["a/accents.md"] + b"\n## Related across articles\n- [[written-meanwhile]]\n"
+    (vault_dir / "a/accents.md").write_bytes(saved)
+    plan = plan_related(vault, scan, config)
+    [change] = [change for change in plan.changes if change.path == "a/accents.md"]
+    assert change.new == NOTES["a/accents.md"] + b"\n" + ENTRIES
+    assert plan.report.updated.count("a/accents.md") == 1

@@ -71,6 +71,7 @@ UPDATED = "updated"
 REMOVED = "removed"
 UNCHANGED = "unchanged"
 ROOT_GROUP = "/"  # the folder group of notes at the vault root
+NO_SECTION = (-1, -1)  # the facts' span of a note without a related section
 
 
 # --- facts about one note ----------------------------------------------------------------------------
@@ -120,8 +121,13 @@ def folder_group(path: str, depth: int) -> str:
     return "/".join(folders[:depth]) or ROOT_GROUP
 
 
-def tags_of(properties: Mapping[str, Any]) -> frozenset[str]:
-    """`tags` (and the older `tag`) as a list or a comma/space separated string; `#` and case dropped."""
+def tags_of(properties: Mapping[str, Any], known: dict[str, str] | None = None) -> frozenset[str]:
+    """`tags` (and the older `tag`) as a list or a comma/space separated string; `#` and case dropped.
+
+    `known`: each tag as written (a string item) to what it counts as, filled as tags are met; a scan
+    passes one for all its notes, since a vault's notes share a few thousand tags (a long note carries
+    15-40 of them)."""
+    known = {} if known is None else known
     found: set[str] = set()
     for key in ("tags", "tag"):
         value = properties.get(key)
@@ -129,11 +135,21 @@ def tags_of(properties: Mapping[str, Any]) -> frozenset[str]:
             value if isinstance(value, list) else re.split(r"[,\s]+", value) if isinstance(value, str) else []
         )
         for item in items:
-            if isinstance(item, (str, int, float)) and not isinstance(item, bool):
-                tag = str(item).strip().lstrip("#").lower()
-                if tag:
-                    found.add(tag)
+            if isinstance(item, str):
+                tag = known.get(item)
+                if tag is None:
+                    tag = known[item] = _tag_name(item)
+            elif isinstance(item, (int, float)) and not isinstance(item, bool):
+                tag = _tag_name(str(item))
+            else:
+                continue
+            if tag:
+                found.add(tag)
     return frozenset(found)
+
+
+def _tag_name(written: str) -> str:
+    return written.strip().lstrip("#").lower()
 
 
 def note_facts(
@@ -382,7 +398,7 @@ class KnownSection:
     """What the facts cache says of a note's related section: where it is (heading start, end) and the
     links written in it, in order. Lets an unchanged section be recognised without parsing the note."""
 
-    span: tuple[int, int]
+    span: tuple[int, int]  # `NO_SECTION`: the facts found none
     listed: tuple[str, ...]
     # The facts were taken from these very bytes (the note's stamp is the cached one): the span is where
     # `find_section` finds the section, so the note's headings need not be looked through again.
@@ -400,7 +416,8 @@ class RelatedScan:
     ungrouped: int
     resolve: Callable[[str, str], str | None]
     link_paths: Iterable[str] = ()  # every file a link may reach (the link index's paths)
-    # The stamp (`facts.stamp_of`) of the bytes each section's span was found in.
+    # The stamp (`facts.stamp_of`) of the bytes each grouped note's section (or its lack of one) was
+    # found in.
     section_stamps: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
     _unique: frozenset[str] | None = field(default=None, repr=False, compare=False)
     # The entries written so far, by link style (`_entry_writer`): kept for every chunk a process plans.
@@ -446,6 +463,7 @@ class ScannedChunk:
     section_stamps: dict[str, tuple[int, ...]] = field(default_factory=dict)
     unparsable: list[UnparsableNote] = field(default_factory=list)
     ungrouped: int = 0
+    notes: int = 0  # the notes whose facts it read (`scan_related` lets go of their records)
 
 
 def scan_facts(
@@ -469,6 +487,7 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
     needle = config.group_property.encode("utf-8")
     found = ScannedChunk([], [])
     names: dict[str, str] = {}  # one string object per tag or group, however many notes carry it
+    tag_names: dict[str, str] = {}  # each tag as written to its name (`tags_of`)
     numbers = WordNumbers()  # words kept as numbers, not text: half the memory on a big vault
     for facts in all_facts:
         path = facts.path
@@ -490,15 +509,17 @@ def scan_chunk(all_facts: Iterable[FileFacts], context: ScanContext) -> ScannedC
             found.ungrouped += 1
             continue
         tags = tuple(
-            sorted(names.setdefault(tag, tag) for tag in tags_of(properties).union(facts.inline_tags))
+            sorted(
+                names.setdefault(tag, tag) for tag in tags_of(properties, tag_names).union(facts.inline_tags)
+            )
         )
         section = facts.section
         targets = _target_places(facts, section, context)
         groups = tuple(names.setdefault(g, g) for g in groups)
         found.rows.append(IndexRow(path, groups, tags, targets, numbers.numbered(facts.words)))
+        found.section_stamps[path] = facts.stamp
         if section[0] >= 0:
             found.sections[path] = section
-            found.section_stamps[path] = facts.stamp
             inside = sorted(
                 (link[LINK_START], link[LINK_WRITTEN])
                 for link in facts.links
@@ -583,17 +604,15 @@ def _target_places(facts: FileFacts, section: tuple[int, int], context: ScanCont
     known = context.folder_places.get(folder)
     if known is None:
         known = context.folder_places[folder] = {}
-    places = set()
-    for target in targets:
-        place = known.get(target)
-        if place is None:
-            if not target.strip():
-                continue  # resolves to the note itself, whichever it is: never remembered, never a target
-            place = known[target] = _place_of(context, target, path)
-        if place >= 0:
-            places.add(place)
+    places: set[int | None] = set(map(known.get, targets))  # most targets were met in this folder before
+    if None in places:
+        places.discard(None)
+        for target in targets:
+            if target not in known and target.strip():  # a blank target is the note itself: never one
+                places.add(known.setdefault(target, _place_of(context, target, path)))
+    places.discard(-1)
     places.discard(context.link_places.place[path])
-    return array.array("i", sorted(places)).tobytes()  # places in path order: sorted as the paths are
+    return array.array("i", sorted(cast(set[int], places))).tobytes()  # in path order, as paths sort
 
 
 def _place_of(context: ScanContext, target: str, source: str) -> int:
@@ -617,10 +636,13 @@ def related_section_change(
 
 
 def _known_section(note: Note, known: KnownSection | None) -> Section | object | None:
-    """The section at the span the facts found in these very bytes (`KnownSection.exact`); `FIND` when
-    the span is not known to fit them (no facts, or facts of other bytes): then `find_section` looks."""
+    """The section at the span the facts found in these very bytes (`KnownSection.exact`), None when
+    they found none there; `FIND` when the span is not known to fit them (no facts, or facts of other
+    bytes): then `find_section` looks."""
     if known is None or not known.exact:
         return FIND
+    if known.span == NO_SECTION:
+        return None
     start, end = known.span
     text = note.text
     if not (0 <= start < end <= len(text)) or text[start] != "#":
@@ -652,7 +674,10 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
     def plan_chunk(paths: list[str]) -> list[tuple[str, FileChange]]:
         planned = _plan_notes(vault, scan, config, paths, links)
         if spool.shared:  # in a forked worker: the batch's hashing done here too, on every core
-            return [(action, change.fingerprinted().spooled(spool)) for action, change in planned]
+            # A long note's old bytes stay in the note (the journal reads them there), only the new ones
+            # are spooled: on 30 KB notes, half the spool's writes and reads.
+            root = vault.root
+            return [(action, change.old_left_on_disk(root).spooled(spool)) for action, change in planned]
         return planned
 
     changes: list[FileChange] = []
@@ -705,9 +730,12 @@ def _plan_notes(
             continue
         stamp, raw = vault.read_stamped(path)
         note = Note(path, raw, link_properties)
+        exact = stamp == scan.section_stamps.get(path)
         known = None
         if span is not None:
-            known = KnownSection(span, scan.listed[path], stamp == scan.section_stamps.get(path))
+            known = KnownSection(span, scan.listed[path], exact)
+        elif exact:  # the facts found no section in these very bytes: none is looked for
+            known = KnownSection(NO_SECTION, (), exact=True)
         action, edit = related_section_change(note, config.heading, entries, known)
         change = note_change(note, [edit]) if edit is not None else None
         if change is not None:
@@ -765,14 +793,21 @@ def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
 
     def scan_part(paths: list[str]) -> list[ScannedChunk]:
         # Each record is let go once read (in this process; a forked worker drops only its copy).
-        return [scan_chunk((scan_view_of_record(records.pop(path)) for path in paths), context)]
+        chunk = scan_chunk((scan_view_of_record(records.pop(path)) for path in paths), context)
+        chunk.notes = len(paths)
+        return [chunk]
 
     def scanned() -> Iterator[ScannedChunk]:
-        for part in iter_chunks(
-            scan_part, list(records), label="Reading facts", on_progress=vault.on_progress
-        ):
-            yield from part
-        records.clear()  # what forked workers read stays here until all are done; gone before the index
+        paths, done = list(records), 0
+        for part in iter_chunks(scan_part, paths, label="Reading facts", on_progress=vault.on_progress):
+            for chunk in part:
+                # A forked worker let go of its copy only: the chunk's records go here as its rows come,
+                # so the vault's facts and its index rows are not both held whole.
+                for path in paths[done : done + chunk.notes]:
+                    records.pop(path, None)
+                done += chunk.notes
+                yield chunk
+        records.clear()
 
     scan = assemble_scan(scanned(), context)
     require_groups(scan, config)
