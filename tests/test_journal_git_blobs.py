@@ -21,7 +21,7 @@ from vaulttools import changes as changes_module
 from vaulttools import journal
 from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
-from vaulttools.errors import BatchAborted
+from vaulttools.errors import BatchAborted, EditConflict
 from vaulttools.files import rewrite_in_place
 from vaulttools.git import Repository, blob_id, read_blobs
 from vaulttools.normalize import plan_normalize
@@ -248,3 +248,22 @@ def test_a_rollback_puts_back_the_originals_named_as_blobs(
     assert _snapshot(vault_dir) == NOTES
     assert commits(vault_dir) == 1
     assert_clean(vault_dir)
+
+
+def test_a_note_deleted_while_the_batch_writes_stops_it_and_the_written_ones_come_back_from_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", 0)
+    vault_dir = _vault(tmp_path)
+    plan = _plan(vault_dir)
+    first, last = plan.changes[0].path, plan.changes[-1].path
+
+    def another_program_deletes(written: str) -> None:
+        if written == first:
+            (vault_dir / last).unlink()
+
+    with pytest.raises(EditConflict, match=f"{last} was changed by another program"):
+        run_batch(Vault(vault_dir), plan, BatchOptions(), after_write=another_program_deletes)
+    assert _snapshot(vault_dir) == {name: data for name, data in NOTES.items() if name != last}
+    assert commits(vault_dir) == 1
+    assert not (vault_dir / JOURNAL_PLAN).exists()
