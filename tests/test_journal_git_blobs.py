@@ -21,7 +21,7 @@ from vaulttools import changes as changes_module
 from vaulttools import journal
 from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
-from vaulttools.errors import BatchAborted, EditConflict
+from vaulttools.errors import BatchAborted, EditConflict, GitError
 from vaulttools.files import rewrite_in_place
 from vaulttools.git import Repository, blob_id, read_blobs
 from vaulttools.normalize import plan_normalize
@@ -267,3 +267,19 @@ def test_a_note_deleted_while_the_batch_writes_stops_it_and_the_written_ones_com
     assert _snapshot(vault_dir) == {name: data for name, data in NOTES.items() if name != last}
     assert commits(vault_dir) == 1
     assert not (vault_dir / JOURNAL_PLAN).exists()
+
+
+def test_a_git_that_cannot_list_its_index_leaves_every_original_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = _plan(vault_dir)
+
+    def broken(self: Repository, wanted: dict[str, str]) -> dict:
+        raise GitError("git ls-files failed: index file corrupt")
+
+    monkeypatch.setattr(Repository, "stored_blobs", broken)
+    assert batch_module._originals_in_git(Repository.find(vault_dir), plan) == {}
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert commits(vault_dir) == 2
+    assert_clean(vault_dir)

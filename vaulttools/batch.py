@@ -144,7 +144,10 @@ def _originals_in_git(repo: Repository | None, plan: BatchPlan) -> dict[int, str
         for change in plan.changes
         if change.fingerprints and OLD_BLOB in change.fingerprints and _rewrites_in_place(change)
     }
-    stored = repo.stored_blobs(wanted)
+    try:
+        stored = repo.stored_blobs(wanted)
+    except GitError:
+        return {}  # git cannot list its index now: copy every original, as outside git
     if any(blob.loose_since is not None for blob in stored.values()):
         # No sync where the system has none (Windows): only packed objects count there.
         synced_from = synced_before() - SYNC_MARGIN_SECONDS if hasattr(os, "sync") else float("-inf")
