@@ -100,7 +100,7 @@ def test_a_refusal_before_the_journal_waits_for_git_status(repo_vault: Path) -> 
 def test_a_journal_that_cannot_be_written_stops_the_batch(
     repo_vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full_disk(root: Path, plan: BatchPlan) -> None:
+    def full_disk(root: Path, plan: BatchPlan, in_git: object = None) -> None:
         raise OSError(28, "No space left on device", str(root / ".vaulttools" / "journal"))
 
     monkeypatch.setattr(journal, "start", full_disk)
@@ -366,7 +366,7 @@ def test_a_stager_that_cannot_start_leaves_no_journal(
 def test_a_full_disk_before_writing_is_one_line_from_the_command_line(
     sample_vault: Path, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full_disk(root: Path, plan: BatchPlan) -> None:
+    def full_disk(root: Path, plan: BatchPlan, in_git: object = None) -> None:
         raise OSError(28, "No space left on device", str(root / ".vaulttools" / "journal" / "originals.bin"))
 
     monkeypatch.setattr(journal, "start", full_disk)

@@ -30,6 +30,7 @@ from vaulttools.normalize import plan_normalize
 from vaulttools.vault import Vault
 
 BOM = "\ufeff".encode()
+JOURNAL_DIR = Path(".vaulttools") / "journal"
 # Notes whose links miss their `-d9` target: every one is rewritten by normalize-links, each in its own
 # hostile shape (CRLF, a BOM, no final newline, non-ASCII text, a note larger than a journal block).
 NOTES = {
@@ -57,8 +58,45 @@ def every_note_left_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", 0)
 
 
-def _vault(tmp_path: Path) -> Path:
-    return git_vault_of(NOTES, tmp_path / "vault")
+def git_blob_id(data: bytes) -> str:
+    """What git itself names these bytes (the oracle for the workers' `old_blob`)."""
+    import subprocess
+
+    return (
+        subprocess.run(["git", "hash-object", "--stdin"], input=data, capture_output=True, check=True)
+        .stdout.decode()
+        .strip()
+    )
+
+
+def worker_fingerprints(old: bytes, new: bytes) -> dict[str, object]:
+    """The fingerprints a normalize worker takes: the journal's, and the old bytes' git blob id."""
+    return fingerprints(old, new) | {changes_module.OLD_BLOB: git_blob_id(old)}
+
+
+def _vault(tmp_path: Path, *, objects_aged: bool = True) -> Path:
+    """The hostile notes, committed; `objects_aged`: as if a minute ago (a batch's journal names git blobs
+    written before its sync began; younger ones it copies, as it copies every original outside git)."""
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    if objects_aged:
+        a_minute_ago = time.time() - 60
+        for loose in (vault_dir / ".git" / "objects").glob("??/*"):
+            os.utime(loose, (a_minute_ago, a_minute_ago))
+    return vault_dir
+
+
+@pytest.fixture(params=["named as git blobs", "copied"])
+def journal_originals(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the journal keeps an original: the git blob that holds it, or a copy."""
+    if request.param == "copied":
+        monkeypatch.setattr(batch_module, "NAME_GIT_BLOBS", False)
+    return str(request.param)
+
+
+def _backups(vault_dir: Path) -> set[str | None]:
+    """The kinds of original the running (or killed) batch's journal keeps."""
+    record = json.loads((vault_dir / ".vaulttools" / "journal" / "plan.json").read_text(encoding="utf-8"))
+    return {entry["backup"] for entry in record["changes"]}
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -81,12 +119,12 @@ def test_a_change_left_on_disk_reads_back_its_exact_bytes(tmp_path: Path, old: b
     (tmp_path / "a.md").write_bytes(old)
     change = FileChange("a.md", old, new).old_left_on_disk(tmp_path)
     assert change.old_on_disk == OnDisk(f"{tmp_path}/a.md", fingerprints(old, new)["old_sha256"], len(old))
-    assert change.fingerprints == fingerprints(old, new)
+    assert change.fingerprints == worker_fingerprints(old, new)
     assert (change.old, change.new, change.creates, change.deletes) == (old, new, False, False)
     assert change.holds_old(old) and not change.holds_old(old + b"\n") and not change.holds_old(None)
     assert change == FileChange("a.md", old, new)
     travelled = pickle.loads(pickle.dumps(change))  # from a worker: only the new bytes and the digest
-    assert len(pickle.dumps(change)) < len(pickle.dumps(FileChange("a.md", old, new))) + 400 - len(old)
+    assert len(pickle.dumps(change)) < len(pickle.dumps(FileChange("a.md", old, new))) + 500 - len(old)
     assert (travelled.old_on_disk, travelled.fingerprints, travelled.new) == (
         change.old_on_disk,
         change.fingerprints,
@@ -115,7 +153,7 @@ def test_a_small_change_holds_its_old_bytes_with_the_worker_fingerprints(
     tmp_path: Path, old: bytes, new: bytes
 ) -> None:
     change = FileChange("a.md", old, new).old_left_on_disk(tmp_path)  # no file: never read back
-    assert change.old_on_disk is None and change.fingerprints == fingerprints(old, new)
+    assert change.old_on_disk is None and change.fingerprints == worker_fingerprints(old, new)
     assert (change.old, change.new, change.creates, change.deletes) == (old, new, False, False)
     assert change.holds_old(old) and not change.holds_old(old + b"\n") and not change.holds_old(None)
     assert change == FileChange("a.md", old, new)
@@ -141,7 +179,7 @@ def test_only_notes_from_the_threshold_on_are_left_on_disk(
     (tmp_path / "a.md").write_bytes(old)
     change = FileChange("a.md", old, b"new\n").old_left_on_disk(tmp_path)
     assert (change.old_on_disk is not None) == left_on_disk
-    assert change.old == old and change.fingerprints == fingerprints(old, b"new\n")
+    assert change.old == old and change.fingerprints == worker_fingerprints(old, b"new\n")
 
 
 @pytest.mark.parametrize(
@@ -178,14 +216,21 @@ def test_reading_back_refuses_a_file_another_program_touched(
         _ = change.old
 
 
-def test_normalize_writes_every_hostile_note_byte_for_byte(tmp_path: Path, left_on_disk_from: int) -> None:
+def test_normalize_writes_every_hostile_note_byte_for_byte(
+    tmp_path: Path, left_on_disk_from: int, journal_originals: str
+) -> None:
     vault_dir = _vault(tmp_path)
     plan = plan_normalize(Vault(vault_dir))
     assert sorted(c.path for c in plan.changes) == REWRITTEN
     left = sorted(c.path for c in plan.changes if c.old_on_disk is not None)
     assert left == (REWRITTEN if left_on_disk_from == 0 else ["big.md"])
-    assert all(c.fingerprints == fingerprints(NOTES[c.path], c.new) for c in plan.changes)
-    run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert all(c.fingerprints == worker_fingerprints(NOTES[c.path], c.new) for c in plan.changes)
+    kept = []
+    run_batch(Vault(vault_dir), plan, BatchOptions(), after_write=lambda _: kept.append(_backups(vault_dir)))
+    named = journal_originals == "named as git blobs"
+    assert kept[0] == ({journal.GIT_BACKUP} if named else {journal.ORIGINALS_FILE})
+    originals = vault_dir / JOURNAL_DIR / "originals.bin"
+    assert not originals.exists()  # the batch cleared its journal
     after = _snapshot(vault_dir)
     expected = {n: d.replace(b"[[target", b"[[target-d9") for n, d in NOTES.items() if n in REWRITTEN}
     assert after == {**NOTES, **expected}
@@ -205,7 +250,7 @@ def _same_size(path: Path) -> None:
 
 @pytest.mark.parametrize("meanwhile", [_changed, _same_size, Path.unlink])
 @pytest.mark.parametrize("victim", ["crlf.md", "big.md", "no-final-newline.md"])
-@pytest.mark.usefixtures("left_on_disk_from")
+@pytest.mark.usefixtures("left_on_disk_from", "journal_originals")
 def test_a_note_changed_between_planning_and_writing_refuses_the_batch(
     tmp_path: Path, meanwhile: Callable[[Path], None], victim: str
 ) -> None:
@@ -224,7 +269,7 @@ def test_a_note_changed_between_planning_and_writing_refuses_the_batch(
     assert not (vault_dir / ".vaulttools" / "journal").exists()
 
 
-@pytest.mark.usefixtures("left_on_disk_from")
+@pytest.mark.usefixtures("left_on_disk_from", "journal_originals")
 def test_a_note_changed_while_the_batch_writes_is_put_back_from_the_journal(tmp_path: Path) -> None:
     vault_dir = _vault(tmp_path)
     plan = plan_normalize(Vault(vault_dir))
@@ -243,7 +288,7 @@ def test_a_note_changed_while_the_batch_writes_is_put_back_from_the_journal(tmp_
 
 
 @pytest.mark.parametrize("failing", [1, 3, len(REWRITTEN)])
-@pytest.mark.usefixtures("left_on_disk_from")
+@pytest.mark.usefixtures("left_on_disk_from", "journal_originals")
 def test_a_failed_write_puts_every_note_back_from_the_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
 ) -> None:
@@ -252,13 +297,13 @@ def test_a_failed_write_puts_every_note_back_from_the_journal(
     real = batch_module.rewrite_in_place
     calls = {"n": 0}
 
-    def disk_full_once(path: str, data: bytes, expected: bytes | None = None) -> bool:
+    def disk_full_once(path: str, data: bytes, expected: object = None) -> bool:
         if expected is not None:  # a batch write, not the rollback's
             calls["n"] += 1
             if calls["n"] == failing:
                 real(path, data[: len(data) // 2])  # half written, then the disk is full
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        return real(path, data, expected)
+        return real(path, data, expected)  # type: ignore[arg-type]
 
     monkeypatch.setattr(batch_module, "rewrite_in_place", disk_full_once)
     with pytest.raises(BatchAborted, match="No space left on device"):
@@ -268,12 +313,17 @@ def test_a_failed_write_puts_every_note_back_from_the_journal(
     assert_clean(vault_dir)
 
 
+@pytest.mark.parametrize("objects_aged", [True, False])
 @pytest.mark.parametrize("after", ["1", "3"])
-def test_recover_after_a_killed_normalize_puts_back_every_byte(tmp_path: Path, after: str) -> None:
-    vault_dir = _vault(tmp_path)
+def test_recover_after_a_killed_normalize_puts_back_every_byte(
+    tmp_path: Path, after: str, objects_aged: bool
+) -> None:
+    vault_dir = _vault(tmp_path, objects_aged=objects_aged)
     killed = run_vaulttools(vault_dir, "normalize-links", env={CRASH_AFTER_ENV: after})
     assert killed.returncode == -9, killed.stderr
     assert _snapshot(vault_dir) != NOTES
+    # Blobs git wrote before the batch's sync are named; the commit just made is copied.
+    assert _backups(vault_dir) == ({journal.GIT_BACKUP} if objects_aged else {journal.ORIGINALS_FILE})
     recovered = run_vaulttools(vault_dir, "recover")
     assert recovered.returncode == 0, recovered.stderr
     assert _snapshot(vault_dir) == NOTES
@@ -282,8 +332,6 @@ def test_recover_after_a_killed_normalize_puts_back_every_byte(tmp_path: Path, a
 
 
 # --- the journal's originals are copied while the batch writes ------------------------------------------
-
-JOURNAL_DIR = Path(".vaulttools") / "journal"
 
 
 def _killed_normalize(vault_dir: Path, after: int) -> dict:
@@ -304,7 +352,7 @@ def _cut_originals(vault_dir: Path, record: dict, kept: int, tail: bytes = b"") 
     "tail", [b"", b"\0" * 5000, b"garbage"]
 )  # ends early; zeros or junk after a power cut
 def test_recover_leaves_the_notes_whose_originals_were_not_copied_yet(tmp_path: Path, tail: bytes) -> None:
-    vault_dir = _vault(tmp_path)
+    vault_dir = _vault(tmp_path, objects_aged=False)
     record = _killed_normalize(vault_dir, 1)
     _cut_originals(vault_dir, record, 1, tail)
     recovered = run_vaulttools(vault_dir, "recover")
@@ -314,7 +362,7 @@ def test_recover_leaves_the_notes_whose_originals_were_not_copied_yet(tmp_path: 
 
 
 def test_recover_refuses_a_note_changed_after_the_kill_whose_original_was_not_copied(tmp_path: Path) -> None:
-    vault_dir = _vault(tmp_path)
+    vault_dir = _vault(tmp_path, objects_aged=False)
     record = _killed_normalize(vault_dir, 1)
     _cut_originals(vault_dir, record, 1)
     later = record["changes"][-1]["path"]
@@ -332,6 +380,7 @@ def test_no_note_is_written_before_its_original_is_in_the_journal(
     vault_dir = _vault(tmp_path)
     plan = plan_normalize(Vault(vault_dir))
     real_sync, real_write = journal._make_durable, batch_module.rewrite_in_place
+    monkeypatch.setattr(batch_module, "NAME_GIT_BLOBS", False)  # every original copied
     monkeypatch.setattr(journal, "SYNC_EVERY", 1)  # a sync after every original
 
     def slow_sync(file: object, data_only: bool = False) -> None:
@@ -361,6 +410,7 @@ def test_a_journal_that_fails_while_the_batch_writes_puts_every_note_back(
     vault_dir = _vault(tmp_path)
     plan = plan_normalize(Vault(vault_dir))
     real_sync, syncs = journal._make_durable, {"n": 0}
+    monkeypatch.setattr(batch_module, "NAME_GIT_BLOBS", False)  # every original copied
     monkeypatch.setattr(journal, "SYNC_EVERY", 1)
 
     def disk_full_on_the_third(file: object, data_only: bool = False) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from vaulttools.errors import EditConflict
 from vaulttools.files import state_dir
-from vaulttools.git import BATCH_TRAILER
+from vaulttools.git import BATCH_TRAILER, blob_id
 from vaulttools.journal import fingerprints
 from vaulttools.resolve import fold
 
@@ -147,6 +147,10 @@ def _held_size(value: bytes | tuple[int, int] | OnDisk | None) -> int:
 LEFT_ON_DISK_FROM = 8 * 1024
 
 
+# The fingerprint that names a change's old bytes as a git blob (see `FileChange.old_left_on_disk`).
+OLD_BLOB = "old_blob"
+
+
 class OnDisk(NamedTuple):
     """A change's old bytes left in the file they were read from (see `FileChange.old_left_on_disk`): the
     file, and the sha256 and size of the bytes the plan was made from."""
@@ -179,12 +183,15 @@ class FileChange:
         until the batch writes, and the batch reads them there (into its journal) and checks them against
         the sha256 taken here. Its journal fingerprints are taken here too, once: a planner's worker
         process calls this, so the hashing runs on every core and only the new bytes travel back.
-        Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here)."""
+        Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here).
+        The old bytes' git blob id (`old_blob`) is taken here too: where git's object store holds them, the
+        batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`)."""
         if not isinstance(self._old, bytes) or self.deletes or self.new_path not in (None, self.path):
             return self  # created, deleted, moved or spooled: kept as it is
         new = self.new
         twin = FileChange(self.path, None, new, self.new_path)
         twin._fingerprints = fingerprints(self._old, new)
+        twin._fingerprints[OLD_BLOB] = blob_id(self._old)
         if len(self._old) < LEFT_ON_DISK_FROM:
             twin._old = self._old  # small: cheaper to hold than to read back and hash again
         else:

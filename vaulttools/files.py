@@ -11,7 +11,8 @@ import itertools
 import os
 import stat
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 STATE_DIR = ".vaulttools"
@@ -59,6 +60,34 @@ class BackgroundSync:
             self._thread.join()
 
 
+# The `os.sync` a command started before planning (`sync_in_background`), with the time it started.
+_EARLY_SYNC: list[tuple[float, BackgroundSync]] = []
+
+
+def sync_in_background() -> None:
+    """Start an `os.sync` on a thread now: a command about to plan a batch calls it, so that the files
+    already on disk (git's loose objects, which git does not sync) are durable by the time the batch writes,
+    the sync having run while the plan was made (see `synced_before`, which takes it)."""
+    if not hasattr(os, "sync"):
+        return
+    sync = BackgroundSync()
+    _EARLY_SYNC[:] = [(time.time(), sync)]  # an older one no batch took is left to finish on its own
+    sync.start()
+
+
+def synced_before() -> float:
+    """A time before which every file written is on disk: the start of the sync `sync_in_background`
+    started (waited for here), or of one run now when none was."""
+    if _EARLY_SYNC:
+        started, sync = _EARLY_SYNC.pop()
+        sync.wait()
+        return started
+    started = time.time()
+    if hasattr(os, "sync"):
+        os.sync()
+    return started
+
+
 @contextlib.contextmanager
 def synced_once() -> Iterator[BackgroundSync]:
     """Make the writes of a block durable with one sync after it instead of one fsync per file.
@@ -86,7 +115,9 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
-def rewrite_in_place(path: Path | str, data: bytes, expected: bytes | None = None) -> bool:
+def rewrite_in_place(
+    path: Path | str, data: bytes, expected: bytes | Callable[[bytes], bool] | None = None
+) -> bool:
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
     Why not a temporary file and `os.replace`: ext4 and other file systems start writing a file out as soon
@@ -98,7 +129,8 @@ def rewrite_in_place(path: Path | str, data: bytes, expected: bytes | None = Non
     change the other names too) or that is not a regular file gets `atomic_write` instead.
 
     With `expected`, the file's current bytes are read through the same open file first, and nothing is
-    written (False is returned) unless they are exactly `expected`: another program may have saved it.
+    written (False is returned) unless they are exactly `expected` (or, given a function, unless it accepts
+    them: a batch that kept only their fingerprint): another program may have saved it.
     """
     flags = (os.O_RDWR if expected is not None else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -110,7 +142,7 @@ def rewrite_in_place(path: Path | str, data: bytes, expected: bytes | None = Non
         return True
     try:
         status = os.fstat(handle)
-        if expected is not None and read_all(handle, status.st_size) != expected:
+        if expected is not None and not _holds(read_all(handle, status.st_size), expected):
             return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
             atomic_write(Path(path), data)
@@ -127,6 +159,10 @@ def rewrite_in_place(path: Path | str, data: bytes, expected: bytes | None = Non
         return True
     finally:
         os.close(handle)
+
+
+def _holds(current: bytes, expected: bytes | Callable[[bytes], bool]) -> bool:
+    return expected(current) if callable(expected) else current == expected
 
 
 def atomic_write(path: Path, data: bytes, mode: int | None = None) -> None:

@@ -85,7 +85,11 @@ def run_git(
 
 def read_batch_blob(reader: IO[bytes], oid: bytes) -> bytes:
     """The next blob of `git cat-file --batch` output: `<oid> blob <size>`, the bytes, a newline."""
-    header = reader.readline().rstrip(b"\n").split(b" ")
+    return _blob_after(reader.readline().rstrip(b"\n").split(b" "), reader, oid)
+
+
+def _blob_after(header: list[bytes], reader: IO[bytes], oid: bytes) -> bytes:
+    """The bytes of a blob whose `cat-file --batch` header (split at spaces) was just read."""
     if len(header) != 3 or header[1] != b"blob":
         raise GitError(f"git cat-file: object {oid.decode()} is not a file")
     size = int(header[2])
@@ -94,6 +98,39 @@ def read_batch_blob(reader: IO[bytes], oid: bytes) -> bytes:
     if len(content) != size:
         raise GitError(f"git cat-file: object {oid.decode()} was cut short")
     return content
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a file (`git hash-object`, SHA-1 repositories): a worker computes it
+    beside its other fingerprints, and `Repository.stored_blobs` tells whether git already holds them."""
+    digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    digest.update(data)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """A file's bytes in git's object store: the blob id, and when its loose object file was last written
+    (None: the blob is packed, and git made its pack durable when it wrote it)."""
+
+    oid: str
+    loose_since: float | None
+
+
+def read_blobs(cwd: Path, oids: Sequence[str]) -> dict[str, bytes | None]:
+    """The bytes of each blob id, by one `git cat-file --batch` (None: git does not have it). What `recover`
+    and a rollback read where the journal named a note's original by its blob instead of copying it."""
+    blobs: dict[str, bytes | None] = {}
+    if not oids:
+        return blobs
+    with tempfile.TemporaryFile() as output:
+        run_git(cwd, ("cat-file", "--batch"), stdin="\n".join(oids).encode("ascii") + b"\n", stdout=output)
+        output.seek(0)
+        for oid in oids:
+            header = output.readline().rstrip(b"\n").split(b" ")
+            missing = header[-1] == b"missing"
+            blobs[oid] = None if missing else _blob_after(header, output, oid.encode("ascii"))
+    return blobs
 
 
 def _failure_detail(stderr: bytes, returncode: int) -> str:
@@ -190,6 +227,30 @@ class Repository:
             if path in wanted:
                 dirty.append(wanted[path])
         return sorted(dirty)
+
+    def stored_blobs(self, wanted: dict[str, str]) -> dict[str, StoredBlob]:
+        """Of these vault paths (each with the blob id of the bytes a batch will write over), those whose
+        index entry is exactly that blob: git's object store holds their bytes, and the index keeps the
+        blob from being pruned. Nothing for a repository that borrows objects (`objects/info/alternates`:
+        loose objects there are another repository's files) or whose ids are SHA-256 (never equal)."""
+        if not wanted:
+            return {}
+        # Read-only: no wait for the index lock (`git status` may hold it beside this while it refreshes).
+        objects = self.root / os.fsdecode(run_git(self.root, ("rev-parse", "--git-path", "objects"))).strip()
+        if (objects / "info" / "alternates").exists():
+            return {}
+        by_repo_path = {self.to_repo_path(path): path for path in wanted}
+        stored = {}
+        for entry in run_git(self.root, ("ls-files", "--stage", "-z")).split(b"\0"):
+            meta, _, repo_path = entry.partition(b"\t")
+            fields = meta.split(b" ")  # mode, blob id, stage
+            path = by_repo_path.get(os.fsdecode(repo_path))
+            if path is None or len(fields) != 3 or fields[2] != b"0":
+                continue
+            oid = fields[1].decode("ascii")
+            if oid == wanted[path]:
+                stored[path] = StoredBlob(oid, _loose_object_time(objects, oid))
+        return stored
 
     def identity_config(self) -> list[str]:
         """`-c user.name=… -c user.email=…` for whatever identity git itself cannot find."""
@@ -732,6 +793,14 @@ class TreeBuilder:
 
 # A tree entry: `<octal mode> <name>\0<raw id>` (20 bytes for SHA-1, 32 for SHA-256), back to back.
 _TREE_ENTRY = {size: re.compile(rb"([0-7]+) ([^\0]*)\0(.{%d})" % size, re.DOTALL) for size in (20, 32)}
+
+
+def _loose_object_time(objects: Path, oid: str) -> float | None:
+    """When a loose object's file was last written; None when it is not loose (packed)."""
+    try:
+        return os.stat(objects / oid[:2] / oid[2:]).st_mtime
+    except FileNotFoundError:
+        return None
 
 
 def _decode_tree(data: bytes, oid_size: int) -> dict[bytes, tuple[bytes, bytes]]:

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -29,6 +29,7 @@ from typing import IO, Any, Protocol
 from vaulttools import lock
 from vaulttools.errors import VaultError
 from vaulttools.files import STATE_DIR, rewrite_in_place, state_dir, synced_once
+from vaulttools.git import read_blobs
 
 
 class JournaledChange(Protocol):
@@ -68,6 +69,10 @@ JOURNAL_VERSION = 2
 BLOCK = 4096
 PLAN_FILE = "plan.json"
 ORIGINALS_FILE = "originals.bin"
+# The `backup` of a change whose original the journal names by its git blob (`blob`) instead of copying it:
+# git's object store already holds those bytes, durably (see `batch._originals_in_git`). A vaulttools from
+# before this reads such a journal as a backup file that is missing and stops, without writing.
+GIT_BACKUP = "git-blob"
 BATCH_ID_TRAILER = "Vaulttools-Batch-Id"
 
 
@@ -137,18 +142,18 @@ def new_batch_id(plan: JournaledPlan) -> str:
     return batch_id
 
 
-def begin(root: Path, plan: JournaledPlan) -> None:
+def begin(root: Path, plan: JournaledPlan, in_git: Mapping[int, str] | None = None) -> None:
     """The whole journal of a batch, on disk when this returns."""
-    journaling = Journaling(root, plan)
+    journaling = Journaling(root, plan, in_git)
     try:
         journaling.wait_for(len(plan.changes))
     finally:
         journaling.stop()
 
 
-def start(root: Path, plan: JournaledPlan) -> Journaling:
+def start(root: Path, plan: JournaledPlan, in_git: Mapping[int, str] | None = None) -> Journaling:
     """Write the batch's journal plan and start copying its originals (see `Journaling`)."""
-    return Journaling(root, plan)
+    return Journaling(root, plan, in_git)
 
 
 # Bytes of originals copied between two syncs of the journal: a note may be rewritten once its original is
@@ -165,10 +170,15 @@ class Journaling:
     tells them by their sha256 and leaves their notes alone (the batch never wrote them).
 
     A change whose old bytes were left on disk is read back there and checked against the plan's sha256;
-    another program's change makes `wait_for` raise the `EditConflict`."""
+    another program's change makes `wait_for` raise the `EditConflict`.
 
-    def __init__(self, root: Path, plan: JournaledPlan) -> None:
+    `in_git` (index of a change in the plan → blob id): originals that git's object store already holds
+    durably. The plan names their blob and nothing is copied (the batch compares such a note with the
+    plan's fingerprint just before writing it)."""
+
+    def __init__(self, root: Path, plan: JournaledPlan, in_git: Mapping[int, str] | None = None) -> None:
         self._changes = plan.changes
+        self._in_git = dict(in_git or {})
         self._durable = 0  # changes whose originals (if any) are on disk
         self._failure: BaseException | None = None
         self._stopped = False
@@ -180,7 +190,7 @@ class Journaling:
         folder.mkdir(parents=True)
         self._originals = open(folder / ORIGINALS_FILE, "wb")  # noqa: SIM115 - closed by the thread
         try:
-            self._places = _write_plan(root, folder, plan)
+            self._places = _write_plan(root, folder, plan, self._in_git)
             self._reader = os.open(folder / ORIGINALS_FILE, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         except BaseException:
             self._originals.close()
@@ -197,6 +207,10 @@ class Journaling:
                 self._condition.wait()
             if self._failure is not None:
                 raise self._failure
+
+    def names_git_blob(self, index: int) -> bool:
+        """The original of the plan's change at `index` is a git blob (nothing was copied)."""
+        return index in self._in_git
 
     def saved_original(self, index: int) -> bytes | None:
         """The original of the plan's change at `index` as the journal holds it (None: a new file), once
@@ -226,10 +240,12 @@ class Journaling:
         unsynced = 0
         try:
             with self._originals as originals:
+                in_git = self._in_git
                 for number, change in enumerate(self._changes, start=1):
                     if self._stopped:
                         return
-                    old = change.old  # a change left on disk is read back and checked here
+                    # A change left on disk is read back and checked here; git holds the others' originals.
+                    old = change.old if number - 1 not in in_git else None
                     if old is not None:
                         originals.write(old)
                         unsynced += len(old)
@@ -248,23 +264,29 @@ class Journaling:
             self._condition.notify_all()
 
 
-def _write_plan(root: Path, folder: Path, plan: JournaledPlan) -> list[tuple[int, int] | None]:
+def _write_plan(
+    root: Path, folder: Path, plan: JournaledPlan, in_git: Mapping[int, str]
+) -> list[tuple[int, int] | None]:
     """The plan file, whole and on disk: each change's fingerprints and the place of its original in the
-    originals file (sizes are known before the originals are copied). Returns those places."""
+    originals file (sizes are known before the originals are copied), or the git blob that holds it.
+    Returns those places (None: nothing copied)."""
     batch_id = plan.trailers.get(BATCH_ID_TRAILER) or new_batch_id(plan)
     entries = []
     places: list[tuple[int, int] | None] = []
     # Every original goes into one file at a recorded offset: thousands of small backup files cost a
     # file creation and (in `finish`) a deletion each, which dominated large batches.
     offset = 0
-    for change in plan.changes:
+    for index, change in enumerate(plan.changes):
         recorded = change.fingerprints
         if recorded is None:  # read once: a spooled change reads its bytes back on every access
             recorded = fingerprints(change.old, change.new)
         entry: dict[str, Any] = {"path": change.path, "new_path": change.new_path, **recorded, "backup": None}
         size = recorded["old_size"]
-        places.append(None if size is None else (offset, size))
-        if size is not None:
+        blob = in_git.get(index)
+        places.append(None if size is None or blob is not None else (offset, size))
+        if blob is not None:
+            entry |= {"backup": GIT_BACKUP, "blob": blob, "length": size}
+        elif size is not None:
             entry |= {"backup": ORIGINALS_FILE, "offset": offset, "length": size}
             offset += size
         entries.append(entry)
@@ -294,9 +316,16 @@ def original_reader(root: Path) -> Callable[[str], bytes | None]:
     record = pending(root) or {}
     entries = {entry["path"]: entry for entry in record.get("changes", [])}
 
+    blobs: dict[str, bytes] = {}
+
     def original(path: str) -> bytes | None:
         entry = entries.get(path)
         if entry is None or entry.get("backup") is None:
+            return None
+        if entry["backup"] == GIT_BACKUP:
+            with contextlib.suppress(VaultError, OSError):  # git lost it: this note cannot be put back
+                _load_git_blobs(folder, list(entries.values()), blobs)  # all at once, on first use
+                return _saved_original(folder, entry, blobs)
             return None
         if "offset" not in entry:
             return (folder / entry["backup"]).read_bytes()
@@ -360,6 +389,8 @@ def _restore_files(root: Path, record: dict[str, Any], keep: frozenset[str]) -> 
     folder = _journal_dir(root)
     restored = []
     backups: dict[str, bytes] = {}
+    # Every blob first: a missing one refuses the recovery before any file is put back.
+    _load_git_blobs(folder, [e for e in record.get("changes", []) if e["path"] not in keep], backups)
     for entry in reversed(record.get("changes", [])):
         path = root / entry["path"]
         new_path = entry.get("new_path")
@@ -395,6 +426,7 @@ def save_originals(root: Path, record: dict[str, Any], paths: frozenset[str]) ->
     folder = _journal_dir(root)
     saved_to = state_dir(root) / RECOVERED / str(record.get("batch_id") or record.get("started", "batch"))
     backups: dict[str, bytes] = {}
+    _load_git_blobs(folder, [e for e in record.get("changes", []) if e["path"] in paths], backups)
     saved = False
     for entry in record.get("changes", []):
         if entry["path"] not in paths or entry.get("backup") is None:
@@ -417,14 +449,40 @@ def _read_or_none(path: Path) -> bytes | None:
 
 
 def _backup_bytes(folder: Path, entry: dict[str, Any], loaded: dict[str, bytes]) -> bytes:
-    """An entry's original bytes: a slice of the shared originals file, or (older journals) a whole file."""
+    """An entry's original bytes: a slice of the shared originals file, a git blob, or (older journals) a
+    whole file."""
     name = entry["backup"]
+    if name == GIT_BACKUP:
+        _load_git_blobs(folder, [entry], loaded)
+        return loaded[_git_key(entry)]
     if "offset" not in entry:
         return (folder / name).read_bytes()
     if name not in loaded:
         loaded[name] = (folder / name).read_bytes()
     start = entry["offset"]
     return loaded[name][start : start + entry["length"]]
+
+
+def _git_key(entry: dict[str, Any]) -> str:
+    return f"{GIT_BACKUP}:{entry['blob']}"
+
+
+def _load_git_blobs(folder: Path, entries: Sequence[dict[str, Any]], loaded: dict[str, bytes]) -> None:
+    """Read the git blobs these entries name into `loaded` (one `git cat-file` for them all), or refuse
+    with what to do when git no longer has one: nothing can put that note back."""
+    wanted = {_git_key(e): e for e in entries if e.get("backup") == GIT_BACKUP and _git_key(e) not in loaded}
+    if not wanted:
+        return
+    blobs = read_blobs(folder, [entry["blob"] for entry in wanted.values()])
+    for key, entry in wanted.items():
+        data = blobs.get(entry["blob"])
+        if data is None:
+            raise VaultError(
+                f"{entry['path']}: the journal keeps its bytes from before the batch as git object "
+                f"{entry['blob']}, which this repository no longer has (`git fsck` tells what else is "
+                "missing); restore that object from a clone or backup and run `vaulttools recover` again"
+            )
+        loaded[key] = data
 
 
 def _saved_original(folder: Path, entry: dict[str, Any], loaded: dict[str, bytes]) -> bytes | None:

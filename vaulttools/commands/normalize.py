@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from vaulttools.changes import BatchPlan
+from vaulttools.files import sync_in_background
 from vaulttools.normalize import LinkEntry, NormalizeOptions, NormalizePlanReport, plan_normalize
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
 
@@ -45,6 +46,8 @@ def normalize_links(app: App, fix_case: bool, drop_md: bool, shorten_paths: bool
       vaulttools normalize-links --fix-case --drop-md --shorten-paths --json
     """
     options = NormalizeOptions(fix_case=fix_case, drop_md=drop_md, shorten_paths=shorten_paths)
+    if not (flags.get("dry_run") or flags.get("stat")):
+        sync_in_background()  # while planning: the batch's journal then names git's blobs at once
     plan = plan_normalize(app.vault, options)
     return execute_plan(app, plan, **flags, describe=describe)
 

@@ -1,0 +1,62 @@
+"""`planning.encoded`: a note's new bytes spliced from its old ones, edit by edit, equal to encoding the whole
+edited text (`Note.encode`), on every hostile shape: non-ASCII text before, inside and after an edit, an
+edit's old text repeated before it (overlapping too), a BOM, CRLF, no final newline, an insertion."""
+
+from __future__ import annotations
+
+import pytest
+
+from vaulttools import planning
+from vaulttools.edits import Edit, apply_edits
+from vaulttools.note import Note
+
+BOM = "\ufeff"
+
+
+def _edit_at(text: str, old: str, new: str, occurrence: int = 0) -> Edit:
+    start = -1
+    for _ in range(occurrence + 1):
+        start = text.find(old, start + 1)
+    assert start >= 0
+    return Edit(start, start + len(old), old, new)
+
+
+CASES = [
+    # (file text, [(old, new, occurrence)])
+    ("plain ascii [[a]]\n", [("a", "a-d9", 0)]),  # ASCII: encoded whole
+    ("café [[a]] 😀\n", [("a", "a-d9", 0)]),
+    ("café [[a]] 😀 [[a]] ü\n", [("a", "a-d9", 1)]),  # the second of two
+    ("ü aaa [[aa]]\n", [("aa", "b", 1)]),  # overlapping occurrences before it
+    ("ü aaa [[aa]]\n", [("aa", "b", 2)]),
+    (BOM + "ü [[x]]\r\nnext [[y]]", [("x", "x-d1", 0), ("y", "ÿ", 0)]),  # BOM, CRLF, no final newline
+    ("[[é]] then [[é]]\n", [("é", "e", 0), ("é", "ë", 1)]),  # non-ASCII old text, two edits
+    ("ü [[a]]\n", [("", "inserted ", 0)]),  # an insertion: encoded whole
+    ("ü [[unchanged]]\n", [("unchanged", "unchanged", 0)]),  # a no-op edit
+    ("😀" * 100 + " [[z]]", [("z", "zz", 0)]),
+]
+
+
+@pytest.mark.parametrize(("text", "changes"), CASES)
+def test_spliced_bytes_equal_the_whole_text_encoded(
+    text: str, changes: list[tuple[str, str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = Note("n.md", text.encode("utf-8"))
+    body = note.text
+    edits = [
+        Edit(0, 0, "", new) if old == "" else _edit_at(body, old, new, occurrence)
+        for old, new, occurrence in changes
+    ]
+    new_text = apply_edits(body, edits, path="n.md")
+    expected = note.encode(new_text)
+    spliced = not body.isascii() and all(edit.old for edit in edits)
+    if spliced:  # not by encoding the whole note
+        monkeypatch.setattr(Note, "encode", lambda *_: pytest.fail("encoded the whole note"))
+    assert planning.encoded(note, new_text, edits) == expected
+
+
+def test_too_many_occurrences_before_an_edit_encode_the_whole_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(planning, "SPLICE_SEARCH_LIMIT", 2)
+    note = Note("n.md", "é a a a [[a]]\n".encode())
+    edit = _edit_at(note.text, "a", "b", 3)
+    new_text = apply_edits(note.text, [edit], path="n.md")
+    assert planning.encoded(note, new_text, [edit]) == note.encode(new_text)

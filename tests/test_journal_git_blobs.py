@@ -1,0 +1,285 @@
+"""A batch's journal names a rewritten note's original by its git blob instead of copying it, when git's
+object store already holds those bytes durably (`batch._originals_in_git`): the index holds exactly that
+blob, and it was written before the sync the batch waits for (or it is packed). `recover` and a rollback
+read such originals back through `git cat-file`; a blob git no longer has refuses the recovery, nothing
+put back."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, git_vault_of
+from tests.helpers import assert_clean, commits, run_vaulttools
+from vaulttools import batch as batch_module
+from vaulttools import changes as changes_module
+from vaulttools import journal
+from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
+from vaulttools.changes import BatchPlan, FileChange
+from vaulttools.errors import BatchAborted, EditConflict, GitError
+from vaulttools.files import rewrite_in_place
+from vaulttools.git import Repository, blob_id, read_blobs
+from vaulttools.normalize import plan_normalize
+from vaulttools.vault import Vault
+
+BOM = "\ufeff".encode()
+NOTES = {
+    "target-d9.md": b"---\nid: target-d9\n---\nThe target.\n",
+    "crlf.md": b"---\r\nid: crlf\r\n---\r\nSee [[target]].\r\n",
+    "bom.md": BOM + b"See [[target|the target]].\n",
+    "no-final-newline.md": b"See [[target]].",
+    "big.md": b"x" * 9000 + b"\nSee [[target]].\n" + b"y" * 5000,
+}
+REWRITTEN = ["big.md", "bom.md", "crlf.md", "no-final-newline.md"]
+JOURNAL_PLAN = Path(".vaulttools") / "journal" / "plan.json"
+
+
+def _age_objects(vault_dir: Path, seconds: float = 60) -> None:
+    """As if the vault had been committed `seconds` ago."""
+    then = time.time() - seconds
+    for loose in (vault_dir / ".git" / "objects").glob("??/*"):
+        os.utime(loose, (then, then))
+
+
+def _vault(tmp_path: Path) -> Path:
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    _age_objects(vault_dir)
+    return vault_dir
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(root.glob("*.md"))}
+
+
+@pytest.mark.parametrize("data", [b"", b"a\r\nb\r\n", BOM + b"x", b"no final newline", b"z" * 70_000])
+def test_blob_id_is_what_git_names_the_bytes(tmp_path: Path, data: bytes) -> None:
+    (tmp_path / "f").write_bytes(data)
+    assert blob_id(data) == git(tmp_path, "hash-object", str(tmp_path / "f")).strip()
+
+
+def _clean(root: Path) -> None:
+    pass
+
+
+def _edited_and_staged(root: Path) -> None:
+    (root / "crlf.md").write_bytes(b"staged\r\n")
+    git(root, "add", "crlf.md")
+
+
+def _edited_not_staged(root: Path) -> None:
+    (root / "crlf.md").write_bytes(b"typed\r\n")
+
+
+def _packed(root: Path) -> None:
+    git(root, "gc", "-q")
+
+
+def _borrowing(root: Path) -> None:
+    (root / ".git" / "objects" / "info" / "alternates").write_text("/nowhere\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("how", "stored", "loose"),
+    [
+        (_clean, {"crlf.md", "bom.md"}, True),  # no-op: what the index holds is what the notes hold
+        (_edited_and_staged, {"bom.md"}, True),  # the index holds other bytes than the plan read
+        (_edited_not_staged, {"crlf.md", "bom.md"}, True),  # the index's blob is the plan's bytes
+        (_packed, {"crlf.md", "bom.md"}, False),  # packed: no loose file, git synced the pack
+        (_borrowing, set(), True),  # alternates: loose objects may be another repository's files
+    ],
+)
+def test_stored_blobs_are_the_index_entries_holding_the_planned_bytes(
+    tmp_path: Path, how: Callable[[Path], None], stored: set[str], loose: bool
+) -> None:
+    vault_dir = _vault(tmp_path)
+    wanted = {name: blob_id(NOTES[name]) for name in ("crlf.md", "bom.md")} | {"untracked.md": blob_id(b"u")}
+    (vault_dir / "untracked.md").write_bytes(b"u")
+    how(vault_dir)
+    repo = Repository.find(vault_dir)
+    assert repo is not None
+    found = repo.stored_blobs(wanted)
+    assert set(found) == stored
+    assert all(blob.oid == wanted[path] for path, blob in found.items())
+    assert all((blob.loose_since is not None) == loose for blob in found.values())
+
+
+def test_read_blobs_gives_none_for_a_blob_git_does_not_have(tmp_path: Path) -> None:
+    vault_dir = _vault(tmp_path)
+    present = blob_id(NOTES["crlf.md"])
+    assert read_blobs(vault_dir, [present, "0" * 40, present]) == {present: NOTES["crlf.md"], "0" * 40: None}
+
+
+def _plan(vault_dir: Path) -> BatchPlan:
+    return plan_normalize(Vault(vault_dir))
+
+
+@pytest.mark.parametrize(
+    ("age", "named"),
+    [
+        (60, True),  # written well before the batch's sync: durable, named
+        (0, False),  # written as the sync began: maybe renamed into place after it, copied
+        (-60, False),  # a clock ahead or a blob touched since: copied
+    ],
+)
+def test_only_blobs_written_before_the_sync_are_named(tmp_path: Path, age: float, named: bool) -> None:
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    _age_objects(vault_dir, age)
+    plan = _plan(vault_dir)
+    in_git = batch_module._originals_in_git(Repository.find(vault_dir), plan)
+    expected = {i: blob_id(NOTES[c.path]) for i, c in enumerate(plan.changes)} if named else {}
+    assert in_git == expected
+
+
+def test_nothing_is_named_outside_git_or_for_changes_that_move_create_or_lack_a_blob(tmp_path: Path) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = _plan(vault_dir)
+    assert batch_module._originals_in_git(None, plan) == {}
+    moved = FileChange("crlf.md", NOTES["crlf.md"], b"moved\n", "elsewhere.md").old_left_on_disk(vault_dir)
+    created = FileChange("new.md", None, b"new\n").old_left_on_disk(vault_dir)
+    unfingerprinted = FileChange("bom.md", NOTES["bom.md"], b"changed\n")  # not from a normalize worker
+    other = BatchPlan("test", "x", [moved, created, unfingerprinted])
+    assert batch_module._originals_in_git(Repository.find(vault_dir), other) == {}
+
+
+def test_the_sync_ends_before_the_first_note_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = _plan(vault_dir)
+    events: list[str] = []
+    real_synced_before, real_write = batch_module.synced_before, batch_module.rewrite_in_place
+
+    def synced_before() -> float:
+        started = real_synced_before()
+        events.append("synced")
+        return started
+
+    def write(path: str, data: bytes, expected: object = None) -> bool:
+        events.append("write")
+        return real_write(path, data, expected)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch_module, "synced_before", synced_before)
+    monkeypatch.setattr(batch_module, "rewrite_in_place", write)
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert events == ["synced"] + ["write"] * len(REWRITTEN)
+
+
+@pytest.mark.parametrize(
+    ("current", "accepts", "written"),
+    [
+        (b"old\r\n", True, True),
+        (b"old\r\n", False, False),  # the check refuses: another program's bytes stay
+        (BOM + b"old", True, True),
+    ],
+)
+def test_rewrite_in_place_asks_a_check_function_for_the_current_bytes(
+    tmp_path: Path, current: bytes, accepts: bool, written: bool
+) -> None:
+    note = tmp_path / "n.md"
+    note.write_bytes(current)
+    seen: list[bytes] = []
+
+    def check(data: bytes) -> bool:
+        seen.append(data)
+        return accepts
+
+    assert rewrite_in_place(note, b"new", expected=check) is written
+    assert seen == [current]
+    assert note.read_bytes() == (b"new" if written else current)
+
+
+def _kill_after(vault_dir: Path, count: int) -> dict:
+    killed = run_vaulttools(vault_dir, "normalize-links", env={CRASH_AFTER_ENV: str(count)})
+    assert killed.returncode == -9, killed.stderr
+    record: dict = json.loads((vault_dir / JOURNAL_PLAN).read_text(encoding="utf-8"))
+    return record
+
+
+@pytest.mark.parametrize("after", [1, len(REWRITTEN)])
+def test_recover_puts_back_the_originals_named_as_blobs_byte_for_byte(tmp_path: Path, after: int) -> None:
+    vault_dir = _vault(tmp_path)
+    record = _kill_after(vault_dir, after)
+    assert {entry["backup"] for entry in record["changes"]} == {journal.GIT_BACKUP}
+    assert not (vault_dir / JOURNAL_PLAN).with_name(journal.ORIGINALS_FILE).read_bytes()  # nothing copied
+    assert _snapshot(vault_dir) != NOTES
+    recovered = run_vaulttools(vault_dir, "recover")
+    assert recovered.returncode == 0, recovered.stderr
+    assert _snapshot(vault_dir) == NOTES
+    assert commits(vault_dir) == 1
+    assert_clean(vault_dir)
+
+
+def test_recover_refuses_when_git_lost_a_named_blob(tmp_path: Path) -> None:
+    vault_dir = _vault(tmp_path)
+    record = _kill_after(vault_dir, 1)
+    lost = record["changes"][-1]
+    (vault_dir / ".git" / "objects" / lost["blob"][:2] / lost["blob"][2:]).unlink()
+    killed_state = _snapshot(vault_dir)
+    refused = run_vaulttools(vault_dir, "recover")
+    assert refused.returncode == 2
+    assert (
+        f"{lost['path']}: the journal keeps its bytes from before the batch as git object" in refused.stderr
+    )
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert _snapshot(vault_dir) == killed_state  # nothing put back
+    assert (vault_dir / JOURNAL_PLAN).is_file()  # the journal stays for the next try
+
+
+def test_a_rollback_puts_back_the_originals_named_as_blobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", 0)
+    vault_dir = _vault(tmp_path)
+    plan = _plan(vault_dir)
+    assert all(change.old_on_disk is not None for change in plan.changes)  # every note: only git has it
+    last = plan.changes[-1].path
+
+    def fail_on_last(written: str) -> None:
+        if written == last:
+            raise OSError(28, "No space left on device", written)
+
+    with pytest.raises(BatchAborted, match=r"No space left on device.*every file was put back"):
+        run_batch(Vault(vault_dir), plan, BatchOptions(), after_write=fail_on_last)
+    assert _snapshot(vault_dir) == NOTES
+    assert commits(vault_dir) == 1
+    assert_clean(vault_dir)
+
+
+def test_a_note_deleted_while_the_batch_writes_stops_it_and_the_written_ones_come_back_from_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", 0)
+    vault_dir = _vault(tmp_path)
+    plan = _plan(vault_dir)
+    first, last = plan.changes[0].path, plan.changes[-1].path
+
+    def another_program_deletes(written: str) -> None:
+        if written == first:
+            (vault_dir / last).unlink()
+
+    with pytest.raises(EditConflict, match=f"{last} was changed by another program"):
+        run_batch(Vault(vault_dir), plan, BatchOptions(), after_write=another_program_deletes)
+    assert _snapshot(vault_dir) == {name: data for name, data in NOTES.items() if name != last}
+    assert commits(vault_dir) == 1
+    assert not (vault_dir / JOURNAL_PLAN).exists()
+
+
+def test_a_git_that_cannot_list_its_index_leaves_every_original_copied(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = _plan(vault_dir)
+
+    def broken(self: Repository, wanted: dict[str, str]) -> dict:
+        raise GitError("git ls-files failed: index file corrupt")
+
+    monkeypatch.setattr(Repository, "stored_blobs", broken)
+    assert batch_module._originals_in_git(Repository.find(vault_dir), plan) == {}
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert commits(vault_dir) == 2
+    assert_clean(vault_dir)
