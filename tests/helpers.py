@@ -84,3 +84,12 @@ GUARDS: dict[str, tuple[Any, str, Callable[[Any], Any]]] = {
     "YAML shape": (yamledit, "_shape_difference", lambda real: lambda *a, **k: None),
     "node kinds, tags and styles": (yamledit, "_node_difference", lambda real: lambda *a, **k: None),
 }
+
+
+def git_blob_id(data: bytes) -> str:
+    """What git itself names these bytes (the oracle for the workers' `old_blob`)."""
+    return (
+        subprocess.run(["git", "hash-object", "--stdin"], input=data, capture_output=True, check=True)
+        .stdout.decode()
+        .strip()
+    )

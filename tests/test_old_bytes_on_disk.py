@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, git_vault_of
-from tests.helpers import assert_clean, commits, run_vaulttools
+from tests.helpers import assert_clean, commits, git_blob_id, run_vaulttools
 from vaulttools import batch as batch_module
 from vaulttools import changes as changes_module
 from vaulttools import journal
@@ -56,17 +56,6 @@ def left_on_disk_from(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
 @pytest.fixture
 def every_note_left_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", 0)
-
-
-def git_blob_id(data: bytes) -> str:
-    """What git itself names these bytes (the oracle for the workers' `old_blob`)."""
-    import subprocess
-
-    return (
-        subprocess.run(["git", "hash-object", "--stdin"], input=data, capture_output=True, check=True)
-        .stdout.decode()
-        .strip()
-    )
 
 
 def worker_fingerprints(old: bytes, new: bytes) -> dict[str, object]:

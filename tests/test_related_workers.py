@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, git_vault_of, snapshot
-from tests.helpers import assert_clean, commits
+from tests.helpers import assert_clean, commits, git_blob_id
 from vaulttools import changes, parallel
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan
@@ -64,7 +64,9 @@ def _planned_in_workers(vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Bat
     spools = {id(change._spool) for change in plan.changes}
     assert len(spools) == 1 and plan.changes[0]._spool is not None and plan.changes[0]._spool.shared
     for change in plan.changes:  # hashed by the workers: the batch hashes nothing
-        assert change.fingerprints == fingerprints(change.old, change.new)
+        assert change.old is not None
+        expected = fingerprints(change.old, change.new) | {changes.OLD_BLOB: git_blob_id(change.old)}
+        assert change.fingerprints == expected
     # A long note's old bytes stay in the note (the journal reads them there); short ones are spooled.
     assert [change.path for change in plan.changes if change.old_on_disk is not None] == ["a/big.md"]
     return plan
