@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from vaulttools.bodylists import TargetList, best_match, flat_list_items, target_list
@@ -103,11 +103,16 @@ class MergeReport:
     source_values_taken: set[tuple[str, str]] = field(default_factory=set)
 
     def absorb(self, other: MergeReport) -> None:
-        """Add a linking-note worker's report (the fields planning linking notes fills)."""
-        self.links.absorb(other.links)
-        self.suffixed_links_fixed += other.suffixed_links_fixed
-        self.duplicates_removed += other.duplicates_removed
-        self.warnings += other.warnings
+        """Add a worker's report (of linking notes or of TARGETs) after this one's: counts add up, lists
+        follow on, sets join."""
+        for name in (f.name for f in fields(self)):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if isinstance(mine, RenameReport):
+                mine.absorb(theirs)
+            elif isinstance(mine, set):
+                mine |= theirs
+            else:
+                setattr(self, name, mine + theirs)
 
 
 @dataclass(frozen=True)
@@ -263,12 +268,13 @@ def plan_merges(
         return _batch([], [], MergeReport())
     check_merges(vault, merges)
     context = merge_context(vault.index, merges, vault.config, lambda: vault.suffix_matcher)
-    changes, report = _plan_linking_notes(vault, context, spelling_notes)
+    preferred = frozenset((options or MergeOptions()).prefer_source)
+    changes, report, planned_targets = _plan_notes(vault, context, merges, preferred, spelling_notes)
     # Canvases as a rename updates them: file nodes and text-node links to a SOURCE now name its TARGET.
     changes += plan_canvases(vault, context.moved, context.after, report.links)
-    preferred = frozenset((options or MergeOptions()).prefer_source)
     for merge in merges:
-        change = _plan_target(vault, context, merge, preferred, report)
+        change, target_report = planned_targets[merge.target]
+        report.absorb(target_report)
         if change is not None:
             changes.append(change)
         for source in merge.sources:
@@ -283,13 +289,24 @@ def plan_merges(
     return plan
 
 
-def _plan_linking_notes(
-    vault: Vault, context: MergeContext, spelling_notes: list[str] | None
-) -> tuple[list[FileChange], MergeReport]:
-    """Every other note that may link a member, its links repointed (on every core for big vaults)."""
+# A TARGET's change with what planning it found (see `_plan_notes`).
+PlannedTarget = tuple[FileChange | None, MergeReport]
+
+
+def _plan_notes(
+    vault: Vault,
+    context: MergeContext,
+    merges: list[Merge],
+    prefer_source: frozenset[str],
+    spelling_notes: list[str] | None,
+) -> tuple[list[FileChange], MergeReport, dict[str, PlannedTarget]]:
+    """Every other note that may link a member, its links repointed, and each TARGET with its SOURCEs
+    folded in: one pass on every core for big vaults (a TARGET with its SOURCEs is the heavier item, and
+    `merge --all` may have hundreds). The linking notes' changes and report, and each TARGET's."""
     family_of = context.family_of
     pattern = spelling_pattern(_spelled_names(vault.config.suffix_rules, family_of))
     searched = vault.note_paths if spelling_notes is None else spelling_notes
+    merge_of = {merge.target: merge for merge in merges}
     others = [path for path in searched if path not in family_of]
 
     def notes_to_plan(paths: list[str], report: MergeReport) -> Iterator[tuple[str, bytes]]:
@@ -300,23 +317,51 @@ def _plan_linking_notes(
             report.links.notes_read += 1
             yield path, vault.read_bytes(path)
 
-    def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], MergeReport]]:
+    def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], MergeReport, dict[str, PlannedTarget]]]:
         report = MergeReport()
         changes = []
-        for path, raw in notes_to_plan(paths, report):
+        for path, raw in notes_to_plan([path for path in paths if path not in merge_of], report):
             note = Note(path, raw, vault.config.link_property_set)
             report.links.notes_parsed += 1
             change = plan_linking_note(note, context, report)
             if change is not None:
                 changes.append(change)
-        return [(changes, report)]
+        targets = {}
+        for path in (path for path in paths if path in merge_of):
+            target_report = MergeReport()
+            targets[path] = (
+                _plan_target(vault, context, merge_of[path], prefer_source, target_report),
+                target_report,
+            )
+        return [(changes, report, targets)]
 
     report = MergeReport()
     changes: list[FileChange] = []
-    for chunk_changes, chunk_report in map_notes(plan_chunk, others, on_progress=vault.on_progress):
+    planned_targets: dict[str, PlannedTarget] = {}
+    work = _interleaved(others, list(merge_of))
+    for chunk_changes, chunk_report, chunk_targets in map_notes(
+        plan_chunk, work, on_progress=vault.on_progress
+    ):
         changes += chunk_changes
         report.absorb(chunk_report)
-    return changes, report
+        planned_targets.update(chunk_targets)
+    return changes, report, planned_targets
+
+
+def _interleaved(paths: list[str], heavy: list[str]) -> list[str]:
+    """`paths` with the `heavy` items spread evenly among them (in order), so that every chunk of a
+    parallel run gets its share of them and no worker is left with all the TARGETs at the end."""
+    if not heavy:
+        return list(paths)
+    step = len(paths) / len(heavy)
+    work: list[str] = []
+    taken = 0
+    for i, item in enumerate(heavy):
+        until = round(i * step)
+        work += paths[taken:until]
+        taken = until
+        work.append(item)
+    return work + paths[taken:]
 
 
 def _declare_merge_facts(vault: Vault, merges: list[Merge], plan: BatchPlan) -> None:
@@ -337,7 +382,15 @@ def _names_of_interest(suffix_rules: Iterable[str], family_of: Mapping[str, str]
     members = {fold(stem_of(path)) for path in family_of}
     bases = {fold(base) for base in (suffix_base(stem_of(path), rules) for path in family_of) if base}
 
+    answers: dict[str, bool] = {}  # a vault's links name the same few thousand targets again and again
+
     def interesting(target: str) -> bool:
+        known = answers.get(target)
+        if known is None:
+            known = answers[target] = _interesting(target)
+        return known
+
+    def _interesting(target: str) -> bool:
         name = fold(stem_of(target))
         # `[[Report.md]]` names the note `Report.md.md` too: its last part, `.md` kept, is a name as well.
         written = fold(target.rpartition("/")[2].strip())
@@ -484,21 +537,30 @@ def _duplicate_entries(
         values = properties.get(key)
         if not isinstance(values, list) or not values:
             continue
+        removed = _repeated_targets(context, values, note.path, keep_self=keep_self)
+        if not removed:
+            continue  # the common case: no need to find the list in the text
         found = locate(note, key)
         if found is None or found.style not in (FLOW, BLOCK) or [i.value for i in found.items] != values:
             continue
-        seen: set[str] = set()
-        removed: set[int] = set()
-        for i, item in enumerate(found.items):
-            path = _item_note(context.after, item.value, note.path)
-            if path is None or path not in context.targets:
-                continue
-            if path in seen or (not keep_self and path == note.path):
-                removed.add(i)
-            seen.add(path)
-        if removed and not (found.style == BLOCK and len(removed) == len(found.items)):
+        if not (found.style == BLOCK and len(removed) == len(found.items)):
             found_by_key[key] = (found, removed)
     return found_by_key
+
+
+def _repeated_targets(context: MergeContext, values: list[Any], path: str, *, keep_self: bool) -> set[int]:
+    """The positions of a link list's values that name a TARGET an earlier value names (or, with
+    `keep_self` false, the note `path` itself)."""
+    seen: set[str] = set()
+    removed: set[int] = set()
+    for i, value in enumerate(values):
+        named = _item_note(context.after, value, path)
+        if named is None or named not in context.targets:
+            continue
+        if named in seen or (not keep_self and named == path):
+            removed.add(i)
+        seen.add(named)
+    return removed
 
 
 def _item_note(index: LinkIndex, value: Any, source: str) -> str | None:
