@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -196,3 +197,49 @@ def test_best_and_kth_are_those_of_sorting_each_run(runs: list[list[float]], k: 
     best, kth = related_index._best_and_kth(values, counts, k)
     assert best.tolist() == [max(run) for run in runs]
     assert kth.tolist() == [sorted(run, reverse=True)[min(k, len(run)) - 1] for run in runs]
+
+
+def _tags_numbered_one_by_one(
+    rows: list[IndexRow], cutoff: int
+) -> tuple[list[str], list[int], list[list[int]]]:
+    """The tag numbering spelled out: a list of notes per tag, the rare ones numbered by name."""
+    postings: dict[str, list[int]] = {}
+    for note, row in enumerate(rows):
+        for tag in row.tags:
+            postings.setdefault(tag, []).append(note)
+    names = sorted(name for name, notes in postings.items() if len(notes) <= cutoff)
+    ids = {name: number for number, name in enumerate(names)}
+    return (
+        names,
+        [len(postings[name]) for name in names],
+        [[ids[t] for t in row.tags if t in ids] for row in rows],
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "tags_of"),
+    [
+        ("no tags at all", lambda note, rng: ()),
+        ("one tag on every note: too common", lambda note, rng: ("everywhere",)),
+        ("rare tags met out of order", lambda note, rng: (f"z{note % 7}", f"a{rng.randrange(30)}")),
+        (
+            "a common tag among rare ones",
+            lambda note, rng: ("common", *(f"t{rng.randrange(40)}",) * (note % 3)),
+        ),
+        ("on exactly the cutoff's number of notes", lambda note, rng: ("edge",) if note < 50 else ("b",)),
+    ],
+)
+def test_tags_are_numbered_by_name_leaving_out_common_ones(
+    case: str, tags_of: Callable[[int, random.Random], tuple[str, ...]]
+) -> None:
+    rng = random.Random(case)
+    rows = [
+        IndexRow(f"n{note:03d}.md", ("g",), tuple(sorted(set(tags_of(note, rng)))), (), ("alpha", b"\x01"))
+        for note in range(60)
+    ]
+    names, counts, per_row = _tags_numbered_one_by_one(rows, cutoff=50)
+    index = RelatedIndex(list(rows))
+    assert index.cutoff == 50
+    assert (index.tag_name, index.tag_count) == (names, counts)
+    assert [index.note_tags[note].indices.tolist() for note in range(len(rows))] == per_row
+    assert index.note_tags.shape == (len(rows), len(names))

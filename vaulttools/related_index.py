@@ -13,9 +13,10 @@ needs them (`related_rank`'s words are read by every command that builds the fac
 
 from __future__ import annotations
 
+import collections
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
@@ -105,15 +106,28 @@ class RelatedIndex:
             self.group_table[note, : len(groups)] = groups
 
     def _number_tags(self, rows: list[IndexRow]) -> None:
-        """Tags on at most `cutoff` notes, numbered by name; `tag_postings` holds each one's rarity."""
-        postings = _postings(row.tags for row in rows)
-        total = max(1, len(rows))
-        self.tag_name: list[str] = sorted(
-            name for name, notes in postings.items() if len(notes) <= self.cutoff
+        """Tags on at most `cutoff` notes, numbered by name; `tag_postings` holds each one's rarity.
+
+        Every note's tags are counted in one pass of arrays (each tag numbered on first sight, in C),
+        not a list of notes per tag: long notes carry 15-40 tags, ~440,000 on 20,000 notes."""
+        seen: dict[str, int] = collections.defaultdict(itertools.count().__next__)
+        sizes = np.fromiter(map(len, (row.tags for row in rows)), np.int64, len(rows))
+        met = itertools.chain.from_iterable(row.tags for row in rows)
+        first_seen = np.fromiter(map(seen.__getitem__, met), np.int64, int(sizes.sum()))
+        counts = np.bincount(first_seen, minlength=len(seen))
+        names = list(seen)
+        kept = sorted(
+            (n for n, count in enumerate(counts.tolist()) if count <= self.cutoff), key=names.__getitem__
         )
-        self.tag_count: list[int] = [len(postings[name]) for name in self.tag_name]
-        ids = {name: number for number, name in enumerate(self.tag_name)}
-        self.note_tags = _incidence([[ids[t] for t in row.tags if t in ids] for row in rows], len(ids))
+        self.tag_name: list[str] = [names[number] for number in kept]
+        self.tag_count: list[int] = counts[kept].tolist()
+        renumber = np.full(len(names), -1, dtype=np.int64)
+        renumber[kept] = np.arange(len(kept))
+        owner = np.repeat(np.arange(len(rows)), sizes)
+        column = renumber[first_seen]
+        common = column < 0  # a row's tags are sorted by name, so their new numbers stay in order
+        self.note_tags = _pairs_incidence(owner[~common], column[~common], len(rows), len(kept))
+        total = max(1, len(rows))
         rarity = np.array([math.log(total / count) for count in self.tag_count], dtype=np.float64)
         self.tag_postings = _scaled_rows(self.note_tags.T.tocsr(), rarity)
 
@@ -212,14 +226,6 @@ class RelatedIndex:
                     rarest.append(vocabulary[rare])
                     other_words.append([vocabulary[w] for w in words if w != rare])
         self.mentions = _mentions_of(len(self.stems), named, rarest, other_words, ids, starts, len(names))
-
-
-def _postings(per_note: Iterable[Sequence[str]]) -> dict[str, list[int]]:
-    postings: dict[str, list[int]] = {}
-    for note, names in enumerate(per_note):
-        for name in names:
-            postings.setdefault(name, []).append(note)
-    return postings
 
 
 # --- building the matrices -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import click
 from vaulttools.changes import BatchPlan
 from vaulttools.config import RelatedConfig
 from vaulttools.errors import EXIT_OK, VaultError
+from vaulttools.files import sync_in_background
 from vaulttools.related import (
     Candidate,
     RelatedPlanReport,
@@ -62,6 +63,10 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
     scan = scan_related(vault, config)
     if explain_slug is not None:
         return explain(vault, scan, config, explain_slug, as_json=flags["as_json"])
+    if not (flags.get("dry_run") or flags.get("stat")):
+        # While planning: the batch's journal then names git's blobs for the many clean notes it rewrites
+        # instead of copying them (it would otherwise wait for a sync of its own).
+        sync_in_background()
     plan = plan_related(vault, scan, config)
     return execute_plan(app, plan, **flags, describe=describe)
 
