@@ -681,6 +681,45 @@ def test_markdown_spans_are_the_markdown_links(body: str) -> None:
     ]
 
 
+_MARKDOWN_BODIES = [
+    "",
+    "[[a]] [[b]] no markdown link",
+    "[[a]] [[b]]\n[c](d.md) [[e]] [f](g.md)\n[[h]]",
+    "x ](y) on a line without a link\n[[a]]\n[b](c.md)",  # a `](` that opens nothing, a link lines later
+    "[a](\n  b.md\n)",  # a destination on the next lines
+    "[a\\](x) b](c.md)",  # an escaped bracket in the label
+    "[a [b] c](d.md) [x]\n(y.md) [p](q.md)",  # nested brackets; a line break between `]` and `(`
+    "[a](b.md)[c](d.md)\r\n![e](f.md)\r\n",  # adjacent links, an embed, CRLF
+    "[[a](b.md)]] [x](<y z.md>) [t](u.md 'title')",
+    "`[a](b.md)` [c](d.md)",  # in code: found here, made opaque by `find_links`
+    "](](]( [a](b) ](",
+]
+
+
+@pytest.mark.parametrize("body", _MARKDOWN_BODIES)
+@pytest.mark.parametrize("start", [0, 3])
+def test_markdown_matches_are_the_regex_matches(body: str, start: int) -> None:
+    from vaulttools.links import _MD_LINK_RE, _markdown_matches
+
+    def spans(matches: Iterator[re.Match[str]]) -> list[tuple[int, int]]:
+        return [match.span() for match in matches]
+
+    expected = spans(_MD_LINK_RE.finditer(body, start, len(body)))
+    assert spans(_markdown_matches(body, start, len(body))) == expected
+    assert spans(_markdown_matches(body, start, len(body) - 1)) == spans(
+        _MD_LINK_RE.finditer(body, start, len(body) - 1)
+    )
+
+
+@PROPERTIES
+@given(_bodies)
+def test_markdown_matches_are_the_regex_matches_on_random_bodies(body: str) -> None:
+    from vaulttools.links import _MD_LINK_RE, _markdown_matches
+
+    expected = [match.span() for match in _MD_LINK_RE.finditer(body)]
+    assert [match.span() for match in _markdown_matches(body, 0, len(body))] == expected
+
+
 @pytest.mark.parametrize(
     ("ids", "expected"),
     [
