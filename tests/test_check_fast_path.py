@@ -585,6 +585,23 @@ def test_simple_yaml_loader_reads_the_usual_frontmatter() -> None:
         assert load_simple_yaml(refused) is None and reference_simple_yaml(refused) is None
 
 
+@pytest.mark.parametrize(
+    "yaml_text",
+    [
+        'related: ["a", "b", "c", "d", "e", "f", "g"]\r\n',  # a long flow list, CRLF
+        'related: [ "a" ,"b",  "c" ]\nid: "x: y, z"\n',  # spaces around items; `:` and `,` in a string
+        'related: ["a", "b",]\n',  # a trailing comma: outside the grammar
+        'related: ["a", "b"] ]\n',
+        'related: ["a" "b"]\n',
+        'related: ["a", b]\n',
+        'key2-x_y:   "v"\ncount: -12\nword: Caf\u00e9\n',
+        'a: ""\nb: []\nc: [""]\n',
+    ],
+)
+def test_simple_yaml_loader_examples_match_the_reference(yaml_text: str) -> None:
+    assert load_simple_yaml(yaml_text) == reference_simple_yaml(yaml_text)
+
+
 _REFERENCE_CLOSER_RE = re.compile(r"^(---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
 
 
