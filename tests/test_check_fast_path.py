@@ -34,9 +34,10 @@ from vaulttools.links import (
     find_links,
     frontmatter_targets,
     plain_body_links,
-    plain_wikilink_targets,
+    plain_wikilinks,
     wikilink_spans,
     wikilink_target,
+    wikilink_targets,
     wikilinks_in,
 )
 from vaulttools.note import (
@@ -256,10 +257,11 @@ def _body_links(note: Note) -> list:
 @given(_notes)
 def test_plain_wikilinks_are_the_body_links_find_links_gives(text: str) -> None:
     note = Note("n.md", text.encode("utf-8"))
-    targets = plain_wikilink_targets(note)
-    if targets is None:
+    parts = plain_wikilinks(note)
+    if parts is None:
         return
-    spans = wikilink_spans(note)
+    targets = wikilink_targets(parts)
+    spans = wikilink_spans(note.text, note.body_start, parts)
     assert len(spans) == len(targets)
     expected = [(link.start, link.end, link.target) for link in _body_links(note) if link.target]
     assert [(*span, target) for span, target in zip(spans, targets, strict=True) if target] == expected
@@ -293,6 +295,90 @@ def test_plain_body_links_are_the_body_links_find_links_gives(text: str) -> None
 def test_plain_body_links_examples(body: str, links: list[str] | None) -> None:
     found = plain_body_links(Note("n.md", f"---\nid: n\n---\n{body}".encode()))
     assert (None if found is None else found[0]) == links
+
+
+# Bodies whose wikilinks `wikilink_spans` finds by `str.find` of their text: the same link twice, links
+# sharing a prefix, brackets around and inside links, an embed's `!`, escapes, non-ASCII and NFD names.
+_SPAN_BODIES = [
+    "",
+    "no links at all",
+    "[[a]] x ![[b]] y [[c|shown]]",
+    "[[a]] [[a]] ![[a]] [[a]]",  # the same text again: each found after the previous one
+    "![[a]][[a]]![[a]]",  # adjacent, embeds first
+    "[[ab]] [[a]] [[abc]]",
+    "[[[a]] [[a]]] [[a]]]",  # a third bracket before or after
+    "[[a [[b]] [[a [x] b]] [[a]x]]",  # an unclosed `[[` before a link; single brackets inside
+    "[[a\\|cell]] | [[a\\|cell]] |",  # a table's escaped pipe
+    "[[a#H|x]] [[a#H]] [[#H]] [[]] [[|x]] [[a]]",  # links without a target in between
+    "[[Cafe\u0301]] [[Caf\u00e9]] [[\u00e9t\u00e9]] [[🎉]]",  # NFD and NFC spellings, astral characters
+    "[[note.md.md]] [[note.md]] [[note]]",
+    "[[2024-01-02 a]] [[a 2024-01-02]] [[a (1)]]",  # day and counter suffixes
+    "line\r\n[[a]]\r\n![[b]]\r\n",  # CRLF
+    "[[a\nb]] [[a]]",  # a line break ends no link: only the second is one
+]
+
+
+@pytest.mark.parametrize("frontmatter", ["", "---\nid: n\n---\n", "\ufeff---\r\nid: n\r\n---\r\n"])
+@pytest.mark.parametrize("body", _SPAN_BODIES)
+def test_wikilink_spans_are_find_links_spans(frontmatter: str, body: str) -> None:
+    note = Note("n.md", (frontmatter + body).encode("utf-8"))
+    parts = plain_wikilinks(note)
+    assert parts is not None
+    targets, spans = wikilink_targets(parts), wikilink_spans(note.text, note.body_start, parts)
+    expected = [(link.start, link.end, link.target) for link in _body_links(note) if link.target]
+    assert [(*span, target) for span, target in zip(spans, targets, strict=True) if target] == expected
+    # The first links only (what `check` asks for when its last unresolved link is early in the body).
+    assert wikilink_spans(note.text, note.body_start, parts[:2]) == spans[:2]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "`[[a]]` [[b]]",  # inline code
+        "```\n[[a]]\n```\n[[b]]",  # a fenced block
+        "text\n\n    [[a]]\n\n[[b]]",  # indented code
+        "<!-- [[a]] --> [[b]]",  # an HTML comment
+        "$[[a]]$ [[b]]",  # inline math
+        "[[a]] [b](c.md)",  # a markdown link: `plain_body_links` reads it
+    ],
+)
+def test_plain_wikilinks_turns_away_bodies_with_opaque_regions_or_markdown_links(body: str) -> None:
+    assert plain_wikilinks(Note("n.md", f"---\nid: n\n---\n{body}".encode())) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "links"),
+    [
+        ("[a](b.md) [[c]] [d](e.md) [[f]]", [(0, 9, "b.md"), (10, 15, "c"), (16, 25, "e.md"), (26, 31, "f")]),
+        ("[[a]] [[b]] [c](d.md)", [(0, 5, "a"), (6, 11, "b"), (12, 21, "d.md")]),
+        ("[c](d.md) [[a]] [[b]]", [(0, 9, "d.md"), (10, 15, "a"), (16, 21, "b")]),
+        ("[x](y.md)[[a]]![b](c.md)![[d]]", [(0, 9, "y.md"), (9, 14, "a"), (14, 24, "c.md"), (24, 30, "d")]),
+        ("[[a]] [[a]] [a](a.md) [[a]]", [(0, 5, "a"), (6, 11, "a"), (12, 21, "a.md"), (22, 27, "a")]),
+        ("[[a]]\r\n[b](Cafe\u0301.md)\r\n", [(0, 5, "a"), (7, 20, "Cafe\u0301.md")]),
+        ("[[]] [a](b.md) [[|x]]", [(0, 4, ""), (5, 14, "b.md"), (15, 21, "")]),
+        ("no link ](", []),
+        ("[[a]](x.md)", None),  # a markdown link with the wikilink as its label: same start
+        ("[[a [x [y]](z.md)", None),  # a markdown link starting inside a wikilink
+        ("[a](x[[b]]y)", None),  # a wikilink inside a markdown destination
+        ("[[a [b]](c.md)", None),  # the markdown link's label closes the wikilink's nested bracket
+    ],
+)
+def test_plain_body_links_merge_in_text_order(body: str, links: list[tuple] | None) -> None:
+    note = Note("n.md", f"---\nid: n\n---\n{body}".encode())
+    found = plain_body_links(note)
+    offset = note.body_start
+    got = None
+    if found is not None:
+        targets, spans = found
+        got = [
+            (start - offset, end - offset, target)
+            for (start, end), target in zip(spans, targets, strict=True)
+        ]
+    assert got == links
+    if links is not None:  # what the full parser finds (it drops the links without a target)
+        assert [link for link in got if link[2]] == [
+            (link.start - offset, link.end - offset, link.target) for link in _body_links(note) if link.target
+        ]
 
 
 @settings(max_examples=1000, deadline=None)
@@ -499,6 +585,23 @@ def test_simple_yaml_loader_reads_the_usual_frontmatter() -> None:
         assert load_simple_yaml(refused) is None and reference_simple_yaml(refused) is None
 
 
+@pytest.mark.parametrize(
+    "yaml_text",
+    [
+        'related: ["a", "b", "c", "d", "e", "f", "g"]\r\n',  # a long flow list, CRLF
+        'related: [ "a" ,"b",  "c" ]\nid: "x: y, z"\n',  # spaces around items; `:` and `,` in a string
+        'related: ["a", "b",]\n',  # a trailing comma: outside the grammar
+        'related: ["a", "b"] ]\n',
+        'related: ["a" "b"]\n',
+        'related: ["a", b]\n',
+        'key2-x_y:   "v"\ncount: -12\nword: Caf\u00e9\n',
+        'a: ""\nb: []\nc: [""]\n',
+    ],
+)
+def test_simple_yaml_loader_examples_match_the_reference(yaml_text: str) -> None:
+    assert load_simple_yaml(yaml_text) == reference_simple_yaml(yaml_text)
+
+
 _REFERENCE_CLOSER_RE = re.compile(r"^(---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
 
 
@@ -593,6 +696,45 @@ def test_markdown_spans_are_the_markdown_links(body: str) -> None:
     assert _markdown_spans(body, 1, len(body)) == [
         (link.start, link.end, link.target) for link in _markdown_links(body, 1, len(body))
     ]
+
+
+_MARKDOWN_BODIES = [
+    "",
+    "[[a]] [[b]] no markdown link",
+    "[[a]] [[b]]\n[c](d.md) [[e]] [f](g.md)\n[[h]]",
+    "x ](y) on a line without a link\n[[a]]\n[b](c.md)",  # a `](` that opens nothing, a link lines later
+    "[a](\n  b.md\n)",  # a destination on the next lines
+    "[a\\](x) b](c.md)",  # an escaped bracket in the label
+    "[a [b] c](d.md) [x]\n(y.md) [p](q.md)",  # nested brackets; a line break between `]` and `(`
+    "[a](b.md)[c](d.md)\r\n![e](f.md)\r\n",  # adjacent links, an embed, CRLF
+    "[[a](b.md)]] [x](<y z.md>) [t](u.md 'title')",
+    "`[a](b.md)` [c](d.md)",  # in code: found here, made opaque by `find_links`
+    "](](]( [a](b) ](",
+]
+
+
+@pytest.mark.parametrize("body", _MARKDOWN_BODIES)
+@pytest.mark.parametrize("start", [0, 3])
+def test_markdown_matches_are_the_regex_matches(body: str, start: int) -> None:
+    from vaulttools.links import _MD_LINK_RE, _markdown_matches
+
+    def spans(matches: Iterator[re.Match[str]]) -> list[tuple[int, int]]:
+        return [match.span() for match in matches]
+
+    expected = spans(_MD_LINK_RE.finditer(body, start, len(body)))
+    assert spans(_markdown_matches(body, start, len(body))) == expected
+    assert spans(_markdown_matches(body, start, len(body) - 1)) == spans(
+        _MD_LINK_RE.finditer(body, start, len(body) - 1)
+    )
+
+
+@PROPERTIES
+@given(_bodies)
+def test_markdown_matches_are_the_regex_matches_on_random_bodies(body: str) -> None:
+    from vaulttools.links import _MD_LINK_RE, _markdown_matches
+
+    expected = [match.span() for match in _MD_LINK_RE.finditer(body)]
+    assert [match.span() for match in _markdown_matches(body, 0, len(body))] == expected
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,9 @@ from vaulttools.links import (
     find_frontmatter_links,
     frontmatter_targets,
     plain_body_links,
-    plain_wikilink_targets,
+    plain_wikilinks,
     wikilink_spans,
+    wikilink_targets,
 )
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
@@ -448,9 +449,11 @@ def _quick_link_findings(
     targets = frontmatter_targets(note)
     if targets is None:
         return None
-    body_targets = plain_wikilink_targets(note)
+    parts = plain_wikilinks(note)
     spans: list[tuple[int, int]] | None = None  # found when needed, for the wikilinks-only body
-    if body_targets is None:
+    if parts is not None:
+        body_targets = wikilink_targets(parts)
+    else:
         mixed = plain_body_links(note)  # markdown links too (a vault of folders links by path)
         if mixed is None:
             return None
@@ -468,7 +471,8 @@ def _quick_link_findings(
     body_unresolved = [i - len(targets) for i in unresolved if i >= len(targets)]
     if body_unresolved:
         if spans is None:
-            spans = wikilink_spans(note, body_unresolved[-1] + 1)
+            assert parts is not None
+            spans = wikilink_spans(note.text, note.body_start, parts[: body_unresolved[-1] + 1])
         for i in body_unresolved:
             start, end = spans[i]
             finding = span_finding(context, note, start, end, body_targets[i], day)

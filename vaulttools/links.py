@@ -7,9 +7,10 @@ strings, and bare values under link properties such as `related`.
 
 from __future__ import annotations
 
+import bisect
 import functools
-import itertools
 import re
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -99,59 +100,84 @@ _WIKILINK_PARTS_RE = re.compile(
 )
 
 
-def plain_wikilink_targets(note: Note) -> list[str] | None:
-    """The target of each wikilink of the body ("" for none), for a body without opaque regions and without
-    markdown links: then its wikilinks are all its body links, none opaque, as `find_links` has them.
-    None for any other body (and for a note that cannot be read): ask `find_links`. One findall, no
-    match objects: `wikilink_spans` gives the positions, for the few links that need them."""
+def plain_wikilinks(note: Note) -> list[tuple[str, str]] | None:
+    """The findall parts (see `_WIKILINK_PARTS_RE`) of each wikilink of the body, for a body without opaque
+    regions and without markdown links: then its wikilinks are all its body links, none opaque, as
+    `find_links` has them. None for any other body (and for a note that cannot be read): ask `find_links`.
+    One findall, no match objects: `wikilink_targets` and `wikilink_spans` read the parts."""
     text = note.text
     body_start = note.body_start
     if not note.editable or _may_hold_markdown_links(text, body_start, len(text)) or note.regions:
         return None
+    return _WIKILINK_PARTS_RE.findall(text, body_start)
+
+
+def wikilink_targets(parts: list[tuple[str, str]]) -> list[str]:
+    """The target of each wikilink from its findall parts ("" for none), as `_wikilinks` reads it."""
     # `head` holds no `|`, `#` or backslash: when `rest` starts with `#` or `|`, the target is `head` itself.
     return [
-        head.strip() if not rest or rest[0] in "#|" else wikilink_target(head + rest)
-        for head, rest in _WIKILINK_PARTS_RE.findall(text, body_start)
+        head.strip() if not rest or rest[0] in "#|" else wikilink_target(head + rest) for head, rest in parts
     ]
+
+
+def wikilink_spans(text: str, body_start: int, parts: list[tuple[str, str]]) -> list[tuple[int, int]]:
+    """(start, end) of each wikilink of `text[body_start:]` whose findall parts are `parts` (the body's
+    first `len(parts)` wikilinks, in order); an embed's span includes its `!`, as in `find_links`.
+
+    Each link is found by `str.find` of its exact text from the end of the previous one, not by a second
+    regex pass: the text is "[[" + head + rest + "]]", which holds no "]]" before its end, so wherever it
+    occurs the regex matches exactly it there; and none of it occurs before the regex's leftmost match."""
+    spans = []
+    position = body_start
+    find = text.find
+    for head, rest in parts:
+        written = f"[[{head}{rest}]]"
+        start = find(written, position)
+        position = start + len(written)
+        spans.append((start - 1 if start > body_start and text[start - 1] == "!" else start, position))
+    return spans
 
 
 def plain_body_links(note: Note) -> tuple[list[str], list[tuple[int, int]]] | None:
     """The target and (start, end) of each link of a body with markdown links among its wikilinks, in text
     order, as `find_links` has them; None for a body with opaque regions, for a note that cannot be read,
     and when a markdown link and a wikilink overlap (`find_links` keeps only the first: ask it).
-    For the notes `plain_wikilink_targets` turns away only for their markdown links."""
+    For the notes `plain_wikilinks` turns away only for their markdown links."""
     text = note.text
     body_start = note.body_start
     if not note.editable or note.regions:
         return None
-    found = []
-    for match in _WIKILINK_PARTS_RE.finditer(text, body_start):
-        head, rest = match.groups()
-        start, end = match.span()
-        if start > body_start and text[start - 1] == "!":
-            start -= 1
-        found.append(
-            (start, end, head.strip() if not rest or rest[0] in "#|" else wikilink_target(head + rest))
-        )
-    found += _markdown_spans(text, body_start, len(text))
-    found.sort()
-    if any(later[0] < earlier[1] for earlier, later in itertools.pairwise(found)):
-        return None
-    return [target for _, _, target in found], [(start, end) for start, end, _ in found]
+    parts = _WIKILINK_PARTS_RE.findall(text, body_start)
+    targets = wikilink_targets(parts)
+    spans = wikilink_spans(text, body_start, parts)
+    markdown = _markdown_spans(text, body_start, len(text))
+    if not markdown:
+        return targets, spans
+    return _merge_markdown_links(targets, spans, markdown)
 
 
-def wikilink_spans(note: Note, count: int | None = None) -> list[tuple[int, int]]:
-    """(start, end) of each wikilink of the body (the first `count` of them), in the order of
-    `plain_wikilink_targets`; an embed's span includes its `!`, as in `find_links`."""
-    text = note.text
-    body_start = note.body_start
-    spans = []
-    for match in itertools.islice(_WIKILINK_PARTS_RE.finditer(text, body_start), count):
-        start = match.start()
-        if start > body_start and text[start - 1] == "!":
-            start -= 1
-        spans.append((start, match.end()))
-    return spans
+def _merge_markdown_links(
+    targets: list[str], spans: list[tuple[int, int]], markdown: list[tuple[int, int, str]]
+) -> tuple[list[str], list[tuple[int, int]]] | None:
+    """The wikilinks (targets and spans, in text order) with the markdown links (start, end, target; in
+    text order, none overlapping another) put in place; None when a markdown link overlaps a wikilink.
+    A binary search per markdown link: a note has a few of them among many wikilinks."""
+    starts = [start for start, _ in spans]
+    merged_targets: list[str] = []
+    merged_spans: list[tuple[int, int]] = []
+    taken = 0
+    for start, end, target in markdown:
+        before = bisect.bisect_left(starts, start)  # the wikilinks starting before this link
+        if (before and spans[before - 1][1] > start) or (before < len(starts) and starts[before] < end):
+            return None
+        merged_targets += targets[taken:before]
+        merged_targets.append(target)
+        merged_spans += spans[taken:before]
+        merged_spans.append((start, end))
+        taken = before
+    merged_targets += targets[taken:]
+    merged_spans += spans[taken:]
+    return merged_targets, merged_spans
 
 
 def frontmatter_targets(note: Note) -> list[str] | None:
@@ -356,13 +382,35 @@ def _markdown_links(text: str, start: int, end: int) -> list[Link]:
     return found
 
 
+def _markdown_matches(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
+    """`_MD_LINK_RE.finditer(text, start, end)`, its search started only on lines holding a `](`.
+
+    A match's label runs from its `[` to its `](` without a line break, so no match starts on a line
+    before the line of the next `](`: searching from that line's start finds the same leftmost match. The
+    regex engine then tries the pattern at the `[`s of a few lines, not at every `[` of the body (each
+    wikilink has two): ~3x faster on a body of wikilinks with a markdown link or two."""
+    position = start
+    search = _MD_LINK_RE.search
+    find = text.find
+    while True:
+        # The next `](` at or after `position`: each `(` at memchr speed (prose has few), then its `]`.
+        paren = find("(", position + 1, end)
+        while paren > 0 and text[paren - 1] != "]":
+            paren = find("(", paren + 1, end)
+        if paren < 0:
+            return
+        match = search(text, max(position, text.rfind("\n", position, paren) + 1), end)
+        if match is None:
+            return
+        yield match
+        position = match.end()
+
+
 def _markdown_spans(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
     """(start, end, target) of each link `_markdown_links` finds, without building its `Link`: what
     `check`'s fast path needs of a body's markdown links (tests/test_check_fast_path.py compares them)."""
-    if not _may_hold_markdown_links(text, start, end):
-        return []
     found = []
-    for match in _MD_LINK_RE.finditer(text, start, end):
+    for match in _markdown_matches(text, start, end):
         destination = match.group(2)
         if destination is None:
             destination = match.group(3)

@@ -221,6 +221,8 @@ _YAML11_WORDS = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off", 
 # Those words in any case, spelled with ASCII classes: `str.lower` compares so, where `re.IGNORECASE` would
 # also fold a few non-ASCII letters (`ſ`, the Kelvin sign) into them.
 _YAML11_WORD = "|".join("".join(f"[{c.upper()}{c}]" for c in word) for word in sorted(_YAML11_WORDS))
+
+
 # Every line's groups in one findall (no Python loop per line); together with the count of blank lines it
 # also proves the whole block is in the grammar. For speed it differs from the grammar above in ways that
 # change no answer:
@@ -228,15 +230,24 @@ _YAML11_WORD = "|".join("".join(f"[{c.upper()}{c}]" for c in word) for word in s
 #   and stray "\r" that admits are ruled out for the whole text by `_outside_grammar`, and a string
 #   running over a line break by the count of lines;
 # - a key or a plain value YAML 1.1 reads as a boolean or null leaves its line unmatched, so the count
-#   sends the block to the real loader without a check per line.
-_SIMPLE_LINES_RE = re.compile(
-    f"^(?!(?:{_YAML11_WORD}):)"
-    + _SIMPLE_LINE_RE.pattern.replace(r'"[^"\\\x00-\x1f]*"', r'"[^"]*"').replace(
-        "|([A-Za-z][A-Za-z0-9_-]*)", f"|(?!(?:{_YAML11_WORD})(?![A-Za-z0-9_-]))([A-Za-z][A-Za-z0-9_-]*)"
-    )
-    + "$",
-    re.MULTILINE,
-)
+#   sends the block to the real loader without a check per line;
+# - possessive repeats where giving back never lets the rest match (the next character is one the repeat
+#   does not take: `:` after a key, a value after its spaces, `"` closing a string; a flow list's items
+#   end with `,` where the last item must end with `]`): no backtracking state per item of a long list.
+def _simple_lines_pattern() -> str:
+    pattern = _SIMPLE_LINE_RE.pattern
+    for old, new in [
+        (r'"[^"\\\x00-\x1f]*"', r'"[^"]*+"'),
+        ("|([A-Za-z][A-Za-z0-9_-]*)", f"|(?!(?:{_YAML11_WORD})(?![A-Za-z0-9_-]))([A-Za-z][A-Za-z0-9_-]*)"),
+        (r"([A-Za-z_][\w-]*):[ ]+", r"([A-Za-z_][\w-]*+):[ ]++"),
+        (r"[ ]*,)*[ ]*", r"[ ]*+,)*+[ ]*+"),
+    ]:
+        assert old in pattern, old  # the grammar above changed: review these rewrites
+        pattern = pattern.replace(old, new)
+    return f"^(?!(?:{_YAML11_WORD}):){pattern}$"
+
+
+_SIMPLE_LINES_RE = re.compile(_simple_lines_pattern(), re.MULTILINE)
 
 
 def simple_line_values(line: str) -> tuple[str, ...] | None:
