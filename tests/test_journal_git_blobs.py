@@ -159,9 +159,9 @@ def test_the_sync_ends_before_the_first_note_is_written(
         events.append("synced")
         return started
 
-    def write(path: str, data: bytes, expected: object = None) -> bool:
+    def write(path: str, data: bytes, expected: object = None, **options: bool) -> bool:
         events.append("write")
-        return real_write(path, data, expected)  # type: ignore[arg-type]
+        return real_write(path, data, expected, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(batch_module, "synced_before", synced_before)
     monkeypatch.setattr(batch_module, "rewrite_in_place", write)

@@ -286,13 +286,13 @@ def test_a_failed_write_puts_every_note_back_from_the_journal(
     real = batch_module.rewrite_in_place
     calls = {"n": 0}
 
-    def disk_full_once(path: str, data: bytes, expected: object = None) -> bool:
+    def disk_full_once(path: str, data: bytes, expected: object = None, **options: bool) -> bool:
         if expected is not None:  # a batch write, not the rollback's
             calls["n"] += 1
             if calls["n"] == failing:
                 real(path, data[: len(data) // 2])  # half written, then the disk is full
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        return real(path, data, expected)  # type: ignore[arg-type]
+        return real(path, data, expected, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(batch_module, "rewrite_in_place", disk_full_once)
     with pytest.raises(BatchAborted, match="No space left on device"):
@@ -378,12 +378,14 @@ def test_no_note_is_written_before_its_original_is_in_the_journal(
 
     checked = []
 
-    def write_checking_the_journal(path: str, data: bytes, expected: bytes | None = None) -> bool:
+    def write_checking_the_journal(
+        path: str, data: bytes, expected: bytes | None = None, **options: bool
+    ) -> bool:
         if expected is not None:  # a batch write: its original must already be in the journal
             saved = journal.original_reader(vault_dir)(Path(path).relative_to(vault_dir).as_posix())
             assert saved == Path(path).read_bytes() == expected
             checked.append(path)
-        return real_write(path, data, expected)
+        return real_write(path, data, expected, **options)
 
     monkeypatch.setattr(journal, "_make_durable", slow_sync)
     monkeypatch.setattr(batch_module, "rewrite_in_place", write_checking_the_journal)

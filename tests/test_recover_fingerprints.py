@@ -67,7 +67,7 @@ def _killed_rename(vault: Path, after: int) -> dict[str, Any]:
     crashed = run_vaulttools(vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: str(after)})
     assert crashed.returncode == -9, crashed.stderr
     record: dict[str, Any] = json.loads((vault / PLAN).read_text(encoding="utf-8"))
-    assert record["version"] == 2
+    assert record["version"] == 3
     return record
 
 

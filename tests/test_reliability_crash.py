@@ -141,9 +141,9 @@ def failing_write(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int, in
             fail_if_nth(path)
             real_atomic(path, data, mode)
 
-        def flaky_in_place(path: Path, data: bytes, expected: bytes | None = None) -> bool:
+        def flaky_in_place(path: Path, data: bytes, expected: bytes | None = None, **options: bool) -> bool:
             fail_if_nth(path)
-            return real_in_place(path, data, expected)
+            return real_in_place(path, data, expected, **options)
 
         monkeypatch.setattr(batch_module, "atomic_write", flaky_atomic)
         monkeypatch.setattr(batch_module, "rewrite_in_place", flaky_in_place)

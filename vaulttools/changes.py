@@ -160,6 +160,13 @@ class OnDisk(NamedTuple):
     size: int
 
 
+class PlannedStatus(NamedTuple):
+    """A file's mode and owner when a planner read it (see `FileChange.planned_status`)."""
+
+    mode: int
+    uid: int
+
+
 class FileChange:
     """One file of a batch: modified (old and new), created (old None), deleted (new None), or renamed.
 
@@ -168,7 +175,7 @@ class FileChange:
     they are needed, and read back (and checked) then.
     """
 
-    __slots__ = ("_fingerprints", "_new", "_old", "_spool", "new_path", "path")
+    __slots__ = ("_fingerprints", "_new", "_old", "_planned_status", "_spool", "new_path", "path")
 
     def __init__(self, path: str, old: bytes | None, new: bytes | None, new_path: str | None = None) -> None:
         self.path = path
@@ -177,21 +184,25 @@ class FileChange:
         self._new: bytes | tuple[int, int] | None = new
         self._spool: Spool | None = None
         self._fingerprints: dict[str, Any] | None = None
+        self._planned_status: PlannedStatus | None = None
 
-    def old_left_on_disk(self, root: Path | str) -> FileChange:
+    def old_left_on_disk(self, root: Path | str, status: os.stat_result | None = None) -> FileChange:
         """The same change without its old bytes in memory: a file rewritten in place keeps them on disk
         until the batch writes, and the batch reads them there (into its journal) and checks them against
         the sha256 taken here. Its journal fingerprints are taken here too, once: a planner's worker
         process calls this, so the hashing runs on every core and only the new bytes travel back.
         Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here).
         The old bytes' git blob id (`old_blob`) is taken here too: where git's object store holds them, the
-        batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`)."""
+        batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`).
+        `status`: the file's status when its old bytes were read (`planned_status`)."""
         if not isinstance(self._old, bytes) or self.deletes or self.new_path not in (None, self.path):
             return self  # created, deleted, moved or spooled: kept as it is
         new = self.new
         twin = FileChange(self.path, None, new, self.new_path)
         twin._fingerprints = fingerprints(self._old, new)
         twin._fingerprints[OLD_BLOB] = blob_id(self._old)
+        if status is not None:
+            twin._planned_status = PlannedStatus(status.st_mode, status.st_uid)
         if len(self._old) < LEFT_ON_DISK_FROM:
             twin._old = self._old  # small: cheaper to hold than to read back and hash again
         else:
@@ -205,6 +216,7 @@ class FileChange:
             return self
         twin = FileChange(self.path, None, None, self.new_path)
         twin._old, twin._new, twin._spool = self._old, self._new, self._spool
+        twin._planned_status = self._planned_status
         twin._fingerprints = fingerprints(self.old, self.new)
         return twin
 
@@ -217,7 +229,7 @@ class FileChange:
         twin._old = spool.put(old) if isinstance(old, bytes) else old
         twin._new = None if new is None else spool.put(new)
         twin._spool = spool
-        twin._fingerprints = self._fingerprints
+        twin._fingerprints, twin._planned_status = self._fingerprints, self._planned_status
         return twin
 
     @property
@@ -234,6 +246,12 @@ class FileChange:
     def old_on_disk(self) -> OnDisk | None:
         """Where the old bytes were left and what they were (None: they are held with the change)."""
         return self._old if isinstance(self._old, OnDisk) else None
+
+    @property
+    def planned_status(self) -> PlannedStatus | None:
+        """The mode and owner of the file when the plan read it (None: not taken). The batch checks them
+        instead of taking its own `lstat` of the note, and checks the mode again as it writes the note."""
+        return self._planned_status
 
     @property
     def fingerprints(self) -> dict[str, Any] | None:
@@ -332,9 +350,11 @@ class FileChange:
         # Old bytes left on disk stay there, and the fingerprints taken with them travel along.
         if self._spool is not None and self._spool.shared:
             places = (self._old, self._new, self._spool)
-            return (_shared_spool_change, (self.path, *places, self.new_path, self._fingerprints))
+            taken = (self._fingerprints, self._planned_status)
+            return (_shared_spool_change, (self.path, *places, self.new_path, *taken))
         old = self.old_on_disk or self.old
-        return (_rebuilt_change, (self.path, old, self.new, self.new_path, self._fingerprints))
+        taken = (self._fingerprints, self._planned_status)
+        return (_rebuilt_change, (self.path, old, self.new, self.new_path, *taken))
 
 
 def _rebuilt_change(
@@ -343,10 +363,12 @@ def _rebuilt_change(
     new: bytes | None,
     new_path: str | None,
     taken: dict[str, Any] | None,
+    status: PlannedStatus | None = None,
 ) -> FileChange:
     change = FileChange(path, None, new, new_path)
     change._old = old
     change._fingerprints = taken
+    change._planned_status = status
     return change
 
 
@@ -357,9 +379,11 @@ def _shared_spool_change(
     spool: Spool,
     new_path: str | None,
     taken: dict[str, Any] | None,
+    status: PlannedStatus | None = None,
 ) -> FileChange:
     change = FileChange(path, None, None, new_path)
     change._old, change._new, change._spool, change._fingerprints = old, new, spool, taken
+    change._planned_status = status
     return change
 
 

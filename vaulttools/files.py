@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import functools
 import itertools
 import os
@@ -38,6 +39,30 @@ def read_all(handle: int, size: int) -> bytes:
     while chunks[-1]:
         chunks.append(os.read(handle, max(size, 1 << 16)))
     return b"".join(chunks)
+
+
+def read_with_status(path: str) -> tuple[os.stat_result, bytes]:
+    """A file's status (`fstat` of the open file, taken before reading) and bytes, with one open: a planner
+    keeps the status for the batch (`FileChange.planned_status`), which then needs no `lstat` of its own."""
+    handle = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        status = os.fstat(handle)
+        return status, read_all(handle, status.st_size)
+    finally:
+        os.close(handle)
+
+
+_EFFECTIVE_UID = os.geteuid() if hasattr(os, "geteuid") else -1
+
+
+def status_writable(mode: int, owner: int, path: Path | str) -> bool:
+    """Whether a file of this mode and owner may be written: by its mode bits as well as `os.access`, so a
+    read-only note stays untouched even for root (who may write any file)."""
+    if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return False
+    if owner == _EFFECTIVE_UID and mode & stat.S_IWUSR:
+        return True  # the owner's write bit decides (what `os.access` would say, one system call less)
+    return os.access(path, os.W_OK)
 
 
 # Inside `synced_once()` atomic writes skip their own fsync (about 1 ms each); the block ends with one sync.
@@ -116,7 +141,11 @@ def _new_file_mode() -> int:
 
 
 def rewrite_in_place(
-    path: Path | str, data: bytes, expected: bytes | Callable[[bytes], bool] | None = None
+    path: Path | str,
+    data: bytes,
+    expected: bytes | Callable[[bytes], bool] | None = None,
+    *,
+    refuse_read_only: bool = False,
 ) -> bool:
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
@@ -131,6 +160,10 @@ def rewrite_in_place(
     With `expected`, the file's current bytes are read through the same open file first, and nothing is
     written (False is returned) unless they are exactly `expected` (or, given a function, unless it accepts
     them: a batch that kept only their fingerprint): another program may have saved it.
+
+    `refuse_read_only`: a file whose mode forbids writing (`status_writable`, on the open file's status)
+    raises `PermissionError` before any byte is written, root or not: a batch that checked the mode when the
+    plan read the note (`FileChange.planned_status`) checks it again here, at the last moment.
     """
     flags = (os.O_RDWR if expected is not None else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -142,6 +175,8 @@ def rewrite_in_place(
         return True
     try:
         status = os.fstat(handle)
+        if refuse_read_only and not status_writable(status.st_mode, status.st_uid, path):
+            raise PermissionError(errno.EACCES, "the file was made read-only", str(path))
         if expected is not None and not _holds(read_all(handle, status.st_size), expected):
             return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:

@@ -11,6 +11,7 @@ quoting and the link's syntax stay as written.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from typing import Any, NamedTuple
 from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
 from vaulttools.check import BrokenLinks, broken_links_by_note
 from vaulttools.edits import Edit
-from vaulttools.errors import EditConflict
+from vaulttools.errors import EditConflict, VaultError
+from vaulttools.files import read_with_status
 from vaulttools.linkedit import retarget
 from vaulttools.links import (
     BARE,
@@ -418,7 +420,7 @@ def _plan_notes(
     config = vault.config
     planned = []
     for path in paths:
-        stamp, raw = vault.read_stamped(path)
+        stamp, status, raw = _read_note(vault, path)
         note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
         places = broken.get(path)
         # Where `check` saw the broken links holds only for the bytes it saw: same stamp, taken before reading.
@@ -429,10 +431,21 @@ def _plan_notes(
         result = normalize_note(note, context, config.day_property, places)
         change = _verified_change(note, result)
         if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
-            change = change.old_left_on_disk(vault.root)
+            change = change.old_left_on_disk(vault.root, status)
         if change is not None or result:
             planned.append((change, result.to_wire(), _new_link_targets(result.fixed, context.index)))
     return planned
+
+
+def _read_note(vault: Vault, path: str) -> tuple[tuple[int, int, int, int], os.stat_result, bytes]:
+    """A note's stamp (as `Vault.read_stamped` and `check`'s cache give it), its status and bytes, with one
+    open: the batch takes the note's mode from that status (`FileChange.planned_status`) instead of an
+    `lstat` of its own."""
+    try:
+        status, raw = read_with_status(f"{vault.root}/{path}")
+    except OSError as exc:
+        raise VaultError(f"{path}: cannot read ({exc.strerror}); check that the file is readable") from exc
+    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino), status, raw
 
 
 def _verified_change(note: Note, result: NoteResult) -> FileChange | None:
