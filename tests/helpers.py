@@ -93,3 +93,16 @@ def git_blob_id(data: bytes) -> str:
         .stdout.decode()
         .strip()
     )
+
+
+BOM = "\ufeff".encode()
+# A big note (several blocks) among hostile small ones: CRLF, BOM, no final newline; the notes a
+# normalize-links batch rewrites among them (the journal, blob and planned-status tests share them).
+HOSTILE_NOTES = {
+    "target-d9.md": b"---\nid: target-d9\n---\nThe target.\n",
+    "crlf.md": b"---\r\nid: crlf\r\n---\r\nSee [[target]].\r\n",
+    "bom.md": BOM + b"See [[target|the target]].\n",
+    "no-final-newline.md": b"See [[target]].",
+    "big.md": b"x" * 9000 + b"\nSee [[target]].\n" + b"y" * 5000,
+}
+HOSTILE_REWRITTEN = ["big.md", "bom.md", "crlf.md", "no-final-newline.md"]

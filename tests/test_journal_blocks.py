@@ -15,27 +15,19 @@ from typing import Any
 import pytest
 
 from tests.conftest import git_vault_of
-from tests.helpers import assert_clean, commits, run_vaulttools
+from tests.helpers import BOM, HOSTILE_NOTES, HOSTILE_REWRITTEN, assert_clean, commits, run_vaulttools
 from vaulttools import journal
 from vaulttools.batch import CRASH_AFTER_ENV
 from vaulttools.journal import BLOCK, fingerprints, holds_new
 
 JOURNAL_PLAN = Path(".vaulttools") / "journal" / "plan.json"
-BOM = "\ufeff".encode()
-# A big note (several blocks) among hostile small ones: CRLF, BOM, no final newline.
-NOTES = {
-    "target-d9.md": b"---\nid: target-d9\n---\nThe target.\n",
-    "crlf.md": b"---\r\nid: crlf\r\n---\r\nSee [[target]].\r\n",
-    "bom.md": BOM + b"See [[target|the target]].\n",
-    "no-final-newline.md": b"See [[target]].",
-    "big.md": b"x" * 9000 + b"\nSee [[target]].\n" + b"y" * 5000,
-}
-REWRITTEN = ["big.md", "bom.md", "crlf.md", "no-final-newline.md"]
 OLD = b"---\r\nid: a\r\n---\r\n" + b"old line\r\n" * 900  # CRLF, several blocks
 NEW = OLD.replace(b"old line", b"new line", 3)
 NEW_NO_FINAL_NEWLINE = NEW[:-2]
 NEW_BOM = BOM + NEW
 EXACT = b"x" * (2 * BLOCK)
+
+NOTES, REWRITTEN = HOSTILE_NOTES, HOSTILE_REWRITTEN
 
 
 @pytest.mark.parametrize(

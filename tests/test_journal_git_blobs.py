@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, git_vault_of
-from tests.helpers import assert_clean, commits, run_vaulttools
+from tests.helpers import BOM, HOSTILE_NOTES, HOSTILE_REWRITTEN, assert_clean, commits, run_vaulttools
 from vaulttools import batch as batch_module
 from vaulttools import changes as changes_module
 from vaulttools import journal
@@ -27,16 +27,9 @@ from vaulttools.git import Repository, blob_id, read_blobs
 from vaulttools.normalize import plan_normalize
 from vaulttools.vault import Vault
 
-BOM = "\ufeff".encode()
-NOTES = {
-    "target-d9.md": b"---\nid: target-d9\n---\nThe target.\n",
-    "crlf.md": b"---\r\nid: crlf\r\n---\r\nSee [[target]].\r\n",
-    "bom.md": BOM + b"See [[target|the target]].\n",
-    "no-final-newline.md": b"See [[target]].",
-    "big.md": b"x" * 9000 + b"\nSee [[target]].\n" + b"y" * 5000,
-}
-REWRITTEN = ["big.md", "bom.md", "crlf.md", "no-final-newline.md"]
 JOURNAL_PLAN = Path(".vaulttools") / "journal" / "plan.json"
+
+NOTES, REWRITTEN = HOSTILE_NOTES, HOSTILE_REWRITTEN
 
 
 def _age_objects(vault_dir: Path, seconds: float = 60) -> None:

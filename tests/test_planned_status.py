@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, git_vault_of
-from tests.helpers import assert_clean, commits
+from tests.helpers import BOM, HOSTILE_NOTES, HOSTILE_REWRITTEN, assert_clean, commits
 from vaulttools import batch as batch_module
 from vaulttools import changes as changes_module
 from vaulttools.batch import BatchOptions, run_batch
@@ -26,15 +26,7 @@ from vaulttools.files import rewrite_in_place
 from vaulttools.normalize import _read_note, plan_normalize
 from vaulttools.vault import Vault
 
-BOM = "\ufeff".encode()
-NOTES = {
-    "target-d9.md": b"---\nid: target-d9\n---\nThe target.\n",
-    "crlf.md": b"---\r\nid: crlf\r\n---\r\nSee [[target]].\r\n",
-    "bom.md": BOM + b"See [[target|the target]].\n",
-    "no-final-newline.md": b"See [[target]].",
-    "big.md": b"x" * 9000 + b"\nSee [[target]].\n" + b"y" * 5000,
-}
-REWRITTEN = ["big.md", "bom.md", "crlf.md", "no-final-newline.md"]
+NOTES, REWRITTEN = HOSTILE_NOTES, HOSTILE_REWRITTEN
 
 
 def _vault(tmp_path: Path) -> Path:
