@@ -386,17 +386,27 @@ def duplicate_note(text: str, stem: str, copy_stem: str) -> str:
     return text.replace("\n---\n", f"\n---\nA paragraph only the copy {copy_stem} has.\n\n", 1)
 
 
+def vault_notes(vault: Path) -> list[Path]:
+    """The vault's notes in path order, skipping dot-folders (`.git`, `.vaulttools`)."""
+    notes = [
+        path
+        for path in vault.rglob("*.md")
+        if not any(p.startswith(".") for p in path.relative_to(vault).parts)
+    ]
+    return sorted(notes, key=lambda path: path.relative_to(vault).as_posix())
+
+
 def add_duplicates(vault: Path) -> None:
     """Tag `bench-duplicates`: every 100th note gets a `-d99` copy, and the next note a link to the copy."""
     if _has_tag(vault, DUPLICATES_TAG):
         return
     reset(vault)
-    notes = sorted(vault.glob("*.md"))
+    notes = vault_notes(vault)  # every folder: the deep profile keeps its notes five levels down
     for number in range(0, len(notes) - 1, DUPLICATE_EVERY):
         original, neighbour = notes[number], notes[number + 1]
         copy_stem = f"{original.stem}-d99"
         text = original.read_text(encoding="utf-8")
-        (vault / f"{copy_stem}.md").write_text(
+        original.with_name(f"{copy_stem}.md").write_text(
             duplicate_note(text, original.stem, copy_stem), encoding="utf-8"
         )
         with neighbour.open("a", encoding="utf-8") as handle:
@@ -412,7 +422,7 @@ def drop_cache(vault: Path) -> None:
 
 
 def write_enrich_file(vault: Path, out: Path) -> Path:
-    stems = Counter(p.stem for p in vault.rglob("*.md") if not any(part.startswith(".") for part in p.parts))
+    stems = Counter(path.stem for path in vault_notes(vault))
     slugs = [stem for stem, count in stems.items() if count == 1]  # a name two notes share is ambiguous
     target = out / f"enrich-{vault.name}.jsonl"
     target.write_text("\n".join(enrichment_lines(slugs)) + "\n", encoding="utf-8")

@@ -233,3 +233,28 @@ def test_coined_topic_words_are_distinct_at_every_size(topics: int) -> None:
     rng, coined, longest = random.Random(1), set(), generate.syllables_needed(topics)
     terms = [term for _ in range(topics) for term in generate.coin_terms(rng, coined, longest)]
     assert len(terms) == topics * generate.TOPIC_TERMS == len(set(terms))
+
+
+def test_vault_notes_walks_folders_in_path_order_and_skips_dot_folders(tmp_path: Path) -> None:
+    for name in ["b.md", "a/z.md", "a/b/c.md", ".git/x.md", "a/.vaulttools/y.md", "c.txt"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    assert [p.relative_to(tmp_path).as_posix() for p in run.vault_notes(tmp_path)] == [
+        "a/b/c.md",
+        "a/z.md",
+        "b.md",
+    ]
+
+
+def test_duplicates_are_added_beside_their_original_in_a_deep_vault(tmp_path: Path) -> None:
+    generate.generate(tmp_path, 300, 3, generate.PROFILES["deep"])
+    run.git(tmp_path, "init", "-q")
+    run.git(tmp_path, "add", "-A")
+    run.git(tmp_path, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-q", "-m", "base")
+    run.git(tmp_path, "tag", run.BASE_TAG)
+    run.git(tmp_path, "config", "user.name", "b")
+    run.git(tmp_path, "config", "user.email", "b@b")
+    run.add_duplicates(tmp_path)
+    added = run.git(tmp_path, "diff", "--name-status", run.BASE_TAG, run.DUPLICATES_TAG).splitlines()
+    copies = [line.split("\t")[1] for line in added if line.startswith("A")]
+    assert len(copies) == 3 and all(copy.count("/") == 5 and copy.endswith("-d99.md") for copy in copies)
