@@ -60,3 +60,25 @@ def test_too_many_occurrences_before_an_edit_encode_the_whole_note(monkeypatch: 
     edit = _edit_at(note.text, "a", "b", 3)
     new_text = apply_edits(note.text, [edit], path="n.md")
     assert planning.encoded(note, new_text, [edit]) == note.encode(new_text)
+
+
+@pytest.mark.parametrize(
+    ("text", "old", "new"),
+    [
+        ("café [[a]]\n", "", "\n\n## Related\n- [[ü]]\n"),  # appended at the end
+        ("café [[a]]\n\n## Related\n- [[b]]\n", "- [[b]]\n", "- [[ü]]\n- [[c]]\n"),  # the last lines
+        ("😀 x " * 50 + "ü x ü", "x", "y"),  # the last of many occurrences: placed from the end
+        (BOM + "ü\r\n[[x]]", "[[x]]", ""),  # BOM, CRLF, no final newline, removed
+    ],
+)
+def test_edits_near_the_end_are_spliced_from_the_end(
+    text: str, old: str, new: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = Note("n.md", text.encode("utf-8"))
+    body = note.text
+    start = body.rfind(old) if old else len(body)
+    edit = Edit(start, start + len(old), old, new)
+    new_text = apply_edits(body, [edit], path="n.md")
+    expected = note.encode(new_text)
+    monkeypatch.setattr(Note, "encode", lambda *_: pytest.fail("encoded the whole note"))
+    assert planning.encoded(note, new_text, [edit]) == expected

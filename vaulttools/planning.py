@@ -56,7 +56,8 @@ def encoded(note: Note, new_text: str, edits: Sequence[Edit]) -> bytes:
     Encoding a whole 30 KB note with non-ASCII text costs ~0.1 ms (normalize-links' workers spent ~1 s
     encoding 10,000 long notes); an ASCII note encodes at copy speed and is encoded whole. An edit's place
     in the bytes is found from its old text: UTF-8 is self-synchronising, so the k-th occurrence of a text
-    (overlapping ones counted) in the decoded note is the k-th occurrence of its bytes in the file."""
+    (overlapping ones counted) in the decoded note is the k-th occurrence of its bytes in the file; an edit
+    nearer the end is placed by the length of the bytes after it."""
     if note.text.isascii():
         return note.encode(new_text)
     real = sorted((e for e in edits if e.old != e.new), key=lambda e: e.start)
@@ -78,11 +79,17 @@ def _bom_length(note: Note) -> int:
 
 
 def _byte_offset(note: Note, start: int, old_text: str, old: bytes, from_byte: int) -> int | None:
-    """Where the text `old_text` at character `start` begins in the note's bytes (None: an insertion, or
-    too many occurrences before it to walk)."""
+    """Where the text `old_text` at character `start` begins in the note's bytes (None: an insertion near
+    the start, or too many occurrences before it to walk)."""
+    text, raw = note.text, note.raw
+    end = start + len(old_text)
+    if len(text) - end < start:
+        # Nearer the end (a related section, an appended line): the bytes are the text's, encoded, so the
+        # text after the edit, encoded, is how far from the end it is. No search, insertions included.
+        at = len(raw) - len(text[end:].encode("utf-8")) - len(old)
+        return at if at >= from_byte and raw[at : at + len(old)] == old else None
     if not old_text:
         return None
-    text, raw = note.text, note.raw
     found = text.find(old_text)
     occurrence = 0
     while found != start:
