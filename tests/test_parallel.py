@@ -71,3 +71,14 @@ def test_parallel_check_is_the_serial_check(
     )
     assert serial == parallel_report
     assert serial["findings"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("count", [0, 1, 17, 299, 300, 301, 20_000])
+@pytest.mark.parametrize(("size", "jobs"), [(1, 2), (18, 2), (1000, 2), (50, 3)])
+def test_chunks_cover_every_path_once_in_order_ending_small(count: int, size: int, jobs: int) -> None:
+    paths = [f"n{i}.md" for i in range(count)]
+    chunks = parallel._chunks(paths, size, jobs)
+    assert [path for chunk in chunks for path in chunk] == paths
+    assert all(0 < len(chunk) <= size for chunk in chunks)
+    if count >= 4 * jobs * size and size >= 4 * parallel.MIN_CHUNK:
+        assert len(chunks[-1]) <= size // 4  # the last chunks are small, so the workers finish together

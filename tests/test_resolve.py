@@ -82,3 +82,17 @@ def test_shortest_path_wins() -> None:
 )
 def test_files_named(name: str, expected: list[str]) -> None:
     assert sorted(LinkIndex(PATHS).files_named(name)) == expected
+
+
+def test_relative_answers_are_shared_across_folders_until_the_index_changes() -> None:
+    """A note reached by relative paths from several folders is looked up once; a removed file is not
+    remembered past its removal, and each folder still joins from its own place."""
+    index = LinkIndex(["a/b/Target.md", "a/c/one.md", "a/b/d/two.md", "É/three.md"])
+    first = index.resolve("../b/Target.md", "a/c/one.md")
+    assert first == index.resolve("../Target.md", "a/b/d/two.md") == (RESOLVED, "a/b/Target.md", ())
+    assert index.resolve("./Target", "a/b/x.md").path == "a/b/Target.md"
+    assert index.resolve("../a/b/Target.md", "É/three.md").path == "a/b/Target.md"
+    assert index.resolve("../b/Target.md", "a/b/d/two.md").status == BROKEN  # a/b/b/Target.md
+    index.remove("a/b/Target.md")
+    assert index.resolve("../b/Target.md", "a/c/one.md").status == BROKEN
+    assert index.resolve("../Target.md", "a/b/d/two.md").status == BROKEN

@@ -15,7 +15,7 @@ from vaulttools import __version__
 from vaulttools.check import FINDING_KINDS, check_vault
 from vaulttools.config import KEY_DOCS, effective_toml, effective_values
 from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, VaultError
-from vaulttools.report import echo_json
+from vaulttools.report import echo_json, echo_report_json
 from vaulttools.shell import (
     CONTEXT_SETTINGS,
     VAULT_META_KEY,
@@ -282,7 +282,8 @@ def check(app: App, kinds: tuple[str, ...], ignore_kinds: tuple[str, ...], as_js
     if shown != set(FINDING_KINDS):
         report = report.only_kinds(frozenset(shown))
     if as_json:
-        echo_json(report.to_json(str(app.vault.root)))
+        root = str(app.vault.root)
+        echo_report_json(lambda: report.json_text(root), lambda: report.to_json(root))
     elif not app.quiet or report.findings:
         current = None
         for finding in report.findings:

@@ -19,7 +19,6 @@ import shutil
 import socket
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +28,6 @@ from typing import IO, Any, Protocol
 from vaulttools import lock
 from vaulttools.errors import VaultError
 from vaulttools.files import STATE_DIR, rewrite_in_place, state_dir, synced_once
-from vaulttools.git import read_blobs
 
 
 class JournaledChange(Protocol):
@@ -139,6 +137,8 @@ def refuse_if_pending(root: Path) -> None:
 
 def new_batch_id(plan: JournaledPlan) -> str:
     """Give the plan a new batch id (its commit's trailer, the journal's name for it) and return it."""
+    import uuid  # only batches: read-only commands start without it
+
     batch_id = uuid.uuid4().hex
     plan.trailers[BATCH_ID_TRAILER] = batch_id
     return batch_id
@@ -475,6 +475,8 @@ def _load_git_blobs(folder: Path, entries: Sequence[dict[str, Any]], loaded: dic
     wanted = {_git_key(e): e for e in entries if e.get("backup") == GIT_BACKUP and _git_key(e) not in loaded}
     if not wanted:
         return
+    from vaulttools.git import read_blobs  # only `recover` and rollbacks: `check` starts without git
+
     blobs = read_blobs(folder, [entry["blob"] for entry in wanted.values()])
     for key, entry in wanted.items():
         data = blobs.get(entry["blob"])

@@ -10,9 +10,9 @@ import bisect
 import itertools
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from vaulttools.resolve import stem_of
 
@@ -20,6 +20,29 @@ if TYPE_CHECKING:
     import yaml
 
     from vaulttools.links import Link
+
+_T = TypeVar("_T")
+
+
+class lazy_property(Generic[_T]):
+    """`functools.cached_property` without its lock (Python 3.11 takes an `RLock` on every first read): a
+    note is parsed by one thread, and a first `check` reads two or three of these on each of 20,000 notes.
+    The value goes into the instance's `__dict__`, which later reads find first (a non-data descriptor)."""
+
+    def __init__(self, func: Callable[[Any], _T]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: object, owner: type | None = None) -> _T:
+        if instance is None:
+            return self  # type: ignore[return-value]  # read on the class: the descriptor itself
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
 
 BOM = "\ufeff"
 DEFAULT_LINK_PROPERTIES = frozenset({"related"})
@@ -93,12 +116,12 @@ class Note:
         body = self.text if text is None else text
         return ((BOM if self.bom else "") + body).encode("utf-8")
 
-    @cached_property
+    @lazy_property
     def _simple_lines(self) -> list[tuple[str, str, str, str, str]] | None:
         """The frontmatter's lines when it is in the simple grammar (see `simple_yaml_lines`), else None."""
         return simple_yaml_lines(self.frontmatter_text) if self.frontmatter else None
 
-    @cached_property
+    @lazy_property
     def _yaml(self) -> tuple[dict[str, Any] | None, str | None, bool]:
         """(data, error, whether the simple grammar read it)."""
         if not self.frontmatter:
@@ -143,7 +166,7 @@ class Note:
         `properties` mirrors the text value for value (no escapes, comments, block lists or anchors)."""
         return self._simple_lines is not None
 
-    @cached_property
+    @lazy_property
     def regions(self) -> list[Region]:
         return find_opaque_regions(self.text, self.body_start)
 
@@ -154,7 +177,7 @@ class Note:
             return regions[index]
         return None
 
-    @cached_property
+    @lazy_property
     def _line_starts(self) -> list[int]:
         # Each line's length plus its "\n", summed up by C-level iterators (a hot path in big checks).
         return [
@@ -181,7 +204,7 @@ class Note:
         line = bisect.bisect_right(starts, offset)
         return line, offset - starts[line - 1] + 1
 
-    @cached_property
+    @lazy_property
     def links(self) -> list[Link]:
         from vaulttools.links import find_links  # links imports note: keep the import cycle lazy
 

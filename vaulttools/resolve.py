@@ -59,6 +59,8 @@ class LinkIndex:
         # is among them is checked by one C-level set operation instead of a lookup per link.
         self._resolving_anywhere: set[str] = set()
         self._resolving: dict[str, set[str]] = {}
+        self._exact_answers: dict[str, Resolution] = {}  # by folded vault path (`_exact`), until a change
+        self._folded_folders: dict[str, str] = {}  # (`_folded_folder`) depends on no file: kept
         by_name = self._by_name
         by_folded_path = self._by_folded_path
         add_path = self.paths.add
@@ -127,6 +129,7 @@ class LinkIndex:
         self._memo.clear()
         self._resolving_anywhere.clear()
         self._resolving.clear()
+        self._exact_answers.clear()
 
     def learn_unique_targets(self) -> None:
         """Know before any lookup that a target written as the folded name or vault path of exactly one
@@ -250,13 +253,28 @@ class LinkIndex:
         if key.startswith("/"):
             return self._exact(key.lstrip("/")), True
         if key.startswith(("./", "../")):
-            joined = join_relative(posixpath.dirname(fold(source)), key)
-            return (Resolution(BROKEN) if joined.startswith("..") else self._exact(joined)), False
+            joined = join_relative(self._folded_folder(source), key)
+            if joined.startswith(".."):
+                return Resolution(BROKEN), False
+            # Many folders reach one note by as many relative paths: its answer is found once.
+            answer = self._exact_answers.get(joined)
+            if answer is None:
+                answer = self._exact_answers[joined] = self._exact(joined)
+            return answer, False
         candidates = self.files_at(key) or self.files_at(key + ".md")
         if not candidates:
             return _BROKEN, True
         # One file: no tie for the linking note's folder to break.
         return choose(candidates, key, source), len(candidates) == 1
+
+    def _folded_folder(self, source: str) -> str:
+        """`posixpath.dirname(fold(source))`, once per folder: a vault of folders links relatively from
+        every note of each (folding keeps the `/` between a folder and a name, so the folder decides)."""
+        folder = source.rpartition("/")[0]
+        folded = self._folded_folders.get(folder)
+        if folded is None:
+            folded = self._folded_folders[folder] = posixpath.dirname(fold(source))
+        return folded
 
     def _exact(self, key: str) -> Resolution:
         for candidate in (key, key + ".md"):
