@@ -22,7 +22,7 @@ from vaulttools.files import (
     synced_before,
     synced_once,
 )
-from vaulttools.git import Repository, Stager
+from vaulttools.git import Repository, Stager, StoredBlob
 from vaulttools.parallel import in_thread
 from vaulttools.resolve import fold
 from vaulttools.vault import Vault
@@ -152,18 +152,23 @@ def _originals_in_git(repo: Repository | None, plan: BatchPlan) -> dict[int, str
         if change.fingerprints and OLD_BLOB in change.fingerprints and _rewrites_in_place(change)
     }
     try:
-        stored = repo.stored_blobs(wanted)
+        stored = repo.stored_blobs(wanted, by_folder=True)
     except GitError:
         return {}  # git cannot list its index now: copy every original, as outside git
     if any(blob.loose_since is not None for blob in stored.values()):
         # No sync where the system has none (Windows): only packed objects count there.
         synced_from = synced_before() - SYNC_MARGIN_SECONDS if hasattr(os, "sync") else float("-inf")
-        stored = {
-            path: blob
-            for path, blob in stored.items()
-            if blob.loose_since is None or blob.loose_since < synced_from
-        }
+        stored = {path: blob for path, blob in stored.items() if _written_before(repo, blob, synced_from)}
     return {index: stored[c.path].oid for index, c in enumerate(plan.changes) if c.path in stored}
+
+
+def _written_before(repo: Repository, blob: StoredBlob, moment: float) -> bool:
+    """The blob is packed or its loose object was written before `moment`: by its folder's last change
+    (`stored_blobs(by_folder=True)`), else by the object's own file."""
+    if blob.loose_since is None or blob.loose_since < moment:
+        return True
+    written = repo.loose_object_time(blob.oid)
+    return written is None or written < moment
 
 
 def _stop_journal(
