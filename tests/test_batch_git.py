@@ -316,6 +316,34 @@ def test_blob_writer_gives_each_written_file_its_blob_and_each_removed_path_none
     )  # index untouched
 
 
+def test_blob_writer_shares_a_big_batch_among_processes_and_keeps_the_order(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaulttools.git as git_module
+
+    monkeypatch.setattr(git_module, "SECOND_PROCESS_FROM", 2)
+    monkeypatch.setattr(git_module, "SEND_EVERY", 3)
+    monkeypatch.setattr(git_module.os, "cpu_count", lambda: 3)
+    names = [f"n{number}.md" for number in range(10)]
+    for number, name in enumerate(names):
+        (repo_vault / name).write_bytes(b"note %d\n" % number)
+    repo = Repository.find(repo_vault)
+    assert repo is not None
+    writer = BlobWriter(repo)
+    for name in names:
+        writer.add([name])
+    writer.add(["a.md"], ["b.md"])
+    (repo_vault / "a.md").write_bytes(b"written again\n")
+    writer.add(["a.md"])  # the same path again: its last blob counts
+    blobs = writer.finish()
+    assert list(blobs) == ["b.md", *names, "a.md"]
+    assert blobs == {
+        "b.md": None,
+        **{name: git(repo_vault, "hash-object", name).strip() for name in names},
+        "a.md": git(repo_vault, "hash-object", "a.md").strip(),
+    }
+
+
 @pytest.mark.parametrize("hooks", [False, True])
 def test_stager_failure_is_a_git_error_and_the_batch_rolls_back(
     repo_vault: Path, monkeypatch: pytest.MonkeyPatch, hooks: bool

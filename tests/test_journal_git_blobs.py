@@ -101,6 +101,35 @@ def test_stored_blobs_are_the_index_entries_holding_the_planned_bytes(
     assert all((blob.loose_since is not None) == loose for blob in found.values())
 
 
+def test_stored_blobs_by_folder_give_the_object_folders_last_change(tmp_path: Path) -> None:
+    vault_dir = _vault(tmp_path)
+    wanted = {name: blob_id(NOTES[name]) for name in ("crlf.md", "bom.md")}
+    objects = vault_dir / ".git" / "objects"
+    for folder in objects.glob("??"):
+        os.utime(folder, (1000.0, 1000.0))
+    repo = Repository.find(vault_dir)
+    assert repo is not None
+    found = repo.stored_blobs(wanted, by_folder=True)
+    assert {path: blob.loose_since for path, blob in found.items()} == {"crlf.md": 1000.0, "bom.md": 1000.0}
+    exact = repo.stored_blobs(wanted)
+    assert all(repo.loose_object_time(blob.oid) == exact[path].loose_since for path, blob in found.items())
+    assert all(blob.loose_since is not None and blob.loose_since > 1000.0 for blob in exact.values())
+
+
+@pytest.mark.parametrize(("folder_age", "object_age", "named"), [(60, 0, True), (0, 60, True), (0, 0, False)])
+def test_a_blob_counts_as_synced_by_its_folder_or_else_by_its_own_file(
+    tmp_path: Path, folder_age: float, object_age: float, named: bool
+) -> None:
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    _age_objects(vault_dir, object_age)
+    then = time.time() - folder_age
+    for folder in (vault_dir / ".git" / "objects").glob("??"):
+        os.utime(folder, (then, then))
+    plan = _plan(vault_dir)
+    in_git = batch_module._originals_in_git(Repository.find(vault_dir), plan)
+    assert bool(in_git) == named
+
+
 def test_read_blobs_gives_none_for_a_blob_git_does_not_have(tmp_path: Path) -> None:
     vault_dir = _vault(tmp_path)
     present = blob_id(NOTES["crlf.md"])
@@ -268,7 +297,7 @@ def test_a_git_that_cannot_list_its_index_leaves_every_original_copied(
     vault_dir = _vault(tmp_path)
     plan = _plan(vault_dir)
 
-    def broken(self: Repository, wanted: dict[str, str]) -> dict:
+    def broken(self: Repository, wanted: dict[str, str], *, by_folder: bool = False) -> dict:
         raise GitError("git ls-files failed: index file corrupt")
 
     monkeypatch.setattr(Repository, "stored_blobs", broken)

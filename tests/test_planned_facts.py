@@ -157,3 +157,22 @@ def test_a_swap_of_names_does_not_expect_its_own_destinations_free(vault_dir: Pa
     plan = plan_renames(vault, [("c", "b"), ("b", "c")])
     assert plan.expects == {}
     assert run_batch(vault, plan, BatchOptions()).committed
+
+
+def test_missing_paths_lists_a_crowded_folder_once_and_asks_for_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaulttools.batch as batch_module
+
+    monkeypatch.setattr(batch_module, "LIST_FOLDER_FROM", 3)
+    (tmp_path / "f").mkdir()
+    for name in ("a.md", "b.md", "c.md", "d.md"):
+        (tmp_path / name).write_text("x")
+        (tmp_path / "f" / name).write_text("x")
+    (tmp_path / "gone-link.md").symlink_to(tmp_path / "nowhere.md")  # lexists: a dangling symlink is there
+    present = ["a.md", "b.md", "c.md", "f/a.md", "f/b.md", "gone-link.md"]
+    assert batch_module._missing_paths(tmp_path, present) is None
+    assert batch_module._missing_paths(tmp_path, [*present, "f/x.md", "e.md"]) == "f/x.md"
+    assert batch_module._missing_paths(tmp_path, ["a.md", "b.md", "e.md", "c.md"]) == "e.md"
+    assert batch_module._missing_paths(tmp_path, ["g/a.md", "g/b.md", "g/c.md"]) == "g/a.md"
+    assert batch_module._missing_paths(tmp_path, []) is None
