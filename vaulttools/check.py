@@ -40,7 +40,7 @@ from vaulttools.links import (
     wikilink_targets,
 )
 from vaulttools.note import Note
-from vaulttools.parallel import map_notes
+from vaulttools.parallel import forks_for, map_notes
 from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
 from vaulttools.vault import Vault
@@ -321,6 +321,8 @@ def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
     index = vault.index  # built once, before the workers inherit it
     if len(paths) >= UNIQUE_TARGETS_FROM:
         index.learn_unique_targets()
+    if forks_for(len(paths)):
+        matcher.tables()  # built once here rather than in each worker (their broken links search it)
     answers: LinkAnswers = {}  # forked workers each grow their own copy
     entries = map_notes(
         lambda chunk: check_notes(vault, matcher, chunk, answers),

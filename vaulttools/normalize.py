@@ -33,7 +33,7 @@ from vaulttools.links import (
     wikilinks_in,
 )
 from vaulttools.note import Note
-from vaulttools.parallel import iter_chunks
+from vaulttools.parallel import forks_for, iter_chunks
 from vaulttools.planning import note_change
 from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, strip_md
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
@@ -390,6 +390,10 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     # finds a broken link in are parsed (its cache answers for unchanged notes; it checks the others).
     broken = {} if options.any_optional else broken_links_by_note(vault)
     paths = vault.note_paths if options.any_optional else list(broken)
+    if options.any_optional and forks_for(len(paths)):
+        # Every broken link is searched for then: the workers inherit the tables. Without the optional
+        # rules `check`'s findings usually decide every link, and a worker builds them only if it must.
+        context.matcher.tables()
     chunks = iter_chunks(
         lambda chunk: _plan_notes(vault, context, chunk, broken), paths, on_progress=vault.on_progress
     )

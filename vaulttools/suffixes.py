@@ -39,14 +39,28 @@ class SuffixMatcher:
 
     def __init__(self, note_paths: Iterable[str], rules: Iterable[str]) -> None:
         self.rules = [(rule, re.compile(f"(?:{rule})$")) for rule in rules]
-        self._by_stem: dict[str, list[str]] = defaultdict(list)
-        self._by_base: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self._note_paths = list(note_paths)
+        # The stems by base, built on the first search (`tables`): `rule_between` needs none, and
+        # normalize-links, whose fixes `check` already found, often runs no search at all (~60 ms on
+        # 20,000 notes, before its workers fork).
+        self._tables: tuple[dict[str, list[str]], dict[str, list[tuple[str, str]]]] | None = None
         self._rules_between: dict[tuple[str, str], str | None] = {}
         # A dangling target is often written in many notes: its candidates are found once.
         self._candidates: dict[str, tuple[Candidate, ...]] = {}
         self._by_day: dict[str, dict[str | None, list[Candidate]]] = {}
-        by_stem, by_base, patterns = self._by_stem, self._by_base, self.rules
-        for path in note_paths:  # once per note of the vault: locals and an inlined `strip_md`
+
+    def tables(self) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, str]]]]:
+        """Every note path by its folded stem, and (path, rule) by the folded stem a rule strips it to.
+        Built once; call it before forking workers that will search (`check`), so they inherit it."""
+        if self._tables is None:
+            self._tables = self._build_tables()
+        return self._tables
+
+    def _build_tables(self) -> tuple[dict[str, list[str]], dict[str, list[tuple[str, str]]]]:
+        by_stem: dict[str, list[str]] = defaultdict(list)
+        by_base: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        patterns = self.rules
+        for path in self._note_paths:  # once per note of the vault: locals and an inlined `strip_md`
             stem = path.rpartition("/")[2]
             if stem.lower().endswith(".md"):
                 stem = stem[:-3]
@@ -55,6 +69,7 @@ class SuffixMatcher:
                 match = pattern.search(stem)
                 if match and match.start() > 0:
                     by_base[fold(stem[: match.start()])].append((path, rule))
+        return by_stem, by_base
 
     def candidates(self, target: str) -> list[Candidate]:
         """Notes named `target` with one suffix stripped, or `target` plus one suffix."""
@@ -65,13 +80,14 @@ class SuffixMatcher:
 
     def _find_candidates(self, target: str) -> list[Candidate]:
         folder, _, name = strip_md(target).rpartition("/")
+        by_stem, by_base = self.tables()
         found: dict[str, Candidate] = {}
         for rule, pattern in self.rules:
             match = pattern.search(name)
             if match and match.start() > 0:
-                for path in self._by_stem.get(fold(name[: match.start()]), ()):
+                for path in by_stem.get(fold(name[: match.start()]), ()):
                     found.setdefault(path, Candidate(path, rule, "strip"))
-        for path, rule in self._by_base.get(fold(name), ()):
+        for path, rule in by_base.get(fold(name), ()):
             found.setdefault(path, Candidate(path, rule, "add"))
         if folder:
             wanted = fold(folder) + "/"
