@@ -344,6 +344,24 @@ def test_blob_writer_shares_a_big_batch_among_processes_and_keeps_the_order(
     }
 
 
+def test_blob_writer_refuses_when_a_process_gives_fewer_ids_than_it_was_given_paths(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vaulttools.git as git_module
+
+    monkeypatch.setattr(git_module, "SECOND_PROCESS_FROM", 1)
+    monkeypatch.setattr(git_module.os, "cpu_count", lambda: 2)
+    repo = Repository.find(repo_vault)
+    assert repo is not None
+    writer = BlobWriter(repo)
+    writer.add(["a.md", "b.md", "x1.md", "x[1].md"])
+    second = writer._processes[1]
+    finish = second.finish
+    monkeypatch.setattr(second, "finish", lambda: b"\n".join(finish().split()[:-1]))  # one id lost
+    with pytest.raises(GitError, match="gave 3 ids for 4 files"):
+        writer.finish()
+
+
 @pytest.mark.parametrize("hooks", [False, True])
 def test_stager_failure_is_a_git_error_and_the_batch_rolls_back(
     repo_vault: Path, monkeypatch: pytest.MonkeyPatch, hooks: bool
