@@ -10,7 +10,7 @@ import bisect
 import itertools
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
@@ -117,9 +117,10 @@ class Note:
         return ((BOM if self.bom else "") + body).encode("utf-8")
 
     @lazy_property
-    def _simple_lines(self) -> list[tuple[str, str, str, str, str]] | None:
-        """The frontmatter's lines when it is in the simple grammar (see `simple_yaml_lines`), else None."""
-        return simple_yaml_lines(self.frontmatter_text) if self.frontmatter else None
+    def _simple_lines(self) -> dict[str, tuple[str, str, str, str, str]] | None:
+        """The frontmatter's lines by key when it is in the simple grammar (see `simple_yaml_lines`), else
+        None: `property_value` finds a key's line without a loop over them."""
+        return simple_yaml_lines_by_key(self.frontmatter_text) if self.frontmatter else None
 
     @lazy_property
     def _yaml(self) -> tuple[dict[str, Any] | None, str | None, bool]:
@@ -128,7 +129,7 @@ class Note:
             return None, None, False
         lines = self._simple_lines
         if lines is not None:
-            return simple_yaml_data(lines), None, True
+            return simple_yaml_data(lines.values()), None, True
         return (*_load_full_yaml(self.frontmatter_text), False)
 
     @property
@@ -140,11 +141,10 @@ class Note:
         """`properties[key]`, None when absent or when the frontmatter does not parse. A simple frontmatter
         not yet loaded gives the one value: `check` reads two or three keys of a note, and building every
         list of a big frontmatter (tags, sources) cost more than reading its lines."""
-        if "_yaml" not in self.__dict__ and self._simple_lines is not None:
-            for line in self._simple_lines:
-                if line[0] == key:
-                    return simple_yaml_data([line])[key]
-            return None
+        lines = self._simple_lines
+        if lines is not None and "_yaml" not in self.__dict__:
+            line = lines.get(key)
+            return None if line is None else _simple_value(line)
         return (self.properties or {}).get(key)
 
     @property
@@ -303,23 +303,49 @@ def load_simple_yaml(yaml_text: str) -> dict[str, Any] | None:
 def simple_yaml_lines(yaml_text: str) -> list[tuple[str, str, str, str, str]] | None:
     """(key, string, flow list, integer, word) of each line of a frontmatter in the simple grammar, the
     texts as written ("" for the groups a line does not have), or None to ask the real loader."""
+    by_key = simple_yaml_lines_by_key(yaml_text)
+    return None if by_key is None else list(by_key.values())
+
+
+def simple_yaml_lines_by_key(yaml_text: str) -> dict[str, tuple[str, str, str, str, str]] | None:
+    """`simple_yaml_lines` by key, in order (the keys of the simple grammar are all different)."""
     if _outside_grammar(yaml_text):
         return None
-    lines = yaml_text.split("\n")
     found = _SIMPLE_LINES_RE.findall(yaml_text)
     # The block is in the grammar when every line is either one findall matched (a match never spans lines)
-    # or blank ("" or a lone "\r"; the last line may not be a lone "\r").
-    if lines[-1] == "\r" or len(found) != len(lines) - lines.count("") - lines.count("\r"):
+    # or blank.
+    if len(found) != _content_lines(yaml_text):
         return None
-    if len(set(map(_KEY_OF_LINE, found))) != len(found):  # a repeated key needs the real loader's error
+    by_key = dict(zip(map(_KEY_OF_LINE, found), found, strict=True))
+    if len(by_key) != len(found):  # a repeated key needs the real loader's error
         return None
-    return found
+    return by_key
+
+
+def _content_lines(yaml_text: str) -> int:
+    """How many lines of the text are not blank ("" or a lone "\r"); -1 when the last line is a lone "\r"
+    (outside the grammar). Without a "\r" or an empty line inside, counted without splitting the text: only
+    the first and the last line can then be empty (the block usually ends with its last line's "\n")."""
+    if not yaml_text:
+        return 0
+    if "\r" not in yaml_text and "\n\n" not in yaml_text:
+        return yaml_text.count("\n") + 1 - yaml_text.startswith("\n") - yaml_text.endswith("\n")
+    lines = yaml_text.split("\n")
+    if lines[-1] == "\r":
+        return -1
+    return len(lines) - lines.count("") - lines.count("\r")
 
 
 _KEY_OF_LINE = operator.itemgetter(0)
 
 
-def simple_yaml_data(lines: list[tuple[str, str, str, str, str]]) -> dict[str, Any]:
+def _simple_value(line: tuple[str, str, str, str, str]) -> Any:
+    """The value of one line of `simple_yaml_lines`, as `simple_yaml_data` reads it."""
+    _, string, flow, integer, word = line
+    return string[1:-1] if string else flow.split('"')[1::2] if flow else int(integer) if integer else word
+
+
+def simple_yaml_data(lines: Iterable[tuple[str, str, str, str, str]]) -> dict[str, Any]:
     """The data of `simple_yaml_lines`. findall gives "" for a group that did not take part; the string
     and list groups keep their quotes and brackets, so exactly one group is non-empty. A list's items are
     double-quoted strings without quotes inside: every other piece between quotes is an item."""
