@@ -4,10 +4,12 @@ writes (the compact report `check --json` prints to a program), for hostile fiel
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from vaulttools.check import CheckReport, Finding
+from vaulttools.check import CheckReport, Finding, check_vault
+from vaulttools.vault import Vault
 
 HOSTILE = [
     Finding("broken-link", 'a/Café "quoted".md', 3, 7, "[[x\\y]] points to no note", "[[x\\y]]", "x\\y"),
@@ -38,3 +40,38 @@ def test_json_text_is_json_dumps(findings: list[Finding]) -> None:
     expected = json.dumps(report.to_json(root), ensure_ascii=False, default=str)
     assert report.json_text(root) == expected
     assert json.loads(report.json_text(root)) == json.loads(expected)
+
+
+def _vault(tmp_path: Path, notes: dict[str, str]) -> Vault:
+    for name, text in notes.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return Vault(tmp_path)
+
+
+NOTES = {
+    "b.md": "---\nid: other\nrelated: [x-d3]\n---\n[[gone]] and [[a-d9]]\n",  # a property link after the id
+    "a-d1.md": "---\nid: a-d1\n---\n[[b]] [[nowhere|shown]]\n",
+    "sub/c.md": "[[a]] [[a-d2]]\n\n```\n[[in code]]\n```\n",
+}
+
+
+@pytest.mark.parametrize("duplicate", [False, True])
+def test_the_notes_json_texts_make_the_report_json(tmp_path: Path, duplicate: bool) -> None:
+    """The findings' JSON written per note (and cached) is what the report's own findings give, with duplicate
+    ids (which come between the notes' findings) and on a warm run alike."""
+    notes = {**NOTES, "d.md": "---\nid: other\n---\n"} if duplicate else NOTES
+    for _ in range(2):  # first from the notes, then from the cache
+        report = check_vault(_vault(tmp_path, notes))
+        assert (report.made_json is None) == duplicate
+        root = str(tmp_path)
+        assert report.json_text(root) == json.dumps(report.to_json(root), ensure_ascii=False, default=str)
+
+
+def test_a_changed_findings_list_is_written_from_itself(tmp_path: Path) -> None:
+    report = check_vault(_vault(tmp_path, NOTES))
+    assert report.made_json is not None
+    root = str(tmp_path)
+    for change in (list.reverse, list.pop, lambda found: found.append(HOSTILE[0])):
+        change(report.findings)
+        assert report.json_text(root) == json.dumps(report.to_json(root), ensure_ascii=False, default=str)

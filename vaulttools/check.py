@@ -141,6 +141,9 @@ class CheckReport:
     notes_scanned: int = 0
     findings: list[Finding] = field(default_factory=list)
     opaque_links: int = 0  # `[[…]]` inside code, math or HTML comments: not links, counted
+    # The JSON of `findings` as `_assemble` made them (items of the array), from the notes' check entries,
+    # with the findings it is for: `json_text` uses it while `findings` holds those very objects in order.
+    made_json: tuple[list[Finding], str] | None = field(default=None, repr=False, compare=False)
 
     def counts(self) -> dict[str, int]:
         counter = Counter(f.kind for f in self.findings)
@@ -159,7 +162,10 @@ class CheckReport:
         vault's report holds tens of thousands of findings (10 MB of JSON on the dense bench vault), and
         writing each from a template saves building a dict per finding and encoding its keys each time."""
         head = json.dumps({**self._head(vault_root), "findings": []}, ensure_ascii=False, default=str)
-        return f"{head[:-3]}[{', '.join(map(_finding_json, self.findings))}]}}"
+        made, findings = self.made_json, self.findings
+        if made is not None and len(made[0]) == len(findings) and all(map(operator.is_, made[0], findings)):
+            return f"{head[:-3]}[{made[1]}]}}"
+        return f"{head[:-3]}[{', '.join(map(_finding_json, findings))}]}}"
 
     def _head(self, vault_root: str) -> dict:
         return {
@@ -301,6 +307,10 @@ def cached_entries(vault: Vault, *, use_cache: bool = True) -> dict[str, tuple]:
     return entries
 
 
+# The shape of a check entry (`note_entry`): a cache of another shape is not read.
+ENTRY_FORMAT = 2
+
+
 def _check_fingerprint(vault: Vault) -> str:
     from vaulttools import __version__
 
@@ -308,7 +318,7 @@ def _check_fingerprint(vault: Vault) -> str:
     listing = "\0".join([*vault.scan.notes, "", *vault.scan.files])
     files_hash = hashlib.sha1(listing.encode("utf-8", "surrogatepass")).hexdigest()
     settings = (sorted(config.link_properties), config.suffix_rules, config.day_property, config.id_property)
-    return f"{__version__}|{','.join(FINDING_KINDS)}|{settings}|{files_hash}"
+    return f"{__version__}|{ENTRY_FORMAT}|{','.join(FINDING_KINDS)}|{settings}|{files_hash}"
 
 
 # Notes to check from their bytes past which the index first learns every target only one file matches.
@@ -362,15 +372,25 @@ def check_notes(
 
 
 def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, int]) -> tuple:
-    """(stamp, findings, opaque link count, id value, id line): everything `check` needs of one note."""
+    """(stamp, findings, opaque link count, id value, id line, the findings' JSON): everything `check`
+    needs of one note. The JSON (`_findings_json`) is written here, on the workers of a first check, and
+    cached: the report's JSON is then mostly these texts joined."""
     note_findings, opaque = _note_findings(context, note)
     findings = tuple(tuple(f) for f in note_findings)
+    text = _findings_json(note_findings)
     if not note.editable:
-        return (stamp, findings, 0, None, 1)
+        return (stamp, findings, 0, None, 1, text)
     config = context.vault.config
     note_id = note.property_value(config.id_property) if note.frontmatter_editable else None
     id_line = key_line(note, config.id_property) or 1
-    return (stamp, findings, opaque, None if note_id is None else str(note_id), id_line)
+    return (stamp, findings, opaque, None if note_id is None else str(note_id), id_line, text)
+
+
+def _findings_json(findings: list[Finding]) -> str:
+    """The JSON of one note's findings in report order (`_FINDING_ORDER`), as items of an array."""
+    if len(findings) < 2:
+        return _finding_json(findings[0]) if findings else ""
+    return ", ".join(map(_finding_json, sorted(findings, key=_FINDING_ORDER)))
 
 
 def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
@@ -379,16 +399,24 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
     first: dict[str, tuple[str, int]] = {}
     shared: dict[str, list[tuple[str, int]]] = defaultdict(list)
     all_findings = report.findings
+    # The notes' JSON texts, while the notes come in report order (`paths` sorted, as the vault lists them).
+    texts: list[str] | None = []
+    previous = ""
     for path in paths:  # once per note: locals, and findings only when there are some
         entry = entries.get(path)
         if entry is None:
             continue
-        _, findings, opaque, note_id, id_line = entry
+        _, findings, opaque, note_id, id_line, text = entry
         report.notes_scanned += 1
         if opaque:
             report.opaque_links += opaque
         if findings:
             all_findings.extend(map(_finding_of, findings))
+            if texts is not None and path > previous:
+                texts.append(text)
+                previous = path
+            else:
+                texts = None
         if note_id is not None:
             key = fold(note_id)
             place = (path, id_line)
@@ -401,6 +429,8 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
             message = f"id {note_id!r} is also used by: {others}"
             report.findings.append(Finding(DUPLICATE_ID, path, line, 1, message, target=note_id))
     report.findings.sort(key=_FINDING_ORDER)
+    if texts is not None and not shared:  # then the sort kept the notes' findings as their texts have them
+        report.made_json = (list(report.findings), ", ".join(texts))
     return report
 
 
