@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import json.encoder
+import marshal
 import operator
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from vaulttools.canvas import Canvas, CanvasError, is_canvas
-from vaulttools.facts import key_line, load_cache, read_stamped, save_cache, stamp_of
+from vaulttools.facts import key_line, load_cache, read_stamped, save_cache_parts, stamp_of
 from vaulttools.findings import (
     AMBIGUOUS_LINK,
     BAD_CANVAS,
@@ -40,7 +42,7 @@ from vaulttools.links import (
     wikilink_targets,
 )
 from vaulttools.note import Note
-from vaulttools.parallel import forks_for, map_notes
+from vaulttools.parallel import forks_for, iter_chunks
 from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
 from vaulttools.vault import Vault
@@ -300,10 +302,16 @@ def cached_entries(vault: Vault, *, use_cache: bool = True) -> dict[str, tuple]:
             except OSError:
                 continue
         stale.append(path)
+    if not (stale or len(cached) != len(entries)):
+        return entries
+    # The cache's parts: the kept records, and the checked notes' as the workers marshalled them.
+    parts = [marshal.dumps(entries)] if entries and use_cache else []
     if stale:
-        entries.update(_check_stale(vault, stale))
-    if use_cache and (stale or len(cached) != len(entries)):
-        save_cache(vault.root, fingerprint, entries, name="check")
+        for part in _check_stale(vault, stale):
+            entries.update(marshal.loads(part))
+            parts.append(part)
+    if use_cache:
+        save_cache_parts(vault.root, fingerprint, parts, name="check")
     return entries
 
 
@@ -325,8 +333,10 @@ def _check_fingerprint(vault: Vault) -> str:
 UNIQUE_TARGETS_FROM = 1000
 
 
-def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
-    """Check whole notes, on every core for a big first run; workers send back only the small results."""
+def _check_stale(vault: Vault, paths: list[str]) -> Iterator[bytes]:
+    """Check whole notes, on every core for a big first run; workers send back only the small results,
+    each chunk's as `marshal.dumps` of its entries by path (a part of the check cache as it is), given
+    as each arrives: the caller reads one while the workers check the next ones."""
     matcher = vault.suffix_matcher
     index = vault.index  # built once, before the workers inherit it
     if len(paths) >= UNIQUE_TARGETS_FROM:
@@ -334,13 +344,13 @@ def _check_stale(vault: Vault, paths: list[str]) -> dict[str, tuple]:
     if forks_for(len(paths)):
         matcher.tables()  # built once here rather than in each worker (their broken links search it)
     answers: LinkAnswers = {}  # forked workers each grow their own copy
-    entries = map_notes(
-        lambda chunk: check_notes(vault, matcher, chunk, answers),
+    for parts in iter_chunks(
+        lambda chunk: [marshal.dumps(dict(check_notes(vault, matcher, chunk, answers)))],
         paths,
         label="Checking notes",
         on_progress=vault.on_progress,
-    )
-    return dict(entries)
+    ):
+        yield from parts
 
 
 # What a link to a target means from a folder (see `link_answer`): None when the target resolves, else
@@ -402,14 +412,15 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
     # The notes' JSON texts, while the notes come in report order (`paths` sorted, as the vault lists them).
     texts: list[str] | None = []
     previous = ""
-    for path in paths:  # once per note: locals, and findings only when there are some
+    scanned = opaque_links = 0
+    for path in paths:  # once per note: locals, C-level calls, and findings only when there are some
         entry = entries.get(path)
         if entry is None:
             continue
         _, findings, opaque, note_id, id_line, text = entry
-        report.notes_scanned += 1
+        scanned += 1
         if opaque:
-            report.opaque_links += opaque
+            opaque_links += opaque
         if findings:
             all_findings.extend(map(_finding_of, findings))
             if texts is not None and path > previous:
@@ -418,10 +429,11 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
             else:
                 texts = None
         if note_id is not None:
-            key = fold(note_id)
+            key = note_id.lower() if note_id.isascii() else fold(note_id)  # `fold`, inlined for most ids
             place = (path, id_line)
             if first.setdefault(key, place) is not place:
                 shared[key].append(place)
+    report.notes_scanned, report.opaque_links = scanned, opaque_links
     for note_id, later in sorted(shared.items()):
         places = [first[note_id], *later]
         others = ", ".join(p for p, _ in places)
@@ -438,11 +450,9 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
 _FINDING_ORDER = operator.itemgetter(1, 2, 3, 0)
 
 
-def _finding_of(record: tuple | list) -> Finding:
-    """A finding from its plain tuple (a worker's result or a cache record)."""
-    if type(record) is tuple and len(record) == len(Finding._fields) and type(record[8]) is tuple:
-        return tuple.__new__(Finding, record)  # already in shape: no per-field copy
-    return Finding._make((*record[:8], tuple(record[8])))
+# A finding from its plain tuple (a worker's result or a check cache record, both made by `note_entry`, the
+# cache's only of this entry format): `tuple.__new__` called from C, no Python call per finding.
+_finding_of = functools.partial(tuple.__new__, Finding)
 
 
 def _note_findings(context: CheckContext, note: Note) -> tuple[list[Finding], int]:

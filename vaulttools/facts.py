@@ -320,6 +320,24 @@ def save_cache(root: Path, fingerprint: str, records: dict[str, tuple], name: st
         pass  # a read-only vault simply runs without a cache
 
 
+def save_cache_parts(root: Path, fingerprint: str, parts: list[bytes], name: str = "facts") -> None:
+    """`save_cache` of records already marshalled: each part is `marshal.dumps` of a dict of records, made
+    where the records were (`check`'s workers), so the parent writes them without encoding them again."""
+    try:
+        folder = state_dir(root) / "cache"
+        folder.mkdir(exist_ok=True)
+        target = _cache_file(root, name)
+        temp = target.with_suffix(".tmp")
+        with open(temp, "wb") as file:
+            _write_blob(file, (CACHE_FORMAT, fingerprint, len(parts)))
+            for blob in parts:
+                file.write(len(blob).to_bytes(8, "little"))
+                file.write(blob)
+        os.replace(temp, target)
+    except OSError:
+        pass  # a read-only vault simply runs without a cache
+
+
 def _write_blob(file: BinaryIO, value: Any) -> None:
     blob = marshal.dumps(value)
     file.write(len(blob).to_bytes(8, "little"))
