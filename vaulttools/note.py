@@ -252,8 +252,9 @@ _YAML11_WORD = "|".join("".join(f"[{c.upper()}{c}]" for c in word) for word in s
 # - strings are `"[^"]*"`, a third faster than the grammar's class: the backslashes, control characters
 #   and stray "\r" that admits are ruled out for the whole text by `_outside_grammar`, and a string
 #   running over a line break by the count of lines;
-# - a key or a plain value YAML 1.1 reads as a boolean or null leaves its line unmatched, so the count
-#   sends the block to the real loader without a check per line;
+# - a plain value YAML 1.1 reads as a boolean or null leaves its line unmatched, so the count sends the
+#   block to the real loader without a check per line; such a key is looked for among the keys found
+#   (`_boolean_key`: a lookahead at every line start cost a sixth of the findall);
 # - possessive repeats where giving back never lets the rest match (the next character is one the repeat
 #   does not take: `:` after a key, a value after its spaces, `"` closing a string; a flow list's items
 #   end with `,` where the last item must end with `]`): no backtracking state per item of a long list.
@@ -267,7 +268,13 @@ def _simple_lines_pattern() -> str:
     ]:
         assert old in pattern, old  # the grammar above changed: review these rewrites
         pattern = pattern.replace(old, new)
-    return f"^(?!(?:{_YAML11_WORD}):){pattern}$"
+    return f"^{pattern}$"
+
+
+def _boolean_key(keys: Iterable[str]) -> bool:
+    """Whether a key is a word YAML 1.1 reads as a boolean or null, in any case (`str.lower` makes no such
+    ASCII word of other characters: only the Kelvin sign lowers to an ASCII letter, `k`, which none has)."""
+    return not _YAML11_WORDS.isdisjoint(map(str.lower, keys))
 
 
 _SIMPLE_LINES_RE = re.compile(_simple_lines_pattern(), re.MULTILINE)
@@ -280,7 +287,7 @@ def simple_line_values(line: str) -> tuple[str, ...] | None:
     if _outside_grammar(line):
         return None
     match = _SIMPLE_LINES_RE.fullmatch(line)
-    return None if match is None else match.groups("")[1:]
+    return None if match is None or _boolean_key((match.group(1),)) else match.groups("")[1:]
 
 
 # More values than any real frontmatter holds, few enough to walk in a millisecond.
@@ -317,7 +324,7 @@ def simple_yaml_lines_by_key(yaml_text: str) -> dict[str, tuple[str, str, str, s
     if len(found) != _content_lines(yaml_text):
         return None
     by_key = dict(zip(map(_KEY_OF_LINE, found), found, strict=True))
-    if len(by_key) != len(found):  # a repeated key needs the real loader's error
+    if len(by_key) != len(found) or _boolean_key(by_key):  # a repeated key needs the real loader's error
         return None
     return by_key
 
