@@ -163,6 +163,11 @@ class LinkIndex:
         )
         self._resolving_anywhere.update(filter(_learnable, [key for key in keys if not key.isascii()]))
 
+    def resolves_alone(self, target: str) -> bool:
+        """Whether `target` is known to resolve to one file from any folder (`learn_unique_targets`, or an
+        answer of `unresolved_positions`): the one file it can mean. False says nothing: ask `resolve`."""
+        return target in self._resolving_anywhere
+
     def notes_named(self, name: str) -> list[str]:
         """Notes whose file stem is `name` (folded), anywhere in the vault."""
         if "/" in name:

@@ -122,8 +122,9 @@ class SuffixMatcher:
         return None
 
     def suggest(self, target: str, day: object = None) -> Suggestion:
-        found = self._candidates.get(target)
-        candidates = tuple(self.candidates(target)) if found is None else found
+        candidates = self._candidates.get(target)
+        if candidates is None:  # `candidates`, without its copy
+            candidates = self._candidates[target] = tuple(self._find_candidates(target))
         if len(candidates) < 2:
             return pick(candidates, day)
         # A tie: the candidates by day are found once per target (a hub's many `-dN` copies are linked
@@ -141,7 +142,8 @@ def propose(matcher: SuffixMatcher, index: LinkIndex, target: str, source: str, 
         return Proposal(None, suggestion)
     new_target = written_like(target, suggestion.path)
     # A rewrite that Obsidian would resolve elsewhere (a same-named attachment, a closer tie) is no fix.
-    if index.resolve(new_target, source).path != suggestion.path:
+    # The chosen note is among the files the rewrite can mean: when it means one only, it is that note.
+    if not index.resolves_alone(new_target) and index.resolve(new_target, source).path != suggestion.path:
         return Proposal(None, suggestion._replace(path=None, reason="unreachable"))
     return Proposal(new_target, suggestion)
 
