@@ -66,6 +66,9 @@ CONFIGS = {
         min_score=0.1, text_weight=0.0, mention_weight=0.0, target_weight=0.0, link_weight=0.0
     ),
     "include linked, cut": RelatedConfig(min_score=0.5, include_linked=True),
+    # Nothing forbids a negative weight: then no bound holds, and nothing is left out.
+    "negative tag weight": RelatedConfig(min_score=0.1, tag_weight=-0.5, target_weight=0.4),
+    "negative neighbour weight": RelatedConfig(min_score=0.2, target_weight=-0.3, tag_weight=0.9),
 }
 
 
@@ -90,6 +93,19 @@ def test_blocks_choose_what_the_one_note_walk_ranks(
         assert not any(chosen)
     elif name != "high min score":
         assert sum(map(len, chosen)) > index.total  # the vault has evidence to rank, not only no-ops
+
+
+@pytest.mark.parametrize("seed", [35, 36])
+def test_a_negative_weight_leaves_out_no_candidate(seed: int) -> None:
+    """Vaults where a negative tag weight lifts a candidate's neighbour points above what a bound for
+    non-negative weights would allow: every choice is still the one-note walk's."""
+    config = CONFIGS["negative tag weight"]
+    index = build_index(random_vault(seed, 120))
+    chosen = top_candidates_of(
+        index, list(range(index.total)), weights_of(config), config.limit, config.min_score
+    )
+    for path, got in zip(index.paths, chosen, strict=True):
+        assert got == choose(score_candidates(index, path, config), config.limit, config.min_score), path
 
 
 def test_explain_reasons_add_up_to_the_block_score() -> None:

@@ -505,8 +505,9 @@ def _kind_points(
     `_candidate_table`). Points: weight · value / the best value of the kind among the row's candidates (at
     least the kind's `STRONG`).
 
-    With a `floor` (kinds come text, mention, link, neighbours, tag), the entries of candidates that score
-    under it whatever their evidence are left out, and each candidate kept whole is marked `KEPT`. A
+    With a `floor` (kinds come text, mention, link, neighbours, tag; no weight negative), the entries of
+    candidates that score under it whatever their evidence are left out, and each candidate kept whole is
+    marked `KEPT`. A
     candidate with evidence of the first three kinds (few) keeps all of it. Each other candidate has only
     neighbour points n and tag points g, and scores fl(n + g): its g is at most the tag weight times
     `ROUNDING_MARGIN` (g_max), so it is dropped when fl(n + g_max) < `floor` (rounding is monotonic:
@@ -554,6 +555,8 @@ def block_scores(
     may be left out; every other score is the same to the last bit."""
     shape = (len(rows), index.total)
     table = _candidate_table(index, rows, weights)
+    if min(getattr(weights, kind) for kind in KINDS) < 0:
+        floor = 0.0  # a negative weight (nothing forbids one) takes points away: no bound holds
     found: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     # The kinds whose candidates keep every entry first: `_kind_points` marks them before the others.
     for kind, evidence in sorted(evidence_rows(index, rows, weights), key=_pruning_order):
