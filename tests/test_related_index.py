@@ -56,6 +56,19 @@ CONFIGS = {
         min_score=0.0, text_weight=0.0, mention_weight=0.0, target_weight=0.0, link_weight=0.0, tag_weight=0.0
     ),
     "high min score": RelatedConfig(min_score=50.0),
+    # Candidates scoring under `min_score` are left out of the sums (`_kind_points`): cuts near the scores
+    # the kinds give, a tag weight that alone reaches the floor, neighbours and tags alone.
+    "low min score": RelatedConfig(min_score=0.1),
+    "tags reach it": RelatedConfig(min_score=0.3, tag_weight=0.6),
+    "neighbours and tags": RelatedConfig(min_score=0.4, text_weight=0.0, mention_weight=0.0, link_weight=0.0),
+    "neighbours only": RelatedConfig(min_score=0.2, text_weight=0.0, mention_weight=0.0, tag_weight=0.0),
+    "tags only": RelatedConfig(
+        min_score=0.1, text_weight=0.0, mention_weight=0.0, target_weight=0.0, link_weight=0.0
+    ),
+    "include linked, cut": RelatedConfig(min_score=0.5, include_linked=True),
+    # Nothing forbids a negative weight: then no bound holds, and nothing is left out.
+    "negative tag weight": RelatedConfig(min_score=0.1, tag_weight=-0.5, target_weight=0.4),
+    "negative neighbour weight": RelatedConfig(min_score=0.2, target_weight=-0.3, tag_weight=0.9),
 }
 
 
@@ -80,6 +93,19 @@ def test_blocks_choose_what_the_one_note_walk_ranks(
         assert not any(chosen)
     elif name != "high min score":
         assert sum(map(len, chosen)) > index.total  # the vault has evidence to rank, not only no-ops
+
+
+@pytest.mark.parametrize("seed", [35, 36])
+def test_a_negative_weight_leaves_out_no_candidate(seed: int) -> None:
+    """Vaults where a negative tag weight lifts a candidate's neighbour points above what a bound for
+    non-negative weights would allow: every choice is still the one-note walk's."""
+    config = CONFIGS["negative tag weight"]
+    index = build_index(random_vault(seed, 120))
+    chosen = top_candidates_of(
+        index, list(range(index.total)), weights_of(config), config.limit, config.min_score
+    )
+    for path, got in zip(index.paths, chosen, strict=True):
+        assert got == choose(score_candidates(index, path, config), config.limit, config.min_score), path
 
 
 def test_explain_reasons_add_up_to_the_block_score() -> None:
@@ -167,18 +193,19 @@ def test_targets_given_as_places_number_the_nodes_as_paths_do(seed: int, extra: 
 
 
 @pytest.mark.parametrize(("seed", "count"), [(1, 61), (2, 64), (3, 9)])
-def test_linked_bits_say_which_notes_each_row_links(seed: int, count: int) -> None:
-    """The bit table that keeps linked notes out of a block's candidates: set exactly where the row's note
-    links the other note (note counts that are and are not multiples of 8)."""
+def test_the_candidate_table_says_which_notes_each_row_links(seed: int, count: int) -> None:
+    """The byte table that keeps linked notes out of a block's candidates: `LINKED` exactly where the row's
+    note links the other note; nothing with `include_linked`."""
     index = build_index(random_vault(seed, count))
     rows = np.array(random.Random(seed).sample(range(count), count // 2), dtype=np.int64)
-    bits = related_index._linked_bits(index, rows)
+    table = related_index._candidate_table(index, rows, weights_of(RelatedConfig()))
     links = index.links_to_notes
     assert links[rows].nnz > 0  # some notes link others
     for local, me in enumerate(rows.tolist()):
         linked = set(links.indices[links.indptr[me] : links.indptr[me + 1]].tolist())
-        told = {note for note in range(count) if bits[local, note >> 3] >> (note & 7) & 1}
+        told = {note for note in range(count) if table[local * count + note] == related_index.LINKED}
         assert told == linked
+    assert not related_index._candidate_table(index, rows, weights_of(CONFIGS["include linked"])).any()
 
 
 @given(

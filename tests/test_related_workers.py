@@ -14,8 +14,8 @@ from tests.conftest import git, git_vault_of, snapshot
 from tests.helpers import assert_clean, commits, git_blob_id
 from vaulttools import changes, parallel
 from vaulttools.batch import BatchOptions, run_batch
-from vaulttools.changes import BatchPlan
-from vaulttools.errors import EditConflict
+from vaulttools.changes import BatchPlan, PlannedStatus
+from vaulttools.errors import EditConflict, VaultError
 from vaulttools.journal import fingerprints
 from vaulttools.related import plan_sync_related
 from vaulttools.vault import Vault
@@ -67,6 +67,9 @@ def _planned_in_workers(vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Bat
         assert change.old is not None
         expected = fingerprints(change.old, change.new) | {changes.OLD_BLOB: git_blob_id(change.old)}
         assert change.fingerprints == expected
+        # The mode the worker read the note with: the batch takes no `lstat` of its own.
+        status = (vault_dir / change.path).stat()
+        assert change.planned_status == PlannedStatus(status.st_mode, status.st_uid)
     # A long note's old bytes stay in the note (the journal reads them there); short ones are spooled.
     assert [change.path for change in plan.changes if change.old_on_disk is not None] == ["a/big.md"]
     return plan
@@ -118,6 +121,24 @@ def test_a_note_changed_after_the_workers_read_it_refuses_the_batch(
     assert snapshot(vault_dir) == before  # the other program's bytes (or deletion) stay, ours are put back
     assert commits(vault_dir) == 2
     assert not (vault_dir / ".vaulttools" / "journal").exists()
+
+
+@pytest.mark.parametrize("victim", ["a/crlf.md", "a/big.md"])
+def test_a_note_made_read_only_after_the_workers_read_it_is_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, victim: str
+) -> None:
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    plan = _planned_in_workers(vault_dir, monkeypatch)
+    (vault_dir / victim).chmod(0o444)
+    before = snapshot(vault_dir)
+    # The mode is checked again on the open file as the batch writes it: refused there, all put back.
+    with pytest.raises(
+        VaultError, match=f"{victim} failed \\(the file was made read-only\\); every file was"
+    ):
+        run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert snapshot(vault_dir) == before
+    assert commits(vault_dir) == 1
+    (vault_dir / victim).chmod(0o644)
 
 
 def test_a_section_span_is_trusted_only_for_the_bytes_it_was_found_in(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import array
 import itertools
+import os
 import posixpath
 import re
 from collections import Counter
@@ -36,6 +37,7 @@ from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.facts import LINK_OPAQUE, LINK_START, LINK_TARGET, LINK_WRITTEN, scan_view_of_record
 from vaulttools.facts import NoteFacts as FileFacts
+from vaulttools.files import read_with_status
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
@@ -681,10 +683,14 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
         planned = _plan_notes(vault, scan, config, paths, links)
         if spool.shared:  # in a forked worker: the batch's hashing done here too, on every core
             # A long note's old bytes stay in the note (the journal reads them there), only the new ones
-            # are spooled: on 30 KB notes, half the spool's writes and reads.
+            # are spooled: on 30 KB notes, half the spool's writes and reads. The status the note was read
+            # with goes along: the batch checks its mode from it instead of an `lstat` per note.
             root = vault.root
-            return [(action, change.old_left_on_disk(root).spooled(spool)) for action, change in planned]
-        return planned
+            return [
+                (action, change.old_left_on_disk(root, status).spooled(spool))
+                for action, change, status in planned
+            ]
+        return [(action, change) for action, change, _ in planned]
 
     changes: list[FileChange] = []
     outcome: dict[str, list[str]] = {ADDED: [], UPDATED: [], REMOVED: []}
@@ -720,22 +726,23 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
 
 def _plan_notes(
     vault: Vault, scan: RelatedScan, config: RelatedConfig, paths: list[str], links: tuple[bool, str]
-) -> list[tuple[str, FileChange]]:
-    """(action, change) for each of `paths` whose section changes. Each note is read here, once, and
-    let go once planned."""
+) -> list[tuple[str, FileChange, os.stat_result]]:
+    """(action, change, the note's status when read) for each of `paths` whose section changes. Each note
+    is read here, once, and let go once planned."""
     index = scan.index
     numbers = [index.number[path] for path in paths]
     best = top_candidates_of(index, numbers, weights_of(config), config.limit, config.min_score)
     entries_of = _entry_writer(scan, links)
     link_properties = vault.config.link_property_set
-    planned: list[tuple[str, FileChange]] = []
+    planned: list[tuple[str, FileChange, os.stat_result]] = []
     for path, chosen in zip(paths, best, strict=True):
         entries = [entries_of(path, candidate.path) for candidate in chosen]
         span = scan.sections.get(path)
         if span is None and not entries:
             continue
-        stamp, raw = vault.read_stamped(path)
+        status, raw = _read_note(vault, path)
         note = Note(path, raw, link_properties)
+        stamp = (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)  # as the facts key it
         exact = stamp == scan.section_stamps.get(path)
         known = None
         if span is not None:
@@ -745,8 +752,16 @@ def _plan_notes(
         action, edit = related_section_change(note, config.heading, entries, known)
         change = note_change(note, [edit]) if edit is not None else None
         if change is not None:
-            planned.append((action, change))
+            planned.append((action, change, status))
     return planned
+
+
+def _read_note(vault: Vault, path: str) -> tuple[os.stat_result, bytes]:
+    """A note's status (taken before reading, as `Vault.read_stamped`'s stamp is) and bytes, with one open."""
+    try:
+        return read_with_status(f"{vault.root}/{path}")
+    except OSError as exc:
+        raise VaultError(f"{path}: cannot read ({exc.strerror}); check that the file is readable") from exc
 
 
 def _entry_writer(scan: RelatedScan, links: tuple[bool, str]) -> Callable[[str, str], str]:
