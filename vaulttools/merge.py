@@ -19,6 +19,7 @@ edits on that text, checked by loading the new frontmatter and comparing it with
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -31,6 +32,7 @@ from vaulttools.duplicates import suffix_base
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.enrich import find_enrichment_paragraph
 from vaulttools.errors import VaultError
+from vaulttools.files import read_with_status
 from vaulttools.linkedit import retarget
 from vaulttools.links import Link, wikilink_target
 from vaulttools.note import Note
@@ -277,8 +279,8 @@ def plan_merges(
         report.absorb(target_report)
         if change is not None:
             changes.append(change)
-        for source in merge.sources:
-            changes.append(FileChange(source, vault.read_bytes(source), None))
+        for source in merge.sources:  # the bytes the TARGET's planning read (`check_merges` cached them)
+            changes.append(FileChange(source, vault.note(source).raw, None))
     taken = {entry.key for entry in report.differing if entry.source_taken}
     for key in sorted(preferred - taken):
         report.warnings.append(
@@ -309,30 +311,31 @@ def _plan_notes(
     merge_of = {merge.target: merge for merge in merges}
     others = [path for path in searched if path not in family_of]
 
-    def notes_to_plan(paths: list[str], report: MergeReport) -> Iterator[tuple[str, bytes]]:
+    def notes_to_plan(
+        paths: list[str], report: MergeReport
+    ) -> Iterator[tuple[str, bytes, os.stat_result | None]]:
         if spelling_notes is None:
-            yield from candidate_notes(vault, paths, {}, pattern.search, report.links)
+            for path, raw in candidate_notes(vault, paths, {}, pattern.search, report.links):
+                yield path, raw, None
             return
         for path in paths:  # the scan already searched their bytes
             report.links.notes_read += 1
-            yield path, vault.read_bytes(path)
+            yield path, *_read_note(vault, path)
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], MergeReport, dict[str, PlannedTarget]]]:
         report = MergeReport()
         changes = []
-        for path, raw in notes_to_plan([path for path in paths if path not in merge_of], report):
+        for path, raw, status in notes_to_plan([path for path in paths if path not in merge_of], report):
             note = Note(path, raw, vault.config.link_property_set)
             report.links.notes_parsed += 1
             change = plan_linking_note(note, context, report)
-            if change is not None:
-                changes.append(change)
+            if change is not None:  # fingerprinted here, on every core; the journal may name git's blob
+                changes.append(change.old_left_on_disk(vault.root, status))
         targets = {}
         for path in (path for path in paths if path in merge_of):
             target_report = MergeReport()
-            targets[path] = (
-                _plan_target(vault, context, merge_of[path], prefer_source, target_report),
-                target_report,
-            )
+            change = _plan_target(vault, context, merge_of[path], prefer_source, target_report)
+            targets[path] = (change and change.old_left_on_disk(vault.root), target_report)
         return [(changes, report, targets)]
 
     report = MergeReport()
@@ -346,6 +349,15 @@ def _plan_notes(
         report.absorb(chunk_report)
         planned_targets.update(chunk_targets)
     return changes, report, planned_targets
+
+
+def _read_note(vault: Vault, path: str) -> tuple[bytes, os.stat_result]:
+    """A note's bytes and its status when read (the batch then needs no `lstat` of its own)."""
+    try:
+        status, raw = read_with_status(f"{vault.root}/{path}")
+    except OSError as exc:
+        raise VaultError(f"{path}: cannot read ({exc.strerror}); check that the file is readable") from exc
+    return raw, status
 
 
 def _interleaved(paths: list[str], heavy: list[str]) -> list[str]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from vaulttools.errors import VaultError
+from vaulttools.files import sync_in_background
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, complete_note_names, execute_plan, pass_app
 
 if TYPE_CHECKING:  # the planner loads when the command runs
@@ -65,9 +66,11 @@ def merge(
     vault = app.vault
     merges: list[Merge]
     spelling_notes: list[str] | None = None
+    if merge_all and (sources or target):
+        raise VaultError("give either SOURCE... --into TARGET or --all, not both")
+    if not (flags.get("dry_run") or flags.get("stat")):
+        sync_in_background()  # while planning: the batch's journal then names git's blobs at once
     if merge_all:
-        if sources or target:
-            raise VaultError("give either SOURCE... --into TARGET or --all, not both")
         from vaulttools.duplicates import scan_families
 
         scan = scan_families(vault)
