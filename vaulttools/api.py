@@ -104,7 +104,7 @@ class Vault(_vault.Vault):
 
         options = MergeOptions(tuple(prefer_source or ()))
         if all_families:
-            scan = scan_families(self)
+            scan = scan_families(self, count_every_link=False)
             merges = [Merge(family.keep, tuple(family.sources)) for family in scan.families]
             return plan_merges(self, merges, options, spelling_notes=scan.spelling_notes)
         if into is None:

@@ -73,7 +73,7 @@ def merge(
     if merge_all:
         from vaulttools.duplicates import scan_families
 
-        scan = scan_families(vault)
+        scan = scan_families(vault, count_every_link=False)  # only the kept members are needed
         merges = [Merge(family.keep, tuple(family.sources)) for family in scan.families]
         spelling_notes = scan.spelling_notes
     else:
