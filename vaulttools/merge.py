@@ -48,7 +48,7 @@ from vaulttools.rename import (
     spelling_pattern,
     widened_target,
 )
-from vaulttools.resolve import BROKEN, LinkIndex, fold, stem_of
+from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, stem_of
 from vaulttools.sections import find_section
 from vaulttools.suffixes import SuffixMatcher, written_like
 from vaulttools.vault import Vault
@@ -481,7 +481,9 @@ def plan_linking_note(note: Note, context: MergeContext, report: MergeReport) ->
         return None
     edited = Note(note.path, first.new or b"", note.link_properties)
     heading = context.config.related.heading
-    removals = _section_duplicates(context, edited, heading, keep_self=True)
+    removals = []
+    if _section_may_repeat(context, note, heading):
+        removals = _section_duplicates(context, edited, heading, keep_self=True)
     report.duplicates_removed += len(removals)
     duplicates = _duplicate_entries(context, edited, keep_self=True)
     expected = dict(edited.properties or {}) if duplicates else None
@@ -494,6 +496,29 @@ def plan_linking_note(note: Note, context: MergeContext, report: MergeReport) ->
         return first
     second = note_change(edited, removals, expected_properties=expected)
     return FileChange(note.path, note.raw, second.new if second else first.new)
+
+
+def _section_may_repeat(context: MergeContext, note: Note, heading: str) -> bool:
+    """Whether the related list of a linking note can name one TARGET twice once its links are repointed,
+    judged on the note as it was (its links are parsed already; the edited note's are not): only where a
+    link in the list does not resolve (a suffix fix may make it a TARGET's) or two name members of one
+    family (each then names its TARGET). The edits change link targets only, never where the list is."""
+    section = find_section(note, heading)
+    if section is None or section.list_start == section.list_end:
+        return False
+    families: set[str] = set()
+    for link in note.links:
+        if not (section.list_start <= link.start < section.list_end and link.is_link):
+            continue
+        resolved = context.before.resolve(link.target, note.path)
+        if resolved.status != RESOLVED or resolved.path is None:
+            return True
+        family = context.family_of.get(resolved.path)
+        if family in families:
+            return True
+        if family is not None:
+            families.add(family)
+    return False
 
 
 def _section_duplicates(context: MergeContext, note: Note, heading: str, *, keep_self: bool) -> list[Edit]:
