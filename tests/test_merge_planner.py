@@ -154,3 +154,21 @@ def test_merge_all_counts_links_only_where_they_decide_the_kept_member(tmp_path:
         "one/c.md": 1,
         "two/c.md": 2,
     }
+
+
+def test_merge_all_reuses_the_links_the_scan_parsed_only_for_the_same_bytes(tmp_path: Path) -> None:
+    from vaulttools.duplicates import scan_families
+    from vaulttools.merge import _with_parsed_links
+    from vaulttools.note import Note
+
+    for name, text in {"b-d1": "", "b-d2": "", "l1": "[[b-d2]] [x](b-d1.md)", "l2": "none"}.items():
+        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
+    vault = Vault(tmp_path)
+    scan = scan_families(vault, count_every_link=False)
+    assert list(scan.parsed_links) == ["l1.md"]  # the note that spells a tied member's name
+    properties = vault.config.link_property_set
+    raw = (tmp_path / "l1.md").read_bytes()
+    reused = _with_parsed_links(Note("l1.md", raw, properties), scan.parsed_links["l1.md"])
+    assert "links" in reused.__dict__ and reused.links == Note("l1.md", raw, properties).links
+    edited = _with_parsed_links(Note("l1.md", b"[[b-d1]]", properties), scan.parsed_links["l1.md"])
+    assert "links" not in edited.__dict__ and [link.target for link in edited.links] == ["b-d1"]

@@ -7,13 +7,16 @@ days, links) and the link index; nothing is written.
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from vaulttools.links import Link
 from vaulttools.note import Note, split_frontmatter
 from vaulttools.parallel import map_notes
 from vaulttools.resolve import RESOLVED, fold, stem_of
@@ -81,6 +84,14 @@ class FamilyScan:
     # Notes whose bytes spell a member's name (or its name without the suffix): the only notes that can
     # link a member, so the only ones `merge --all` needs to parse.
     spelling_notes: list[str]
+    # The links of the notes the scan parsed (see `ParsedLinks`), by path: `merge --all` reuses them.
+    parsed_links: dict[str, ParsedLinks] = field(default_factory=dict)
+
+
+# A note's links as a scan parsed them: the sha256 of the bytes they were parsed from, and the list of its
+# `Link`s pickled (a third of the memory of the objects, and as cheap to bring back from a worker).
+ParsedLinks = tuple[bytes, bytes]
+PICKLED = pickle.HIGHEST_PROTOCOL
 
 
 def find_families(vault: Vault) -> list[Family]:
@@ -124,13 +135,14 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
         inbound += more_inbound
         order = {path: number for number, path in enumerate(vault.note_paths)}
         spelling = sorted({*spelling, *more_spelling}, key=order.__getitem__)
+    parsed: dict[str, ParsedLinks] = {}
     id_key, day_key = vault.config.id_property, vault.config.day_property
     properties = {path: _properties(vault, path) for members, _ in joined for path in members}
     member_ids = {path: values.get(id_key) for path, values in properties.items()}
     if not count_every_link:
-        tied = _tied_members([members for members, _ in joined], suffixed, member_ids)
-        names = {fold(stem_of(path)) for path in properties}
-        inbound = _inbound_links(vault, spelling, tied, names) if tied else Counter()
+        inbound, parsed = _deciding_links(
+            vault, [members for members, _ in joined], spelling, suffixed, member_ids
+        )
     families = []
     for members, why in joined:
         built = tuple(
@@ -138,7 +150,23 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
             for path in sorted(members)
         )
         families.append(Family(_kept(built, member_ids), built, tuple(sorted(why))))
-    return FamilyScan(sorted(families, key=lambda family: family.keep), spelling)
+    return FamilyScan(sorted(families, key=lambda family: family.keep), spelling, parsed)
+
+
+def _deciding_links(
+    vault: Vault,
+    families: list[set[str]],
+    spelling: list[str],
+    suffixed: Mapping[str, str],
+    ids: Mapping[str, Any],
+) -> tuple[Counter[str], dict[str, ParsedLinks]]:
+    """The links to the members of the families whose kept member they decide, counted in the notes of
+    `spelling` that spell those members' names, and the links of those notes."""
+    tied = _tied_members(families, suffixed, ids)
+    if not tied:
+        return Counter(), {}
+    names = {fold(stem_of(path)) for members in families for path in members}
+    return _inbound_links(vault, spelling, tied, names)
 
 
 def _tied_members(families: list[set[str]], suffixed: Mapping[str, str], ids: Mapping[str, Any]) -> set[str]:
@@ -272,11 +300,15 @@ def _spells(names: set[str]) -> Callable[[bytes], bool]:
     return spells
 
 
-def _links_to(vault: Vault, path: str, raw: bytes, members: set[str], names: set[str]) -> Iterator[str]:
+def _links_to(
+    vault: Vault, path: str, raw: bytes, members: set[str], names: set[str], links: list[Link] | None = None
+) -> Iterator[str]:
     """The member each link of the note resolves to, per link (`names`: the folded names links to them
-    may have)."""
+    may have; `links`: the note's, when parsed already)."""
     index = vault.index
-    for link in Note(path, raw, vault.config.link_property_set).links:
+    if links is None:
+        links = Note(path, raw, vault.config.link_property_set).links
+    for link in links:
         if link.opaque is not None or not link.target or fold(stem_of(link.target)) not in names:
             continue
         resolution = index.resolve(link.target, path)
@@ -284,19 +316,29 @@ def _links_to(vault: Vault, path: str, raw: bytes, members: set[str], names: set
             yield resolution.path
 
 
-def _inbound_links(vault: Vault, paths: list[str], members: set[str], names: set[str]) -> Counter[str]:
-    """Links to `members` in those of `paths` whose bytes spell a member's name."""
+def _inbound_links(
+    vault: Vault, paths: list[str], members: set[str], names: set[str]
+) -> tuple[Counter[str], dict[str, ParsedLinks]]:
+    """Links to `members` in those of `paths` whose bytes spell a member's name, and the links of those
+    notes (`merge --all` plans most of them next: it reuses them instead of parsing them again)."""
     spells = _spells({stem_of(path) for path in members})
 
-    def chunk(chunk_paths: list[str]) -> list[str]:
-        found: list[str] = []
+    def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks, list[str]]]:
+        found = []
         for path in chunk_paths:
             raw = vault.read_bytes(path)
             if spells(raw):
-                found += _links_to(vault, path, raw, members, names)
+                links = Note(path, raw, vault.config.link_property_set).links
+                linked = list(_links_to(vault, path, raw, members, names, links))
+                found.append((path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED)), linked))
         return found
 
-    return Counter(map_notes(chunk, paths, on_progress=vault.on_progress))
+    inbound: Counter[str] = Counter()
+    parsed: dict[str, ParsedLinks] = {}
+    for path, links, linked in map_notes(chunk, paths, on_progress=vault.on_progress):
+        inbound.update(linked)
+        parsed[path] = links
+    return inbound, parsed
 
 
 def _id_of(vault: Vault, path: str, raw: bytes, key: str, line_re: re.Pattern[str]) -> str | None:

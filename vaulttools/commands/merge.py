@@ -12,6 +12,7 @@ from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, complete_note
 
 if TYPE_CHECKING:  # the planner loads when the command runs
     from vaulttools.changes import BatchPlan
+    from vaulttools.duplicates import ParsedLinks
     from vaulttools.merge import MergePlanReport
 
 
@@ -66,6 +67,7 @@ def merge(
     vault = app.vault
     merges: list[Merge]
     spelling_notes: list[str] | None = None
+    parsed_links: dict[str, ParsedLinks] = {}
     if merge_all and (sources or target):
         raise VaultError("give either SOURCE... --into TARGET or --all, not both")
     if not (flags.get("dry_run") or flags.get("stat")):
@@ -75,14 +77,16 @@ def merge(
 
         scan = scan_families(vault, count_every_link=False)  # only the kept members are needed
         merges = [Merge(family.keep, tuple(family.sources)) for family in scan.families]
-        spelling_notes = scan.spelling_notes
+        spelling_notes, parsed_links = scan.spelling_notes, scan.parsed_links
     else:
         if not target:
             raise VaultError(
                 "missing --into TARGET: say which note the SOURCEs are merged into (or use --all)"
             )
         merges = [resolve_merge(vault, sources, target)]
-    plan = plan_merges(vault, merges, MergeOptions(prefer_source), spelling_notes=spelling_notes)
+    plan = plan_merges(
+        vault, merges, MergeOptions(prefer_source), spelling_notes=spelling_notes, parsed_links=parsed_links
+    )
     return execute_plan(app, plan, **flags, describe=describe)
 
 
