@@ -59,6 +59,22 @@ def merged_text(text: str, merges: list[Merge] = MERGES, report: MergeReport | N
             MERGES,
             f"text\n\n## {RELATED_HEADING}\n- [[a]]\n- [[b]]\n",
         ),
+        # the related list as well where a broken link becomes the TARGET's, or named it twice already
+        (
+            f"[[a-d9]]\n\n## {RELATED_HEADING}\n- [[x-d3]]\n- [[x]]\n- [[b]]\n",
+            MERGES,
+            f"[[a]]\n\n## {RELATED_HEADING}\n- [[x-d3]]\n- [[b]]\n",
+        ),
+        (
+            f"[[a-d9]]\n\n## {RELATED_HEADING}\n- [[a]]\n- [[b]]\n- [[a]]\n",
+            MERGES,
+            f"[[a]]\n\n## {RELATED_HEADING}\n- [[a]]\n- [[b]]\n",
+        ),
+        (
+            f"[[a-d9]]\n\n## {RELATED_HEADING}\n- [[a]]\n- [[x-d9]]\n- [[b]]\n",
+            MERGES,
+            f"[[a]]\n\n## {RELATED_HEADING}\n- [[a]]\n- [[x-d3]]\n- [[b]]\n",
+        ),
     ],
 )
 def test_links_follow_the_merge(text: str, merges: list[Merge], expected: str) -> None:

@@ -120,3 +120,55 @@ def test_links_to_a_source_named_with_an_extension_follow(tmp_path: Path, link: 
     plan = Vault(root).merge(["/Report.md.md"], into="/Alpha.md")
     linking = [c.new for c in plan.changes if c.path == "x.md"]
     assert linking == ([f"see {expected}\n".encode()] if expected != link else [])
+
+
+def test_merge_all_counts_links_only_where_they_decide_the_kept_member(tmp_path: Path) -> None:
+    """`scan_families(count_every_link=False)` keeps the same members as a full count: it counts the
+    links of the families whose kept member they decide (no unsuffixed member, or two named like one id)."""
+    from vaulttools.duplicates import scan_families
+
+    notes = {
+        "a": "", "a-d1": "", "a-d2": "",  # an unsuffixed member: kept whatever links say
+        "b-d1": "", "b-d2": "",  # no unsuffixed member: the most linked is kept
+        "one/c": "---\nid: c\n---\n", "two/c": "---\nid: c\n---\n",  # named like their shared id
+        "l1": "[[a-d1]] [[a-d1]] [[b-d2]] [[two/c]]", "l2": "[[b-d2]] [[a-d2]] [[two/c]] [[one/c]]",
+    }  # fmt: skip
+    for name, text in notes.items():
+        (tmp_path / f"{name}.md").parent.mkdir(exist_ok=True)
+        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
+    full = scan_families(Vault(tmp_path))
+    counted = scan_families(Vault(tmp_path), count_every_link=False)
+    assert (
+        [f.keep for f in full.families]
+        == [f.keep for f in counted.families]
+        == ["a.md", "b-d2.md", "two/c.md"]
+    )
+    assert full.spelling_notes == counted.spelling_notes
+    links = {m.path: m.inbound_links for f in counted.families for m in f.members}
+    assert links == {
+        "a.md": 0,
+        "a-d1.md": 0,
+        "a-d2.md": 0,
+        "b-d1.md": 0,
+        "b-d2.md": 2,
+        "one/c.md": 1,
+        "two/c.md": 2,
+    }
+
+
+def test_merge_all_reuses_the_links_the_scan_parsed_only_for_the_same_bytes(tmp_path: Path) -> None:
+    from vaulttools.duplicates import scan_families
+    from vaulttools.merge import _with_parsed_links
+    from vaulttools.note import Note
+
+    for name, text in {"b-d1": "", "b-d2": "", "l1": "[[b-d2]] [x](b-d1.md)", "l2": "none"}.items():
+        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
+    vault = Vault(tmp_path)
+    scan = scan_families(vault, count_every_link=False)
+    assert list(scan.parsed_links) == ["l1.md"]  # the note that spells a tied member's name
+    properties = vault.config.link_property_set
+    raw = (tmp_path / "l1.md").read_bytes()
+    reused = _with_parsed_links(Note("l1.md", raw, properties), scan.parsed_links["l1.md"])
+    assert "links" in reused.__dict__ and reused.links == Note("l1.md", raw, properties).links
+    edited = _with_parsed_links(Note("l1.md", b"[[b-d1]]", properties), scan.parsed_links["l1.md"])
+    assert "links" not in edited.__dict__ and [link.target for link in edited.links] == ["b-d1"]

@@ -104,9 +104,11 @@ class Vault(_vault.Vault):
 
         options = MergeOptions(tuple(prefer_source or ()))
         if all_families:
-            scan = scan_families(self)
+            scan = scan_families(self, count_every_link=False)
             merges = [Merge(family.keep, tuple(family.sources)) for family in scan.families]
-            return plan_merges(self, merges, options, spelling_notes=scan.spelling_notes)
+            return plan_merges(
+                self, merges, options, spelling_notes=scan.spelling_notes, parsed_links=scan.parsed_links
+            )
         if into is None:
             raise VaultError("merge: say which note the sources go into (into=...)")
         return plan_merges(self, [resolve_merge(self, sources or [], into)], options)

@@ -19,6 +19,9 @@ edits on that text, checked by loading the new frontmatter and comparing it with
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -27,10 +30,11 @@ from typing import Any
 from vaulttools.bodylists import TargetList, best_match, flat_list_items, target_list
 from vaulttools.changes import BatchPlan, FileChange, PlanReport
 from vaulttools.config import Config
-from vaulttools.duplicates import suffix_base
+from vaulttools.duplicates import ParsedLinks, suffix_base
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.enrich import find_enrichment_paragraph
 from vaulttools.errors import VaultError
+from vaulttools.files import read_with_status
 from vaulttools.linkedit import retarget
 from vaulttools.links import Link, wikilink_target
 from vaulttools.note import Note
@@ -46,7 +50,7 @@ from vaulttools.rename import (
     spelling_pattern,
     widened_target,
 )
-from vaulttools.resolve import BROKEN, LinkIndex, fold, stem_of
+from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, stem_of
 from vaulttools.sections import find_section
 from vaulttools.suffixes import SuffixMatcher, written_like
 from vaulttools.vault import Vault
@@ -258,18 +262,22 @@ def plan_merges(
     options: MergeOptions | None = None,
     *,
     spelling_notes: list[str] | None = None,
+    parsed_links: Mapping[str, ParsedLinks] | None = None,
 ) -> BatchPlan[MergePlanReport]:
     """The batch that folds every merge's SOURCEs into its TARGET; writes nothing.
 
     `spelling_notes`: the notes whose bytes spell a member's name (or its name without the suffix), when
     a scan already found them (`duplicates.scan_families`); otherwise every note's bytes are searched.
+    `parsed_links`: links that scan parsed, reused for a note whose bytes are still the same.
     """
     if not merges:
         return _batch([], [], MergeReport())
     check_merges(vault, merges)
     context = merge_context(vault.index, merges, vault.config, lambda: vault.suffix_matcher)
     preferred = frozenset((options or MergeOptions()).prefer_source)
-    changes, report, planned_targets = _plan_notes(vault, context, merges, preferred, spelling_notes)
+    changes, report, planned_targets = _plan_notes(
+        vault, context, merges, preferred, (spelling_notes, parsed_links or {})
+    )
     # Canvases as a rename updates them: file nodes and text-node links to a SOURCE now name its TARGET.
     changes += plan_canvases(vault, context.moved, context.after, report.links)
     for merge in merges:
@@ -277,8 +285,8 @@ def plan_merges(
         report.absorb(target_report)
         if change is not None:
             changes.append(change)
-        for source in merge.sources:
-            changes.append(FileChange(source, vault.read_bytes(source), None))
+        for source in merge.sources:  # the bytes the TARGET's planning read (`check_merges` cached them)
+            changes.append(FileChange(source, vault.note(source).raw, None))
     taken = {entry.key for entry in report.differing if entry.source_taken}
     for key in sorted(preferred - taken):
         report.warnings.append(
@@ -298,41 +306,44 @@ def _plan_notes(
     context: MergeContext,
     merges: list[Merge],
     prefer_source: frozenset[str],
-    spelling_notes: list[str] | None,
+    scanned: tuple[list[str] | None, Mapping[str, ParsedLinks]],
 ) -> tuple[list[FileChange], MergeReport, dict[str, PlannedTarget]]:
     """Every other note that may link a member, its links repointed, and each TARGET with its SOURCEs
     folded in: one pass on every core for big vaults (a TARGET with its SOURCEs is the heavier item, and
     `merge --all` may have hundreds). The linking notes' changes and report, and each TARGET's."""
     family_of = context.family_of
-    pattern = spelling_pattern(_spelled_names(vault.config.suffix_rules, family_of))
+    spelling_notes, parsed_links = scanned
+    names = None if spelling_notes is not None else _spelled_names(vault.config.suffix_rules, family_of)
+    pattern = None if names is None else spelling_pattern(names)  # no scan found the notes: ~0.2 s
     searched = vault.note_paths if spelling_notes is None else spelling_notes
     merge_of = {merge.target: merge for merge in merges}
     others = [path for path in searched if path not in family_of]
 
-    def notes_to_plan(paths: list[str], report: MergeReport) -> Iterator[tuple[str, bytes]]:
-        if spelling_notes is None:
-            yield from candidate_notes(vault, paths, {}, pattern.search, report.links)
+    def notes_to_plan(
+        paths: list[str], report: MergeReport
+    ) -> Iterator[tuple[str, bytes, os.stat_result | None]]:
+        if pattern is not None:
+            for path, raw in candidate_notes(vault, paths, {}, pattern.search, report.links):
+                yield path, raw, None
             return
         for path in paths:  # the scan already searched their bytes
             report.links.notes_read += 1
-            yield path, vault.read_bytes(path)
+            yield path, *_read_note(vault, path)
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], MergeReport, dict[str, PlannedTarget]]]:
         report = MergeReport()
         changes = []
-        for path, raw in notes_to_plan([path for path in paths if path not in merge_of], report):
-            note = Note(path, raw, vault.config.link_property_set)
+        for path, raw, status in notes_to_plan([path for path in paths if path not in merge_of], report):
+            note = _with_parsed_links(Note(path, raw, vault.config.link_property_set), parsed_links.get(path))
             report.links.notes_parsed += 1
             change = plan_linking_note(note, context, report)
-            if change is not None:
-                changes.append(change)
+            if change is not None:  # fingerprinted here, on every core; the journal may name git's blob
+                changes.append(change.old_left_on_disk(vault.root, status))
         targets = {}
         for path in (path for path in paths if path in merge_of):
             target_report = MergeReport()
-            targets[path] = (
-                _plan_target(vault, context, merge_of[path], prefer_source, target_report),
-                target_report,
-            )
+            change = _plan_target(vault, context, merge_of[path], prefer_source, target_report)
+            targets[path] = (change and change.old_left_on_disk(vault.root), target_report)
         return [(changes, report, targets)]
 
     report = MergeReport()
@@ -346,6 +357,24 @@ def _plan_notes(
         report.absorb(chunk_report)
         planned_targets.update(chunk_targets)
     return changes, report, planned_targets
+
+
+def _with_parsed_links(note: Note, parsed: ParsedLinks | None) -> Note:
+    """`note` with the links the family scan parsed from the same bytes (their sha256 tells), instead of
+    parsing them again (unpickling them costs a fifth as much): `Note.links` is a lazy property whose
+    value lives in the note's `__dict__`. The pickles are the scan's own, made by this vault's workers."""
+    if parsed is not None and parsed[0] == hashlib.sha256(note.raw).digest():
+        note.__dict__["links"] = pickle.loads(parsed[1])
+    return note
+
+
+def _read_note(vault: Vault, path: str) -> tuple[bytes, os.stat_result]:
+    """A note's bytes and its status when read (the batch then needs no `lstat` of its own)."""
+    try:
+        status, raw = read_with_status(f"{vault.root}/{path}")
+    except OSError as exc:
+        raise VaultError(f"{path}: cannot read ({exc.strerror}); check that the file is readable") from exc
+    return raw, status
 
 
 def _interleaved(paths: list[str], heavy: list[str]) -> list[str]:
@@ -464,7 +493,9 @@ def plan_linking_note(note: Note, context: MergeContext, report: MergeReport) ->
         return None
     edited = Note(note.path, first.new or b"", note.link_properties)
     heading = context.config.related.heading
-    removals = _section_duplicates(context, edited, heading, keep_self=True)
+    removals = []
+    if _section_may_repeat(context, note, heading):
+        removals = _section_duplicates(context, edited, heading, keep_self=True)
     report.duplicates_removed += len(removals)
     duplicates = _duplicate_entries(context, edited, keep_self=True)
     expected = dict(edited.properties or {}) if duplicates else None
@@ -477,6 +508,29 @@ def plan_linking_note(note: Note, context: MergeContext, report: MergeReport) ->
         return first
     second = note_change(edited, removals, expected_properties=expected)
     return FileChange(note.path, note.raw, second.new if second else first.new)
+
+
+def _section_may_repeat(context: MergeContext, note: Note, heading: str) -> bool:
+    """Whether the related list of a linking note can name one TARGET twice once its links are repointed,
+    judged on the note as it was (its links are parsed already; the edited note's are not): only where a
+    link in the list does not resolve (a suffix fix may make it a TARGET's) or two name members of one
+    family (each then names its TARGET). The edits change link targets only, never where the list is."""
+    section = find_section(note, heading)
+    if section is None or section.list_start == section.list_end:
+        return False
+    families: set[str] = set()
+    for link in note.links:
+        if not (section.list_start <= link.start < section.list_end and link.is_link):
+            continue
+        resolved = context.before.resolve(link.target, note.path)
+        if resolved.status != RESOLVED or resolved.path is None:
+            return True
+        family = context.family_of.get(resolved.path)
+        if family in families:
+            return True
+        if family is not None:
+            families.add(family)
+    return False
 
 
 def _section_duplicates(context: MergeContext, note: Note, heading: str, *, keep_self: bool) -> list[Edit]:

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from vaulttools.errors import VaultError
+from vaulttools.files import sync_in_background
 from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, complete_note_names, execute_plan, pass_app
 
 if TYPE_CHECKING:  # the planner loads when the command runs
     from vaulttools.changes import BatchPlan
+    from vaulttools.duplicates import ParsedLinks
     from vaulttools.merge import MergePlanReport
 
 
@@ -65,21 +67,26 @@ def merge(
     vault = app.vault
     merges: list[Merge]
     spelling_notes: list[str] | None = None
+    parsed_links: dict[str, ParsedLinks] = {}
+    if merge_all and (sources or target):
+        raise VaultError("give either SOURCE... --into TARGET or --all, not both")
+    if not (flags.get("dry_run") or flags.get("stat")):
+        sync_in_background()  # while planning: the batch's journal then names git's blobs at once
     if merge_all:
-        if sources or target:
-            raise VaultError("give either SOURCE... --into TARGET or --all, not both")
         from vaulttools.duplicates import scan_families
 
-        scan = scan_families(vault)
+        scan = scan_families(vault, count_every_link=False)  # only the kept members are needed
         merges = [Merge(family.keep, tuple(family.sources)) for family in scan.families]
-        spelling_notes = scan.spelling_notes
+        spelling_notes, parsed_links = scan.spelling_notes, scan.parsed_links
     else:
         if not target:
             raise VaultError(
                 "missing --into TARGET: say which note the SOURCEs are merged into (or use --all)"
             )
         merges = [resolve_merge(vault, sources, target)]
-    plan = plan_merges(vault, merges, MergeOptions(prefer_source), spelling_notes=spelling_notes)
+    plan = plan_merges(
+        vault, merges, MergeOptions(prefer_source), spelling_notes=spelling_notes, parsed_links=parsed_links
+    )
     return execute_plan(app, plan, **flags, describe=describe)
 
 
