@@ -21,6 +21,7 @@ from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
 from vaulttools.check import BrokenLinks, broken_links_by_note
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
+from vaulttools.facts import stamp_of
 from vaulttools.files import read_with_status
 from vaulttools.linkedit import retarget
 from vaulttools.links import (
@@ -424,9 +425,17 @@ def _plan_notes(
     config = vault.config
     planned = []
     for path in paths:
+        places = broken.get(path)
+        if places is not None and not places.places:
+            # `check` found no link to no file in the note at that stamp: nothing to do unless it changed.
+            try:
+                if stamp_of(f"{vault.root}/{path}") == places.stamp:
+                    continue
+            except OSError:
+                continue  # gone since the scan: as `check` skips it
+            places = None
         stamp, status, raw = _read_note(vault, path)
         note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
-        places = broken.get(path)
         # Where `check` saw the broken links holds only for the bytes it saw: same stamp, taken before reading.
         if places is not None and stamp != places.stamp:
             places = None

@@ -294,7 +294,10 @@ def simple_line_values(line: str) -> tuple[str, ...] | None:
 MAX_EXPANDED_VALUES = 100_000
 # Characters PyYAML refuses to read; a text holding one must get the real loader's error.
 _YAML_EXTRA_BREAKS = ("\x85", "\u2028", "\u2029")
-_NON_PRINTABLE_RE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# YAML's non-printable characters: the complement of its printable set (`[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff
+# \ue000-\ufffd\U00010000-\U0010ffff]`), spelled out: the same characters, but compiled in 0.5 ms instead of 5-8
+# (a negated class over the whole of Unicode makes `re` walk 65,536 code points), at every start-up.
+_NON_PRINTABLE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
 # The Latin-1 characters a simple frontmatter may not hold, as bytes to delete: the ASCII controls but
 # line breaks (the grammar admits none), the backslash (it has no escapes), and DEL and the C1 controls
 # (PyYAML refuses them, or reads NEL as a line break).

@@ -44,6 +44,9 @@ class App:
     command: str | None = None
     as_json: bool = False  # the running command's --json: errors then go out as a JSON document too
     _vault: Vault | None = field(default=None, repr=False)
+    # What a command leaves to the end of the process: freeing a big plan's objects one by one when the
+    # command returns (~35 ms for 13,000 changed notes) buys nothing, since `cli.exit_now` ends the process.
+    _kept: list[object] = field(default_factory=list, repr=False)
 
     @property
     def vault(self) -> Vault:
@@ -64,6 +67,10 @@ class App:
     @property
     def show_progress(self) -> bool:
         return not self.quiet
+
+    def keep_to_the_end(self, value: object) -> None:
+        """Hold `value` as long as the App lives (to the end of the process, in the CLI)."""
+        self._kept.append(value)
 
     def close_progress(self) -> None:
         """Take any progress bar off the terminal, so that a message lands on its own line."""
@@ -194,6 +201,7 @@ def execute_plan(
     nothing on stdout (a dry run still prints the diff it was asked for); warnings stay on stderr."""
     from vaulttools.batch import BatchOptions, run_batch
 
+    app.keep_to_the_end(plan)
     dry_run = dry_run or stat
     options = BatchOptions(dry_run=dry_run, commit=not no_commit, no_verify=no_verify)
     detached = None if dry_run or no_commit or plan.empty else _detached_head(app)
