@@ -642,8 +642,12 @@ def _mentions(note: Note, operation: TagOperation) -> bool:
     if any(operation.touches(name) for name in frontmatter_tag_names(note.properties)):
         return True  # written with escapes
     # The same test as the prefilter's: a name spelled where a tag value may be, not any word of the YAML.
+    # Only where a name is spelled at all: a backslash alone (`\---`) is no mention, as in the prefilter.
     ascii_olds = [old.lower().encode() for old in operation.olds if old.isascii()]
-    if frontmatter_may_name(note.raw.lower(), frontmatter_byte_end(note.raw), _spelled_as_tag(ascii_olds)):
+    folded = note.raw.lower()
+    if any(old in folded for old in ascii_olds) and frontmatter_may_name(
+        folded, frontmatter_byte_end(note.raw), _spelled_as_tag(ascii_olds)
+    ):
         return True
     fm = note.frontmatter
     yaml_text = note.text[fm.start : fm.end].lower() if fm else ""
