@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from tests.conftest import git
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
+from vaulttools.errors import BatchAborted
 from vaulttools.git import BlobWriter, IndexStager, Repository, stripspace
 from vaulttools.vault import Vault
 
@@ -317,3 +318,54 @@ def test_a_message_clean_up_setting_other_than_the_default_uses_git_commit(
     root = _repository(tmp_path / "v")
     git(root, "config", "commit.cleanup", cleanup)
     assert Repository.find(root).commits_directly() is direct  # type: ignore[union-attr]
+
+
+def test_a_folder_git_stores_under_another_id_stops_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard after storing the trees: git names each object by its own hash of the bytes it got; an id
+    computed here that git does not hold (here: git is handed other bytes) stops the batch before any
+    commit, and the files are as they were."""
+    import vaulttools.git as git_module
+
+    real_pack_of = git_module._pack_of
+
+    def other_bytes(trees: list[tuple[bytes, str]], hash_name: str) -> bytes:
+        (_, first_oid), *rest = trees
+        return real_pack_of([(b"", first_oid), *rest], hash_name)  # the deepest folder's bytes emptied
+
+    monkeypatch.setattr(git_module, "_pack_of", other_bytes)
+    root = _repository(tmp_path / "v")
+    head = git(root, "rev-parse", "HEAD")
+    with pytest.raises(BatchAborted, match="another id"):
+        run_batch(Vault(root), _plan(root, CASES["modify deep"]), BatchOptions())
+    assert git(root, "rev-parse", "HEAD") == head
+    assert (root / "a/deep/three.md").read_bytes() == FILES["a/deep/three.md"]
+
+
+@pytest.mark.parametrize(
+    ("size", "header"),
+    [(0, b"\x20"), (15, b"\x2f"), (16, b"\xa0\x01"), (2047, b"\xaf\x7f"), (2048, b"\xa0\x80\x01")],
+)
+def test_pack_entry_header(size: int, header: bytes) -> None:
+    from vaulttools.git import _pack_entry_header
+
+    assert _pack_entry_header(2, size) == header
+
+
+def test_a_batch_over_many_big_folders_commits_like_git(tmp_path: Path) -> None:
+    """Trees of more than 2 KB (a pack header of three bytes) in many folders, stored in one pack."""
+    root = tmp_path / "v"
+    for folder in range(30):
+        for note in range(80):
+            path = root / f"f{folder}" / "sub" / f"note-{note:03}.md"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"x\n")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "initial")
+    changes = [(f"f{folder}/sub/note-007.md", b"y\n", None) for folder in range(30)]
+    run_batch(Vault(root), _plan(root, changes), BatchOptions())
+    assert git(root, "status", "--porcelain") == ""
+    assert git(root, "show", "HEAD:f29/sub/note-007.md") == "y\n"
+    git(root, "fsck", "--strict", "--no-dangling")

@@ -11,9 +11,11 @@ import importlib
 import os
 import re
 import stat
+import struct
 import subprocess
 import tempfile
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -833,28 +835,46 @@ class TreeBuilder:
         return b"100644"
 
     def _store(self, trees: list[tuple[bytes, str]]) -> None:
-        """Write the trees into the object store; git must find for each the id computed here."""
-        with tempfile.TemporaryDirectory(prefix="vaulttools-trees-") as folder:
-            names = []
-            for number, (content, _) in enumerate(trees):
-                name = os.path.join(folder, str(number))
-                with open(name, "wb") as handle:
-                    handle.write(content)
-                names.append(name)
-            output = self._repo.run(
-                "hash-object",
-                "-t",
-                "tree",
-                "-w",
-                "--no-filters",
-                "--stdin-paths",
-                stdin="\n".join(names).encode() + b"\n",
-                binary=True,
-            )
-        if output.split() != [oid.encode() for _, oid in trees]:
+        """Write the trees into the object store as one pack on `git unpack-objects`' standard input (git
+        reads each tree's exact bytes and names it by its own hash; no file per tree, which cost ~0.3 ms
+        each on a deep vault's 800 folders); then git must find every id computed here."""
+        if not trees:
+            return
+        self._repo.run("unpack-objects", "-q", stdin=_pack_of(trees, self._hash_name), binary=True)
+        wanted = [oid for _, oid in trees]
+        found = self._repo.run("cat-file", "--batch-check", stdin="\n".join(wanted).encode() + b"\n")
+        if found.split("\n")[: len(wanted)] != [f"{oid} tree {len(content)}" for content, oid in trees]:
             raise GitError(
                 "git stored a folder under another id than vaulttools computed; nothing was committed"
             )
+
+
+_PACK_TREE = 2  # a pack entry's object type for a tree
+
+
+def _pack_of(trees: Sequence[tuple[bytes, str]], hash_name: str) -> bytes:
+    """A version-2 pack of these trees, undeltified: `PACK`, the version, the count, then each object's
+    type-and-size header and zlib data, and the hash of all that (git's pack format)."""
+    parts = [b"PACK" + struct.pack(">II", 2, len(trees))]
+    for content, _ in trees:
+        parts.append(_pack_entry_header(_PACK_TREE, len(content)))
+        parts.append(zlib.compress(content, 1))  # git re-compresses each object it unpacks
+    body = b"".join(parts)
+    return body + hashlib.new(hash_name, body).digest()
+
+
+def _pack_entry_header(kind: int, size: int) -> bytes:
+    """The type in bits 4-6 of the first byte with the size's low 4 bits; then 7 bits a byte, high bit set
+    on each byte but the last."""
+    header = bytearray()
+    byte = (kind << 4) | (size & 0x0F)
+    size >>= 4
+    while size:
+        header.append(byte | 0x80)
+        byte = size & 0x7F
+        size >>= 7
+    header.append(byte)
+    return bytes(header)
 
 
 # A tree entry: `<octal mode> <name>\0<raw id>` (20 bytes for SHA-1, 32 for SHA-256), back to back.
