@@ -90,6 +90,10 @@ def test_a_stamp_is_kept_only_for_a_note_settled_before_the_mark(
 
 
 def test_the_mark_is_the_file_systems_clock_now(tmp_path: Path) -> None:
+    assert clock_mark(tmp_path) is None  # no state folder (a dry run makes none): no mark, no stamps
+    assert not (tmp_path / ".vaulttools").exists()
+    (tmp_path / ".vaulttools").mkdir()
+    (tmp_path / ".vaulttools" / ".gitignore").write_text("*\n")
     (tmp_path / "before.md").write_bytes(b"x")
     time.sleep(0.05)  # a clock tick or more
     mark = clock_mark(tmp_path)

@@ -203,11 +203,12 @@ def rewrite_in_place(
 
 def clock_mark(root: Path) -> tuple[int, int] | None:
     """(device, change time) of a file made now in the vault's state folder: the file system's own clock,
-    as it stamps a note changed from now on (None: no such file can be made). See `PlannedStatus.stamp`."""
+    as it stamps a note changed from now on (None: no such file can be made, or no state folder, which a
+    read-only run does not create). See `PlannedStatus.stamp`."""
     import tempfile
 
     try:
-        with tempfile.TemporaryFile(dir=state_dir(root)) as marker:
+        with tempfile.TemporaryFile(dir=root / STATE_DIR) as marker:
             status = os.fstat(marker.fileno())
     except OSError:
         return None
