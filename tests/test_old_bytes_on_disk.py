@@ -21,7 +21,7 @@ from tests.conftest import git, git_vault_of
 from tests.helpers import assert_clean, commits, git_blob_id, run_vaulttools
 from vaulttools import batch as batch_module
 from vaulttools import changes as changes_module
-from vaulttools import journal
+from vaulttools import journal, parallel
 from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
 from vaulttools.changes import FileChange, OnDisk, Spool
 from vaulttools.errors import BatchAborted, EditConflict
@@ -226,6 +226,27 @@ def test_normalize_writes_every_hostile_note_byte_for_byte(
     assert_clean(vault_dir)
     for name in REWRITTEN:  # committed exactly as written
         assert git(vault_dir, "rev-parse", f"HEAD:{name}") == git(vault_dir, "hash-object", name)
+
+
+def test_forked_workers_spool_the_new_bytes_of_the_notes_left_on_disk(
+    tmp_path: Path, left_on_disk_from: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planned on forked workers, a note whose old bytes stay on disk sends its new bytes through the
+    batch's shared spool (a place in it crosses the pipe); a note that holds its old bytes sends both."""
+    vault_dir = _vault(tmp_path)
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
+    monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    plan = plan_normalize(Vault(vault_dir))
+    spooled = sorted(c.path for c in plan.changes if c._spool is not None)
+    assert spooled == (REWRITTEN if left_on_disk_from == 0 else ["big.md"])
+    assert all(c._spool is not None and c._spool.shared for c in plan.changes if c.path in spooled)
+    assert sorted(c.path for c in plan.changes if c.old_on_disk is not None) == spooled
+    assert all(c.fingerprints == worker_fingerprints(NOTES[c.path], c.new) for c in plan.changes)
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    expected = {n: d.replace(b"[[target", b"[[target-d9") for n, d in NOTES.items() if n in REWRITTEN}
+    assert _snapshot(vault_dir) == {**NOTES, **expected}
+    assert_clean(vault_dir)
 
 
 def _changed(path: Path) -> None:

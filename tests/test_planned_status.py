@@ -19,10 +19,10 @@ from tests.helpers import BOM, HOSTILE_NOTES, HOSTILE_REWRITTEN, assert_clean, c
 from vaulttools import batch as batch_module
 from vaulttools import changes as changes_module
 from vaulttools.batch import BatchOptions, run_batch
-from vaulttools.changes import FileChange, PlannedStatus, Spool
+from vaulttools.changes import FileChange, PlannedStatus, Spool, status_when_read
 from vaulttools.errors import VaultError
 from vaulttools.facts import read_with_stamp
-from vaulttools.files import rewrite_in_place
+from vaulttools.files import clock_mark, rewrite_in_place
 from vaulttools.normalize import _read_note, plan_normalize
 from vaulttools.vault import Vault
 
@@ -47,7 +47,7 @@ def test_every_rewritten_note_carries_its_planned_status(tmp_path: Path) -> None
     plan = plan_normalize(Vault(vault_dir))
     statuses = {change.path: change.planned_status for change in plan.changes}
     assert sorted(statuses) == REWRITTEN
-    assert statuses["crlf.md"] == PlannedStatus(stat.S_IFREG | 0o640, os.geteuid())
+    assert statuses["crlf.md"][:2] == (stat.S_IFREG | 0o640, os.geteuid())
     for change in plan.changes:  # across a process boundary and into a spool, as workers send them
         assert pickle.loads(pickle.dumps(change)).planned_status == change.planned_status
         assert change.spooled(Spool(memory_budget=0)).planned_status == change.planned_status
@@ -64,6 +64,99 @@ def test_the_workers_stamp_is_the_one_checks_cache_keys(tmp_path: Path, name: st
 def test_a_note_the_worker_could_not_read_is_one_line_of_advice(tmp_path: Path) -> None:
     with pytest.raises(VaultError, match=r"^gone\.md: cannot read \(No such file or directory\); check that"):
         _read_note(Vault(_vault(tmp_path)), "gone.md")
+
+
+def _status(*, dev: int = 7, ctime_ns: int = 1_000) -> os.stat_result:
+    # mode, ino, dev, nlink, uid, gid, size, three float times, then mtime_ns at 14, ctime_ns at 15
+    return os.stat_result(
+        (stat.S_IFREG | 0o644, 5, dev, 1, 0, 0, 10, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1, 2, ctime_ns)
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "mark", "stamp"),
+    [
+        (_status(ctime_ns=999), (7, 1_000), (10, 2, 999, 5)),  # changed before the mark: kept
+        (_status(ctime_ns=1_000), (7, 1_000), None),  # in the mark's own clock tick: may change unseen
+        (_status(ctime_ns=1_001), (7, 1_000), None),  # after the mark (the clock stepped back?)
+        (_status(dev=8, ctime_ns=999), (7, 1_000), None),  # another file system, maybe another clock
+        (_status(ctime_ns=999), None, None),  # no mark could be made
+    ],
+)
+def test_a_stamp_is_kept_only_for_a_note_settled_before_the_mark(
+    status: os.stat_result, mark: tuple[int, int] | None, stamp: tuple[int, int, int, int] | None
+) -> None:
+    assert status_when_read(status, mark) == PlannedStatus(stat.S_IFREG | 0o644, 0, stamp)
+
+
+def test_the_mark_is_the_file_systems_clock_now(tmp_path: Path) -> None:
+    assert clock_mark(tmp_path) is None  # no state folder (a dry run makes none): no mark, no stamps
+    assert not (tmp_path / ".vaulttools").exists()
+    (tmp_path / ".vaulttools").mkdir()
+    (tmp_path / ".vaulttools" / ".gitignore").write_text("*\n")
+    (tmp_path / "before.md").write_bytes(b"x")
+    time.sleep(0.05)  # a clock tick or more
+    mark = clock_mark(tmp_path)
+    time.sleep(0.05)
+    (tmp_path / "after.md").write_bytes(b"x")
+    before, after = os.stat(tmp_path / "before.md"), os.stat(tmp_path / "after.md")
+    assert mark is not None and mark[0] == before.st_dev
+    assert before.st_ctime_ns < mark[1] < after.st_ctime_ns
+    assert sorted(p.name for p in (tmp_path / ".vaulttools").iterdir()) == [".gitignore"]  # nothing left
+
+
+@pytest.mark.parametrize("off", [None, 0, 1, 2, 3])  # which field of the stamp differs (None: none)
+def test_an_unchanged_stamp_spares_the_comparison_and_any_other_forces_it(
+    tmp_path: Path, off: int | None
+) -> None:
+    note = tmp_path / "a.md"
+    note.write_bytes(b"old bytes\n")
+    status = os.stat(note)
+    stamp = [status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino]
+    if off is not None:
+        stamp[off] += 1
+    never: Callable[[bytes], bool] = lambda _: False  # noqa: E731 - compared: refused
+    written = rewrite_in_place(note, b"new\n", expected=never, unchanged_since=tuple(stamp))  # type: ignore[arg-type]
+    assert written is (off is None)
+    assert note.read_bytes() == (b"new\n" if off is None else b"old bytes\n")
+
+
+def test_a_settled_note_rewritten_in_place_with_its_mtime_put_back_is_never_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same size, same inode, the mtime set back to the one planned: only the ctime tells, and it does. git
+    told not to trust ctimes finds the note clean, so the journal names its planned blob and reads nothing:
+    the stamp compared as the batch writes is the one guard left."""
+    vault_dir = _vault(tmp_path)
+    git(vault_dir, "config", "core.trustctime", "false")
+    victim = "big.md"
+    then = time.time() - 60  # an mtime git's index does not find racy
+    os.utime(vault_dir / victim, (then, then))
+    git(vault_dir, "update-index", "--refresh")
+    time.sleep(0.05)  # the notes settle before the plan's mark
+    plan = plan_normalize(Vault(vault_dir))
+    planned = next(change.planned_status for change in plan.changes if change.path == victim)
+    assert planned is not None and planned.stamp is not None
+    data = (vault_dir / victim).read_bytes()
+    with open(vault_dir / victim, "r+b") as handle:  # in place: the inode stays
+        handle.write(b"#" + data[1:])
+    os.utime(vault_dir / victim, ns=(planned.stamp[1], planned.stamp[1]))
+    assert os.stat(vault_dir / victim).st_mtime_ns == planned.stamp[1]
+    assert git(vault_dir, "status", "--porcelain") == ""
+    refused = []
+    real_rewrite = batch_module.rewrite_in_place
+
+    def rewrite(path: str, data: bytes, **kwargs: object) -> bool:
+        done = real_rewrite(path, data, **kwargs)  # type: ignore[arg-type]
+        refused.extend([] if done else [path.rpartition("/")[2]])
+        return done
+
+    monkeypatch.setattr(batch_module, "rewrite_in_place", rewrite)
+    with pytest.raises(VaultError, match=f"{victim} was changed by another program"):
+        run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert refused == [victim]  # by the write's own check: the journal named the blob, read nothing
+    assert (vault_dir / victim).read_bytes() == b"#" + data[1:]
+    assert commits(vault_dir) == 1
 
 
 def _planned(path: str, mode: int) -> FileChange:

@@ -363,7 +363,8 @@ def _rewrite_in_place(
 ) -> None:
     """Listed before writing: a write can fail half-way. The bytes on disk are compared with the planned
     ones through the same open file, just before writing over them; a change whose old bytes were left on
-    disk is compared with the copy in the journal (checked against the plan's sha256 when it was copied)."""
+    disk is compared with the copy in the journal (checked against the plan's sha256 when it was copied).
+    A note whose planned stamp is kept (`PlannedStatus.stamp`) and still its stamp is not read again."""
     written.append(change)
     expected: bytes | Callable[[bytes], bool] | None
     if change.old_on_disk is None:
@@ -373,8 +374,10 @@ def _rewrite_in_place(
     else:
         expected = journaling.saved_original(index)
     path = f"{root}/{change.path}"
+    planned = change.planned_status
+    unchanged_since = planned.stamp if planned is not None else None  # proves the bytes without reading
     if expected is None or not rewrite_in_place(
-        path, change.new_bytes, expected=expected, refuse_read_only=True
+        path, change.new_bytes, expected=expected, refuse_read_only=True, unchanged_since=unchanged_since
     ):
         written.pop()  # nothing was written: the file holds another program's bytes
         raise _changed_by_another_program(change.path)

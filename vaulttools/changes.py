@@ -161,10 +161,28 @@ class OnDisk(NamedTuple):
 
 
 class PlannedStatus(NamedTuple):
-    """A file's mode and owner when a planner read it (see `FileChange.planned_status`)."""
+    """A file's mode and owner when a planner read it (see `FileChange.planned_status`), and its stamp when
+    that proves its bytes at write time.
+
+    `stamp` (size, mtime, ctime, inode, as `os.fstat` gave them before the bytes were read) is kept only
+    for a file last changed before `mark`, a file the command made on the same file system before planning
+    (`files.clock_mark`): any write since, by any program, sets the file's ctime to that clock's time, so at
+    least to the mark's, past the stamp's (ctime cannot be set back; a file replaced by rename has another
+    inode). The same stamp at write time then says the bytes are those read, and the batch does not read
+    and hash them again (`files.rewrite_in_place(unchanged_since=...)`: 10,000 30 KB notes, ~0.2 s). A file
+    changed in the mark's own clock tick, or on another device, keeps no stamp: its bytes are compared.
+    This is git's own test for a racily clean file, with the mark in place of the index file."""
 
     mode: int
     uid: int
+    stamp: tuple[int, int, int, int] | None = None
+
+
+def status_when_read(status: os.stat_result, mark: tuple[int, int] | None = None) -> PlannedStatus:
+    """The `PlannedStatus` of a file read with `status`, its stamp kept when it settled before `mark`."""
+    settled = mark is not None and status.st_dev == mark[0] and status.st_ctime_ns < mark[1]
+    stamp = (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino) if settled else None
+    return PlannedStatus(status.st_mode, status.st_uid, stamp)
 
 
 class FileChange:
@@ -186,7 +204,9 @@ class FileChange:
         self._fingerprints: dict[str, Any] | None = None
         self._planned_status: PlannedStatus | None = None
 
-    def old_left_on_disk(self, root: Path | str, status: os.stat_result | None = None) -> FileChange:
+    def old_left_on_disk(
+        self, root: Path | str, status: os.stat_result | None = None, mark: tuple[int, int] | None = None
+    ) -> FileChange:
         """The same change without its old bytes in memory: a file rewritten in place keeps them on disk
         until the batch writes, and the batch reads them there (into its journal) and checks them against
         the sha256 taken here. Its journal fingerprints are taken here too, once: a planner's worker
@@ -194,7 +214,8 @@ class FileChange:
         Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here).
         The old bytes' git blob id (`old_blob`) is taken here too: where git's object store holds them, the
         batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`).
-        `status`: the file's status when its old bytes were read (`planned_status`)."""
+        `status`: the file's status when its old bytes were read (`planned_status`); `mark`: see
+        `PlannedStatus.stamp`."""
         if not isinstance(self._old, bytes) or self.deletes or self.new_path not in (None, self.path):
             return self  # created, deleted, moved or spooled: kept as it is
         new = self.new
@@ -202,7 +223,7 @@ class FileChange:
         twin._fingerprints = fingerprints(self._old, new)
         twin._fingerprints[OLD_BLOB] = blob_id(self._old)
         if status is not None:
-            twin._planned_status = PlannedStatus(status.st_mode, status.st_uid)
+            twin._planned_status = status_when_read(status, mark)
         if len(self._old) < LEFT_ON_DISK_FROM:
             twin._old = self._old  # small: cheaper to hold than to read back and hash again
         else:

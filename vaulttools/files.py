@@ -146,6 +146,7 @@ def rewrite_in_place(
     expected: bytes | Callable[[bytes], bool] | None = None,
     *,
     refuse_read_only: bool = False,
+    unchanged_since: tuple[int, int, int, int] | None = None,
 ) -> bool:
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
@@ -164,6 +165,10 @@ def rewrite_in_place(
     `refuse_read_only`: a file whose mode forbids writing (`status_writable`, on the open file's status)
     raises `PermissionError` before any byte is written, root or not: a batch that checked the mode when the
     plan read the note (`FileChange.planned_status`) checks it again here, at the last moment.
+
+    `unchanged_since`: the stamp (size, mtime, ctime, inode) the file had when its bytes were read and
+    found to be `expected`, given only when nothing wrote the file since without changing that stamp
+    (`PlannedStatus.stamp`): the open file's stamp equal to it, the bytes are not read and compared again.
     """
     flags = (os.O_RDWR if expected is not None else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -177,7 +182,7 @@ def rewrite_in_place(
         status = os.fstat(handle)
         if refuse_read_only and not status_writable(status.st_mode, status.st_uid, path):
             raise PermissionError(errno.EACCES, "the file was made read-only", str(path))
-        if expected is not None and not _holds(read_all(handle, status.st_size), expected):
+        if expected is not None and not _still_holds(handle, status, expected, unchanged_since):
             return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
             atomic_write(Path(path), data)
@@ -194,6 +199,33 @@ def rewrite_in_place(
         return True
     finally:
         os.close(handle)
+
+
+def clock_mark(root: Path) -> tuple[int, int] | None:
+    """(device, change time) of a file made now in the vault's state folder: the file system's own clock,
+    as it stamps a note changed from now on (None: no such file can be made, or no state folder, which a
+    read-only run does not create). See `PlannedStatus.stamp`."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=root / STATE_DIR) as marker:
+            status = os.fstat(marker.fileno())
+    except OSError:
+        return None
+    return status.st_dev, status.st_ctime_ns
+
+
+def _still_holds(
+    handle: int,
+    status: os.stat_result,
+    expected: bytes | Callable[[bytes], bool],
+    unchanged_since: tuple[int, int, int, int] | None,
+) -> bool:
+    """The open file holds `expected`: it still has the stamp it had when they were read, or its bytes
+    (read through `handle`) are them."""
+    if (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino) == unchanged_since:
+        return True
+    return _holds(read_all(handle, status.st_size), expected)
 
 
 def _holds(current: bytes, expected: bytes | Callable[[bytes], bool]) -> bool:
