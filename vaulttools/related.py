@@ -31,7 +31,7 @@ from typing import Any, NamedTuple, cast
 
 import numpy as np
 
-from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
+from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool, spool_all
 from vaulttools.config import RelatedConfig
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
@@ -685,11 +685,12 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
             # A long note's old bytes stay in the note (the journal reads them there), only the new ones
             # are spooled: on 30 KB notes, half the spool's writes and reads. The status the note was read
             # with goes along: the batch checks its mode from it instead of an `lstat` per note.
+            # A chunk's bytes go into the shared spool in one append (one lock, not two per note).
             root = vault.root
-            return [
-                (action, change.old_left_on_disk(root, status).spooled(spool))
-                for action, change, status in planned
-            ]
+            changes = spool_all(
+                [change.old_left_on_disk(root, status) for _, change, status in planned], spool
+            )
+            return [(action, change) for (action, _, _), change in zip(planned, changes, strict=True)]
         return [(action, change) for action, change, _ in planned]
 
     changes: list[FileChange] = []
