@@ -16,6 +16,7 @@ from vaulttools import changes, parallel
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, PlannedStatus
 from vaulttools.errors import EditConflict, VaultError
+from vaulttools.files import stamp_of_status
 from vaulttools.journal import fingerprints
 from vaulttools.related import plan_sync_related
 from vaulttools.vault import Vault
@@ -57,7 +58,10 @@ def _in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(changes, "SPOOL_MEMORY_BUDGET", 0)
 
 
-def _planned_in_workers(vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> BatchPlan:
+def _planned_in_workers(
+    vault_dir: Path, monkeypatch: pytest.MonkeyPatch, *, settled: bool = False
+) -> BatchPlan:
+    """`settled`: every note was last changed long enough before the plan read it (`settled_stamp`)."""
     _in_workers(monkeypatch)
     plan = plan_sync_related(Vault(vault_dir))
     assert sorted(change.path for change in plan.changes) == REWRITTEN
@@ -69,7 +73,8 @@ def _planned_in_workers(vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Bat
         assert change.fingerprints == expected
         # The mode the worker read the note with: the batch takes no `lstat` of its own.
         status = (vault_dir / change.path).stat()
-        assert change.planned_status == PlannedStatus(status.st_mode, status.st_uid)
+        stamp = stamp_of_status(status) if settled else None  # the notes were just written: not settled
+        assert change.planned_status == PlannedStatus(status.st_mode, status.st_uid, stamp)
     # A long note's old bytes stay in the note (the journal reads them there); short ones are spooled.
     assert [change.path for change in plan.changes if change.old_on_disk is not None] == ["a/big.md"]
     return plan

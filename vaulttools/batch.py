@@ -373,8 +373,10 @@ def _rewrite_in_place(
     else:
         expected = journaling.saved_original(index)
     path = f"{root}/{change.path}"
+    planned = change.planned_status
+    stamp = planned.stamp if planned is not None else None  # settled when read: the bytes need no compare
     if expected is None or not rewrite_in_place(
-        path, change.new_bytes, expected=expected, refuse_read_only=True
+        path, change.new_bytes, expected=expected, refuse_read_only=True, unchanged_if=stamp
     ):
         written.pop()  # nothing was written: the file holds another program's bytes
         raise _changed_by_another_program(change.path)

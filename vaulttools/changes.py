@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from vaulttools.errors import EditConflict
-from vaulttools.files import state_dir
+from vaulttools.files import stamp_of_status, state_dir
 from vaulttools.git import BATCH_TRAILER, blob_id
 from vaulttools.journal import fingerprints
 from vaulttools.resolve import fold
@@ -180,10 +180,30 @@ class OnDisk(NamedTuple):
 
 
 class PlannedStatus(NamedTuple):
-    """A file's mode and owner when a planner read it (see `FileChange.planned_status`)."""
+    """A file's mode and owner when a planner read it (see `FileChange.planned_status`), and its stamp when
+    that is settled (`settled_stamp`)."""
 
     mode: int
     uid: int
+    stamp: tuple[int, ...] | None = None
+
+
+# A file last changed at least this long before a planner read it has a stamp no later write can repeat:
+# a timestamp is at most one tick of the file system's clock behind the moment it is set (FAT's 2 s at
+# worst), so a write after the read gets a later one.
+SETTLED_NS = 2 * 10**9
+
+
+def settled_stamp(status: os.stat_result, read_since_ns: int) -> tuple[int, ...] | None:
+    """The stamp (size, mtime, ctime, inode, device) of a file whose status was taken after the moment
+    `read_since_ns` (`time.time_ns()`), when its last change (mtime and ctime) came at least `SETTLED_NS`
+    before that moment; else None. A file whose stamp is still this one when the batch writes it holds
+    the bytes the planner read: the batch need not read and compare them (`files.rewrite_in_place`).
+    A file changed just before it was read may be changed again within the same clock tick and keep its
+    stamp: its bytes are compared, as git compares "racily clean" files."""
+    if max(status.st_mtime_ns, status.st_ctime_ns) > read_since_ns - SETTLED_NS:
+        return None
+    return stamp_of_status(status)
 
 
 class FileChange:
@@ -205,7 +225,9 @@ class FileChange:
         self._fingerprints: dict[str, Any] | None = None
         self._planned_status: PlannedStatus | None = None
 
-    def old_left_on_disk(self, root: Path | str, status: os.stat_result | None = None) -> FileChange:
+    def old_left_on_disk(
+        self, root: Path | str, status: os.stat_result | None = None, read_since_ns: int | None = None
+    ) -> FileChange:
         """The same change without its old bytes in memory: a file rewritten in place keeps them on disk
         until the batch writes, and the batch reads them there (into its journal) and checks them against
         the sha256 taken here. Its journal fingerprints are taken here too, once: a planner's worker
@@ -213,7 +235,8 @@ class FileChange:
         Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here).
         The old bytes' git blob id (`old_blob`) is taken here too: where git's object store holds them, the
         batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`).
-        `status`: the file's status when its old bytes were read (`planned_status`)."""
+        `status`: the file's status when its old bytes were read (`planned_status`); `read_since_ns`: a
+        moment before that status was taken, to keep its stamp when it is settled (`settled_stamp`)."""
         if not isinstance(self._old, bytes) or self.deletes or self.new_path not in (None, self.path):
             return self  # created, deleted, moved or spooled: kept as it is
         new = self.new
@@ -221,7 +244,8 @@ class FileChange:
         twin._fingerprints = fingerprints(self._old, new)
         twin._fingerprints[OLD_BLOB] = blob_id(self._old)
         if status is not None:
-            twin._planned_status = PlannedStatus(status.st_mode, status.st_uid)
+            stamp = None if read_since_ns is None else settled_stamp(status, read_since_ns)
+            twin._planned_status = PlannedStatus(status.st_mode, status.st_uid, stamp)
         if len(self._old) < LEFT_ON_DISK_FROM:
             twin._old = self._old  # small: cheaper to hold than to read back and hash again
         else:

@@ -146,6 +146,7 @@ def rewrite_in_place(
     expected: bytes | Callable[[bytes], bool] | None = None,
     *,
     refuse_read_only: bool = False,
+    unchanged_if: tuple[int, ...] | None = None,
 ) -> bool:
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
@@ -164,6 +165,10 @@ def rewrite_in_place(
     `refuse_read_only`: a file whose mode forbids writing (`status_writable`, on the open file's status)
     raises `PermissionError` before any byte is written, root or not: a batch that checked the mode when the
     plan read the note (`FileChange.planned_status`) checks it again here, at the last moment.
+
+    `unchanged_if`: the stamp (size, mtime, ctime, inode, device) of the open file that shows it still holds
+    the bytes `expected` stands for (`changes.settled_stamp`): with that stamp, its bytes are not read and
+    compared (on 20,000 long notes, 600 MB read and hashed again in the batch's one process).
     """
     flags = (os.O_RDWR if expected is not None else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -177,7 +182,11 @@ def rewrite_in_place(
         status = os.fstat(handle)
         if refuse_read_only and not status_writable(status.st_mode, status.st_uid, path):
             raise PermissionError(errno.EACCES, "the file was made read-only", str(path))
-        if expected is not None and not _holds(read_all(handle, status.st_size), expected):
+        if (
+            expected is not None
+            and (unchanged_if is None or stamp_of_status(status) != unchanged_if)
+            and not _holds(read_all(handle, status.st_size), expected)
+        ):
             return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
             atomic_write(Path(path), data)
@@ -194,6 +203,11 @@ def rewrite_in_place(
         return True
     finally:
         os.close(handle)
+
+
+def stamp_of_status(status: os.stat_result) -> tuple[int, ...]:
+    """What tells a file's bytes apart over time without reading them: size, mtime, ctime, inode, device."""
+    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, status.st_dev)
 
 
 def _holds(current: bytes, expected: bytes | Callable[[bytes], bool]) -> bool:

@@ -24,6 +24,7 @@ import itertools
 import os
 import posixpath
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -680,6 +681,7 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
         spool.share()  # the workers spool what they plan: a change's bytes cross no pipe
 
     def plan_chunk(paths: list[str]) -> list[tuple[str, FileChange]]:
+        read_since = time.time_ns()  # before any of the chunk's notes is read (`settled_stamp`)
         planned = _plan_notes(vault, scan, config, paths, links)
         if spool.shared:  # in a forked worker: the batch's hashing done here too, on every core
             # A long note's old bytes stay in the note (the journal reads them there), only the new ones
@@ -688,7 +690,7 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
             # A chunk's bytes go into the shared spool in one append (one lock, not two per note).
             root = vault.root
             changes = spool_all(
-                [change.old_left_on_disk(root, status) for _, change, status in planned], spool
+                [change.old_left_on_disk(root, status, read_since) for _, change, status in planned], spool
             )
             return [(action, change) for (action, _, _), change in zip(planned, changes, strict=True)]
         return [(action, change) for action, change, _ in planned]
