@@ -447,12 +447,15 @@ class ScanContext(NamedTuple):
     read_raw: Callable[[str], bytes]
     link_places: LinkPlaces  # every file a link may reach: a resolved target travels as its place
     folder_places: dict[str, dict[str, int]]  # per folder: each target's place, -1 when it resolves to none
+    # Each target whose place is the same from every folder: a vault of many folders (200, five levels
+    # deep) links most names from many of them, each resolved once here rather than once per folder.
+    anywhere_places: dict[str, int]
 
     @classmethod
     def of(
         cls, link_index: LinkIndex, config: RelatedConfig, read_raw: Callable[[str], bytes]
     ) -> ScanContext:
-        return cls(link_index, config, read_raw, LinkPlaces.of(link_index.paths), {})
+        return cls(link_index, config, read_raw, LinkPlaces.of(link_index.paths), {}, {})
 
 
 @dataclass
@@ -600,8 +603,9 @@ def require_groups(scan: RelatedScan, config: RelatedConfig) -> None:
 
 def _target_places(facts: FileFacts, section: tuple[int, int], context: ScanContext) -> bytes:
     """The places (`LinkPlaces`) of the files a note links, sorted, itself left out, packed; links in its
-    related section do not count. Each target is resolved once per folder (what an answer depends on)
-    and remembered as its place, so most links cost a dictionary lookup."""
+    related section do not count. Each target is resolved once per folder (what an answer depends on),
+    or once for all folders when its answer depends on none (`LinkIndex.answers_anywhere`), and remembered
+    as its place, so most links cost a dictionary lookup."""
     path = facts.path
     skip_from, skip_to = section
     targets = {
@@ -618,18 +622,25 @@ def _target_places(facts: FileFacts, section: tuple[int, int], context: ScanCont
         places.discard(None)
         for target in targets:
             if target not in known and target.strip():  # a blank target is the note itself: never one
-                places.add(known.setdefault(target, _place_of(context, target, path)))
+                place = context.anywhere_places.get(target)
+                if place is None:
+                    place = _place_of(context, target, path)
+                known[target] = place
+                places.add(place)
     places.discard(-1)
     places.discard(context.link_places.place[path])
     return array.array("i", sorted(cast(set[int], places))).tobytes()  # in path order, as paths sort
 
 
 def _place_of(context: ScanContext, target: str, source: str) -> int:
-    """The place of the one file `target` (written in `source`) resolves to, -1 for none."""
-    found = context.link_index.resolve(target, source)
-    if found.status != RESOLVED or found.path is None:
-        return -1
-    return context.link_places.place[found.path]
+    """The place of the one file `target` (written in `source`) resolves to, -1 for none; remembered for
+    every folder when that is the answer from any of them."""
+    index = context.link_index
+    found = index.resolve(target, source)
+    place = -1 if found.status != RESOLVED or found.path is None else context.link_places.place[found.path]
+    if index.answers_anywhere(target):
+        context.anywhere_places[target] = place
+    return place
 
 
 def related_section_change(
