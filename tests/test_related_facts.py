@@ -324,6 +324,9 @@ def test_target_places_are_the_resolved_paths_of_each_note(tmp_path: Path) -> No
         assert got == context.link_places.packed(expected), facts.path
         seen.update(expected)
     assert {"one/same.md", "two/same.md", "one/near.md", "two/near.md", "pic.png", "unique.md"} <= seen
+    # A name one file has is resolved once for every folder; one two folders share, once per folder.
+    assert context.anywhere_places["unique"] == context.link_places.place["unique.md"]
+    assert {"same", "near", "./near", "../two/same"}.isdisjoint(context.anywhere_places)
     # A blank target (the parser writes none, a hand-made fact may) means each note itself: never kept.
     from vaulttools.facts import LinkFact
 

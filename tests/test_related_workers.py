@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import git, git_vault_of, snapshot
 from tests.helpers import assert_clean, commits, git_blob_id
-from vaulttools import changes, parallel
+from vaulttools import changes, parallel, related
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, PlannedStatus
 from vaulttools.errors import EditConflict, VaultError
@@ -57,8 +57,13 @@ def _in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(changes, "SPOOL_MEMORY_BUDGET", 0)
 
 
-def _planned_in_workers(vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> BatchPlan:
+def _planned_in_workers(
+    vault_dir: Path, monkeypatch: pytest.MonkeyPatch, *, settled: bool = False
+) -> BatchPlan:
+    """`settled`: every note was last changed before the plan's clock mark (`PlannedStatus.stamp`)."""
     _in_workers(monkeypatch)
+    device = vault_dir.stat().st_dev
+    monkeypatch.setattr(related, "clock_mark", lambda root: (device, 2**62 if settled else 0))
     plan = plan_sync_related(Vault(vault_dir))
     assert sorted(change.path for change in plan.changes) == REWRITTEN
     spools = {id(change._spool) for change in plan.changes}
@@ -69,7 +74,8 @@ def _planned_in_workers(vault_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Bat
         assert change.fingerprints == expected
         # The mode the worker read the note with: the batch takes no `lstat` of its own.
         status = (vault_dir / change.path).stat()
-        assert change.planned_status == PlannedStatus(status.st_mode, status.st_uid)
+        stamp = (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino) if settled else None
+        assert change.planned_status == PlannedStatus(status.st_mode, status.st_uid, stamp)
     # A long note's old bytes stay in the note (the journal reads them there); short ones are spooled.
     assert [change.path for change in plan.changes if change.old_on_disk is not None] == ["a/big.md"]
     return plan
@@ -198,3 +204,13 @@ def test_a_note_without_a_section_is_looked_through_again_once_saved(
     [change] = [change for change in plan.changes if change.path == "a/accents.md"]
     assert change.new == NOTES["a/accents.md"] + b"\n" + ENTRIES
     assert plan.report.updated.count("a/accents.md") == 1
+
+
+def test_notes_settled_before_the_mark_are_written_on_their_stamp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    plan = _planned_in_workers(vault_dir, monkeypatch, settled=True)
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert snapshot(vault_dir) == EXPECTED
+    assert_clean(vault_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vaulttools.changes import FileChange, Spool
+from vaulttools.changes import FileChange, Spool, spool_all
 from vaulttools.journal import fingerprints
 
 
@@ -102,9 +102,35 @@ def test_forked_workers_spool_into_a_shared_spool(tmp_path: Path) -> None:
     assert sent == changes
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_spool_all_puts_a_chunk_of_changes_in_one_append(shared: bool, tmp_path: Path) -> None:
+    """`spool_all` (a worker's chunk of changes at once) gives the changes `spooled` gives, each side at
+    its own place: created, deleted, moved, already spooled and left-on-disk changes mixed."""
+    spool = Spool(tmp_path)
+    if shared:
+        spool.share()
+    (tmp_path / "big.md").write_bytes(b"o" * 9000)
+    changes = [
+        FileChange("a.md", b"old\r\n", b"new\n"),
+        FileChange("b.md", None, b"created"),
+        FileChange("c.md", b"deleted", None),
+        FileChange("d.md", b"", b"", "e/d.md"),
+        FileChange("f.md", b"before", b"after").spooled(spool),
+        FileChange("big.md", b"o" * 9000, b"n" * 9001).old_left_on_disk(tmp_path),
+        FileChange("g.md", b"x" * 5000, b"y" * 7000),
+    ]
+    spooled = spool_all(changes, spool)
+    assert [change._spool for change in spooled] == [spool] * len(changes)
+    assert spooled == changes
+    assert spooled[4] is changes[4] and spooled[5].old_on_disk == changes[5].old_on_disk
+    assert spool_all([], spool) == []
+
+
 def _spooled_in_worker(job: tuple[Spool, list[FileChange]]) -> list[tuple[FileChange, int]]:
     spool, changes = job
-    spooled = [change.spooled(spool) for change in changes]
+    # Half the chunks one change at a time, half at once (`spool_all`): the appends interleave either way.
+    at_once = int(changes[0].path.split(".")[0]) % 2 == 0
+    spooled = spool_all(changes, spool) if at_once else [change.spooled(spool) for change in changes]
     return [(change, len(pickle.dumps(change))) for change in spooled]
 
 

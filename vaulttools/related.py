@@ -31,13 +31,13 @@ from typing import Any, NamedTuple, cast
 
 import numpy as np
 
-from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
+from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool, spool_all
 from vaulttools.config import RelatedConfig
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.facts import LINK_OPAQUE, LINK_START, LINK_TARGET, LINK_WRITTEN, scan_view_of_record
 from vaulttools.facts import NoteFacts as FileFacts
-from vaulttools.files import read_with_status
+from vaulttools.files import clock_mark, read_with_status
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
@@ -446,12 +446,15 @@ class ScanContext(NamedTuple):
     read_raw: Callable[[str], bytes]
     link_places: LinkPlaces  # every file a link may reach: a resolved target travels as its place
     folder_places: dict[str, dict[str, int]]  # per folder: each target's place, -1 when it resolves to none
+    # Each target whose place is the same from every folder: a vault of many folders (200, five levels
+    # deep) links most names from many of them, each resolved once here rather than once per folder.
+    anywhere_places: dict[str, int]
 
     @classmethod
     def of(
         cls, link_index: LinkIndex, config: RelatedConfig, read_raw: Callable[[str], bytes]
     ) -> ScanContext:
-        return cls(link_index, config, read_raw, LinkPlaces.of(link_index.paths), {})
+        return cls(link_index, config, read_raw, LinkPlaces.of(link_index.paths), {}, {})
 
 
 @dataclass
@@ -599,8 +602,9 @@ def require_groups(scan: RelatedScan, config: RelatedConfig) -> None:
 
 def _target_places(facts: FileFacts, section: tuple[int, int], context: ScanContext) -> bytes:
     """The places (`LinkPlaces`) of the files a note links, sorted, itself left out, packed; links in its
-    related section do not count. Each target is resolved once per folder (what an answer depends on)
-    and remembered as its place, so most links cost a dictionary lookup."""
+    related section do not count. Each target is resolved once per folder (what an answer depends on),
+    or once for all folders when its answer depends on none (`LinkIndex.answers_anywhere`), and remembered
+    as its place, so most links cost a dictionary lookup."""
     path = facts.path
     skip_from, skip_to = section
     targets = {
@@ -617,18 +621,25 @@ def _target_places(facts: FileFacts, section: tuple[int, int], context: ScanCont
         places.discard(None)
         for target in targets:
             if target not in known and target.strip():  # a blank target is the note itself: never one
-                places.add(known.setdefault(target, _place_of(context, target, path)))
+                place = context.anywhere_places.get(target)
+                if place is None:
+                    place = _place_of(context, target, path)
+                known[target] = place
+                places.add(place)
     places.discard(-1)
     places.discard(context.link_places.place[path])
     return array.array("i", sorted(cast(set[int], places))).tobytes()  # in path order, as paths sort
 
 
 def _place_of(context: ScanContext, target: str, source: str) -> int:
-    """The place of the one file `target` (written in `source`) resolves to, -1 for none."""
-    found = context.link_index.resolve(target, source)
-    if found.status != RESOLVED or found.path is None:
-        return -1
-    return context.link_places.place[found.path]
+    """The place of the one file `target` (written in `source`) resolves to, -1 for none; remembered for
+    every folder when that is the answer from any of them."""
+    index = context.link_index
+    found = index.resolve(target, source)
+    place = -1 if found.status != RESOLVED or found.path is None else context.link_places.place[found.path]
+    if index.answers_anywhere(target):
+        context.anywhere_places[target] = place
+    return place
 
 
 def related_section_change(
@@ -679,17 +690,20 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
     if forks_for(len(paths)):
         spool.share()  # the workers spool what they plan: a change's bytes cross no pipe
 
+    mark = clock_mark(vault.root)  # before any note is read (see `PlannedStatus.stamp`)
+
     def plan_chunk(paths: list[str]) -> list[tuple[str, FileChange]]:
         planned = _plan_notes(vault, scan, config, paths, links)
         if spool.shared:  # in a forked worker: the batch's hashing done here too, on every core
             # A long note's old bytes stay in the note (the journal reads them there), only the new ones
             # are spooled: on 30 KB notes, half the spool's writes and reads. The status the note was read
             # with goes along: the batch checks its mode from it instead of an `lstat` per note.
+            # A chunk's bytes go into the shared spool in one append (one lock, not two per note).
             root = vault.root
-            return [
-                (action, change.old_left_on_disk(root, status).spooled(spool))
-                for action, change, status in planned
-            ]
+            changes = spool_all(
+                [change.old_left_on_disk(root, status, mark) for _, change, status in planned], spool
+            )
+            return [(action, change) for (action, _, _), change in zip(planned, changes, strict=True)]
         return [(action, change) for action, change, _ in planned]
 
     changes: list[FileChange] = []

@@ -215,6 +215,11 @@ class LinkIndex:
             (self._anywhere if from_anywhere else memo)[target] = answer
         return answer
 
+    def answers_anywhere(self, target: str) -> bool:
+        """Whether `resolve` found `target`'s answer to be the same from every folder (False: it did not,
+        or was not asked yet)."""
+        return target in self._anywhere
+
     def resolve_many(self, targets: Iterable[str], source: str) -> list[Resolution]:
         """`resolve` for each of the targets written in one note: one dictionary lookup per known target."""
         anywhere, memo = self._anywhere, self._folder_memo(source)
