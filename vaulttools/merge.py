@@ -447,7 +447,11 @@ def _link_stage(
     edits: list[Edit] = []
     source = new_source or note.path
     moved = context.moved if new_source is None else {**context.moved, note.path: new_source}
-    interesting = context.interesting if new_source is None else None
+    # A link resolves alike from any note of one folder (relative paths and Obsidian's tie-break go by the
+    # folder): a SOURCE beside its TARGET (a day-suffixed copy) reaches every other note as before, so
+    # only the links that may name a member need planning, as in a linking note.
+    in_place = new_source is None or new_source.rpartition("/")[0] == note.path.rpartition("/")[0]
+    interesting = context.interesting if in_place else None
     for link in note.links:
         if interesting is not None and not interesting(link.target):
             continue  # its note stays where it is, and no SOURCE can be meant
