@@ -250,7 +250,7 @@ def _read_pass(
 ) -> tuple[list[tuple[str, str]], Counter[str], list[str]]:
     """One pass over every note: (path, folded id) pairs, links to `members` per member (unless `count` is
     false), and the notes whose bytes spell a member's name or its name without the suffix."""
-    names = {fold(stem_of(path)) for path in members}
+    names = _naming({fold(stem_of(path)) for path in members})
     spelled = {stem_of(path) for path in members}
     spelled |= {base for base in (suffix_base(stem, rules) for stem in list(spelled)) if base}
     spells = _spells(spelled) if spelled else None
@@ -301,19 +301,38 @@ def _spells(names: set[str]) -> Callable[[bytes], bool]:
 
 
 def _links_to(
-    vault: Vault, path: str, raw: bytes, members: set[str], names: set[str], links: list[Link] | None = None
+    vault: Vault,
+    path: str,
+    raw: bytes,
+    members: set[str],
+    names: Callable[[str], bool],
+    links: list[Link] | None = None,
 ) -> Iterator[str]:
-    """The member each link of the note resolves to, per link (`names`: the folded names links to them
-    may have; `links`: the note's, when parsed already)."""
+    """The member each link of the note resolves to, per link (`names`: whether a link target may name
+    one, see `_naming`; `links`: the note's, when parsed already)."""
     index = vault.index
     if links is None:
         links = Note(path, raw, vault.config.link_property_set).links
     for link in links:
-        if link.opaque is not None or not link.target or fold(stem_of(link.target)) not in names:
+        if link.opaque is not None or not link.target or not names(link.target):
             continue
         resolution = index.resolve(link.target, path)
         if resolution.status == RESOLVED and resolution.path in members and resolution.path != path:
             yield resolution.path
+
+
+def _naming(names: set[str]) -> Callable[[str], bool]:
+    """Whether a link target's name (folded) is one of `names`, remembered per target: a vault's links
+    name the same few thousand targets again and again (~15 links per note)."""
+    answers: dict[str, bool] = {}
+
+    def named(target: str) -> bool:
+        known = answers.get(target)
+        if known is None:
+            known = answers[target] = fold(stem_of(target)) in names
+        return known
+
+    return named
 
 
 def _inbound_links(
@@ -322,6 +341,7 @@ def _inbound_links(
     """Links to `members` in those of `paths` whose bytes spell a member's name, and the links of those
     notes (`merge --all` plans most of them next: it reuses them instead of parsing them again)."""
     spells = _spells({stem_of(path) for path in members})
+    named = _naming(names)
 
     def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks, list[str]]]:
         found = []
@@ -329,7 +349,7 @@ def _inbound_links(
             raw = vault.read_bytes(path)
             if spells(raw):
                 links = Note(path, raw, vault.config.link_property_set).links
-                linked = list(_links_to(vault, path, raw, members, names, links))
+                linked = list(_links_to(vault, path, raw, members, named, links))
                 found.append((path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED)), linked))
         return found
 
