@@ -128,21 +128,24 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     if not joined:
         return FamilyScan([], [])
     by_id_only = {path for members, _ in joined for path in members} - by_suffix
-    if by_id_only:
-        _, more_inbound, more_spelling = _read_pass(
-            vault, by_id_only, rules, with_ids=False, count=count_every_link
-        )
-        inbound += more_inbound
-        order = {path: number for number, path in enumerate(vault.note_paths)}
-        spelling = sorted({*spelling, *more_spelling}, key=order.__getitem__)
     parsed: dict[str, ParsedLinks] = {}
     id_key, day_key = vault.config.id_property, vault.config.day_property
     properties = {path: _properties(vault, path) for members, _ in joined for path in members}
     member_ids = {path: values.get(id_key) for path, values in properties.items()}
-    if not count_every_link:
-        inbound, parsed = _deciding_links(
-            vault, [members for members, _ in joined], spelling, suffixed, member_ids
+    if count_every_link and by_id_only:
+        _, more_inbound, more_spelling = _read_pass(vault, by_id_only, rules, with_ids=False)
+        inbound += more_inbound
+        spelling = _in_vault_order(vault, {*spelling, *more_spelling})
+    elif not count_every_link:
+        # One more pass at most: the notes spelling the names of members found only by id are found in
+        # the one that counts the deciding links (from every note, then, instead of from `spelling`).
+        more = _spells(_spelled_names(by_id_only, rules)) if by_id_only else None
+        member_sets = [members for members, _ in joined]
+        inbound, parsed, more_spelling = _deciding_links(
+            vault, member_sets, vault.note_paths if more else spelling, suffixed, member_ids, more
         )
+        if more_spelling:
+            spelling = _in_vault_order(vault, {*spelling, *more_spelling})
     families = []
     for members, why in joined:
         built = tuple(
@@ -153,20 +156,34 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     return FamilyScan(sorted(families, key=lambda family: family.keep), spelling, parsed)
 
 
+def _in_vault_order(vault: Vault, paths: set[str]) -> list[str]:
+    order = {path: number for number, path in enumerate(vault.note_paths)}
+    return sorted(paths, key=order.__getitem__)
+
+
+def _spelled_names(members: set[str], rules: list[re.Pattern[str]]) -> set[str]:
+    """The members' names and those names without their suffix: a note that links a member (or misses
+    it by a suffix) spells one of them."""
+    spelled = {stem_of(path) for path in members}
+    return spelled | {base for base in (suffix_base(stem, rules) for stem in list(spelled)) if base}
+
+
 def _deciding_links(
     vault: Vault,
     families: list[set[str]],
-    spelling: list[str],
+    paths: list[str],
     suffixed: Mapping[str, str],
     ids: Mapping[str, Any],
-) -> tuple[Counter[str], dict[str, ParsedLinks]]:
+    more: Callable[[bytes], bool] | None = None,
+) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
     """The links to the members of the families whose kept member they decide, counted in the notes of
-    `spelling` that spell those members' names, and the links of those notes."""
+    `paths` that spell those members' names, and the links of those notes; with `more`, also the notes
+    of `paths` whose bytes it finds spelling a name."""
     tied = _tied_members(families, suffixed, ids)
-    if not tied:
-        return Counter(), {}
+    if not tied and more is None:
+        return Counter(), {}, []
     names = {fold(stem_of(path)) for members in families for path in members}
-    return _inbound_links(vault, spelling, tied, names)
+    return _inbound_links(vault, paths, tied, names, more)
 
 
 def _tied_members(families: list[set[str]], suffixed: Mapping[str, str], ids: Mapping[str, Any]) -> set[str]:
@@ -251,8 +268,7 @@ def _read_pass(
     """One pass over every note: (path, folded id) pairs, links to `members` per member (unless `count` is
     false), and the notes whose bytes spell a member's name or its name without the suffix."""
     names = _naming({fold(stem_of(path)) for path in members})
-    spelled = {stem_of(path) for path in members}
-    spelled |= {base for base in (suffix_base(stem, rules) for stem in list(spelled)) if base}
+    spelled = _spelled_names(members, rules)
     spells = _spells(spelled) if spelled else None
     key = vault.config.id_property
     key_bytes = key.encode()
@@ -336,18 +352,25 @@ def _naming(names: set[str]) -> Callable[[str], bool]:
 
 
 def _inbound_links(
-    vault: Vault, paths: list[str], members: set[str], names: set[str]
-) -> tuple[Counter[str], dict[str, ParsedLinks]]:
+    vault: Vault,
+    paths: list[str],
+    members: set[str],
+    names: set[str],
+    more: Callable[[bytes], bool] | None = None,
+) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
     """Links to `members` in those of `paths` whose bytes spell a member's name, and the links of those
-    notes (`merge --all` plans most of them next: it reuses them instead of parsing them again)."""
-    spells = _spells({stem_of(path) for path in members})
+    notes (`merge --all` plans most of them next: it reuses them instead of parsing them again); with
+    `more`, also the notes whose bytes it finds spelling a name (in the same reading)."""
+    spells = _spells({stem_of(path) for path in members}) if members else None
     named = _naming(names)
 
-    def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks, list[str]]]:
-        found = []
+    def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks | None, list[str]]]:
+        found: list[tuple[str, ParsedLinks | None, list[str]]] = []
         for path in chunk_paths:
             raw = vault.read_bytes(path)
-            if spells(raw):
+            if more is not None and more(raw):
+                found.append((path, None, []))
+            if spells is not None and spells(raw):
                 links = Note(path, raw, vault.config.link_property_set).links
                 linked = list(_links_to(vault, path, raw, members, named, links))
                 found.append((path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED)), linked))
@@ -355,10 +378,14 @@ def _inbound_links(
 
     inbound: Counter[str] = Counter()
     parsed: dict[str, ParsedLinks] = {}
+    spelling: list[str] = []
     for path, links, linked in map_notes(chunk, paths, on_progress=vault.on_progress):
+        if links is None:
+            spelling.append(path)
+            continue
         inbound.update(linked)
         parsed[path] = links
-    return inbound, parsed
+    return inbound, parsed, spelling
 
 
 def _id_of(vault: Vault, path: str, raw: bytes, key: str, line_re: re.Pattern[str]) -> str | None:
