@@ -108,9 +108,11 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     id are confirmed by a full parse; members found only by id get a second pass of their own names.
 
     Without `count_every_link` (`merge --all`, which needs only the kept member), links are counted only in
-    the families whose kept member they decide (`inbound_links` is 0 in the others): the first pass parses
-    no links, and a pass over the notes that spell those members' names counts them. On 20,000 notes with
-    hundreds of families that spares parsing the links of ~14,000 notes, which the merge parses anyway.
+    the families whose kept member they decide (`inbound_links` is 0 in the others). Names alone tell
+    which families may need them (`_maybe_tied`): the first pass counts them in the notes that spell those
+    members' names (the only notes it parses); a family joined by an id, or a member found only by id,
+    takes a pass of its own. On 20,000 notes with hundreds of families that spares parsing the links of
+    ~14,000 notes, which the merge parses anyway, and a second reading of the notes spelling a name.
     """
     rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
     by_base: dict[str, list[str]] = defaultdict(list)
@@ -123,24 +125,31 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
         by_base[fold(found[0] if found is not None else stem)].append(path)
     groups = _suffix_groups(vault, by_base, suffixed)
     by_suffix = {path for members in groups for path in members}
-    ids, inbound, spelling = _read_pass(vault, by_suffix, rules, with_ids=True, count=count_every_link)
+    guessed = set() if count_every_link else _maybe_tied(groups, suffixed)
+    ids, inbound, spelling, parsed = _read_pass(
+        vault, by_suffix, rules, with_ids=True, count=count_every_link, deciding=guessed
+    )
     joined = _join([*((BY_SUFFIX, g) for g in groups), *((BY_ID, g) for g in _same_id_groups(vault, ids))])
     if not joined:
         return FamilyScan([], [])
     by_id_only = {path for members, _ in joined for path in members} - by_suffix
-    parsed: dict[str, ParsedLinks] = {}
     id_key, day_key = vault.config.id_property, vault.config.day_property
     properties = {path: _properties(vault, path) for members, _ in joined for path in members}
     member_ids = {path: values.get(id_key) for path, values in properties.items()}
+    member_sets = [members for members, _ in joined]
+    tied = None if count_every_link else _tied_members(member_sets, suffixed, member_ids)
     if count_every_link and by_id_only:
-        _, more_inbound, more_spelling = _read_pass(vault, by_id_only, rules, with_ids=False)
+        _, more_inbound, more_spelling, _ = _read_pass(vault, by_id_only, rules, with_ids=False)
         inbound += more_inbound
         spelling = _in_vault_order(vault, {*spelling, *more_spelling})
-    elif not count_every_link:
+    elif tied is not None and not by_id_only and tied <= guessed:
+        # The first pass counted them (in the notes spelling a guessed member's name, as the tie pass would
+        # in those spelling a tied one's: no other note can link one); the others' counts are left out.
+        inbound = Counter({path: count for path, count in inbound.items() if path in tied})
+    elif tied is not None:
         # One more pass at most: the notes spelling the names of members found only by id are found in
         # the one that counts the deciding links (from every note, then, instead of from `spelling`).
         more = _spells(_spelled_names(by_id_only, rules)) if by_id_only else None
-        member_sets = [members for members, _ in joined]
         inbound, parsed, more_spelling = _deciding_links(
             vault, member_sets, vault.note_paths if more else spelling, suffixed, member_ids, more
         )
@@ -262,20 +271,37 @@ def _written_id(value: str) -> str | None:
     return None
 
 
+def _maybe_tied(groups: list[list[str]], suffixed: Mapping[str, str]) -> set[str]:
+    """The members of the suffix families whose kept member their links may decide, told by names alone:
+    all but those with exactly one unsuffixed member, which ranks first whatever the ids say (`_kept`)."""
+    return {
+        path for members in groups if sum(path not in suffixed for path in members) != 1 for path in members
+    }
+
+
 def _read_pass(
-    vault: Vault, members: set[str], rules: list[re.Pattern[str]], *, with_ids: bool, count: bool = True
-) -> tuple[list[tuple[str, str]], Counter[str], list[str]]:
+    vault: Vault,
+    members: set[str],
+    rules: list[re.Pattern[str]],
+    *,
+    with_ids: bool,
+    count: bool = True,
+    deciding: set[str] | None = None,
+) -> tuple[list[tuple[str, str]], Counter[str], list[str], dict[str, ParsedLinks]]:
     """One pass over every note: (path, folded id) pairs, links to `members` per member (unless `count` is
-    false), and the notes whose bytes spell a member's name or its name without the suffix."""
+    false: then to the `deciding` members only, in the notes spelling their names, whose links are kept),
+    the notes whose bytes spell a member's name or its name without the suffix, and the links kept."""
     names = _naming({fold(stem_of(path)) for path in members})
     spelled = _spelled_names(members, rules)
     spells = _spells(spelled) if spelled else None
+    deciding = deciding or set()
+    deciding_spelled = _spells({stem_of(path) for path in deciding}) if deciding and not count else None
     key = vault.config.id_property
     key_bytes = key.encode()
     line_re = re.compile(rf"^{re.escape(key)}[ \t]*:[ \t]*(?P<value>[^\r\n]*)", re.MULTILINE)
 
-    def chunk(paths: list[str]) -> list[tuple[str, str, str]]:
-        found: list[tuple[str, str, str]] = []
+    def chunk(paths: list[str]) -> list[tuple[str, str, Any]]:
+        found: list[tuple[str, str, Any]] = []
         for path in paths:
             raw = vault.read_bytes(path)
             if with_ids and key_bytes in raw:
@@ -287,19 +313,28 @@ def _read_pass(
             found.append(("spells", path, ""))
             if count:
                 found += (("link", linked, "") for linked in _links_to(vault, path, raw, members, names))
+            elif deciding_spelled is not None and deciding_spelled(raw):
+                links = Note(path, raw, vault.config.link_property_set).links
+                found += (
+                    ("link", linked, "") for linked in _links_to(vault, path, raw, deciding, names, links)
+                )
+                found.append(("parsed", path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED))))
         return found
 
     ids: list[tuple[str, str]] = []
     inbound: Counter[str] = Counter()
     spelling: list[str] = []
+    parsed: dict[str, ParsedLinks] = {}
     for kind, path, value in map_notes(chunk, vault.note_paths, on_progress=vault.on_progress):
         if kind == "id":
             ids.append((path, value))
         elif kind == "link":
             inbound[path] += 1
+        elif kind == "parsed":
+            parsed[path] = value
         else:
             spelling.append(path)
-    return ids, inbound, spelling
+    return ids, inbound, spelling, parsed
 
 
 def _spells(names: set[str]) -> Callable[[bytes], bool]:
