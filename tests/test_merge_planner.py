@@ -195,6 +195,20 @@ def test_merge_all_reuses_the_links_the_scan_parsed_only_for_the_same_bytes(tmp_
             ["b.md"],
             {"b.md": 2},
         ),
+        # a family found by id alone beside it: the notes spelling its names are read for them
+        (
+            {
+                "one/d": "",
+                "two/d": "",
+                "one/d-d1": "",
+                "k": "---\nid: k\n---\n",
+                "k2": "---\nid: k\n---\n",
+                "l1": "[[two/d]] [[k2]]",
+                "l2": "[[k2]]",
+            },
+            ["k.md", "two/d.md"],
+            {"two/d.md": 1},
+        ),
         ({"a": "", "a-d1": "", "l1": "[[a-d1]] [[a-d1]]"}, ["a.md"], {}),  # no tie: nothing counted
         # no unsuffixed member, but one named like its id: no tie after all, no count kept
         ({"e-d1": "---\nid: e-d1\n---\n", "e-d2": "", "l1": "[[e-d2]]"}, ["e-d1.md"], {}),
@@ -214,3 +228,33 @@ def test_merge_all_keeps_the_members_a_full_count_keeps(
     assert full.spelling_notes == counted.spelling_notes
     links = {m.path: m.inbound_links for f in counted.families for m in f.members if m.inbound_links}
     assert links == counted_links
+
+
+@pytest.mark.parametrize(
+    ("notes", "kept"),
+    [
+        # `[[n.v2.md]]` reaches `n.v2.md.md`, but its name (`n.v2`) is no member's: a full count leaves it out
+        ({"n.v1.md": "", "n.v2.md": "", "l1": "[[n.v2.md]] [[n.v2.md]]", "l2": "[[n.v1.md.md]]"}, ["n.v1.md.md"]),
+        # … and counts it where another family has a member of that name
+        (
+            {
+                "b/n.v1.md": "", "b/n.v2.md": "", "a/n.v2": "", "a/n.v2-d1": "",
+                "l1": "[[b/n.v2.md]] [[b/n.v2.md]]", "l2": "[[b/n.v1.md.md]]",
+            },
+            ["a/n.v2.md", "b/n.v2.md.md"],
+        ),
+    ],
+)  # fmt: skip
+def test_merge_all_counts_a_link_written_with_the_extension_as_a_full_count(
+    tmp_path: Path, notes: dict[str, str], kept: list[str]
+) -> None:
+    """A suffix rule that leaves a name ending in `.md` (`n.v1.md.md`, suffix `.v1.md`)."""
+    from vaulttools.duplicates import scan_families
+
+    (tmp_path / ".vaulttools.toml").write_text("suffix_rules = ['\\.v\\d\\.md', '-d\\d+']\n")
+    for name, text in notes.items():
+        (tmp_path / f"{name}.md").parent.mkdir(exist_ok=True)
+        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
+    full = scan_families(Vault(tmp_path))
+    counted = scan_families(Vault(tmp_path), count_every_link=False)
+    assert [f.keep for f in full.families] == [f.keep for f in counted.families] == kept

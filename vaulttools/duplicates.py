@@ -13,7 +13,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes
 
 from vaulttools.links import Link
@@ -110,8 +110,8 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     Without `count_every_link` (`merge --all`, which needs only the kept member), links are counted only in
     the families whose kept member they decide (`inbound_links` is 0 in the others). Names alone tell
     which families may need them (`_maybe_tied`): the first pass counts them in the notes that spell those
-    members' names (the only notes it parses); a family joined by an id, or a member found only by id,
-    takes a pass of its own. On 20,000 notes with hundreds of families that spares parsing the links of
+    members' names (the only notes it parses); a tie they did not foretell (a family joined by an id)
+    takes a pass of its own, as members found only by id do for the notes that spell their names. On 20,000 notes with hundreds of families that spares parsing the links of
     ~14,000 notes, which the merge parses anyway, and a second reading of the notes spelling a name.
     """
     rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
@@ -126,9 +126,8 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     groups = _suffix_groups(vault, by_base, suffixed)
     by_suffix = {path for members in groups for path in members}
     guessed = set() if count_every_link else _maybe_tied(groups, suffixed)
-    ids, inbound, spelling, parsed = _read_pass(
-        vault, by_suffix, rules, with_ids=True, count=count_every_link, deciding=guessed
-    )
+    first = _read_pass(vault, by_suffix, rules, with_ids=True, count=count_every_link, deciding=guessed)
+    ids, inbound, spelling, parsed = first.ids, first.inbound, first.spelling, first.parsed
     joined = _join([*((BY_SUFFIX, g) for g in groups), *((BY_ID, g) for g in _same_id_groups(vault, ids))])
     if not joined:
         return FamilyScan([], [])
@@ -139,13 +138,18 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     member_sets = [members for members, _ in joined]
     tied = None if count_every_link else _tied_members(member_sets, suffixed, member_ids)
     if count_every_link and by_id_only:
-        _, more_inbound, more_spelling, _ = _read_pass(vault, by_id_only, rules, with_ids=False)
-        inbound += more_inbound
-        spelling = _in_vault_order(vault, {*spelling, *more_spelling})
-    elif tied is not None and not by_id_only and tied <= guessed:
+        more_pass = _read_pass(vault, by_id_only, rules, with_ids=False)
+        inbound += more_pass.inbound
+        spelling = _in_vault_order(vault, {*spelling, *more_pass.spelling})
+    elif tied is not None and tied <= guessed:
         # The first pass counted them (in the notes spelling a guessed member's name, as the tie pass would
         # in those spelling a tied one's: no other note can link one); the others' counts are left out.
-        inbound = Counter({path: count for path, count in inbound.items() if path in tied})
+        names = {fold(stem_of(path)) for members in member_sets for path in members}
+        inbound = _deciding_counts(first.deciding, tied, names)
+        if by_id_only:  # the notes spelling their names, in one more reading
+            by_id = _spells(_spelled_names(by_id_only, rules))
+            _, _, more_spelling = _inbound_links(vault, vault.note_paths, set(), names, by_id)
+            spelling = _in_vault_order(vault, {*spelling, *more_spelling})
     elif tied is not None:
         # One more pass at most: the notes spelling the names of members found only by id are found in
         # the one that counts the deciding links (from every note, then, instead of from `spelling`).
@@ -279,6 +283,25 @@ def _maybe_tied(groups: list[list[str]], suffixed: Mapping[str, str]) -> set[str
     }
 
 
+def _deciding_counts(links: Counter[tuple[str, str]], tied: set[str], names: set[str]) -> Counter[str]:
+    """Per tied member, the links to it (from `_read_pass`'s `deciding`) that the tie pass counts: those
+    whose target's name (folded) is one of the family members' `names`."""
+    named = _naming(names)
+    inbound: Counter[str] = Counter()
+    for (member, target), count in links.items():
+        if member in tied and named(target):
+            inbound[member] += count
+    return inbound
+
+
+class _Read(NamedTuple):
+    ids: list[tuple[str, str]]  # (path, folded id)
+    inbound: Counter[str]  # links per member
+    spelling: list[str]  # the notes spelling a member's name or its name without the suffix
+    deciding: Counter[tuple[str, str]]  # (`deciding` member, link target as written) → links
+    parsed: dict[str, ParsedLinks]  # the links of the notes spelling a `deciding` member's name
+
+
 def _read_pass(
     vault: Vault,
     members: set[str],
@@ -287,15 +310,16 @@ def _read_pass(
     with_ids: bool,
     count: bool = True,
     deciding: set[str] | None = None,
-) -> tuple[list[tuple[str, str]], Counter[str], list[str], dict[str, ParsedLinks]]:
+) -> _Read:
     """One pass over every note: (path, folded id) pairs, links to `members` per member (unless `count` is
-    false: then to the `deciding` members only, in the notes spelling their names, whose links are kept),
-    the notes whose bytes spell a member's name or its name without the suffix, and the links kept."""
+    false: then the links that may resolve to a `deciding` member, in the notes spelling their names,
+    whose links are kept), the notes whose bytes spell a member's name or its name without the suffix."""
     names = _naming({fold(stem_of(path)) for path in members})
     spelled = _spelled_names(members, rules)
     spells = _spells(spelled) if spelled else None
     deciding = deciding or set()
     deciding_spelled = _spells({stem_of(path) for path in deciding}) if deciding and not count else None
+    may_name = _naming({fold(stem_of(path)) for path in deciding}, written=True)
     key = vault.config.id_property
     key_bytes = key.encode()
     line_re = re.compile(rf"^{re.escape(key)}[ \t]*:[ \t]*(?P<value>[^\r\n]*)", re.MULTILINE)
@@ -316,13 +340,15 @@ def _read_pass(
             elif deciding_spelled is not None and deciding_spelled(raw):
                 links = Note(path, raw, vault.config.link_property_set).links
                 found += (
-                    ("link", linked, "") for linked in _links_to(vault, path, raw, deciding, names, links)
+                    ("deciding", linked, target)
+                    for linked, target in _link_targets_to(vault, path, deciding, may_name, links)
                 )
                 found.append(("parsed", path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED))))
         return found
 
     ids: list[tuple[str, str]] = []
     inbound: Counter[str] = Counter()
+    deciding_links: Counter[tuple[str, str]] = Counter()
     spelling: list[str] = []
     parsed: dict[str, ParsedLinks] = {}
     for kind, path, value in map_notes(chunk, vault.note_paths, on_progress=vault.on_progress):
@@ -330,11 +356,13 @@ def _read_pass(
             ids.append((path, value))
         elif kind == "link":
             inbound[path] += 1
+        elif kind == "deciding":
+            deciding_links[path, value] += 1
         elif kind == "parsed":
             parsed[path] = value
         else:
             spelling.append(path)
-    return ids, inbound, spelling, parsed
+    return _Read(ids, inbound, spelling, deciding_links, parsed)
 
 
 def _spells(names: set[str]) -> Callable[[bytes], bool]:
@@ -361,26 +389,36 @@ def _links_to(
 ) -> Iterator[str]:
     """The member each link of the note resolves to, per link (`names`: whether a link target may name
     one, see `_naming`; `links`: the note's, when parsed already)."""
-    index = vault.index
     if links is None:
         links = Note(path, raw, vault.config.link_property_set).links
+    return (member for member, _ in _link_targets_to(vault, path, members, names, links))
+
+
+def _link_targets_to(
+    vault: Vault, path: str, members: set[str], names: Callable[[str], bool], links: list[Link]
+) -> Iterator[tuple[str, str]]:
+    """(the member, the target as written) of each link of the note at `path` that resolves to a member."""
+    index = vault.index
     for link in links:
         if link.opaque is not None or not link.target or not names(link.target):
             continue
         resolution = index.resolve(link.target, path)
         if resolution.status == RESOLVED and resolution.path in members and resolution.path != path:
-            yield resolution.path
+            yield resolution.path, link.target
 
 
-def _naming(names: set[str]) -> Callable[[str], bool]:
+def _naming(names: set[str], *, written: bool = False) -> Callable[[str], bool]:
     """Whether a link target's name (folded) is one of `names`, remembered per target: a vault's links
-    name the same few thousand targets again and again (~15 links per note)."""
+    name the same few thousand targets again and again (~15 links per note). With `written`, a target
+    whose last part as written is one of them passes too: `[[Report.md]]` reaches the note `Report.md.md`
+    (so every link that can resolve to a note of one of those names passes)."""
     answers: dict[str, bool] = {}
 
     def named(target: str) -> bool:
         known = answers.get(target)
         if known is None:
-            known = answers[target] = fold(stem_of(target)) in names
+            known = fold(stem_of(target)) in names
+            known = answers[target] = known or (written and fold(target.rpartition("/")[2].strip()) in names)
         return known
 
     return named
