@@ -7,7 +7,14 @@ from __future__ import annotations
 import pytest
 
 from vaulttools.config import RELATED_HEADING, Config
-from vaulttools.merge import Merge, MergeContext, MergeReport, merge_context, plan_linking_note
+from vaulttools.merge import (
+    Merge,
+    MergeContext,
+    MergeReport,
+    merge_context,
+    plan_linking_note,
+    plan_target_note,
+)
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
 from vaulttools.suffixes import SuffixMatcher
@@ -95,3 +102,27 @@ def test_the_report_counts_what_the_note_planned() -> None:
         {"code": 1},
     )
     assert (report.suffixed_links_fixed, report.duplicates_removed) == (1, 1)
+
+
+def merged_target(source: str, source_text: str) -> str:
+    """a.md (an empty body) once the SOURCE `source` (with `source_text` as its body) folds into it."""
+    target = Note("a.md", b"---\nid: a\n---\n", LINK_PROPERTIES)
+    note = Note(source, source_text.encode("utf-8"), LINK_PROPERTIES)
+    merges = [Merge("a.md", (source,))]
+    change = plan_target_note(target, [note], context(merges), frozenset(), MergeReport())
+    assert change is not None and change.new is not None
+    return change.new.decode("utf-8").partition("---\n")[2].partition("---\n")[2]
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "body"),
+    [
+        # a SOURCE beside its TARGET: its links reach the same notes from there, as written
+        ("a-d9.md", "[x](b.md) [[b]] [[a-d9]]\n", "[x](b.md) [[b]] [[a]]\n"),
+        # a SOURCE in another folder: a relative link is re-pointed to reach its note from TARGET's folder
+        ("deep/a 1.md", "[x](../b.md) [[b]]\n", "[x](b.md) [[b]]\n"),
+        ("deep/a 1.md", "[x](./../n.md)\n", "[x](./n.md)\n"),
+    ],
+)
+def test_a_sources_links_reach_their_notes_from_the_target(source: str, text: str, body: str) -> None:
+    assert merged_target(source, text) == body

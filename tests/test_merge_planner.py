@@ -172,3 +172,89 @@ def test_merge_all_reuses_the_links_the_scan_parsed_only_for_the_same_bytes(tmp_
     assert "links" in reused.__dict__ and reused.links == Note("l1.md", raw, properties).links
     edited = _with_parsed_links(Note("l1.md", b"[[b-d1]]", properties), scan.parsed_links["l1.md"])
     assert "links" not in edited.__dict__ and [link.target for link in edited.links] == ["b-d1"]
+
+
+@pytest.mark.parametrize(
+    ("notes", "kept", "counted_links"),
+    [
+        # two unsuffixed members of a suffix family: counted in the first pass (no id joins a family)
+        (
+            {"one/d": "", "two/d": "", "one/d-d1": "", "l1": "[[two/d]]", "l2": "[[one/d-d1]]"},
+            ["two/d.md"],
+            {"two/d.md": 1, "one/d-d1.md": 1},
+        ),
+        (
+            {"d-d1": "", "d-d2": "", "l1": "[[d-d2]] [[d-d2]]", "l2": "[[d-d1]]"},
+            ["d-d2.md"],
+            {"d-d2.md": 2, "d-d1.md": 1},
+        ),
+        # an id joins two suffix families of one unsuffixed member each: a tie the names did not foretell,
+        # counted in a pass of its own
+        (
+            {"a": "---\nid: x\n---\n", "a-d1": "", "b": "", "b-d1": "---\nid: x\n---\n", "l1": "[[b]] [[b]]"},
+            ["b.md"],
+            {"b.md": 2},
+        ),
+        # a family found by id alone beside it: the notes spelling its names are read for them
+        (
+            {
+                "one/d": "",
+                "two/d": "",
+                "one/d-d1": "",
+                "k": "---\nid: k\n---\n",
+                "k2": "---\nid: k\n---\n",
+                "l1": "[[two/d]] [[k2]]",
+                "l2": "[[k2]]",
+            },
+            ["k.md", "two/d.md"],
+            {"two/d.md": 1},
+        ),
+        ({"a": "", "a-d1": "", "l1": "[[a-d1]] [[a-d1]]"}, ["a.md"], {}),  # no tie: nothing counted
+        # no unsuffixed member, but one named like its id: no tie after all, no count kept
+        ({"e-d1": "---\nid: e-d1\n---\n", "e-d2": "", "l1": "[[e-d2]]"}, ["e-d1.md"], {}),
+    ],
+)
+def test_merge_all_keeps_the_members_a_full_count_keeps(
+    tmp_path: Path, notes: dict[str, str], kept: list[str], counted_links: dict[str, int]
+) -> None:
+    from vaulttools.duplicates import scan_families
+
+    for name, text in notes.items():
+        (tmp_path / f"{name}.md").parent.mkdir(exist_ok=True)
+        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
+    full = scan_families(Vault(tmp_path))
+    counted = scan_families(Vault(tmp_path), count_every_link=False)
+    assert [f.keep for f in full.families] == [f.keep for f in counted.families] == kept
+    assert full.spelling_notes == counted.spelling_notes
+    links = {m.path: m.inbound_links for f in counted.families for m in f.members if m.inbound_links}
+    assert links == counted_links
+
+
+@pytest.mark.parametrize(
+    ("notes", "kept"),
+    [
+        # `[[n.v2.md]]` reaches `n.v2.md.md`, but its name (`n.v2`) is no member's: a full count leaves it out
+        ({"n.v1.md": "", "n.v2.md": "", "l1": "[[n.v2.md]] [[n.v2.md]]", "l2": "[[n.v1.md.md]]"}, ["n.v1.md.md"]),
+        # … and counts it where another family has a member of that name
+        (
+            {
+                "b/n.v1.md": "", "b/n.v2.md": "", "a/n.v2": "", "a/n.v2-d1": "",
+                "l1": "[[b/n.v2.md]] [[b/n.v2.md]]", "l2": "[[b/n.v1.md.md]]",
+            },
+            ["a/n.v2.md", "b/n.v2.md.md"],
+        ),
+    ],
+)  # fmt: skip
+def test_merge_all_counts_a_link_written_with_the_extension_as_a_full_count(
+    tmp_path: Path, notes: dict[str, str], kept: list[str]
+) -> None:
+    """A suffix rule that leaves a name ending in `.md` (`n.v1.md.md`, suffix `.v1.md`)."""
+    from vaulttools.duplicates import scan_families
+
+    (tmp_path / ".vaulttools.toml").write_text("suffix_rules = ['\\.v\\d\\.md', '-d\\d+']\n")
+    for name, text in notes.items():
+        (tmp_path / f"{name}.md").parent.mkdir(exist_ok=True)
+        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
+    full = scan_families(Vault(tmp_path))
+    counted = scan_families(Vault(tmp_path), count_every_link=False)
+    assert [f.keep for f in full.families] == [f.keep for f in counted.families] == kept

@@ -342,7 +342,7 @@ def _plan_notes(
         targets = {}
         for path in (path for path in paths if path in merge_of):
             target_report = MergeReport()
-            change = _plan_target(vault, context, merge_of[path], prefer_source, target_report)
+            change = _plan_target(vault, context, merge_of[path], prefer_source, target_report, parsed_links)
             targets[path] = (change and change.old_left_on_disk(vault.root), target_report)
         return [(changes, report, targets)]
 
@@ -447,7 +447,11 @@ def _link_stage(
     edits: list[Edit] = []
     source = new_source or note.path
     moved = context.moved if new_source is None else {**context.moved, note.path: new_source}
-    interesting = context.interesting if new_source is None else None
+    # A link resolves alike from any note of one folder (relative paths and Obsidian's tie-break go by the
+    # folder): a SOURCE beside its TARGET (a day-suffixed copy) reaches every other note as before, so
+    # only the links that may name a member need planning, as in a linking note.
+    in_place = new_source is None or new_source.rpartition("/")[0] == note.path.rpartition("/")[0]
+    interesting = context.interesting if in_place else None
     for link in note.links:
         if interesting is not None and not interesting(link.target):
             continue  # its note stays where it is, and no SOURCE can be meant
@@ -643,10 +647,20 @@ def _source_material(context: MergeContext, merge: Merge, note: Note, report: Me
 
 
 def _plan_target(
-    vault: Vault, context: MergeContext, merge: Merge, prefer_source: frozenset[str], report: MergeReport
+    vault: Vault,
+    context: MergeContext,
+    merge: Merge,
+    prefer_source: frozenset[str],
+    report: MergeReport,
+    parsed_links: Mapping[str, ParsedLinks],
 ) -> FileChange | None:
-    sources = [vault.note(path) for path in merge.sources]
-    return plan_target_note(vault.note(merge.target), sources, context, prefer_source, report)
+    """`plan_target_note` on the vault's notes, with the links the family scan parsed (a member often
+    links another family: on the deep profile the scan parsed ~4,000 members' links)."""
+    notes = [
+        _with_parsed_links(vault.note(path), parsed_links.get(path))
+        for path in (merge.target, *merge.sources)
+    ]
+    return plan_target_note(notes[0], notes[1:], context, prefer_source, report)
 
 
 def plan_target_note(
