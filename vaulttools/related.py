@@ -689,7 +689,6 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
     paths = scan.index.paths
     if forks_for(len(paths)):
         spool.share()  # the workers spool what they plan: a change's bytes cross no pipe
-
     mark = clock_mark(vault.root)  # before any note is read (see `PlannedStatus.stamp`)
 
     def plan_chunk(paths: list[str]) -> list[tuple[str, FileChange]]:
