@@ -695,9 +695,8 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
         planned = _plan_notes(vault, scan, config, paths, links)
         if spool.shared:  # in a forked worker: the batch's hashing done here too, on every core
             # A long note's old bytes stay in the note (the journal reads them there), only the new ones
-            # are spooled: on 30 KB notes, half the spool's writes and reads. The status the note was read
-            # with goes along: the batch checks its mode from it instead of an `lstat` per note.
-            # A chunk's bytes go into the shared spool in one append (one lock, not two per note).
+            # are spooled, in one append a chunk. The status the note was read with goes along: the batch
+            # checks its mode (and, settled before `mark`, its stamp) from it instead of reading it again.
             root = vault.root
             changes = spool_all(
                 [change.old_left_on_disk(root, status, mark) for _, change, status in planned], spool
