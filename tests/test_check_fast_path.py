@@ -757,7 +757,7 @@ def test_markdown_matches_are_the_regex_matches_on_random_bodies(body: str) -> N
 )
 def test_duplicate_ids_are_assembled_per_folded_id(ids: dict[str, str], expected: list) -> None:
     paths = ["a.md", "b.md", "c.md", "d.md", "e.md"]
-    entries = {path: ((0, 0, 0, 0), (), 0, ids.get(path), 2, "") for path in paths}
+    entries = {path: ((0, 0, 0, 0), (), 0, ids.get(path), 2, "", 0) for path in paths}
     report = check._assemble(paths, entries)
     found = [(f.path, f.target, f.message.partition(": ")[2]) for f in report.findings]
     assert found == expected

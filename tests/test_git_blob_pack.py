@@ -198,3 +198,32 @@ def test_a_sha256_repository_packs_too(tmp_path: Path) -> None:
     assert git(root, "show", "HEAD:n/note-007.md").encode() == new["n/note-007.md"]
     assert git(root, "status", "--porcelain") == ""
     git(root, "fsck", "--strict", "--no-dangling")
+
+
+def test_a_packed_batch_of_a_vault_in_a_folder_of_the_repository(tmp_path: Path) -> None:
+    """Blob paths (the attributes asked, the files read back) are the repository's, not the vault's."""
+    files = _files()
+    root = git_vault_of({f"vault/{path}": data for path, data in files.items()}, tmp_path / "repo")
+    (root / ".gitattributes").write_text("other/*.md text\n")  # not the vault's notes: still packed
+    git(root, "add", ".gitattributes")
+    git(root, "commit", "-q", "-m", "attributes")
+    new = _edits(files)
+    _commit(root / "vault", new)
+    assert len(_packs(root)) == 1
+    assert git(root, "show", "HEAD:vault/n/note-005.md").encode() == new["n/note-005.md"]
+    assert git(root, "status", "--porcelain") == ""
+    git(root, "fsck", "--strict", "--no-dangling")
+
+
+def test_a_packed_batch_in_a_linked_worktree(tmp_path: Path) -> None:
+    """A `git worktree`: objects live in the main repository's folder (`git rev-parse --git-path`)."""
+    files = _files()
+    main = git_vault_of(files, tmp_path / "main")
+    git(main, "worktree", "add", "-q", "-b", "side", str(tmp_path / "side"))
+    side = tmp_path / "side"
+    new = _edits(files)
+    _commit(side, new)
+    assert len(_packs(main)) == 1
+    assert git(side, "show", "HEAD:n/note-005.md").encode() == new["n/note-005.md"]
+    assert git(side, "status", "--porcelain") == ""
+    git(main, "fsck", "--strict", "--no-dangling")

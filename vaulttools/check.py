@@ -10,6 +10,7 @@ import marshal
 import operator
 import os
 import re
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -266,6 +267,11 @@ class BrokenLinks(NamedTuple):
     stamp: tuple[int, int, int, int]
     # (line, column, the link as written, the suggested target or None, suffix candidates' paths)
     places: tuple[tuple[int, int, str, str | None, tuple[str, ...]], ...]
+    digest: int | None = None  # `quick_digest` of those bytes: they may come back under another stamp
+
+    def holds_for(self, stamp: tuple[int, int, int, int], raw: bytes) -> bool:
+        """Whether the places are those of a note read with this stamp and these bytes."""
+        return stamp == self.stamp or (stamp[0] == self.stamp[0] and quick_digest(raw) == self.digest)
 
 
 def broken_links_by_note(vault: Vault) -> Mapping[str, BrokenLinks]:
@@ -290,7 +296,7 @@ class _CachedBrokenLinks(Mapping[str, BrokenLinks]):
     def __getitem__(self, path: str) -> BrokenLinks:
         entry = self._entries[path]
         places = tuple((f[2], f[3], f[5], f[7], tuple(f[8])) for f in entry[1] if f[0] in _TO_NO_FILE)
-        return BrokenLinks(tuple(entry[0]), places)
+        return BrokenLinks(tuple(entry[0]), places, entry[_DIGEST])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._paths)
@@ -328,7 +334,10 @@ def cached_entries(vault: Vault, *, use_cache: bool = True, verify_stamps: bool 
     # The cache's parts: the kept records, and the checked notes' as the workers marshalled them.
     parts = [marshal.dumps(entries)] if entries and use_cache else []
     if stale:
-        for part in _check_stale(vault, stale):
+        # A changed stamp with the same bytes (`git checkout`, `undo`, a sync tool touching files) keeps
+        # the note's entry: it is read and summed, not checked again (`quick_digest`).
+        known = {path: cached[path] for path in stale if path in cached}
+        for part in _check_stale(vault, stale, known):
             entries.update(marshal.loads(part))
             parts.append(part)
     if use_cache:
@@ -337,7 +346,18 @@ def cached_entries(vault: Vault, *, use_cache: bool = True, verify_stamps: bool 
 
 
 # The shape of a check entry (`note_entry`): a cache of another shape is not read.
-ENTRY_FORMAT = 2
+ENTRY_FORMAT = 3
+
+
+def quick_digest(raw: bytes) -> int:
+    """The CRC-32 of a note's bytes, kept in its check entry: a note whose stamp changed (`git checkout`,
+    `undo`, a sync tool) but whose size and sum did not keeps its entry instead of being checked again.
+    Not sha256 as the facts cache: every note of a first check is summed, and on notes of 30 KB a 64-bit
+    or wider hash costs 12-15 µs a note (+0.5x the read floor of a first check), CRC-32 under 5 µs. An
+    edit that keeps a note's size has one chance in four billion to keep its sum too; its findings would
+    then be those of its old bytes until it changes again, and normalize-links still fixes only links it
+    finds exactly where the entry says."""
+    return zlib.crc32(raw)
 
 
 def _check_fingerprint(vault: Vault) -> str:
@@ -354,7 +374,7 @@ def _check_fingerprint(vault: Vault) -> str:
 UNIQUE_TARGETS_FROM = 1000
 
 
-def _check_stale(vault: Vault, paths: list[str]) -> Iterator[bytes]:
+def _check_stale(vault: Vault, paths: list[str], known: Mapping[str, tuple] | None = None) -> Iterator[bytes]:
     """Check whole notes, on every core for a big first run; workers send back only the small results,
     each chunk's as `marshal.dumps` of its entries by path (a part of the check cache as it is), given
     as each arrives: the caller reads one while the workers check the next ones."""
@@ -366,7 +386,7 @@ def _check_stale(vault: Vault, paths: list[str]) -> Iterator[bytes]:
         matcher.tables()  # built once here rather than in each worker (their broken links search it)
     answers: LinkAnswers = {}  # forked workers each grow their own copy
     for parts in iter_chunks(
-        lambda chunk: [marshal.dumps(dict(check_notes(vault, matcher, chunk, answers)))],
+        lambda chunk: [marshal.dumps(dict(check_notes(vault, matcher, chunk, answers, known)))],
         paths,
         label="Checking notes",
         on_progress=vault.on_progress,
@@ -391,30 +411,44 @@ class CheckContext(NamedTuple):
 
 
 def check_notes(
-    vault: Vault, matcher: SuffixMatcher, paths: list[str], answers: LinkAnswers | None = None
+    vault: Vault,
+    matcher: SuffixMatcher,
+    paths: list[str],
+    answers: LinkAnswers | None = None,
+    known: Mapping[str, tuple] | None = None,
 ) -> list[tuple[str, tuple]]:
-    """(path, check entry) of each of `paths` readable now, checked from its bytes on disk (no cache)."""
+    """(path, check entry) of each of `paths` readable now, checked from its bytes on disk; `known`: earlier
+    entries by path, one kept (under the new stamp) where the note's bytes are still those it was made of."""
     link_properties = vault.config.link_property_set
     context = CheckContext(vault, matcher, {} if answers is None else answers)
-    return [
-        (path, note_entry(context, Note(path, raw, link_properties), stamp))
-        for path, stamp, raw in read_stamped(str(vault.root), paths)
-    ]
+    known = known or {}
+    checked = []
+    for path, stamp, raw in read_stamped(str(vault.root), paths):
+        digest = quick_digest(raw)
+        earlier = known.get(path)
+        if earlier is not None and earlier[_DIGEST] == digest and earlier[0][0] == stamp[0]:
+            checked.append((path, (stamp, *earlier[1:])))
+        else:
+            checked.append((path, note_entry(context, Note(path, raw, link_properties), stamp, digest)))
+    return checked
 
 
-def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, int]) -> tuple:
-    """(stamp, findings, opaque link count, id value, id line, the findings' JSON): everything `check`
-    needs of one note. The JSON (`_findings_json`) is written here, on the workers of a first check, and
-    cached: the report's JSON is then mostly these texts joined."""
+def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, int], digest: int) -> tuple:
+    """(stamp, findings, opaque link count, id value, id line, the findings' JSON, `quick_digest` of the
+    bytes): everything `check` needs of one note. The JSON (`_findings_json`) is written here, on the
+    workers of a first check, and cached: the report's JSON is then mostly these texts joined."""
     note_findings, opaque = _note_findings(context, note)
     findings = tuple(tuple(f) for f in note_findings)
     text = _findings_json(note_findings)
     if not note.editable:
-        return (stamp, findings, 0, None, 1, text)
+        return (stamp, findings, 0, None, 1, text, digest)
     config = context.vault.config
     note_id = note.property_value(config.id_property) if note.frontmatter_editable else None
     id_line = key_line(note, config.id_property) or 1
-    return (stamp, findings, opaque, None if note_id is None else str(note_id), id_line, text)
+    return (stamp, findings, opaque, None if note_id is None else str(note_id), id_line, text, digest)
+
+
+_DIGEST = 6  # where a check entry holds its `quick_digest`
 
 
 def _findings_json(findings: list[Finding]) -> str:
@@ -438,7 +472,7 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
         entry = entries.get(path)
         if entry is None:
             continue
-        _, findings, opaque, note_id, id_line, text = entry
+        _, findings, opaque, note_id, id_line, text, _ = entry
         scanned += 1
         if opaque:
             opaque_links += opaque

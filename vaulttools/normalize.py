@@ -443,12 +443,14 @@ def _plan_notes(
                     continue
             except OSError:
                 continue  # gone since the scan: as `check` skips it
-            places = None
         stamp, status, raw = _read_note(vault, path)
-        note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
-        # Where `check` saw the broken links holds only for the bytes it saw: same stamp, taken before reading.
-        if places is not None and stamp != places.stamp:
+        # Where `check` saw the broken links holds only for the bytes it saw: same stamp (taken before
+        # reading), or the same bytes under a new one (`git checkout`, `undo`).
+        if places is not None and not places.holds_for(stamp, raw):
             places = None
+        elif places is not None and not places.places:
+            continue  # the bytes `check` found no link to no file in
+        note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
         if not note.editable or (places is None and not may_hold_links(note.raw, config.link_properties)):
             continue
         result = normalize_note(note, context, config.day_property, places)
