@@ -155,7 +155,7 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
         # the one that counts the deciding links (from every note, then, instead of from `spelling`).
         more = _spells(_spelled_names(by_id_only, rules)) if by_id_only else None
         inbound, parsed, more_spelling = _deciding_links(
-            vault, member_sets, vault.note_paths if more else spelling, suffixed, member_ids, more
+            vault, member_sets, vault.note_paths if more else spelling, suffixed, member_ids, more, parsed
         )
         if more_spelling:
             spelling = _in_vault_order(vault, {*spelling, *more_spelling})
@@ -188,15 +188,16 @@ def _deciding_links(
     suffixed: Mapping[str, str],
     ids: Mapping[str, Any],
     more: Callable[[bytes], bool] | None = None,
+    known: Mapping[str, ParsedLinks] | None = None,
 ) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
     """The links to the members of the families whose kept member they decide, counted in the notes of
     `paths` that spell those members' names, and the links of those notes; with `more`, also the notes
-    of `paths` whose bytes it finds spelling a name."""
+    of `paths` whose bytes it finds spelling a name (`known`: links parsed already, see `_inbound_links`)."""
     tied = _tied_members(families, suffixed, ids)
     if not tied and more is None:
         return Counter(), {}, []
     names = {fold(stem_of(path)) for members in families for path in members}
-    return _inbound_links(vault, paths, tied, names, more)
+    return _inbound_links(vault, paths, tied, names, more, known)
 
 
 def _tied_members(families: list[set[str]], suffixed: Mapping[str, str], ids: Mapping[str, Any]) -> set[str]:
@@ -430,12 +431,23 @@ def _inbound_links(
     members: set[str],
     names: set[str],
     more: Callable[[bytes], bool] | None = None,
+    known: Mapping[str, ParsedLinks] | None = None,
 ) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
     """Links to `members` in those of `paths` whose bytes spell a member's name, and the links of those
     notes (`merge --all` plans most of them next: it reuses them instead of parsing them again); with
-    `more`, also the notes whose bytes it finds spelling a name (in the same reading)."""
+    `more`, also the notes whose bytes it finds spelling a name (in the same reading). `known`: links an
+    earlier pass parsed, taken for a note whose bytes are still the same (the workers inherit them)."""
     spells = _spells({stem_of(path) for path in members}) if members else None
     named = _naming(names)
+    known = known or {}
+
+    def links_of(path: str, raw: bytes) -> tuple[list[Link], ParsedLinks]:
+        digest = hashlib.sha256(raw).digest()
+        earlier = known.get(path)
+        if earlier is not None and earlier[0] == digest:
+            return pickle.loads(earlier[1]), earlier
+        links = Note(path, raw, vault.config.link_property_set).links
+        return links, (digest, pickle.dumps(links, PICKLED))
 
     def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks | None, list[str]]]:
         found: list[tuple[str, ParsedLinks | None, list[str]]] = []
@@ -444,9 +456,8 @@ def _inbound_links(
             if more is not None and more(raw):
                 found.append((path, None, []))
             if spells is not None and spells(raw):
-                links = Note(path, raw, vault.config.link_property_set).links
-                linked = list(_links_to(vault, path, raw, members, named, links))
-                found.append((path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED)), linked))
+                links, kept = links_of(path, raw)
+                found.append((path, kept, list(_links_to(vault, path, raw, members, named, links))))
         return found
 
     inbound: Counter[str] = Counter()
