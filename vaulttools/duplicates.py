@@ -141,21 +141,9 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
         more_pass = _read_pass(vault, by_id_only, rules, with_ids=False)
         inbound += more_pass.inbound
         spelling = _in_vault_order(vault, {*spelling, *more_pass.spelling})
-    elif tied is not None and tied <= guessed:
-        # The first pass counted them (in the notes spelling a guessed member's name, as the tie pass would
-        # in those spelling a tied one's: no other note can link one); the others' counts are left out.
-        names = {fold(stem_of(path)) for members in member_sets for path in members}
-        inbound = _deciding_counts(first.deciding, tied, names)
-        if by_id_only:  # the notes spelling their names, in one more reading
-            by_id = _spells(_spelled_names(by_id_only, rules))
-            _, _, more_spelling = _inbound_links(vault, vault.note_paths, set(), names, by_id)
-            spelling = _in_vault_order(vault, {*spelling, *more_spelling})
     elif tied is not None:
-        # One more pass at most: the notes spelling the names of members found only by id are found in
-        # the one that counts the deciding links (from every note, then, instead of from `spelling`).
-        more = _spells(_spelled_names(by_id_only, rules)) if by_id_only else None
-        inbound, parsed, more_spelling = _deciding_links(
-            vault, member_sets, vault.note_paths if more else spelling, suffixed, member_ids, more, parsed
+        inbound, more_spelling, parsed = _tie_counts(
+            vault, first, member_sets, (tied, guessed), by_id_only, rules, (suffixed, member_ids)
         )
         if more_spelling:
             spelling = _in_vault_order(vault, {*spelling, *more_spelling})
@@ -167,6 +155,35 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
         )
         families.append(Family(_kept(built, member_ids), built, tuple(sorted(why))))
     return FamilyScan(sorted(families, key=lambda family: family.keep), spelling, parsed)
+
+
+def _tie_counts(
+    vault: Vault,
+    first: _Read,
+    member_sets: list[set[str]],
+    tied_guessed: tuple[set[str], set[str]],
+    by_id_only: set[str],
+    rules: list[re.Pattern[str]],
+    ranks: tuple[Mapping[str, str], Mapping[str, Any]],
+) -> tuple[Counter[str], list[str], dict[str, ParsedLinks]]:
+    """`merge --all`'s links to the tied members, the notes spelling the names of members found only by id,
+    and the links parsed: from the first pass where it counted them (the tie was guessed), else from one
+    more pass that also finds those notes."""
+    tied, guessed = tied_guessed
+    names = {fold(stem_of(path)) for members in member_sets for path in members}
+    more = _spells(_spelled_names(by_id_only, rules)) if by_id_only else None
+    if tied <= guessed:
+        # The first pass counted them (in the notes spelling a guessed member's name, as the tie pass would
+        # in those spelling a tied one's: no other note can link one); the others' counts are left out.
+        inbound = _deciding_counts(first.deciding, tied, names)
+        if more is None:
+            return inbound, [], first.parsed
+        return inbound, _inbound_links(vault, vault.note_paths, set(), names, more)[2], first.parsed
+    # The notes spelling the names of members found only by id are found in the pass that counts the
+    # deciding links (from every note, then, instead of from the notes spelling a suffix family's name).
+    paths = vault.note_paths if more else first.spelling
+    inbound, parsed, spelling = _deciding_links(vault, member_sets, paths, *ranks, more, first.parsed)
+    return inbound, spelling, parsed
 
 
 def _in_vault_order(vault: Vault, paths: set[str]) -> list[str]:
@@ -339,12 +356,7 @@ def _read_pass(
             if count:
                 found += (("link", linked, "") for linked in _links_to(vault, path, raw, members, names))
             elif deciding_spelled is not None and deciding_spelled(raw):
-                links = Note(path, raw, vault.config.link_property_set).links
-                found += (
-                    ("deciding", linked, target)
-                    for linked, target in _link_targets_to(vault, path, deciding, may_name, links)
-                )
-                found.append(("parsed", path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED))))
+                found += _deciding_found(vault, path, raw, deciding, may_name)
         return found
 
     ids: list[tuple[str, str]] = []
@@ -364,6 +376,20 @@ def _read_pass(
         else:
             spelling.append(path)
     return _Read(ids, inbound, spelling, deciding_links, parsed)
+
+
+def _deciding_found(
+    vault: Vault, path: str, raw: bytes, deciding: set[str], may_name: Callable[[str], bool]
+) -> list[tuple[str, str, Any]]:
+    """`_read_pass`'s findings in a note spelling a `deciding` member's name: each link that may resolve
+    to one (the member and the target as written), and the note's links, kept for `merge --all`."""
+    links = Note(path, raw, vault.config.link_property_set).links
+    found: list[tuple[str, str, Any]] = [
+        ("deciding", linked, target)
+        for linked, target in _link_targets_to(vault, path, deciding, may_name, links)
+    ]
+    found.append(("parsed", path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED))))
+    return found
 
 
 def _spells(names: set[str]) -> Callable[[bytes], bool]:
