@@ -258,21 +258,3 @@ def test_merge_all_counts_a_link_written_with_the_extension_as_a_full_count(
     full = scan_families(Vault(tmp_path))
     counted = scan_families(Vault(tmp_path), count_every_link=False)
     assert [f.keep for f in full.families] == [f.keep for f in counted.families] == kept
-
-
-def test_the_tie_pass_takes_earlier_links_only_for_the_same_bytes(tmp_path: Path) -> None:
-    import hashlib
-    import pickle
-
-    from vaulttools.duplicates import _inbound_links
-
-    for name, text in {"b-d1": "", "b-d2": "", "l1": "[[b-d2]] [[b-d1]]"}.items():
-        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
-    vault = Vault(tmp_path)
-    members, names = {"b-d1.md", "b-d2.md"}, {"b-d1", "b-d2"}
-    stale = {"l1.md": (hashlib.sha256(b"[[b-d1]]").digest(), pickle.dumps([]))}  # parsed from other bytes
-    inbound, parsed, _ = _inbound_links(vault, ["l1.md"], members, names, known=stale)
-    assert inbound == {"b-d1.md": 1, "b-d2.md": 1} and parsed["l1.md"] != stale["l1.md"]
-    raw = (tmp_path / "l1.md").read_bytes()
-    same = {"l1.md": (hashlib.sha256(raw).digest(), pickle.dumps([]))}  # the same bytes: taken as they are
-    assert _inbound_links(vault, ["l1.md"], members, names, known=same)[0] == {}

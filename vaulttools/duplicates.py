@@ -108,11 +108,11 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     id are confirmed by a full parse; members found only by id get a second pass of their own names.
 
     Without `count_every_link` (`merge --all`, which needs only the kept member), links are counted only in
-    the families whose kept member they decide (`inbound_links` is 0 in the others). Names alone tell
-    which families may need them (`_maybe_tied`): the first pass counts them in the notes that spell those
-    members' names (the only notes it parses); a tie they did not foretell (a family joined by an id)
-    takes a pass of its own, as members found only by id do for the notes that spell their names. On 20,000 notes with hundreds of families that spares parsing the links of
-    ~14,000 notes, which the merge parses anyway, and a second reading of the notes spelling a name.
+    the families whose kept member they decide (`inbound_links` is 0 in the others): the first pass parses
+    no links, and a pass over the notes that spell those members' names counts them. On 20,000 notes with
+    hundreds of families that spares parsing the links of ~14,000 notes, which the merge parses anyway.
+    Names alone tell which families may be such (`_maybe_tied`): the first pass notes which notes spell
+    their members' names, and where no id made another tie, only those are read again.
     """
     rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
     by_base: dict[str, list[str]] = defaultdict(list)
@@ -126,27 +126,26 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     groups = _suffix_groups(vault, by_base, suffixed)
     by_suffix = {path for members in groups for path in members}
     guessed = set() if count_every_link else _maybe_tied(groups, suffixed)
-    first = _read_pass(vault, by_suffix, rules, with_ids=True, count=count_every_link, deciding=guessed)
-    ids, inbound, spelling, parsed = first.ids, first.inbound, first.spelling, first.parsed
+    ids, inbound, spelling, deciding = _read_pass(
+        vault, by_suffix, rules, with_ids=True, count=count_every_link, deciding=guessed
+    )
     joined = _join([*((BY_SUFFIX, g) for g in groups), *((BY_ID, g) for g in _same_id_groups(vault, ids))])
     if not joined:
         return FamilyScan([], [])
     by_id_only = {path for members, _ in joined for path in members} - by_suffix
+    parsed: dict[str, ParsedLinks] = {}
     id_key, day_key = vault.config.id_property, vault.config.day_property
     properties = {path: _properties(vault, path) for members, _ in joined for path in members}
     member_ids = {path: values.get(id_key) for path, values in properties.items()}
-    member_sets = [members for members, _ in joined]
-    tied = None if count_every_link else _tied_members(member_sets, suffixed, member_ids)
     if count_every_link and by_id_only:
-        more_pass = _read_pass(vault, by_id_only, rules, with_ids=False)
-        inbound += more_pass.inbound
-        spelling = _in_vault_order(vault, {*spelling, *more_pass.spelling})
-    elif tied is not None:
-        inbound, more_spelling, parsed = _tie_counts(
-            vault, first, member_sets, (tied, guessed), by_id_only, rules, (suffixed, member_ids)
+        _, more_inbound, more_spelling, _ = _read_pass(vault, by_id_only, rules, with_ids=False)
+        inbound += more_inbound
+        spelling = _in_vault_order(vault, {*spelling, *more_spelling})
+    elif not count_every_link:
+        ties = _TieScan(suffixed, member_ids, guessed, deciding)
+        inbound, parsed, spelling = _tie_counts(
+            vault, [m for m, _ in joined], ties, by_id_only, rules, spelling
         )
-        if more_spelling:
-            spelling = _in_vault_order(vault, {*spelling, *more_spelling})
     families = []
     for members, why in joined:
         built = tuple(
@@ -155,35 +154,6 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
         )
         families.append(Family(_kept(built, member_ids), built, tuple(sorted(why))))
     return FamilyScan(sorted(families, key=lambda family: family.keep), spelling, parsed)
-
-
-def _tie_counts(
-    vault: Vault,
-    first: _Read,
-    member_sets: list[set[str]],
-    tied_guessed: tuple[set[str], set[str]],
-    by_id_only: set[str],
-    rules: list[re.Pattern[str]],
-    ranks: tuple[Mapping[str, str], Mapping[str, Any]],
-) -> tuple[Counter[str], list[str], dict[str, ParsedLinks]]:
-    """`merge --all`'s links to the tied members, the notes spelling the names of members found only by id,
-    and the links parsed: from the first pass where it counted them (the tie was guessed), else from one
-    more pass that also finds those notes."""
-    tied, guessed = tied_guessed
-    names = {fold(stem_of(path)) for members in member_sets for path in members}
-    more = _spells(_spelled_names(by_id_only, rules)) if by_id_only else None
-    if tied <= guessed:
-        # The first pass counted them (in the notes spelling a guessed member's name, as the tie pass would
-        # in those spelling a tied one's: no other note can link one); the others' counts are left out.
-        inbound = _deciding_counts(first.deciding, tied, names)
-        if more is None:
-            return inbound, [], first.parsed
-        return inbound, _inbound_links(vault, vault.note_paths, set(), names, more)[2], first.parsed
-    # The notes spelling the names of members found only by id are found in the pass that counts the
-    # deciding links (from every note, then, instead of from the notes spelling a suffix family's name).
-    paths = vault.note_paths if more else first.spelling
-    inbound, parsed, spelling = _deciding_links(vault, member_sets, paths, *ranks, more, first.parsed)
-    return inbound, spelling, parsed
 
 
 def _in_vault_order(vault: Vault, paths: set[str]) -> list[str]:
@@ -198,6 +168,34 @@ def _spelled_names(members: set[str], rules: list[re.Pattern[str]]) -> set[str]:
     return spelled | {base for base in (suffix_base(stem, rules) for stem in list(spelled)) if base}
 
 
+class _TieScan(NamedTuple):
+    suffixed: Mapping[str, str]  # the members with a suffix → its rule
+    ids: Mapping[str, Any]  # each member's id
+    guessed: set[str]  # the members `_maybe_tied` named
+    deciding: list[str]  # the notes spelling a guessed member's name
+
+
+def _tie_counts(
+    vault: Vault,
+    member_sets: list[set[str]],
+    ties: _TieScan,
+    by_id_only: set[str],
+    rules: list[re.Pattern[str]],
+    spelling: list[str],
+) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
+    """`merge --all`'s one more pass at most: the links to the tied members, the links of the notes it
+    parsed, and `spelling` with the notes that spell the names of members found only by id. Where the names
+    foretold every tie, it reads only the notes the first pass saw spelling a guessed member's name (the
+    only notes that can link a tied one); else those notes are found in it too (from every note, then)."""
+    tied = _tied_members(member_sets, ties.suffixed, ties.ids)
+    more = _spells(_spelled_names(by_id_only, rules)) if by_id_only else None
+    paths = ties.deciding if more is None and tied <= ties.guessed else vault.note_paths if more else spelling
+    inbound, parsed, more_spelling = _deciding_links(vault, member_sets, paths, ties.suffixed, ties.ids, more)
+    if more_spelling:
+        spelling = _in_vault_order(vault, {*spelling, *more_spelling})
+    return inbound, parsed, spelling
+
+
 def _deciding_links(
     vault: Vault,
     families: list[set[str]],
@@ -205,16 +203,15 @@ def _deciding_links(
     suffixed: Mapping[str, str],
     ids: Mapping[str, Any],
     more: Callable[[bytes], bool] | None = None,
-    known: Mapping[str, ParsedLinks] | None = None,
 ) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
     """The links to the members of the families whose kept member they decide, counted in the notes of
     `paths` that spell those members' names, and the links of those notes; with `more`, also the notes
-    of `paths` whose bytes it finds spelling a name (`known`: links parsed already, see `_inbound_links`)."""
+    of `paths` whose bytes it finds spelling a name."""
     tied = _tied_members(families, suffixed, ids)
     if not tied and more is None:
         return Counter(), {}, []
     names = {fold(stem_of(path)) for members in families for path in members}
-    return _inbound_links(vault, paths, tied, names, more, known)
+    return _inbound_links(vault, paths, tied, names, more)
 
 
 def _tied_members(families: list[set[str]], suffixed: Mapping[str, str], ids: Mapping[str, Any]) -> set[str]:
@@ -301,25 +298,6 @@ def _maybe_tied(groups: list[list[str]], suffixed: Mapping[str, str]) -> set[str
     }
 
 
-def _deciding_counts(links: Counter[tuple[str, str]], tied: set[str], names: set[str]) -> Counter[str]:
-    """Per tied member, the links to it (from `_read_pass`'s `deciding`) that the tie pass counts: those
-    whose target's name (folded) is one of the family members' `names`."""
-    named = _naming(names)
-    inbound: Counter[str] = Counter()
-    for (member, target), count in links.items():
-        if member in tied and named(target):
-            inbound[member] += count
-    return inbound
-
-
-class _Read(NamedTuple):
-    ids: list[tuple[str, str]]  # (path, folded id)
-    inbound: Counter[str]  # links per member
-    spelling: list[str]  # the notes spelling a member's name or its name without the suffix
-    deciding: Counter[tuple[str, str]]  # (`deciding` member, link target as written) → links
-    parsed: dict[str, ParsedLinks]  # the links of the notes spelling a `deciding` member's name
-
-
 def _read_pass(
     vault: Vault,
     members: set[str],
@@ -328,22 +306,20 @@ def _read_pass(
     with_ids: bool,
     count: bool = True,
     deciding: set[str] | None = None,
-) -> _Read:
+) -> tuple[list[tuple[str, str]], Counter[str], list[str], list[str]]:
     """One pass over every note: (path, folded id) pairs, links to `members` per member (unless `count` is
-    false: then the links that may resolve to a `deciding` member, in the notes spelling their names,
-    whose links are kept), the notes whose bytes spell a member's name or its name without the suffix."""
+    false), the notes whose bytes spell a member's name or its name without the suffix, and those of them
+    that spell a `deciding` member's name."""
     names = _naming({fold(stem_of(path)) for path in members})
     spelled = _spelled_names(members, rules)
     spells = _spells(spelled) if spelled else None
-    deciding = deciding or set()
-    deciding_spelled = _spells({stem_of(path) for path in deciding}) if deciding and not count else None
-    may_name = _naming({fold(stem_of(path)) for path in deciding}, written=True)
+    deciding_spelled = _spells({stem_of(path) for path in deciding}) if deciding else None
     key = vault.config.id_property
     key_bytes = key.encode()
     line_re = re.compile(rf"^{re.escape(key)}[ \t]*:[ \t]*(?P<value>[^\r\n]*)", re.MULTILINE)
 
-    def chunk(paths: list[str]) -> list[tuple[str, str, Any]]:
-        found: list[tuple[str, str, Any]] = []
+    def chunk(paths: list[str]) -> list[tuple[str, str, str]]:
+        found: list[tuple[str, str, str]] = []
         for path in paths:
             raw = vault.read_bytes(path)
             if with_ids and key_bytes in raw:
@@ -353,43 +329,26 @@ def _read_pass(
             if spells is None or not spells(raw):
                 continue
             found.append(("spells", path, ""))
+            if deciding_spelled is not None and deciding_spelled(raw):
+                found.append(("deciding", path, ""))
             if count:
                 found += (("link", linked, "") for linked in _links_to(vault, path, raw, members, names))
-            elif deciding_spelled is not None and deciding_spelled(raw):
-                found += _deciding_found(vault, path, raw, deciding, may_name)
         return found
 
     ids: list[tuple[str, str]] = []
     inbound: Counter[str] = Counter()
-    deciding_links: Counter[tuple[str, str]] = Counter()
     spelling: list[str] = []
-    parsed: dict[str, ParsedLinks] = {}
+    deciding_notes: list[str] = []
     for kind, path, value in map_notes(chunk, vault.note_paths, on_progress=vault.on_progress):
         if kind == "id":
             ids.append((path, value))
         elif kind == "link":
             inbound[path] += 1
         elif kind == "deciding":
-            deciding_links[path, value] += 1
-        elif kind == "parsed":
-            parsed[path] = value
+            deciding_notes.append(path)
         else:
             spelling.append(path)
-    return _Read(ids, inbound, spelling, deciding_links, parsed)
-
-
-def _deciding_found(
-    vault: Vault, path: str, raw: bytes, deciding: set[str], may_name: Callable[[str], bool]
-) -> list[tuple[str, str, Any]]:
-    """`_read_pass`'s findings in a note spelling a `deciding` member's name: each link that may resolve
-    to one (the member and the target as written), and the note's links, kept for `merge --all`."""
-    links = Note(path, raw, vault.config.link_property_set).links
-    found: list[tuple[str, str, Any]] = [
-        ("deciding", linked, target)
-        for linked, target in _link_targets_to(vault, path, deciding, may_name, links)
-    ]
-    found.append(("parsed", path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED))))
-    return found
+    return ids, inbound, spelling, deciding_notes
 
 
 def _spells(names: set[str]) -> Callable[[bytes], bool]:
@@ -416,36 +375,26 @@ def _links_to(
 ) -> Iterator[str]:
     """The member each link of the note resolves to, per link (`names`: whether a link target may name
     one, see `_naming`; `links`: the note's, when parsed already)."""
+    index = vault.index
     if links is None:
         links = Note(path, raw, vault.config.link_property_set).links
-    return (member for member, _ in _link_targets_to(vault, path, members, names, links))
-
-
-def _link_targets_to(
-    vault: Vault, path: str, members: set[str], names: Callable[[str], bool], links: list[Link]
-) -> Iterator[tuple[str, str]]:
-    """(the member, the target as written) of each link of the note at `path` that resolves to a member."""
-    index = vault.index
     for link in links:
         if link.opaque is not None or not link.target or not names(link.target):
             continue
         resolution = index.resolve(link.target, path)
         if resolution.status == RESOLVED and resolution.path in members and resolution.path != path:
-            yield resolution.path, link.target
+            yield resolution.path
 
 
-def _naming(names: set[str], *, written: bool = False) -> Callable[[str], bool]:
+def _naming(names: set[str]) -> Callable[[str], bool]:
     """Whether a link target's name (folded) is one of `names`, remembered per target: a vault's links
-    name the same few thousand targets again and again (~15 links per note). With `written`, a target
-    whose last part as written is one of them passes too: `[[Report.md]]` reaches the note `Report.md.md`
-    (so every link that can resolve to a note of one of those names passes)."""
+    name the same few thousand targets again and again (~15 links per note)."""
     answers: dict[str, bool] = {}
 
     def named(target: str) -> bool:
         known = answers.get(target)
         if known is None:
-            known = fold(stem_of(target)) in names
-            known = answers[target] = known or (written and fold(target.rpartition("/")[2].strip()) in names)
+            known = answers[target] = fold(stem_of(target)) in names
         return known
 
     return named
@@ -457,23 +406,12 @@ def _inbound_links(
     members: set[str],
     names: set[str],
     more: Callable[[bytes], bool] | None = None,
-    known: Mapping[str, ParsedLinks] | None = None,
 ) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
     """Links to `members` in those of `paths` whose bytes spell a member's name, and the links of those
     notes (`merge --all` plans most of them next: it reuses them instead of parsing them again); with
-    `more`, also the notes whose bytes it finds spelling a name (in the same reading). `known`: links an
-    earlier pass parsed, taken for a note whose bytes are still the same (the workers inherit them)."""
+    `more`, also the notes whose bytes it finds spelling a name (in the same reading)."""
     spells = _spells({stem_of(path) for path in members}) if members else None
     named = _naming(names)
-    known = known or {}
-
-    def links_of(path: str, raw: bytes) -> tuple[list[Link], ParsedLinks]:
-        digest = hashlib.sha256(raw).digest()
-        earlier = known.get(path)
-        if earlier is not None and earlier[0] == digest:
-            return pickle.loads(earlier[1]), earlier
-        links = Note(path, raw, vault.config.link_property_set).links
-        return links, (digest, pickle.dumps(links, PICKLED))
 
     def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks | None, list[str]]]:
         found: list[tuple[str, ParsedLinks | None, list[str]]] = []
@@ -482,8 +420,9 @@ def _inbound_links(
             if more is not None and more(raw):
                 found.append((path, None, []))
             if spells is not None and spells(raw):
-                links, kept = links_of(path, raw)
-                found.append((path, kept, list(_links_to(vault, path, raw, members, named, links))))
+                links = Note(path, raw, vault.config.link_property_set).links
+                linked = list(_links_to(vault, path, raw, members, named, links))
+                found.append((path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED)), linked))
         return found
 
     inbound: Counter[str] = Counter()
