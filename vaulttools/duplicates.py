@@ -13,7 +13,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from vaulttools.links import Link
@@ -111,8 +111,6 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     the families whose kept member they decide (`inbound_links` is 0 in the others): the first pass parses
     no links, and a pass over the notes that spell those members' names counts them. On 20,000 notes with
     hundreds of families that spares parsing the links of ~14,000 notes, which the merge parses anyway.
-    Names alone tell which families may be such (`_maybe_tied`): the first pass notes which notes spell
-    their members' names, and where no id made another tie, only those are read again.
     """
     rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
     by_base: dict[str, list[str]] = defaultdict(list)
@@ -125,26 +123,25 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
         by_base[fold(found[0] if found is not None else stem)].append(path)
     groups = _suffix_groups(vault, by_base, suffixed)
     by_suffix = {path for members in groups for path in members}
-    guessed = set() if count_every_link else _maybe_tied(groups, suffixed)
-    ids, inbound, spelling, deciding = _read_pass(
-        vault, by_suffix, rules, with_ids=True, count=count_every_link, deciding=guessed
-    )
+    ids, inbound, spelling = _read_pass(vault, by_suffix, rules, with_ids=True, count=count_every_link)
     joined = _join([*((BY_SUFFIX, g) for g in groups), *((BY_ID, g) for g in _same_id_groups(vault, ids))])
     if not joined:
         return FamilyScan([], [])
     by_id_only = {path for members, _ in joined for path in members} - by_suffix
+    if by_id_only:
+        _, more_inbound, more_spelling = _read_pass(
+            vault, by_id_only, rules, with_ids=False, count=count_every_link
+        )
+        inbound += more_inbound
+        order = {path: number for number, path in enumerate(vault.note_paths)}
+        spelling = sorted({*spelling, *more_spelling}, key=order.__getitem__)
     parsed: dict[str, ParsedLinks] = {}
     id_key, day_key = vault.config.id_property, vault.config.day_property
     properties = {path: _properties(vault, path) for members, _ in joined for path in members}
     member_ids = {path: values.get(id_key) for path, values in properties.items()}
-    if count_every_link and by_id_only:
-        _, more_inbound, more_spelling, _ = _read_pass(vault, by_id_only, rules, with_ids=False)
-        inbound += more_inbound
-        spelling = _in_vault_order(vault, {*spelling, *more_spelling})
-    elif not count_every_link:
-        ties = _TieScan(suffixed, member_ids, guessed, deciding)
-        inbound, parsed, spelling = _tie_counts(
-            vault, [m for m, _ in joined], ties, by_id_only, rules, spelling
+    if not count_every_link:
+        inbound, parsed = _deciding_links(
+            vault, [members for members, _ in joined], spelling, suffixed, member_ids
         )
     families = []
     for members, why in joined:
@@ -156,62 +153,20 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     return FamilyScan(sorted(families, key=lambda family: family.keep), spelling, parsed)
 
 
-def _in_vault_order(vault: Vault, paths: set[str]) -> list[str]:
-    order = {path: number for number, path in enumerate(vault.note_paths)}
-    return sorted(paths, key=order.__getitem__)
-
-
-def _spelled_names(members: set[str], rules: list[re.Pattern[str]]) -> set[str]:
-    """The members' names and those names without their suffix: a note that links a member (or misses
-    it by a suffix) spells one of them."""
-    spelled = {stem_of(path) for path in members}
-    return spelled | {base for base in (suffix_base(stem, rules) for stem in list(spelled)) if base}
-
-
-class _TieScan(NamedTuple):
-    suffixed: Mapping[str, str]  # the members with a suffix → its rule
-    ids: Mapping[str, Any]  # each member's id
-    guessed: set[str]  # the members `_maybe_tied` named
-    deciding: list[str]  # the notes spelling a guessed member's name
-
-
-def _tie_counts(
-    vault: Vault,
-    member_sets: list[set[str]],
-    ties: _TieScan,
-    by_id_only: set[str],
-    rules: list[re.Pattern[str]],
-    spelling: list[str],
-) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
-    """`merge --all`'s one more pass at most: the links to the tied members, the links of the notes it
-    parsed, and `spelling` with the notes that spell the names of members found only by id. Where the names
-    foretold every tie, it reads only the notes the first pass saw spelling a guessed member's name (the
-    only notes that can link a tied one); else those notes are found in it too (from every note, then)."""
-    tied = _tied_members(member_sets, ties.suffixed, ties.ids)
-    more = _spells(_spelled_names(by_id_only, rules)) if by_id_only else None
-    paths = ties.deciding if more is None and tied <= ties.guessed else vault.note_paths if more else spelling
-    inbound, parsed, more_spelling = _deciding_links(vault, member_sets, paths, ties.suffixed, ties.ids, more)
-    if more_spelling:
-        spelling = _in_vault_order(vault, {*spelling, *more_spelling})
-    return inbound, parsed, spelling
-
-
 def _deciding_links(
     vault: Vault,
     families: list[set[str]],
-    paths: list[str],
+    spelling: list[str],
     suffixed: Mapping[str, str],
     ids: Mapping[str, Any],
-    more: Callable[[bytes], bool] | None = None,
-) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
+) -> tuple[Counter[str], dict[str, ParsedLinks]]:
     """The links to the members of the families whose kept member they decide, counted in the notes of
-    `paths` that spell those members' names, and the links of those notes; with `more`, also the notes
-    of `paths` whose bytes it finds spelling a name."""
+    `spelling` that spell those members' names, and the links of those notes."""
     tied = _tied_members(families, suffixed, ids)
-    if not tied and more is None:
-        return Counter(), {}, []
+    if not tied:
+        return Counter(), {}
     names = {fold(stem_of(path)) for members in families for path in members}
-    return _inbound_links(vault, paths, tied, names, more)
+    return _inbound_links(vault, spelling, tied, names)
 
 
 def _tied_members(families: list[set[str]], suffixed: Mapping[str, str], ids: Mapping[str, Any]) -> set[str]:
@@ -290,30 +245,15 @@ def _written_id(value: str) -> str | None:
     return None
 
 
-def _maybe_tied(groups: list[list[str]], suffixed: Mapping[str, str]) -> set[str]:
-    """The members of the suffix families whose kept member their links may decide, told by names alone:
-    all but those with exactly one unsuffixed member, which ranks first whatever the ids say (`_kept`)."""
-    return {
-        path for members in groups if sum(path not in suffixed for path in members) != 1 for path in members
-    }
-
-
 def _read_pass(
-    vault: Vault,
-    members: set[str],
-    rules: list[re.Pattern[str]],
-    *,
-    with_ids: bool,
-    count: bool = True,
-    deciding: set[str] | None = None,
-) -> tuple[list[tuple[str, str]], Counter[str], list[str], list[str]]:
+    vault: Vault, members: set[str], rules: list[re.Pattern[str]], *, with_ids: bool, count: bool = True
+) -> tuple[list[tuple[str, str]], Counter[str], list[str]]:
     """One pass over every note: (path, folded id) pairs, links to `members` per member (unless `count` is
-    false), the notes whose bytes spell a member's name or its name without the suffix, and those of them
-    that spell a `deciding` member's name."""
+    false), and the notes whose bytes spell a member's name or its name without the suffix."""
     names = _naming({fold(stem_of(path)) for path in members})
-    spelled = _spelled_names(members, rules)
+    spelled = {stem_of(path) for path in members}
+    spelled |= {base for base in (suffix_base(stem, rules) for stem in list(spelled)) if base}
     spells = _spells(spelled) if spelled else None
-    deciding_spelled = _spells({stem_of(path) for path in deciding}) if deciding else None
     key = vault.config.id_property
     key_bytes = key.encode()
     line_re = re.compile(rf"^{re.escape(key)}[ \t]*:[ \t]*(?P<value>[^\r\n]*)", re.MULTILINE)
@@ -329,8 +269,6 @@ def _read_pass(
             if spells is None or not spells(raw):
                 continue
             found.append(("spells", path, ""))
-            if deciding_spelled is not None and deciding_spelled(raw):
-                found.append(("deciding", path, ""))
             if count:
                 found += (("link", linked, "") for linked in _links_to(vault, path, raw, members, names))
         return found
@@ -338,17 +276,14 @@ def _read_pass(
     ids: list[tuple[str, str]] = []
     inbound: Counter[str] = Counter()
     spelling: list[str] = []
-    deciding_notes: list[str] = []
     for kind, path, value in map_notes(chunk, vault.note_paths, on_progress=vault.on_progress):
         if kind == "id":
             ids.append((path, value))
         elif kind == "link":
             inbound[path] += 1
-        elif kind == "deciding":
-            deciding_notes.append(path)
         else:
             spelling.append(path)
-    return ids, inbound, spelling, deciding_notes
+    return ids, inbound, spelling
 
 
 def _spells(names: set[str]) -> Callable[[bytes], bool]:
@@ -401,25 +336,18 @@ def _naming(names: set[str]) -> Callable[[str], bool]:
 
 
 def _inbound_links(
-    vault: Vault,
-    paths: list[str],
-    members: set[str],
-    names: set[str],
-    more: Callable[[bytes], bool] | None = None,
-) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
+    vault: Vault, paths: list[str], members: set[str], names: set[str]
+) -> tuple[Counter[str], dict[str, ParsedLinks]]:
     """Links to `members` in those of `paths` whose bytes spell a member's name, and the links of those
-    notes (`merge --all` plans most of them next: it reuses them instead of parsing them again); with
-    `more`, also the notes whose bytes it finds spelling a name (in the same reading)."""
-    spells = _spells({stem_of(path) for path in members}) if members else None
+    notes (`merge --all` plans most of them next: it reuses them instead of parsing them again)."""
+    spells = _spells({stem_of(path) for path in members})
     named = _naming(names)
 
-    def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks | None, list[str]]]:
-        found: list[tuple[str, ParsedLinks | None, list[str]]] = []
+    def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks, list[str]]]:
+        found = []
         for path in chunk_paths:
             raw = vault.read_bytes(path)
-            if more is not None and more(raw):
-                found.append((path, None, []))
-            if spells is not None and spells(raw):
+            if spells(raw):
                 links = Note(path, raw, vault.config.link_property_set).links
                 linked = list(_links_to(vault, path, raw, members, named, links))
                 found.append((path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED)), linked))
@@ -427,14 +355,10 @@ def _inbound_links(
 
     inbound: Counter[str] = Counter()
     parsed: dict[str, ParsedLinks] = {}
-    spelling: list[str] = []
     for path, links, linked in map_notes(chunk, paths, on_progress=vault.on_progress):
-        if links is None:
-            spelling.append(path)
-            continue
         inbound.update(linked)
         parsed[path] = links
-    return inbound, parsed, spelling
+    return inbound, parsed
 
 
 def _id_of(vault: Vault, path: str, raw: bytes, key: str, line_re: re.Pattern[str]) -> str | None:
