@@ -13,7 +13,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from vaulttools.links import Link
@@ -108,11 +108,9 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     id are confirmed by a full parse; members found only by id get a second pass of their own names.
 
     Without `count_every_link` (`merge --all`, which needs only the kept member), links are counted only in
-    the families whose kept member they decide (`inbound_links` is 0 in the others). Names alone tell
-    which families may need them (`_maybe_tied`): the first pass counts them in the notes that spell those
-    members' names (the only notes it parses); a tie they did not foretell (a family joined by an id)
-    takes a pass of its own, as members found only by id do for the notes that spell their names. On 20,000 notes with hundreds of families that spares parsing the links of
-    ~14,000 notes, which the merge parses anyway, and a second reading of the notes spelling a name.
+    the families whose kept member they decide (`inbound_links` is 0 in the others): the first pass parses
+    no links, and a pass over the notes that spell those members' names counts them. On 20,000 notes with
+    hundreds of families that spares parsing the links of ~14,000 notes, which the merge parses anyway.
     """
     rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
     by_base: dict[str, list[str]] = defaultdict(list)
@@ -125,40 +123,26 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
         by_base[fold(found[0] if found is not None else stem)].append(path)
     groups = _suffix_groups(vault, by_base, suffixed)
     by_suffix = {path for members in groups for path in members}
-    guessed = set() if count_every_link else _maybe_tied(groups, suffixed)
-    first = _read_pass(vault, by_suffix, rules, with_ids=True, count=count_every_link, deciding=guessed)
-    ids, inbound, spelling, parsed = first.ids, first.inbound, first.spelling, first.parsed
+    ids, inbound, spelling = _read_pass(vault, by_suffix, rules, with_ids=True, count=count_every_link)
     joined = _join([*((BY_SUFFIX, g) for g in groups), *((BY_ID, g) for g in _same_id_groups(vault, ids))])
     if not joined:
         return FamilyScan([], [])
     by_id_only = {path for members, _ in joined for path in members} - by_suffix
+    if by_id_only:
+        _, more_inbound, more_spelling = _read_pass(
+            vault, by_id_only, rules, with_ids=False, count=count_every_link
+        )
+        inbound += more_inbound
+        order = {path: number for number, path in enumerate(vault.note_paths)}
+        spelling = sorted({*spelling, *more_spelling}, key=order.__getitem__)
+    parsed: dict[str, ParsedLinks] = {}
     id_key, day_key = vault.config.id_property, vault.config.day_property
     properties = {path: _properties(vault, path) for members, _ in joined for path in members}
     member_ids = {path: values.get(id_key) for path, values in properties.items()}
-    member_sets = [members for members, _ in joined]
-    tied = None if count_every_link else _tied_members(member_sets, suffixed, member_ids)
-    if count_every_link and by_id_only:
-        more_pass = _read_pass(vault, by_id_only, rules, with_ids=False)
-        inbound += more_pass.inbound
-        spelling = _in_vault_order(vault, {*spelling, *more_pass.spelling})
-    elif tied is not None and tied <= guessed:
-        # The first pass counted them (in the notes spelling a guessed member's name, as the tie pass would
-        # in those spelling a tied one's: no other note can link one); the others' counts are left out.
-        names = {fold(stem_of(path)) for members in member_sets for path in members}
-        inbound = _deciding_counts(first.deciding, tied, names)
-        if by_id_only:  # the notes spelling their names, in one more reading
-            by_id = _spells(_spelled_names(by_id_only, rules))
-            _, _, more_spelling = _inbound_links(vault, vault.note_paths, set(), names, by_id)
-            spelling = _in_vault_order(vault, {*spelling, *more_spelling})
-    elif tied is not None:
-        # One more pass at most: the notes spelling the names of members found only by id are found in
-        # the one that counts the deciding links (from every note, then, instead of from `spelling`).
-        more = _spells(_spelled_names(by_id_only, rules)) if by_id_only else None
-        inbound, parsed, more_spelling = _deciding_links(
-            vault, member_sets, vault.note_paths if more else spelling, suffixed, member_ids, more
+    if not count_every_link:
+        inbound, parsed = _deciding_links(
+            vault, [members for members, _ in joined], spelling, suffixed, member_ids
         )
-        if more_spelling:
-            spelling = _in_vault_order(vault, {*spelling, *more_spelling})
     families = []
     for members, why in joined:
         built = tuple(
@@ -169,34 +153,20 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     return FamilyScan(sorted(families, key=lambda family: family.keep), spelling, parsed)
 
 
-def _in_vault_order(vault: Vault, paths: set[str]) -> list[str]:
-    order = {path: number for number, path in enumerate(vault.note_paths)}
-    return sorted(paths, key=order.__getitem__)
-
-
-def _spelled_names(members: set[str], rules: list[re.Pattern[str]]) -> set[str]:
-    """The members' names and those names without their suffix: a note that links a member (or misses
-    it by a suffix) spells one of them."""
-    spelled = {stem_of(path) for path in members}
-    return spelled | {base for base in (suffix_base(stem, rules) for stem in list(spelled)) if base}
-
-
 def _deciding_links(
     vault: Vault,
     families: list[set[str]],
-    paths: list[str],
+    spelling: list[str],
     suffixed: Mapping[str, str],
     ids: Mapping[str, Any],
-    more: Callable[[bytes], bool] | None = None,
-) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
+) -> tuple[Counter[str], dict[str, ParsedLinks]]:
     """The links to the members of the families whose kept member they decide, counted in the notes of
-    `paths` that spell those members' names, and the links of those notes; with `more`, also the notes
-    of `paths` whose bytes it finds spelling a name."""
+    `spelling` that spell those members' names, and the links of those notes."""
     tied = _tied_members(families, suffixed, ids)
-    if not tied and more is None:
-        return Counter(), {}, []
+    if not tied:
+        return Counter(), {}
     names = {fold(stem_of(path)) for members in families for path in members}
-    return _inbound_links(vault, paths, tied, names, more)
+    return _inbound_links(vault, spelling, tied, names)
 
 
 def _tied_members(families: list[set[str]], suffixed: Mapping[str, str], ids: Mapping[str, Any]) -> set[str]:
@@ -275,57 +245,21 @@ def _written_id(value: str) -> str | None:
     return None
 
 
-def _maybe_tied(groups: list[list[str]], suffixed: Mapping[str, str]) -> set[str]:
-    """The members of the suffix families whose kept member their links may decide, told by names alone:
-    all but those with exactly one unsuffixed member, which ranks first whatever the ids say (`_kept`)."""
-    return {
-        path for members in groups if sum(path not in suffixed for path in members) != 1 for path in members
-    }
-
-
-def _deciding_counts(links: Counter[tuple[str, str]], tied: set[str], names: set[str]) -> Counter[str]:
-    """Per tied member, the links to it (from `_read_pass`'s `deciding`) that the tie pass counts: those
-    whose target's name (folded) is one of the family members' `names`."""
-    named = _naming(names)
-    inbound: Counter[str] = Counter()
-    for (member, target), count in links.items():
-        if member in tied and named(target):
-            inbound[member] += count
-    return inbound
-
-
-class _Read(NamedTuple):
-    ids: list[tuple[str, str]]  # (path, folded id)
-    inbound: Counter[str]  # links per member
-    spelling: list[str]  # the notes spelling a member's name or its name without the suffix
-    deciding: Counter[tuple[str, str]]  # (`deciding` member, link target as written) → links
-    parsed: dict[str, ParsedLinks]  # the links of the notes spelling a `deciding` member's name
-
-
 def _read_pass(
-    vault: Vault,
-    members: set[str],
-    rules: list[re.Pattern[str]],
-    *,
-    with_ids: bool,
-    count: bool = True,
-    deciding: set[str] | None = None,
-) -> _Read:
+    vault: Vault, members: set[str], rules: list[re.Pattern[str]], *, with_ids: bool, count: bool = True
+) -> tuple[list[tuple[str, str]], Counter[str], list[str]]:
     """One pass over every note: (path, folded id) pairs, links to `members` per member (unless `count` is
-    false: then the links that may resolve to a `deciding` member, in the notes spelling their names,
-    whose links are kept), the notes whose bytes spell a member's name or its name without the suffix."""
+    false), and the notes whose bytes spell a member's name or its name without the suffix."""
     names = _naming({fold(stem_of(path)) for path in members})
-    spelled = _spelled_names(members, rules)
+    spelled = {stem_of(path) for path in members}
+    spelled |= {base for base in (suffix_base(stem, rules) for stem in list(spelled)) if base}
     spells = _spells(spelled) if spelled else None
-    deciding = deciding or set()
-    deciding_spelled = _spells({stem_of(path) for path in deciding}) if deciding and not count else None
-    may_name = _naming({fold(stem_of(path)) for path in deciding}, written=True)
     key = vault.config.id_property
     key_bytes = key.encode()
     line_re = re.compile(rf"^{re.escape(key)}[ \t]*:[ \t]*(?P<value>[^\r\n]*)", re.MULTILINE)
 
-    def chunk(paths: list[str]) -> list[tuple[str, str, Any]]:
-        found: list[tuple[str, str, Any]] = []
+    def chunk(paths: list[str]) -> list[tuple[str, str, str]]:
+        found: list[tuple[str, str, str]] = []
         for path in paths:
             raw = vault.read_bytes(path)
             if with_ids and key_bytes in raw:
@@ -337,32 +271,19 @@ def _read_pass(
             found.append(("spells", path, ""))
             if count:
                 found += (("link", linked, "") for linked in _links_to(vault, path, raw, members, names))
-            elif deciding_spelled is not None and deciding_spelled(raw):
-                links = Note(path, raw, vault.config.link_property_set).links
-                found += (
-                    ("deciding", linked, target)
-                    for linked, target in _link_targets_to(vault, path, deciding, may_name, links)
-                )
-                found.append(("parsed", path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED))))
         return found
 
     ids: list[tuple[str, str]] = []
     inbound: Counter[str] = Counter()
-    deciding_links: Counter[tuple[str, str]] = Counter()
     spelling: list[str] = []
-    parsed: dict[str, ParsedLinks] = {}
     for kind, path, value in map_notes(chunk, vault.note_paths, on_progress=vault.on_progress):
         if kind == "id":
             ids.append((path, value))
         elif kind == "link":
             inbound[path] += 1
-        elif kind == "deciding":
-            deciding_links[path, value] += 1
-        elif kind == "parsed":
-            parsed[path] = value
         else:
             spelling.append(path)
-    return _Read(ids, inbound, spelling, deciding_links, parsed)
+    return ids, inbound, spelling
 
 
 def _spells(names: set[str]) -> Callable[[bytes], bool]:
@@ -389,61 +310,44 @@ def _links_to(
 ) -> Iterator[str]:
     """The member each link of the note resolves to, per link (`names`: whether a link target may name
     one, see `_naming`; `links`: the note's, when parsed already)."""
+    index = vault.index
     if links is None:
         links = Note(path, raw, vault.config.link_property_set).links
-    return (member for member, _ in _link_targets_to(vault, path, members, names, links))
-
-
-def _link_targets_to(
-    vault: Vault, path: str, members: set[str], names: Callable[[str], bool], links: list[Link]
-) -> Iterator[tuple[str, str]]:
-    """(the member, the target as written) of each link of the note at `path` that resolves to a member."""
-    index = vault.index
     for link in links:
         if link.opaque is not None or not link.target or not names(link.target):
             continue
         resolution = index.resolve(link.target, path)
         if resolution.status == RESOLVED and resolution.path in members and resolution.path != path:
-            yield resolution.path, link.target
+            yield resolution.path
 
 
-def _naming(names: set[str], *, written: bool = False) -> Callable[[str], bool]:
+def _naming(names: set[str]) -> Callable[[str], bool]:
     """Whether a link target's name (folded) is one of `names`, remembered per target: a vault's links
-    name the same few thousand targets again and again (~15 links per note). With `written`, a target
-    whose last part as written is one of them passes too: `[[Report.md]]` reaches the note `Report.md.md`
-    (so every link that can resolve to a note of one of those names passes)."""
+    name the same few thousand targets again and again (~15 links per note)."""
     answers: dict[str, bool] = {}
 
     def named(target: str) -> bool:
         known = answers.get(target)
         if known is None:
-            known = fold(stem_of(target)) in names
-            known = answers[target] = known or (written and fold(target.rpartition("/")[2].strip()) in names)
+            known = answers[target] = fold(stem_of(target)) in names
         return known
 
     return named
 
 
 def _inbound_links(
-    vault: Vault,
-    paths: list[str],
-    members: set[str],
-    names: set[str],
-    more: Callable[[bytes], bool] | None = None,
-) -> tuple[Counter[str], dict[str, ParsedLinks], list[str]]:
+    vault: Vault, paths: list[str], members: set[str], names: set[str]
+) -> tuple[Counter[str], dict[str, ParsedLinks]]:
     """Links to `members` in those of `paths` whose bytes spell a member's name, and the links of those
-    notes (`merge --all` plans most of them next: it reuses them instead of parsing them again); with
-    `more`, also the notes whose bytes it finds spelling a name (in the same reading)."""
-    spells = _spells({stem_of(path) for path in members}) if members else None
+    notes (`merge --all` plans most of them next: it reuses them instead of parsing them again)."""
+    spells = _spells({stem_of(path) for path in members})
     named = _naming(names)
 
-    def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks | None, list[str]]]:
-        found: list[tuple[str, ParsedLinks | None, list[str]]] = []
+    def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks, list[str]]]:
+        found = []
         for path in chunk_paths:
             raw = vault.read_bytes(path)
-            if more is not None and more(raw):
-                found.append((path, None, []))
-            if spells is not None and spells(raw):
+            if spells(raw):
                 links = Note(path, raw, vault.config.link_property_set).links
                 linked = list(_links_to(vault, path, raw, members, named, links))
                 found.append((path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED)), linked))
@@ -451,14 +355,10 @@ def _inbound_links(
 
     inbound: Counter[str] = Counter()
     parsed: dict[str, ParsedLinks] = {}
-    spelling: list[str] = []
     for path, links, linked in map_notes(chunk, paths, on_progress=vault.on_progress):
-        if links is None:
-            spelling.append(path)
-            continue
         inbound.update(linked)
         parsed[path] = links
-    return inbound, parsed, spelling
+    return inbound, parsed
 
 
 def _id_of(vault: Vault, path: str, raw: bytes, key: str, line_re: re.Pattern[str]) -> str | None:
