@@ -1,7 +1,7 @@
 """A note last changed well before a planner read it keeps its stamp in the plan (`changes.settled_stamp`);
 while the open file still has that stamp, the batch writes it without reading and comparing its bytes
 (`files.rewrite_in_place(unchanged_if=...)`). Any other stamp, or a note changed just before it was read,
-is compared byte for byte as before."""
+is compared byte for byte as before. (sync-related's batches on settled notes: `test_related_workers`.)"""
 
 from __future__ import annotations
 
@@ -11,22 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, snapshot
-from tests.helpers import assert_clean, commits
-from tests.test_related_workers import (
-    EXPECTED,
-    NOTES,
-    _planned_in_workers,
-    _same_size,
-    _typed,
-    git_vault_of,
-)
-from vaulttools import changes
-from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import SETTLED_NS, settled_stamp
-from vaulttools.errors import EditConflict
 from vaulttools.files import rewrite_in_place, stamp_of_status
-from vaulttools.vault import Vault
 
 
 def _never(_: bytes) -> bool:
@@ -104,37 +90,3 @@ def test_a_file_with_another_stamp_is_compared_and_refused(
     assert note.read_bytes() == changed
     assert rewrite_in_place(note, b"new\n", expected=changed, unchanged_if=stamp)  # compared: the same
     assert note.read_bytes() == b"new\n"
-
-
-def _settled_now(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every note written before the plan reads it counts as settled (no 2 s wait in a test)."""
-    monkeypatch.setattr(changes, "SETTLED_NS", 0)
-
-
-def test_settled_notes_are_written_byte_for_byte_without_a_second_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
-    _settled_now(monkeypatch)
-    plan = _planned_in_workers(vault_dir, monkeypatch, settled=True)
-    run_batch(Vault(vault_dir), plan, BatchOptions())
-    assert snapshot(vault_dir) == EXPECTED
-    assert_clean(vault_dir)
-
-
-@pytest.mark.parametrize("meanwhile", [_typed, _same_size, Path.unlink])
-@pytest.mark.parametrize("victim", ["a/crlf.md", "a/big.md"])
-def test_a_settled_note_changed_after_the_plan_refuses_the_batch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[Path], None], victim: str
-) -> None:
-    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
-    _settled_now(monkeypatch)
-    plan = _planned_in_workers(vault_dir, monkeypatch, settled=True)
-    meanwhile(vault_dir / victim)
-    git(vault_dir, "add", "-A")
-    git(vault_dir, "commit", "-q", "-m", "another program")  # committed: only the note's file can tell
-    before = snapshot(vault_dir)
-    with pytest.raises(EditConflict, match=f"{victim} was changed by another program since vaulttools"):
-        run_batch(Vault(vault_dir), plan, BatchOptions())
-    assert snapshot(vault_dir) == before
-    assert commits(vault_dir) == 2

@@ -182,11 +182,7 @@ def rewrite_in_place(
         status = os.fstat(handle)
         if refuse_read_only and not status_writable(status.st_mode, status.st_uid, path):
             raise PermissionError(errno.EACCES, "the file was made read-only", str(path))
-        if (
-            expected is not None
-            and (unchanged_if is None or stamp_of_status(status) != unchanged_if)
-            and not _holds(read_all(handle, status.st_size), expected)
-        ):
+        if expected is not None and not _still_holds(handle, status, expected, unchanged_if):
             return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
             atomic_write(Path(path), data)
@@ -203,6 +199,18 @@ def rewrite_in_place(
         return True
     finally:
         os.close(handle)
+
+
+def _still_holds(
+    handle: int,
+    status: os.stat_result,
+    expected: bytes | Callable[[bytes], bool],
+    stamp: tuple[int, ...] | None,
+) -> bool:
+    """The open file holds the `expected` bytes: its stamp says so, or its bytes (read and compared)."""
+    if stamp is not None and stamp_of_status(status) == stamp:
+        return True
+    return _holds(read_all(handle, status.st_size), expected)
 
 
 def stamp_of_status(status: os.stat_result) -> tuple[int, ...]:

@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -695,15 +696,7 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
         read_since = time.time_ns()  # before any of the chunk's notes is read (`settled_stamp`)
         planned = _plan_notes(vault, scan, config, paths, links)
         if spool.shared:  # in a forked worker: the batch's hashing done here too, on every core
-            # A long note's old bytes stay in the note (the journal reads them there), only the new ones
-            # are spooled: on 30 KB notes, half the spool's writes and reads. The status the note was read
-            # with goes along: the batch checks its mode from it instead of an `lstat` per note.
-            # A chunk's bytes go into the shared spool in one append (one lock, not two per note).
-            root = vault.root
-            changes = spool_all(
-                [change.old_left_on_disk(root, status, read_since) for _, change, status in planned], spool
-            )
-            return [(action, change) for (action, _, _), change in zip(planned, changes, strict=True)]
+            return _spooled_by_worker(vault.root, planned, spool, read_since)
         return [(action, change) for action, change, _ in planned]
 
     changes: list[FileChange] = []
@@ -736,6 +729,21 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
         skipped_no_group=scan.ungrouped,
     )
     return BatchPlan("sync-related", f"related sections ({summary})", changes, counts, report)
+
+
+def _spooled_by_worker(
+    root: Path, planned: list[tuple[str, FileChange, os.stat_result]], spool: Spool, read_since: int
+) -> list[tuple[str, FileChange]]:
+    """A forked worker's planned changes, fingerprinted and spooled. A long note's old bytes stay in the
+    note (the journal reads them there), only the new ones are spooled: on 30 KB notes, half the spool's
+    writes and reads. The status the note was read with goes along: the batch checks its mode from it
+    instead of an `lstat` per note, and its stamp, when settled (`read_since`: a moment before the notes
+    were read), instead of reading it again. A chunk's bytes go into the spool in one append (one lock, not
+    two per note)."""
+    changes = spool_all(
+        [change.old_left_on_disk(root, status, read_since) for _, change, status in planned], spool
+    )
+    return [(action, change) for (action, _, _), change in zip(planned, changes, strict=True)]
 
 
 def _plan_notes(
