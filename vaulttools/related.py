@@ -43,7 +43,7 @@ from vaulttools.files import read_with_status
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
-from vaulttools.parallel import forks_for, iter_chunks, release_freed_memory
+from vaulttools.parallel import forks_for, in_fork, iter_chunks, release_freed_memory
 from vaulttools.planning import note_change
 from vaulttools.related_index import (
     RelatedIndex,
@@ -579,7 +579,8 @@ def _built_index(
     facts read before it, and the rows and intermediate arrays after, so planning's forked workers start
     with only what is kept."""
     release_freed_memory()
-    index = RelatedIndex(rows, common_share, numbers, link_places)
+    aside = in_fork if forks_for(len(rows)) else None
+    index = RelatedIndex(rows, common_share, numbers, link_places, aside)
     rows.clear()
     release_freed_memory()
     return index
