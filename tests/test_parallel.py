@@ -82,3 +82,26 @@ def test_chunks_cover_every_path_once_in_order_ending_small(count: int, size: in
     assert all(0 < len(chunk) <= size for chunk in chunks)
     if count >= 4 * jobs * size and size >= 4 * parallel.MIN_CHUNK:
         assert len(chunks[-1]) <= size // 4  # the last chunks are small, so the workers finish together
+
+
+def _fails() -> int:
+    raise ValueError("from the forked copy")
+
+
+def test_in_fork_gives_the_value_or_the_exception_of_its_work() -> None:
+    from vaulttools.parallel import in_fork
+
+    table = {"inherited": list(range(1000))}  # forked: the copy sees this process's objects
+    assert in_fork(lambda: sum(table["inherited"]))() == 499500
+    assert in_fork(lambda: b"x" * 300_000)() == b"x" * 300_000  # more than a pipe holds at once
+    with pytest.raises(ValueError, match="from the forked copy"):
+        in_fork(_fails)()
+
+
+def test_in_fork_says_so_when_its_copy_ends_without_a_value() -> None:
+    import os
+
+    from vaulttools.parallel import in_fork
+
+    with pytest.raises(RuntimeError, match="ended without a result"):
+        in_fork(lambda: os._exit(3))()

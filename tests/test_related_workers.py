@@ -206,7 +206,7 @@ def test_a_note_without_a_section_is_looked_through_again_once_saved(
     assert plan.report.updated.count("a/accents.md") == 1
 
 
-def test_notes_settled_before_the_mark_are_written_on_their_stamp(
+def test_settled_notes_are_written_byte_for_byte_without_a_second_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     vault_dir = git_vault_of(NOTES, tmp_path / "vault")
@@ -214,3 +214,20 @@ def test_notes_settled_before_the_mark_are_written_on_their_stamp(
     run_batch(Vault(vault_dir), plan, BatchOptions())
     assert snapshot(vault_dir) == EXPECTED
     assert_clean(vault_dir)
+
+
+@pytest.mark.parametrize("meanwhile", [_typed, _same_size, Path.unlink])
+@pytest.mark.parametrize("victim", ["a/crlf.md", "a/big.md"])
+def test_a_settled_note_changed_after_the_plan_refuses_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, meanwhile: Callable[[Path], None], victim: str
+) -> None:
+    vault_dir = git_vault_of(NOTES, tmp_path / "vault")
+    plan = _planned_in_workers(vault_dir, monkeypatch, settled=True)
+    meanwhile(vault_dir / victim)
+    git(vault_dir, "add", "-A")
+    git(vault_dir, "commit", "-q", "-m", "another program")  # committed: only the note's file can tell
+    before = snapshot(vault_dir)
+    with pytest.raises(EditConflict, match=f"{victim} was changed by another program since vaulttools"):
+        run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert snapshot(vault_dir) == before
+    assert commits(vault_dir) == 2

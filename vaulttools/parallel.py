@@ -11,7 +11,7 @@ import collections
 import itertools
 import os
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 # Forking two workers pays for itself only past this many notes.
 PARALLEL_THRESHOLD = 3000
@@ -135,6 +135,44 @@ def in_thread(work: Callable[[], T], name: str = "vaulttools-background") -> Cal
         if not succeeded:
             raise value
         return value
+
+    return result
+
+
+def in_fork(work: Callable[[], T]) -> Callable[[], T]:
+    """Start `work` in a forked copy of this process (it inherits every object, as `map_notes`' workers
+    do); the returned function waits for it and gives its value, pickled back, or raises its exception.
+    For a piece of work this process would otherwise do alone before it can go on. Where there is no
+    fork, `work` runs in this process when its value is asked for."""
+    if not hasattr(os, "fork"):
+        return work
+    import pickle
+
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the forked copy: measured by the parent's tests of its value
+        try:
+            os.close(reader)
+            try:
+                outcome = pickle.dumps((True, work()), pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:  # handed to the parent, raised there
+                outcome = pickle.dumps((False, exc), pickle.HIGHEST_PROTOCOL)
+            with open(writer, "wb") as sink:
+                sink.write(outcome)
+        finally:
+            os._exit(0)  # never back into the caller's code, its `finally` blocks or `atexit`
+    os.close(writer)
+
+    def result() -> T:
+        with open(reader, "rb") as source:
+            data = source.read()
+        os.waitpid(child, 0)
+        if not data:
+            raise RuntimeError("a forked worker ended without a result (killed, or out of memory)")
+        succeeded, value = pickle.loads(data)
+        if not succeeded:
+            raise value
+        return cast(T, value)
 
     return result
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import collections
 import itertools
 import math
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, cast
 
 import numpy as np
 from scipy import sparse
@@ -65,9 +65,11 @@ class RelatedIndex:
         common_share: float = COMMON_FRACTION,
         numbers: WordNumbers | None = None,
         link_places: LinkPlaces | None = None,
+        aside: Callable[[Callable[[], sparse.csr_matrix]], Callable[[], sparse.csr_matrix]] | None = None,
     ) -> None:
         """`numbers`: the rows' words are `numbers.numbered` (else text, as `body_words` gives them);
-        `link_places`: the rows' targets are their packed places in it (else paths)."""
+        `link_places`: the rows' targets are their packed places in it (else paths); `aside`: starts a
+        piece of the build elsewhere (`parallel.in_fork`) and gives the function that waits for its value."""
         rows.sort(key=lambda row: row.path)
         self.paths: list[str] = [row.path for row in rows]
         self.stems: list[str] = [stem_of(path) for path in self.paths]
@@ -77,10 +79,15 @@ class RelatedIndex:
         self.name_rank = np.zeros(len(rows), dtype=np.int64)
         self.name_rank[by_name] = np.arange(len(rows))
         self.cutoff = common_cutoff(len(rows), common_share)
+        words = _WordTable.of(rows, numbers)
+        # The mentions are found aside (a big vault's: in a forked copy of this process) while the rest is
+        # built: on 20,000 notes, ~0.3 s that the idle second core takes off the index's serial build.
+        mentions = aside(lambda: self._mentions(words)) if aside is not None else None
         self._number_groups(rows)
         self._number_tags(rows)
         self._number_links(rows, link_places)
-        self._number_words(rows, numbers)
+        self._number_words(words, len(rows))
+        self.mentions = mentions() if mentions is not None else self._mentions(words)
 
     @property
     def total(self) -> int:
@@ -172,9 +179,62 @@ class RelatedIndex:
         self.neighbour_worth = np.array([worth[int(d)] for d in degrees], dtype=np.float64)
         self.shared_through = _scaled_rows(_sorted(around[:, :notes].tocsr()), self.neighbour_worth)
 
-    def _number_words(self, rows: list[IndexRow], numbers: WordNumbers | None) -> None:
+    def _number_words(self, table: _WordTable, total: int) -> None:
         """Each note's `TEXT_TERMS` most telling words (weight / the note's vector length) in `words`, and
         each word's champion notes in `champions`: the two factors of the cosine product."""
+        ids, counts, starts, df, vocabulary_names = (
+            table.ids,
+            table.counts,
+            table.starts,
+            table.df,
+            table.names,
+        )
+        notes, top_words, weights = _top_terms(ids, counts, starts, df, total)
+        # Words numbered in the order they are first met (note by note, best first): stable across runs.
+        unique, first = np.unique(top_words, return_index=True)
+        met = unique[np.argsort(first, kind="stable")]
+        renumber = np.zeros(len(vocabulary_names), dtype=np.int32)
+        renumber[met] = np.arange(len(met), dtype=np.int32)
+        self.word_name: list[str] = [vocabulary_names[word] for word in met.tolist()]
+        self.words = _sorted(
+            sparse.csr_matrix((weights, (notes, renumber[top_words])), shape=(total, len(met))).tocsr()
+        )
+        self.champions = _champions(self.words)
+
+    def _mentions(self, table: _WordTable) -> sparse.csr_matrix:
+        """Which notes each note names in its text: B's name words all among A's words, found from B's
+        rarest name word. A name whose words are all on more than `ceiling` notes names nothing: too
+        common to point at one note, and what would make this walk quadratic."""
+        vocabulary, ids, starts, df = table.vocabulary, table.ids, table.starts, table.df
+        ceiling = max(MENTION_MIN_CUTOFF, self.cutoff)
+        named: list[int] = []
+        rarest: list[int] = []
+        other_words: list[list[int]] = []
+        for note, stem in enumerate(self.stems):
+            words = {word for word in name_words(stem) if word in vocabulary}
+            if words:
+                rare = min(words, key=lambda w: (df[vocabulary[w]], w))
+                if df[vocabulary[rare]] <= ceiling:
+                    named.append(note)
+                    rarest.append(vocabulary[rare])
+                    other_words.append([vocabulary[w] for w in words if w != rare])
+        return _mentions_of(len(self.stems), named, rarest, other_words, ids, starts, len(table.names))
+
+
+class _WordTable(NamedTuple):
+    """Every note's words as one array of word numbers (`ids`, note by note from `starts`) with their
+    counts, each word's document frequency (`df`), and the words by number (`names`)."""
+
+    ids: np.ndarray
+    counts: np.ndarray
+    starts: np.ndarray
+    df: np.ndarray
+    vocabulary: dict[str, int]
+    names: list[str]
+
+    @classmethod
+    def of(cls, rows: list[IndexRow], numbers: WordNumbers | None) -> _WordTable:
+        """`numbers`: the rows' words are `numbers.numbered` (else text, as `body_words` gives them)."""
         starts = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(row.words[1]) for row in rows], out=starts[1:])
         if numbers is None:
@@ -188,44 +248,7 @@ class RelatedIndex:
         vocabulary = numbers.number
         counts = np.frombuffer(b"".join(row.words[1] for row in rows), dtype=np.uint8)
         df = np.bincount(ids, minlength=len(vocabulary))
-        vocabulary_names = list(vocabulary)
-        self._number_mentions(vocabulary, vocabulary_names, ids, starts, df)
-        notes, top_words, weights = _top_terms(ids, counts, starts, df, len(rows))
-        # Words numbered in the order they are first met (note by note, best first): stable across runs.
-        unique, first = np.unique(top_words, return_index=True)
-        met = unique[np.argsort(first, kind="stable")]
-        renumber = np.zeros(len(vocabulary_names), dtype=np.int32)
-        renumber[met] = np.arange(len(met), dtype=np.int32)
-        self.word_name: list[str] = [vocabulary_names[word] for word in met.tolist()]
-        self.words = _sorted(
-            sparse.csr_matrix((weights, (notes, renumber[top_words])), shape=(len(rows), len(met))).tocsr()
-        )
-        self.champions = _champions(self.words)
-
-    def _number_mentions(
-        self,
-        vocabulary: dict[str, int],
-        names: list[str],
-        ids: np.ndarray,
-        starts: np.ndarray,
-        df: np.ndarray,
-    ) -> None:
-        """Which notes each note names in its text: B's name words all among A's words, found from B's
-        rarest name word. A name whose words are all on more than `ceiling` notes names nothing: too
-        common to point at one note, and what would make this walk quadratic."""
-        ceiling = max(MENTION_MIN_CUTOFF, self.cutoff)
-        named: list[int] = []
-        rarest: list[int] = []
-        other_words: list[list[int]] = []
-        for note, stem in enumerate(self.stems):
-            words = {word for word in name_words(stem) if word in vocabulary}
-            if words:
-                rare = min(words, key=lambda w: (df[vocabulary[w]], w))
-                if df[vocabulary[rare]] <= ceiling:
-                    named.append(note)
-                    rarest.append(vocabulary[rare])
-                    other_words.append([vocabulary[w] for w in words if w != rare])
-        self.mentions = _mentions_of(len(self.stems), named, rarest, other_words, ids, starts, len(names))
+        return cls(ids, counts, starts, df, vocabulary, list(vocabulary))
 
 
 # --- building the matrices -----------------------------------------------------------------------------
