@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import zlib
 from pathlib import Path
 
 import pytest
@@ -329,13 +328,13 @@ def test_a_folder_git_stores_under_another_id_stops_the_commit(
     commit, and the files are as they were."""
     import vaulttools.git as git_module
 
-    real_pack = git_module._pack
+    real_pack_of = git_module._pack_of
 
-    def other_bytes(entries: list[bytes], hash_name: str) -> bytes:
-        empty_tree = git_module._pack_entry_header(2, 0) + zlib.compress(b"")
-        return real_pack([empty_tree, *entries[1:]], hash_name)  # the deepest folder's bytes emptied
+    def other_bytes(trees: list[tuple[bytes, str]], hash_name: str) -> bytes:
+        (_, first_oid), *rest = trees
+        return real_pack_of([(b"", first_oid), *rest], hash_name)  # the deepest folder's bytes emptied
 
-    monkeypatch.setattr(git_module, "_pack", other_bytes)
+    monkeypatch.setattr(git_module, "_pack_of", other_bytes)
     root = _repository(tmp_path / "v")
     head = git(root, "rev-parse", "HEAD")
     with pytest.raises(BatchAborted, match="another id"):

@@ -83,7 +83,7 @@ def _write_and_commit(
     journaling = _check_and_journal(vault.root, plan, repo, touched)
     with _put_back_on_failure(vault.root, repo, touched, journaling) as progress:
         if options.commit and repo is not None:
-            progress.stager = repo.stager(no_verify=options.no_verify, writes=_written_paths(plan))
+            progress.stager = repo.stager(no_verify=options.no_verify)
         _write_changes(vault, plan, progress, after_write, journaling)
         journaling.stop()  # every original was on disk before the last write: the copy is done
         sha = None
@@ -440,11 +440,6 @@ def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:
         f"git's line-ending settings (core.autocrlf or .gitattributes) convert the CRLF files of this batch "
         f"({shown}); vaulttools wrote them with CRLF as they were, so git may show them as modified"
     ]
-
-
-def _written_paths(plan: BatchPlan) -> list[str]:
-    """The paths the batch gives new bytes (a deletion's path is vacated, not written)."""
-    return [change.final_path for change in plan.changes if not change.deletes]
 
 
 def _is_move(change: FileChange) -> bool:

@@ -8,15 +8,12 @@ import contextlib
 import functools
 import hashlib
 import importlib
-import mmap
 import os
-import queue
 import re
 import stat
 import struct
 import subprocess
 import tempfile
-import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -309,16 +306,6 @@ class Repository:
             if not line.lstrip().startswith("#")
         )
 
-    def verify_objects(self, kind: str, sizes: dict[str, int]) -> None:
-        """That git holds each object id vaulttools computed (→ its size), as an object of this kind."""
-        wanted = list(sizes)
-        found = self.run("cat-file", "--batch-check", stdin="\n".join(wanted).encode() + b"\n")
-        if found.split("\n")[: len(wanted)] != [f"{oid} {kind} {sizes[oid]}" for oid in wanted]:
-            what = "a folder" if kind == "tree" else f"a {kind}"
-            raise GitError(
-                f"git stored {what} under another id than vaulttools computed; nothing was committed"
-            )
-
     def trusts_executable_bit(self) -> bool:
         """git's `core.fileMode` (true unless set otherwise): whether a file's executable bit is recorded."""
         if self._file_mode is None:
@@ -473,37 +460,13 @@ class Repository:
                 stdin=b"\0".join(p.encode() for p in paths),
             )
 
-    def stager(self, *, no_verify: bool = False, writes: Sequence[str] = ()) -> Stager:
+    def stager(self, *, no_verify: bool = False) -> Stager:
         """What records a batch's files for its commit while the batch writes them: a `BlobWriter` when the
-        commit can be made directly (see `commits_directly`), else an `IndexStager`. `writes`: the vault
-        paths the batch will write (a big batch whose files git stores as they are is packed)."""
+        commit can be made directly (see `commits_directly`), else an `IndexStager`."""
         self._wait_for_index_lock()
         if self.commits_directly(no_verify=no_verify):
-            repo_paths = [self.to_repo_path(path) for path in writes]
-            packs = len(repo_paths) >= PACK_FROM and self.stores_files_as_they_are(repo_paths)
-            return BlobWriter(self, packed=packs)
+            return BlobWriter(self)
         return IndexStager(self)
-
-    def stores_files_as_they_are(self, repo_paths: Sequence[str]) -> bool:
-        """Whether git would store each of these files' bytes unchanged: no `core.autocrlf`, and no
-        attribute that converts on the way in (`text`, `eol`, `crlf`, `filter`, `ident`,
-        `working-tree-encoding`, set in any `.gitattributes`, `info/attributes` or `core.attributesFile`)."""
-        if self._config_value("core.autocrlf").lower() not in ("", "false", "no", "off", "0"):
-            return False
-        if any(path.rpartition("/")[2] == ".gitattributes" for path in repo_paths):
-            return False  # the batch changes what the attributes are
-        output = self.run(
-            "check-attr",
-            "-z",
-            "--stdin",
-            *_CONVERTING_ATTRIBUTES,
-            stdin=b"\0".join(os.fsencode(path) for path in repo_paths) + b"\0",
-            binary=True,
-        )
-        values = output.split(b"\0")[2::3]  # path, attribute, value, path, ...
-        return len(values) == len(repo_paths) * len(_CONVERTING_ATTRIBUTES) and all(
-            value in (b"unspecified", b"unset") for value in values
-        )
 
     def commits_directly(self, *, no_verify: bool = False) -> bool:
         """Whether `git commit` would do nothing beyond writing the commit: there is a HEAD to build on, no
@@ -644,16 +607,14 @@ class BlobWriter:
     process per core shares the paths, taking turns.
     """
 
-    def __init__(self, repo: Repository, *, packed: bool = False) -> None:
+    def __init__(self, repo: Repository) -> None:
         self._repo = repo
         self._vacated: set[str] = set()
         self._processes: list[_BackgroundGit] = []
         self._written: list[str] = []  # repository paths, in the order the batch wrote them
         self._turns: list[int] = []  # the process each was given to
         self._unsent: list[list[bytes]] = []  # per process: lines not yet sent (see `SEND_EVERY`)
-        self._packer = _BlobPacker(repo) if packed else None
-        if self._packer is None:
-            self._start_process()
+        self._start_process()
 
     def _start_process(self) -> None:
         self._processes.append(self._repo.start("hash-object", "-w", "--stdin-paths"))
@@ -663,9 +624,6 @@ class BlobWriter:
         """Files the batch has written with their final bytes, and paths it removed."""
         to_repo = self._repo.to_repo_path
         self._vacated.update(to_repo(path) for path in vacated)
-        if self._packer is not None:
-            self._packer.add([to_repo(path) for path in written])
-            return
         for path in written:
             if len(self._written) == SECOND_PROCESS_FROM:
                 while len(self._processes) < (os.cpu_count() or 1):
@@ -685,10 +643,6 @@ class BlobWriter:
 
     def finish(self) -> dict[str, str | None]:
         """Repository path → blob id of every file given, None for each path removed and not written again."""
-        if self._packer is not None:
-            blobs: dict[str, str | None] = dict.fromkeys(self._vacated)
-            blobs.update(self._packer.finish())
-            return blobs
         for turn in range(len(self._processes)):
             self._send(turn)
         outputs: list[list[bytes]] = []
@@ -706,7 +660,7 @@ class BlobWriter:
                 f"git hash-object gave {sum(map(len, outputs))} ids for {len(self._written)} files"
             )
         each = [iter(oids) for oids in outputs]
-        blobs = dict.fromkeys(self._vacated)
+        blobs: dict[str, str | None] = dict.fromkeys(self._vacated)
         blobs.update(
             (path, next(each[turn]).decode("ascii"))
             for path, turn in zip(self._written, self._turns, strict=True)
@@ -714,184 +668,8 @@ class BlobWriter:
         return blobs
 
     def abort(self) -> None:
-        if self._packer is not None:
-            self._packer.abort()
         for process in self._processes:
             process.abort()
-
-
-class _BlobPacker:
-    """Stores a big batch's files in git as one pack: a thread reads each file the batch has written,
-    names it by git's hash and deflates it while the batch writes the next ones; `finish` hands the pack
-    to `git index-pack`, which checks it and files it under `objects/pack`, as `git fetch` keeps what it
-    receives. Why: `git hash-object -w` makes a file of each object (~0.3 ms each here, 3-5 s of system
-    time for 12,000 notes under load); a pack is two files. Only where git stores files as they are
-    (`Repository.stores_files_as_they_are`): any conversion is git's to make, through `hash-object`."""
-
-    def __init__(self, repo: Repository) -> None:
-        self._repo = repo
-        head = repo.head()
-        self._hash_name = "sha1" if head is None or len(head) == 40 else "sha256"
-        self._queue: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()
-        self._blobs: dict[str, str] = {}  # repository path → blob id
-        self._entries: list[bytes] = []  # each object's pack entry (header and deflated bytes)
-        self._sizes: dict[str, int] = {}  # blob id → size, once per object
-        self._failure: Exception | None = None
-        self._hash_size = 20 if self._hash_name == "sha1" else 32
-        self._pack_indexes: list[_PackIndex] | None = None  # git's packs, read once needed
-        self._in_old_packs = False  # an object written was found only in git's packs
-        git_path = os.fsdecode(run_git(repo.root, ("rev-parse", "--git-path", "objects"))).strip()
-        self._objects = str(repo.root / git_path)
-        self._thread = threading.Thread(target=self._work, name="vaulttools-blob-packer", daemon=True)
-        self._thread.start()
-
-    def add(self, repo_paths: list[str]) -> None:
-        self._queue.put(repo_paths)
-
-    def _work(self) -> None:
-        try:
-            while (paths := self._next_paths()) is not None:
-                self._pack_new(self._read_and_name(paths))
-        except Exception as exc:  # reported by `finish`; the batch is then rolled back
-            self._failure = self._failure or exc
-            while self._queue.get() is not None:
-                pass  # let `_stop` end the thread
-
-    def _next_paths(self) -> list[str] | None:
-        """The paths given since the last call (at least one; None once the batch is done)."""
-        paths = self._queue.get()
-        if paths is None:
-            return None
-        paths = list(paths)
-        while len(paths) < _PACK_CHUNK and not self._queue.empty():
-            more = self._queue.get()
-            if more is None:
-                self._queue.put(None)  # seen again by the next call
-                break
-            paths += more
-        return paths
-
-    def _read_and_name(self, paths: list[str]) -> list[tuple[str, bytes]]:
-        """(blob id, bytes) of each file whose object git lacks as a file (a loose object is freshened)."""
-        root = self._repo.root
-        unknown = []
-        for path in paths:
-            with open(os.path.join(root, path), "rb") as handle:
-                data = handle.read()
-            oid = _blob_id(data, self._hash_name)
-            self._blobs[path] = oid
-            if oid not in self._sizes and not self._freshened(oid):
-                unknown.append((oid, data))
-        return unknown
-
-    def _pack_new(self, unknown: list[tuple[str, bytes]]) -> None:
-        """Deflate into the pack each object git holds in none of its packs either."""
-        if self._pack_indexes is None:
-            self._pack_indexes = _pack_indexes(os.path.join(self._objects, "pack"), self._hash_size)
-        for oid, data in unknown:
-            if oid in self._sizes:
-                continue  # a pack holds each object once
-            raw = bytes.fromhex(oid)
-            if any(raw in index for index in self._pack_indexes):
-                self._in_old_packs = True
-                continue
-            self._sizes[oid] = len(data)
-            self._entries.append(_pack_entry_header(_PACK_BLOB, len(data)) + zlib.compress(data, 1))
-
-    def _freshened(self, oid: str) -> bool:
-        """Whether git holds this object as a loose file: then its time is set to now, as `git hash-object`
-        does, so that a `git gc` before the commit does not prune it as an old unreferenced object."""
-        try:
-            os.utime(f"{self._objects}/{oid[:2]}/{oid[2:]}")
-        except OSError:
-            return False  # not there (or not ours to touch): asked of git
-        return True
-
-    def finish(self) -> dict[str, str]:
-        self._stop()
-        if self._failure is not None:
-            raise GitError(
-                f"could not store the batch's files in git ({self._failure}); nothing was committed"
-            )
-        if self._in_old_packs:
-            self._freshen_packs()
-        if self._entries:
-            self._repo.run("index-pack", "--stdin", stdin=_pack(self._entries, self._hash_name), binary=True)
-            self._repo.verify_objects("blob", self._sizes)
-        return self._blobs
-
-    def _freshen_packs(self) -> None:
-        """Objects git holds only in packs were not packed again: each pack's time is set to now, as `git
-        hash-object` freshens the pack it finds an object in (a `git gc` keeps recent packs' objects)."""
-        folder = os.path.join(self._objects, "pack")
-        for name in os.listdir(folder):
-            if name.endswith(".pack"):
-                with contextlib.suppress(OSError):
-                    os.utime(os.path.join(folder, name))
-
-    def abort(self) -> None:
-        self._stop()
-
-    def _stop(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-
-
-class _PackIndex:
-    """The object ids of one pack, from its `.idx` file (version 2: a fan-out table of 256 counts, then
-    the ids sorted), looked up by halving: no list of a big repository's million ids is built."""
-
-    def __init__(self, data: mmap.mmap, hash_size: int) -> None:
-        self._data = data
-        self._size = hash_size
-        self._fanout = struct.unpack(">256I", data[8 : 8 + 1024])
-
-    def __contains__(self, raw: bytes) -> bool:
-        first = raw[0]
-        low = self._fanout[first - 1] if first else 0
-        high = self._fanout[first]
-        data, size, base = self._data, self._size, 8 + 1024
-        while low < high:
-            middle = (low + high) // 2
-            at = base + middle * size
-            found = data[at : at + size]
-            if found == raw:
-                return True
-            if found < raw:
-                low = middle + 1
-            else:
-                high = middle
-        return False
-
-
-def _pack_indexes(folder: str, hash_size: int) -> list[_PackIndex]:
-    """Every readable version-2 `.idx` of the folder (an object in another kind of index is packed again:
-    always safe)."""
-    indexes = []
-    with contextlib.suppress(OSError):
-        for name in sorted(os.listdir(folder)):
-            if not name.endswith(".idx"):
-                continue
-            with contextlib.suppress(OSError, ValueError), open(os.path.join(folder, name), "rb") as handle:
-                data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # read only where looked up
-                if data[:8] == b"\xfftOc\x00\x00\x00\x02" and len(data) >= 8 + 1024:
-                    indexes.append(_PackIndex(data, hash_size))
-    return indexes
-
-
-def _blob_id(data: bytes, hash_name: str) -> str:
-    digest = hashlib.new(hash_name, b"blob %d\0" % len(data))
-    digest.update(data)
-    return digest.hexdigest()
-
-
-# Batches writing this many files or more store them as a pack (`_BlobPacker`): the number past which
-# `git fetch` keeps a pack instead of unpacking it (`transfer.unpackLimit`).
-PACK_FROM = 100
-# Paths the packing thread takes at once from the batch.
-_PACK_CHUNK = 256
-# The attributes that make git convert a file's bytes on the way into the object store.
-_CONVERTING_ATTRIBUTES = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
 
 
 # Paths `BlobWriter` hands each git process at once: one pipe write per path cost ~10 µs of the batch's
@@ -1063,21 +841,26 @@ class TreeBuilder:
         each on a deep vault's 800 folders); then git must find every id computed here."""
         if not trees:
             return
-        entries = [
-            _pack_entry_header(_PACK_TREE, len(content)) + zlib.compress(content, 1) for content, _ in trees
-        ]
-        self._repo.run("unpack-objects", "-q", stdin=_pack(entries, self._hash_name), binary=True)
-        self._repo.verify_objects("tree", {oid: len(content) for content, oid in trees})
+        self._repo.run("unpack-objects", "-q", stdin=_pack_of(trees, self._hash_name), binary=True)
+        wanted = [oid for _, oid in trees]
+        found = self._repo.run("cat-file", "--batch-check", stdin="\n".join(wanted).encode() + b"\n")
+        if found.split("\n")[: len(wanted)] != [f"{oid} tree {len(content)}" for content, oid in trees]:
+            raise GitError(
+                "git stored a folder under another id than vaulttools computed; nothing was committed"
+            )
 
 
 _PACK_TREE = 2  # a pack entry's object type for a tree
-_PACK_BLOB = 3
 
 
-def _pack(entries: Sequence[bytes], hash_name: str) -> bytes:
-    """A version-2 pack of these entries (each object's type-and-size header and zlib data, undeltified):
-    `PACK`, the version, the count, the entries, and the hash of all that (git's pack format)."""
-    body = b"".join([b"PACK" + struct.pack(">II", 2, len(entries)), *entries])
+def _pack_of(trees: Sequence[tuple[bytes, str]], hash_name: str) -> bytes:
+    """A version-2 pack of these trees, undeltified: `PACK`, the version, the count, then each object's
+    type-and-size header and zlib data, and the hash of all that (git's pack format)."""
+    parts = [b"PACK" + struct.pack(">II", 2, len(trees))]
+    for content, _ in trees:
+        parts.append(_pack_entry_header(_PACK_TREE, len(content)))
+        parts.append(zlib.compress(content, 1))  # git re-compresses each object it unpacks
+    body = b"".join(parts)
     return body + hashlib.new(hash_name, body).digest()
 
 
