@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import FIXTURES, make_git_vault, snapshot
 from tests.helpers import run_vaulttools
 from vaulttools.batch import CRASH_AFTER_ENV, CRASH_MODE_ENV
-from vaulttools.duplicates import find_families
+from vaulttools.duplicates import FamilyScan, find_families, scan_families
 from vaulttools.resolve import strip_md
 from vaulttools.vault import Vault
 
@@ -100,6 +100,14 @@ def test_a_numbered_series_is_a_family_only_with_evidence(
     assert found == families
 
 
+def _full_and_counted_scans(root: Path, notes: dict[str, str]) -> tuple[FamilyScan, FamilyScan]:
+    """The family scan of these notes counting every link, and as `merge --all` counts (deciding links)."""
+    for name, text in notes.items():
+        (root / f"{name}.md").parent.mkdir(exist_ok=True)
+        (root / f"{name}.md").write_text(text, encoding="utf-8")
+    return scan_families(Vault(root)), scan_families(Vault(root), count_every_link=False)
+
+
 @pytest.mark.parametrize(
     ("link", "expected"),
     [
@@ -125,19 +133,13 @@ def test_links_to_a_source_named_with_an_extension_follow(tmp_path: Path, link: 
 def test_merge_all_counts_links_only_where_they_decide_the_kept_member(tmp_path: Path) -> None:
     """`scan_families(count_every_link=False)` keeps the same members as a full count: it counts the
     links of the families whose kept member they decide (no unsuffixed member, or two named like one id)."""
-    from vaulttools.duplicates import scan_families
-
     notes = {
         "a": "", "a-d1": "", "a-d2": "",  # an unsuffixed member: kept whatever links say
         "b-d1": "", "b-d2": "",  # no unsuffixed member: the most linked is kept
         "one/c": "---\nid: c\n---\n", "two/c": "---\nid: c\n---\n",  # named like their shared id
         "l1": "[[a-d1]] [[a-d1]] [[b-d2]] [[two/c]]", "l2": "[[b-d2]] [[a-d2]] [[two/c]] [[one/c]]",
     }  # fmt: skip
-    for name, text in notes.items():
-        (tmp_path / f"{name}.md").parent.mkdir(exist_ok=True)
-        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
-    full = scan_families(Vault(tmp_path))
-    counted = scan_families(Vault(tmp_path), count_every_link=False)
+    full, counted = _full_and_counted_scans(tmp_path, notes)
     assert (
         [f.keep for f in full.families]
         == [f.keep for f in counted.families]
@@ -157,7 +159,6 @@ def test_merge_all_counts_links_only_where_they_decide_the_kept_member(tmp_path:
 
 
 def test_merge_all_reuses_the_links_the_scan_parsed_only_for_the_same_bytes(tmp_path: Path) -> None:
-    from vaulttools.duplicates import scan_families
     from vaulttools.merge import _with_parsed_links
     from vaulttools.note import Note
 
@@ -217,13 +218,7 @@ def test_merge_all_reuses_the_links_the_scan_parsed_only_for_the_same_bytes(tmp_
 def test_merge_all_keeps_the_members_a_full_count_keeps(
     tmp_path: Path, notes: dict[str, str], kept: list[str], counted_links: dict[str, int]
 ) -> None:
-    from vaulttools.duplicates import scan_families
-
-    for name, text in notes.items():
-        (tmp_path / f"{name}.md").parent.mkdir(exist_ok=True)
-        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
-    full = scan_families(Vault(tmp_path))
-    counted = scan_families(Vault(tmp_path), count_every_link=False)
+    full, counted = _full_and_counted_scans(tmp_path, notes)
     assert [f.keep for f in full.families] == [f.keep for f in counted.families] == kept
     assert full.spelling_notes == counted.spelling_notes
     links = {m.path: m.inbound_links for f in counted.families for m in f.members if m.inbound_links}
@@ -249,12 +244,6 @@ def test_merge_all_counts_a_link_written_with_the_extension_as_a_full_count(
     tmp_path: Path, notes: dict[str, str], kept: list[str]
 ) -> None:
     """A suffix rule that leaves a name ending in `.md` (`n.v1.md.md`, suffix `.v1.md`)."""
-    from vaulttools.duplicates import scan_families
-
     (tmp_path / ".vaulttools.toml").write_text("suffix_rules = ['\\.v\\d\\.md', '-d\\d+']\n")
-    for name, text in notes.items():
-        (tmp_path / f"{name}.md").parent.mkdir(exist_ok=True)
-        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
-    full = scan_families(Vault(tmp_path))
-    counted = scan_families(Vault(tmp_path), count_every_link=False)
+    full, counted = _full_and_counted_scans(tmp_path, notes)
     assert [f.keep for f in full.families] == [f.keep for f in counted.families] == kept
