@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from vaulttools.errors import EditConflict
-from vaulttools.files import state_dir
+from vaulttools.files import stamp_of_status, state_dir
 from vaulttools.git import BATCH_TRAILER, blob_id
 from vaulttools.journal import fingerprints
 from vaulttools.resolve import fold
@@ -200,7 +200,7 @@ class PlannedStatus(NamedTuple):
 def status_when_read(status: os.stat_result, mark: tuple[int, int] | None = None) -> PlannedStatus:
     """The `PlannedStatus` of a file read with `status`, its stamp kept when it settled before `mark`."""
     settled = mark is not None and status.st_dev == mark[0] and status.st_ctime_ns < mark[1]
-    stamp = (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino) if settled else None
+    stamp = stamp_of_status(status) if settled else None
     return PlannedStatus(status.st_mode, status.st_uid, stamp)
 
 

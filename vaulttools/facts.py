@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final, NamedTuple, cast
 
 from vaulttools.config import RELATED_HEADING
-from vaulttools.files import read_all, state_dir
+from vaulttools.files import read_all, stamp_of_status, state_dir
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import iter_chunks
@@ -69,8 +69,7 @@ class NoteFacts(NamedTuple):
 
 
 def stamp_of(path: Path | str) -> tuple[int, int, int, int]:
-    status = os.stat(path)
-    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
+    return stamp_of_status(os.stat(path))
 
 
 def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions) -> NoteFacts:
@@ -164,7 +163,7 @@ def read_with_stamp(full_path: str) -> tuple[tuple[int, int, int, int], bytes]:
         raw = read_all(handle, status.st_size)
     finally:
         os.close(handle)
-    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino), raw
+    return stamp_of_status(status), raw
 
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)

@@ -201,6 +201,15 @@ def rewrite_in_place(
         os.close(handle)
 
 
+Stamp = tuple[int, int, int, int]
+
+
+def stamp_of_status(status: os.stat_result) -> Stamp:
+    """What tells a file's bytes apart over time without reading them: size, mtime, ctime and inode (the
+    key of every cache and of a batch's settled-stamp check)."""
+    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
+
+
 def clock_mark(root: Path) -> tuple[int, int] | None:
     """(device, change time) of a file made now in the vault's state folder: the file system's own clock,
     as it stamps a note changed from now on (None: no such file can be made, or no state folder, which a
@@ -223,7 +232,7 @@ def _still_holds(
 ) -> bool:
     """The open file holds `expected`: it still has the stamp it had when they were read, or its bytes
     (read through `handle`) are them."""
-    if (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino) == unchanged_since:
+    if stamp_of_status(status) == unchanged_since:
         return True
     return _holds(read_all(handle, status.st_size), expected)
 

@@ -22,7 +22,7 @@ from vaulttools.check import BrokenLinks, broken_links_by_note
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.facts import stamp_of
-from vaulttools.files import clock_mark, read_with_status
+from vaulttools.files import clock_mark, read_with_status, stamp_of_status
 from vaulttools.linkedit import retarget
 from vaulttools.links import (
     BARE,
@@ -475,7 +475,7 @@ def _read_note(vault: Vault, path: str) -> tuple[tuple[int, int, int, int], os.s
         status, raw = read_with_status(f"{vault.root}/{path}")
     except OSError as exc:
         raise VaultError(f"{path}: cannot read ({exc.strerror}); check that the file is readable") from exc
-    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino), status, raw
+    return stamp_of_status(status), status, raw
 
 
 def _verified_change(note: Note, result: NoteResult) -> FileChange | None:

@@ -38,7 +38,7 @@ from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
 from vaulttools.facts import LINK_OPAQUE, LINK_START, LINK_TARGET, LINK_WRITTEN, scan_view_of_record
 from vaulttools.facts import NoteFacts as FileFacts
-from vaulttools.files import clock_mark, read_with_status
+from vaulttools.files import clock_mark, read_with_status, stamp_of_status
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
@@ -765,7 +765,7 @@ def _plan_notes(
             continue
         status, raw = _read_note(vault, path)
         note = Note(path, raw, link_properties)
-        stamp = (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)  # as the facts key it
+        stamp = stamp_of_status(status)  # as the facts key it
         exact = stamp == scan.section_stamps.get(path)
         known = None
         if span is not None:
