@@ -422,3 +422,79 @@ def test_a_full_disk_before_writing_is_one_line_from_the_command_line(
     assert "vaulttools: error: No space left on device (" in result.output
     assert "nothing was written" in result.output and "Traceback" not in result.output
     assert snapshot(sample_vault) == before
+
+
+# The dirty check by blob (`batch._dirty_paths`): a note whose planned old bytes are the index's blob and
+# that has no staged change is clean without `git status`; anything else is left to `git status`.
+
+
+def _blob_plan(root: Path, *changes: tuple[str, bytes]) -> BatchPlan:
+    """In-place changes as normalize-links plans them: the old bytes' git blob id taken when read."""
+    files = [
+        FileChange(path, (root / path).read_bytes(), new).old_left_on_disk(root) for path, new in changes
+    ]
+    return BatchPlan("test", "a test batch", files)
+
+
+def _no_status(self: Repository, paths: object) -> list[str]:
+    raise AssertionError(f"git status ran for {paths}")
+
+
+def test_clean_notes_known_by_their_blob_need_no_git_status(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Repository, "dirty_paths", _no_status)
+    result = run_batch(
+        Vault(repo_vault), _blob_plan(repo_vault, ("a.md", b"new a\n"), ("b.md", b"new b\n")), BatchOptions()
+    )
+    assert result.committed == _head(repo_vault)
+    assert git(repo_vault, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize(
+    ("how", "status_line"),
+    [
+        ("staged", "M  a.md"),  # the bytes read are the index's blob, but the index differs from HEAD
+        ("edited", " M a.md"),  # the bytes read are not the index's blob
+        ("staged, then edited", "MM a.md"),
+    ],
+)
+def test_a_note_the_blob_does_not_prove_clean_is_refused(
+    repo_vault: Path, how: str, status_line: str
+) -> None:
+    if how.startswith("staged"):
+        (repo_vault / "a.md").write_bytes(b"staged by the user\n")
+        git(repo_vault, "add", "a.md")
+    if how.endswith("edited"):
+        (repo_vault / "a.md").write_bytes(b"edited by the user\n")
+    assert git(repo_vault, "status", "--porcelain", "a.md").rstrip("\n") == status_line
+    before, start = snapshot(repo_vault), _head(repo_vault)
+    plan = _blob_plan(repo_vault, ("a.md", b"new a\n"), ("b.md", b"new b\n"))
+    with pytest.raises(DirtyFilesError, match=r"uncommitted changes in a\.md: "):
+        run_batch(Vault(repo_vault), plan, BatchOptions())
+    assert snapshot(repo_vault) == before and _head(repo_vault) == start
+    assert journal.pending(repo_vault) is None
+
+
+def test_when_git_cannot_list_staged_changes_git_status_decides(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo_vault / "a.md").write_bytes(b"staged by the user\n")
+    git(repo_vault, "add", "a.md")
+    monkeypatch.setattr(Repository, "staged_paths", lambda self: None)
+    with pytest.raises(DirtyFilesError, match=r"a\.md"):
+        run_batch(Vault(repo_vault), _blob_plan(repo_vault, ("a.md", b"new a\n")), BatchOptions())
+
+
+def test_staged_paths_are_vault_paths(tmp_path: Path) -> None:
+    (tmp_path / "vault").mkdir()
+    for path in ("outside.md", "vault/in.md"):
+        (tmp_path / path).write_bytes(b"x\n")
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "initial")
+    for path in ("outside.md", "vault/in.md"):
+        (tmp_path / path).write_bytes(b"y\n")
+    git(tmp_path, "add", "-A")
+    repo = Repository.find(tmp_path / "vault")
+    assert repo is not None and repo.staged_paths() == {"in.md"}

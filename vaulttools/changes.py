@@ -367,6 +367,21 @@ class FileChange:
         return self._new is None
 
     @property
+    def in_place(self) -> bool:
+        """The file keeps its path and gets new bytes (the bulk of every batch); one attribute test per
+        side, as the batch asks it of every change several times."""
+        return (
+            self._old is not None
+            and self._new is not None
+            and (self.new_path is None or self.new_path == self.path)
+        )
+
+    @property
+    def vacates(self) -> bool:
+        """The change moves its file away or deletes it."""
+        return self._new is None or (self.new_path is not None and self.new_path != self.path)
+
+    @property
     def final_path(self) -> str:
         return self.new_path or self.path
 

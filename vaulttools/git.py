@@ -237,6 +237,18 @@ class Repository:
                 dirty.append(wanted[path])
         return sorted(dirty)
 
+    def staged_paths(self) -> set[str] | None:
+        """Vault paths whose index entry differs from HEAD's (staged changes); None when git cannot tell
+        (no commit yet). Reads the index and HEAD's trees, no work tree file."""
+        try:
+            output = run_git(
+                self.root, ("diff-index", "--cached", "--name-only", "-z", "--no-renames", "HEAD")
+            )
+        except GitError:
+            return None
+        paths = (self.to_vault_path(os.fsdecode(p)) for p in output.split(b"\0") if p)
+        return {path for path in paths if path is not None}
+
     def stored_blobs(self, wanted: dict[str, str], *, by_folder: bool = False) -> dict[str, StoredBlob]:
         """Of these vault paths (each with the blob id of the bytes a batch will write over), those whose
         index entry is exactly that blob: git's object store holds their bytes, and the index keeps the
@@ -256,13 +268,16 @@ class Repository:
             return {}
         self._objects = objects
         loose_time = _FolderTimes(objects) if by_folder else functools.partial(_loose_object_time, objects)
-        by_repo_path = {self.to_repo_path(path): path for path in wanted}
+        # Matched as bytes: only the wanted entries of the index (10,000 of 20,000) are taken apart.
+        by_repo_path = {os.fsencode(self.to_repo_path(path)): path for path in wanted}
         stored = {}
         for entry in run_git(self.root, ("ls-files", "--stage", "-z")).split(b"\0"):
             meta, _, repo_path = entry.partition(b"\t")
+            path = by_repo_path.get(repo_path)
+            if path is None:
+                continue
             fields = meta.split(b" ")  # mode, blob id, stage
-            path = by_repo_path.get(os.fsdecode(repo_path))
-            if path is None or len(fields) != 3 or fields[2] != b"0":
+            if len(fields) != 3 or fields[2] != b"0":
                 continue
             oid = fields[1].decode("ascii")
             if oid == wanted[path]:
