@@ -58,9 +58,14 @@ def every_note_left_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", 0)
 
 
-def worker_fingerprints(old: bytes, new: bytes) -> dict[str, object]:
-    """The fingerprints a normalize worker takes: the journal's, and the old bytes' git blob id."""
-    return fingerprints(old, new) | {changes_module.OLD_BLOB: git_blob_id(old)}
+def worker_fingerprints(old: bytes, new: bytes, held: str | None = None) -> dict[str, object]:
+    """The fingerprints a normalize worker takes: the journal's, the old and new bytes' git blob ids, and
+    (`held`, asked of the vault's object store) whether git held the new bytes' blob."""
+    taken = fingerprints(old, new) | {
+        changes_module.OLD_BLOB: git_blob_id(old),
+        changes_module.NEW_BLOB: git_blob_id(new),
+    }
+    return taken if held is None else taken | {changes_module.NEW_BLOB_HELD: held}
 
 
 def _vault(tmp_path: Path, *, objects_aged: bool = True) -> Path:
@@ -213,7 +218,8 @@ def test_normalize_writes_every_hostile_note_byte_for_byte(
     assert sorted(c.path for c in plan.changes) == REWRITTEN
     left = sorted(c.path for c in plan.changes if c.old_on_disk is not None)
     assert left == (REWRITTEN if left_on_disk_from == 0 else ["big.md"])
-    assert all(c.fingerprints == worker_fingerprints(NOTES[c.path], c.new) for c in plan.changes)
+    # git lacks the new bytes (held: ""): the batch stores them, as one pack
+    assert all(c.fingerprints == worker_fingerprints(NOTES[c.path], c.new, "") for c in plan.changes)
     kept = []
     run_batch(Vault(vault_dir), plan, BatchOptions(), after_write=lambda _: kept.append(_backups(vault_dir)))
     named = journal_originals == "named as git blobs"
@@ -242,7 +248,7 @@ def test_forked_workers_spool_the_new_bytes_of_the_notes_left_on_disk(
     assert spooled == (REWRITTEN if left_on_disk_from == 0 else ["big.md"])
     assert all(c._spool is not None and c._spool.shared for c in plan.changes if c.path in spooled)
     assert sorted(c.path for c in plan.changes if c.old_on_disk is not None) == spooled
-    assert all(c.fingerprints == worker_fingerprints(NOTES[c.path], c.new) for c in plan.changes)
+    assert all(c.fingerprints == worker_fingerprints(NOTES[c.path], c.new, "") for c in plan.changes)
     run_batch(Vault(vault_dir), plan, BatchOptions())
     expected = {n: d.replace(b"[[target", b"[[target-d9") for n, d in NOTES.items() if n in REWRITTEN}
     assert _snapshot(vault_dir) == {**NOTES, **expected}

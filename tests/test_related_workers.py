@@ -70,7 +70,10 @@ def _planned_in_workers(
     assert len(spools) == 1 and plan.changes[0]._spool is not None and plan.changes[0]._spool.shared
     for change in plan.changes:  # hashed by the workers: the batch hashes nothing
         assert change.old is not None
-        expected = fingerprints(change.old, change.new) | {changes.OLD_BLOB: git_blob_id(change.old)}
+        expected = fingerprints(change.old, change.new) | {
+            changes.OLD_BLOB: git_blob_id(change.old),
+            changes.NEW_BLOB: git_blob_id(change.new_bytes),
+        }
         assert change.fingerprints == expected
         # The mode the worker read the note with: the batch takes no `lstat` of its own.
         status = (vault_dir / change.path).stat()

@@ -17,7 +17,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from vaulttools.errors import EditConflict
 from vaulttools.files import stamp_of_status, state_dir
-from vaulttools.git import BATCH_TRAILER, blob_id
+from vaulttools.git import BATCH_TRAILER, ObjectStore, blob_id
 from vaulttools.journal import fingerprints
 from vaulttools.resolve import fold
 
@@ -166,8 +166,11 @@ def _held_size(value: bytes | tuple[int, int] | OnDisk | None) -> int:
 LEFT_ON_DISK_FROM = 8 * 1024
 
 
-# The fingerprint that names a change's old bytes as a git blob (see `FileChange.old_left_on_disk`).
+# The fingerprints that name a change's old and new bytes as git blobs (see `FileChange.old_left_on_disk`).
 OLD_BLOB = "old_blob"
+NEW_BLOB = "new_blob"
+# Whether git held the new bytes' blob when the planner looked (`git.ObjectStore.holds`).
+NEW_BLOB_HELD = "new_blob_held"
 
 
 class OnDisk(NamedTuple):
@@ -224,7 +227,11 @@ class FileChange:
         self._planned_status: PlannedStatus | None = None
 
     def old_left_on_disk(
-        self, root: Path | str, status: os.stat_result | None = None, mark: tuple[int, int] | None = None
+        self,
+        root: Path | str,
+        status: os.stat_result | None = None,
+        mark: tuple[int, int] | None = None,
+        objects: ObjectStore | None = None,
     ) -> FileChange:
         """The same change without its old bytes in memory: a file rewritten in place keeps them on disk
         until the batch writes, and the batch reads them there (into its journal) and checks them against
@@ -232,7 +239,8 @@ class FileChange:
         process calls this, so the hashing runs on every core and only the new bytes travel back.
         Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here).
         The old bytes' git blob id (`old_blob`) is taken here too: where git's object store holds them, the
-        batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`).
+        batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`); and
+        the new bytes' (`new_blob`), by which the commit names them (see `git.KnownBlobs`).
         `status`: the file's status when its old bytes were read (`planned_status`); `mark`: see
         `PlannedStatus.stamp`."""
         if not isinstance(self._old, bytes) or self.deletes or self.new_path not in (None, self.path):
@@ -241,6 +249,11 @@ class FileChange:
         twin = FileChange(self.path, None, new, self.new_path)
         twin._fingerprints = fingerprints(self._old, new)
         twin._fingerprints[OLD_BLOB] = blob_id(self._old)
+        # And the new bytes' id: the commit names them without git reading the written file back
+        # (`git.KnownBlobs`).
+        new_blob = twin._fingerprints[NEW_BLOB] = blob_id(new) if new is not None else None
+        if objects is not None and new_blob is not None:
+            twin._fingerprints[NEW_BLOB_HELD] = objects.holds(new_blob)  # `objects`: the vault's git store
         if status is not None:
             twin._planned_status = status_when_read(status, mark)
         if len(self._old) < LEFT_ON_DISK_FROM:

@@ -23,6 +23,7 @@ from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.facts import stamp_of
 from vaulttools.files import clock_mark, read_with_status, stamp_of_status
+from vaulttools.git import ObjectStore
 from vaulttools.linkedit import retarget
 from vaulttools.links import (
     BARE,
@@ -398,8 +399,9 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     if forks_for(len(paths)):
         spool.share()  # the workers spool the new bytes of long notes: they cross no pipe (`_plan_notes`)
     mark = clock_mark(vault.root)  # before any note is read (see `PlannedStatus.stamp`)
+    objects = ObjectStore.of(vault.root)
     chunks = iter_chunks(
-        lambda chunk: _plan_notes(vault, context, chunk, broken, spool, mark),
+        lambda chunk: _plan_notes(vault, context, chunk, broken, spool, mark, objects),
         paths,
         on_progress=vault.on_progress,
     )
@@ -429,9 +431,11 @@ def _plan_notes(
     broken: Mapping[str, BrokenLinks],
     spool: Spool | None = None,
     mark: tuple[int, int] | None = None,
+    objects: ObjectStore | None = None,
 ) -> list[tuple[FileChange | None, tuple, list[str]]]:
     """The change, the report (`LinkReport.to_wire`) and the notes its fixed links now point to, of each
-    note of `paths` that has anything to report. `mark`: `files.clock_mark` taken before planning."""
+    note of `paths` that has anything to report. `mark`: `files.clock_mark` taken before planning;
+    `objects`: the vault's git object store, asked whether it holds each note's new bytes."""
     config = vault.config
     planned = []
     for path in paths:
@@ -456,7 +460,7 @@ def _plan_notes(
         result = normalize_note(note, context, config.day_property, places)
         change = _verified_change(note, result)
         if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
-            change = change.old_left_on_disk(vault.root, status, mark)
+            change = change.old_left_on_disk(vault.root, status, mark, objects)
             if spool is not None and spool.shared and change.old_on_disk is not None:
                 # A long note's new bytes go into the spool the parent reads them from, not through a pipe
                 # and a pickle into its memory (10,000 30 KB notes: ~0.25 s of the parent's time). A short

@@ -1,0 +1,238 @@
+"""A batch whose planner took its notes' new blob ids commits them without git reading the files back
+(`git.KnownBlobs`): the blobs git lacks go into one pack (`Repository.store_blobs`), those it holds are
+freshened; where git would convert a file, or the pack fails, git's own `hash-object` decides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, git_vault_of, snapshot
+from tests.helpers import assert_clean, commits, git_blob_id
+from vaulttools import batch as batch_module
+from vaulttools import changes as changes_module
+from vaulttools import git as git_module
+from vaulttools.batch import BatchOptions, run_batch
+from vaulttools.changes import NEW_BLOB, NEW_BLOB_HELD, BatchPlan, FileChange
+from vaulttools.errors import BatchAborted, GitError
+from vaulttools.git import BlobWriter, KnownBlobs, ObjectStore, Repository
+from vaulttools.vault import Vault
+
+NOTES = {
+    "a.md": b"---\ntags: [x]\n---\na [[b]]\n",
+    "b.md": b"b\r\nwith CRLF\r\n",
+    "sub/c.md": b"\xef\xbb\xbfc with a BOM\n",
+    "d.md": b"d, no final newline",
+}
+NEW = {path: data + b"\nedited\n" for path, data in NOTES.items()}
+
+
+def _vault(tmp_path: Path) -> Path:
+    return git_vault_of(NOTES, tmp_path / "vault")
+
+
+def _plan(root: Path, new: dict[str, bytes] | None = None) -> BatchPlan:
+    """In-place changes as normalize-links' workers plan them: blob ids taken, the object store asked."""
+    objects = ObjectStore.of(root)
+    files = [
+        FileChange(path, (root / path).read_bytes(), data).old_left_on_disk(root, objects=objects)
+        for path, data in (new or NEW).items()
+    ]
+    return BatchPlan("test", "a test batch", files)
+
+
+def _packs(root: Path) -> set[str]:
+    return {name for name in os.listdir(root / ".git" / "objects" / "pack") if name.endswith(".pack")}
+
+
+def _loose_objects(root: Path) -> int:
+    return int(git(root, "count-objects").split()[0])
+
+
+def _committed_as_git_names_them(root: Path, paths: list[str]) -> None:
+    for path in paths:
+        assert git(root, "rev-parse", f"HEAD:{path}").strip() == git(root, "hash-object", path).strip()
+
+
+def _stagers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The kind of stager each batch commits through."""
+    made: list[str] = []
+    real = Repository.stager
+
+    def spy(self: Repository, **kwargs: object) -> object:
+        stager = real(self, **kwargs)  # type: ignore[arg-type]
+        made.append(type(stager).__name__)
+        return stager
+
+    monkeypatch.setattr(Repository, "stager", spy)
+    return made
+
+
+def test_new_blobs_go_into_one_pack_and_are_committed_as_git_names_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    made = _stagers(monkeypatch)
+    packs, loose = _packs(root), _loose_objects(root)
+    plan = _plan(root)
+    assert all(change.fingerprints is not None for change in plan.changes)
+    assert [c.fingerprints[NEW_BLOB_HELD] for c in plan.changes if c.fingerprints] == [""] * len(NEW)
+    assert [c.fingerprints[NEW_BLOB] for c in plan.changes if c.fingerprints] == [
+        git_blob_id(data) for data in NEW.values()
+    ]
+    result = run_batch(Vault(root), plan, BatchOptions())
+    assert made == ["KnownBlobs"]
+    assert result.committed is not None and commits(root) == 2
+    assert len(_packs(root) - packs) == 1  # one pack for the batch's blobs
+    assert _loose_objects(root) == loose + 3  # the commit and its two trees, not one file per blob
+    _committed_as_git_names_them(root, list(NEW))
+    assert_clean(root)
+    git(root, "fsck", "--strict", "--no-dangling")
+
+
+def test_blobs_git_holds_are_not_packed_again(tmp_path: Path) -> None:
+    root = _vault(tmp_path)
+    run_batch(Vault(root), _plan(root), BatchOptions())
+    git(root, "reset", "-q", "--hard", "HEAD~1")  # the blobs stay in git's pack
+    packs = _packs(root)
+    plan = _plan(root)
+    assert {c.fingerprints[NEW_BLOB_HELD] for c in plan.changes if c.fingerprints} == {ObjectStore.PACKED}
+    run_batch(Vault(root), plan, BatchOptions())
+    assert _packs(root) == packs
+    _committed_as_git_names_them(root, list(NEW))
+    git(root, "fsck", "--strict", "--no-dangling")
+
+
+def test_a_loose_blob_is_freshened_and_one_gone_since_planning_is_stored_again(tmp_path: Path) -> None:
+    root = _vault(tmp_path)
+    for path, data in NEW.items():  # git holds the new bytes as loose objects, with an old time
+        (root / path).write_bytes(data)
+    stored = git(root, "hash-object", "-w", *NEW).split()
+    git(root, "checkout", "-q", "--", ".")
+    objects = root / ".git" / "objects"
+    for oid in stored:
+        os.utime(objects / oid[:2] / oid[2:], (1000.0, 1000.0))
+    plan = _plan(root)
+    assert {c.fingerprints[NEW_BLOB_HELD] for c in plan.changes if c.fingerprints} == {ObjectStore.LOOSE}
+    (objects / stored[0][:2] / stored[0][2:]).unlink()  # pruned by a `git gc` after planning
+    packs = _packs(root)
+    run_batch(Vault(root), plan, BatchOptions())
+    assert all(os.stat(objects / oid[:2] / oid[2:]).st_mtime > 1000.0 for oid in stored[1:])
+    assert len(_packs(root) - packs) == 1  # the one gone, packed
+    _committed_as_git_names_them(root, list(NEW))
+    git(root, "fsck", "--strict", "--no-dangling")
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda root: git(root, "config", "core.autocrlf", "true"),
+        lambda root: (root / ".git" / "info" / "attributes").write_text("*.md text eol=lf\n"),
+        lambda root: (root / ".git" / "info" / "attributes").write_text("sub/** filter=upper\n"),
+    ],
+    ids=["autocrlf", "eol attribute", "filter attribute"],
+)
+def test_where_git_converts_files_it_names_them_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, convert: object
+) -> None:
+    root = _vault(tmp_path)
+    (root / ".git" / "info").mkdir(exist_ok=True)
+    git(root, "config", "filter.upper.clean", "tr a-z A-Z")
+    convert(root)  # type: ignore[operator]
+    made = _stagers(monkeypatch)
+    run_batch(Vault(root), _plan(root), BatchOptions())
+    assert made == ["BlobWriter"]
+    _committed_as_git_names_them(root, list(NEW))  # converted as git converts them
+
+
+def test_a_pack_git_cannot_index_falls_back_to_git_hash_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    monkeypatch.setattr(git_module, "_PACK_BLOB", 2)  # the blobs sent as folders: `index-pack` refuses them
+    before = commits(root)
+    run_batch(Vault(root), _plan(root), BatchOptions())
+    assert commits(root) == before + 1
+    _committed_as_git_names_them(root, list(NEW))
+    git(root, "fsck", "--strict", "--no-dangling")
+
+
+def test_ids_git_does_not_confirm_abort_the_batch(tmp_path: Path) -> None:
+    """Both guards: after `index-pack`, git must hold every id the planner took (with its size); failing
+    that, `git hash-object` of the written files must give those ids; failing that, nothing is committed."""
+    root = _vault(tmp_path)
+    plan = _plan(root)
+    wrong = plan.changes[0].fingerprints
+    assert wrong is not None
+    wrong[NEW_BLOB] = git_blob_id(b"other bytes\n")  # as if the planner had named other bytes
+    before, start = snapshot(root), commits(root)
+    with pytest.raises(BatchAborted, match="named the batch's files otherwise"):
+        run_batch(Vault(root), plan, BatchOptions())
+    assert snapshot(root) == before and commits(root) == start
+
+
+def test_verify_objects_names_what_git_lacks(tmp_path: Path) -> None:
+    root = _vault(tmp_path)
+    repo = Repository.find(root)
+    assert repo is not None
+    repo.verify_objects("blob", {git_blob_id(NOTES["a.md"]): len(NOTES["a.md"])})
+    with pytest.raises(GitError, match="git stored a blob under another id"):
+        repo.verify_objects("blob", {git_blob_id(NOTES["a.md"]): len(NOTES["a.md"]) + 1})
+    with pytest.raises(GitError, match="git stored a blob under another id"):
+        repo.verify_objects("blob", {git_blob_id(b"nowhere\n"): 8})
+
+
+def test_a_plan_without_every_new_blob_id_commits_through_hash_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    plan = _plan(root)
+    plan.changes.append(FileChange("new.md", None, b"created\n"))  # no id taken: git names it
+    made = _stagers(monkeypatch)
+    run_batch(Vault(root), plan, BatchOptions())
+    assert made == ["BlobWriter"]
+    _committed_as_git_names_them(root, [*NEW, "new.md"])
+
+
+def test_known_blobs_refuse_a_batch_that_wrote_other_files(tmp_path: Path) -> None:
+    root = _vault(tmp_path)
+    repo = Repository.find(root)
+    assert repo is not None
+    known = KnownBlobs(repo, {"a.md": git_blob_id(NEW["a.md"])}, None)
+    known.add(["a.md", "b.md"])
+    with pytest.raises(GitError, match="other files than it named"):
+        known.finish()
+
+
+def test_the_object_store_tells_loose_packed_and_lacking(tmp_path: Path) -> None:
+    root = _vault(tmp_path)
+    store = ObjectStore.of(root / "sub")  # from a folder of the vault
+    assert store is not None
+    committed = git_blob_id(NOTES["a.md"])
+    assert store.holds(committed) == ObjectStore.LOOSE
+    assert store.holds(git_blob_id(b"nowhere\n")) == ""
+    git(root, "gc", "-q")
+    packed = ObjectStore(str(root / ".git" / "objects"))
+    assert [packed.holds(git_blob_id(data)) for data in NOTES.values()] == [ObjectStore.PACKED] * len(NOTES)
+    assert packed.holds(git_blob_id(b"nowhere\n")) == ""
+    assert ObjectStore.of(tmp_path) is None  # not in git
+
+
+def test_the_planner_takes_no_held_flag_without_an_object_store(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_bytes(b"old\n")
+    change = FileChange("a.md", b"old\n", b"new\n").old_left_on_disk(tmp_path)
+    assert change.fingerprints is not None and NEW_BLOB_HELD not in change.fingerprints
+    assert change.fingerprints[changes_module.NEW_BLOB] == git_blob_id(b"new\n")
+
+
+def test_blob_writer_stays_for_a_batch_that_moves_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    made = _stagers(monkeypatch)
+    plan = BatchPlan("test", "move", [FileChange("d.md", NOTES["d.md"], NOTES["d.md"], "e.md")])
+    run_batch(Vault(root), plan, BatchOptions())
+    assert made == ["BlobWriter"] and batch_module._new_blob_ids(plan) is None
+    assert BlobWriter.__name__ in made
