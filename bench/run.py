@@ -22,6 +22,10 @@ What it does:
 profile gets its own vault (`bench/out/vault-<profile>-<N>-s<seed>/`; the article one keeps its old name),
 its own floor and its own table.
 
+`normalize-first`: `normalize-links` where git lacks the batch's new bytes, as on a user's first run: before
+each run every object earlier runs made is dropped (`git reflog expire` and `git gc --prune=now`, untimed).
+The `normalize-links` row runs after a warm-up run stored them, as after an `undo` (no goal of its own).
+
 `recover`: before each run, `normalize-links` is killed (SIGKILL through the batch's fault hook) right after
 its write number notes/4, and `recover` puts those files back. The row after it, `write phase`, is the same
 batch's own write phase, whole: killed right after its commit, less killed before its journal (`start`):
@@ -125,7 +129,8 @@ class Bench:
     args: tuple[str, ...]
     goal: float | None  # ratio to the floor the issue asks for (None: no goal, reported only)
     writes: bool = False
-    prepare: str = "none"  # none | fresh-cache | reset | reset-and-rename | reset-duplicates
+    # none | fresh-cache | reset | reset-new-objects | reset-and-rename | reset-and-kill | reset-duplicates
+    prepare: str = "none"
     requires: str | None = None  # the vaulttools subcommand that must exist
 
 
@@ -162,6 +167,9 @@ def benches(enrich_file: Path, tag: str = "") -> list[Bench]:
         Bench("check-warm", ("check", "--json"), 2.0, requires="check"),
         Bench("rename", ("rename", HUB, HUB_NEW), 5.0, writes=True, prepare="reset", requires="rename"),
         Bench("normalize-links", ("normalize-links",), 6.0, True, "reset", "normalize-links"),
+        # The same batch where git lacks the new bytes, as on a user's first run (the row above runs after
+        # a warm-up run made them, as after an `undo`): storing them is part of the work.
+        Bench("normalize-first", ("normalize-links",), None, True, "reset-new-objects", "normalize-links"),
         Bench("sync-related", ("sync-related",), 25.0, True, "reset", "sync-related"),
         Bench("enrich", ("enrich", str(enrich_file)), None, True, "reset", "enrich"),
         Bench("tag-rename", ("tag", "rename", tag or "-", TAG_NEW), 5.0, True, "reset", "tag"),
@@ -380,6 +388,13 @@ def reset(vault: Path) -> None:
     git(vault, "clean", "-fdq")
 
 
+def forget_new_objects(vault: Path) -> None:
+    """Drop every object the earlier runs made (their commits are unreachable once reset): git then lacks
+    the new bytes of the next batch, as on a first run. Slow (a `gc` of the whole repository), untimed."""
+    git(vault, "reflog", "expire", "--expire=now", "--all")
+    git(vault, "gc", "-q", "--prune=now")
+
+
 def duplicate_note(text: str, stem: str, copy_stem: str) -> str:
     """A day-suffixed copy of a generated note: its own id, one paragraph of its own, the rest repeated."""
     text = text.replace(f'id: "{stem}"', f'id: "{copy_stem}"', 1)
@@ -546,8 +561,10 @@ def preparation(bench: Bench, vault: Path) -> Callable[[], None]:
     def prepare() -> None:
         if bench.prepare == "fresh-cache":
             drop_cache(vault)
-        elif bench.prepare in ("reset", "reset-and-rename"):
+        elif bench.prepare in ("reset", "reset-and-rename", "reset-new-objects"):
             reset(vault)
+            if bench.prepare == "reset-new-objects":
+                forget_new_objects(vault)
             warm_cache()
             if bench.prepare == "reset-and-rename":
                 subprocess.run(vaulttools("rename", HUB, HUB_NEW), cwd=vault, check=True, capture_output=True)
