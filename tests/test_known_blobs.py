@@ -236,3 +236,16 @@ def test_blob_writer_stays_for_a_batch_that_moves_files(
     run_batch(Vault(root), plan, BatchOptions())
     assert made == ["BlobWriter"] and batch_module._new_blob_ids(plan) is None
     assert BlobWriter.__name__ in made
+
+
+def test_a_big_batch_stores_its_blobs_from_a_process_per_core(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    monkeypatch.setattr(batch_module, "SECOND_STORER_FROM", 2)
+    monkeypatch.setattr(batch_module.os, "cpu_count", lambda: 2)
+    packs = _packs(root)
+    run_batch(Vault(root), _plan(root), BatchOptions())
+    assert len(_packs(root) - packs) == 2  # one pack each
+    _committed_as_git_names_them(root, list(NEW))
+    git(root, "fsck", "--strict", "--no-dangling")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import signal
@@ -151,10 +152,35 @@ def _known_blobs(
         if to_store is None:
             return None
         reads = [(blobs[change.path], _new_bytes_of(change)) for change in to_store]
-        storing = in_fork(lambda: repo.store_blobs(reads)) if reads else None
-        return KnownBlobs(repo, blobs, storing)
+        return KnownBlobs(repo, blobs, _stored_in_forks(repo, reads) if reads else None)
 
     return make
+
+
+# Blobs to store from which a second forked process shares the deflating (one pack each): 10,000 new
+# 30 KB notes take one process ~3 s to deflate, while the batch's own writes take ~0.6 s.
+SECOND_STORER_FROM = 512
+
+
+def _stored_in_forks(repo: Repository, reads: list[tuple[str, Callable[[], bytes]]]) -> Callable[[], int]:
+    """Store `reads` (`Repository.store_blobs`) in forked processes, one per core for a big batch; the
+    returned function waits for every one of them and raises the first failure."""
+    jobs = max(1, min(os.cpu_count() or 1, len(reads) // SECOND_STORER_FROM))
+    storers = [in_fork(functools.partial(repo.store_blobs, reads[turn::jobs])) for turn in range(jobs)]
+
+    def stored() -> int:
+        outcomes: list[int | BaseException] = []
+        for storer in storers:
+            try:
+                outcomes.append(storer())
+            except Exception as exc:  # every process is waited for; the first failure is raised
+                outcomes.append(exc)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return sum(outcome for outcome in outcomes if isinstance(outcome, int))
+
+    return stored
 
 
 def _new_bytes_of(change: FileChange) -> Callable[[], bytes]:
