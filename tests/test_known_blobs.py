@@ -249,3 +249,30 @@ def test_a_big_batch_stores_its_blobs_from_a_process_per_core(
     assert len(_packs(root) - packs) == 2  # one pack each
     _committed_as_git_names_them(root, list(NEW))
     git(root, "fsck", "--strict", "--no-dangling")
+
+
+def test_a_vault_in_a_folder_of_the_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths asked of `git check-attr` and committed are the repository's, not the vault's."""
+    repo_root = git_vault_of({f"vault/{path}": data for path, data in NOTES.items()}, tmp_path / "repo")
+    (repo_root / ".gitattributes").write_text("other/*.md text\n")  # not the vault's notes
+    git(repo_root, "add", ".gitattributes")
+    git(repo_root, "commit", "-q", "-m", "attributes")
+    root = repo_root / "vault"
+    made = _stagers(monkeypatch)
+    packs = _packs(repo_root)
+    run_batch(Vault(root), _plan(root), BatchOptions())
+    assert made == ["KnownBlobs"] and len(_packs(repo_root) - packs) == 1
+    _committed_as_git_names_them(root, [f"./{path}" for path in NEW])
+    git(repo_root, "fsck", "--strict", "--no-dangling")
+
+
+def test_a_linked_worktree_stores_into_the_main_repository(tmp_path: Path) -> None:
+    main = _vault(tmp_path)
+    side = tmp_path / "side"
+    git(main, "worktree", "add", "-q", "-b", "side", str(side))
+    packs = _packs(main)
+    run_batch(Vault(side), _plan(side), BatchOptions())
+    assert len(_packs(main) - packs) == 1
+    _committed_as_git_names_them(side, list(NEW))
+    assert_clean(side)
+    git(main, "fsck", "--strict", "--no-dangling")
