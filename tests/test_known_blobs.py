@@ -17,7 +17,7 @@ from vaulttools import git as git_module
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import NEW_BLOB, NEW_BLOB_HELD, BatchPlan, FileChange
 from vaulttools.errors import BatchAborted, GitError
-from vaulttools.git import BlobWriter, KnownBlobs, ObjectStore, Repository
+from vaulttools.git import KnownBlobs, ObjectStore, Repository
 from vaulttools.vault import Vault
 
 NOTES = {
@@ -27,6 +27,11 @@ NOTES = {
     "d.md": b"d, no final newline",
 }
 NEW = {path: data + b"\nedited\n" for path, data in NOTES.items()}
+
+
+@pytest.fixture(autouse=True)
+def every_batch_names_its_blobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch_module, "KNOWN_BLOBS_FROM", 1)
 
 
 def _vault(tmp_path: Path) -> Path:
@@ -184,16 +189,23 @@ def test_verify_objects_names_what_git_lacks(tmp_path: Path) -> None:
         repo.verify_objects("blob", {git_blob_id(b"nowhere\n"): 8})
 
 
-def test_a_plan_without_every_new_blob_id_commits_through_hash_object(
+def test_files_the_planner_did_not_name_are_named_by_the_batch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A created and a moved note (no id taken by a worker), beside notes rewritten in place."""
     root = _vault(tmp_path)
     plan = _plan(root)
-    plan.changes.append(FileChange("new.md", None, b"created\n"))  # no id taken: git names it
+    plan.changes.append(FileChange("new.md", None, b"created\n"))
+    plan.changes.append(FileChange("d.md", NOTES["d.md"], NOTES["d.md"] + b"!", "moved/e.md"))
+    plan.changes = [c for c in plan.changes if c.path != "d.md" or c.new_path]
     made = _stagers(monkeypatch)
+    packs = _packs(root)
     run_batch(Vault(root), plan, BatchOptions())
-    assert made == ["BlobWriter"]
-    _committed_as_git_names_them(root, [*NEW, "new.md"])
+    assert made == ["KnownBlobs"] and len(_packs(root) - packs) == 1
+    _committed_as_git_names_them(root, ["a.md", "b.md", "sub/c.md", "new.md", "moved/e.md"])
+    assert "d.md" not in git(root, "ls-files")
+    assert_clean(root)
+    git(root, "fsck", "--strict", "--no-dangling")
 
 
 def test_known_blobs_refuse_a_batch_that_wrote_other_files(tmp_path: Path) -> None:
@@ -227,15 +239,15 @@ def test_the_planner_takes_no_held_flag_without_an_object_store(tmp_path: Path) 
     assert change.fingerprints[changes_module.NEW_BLOB] == git_blob_id(b"new\n")
 
 
-def test_blob_writer_stays_for_a_batch_that_moves_files(
+def test_a_small_batch_leaves_its_blobs_to_git_hash_object(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = _vault(tmp_path)
+    monkeypatch.setattr(batch_module, "KNOWN_BLOBS_FROM", len(NEW) + 1)
     made = _stagers(monkeypatch)
-    plan = BatchPlan("test", "move", [FileChange("d.md", NOTES["d.md"], NOTES["d.md"], "e.md")])
-    run_batch(Vault(root), plan, BatchOptions())
-    assert made == ["BlobWriter"] and batch_module._new_blob_ids(plan) is None
-    assert BlobWriter.__name__ in made
+    run_batch(Vault(root), _plan(root), BatchOptions())
+    assert made == ["BlobWriter"]
+    _committed_as_git_names_them(root, list(NEW))
 
 
 def test_a_big_batch_stores_its_blobs_from_a_process_per_core(

@@ -24,7 +24,7 @@ from vaulttools.files import (
     synced_before,
     synced_once,
 )
-from vaulttools.git import KnownBlobs, ObjectStore, Repository, Stager, StoredBlob
+from vaulttools.git import KnownBlobs, ObjectStore, Repository, Stager, StoredBlob, blob_id
 from vaulttools.parallel import in_fork, in_thread
 from vaulttools.resolve import fold
 from vaulttools.vault import Vault
@@ -81,16 +81,15 @@ def _write_and_commit(
     repo = _repository_for(vault, options)
     journal.refuse_if_pending(vault.root)
     touched = [p for change in plan.changes for p in change.touched_paths]
-    new_blobs = _new_blob_ids(plan) if options.commit and repo is not None else None
-    lacking = (
-        in_thread(lambda: _blobs_git_lacks(repo, plan, new_blobs), "vaulttools-git-objects")
-        if repo is not None and new_blobs
+    blobs = (
+        in_thread(lambda: _blobs_to_store(repo, plan), "vaulttools-git-objects")
+        if options.commit and repo is not None and _writes_many_files(plan)
         else None
     )
     journaling = _check_and_journal(vault.root, plan, repo, touched)
     with _put_back_on_failure(vault.root, repo, touched, journaling) as progress:
         if options.commit and repo is not None:
-            known = _known_blobs(repo, new_blobs, lacking) if new_blobs and lacking is not None else None
+            known = _known_blobs(repo, blobs) if blobs is not None else None
             progress.stager = repo.stager(no_verify=options.no_verify, known=known)
         _write_changes(vault, plan, progress, after_write, journaling)
         journaling.stop()  # every original was on disk before the last write: the copy is done
@@ -107,54 +106,60 @@ def _write_and_commit(
     return BatchResult(written=True, committed=sha, warnings=warnings)
 
 
-def _new_blob_ids(plan: BatchPlan) -> dict[str, str] | None:
-    """Vault path → the git blob id of its new bytes, when the planner took one for every change and every
-    change rewrites a note in place (see `KnownBlobs`); else None."""
-    blobs = {}
-    for change in plan.changes:
-        recorded = change.fingerprints
-        oid = recorded.get(NEW_BLOB) if recorded is not None and change.in_place else None
-        if oid is None:
-            return None
-        blobs[change.path] = oid
-    return blobs
+# Files a batch writes from which its commit names their blobs itself (`KnownBlobs`): below, one `git
+# hash-object` costs less than asking git's attributes and forking a process to store them (git's own
+# `transfer.unpackLimit`, past which a fetch keeps a pack rather than a file per object, is 100 too).
+KNOWN_BLOBS_FROM = 100
 
 
-def _blobs_git_lacks(repo: Repository, plan: BatchPlan, blobs: dict[str, str]) -> list[FileChange] | None:
-    """The changes whose new bytes' blob git must be given (None where the planner's ids are not git's: a
-    SHA-256 repository, or files git converts on the way in). The blobs the planner found held are
-    freshened now, as `git hash-object` does before a commit names them; one gone since is given again."""
+def _writes_many_files(plan: BatchPlan) -> bool:
+    return sum(not change.deletes for change in plan.changes) >= KNOWN_BLOBS_FROM
+
+
+def _blobs_to_store(repo: Repository, plan: BatchPlan) -> tuple[dict[str, str], list[FileChange]] | None:
+    """Every file the batch writes (its final path) → the git blob id of its new bytes, the planner's
+    (`NEW_BLOB`, taken on every core) or taken here; and the changes whose blob git lacks. None where the
+    ids would not be git's: a SHA-256 repository, or files git converts on the way in. The blobs the
+    planner found held are freshened now, as `git hash-object` does before a commit names them; one gone
+    since is given again."""
     store = ObjectStore.of(repo.root)
-    if store is None or not repo.stores_files_as_they_are(list(blobs)):
+    writing = [change for change in plan.changes if not change.deletes]
+    if store is None or not repo.stores_files_as_they_are([change.final_path for change in writing]):
         return None
+    blobs: dict[str, str] = {}
     lacking = []
-    for change in plan.changes:
-        held = change.fingerprints.get(NEW_BLOB_HELD, "") if change.fingerprints is not None else ""
-        if not store.freshen(blobs[change.path], held):
+    for change in writing:
+        recorded = change.fingerprints or {}
+        oid = recorded.get(NEW_BLOB) or blob_id(change.new_bytes)
+        blobs[change.final_path] = oid
+        if not store.freshen(oid, recorded.get(NEW_BLOB_HELD) or store.holds(oid)):
             lacking.append(change)
-    return lacking
+    return blobs, lacking
 
 
 def _known_blobs(
-    repo: Repository,
-    blobs: dict[str, str],
-    lacking: Callable[[], list[FileChange] | None],
+    repo: Repository, blobs_to_store: Callable[[], tuple[dict[str, str], list[FileChange]] | None]
 ) -> Callable[[], KnownBlobs | None]:
-    """What makes the batch's `KnownBlobs` (None where git would convert a file): a forked process stores
+    """What makes the batch's `KnownBlobs` (None where git would convert a file): forked processes store
     the blobs git lacks while this one writes the notes, with no lock or interpreter shared with it (a
     thread doing it slowed the writes: 0.3-0.45 s on 12,700 notes); none when git holds them all."""
 
     def make() -> KnownBlobs | None:
         try:
-            to_store = lacking()
+            found = blobs_to_store()
         except GitError:
             return None  # git cannot tell: `BlobWriter` asks it file by file
-        if to_store is None:
+        if found is None:
             return None
-        reads = [(blobs[change.path], _new_bytes_of(change)) for change in to_store]
+        blobs, lacking = found
+        reads = [(blobs[change.final_path], _new_bytes_of(change)) for change in lacking]
         return KnownBlobs(repo, blobs, _stored_in_forks(repo, reads) if reads else None)
 
     return make
+
+
+def _new_bytes_of(change: FileChange) -> Callable[[], bytes]:
+    return lambda: change.new_bytes
 
 
 # Blobs to store from which a second forked process shares the deflating (one pack each): 10,000 new
@@ -181,10 +186,6 @@ def _stored_in_forks(repo: Repository, reads: list[tuple[str, Callable[[], bytes
         return sum(outcome for outcome in outcomes if isinstance(outcome, int))
 
     return stored
-
-
-def _new_bytes_of(change: FileChange) -> Callable[[], bytes]:
-    return lambda: change.new_bytes
 
 
 def _check_and_journal(
