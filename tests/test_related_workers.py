@@ -73,6 +73,7 @@ def _planned_in_workers(
         expected = fingerprints(change.old, change.new) | {
             changes.OLD_BLOB: git_blob_id(change.old),
             changes.NEW_BLOB: git_blob_id(change.new_bytes),
+            changes.NEW_BLOB_HELD: "",  # asked of the vault's git store: the new bytes are new to it
         }
         assert change.fingerprints == expected
         # The mode the worker read the note with: the batch takes no `lstat` of its own.

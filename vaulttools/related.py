@@ -39,6 +39,7 @@ from vaulttools.errors import VaultError
 from vaulttools.facts import LINK_OPAQUE, LINK_START, LINK_TARGET, LINK_WRITTEN, scan_view_of_record
 from vaulttools.facts import NoteFacts as FileFacts
 from vaulttools.files import clock_mark, read_with_status, stamp_of_status
+from vaulttools.git import ObjectStore
 from vaulttools.linkedit import encode_markdown_target
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
@@ -692,11 +693,12 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
     if forks_for(len(paths)):
         spool.share()  # the workers spool what they plan: a change's bytes cross no pipe
     mark = clock_mark(vault.root)  # before any note is read (see `PlannedStatus.stamp`)
+    objects = ObjectStore.of(vault.root) if spool.shared else None  # asked whether git holds the new bytes
 
     def plan_chunk(paths: list[str]) -> list[tuple[str, FileChange]]:
         planned = _plan_notes(vault, scan, config, paths, links)
         if spool.shared:  # in a forked worker: the batch's hashing done here too, on every core
-            return _spooled_by_worker(vault.root, planned, spool, mark)
+            return _spooled_by_worker(vault.root, planned, spool, mark, objects)
         return [(action, change) for action, change, _ in planned]
 
     changes: list[FileChange] = []
@@ -736,6 +738,7 @@ def _spooled_by_worker(
     planned: list[tuple[str, FileChange, os.stat_result]],
     spool: Spool,
     mark: tuple[int, int] | None,
+    objects: ObjectStore | None = None,
 ) -> list[tuple[str, FileChange]]:
     """A forked worker's planned changes, fingerprinted and spooled. A long note's old bytes stay in the
     note (the journal reads them there), only the new ones are spooled: on 30 KB notes, half the spool's
@@ -743,7 +746,9 @@ def _spooled_by_worker(
     instead of an `lstat` per note, and its stamp, when settled before `mark` (`files.clock_mark`, taken
     before any note was read), instead of reading it again. A chunk's bytes go into the spool in one append (one lock, not
     two per note)."""
-    changes = spool_all([change.old_left_on_disk(root, status, mark) for _, change, status in planned], spool)
+    changes = spool_all(
+        [change.old_left_on_disk(root, status, mark, objects) for _, change, status in planned], spool
+    )
     return [(action, change) for (action, _, _), change in zip(planned, changes, strict=True)]
 
 
