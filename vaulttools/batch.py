@@ -147,8 +147,8 @@ def _known_blobs(
     def make() -> KnownBlobs | None:
         try:
             found = blobs_to_store()
-        except GitError:
-            return None  # git cannot tell: `BlobWriter` asks it file by file
+        except (GitError, OSError):
+            return None  # git or its object store cannot tell: `BlobWriter` asks git file by file
         if found is None:
             return None
         blobs, lacking = found

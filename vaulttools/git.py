@@ -835,12 +835,13 @@ class ObjectStore:
 
 
 class KnownBlobs:
-    """The blob ids of a batch's files, known before they are written: the planner's workers took the id
-    of each note's new bytes (`changes.NEW_BLOB`), so git need not read the written files back and hash
-    them. A forked process puts the blobs git lacks into its object store while the batch writes
-    (`Repository.store_blobs`: one pack instead of a file per object); `finish` waits for it. Only where
-    git stores the files as they are (`Repository.stores_files_as_they_are`) in a SHA-1 repository: any
-    conversion is git's to make, through `BlobWriter`."""
+    """The blob ids of a batch's files, known before they are written (taken from the new bytes by the
+    planner's workers, `changes.NEW_BLOB`, or by the batch), so git need not read the written files back
+    and hash them. Forked processes put the blobs git lacks into its object store while the batch writes
+    (`Repository.store_blobs`: a pack instead of a file per object); `finish` waits for them, and falls
+    back to `git hash-object` (whose ids must be these) if they failed. Only where git stores the files as
+    they are (`Repository.stores_files_as_they_are`) in a SHA-1 repository: any conversion is git's to
+    make, through `BlobWriter`."""
 
     def __init__(self, repo: Repository, blobs: dict[str, str], storing: Callable[[], int] | None) -> None:
         self._repo = repo
