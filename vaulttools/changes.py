@@ -18,7 +18,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from vaulttools.errors import EditConflict
 from vaulttools.files import stamp_of_status, state_dir
 from vaulttools.git import BATCH_TRAILER, blob_id
-from vaulttools.journal import fingerprints
+from vaulttools.journal import OLD_BLOB, fingerprints
 from vaulttools.resolve import fold
 
 
@@ -166,16 +166,12 @@ def _held_size(value: bytes | tuple[int, int] | OnDisk | None) -> int:
 LEFT_ON_DISK_FROM = 8 * 1024
 
 
-# The fingerprint that names a change's old bytes as a git blob (see `FileChange.old_left_on_disk`).
-OLD_BLOB = "old_blob"
-
-
 class OnDisk(NamedTuple):
     """A change's old bytes left in the file they were read from (see `FileChange.old_left_on_disk`): the
-    file, and the sha256 and size of the bytes the plan was made from."""
+    file, and the git blob id and size of the bytes the plan was made from."""
 
     file: str
-    sha256: str
+    blob: str
     size: int
 
 
@@ -228,11 +224,11 @@ class FileChange:
     ) -> FileChange:
         """The same change without its old bytes in memory: a file rewritten in place keeps them on disk
         until the batch writes, and the batch reads them there (into its journal) and checks them against
-        the sha256 taken here. Its journal fingerprints are taken here too, once: a planner's worker
+        the git blob id taken here. Its journal fingerprints are taken here too, once: a planner's worker
         process calls this, so the hashing runs on every core and only the new bytes travel back.
         Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here).
-        The old bytes' git blob id (`old_blob`) is taken here too: where git's object store holds them, the
-        batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`).
+        The old bytes' fingerprint is their git blob id (`OLD_BLOB`): where git's object store holds them,
+        the batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`).
         `status`: the file's status when its old bytes were read (`planned_status`); `mark`: see
         `PlannedStatus.stamp`."""
         if not isinstance(self._old, bytes) or self.deletes or self.new_path not in (None, self.path):
@@ -240,13 +236,12 @@ class FileChange:
         new = self.new
         twin = FileChange(self.path, None, new, self.new_path)
         twin._fingerprints = fingerprints(self._old, new)
-        twin._fingerprints[OLD_BLOB] = blob_id(self._old)
         if status is not None:
             twin._planned_status = status_when_read(status, mark)
         if len(self._old) < LEFT_ON_DISK_FROM:
             twin._old = self._old  # small: cheaper to hold than to read back and hash again
         else:
-            twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints["old_sha256"], len(self._old))
+            twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints[OLD_BLOB], len(self._old))
         return twin
 
     def fingerprinted(self) -> FileChange:
@@ -315,7 +310,7 @@ class FileChange:
         on_disk = self.old_on_disk
         if on_disk is None:
             return data == self.old
-        return data is not None and len(data) == on_disk.size and _sha256(data) == on_disk.sha256
+        return data is not None and len(data) == on_disk.size and blob_id(data) == on_disk.blob
 
     def _read_old_from_disk(self, on_disk: OnDisk) -> bytes:
         """The old bytes, read back from their file: before the batch writes it (the journal, a diff)."""
@@ -437,10 +432,6 @@ def _shared_spool_change(
     change._old, change._new, change._spool, change._fingerprints = old, new, spool, taken
     change._planned_status = status
     return change
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
