@@ -62,15 +62,16 @@ def encoded(note: Note, new_text: str, edits: Sequence[Edit]) -> bytes:
         return note.encode(new_text)
     real = sorted((e for e in edits if e.old != e.new), key=lambda e: e.start)
     cursor = _bom_length(note)
-    pieces = [note.raw[:cursor]]
+    raw = memoryview(note.raw)  # the old pieces are copied once, by the join
+    pieces: list[bytes | memoryview] = [raw[:cursor]]
     for edit in real:
         old = edit.old.encode("utf-8")
         start = _byte_offset(note, edit.start, edit.old, old, cursor)
         if start is None:
             return note.encode(new_text)
-        pieces += [note.raw[cursor:start], edit.new.encode("utf-8")]
+        pieces += [raw[cursor:start], edit.new.encode("utf-8")]
         cursor = start + len(old)
-    pieces.append(note.raw[cursor:])
+    pieces.append(raw[cursor:])
     return b"".join(pieces)
 
 
@@ -144,18 +145,22 @@ def _verify_properties(path: str, new_yaml: str, expected: Mapping[str, Any]) ->
 
 
 def _verify_untouched_bytes(note: Note, new_text: str, edits: Sequence[Edit]) -> None:
-    """Walk both texts segment by segment: outside the edits they must be identical."""
+    """Walk both texts segment by segment: outside the edits they must be identical. Each segment of the
+    new text is compared where it lies (`startswith` at an offset), not sliced out: a 30 KB note is copied
+    once less."""
+    text = note.text
     old_cursor = new_cursor = 0
     for edit in edits:
-        length = edit.start - old_cursor
-        if note.text[old_cursor : edit.start] != new_text[new_cursor : new_cursor + length]:
+        if not new_text.startswith(text[old_cursor : edit.start], new_cursor):
             raise EditConflict.in_file(note.path, "bytes outside the planned edits changed")
-        new_cursor += length
-        if new_text[new_cursor : new_cursor + len(edit.new)] != edit.new:
+        new_cursor += edit.start - old_cursor
+        if not new_text.startswith(edit.new, new_cursor):
             raise EditConflict.in_file(note.path, "an edit did not land where planned")
         new_cursor += len(edit.new)
         old_cursor = edit.end
-    if note.text[old_cursor:] != new_text[new_cursor:]:
+    if len(new_text) - new_cursor != len(text) - old_cursor or not new_text.startswith(
+        text[old_cursor:], new_cursor
+    ):
         raise EditConflict.in_file(note.path, "bytes outside the planned edits changed")
 
 
