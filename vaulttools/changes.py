@@ -395,13 +395,14 @@ class FileChange:
         # Worker processes send changes back by pickling: as bytes (a spool belongs to one process), unless
         # they sit in a spool the worker shares with the process it sends them to: then as places in it.
         # Old bytes left on disk stay there, and the fingerprints taken with them travel along.
+        # The planned status travels as a plain tuple: a named tuple is pickled through a Python call each
+        # (13,000 changes of a worker).
+        status = self._planned_status
+        taken = (self._fingerprints, None if status is None else tuple(status))
         if self._spool is not None and self._spool.shared:
             places = (self._old, self._new, self._spool)
-            taken = (self._fingerprints, self._planned_status)
             return (_shared_spool_change, (self.path, *places, self.new_path, *taken))
-        old = self.old_on_disk or self.old
-        taken = (self._fingerprints, self._planned_status)
-        return (_rebuilt_change, (self.path, old, self.new, self.new_path, *taken))
+        return (_rebuilt_change, (self.path, self.old_on_disk or self.old, self.new, self.new_path, *taken))
 
 
 def _rebuilt_change(
@@ -410,12 +411,12 @@ def _rebuilt_change(
     new: bytes | None,
     new_path: str | None,
     taken: dict[str, Any] | None,
-    status: PlannedStatus | None = None,
+    status: tuple[int, int, tuple[int, int, int, int] | None] | None = None,
 ) -> FileChange:
     change = FileChange(path, None, new, new_path)
     change._old = old
     change._fingerprints = taken
-    change._planned_status = status
+    change._planned_status = None if status is None else PlannedStatus._make(status)
     return change
 
 
@@ -426,11 +427,11 @@ def _shared_spool_change(
     spool: Spool,
     new_path: str | None,
     taken: dict[str, Any] | None,
-    status: PlannedStatus | None = None,
+    status: tuple[int, int, tuple[int, int, int, int] | None] | None = None,
 ) -> FileChange:
     change = FileChange(path, None, None, new_path)
     change._old, change._new, change._spool, change._fingerprints = old, new, spool, taken
-    change._planned_status = status
+    change._planned_status = None if status is None else PlannedStatus._make(status)
     return change
 
 
