@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
@@ -22,6 +24,7 @@ from vaulttools.normalize import (
     without_md,
 )
 from vaulttools.note import Note
+from vaulttools.planning import cyclic_gc_paused
 from vaulttools.resolve import LinkIndex
 from vaulttools.suffixes import SuffixMatcher
 
@@ -295,3 +298,16 @@ def test_a_place_of_check_gives_exactly_its_body_wikilink(
     assert (link if link is None else (link.start, link.end)) == span
     if link is not None:
         assert note.text[link.start : link.end] == place[2]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_planning_pauses_the_cyclic_gc_and_gives_back_its_state(enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(ValueError), cyclic_gc_paused():
+            assert not gc.isenabled()
+            raise ValueError  # an error while planning gives the collector back too
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

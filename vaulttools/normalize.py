@@ -35,7 +35,7 @@ from vaulttools.links import (
 )
 from vaulttools.note import Note
 from vaulttools.parallel import forks_for, iter_chunks
-from vaulttools.planning import note_change
+from vaulttools.planning import cyclic_gc_paused, note_change
 from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, strip_md
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
 from vaulttools.vault import Vault
@@ -441,39 +441,50 @@ def _plan_notes(
 ) -> list[tuple[FileChange | None, tuple, list[str]]]:
     """The change, the report (`LinkReport.to_wire`) and the notes its fixed links now point to, of each
     note of `paths` that has anything to report. `mark`: `files.clock_mark` taken before planning."""
+    with cyclic_gc_paused():
+        planned = [_plan_note(vault, context, path, broken.get(path), spool, mark) for path in paths]
+    return [entry for entry in planned if entry is not None]
+
+
+def _plan_note(
+    vault: Vault,
+    context: LinkContext,
+    path: str,
+    places: BrokenLinks | None,
+    spool: Spool | None,
+    mark: tuple[int, int] | None,
+) -> tuple[FileChange | None, tuple, list[str]] | None:
+    """`_plan_notes` of one note (None: nothing to report)."""
     config = vault.config
-    planned = []
-    for path in paths:
-        places = broken.get(path)
-        if places is not None and not places.places:
-            # `check` found no link to no file in the note at that stamp: nothing to do unless it changed.
-            try:
-                if stamp_of(f"{vault.root}/{path}") == places.stamp:
-                    continue
-            except OSError:
-                continue  # gone since the scan: as `check` skips it
-        stamp, status, raw = _read_note(vault, path)
-        # Where `check` saw the broken links holds only for the bytes it saw: same stamp (taken before
-        # reading), or the same bytes under a new one (`git checkout`, `undo`).
-        if places is not None and not places.holds_for(stamp, raw):
-            places = None
-        elif places is not None and not places.places:
-            continue  # the bytes `check` found no link to no file in
-        note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
-        if not note.editable or (places is None and not may_hold_links(note.raw, config.link_properties)):
-            continue
-        result = normalize_note(note, context, config.day_property, places)
-        change = _verified_change(note, result)
-        if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
-            change = change.old_left_on_disk(vault.root, status, mark)
-            if spool is not None and spool.shared and change.old_on_disk is not None:
-                # A long note's new bytes go into the spool the parent reads them from, not through a pipe
-                # and a pickle into its memory (10,000 30 KB notes: ~0.25 s of the parent's time). A short
-                # note's cross the pipe: a spooled append (lock, stat, write) costs the worker more.
-                change = change.spooled(spool)
-        if change is not None or result:
-            planned.append((change, result.to_wire(), _new_link_targets(result.fixed, context.index)))
-    return planned
+    if places is not None and not places.places:
+        # `check` found no link to no file in the note at that stamp: nothing to do unless it changed.
+        try:
+            if stamp_of(f"{vault.root}/{path}") == places.stamp:
+                return None
+        except OSError:
+            return None  # gone since the scan: as `check` skips it
+    stamp, status, raw = _read_note(vault, path)
+    # Where `check` saw the broken links holds only for the bytes it saw: same stamp (taken before
+    # reading), or the same bytes under a new one (`git checkout`, `undo`).
+    if places is not None and not places.holds_for(stamp, raw):
+        places = None
+    elif places is not None and not places.places:
+        return None  # the bytes `check` found no link to no file in
+    note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
+    if not note.editable or (places is None and not may_hold_links(note.raw, config.link_properties)):
+        return None
+    result = normalize_note(note, context, config.day_property, places)
+    change = _verified_change(note, result)
+    if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
+        change = change.old_left_on_disk(vault.root, status, mark)
+        if spool is not None and spool.shared and change.old_on_disk is not None:
+            # A long note's new bytes go into the spool the parent reads them from, not through a pipe
+            # and a pickle into its memory (10,000 30 KB notes: ~0.25 s of the parent's time). A short
+            # note's cross the pipe: a spooled append (lock, stat, write) costs the worker more.
+            change = change.spooled(spool)
+    if change is None and not result:
+        return None
+    return change, result.to_wire(), _new_link_targets(result.fixed, context.index)
 
 
 def _read_note(vault: Vault, path: str) -> tuple[tuple[int, int, int, int], os.stat_result, bytes]:
