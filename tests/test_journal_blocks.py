@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import git_vault_of
-from tests.helpers import BOM, HOSTILE_NOTES, HOSTILE_REWRITTEN, assert_clean, commits, run_vaulttools
+from tests.helpers import (
+    BOM,
+    HOSTILE_NOTES,
+    HOSTILE_REWRITTEN,
+    assert_clean,
+    commits,
+    git_blob_id,
+    run_vaulttools,
+)
 from vaulttools import journal
 from vaulttools.batch import CRASH_AFTER_ENV
 from vaulttools.journal import BLOCK, fingerprints, holds_new
@@ -122,23 +130,24 @@ def _written_by_a_whole_run(tmp_path: Path) -> dict[str, bytes]:
     return _snapshot(copy)
 
 
-def test_journal_is_version_3_without_the_big_notes_new_hash(tmp_path: Path) -> None:
+def test_journal_is_version_4_without_the_big_notes_new_hash(tmp_path: Path) -> None:
     record = _killed(_vault(tmp_path), 1)
-    assert record["version"] == journal.JOURNAL_VERSION == 3
+    assert record["version"] == journal.JOURNAL_VERSION == 4
+    assert all(entry[journal.OLD_BLOB] == git_blob_id(NOTES[entry["path"]]) for entry in record["changes"])
+    assert not any("old_sha256" in entry for entry in record["changes"])  # one hash of the old bytes
     big = next(entry for entry in record["changes"] if entry["path"] == "big.md")
     assert "new_sha256" not in big and len(big["new_blocks"]) == -(-big["new_size"] // BLOCK)
     small = [entry for entry in record["changes"] if entry["path"] != "big.md"]
     assert small and all("new_sha256" in entry and "new_blocks" not in entry for entry in small)
 
 
-@pytest.mark.parametrize("version", [3, 2])
+@pytest.mark.parametrize("version", [4, 3, 2])
 def test_recover_refuses_a_big_note_another_program_edited_after_the_batch_wrote_it(
     tmp_path: Path, version: int
 ) -> None:
     vault_dir = _vault(tmp_path)
     record = _killed(vault_dir, len(REWRITTEN))  # every note written, the commit not made
-    if version == 2:
-        _as_version_2(vault_dir, record, _written_by_a_whole_run(tmp_path))
+    _as_version(version, vault_dir, record, tmp_path)
     big = vault_dir / "big.md"
     assert big.read_bytes() != NOTES["big.md"]
     edited = big.read_bytes()[:-3] + b"!\n"  # same size, one byte of the last block changed
@@ -150,18 +159,36 @@ def test_recover_refuses_a_big_note_another_program_edited_after_the_batch_wrote
     assert (vault_dir / JOURNAL_PLAN).is_file()
 
 
-@pytest.mark.parametrize("version", [3, 2])
+@pytest.mark.parametrize("version", [4, 3, 2])
 @pytest.mark.parametrize("after", [1, 2, len(REWRITTEN)])
 def test_recover_puts_back_every_note_byte_for_byte(tmp_path: Path, version: int, after: int) -> None:
     vault_dir = _vault(tmp_path)
     record = _killed(vault_dir, after)
-    if version == 2:
-        _as_version_2(vault_dir, record, _written_by_a_whole_run(tmp_path))
+    _as_version(version, vault_dir, record, tmp_path)
     recovered = run_vaulttools(vault_dir, "recover")
     assert recovered.returncode == 0, recovered.stderr
     assert _snapshot(vault_dir) == NOTES
     assert commits(vault_dir) == 1
     assert_clean(vault_dir)
+
+
+def _as_version(version: int, vault_dir: Path, record: dict[str, Any], tmp_path: Path) -> None:
+    """The journal of a killed batch as the code of `version` wrote it (4: as it is)."""
+    if version <= 3:
+        _as_version_3(vault_dir, record)
+    if version == 2:
+        _as_version_2(vault_dir, record, _written_by_a_whole_run(tmp_path))
+
+
+def _as_version_3(vault_dir: Path, record: dict[str, Any]) -> None:
+    """The journal as the version 3 code wrote it: the old bytes known by their sha256 (their blob id as
+    well, where a worker took it)."""
+    for entry in record["changes"]:
+        entry["old_sha256"] = hashlib.sha256(NOTES[entry["path"]]).hexdigest()
+        if entry["backup"] != journal.GIT_BACKUP:
+            del entry[journal.OLD_BLOB]
+    record["version"] = 3
+    (vault_dir / JOURNAL_PLAN).write_text(json.dumps(record), encoding="utf-8")
 
 
 def _as_version_2(vault_dir: Path, record: dict[str, Any], written: dict[str, bytes]) -> None:

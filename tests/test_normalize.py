@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
@@ -13,6 +15,7 @@ from vaulttools.normalize import (
     LinkContext,
     NormalizeOptions,
     Outcome,
+    _link_at,
     exact_case,
     may_hold_links,
     normalize_note,
@@ -21,6 +24,7 @@ from vaulttools.normalize import (
     without_md,
 )
 from vaulttools.note import Note
+from vaulttools.planning import cyclic_gc_paused
 from vaulttools.resolve import LinkIndex
 from vaulttools.suffixes import SuffixMatcher
 
@@ -269,3 +273,41 @@ def test_normalize_note_report() -> None:
     assert [(e.line, e.link) for e in result.broken] == [(8, "[[concept-does-not-exist]]")]
     assert [(e.line, e.new_target) for e in result.skipped] == [(2, "claim-peer-feedback-d4")]
     assert result.skipped[0].reason.startswith("frontmatter does not parse")
+
+
+LINK_AT_NOTE = '---\nrelated: "[[x-d1]]"\n---\nSee [[x-d1]] and ![[y-d2|s]], [t](x-d1.md).\n'
+
+
+@pytest.mark.parametrize(
+    ("place", "span"),
+    [
+        ((4, 5, "[[x-d1]]"), (32, 40)),  # a body wikilink where `check` found it
+        ((4, 18, "![[y-d2|s]]"), (45, 56)),  # an embed
+        ((2, 11, "[[x-d1]]"), None),  # in the frontmatter: a property link, decided with the note
+        ((4, 31, "[t](x-d1.md)"), None),  # a markdown link
+        ((4, 5, "[[x-d1]] and ![[y-d2|s]]"), None),  # two links: not one link's place
+        ((4, 5, "[[x-d2]]"), None),  # the note holds other text there now
+        ((9, 1, "[[x-d1]]"), None),  # past the last line
+    ],
+)
+def test_a_place_of_check_gives_exactly_its_body_wikilink(
+    place: tuple[int, int, str], span: tuple[int, int] | None
+) -> None:
+    note = Note("a.md", LINK_AT_NOTE.encode(), frozenset({"related"}))
+    link = _link_at(note, (*place, None, ()))
+    assert (link if link is None else (link.start, link.end)) == span
+    if link is not None:
+        assert note.text[link.start : link.end] == place[2]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_planning_pauses_the_cyclic_gc_and_gives_back_its_state(enabled: bool) -> None:
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(ValueError), cyclic_gc_paused():
+            assert not gc.isenabled()
+            raise ValueError  # an error while planning gives the collector back too
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -112,7 +112,9 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 def test_a_change_left_on_disk_reads_back_its_exact_bytes(tmp_path: Path, old: bytes, new: bytes) -> None:
     (tmp_path / "a.md").write_bytes(old)
     change = FileChange("a.md", old, new).old_left_on_disk(tmp_path)
-    assert change.old_on_disk == OnDisk(f"{tmp_path}/a.md", fingerprints(old, new)["old_sha256"], len(old))
+    assert change.old_on_disk == OnDisk(
+        f"{tmp_path}/a.md", fingerprints(old, new)[changes_module.OLD_BLOB], len(old)
+    )
     assert change.fingerprints == worker_fingerprints(old, new)
     assert (change.old, change.new, change.creates, change.deletes) == (old, new, False, False)
     assert change.holds_old(old) and not change.holds_old(old + b"\n") and not change.holds_old(None)

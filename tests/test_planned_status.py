@@ -49,7 +49,8 @@ def test_every_rewritten_note_carries_its_planned_status(tmp_path: Path) -> None
     assert sorted(statuses) == REWRITTEN
     assert statuses["crlf.md"][:2] == (stat.S_IFREG | 0o640, os.geteuid())
     for change in plan.changes:  # across a process boundary and into a spool, as workers send them
-        assert pickle.loads(pickle.dumps(change)).planned_status == change.planned_status
+        travelled = pickle.loads(pickle.dumps(change)).planned_status  # as a plain tuple, rebuilt
+        assert isinstance(travelled, PlannedStatus) and travelled == change.planned_status
         assert change.spooled(Spool(memory_budget=0)).planned_status == change.planned_status
 
 

@@ -7,6 +7,7 @@ otherwise refuses, file by file, writing nothing and keeping the journal.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shlex
@@ -16,9 +17,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import git, snapshot
-from tests.helpers import NEW, OLD, assert_clean, commits, run_vaulttools
+from tests.helpers import NEW, OLD, assert_clean, commits, git_blob_id, run_vaulttools
 from vaulttools.batch import CRASH_AFTER_ENV
-from vaulttools.journal import BLOCK, fingerprints, torn_by_the_batch
+from vaulttools.journal import BLOCK, OLD_BLOB, fingerprints, holds_original, torn_by_the_batch
 
 PLAN = Path(".vaulttools") / "journal" / "plan.json"
 
@@ -53,12 +54,31 @@ def test_a_torn_write_of_the_batch_is_told_from_another_programs_edit(
     assert torn_by_the_batch(current, OLD_BYTES, entry) is torn
 
 
+@pytest.mark.parametrize(
+    ("entry", "data", "holds"),
+    [
+        ({OLD_BLOB: git_blob_id(b"before")}, b"before", True),  # version 4
+        ({OLD_BLOB: git_blob_id(b"before")}, b"befor!", False),
+        ({"old_sha256": hashlib.sha256(b"before").hexdigest()}, b"before", True),  # versions 2-3
+        ({"old_sha256": hashlib.sha256(b"before").hexdigest()}, b"befor!", False),
+        ({"old_sha256": hashlib.sha256(b"before").hexdigest(), OLD_BLOB: git_blob_id(b"x")}, b"before", True),
+        ({}, b"anything", True),  # version 1: no fingerprint to tell by
+    ],
+)
+def test_an_original_is_told_by_the_fingerprint_its_journal_has(
+    entry: dict[str, Any], data: bytes, holds: bool
+) -> None:
+    assert holds_original(data, entry) is holds
+
+
 def test_fingerprints_record_hash_and_size_before_and_after() -> None:
     recorded = fingerprints(b"before", b"after!")
     assert recorded["old_size"] == 6 and recorded["new_size"] == 6
-    assert recorded["old_sha256"] != recorded["new_sha256"]
+    assert recorded[OLD_BLOB] == git_blob_id(b"before")  # version 4: the one hash of the old bytes
+    assert recorded["new_sha256"] == hashlib.sha256(b"after!").hexdigest()
+    assert "old_sha256" not in recorded
     assert "new_blocks" not in recorded  # a small note is one block: its hash is the block's
-    assert fingerprints(None, b"x")["old_sha256"] is None
+    assert fingerprints(None, b"x")[OLD_BLOB] is None
     assert fingerprints(b"x", None)["new_size"] is None
     assert len(fingerprints(OLD_BYTES, NEW_BYTES)["new_blocks"]) == 3
 
@@ -67,7 +87,7 @@ def _killed_rename(vault: Path, after: int) -> dict[str, Any]:
     crashed = run_vaulttools(vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: str(after)})
     assert crashed.returncode == -9, crashed.stderr
     record: dict[str, Any] = json.loads((vault / PLAN).read_text(encoding="utf-8"))
-    assert record["version"] == 3
+    assert record["version"] == 4
     return record
 
 
@@ -158,7 +178,7 @@ def test_an_old_journal_without_fingerprints_still_recovers(sample_vault: Path) 
     del record["version"]
     for entry in record["changes"]:
         moves = entry["new_path"] not in (None, entry["path"])
-        for key in ("old_sha256", "old_size", "new_size", "new_blocks"):
+        for key in ("old_sha256", OLD_BLOB, "old_size", "new_size", "new_blocks"):
             entry.pop(key, None)
         if not moves:
             entry["new_sha256"] = None

@@ -163,3 +163,39 @@ def test_turning_a_guard_off_makes_a_case_fail(guard: str, monkeypatch: pytest.M
     monkeypatch.setattr(module, name, mutant(getattr(module, name)))  # raises if the guard was renamed
     survivors = [case.name for case in CASES if not refused_as_planned(case)]
     assert survivors, f"with the {guard} guard off, every wrong edit is still refused: the guard is untested"
+
+
+# Body edits whose frontmatter bounds must still be searched for: the shortcut that keeps them without a
+# search (a closed frontmatter whose closer ends with a line ending, every edit after it) must not apply.
+BODY_EDITS_THAT_MOVE_THE_FRONTMATTER = [
+    # (note, text the edit replaces in the body, what it writes)
+    ("---\nid: a\nSee [[b]].\n", "[[b]]", "[[b]]\n---\n"),  # never closed: the edit would close it
+    ("---\nid: a\n---", "", "x"),  # the closer ends the file: text after it is no closer
+    ("---\r\nid: a\r\n---", "", "\r\n"),  # a line ending after it moves where the block ends
+]
+
+
+@pytest.mark.parametrize(("text", "old", "new"), BODY_EDITS_THAT_MOVE_THE_FRONTMATTER)
+def test_a_body_edit_that_would_move_the_frontmatter_is_refused(text: str, old: str, new: str) -> None:
+    note = Note("a.md", text.encode())
+    start = text.rindex(old) if old else len(text)
+    assert start >= note.body_start
+    with pytest.raises(EditConflict, match="the edit would change where the frontmatter ends"):
+        planning.note_change(note, [Edit(start, start + len(old), old, new)])
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("---\nid: a\n---\nSee [[b]].\n", True),
+        ("---\r\nid: a\r\n---\r\nSee [[b]].\r\n", True),
+        ("---\nid: a\n---", False),
+        ("---\nid: a\nSee [[b]].\n", False),
+        ("See [[b]].\n", False),
+    ],
+)
+def test_the_bounds_are_kept_without_a_search_only_after_a_closed_line(text: str, kept: bool) -> None:
+    note = Note("a.md", text.encode())
+    edit = Edit(len(text), len(text), "", "x")
+    assert planning._bounds_kept(note, [edit]) is kept
+    assert planning._bounds_kept(note, [edit, Edit(0, 0, "", "x")]) is False  # one edit before the closer

@@ -489,14 +489,16 @@ def _rewrite_in_place(
 ) -> None:
     """Listed before writing: a write can fail half-way. The bytes on disk are compared with the planned
     ones through the same open file, just before writing over them; a change whose old bytes were left on
-    disk is compared with the copy in the journal (checked against the plan's sha256 when it was copied).
+    disk is compared with the copy in the journal (checked against the plan's fingerprint when it was copied).
     A note whose planned stamp is kept (`PlannedStatus.stamp`) and still its stamp is not read again."""
     written.append(change)
     expected: bytes | Callable[[bytes], bool] | None
     if change.old_on_disk is None:
         expected = change.old
     elif journaling.names_git_blob(index):
-        expected = change.holds_old  # its size and sha256 as planned: the journal copied nothing to compare
+        expected = (
+            change.holds_old
+        )  # its size and git blob id as planned: the journal copied nothing to compare
     else:
         expected = journaling.saved_original(index)
     path = f"{root}/{change.path}"

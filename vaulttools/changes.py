@@ -18,7 +18,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from vaulttools.errors import EditConflict
 from vaulttools.files import stamp_of_status, state_dir
 from vaulttools.git import BATCH_TRAILER, ObjectStore, blob_id
-from vaulttools.journal import fingerprints
+from vaulttools.journal import OLD_BLOB, fingerprints
 from vaulttools.resolve import fold
 
 
@@ -166,19 +166,19 @@ def _held_size(value: bytes | tuple[int, int] | OnDisk | None) -> int:
 LEFT_ON_DISK_FROM = 8 * 1024
 
 
-# The fingerprints that name a change's old and new bytes as git blobs (see `FileChange.old_left_on_disk`).
-OLD_BLOB = "old_blob"
+# The fingerprint that names a change's new bytes as a git blob (see `FileChange.old_left_on_disk`; the old
+# bytes' is the journal's `OLD_BLOB`), and whether git held that blob when the planner looked
+# (`git.ObjectStore.holds`).
 NEW_BLOB = "new_blob"
-# Whether git held the new bytes' blob when the planner looked (`git.ObjectStore.holds`).
 NEW_BLOB_HELD = "new_blob_held"
 
 
 class OnDisk(NamedTuple):
     """A change's old bytes left in the file they were read from (see `FileChange.old_left_on_disk`): the
-    file, and the sha256 and size of the bytes the plan was made from."""
+    file, and the git blob id and size of the bytes the plan was made from."""
 
     file: str
-    sha256: str
+    blob: str
     size: int
 
 
@@ -211,7 +211,7 @@ class FileChange:
     """One file of a batch: modified (old and new), created (old None), deleted (new None), or renamed.
 
     `old` and `new` are bytes, held in memory or (`spooled`) in a `Spool` and read back on each use; or the
-    old bytes are left in the file they were read from (`old_left_on_disk`), known by their sha256 until
+    old bytes are left in the file they were read from (`old_left_on_disk`), known by their git blob id until
     they are needed, and read back (and checked) then.
     """
 
@@ -235,12 +235,13 @@ class FileChange:
     ) -> FileChange:
         """The same change without its old bytes in memory: a file rewritten in place keeps them on disk
         until the batch writes, and the batch reads them there (into its journal) and checks them against
-        the sha256 taken here. Its journal fingerprints are taken here too, once: a planner's worker
+        the git blob id taken here. Its journal fingerprints are taken here too, once: a planner's worker
         process calls this, so the hashing runs on every core and only the new bytes travel back.
         Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here).
-        The old bytes' git blob id (`old_blob`) is taken here too: where git's object store holds them, the
-        batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`); and
-        the new bytes' (`new_blob`), by which the commit names them (see `git.KnownBlobs`).
+        The old bytes' fingerprint is their git blob id (`OLD_BLOB`): where git's object store holds them,
+        the batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`).
+        The new bytes' blob id (`NEW_BLOB`) is taken too, by which the commit names them (`git.KnownBlobs`),
+        and, given the vault's `objects`, whether git already holds it (`NEW_BLOB_HELD`).
         `status`: the file's status when its old bytes were read (`planned_status`); `mark`: see
         `PlannedStatus.stamp`."""
         if not isinstance(self._old, bytes) or self.deletes or self.new_path not in (None, self.path):
@@ -248,9 +249,7 @@ class FileChange:
         new = self.new
         twin = FileChange(self.path, None, new, self.new_path)
         twin._fingerprints = fingerprints(self._old, new)
-        twin._fingerprints[OLD_BLOB] = blob_id(self._old)
-        # And the new bytes' id: the commit names them without git reading the written file back
-        # (`git.KnownBlobs`).
+        # The new bytes' id: the commit names them without git reading the written file back.
         new_blob = twin._fingerprints[NEW_BLOB] = blob_id(new) if new is not None else None
         if objects is not None and new_blob is not None:
             twin._fingerprints[NEW_BLOB_HELD] = objects.holds(new_blob)  # `objects`: the vault's git store
@@ -259,7 +258,7 @@ class FileChange:
         if len(self._old) < LEFT_ON_DISK_FROM:
             twin._old = self._old  # small: cheaper to hold than to read back and hash again
         else:
-            twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints["old_sha256"], len(self._old))
+            twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints[OLD_BLOB], len(self._old))
         return twin
 
     def fingerprinted(self) -> FileChange:
@@ -328,7 +327,7 @@ class FileChange:
         on_disk = self.old_on_disk
         if on_disk is None:
             return data == self.old
-        return data is not None and len(data) == on_disk.size and _sha256(data) == on_disk.sha256
+        return data is not None and len(data) == on_disk.size and blob_id(data) == on_disk.blob
 
     def _read_old_from_disk(self, on_disk: OnDisk) -> bytes:
         """The old bytes, read back from their file: before the batch writes it (the journal, a diff)."""
@@ -428,13 +427,14 @@ class FileChange:
         # Worker processes send changes back by pickling: as bytes (a spool belongs to one process), unless
         # they sit in a spool the worker shares with the process it sends them to: then as places in it.
         # Old bytes left on disk stay there, and the fingerprints taken with them travel along.
+        # The planned status travels as a plain tuple: a named tuple is pickled through a Python call each
+        # (13,000 changes of a worker).
+        status = self._planned_status
+        taken = (self._fingerprints, None if status is None else tuple(status))
         if self._spool is not None and self._spool.shared:
             places = (self._old, self._new, self._spool)
-            taken = (self._fingerprints, self._planned_status)
             return (_shared_spool_change, (self.path, *places, self.new_path, *taken))
-        old = self.old_on_disk or self.old
-        taken = (self._fingerprints, self._planned_status)
-        return (_rebuilt_change, (self.path, old, self.new, self.new_path, *taken))
+        return (_rebuilt_change, (self.path, self.old_on_disk or self.old, self.new, self.new_path, *taken))
 
 
 def _rebuilt_change(
@@ -443,12 +443,12 @@ def _rebuilt_change(
     new: bytes | None,
     new_path: str | None,
     taken: dict[str, Any] | None,
-    status: PlannedStatus | None = None,
+    status: tuple[int, int, tuple[int, int, int, int] | None] | None = None,
 ) -> FileChange:
     change = FileChange(path, None, new, new_path)
     change._old = old
     change._fingerprints = taken
-    change._planned_status = status
+    change._planned_status = None if status is None else PlannedStatus._make(status)
     return change
 
 
@@ -459,16 +459,12 @@ def _shared_spool_change(
     spool: Spool,
     new_path: str | None,
     taken: dict[str, Any] | None,
-    status: PlannedStatus | None = None,
+    status: tuple[int, int, tuple[int, int, int, int] | None] | None = None,
 ) -> FileChange:
     change = FileChange(path, None, None, new_path)
     change._old, change._new, change._spool, change._fingerprints = old, new, spool, taken
-    change._planned_status = status
+    change._planned_status = None if status is None else PlannedStatus._make(status)
     return change
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import IO, Any, Protocol
 from vaulttools import lock
 from vaulttools.errors import VaultError
 from vaulttools.files import STATE_DIR, rewrite_in_place, state_dir, synced_once
+from vaulttools.git import blob_id
 
 
 class JournaledChange(Protocol):
@@ -63,7 +64,10 @@ JOURNAL = "journal"
 # note's new bytes were fingerprinted; such a journal still recovers, as it always did.
 # 3: a rewritten file larger than a block has no `new_sha256`: its `new_blocks` (and `new_size`) tell its
 # new bytes (`holds_new`), one hashing pass fewer per note. Version 2 journals (with it) still recover.
-JOURNAL_VERSION = 3
+# 4: a change's bytes from before the batch are known by their git blob id (`old_blob`, SHA-1) instead of
+# their sha256: the one hash its planner takes of them, and the one `batch._originals_in_git` needs (a
+# 30 KB note hashed once instead of twice). Journals of versions 1-3 (`old_sha256`) still recover.
+JOURNAL_VERSION = 4
 # Blocks of a rewritten file fingerprinted one by one: a kill or power cut inside an in-place write
 # leaves some blocks new and the others old (`torn_by_the_batch`).
 BLOCK = 4096
@@ -334,11 +338,7 @@ def original_reader(root: Path) -> Callable[[str], bytes | None]:
         with open(folder / entry["backup"], "rb") as originals:  # one slice, not the whole file
             originals.seek(entry["offset"])
             data = originals.read(entry["length"])
-        return (
-            data
-            if len(data) == entry["length"] and _sha(data) == entry.get("old_sha256", _sha(data))
-            else None
-        )
+        return data if len(data) == entry["length"] and holds_original(data, entry) else None
 
     return original
 
@@ -494,12 +494,24 @@ def _saved_original(folder: Path, entry: dict[str, Any], loaded: dict[str, bytes
     whole (see `Journaling`: the batch writes a note only once its original is on disk). An old journal
     (version 1, no fingerprint of the original) saved every original before the first write."""
     original = _backup_bytes(folder, entry, loaded)
-    expected = entry.get("old_sha256")
-    if expected is not None and (
-        len(original) != entry.get("length", len(original)) or _sha(original) != expected
-    ):
+    if len(original) != entry.get("length", len(original)) or not holds_original(original, entry):
         return None
     return original
+
+
+def holds_original(data: bytes, entry: Mapping[str, Any]) -> bool:
+    """`data` is the entry's bytes from before the batch, by the fingerprint the entry has of them: their
+    sha256 (versions 2-3), else their git blob id (version 4); True for an entry with neither (version 1)."""
+    if entry.get("old_sha256") is not None:
+        return _sha(data) == entry["old_sha256"]
+    if entry.get(OLD_BLOB) is not None:
+        return blob_id(data) == entry[OLD_BLOB]
+    return True
+
+
+def _had_file(entry: Mapping[str, Any]) -> bool:
+    """Whether the entry's path held a file before the batch (a fingerprint of its bytes was taken)."""
+    return entry.get("old_sha256", entry.get(OLD_BLOB)) is not None
 
 
 TEMP_SUFFIX = ".vt-tmp"
@@ -541,11 +553,16 @@ def _sha(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
+# The fingerprint of a change's bytes from before the batch: their git blob id (see `JOURNAL_VERSION`).
+OLD_BLOB = "old_blob"
+
+
 def fingerprints(old: bytes | None, new: bytes | None) -> dict[str, Any]:
-    """A change's journal fingerprints: hash and size of its bytes before and after the batch (None for a
-    file that does not exist), and for a rewritten file larger than a block, each of its new blocks."""
+    """A change's journal fingerprints: its bytes before the batch by their git blob id (`OLD_BLOB`), after
+    it by their sha256 (None for a file that does not exist), and for a rewritten file larger than a block,
+    by each of its new blocks; and both sizes."""
     recorded: dict[str, Any] = {
-        "old_sha256": _sha(old),
+        OLD_BLOB: None if old is None else blob_id(old),
         "old_size": None if old is None else len(old),
         "new_size": None if new is None else len(new),
     }
@@ -608,7 +625,7 @@ def foreign_changes(root: Path, record: dict[str, Any]) -> dict[str, str]:
         current = _read_or_none(root / path)
         if current is None and None in expected.hashes:
             continue
-        if current is not None and _sha(current) in expected.hashes:
+        if current is not None and expected.holds_known_bytes(current):
             continue
         if current is not None and any(holds_new(current, entry) for entry in expected.known_by_blocks):
             continue
@@ -632,9 +649,22 @@ class _ExpectedState:
     None for no file), or a torn in-place write of one of `rewrites`."""
 
     hashes: set[str | None] = field(default_factory=set)
+    # Bytes from before a batch known by their git blob id (version 4).
+    blobs: set[str] = field(default_factory=set)
     rewrites: list[dict[str, Any]] = field(default_factory=list)
     # Entries whose new bytes have no whole-file hash (version 3): told by `holds_new`.
     known_by_blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_old(self, entry: dict[str, Any]) -> None:
+        """The entry's bytes from before the batch (None: no file), by their sha256 or (version 4) blob id."""
+        if "old_sha256" in entry or entry.get(OLD_BLOB) is None:
+            self.hashes.add(entry.get("old_sha256"))
+        else:
+            self.blobs.add(entry[OLD_BLOB])
+
+    def holds_known_bytes(self, data: bytes) -> bool:
+        """`data` is bytes known by a whole-file hash: from before the batch, or its new bytes."""
+        return _sha(data) in self.hashes or (bool(self.blobs) and blob_id(data) in self.blobs)
 
     def add_new(self, entry: dict[str, Any]) -> None:
         """The entry's new bytes (None: no file), by their hash or (version 3) their blocks."""
@@ -649,14 +679,15 @@ def _expected_states(record: dict[str, Any]) -> dict[str, _ExpectedState]:
     for entry in record.get("changes", []):
         path, new_path = entry["path"], entry.get("new_path")
         if new_path and new_path != path:  # moved: the source goes, the destination comes
-            states[path].hashes |= {entry["old_sha256"], None}
+            states[path].add_old(entry)
+            states[path].hashes.add(None)
             states[new_path].hashes.add(None)
             states[new_path].add_new(entry)
             continue
         # Created (no old bytes), deleted (no new bytes) or rewritten: either hash, None for "no file".
-        states[path].hashes.add(entry["old_sha256"])
+        states[path].add_old(entry)
         states[path].add_new(entry)
-        if entry["old_sha256"] is not None and entry["new_size"] is not None:
+        if _had_file(entry) and entry["new_size"] is not None:
             states[path].rewrites.append(entry)
     return states
 

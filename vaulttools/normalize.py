@@ -36,7 +36,7 @@ from vaulttools.links import (
 )
 from vaulttools.note import Note
 from vaulttools.parallel import forks_for, iter_chunks
-from vaulttools.planning import note_change
+from vaulttools.planning import cyclic_gc_paused, note_change
 from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, strip_md
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
 from vaulttools.vault import Vault
@@ -87,6 +87,12 @@ class LinkContext:
     index: LinkIndex
     matcher: SuffixMatcher
     options: NormalizeOptions = NormalizeOptions()
+
+
+# One place of `check`'s finding of a link to no file: (line, column, the link as written, the suggested
+# target or None, the suffix candidates' paths), as `check.BrokenLinks.places` holds them.
+Place = tuple[int, int, str, str | None, tuple[str, ...]]
+Places = tuple[Place, ...]
 
 
 class Outcome(NamedTuple):
@@ -261,8 +267,12 @@ def may_hold_links(raw: bytes, link_properties: Iterable[str]) -> bool:
 def normalize_note(
     note: Note, context: LinkContext, day_property: str, broken: BrokenLinks | None = None
 ) -> NoteResult:
-    """The edits for one note and what it reports; links inside code, math or comments are not links."""
-    result = NoteResult()
+    """The edits for one note and what it reports; links inside code, math or comments are not links.
+
+    Without the optional rules, only links that resolve to nothing can change. Where `check` found them
+    (`broken`, for the very bytes read: same stamp), they are decided at its places alone
+    (`_known_result`). Anything else (an optional rule, a broken link in the frontmatter or a markdown
+    link, a note changed since `check`) decides every link of the note."""
     day_cache: list[object] = []
 
     def day() -> object:
@@ -270,65 +280,69 @@ def normalize_note(
             day_cache.append(note_day(note, day_property))  # parses YAML only when a tie needs it
         return day_cache[0]
 
-    for link, known, line in _decisions(note, context, broken):
-        if not link.is_link:
-            continue
-        outcome = known or normalize_target(link.target, link.kind, note.path, day, context)
-        if outcome.status == UNCHANGED:
-            continue
-        line = line or note.line_col(link.start)[0]
-        written = note.text[link.start : link.end]
-        if outcome.status == AMBIGUOUS:
-            reason = _ambiguity_reason(outcome)
-            result.ambiguous.append(
-                LinkEntry(note.path, line, written, link.target, "", (), outcome.candidates, reason)
-            )
-            continue
-        if outcome.status == STILL_BROKEN:
-            result.broken.append(
-                LinkEntry(note.path, line, written, link.target, candidates=outcome.candidates)
-            )
-            continue
-        entry = LinkEntry(
-            note.path, line, written, link.target, outcome.target, outcome.rules, outcome.candidates
-        )
-        if link.start < note.body_start and not note.frontmatter_editable:
-            result.skipped.append(entry._replace(reason=f"frontmatter does not parse ({note.yaml_error})"))
-            continue
-        try:
-            result.edits.append(retarget(note, link, outcome.target))
-        except RefusedEdit as exc:
-            result.skipped.append(entry._replace(reason=exc.message))
-            continue
-        result.fixed.append(entry)
+    if broken is not None and not context.options.any_optional:
+        known = _known_result(note, broken.places, context, day)
+        if known is not None:
+            return known
+    result = NoteResult()
+    for link in note.links:
+        if link.is_link:
+            outcome = normalize_target(link.target, link.kind, note.path, day, context)
+            if outcome.status != UNCHANGED:
+                _report_link(note, link, note.line_col(link.start)[0], outcome, result)
     return result
 
 
-def _decisions(
-    note: Note, context: LinkContext, broken: BrokenLinks | None
-) -> list[tuple[Link, Outcome | None, int]]:
-    """Each link to decide, with its outcome when `check` already found it (None: decide it here) and its
-    line where `check` gave it (0: not known yet).
+def _report_link(note: Note, link: Link, line: int, outcome: Outcome, result: NoteResult) -> None:
+    """Add a decided link (not UNCHANGED) to `result`: reported as ambiguous or broken, or fixed with its
+    edit, or skipped with the reason it cannot be edited in place."""
+    written = note.text[link.start : link.end]
+    if outcome.status == AMBIGUOUS:
+        reason = _ambiguity_reason(outcome.candidates)
+        result.ambiguous.append(
+            LinkEntry(note.path, line, written, link.target, "", (), outcome.candidates, reason)
+        )
+        return
+    if outcome.status == STILL_BROKEN:
+        result.broken.append(LinkEntry(note.path, line, written, link.target, candidates=outcome.candidates))
+        return
+    entry = LinkEntry(
+        note.path, line, written, link.target, outcome.target, outcome.rules, outcome.candidates
+    )
+    if link.start < note.body_start and not note.frontmatter_editable:
+        result.skipped.append(entry._replace(reason=f"frontmatter does not parse ({note.yaml_error})"))
+        return
+    try:
+        result.edits.append(retarget(note, link, outcome.target))
+    except RefusedEdit as exc:
+        result.skipped.append(entry._replace(reason=exc.message))
+        return
+    result.fixed.append(entry)
 
-    Without the optional rules, only links that resolve to nothing can change. Where `check` found them
-    (`broken`, for the very bytes read: same stamp), each body wikilink there is parsed alone, and its
-    outcome is the finding's: the suggestion and candidates come from the same `propose` on the same note,
-    and `rule_between` names the rule `propose` used. Anything else (an optional rule, a broken link in the
-    frontmatter or a markdown link, a note changed since `check`) decides every link of the note.
-    """
-    if broken is not None and not context.options.any_optional:
-        located = _links_at(note, broken.places)
-        if located is not None:
-            return [
-                (link, _known_outcome(link, place, note.path, context), place[0])
-                for link, place in zip(located, broken.places, strict=True)
-            ]
-    return [(link, None, 0) for link in note.links]
+
+def _known_result(
+    note: Note, places: Places, context: LinkContext, day: Callable[[], object]
+) -> NoteResult | None:
+    """`normalize_note` from `check`'s places of the note's links to no file: each body wikilink there is
+    parsed alone, and its outcome is the finding's (the suggestion and candidates come from the same
+    `propose` on the same note, and `rule_between` names the rule `propose` used; where it names none, the
+    link is decided here). None unless each place holds exactly its link (a frontmatter or markdown link,
+    or a note that changed, needs the full parse)."""
+    result = NoteResult()
+    for place in places:
+        link = _link_at(note, place)
+        if link is None:
+            return None
+        if link.is_link:
+            outcome = _known_outcome(link, place, note.path, context) or normalize_target(
+                link.target, link.kind, note.path, day, context
+            )
+            if outcome.status != UNCHANGED:
+                _report_link(note, link, place[0], outcome, result)
+    return result
 
 
-def _known_outcome(
-    link: Link, place: tuple[int, int, str, str | None, tuple[str, ...]], source: str, context: LinkContext
-) -> Outcome | None:
+def _known_outcome(link: Link, place: Place, source: str, context: LinkContext) -> Outcome | None:
     """`normalize_target`'s outcome for a broken link from `check`'s finding; None when it cannot tell."""
     suggestion, candidates = place[3], place[4]
     if suggestion is None:
@@ -338,23 +352,18 @@ def _known_outcome(
     return Outcome(FIXED, suggestion, (rule,)) if rule else None
 
 
-def _links_at(
-    note: Note, places: Iterable[tuple[int, int, str, str | None, tuple[str, ...]]]
-) -> list[Link] | None:
-    """The body wikilinks written at these (line, column, text) places; None unless each place holds
-    exactly its link (a frontmatter or markdown link, or a note that changed, needs the full parse)."""
-    links = []
-    text = note.text
-    for line, column, written, *_ in places:
-        start = _offset_of_written(note, line, column, written)
-        if start is None or start < note.body_start or not written.startswith(("[[", "![[")):
-            return None
-        end = start + len(written)
-        found = wikilinks_in(text, start, end) if text[start:end] == written else []
-        if len(found) != 1 or (found[0].start, found[0].end) != (start, end):
-            return None
-        links.append(found[0])
-    return links
+def _link_at(note: Note, place: Place) -> Link | None:
+    """The body wikilink written at this (line, column, text) place; None unless the place holds exactly
+    that link."""
+    line, column, written = place[0], place[1], place[2]
+    start = _offset_of_written(note, line, column, written)
+    if start is None or start < note.body_start:  # a frontmatter link needs its property kind
+        return None
+    end = start + len(written)
+    found = wikilinks_in(note.text, start, end) if note.text[start:end] == written else []
+    if len(found) != 1 or (found[0].start, found[0].end) != (start, end):
+        return None
+    return found[0]
 
 
 def _offset_of_written(note: Note, line: int, column: int, written: str) -> int | None:
@@ -367,8 +376,8 @@ def _offset_of_written(note: Note, line: int, column: int, written: str) -> int 
     return note.offset_of(line, column)
 
 
-def _ambiguity_reason(outcome: Outcome) -> str:
-    if len(outcome.candidates) == 1:
+def _ambiguity_reason(candidates: tuple[str, ...]) -> str:
+    if len(candidates) == 1:
         return "the only candidate would not resolve to that note"
     return "several notes differ only by a suffix and the day property does not pick one"
 
@@ -436,39 +445,51 @@ def _plan_notes(
     """The change, the report (`LinkReport.to_wire`) and the notes its fixed links now point to, of each
     note of `paths` that has anything to report. `mark`: `files.clock_mark` taken before planning;
     `objects`: the vault's git object store, asked whether it holds each note's new bytes."""
+    with cyclic_gc_paused():
+        planned = [_plan_note(vault, context, path, broken.get(path), spool, mark, objects) for path in paths]
+    return [entry for entry in planned if entry is not None]
+
+
+def _plan_note(
+    vault: Vault,
+    context: LinkContext,
+    path: str,
+    places: BrokenLinks | None,
+    spool: Spool | None,
+    mark: tuple[int, int] | None,
+    objects: ObjectStore | None = None,
+) -> tuple[FileChange | None, tuple, list[str]] | None:
+    """`_plan_notes` of one note (None: nothing to report)."""
     config = vault.config
-    planned = []
-    for path in paths:
-        places = broken.get(path)
-        if places is not None and not places.places:
-            # `check` found no link to no file in the note at that stamp: nothing to do unless it changed.
-            try:
-                if stamp_of(f"{vault.root}/{path}") == places.stamp:
-                    continue
-            except OSError:
-                continue  # gone since the scan: as `check` skips it
-        stamp, status, raw = _read_note(vault, path)
-        # Where `check` saw the broken links holds only for the bytes it saw: same stamp (taken before
-        # reading), or the same bytes under a new one (`git checkout`, `undo`).
-        if places is not None and not places.holds_for(stamp, raw):
-            places = None
-        elif places is not None and not places.places:
-            continue  # the bytes `check` found no link to no file in
-        note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
-        if not note.editable or (places is None and not may_hold_links(note.raw, config.link_properties)):
-            continue
-        result = normalize_note(note, context, config.day_property, places)
-        change = _verified_change(note, result)
-        if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
-            change = change.old_left_on_disk(vault.root, status, mark, objects)
-            if spool is not None and spool.shared and change.old_on_disk is not None:
-                # A long note's new bytes go into the spool the parent reads them from, not through a pipe
-                # and a pickle into its memory (10,000 30 KB notes: ~0.25 s of the parent's time). A short
-                # note's cross the pipe: a spooled append (lock, stat, write) costs the worker more.
-                change = change.spooled(spool)
-        if change is not None or result:
-            planned.append((change, result.to_wire(), _new_link_targets(result.fixed, context.index)))
-    return planned
+    if places is not None and not places.places:
+        # `check` found no link to no file in the note at that stamp: nothing to do unless it changed.
+        try:
+            if stamp_of(f"{vault.root}/{path}") == places.stamp:
+                return None
+        except OSError:
+            return None  # gone since the scan: as `check` skips it
+    stamp, status, raw = _read_note(vault, path)
+    # Where `check` saw the broken links holds only for the bytes it saw: same stamp (taken before
+    # reading), or the same bytes under a new one (`git checkout`, `undo`).
+    if places is not None and not places.holds_for(stamp, raw):
+        places = None
+    elif places is not None and not places.places:
+        return None  # the bytes `check` found no link to no file in
+    note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
+    if not note.editable or (places is None and not may_hold_links(note.raw, config.link_properties)):
+        return None
+    result = normalize_note(note, context, config.day_property, places)
+    change = _verified_change(note, result)
+    if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
+        change = change.old_left_on_disk(vault.root, status, mark, objects)
+        if spool is not None and spool.shared and change.old_on_disk is not None:
+            # A long note's new bytes go into the spool the parent reads them from, not through a pipe
+            # and a pickle into its memory (10,000 30 KB notes: ~0.25 s of the parent's time). A short
+            # note's cross the pipe: a spooled append (lock, stat, write) costs the worker more.
+            change = change.spooled(spool)
+    if change is None and not result:
+        return None
+    return change, result.to_wire(), _new_link_targets(result.fixed, context.index)
 
 
 def _read_note(vault: Vault, path: str) -> tuple[tuple[int, int, int, int], os.stat_result, bytes]:
