@@ -483,3 +483,22 @@ def test_join_relative_is_normpath_of_join(folder: str, key: str) -> None:
     from vaulttools.resolve import join_relative
 
     assert join_relative(folder, key) == posixpath.normpath(posixpath.join(folder, key))
+
+
+# Folders and relative targets made of the parts that decide a join: names, `.`, `..`, `...`, empty parts.
+_PATH_PARTS = st.sampled_from(["a", "b", "\u00e9", ".", "..", "...", "", ".a", "a."])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(_PATH_PARTS, max_size=5).map("/".join),
+    st.lists(st.sampled_from(["./", "../"]), min_size=1, max_size=6).map("".join),
+    st.lists(_PATH_PARTS, max_size=4).map("/".join),
+)
+def test_join_relative_is_normpath_of_join_for_any_parts(folder: str, lead: str, rest: str) -> None:
+    import posixpath
+
+    from vaulttools.resolve import join_relative
+
+    key = lead + rest
+    assert join_relative(folder, key) == posixpath.normpath(posixpath.join(folder, key))

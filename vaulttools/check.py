@@ -35,10 +35,10 @@ from vaulttools.findings import (
 from vaulttools.links import (
     UNQUOTED_YAML,
     Link,
+    body_links_apart,
     find_frontmatter_links,
     frontmatter_targets,
     plain_body_links,
-    plain_wikilinks,
     wikilink_spans,
     wikilink_targets,
 )
@@ -575,22 +575,26 @@ def _quick_link_findings(
     """The findings of the note's links without building its `Link`s, or None when the note needs them.
 
     Most notes have no code, math or comment and a simple frontmatter: their links are the body's
-    wikilinks (and markdown links, when none overlaps a wikilink) and the link properties' values, none
+    wikilinks and markdown links (when none overlaps a wikilink) and the link properties' values, none
     opaque. Each target is resolved (memoised by the index); only an unresolved one costs a position and a
     message, as in `link_finding`.
     """
     targets = frontmatter_targets(note)
     if targets is None:
         return None
-    parts = plain_wikilinks(note)
-    spans: list[tuple[int, int]] | None = None  # found when needed, for the wikilinks-only body
-    if parts is not None:
+    apart = body_links_apart(note)
+    if apart is not None:
+        parts, markdown = apart
         body_targets = wikilink_targets(parts)
+        if markdown:  # after the wikilinks: a link's span is found only if it does not resolve
+            body_targets += [target for _, _, target in markdown]
+        spans: list[tuple[int, int]] | dict[int, tuple[int, int]] | None = None
     else:
-        mixed = plain_body_links(note)  # markdown links too (a vault of folders links by path)
+        mixed = plain_body_links(note)  # markdown links and wikilinks in text order, spans and all
         if mixed is None:
             return None
         body_targets, spans = mixed
+        parts, markdown = [], []
     unresolved = context.vault.index.unresolved_positions([*targets, *body_targets], note.path)
     if not unresolved:
         return []
@@ -602,16 +606,41 @@ def _quick_link_findings(
             if finding:
                 findings.append(finding)
     body_unresolved = [i - len(targets) for i in unresolved if i >= len(targets)]
-    if body_unresolved:
-        if spans is None:
-            assert parts is not None
-            spans = wikilink_spans(note.text, note.body_start, parts[: body_unresolved[-1] + 1])
-        for i in body_unresolved:
-            start, end = spans[i]
-            finding = span_finding(context, note, start, end, body_targets[i], day)
-            if finding:
-                findings.append(finding)
+    if not body_unresolved:
+        return findings
+    if spans is None:
+        spans = _unresolved_spans(note, parts, markdown, body_unresolved)
+    body_findings = []
+    for i in body_unresolved:
+        start, end = spans[i]
+        finding = span_finding(context, note, start, end, body_targets[i], day)
+        if finding:
+            body_findings.append(finding)
+    if markdown and len(body_findings) > 1:  # back in text order, as the links are written
+        body_findings.sort(key=_LINE_COLUMN)
+    findings += body_findings
     return findings
+
+
+def _unresolved_spans(
+    note: Note, parts: list[tuple[str, str]], markdown: list[tuple[int, int, str]], positions: list[int]
+) -> dict[int, tuple[int, int]]:
+    """(start, end) of the body links at `positions` (of the wikilinks, then the markdown links, as
+    `body_links_apart` gives them): the wikilinks' up to the last one asked for, the markdown links' as
+    found."""
+    spans: dict[int, tuple[int, int]] = {}
+    last_wikilink = max((i for i in positions if i < len(parts)), default=-1)
+    if last_wikilink >= 0:
+        spans.update(enumerate(wikilink_spans(note.text, note.body_start, parts[: last_wikilink + 1])))
+    for i in positions:
+        if i >= len(parts):
+            start, end, _ = markdown[i - len(parts)]
+            spans[i] = (start, end)
+    return spans
+
+
+# A finding's (line, column): the body's links do not overlap, so their findings' places are all different.
+_LINE_COLUMN = operator.itemgetter(2, 3)
 
 
 def link_finding(context: CheckContext, note: Note, link: Link, day: object) -> Finding | None:

@@ -159,6 +159,42 @@ def plain_body_links(note: Note) -> tuple[list[str], list[tuple[int, int]]] | No
     return _merge_markdown_links(targets, spans, markdown)
 
 
+def body_links_apart(note: Note) -> tuple[list[tuple[str, str]], list[tuple[int, int, str]]] | None:
+    """The body's wikilinks (their findall parts, see `_WIKILINK_PARTS_RE`) and its markdown links (start,
+    end, target, as `_markdown_spans` gives them), apart, each in text order, for a body without opaque
+    regions where no markdown link can overlap a wikilink (`_may_overlap_wikilink`): then they are all its
+    body links, none opaque, as `find_links` has them. None for any other body: ask `plain_body_links`.
+
+    Apart rather than merged: a caller resolving the targets needs a link's span only for the few that do
+    not resolve, and merging in text order needs every wikilink's span (a tenth of a first `check` of a
+    vault of folders, whose notes link by path)."""
+    text = note.text
+    body_start = note.body_start
+    if not note.editable or note.regions:
+        return None
+    parts = _WIKILINK_PARTS_RE.findall(text, body_start)
+    end = len(text)
+    if not _may_hold_markdown_links(text, body_start, end):
+        return parts, []
+    markdown = _markdown_spans(text, body_start, end)
+    for start, stop, _ in markdown:
+        if _may_overlap_wikilink(text, body_start, start, stop):
+            return None
+    return parts, markdown
+
+
+def _may_overlap_wikilink(text: str, body_start: int, start: int, end: int) -> bool:
+    """Whether a wikilink of the body (from `body_start`) may overlap `text[start:end]`, a markdown link
+    (its last character a `)`); False only when none does. A wikilink starting inside it has its `[[`
+    inside it (an embed's `!` is followed by its `[[`, and `)` is none of them); one starting before it
+    and reaching past its start has its `[[` before `start + 1` with no `]]` (which would close it) and no
+    line break (which no wikilink holds) from there to `start`."""
+    if text.find("[[", start, end) >= 0:
+        return True
+    before = text.rfind("[[", body_start, start + 1)
+    return before >= 0 and text.find("]]", before + 2, start) < 0 and text.find("\n", before, start) < 0
+
+
 def _merge_markdown_links(
     targets: list[str], spans: list[tuple[int, int]], markdown: list[tuple[int, int, str]]
 ) -> tuple[list[str], list[tuple[int, int]]] | None:

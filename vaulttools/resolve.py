@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
@@ -298,20 +299,22 @@ def join_relative(folder: str, key: str) -> str:
     """`posixpath.normpath(posixpath.join(folder, key))` for a target starting with `./` or `../` written
     in a note of `folder`; without normpath's general walk when both are plain (no empty, `.` or `..` part
     past the leading ones): a vault of folders links every note so, and each folder is asked anew."""
-    rest, up = key, 0
-    while True:
-        if rest.startswith("./"):
-            rest = rest[2:]
-        elif rest.startswith("../"):
-            rest, up = rest[3:], up + 1
-        else:
-            break
+    lead = _RELATIVE_LEAD_RE.match(key).end()  # type: ignore[union-attr]  # matches every string
+    rest = key[lead:]
     if not _plain_relative(folder, rest):
         return posixpath.normpath(posixpath.join(folder, key))
-    parts = folder.split("/") if folder else []
-    if up > len(parts):
-        return "../" * (up - len(parts)) + rest
-    return "/".join([*parts[: len(parts) - up], rest])
+    # The lead is a run of `./` and `../`: each `../` in it is one of them (none starts inside another).
+    up = key.count("../", 0, lead)
+    if not up:
+        return f"{folder}/{rest}" if folder else rest
+    kept = folder.rsplit("/", up) if folder else []  # the folders left, as one string, then the `up` last
+    if len(kept) > up:
+        return f"{kept[0]}/{rest}"
+    return "../" * (up - len(kept)) + rest
+
+
+# The leading `./` and `../` parts of a relative target.
+_RELATIVE_LEAD_RE = re.compile(r"(?:\.\.?/)*")
 
 
 def _plain_relative(folder: str, rest: str) -> bool:
