@@ -466,6 +466,7 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
     all_findings = report.findings
     # The notes' JSON texts, while the notes come in report order (`paths` sorted, as the vault lists them).
     texts: list[str] | None = []
+    text_paths: list[str] = []  # the note of each text
     previous = ""
     scanned = opaque_links = 0
     for path in paths:  # once per note: locals, C-level calls, and findings only when there are some
@@ -480,6 +481,7 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
             all_findings.extend(map(_finding_of, findings))
             if texts is not None and path > previous:
                 texts.append(text)
+                text_paths.append(path)
                 previous = path
             else:
                 texts = None
@@ -489,16 +491,34 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
             if first.setdefault(key, place) is not place:
                 shared[key].append(place)
     report.notes_scanned, report.opaque_links = scanned, opaque_links
+    duplicates: dict[str, list[Finding]] = defaultdict(list)  # by path
     for note_id, later in sorted(shared.items()):
         places = [first[note_id], *later]
         others = ", ".join(p for p, _ in places)
         for path, line in places:
             message = f"id {note_id!r} is also used by: {others}"
-            report.findings.append(Finding(DUPLICATE_ID, path, line, 1, message, target=note_id))
-    report.findings.sort(key=_FINDING_ORDER)
-    if texts is not None and not shared:  # then the sort kept the notes' findings as their texts have them
-        report.made_json = (list(report.findings), ", ".join(texts))
+            duplicates[path].append(Finding(DUPLICATE_ID, path, line, 1, message, target=note_id))
+    for found in duplicates.values():
+        all_findings += found
+    all_findings.sort(key=_FINDING_ORDER)
+    if texts is not None:  # then the sort kept each note's findings as its text has them
+        if duplicates:
+            texts = _texts_with_duplicates(text_paths, texts, duplicates, entries)
+        report.made_json = (list(all_findings), ", ".join(texts))
     return report
+
+
+def _texts_with_duplicates(
+    paths: list[str], texts: list[str], duplicates: dict[str, list[Finding]], entries: dict[str, tuple]
+) -> list[str]:
+    """The findings' JSON texts of the notes (`texts` of `paths`, in path order) with the duplicate-id
+    findings put in their place: each note with one gets its text again from all its findings; the rest
+    keep theirs. A vault of folders often repeats a name, and with it the id, in several notes."""
+    by_path = dict(zip(paths, texts, strict=True))
+    for path, found in duplicates.items():
+        own = entries[path][1]
+        by_path[path] = _findings_json([*map(_finding_of, own), *found]) if own else _findings_json(found)
+    return [by_path[path] for path in sorted(by_path)]
 
 
 # (path, line, column, kind), by a C-level getter: 20,000 notes can have as many findings.
