@@ -46,6 +46,7 @@ FILES = [
     "img.png",
     "Report.md.md",
     "a/Only.md",
+    "..x/Up.md",  # a folder starting with `..`: what a relative target joins to there counts as above the vault
 ]
 # Case, Unicode normalisation, `.md`, path-qualified, vault-absolute, relative and empty targets; names
 # one file matches from anywhere, and names whose answer depends on the linking note's folder.
@@ -64,6 +65,13 @@ TARGETS = [
     "../Note",
     "../../Note",
     "./b/c/Deep.md",
+    "../Up",
+    "./Up",
+    "../Up.md ",
+    "./../Note",
+    "../a/Only",
+    "./Caf\u00e9",
+    "../x//Tie",
     "Tie",
     "Cafe\u0301",
     "café",
@@ -75,7 +83,7 @@ TARGETS = [
     "  ",
     " Note ",
 ]
-SOURCES = ["z.md", "a/z.md", "b/z.md", "a/b/z.md", "a/b/c/z.md", "x/z.md", "q/z.md"]
+SOURCES = ["z.md", "a/z.md", "b/z.md", "a/b/z.md", "a/b/c/z.md", "x/z.md", "q/z.md", "..x/z.md", "..x/b/z.md"]
 
 
 def _fresh_answers(targets: list[str], source: str) -> list[tuple]:

@@ -242,15 +242,31 @@ class LinkIndex:
             return []
         unresolved = []
         resolve = self.resolve
+        folded_folder = None
         for position, target in enumerate(targets):
             if target in anywhere or target in resolving:
                 continue
+            if target.startswith(("../", "./")):  # a vault of folders: each folder's own relative path
+                if folded_folder is None:
+                    folded_folder = self._folded_folder(source)
+                if self._joins_a_file(folded_folder, target):
+                    resolving.add(target)
+                    continue
             if resolve(target, source).status == RESOLVED:
                 # Status only: an empty target resolves to each source alike.
                 (anywhere if target in self._anywhere else resolving).add(target)
             else:
                 unresolved.append(position)
         return unresolved
+
+    def _joins_a_file(self, folded_folder: str, target: str) -> bool:
+        """Whether the relative `target`, written in a note of the folder folded as `folded_folder`, reaches
+        a file (`resolve` says RESOLVED): its answer found without `resolve`'s memos and `Resolution`, as
+        each is asked once per folder. False says nothing: ask `resolve`."""
+        stripped = target.strip()
+        joined = join_relative(folded_folder, stripped.lower() if stripped.isascii() else fold(stripped))
+        by_folded_path = self._by_folded_path
+        return not joined.startswith("..") and (joined in by_folded_path or joined + ".md" in by_folded_path)
 
     def _folder_memo(self, source: str) -> dict[str, Resolution]:
         folder = source.rpartition("/")[0]
