@@ -430,7 +430,7 @@ def _markdown_links(text: str, start: int, end: int) -> list[Link]:
     if not _may_hold_markdown_links(text, start, end):
         return []
     found = []
-    for match in _MD_LINK_RE.finditer(text, start, end):
+    for match in _markdown_matches(text, start, end):  # `_MD_LINK_RE.finditer`'s matches, found sooner
         angle = match.group(2) is not None
         group = 2 if angle else 3
         destination = match.group(group)
@@ -442,22 +442,26 @@ def _markdown_links(text: str, start: int, end: int) -> list[Link]:
         link_start = match.start()
         embed = link_start > start and text[link_start - 1] == "!"
         found.append(
-            Link(  # positional: keyword construction of a 16-field tuple costs more on big vaults
-                MARKDOWN,
-                link_start - 1 if embed else link_start,
-                match.end(),
-                unquote(raw_target).strip(),
-                dest_start,
-                dest_start + len(raw_target),
-                "" if hash_at < 0 else destination[hash_at:],
-                match.group(1),
-                match.start(1),
-                match.end(1),
-                None,
-                "",
-                "",
-                embed,
-                angle,
+            _new_link(
+                (
+                    MARKDOWN,
+                    link_start - 1 if embed else link_start,
+                    match.end(),
+                    (unquote(raw_target) if "%" in raw_target else raw_target).strip(),
+                    dest_start,
+                    dest_start + len(raw_target),
+                    "" if hash_at < 0 else destination[hash_at:],
+                    match.group(1),
+                    match.start(1),
+                    match.end(1),
+                    None,
+                    "",
+                    "",
+                    embed,
+                    angle,
+                    False,
+                    False,
+                )
             )
         )
     return found
@@ -528,18 +532,19 @@ def find_frontmatter_links(note: Note) -> list[Link]:
     assert fm is not None
     has_brackets = text.find("[[", fm.start, fm.end) >= 0
     properties = note.link_properties
-    first_property = _property_line_re(properties).search(text, fm.start, fm.end) if properties else None
-    if not has_brackets and first_property is None:
-        return []
-    if note.simple_yaml:
-        bare = (
-            []
-            if first_property is None
-            else _simple_bare_values(text, first_property.start(), fm.end, properties)
-        )
+    keys = note.simple_keys
+    if keys is not None:
+        lines = _simple_key_lines(text, fm.start, fm.end, [name for name in properties if name in keys])
+        if not has_brackets and not lines:
+            return []
+        bare = _simple_bare_values(text, lines, fm.end, properties) if lines else []
         wikilinks = _simple_wikilinks(text, fm.start, fm.end) if has_brackets else []
         if wikilinks is not None:
             return sorted([*bare, *wikilinks], key=lambda link: link.start) if wikilinks else bare
+    elif not has_brackets and not (
+        properties and _property_line_re(properties).search(text, fm.start, fm.end)
+    ):
+        return []
     composed = compose_frontmatter(text, fm.start, fm.end, properties)
     if composed is None:
         return [
@@ -664,10 +669,26 @@ _SIMPLE_VALUE_RE = re.compile(
 _QUOTED_ITEM_RE = re.compile(r'"([^"\\\n]*)"')
 
 
-def _simple_bare_values(text: str, start: int, end: int, properties: frozenset[str]) -> list[Link]:
-    """The link properties' values of a frontmatter in the simple grammar, located on their key lines."""
+def _simple_key_lines(text: str, start: int, end: int, names: list[str]) -> list[int]:
+    """Where the lines of these keys start in a frontmatter (`text[start:end]`) in the simple grammar, in
+    text order: each key is there once, on a line of its own, its colon right after it."""
+    found = []
+    for name in names:
+        line = start if text.startswith(f"{name}:", start) else text.find(f"\n{name}:", start, end) + 1
+        if line > 0:
+            found.append(line)
+    return sorted(found)
+
+
+def _simple_bare_values(text: str, lines: list[int], end: int, properties: frozenset[str]) -> list[Link]:
+    """The link properties' values of a frontmatter in the simple grammar, on their key lines (`lines`:
+    where each starts, in text order)."""
     found: list[Link] = []
-    for match in _property_line_re(properties).finditer(text, start, end):
+    line_re = _property_line_re(properties)
+    for line in lines:
+        match = line_re.match(text, line, end)
+        if match is None:
+            continue
         name = match.group(1)
         if name not in properties:
             continue
@@ -698,24 +719,26 @@ def _simple_bare_link(text: str, start: int, end: int, quote: str, name: str, fl
     if not target:
         return None
     target_start = start + len(head) - len(head.lstrip())
-    return Link(  # positional: keyword construction costs more on big vaults
-        BARE,
-        start,
-        end,
-        target,
-        target_start,
-        target_start + len(target),
-        ("#" + subpath) if subpath else "",
-        None,
-        -1,
-        -1,
-        None,
-        quote,
-        name,
-        False,
-        False,
-        False,
-        flow,
+    return _new_link(
+        (
+            BARE,
+            start,
+            end,
+            target,
+            target_start,
+            target_start + len(target),
+            ("#" + subpath) if subpath else "",
+            None,
+            -1,
+            -1,
+            None,
+            quote,
+            name,
+            False,
+            False,
+            False,
+            flow,
+        )
     )
 
 
