@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
@@ -335,6 +335,11 @@ def _wikilinks(text: str, start: int, end: int) -> list[Link]:
 
 # A `Link` from all its fields in order: `tuple.__new__` called from C, not the namedtuple's Python `__new__`.
 _new_link = functools.partial(tuple.__new__, Link)
+
+
+def links_from_fields(rows: Iterable[tuple[Any, ...]]) -> list[Link]:
+    """`Link`s from their fields in order, as `tuple(link)` gives them (a worker's marshalled results)."""
+    return list(map(_new_link, rows))
 
 
 def _inner_parts(inner: str, inner_start: int) -> tuple[str, int, int, str, str | None, int, int] | None:
