@@ -608,7 +608,7 @@ def _quick_link_findings(
         body_targets = wikilink_targets(parts)
         if markdown:  # after the wikilinks: a link's span is found only if it does not resolve
             body_targets += [target for _, _, target in markdown]
-        spans: list[tuple[int, int]] | dict[int, tuple[int, int]] | None = None
+        spans: list[tuple[int, int]] | None = None
     else:
         mixed = plain_body_links(note)  # markdown links and wikilinks in text order, spans and all
         if mixed is None:
@@ -628,17 +628,38 @@ def _quick_link_findings(
     body_unresolved = [i - len(targets) for i in unresolved if i >= len(targets)]
     if not body_unresolved:
         return findings
-    if spans is None:
-        spans = _unresolved_spans(note, parts, markdown, body_unresolved)
-    body_findings = []
+    if spans is None and not markdown:  # wikilinks only: their spans up to the last one asked for
+        spans = wikilink_spans(note.text, note.body_start, parts[: body_unresolved[-1] + 1])
+    elif spans is None:
+        body_findings = _apart_findings(context, note, (parts, markdown), body_targets, body_unresolved, day)
+        return findings + body_findings
     for i in body_unresolved:
         start, end = spans[i]
         finding = span_finding(context, note, start, end, body_targets[i], day)
         if finding:
-            body_findings.append(finding)
-    if markdown and len(body_findings) > 1:  # back in text order, as the links are written
-        body_findings.sort(key=_LINE_COLUMN)
-    findings += body_findings
+            findings.append(finding)
+    return findings
+
+
+def _apart_findings(
+    context: CheckContext,
+    note: Note,
+    apart: tuple[list[tuple[str, str]], list[tuple[int, int, str]]],
+    targets: list[str],
+    positions: list[int],
+    day: Callable[[], object],
+) -> list[Finding]:
+    """The findings of the body links at `positions` of `targets` (the wikilinks', then the markdown links',
+    as `body_links_apart` gives them), in text order."""
+    spans = _unresolved_spans(note, *apart, positions)
+    findings = []
+    for i in positions:
+        start, end = spans[i]
+        finding = span_finding(context, note, start, end, targets[i], day)
+        if finding:
+            findings.append(finding)
+    if len(findings) > 1:  # back in text order, as the links are written
+        findings.sort(key=_LINE_COLUMN)
     return findings
 
 
