@@ -30,6 +30,8 @@ from vaulttools import check
 from vaulttools.facts import read_stamped, stamp_of
 from vaulttools.files import read_all
 from vaulttools.links import (
+    _may_overlap_wikilink,
+    body_links_apart,
     find_frontmatter_links,
     find_links,
     frontmatter_targets,
@@ -295,6 +297,77 @@ def test_plain_body_links_are_the_body_links_find_links_gives(text: str) -> None
 def test_plain_body_links_examples(body: str, links: list[str] | None) -> None:
     found = plain_body_links(Note("n.md", f"---\nid: n\n---\n{body}".encode()))
     assert (None if found is None else found[0]) == links
+
+
+@PROPERTIES
+@given(_notes)
+def test_body_links_apart_are_the_body_links_find_links_gives(text: str) -> None:
+    note = Note("n.md", text.encode("utf-8"))
+    apart = body_links_apart(note)
+    if apart is None:
+        return
+    parts, markdown = apart
+    wikilinks = zip(wikilink_spans(note.text, note.body_start, parts), wikilink_targets(parts), strict=True)
+    found = sorted([*((*span, target) for span, target in wikilinks), *markdown])
+    expected = [(link.start, link.end, link.target) for link in _body_links(note) if link.target]
+    assert [link for link in found if link[2]] == expected
+    assert not any(link.opaque for link in _body_links(note))
+
+
+@pytest.mark.parametrize(
+    ("body", "links"),
+    [
+        ("no links", ([], [])),
+        ("[[a]] [[b|x]]", (["a", "b"], [])),
+        (
+            "[[a]] and [b](c.md) and ![d](e%20f.md) [[g]]",
+            (["a", "g"], [(10, 19, "c.md"), (24, 38, "e f.md")]),
+        ),
+        ("[c](d.md) [[a]]", (["a"], [(0, 9, "d.md")])),
+        ("[[a]] [[b]]\n[c](d.md)", (["a", "b"], [(12, 21, "d.md")])),
+        ("[[ not closed\n[c](d.md)", ([], [(14, 23, "d.md")])),  # a line break ends every wikilink
+        ("[[a\\|b]] | [c](d.md) |", (["a"], [(11, 20, "d.md")])),  # a table's escaped pipe
+        ("[[a]](x.md)", None),  # a markdown link with the wikilink as its label: same start
+        ("[[a [x [y]](z.md)", None),  # a markdown link starting inside a wikilink
+        ("[a](x[[b]]y)", None),  # a wikilink inside a markdown destination
+        ("[[a [b]](c.md)", None),  # the markdown link's label closes the wikilink's nested bracket
+        ("[[ unclosed [c](d.md)", None),  # an open `[[` on the line: perhaps a wikilink (here none)
+        ("`[[a]]` [b](c.md)", None),  # code: opaque regions need the full parse
+    ],
+)
+def test_body_links_apart_examples(body: str, links: tuple | None) -> None:
+    note = Note("n.md", f"---\nid: n\n---\n{body}".encode())
+    apart = body_links_apart(note)
+    offset = note.body_start
+    got = None
+    if apart is not None:
+        parts, markdown = apart
+        got = (wikilink_targets(parts), [(start - offset, end - offset, t) for start, end, t in markdown])
+    assert got == links
+
+
+@pytest.mark.parametrize(
+    ("body", "overlaps"),
+    [
+        ("[c](d.md)", False),
+        ("[[a]] [c](d.md)", False),  # a wikilink closed before
+        ("[[a]]\n[c](d.md)", False),
+        ("[[ open\n[c](d.md)", False),  # a line break between: no wikilink reaches the link
+        ("[c](d.md) [[a]]", False),  # after it
+        ("[[a]](x.md)", True),  # starting with it
+        ("[[a [x [y]](z.md)", True),  # it starts inside a wikilink
+        ("[a](x[[b]]y)", True),  # a wikilink inside it
+        ("[a](x![[b]]y)", True),  # an embed inside it
+        ("[[a [b]](c.md)", True),
+        ("[[ open [c](d.md)", True),  # an open `[[`: perhaps a wikilink (the test is cautious)
+        ("x[[[c](d.md)", True),  # `[[` right before its `[`
+    ],
+)
+def test_may_overlap_wikilink(body: str, overlaps: bool) -> None:
+    start = body.rfind("[", 0, body.index("](") + 1)  # the markdown link: from its label's `[` to its `)`
+    start -= start > 0 and body[start - 1] == "!"
+    end = body.index(")", body.index("](")) + 1
+    assert _may_overlap_wikilink(body, 0, start, end) is overlaps
 
 
 # Bodies whose wikilinks `wikilink_spans` finds by `str.find` of their text: the same link twice, links

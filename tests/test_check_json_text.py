@@ -63,7 +63,10 @@ def test_the_notes_json_texts_make_the_report_json(tmp_path: Path, duplicate: bo
     notes = {**NOTES, "d.md": "---\nid: other\n---\n"} if duplicate else NOTES
     for _ in range(2):  # first from the notes, then from the cache
         report = check_vault(_vault(tmp_path, notes))
-        assert (report.made_json is None) == duplicate
+        # Made from the notes' texts, the duplicate ids' findings put in their place (`b.md` has findings
+        # of its own, `d.md` none).
+        assert report.made_json is not None
+        assert [f.kind for f in report.findings].count("duplicate-id") == (2 if duplicate else 0)
         root = str(tmp_path)
         assert report.json_text(root) == json.dumps(report.to_json(root), ensure_ascii=False, default=str)
 

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
 from vaulttools.note import Note
@@ -124,3 +126,56 @@ def test_inline_tags(text: str, expected: set[str]) -> None:
     from vaulttools.links import inline_tags
 
     assert inline_tags(Note("n.md", text.encode())) == expected
+
+
+# --- `_wikilinks`: the split read off the regex parts for plain and aliased links is the full parser's ---
+
+
+# Every wikilink as `parse_wikilink_inner` reads the text between `[[` and `]]` of each `_WIKILINK_RE` match.
+def _parsed_wikilinks(text: str) -> list[tuple]:
+    from vaulttools.links import _WIKILINK_RE, parse_wikilink_inner
+
+    found = []
+    for match in _WIKILINK_RE.finditer(text):
+        link = parse_wikilink_inner(match.group(1), match.start(1))
+        if link is None:
+            continue
+        embed = match.start() > 0 and text[match.start() - 1] == "!"
+        start = match.start() - embed
+        fields = (link.target, link.target_start, link.target_end, link.subpath, link.display)
+        found.append((EMBED if embed else WIKILINK, start, match.end(), *fields, *link[8:10], embed))
+    return found
+
+
+def _wikilink_fields(text: str) -> list[tuple]:
+    from vaulttools.links import Link, wikilinks_in
+
+    links = wikilinks_in(text, 0, len(text))
+    assert all(type(link) is Link and len(link) == len(Link._fields) for link in links)
+    assert all(link[10:13] == (None, "", "") and not any(link[14:]) for link in links)  # the fixed fields
+    return [(*link[:10], link.embed) for link in links]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[[a]] [[ a ]] [[a|b]] [[ a |b]] [[a| b |c]] [[|b]] [[ |b]] [[]] [[ ]]",
+        "![[a]] x![[a|200]] !![[b]]",
+        "[[a#h]] [[a#h|x]] [[#h]] [[a #h ]] [[a\\|b]] [[a\\b]] [[a\\b|c]] [[\\|x]]",
+        "[[a|b|c]] [[a|b#c]] [[a#b|c#d]] [[a [b] c]] [[a]b]] [[caf\u00e9|\u00e9]] [[🎉|x]]",
+        "[[a\tb|c]] [[\u00a0a\u00a0|b]] [[a\u2003]]",  # whitespace `str.strip` takes
+    ],
+)
+def test_wikilinks_are_the_full_parsers_links(text: str) -> None:
+    assert _wikilink_fields(text) == _parsed_wikilinks(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["[[", "]]", "[", "]", "|", "#", "\\", " ", "a", "é", "!", "\n", "\t", "^"]),
+        max_size=16,
+    ).map("".join)
+)
+def test_wikilinks_of_any_text_are_the_full_parsers_links(text: str) -> None:
+    assert _wikilink_fields(text) == _parsed_wikilinks(text)

@@ -159,6 +159,7 @@ def test_merge_all_counts_links_only_where_they_decide_the_kept_member(tmp_path:
 
 
 def test_merge_all_reuses_the_links_the_scan_parsed_only_for_the_same_bytes(tmp_path: Path) -> None:
+    from vaulttools.links import Link
     from vaulttools.merge import _with_parsed_links
     from vaulttools.note import Note
 
@@ -171,6 +172,7 @@ def test_merge_all_reuses_the_links_the_scan_parsed_only_for_the_same_bytes(tmp_
     raw = (tmp_path / "l1.md").read_bytes()
     reused = _with_parsed_links(Note("l1.md", raw, properties), scan.parsed_links["l1.md"])
     assert "links" in reused.__dict__ and reused.links == Note("l1.md", raw, properties).links
+    assert all(type(link) is Link for link in reused.links)  # `Link`s again, not their plain fields
     edited = _with_parsed_links(Note("l1.md", b"[[b-d1]]", properties), scan.parsed_links["l1.md"])
     assert "links" not in edited.__dict__ and [link.target for link in edited.links] == ["b-d1"]
 

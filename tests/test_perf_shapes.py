@@ -46,6 +46,7 @@ FILES = [
     "img.png",
     "Report.md.md",
     "a/Only.md",
+    "..x/Up.md",  # a folder starting with `..`: what a relative target joins to there counts as above the vault
 ]
 # Case, Unicode normalisation, `.md`, path-qualified, vault-absolute, relative and empty targets; names
 # one file matches from anywhere, and names whose answer depends on the linking note's folder.
@@ -64,6 +65,13 @@ TARGETS = [
     "../Note",
     "../../Note",
     "./b/c/Deep.md",
+    "../Up",
+    "./Up",
+    "../Up.md ",
+    "./../Note",
+    "../a/Only",
+    "./Caf\u00e9",
+    "../x//Tie",
     "Tie",
     "Cafe\u0301",
     "café",
@@ -75,7 +83,7 @@ TARGETS = [
     "  ",
     " Note ",
 ]
-SOURCES = ["z.md", "a/z.md", "b/z.md", "a/b/z.md", "a/b/c/z.md", "x/z.md", "q/z.md"]
+SOURCES = ["z.md", "a/z.md", "b/z.md", "a/b/z.md", "a/b/c/z.md", "x/z.md", "q/z.md", "..x/z.md", "..x/b/z.md"]
 
 
 def _fresh_answers(targets: list[str], source: str) -> list[tuple]:
@@ -482,4 +490,23 @@ def test_join_relative_is_normpath_of_join(folder: str, key: str) -> None:
 
     from vaulttools.resolve import join_relative
 
+    assert join_relative(folder, key) == posixpath.normpath(posixpath.join(folder, key))
+
+
+# Folders and relative targets made of the parts that decide a join: names, `.`, `..`, `...`, empty parts.
+_PATH_PARTS = st.sampled_from(["a", "b", "\u00e9", ".", "..", "...", "", ".a", "a."])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(_PATH_PARTS, max_size=5).map("/".join),
+    st.lists(st.sampled_from(["./", "../"]), min_size=1, max_size=6).map("".join),
+    st.lists(_PATH_PARTS, max_size=4).map("/".join),
+)
+def test_join_relative_is_normpath_of_join_for_any_parts(folder: str, lead: str, rest: str) -> None:
+    import posixpath
+
+    from vaulttools.resolve import join_relative
+
+    key = lead + rest
     assert join_relative(folder, key) == posixpath.normpath(posixpath.join(folder, key))

@@ -35,10 +35,10 @@ from vaulttools.findings import (
 from vaulttools.links import (
     UNQUOTED_YAML,
     Link,
+    body_links_apart,
     find_frontmatter_links,
     frontmatter_targets,
     plain_body_links,
-    plain_wikilinks,
     wikilink_spans,
     wikilink_targets,
 )
@@ -466,6 +466,7 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
     all_findings = report.findings
     # The notes' JSON texts, while the notes come in report order (`paths` sorted, as the vault lists them).
     texts: list[str] | None = []
+    text_paths: list[str] = []  # the note of each text
     previous = ""
     scanned = opaque_links = 0
     for path in paths:  # once per note: locals, C-level calls, and findings only when there are some
@@ -480,6 +481,7 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
             all_findings.extend(map(_finding_of, findings))
             if texts is not None and path > previous:
                 texts.append(text)
+                text_paths.append(path)
                 previous = path
             else:
                 texts = None
@@ -489,16 +491,34 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
             if first.setdefault(key, place) is not place:
                 shared[key].append(place)
     report.notes_scanned, report.opaque_links = scanned, opaque_links
+    duplicates: dict[str, list[Finding]] = defaultdict(list)  # by path
     for note_id, later in sorted(shared.items()):
         places = [first[note_id], *later]
         others = ", ".join(p for p, _ in places)
         for path, line in places:
             message = f"id {note_id!r} is also used by: {others}"
-            report.findings.append(Finding(DUPLICATE_ID, path, line, 1, message, target=note_id))
-    report.findings.sort(key=_FINDING_ORDER)
-    if texts is not None and not shared:  # then the sort kept the notes' findings as their texts have them
-        report.made_json = (list(report.findings), ", ".join(texts))
+            duplicates[path].append(Finding(DUPLICATE_ID, path, line, 1, message, target=note_id))
+    for found in duplicates.values():
+        all_findings += found
+    all_findings.sort(key=_FINDING_ORDER)
+    if texts is not None:  # then the sort kept each note's findings as its text has them
+        if duplicates:
+            texts = _texts_with_duplicates(text_paths, texts, duplicates, entries)
+        report.made_json = (list(all_findings), ", ".join(texts))
     return report
+
+
+def _texts_with_duplicates(
+    paths: list[str], texts: list[str], duplicates: dict[str, list[Finding]], entries: dict[str, tuple]
+) -> list[str]:
+    """The findings' JSON texts of the notes (`texts` of `paths`, in path order) with the duplicate-id
+    findings put in their place: each note with one gets its text again from all its findings; the rest
+    keep theirs. A vault of folders often repeats a name, and with it the id, in several notes."""
+    by_path = dict(zip(paths, texts, strict=True))
+    for path, found in duplicates.items():
+        own = entries[path][1]
+        by_path[path] = _findings_json([*map(_finding_of, own), *found]) if own else _findings_json(found)
+    return [by_path[path] for path in sorted(by_path)]
 
 
 # (path, line, column, kind), by a C-level getter: 20,000 notes can have as many findings.
@@ -575,22 +595,26 @@ def _quick_link_findings(
     """The findings of the note's links without building its `Link`s, or None when the note needs them.
 
     Most notes have no code, math or comment and a simple frontmatter: their links are the body's
-    wikilinks (and markdown links, when none overlaps a wikilink) and the link properties' values, none
+    wikilinks and markdown links (when none overlaps a wikilink) and the link properties' values, none
     opaque. Each target is resolved (memoised by the index); only an unresolved one costs a position and a
     message, as in `link_finding`.
     """
     targets = frontmatter_targets(note)
     if targets is None:
         return None
-    parts = plain_wikilinks(note)
-    spans: list[tuple[int, int]] | None = None  # found when needed, for the wikilinks-only body
-    if parts is not None:
+    apart = body_links_apart(note)
+    if apart is not None:
+        parts, markdown = apart
         body_targets = wikilink_targets(parts)
+        if markdown:  # after the wikilinks: a link's span is found only if it does not resolve
+            body_targets += [target for _, _, target in markdown]
+        spans: list[tuple[int, int]] | None = None
     else:
-        mixed = plain_body_links(note)  # markdown links too (a vault of folders links by path)
+        mixed = plain_body_links(note)  # markdown links and wikilinks in text order, spans and all
         if mixed is None:
             return None
         body_targets, spans = mixed
+        parts, markdown = [], []
     unresolved = context.vault.index.unresolved_positions([*targets, *body_targets], note.path)
     if not unresolved:
         return []
@@ -602,16 +626,62 @@ def _quick_link_findings(
             if finding:
                 findings.append(finding)
     body_unresolved = [i - len(targets) for i in unresolved if i >= len(targets)]
-    if body_unresolved:
-        if spans is None:
-            assert parts is not None
-            spans = wikilink_spans(note.text, note.body_start, parts[: body_unresolved[-1] + 1])
-        for i in body_unresolved:
-            start, end = spans[i]
-            finding = span_finding(context, note, start, end, body_targets[i], day)
-            if finding:
-                findings.append(finding)
+    if not body_unresolved:
+        return findings
+    if spans is None and not markdown:  # wikilinks only: their spans up to the last one asked for
+        spans = wikilink_spans(note.text, note.body_start, parts[: body_unresolved[-1] + 1])
+    elif spans is None:
+        body_findings = _apart_findings(context, note, (parts, markdown), body_targets, body_unresolved, day)
+        return findings + body_findings
+    for i in body_unresolved:
+        start, end = spans[i]
+        finding = span_finding(context, note, start, end, body_targets[i], day)
+        if finding:
+            findings.append(finding)
     return findings
+
+
+def _apart_findings(
+    context: CheckContext,
+    note: Note,
+    apart: tuple[list[tuple[str, str]], list[tuple[int, int, str]]],
+    targets: list[str],
+    positions: list[int],
+    day: Callable[[], object],
+) -> list[Finding]:
+    """The findings of the body links at `positions` of `targets` (the wikilinks', then the markdown links',
+    as `body_links_apart` gives them), in text order."""
+    spans = _unresolved_spans(note, *apart, positions)
+    findings = []
+    for i in positions:
+        start, end = spans[i]
+        finding = span_finding(context, note, start, end, targets[i], day)
+        if finding:
+            findings.append(finding)
+    if len(findings) > 1:  # back in text order, as the links are written
+        findings.sort(key=_LINE_COLUMN)
+    return findings
+
+
+def _unresolved_spans(
+    note: Note, parts: list[tuple[str, str]], markdown: list[tuple[int, int, str]], positions: list[int]
+) -> dict[int, tuple[int, int]]:
+    """(start, end) of the body links at `positions` (of the wikilinks, then the markdown links, as
+    `body_links_apart` gives them): the wikilinks' up to the last one asked for, the markdown links' as
+    found."""
+    spans: dict[int, tuple[int, int]] = {}
+    last_wikilink = max((i for i in positions if i < len(parts)), default=-1)
+    if last_wikilink >= 0:
+        spans.update(enumerate(wikilink_spans(note.text, note.body_start, parts[: last_wikilink + 1])))
+    for i in positions:
+        if i >= len(parts):
+            start, end, _ = markdown[i - len(parts)]
+            spans[i] = (start, end)
+    return spans
+
+
+# A finding's (line, column): the body's links do not overlap, so their findings' places are all different.
+_LINE_COLUMN = operator.itemgetter(2, 3)
 
 
 def link_finding(context: CheckContext, note: Note, link: Link, day: object) -> Finding | None:

@@ -8,7 +8,7 @@ days, links) and the link index; nothing is written.
 from __future__ import annotations
 
 import hashlib
-import pickle
+import marshal
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -88,10 +88,10 @@ class FamilyScan:
     parsed_links: dict[str, ParsedLinks] = field(default_factory=dict)
 
 
-# A note's links as a scan parsed them: the sha256 of the bytes they were parsed from, and the list of its
-# `Link`s pickled (a third of the memory of the objects, and as cheap to bring back from a worker).
+# A note's links as a scan parsed them: the sha256 of the bytes they were parsed from, and its `Link`s'
+# fields marshalled as plain tuples (a third of the memory of the objects; five times cheaper to write than
+# a pickle of the `Link`s, each a namedtuple reduced in Python).
 ParsedLinks = tuple[bytes, bytes]
-PICKLED = pickle.HIGHEST_PROTOCOL
 
 
 def find_families(vault: Vault) -> list[Family]:
@@ -350,7 +350,8 @@ def _inbound_links(
             if spells(raw):
                 links = Note(path, raw, vault.config.link_property_set).links
                 linked = list(_links_to(vault, path, raw, members, named, links))
-                found.append((path, (hashlib.sha256(raw).digest(), pickle.dumps(links, PICKLED)), linked))
+                fields = marshal.dumps([tuple(link) for link in links])
+                found.append((path, (hashlib.sha256(raw).digest(), fields), linked))
         return found
 
     inbound: Counter[str] = Counter()

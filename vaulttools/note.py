@@ -10,7 +10,7 @@ import bisect
 import itertools
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, KeysView
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
@@ -165,6 +165,12 @@ class Note:
         """Whether the frontmatter is in the one-key-per-line grammar of `load_simple_yaml`: then
         `properties` mirrors the text value for value (no escapes, comments, block lists or anchors)."""
         return self._simple_lines is not None
+
+    @property
+    def simple_keys(self) -> KeysView[str] | None:
+        """The frontmatter's keys when it is in the simple grammar (`simple_yaml`), else None."""
+        lines = self._simple_lines
+        return None if lines is None else lines.keys()
 
     @lazy_property
     def regions(self) -> list[Region]:

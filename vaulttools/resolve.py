@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
@@ -241,15 +242,31 @@ class LinkIndex:
             return []
         unresolved = []
         resolve = self.resolve
+        folded_folder = None
         for position, target in enumerate(targets):
             if target in anywhere or target in resolving:
                 continue
+            if target.startswith(("../", "./")):  # a vault of folders: each folder's own relative path
+                if folded_folder is None:
+                    folded_folder = self._folded_folder(source)
+                if self._joins_a_file(folded_folder, target):
+                    resolving.add(target)
+                    continue
             if resolve(target, source).status == RESOLVED:
                 # Status only: an empty target resolves to each source alike.
                 (anywhere if target in self._anywhere else resolving).add(target)
             else:
                 unresolved.append(position)
         return unresolved
+
+    def _joins_a_file(self, folded_folder: str, target: str) -> bool:
+        """Whether the relative `target`, written in a note of the folder folded as `folded_folder`, reaches
+        a file (`resolve` says RESOLVED): its answer found without `resolve`'s memos and `Resolution`, as
+        each is asked once per folder. False says nothing: ask `resolve`."""
+        stripped = target.strip()
+        joined = join_relative(folded_folder, stripped.lower() if stripped.isascii() else fold(stripped))
+        by_folded_path = self._by_folded_path
+        return not joined.startswith("..") and (joined in by_folded_path or joined + ".md" in by_folded_path)
 
     def _folder_memo(self, source: str) -> dict[str, Resolution]:
         folder = source.rpartition("/")[0]
@@ -298,20 +315,22 @@ def join_relative(folder: str, key: str) -> str:
     """`posixpath.normpath(posixpath.join(folder, key))` for a target starting with `./` or `../` written
     in a note of `folder`; without normpath's general walk when both are plain (no empty, `.` or `..` part
     past the leading ones): a vault of folders links every note so, and each folder is asked anew."""
-    rest, up = key, 0
-    while True:
-        if rest.startswith("./"):
-            rest = rest[2:]
-        elif rest.startswith("../"):
-            rest, up = rest[3:], up + 1
-        else:
-            break
+    lead = _RELATIVE_LEAD_RE.match(key).end()  # type: ignore[union-attr]  # matches every string
+    rest = key[lead:]
     if not _plain_relative(folder, rest):
         return posixpath.normpath(posixpath.join(folder, key))
-    parts = folder.split("/") if folder else []
-    if up > len(parts):
-        return "../" * (up - len(parts)) + rest
-    return "/".join([*parts[: len(parts) - up], rest])
+    # The lead is a run of `./` and `../`: each `../` in it is one of them (none starts inside another).
+    up = key.count("../", 0, lead)
+    if not up:
+        return f"{folder}/{rest}" if folder else rest
+    kept = folder.rsplit("/", up) if folder else []  # the folders left, as one string, then the `up` last
+    if len(kept) > up:
+        return f"{kept[0]}/{rest}"
+    return "../" * (up - len(kept)) + rest
+
+
+# The leading `./` and `../` parts of a relative target.
+_RELATIVE_LEAD_RE = re.compile(r"(?:\.\.?/)*")
 
 
 def _plain_relative(folder: str, rest: str) -> bool:
