@@ -120,3 +120,34 @@ def test_a_damaged_or_foreign_cache_reads_as_none(
     }[damage]
     file.write_bytes(damaged)
     assert facts.load_cache(tmp_path, "print") == {}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "same"),
+    [
+        (b"hello", b"hello", True),
+        (b"hello", b"hellx", False),  # the same size, other bytes
+        (b"hello", b"hello!", False),
+        (b"", b"", True),
+        (b"\x16a\xc0\n", b"\xb3\xadl\xaa\x8a", False),  # the same CRC-32: the size tells them apart
+    ],
+)
+def test_content_digest(before: bytes, after: bytes, same: bool) -> None:
+    assert (facts.content_digest(before) == facts.content_digest(after)) is same
+
+
+def test_other_bytes_of_the_same_size_under_a_new_stamp_are_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    paths = Vault(vault).note_paths
+    Vault(vault).facts()
+    victim = vault / paths[0]
+    data = victim.read_bytes()
+    changed = data.replace(b"[[", b"[[x", 1)[:-1]  # a link renamed, the size kept
+    assert len(changed) == len(data) and changed != data
+    victim.unlink()
+    victim.write_bytes(changed)
+    parsed = _count_parses(monkeypatch)
+    Vault(vault).facts()
+    assert parsed == [paths[0]]
