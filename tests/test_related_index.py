@@ -137,9 +137,9 @@ def test_mentions_found_in_chunks_are_the_same(
     assert (whole != chunked).nnz == 0
 
 
-def test_mentions_found_aside_in_a_forked_process_are_the_same() -> None:
-    """A big vault's mentions are found in a forked copy of the process (`parallel.in_fork`) while the rest
-    of the index is built: the same matrix, the rest untouched."""
+def test_mentions_and_words_found_aside_in_forked_processes_are_the_same() -> None:
+    """A big vault's mentions and word matrices are found in forked copies of the process
+    (`parallel.in_fork`) while the rest of the index is built: the same matrices, the rest untouched."""
     from vaulttools.parallel import in_fork
 
     rows = [index_row(f) for f in random_vault(5, 150)]
@@ -147,6 +147,7 @@ def test_mentions_found_aside_in_a_forked_process_are_the_same() -> None:
     assert here.mentions.nnz > 10
     for name in ("mentions", "words", "champions", "around", "note_tags"):
         assert (getattr(here, name) != getattr(aside, name)).nnz == 0, name
+    assert here.word_name == aside.word_name
 
 
 def test_words_given_as_numbers_build_the_same_index() -> None:

@@ -17,7 +17,7 @@ import collections
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from scipy import sparse
@@ -65,7 +65,7 @@ class RelatedIndex:
         common_share: float = COMMON_FRACTION,
         numbers: WordNumbers | None = None,
         link_places: LinkPlaces | None = None,
-        aside: Callable[[Callable[[], sparse.csr_matrix]], Callable[[], sparse.csr_matrix]] | None = None,
+        aside: Callable[[Callable[[], Any]], Callable[[], Any]] | None = None,
     ) -> None:
         """`numbers`: the rows' words are `numbers.numbered` (else text, as `body_words` gives them);
         `link_places`: the rows' targets are their packed places in it (else paths); `aside`: starts a
@@ -80,13 +80,18 @@ class RelatedIndex:
         self.name_rank[by_name] = np.arange(len(rows))
         self.cutoff = common_cutoff(len(rows), common_share)
         words = _WordTable.of(rows, numbers)
-        # The mentions are found aside (a big vault's: in a forked copy of this process) while the rest is
-        # built: on 20,000 notes, ~0.3 s that the idle second core takes off the index's serial build.
+        # The mentions and the word matrices are found aside (a big vault's: each in a forked copy of this
+        # process) while the rest is built: on 20,000 long notes, ~0.35 s and ~0.25 s of CPU that the second
+        # core takes off the index's serial build.
         mentions = aside(lambda: self._mentions(words)) if aside is not None else None
+        word_matrices = aside(lambda: _word_matrices(words, len(rows))) if aside is not None else None
         self._number_groups(rows)
         self._number_tags(rows)
         self._number_links(rows, link_places)
-        self._number_words(words, len(rows))
+        found = word_matrices() if word_matrices is not None else _word_matrices(words, len(rows))
+        self.word_name: list[str] = found[0]
+        self.words: sparse.csr_matrix = found[1]
+        self.champions: sparse.csr_matrix = found[2]
         self.mentions = mentions() if mentions is not None else self._mentions(words)
 
     @property
@@ -179,28 +184,6 @@ class RelatedIndex:
         self.neighbour_worth = np.array([worth[int(d)] for d in degrees], dtype=np.float64)
         self.shared_through = _scaled_rows(_sorted(around[:, :notes].tocsr()), self.neighbour_worth)
 
-    def _number_words(self, table: _WordTable, total: int) -> None:
-        """Each note's `TEXT_TERMS` most telling words (weight / the note's vector length) in `words`, and
-        each word's champion notes in `champions`: the two factors of the cosine product."""
-        ids, counts, starts, df, vocabulary_names = (
-            table.ids,
-            table.counts,
-            table.starts,
-            table.df,
-            table.names,
-        )
-        notes, top_words, weights = _top_terms(ids, counts, starts, df, total)
-        # Words numbered in the order they are first met (note by note, best first): stable across runs.
-        unique, first = np.unique(top_words, return_index=True)
-        met = unique[np.argsort(first, kind="stable")]
-        renumber = np.zeros(len(vocabulary_names), dtype=np.int32)
-        renumber[met] = np.arange(len(met), dtype=np.int32)
-        self.word_name: list[str] = [vocabulary_names[word] for word in met.tolist()]
-        self.words = _sorted(
-            sparse.csr_matrix((weights, (notes, renumber[top_words])), shape=(total, len(met))).tocsr()
-        )
-        self.champions = _champions(self.words)
-
     def _mentions(self, table: _WordTable) -> sparse.csr_matrix:
         """Which notes each note names in its text: B's name words all among A's words, found from B's
         rarest name word. A name whose words are all on more than `ceiling` notes names nothing: too
@@ -219,6 +202,22 @@ class RelatedIndex:
                     rarest.append(vocabulary[rare])
                     other_words.append([vocabulary[w] for w in words if w != rare])
         return _mentions_of(len(self.stems), named, rarest, other_words, ids, starts, len(table.names))
+
+
+def _word_matrices(table: _WordTable, total: int) -> tuple[list[str], sparse.csr_matrix, sparse.csr_matrix]:
+    """(the kept words by number, each note's `TEXT_TERMS` most telling words (weight / the note's vector
+    length), each word's champion notes): the two factors of the cosine product."""
+    notes, top_words, weights = _top_terms(table.ids, table.counts, table.starts, table.df, total)
+    # Words numbered in the order they are first met (note by note, best first): stable across runs.
+    unique, first = np.unique(top_words, return_index=True)
+    met = unique[np.argsort(first, kind="stable")]
+    renumber = np.zeros(len(table.names), dtype=np.int32)
+    renumber[met] = np.arange(len(met), dtype=np.int32)
+    word_name = [table.names[word] for word in met.tolist()]
+    words = _sorted(
+        sparse.csr_matrix((weights, (notes, renumber[top_words])), shape=(total, len(met))).tocsr()
+    )
+    return word_name, words, _champions(words)
 
 
 class _WordTable(NamedTuple):
