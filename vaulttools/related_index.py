@@ -111,6 +111,12 @@ class RelatedIndex:
         for note, groups in enumerate(self.groups_of):
             for group in groups:
                 self.members[group].append(note)
+        # The same as arrays: each group's members from `member_starts[group]` in `member_notes`.
+        self.member_starts = np.zeros(len(self.members) + 1, dtype=np.int64)
+        np.cumsum([len(members) for members in self.members], out=self.member_starts[1:])
+        self.member_notes = np.fromiter(
+            itertools.chain.from_iterable(self.members), np.int64, int(self.member_starts[-1])
+        )
         # Each note's groups as a row of numbers, -1 where it has fewer than the widest: compared in bulk.
         widest = max((len(groups) for groups in self.groups_of), default=1)
         self.group_table = np.full((len(rows), max(1, widest)), -1, dtype=np.int32)
@@ -484,11 +490,14 @@ def evidence_rows(
 
 
 # The codes of a block's candidate table (`_candidate_table`): one byte per (row, note).
-LINKED = 1  # the row's note links this note: not a candidate (unless `include_linked`)
+EXCLUDED = 1  # not a candidate of the row: its note itself, a note sharing a group, a note it links
 KEPT = 2  # a candidate whose every entry is kept (see `_kind_points`)
 # Most bytes a block's candidate table may take: blocks have fewer rows than `SCORE_BLOCK` in a vault of
 # more notes than this over it (~65,000).
 TABLE_BYTES = 32 * 2**20
+# Most (row, group member) pairs a block marks `EXCLUDED` in its table, per row: past it (a vault of a
+# few big groups, as folders of thousands of notes), each entry's groups are compared instead.
+GROUP_MARKS_PER_ROW = 256
 # Kinds whose entries may be left out (`_kind_points`): the two that give most candidates (on long notes,
 # ~2,100 and ~1,150 a note), most of them weak. The others are scored first, and keep every entry.
 PRUNED_KINDS = (NEIGHBOURS, TAG)
@@ -497,15 +506,35 @@ PRUNED_KINDS = (NEIGHBOURS, TAG)
 ROUNDING_MARGIN = 1 + 1e-12
 
 
-def _candidate_table(index: RelatedIndex, rows: np.ndarray, weights: Weights) -> np.ndarray:
-    """One byte per (row, note) of the block, `LINKED` where the row's note links that note (unless
-    `include_linked`): looked up once per entry of every kind of evidence, instead of subtracting the
-    linked notes from each kind's matrix; `_kind_points` marks it `KEPT` too."""
+class _CandidateTable(NamedTuple):
+    """A block's candidate table (`_candidate_table`) and whether it marks the rows' groups too (else
+    `_kind_points` compares each entry's groups)."""
+
+    codes: np.ndarray
+    groups_marked: bool
+
+
+def _candidate_table(index: RelatedIndex, rows: np.ndarray, weights: Weights) -> _CandidateTable:
+    """One byte per (row, note) of the block, `EXCLUDED` where that note may not be listed for the row's:
+    the notes of its groups (itself among them), and unless `include_linked`, the notes it links. Looked up
+    once per entry of every kind of evidence, instead of comparing each entry's groups and subtracting the
+    linked notes from each kind's matrix; `_kind_points` marks it `KEPT` too. A block whose rows' groups
+    hold more than `GROUP_MARKS_PER_ROW` notes a row leaves them unmarked: comparing costs less then."""
     table = np.zeros(len(rows) * index.total, dtype=np.uint8)
     if not weights.include_linked:
         links = index.links_to_notes[rows].tocoo()
-        table[links.row.astype(np.int64) * index.total + links.col] = LINKED
-    return table
+        table[links.row.astype(np.int64) * index.total + links.col] = EXCLUDED
+    groups = index.group_table[rows]
+    marked = groups >= 0
+    owner = np.nonzero(marked)[0]
+    group = groups[marked].astype(np.int64)
+    sizes = index.member_starts[group + 1] - index.member_starts[group]
+    if sizes.sum() > GROUP_MARKS_PER_ROW * len(rows):
+        return _CandidateTable(table, groups_marked=False)
+    # Each (row, group) pair's members, one run after another.
+    offsets = np.repeat(index.member_starts[group] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+    table[np.repeat(owner, sizes) * index.total + index.member_notes[offsets]] = EXCLUDED
+    return _CandidateTable(table, groups_marked=True)
 
 
 def _block_rows(total: int) -> int:
@@ -518,12 +547,12 @@ def _kind_points(
     rows: np.ndarray,
     kind: str,
     evidence: sparse.csr_matrix,
-    table: np.ndarray,
+    candidates: _CandidateTable,
     weights: Weights,
     floor: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row in the block, note, points) of one kind's evidence about notes that may be listed, row by row:
-    not the note itself, no note sharing a group with it, no note it links (`LINKED` in the block's
+    not the note itself, no note sharing a group with it, no note it links (`EXCLUDED` in the block's
     `_candidate_table`). Points: weight · value / the best value of the kind among the row's candidates (at
     least the kind's `STRONG`).
 
@@ -538,28 +567,20 @@ def _kind_points(
     score changes. On long notes, ~3,250 entries a note, ~1.5 % of which score at least 0.5 (`min_score`),
     are cut to ~600, and summing the kinds gets ~5x cheaper."""
     counts = np.diff(evidence.indptr)
-    local = np.repeat(np.arange(len(rows)), counts)
     # As positions: numpy converts any other index type on every lookup (~1 ms per million entries).
+    local = np.repeat(np.arange(len(rows), dtype=np.intp), counts)
     other, value = evidence.indices.astype(np.intp), evidence.data
-    groups = index.group_table
-    if groups.shape[1] == 1:  # one group per note (most vaults): a note shares its own, so self is out too
-        group = groups[:, 0]
-        keep = group[other] != np.repeat(group[rows], counts)
-    else:
-        me = rows[local]
-        keep = other != me
-        theirs = groups[other]
-        for mine in range(groups.shape[1]):
-            group = groups[me, mine]
-            keep &= ~((theirs == group[:, None]).any(axis=1) & (group >= 0))
-    places = np.repeat(np.arange(len(rows), dtype=np.intp) * index.total, counts) + other
+    places = local * index.total + other
+    table = candidates.codes
     codes = table[places]
-    keep &= codes != LINKED
+    keep = codes != EXCLUDED
+    if not candidates.groups_marked:
+        keep &= _outside_groups(index, rows, local, other, counts)
     # Each row's best value among its candidates (excluded entries count as 0: every value is positive).
     best = np.zeros(len(rows), dtype=np.float64)
     present = counts > 0
     best[present] = np.maximum.reduceat(np.where(keep, value, 0.0), evidence.indptr[:-1][present])
-    points = np.repeat(getattr(weights, kind) / np.maximum(STRONG[kind], best), counts) * value
+    points = (getattr(weights, kind) / np.maximum(STRONG[kind], best))[local] * value
     if floor > 0 and kind in PRUNED_KINDS:
         reach = points + weights.tag * ROUNDING_MARGIN if kind == NEIGHBOURS else points
         keep &= (codes == KEPT) | (reach >= floor)
@@ -569,6 +590,23 @@ def _kind_points(
     return local[chosen], other[chosen], points[chosen]
 
 
+def _outside_groups(
+    index: RelatedIndex, rows: np.ndarray, local: np.ndarray, other: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """Per entry, whether its note shares no group with the row's note (so is not the note itself)."""
+    groups = index.group_table
+    if groups.shape[1] == 1:  # one group per note (most vaults): a note shares its own, so self is out too
+        group = groups[:, 0]
+        return group[other] != np.repeat(group[rows], counts)
+    me = rows[local]
+    keep = other != me
+    theirs = groups[other]
+    for mine in range(groups.shape[1]):
+        group = groups[me, mine]
+        keep &= ~((theirs == group[:, None]).any(axis=1) & (group >= 0))
+    return keep
+
+
 def block_scores(
     index: RelatedIndex, rows: np.ndarray, weights: Weights, floor: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -576,13 +614,13 @@ def block_scores(
     (`_kind_points`) summed in the order of `KINDS`. With a `floor`, candidates shown to score under it
     may be left out; every other score is the same to the last bit."""
     shape = (len(rows), index.total)
-    table = _candidate_table(index, rows, weights)
+    candidates = _candidate_table(index, rows, weights)
     if min(getattr(weights, kind) for kind in KINDS) < 0:
         floor = 0.0  # a negative weight (nothing forbids one) takes points away: no bound holds
     found: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     # The kinds whose candidates keep every entry first: `_kind_points` marks them before the others.
     for kind, evidence in sorted(evidence_rows(index, rows, weights), key=_pruning_order):
-        found[kind] = _kind_points(index, rows, kind, evidence, table, weights, floor)
+        found[kind] = _kind_points(index, rows, kind, evidence, candidates, weights, floor)
     total: sparse.csr_matrix | None = None
     for kind in KINDS:
         if kind not in found or not len(found[kind][0]):
