@@ -151,3 +151,45 @@ def test_other_bytes_of_the_same_size_under_a_new_stamp_are_parsed_again(
     parsed = _count_parses(monkeypatch)
     Vault(vault).facts()
     assert parsed == [paths[0]]
+
+
+@pytest.mark.parametrize("forked", [False, True])
+def test_sync_related_waits_for_the_cache_it_writes_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
+    """A big run's scan writes the facts cache in a forked copy while it goes on (`facts._save`), and
+    waits for it before it returns: the cache then holds every note under its new stamp, however slow
+    the copy is."""
+    import time
+
+    from vaulttools import parallel
+    from vaulttools.related import scan_related
+
+    if forked:
+        monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+        monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
+        monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    Vault(vault).facts()
+    for path in Vault(vault).note_paths:  # new stamps, the same bytes: the cache is written again
+        data = (vault / path).read_bytes()
+        (vault / path).unlink()
+        (vault / path).write_bytes(data)
+    real = facts.save_cache
+    saved_in: list[int] = []
+
+    def slow_save(*args: object) -> None:
+        time.sleep(0.3)
+        real(*args)  # type: ignore[arg-type]
+        saved_in.append(os.getpid())
+
+    monkeypatch.setattr(facts, "save_cache", slow_save)
+    opened = Vault(vault)
+    scan_related(opened, opened.config.related)
+    assert (saved_in == [os.getpid()]) is not forked  # a forked copy's list is its own
+    [file] = (vault / ".vaulttools" / "cache").glob("facts-*")
+    fingerprint = marshal.loads(file.read_bytes()[8:])[1]  # the header: format, fingerprint, parts
+    cached = facts.load_cache(vault, fingerprint)
+    assert {path: tuple(record[1]) for path, record in cached.items()} == {
+        path: facts.stamp_of(vault / path) for path in opened.note_paths
+    }

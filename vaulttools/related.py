@@ -832,7 +832,18 @@ def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
     """The scan of a vault, from its facts (cached in `.vaulttools/cache`, parsed on every core if not),
     each chunk of notes scanned on every core; a vault where no note is grouped is refused with the
     setting to use."""
-    records = vault.fact_records()
+    saving: list[Callable[[], None]] = []  # the facts cache, written aside while the scan goes on
+    try:
+        scan = _scan_records(vault, vault.fact_records(saving=saving), config)
+    finally:
+        for wait in saving:
+            wait()
+    require_groups(scan, config)
+    return scan
+
+
+def _scan_records(vault: Vault, records: dict[str, tuple], config: RelatedConfig) -> RelatedScan:
+    """`scan_related` of the facts records of every note, each let go once scanned."""
     context = ScanContext.of(vault.index, config, vault.read_bytes)
 
     def scan_part(paths: list[str]) -> list[ScannedChunk]:
@@ -853,9 +864,7 @@ def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
                 yield chunk
         records.clear()
 
-    scan = assemble_scan(scanned(), context)
-    require_groups(scan, config)
-    return scan
+    return assemble_scan(scanned(), context)
 
 
 def plan_sync_related(vault: Vault, limit: int | None = None) -> BatchPlan[RelatedPlanReport]:

@@ -597,9 +597,10 @@ def _outside_groups(
     groups = index.group_table
     if groups.shape[1] == 1:  # one group per note (most vaults): a note shares its own, so self is out too
         group = groups[:, 0]
-        return group[other] != np.repeat(group[rows], counts)
+        outside: np.ndarray = group[other] != np.repeat(group[rows], counts)
+        return outside
     me = rows[local]
-    keep = other != me
+    keep: np.ndarray = other != me
     theirs = groups[other]
     for mine in range(groups.shape[1]):
         group = groups[me, mine]
