@@ -295,3 +295,19 @@ def test_tags_are_numbered_by_name_leaving_out_common_ones(
     assert (index.tag_name, index.tag_count) == (names, counts)
     assert [index.note_tags[note].indices.tolist() for note in range(len(rows))] == per_row
     assert index.note_tags.shape == (len(rows), len(names))
+
+
+def test_numpy_and_scipy_load_only_once_a_scan_needs_them() -> None:
+    """numpy and SciPy take ~0.25 s to import: `sync-related` loads them while its workers read the facts
+    (`related._ranking_modules`), not when the command's module is imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nimport vaulttools.commands.related\nfrom vaulttools import related\n"
+        "print('numpy' in sys.modules, 'scipy' in sys.modules)\n"
+        "related._ranking_modules()\n"
+        "print('numpy' in sys.modules, 'scipy.sparse' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False", "True", "True"], done.stderr
