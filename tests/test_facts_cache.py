@@ -193,3 +193,23 @@ def test_sync_related_waits_for_the_cache_it_writes_aside(
     assert {path: tuple(record[1]) for path, record in cached.items()} == {
         path: facts.stamp_of(vault / path) for path in opened.note_paths
     }
+
+
+def test_a_cache_copy_that_dies_fails_nothing_but_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forked copy that writes the facts cache ends without a word (killed, out of memory): the scan
+    goes on, and the next run finds the cache stale and parses again."""
+    from vaulttools import parallel
+    from vaulttools.related import scan_related
+
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
+    monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    monkeypatch.setattr(facts, "save_cache", lambda *args: os._exit(9))
+    opened = Vault(vault)
+    assert scan_related(opened, opened.config.related).index.total > 0
+    assert not (vault / ".vaulttools" / "cache").exists() or not list(
+        (vault / ".vaulttools/cache").glob("facts-*")
+    )

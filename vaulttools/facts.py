@@ -12,6 +12,7 @@ The cache is an accelerator only: unreadable, stale or foreign caches are ignore
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import itertools
 import marshal
@@ -415,8 +416,16 @@ def _save(
     """`save_cache` now, or, given `saving` and records enough for a big run, in a forked copy of this
     process, whose wait is appended to `saving`: the copy holds the records as they are now, and the
     caller goes on (sync-related scans them on every core, letting go of them as it goes) while it writes
-    ~120 MB for 20,000 long notes. The caller waits for it before its command ends."""
+    ~120 MB for 20,000 long notes. The caller waits for it before its command ends; a copy that fails
+    (killed, out of memory) fails nothing but the cache, as a write that `save_cache` cannot make."""
     if saving is None or not forks_for(len(records)):
         save_cache(root, fingerprint, records)
         return
-    saving.append(in_fork(lambda: save_cache(root, fingerprint, records)))
+    saved = in_fork(lambda: save_cache(root, fingerprint, records))
+
+    def wait() -> None:
+        # The cache is only an accelerator: the next run finds it stale and rebuilds it.
+        with contextlib.suppress(Exception):
+            saved()
+
+    saving.append(wait)
