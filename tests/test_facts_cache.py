@@ -120,3 +120,96 @@ def test_a_damaged_or_foreign_cache_reads_as_none(
     }[damage]
     file.write_bytes(damaged)
     assert facts.load_cache(tmp_path, "print") == {}
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "same"),
+    [
+        (b"hello", b"hello", True),
+        (b"hello", b"hellx", False),  # the same size, other bytes
+        (b"hello", b"hello!", False),
+        (b"", b"", True),
+        (b"\x16a\xc0\n", b"\xb3\xadl\xaa\x8a", False),  # the same CRC-32: the size tells them apart
+    ],
+)
+def test_content_digest(before: bytes, after: bytes, same: bool) -> None:
+    assert (facts.content_digest(before) == facts.content_digest(after)) is same
+
+
+def test_other_bytes_of_the_same_size_under_a_new_stamp_are_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    paths = Vault(vault).note_paths
+    Vault(vault).facts()
+    victim = vault / paths[0]
+    data = victim.read_bytes()
+    changed = data.replace(b"[[", b"[[x", 1)[:-1]  # a link renamed, the size kept
+    assert len(changed) == len(data) and changed != data
+    victim.unlink()
+    victim.write_bytes(changed)
+    parsed = _count_parses(monkeypatch)
+    Vault(vault).facts()
+    assert parsed == [paths[0]]
+
+
+@pytest.mark.parametrize("forked", [False, True])
+def test_sync_related_waits_for_the_cache_it_writes_aside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
+    """A big run's scan writes the facts cache in a forked copy while it goes on (`facts._save`), and
+    waits for it before it returns: the cache then holds every note under its new stamp, however slow
+    the copy is."""
+    import time
+
+    from vaulttools import parallel
+    from vaulttools.related import scan_related
+
+    if forked:
+        monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+        monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
+        monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    Vault(vault).facts()
+    for path in Vault(vault).note_paths:  # new stamps, the same bytes: the cache is written again
+        data = (vault / path).read_bytes()
+        (vault / path).unlink()
+        (vault / path).write_bytes(data)
+    real = facts.save_cache
+    saved_in: list[int] = []
+
+    def slow_save(*args: object) -> None:
+        time.sleep(0.3)
+        real(*args)  # type: ignore[arg-type]
+        saved_in.append(os.getpid())
+
+    monkeypatch.setattr(facts, "save_cache", slow_save)
+    opened = Vault(vault)
+    scan_related(opened, opened.config.related)
+    assert (saved_in == [os.getpid()]) is not forked  # a forked copy's list is its own
+    [file] = (vault / ".vaulttools" / "cache").glob("facts-*")
+    fingerprint = marshal.loads(file.read_bytes()[8:])[1]  # the header: format, fingerprint, parts
+    cached = facts.load_cache(vault, fingerprint)
+    assert {path: tuple(record[1]) for path, record in cached.items()} == {
+        path: facts.stamp_of(vault / path) for path in opened.note_paths
+    }
+
+
+def test_a_cache_copy_that_dies_fails_nothing_but_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forked copy that writes the facts cache ends without a word (killed, out of memory): the scan
+    goes on, and the next run finds the cache stale and parses again."""
+    from vaulttools import parallel
+    from vaulttools.related import scan_related
+
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
+    monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    monkeypatch.setattr(facts, "save_cache", lambda *args: os._exit(9))
+    opened = Vault(vault)
+    assert scan_related(opened, opened.config.related).index.total > 0
+    assert not (vault / ".vaulttools" / "cache").exists() or not list(
+        (vault / ".vaulttools/cache").glob("facts-*")
+    )

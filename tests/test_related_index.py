@@ -72,14 +72,16 @@ CONFIGS = {
 }
 
 
+@pytest.mark.parametrize("marks", [related_index.GROUP_MARKS_PER_ROW, 0])  # 0: groups compared instead
 @pytest.mark.parametrize("two_groups", [0.1, 0.0])  # 0.0: every note in one group (a narrower table)
 @pytest.mark.parametrize("block", [1, 7, 512])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("seed", range(3))
 def test_blocks_choose_what_the_one_note_walk_ranks(
-    seed: int, name: str, block: int, two_groups: float, monkeypatch: pytest.MonkeyPatch
+    seed: int, name: str, block: int, two_groups: float, marks: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(related_index, "SCORE_BLOCK", block)
+    monkeypatch.setattr(related_index, "GROUP_MARKS_PER_ROW", marks)
     config = CONFIGS[name]
     index = build_index(random_vault(seed, 90, two_groups))
     assert index.group_table.shape[1] == (1 if two_groups == 0.0 else 2)
@@ -137,9 +139,9 @@ def test_mentions_found_in_chunks_are_the_same(
     assert (whole != chunked).nnz == 0
 
 
-def test_mentions_found_aside_in_a_forked_process_are_the_same() -> None:
-    """A big vault's mentions are found in a forked copy of the process (`parallel.in_fork`) while the rest
-    of the index is built: the same matrix, the rest untouched."""
+def test_mentions_and_words_found_aside_in_forked_processes_are_the_same() -> None:
+    """A big vault's mentions and word matrices are found in forked copies of the process
+    (`parallel.in_fork`) while the rest of the index is built: the same matrices, the rest untouched."""
     from vaulttools.parallel import in_fork
 
     rows = [index_row(f) for f in random_vault(5, 150)]
@@ -147,6 +149,7 @@ def test_mentions_found_aside_in_a_forked_process_are_the_same() -> None:
     assert here.mentions.nnz > 10
     for name in ("mentions", "words", "champions", "around", "note_tags"):
         assert (getattr(here, name) != getattr(aside, name)).nnz == 0, name
+    assert here.word_name == aside.word_name
 
 
 def test_words_given_as_numbers_build_the_same_index() -> None:
@@ -204,20 +207,30 @@ def test_targets_given_as_places_number_the_nodes_as_paths_do(seed: int, extra: 
         assert (getattr(from_paths, name) != getattr(from_places, name)).nnz == 0, name
 
 
+@pytest.mark.parametrize("marks", [related_index.GROUP_MARKS_PER_ROW, 0])  # 0: groups compared instead
+@pytest.mark.parametrize("two_groups", [0.1, 0.0])
 @pytest.mark.parametrize(("seed", "count"), [(1, 61), (2, 64), (3, 9)])
-def test_the_candidate_table_says_which_notes_each_row_links(seed: int, count: int) -> None:
-    """The byte table that keeps linked notes out of a block's candidates: `LINKED` exactly where the row's
-    note links the other note; nothing with `include_linked`."""
-    index = build_index(random_vault(seed, count))
+def test_the_candidate_table_says_which_notes_are_no_candidates(
+    seed: int, count: int, two_groups: float, marks: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The byte table that keeps notes out of a block's candidates: `EXCLUDED` exactly where the row's note
+    links the other note or shares a group with it (itself included); only the groups with
+    `include_linked`; only the links when the rows' groups are too big to mark."""
+    monkeypatch.setattr(related_index, "GROUP_MARKS_PER_ROW", marks)
+    index = build_index(random_vault(seed, count, two_groups))
     rows = np.array(random.Random(seed).sample(range(count), count // 2), dtype=np.int64)
-    table = related_index._candidate_table(index, rows, weights_of(RelatedConfig()))
     links = index.links_to_notes
     assert links[rows].nnz > 0  # some notes link others
-    for local, me in enumerate(rows.tolist()):
-        linked = set(links.indices[links.indptr[me] : links.indptr[me + 1]].tolist())
-        told = {note for note in range(count) if table[local * count + note] == related_index.LINKED}
-        assert told == linked
-    assert not related_index._candidate_table(index, rows, weights_of(CONFIGS["include linked"])).any()
+    for config in (RelatedConfig(), CONFIGS["include linked"]):
+        table = related_index._candidate_table(index, rows, weights_of(config))
+        assert table.groups_marked is bool(marks)
+        for local, me in enumerate(rows.tolist()):
+            linked = set(links.indices[links.indptr[me] : links.indptr[me + 1]].tolist())
+            grouped = {n for g in index.groups_of[me] for n in index.members[g]} if marks else set()
+            expected = grouped | (set() if config.include_linked else linked)
+            told = {n for n in range(count) if table.codes[local * count + n] == related_index.EXCLUDED}
+            assert told == expected
+            assert me in told or not marks
 
 
 @given(
@@ -282,3 +295,19 @@ def test_tags_are_numbered_by_name_leaving_out_common_ones(
     assert (index.tag_name, index.tag_count) == (names, counts)
     assert [index.note_tags[note].indices.tolist() for note in range(len(rows))] == per_row
     assert index.note_tags.shape == (len(rows), len(names))
+
+
+def test_numpy_and_scipy_load_only_once_a_scan_needs_them() -> None:
+    """numpy and SciPy take ~0.25 s to import: `sync-related` loads them while its workers read the facts
+    (`related._ranking_modules`), not when the command's module is imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nimport vaulttools.commands.related\nfrom vaulttools import related\n"
+        "print('numpy' in sys.modules, 'scipy' in sys.modules)\n"
+        "related._ranking_modules()\n"
+        "print('numpy' in sys.modules, 'scipy.sparse' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False", "True", "True"], done.stderr

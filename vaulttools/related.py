@@ -28,9 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple, cast
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool, spool_all
 from vaulttools.config import RelatedConfig
@@ -45,12 +43,6 @@ from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import forks_for, in_fork, iter_chunks, release_freed_memory
 from vaulttools.planning import note_change
-from vaulttools.related_index import (
-    RelatedIndex,
-    ranked_candidates,
-    top_candidates,
-    top_candidates_of,
-)
 from vaulttools.related_rank import (
     COMMON_FRACTION,
     MIN_COMMON_CUTOFF,
@@ -69,7 +61,13 @@ from vaulttools.resolve import RESOLVED, LinkIndex, fold, stem_of, strip_md
 from vaulttools.sections import Section, find_section, section_at
 from vaulttools.vault import Vault, gc_paused
 
-__all__ = ["COMMON_FRACTION", "MIN_COMMON_CUTOFF", "Candidate", "Reason", "RelatedIndex", "common_cutoff"]
+# `related_index` (numpy and SciPy, ~0.25 s to import) is imported where it is first used: a big vault's
+# scan first needs it in `assemble_scan`, while its forked workers read the facts, so the import leaves
+# the serial start of the command (and the workers fork without it).
+if TYPE_CHECKING:
+    from vaulttools.related_index import RelatedIndex
+
+__all__ = ["COMMON_FRACTION", "MIN_COMMON_CUTOFF", "Candidate", "Reason", "common_cutoff"]
 
 ADDED = "added"
 UPDATED = "updated"
@@ -222,6 +220,8 @@ def index_row(facts: ScoringFacts) -> IndexRow:
 
 
 def build_index(all_facts: Iterable[ScoringFacts], common_share: float = COMMON_FRACTION) -> RelatedIndex:
+    from vaulttools.related_index import RelatedIndex
+
     return RelatedIndex(
         [index_row(f) for f in all_facts],
         common_share,
@@ -235,6 +235,8 @@ def score_candidates(
 
     With `explain`, each candidate carries the reasons behind its score.
     """
+    from vaulttools.related_index import ranked_candidates
+
     return ranked_candidates(index, index.number[path], weights_of(config), explain=explain)
 
 
@@ -246,6 +248,8 @@ def best_candidates_of(
     index: RelatedIndex, number: int, config: RelatedConfig, limit: int
 ) -> list[Candidate]:
     """The `limit` best candidates scoring at least `min_score`: what the section lists."""
+    from vaulttools.related_index import top_candidates
+
     return top_candidates(index, number, weights_of(config), limit, config.min_score)
 
 
@@ -550,6 +554,7 @@ def assemble_scan(chunks: Iterable[ScannedChunk], context: ScanContext) -> Relat
     names: dict[str, str] = {}  # one string per tag or group across chunks, as within one
     numbers = WordNumbers()
     for chunk in chunks:
+        np = _ranking_modules()  # once the first chunk is in: the workers go on while it loads
         renumber = np.fromiter(map(numbers.number.__getitem__, chunk.words), np.intc, len(chunk.words))
         # The chunk's words renumbered at once, then cut back into rows: one numpy call, not one a note.
         chunk_words = [cast(bytes, row[4][0]) for row in chunk.rows]
@@ -572,6 +577,15 @@ def assemble_scan(chunks: Iterable[ScannedChunk], context: ScanContext) -> Relat
     return RelatedScan(index, sections, listed, unparsable, ungrouped, resolve, paths, section_stamps=stamps)
 
 
+def _ranking_modules() -> Any:
+    """numpy, with `related_index` (and SciPy) imported beside it (see the imports at the top)."""
+    import numpy
+
+    import vaulttools.related_index  # noqa: F401  # imported for `_built_index`
+
+    return numpy
+
+
 def _built_index(
     rows: list[IndexRow], common_share: float, numbers: WordNumbers, link_places: LinkPlaces
 ) -> RelatedIndex:
@@ -580,6 +594,8 @@ def _built_index(
     with only what is kept."""
     release_freed_memory()
     aside = in_fork if forks_for(len(rows)) else None
+    from vaulttools.related_index import RelatedIndex
+
     index = RelatedIndex(rows, common_share, numbers, link_places, aside)
     rows.clear()
     release_freed_memory()
@@ -759,6 +775,8 @@ def _plan_notes(
     is read here, once, and let go once planned."""
     index = scan.index
     numbers = [index.number[path] for path in paths]
+    from vaulttools.related_index import top_candidates_of
+
     best = top_candidates_of(index, numbers, weights_of(config), config.limit, config.min_score)
     entries_of = _entry_writer(scan, links)
     link_properties = vault.config.link_property_set
@@ -837,7 +855,18 @@ def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
     """The scan of a vault, from its facts (cached in `.vaulttools/cache`, parsed on every core if not),
     each chunk of notes scanned on every core; a vault where no note is grouped is refused with the
     setting to use."""
-    records = vault.fact_records()
+    saving: list[Callable[[], None]] = []  # the facts cache, written aside while the scan goes on
+    try:
+        scan = _scan_records(vault, vault.fact_records(saving=saving), config)
+    finally:
+        for wait in saving:
+            wait()
+    require_groups(scan, config)
+    return scan
+
+
+def _scan_records(vault: Vault, records: dict[str, tuple], config: RelatedConfig) -> RelatedScan:
+    """`scan_related` of the facts records of every note, each let go once scanned."""
     context = ScanContext.of(vault.index, config, vault.read_bytes)
 
     def scan_part(paths: list[str]) -> list[ScannedChunk]:
@@ -858,9 +887,7 @@ def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
                 yield chunk
         records.clear()
 
-    scan = assemble_scan(scanned(), context)
-    require_groups(scan, config)
-    return scan
+    return assemble_scan(scanned(), context)
 
 
 def plan_sync_related(vault: Vault, limit: int | None = None) -> BatchPlan[RelatedPlanReport]:

@@ -17,7 +17,7 @@ import collections
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from scipy import sparse
@@ -65,7 +65,7 @@ class RelatedIndex:
         common_share: float = COMMON_FRACTION,
         numbers: WordNumbers | None = None,
         link_places: LinkPlaces | None = None,
-        aside: Callable[[Callable[[], sparse.csr_matrix]], Callable[[], sparse.csr_matrix]] | None = None,
+        aside: Callable[[Callable[[], Any]], Callable[[], Any]] | None = None,
     ) -> None:
         """`numbers`: the rows' words are `numbers.numbered` (else text, as `body_words` gives them);
         `link_places`: the rows' targets are their packed places in it (else paths); `aside`: starts a
@@ -80,13 +80,18 @@ class RelatedIndex:
         self.name_rank[by_name] = np.arange(len(rows))
         self.cutoff = common_cutoff(len(rows), common_share)
         words = _WordTable.of(rows, numbers)
-        # The mentions are found aside (a big vault's: in a forked copy of this process) while the rest is
-        # built: on 20,000 notes, ~0.3 s that the idle second core takes off the index's serial build.
+        # The mentions and the word matrices are found aside (a big vault's: each in a forked copy of this
+        # process) while the rest is built: on 20,000 long notes, ~0.35 s and ~0.25 s of CPU that the second
+        # core takes off the index's serial build.
         mentions = aside(lambda: self._mentions(words)) if aside is not None else None
+        word_matrices = aside(lambda: _word_matrices(words, len(rows))) if aside is not None else None
         self._number_groups(rows)
         self._number_tags(rows)
         self._number_links(rows, link_places)
-        self._number_words(words, len(rows))
+        found = word_matrices() if word_matrices is not None else _word_matrices(words, len(rows))
+        self.word_name: list[str] = found[0]
+        self.words: sparse.csr_matrix = found[1]
+        self.champions: sparse.csr_matrix = found[2]
         self.mentions = mentions() if mentions is not None else self._mentions(words)
 
     @property
@@ -106,6 +111,12 @@ class RelatedIndex:
         for note, groups in enumerate(self.groups_of):
             for group in groups:
                 self.members[group].append(note)
+        # The same as arrays: each group's members from `member_starts[group]` in `member_notes`.
+        self.member_starts = np.zeros(len(self.members) + 1, dtype=np.int64)
+        np.cumsum([len(members) for members in self.members], out=self.member_starts[1:])
+        self.member_notes = np.fromiter(
+            itertools.chain.from_iterable(self.members), np.int64, int(self.member_starts[-1])
+        )
         # Each note's groups as a row of numbers, -1 where it has fewer than the widest: compared in bulk.
         widest = max((len(groups) for groups in self.groups_of), default=1)
         self.group_table = np.full((len(rows), max(1, widest)), -1, dtype=np.int32)
@@ -179,28 +190,6 @@ class RelatedIndex:
         self.neighbour_worth = np.array([worth[int(d)] for d in degrees], dtype=np.float64)
         self.shared_through = _scaled_rows(_sorted(around[:, :notes].tocsr()), self.neighbour_worth)
 
-    def _number_words(self, table: _WordTable, total: int) -> None:
-        """Each note's `TEXT_TERMS` most telling words (weight / the note's vector length) in `words`, and
-        each word's champion notes in `champions`: the two factors of the cosine product."""
-        ids, counts, starts, df, vocabulary_names = (
-            table.ids,
-            table.counts,
-            table.starts,
-            table.df,
-            table.names,
-        )
-        notes, top_words, weights = _top_terms(ids, counts, starts, df, total)
-        # Words numbered in the order they are first met (note by note, best first): stable across runs.
-        unique, first = np.unique(top_words, return_index=True)
-        met = unique[np.argsort(first, kind="stable")]
-        renumber = np.zeros(len(vocabulary_names), dtype=np.int32)
-        renumber[met] = np.arange(len(met), dtype=np.int32)
-        self.word_name: list[str] = [vocabulary_names[word] for word in met.tolist()]
-        self.words = _sorted(
-            sparse.csr_matrix((weights, (notes, renumber[top_words])), shape=(total, len(met))).tocsr()
-        )
-        self.champions = _champions(self.words)
-
     def _mentions(self, table: _WordTable) -> sparse.csr_matrix:
         """Which notes each note names in its text: B's name words all among A's words, found from B's
         rarest name word. A name whose words are all on more than `ceiling` notes names nothing: too
@@ -219,6 +208,22 @@ class RelatedIndex:
                     rarest.append(vocabulary[rare])
                     other_words.append([vocabulary[w] for w in words if w != rare])
         return _mentions_of(len(self.stems), named, rarest, other_words, ids, starts, len(table.names))
+
+
+def _word_matrices(table: _WordTable, total: int) -> tuple[list[str], sparse.csr_matrix, sparse.csr_matrix]:
+    """(the kept words by number, each note's `TEXT_TERMS` most telling words (weight / the note's vector
+    length), each word's champion notes): the two factors of the cosine product."""
+    notes, top_words, weights = _top_terms(table.ids, table.counts, table.starts, table.df, total)
+    # Words numbered in the order they are first met (note by note, best first): stable across runs.
+    unique, first = np.unique(top_words, return_index=True)
+    met = unique[np.argsort(first, kind="stable")]
+    renumber = np.zeros(len(table.names), dtype=np.int32)
+    renumber[met] = np.arange(len(met), dtype=np.int32)
+    word_name = [table.names[word] for word in met.tolist()]
+    words = _sorted(
+        sparse.csr_matrix((weights, (notes, renumber[top_words])), shape=(total, len(met))).tocsr()
+    )
+    return word_name, words, _champions(words)
 
 
 class _WordTable(NamedTuple):
@@ -485,11 +490,14 @@ def evidence_rows(
 
 
 # The codes of a block's candidate table (`_candidate_table`): one byte per (row, note).
-LINKED = 1  # the row's note links this note: not a candidate (unless `include_linked`)
+EXCLUDED = 1  # not a candidate of the row: its note itself, a note sharing a group, a note it links
 KEPT = 2  # a candidate whose every entry is kept (see `_kind_points`)
 # Most bytes a block's candidate table may take: blocks have fewer rows than `SCORE_BLOCK` in a vault of
 # more notes than this over it (~65,000).
 TABLE_BYTES = 32 * 2**20
+# Most (row, group member) pairs a block marks `EXCLUDED` in its table, per row: past it (a vault of a
+# few big groups, as folders of thousands of notes), each entry's groups are compared instead.
+GROUP_MARKS_PER_ROW = 256
 # Kinds whose entries may be left out (`_kind_points`): the two that give most candidates (on long notes,
 # ~2,100 and ~1,150 a note), most of them weak. The others are scored first, and keep every entry.
 PRUNED_KINDS = (NEIGHBOURS, TAG)
@@ -498,15 +506,35 @@ PRUNED_KINDS = (NEIGHBOURS, TAG)
 ROUNDING_MARGIN = 1 + 1e-12
 
 
-def _candidate_table(index: RelatedIndex, rows: np.ndarray, weights: Weights) -> np.ndarray:
-    """One byte per (row, note) of the block, `LINKED` where the row's note links that note (unless
-    `include_linked`): looked up once per entry of every kind of evidence, instead of subtracting the
-    linked notes from each kind's matrix; `_kind_points` marks it `KEPT` too."""
+class _CandidateTable(NamedTuple):
+    """A block's candidate table (`_candidate_table`) and whether it marks the rows' groups too (else
+    `_kind_points` compares each entry's groups)."""
+
+    codes: np.ndarray
+    groups_marked: bool
+
+
+def _candidate_table(index: RelatedIndex, rows: np.ndarray, weights: Weights) -> _CandidateTable:
+    """One byte per (row, note) of the block, `EXCLUDED` where that note may not be listed for the row's:
+    the notes of its groups (itself among them), and unless `include_linked`, the notes it links. Looked up
+    once per entry of every kind of evidence, instead of comparing each entry's groups and subtracting the
+    linked notes from each kind's matrix; `_kind_points` marks it `KEPT` too. A block whose rows' groups
+    hold more than `GROUP_MARKS_PER_ROW` notes a row leaves them unmarked: comparing costs less then."""
     table = np.zeros(len(rows) * index.total, dtype=np.uint8)
     if not weights.include_linked:
         links = index.links_to_notes[rows].tocoo()
-        table[links.row.astype(np.int64) * index.total + links.col] = LINKED
-    return table
+        table[links.row.astype(np.int64) * index.total + links.col] = EXCLUDED
+    groups = index.group_table[rows]
+    marked = groups >= 0
+    owner = np.nonzero(marked)[0]
+    group = groups[marked].astype(np.int64)
+    sizes = index.member_starts[group + 1] - index.member_starts[group]
+    if sizes.sum() > GROUP_MARKS_PER_ROW * len(rows):
+        return _CandidateTable(table, groups_marked=False)
+    # Each (row, group) pair's members, one run after another.
+    offsets = np.repeat(index.member_starts[group] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+    table[np.repeat(owner, sizes) * index.total + index.member_notes[offsets]] = EXCLUDED
+    return _CandidateTable(table, groups_marked=True)
 
 
 def _block_rows(total: int) -> int:
@@ -519,12 +547,12 @@ def _kind_points(
     rows: np.ndarray,
     kind: str,
     evidence: sparse.csr_matrix,
-    table: np.ndarray,
+    candidates: _CandidateTable,
     weights: Weights,
     floor: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row in the block, note, points) of one kind's evidence about notes that may be listed, row by row:
-    not the note itself, no note sharing a group with it, no note it links (`LINKED` in the block's
+    not the note itself, no note sharing a group with it, no note it links (`EXCLUDED` in the block's
     `_candidate_table`). Points: weight · value / the best value of the kind among the row's candidates (at
     least the kind's `STRONG`).
 
@@ -539,28 +567,20 @@ def _kind_points(
     score changes. On long notes, ~3,250 entries a note, ~1.5 % of which score at least 0.5 (`min_score`),
     are cut to ~600, and summing the kinds gets ~5x cheaper."""
     counts = np.diff(evidence.indptr)
-    local = np.repeat(np.arange(len(rows)), counts)
     # As positions: numpy converts any other index type on every lookup (~1 ms per million entries).
+    local = np.repeat(np.arange(len(rows), dtype=np.intp), counts)
     other, value = evidence.indices.astype(np.intp), evidence.data
-    groups = index.group_table
-    if groups.shape[1] == 1:  # one group per note (most vaults): a note shares its own, so self is out too
-        group = groups[:, 0]
-        keep = group[other] != np.repeat(group[rows], counts)
-    else:
-        me = rows[local]
-        keep = other != me
-        theirs = groups[other]
-        for mine in range(groups.shape[1]):
-            group = groups[me, mine]
-            keep &= ~((theirs == group[:, None]).any(axis=1) & (group >= 0))
-    places = np.repeat(np.arange(len(rows), dtype=np.intp) * index.total, counts) + other
+    places = local * index.total + other
+    table = candidates.codes
     codes = table[places]
-    keep &= codes != LINKED
+    keep = codes != EXCLUDED
+    if not candidates.groups_marked:
+        keep &= _outside_groups(index, rows, local, other, counts)
     # Each row's best value among its candidates (excluded entries count as 0: every value is positive).
     best = np.zeros(len(rows), dtype=np.float64)
     present = counts > 0
     best[present] = np.maximum.reduceat(np.where(keep, value, 0.0), evidence.indptr[:-1][present])
-    points = np.repeat(getattr(weights, kind) / np.maximum(STRONG[kind], best), counts) * value
+    points = (getattr(weights, kind) / np.maximum(STRONG[kind], best))[local] * value
     if floor > 0 and kind in PRUNED_KINDS:
         reach = points + weights.tag * ROUNDING_MARGIN if kind == NEIGHBOURS else points
         keep &= (codes == KEPT) | (reach >= floor)
@@ -570,6 +590,24 @@ def _kind_points(
     return local[chosen], other[chosen], points[chosen]
 
 
+def _outside_groups(
+    index: RelatedIndex, rows: np.ndarray, local: np.ndarray, other: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
+    """Per entry, whether its note shares no group with the row's note (so is not the note itself)."""
+    groups = index.group_table
+    if groups.shape[1] == 1:  # one group per note (most vaults): a note shares its own, so self is out too
+        group = groups[:, 0]
+        outside: np.ndarray = group[other] != np.repeat(group[rows], counts)
+        return outside
+    me = rows[local]
+    keep: np.ndarray = other != me
+    theirs = groups[other]
+    for mine in range(groups.shape[1]):
+        group = groups[me, mine]
+        keep &= ~((theirs == group[:, None]).any(axis=1) & (group >= 0))
+    return keep
+
+
 def block_scores(
     index: RelatedIndex, rows: np.ndarray, weights: Weights, floor: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -577,13 +615,13 @@ def block_scores(
     (`_kind_points`) summed in the order of `KINDS`. With a `floor`, candidates shown to score under it
     may be left out; every other score is the same to the last bit."""
     shape = (len(rows), index.total)
-    table = _candidate_table(index, rows, weights)
+    candidates = _candidate_table(index, rows, weights)
     if min(getattr(weights, kind) for kind in KINDS) < 0:
         floor = 0.0  # a negative weight (nothing forbids one) takes points away: no bound holds
     found: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     # The kinds whose candidates keep every entry first: `_kind_points` marks them before the others.
     for kind, evidence in sorted(evidence_rows(index, rows, weights), key=_pruning_order):
-        found[kind] = _kind_points(index, rows, kind, evidence, table, weights, floor)
+        found[kind] = _kind_points(index, rows, kind, evidence, candidates, weights, floor)
     total: sparse.csr_matrix | None = None
     for kind in KINDS:
         if kind not in found or not len(found[kind][0]):

@@ -122,9 +122,16 @@ class Vault:
         # Each record is let go once its facts are built (on 100,000 notes, the records hold ~400 MB).
         return (facts_of_record(records.pop(path)) for path in list(records))
 
-    def fact_records(self, paths: list[str] | None = None, *, use_cache: bool = True) -> dict[str, tuple]:
+    def fact_records(
+        self,
+        paths: list[str] | None = None,
+        *,
+        use_cache: bool = True,
+        saving: list[Callable[[], None]] | None = None,
+    ) -> dict[str, tuple]:
         """The facts of `paths` (every note) as plain cache records by path, in order (`facts_of_record`
-        turns one into `NoteFacts`): for callers that hand them to forked workers."""
+        turns one into `NoteFacts`): for callers that hand them to forked workers. `saving`: the cache may
+        be written aside; the caller then waits for what it appends (see `facts.collect_records`)."""
         from vaulttools import __version__
 
         config = self.config
@@ -146,6 +153,7 @@ class Vault:
             use_cache=use_cache,
             complete=paths is None,
             on_progress=self.on_progress,
+            saving=saving,
         )
 
     def forget(self, path: str) -> None:
