@@ -805,7 +805,13 @@ class ObjectStore:
         if self._indexes is None:
             self._indexes = _pack_indexes(os.path.join(self._objects, "pack"))
         raw = bytes.fromhex(oid)
-        return self.PACKED if any(raw in index for index in self._indexes) else ""
+        indexes = self._indexes
+        for place, index in enumerate(indexes):
+            if raw in index:
+                if place:  # the pack that held one blob of a batch holds the next ones: asked first
+                    indexes.insert(0, indexes.pop(place))
+                return self.PACKED
+        return ""
 
     def freshen(self, oid: str, held: str) -> bool:
         """Set the time of what holds this object to now, as `git hash-object` does before the commit that
@@ -1103,14 +1109,13 @@ class _PackIndex:
 
 
 def _pack_indexes(folder: str) -> list[_PackIndex]:
-    """Every readable version-2 `.idx` of the folder (an object in another kind of index is packed again:
-    always safe)."""
+    """Every readable version-2 `.idx` of the folder, the newest first (a batch's blobs are most likely in
+    the pack a recent batch made; an object in another kind of index is packed again: always safe)."""
     indexes = []
     with contextlib.suppress(OSError):
-        for name in sorted(os.listdir(folder)):
-            if not name.endswith(".idx"):
-                continue
-            with contextlib.suppress(OSError, ValueError), open(os.path.join(folder, name), "rb") as handle:
+        entries = [entry for entry in os.scandir(folder) if entry.name.endswith(".idx")]
+        for entry in sorted(entries, key=lambda entry: entry.stat().st_mtime, reverse=True):
+            with contextlib.suppress(OSError, ValueError), open(entry.path, "rb") as handle:
                 data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)  # read only where looked up
                 if data[:8] == b"\xfftOc\x00\x00\x00\x02" and len(data) >= 8 + 1024:
                     indexes.append(_PackIndex(data))
