@@ -288,3 +288,19 @@ def test_a_linked_worktree_stores_into_the_main_repository(tmp_path: Path) -> No
     _committed_as_git_names_them(side, list(NEW))
     assert_clean(side)
     git(main, "fsck", "--strict", "--no-dangling")
+
+
+def test_the_object_store_finds_blobs_in_any_of_several_packs(tmp_path: Path) -> None:
+    root = _vault(tmp_path)
+    git(root, "gc", "-q")  # the notes' blobs in one pack
+    for path, data in NEW.items():
+        (root / path).write_bytes(data)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "edited")
+    git(root, "repack", "-q", "-d")  # the edited blobs in a second, newer pack
+    assert len(_packs(root)) == 2
+    store = ObjectStore(str(root / ".git" / "objects"))
+    asked = [*NEW.values(), *NOTES.values(), *NEW.values(), b"nowhere\n"]
+    assert [store.holds(git_blob_id(data)) for data in asked] == [ObjectStore.PACKED] * (len(asked) - 1) + [
+        ""
+    ]
