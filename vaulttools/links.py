@@ -141,16 +141,24 @@ def wikilink_spans(text: str, body_start: int, parts: list[tuple[str, str]]) -> 
     return spans
 
 
+def _plain_body_parts(note: Note) -> tuple[str, int, list[tuple[str, str]]] | None:
+    """A readable body without opaque regions: the note's text, where its body starts, and its wikilinks'
+    findall parts (`_WIKILINK_PARTS_RE`); None for any other note."""
+    text = note.text
+    if not note.editable or note.regions:
+        return None
+    return text, note.body_start, _WIKILINK_PARTS_RE.findall(text, note.body_start)
+
+
 def plain_body_links(note: Note) -> tuple[list[str], list[tuple[int, int]]] | None:
     """The target and (start, end) of each link of a body with markdown links among its wikilinks, in text
     order, as `find_links` has them; None for a body with opaque regions, for a note that cannot be read,
     and when a markdown link and a wikilink overlap (`find_links` keeps only the first: ask it).
     For the notes `plain_wikilinks` turns away only for their markdown links."""
-    text = note.text
-    body_start = note.body_start
-    if not note.editable or note.regions:
+    plain = _plain_body_parts(note)
+    if plain is None:
         return None
-    parts = _WIKILINK_PARTS_RE.findall(text, body_start)
+    text, body_start, parts = plain
     targets = wikilink_targets(parts)
     spans = wikilink_spans(text, body_start, parts)
     markdown = _markdown_spans(text, body_start, len(text))
@@ -168,11 +176,10 @@ def body_links_apart(note: Note) -> tuple[list[tuple[str, str]], list[tuple[int,
     Apart rather than merged: a caller resolving the targets needs a link's span only for the few that do
     not resolve, and merging in text order needs every wikilink's span (a tenth of a first `check` of a
     vault of folders, whose notes link by path)."""
-    text = note.text
-    body_start = note.body_start
-    if not note.editable or note.regions:
+    plain = _plain_body_parts(note)
+    if plain is None:
         return None
-    parts = _WIKILINK_PARTS_RE.findall(text, body_start)
+    text, body_start, parts = plain
     end = len(text)
     if not _may_hold_markdown_links(text, body_start, end):
         return parts, []
