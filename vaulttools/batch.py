@@ -440,6 +440,7 @@ def _write_changes(
     threads = DELETE_THREADS if deletions >= DELETE_THREADS_FROM and not fault_test else 0
     deleter = progress.deleter = _Deleter(vault.root, progress.written, threads)
     with synced_once() as progress.sync:
+        wrote = progress.sync.wrote
         for number, change in enumerate(plan.changes, start=1):  # the hot loop: 20,000 notes at most
             _journaled(journaling, number, change)
             vacated_first = clear_first and _vacates(change)
@@ -450,7 +451,7 @@ def _write_changes(
                         vault.root, change, source_cleared=True, mode=vacated_modes.get(change.path)
                     )
             elif in_place:
-                _rewrite_in_place(root, change, progress.written, journaling, number - 1)
+                wrote(_rewrite_in_place(root, change, progress.written, journaling, number - 1))
             elif change.deletes:
                 deleter.delete(change)  # staged once deleted (below): git must not find the file there
             else:
@@ -486,29 +487,31 @@ def _journaled(journaling: journal.Journaling, count: int, change: FileChange) -
 
 def _rewrite_in_place(
     root: str, change: FileChange, written: list[FileChange], journaling: journal.Journaling, index: int
-) -> None:
+) -> int:
     """Listed before writing: a write can fail half-way. The bytes on disk are compared with the planned
     ones through the same open file, just before writing over them; a change whose old bytes were left on
     disk is compared with the copy in the journal (checked against the plan's fingerprint when it was copied).
-    A note whose planned stamp is kept (`PlannedStatus.stamp`) and still its stamp is not read again."""
+    A note whose planned stamp is kept (`PlannedStatus.stamp`) and still its stamp is not read again.
+    Returns the number of bytes written."""
     written.append(change)
     expected: bytes | Callable[[bytes], bool] | None
     if change.old_on_disk is None:
         expected = change.old
     elif journaling.names_git_blob(index):
-        expected = (
-            change.holds_old
-        )  # its size and git blob id as planned: the journal copied nothing to compare
+        # Its size and git blob id as planned: the journal copied nothing to compare.
+        expected = change.holds_old
     else:
         expected = journaling.saved_original(index)
     path = f"{root}/{change.path}"
     planned = change.planned_status
     unchanged_since = planned.stamp if planned is not None else None  # proves the bytes without reading
+    data = change.new_bytes
     if expected is None or not rewrite_in_place(
-        path, change.new_bytes, expected=expected, refuse_read_only=True, unchanged_since=unchanged_since
+        path, data, expected=expected, refuse_read_only=True, unchanged_since=unchanged_since
     ):
         written.pop()  # nothing was written: the file holds another program's bytes
         raise _changed_by_another_program(change.path)
+    return len(data)
 
 
 def _clear_moving_sources(root: Path, changes: list[FileChange], progress: _WriteProgress) -> dict[str, int]:

@@ -70,10 +70,27 @@ _SYNC_DEFERRED: contextvars.ContextVar[bool] = contextvars.ContextVar("sync_defe
 
 
 class BackgroundSync:
-    """One `os.sync` on a thread: the caller does other work (a batch commits) until it must `wait`."""
+    """One `os.sync` on a thread: the caller does other work (a batch commits) until it must `wait`.
+
+    A caller writing much may say so (`wrote`): every `EARLY_SYNC_EVERY` bytes an earlier sync starts on a
+    thread of its own, so that the disk writes the first notes out while the next are written (the system
+    would wait ~30 s before writing them); the last sync then has only the rest to do (20,000 notes of
+    30 KB: ~0.55 s waited for after the commit)."""
 
     def __init__(self) -> None:
         self._thread: threading.Thread | None = None
+        self._early: threading.Thread | None = None
+        self._unsynced = 0
+
+    def wrote(self, size: int) -> None:
+        self._unsynced += size
+        if self._unsynced < EARLY_SYNC_EVERY or not hasattr(os, "sync"):
+            return
+        if self._early is not None and self._early.is_alive():
+            return  # one at a time: the next one flushes what this one missed
+        self._unsynced = 0
+        self._early = threading.Thread(target=lambda: os.sync(), name="vaulttools-early-sync", daemon=True)
+        self._early.start()
 
     def start(self) -> None:
         if hasattr(os, "sync"):
@@ -83,6 +100,12 @@ class BackgroundSync:
     def wait(self) -> None:
         if self._thread is not None:
             self._thread.join()
+        if self._early is not None:
+            self._early.join()
+
+
+# Bytes written between two early syncs of a `BackgroundSync` (see `BackgroundSync.wrote`).
+EARLY_SYNC_EVERY = 64 * 2**20
 
 
 # The `os.sync` a command started before planning (`sync_in_background`), with the time it started.
