@@ -105,3 +105,25 @@ def test_in_fork_says_so_when_its_copy_ends_without_a_value() -> None:
 
     with pytest.raises(RuntimeError, match="ended without a result"):
         in_fork(lambda: os._exit(3))()
+
+
+def test_a_forked_copy_holds_none_of_the_pipes_it_inherited() -> None:
+    """A copy forked while this process talks through a pipe (another thread's git process) must not keep
+    that pipe open: this process waits for its end of file before it reads the copy's large result."""
+    import os
+    import select
+
+    from vaulttools.parallel import in_fork
+
+    reader, writer = os.pipe()
+    try:
+        result = in_fork(lambda: b"x" * 300_000)  # blocks on its pipe until its result is read
+        os.close(writer)
+        writer = -1
+        ready, _, _ = select.select([reader], [], [], 20)
+        assert ready and os.read(reader, 1) == b""  # end of file: the copy closed its end too
+        assert result() == b"x" * 300_000
+    finally:
+        os.close(reader)
+        if writer >= 0:
+            os.close(writer)

@@ -8,8 +8,10 @@ platform without fork run in this process.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import os
+import stat
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
@@ -153,6 +155,7 @@ def in_fork(work: Callable[[], T]) -> Callable[[], T]:
     if child == 0:  # pragma: no cover - the forked copy: measured by the parent's tests of its value
         try:
             os.close(reader)
+            _close_inherited_pipes(keep=writer)
             try:
                 outcome = pickle.dumps((True, work()), pickle.HIGHEST_PROTOCOL)
             except BaseException as exc:  # handed to the parent, raised there
@@ -201,3 +204,19 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 
 
 _TRIM: list[Callable[[int], int] | None] = []  # found on first use
+
+
+def _close_inherited_pipes(keep: int) -> None:
+    """In a forked copy: close every pipe it inherited but `keep`. A copy forked while another thread of
+    the parent talks to a git process holds that pipe's ends too, so the parent would wait for an end of
+    file the copy never gives, while the copy waits for the parent to read its (large) result: each waits
+    for the other. Files (the vault's lock, the journal) stay open."""
+    try:
+        descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return  # no /proc: only the parent's own pipes, which it closes itself
+    for descriptor in descriptors:
+        if descriptor > 2 and descriptor != keep:
+            with contextlib.suppress(OSError):
+                if stat.S_ISFIFO(os.fstat(descriptor).st_mode):
+                    os.close(descriptor)
