@@ -304,3 +304,49 @@ def test_the_object_store_finds_blobs_in_any_of_several_packs(tmp_path: Path) ->
     assert [store.holds(git_blob_id(data)) for data in asked] == [ObjectStore.PACKED] * (len(asked) - 1) + [
         ""
     ]
+
+
+@pytest.mark.parametrize("scan_below", [0, 512], ids=["halved to the id", "searched in a bucket"])
+def test_a_pack_index_finds_exactly_its_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scan_below: int
+) -> None:
+    root = _vault(tmp_path)
+    for number in range(300):  # enough ids for the halving to take several steps
+        (root / f"many/{number}.md").parent.mkdir(exist_ok=True)
+        (root / f"many/{number}.md").write_bytes(b"note %d\n" % number)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "many")
+    git(root, "gc", "-q")
+    monkeypatch.setattr(git_module, "_PACK_SCAN_BELOW", scan_below)
+    store = ObjectStore(str(root / ".git" / "objects"))
+    held = [b"note %d\n" % number for number in range(300)]
+    lacking = [b"never %d\n" % number for number in range(300)]
+    assert all(store.holds(git_blob_id(data)) == ObjectStore.PACKED for data in held)
+    assert not any(store.holds(git_blob_id(data)) for data in lacking)
+
+
+def test_a_pack_index_match_across_two_ids_is_not_an_id() -> None:
+    """The bytes asked for appear in the index, but straddling two neighbouring ids: not held."""
+    ids = [bytes([7]) + bytes(9) + bytes([7]) + b"A" * 9, bytes([7]) + b"B" * 19]  # both in bucket 7
+    fanout = b"".join((0 if bucket < 7 else 2).to_bytes(4, "big") for bucket in range(256))
+    index = git_module._PackIndex(b"\xfftOc\x00\x00\x00\x02" + fanout + b"".join(ids))  # type: ignore[arg-type]
+    straddling = ids[0][10:] + ids[1][:10]  # starts with 7 too: searched for in the same bucket
+    assert all(raw in index for raw in ids)
+    assert straddling in b"".join(ids) and straddling not in index
+    assert bytes([7]) + b"C" * 19 not in index
+
+
+def test_a_loose_object_folder_is_read_once(tmp_path: Path) -> None:
+    """An object stored after its folder was listed is taken for lacking: stored again, which is safe."""
+    root = _vault(tmp_path)
+    store = ObjectStore(str(root / ".git" / "objects"))
+    assert store.holds(git_blob_id(NOTES["a.md"])) == ObjectStore.LOOSE
+    late = b"stored after the look\n"
+    late_id = git_blob_id(late)
+    folder = root / ".git" / "objects" / late_id[:2]
+    listed_before = store.holds(late_id) == ""
+    (root / "late.md").write_bytes(late)
+    git(root, "hash-object", "-w", "late.md")
+    assert (folder / late_id[2:]).exists()
+    assert listed_before and store.holds(late_id) == ""
+    assert ObjectStore(str(root / ".git" / "objects")).holds(late_id) == ObjectStore.LOOSE

@@ -772,7 +772,11 @@ SECOND_PROCESS_FROM = 256
 class ObjectStore:
     """What a SHA-1 repository's object store holds, read from its files: a loose object's file, or an id
     in a pack's index (`.idx`, looked up by halving). Cheap enough for a planner's workers to ask of every
-    note's new bytes (~2.5 µs an id); `holds` only reads, `freshen` (the batch) sets the time."""
+    note's new bytes (~1.5 µs an id); `holds` only reads, `freshen` (the batch) sets the time.
+
+    A folder of loose objects is listed once, when first asked about (256 at most, instead of a failing
+    `stat` per id asked: ~2 µs each). An object written or packed since is then misjudged either way, both
+    safe: one taken for lacking is stored again, one gone from its loose file is given again by `freshen`."""
 
     LOOSE = "loose"
     PACKED = "packed"
@@ -781,6 +785,7 @@ class ObjectStore:
         self._objects = objects
         self._indexes: list[_PackIndex] | None = None
         self._packs_freshened = False
+        self._loose: dict[str, frozenset[str]] = {}  # folder (the id's first two digits) → the rest's names
 
     @classmethod
     def of(cls, folder: Path) -> ObjectStore | None:
@@ -800,7 +805,7 @@ class ObjectStore:
     def holds(self, oid: str) -> str:
         """`LOOSE`, `PACKED`, or "" when git lacks this object (as far as its files tell: an object only an
         alternate repository holds is "" and is stored again, which is safe)."""
-        if os.path.exists(f"{self._objects}/{oid[:2]}/{oid[2:]}"):
+        if oid[2:] in self._loose_in(oid[:2]):
             return self.LOOSE
         if self._indexes is None:
             self._indexes = _pack_indexes(os.path.join(self._objects, "pack"))
@@ -812,6 +817,16 @@ class ObjectStore:
                     indexes.insert(0, indexes.pop(place))
                 return self.PACKED
         return ""
+
+    def _loose_in(self, folder: str) -> frozenset[str]:
+        names = self._loose.get(folder)
+        if names is None:
+            try:
+                names = frozenset(os.listdir(f"{self._objects}/{folder}"))
+            except OSError:
+                names = frozenset()  # no loose object there (git makes the folder with the first)
+            self._loose[folder] = names
+        return names
 
     def freshen(self, oid: str, held: str) -> bool:
         """Set the time of what holds this object to now, as `git hash-object` does before the commit that
@@ -1095,7 +1110,7 @@ class _PackIndex:
         low = self._fanout[first - 1] if first else 0
         high = self._fanout[first]
         data, base = self._data, 8 + 1024
-        while low < high:
+        while high - low > _PACK_SCAN_BELOW:
             middle = (low + high) // 2
             at = base + middle * 20
             found = data[at : at + 20]
@@ -1105,7 +1120,20 @@ class _PackIndex:
                 low = middle + 1
             else:
                 high = middle
+        # A few hundred ids left: one search over their bytes in C beats halving in Python (~4 µs). A
+        # match must start on an id's boundary; one spanning two neighbours is not this id.
+        end = base + high * 20
+        at = data.find(raw, base + low * 20, end)
+        while at >= 0:
+            if (at - base) % 20 == 0:
+                return True
+            at = data.find(raw, at + 1, end)
         return False
+
+
+# The ids of a pack index searched at once rather than halved further (see `_PackIndex.__contains__`): a
+# fan-out bucket of a 100,000-object pack holds ~400.
+_PACK_SCAN_BELOW = 512
 
 
 def _pack_indexes(folder: str) -> list[_PackIndex]:
