@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,7 @@ from vaulttools import changes as changes_module
 from vaulttools import journal
 from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
-from vaulttools.errors import BatchAborted, EditConflict, GitError
+from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError
 from vaulttools.files import rewrite_in_place
 from vaulttools.git import Repository, blob_id, read_blobs
 from vaulttools.normalize import plan_normalize
@@ -297,7 +298,7 @@ def test_a_git_that_cannot_list_its_index_leaves_every_original_copied(
     vault_dir = _vault(tmp_path)
     plan = _plan(vault_dir)
 
-    def broken(self: Repository, wanted: dict[str, str], *, by_folder: bool = False) -> dict:
+    def broken(self: Repository, wanted: dict[str, str], **options: object) -> dict:
         raise GitError("git ls-files failed: index file corrupt")
 
     monkeypatch.setattr(Repository, "stored_blobs", broken)
@@ -305,3 +306,75 @@ def test_a_git_that_cannot_list_its_index_leaves_every_original_copied(
     run_batch(Vault(vault_dir), plan, BatchOptions())
     assert commits(vault_dir) == 2
     assert_clean(vault_dir)
+
+
+def _index_read_early(vault_dir: Path) -> None:
+    batch_module.read_git_index_in_background(vault_dir)
+    batch_module._EARLY_INDEX[0][1]()  # read, as while a command plans
+
+
+def test_an_index_read_while_planning_is_taken_when_nothing_changed_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = _plan(vault_dir)
+    _index_read_early(vault_dir)
+    listed: list[str] = []
+    real = Repository._list_index
+    monkeypatch.setattr(Repository, "_list_index", lambda self: listed.append("now") or real(self))
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert listed == []  # the batch listed no index of its own
+    assert commits(vault_dir) == 2
+    assert_clean(vault_dir)
+
+
+def _staged_otherwise(root: Path) -> None:
+    """The index now holds other bytes for a planned note (its file on disk untouched): dirty."""
+    (root / "other.bin").write_bytes(b"staged elsewhere\n")
+    oid = git(root, "hash-object", "-w", "other.bin").strip()
+    (root / "other.bin").unlink()
+    git(root, "update-index", "--cacheinfo", f"100644,{oid},crlf.md")
+
+
+def _head_moved_otherwise(root: Path) -> None:
+    """HEAD moved to a commit whose planned note differs from the index (which no program wrote): that
+    note is now a staged change against HEAD, dirty."""
+    other = root / "other.bin"
+    other.write_bytes(b"committed elsewhere\n")
+    oid = git(root, "hash-object", "-w", "other.bin").strip()
+    other.unlink()
+    listing = git(root, "ls-tree", "HEAD")
+    entries = [line for line in listing.splitlines() if not line.endswith("\tcrlf.md")]
+    entries.append(f"100644 blob {oid}\tcrlf.md")
+    tree = subprocess.run(
+        ["git", "mktree"],
+        cwd=root,
+        input="\n".join(entries) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    commit = git(root, "commit-tree", tree, "-p", "HEAD", "-m", "meanwhile").strip()
+    stamp = os.stat(root / ".git" / "index").st_mtime_ns
+    git(root, "update-ref", "HEAD", commit)
+    assert os.stat(root / ".git" / "index").st_mtime_ns == stamp  # the index file untouched
+
+
+@pytest.mark.parametrize("meanwhile", [_staged_otherwise, _head_moved_otherwise])
+def test_an_index_read_while_planning_is_read_again_once_git_changed_it(
+    tmp_path: Path, meanwhile: Callable[[Path], None]
+) -> None:
+    vault_dir = _vault(tmp_path)
+    plan = _plan(vault_dir)
+    assert any(change.path == "crlf.md" for change in plan.changes)
+    _index_read_early(vault_dir)
+    repo = Repository.find(vault_dir)
+    assert repo is not None
+    listing = batch_module._EARLY_INDEX[0][1]()
+    assert listing is not None and repo.index_unchanged(listing)
+    meanwhile(vault_dir)
+    assert not repo.index_unchanged(listing)
+    before = _snapshot(vault_dir)
+    with pytest.raises(DirtyFilesError, match=r"crlf\.md"):
+        run_batch(Vault(vault_dir), plan, BatchOptions())
+    assert _snapshot(vault_dir) == before  # refused before the first write

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from vaulttools.errors import GitError
 
@@ -110,6 +110,17 @@ def blob_id(data: bytes) -> str:
     digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
     digest.update(data)
     return digest.hexdigest()
+
+
+class IndexListing(NamedTuple):
+    """git's index read at one moment (`Repository.read_index`): the index file's stamp and HEAD then, the
+    object folder, `git ls-files --stage -z`, and the vault paths staged against HEAD (None: no HEAD)."""
+
+    stamp: tuple[int, int, int, int] | None
+    head: str | None
+    objects: Path
+    entries: dict[bytes, bytes]  # see `_index_entries`
+    staged: set[str] | None
 
 
 @dataclass(frozen=True)
@@ -250,7 +261,36 @@ class Repository:
         paths = (self.to_vault_path(os.fsdecode(p)) for p in output.split(b"\0") if p)
         return {path for path in paths if path is not None}
 
-    def stored_blobs(self, wanted: dict[str, str], *, by_folder: bool = False) -> dict[str, StoredBlob]:
+    def read_index(self) -> IndexListing:
+        """git's index as `stored_blobs` and `staged_paths` read it, taken now to be used later: a command
+        reads it while it plans (on a thread), the batch takes it if `index_unchanged` says it still holds."""
+        stamp = self._index_stamp()  # first: a change while git lists it makes the later stamp differ
+        head = self.head()
+        objects = self.root / os.fsdecode(run_git(self.root, ("rev-parse", "--git-path", "objects"))).strip()
+        entries = _index_entries(self._list_index())
+        return IndexListing(stamp, head, objects, entries, self.staged_paths())
+
+    def _list_index(self) -> bytes:
+        return run_git(self.root, ("ls-files", "--stage", "-z"))
+
+    def index_unchanged(self, listing: IndexListing) -> bool:
+        """No program wrote git's index or moved HEAD since `listing` was read. git replaces the index file
+        whole (a new file under the lock's name, renamed over it) whenever it changes it, so its stamp
+        (size, times, inode) tells; a `git status` that only refreshes its file times counts as a change."""
+        return (
+            listing.stamp is not None and listing.stamp == self._index_stamp() and listing.head == self.head()
+        )
+
+    def _index_stamp(self) -> tuple[int, int, int, int] | None:
+        try:
+            status = os.stat(self._git_dir / "index")
+        except OSError:
+            return None
+        return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino)
+
+    def stored_blobs(
+        self, wanted: dict[str, str], *, by_folder: bool = False, listing: IndexListing | None = None
+    ) -> dict[str, StoredBlob]:
         """Of these vault paths (each with the blob id of the bytes a batch will write over), those whose
         index entry is exactly that blob: git's object store holds their bytes, and the index keeps the
         blob from being pruned. Nothing for a repository that borrows objects (`objects/info/alternates`:
@@ -260,28 +300,33 @@ class Repository:
         one `stat` per folder instead of one per object (10,000 blobs: ~0.2 s): a loose object appears in
         its folder whole, by a rename or link, after its bytes were written, so no loose object there was
         written later. None when there is no such folder (the blob is packed). A recent time tells
-        nothing: ask `loose_object_time` for that blob."""
+        nothing: ask `loose_object_time` for that blob. `listing`: the index as `read_index` read it (still
+        current: `index_unchanged`), else it is read now."""
         if not wanted:
             return {}
         # Read-only: no wait for the index lock (`git status` may hold it beside this while it refreshes).
-        objects = self.root / os.fsdecode(run_git(self.root, ("rev-parse", "--git-path", "objects"))).strip()
+        if listing is None:
+            objects = (
+                self.root / os.fsdecode(run_git(self.root, ("rev-parse", "--git-path", "objects"))).strip()
+            )
+        else:
+            objects = listing.objects
         if (objects / "info" / "alternates").exists():
             return {}
         self._objects = objects
         loose_time = _FolderTimes(objects) if by_folder else functools.partial(_loose_object_time, objects)
         # Matched as bytes: only the wanted entries of the index (10,000 of 20,000) are taken apart.
-        by_repo_path = {os.fsencode(self.to_repo_path(path)): path for path in wanted}
+        entries = listing.entries if listing is not None else _index_entries(self._list_index())
         stored = {}
-        for entry in run_git(self.root, ("ls-files", "--stage", "-z")).split(b"\0"):
-            meta, _, repo_path = entry.partition(b"\t")
-            path = by_repo_path.get(repo_path)
-            if path is None:
+        for path, oid_wanted in wanted.items():
+            meta = entries.get(os.fsencode(self.to_repo_path(path)))
+            if meta is None:
                 continue
             fields = meta.split(b" ")  # mode, blob id, stage
             if len(fields) != 3 or fields[2] != b"0":
                 continue
             oid = fields[1].decode("ascii")
-            if oid == wanted[path]:
+            if oid == oid_wanted:
                 stored[path] = StoredBlob(oid, loose_time(oid))
         return stored
 
@@ -1191,6 +1236,17 @@ def _loose_object_time(objects: Path, oid: str) -> float | None:
         return os.stat(objects / oid[:2] / oid[2:]).st_mtime
     except FileNotFoundError:
         return None
+
+
+def _index_entries(listing: bytes) -> dict[bytes, bytes]:
+    """Repository path → `mode blob-id stage` of each entry of `git ls-files --stage -z`. A path in
+    conflict is listed once per stage: it keeps the last, whose stage is not 0 (no blob is its own)."""
+    entries = {}
+    for entry in listing.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        if path:
+            entries[path] = meta
+    return entries
 
 
 def _decode_tree(data: bytes, oid_size: int) -> dict[bytes, tuple[bytes, bytes]]:

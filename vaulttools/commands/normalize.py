@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from vaulttools.batch import read_git_index_in_background
 from vaulttools.changes import BatchPlan
 from vaulttools.files import sync_in_background
 from vaulttools.normalize import LinkEntry, NormalizeOptions, NormalizePlanReport, plan_normalize
@@ -48,6 +49,7 @@ def normalize_links(app: App, fix_case: bool, drop_md: bool, shorten_paths: bool
     options = NormalizeOptions(fix_case=fix_case, drop_md=drop_md, shorten_paths=shorten_paths)
     if not (flags.get("dry_run") or flags.get("stat")):
         sync_in_background()  # while planning: the batch's journal then names git's blobs at once
+        read_git_index_in_background(app.vault.root)  # git lists its index meanwhile too
     plan = plan_normalize(app.vault, options)
     return execute_plan(app, plan, **flags, describe=describe)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from vaulttools.batch import read_git_index_in_background
 from vaulttools.changes import BatchPlan
 from vaulttools.config import RelatedConfig
 from vaulttools.errors import EXIT_OK, VaultError
@@ -67,6 +68,7 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
         # While planning: the batch's journal then names git's blobs for the many clean notes it rewrites
         # instead of copying them (it would otherwise wait for a sync of its own).
         sync_in_background()
+        read_git_index_in_background(vault.root)  # git lists its index meanwhile too
     plan = plan_related(vault, scan, config)
     return execute_plan(app, plan, **flags, describe=describe)
 
