@@ -255,7 +255,7 @@ def _early_index(repo: Repository) -> IndexListing | None:
         return None
     try:
         listing = listing_read()
-    except (GitError, OSError):
+    except Exception:  # whatever stopped the early read: the index is read now, as it always was
         return None
     return listing if listing is not None and repo.index_unchanged(listing) else None
 
