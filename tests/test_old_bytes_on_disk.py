@@ -25,6 +25,7 @@ from vaulttools import journal, parallel
 from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
 from vaulttools.changes import FileChange, OnDisk, Spool
 from vaulttools.errors import BatchAborted, EditConflict
+from vaulttools.files import rewrite_in_place
 from vaulttools.journal import fingerprints
 from vaulttools.normalize import plan_normalize
 from vaulttools.vault import Vault
@@ -58,13 +59,20 @@ def every_note_left_on_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", 0)
 
 
-def worker_fingerprints(old: bytes, new: bytes, held: str | None = None) -> dict[str, object]:
+def worker_fingerprints(
+    old: bytes, new: bytes, held: str | None = None, *, left_on_disk: bool = False
+) -> dict[str, object]:
     """The fingerprints a normalize worker takes: the journal's, the old and new bytes' git blob ids, and
-    (`held`, asked of the vault's object store) whether git held the new bytes' blob."""
+    (`held`, asked of the vault's object store) whether git held the new bytes' blob; for old bytes
+    `left_on_disk`, the whole blocks old and new share at their start, when any."""
     taken = fingerprints(old, new) | {
         changes_module.OLD_BLOB: git_blob_id(old),
         changes_module.NEW_BLOB: git_blob_id(new),
     }
+    differs = next((at for at, pair in enumerate(zip(old, new, strict=False)) if pair[0] != pair[1]), None)
+    shared = min(len(old), len(new)) if differs is None else differs
+    if left_on_disk and shared >= changes_module.SAME_BLOCK:
+        taken[changes_module.SAME_UNTIL] = shared // changes_module.SAME_BLOCK * changes_module.SAME_BLOCK
     return taken if held is None else taken | {changes_module.NEW_BLOB_HELD: held}
 
 
@@ -115,7 +123,7 @@ def test_a_change_left_on_disk_reads_back_its_exact_bytes(tmp_path: Path, old: b
     assert change.old_on_disk == OnDisk(
         f"{tmp_path}/a.md", fingerprints(old, new)[changes_module.OLD_BLOB], len(old)
     )
-    assert change.fingerprints == worker_fingerprints(old, new)
+    assert change.fingerprints == worker_fingerprints(old, new, left_on_disk=True)
     assert (change.old, change.new, change.creates, change.deletes) == (old, new, False, False)
     assert change.holds_old(old) and not change.holds_old(old + b"\n") and not change.holds_old(None)
     assert change == FileChange("a.md", old, new)
@@ -221,7 +229,11 @@ def test_normalize_writes_every_hostile_note_byte_for_byte(
     left = sorted(c.path for c in plan.changes if c.old_on_disk is not None)
     assert left == (REWRITTEN if left_on_disk_from == 0 else ["big.md"])
     # git lacks the new bytes (held: ""): the batch stores them, as one pack
-    assert all(c.fingerprints == worker_fingerprints(NOTES[c.path], c.new, "") for c in plan.changes)
+    assert all(
+        c.fingerprints
+        == worker_fingerprints(NOTES[c.path], c.new, "", left_on_disk=c.old_on_disk is not None)
+        for c in plan.changes
+    )
     kept = []
     run_batch(Vault(vault_dir), plan, BatchOptions(), after_write=lambda _: kept.append(_backups(vault_dir)))
     named = journal_originals == "named as git blobs"
@@ -250,7 +262,11 @@ def test_forked_workers_spool_the_new_bytes_of_the_notes_left_on_disk(
     assert spooled == (REWRITTEN if left_on_disk_from == 0 else ["big.md"])
     assert all(c._spool is not None and c._spool.shared for c in plan.changes if c.path in spooled)
     assert sorted(c.path for c in plan.changes if c.old_on_disk is not None) == spooled
-    assert all(c.fingerprints == worker_fingerprints(NOTES[c.path], c.new, "") for c in plan.changes)
+    assert all(
+        c.fingerprints
+        == worker_fingerprints(NOTES[c.path], c.new, "", left_on_disk=c.old_on_disk is not None)
+        for c in plan.changes
+    )
     run_batch(Vault(vault_dir), plan, BatchOptions())
     expected = {n: d.replace(b"[[target", b"[[target-d9") for n, d in NOTES.items() if n in REWRITTEN}
     assert _snapshot(vault_dir) == {**NOTES, **expected}
@@ -445,3 +461,55 @@ def test_a_journal_that_fails_while_the_batch_writes_puts_every_note_back(
     assert _snapshot(vault_dir) == NOTES
     assert commits(vault_dir) == 1
     assert not (vault_dir / JOURNAL_DIR).exists()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "shared"),
+    [
+        (b"", b"", 0),
+        (b"a" * 100, b"b" * 100, 0),  # shorter than a block: nothing to leave
+        (b"x" * 9000, b"x" * 9000, 8192),  # the same bytes: every whole block but the last partial one
+        (b"x" * 9000 + b"old", b"x" * 9000 + b"new section", 8192),
+        (b"x" * 5000 + b"old" + b"y" * 9000, b"x" * 5000 + b"new" + b"y" * 9000, 4096),  # in the 2nd block
+        (b"z" + b"x" * 20000, b"y" + b"x" * 20000, 0),  # the first byte differs
+        (b"x" * 12288, b"x" * 8192, 8192),  # cut at a block's end: only the truncation is left to do
+    ],
+)
+def test_the_start_old_and_new_bytes_share_is_counted_in_whole_blocks(
+    old: bytes, new: bytes, shared: int
+) -> None:
+    assert changes_module.shared_blocks_length(old, new) == shared
+    assert old[:shared] == new[:shared]
+
+
+def _written_from(tmp_path: Path, old: bytes, new: bytes, *, links: int = 1) -> bytes:
+    path = tmp_path / "a.md"
+    path.write_bytes(old)
+    for number in range(1, links):
+        os.link(path, tmp_path / f"link{number}.md")
+    change = FileChange("a.md", old, new).old_left_on_disk(tmp_path)
+    same = change.same_until
+    assert same == changes_module.shared_blocks_length(old, new) > 0
+    assert rewrite_in_place(path, change.new_bytes_from(same), expected=old, same_until=same)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("links", [1, 2], ids=["written over", "hard-linked: written whole"])
+def test_a_long_note_is_written_from_its_first_changed_block(tmp_path: Path, links: int) -> None:
+    old = b"x" * 20000 + b"\n## Related\n- [[a]]\n"
+    for new in (old[:-3] + b"b]]\n", old + b"- [[c]]\n" * 50, old[:9000] + b"cut short\n"):
+        folder = tmp_path / f"{links}-{len(new)}"
+        folder.mkdir()
+        assert _written_from(folder, old, new, links=links) == new
+
+
+def test_a_note_changed_in_the_part_left_as_it_is_is_not_written(tmp_path: Path) -> None:
+    """The shared start is left only once the whole file is proven to hold the planned old bytes."""
+    old = b"x" * 20000 + b"end\n"
+    new = old[:-4] + b"new end\n"
+    path = tmp_path / "a.md"
+    path.write_bytes(b"edited by hand" + old[14:])
+    change = FileChange("a.md", old, new).old_left_on_disk(tmp_path)
+    same = change.same_until
+    assert not rewrite_in_place(path, new[same:], expected=old, same_until=same)
+    assert path.read_bytes() == b"edited by hand" + old[14:]

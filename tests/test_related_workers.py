@@ -75,6 +75,13 @@ def _planned_in_workers(
             changes.NEW_BLOB: git_blob_id(change.new_bytes),
             changes.NEW_BLOB_HELD: "",  # asked of the vault's git store: the new bytes are new to it
         }
+        if change.old_on_disk is not None:  # a long note: written from the first block that changes
+            old, new = change.old, change.new_bytes
+            shared = next(
+                (at for at, pair in enumerate(zip(old, new, strict=False)) if pair[0] != pair[1]), len(new)
+            )
+            expected[changes.SAME_UNTIL] = shared // changes.SAME_BLOCK * changes.SAME_BLOCK
+            assert expected[changes.SAME_UNTIL] > 0  # the section is added at the end of a long note
         assert change.fingerprints == expected
         # The mode the worker read the note with: the batch takes no `lstat` of its own.
         status = (vault_dir / change.path).stat()

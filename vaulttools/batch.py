@@ -545,9 +545,15 @@ def _rewrite_in_place(
     path = f"{root}/{change.path}"
     planned = change.planned_status
     unchanged_since = planned.stamp if planned is not None else None  # proves the bytes without reading
-    data = change.new_bytes
+    same_until = change.same_until  # the start old and new share: proven on disk, not written again
+    data = change.new_bytes_from(same_until)
     if expected is None or not rewrite_in_place(
-        path, data, expected=expected, refuse_read_only=True, unchanged_since=unchanged_since
+        path,
+        data,
+        expected=expected,
+        refuse_read_only=True,
+        unchanged_since=unchanged_since,
+        same_until=same_until,
     ):
         written.pop()  # nothing was written: the file holds another program's bytes
         raise _changed_by_another_program(change.path)

@@ -70,6 +70,13 @@ class Spool:
         return self._shared
 
     def _open(self) -> Any:
+        if self._file is None and hasattr(os, "memfd_create"):
+            # In memory, not on the vault's disk: the batch's syncs (`os.sync`, which writes out every
+            # file's dirty pages) would otherwise write the whole spool to disk for nothing (sync-related
+            # on 20,000 notes of 30 KB spools ~600 MB).
+            with contextlib.suppress(OSError):
+                descriptor = os.memfd_create("vaulttools-spool", os.MFD_CLOEXEC)
+                self._file = open(descriptor, "r+b", buffering=0)  # noqa: SIM115 - lives with the spool
         if self._file is None:
             import tempfile
 
@@ -171,6 +178,19 @@ LEFT_ON_DISK_FROM = 8 * 1024
 # (`git.ObjectStore.holds`).
 NEW_BLOB = "new_blob"
 NEW_BLOB_HELD = "new_blob_held"
+# The fingerprint that says how many leading bytes the old and new bytes share, in whole blocks of
+# `SAME_BLOCK` (see `FileChange.same_until`).
+SAME_UNTIL = "same_until"
+SAME_BLOCK = 4096
+
+
+def shared_blocks_length(old: bytes, new: bytes) -> int:
+    """The length of the leading whole `SAME_BLOCK` blocks `old` and `new` share: each block compared at
+    memory speed, the first that differs ends it (a related section appended to a 30 KB note: 7 blocks)."""
+    at, end = 0, min(len(old), len(new)) - SAME_BLOCK
+    while at <= end and old[at : at + SAME_BLOCK] == new[at : at + SAME_BLOCK]:
+        at += SAME_BLOCK
+    return at
 
 
 class OnDisk(NamedTuple):
@@ -259,6 +279,9 @@ class FileChange:
             twin._old = self._old  # small: cheaper to hold than to read back and hash again
         else:
             twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints[OLD_BLOB], len(self._old))
+            shared = shared_blocks_length(self._old, new) if new is not None else 0
+            if shared:  # a long note: the batch writes only from the first block that changes
+                twin._fingerprints[SAME_UNTIL] = shared
         return twin
 
     def fingerprinted(self) -> FileChange:
@@ -345,6 +368,20 @@ class FileChange:
             conflict.path = self.path
             raise conflict
         return data
+
+    @property
+    def same_until(self) -> int:
+        """How many leading bytes the old and new bytes share (whole blocks; 0 when not taken): a rewrite in
+        place, which first proves the file holds the old bytes, need write only the rest."""
+        recorded = self._fingerprints
+        return recorded.get(SAME_UNTIL, 0) if recorded is not None else 0
+
+    def new_bytes_from(self, start: int) -> bytes:
+        """`new_bytes[start:]`, of a spooled change read from the spool alone."""
+        if start and isinstance(self._new, tuple) and self._spool is not None:
+            offset, length = self._new
+            return self._spool.get((offset + start, length - start))
+        return self.new_bytes[start:]
 
     @property
     def new_bytes(self) -> bytes:

@@ -170,6 +170,7 @@ def rewrite_in_place(
     *,
     refuse_read_only: bool = False,
     unchanged_since: tuple[int, int, int, int] | None = None,
+    same_until: int = 0,
 ) -> bool:
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
@@ -192,7 +193,12 @@ def rewrite_in_place(
     `unchanged_since`: the stamp (size, mtime, ctime, inode) the file had when its bytes were read and
     found to be `expected`, given only when nothing wrote the file since without changing that stamp
     (`PlannedStatus.stamp`): the open file's stamp equal to it, the bytes are not read and compared again.
+
+    `same_until`: with `expected`, `data` holds only the new bytes from this offset on; the `expected` bytes
+    before it are the new ones too, so once the file is proven to hold them only the rest is written (a long
+    note whose edit lies near its end is written from there, not whole).
     """
+    assert expected is not None or not same_until, "only bytes proven on disk may be left as they are"
     flags = (os.O_RDWR if expected is not None else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
     try:
         handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
@@ -208,20 +214,37 @@ def rewrite_in_place(
         if expected is not None and not _still_holds(handle, status, expected, unchanged_since):
             return False
         if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
-            atomic_write(Path(path), data)
-            return True
-        if expected is not None:
-            os.lseek(handle, 0, os.SEEK_SET)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(handle, view) :]
-        if len(data) < status.st_size:
-            os.ftruncate(handle, len(data))
-        if not _SYNC_DEFERRED.get():
-            os.fsync(handle)
+            # Written whole: the shared start is the file's own (just proven to be the expected bytes).
+            atomic_write(Path(path), _read_start(handle, same_until) + data if same_until else data)
+        else:
+            _write_over(handle, data, same_until, status.st_size)
         return True
     finally:
         os.close(handle)
+
+
+def _write_over(handle: int, data: bytes, at: int, old_size: int) -> None:
+    """`data` written into the open file from offset `at`, the file cut where it ends."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(handle, view, at)
+        view, at = view[written:], at + written
+    if at < old_size:
+        os.ftruncate(handle, at)
+    if not _SYNC_DEFERRED.get():
+        os.fsync(handle)
+
+
+def _read_start(handle: int, length: int) -> bytes:
+    """The first `length` bytes of an open file (positional reads: its position stays)."""
+    chunks, read = [], 0
+    while read < length:
+        chunk = os.pread(handle, length - read, read)
+        if not chunk:
+            raise OSError(errno.EIO, "the file ended before its planned start", str(length))
+        chunks.append(chunk)
+        read += len(chunk)
+    return b"".join(chunks)
 
 
 Stamp = tuple[int, int, int, int]
