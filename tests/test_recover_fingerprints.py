@@ -26,6 +26,7 @@ PLAN = Path(".vaulttools") / "journal" / "plan.json"
 OLD_BYTES = b"a" * BLOCK + b"b" * BLOCK + b"c" * 100
 NEW_BYTES = b"A" * BLOCK + b"B" * BLOCK + b"C" * 50  # shorter: the old tail stays until the truncation
 GROWN = OLD_BYTES + b"d" * BLOCK
+SECTION_ADDED = OLD_BYTES[:BLOCK] + b"B" * BLOCK + b"## Related\n" * 20  # the first block shared
 
 
 @pytest.mark.parametrize(
@@ -40,6 +41,8 @@ GROWN = OLD_BYTES + b"d" * BLOCK
             True,
         ),  # power cut
         (GROWN[: 2 * BLOCK] + OLD_BYTES[2 * BLOCK :], GROWN, True),  # growing note, killed between pages
+        # written from the first block that changes (`same_until`), killed after its first page there
+        (OLD_BYTES[:BLOCK] + SECTION_ADDED[BLOCK : 2 * BLOCK] + OLD_BYTES[2 * BLOCK :], SECTION_ADDED, True),
         (NEW_BYTES + b"typed meanwhile\n", NEW_BYTES, False),  # another program appended
         (NEW_BYTES[:10] + b"X" + NEW_BYTES[11:], NEW_BYTES, False),  # another program changed one byte
         (OLD_BYTES[:10] + b"X" + OLD_BYTES[11:], NEW_BYTES, False),  # ... of the original
