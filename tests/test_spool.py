@@ -19,7 +19,9 @@ from vaulttools.journal import fingerprints
 def _left_by_a_spool(vault: Path) -> list[Path]:
     """What opening a spool leaves in the vault: nothing where it lives in memory, else the state folder
     its unlinked file was made in."""
-    if hasattr(os, "memfd_create"):
+    from vaulttools import changes
+
+    if hasattr(os, "memfd_create") and changes._memory_to_spare() >= changes.IN_MEMORY_SPOOL_FROM:
         return []
     return [vault / ".vaulttools", vault / ".vaulttools" / ".gitignore"]
 
@@ -172,9 +174,14 @@ def test_fingerprints_taken_in_a_worker_are_the_journals(change: FileChange, tmp
 
 
 @pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="no memfd on this system")
-def test_a_spool_lives_in_memory_where_the_system_allows(tmp_path: Path) -> None:
+def test_a_spool_lives_in_memory_where_the_system_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The batch's syncs write every file's dirty pages to disk: a spool on the vault's disk was written
     out with them, for nothing."""
+    from vaulttools import changes
+
+    monkeypatch.setattr(changes, "_memory_to_spare", lambda: changes.IN_MEMORY_SPOOL_FROM)
     spool = Spool(tmp_path)
     spool.share()
     descriptor = spool._open().fileno()
@@ -188,6 +195,17 @@ def test_a_spool_falls_back_to_a_file_without_memfd(tmp_path: Path, monkeypatch:
         raise OSError(errno.ENOSYS, "no memfd here")
 
     monkeypatch.setattr(os, "memfd_create", refused, raising=False)
+    spool = Spool(tmp_path)
+    place = spool.put(b"bytes")
+    assert spool.get(place) == b"bytes"
+    assert not os.readlink(f"/proc/self/fd/{spool._open().fileno()}").startswith("/memfd:")
+
+
+def test_a_spool_stays_on_disk_when_memory_is_short(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written out by the batch's syncs, a spool file can leave memory under pressure; one in memory cannot."""
+    from vaulttools import changes
+
+    monkeypatch.setattr(changes, "_memory_to_spare", lambda: changes.IN_MEMORY_SPOOL_FROM - 1)
     spool = Spool(tmp_path)
     place = spool.put(b"bytes")
     assert spool.get(place) == b"bytes"

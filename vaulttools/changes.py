@@ -70,10 +70,11 @@ class Spool:
         return self._shared
 
     def _open(self) -> Any:
-        if self._file is None and hasattr(os, "memfd_create"):
+        if self._file is None and hasattr(os, "memfd_create") and _memory_to_spare() >= IN_MEMORY_SPOOL_FROM:
             # In memory, not on the vault's disk: the batch's syncs (`os.sync`, which writes out every
             # file's dirty pages) would otherwise write the whole spool to disk for nothing (sync-related
-            # on 20,000 notes of 30 KB spools ~600 MB).
+            # on 20,000 notes of 30 KB spools ~600 MB). Only with memory to spare: a spool on disk, once
+            # written out, can be dropped from memory under pressure; one in memory cannot (but to swap).
             with contextlib.suppress(OSError):
                 descriptor = os.memfd_create("vaulttools-spool", os.MFD_CLOEXEC)
                 self._file = open(descriptor, "r+b", buffering=0)  # noqa: SIM115 - lives with the spool
@@ -122,6 +123,23 @@ class Spool:
             chunks.append(chunk)
             read += len(chunk)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+# Memory the system must have free for a spool to live in memory rather than in a file (see `Spool._open`).
+IN_MEMORY_SPOOL_FROM = 2 * 2**30
+
+
+def _memory_to_spare() -> int:
+    """The memory the system can give without swapping, in bytes (Linux's `MemAvailable`: free memory and
+    the cache it can drop), else its free memory; 0 where it cannot tell."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/meminfo", "rb") as meminfo:
+        for line in meminfo:
+            if line.startswith(b"MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 _SPOOL_TOKENS = itertools.count()
