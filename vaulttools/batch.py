@@ -281,10 +281,8 @@ def _planned_blobs_in_index(repo: Repository | None, plan: BatchPlan) -> _IndexF
     listing = _early_index(repo) if wanted else None
     try:
         return _IndexFacts(repo.stored_blobs(wanted, by_folder=True, listing=listing), listing)
-    except GitError:
-        return _IndexFacts(
-            {}, None
-        )  # git cannot list its index now: `git status` decides, the journal copies every original
+    except GitError:  # git cannot list its index now: `git status` decides, the journal copies every original
+        return _IndexFacts({}, None)
 
 
 def _dirty_paths(repo: Repository, touched: list[str], in_index: Callable[[], _IndexFacts]) -> list[str]:
