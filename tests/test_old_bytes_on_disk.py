@@ -513,3 +513,26 @@ def test_a_note_changed_in_the_part_left_as_it_is_is_not_written(tmp_path: Path)
     same = change.same_until
     assert not rewrite_in_place(path, new[same:], expected=old, same_until=same)
     assert path.read_bytes() == b"edited by hand" + old[14:]
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="no memfd on this system")
+@pytest.mark.parametrize(("available", "in_memory"), [(10**12, True), (1000, False)])
+def test_normalize_spools_in_memory_only_what_fits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, available: int, in_memory: bool
+) -> None:
+    """The spool's most is the old and new bytes of every note with a broken link: in memory when four times
+    that is available, else a file on disk."""
+    vault_dir = _vault(tmp_path)
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
+    monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    monkeypatch.setattr(changes_module, "_memory_to_spare", lambda: available)
+    plan = plan_normalize(Vault(vault_dir))
+    spools = {id(c._spool): c._spool for c in plan.changes if c._spool is not None}
+    assert len(spools) == 1
+    (spool,) = spools.values()
+    where = os.readlink(f"/proc/self/fd/{spool._open().fileno()}")
+    assert where.startswith("/memfd:") is in_memory
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    expected = {n: d.replace(b"[[target", b"[[target-d9") for n, d in NOTES.items() if n in REWRITTEN}
+    assert _snapshot(vault_dir) == {**NOTES, **expected}

@@ -17,12 +17,8 @@ from vaulttools.journal import fingerprints
 
 
 def _left_by_a_spool(vault: Path) -> list[Path]:
-    """What opening a spool leaves in the vault: nothing where it lives in memory, else the state folder
-    its unlinked file was made in."""
-    from vaulttools import changes
-
-    if hasattr(os, "memfd_create") and changes._memory_to_spare() >= changes.IN_MEMORY_SPOOL_FROM:
-        return []
+    """What opening a spool whose size is not known leaves in the vault: the state folder its unlinked file
+    was made in."""
     return [vault / ".vaulttools", vault / ".vaulttools" / ".gitignore"]
 
 
@@ -181,8 +177,8 @@ def test_a_spool_lives_in_memory_where_the_system_allows(
     out with them, for nothing."""
     from vaulttools import changes
 
-    monkeypatch.setattr(changes, "_memory_to_spare", lambda: changes.IN_MEMORY_SPOOL_FROM)
-    spool = Spool(tmp_path)
+    monkeypatch.setattr(changes, "_memory_to_spare", lambda: 4 * 1000)
+    spool = Spool(tmp_path, expected_bytes=1000)  # a quarter of the memory available: in memory
     spool.share()
     descriptor = spool._open().fileno()
     assert os.readlink(f"/proc/self/fd/{descriptor}").startswith("/memfd:vaulttools-spool")
@@ -195,18 +191,20 @@ def test_a_spool_falls_back_to_a_file_without_memfd(tmp_path: Path, monkeypatch:
         raise OSError(errno.ENOSYS, "no memfd here")
 
     monkeypatch.setattr(os, "memfd_create", refused, raising=False)
-    spool = Spool(tmp_path)
+    spool = Spool(tmp_path, expected_bytes=5)
     place = spool.put(b"bytes")
     assert spool.get(place) == b"bytes"
     assert not os.readlink(f"/proc/self/fd/{spool._open().fileno()}").startswith("/memfd:")
 
 
 def test_a_spool_stays_on_disk_when_memory_is_short(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Written out by the batch's syncs, a spool file can leave memory under pressure; one in memory cannot."""
+    """Written out by the batch's syncs, a spool file can leave memory under pressure; one in memory cannot:
+    a spool that may take more than a quarter of the memory available, or whose size is not known, is a
+    file."""
     from vaulttools import changes
 
-    monkeypatch.setattr(changes, "_memory_to_spare", lambda: changes.IN_MEMORY_SPOOL_FROM - 1)
-    spool = Spool(tmp_path)
-    place = spool.put(b"bytes")
-    assert spool.get(place) == b"bytes"
-    assert not os.readlink(f"/proc/self/fd/{spool._open().fileno()}").startswith("/memfd:")
+    monkeypatch.setattr(changes, "_memory_to_spare", lambda: 4 * 1000)
+    for spool in (Spool(tmp_path, expected_bytes=1001), Spool(tmp_path)):
+        place = spool.put(b"bytes")
+        assert spool.get(place) == b"bytes"
+        assert not os.readlink(f"/proc/self/fd/{spool._open().fileno()}").startswith("/memfd:")

@@ -30,14 +30,19 @@ class Spool:
     journals, compares and writes them. Batches within the budget (10,000 rewritten notes: ~70 MB) never
     touch the file. The file has no name (or loses it at once) and vanishes with the process, so a crash
     leaves nothing behind. It is created on first use in `root`'s state folder (on the vault's disk rather
-    than in a RAM-backed /tmp), or the system's temporary folder if that folder cannot be made.
+    than in a RAM-backed /tmp), or the system's temporary folder if that folder cannot be made; or in
+    memory, given the most it will hold (`expected_bytes`), when that is a small share of the memory the
+    system has available (see `_open`).
 
     After `share()`, processes forked from this one spool into the same file (each append under a lock),
     and a change they send back names this spool: its bytes stay in the file instead of crossing a pipe.
     """
 
-    def __init__(self, root: Path | None = None, memory_budget: int | None = None) -> None:
+    def __init__(
+        self, root: Path | None = None, memory_budget: int | None = None, expected_bytes: int | None = None
+    ) -> None:
         self._root = root
+        self._expected = expected_bytes
         self._budget = SPOOL_MEMORY_BUDGET if memory_budget is None else memory_budget
         self._held = 0
         self._file: Any = None
@@ -70,7 +75,7 @@ class Spool:
         return self._shared
 
     def _open(self) -> Any:
-        if self._file is None and hasattr(os, "memfd_create") and _memory_to_spare() >= IN_MEMORY_SPOOL_FROM:
+        if self._file is None and self._fits_in_memory():
             # In memory, not on the vault's disk: the batch's syncs (`os.sync`, which writes out every
             # file's dirty pages) would otherwise write the whole spool to disk for nothing (sync-related
             # on 20,000 notes of 30 KB spools ~600 MB). Only with memory to spare: a spool on disk, once
@@ -88,6 +93,13 @@ class Spool:
             # Unbuffered: every read sees every write, with no buffer to flush in between.
             self._file = tempfile.TemporaryFile(dir=directory, buffering=0)  # noqa: SIM115 - lives with the spool
         return self._file
+
+    def _fits_in_memory(self) -> bool:
+        """The spool's most (`expected_bytes`) is known and at most `1 / IN_MEMORY_SHARE` of the memory the
+        system has available, where it can make an anonymous memory file."""
+        if self._expected is None or not hasattr(os, "memfd_create"):
+            return False
+        return self._expected * IN_MEMORY_SHARE <= _memory_to_spare()
 
     def put(self, data: bytes) -> tuple[int, int]:
         descriptor = self._open().fileno()
@@ -125,8 +137,8 @@ class Spool:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-# Memory the system must have free for a spool to live in memory rather than in a file (see `Spool._open`).
-IN_MEMORY_SPOOL_FROM = 2 * 2**30
+# A spool lives in memory only if it will hold at most this fraction's inverse of the available memory.
+IN_MEMORY_SHARE = 4
 
 
 def _memory_to_spare() -> int:

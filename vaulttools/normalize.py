@@ -396,10 +396,10 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     config = vault.config
     context = LinkContext(vault.index, vault.suffix_matcher, options)
     totals = VaultResult()
-    spool = Spool(vault.root)
     # Suffix fixes touch only links that resolve to nothing: without the optional rules, only notes `check`
     # finds a broken link in are parsed (its cache answers for unchanged notes; it checks the others).
     broken = {} if options.any_optional else broken_links_by_note(vault)
+    spool = Spool(vault.root, expected_bytes=_most_spooled(broken, options))
     paths = vault.note_paths if options.any_optional else list(broken)
     if options.any_optional and forks_for(len(paths)):
         # Every broken link is searched for then: the workers inherit the tables. Without the optional
@@ -424,6 +424,15 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     plan = build_plan(totals, config.suffix_rules, options)
     plan.relies_on = sorted(relied_on)
     return plan
+
+
+def _most_spooled(broken: Mapping[str, BrokenLinks | None], options: NormalizeOptions) -> int | None:
+    """About the most the batch's spool holds: the old and new bytes of every note `check` found a broken
+    link in. Unknown (None: the spool is then a file) with the optional rules, which may touch any note, or
+    for a note with no finding to size it by."""
+    if options.any_optional or any(found is None for found in broken.values()):
+        return None
+    return 2 * sum(found.stamp[0] for found in broken.values() if found is not None and found.places)
 
 
 def _new_link_targets(fixed: Iterable[LinkEntry], index: LinkIndex) -> list[str]:

@@ -703,7 +703,9 @@ def plan_related(vault: Vault, scan: RelatedScan, config: RelatedConfig) -> Batc
     on every core: scoring (a block of notes per sparse product), reading and verifying are per chunk of
     notes, the index is shared by the forked workers.
     """
-    settings, spool = vault.settings, Spool(vault.root, RELATED_SPOOL_BUDGET)
+    # The most the spool can hold: old and new bytes of every grouped note, with room for the new sections.
+    most = 3 * sum(stamp[0] for stamp in scan.section_stamps.values())
+    settings, spool = vault.settings, Spool(vault.root, RELATED_SPOOL_BUDGET, expected_bytes=most)
     links = (settings.use_markdown_links, settings.new_link_format)
     paths = scan.index.paths
     if forks_for(len(paths)):
