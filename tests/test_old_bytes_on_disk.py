@@ -497,7 +497,8 @@ def _written_from(tmp_path: Path, old: bytes, new: bytes, *, links: int = 1) -> 
 @pytest.mark.parametrize("links", [1, 2], ids=["written over", "hard-linked: written whole"])
 def test_a_long_note_is_written_from_its_first_changed_block(tmp_path: Path, links: int) -> None:
     old = b"x" * 20000 + b"\n## Related\n- [[a]]\n"
-    for new in (old[:-3] + b"b]]\n", old + b"- [[c]]\n" * 50, old[:9000] + b"cut short\n"):
+    cut_at_a_block = old[: 2 * changes_module.SAME_BLOCK]  # nothing left to write: only the truncation
+    for new in (old[:-3] + b"b]]\n", old + b"- [[c]]\n" * 50, old[:9000] + b"cut short\n", cut_at_a_block):
         folder = tmp_path / f"{links}-{len(new)}"
         folder.mkdir()
         assert _written_from(folder, old, new, links=links) == new

@@ -208,3 +208,11 @@ def test_a_spool_stays_on_disk_when_memory_is_short(tmp_path: Path, monkeypatch:
         place = spool.put(b"bytes")
         assert spool.get(place) == b"bytes"
         assert not os.readlink(f"/proc/self/fd/{spool._open().fileno()}").startswith("/memfd:")
+
+
+@pytest.mark.parametrize("start", [0, 3, 9])
+def test_a_spooled_change_gives_its_new_bytes_from_an_offset(tmp_path: Path, start: int) -> None:
+    """What a batch writes of a long note after the start its old bytes share: read from the spool alone."""
+    change = FileChange("a.md", b"old bytes", b"new bytes")
+    for kept in (change, change.spooled(Spool(tmp_path))):
+        assert kept.new_bytes_from(start) == b"new bytes"[start:]
