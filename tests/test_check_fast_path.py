@@ -15,7 +15,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -97,6 +97,17 @@ def assert_same_entries(root: Path) -> int:
     for (path, fast_entry), (_, full_entry) in zip(fast, full, strict=True):
         assert fast_entry == full_entry, path
     return answered
+
+
+def _body_note(body: str) -> Note:
+    """A note with a one-key frontmatter and this body."""
+    return Note("n.md", f"---\nid: n\n---\n{body}".encode())
+
+
+def _from_body_start(note: Note, links: Iterable[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """(start, end, target) of each link, its offsets counted from the body's start."""
+    offset = note.body_start
+    return [(start - offset, end - offset, target) for start, end, target in links]
 
 
 @pytest.mark.skipif(not BRAIN.is_dir(), reason="shared corpus not present")
@@ -294,7 +305,7 @@ def test_the_fast_paths_give_the_body_links_find_links_gives(
     ],
 )
 def test_plain_body_links_examples(body: str, links: list[str] | None) -> None:
-    found = plain_body_links(Note("n.md", f"---\nid: n\n---\n{body}".encode()))
+    found = plain_body_links(_body_note(body))
     assert (None if found is None else found[0]) == links
 
 
@@ -335,13 +346,12 @@ def test_body_links_apart_are_the_body_links_find_links_gives(text: str) -> None
     ],
 )
 def test_body_links_apart_examples(body: str, links: tuple | None) -> None:
-    note = Note("n.md", f"---\nid: n\n---\n{body}".encode())
+    note = _body_note(body)
     apart = body_links_apart(note)
-    offset = note.body_start
     got = None
     if apart is not None:
         parts, markdown = apart
-        got = (wikilink_targets(parts), [(start - offset, end - offset, t) for start, end, t in markdown])
+        got = (wikilink_targets(parts), _from_body_start(note, markdown))
     assert got == links
 
 
@@ -415,7 +425,7 @@ def test_wikilink_spans_are_find_links_spans(frontmatter: str, body: str) -> Non
     ],
 )
 def test_plain_wikilinks_turns_away_bodies_with_opaque_regions_or_markdown_links(body: str) -> None:
-    assert plain_wikilinks(Note("n.md", f"---\nid: n\n---\n{body}".encode())) is None
+    assert plain_wikilinks(_body_note(body)) is None
 
 
 @pytest.mark.parametrize(
@@ -436,16 +446,15 @@ def test_plain_wikilinks_turns_away_bodies_with_opaque_regions_or_markdown_links
     ],
 )
 def test_plain_body_links_merge_in_text_order(body: str, links: list[tuple] | None) -> None:
-    note = Note("n.md", f"---\nid: n\n---\n{body}".encode())
+    note = _body_note(body)
     found = plain_body_links(note)
     offset = note.body_start
     got = None
     if found is not None:
         targets, spans = found
-        got = [
-            (start - offset, end - offset, target)
-            for (start, end), target in zip(spans, targets, strict=True)
-        ]
+        got = _from_body_start(
+            note, [(start, end, target) for (start, end), target in zip(spans, targets, strict=True)]
+        )
     assert got == links
     if links is not None:  # what the full parser finds (it drops the links without a target)
         assert [link for link in got if link[2]] == [

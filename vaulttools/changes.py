@@ -137,7 +137,7 @@ class Spool:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-# A spool lives in memory only if it will hold at most this fraction's inverse of the available memory.
+# A spool lives in memory only if this many times the most it can hold is available (see `Spool._open`).
 IN_MEMORY_SHARE = 4
 
 
