@@ -2,8 +2,10 @@
 travel from the workers and are kept; the batch reads the old ones back into its journal, checks them
 against the sha256 taken when the plan read them, and refuses (or rolls back from the journal) when
 another program changed or deleted a note in between. Notes under `changes.LEFT_ON_DISK_FROM` keep their
-old bytes with the change (fingerprints still taken in the worker): the vault tests run both ways, every
-note left on disk (threshold 0) and the real threshold (small notes held, `big.md` left on disk)."""
+old bytes with the change (fingerprints still taken in the worker) unless git holds them: the vault tests
+run every way (`old_bytes_regime`): every note left on disk (threshold 0), the real threshold on the
+committed vault (every note left on disk, only the long `big.md` spooled), and the real threshold where git
+lacks the old bytes (small notes held, `big.md` left on disk)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from tests.conftest import git, git_vault_of
 from tests.helpers import assert_clean, commits, git_blob_id, run_vaulttools
 from vaulttools import batch as batch_module
 from vaulttools import changes as changes_module
+from vaulttools import git as git_module
 from vaulttools import journal, parallel
 from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
 from vaulttools.changes import FileChange, OnDisk, Spool
@@ -46,12 +49,26 @@ NOTES = {
 REWRITTEN = sorted(set(NOTES) - {"target-d9.md", "untouched.md"})
 
 
-@pytest.fixture(params=["every note left on disk", "small notes held"])
-def left_on_disk_from(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Both ways a rewritten note's old bytes can wait for the batch; returns the threshold in force."""
-    threshold = 0 if request.param == "every note left on disk" else changes_module.LEFT_ON_DISK_FROM
-    monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", threshold)
-    return threshold
+EVERY_NOTE = "every note left on disk"
+SMALL_IN_GIT = "small notes left on disk where git holds them"
+SMALL_HELD = "small notes git lacks held"
+
+
+@pytest.fixture(params=[EVERY_NOTE, SMALL_IN_GIT, SMALL_HELD])
+def old_bytes_regime(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every way a rewritten note's old bytes can wait for the batch: the threshold 0; the real one, where
+    a small note git holds is left on disk too (the committed test vault); the real one with git's object
+    store lacking every blob (as for uncommitted notes), where small notes hold their old bytes."""
+    if request.param == EVERY_NOTE:
+        monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", 0)
+    elif request.param == SMALL_HELD:
+        monkeypatch.setattr(git_module.ObjectStore, "holds", lambda _store, _oid: "")
+    return str(request.param)
+
+
+def _left_on_disk(regime: str) -> list[str]:
+    """The rewritten notes whose old bytes the plan leaves on disk, in each `old_bytes_regime`."""
+    return ["big.md"] if regime == SMALL_HELD else REWRITTEN
 
 
 @pytest.fixture
@@ -64,14 +81,14 @@ def worker_fingerprints(
 ) -> dict[str, object]:
     """The fingerprints a normalize worker takes: the journal's, the old and new bytes' git blob ids, and
     (`held`, asked of the vault's object store) whether git held the new bytes' blob; for old bytes
-    `left_on_disk`, the whole blocks old and new share at their start, when any."""
+    `left_on_disk` and long, the whole blocks old and new share at their start, when any."""
     taken = fingerprints(old, new) | {
         changes_module.OLD_BLOB: git_blob_id(old),
         changes_module.NEW_BLOB: git_blob_id(new),
     }
     differs = next((at for at, pair in enumerate(zip(old, new, strict=False)) if pair[0] != pair[1]), None)
     shared = min(len(old), len(new)) if differs is None else differs
-    if left_on_disk and shared >= changes_module.SAME_BLOCK:
+    if left_on_disk and len(old) >= changes_module.LEFT_ON_DISK_FROM and shared >= changes_module.SAME_BLOCK:
         taken[changes_module.SAME_UNTIL] = shared // changes_module.SAME_BLOCK * changes_module.SAME_BLOCK
     return taken if held is None else taken | {changes_module.NEW_BLOB_HELD: held}
 
@@ -221,13 +238,13 @@ def test_reading_back_refuses_a_file_another_program_touched(
 
 
 def test_normalize_writes_every_hostile_note_byte_for_byte(
-    tmp_path: Path, left_on_disk_from: int, journal_originals: str
+    tmp_path: Path, old_bytes_regime: str, journal_originals: str
 ) -> None:
     vault_dir = _vault(tmp_path)
     plan = plan_normalize(Vault(vault_dir))
     assert sorted(c.path for c in plan.changes) == REWRITTEN
     left = sorted(c.path for c in plan.changes if c.old_on_disk is not None)
-    assert left == (REWRITTEN if left_on_disk_from == 0 else ["big.md"])
+    assert left == _left_on_disk(old_bytes_regime)
     # git lacks the new bytes (held: ""): the batch stores them, as one pack
     assert all(
         c.fingerprints
@@ -248,20 +265,23 @@ def test_normalize_writes_every_hostile_note_byte_for_byte(
         assert git(vault_dir, "rev-parse", f"HEAD:{name}") == git(vault_dir, "hash-object", name)
 
 
-def test_forked_workers_spool_the_new_bytes_of_the_notes_left_on_disk(
-    tmp_path: Path, left_on_disk_from: int, monkeypatch: pytest.MonkeyPatch
+def test_forked_workers_spool_the_new_bytes_of_the_long_notes(
+    tmp_path: Path, old_bytes_regime: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Planned on forked workers, a note whose old bytes stay on disk sends its new bytes through the
-    batch's shared spool (a place in it crosses the pipe); a note that holds its old bytes sends both."""
+    """Planned on forked workers, a long note (whose old bytes stay on disk) sends its new bytes through the
+    batch's shared spool (a place in it crosses the pipe); a short note sends its new bytes, and its old
+    ones only where git lacks them."""
     vault_dir = _vault(tmp_path)
     monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
     monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
     monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
     plan = plan_normalize(Vault(vault_dir))
     spooled = sorted(c.path for c in plan.changes if c._spool is not None)
-    assert spooled == (REWRITTEN if left_on_disk_from == 0 else ["big.md"])
+    assert spooled == (REWRITTEN if old_bytes_regime == EVERY_NOTE else ["big.md"])  # the long ones
     assert all(c._spool is not None and c._spool.shared for c in plan.changes if c.path in spooled)
-    assert sorted(c.path for c in plan.changes if c.old_on_disk is not None) == spooled
+    assert sorted(c.path for c in plan.changes if c.old_on_disk is not None) == _left_on_disk(
+        old_bytes_regime
+    )
     assert all(
         c.fingerprints
         == worker_fingerprints(NOTES[c.path], c.new, "", left_on_disk=c.old_on_disk is not None)
@@ -284,7 +304,7 @@ def _same_size(path: Path) -> None:
 
 @pytest.mark.parametrize("meanwhile", [_changed, _same_size, Path.unlink])
 @pytest.mark.parametrize("victim", ["crlf.md", "big.md", "no-final-newline.md"])
-@pytest.mark.usefixtures("left_on_disk_from", "journal_originals")
+@pytest.mark.usefixtures("old_bytes_regime", "journal_originals")
 def test_a_note_changed_between_planning_and_writing_refuses_the_batch(
     tmp_path: Path, meanwhile: Callable[[Path], None], victim: str
 ) -> None:
@@ -303,7 +323,7 @@ def test_a_note_changed_between_planning_and_writing_refuses_the_batch(
     assert not (vault_dir / ".vaulttools" / "journal").exists()
 
 
-@pytest.mark.usefixtures("left_on_disk_from", "journal_originals")
+@pytest.mark.usefixtures("old_bytes_regime", "journal_originals")
 def test_a_note_changed_while_the_batch_writes_is_put_back_from_the_journal(tmp_path: Path) -> None:
     vault_dir = _vault(tmp_path)
     plan = plan_normalize(Vault(vault_dir))
@@ -322,7 +342,7 @@ def test_a_note_changed_while_the_batch_writes_is_put_back_from_the_journal(tmp_
 
 
 @pytest.mark.parametrize("failing", [1, 3, len(REWRITTEN)])
-@pytest.mark.usefixtures("left_on_disk_from", "journal_originals")
+@pytest.mark.usefixtures("old_bytes_regime", "journal_originals")
 def test_a_failed_write_puts_every_note_back_from_the_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: int
 ) -> None:
@@ -407,7 +427,7 @@ def test_recover_refuses_a_note_changed_after_the_kill_whose_original_was_not_co
     assert (vault_dir / JOURNAL_DIR / "plan.json").is_file()
 
 
-@pytest.mark.usefixtures("left_on_disk_from")
+@pytest.mark.usefixtures("old_bytes_regime")
 def test_no_note_is_written_before_its_original_is_in_the_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -439,7 +459,7 @@ def test_no_note_is_written_before_its_original_is_in_the_journal(
     assert sorted(n for n, d in _snapshot(vault_dir).items() if d != NOTES[n]) == REWRITTEN
 
 
-@pytest.mark.usefixtures("left_on_disk_from")
+@pytest.mark.usefixtures("old_bytes_regime")
 def test_a_journal_that_fails_while_the_batch_writes_puts_every_note_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

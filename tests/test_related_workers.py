@@ -75,7 +75,7 @@ def _planned_in_workers(
             changes.NEW_BLOB: git_blob_id(change.new_bytes),
             changes.NEW_BLOB_HELD: "",  # asked of the vault's git store: the new bytes are new to it
         }
-        if change.old_on_disk is not None:  # a long note: written from the first block that changes
+        if change.long_old_on_disk:  # a long note: written from the first block that changes
             old, new = change.old, change.new_bytes
             shared = next(
                 (at for at, pair in enumerate(zip(old, new, strict=False)) if pair[0] != pair[1]), len(new)
@@ -87,8 +87,10 @@ def _planned_in_workers(
         status = (vault_dir / change.path).stat()
         stamp = (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino) if settled else None
         assert change.planned_status == PlannedStatus(status.st_mode, status.st_uid, stamp)
-    # A long note's old bytes stay in the note (the journal reads them there); short ones are spooled.
-    assert [change.path for change in plan.changes if change.old_on_disk is not None] == ["a/big.md"]
+    # Every note's old bytes stay in the note: git holds them (a short note's would be spooled otherwise);
+    # only the long one is written from its first changed block.
+    assert all(change.old_on_disk is not None for change in plan.changes)
+    assert [change.path for change in plan.changes if change.long_old_on_disk] == ["a/big.md"]
     return plan
 
 

@@ -287,7 +287,8 @@ class FileChange:
         until the batch writes, and the batch reads them there (into its journal) and checks them against
         the git blob id taken here. Its journal fingerprints are taken here too, once: a planner's worker
         process calls this, so the hashing runs on every core and only the new bytes travel back.
-        Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here).
+        Old bytes under `LEFT_ON_DISK_FROM` stay with the change (fingerprints still taken here) unless git's
+        object store (`objects`) holds them.
         The old bytes' fingerprint is their git blob id (`OLD_BLOB`): where git's object store holds them,
         the batch's journal names that blob instead of copying the bytes (see `batch._originals_in_git`).
         The new bytes' blob id (`NEW_BLOB`) is taken too, by which the commit names them (`git.KnownBlobs`),
@@ -305,13 +306,16 @@ class FileChange:
             twin._fingerprints[NEW_BLOB_HELD] = objects.holds(new_blob)  # `objects`: the vault's git store
         if status is not None:
             twin._planned_status = status_when_read(status, mark)
-        if len(self._old) < LEFT_ON_DISK_FROM:
-            twin._old = self._old  # small: cheaper to hold than to read back and hash again
-        else:
-            twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints[OLD_BLOB], len(self._old))
-            shared = shared_blocks_length(self._old, new) if new is not None else 0
-            if shared:  # a long note: the batch writes only from the first block that changes
-                twin._fingerprints[SAME_UNTIL] = shared
+        long = len(self._old) >= LEFT_ON_DISK_FROM
+        if not long and (objects is None or not objects.holds(twin._fingerprints[OLD_BLOB])):
+            twin._old = self._old  # small and not in git: cheaper to hold than to read back and hash again
+            return twin
+        # Long, or short and in git (a committed vault): the journal names the blob and the batch proves
+        # the file by its planned stamp, so the bytes are not read again; a worker need not send them back.
+        twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints[OLD_BLOB], len(self._old))
+        shared = shared_blocks_length(self._old, new) if long and new is not None else 0
+        if shared:  # a long note: the batch writes only from the first block that changes
+            twin._fingerprints[SAME_UNTIL] = shared
         return twin
 
     def fingerprinted(self) -> FileChange:
@@ -363,6 +367,13 @@ class FileChange:
     def old_on_disk(self) -> OnDisk | None:
         """Where the old bytes were left and what they were (None: they are held with the change)."""
         return self._old if isinstance(self._old, OnDisk) else None
+
+    @property
+    def long_old_on_disk(self) -> bool:
+        """Its old bytes are left on disk because they are long (`LEFT_ON_DISK_FROM`), not only because git
+        holds them (see `old_left_on_disk`)."""
+        left = self.old_on_disk
+        return left is not None and left.size >= LEFT_ON_DISK_FROM
 
     @property
     def planned_status(self) -> PlannedStatus | None:

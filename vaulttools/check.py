@@ -274,7 +274,7 @@ class BrokenLinks(NamedTuple):
         return stamp == self.stamp or (stamp[0] == self.stamp[0] and quick_digest(raw) == self.digest)
 
 
-def broken_links_by_note(vault: Vault) -> Mapping[str, BrokenLinks]:
+def broken_links_by_note(vault: Vault) -> BrokenLinksByNote:
     """Each readable note (in vault order) with where its links that resolve to no file are (often
     nowhere), from the check cache (notes it lacks checked now): all that `normalize-links` must look at,
     since its suffix fixes touch only such links.
@@ -282,10 +282,10 @@ def broken_links_by_note(vault: Vault) -> Mapping[str, BrokenLinks]:
     The cached stamps are not compared with the notes here: `normalize-links`' workers compare each with
     the note they read (or, for a note without such links, stat) anyway, and decide every link of a note
     that changed since. 20,000 `stat`s before its workers fork cost ~0.07 s of one core."""
-    return _CachedBrokenLinks(vault.note_paths, cached_entries(vault, verify_stamps=False))
+    return BrokenLinksByNote(vault.note_paths, cached_entries(vault, verify_stamps=False))
 
 
-class _CachedBrokenLinks(Mapping[str, BrokenLinks]):
+class BrokenLinksByNote(Mapping[str, BrokenLinks]):
     """`broken_links_by_note`'s answer, each note's entry taken apart when asked for: by the worker that
     plans the note, not for 20,000 notes before the workers fork (~0.04 s)."""
 
@@ -300,6 +300,16 @@ class _CachedBrokenLinks(Mapping[str, BrokenLinks]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._paths)
+
+    def size_with_places(self) -> int:
+        """The summed sizes (at `check`'s stamps) of the notes with a link to no file, read off the entries
+        without taking them apart (every note's `__getitem__` before the workers fork: ~0.03 s)."""
+        entries = self._entries
+        return sum(
+            entry[0][0]
+            for entry in (entries[path] for path in self._paths)
+            if any(finding[0] in _TO_NO_FILE for finding in entry[1])
+        )
 
     def __len__(self) -> int:
         return len(self._paths)

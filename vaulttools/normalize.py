@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
-from vaulttools.check import BrokenLinks, broken_links_by_note
+from vaulttools.check import BrokenLinks, BrokenLinksByNote, broken_links_by_note
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.facts import stamp_of
@@ -429,10 +429,10 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
 def _most_spooled(broken: Mapping[str, BrokenLinks | None], options: NormalizeOptions) -> int | None:
     """About the most the batch's spool holds: the old and new bytes of every note `check` found a broken
     link in. Unknown (None: the spool is then a file) with the optional rules, which may touch any note, or
-    for a note with no finding to size it by."""
-    if options.any_optional or any(found is None for found in broken.values()):
+    without `check`'s findings to size the notes by."""
+    if options.any_optional or not isinstance(broken, BrokenLinksByNote):
         return None
-    return 2 * sum(found.stamp[0] for found in broken.values() if found is not None and found.places)
+    return 2 * broken.size_with_places()
 
 
 def _new_link_targets(fixed: Iterable[LinkEntry], index: LinkIndex) -> list[str]:
@@ -491,10 +491,11 @@ def _plan_note(
     change = _verified_change(note, result)
     if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
         change = change.old_left_on_disk(vault.root, status, mark, objects)
-        if spool is not None and spool.shared and change.old_on_disk is not None:
+        if spool is not None and spool.shared and change.long_old_on_disk:
             # A long note's new bytes go into the spool the parent reads them from, not through a pipe
             # and a pickle into its memory (10,000 30 KB notes: ~0.25 s of the parent's time). A short
-            # note's cross the pipe: a spooled append (lock, stat, write) costs the worker more.
+            # note's cross the pipe: a spooled append (lock, stat, write) costs the worker more. Its old
+            # bytes cross only where git lacks them (12,700 dense notes: ~55 MB less through the pipes).
             change = change.spooled(spool)
     if change is None and not result:
         return None
