@@ -152,6 +152,34 @@ def test_where_git_converts_files_it_names_them_itself(
     _committed_as_git_names_them(root, list(NEW))  # converted as git converts them
 
 
+@pytest.mark.parametrize(
+    ("attributes", "paths", "as_they_are"),
+    [
+        ("", ["a.md", "sub/c.md"], True),
+        ("*.md -text -eol\n", ["a.md", "sub/c.md"], True),  # unset
+        ("*.md binary\n", ["a.md", "sub/c.md"], True),  # a macro: -text -diff -merge
+        ("*.md text\n", ["a.md", "sub/c.md"], False),
+        ("*.md eol=crlf\n", ["a.md"], False),
+        ("*.md crlf\n", ["a.md"], False),
+        ("*.md ident\n", ["a.md"], False),
+        ("*.md working-tree-encoding=UTF-16\n", ["a.md"], False),
+        ("sub/c.md filter=upper\n", ["a.md", "b.md", "sub/c.md", "d.md"], False),  # the last of several
+        ("a.md diff=markdown\n", ["a.md"], True),  # an attribute that converts nothing
+        # A file named like an attribute reads, in git's output, like a value that is set: "no" is safe.
+        ("", ["text", "a.md"], False),
+    ],
+)
+def test_stores_files_as_they_are_answers_from_every_converting_attribute(
+    tmp_path: Path, attributes: str, paths: list[str], as_they_are: bool
+) -> None:
+    root = _vault(tmp_path)
+    (root / ".git" / "info").mkdir(exist_ok=True)
+    (root / ".git" / "info" / "attributes").write_text(attributes)
+    repo = Repository.find(root)
+    assert repo is not None
+    assert repo.stores_files_as_they_are(paths) is as_they_are
+
+
 def test_a_pack_git_cannot_index_falls_back_to_git_hash_object(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

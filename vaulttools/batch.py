@@ -81,17 +81,20 @@ def _write_and_commit(
     repo = _repository_for(vault, options)
     journal.refuse_if_pending(vault.root)
     touched = [p for change in plan.changes for p in change.touched_paths]
+    # The changes that create, move or delete a file: few or none (most batches rewrite notes in place),
+    # so the checks that concern only them look at them alone, not at every change again.
+    moving = [change for change in plan.changes if not change.in_place]
     blobs = (
         in_thread(lambda: _blobs_to_store(repo, plan), "vaulttools-git-objects")
-        if options.commit and repo is not None and _writes_many_files(plan)
+        if options.commit and repo is not None and _writes_many_files(plan, moving)
         else None
     )
-    journaling = _check_and_journal(vault.root, plan, repo, touched)
+    journaling = _check_and_journal(vault.root, plan, repo, touched, moving)
     with _put_back_on_failure(vault.root, repo, touched, journaling) as progress:
         if options.commit and repo is not None:
             known = _known_blobs(repo, blobs) if blobs is not None else None
             progress.stager = repo.stager(no_verify=options.no_verify, known=known)
-        _write_changes(vault, plan, progress, after_write, journaling)
+        _write_changes(vault, plan, progress, after_write, journaling, moving)
         journaling.stop()  # every original was on disk before the last write: the copy is done
         sha = None
         if progress.stager is not None and repo is not None:
@@ -101,7 +104,7 @@ def _write_and_commit(
     # which `recover` recognises by the commit's batch id and clears.
     _injected_fault("commit")
     journal.finish(vault.root)
-    _remove_emptied_folders(vault.root, plan.changes)
+    _remove_emptied_folders(vault.root, moving)
     warnings = _line_ending_warnings(repo, plan) if sha and repo is not None else []
     return BatchResult(written=True, committed=sha, warnings=warnings)
 
@@ -112,8 +115,10 @@ def _write_and_commit(
 KNOWN_BLOBS_FROM = 100
 
 
-def _writes_many_files(plan: BatchPlan) -> bool:
-    return sum(not change.deletes for change in plan.changes) >= KNOWN_BLOBS_FROM
+def _writes_many_files(plan: BatchPlan, moving: list[FileChange]) -> bool:
+    """At least `KNOWN_BLOBS_FROM` files to write (`moving`: the plan's changes not in place, which hold
+    every deletion)."""
+    return len(plan.changes) - sum(change.deletes for change in moving) >= KNOWN_BLOBS_FROM
 
 
 def _blobs_to_store(repo: Repository, plan: BatchPlan) -> tuple[dict[str, str], list[FileChange]] | None:
@@ -189,7 +194,7 @@ def _stored_in_forks(repo: Repository, reads: list[tuple[str, Callable[[], bytes
 
 
 def _check_and_journal(
-    root: Path, plan: BatchPlan, repo: Repository | None, touched: list[str]
+    root: Path, plan: BatchPlan, repo: Repository | None, touched: list[str], moving: list[FileChange]
 ) -> journal.Journaling:
     """Everything that can refuse the batch, before the first write; on success the journal's plan is on
     disk and its originals are being copied (a note is written once its own is on disk: `wait_for`).
@@ -208,7 +213,7 @@ def _check_and_journal(
     started: Callable[[], journal.Journaling] | None = None
     journaling: journal.Journaling | None = None
     try:
-        _check_destinations_free(root, plan.changes)
+        _check_destinations_free(root, moving)
         started = in_thread(
             lambda: journal.start(root, plan, _originals_in_git(repo, plan, in_index)),
             "vaulttools-journal-plan",
@@ -217,7 +222,7 @@ def _check_and_journal(
         dirty = dirty_paths() if dirty_paths is not None else []
         if dirty:
             raise _dirty_files_error(dirty)
-        _refuse_if_planned_facts_changed(root, plan)  # while the journal's plan is written
+        _refuse_if_planned_facts_changed(root, plan, moving)  # while the journal's plan is written
         journaling = started()
     except BaseException:
         _stop_journal(root, started, journaling)
@@ -459,22 +464,23 @@ def _write_changes(
     progress: _WriteProgress,
     after_write: Callable[[str], None] | None,
     journaling: journal.Journaling,
+    moving: list[FileChange],  # the changes not rewritten in place
 ) -> None:
     """Write every change once its original is in the journal on disk, handing each to the stager as it
     lands; one sync for them all, started when the last is written (it runs while git commits)."""
     # A chain or swap of renames (a→b, b→c / a→b, b→a) writes onto a path another change vacates: clear
     # every moving source first (its bytes are in the plan and the journal), then write the destinations.
-    clear_first = _moves_onto_vacated_paths(plan.changes)
+    clear_first = _moves_onto_vacated_paths(moving)
     # Only notes rewritten in place are written while later originals are still copied (the bulk of a
     # batch); a batch that also moves, creates or deletes files waits for the whole journal first.
-    if clear_first or not all(_rewrites_in_place(change) for change in plan.changes):
+    if moving:
         _journaled(journaling, len(plan.changes), plan.changes[-1])
     vacated_modes = _clear_moving_sources(vault.root, plan.changes, progress) if clear_first else {}
     root = str(vault.root)
     fault_test = CRASH_AFTER_ENV in os.environ
     stager = progress.stager
     # The crash tests kill the batch after its Nth write: there, each deletion is done when it is counted.
-    deletions = sum(change.deletes for change in plan.changes)
+    deletions = sum(change.deletes for change in moving)
     threads = DELETE_THREADS if deletions >= DELETE_THREADS_FROM and not fault_test else 0
     deleter = progress.deleter = _Deleter(vault.root, progress.written, threads)
     with synced_once() as progress.sync:
@@ -667,7 +673,7 @@ def _check_destinations_free(root: Path, changes: list[FileChange]) -> None:
             raise EditConflict(f"{change.new_path} already exists; nothing was written")
 
 
-def _refuse_if_planned_facts_changed(root: Path, plan: BatchPlan) -> None:
+def _refuse_if_planned_facts_changed(root: Path, plan: BatchPlan, moving: list[FileChange]) -> None:
     """Before the first write: what the plan read and decided on is still as it found it.
 
     The bytes of every rewritten note are compared as each is written; this covers what the plan read but
@@ -678,7 +684,7 @@ def _refuse_if_planned_facts_changed(root: Path, plan: BatchPlan) -> None:
     missing = _missing_paths(root, plan.relies_on)
     if missing is not None:
         raise _planned_fact_changed(missing, "no longer exists (another program moved or deleted it)")
-    for change in plan.changes:
+    for change in moving:  # the plan's changes that are not in place: every one that vacates its path
         if _vacates(change) and not change.holds_old(_read_or_none(root / change.path)):
             raise _planned_fact_changed(change.path, _how_it_changed(root / change.path))
     for path, expected in plan.expects.items():

@@ -380,12 +380,12 @@ class Repository:
         output = run_git(
             self.root,
             ("check-attr", "-z", "--stdin", *_CONVERTING_ATTRIBUTES),
-            stdin=b"\0".join(os.fsencode(path) for path in repo_paths) + b"\0",
+            stdin=os.fsencode("\0".join(repo_paths)) + b"\0",
         )
-        values = output.split(b"\0")[2::3]  # path, attribute, value, path, ...
-        return len(values) == len(repo_paths) * len(_CONVERTING_ATTRIBUTES) and all(
-            value in (b"unspecified", b"unset") for value in values
-        )
+        # path, attribute, value, path, ...: searched whole, not split into 230,000 pieces (12,700 paths).
+        # A file named like an attribute may look like one whose value is set: answered "no", which is safe.
+        triples = len(repo_paths) * len(_CONVERTING_ATTRIBUTES)
+        return output.count(b"\0") == 3 * triples and _CONVERTING_VALUE.search(output) is None
 
     def store_blobs(self, blobs: Iterable[tuple[str, Callable[[], bytes]]]) -> int:
         """Put these blobs (SHA-1 id, and how to get the bytes) into git's object store, as `git hash-object
@@ -1125,6 +1125,10 @@ _PACK_TREE = 2  # a pack entry's object type for a tree
 _PACK_BLOB = 3
 # The attributes that make git convert a file's bytes on the way into the object store.
 _CONVERTING_ATTRIBUTES = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
+# In `git check-attr -z` output: one of those attributes with a value other than unspecified or unset.
+_CONVERTING_VALUE = re.compile(
+    rb"\0(?:%s)\0(?!unspecified\0|unset\0)" % b"|".join(re.escape(a.encode()) for a in _CONVERTING_ATTRIBUTES)
+)
 
 
 def _pack_of(trees: Sequence[tuple[bytes, str]], hash_name: str) -> bytes:
