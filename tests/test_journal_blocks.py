@@ -218,3 +218,26 @@ def test_recover_of_a_moved_big_note_tells_its_destination_by_its_blocks(tmp_pat
     assert not (vault_dir / "c.md").exists()  # the batch's destination, told by its blocks, removed
     assert {p.name: p.read_bytes() for p in vault_dir.glob("*.md")} == notes
     assert_clean(vault_dir)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"version": 4, "pid": 12345, "started": 1796142881.5607316, "changes": []},
+        {
+            "path": "caf\u00e9/\U0001f600 note.md",
+            "new_path": None,
+            "old_size": 2**40,
+            "new_blocks": ["ab"] * 3,
+        },
+        {"path": 'quote " and back\\slash\n.md', "backup": None, "length": 0},
+    ],
+)
+def test_the_plan_is_the_same_json_with_or_without_orjson(
+    record: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = journal._json_bytes(record)
+    monkeypatch.setattr(journal, "orjson", None)
+    standard = journal._json_bytes(record)
+    assert json.loads(fast) == json.loads(standard) == record
+    assert standard == fast  # compact, UTF-8 as it is: byte for byte the same file either way

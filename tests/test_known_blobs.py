@@ -17,7 +17,7 @@ from vaulttools import git as git_module
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import NEW_BLOB, NEW_BLOB_HELD, BatchPlan, FileChange
 from vaulttools.errors import BatchAborted, GitError
-from vaulttools.git import KnownBlobs, ObjectStore, Repository
+from vaulttools.git import IndexListing, KnownBlobs, ObjectStore, Repository
 from vaulttools.vault import Vault
 
 NOTES = {
@@ -178,6 +178,70 @@ def test_stores_files_as_they_are_answers_from_every_converting_attribute(
     repo = Repository.find(root)
     assert repo is not None
     assert repo.stores_files_as_they_are(paths) is as_they_are
+
+
+def _attribute_questions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many paths each `git check-attr` the process runs from now on is asked about."""
+    asked: list[int] = []
+    real = git_module.run_git
+
+    def spy(root: Path, args: tuple[str, ...], **options: object) -> bytes:
+        if args[0] == "check-attr":
+            asked.append(bytes(options["stdin"]).count(b"\0"))  # type: ignore[call-overload]
+        return real(root, args, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git_module, "run_git", spy)
+    return asked
+
+
+def _index_read_early(root: Path) -> IndexListing:
+    """git's index read as while a command plans (`batch.read_git_index_in_background`)."""
+    batch_module.read_git_index_in_background(root)
+    listing = batch_module._EARLY_INDEX[0][1]()
+    assert listing is not None
+    return listing
+
+
+def test_an_index_read_while_planning_answers_for_its_paths_attributes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    asked = _attribute_questions(monkeypatch)
+    assert _index_read_early(root).paths_stored_as_they_are
+    assert asked == [len(NOTES)]  # every path of the index, once, while planning
+    made = _stagers(monkeypatch)
+    run_batch(Vault(root), _plan(root), BatchOptions())
+    assert made == ["KnownBlobs"] and asked == [len(NOTES)]  # the batch asked git nothing more
+    _committed_as_git_names_them(root, list(NEW))
+
+
+def test_an_index_read_while_planning_with_a_converting_attribute_leaves_git_to_name_the_blobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    (root / ".git" / "info").mkdir(exist_ok=True)
+    (root / ".git" / "info" / "attributes").write_text("sub/** text eol=crlf\n")
+    assert not _index_read_early(root).paths_stored_as_they_are
+    made = _stagers(monkeypatch)
+    run_batch(Vault(root), _plan(root), BatchOptions())
+    assert made == ["BlobWriter"]
+    _committed_as_git_names_them(root, list(NEW))  # converted as git converts them
+
+
+def test_a_path_the_early_index_does_not_list_is_asked_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    listing = _index_read_early(root)
+    (root / ".git" / "info").mkdir(exist_ok=True)
+    (root / ".git" / "info" / "attributes").write_text("new.md filter=upper\n")  # only the new path's
+    repo = Repository.find(root)
+    assert repo is not None
+    asked = _attribute_questions(monkeypatch)
+    assert repo.stores_files_as_they_are(["a.md", "sub/c.md"], listing)
+    assert asked == []  # both listed: answered while planning
+    assert not repo.stores_files_as_they_are(["a.md", "new.md"], listing)
+    assert asked == [1]  # only the path the index did not list
 
 
 def test_a_pack_git_cannot_index_falls_back_to_git_hash_object(

@@ -84,12 +84,13 @@ def _write_and_commit(
     # The changes that create, move or delete a file: few or none (most batches rewrite notes in place),
     # so the checks that concern only them look at them alone, not at every change again.
     moving = [change for change in plan.changes if not change.in_place]
+    early = _early_index(repo) if repo is not None else None  # git's index, read while the plan was made
     blobs = (
-        in_thread(lambda: _blobs_to_store(repo, plan), "vaulttools-git-objects")
+        in_thread(lambda: _blobs_to_store(repo, plan, early), "vaulttools-git-objects")
         if options.commit and repo is not None and _writes_many_files(plan, moving)
         else None
     )
-    journaling = _check_and_journal(vault.root, plan, repo, touched, moving)
+    journaling = _check_and_journal(vault.root, plan, repo, touched, moving, early)
     with _put_back_on_failure(vault.root, repo, touched, journaling) as progress:
         if options.commit and repo is not None:
             known = _known_blobs(repo, blobs) if blobs is not None else None
@@ -121,7 +122,9 @@ def _writes_many_files(plan: BatchPlan, moving: list[FileChange]) -> bool:
     return len(plan.changes) - sum(change.deletes for change in moving) >= KNOWN_BLOBS_FROM
 
 
-def _blobs_to_store(repo: Repository, plan: BatchPlan) -> tuple[dict[str, str], list[FileChange]] | None:
+def _blobs_to_store(
+    repo: Repository, plan: BatchPlan, early: IndexListing | None = None
+) -> tuple[dict[str, str], list[FileChange]] | None:
     """Every file the batch writes (its final path) → the git blob id of its new bytes, the planner's
     (`NEW_BLOB`, taken on every core) or taken here; and the changes whose blob git lacks. None where the
     ids would not be git's: a SHA-256 repository, or files git converts on the way in. The blobs the
@@ -129,7 +132,7 @@ def _blobs_to_store(repo: Repository, plan: BatchPlan) -> tuple[dict[str, str], 
     since is given again."""
     store = ObjectStore.of(repo.root)
     writing = [change for change in plan.changes if not change.deletes]
-    if store is None or not repo.stores_files_as_they_are([change.final_path for change in writing]):
+    if store is None or not repo.stores_files_as_they_are([change.final_path for change in writing], early):
         return None
     blobs: dict[str, str] = {}
     lacking = []
@@ -194,7 +197,12 @@ def _stored_in_forks(repo: Repository, reads: list[tuple[str, Callable[[], bytes
 
 
 def _check_and_journal(
-    root: Path, plan: BatchPlan, repo: Repository | None, touched: list[str], moving: list[FileChange]
+    root: Path,
+    plan: BatchPlan,
+    repo: Repository | None,
+    touched: list[str],
+    moving: list[FileChange],
+    early: IndexListing | None = None,
 ) -> journal.Journaling:
     """Everything that can refuse the batch, before the first write; on success the journal's plan is on
     disk and its originals are being copied (a note is written once its own is on disk: `wait_for`).
@@ -203,7 +211,9 @@ def _check_and_journal(
     touches a note, and all are awaited before this returns. On a refusal the journal is removed again
     (nothing was written: it has nothing to guard)."""
     in_index = (
-        in_thread(lambda: _planned_blobs_in_index(repo, plan), "vaulttools-git-index") if repo else None
+        in_thread(lambda: _planned_blobs_in_index(repo, plan, early), "vaulttools-git-index")
+        if repo
+        else None
     )
     dirty_paths = (
         in_thread(lambda: _dirty_paths(repo, touched, in_index), "vaulttools-git-status")
@@ -272,10 +282,13 @@ class _IndexFacts(NamedTuple):
     listing: IndexListing | None  # the index read before planning, still current (None: read now)
 
 
-def _planned_blobs_in_index(repo: Repository | None, plan: BatchPlan) -> _IndexFacts:
+def _planned_blobs_in_index(
+    repo: Repository | None, plan: BatchPlan, early: IndexListing | None = None
+) -> _IndexFacts:
     """The notes rewritten in place whose index entry is the git blob of the very bytes the plan read
     (`OLD_BLOB`, taken by the planner): vault path → that blob. None of git's work is needed to know such
-    a note is clean (below) or that git holds its original (the journal)."""
+    a note is clean (below) or that git holds its original (the journal). `early`: the index as read while
+    the plan was made, still current (`_early_index`); else it is read now."""
     if repo is None:
         return _IndexFacts({}, None)
     wanted = {
@@ -283,7 +296,7 @@ def _planned_blobs_in_index(repo: Repository | None, plan: BatchPlan) -> _IndexF
         for change in plan.changes
         if change.fingerprints and OLD_BLOB in change.fingerprints and _rewrites_in_place(change)
     }
-    listing = _early_index(repo) if wanted else None
+    listing = early if wanted else None
     try:
         return _IndexFacts(repo.stored_blobs(wanted, by_folder=True, listing=listing), listing)
     except GitError:  # git cannot list its index now: `git status` decides, the journal copies every original

@@ -114,13 +114,17 @@ def blob_id(data: bytes) -> str:
 
 class IndexListing(NamedTuple):
     """git's index read at one moment (`Repository.read_index`): the index file's stamp and HEAD then, the
-    object folder, `git ls-files --stage -z`, and the vault paths staged against HEAD (None: no HEAD)."""
+    object folder, `git ls-files --stage -z`, the vault paths staged against HEAD (None: no HEAD), and
+    whether any listed path has an attribute that converts it."""
 
     stamp: tuple[int, int, int, int] | None
     head: str | None
     objects: Path
     entries: dict[bytes, bytes]  # see `_index_entries`
     staged: set[str] | None
+    # git stores every path the index lists as it is, by its attributes (`stores_files_as_they_are`,
+    # without `core.autocrlf`, asked then): git is not asked again about each of a batch's paths.
+    paths_stored_as_they_are: bool = False
 
 
 @dataclass(frozen=True)
@@ -268,7 +272,10 @@ class Repository:
         head = self.head()
         objects = self.root / os.fsdecode(run_git(self.root, ("rev-parse", "--git-path", "objects"))).strip()
         entries = _index_entries(self._list_index())
-        return IndexListing(stamp, head, objects, entries, self.staged_paths())
+        prefix = os.fsencode(self._prefix)  # the vault's paths: a batch writes no other
+        in_vault = [path for path in entries if path.startswith(prefix)] if prefix else list(entries)
+        as_they_are = bool(in_vault) and self._stored_as_they_are(in_vault)
+        return IndexListing(stamp, head, objects, entries, self.staged_paths(), as_they_are)
 
     def _list_index(self) -> bytes:
         return run_git(self.root, ("ls-files", "--stage", "-z"))
@@ -367,20 +374,33 @@ class Repository:
             if not line.lstrip().startswith("#")
         )
 
-    def stores_files_as_they_are(self, vault_paths: Sequence[str]) -> bool:
+    def stores_files_as_they_are(
+        self, vault_paths: Sequence[str], listing: IndexListing | None = None
+    ) -> bool:
         """Whether git would store each of these files' bytes unchanged (so that their blob ids are known
         from the bytes alone): no `core.autocrlf`, and no attribute that converts on the way in (`text`,
         `eol`, `crlf`, `filter`, `ident`, `working-tree-encoding`, from any `.gitattributes`,
-        `info/attributes` or `core.attributesFile`), as `git check-attr` answers for each path."""
+        `info/attributes` or `core.attributesFile`), as `git check-attr` answers for each path.
+        `listing`: the index read earlier (`read_index`), whose every path git was asked about then: paths
+        it lists are not asked about again."""
         if self._config_value("core.autocrlf").lower() not in ("", "false", "no", "off", "0"):
             return False
         repo_paths = [self.to_repo_path(path) for path in vault_paths]
         if any(path.rpartition("/")[2] == ".gitattributes" for path in repo_paths):
             return False  # the batch changes what the attributes are
+        if listing is not None and listing.paths_stored_as_they_are:
+            # Answered while the command planned: only paths the index did not list are left to ask about.
+            entries = listing.entries
+            repo_paths = [path for path in repo_paths if os.fsencode(path) not in entries]
+        encoded = [os.fsencode(path) for path in repo_paths]
+        return not encoded or self._stored_as_they_are(encoded)
+
+    def _stored_as_they_are(self, repo_paths: Sequence[bytes]) -> bool:
+        """`git check-attr` finds no converting attribute (see `stores_files_as_they_are`) for these paths."""
         output = run_git(
             self.root,
             ("check-attr", "-z", "--stdin", *_CONVERTING_ATTRIBUTES),
-            stdin=os.fsencode("\0".join(repo_paths)) + b"\0",
+            stdin=b"\0".join(repo_paths) + b"\0",
         )
         # path, attribute, value, path, ...: searched whole, not split into 230,000 pieces (12,700 paths).
         # A file named like an attribute may look like one whose value is set: answered "no", which is safe.
