@@ -341,3 +341,18 @@ def test_a_note_failing_verification_is_skipped_not_the_batch(
     assert (sample_vault / odd).read_bytes() == before
     assert odd not in git(sample_vault, "show", "--name-only", "--format=", "HEAD")
     assert git(sample_vault, "status", "--porcelain") == ""
+
+
+def test_the_plan_holds_checks_findings_to_be_freed_with_it(sample_vault: Path) -> None:
+    """check's findings (one entry per note) are freed with the plan, which the CLI keeps to the end of
+    the process, not when the planner returns on the way to the batch's first write."""
+    from vaulttools.changes import BatchPlan
+    from vaulttools.check import BrokenLinksByNote
+    from vaulttools.normalize import NormalizeOptions, plan_normalize
+    from vaulttools.vault import Vault
+
+    plan = plan_normalize(Vault(sample_vault))
+    assert plan.changes and [type(kept) for kept in plan.spent] == [BrokenLinksByNote]
+    assert plan == BatchPlan(**{**plan.__dict__, "spent": []})  # held, not part of what the plan is
+    with_rules = plan_normalize(Vault(sample_vault), NormalizeOptions(fix_case=True))
+    assert with_rules.spent == [{}]  # the optional rules decide every link: no findings were read

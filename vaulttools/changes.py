@@ -621,6 +621,10 @@ class BatchPlan(Generic[ReportT]):
     # written: the sha256 of the bytes it read, or None for a path that must still be free (no file of that
     # name, in any letter case). Declared with `expect_unchanged` / `expect_free`; checked with `relies_on`.
     expects: dict[str, str | None] = field(default_factory=dict)
+    # What the planner made and no longer needs, held by the plan only to be freed with it, not on the way
+    # to the first write (normalize-links' copy of check's findings: 20,000 notes' entries, ~0.02 s to
+    # free). The CLI keeps its plan to the end of the process, which exits without freeing anything.
+    spent: list[object] = field(default_factory=list, repr=False, compare=False)
 
     def expect_unchanged(self, path: str, data: bytes) -> None:
         self.expects[path] = hashlib.sha256(data).hexdigest()

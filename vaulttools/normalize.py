@@ -423,6 +423,7 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
             relied_on.update(targets)
     plan = build_plan(totals, config.suffix_rules, options)
     plan.relies_on = sorted(relied_on)
+    plan.spent.append(broken)
     return plan
 
 
