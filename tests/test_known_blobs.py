@@ -228,6 +228,26 @@ def test_an_index_read_while_planning_with_a_converting_attribute_leaves_git_to_
     _committed_as_git_names_them(root, list(NEW))  # converted as git converts them
 
 
+def test_an_early_index_whose_attribute_question_failed_leaves_the_batch_to_ask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    real = Repository._stored_as_they_are
+
+    def failing(self: Repository, paths: list[bytes]) -> bool:
+        raise GitError("git check-attr failed: killed")
+
+    monkeypatch.setattr(Repository, "_stored_as_they_are", failing)
+    listing = _index_read_early(root)  # the listing itself is still taken
+    assert not listing.paths_stored_as_they_are and listing.entries
+    monkeypatch.setattr(Repository, "_stored_as_they_are", real)
+    asked = _attribute_questions(monkeypatch)
+    made = _stagers(monkeypatch)
+    run_batch(Vault(root), _plan(root), BatchOptions())
+    assert made == ["KnownBlobs"] and asked == [len(NEW)]  # the batch asked about its own paths
+    _committed_as_git_names_them(root, list(NEW))
+
+
 def test_a_path_the_early_index_does_not_list_is_asked_about(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -274,7 +274,10 @@ class Repository:
         entries = _index_entries(self._list_index())
         prefix = os.fsencode(self._prefix)  # the vault's paths: a batch writes no other
         in_vault = [path for path in entries if path.startswith(prefix)] if prefix else list(entries)
-        as_they_are = bool(in_vault) and self._stored_as_they_are(in_vault)
+        try:
+            as_they_are = bool(in_vault) and self._stored_as_they_are(in_vault)
+        except GitError:  # the batch asks again about its own paths, as it did before
+            as_they_are = False
         return IndexListing(stamp, head, objects, entries, self.staged_paths(), as_they_are)
 
     def _list_index(self) -> bytes:

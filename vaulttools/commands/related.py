@@ -62,9 +62,8 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
     config = related_config(vault.config.related, limit)
     # No `gc_paused` here: the `cli` group already runs every command with the collector paused.
     scan = scan_related(vault, config)
-    app.keep_to_the_end(
-        scan
-    )  # freed by the exit, not object by object when this returns (20,000 notes: ~0.04 s)
+    # Freed by the exit, not object by object when this returns (20,000 notes: ~0.02-0.04 s).
+    app.keep_to_the_end(scan)
     if explain_slug is not None:
         return explain(vault, scan, config, explain_slug, as_json=flags["as_json"])
     if not (flags.get("dry_run") or flags.get("stat")):
