@@ -1155,9 +1155,11 @@ _CONVERTING_VALUE = re.compile(
 
 
 def _pack_of(trees: Sequence[tuple[bytes, str]], hash_name: str) -> bytes:
-    """A version-2 pack of these trees (see `_pack_of_entries`)."""
+    """A version-2 pack of these trees (see `_pack_of_entries`), their zlib streams stored, not deflated:
+    `git unpack-objects` inflates each and writes it as a loose object compressed its own way, so deflating
+    here only cost time (a 20,000-entry folder's 1 MB tree: ~0.01 s)."""
     entries = [
-        _pack_entry_header(_PACK_TREE, len(content)) + zlib.compress(content, 1) for content, _ in trees
+        _pack_entry_header(_PACK_TREE, len(content)) + zlib.compress(content, 0) for content, _ in trees
     ]
     return _pack_of_entries(entries, hash_name)
 
