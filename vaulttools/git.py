@@ -1078,7 +1078,9 @@ class TreeBuilder:
             parent, _, name = folder.rpartition("/")
             key = name.encode()
             if folder and not content:
-                trees[parent].pop(key, None)  # git keeps no empty folders
+                # git keeps no empty folders; but a file the batch wrote under the folder's name stays
+                if trees[parent].get(key, (b"40000",))[0] == b"40000":
+                    trees[parent].pop(key, None)
                 continue
             oid = hashlib.new(self._hash_name, b"tree %d\0" % len(content) + content).hexdigest()
             encoded.append((content, oid))
