@@ -215,6 +215,36 @@ def test_an_index_read_while_planning_answers_for_its_paths_attributes(
     _committed_as_git_names_them(root, list(NEW))
 
 
+def test_an_index_read_while_planning_gives_the_commit_heads_top_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A vault in one folder: the commit builds its tree from the top folder git listed while the command
+    planned, and asks git for no folder of HEAD again; one in folders asks only for those."""
+    flat = git_vault_of({"a.md": b"a\n", "b.md": b"b\n"}, tmp_path / "flat")
+    listing = _index_read_early(flat)
+    assert listing.root_tree is not None and listing.root_tree.head == listing.head
+    asked: list[tuple[str, ...]] = []
+    folders: list[bytes] = []  # what each `cat-file --batch` was asked for
+    real = Repository.run
+
+    def spy(self: Repository, *args: str, **options: object) -> object:
+        asked.append(args)
+        if args[:2] == ("cat-file", "--batch"):
+            folders.append(bytes(options["stdin"]))  # type: ignore[call-overload]
+        return real(self, *args, **options)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(Repository, "run", spy)
+    run_batch(Vault(flat), _plan(flat, {"a.md": b"a\nedited\n"}), BatchOptions())
+    assert not any(args[:2] == ("cat-file", "--batch") for args in asked)
+    _committed_as_git_names_them(flat, ["a.md"])
+    root = _vault(tmp_path)  # sub/c.md: its folder is read, the top one is not
+    _index_read_early(root)
+    asked.clear()
+    run_batch(Vault(root), _plan(root), BatchOptions())
+    assert len(folders) == 1 and folders[0].endswith(b":sub\n") and b"^{tree}" not in folders[0]
+    _committed_as_git_names_them(root, list(NEW))
+
+
 def test_an_index_read_while_planning_with_a_converting_attribute_leaves_git_to_name_the_blobs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

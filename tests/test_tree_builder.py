@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import git, git_vault_of
 from tests.helpers import git_blob_id
-from vaulttools.git import Repository, TreeBuilder
+from vaulttools.git import HeadTree, Repository, TreeBuilder
 
 # Names that sort around "/" and "." in git's order: `a-b` < `a.b` < `a/` < `a0` < `a` + "/" as a folder.
 NAMES = ["a", "a-b", "a.b", "a0", "b", "Z", "é", "a b", "x.md"]
@@ -107,3 +107,10 @@ def test_the_tree_is_the_one_git_writes(
     assert built == _tree_git_writes(root, head, blobs, modes)
     assert builder.modes == modes
     git(root, "cat-file", "-e", f"{built}^{{tree}}")  # stored: the commit may name it
+    # HEAD's top folder read ahead (as while a command plans) builds the same tree; one read for another
+    # commit is not used.
+    top = subprocess.run(
+        ["git", "cat-file", "tree", f"{head}^{{tree}}"], cwd=root, capture_output=True
+    ).stdout
+    for read_ahead in (HeadTree(head, top), HeadTree("0" * 40, b"not a tree")):
+        assert TreeBuilder(repo, head, read_ahead).build(blobs) == built

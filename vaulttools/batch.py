@@ -93,7 +93,7 @@ def _write_and_commit(
     journaling = _check_and_journal(vault.root, plan, repo, touched, moving, early)
     with _put_back_on_failure(vault.root, repo, touched, journaling) as progress:
         if options.commit and repo is not None:
-            known = _known_blobs(repo, blobs) if blobs is not None else None
+            known = _known_blobs(repo, blobs, early) if blobs is not None else None
             progress.stager = repo.stager(no_verify=options.no_verify, known=known)
         _write_changes(vault, plan, progress, after_write, journaling, moving)
         journaling.stop()  # every original was on disk before the last write: the copy is done
@@ -146,11 +146,14 @@ def _blobs_to_store(
 
 
 def _known_blobs(
-    repo: Repository, blobs_to_store: Callable[[], tuple[dict[str, str], list[FileChange]] | None]
+    repo: Repository,
+    blobs_to_store: Callable[[], tuple[dict[str, str], list[FileChange]] | None],
+    early: IndexListing | None = None,
 ) -> Callable[[], KnownBlobs | None]:
     """What makes the batch's `KnownBlobs` (None where git would convert a file): forked processes store
     the blobs git lacks while this one writes the notes, with no lock or interpreter shared with it (a
-    thread doing it slowed the writes: 0.3-0.45 s on 12,700 notes); none when git holds them all."""
+    thread doing it slowed the writes: 0.3-0.45 s on 12,700 notes); none when git holds them all. `early`:
+    the index as read while the plan was made, whose HEAD's top folder the commit builds on."""
 
     def make() -> KnownBlobs | None:
         try:
@@ -161,7 +164,8 @@ def _known_blobs(
             return None
         blobs, lacking = found
         reads = [(blobs[change.final_path], _new_bytes_of(change)) for change in lacking]
-        return KnownBlobs(repo, blobs, _stored_in_forks(repo, reads) if reads else None)
+        root_tree = early.root_tree if early is not None else None  # HEAD's top folder, read while planning
+        return KnownBlobs(repo, blobs, _stored_in_forks(repo, reads) if reads else None, root_tree)
 
     return make
 

@@ -112,6 +112,13 @@ def blob_id(data: bytes) -> str:
     return digest.hexdigest()
 
 
+class HeadTree(NamedTuple):
+    """The raw content of a commit's top folder (`git cat-file tree`), read ahead for `TreeBuilder`."""
+
+    head: str
+    content: bytes
+
+
 class IndexListing(NamedTuple):
     """git's index read at one moment (`Repository.read_index`): the index file's stamp and HEAD then, the
     object folder, `git ls-files --stage -z`, the vault paths staged against HEAD (None: no HEAD), and
@@ -125,6 +132,8 @@ class IndexListing(NamedTuple):
     # git stores every path the index lists as it is, by its attributes (`stores_files_as_they_are`,
     # without `core.autocrlf`, asked then): git is not asked again about each of a batch's paths.
     paths_stored_as_they_are: bool = False
+    # HEAD's top folder, read then: the batch's commit need not read it again (`TreeBuilder`).
+    root_tree: HeadTree | None = None
 
 
 @dataclass(frozen=True)
@@ -278,7 +287,11 @@ class Repository:
             as_they_are = bool(in_vault) and self._stored_as_they_are(in_vault)
         except GitError:  # the batch asks again about its own paths, as it did before
             as_they_are = False
-        return IndexListing(stamp, head, objects, entries, self.staged_paths(), as_they_are)
+        root_tree = None
+        if head is not None:
+            with contextlib.suppress(GitError):  # the commit reads it then, as it did before
+                root_tree = HeadTree(head, run_git(self.root, ("cat-file", "tree", f"{head}^{{tree}}")))
+        return IndexListing(stamp, head, objects, entries, self.staged_paths(), as_they_are, root_tree)
 
     def _list_index(self) -> bytes:
         return run_git(self.root, ("ls-files", "--stage", "-z"))
@@ -647,12 +660,15 @@ class Repository:
         if isinstance(stager, BlobWriter | KnownBlobs):
             blobs = stager.finish()
             if not any("\n" in path for path in blobs):  # `git cat-file --batch` reads folders by line
-                return self._commit_blobs(blobs, message)
+                root_tree = stager.root_tree if isinstance(stager, KnownBlobs) else None
+                return self._commit_blobs(blobs, message, root_tree)
             return self.commit_paths(vault_paths, message, no_verify=no_verify)
         stager.finish()
         return self.commit_paths(vault_paths, message, no_verify=no_verify, staged=True)
 
-    def _commit_blobs(self, blobs: dict[str, str | None], message: str) -> str:
+    def _commit_blobs(
+        self, blobs: dict[str, str | None], message: str, root_tree: HeadTree | None = None
+    ) -> str:
         """Commit HEAD's tree with `blobs` (repository path → blob id, None: removed) put in, as `git commit
         --only` of those paths would, then record the blobs in the index and move HEAD.
 
@@ -665,7 +681,7 @@ class Repository:
         """
         head = self.head()
         assert head is not None
-        builder = TreeBuilder(self, head)
+        builder = TreeBuilder(self, head, root_tree)
         tree = builder.build(blobs)
         subject = message.split("\n", 1)[0]
         with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as message_file:
@@ -932,7 +948,14 @@ class KnownBlobs:
     they are (`Repository.stores_files_as_they_are`) in a SHA-1 repository: any conversion is git's to
     make, through `BlobWriter`."""
 
-    def __init__(self, repo: Repository, blobs: dict[str, str], storing: Callable[[], int] | None) -> None:
+    def __init__(
+        self,
+        repo: Repository,
+        blobs: dict[str, str],
+        storing: Callable[[], int] | None,
+        root_tree: HeadTree | None = None,
+    ) -> None:
+        self.root_tree = root_tree  # HEAD's top folder as read while planning (see `TreeBuilder`)
         self._repo = repo
         self._blobs = {repo.to_repo_path(path): oid for path, oid in blobs.items()}
         self._storing: Callable[[], int] | None = storing
@@ -1042,11 +1065,13 @@ class TreeBuilder:
     first; then one `git hash-object -t tree -w` stores them all and must give the same ids.
     """
 
-    def __init__(self, repo: Repository, head: str) -> None:
+    def __init__(self, repo: Repository, head: str, root_tree: HeadTree | None = None) -> None:
         self._repo = repo
         self._head = head
         self._hash_name = "sha1" if len(head) == 40 else "sha256"
         self.modes: dict[str, str] = {}  # the mode each written file gets (as `git update-index` gives it)
+        # HEAD's top folder as read while the command planned (`read_index`), if HEAD is still that commit.
+        self._root = root_tree.content if root_tree is not None and root_tree.head == head else None
 
     def build(self, blobs: dict[str, str | None]) -> str:
         folders = {""}
@@ -1098,13 +1123,18 @@ class TreeBuilder:
     ) -> dict[str, dict[bytes, tuple[bytes, bytes]]]:
         """Each folder's entries in HEAD (name → (mode, raw id)); empty for a folder HEAD lacks (or where
         HEAD has a file the batch removes)."""
+        trees: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}
+        if self._root is not None and "" in folders:
+            trees[""] = _decode_tree(self._root, len(self._head) // 2)
+            folders = [folder for folder in folders if folder]
+        if not folders:
+            return trees  # a vault in one folder: git is not asked again
         requests = [
             f"{self._head}^{{tree}}" if not folder else f"{self._head}:{folder}" for folder in folders
         ]
         output = self._repo.run(
             "cat-file", "--batch", stdin="\n".join(requests).encode() + b"\n", binary=True
         )
-        trees: dict[str, dict[bytes, tuple[bytes, bytes]]] = {}
         position = 0
         for folder in folders:
             header_end = output.index(b"\n", position)
