@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vaulttools.canvas import (
@@ -250,6 +250,8 @@ def test_a_text_node_edit_lands_on_the_link_whatever_the_escapes(
 ) -> None:
     """Any text around the link, any name, written by any JSON writer: the edit changes the decoded text
     exactly at the link's target, and the canvas stays the same JSON but for that."""
+    # `[[a|shown]](b)` reads as a markdown link to `b` whose text is `[a|shown]` (links.py), not a wikilink.
+    assume(not after.startswith("("))
     text = f"{before}[[{old}|shown]]{after}"
     raw = json.dumps(
         {"nodes": [{"id": "t", "type": "text", "text": text, "x": 0}]}, ensure_ascii=ascii_only, indent=indent
