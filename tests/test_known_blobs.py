@@ -5,7 +5,9 @@ freshened; where git would convert a file, or the pack fails, git's own `hash-ob
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,17 +63,27 @@ def _committed_as_git_names_them(root: Path, paths: list[str]) -> None:
         assert git(root, "rev-parse", f"HEAD:{path}").strip() == git(root, "hash-object", path).strip()
 
 
+def _spy(
+    monkeypatch: pytest.MonkeyPatch,
+    owner: object,
+    name: str,
+    record: Callable[[tuple[Any, ...], dict[str, Any], Any], None],
+) -> None:
+    """`owner.name` replaced by itself, each call's arguments and result handed to `record` as well."""
+    real = getattr(owner, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        record(args, kwargs, result)
+        return result
+
+    monkeypatch.setattr(owner, name, spy)
+
+
 def _stagers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The kind of stager each batch commits through."""
     made: list[str] = []
-    real = Repository.stager
-
-    def spy(self: Repository, **kwargs: object) -> object:
-        stager = real(self, **kwargs)  # type: ignore[arg-type]
-        made.append(type(stager).__name__)
-        return stager
-
-    monkeypatch.setattr(Repository, "stager", spy)
+    _spy(monkeypatch, Repository, "stager", lambda _args, _kwargs, stager: made.append(type(stager).__name__))
     return made
 
 
@@ -183,14 +195,12 @@ def test_stores_files_as_they_are_answers_from_every_converting_attribute(
 def _attribute_questions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many paths each `git check-attr` the process runs from now on is asked about."""
     asked: list[int] = []
-    real = git_module.run_git
 
-    def spy(root: Path, args: tuple[str, ...], **options: object) -> bytes:
-        if args[0] == "check-attr":
-            asked.append(bytes(options["stdin"]).count(b"\0"))  # type: ignore[call-overload]
-        return real(root, args, **options)  # type: ignore[arg-type]
+    def record(args: tuple[Any, ...], options: dict[str, Any], _output: object) -> None:
+        if args[1][0] == "check-attr":  # run_git(root, args, stdin=...)
+            asked.append(options["stdin"].count(b"\0"))
 
-    monkeypatch.setattr(git_module, "run_git", spy)
+    _spy(monkeypatch, git_module, "run_git", record)
     return asked
 
 
@@ -225,15 +235,13 @@ def test_an_index_read_while_planning_gives_the_commit_heads_top_folder(
     assert listing.root_tree is not None and listing.root_tree.head == listing.head
     asked: list[tuple[str, ...]] = []
     folders: list[bytes] = []  # what each `cat-file --batch` was asked for
-    real = Repository.run
 
-    def spy(self: Repository, *args: str, **options: object) -> object:
-        asked.append(args)
-        if args[:2] == ("cat-file", "--batch"):
-            folders.append(bytes(options["stdin"]))  # type: ignore[call-overload]
-        return real(self, *args, **options)  # type: ignore[call-overload]
+    def record(args: tuple[Any, ...], options: dict[str, Any], _output: object) -> None:
+        asked.append(args[1:])  # Repository.run(self, *args, stdin=...)
+        if args[1:3] == ("cat-file", "--batch"):
+            folders.append(options["stdin"])
 
-    monkeypatch.setattr(Repository, "run", spy)
+    _spy(monkeypatch, Repository, "run", record)
     run_batch(Vault(flat), _plan(flat, {"a.md": b"a\nedited\n"}), BatchOptions())
     assert not any(args[:2] == ("cat-file", "--batch") for args in asked)
     _committed_as_git_names_them(flat, ["a.md"])
