@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, git_vault_of
+from vaulttools import git as git_module
 from vaulttools.errors import GitError
-from vaulttools.git import Repository
+from vaulttools.git import Repository, _names_a_branch
 
 
 def test_a_vault_in_a_folder_of_the_work_tree(tmp_path: Path) -> None:
@@ -22,6 +23,62 @@ def test_a_vault_in_a_folder_of_the_work_tree(tmp_path: Path) -> None:
     assert repo.detached_head() is None
     git(root, "checkout", "-q", "--detach")
     assert repo.detached_head() == repo.head()
+
+
+@pytest.mark.parametrize(
+    ("content", "names_a_branch"),
+    [
+        (b"ref: refs/heads/main\n", True),
+        (b"ref: refs/heads/topic/x", True),
+        (b"ref: refs/heads/.invalid\n", False),  # the reftable backend's stub: HEAD is in its tables
+        (b"0123456789abcdef0123456789abcdef01234567\n", False),  # detached
+        (b"ref: refs/remotes/origin/main\n", False),  # not a branch of ours: git decides
+        (b"", False),
+        (None, False),  # no HEAD file
+    ],
+)
+def test_the_head_file_answers_only_for_a_branch(
+    tmp_path: Path, content: bytes | None, names_a_branch: bool
+) -> None:
+    if content is not None:
+        (tmp_path / "HEAD").write_bytes(content)
+    assert _names_a_branch(tmp_path / "HEAD") is names_a_branch
+
+
+def test_git_is_asked_unless_the_head_file_names_a_branch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: only a HEAD file naming a branch answers without git. The reftable stub (written here
+    over a files-backend HEAD, which git 2.39 cannot make) and a detached HEAD are asked of git."""
+    root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
+    repo = Repository.find(root)
+    assert repo is not None
+    asked: list[tuple[str, ...]] = []
+    real_run_git = git_module.run_git
+
+    def spy(where: Path, args: tuple[str, ...], *rest: object, **options: object) -> bytes:
+        asked.append(tuple(args))
+        return real_run_git(where, args, *rest, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git_module, "run_git", spy)
+    assert repo.detached_head() is None
+    assert asked == []
+    (root / ".git" / "HEAD").write_text("ref: refs/heads/.invalid\n")
+    assert repo.detached_head() is None  # git 2.39 reads no commit there: no HEAD, so none detached
+    assert asked[0] == ("symbolic-ref", "--quiet", "HEAD")
+    commit = git(root, "rev-parse", "main").strip()
+    (root / ".git" / "HEAD").write_text(commit + "\n")
+    assert repo.detached_head() == commit
+
+
+def test_a_linked_work_tree_has_its_own_head(tmp_path: Path) -> None:
+    root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
+    git(root, "worktree", "add", "-q", "--detach", str(tmp_path / "other"))
+    other = Repository.find(tmp_path / "other")
+    main = Repository.find(root)
+    assert other is not None and main is not None
+    assert other.detached_head() == git(root, "rev-parse", "HEAD").strip()
+    assert main.detached_head() is None
 
 
 @pytest.mark.parametrize("kind", ["no repository", "bare", "no such folder"])

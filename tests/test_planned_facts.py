@@ -4,6 +4,8 @@ one line and nothing written (not a rollback after some writes)."""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,11 +18,12 @@ from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan
 from vaulttools.enrich import plan_enrich_file
 from vaulttools.errors import EditConflict
+from vaulttools.files import stamp_of_status
 from vaulttools.merge import plan_merges, resolve_merge
 from vaulttools.properties import plan_property_rename
 from vaulttools.rename import plan_renames
 from vaulttools.tags import plan_tag_rename
-from vaulttools.vault import Vault
+from vaulttools.vault import ScanResult, Vault, folder_status
 
 BROKEN_YAML = "---\ntags: [draft\ntopic: x\n---\n#draft body\n"
 NOTES = {
@@ -176,3 +179,100 @@ def test_missing_paths_lists_a_crowded_folder_once_and_asks_for_the_rest(
     assert batch_module._missing_paths(tmp_path, ["a.md", "b.md", "e.md", "c.md"]) == "e.md"
     assert batch_module._missing_paths(tmp_path, ["g/a.md", "g/b.md", "g/c.md"]) == "g/a.md"
     assert batch_module._missing_paths(tmp_path, []) is None
+
+
+_LISTDIR = os.listdir  # the tests below spy on `os.listdir`
+
+
+def _folder_scan(root: Path, folder: str, mark_after_stamp: int = 1) -> ScanResult:
+    """A scan of `folder` as it is now, its clock mark `mark_after_stamp` ns past the folder's ctime (a
+    mark not past it says the folder may have changed in the scan's own clock tick)."""
+    status = folder_status(root, folder)
+    listed = sorted(f"{folder}/{name}" if folder else name for name in _LISTDIR(root / folder))
+    return ScanResult(
+        notes=listed,
+        folder_stamps={folder: stamp_of_status(status)},
+        mark=(status.st_dev, status.st_ctime_ns + mark_after_stamp),
+    )
+
+
+@pytest.fixture
+def crowded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str], list[str]]:
+    """A folder of four notes; `listed` records each folder `_missing_paths` lists."""
+    import vaulttools.batch as batch_module
+
+    monkeypatch.setattr(batch_module, "LIST_FOLDER_FROM", 3)
+    (tmp_path / "f").mkdir()
+    for name in ("a.md", "b.md", "c.md", "d.md"):
+        (tmp_path / "f" / name).write_text("x")
+    listed: list[str] = []
+    real_listdir = os.listdir
+
+    def spy(path: str) -> list[str]:
+        listed.append(path)
+        return real_listdir(path)
+
+    monkeypatch.setattr(batch_module.os, "listdir", spy)
+    return tmp_path, ["f/a.md", "f/b.md", "f/c.md"], listed
+
+
+def test_a_folder_the_scan_proves_unchanged_is_not_listed_again(
+    crowded: tuple[Path, list[str], list[str]],
+) -> None:
+    import vaulttools.batch as batch_module
+
+    root, paths, listed = crowded
+    scan = _folder_scan(root, "f")
+    assert scan.listed_as_it_is(root, "f")
+    assert batch_module._missing_paths(root, paths, scan) is None
+    assert batch_module._missing_paths(root, [*paths, "f/x.md"], scan) == "f/x.md"  # not scanned: asked for
+    assert listed == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "removed after the scan",  # the folder's stamp changed
+        "stamp not settled",  # the folder changed in the scan's clock tick: it may change again unseen
+        "no mark",  # no state folder to take the clock's time in
+        "not scanned",
+    ],
+)
+def test_a_folder_the_scan_cannot_vouch_for_is_listed(
+    crowded: tuple[Path, list[str], list[str]], fault: str
+) -> None:
+    import vaulttools.batch as batch_module
+
+    root, paths, listed = crowded
+    scan = _folder_scan(root, "f", mark_after_stamp=0 if fault == "stamp not settled" else 1)
+    if fault == "no mark":
+        scan.mark = None
+    if fault == "not scanned":
+        scan.folder_stamps = {}
+    if fault == "removed after the scan":
+        (root / "f" / "a.md").unlink()
+        assert batch_module._missing_paths(root, paths, scan) == "f/a.md"
+    else:
+        assert batch_module._missing_paths(root, paths, scan) is None
+    assert not scan.listed_as_it_is(root, "f")
+    assert listed == [f"{root}/f"]
+
+
+def test_a_relied_on_note_deleted_after_a_proven_scan_refuses_the_batch(
+    vault_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the batch: the vault's own scan (state folder there, so it has a clock mark) vouches for the
+    folder until another program deletes the note the plan's link points to."""
+    import vaulttools.batch as batch_module
+
+    monkeypatch.setattr(batch_module, "LIST_FOLDER_FROM", 1)
+    (vault_dir / ".vaulttools").mkdir()
+    time.sleep(0.05)  # the folder's last change settles before the scan's clock mark
+    vault = Vault(vault_dir)
+    plan = _enrich(vault)
+    assert vault.scan.mark is not None and vault.scan.listed_as_it_is(vault_dir, "")
+    (vault_dir / "c.md").unlink()
+    before = snapshot(vault_dir)
+    with pytest.raises(EditConflict, match=r"c\.md, which this batch's plan relies on, no longer exists"):
+        run_batch(vault, plan, BatchOptions())
+    assert snapshot(vault_dir) == before and commits(vault_dir) == 1

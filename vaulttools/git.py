@@ -166,6 +166,19 @@ def _failure_detail(stderr: bytes, returncode: int) -> str:
     return "; ".join(lines[-3:]) or f"exit code {returncode}"
 
 
+# What the reftable backend writes into the HEAD file (git's `refs/reftable-backend.c`): HEAD is elsewhere.
+_REFTABLE_HEAD_STUB = b"ref: refs/heads/.invalid"
+
+
+def _names_a_branch(head_file: Path) -> bool:
+    """The HEAD file says HEAD is a branch (see `Repository.detached_head`); False when it cannot tell."""
+    try:
+        content = head_file.read_bytes().rstrip(b"\n")
+    except OSError:
+        return False
+    return content.startswith(b"ref: refs/heads/") and content != _REFTABLE_HEAD_STUB
+
+
 @dataclass(frozen=True)
 class BatchCommit:
     sha: str
@@ -487,7 +500,13 @@ class Repository:
         return os.fsdecode(output).strip() or None
 
     def detached_head(self) -> str | None:
-        """HEAD's commit id when HEAD is detached (a commit there belongs to no branch), else None."""
+        """HEAD's commit id when HEAD is detached (a commit there belongs to no branch), else None.
+
+        A HEAD file that names a branch answers without git (a batch asks before its first write): git's
+        files backend keeps HEAD there as `ref: refs/heads/...`; the reftable backend leaves a stub naming
+        `refs/heads/.invalid` and keeps the real HEAD in its tables, so that stub, or anything else, asks git."""
+        if _names_a_branch(self._git_dir / "HEAD"):
+            return None
         try:
             run_git(self.root, ("symbolic-ref", "--quiet", "HEAD"))
         except GitError:

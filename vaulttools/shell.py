@@ -204,8 +204,8 @@ def execute_plan(
     app.keep_to_the_end(plan)
     dry_run = dry_run or stat
     options = BatchOptions(dry_run=dry_run, commit=not no_commit, no_verify=no_verify)
-    detached = None if dry_run or no_commit or plan.empty else _detached_head(app)
     result = run_batch(app.vault, plan, options)
+    detached = result.detached_head
     if detached is not None and result.committed:
         result.warnings.append(
             f"HEAD is detached (at {detached[:10]}): the batch was committed as {result.committed[:10]} on no "
@@ -234,13 +234,6 @@ def execute_plan(
     if result.would_refuse is not None:
         raise VaultError(f"the real run would refuse: {result.would_refuse}")
     return EXIT_OK
-
-
-def _detached_head(app: App) -> str | None:
-    from vaulttools.git import Repository
-
-    repo = Repository.find(app.vault.root)
-    return repo.detached_head() if repo is not None else None
 
 
 def _in_git(app: App) -> bool:

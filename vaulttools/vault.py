@@ -15,6 +15,7 @@ from pathlib import Path
 from vaulttools.config import Config, ObsidianSettings, load_config, load_obsidian_settings
 from vaulttools.errors import VaultError
 from vaulttools.facts import FactsOptions, NoteFacts, collect_records, facts_of_record, read_with_stamp
+from vaulttools.files import Stamp, clock_mark, stamp_of_status
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
 from vaulttools.suffixes import SuffixMatcher
@@ -44,6 +45,30 @@ class ScanResult:
     notes: list[str] = field(default_factory=list)  # vault-relative posix paths of *.md files
     files: list[str] = field(default_factory=list)  # every other file (attachments), for resolution
     skipped_symlinks: list[str] = field(default_factory=list)
+    # Each listed folder's stamp, taken just before it was listed, and the file system's clock before the
+    # first of them (`files.clock_mark`; None: no state folder to take it in). See `listed_as_it_is`.
+    folder_stamps: dict[str, Stamp] = field(default_factory=dict)
+    mark: tuple[int, int] | None = None
+
+    def listed_as_it_is(self, root: Path | str, folder: str) -> bool:
+        """No entry of `folder` was added, removed or renamed since the scan listed it: the folder keeps the
+        stamp it had then, and that stamp settled before the scan began. Any change to a folder's entries
+        sets its ctime to the clock's time, at least the mark's, past a stamp taken before the mark (the
+        test `changes.PlannedStatus` makes of a note). Every path the scan found there is then still there."""
+        stamp = self.folder_stamps.get(folder)
+        mark = self.mark
+        if stamp is None or mark is None or stamp[2] >= mark[1]:
+            return False
+        try:
+            status = folder_status(root, folder)
+        except OSError:
+            return False
+        return status.st_dev == mark[0] and stamp_of_status(status) == stamp
+
+    @functools.cached_property
+    def paths(self) -> frozenset[str]:
+        """Every note and file the scan found."""
+        return frozenset(self.notes).union(self.files)
 
 
 class Vault:
@@ -187,15 +212,23 @@ def _ignore_matcher(excludes: tuple[str, ...], user_filters: tuple[str, ...]):
     return ignored
 
 
+def folder_status(root: Path | str, folder: str) -> os.stat_result:
+    """A vault folder's status: the root's as the path to it leads (it may be a symlink to the vault), any
+    other folder's own (the scan follows no symlink below the root)."""
+    return os.stat(root) if not folder else os.lstat(f"{root}/{folder}")
+
+
 def scan_vault(root: Path, ignored: Callable[[str], bool] | None = None) -> ScanResult:
     """Walk the vault without following symlinks; dot-folders and ignored paths are skipped."""
-    result = ScanResult()
+    result = ScanResult(mark=clock_mark(root))
     notes, files, folders = result.notes, result.files, [""]
     while folders:
         relative = folders.pop()
         prefix = f"{relative}/" if relative else ""
+        where = root / relative if relative else root
         try:
-            entries = list(os.scandir(root / relative if relative else root))
+            result.folder_stamps[relative] = stamp_of_status(folder_status(root, relative))  # before listing
+            entries = list(os.scandir(where))
         except OSError:
             continue
         for entry in entries:  # in any order: every list is sorted at the end
