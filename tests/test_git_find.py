@@ -105,3 +105,21 @@ def test_a_repository_git_will_not_work_in_is_an_error_not_no_repository(tmp_pat
         os.lchown(path, 12345, 12345)
     with pytest.raises(GitError, match="dubious ownership"):
         Repository.find(root)
+
+
+def test_run_git_carries_input_and_output_larger_than_a_pipe(tmp_path: Path) -> None:
+    """git reads its input from a file and writes its output to one (`run_git`): 3 MB each way, no pipe
+    to fill, and the output is exactly git's."""
+    root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
+    paths = [f"folder-{n:05}/note-{n:05}.md" for n in range(40_000)]
+    output = git_module.run_git(
+        root, ("check-attr", "-z", "--stdin", "text"), stdin="\0".join(paths).encode() + b"\0"
+    )
+    assert output == b"".join(path.encode() + b"\0text\0unspecified\0" for path in paths)
+    assert git_module.run_git(root, ("rev-parse", "HEAD")) == git(root, "rev-parse", "HEAD").encode()
+
+
+def test_run_git_quotes_what_git_said_when_it_fails(tmp_path: Path) -> None:
+    root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
+    with pytest.raises(GitError, match=r"git cat-file failed: .*nonexistent"):
+        git_module.run_git(root, ("cat-file", "-p", "nonexistent"), stdin=b"ignored\n")
