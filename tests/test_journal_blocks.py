@@ -1,7 +1,9 @@
 """Journal version 3: a rewritten note larger than a block is known after the batch by its size and its
 blocks' digests (`journal.holds_new`), not by a whole-file sha256 of its new bytes (one hashing pass less
-per note). `recover` tells the batch's bytes from another program's as before, and still reads a version 2
-journal (a whole-file hash beside the blocks) written by an older vaulttools."""
+per note). Version 5: those digests (and a small note's whole one) are XXH3-64, or SHA-256 as version 4
+without the xxhash package (`digest_mode`). `recover` tells the batch's bytes from another program's as
+before, and still reads the journals of every older version (a version 2 one: a whole-file hash beside the
+blocks)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from tests.helpers import (
     git_blob_id,
     run_vaulttools,
 )
-from vaulttools import journal
+from vaulttools import digests, journal
 from vaulttools.batch import CRASH_AFTER_ENV
 from vaulttools.journal import BLOCK, fingerprints, holds_new
 
@@ -36,6 +38,18 @@ NEW_BOM = BOM + NEW
 EXACT = b"x" * (2 * BLOCK)
 
 NOTES, REWRITTEN = HOSTILE_NOTES, HOSTILE_REWRITTEN
+# The fields of the new bytes' fingerprints in each digest mode: (whole, blocks).
+FIELDS = {"xxh3": (journal.NEW_XXH3, journal.NEW_BLOCKS_XXH3), "sha256": (journal.NEW_SHA256, "new_blocks")}
+
+
+@pytest.fixture(params=["xxh3", "sha256"])
+def digest_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Fingerprints taken with the xxhash package (journal version 5) and without it (version 4's)."""
+    if request.param == "sha256":
+        monkeypatch.setattr(digests, "xxhash", None)
+    else:
+        assert digests.has_xxh3(), "xxhash is a dependency: installed with the project"
+    return str(request.param)
 
 
 @pytest.mark.parametrize(
@@ -58,9 +72,12 @@ NOTES, REWRITTEN = HOSTILE_NOTES, HOSTILE_REWRITTEN
         (NEW, b"", False),
     ],
 )
-def test_new_bytes_are_told_by_their_blocks(new: bytes, current: bytes, holds: bool) -> None:
+def test_new_bytes_are_told_by_their_blocks(
+    new: bytes, current: bytes, holds: bool, digest_mode: str
+) -> None:
+    whole, blocks = FIELDS[digest_mode]
     entry = fingerprints(OLD, new)
-    assert "new_sha256" not in entry and entry["new_blocks"]
+    assert whole not in entry and "new_sha256" not in entry and len(entry[blocks]) == -(-len(new) // BLOCK)
     assert holds_new(current, entry) is holds
 
 
@@ -75,12 +92,17 @@ def test_new_bytes_are_told_by_their_blocks(new: bytes, current: bytes, holds: b
     ],
 )
 def test_only_rewrites_larger_than_a_block_drop_the_whole_file_hash(
-    old: bytes | None, new: bytes | None, hashed_whole: bool
+    old: bytes | None, new: bytes | None, hashed_whole: bool, digest_mode: str
 ) -> None:
+    whole, blocks = FIELDS[digest_mode]
     entry = fingerprints(old, new)
-    assert ("new_sha256" in entry) is hashed_whole
-    if hashed_whole:
-        assert entry["new_sha256"] == (None if new is None else hashlib.sha256(new).hexdigest())
+    if new is None:  # no file: said the same way in every version
+        assert entry["new_sha256"] is None and whole in ("new_sha256", "new_xxh3")
+    elif hashed_whole:
+        expected = hashlib.sha256(new).hexdigest() if digest_mode == "sha256" else digests.xxh3_hex(new)
+        assert entry[whole] == expected and blocks not in entry
+    else:
+        assert whole not in entry and entry[blocks]
     if new is not None:  # told either way
         assert holds_new(new, entry)
         assert not holds_new(new + b"!", entry)
@@ -97,6 +119,13 @@ def test_only_rewrites_larger_than_a_block_drop_the_whole_file_hash(
 def test_older_journal_entries_are_told_by_their_hash(entry: dict[str, Any]) -> None:
     assert holds_new(NEW, entry)
     assert not holds_new(OLD, entry)
+
+
+def test_a_version_5_journal_without_xxhash_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    entry = fingerprints(OLD, NEW)
+    monkeypatch.setattr(digests, "xxhash", None)
+    with pytest.raises(RuntimeError, match="need the xxhash package: `pip install xxhash`"):
+        holds_new(NEW, entry)
 
 
 def _age_objects(vault_dir: Path, seconds: float = 60) -> None:
@@ -130,18 +159,19 @@ def _written_by_a_whole_run(tmp_path: Path) -> dict[str, bytes]:
     return _snapshot(copy)
 
 
-def test_journal_is_version_4_without_the_big_notes_new_hash(tmp_path: Path) -> None:
+def test_journal_is_version_5_without_the_big_notes_new_hash(tmp_path: Path) -> None:
     record = _killed(_vault(tmp_path), 1)
-    assert record["version"] == journal.JOURNAL_VERSION == 4
+    assert record["version"] == journal.JOURNAL_VERSION == 5
     assert all(entry[journal.OLD_BLOB] == git_blob_id(NOTES[entry["path"]]) for entry in record["changes"])
     assert not any("old_sha256" in entry for entry in record["changes"])  # one hash of the old bytes
     big = next(entry for entry in record["changes"] if entry["path"] == "big.md")
-    assert "new_sha256" not in big and len(big["new_blocks"]) == -(-big["new_size"] // BLOCK)
+    assert "new_xxh3" not in big and len(big["new_blocks_xxh3"]) == -(-big["new_size"] // BLOCK)
     small = [entry for entry in record["changes"] if entry["path"] != "big.md"]
-    assert small and all("new_sha256" in entry and "new_blocks" not in entry for entry in small)
+    assert small and all(set(entry) & {"new_xxh3", "new_blocks_xxh3"} == {"new_xxh3"} for entry in small)
+    assert not any({"new_sha256", "new_blocks"} & set(entry) for entry in record["changes"])
 
 
-@pytest.mark.parametrize("version", [4, 3, 2])
+@pytest.mark.parametrize("version", [5, 4, 3, 2])
 def test_recover_refuses_a_big_note_another_program_edited_after_the_batch_wrote_it(
     tmp_path: Path, version: int
 ) -> None:
@@ -159,7 +189,7 @@ def test_recover_refuses_a_big_note_another_program_edited_after_the_batch_wrote
     assert (vault_dir / JOURNAL_PLAN).is_file()
 
 
-@pytest.mark.parametrize("version", [4, 3, 2])
+@pytest.mark.parametrize("version", [5, 4, 3, 2])
 @pytest.mark.parametrize("after", [1, 2, len(REWRITTEN)])
 def test_recover_puts_back_every_note_byte_for_byte(tmp_path: Path, version: int, after: int) -> None:
     vault_dir = _vault(tmp_path)
@@ -173,11 +203,29 @@ def test_recover_puts_back_every_note_byte_for_byte(tmp_path: Path, version: int
 
 
 def _as_version(version: int, vault_dir: Path, record: dict[str, Any], tmp_path: Path) -> None:
-    """The journal of a killed batch as the code of `version` wrote it (4: as it is)."""
+    """The journal of a killed batch as the code of `version` wrote it (5: as it is)."""
+    if version <= 4:
+        _as_version_4(vault_dir, record, _written_by_a_whole_run(tmp_path))
     if version <= 3:
         _as_version_3(vault_dir, record)
     if version == 2:
         _as_version_2(vault_dir, record, _written_by_a_whole_run(tmp_path))
+
+
+def _as_version_4(vault_dir: Path, record: dict[str, Any], written: dict[str, bytes]) -> None:
+    """The journal as the version 4 code (or a version 5 one without xxhash) wrote it: the new bytes by
+    SHA-256, whole or block by block."""
+    for entry in record["changes"]:
+        new = written[entry["path"]]
+        assert digests.xxh3_hex(new) == entry.pop("new_xxh3", digests.xxh3_hex(new))
+        if entry.pop("new_blocks_xxh3", None) is not None:
+            entry["new_blocks"] = [
+                digests.sha256_block(new[at : at + BLOCK]) for at in range(0, len(new), BLOCK)
+            ]
+        else:
+            entry["new_sha256"] = hashlib.sha256(new).hexdigest()
+    record["version"] = 4
+    (vault_dir / JOURNAL_PLAN).write_text(json.dumps(record), encoding="utf-8")
 
 
 def _as_version_3(vault_dir: Path, record: dict[str, Any]) -> None:
@@ -211,7 +259,7 @@ def test_recover_of_a_moved_big_note_tells_its_destination_by_its_blocks(tmp_pat
     assert killed.returncode == -9, killed.stderr
     record = json.loads((vault_dir / JOURNAL_PLAN).read_text(encoding="utf-8"))
     moved = next(entry for entry in record["changes"] if entry["new_path"] == "c.md")
-    assert "new_sha256" not in moved and moved["new_blocks"]
+    assert "new_xxh3" not in moved and moved["new_blocks_xxh3"]
     assert (vault_dir / "c.md").is_file()
     recovered = run_vaulttools(vault_dir, "recover")
     assert recovered.returncode == 0, recovered.stderr

@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "related_rank",
             "related_index",
             "findings",
+            "digests",
         },
     ),
     (

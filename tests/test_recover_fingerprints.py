@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import xxhash
 
 from tests.conftest import git, snapshot
 from tests.helpers import NEW, OLD, assert_clean, commits, git_blob_id, run_vaulttools
+from vaulttools import digests
 from vaulttools.batch import CRASH_AFTER_ENV
 from vaulttools.journal import BLOCK, OLD_BLOB, fingerprints, holds_original, torn_by_the_batch
 
@@ -50,11 +52,38 @@ SECTION_ADDED = OLD_BYTES[:BLOCK] + b"B" * BLOCK + b"## Related\n" * 20  # the f
         (b"", NEW_BYTES, False),  # emptied
     ],
 )
+@pytest.mark.parametrize("with_xxhash", [True, False])
 def test_a_torn_write_of_the_batch_is_told_from_another_programs_edit(
-    current: bytes, new: bytes, torn: bool
+    current: bytes, new: bytes, torn: bool, with_xxhash: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not with_xxhash:
+        monkeypatch.setattr(digests, "xxhash", None)
     entry = fingerprints(OLD_BYTES, new)
     assert torn_by_the_batch(current, OLD_BYTES, entry) is torn
+
+
+SMALL_OLD = b"a small note, longer before the batch\n"
+SMALL_NEW = b"a small note\n"
+
+
+@pytest.mark.parametrize(
+    ("current", "torn"),
+    [
+        (SMALL_NEW + SMALL_OLD[len(SMALL_NEW) :], True),  # written, not yet truncated
+        (SMALL_OLD, True),  # not written
+        (b"A" + SMALL_NEW[1:] + SMALL_OLD[len(SMALL_NEW) :], False),  # another program's byte
+        (SMALL_NEW + b"typed", False),
+    ],
+)
+@pytest.mark.parametrize("with_xxhash", [True, False])
+def test_a_note_of_one_block_is_told_torn_by_its_whole_digest(
+    current: bytes, torn: bool, with_xxhash: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not with_xxhash:
+        monkeypatch.setattr(digests, "xxhash", None)
+    entry = fingerprints(SMALL_OLD, SMALL_NEW)
+    assert ("new_xxh3" in entry) is with_xxhash and ("new_sha256" in entry) is not with_xxhash
+    assert torn_by_the_batch(current, SMALL_OLD, entry) is torn
 
 
 @pytest.mark.parametrize(
@@ -74,23 +103,31 @@ def test_an_original_is_told_by_the_fingerprint_its_journal_has(
     assert holds_original(data, entry) is holds
 
 
-def test_fingerprints_record_hash_and_size_before_and_after() -> None:
+@pytest.mark.parametrize("with_xxhash", [True, False])
+def test_fingerprints_record_hash_and_size_before_and_after(
+    with_xxhash: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not with_xxhash:
+        monkeypatch.setattr(digests, "xxhash", None)  # version 4's SHA-256 fields
+    whole, blocks = ("new_xxh3", "new_blocks_xxh3") if with_xxhash else ("new_sha256", "new_blocks")
     recorded = fingerprints(b"before", b"after!")
     assert recorded["old_size"] == 6 and recorded["new_size"] == 6
     assert recorded[OLD_BLOB] == git_blob_id(b"before")  # version 4: the one hash of the old bytes
-    assert recorded["new_sha256"] == hashlib.sha256(b"after!").hexdigest()
+    expected = xxhash.xxh3_64_hexdigest(b"after!") if with_xxhash else hashlib.sha256(b"after!").hexdigest()
+    assert recorded[whole] == expected
     assert "old_sha256" not in recorded
-    assert "new_blocks" not in recorded  # a small note is one block: its hash is the block's
+    assert set(recorded) & {"new_sha256", "new_xxh3", "new_blocks", "new_blocks_xxh3"} == {whole}
     assert fingerprints(None, b"x")[OLD_BLOB] is None
     assert fingerprints(b"x", None)["new_size"] is None
-    assert len(fingerprints(OLD_BYTES, NEW_BYTES)["new_blocks"]) == 3
+    assert fingerprints(b"x", None)["new_sha256"] is None  # no file, in every version
+    assert len(fingerprints(OLD_BYTES, NEW_BYTES)[blocks]) == 3
 
 
 def _killed_rename(vault: Path, after: int) -> dict[str, Any]:
     crashed = run_vaulttools(vault, "rename", OLD, NEW, env={CRASH_AFTER_ENV: str(after)})
     assert crashed.returncode == -9, crashed.stderr
     record: dict[str, Any] = json.loads((vault / PLAN).read_text(encoding="utf-8"))
-    assert record["version"] == 4
+    assert record["version"] == 5
     return record
 
 
@@ -184,6 +221,8 @@ def test_an_old_journal_without_fingerprints_still_recovers(sample_vault: Path) 
         for key in ("old_sha256", OLD_BLOB, "old_size", "new_size", "new_blocks"):
             entry.pop(key, None)
         if not moves:
+            entry.pop("new_xxh3", None)
+            entry.pop("new_blocks_xxh3", None)
             entry["new_sha256"] = None
     (sample_vault / PLAN).write_text(json.dumps(record), encoding="utf-8")
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vaulttools import digests
 from vaulttools.config import Config, ObsidianSettings, load_config, load_obsidian_settings
 from vaulttools.errors import VaultError
 from vaulttools.facts import FactsOptions, NoteFacts, collect_records, facts_of_record, read_with_stamp
@@ -167,7 +168,7 @@ class Vault:
         # Sorted, never a set's repr: set order changes between processes (string hashing is randomised).
         fingerprint = (
             f"{__version__}|{sorted(config.link_properties)}|{sorted(keep)}|"
-            f"{options.id_property}|{options.related_heading}"
+            f"{options.id_property}|{options.related_heading}|{digests.quick_sum_name()}"
         )
         use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
         return collect_records(
