@@ -14,7 +14,9 @@ What it does:
        bytes, and `grep -rlF <hub slug>` for reference;
     3. times each command as a whole process (`python -m vaulttools -q ...`), median of --runs runs, with a
        warm page cache (one untimed warm-up run of every command first). Before every run of a writing
-       command the vault is reset: `git reset --hard -q bench-base && git clean -fdq`;
+       command the vault is reset: `git reset --hard -q bench-base && git clean -fdq`; before every run the
+       files the preparation wrote are put on disk (`os.sync`, untimed), so that a batch's own sync writes
+       out its own files, not also the thousands of notes the reset rewrote;
     4. prints a table: seconds (median), ratio to the floor, peak RSS (max over the runs) and the goal;
     5. with the `rename` row, the phases of rename against the floor of a rename (see `rename_phases`).
 
@@ -578,6 +580,10 @@ def preparation(bench: Bench, vault: Path) -> Callable[[], None]:
             git(vault, "reset", "--hard", "-q", DUPLICATES_TAG)
             git(vault, "clean", "-fdq")
             warm_cache()
+        # The reset's writes go to disk now, untimed: a batch syncs before it returns, and would otherwise
+        # pay for writing out the thousands of notes the reset just rewrote as well as its own.
+        if hasattr(os, "sync"):
+            os.sync()
 
     return prepare
 

@@ -500,3 +500,64 @@ def test_a_loose_object_folder_is_read_once(tmp_path: Path) -> None:
     assert (folder / late_id[2:]).exists()
     assert listed_before and store.holds(late_id) == ""
     assert ObjectStore(str(root / ".git" / "objects")).holds(late_id) == ObjectStore.LOOSE
+
+
+def _prebuilt_batch(root: Path, monkeypatch: pytest.MonkeyPatch, between: Callable[[], None]) -> list[str]:
+    """Run a batch of in-place rewrites, calling `between` once its commit's trees are prebuilt (before its
+    writes); returns the repository paths each `TreeBuilder.build` call was given, in order."""
+    built: list[str] = []
+    _spy(monkeypatch, git_module.TreeBuilder, "build", lambda args, _kw, _tree: built.append(sorted(args[1])))
+    _spy(monkeypatch, KnownBlobs, "prebuild", lambda _args, _kw, _none: between())
+    assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
+    return built
+
+
+def test_an_in_place_batch_builds_its_commit_before_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    built = _prebuilt_batch(root, monkeypatch, lambda: None)
+    assert built == [sorted(NEW)]  # once, before the writes; the commit took it
+    _committed_as_git_names_them(root, sorted(NEW))
+    assert all(
+        git(root, "rev-parse", f"HEAD:{path}").strip() == git_blob_id(data) for path, data in NEW.items()
+    )
+    assert_clean(root)
+
+
+def test_a_prebuilt_commit_is_not_taken_once_head_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: another program commits between the prebuild and the commit; the batch's commit is built
+    again on the new HEAD, so it keeps that program's file."""
+    root = _vault(tmp_path)
+
+    def another_commit() -> None:
+        (root / "other.md").write_bytes(b"committed meanwhile\n")
+        git(root, "add", "other.md")
+        git(root, "commit", "-q", "-m", "another program")
+
+    built = _prebuilt_batch(root, monkeypatch, another_commit)
+    assert built == [sorted(NEW), sorted(NEW)]  # prebuilt, then built again at the commit
+    assert git(root, "show", "HEAD:other.md") == "committed meanwhile\n"
+    _committed_as_git_names_them(root, sorted(NEW))
+    assert commits(root) == 3
+
+
+def test_a_prebuilt_commit_for_other_blobs_is_not_taken(tmp_path: Path) -> None:
+    """The guard: the files the batch wrote are not those the trees were built for (a planner that named
+    other bytes): the commit is built from what was written."""
+    root = _vault(tmp_path)
+    repo = Repository.find(root)
+    assert repo is not None
+    planned = {path: git_blob_id(data) for path, data in NEW.items()}
+    known = KnownBlobs(repo, planned, None)
+    known.prebuild()
+    assert known.prebuilt is not None and known.prebuilt.head == repo.head()
+    written = {**planned, "a.md": git_blob_id(NOTES["a.md"])}  # a.md as it was: not the prebuilt blobs
+    for path, data in NEW.items():
+        (root / path).write_bytes(data)
+    (root / "a.md").write_bytes(NOTES["a.md"])
+    git(root, "add", "-A")
+    sha = repo._commit_blobs(written, "other blobs", prebuilt=known.prebuilt)
+    assert git(root, "rev-parse", f"{sha}^{{tree}}").strip() == git(root, "write-tree").strip()
