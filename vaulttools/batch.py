@@ -98,8 +98,6 @@ def _write_and_commit(
         if options.commit and repo is not None:
             known = _known_blobs(repo, blobs, early) if blobs is not None else None
             progress.stager = repo.stager(no_verify=options.no_verify, known=known)
-            if isinstance(progress.stager, KnownBlobs) and not moving:
-                progress.stager.prebuild()  # the commit's trees, before the writes (see `prebuild`)
         _write_changes(vault, plan, progress, after_write, journaling, moving)
         journaling.stop()  # every original was on disk before the last write: the copy is done
         sha = None
