@@ -123,3 +123,23 @@ def test_run_git_quotes_what_git_said_when_it_fails(tmp_path: Path) -> None:
     root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
     with pytest.raises(GitError, match=r"git cat-file failed: .*nonexistent"):
         git_module.run_git(root, ("cat-file", "-p", "nonexistent"), stdin=b"ignored\n")
+
+
+def test_run_git_without_a_temporary_folder_goes_through_pipes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback: no temporary file can be made; git still answers, through pipes, and still fails with
+    what it said."""
+    root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
+
+    def no_temporary_file(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(git_module.tempfile, "TemporaryFile", no_temporary_file)
+    paths = [f"note-{n:05}.md" for n in range(20_000)]  # more than a pipe holds, both ways
+    output = git_module.run_git(
+        root, ("check-attr", "-z", "--stdin", "text"), stdin="\0".join(paths).encode() + b"\0"
+    )
+    assert output == b"".join(path.encode() + b"\0text\0unspecified\0" for path in paths)
+    with pytest.raises(GitError, match=r"git cat-file failed: .*nonexistent"):
+        git_module.run_git(root, ("cat-file", "-p", "nonexistent"))

@@ -78,14 +78,18 @@ def run_git(
     shuttles the bytes in a loop that takes the interpreter's lock for every 32 KB, and a thread asking git
     while the batch's other threads run waited ~5 ms for it each time (`git check-attr` of 20,000 paths,
     7 MB of answers: 0.05 s alone, 0.8 s on a thread while normalize-links planned). With only git's
-    messages on a pipe, the thread just waits for git."""
+    messages on a pipe, the thread just waits for git. Where no temporary file can be made (a full or
+    read-only temporary folder), the bytes go through pipes as before."""
     with contextlib.ExitStack() as files:
-        given: IO[bytes] | int = subprocess.DEVNULL
-        if stdin:
-            given = files.enter_context(tempfile.TemporaryFile())
-            given.write(stdin)
-            given.seek(0)
-        output = stdout if stdout is not None else files.enter_context(tempfile.TemporaryFile())
+        try:
+            given: IO[bytes] | int = subprocess.DEVNULL
+            if stdin:
+                given = files.enter_context(tempfile.TemporaryFile())
+                given.write(stdin)
+                given.seek(0)
+            output = stdout if stdout is not None else files.enter_context(tempfile.TemporaryFile())
+        except OSError:
+            return _run_git_through_pipes(cwd, args, stdin, config, stdout)
         result = subprocess.run(
             git_command_line(args, config),
             cwd=cwd,
@@ -95,12 +99,32 @@ def run_git(
             env=git_environment(),
             check=False,
         )
-        if result.returncode != 0:
-            raise GitError(f"git {args[0]} failed: {_failure_detail(result.stderr, result.returncode)}")
+        _raise_if_failed(args, result)
         if stdout is not None:
             return b""
         output.seek(0)
         return output.read()
+
+
+def _run_git_through_pipes(
+    cwd: Path, args: Sequence[str], stdin: bytes | None, config: Sequence[str], stdout: IO[bytes] | None
+) -> bytes:
+    result = subprocess.run(
+        git_command_line(args, config),
+        cwd=cwd,
+        input=stdin or b"",
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        env=git_environment(),
+        check=False,
+    )
+    _raise_if_failed(args, result)
+    return result.stdout if stdout is None else b""
+
+
+def _raise_if_failed(args: Sequence[str], result: subprocess.CompletedProcess[bytes]) -> None:
+    if result.returncode != 0:
+        raise GitError(f"git {args[0]} failed: {_failure_detail(result.stderr, result.returncode)}")
 
 
 def read_batch_blob(reader: IO[bytes], oid: bytes) -> bytes:
