@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,16 @@ def test_run_git_without_a_temporary_folder_goes_through_pipes(
     def no_temporary_file(*_args: object, **_kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
+    given_output = tempfile.TemporaryFile()  # noqa: SIM115 - a caller's own file, made beforehand
     monkeypatch.setattr(git_module.tempfile, "TemporaryFile", no_temporary_file)
+    with given_output:
+        assert (
+            git_module.run_git(root, ("cat-file", "--batch-check"), stdin=b"HEAD\n", stdout=given_output)
+            == b""
+        )
+        given_output.seek(0)
+        head = git(root, "rev-parse", "HEAD").strip()
+        assert given_output.read().decode().startswith(f"{head} commit ")
     paths = [f"note-{n:05}.md" for n in range(20_000)]  # more than a pipe holds, both ways
     output = git_module.run_git(
         root, ("check-attr", "-z", "--stdin", "text"), stdin="\0".join(paths).encode() + b"\0"

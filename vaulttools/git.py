@@ -81,45 +81,37 @@ def run_git(
     messages on a pipe, the thread just waits for git. Where no temporary file can be made (a full or
     read-only temporary folder), the bytes go through pipes as before."""
     with contextlib.ExitStack() as files:
+        feeding: dict[str, Any]
+        output: IO[bytes] | None
         try:
-            given: IO[bytes] | int = subprocess.DEVNULL
-            if stdin:
-                given = files.enter_context(tempfile.TemporaryFile())
-                given.write(stdin)
-                given.seek(0)
+            feeding = {"stdin": _file_of(files, stdin) if stdin else subprocess.DEVNULL}
             output = stdout if stdout is not None else files.enter_context(tempfile.TemporaryFile())
-        except OSError:
-            return _run_git_through_pipes(cwd, args, stdin, config, stdout)
+        except OSError:  # through pipes, as before
+            feeding, output = {"input": stdin or b""}, stdout
         result = subprocess.run(
             git_command_line(args, config),
             cwd=cwd,
-            stdin=given,
-            stdout=output,
+            stdout=subprocess.PIPE if output is None else output,
             stderr=subprocess.PIPE,
             env=git_environment(),
             check=False,
+            **feeding,
         )
         _raise_if_failed(args, result)
         if stdout is not None:
             return b""
+        if output is None:
+            return result.stdout
         output.seek(0)
         return output.read()
 
 
-def _run_git_through_pipes(
-    cwd: Path, args: Sequence[str], stdin: bytes | None, config: Sequence[str], stdout: IO[bytes] | None
-) -> bytes:
-    result = subprocess.run(
-        git_command_line(args, config),
-        cwd=cwd,
-        input=stdin or b"",
-        stdout=subprocess.PIPE if stdout is None else stdout,
-        stderr=subprocess.PIPE,
-        env=git_environment(),
-        check=False,
-    )
-    _raise_if_failed(args, result)
-    return result.stdout if stdout is None else b""
+def _file_of(files: contextlib.ExitStack, data: bytes) -> IO[bytes]:
+    """A temporary file holding `data`, read from its start; closed with `files`."""
+    given = files.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - closed with `files`
+    given.write(data)
+    given.seek(0)
+    return given
 
 
 def _raise_if_failed(args: Sequence[str], result: subprocess.CompletedProcess[bytes]) -> None:
