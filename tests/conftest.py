@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from vaulttools import digests
 from vaulttools.cli import cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -112,3 +113,14 @@ def run_cli() -> Callable[..., Result]:
         return runner.invoke(cli, argv, input=input, catch_exceptions=False, standalone_mode=True)
 
     return invoke
+
+
+@pytest.fixture(params=[True, False], ids=["xxhash", "no-xxhash"])
+def with_xxhash(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Sums taken with the xxhash package (journal version 5, XXH3 caches) and as without it (the package
+    hidden: version 4's SHA-256 fields, CRC-32 caches)."""
+    if request.param:
+        assert digests.has_xxh3(), "xxhash is a dependency: installed with the project"
+    else:
+        monkeypatch.setattr(digests, "xxhash", None)
+    return bool(request.param)

@@ -1,7 +1,7 @@
 """Journal version 3: a rewritten note larger than a block is known after the batch by its size and its
 blocks' digests (`journal.holds_new`), not by a whole-file sha256 of its new bytes (one hashing pass less
 per note). Version 5: those digests (and a small note's whole one) are XXH3-64, or SHA-256 as version 4
-without the xxhash package (`digest_mode`). `recover` tells the batch's bytes from another program's as
+without the xxhash package (`with_xxhash`). `recover` tells the batch's bytes from another program's as
 before, and still reads the journals of every older version (a version 2 one: a whole-file hash beside the
 blocks)."""
 
@@ -38,18 +38,8 @@ NEW_BOM = BOM + NEW
 EXACT = b"x" * (2 * BLOCK)
 
 NOTES, REWRITTEN = HOSTILE_NOTES, HOSTILE_REWRITTEN
-# The fields of the new bytes' fingerprints in each digest mode: (whole, blocks).
-FIELDS = {"xxh3": (journal.NEW_XXH3, journal.NEW_BLOCKS_XXH3), "sha256": (journal.NEW_SHA256, "new_blocks")}
-
-
-@pytest.fixture(params=["xxh3", "sha256"])
-def digest_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Fingerprints taken with the xxhash package (journal version 5) and without it (version 4's)."""
-    if request.param == "sha256":
-        monkeypatch.setattr(digests, "xxhash", None)
-    else:
-        assert digests.has_xxh3(), "xxhash is a dependency: installed with the project"
-    return str(request.param)
+# The fields of the new bytes' fingerprints with and without xxhash (`with_xxhash`): (whole, blocks).
+FIELDS = {True: (journal.NEW_XXH3, journal.NEW_BLOCKS_XXH3), False: (journal.NEW_SHA256, "new_blocks")}
 
 
 @pytest.mark.parametrize(
@@ -73,9 +63,9 @@ def digest_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     ],
 )
 def test_new_bytes_are_told_by_their_blocks(
-    new: bytes, current: bytes, holds: bool, digest_mode: str
+    new: bytes, current: bytes, holds: bool, with_xxhash: bool
 ) -> None:
-    whole, blocks = FIELDS[digest_mode]
+    whole, blocks = FIELDS[with_xxhash]
     entry = fingerprints(OLD, new)
     assert whole not in entry and "new_sha256" not in entry and len(entry[blocks]) == -(-len(new) // BLOCK)
     assert holds_new(current, entry) is holds
@@ -92,14 +82,14 @@ def test_new_bytes_are_told_by_their_blocks(
     ],
 )
 def test_only_rewrites_larger_than_a_block_drop_the_whole_file_hash(
-    old: bytes | None, new: bytes | None, hashed_whole: bool, digest_mode: str
+    old: bytes | None, new: bytes | None, hashed_whole: bool, with_xxhash: bool
 ) -> None:
-    whole, blocks = FIELDS[digest_mode]
+    whole, blocks = FIELDS[with_xxhash]
     entry = fingerprints(old, new)
     if new is None:  # no file: said the same way in every version
         assert entry["new_sha256"] is None and whole in ("new_sha256", "new_xxh3")
     elif hashed_whole:
-        expected = hashlib.sha256(new).hexdigest() if digest_mode == "sha256" else digests.xxh3_hex(new)
+        expected = digests.xxh3_hex(new) if with_xxhash else hashlib.sha256(new).hexdigest()
         assert entry[whole] == expected and blocks not in entry
     else:
         assert whole not in entry and entry[blocks]
