@@ -11,10 +11,12 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import Result
 
 from tests.conftest import git_vault_of
 from tests.helpers import (
@@ -28,6 +30,7 @@ from tests.helpers import (
 )
 from vaulttools import digests, journal
 from vaulttools.batch import CRASH_AFTER_ENV
+from vaulttools.errors import VaultError
 from vaulttools.journal import BLOCK, fingerprints, holds_new
 
 JOURNAL_PLAN = Path(".vaulttools") / "journal" / "plan.json"
@@ -114,7 +117,7 @@ def test_older_journal_entries_are_told_by_their_hash(entry: dict[str, Any]) -> 
 def test_a_version_5_journal_without_xxhash_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     entry = fingerprints(OLD, NEW)
     monkeypatch.setattr(digests, "xxhash", None)
-    with pytest.raises(RuntimeError, match="need the xxhash package: `pip install xxhash`"):
+    with pytest.raises(VaultError, match="need the xxhash package: `pip install xxhash`"):
         holds_new(NEW, entry)
 
 
@@ -279,3 +282,19 @@ def test_the_plan_is_the_same_json_with_or_without_orjson(
     standard = journal._json_bytes(record)
     assert json.loads(fast) == json.loads(standard) == record
     assert standard == fast  # compact, UTF-8 as it is: byte for byte the same file either way
+
+
+def test_recover_of_a_version_5_journal_without_xxhash_is_one_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Result]
+) -> None:
+    vault_dir = _vault(tmp_path)
+    _killed(vault_dir, 2)
+    before = _snapshot(vault_dir)
+    monkeypatch.setattr(digests, "xxhash", None)  # the package gone since the batch ran
+    result = run_cli(vault_dir, "recover")
+    assert result.exit_code == 2
+    assert (
+        "need the xxhash package: `pip install xxhash`, then run `vaulttools recover` again" in result.stderr
+    )
+    assert "Traceback" not in result.output + result.stderr
+    assert _snapshot(vault_dir) == before and (vault_dir / JOURNAL_PLAN).is_file()

@@ -15,6 +15,8 @@ import hashlib
 import zlib
 from collections.abc import Callable
 
+from vaulttools.errors import VaultError
+
 try:
     import xxhash
 except ImportError:  # a dependency; tests hide it to cover the fallback (tests/test_digests.py)
@@ -26,7 +28,7 @@ def has_xxh3() -> bool:
 
 
 def quick_sum(raw: bytes) -> int:
-    """A note's bytes summed for a cache: XXH3-64, or CRC-32 without `xxhash` (`QUICK_SUM_NAME`)."""
+    """A note's bytes summed for a cache: XXH3-64, or CRC-32 without `xxhash` (`quick_sum_name`)."""
     return xxhash.xxh3_64_intdigest(raw) if xxhash is not None else zlib.crc32(raw)
 
 
@@ -37,8 +39,8 @@ def quick_sum_name() -> str:
 
 def xxh3_hex(data: bytes | memoryview) -> str:
     """The XXH3-64 digest of `data` in 16 hex digits (only with `xxhash`: see `has_xxh3`)."""
-    if xxhash is None:
-        raise RuntimeError(
+    if xxhash is None:  # a journal written with the package, read without it: one line, no traceback
+        raise VaultError(
             "this batch journal's fingerprints need the xxhash package: `pip install xxhash`, then run "
             "`vaulttools recover` again"
         )
