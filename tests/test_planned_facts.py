@@ -276,3 +276,38 @@ def test_a_relied_on_note_deleted_after_a_proven_scan_refuses_the_batch(
     with pytest.raises(EditConflict, match=r"c\.md, which this batch's plan relies on, no longer exists"):
         run_batch(vault, plan, BatchOptions())
     assert snapshot(vault_dir) == before and commits(vault_dir) == 1
+
+
+def test_the_scan_takes_its_clock_mark_before_any_folder_stamp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The order `listed_as_it_is` relies on: a change after a stamp sets the folder's ctime to at least the
+    mark's time only if the mark was taken first; and each folder is stamped before it is listed."""
+    import vaulttools.vault as vault_module
+
+    (tmp_path / ".vaulttools").mkdir()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "n.md").write_text("x")
+    events: list[str] = []
+    real_mark, real_status, real_scandir = vault_module.clock_mark, vault_module.folder_status, os.scandir
+
+    def mark(root: Path) -> tuple[int, int] | None:
+        events.append("mark")
+        return real_mark(root)
+
+    def status(root: Path | str, folder: str) -> os.stat_result:
+        events.append(f"stamp {folder}")
+        return real_status(root, folder)
+
+    def scandir(path: Path) -> object:
+        events.append(f"list {Path(path).relative_to(tmp_path).as_posix()}")
+        return real_scandir(path)
+
+    monkeypatch.setattr(vault_module, "clock_mark", mark)
+    monkeypatch.setattr(vault_module, "folder_status", status)
+    monkeypatch.setattr(vault_module.os, "scandir", scandir)
+    scan = vault_module.scan_vault(tmp_path)
+    assert events == ["mark", "stamp ", "list .", "stamp a", "list a", "stamp a/b", "list a/b"]
+    assert (
+        scan.notes == ["a/b/n.md"] and scan.mark is not None and set(scan.folder_stamps) == {"", "a", "a/b"}
+    )
