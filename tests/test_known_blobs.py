@@ -1,10 +1,12 @@
 """A batch whose planner took its notes' new blob ids commits them without git reading the files back
 (`git.KnownBlobs`): the blobs git lacks go into one pack (`Repository.store_blobs`), those it holds are
-freshened; where git would convert a file, or the pack fails, git's own `hash-object` decides."""
+freshened; where git would convert a file, or the pack fails, git's own `hash-object` decides. A batch
+that only rewrites tracked files has git build its commit's trees while it writes (`build_trees`)."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,16 @@ from vaulttools import git as git_module
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import NEW_BLOB, NEW_BLOB_HELD, BatchPlan, FileChange
 from vaulttools.errors import BatchAborted, GitError
-from vaulttools.git import IndexListing, KnownBlobs, ObjectStore, Repository
+from vaulttools.git import (
+    IndexListing,
+    KnownBlobs,
+    ObjectStore,
+    PrebuiltTree,
+    Repository,
+    TreeBuilder,
+    TreeRecords,
+    tree_records,
+)
 from vaulttools.vault import Vault
 
 NOTES = {
@@ -229,7 +240,9 @@ def test_an_index_read_while_planning_gives_the_commit_heads_top_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A vault in one folder: the commit builds its tree from the top folder git listed while the command
-    planned, and asks git for no folder of HEAD again; one in folders asks only for those."""
+    planned, and asks git for no folder of HEAD again; one in folders asks only for those. (Where git
+    built the trees while the batch wrote, the commit builds none: off here.)"""
+    monkeypatch.setattr(batch_module, "tree_records", lambda *_args: None)
     flat = git_vault_of({"a.md": b"a\n", "b.md": b"b\n"}, tmp_path / "flat")
     listing = _index_read_early(flat)
     assert listing.root_tree is not None and listing.root_tree.head == listing.head
@@ -500,3 +513,237 @@ def test_a_loose_object_folder_is_read_once(tmp_path: Path) -> None:
     assert (folder / late_id[2:]).exists()
     assert listed_before and store.holds(late_id) == ""
     assert ObjectStore(str(root / ".git" / "objects")).holds(late_id) == ObjectStore.LOOSE
+
+
+# --- the commit's trees, built by git while the batch writes (`KnownBlobs.build_trees`, fed by
+# `git.tree_records`): taken only for the same HEAD and the same blobs, else built by the commit itself.
+
+
+def _watch(monkeypatch: pytest.MonkeyPatch) -> tuple[list[PrebuiltTree | None], list[list[str]]]:
+    """What each commit was given by `take_prebuilt`, and the paths each `TreeBuilder.build` built."""
+    taken: list[PrebuiltTree | None] = []
+    built: list[list[str]] = []
+    _spy(monkeypatch, KnownBlobs, "take_prebuilt", lambda _args, _kw, prebuilt: taken.append(prebuilt))
+    _spy(monkeypatch, TreeBuilder, "build", lambda args, _kw, _tree: built.append(sorted(args[1])))
+    return taken, built
+
+
+def _head_tree_as_git_makes_it(root: Path) -> None:
+    """HEAD's tree is the one `git add -A && git write-tree` makes of the work tree."""
+    tree = git(root, "rev-parse", "HEAD^{tree}").strip()
+    git(root, "add", "-A")
+    assert git(root, "write-tree").strip() == tree
+    git(root, "fsck", "--strict", "--no-dangling")
+
+
+def _repo(root: Path) -> Repository:
+    repo = Repository.find(root)
+    assert repo is not None
+    return repo
+
+
+def test_git_builds_the_commits_trees_while_the_batch_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    _index_read_early(root)
+    taken, built = _watch(monkeypatch)
+    assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
+    assert len(taken) == 1 and taken[0] is not None and built == []  # the commit built no tree itself
+    assert taken[0].modes == dict.fromkeys(NEW, "100644")
+    _committed_as_git_names_them(root, sorted(NEW))
+    assert_clean(root)
+    _head_tree_as_git_makes_it(root)
+
+
+def test_prebuilt_trees_are_not_taken_once_head_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: another program commits after git built the trees; the batch's commit is built again on
+    the new HEAD, so it keeps that program's file."""
+    root = _vault(tmp_path)
+    _index_read_early(root)
+    taken, built = _watch(monkeypatch)
+
+    def another_commit(_args: tuple[Any, ...], _kw: dict[str, Any], prebuilt: PrebuiltTree | None) -> None:
+        assert prebuilt is not None
+        (root / "other.md").write_bytes(b"committed meanwhile\n")
+        git(root, "add", "other.md")
+        git(root, "commit", "-q", "-m", "another program")
+
+    _spy(monkeypatch, KnownBlobs, "build_trees", another_commit)
+    assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
+    assert taken[0] is not None and built == [sorted(NEW)]  # prebuilt, then built at the commit
+    assert git(root, "show", "HEAD:other.md") == "committed meanwhile\n"
+    _committed_as_git_names_them(root, sorted(NEW))
+    assert commits(root) == 3
+
+
+def test_prebuilt_trees_for_other_blobs_are_not_taken(tmp_path: Path) -> None:
+    """The guard: the files the batch wrote are not those the trees were built for; the commit is built
+    from what was written."""
+    root = _vault(tmp_path)
+    repo = _repo(root)
+    planned = {path: git_blob_id(data) for path, data in NEW.items()}
+    records = tree_records(repo, planned, _index_read_early(root))
+    assert records is not None
+    prebuilt = KnownBlobs(repo, planned, None).build_trees(records)
+    assert prebuilt is not None and prebuilt.head == repo.head()
+    written: dict[str, str | None] = {**planned, "a.md": git_blob_id(NOTES["a.md"])}  # a.md as it was
+    for path, data in NEW.items():
+        (root / path).write_bytes(data)
+    (root / "a.md").write_bytes(NOTES["a.md"])
+    git(root, "add", "-A")
+    sha = repo._commit_blobs(written, "other blobs", prebuilt=prebuilt)
+    assert git(root, "rev-parse", f"{sha}^{{tree}}").strip() == git(root, "write-tree").strip()
+    assert git(root, "rev-parse", f"{sha}^{{tree}}").strip() != prebuilt.tree
+
+
+def test_git_builds_no_trees_for_records_of_another_head_or_other_blobs(tmp_path: Path) -> None:
+    root = _vault(tmp_path)
+    repo = _repo(root)
+    planned = {path: git_blob_id(data) for path, data in NEW.items()}
+    records = tree_records(repo, planned, _index_read_early(root))
+    assert records is not None
+    other_head = records._replace(head="0" * 40)
+    assert KnownBlobs(repo, planned, None).build_trees(other_head) is None
+    assert KnownBlobs(repo, {**planned, "a.md": git_blob_id(b"else\n")}, None).build_trees(records) is None
+    assert KnownBlobs(repo, planned, None).build_trees(records) is not None
+
+
+def test_tree_records_only_for_regular_files_the_index_lists(tmp_path: Path) -> None:
+    root = _vault(tmp_path)
+    os.symlink("a.md", root / "link.md")
+    git(root, "add", "link.md")
+    git(root, "commit", "-q", "-m", "a symlink")
+    repo = _repo(root)
+    listing = _index_read_early(root)
+    blob = git_blob_id(b"new\n")
+    records = tree_records(repo, {"a.md": blob, "sub/c.md": blob}, listing)
+    assert records is not None and records.head == repo.head()
+    assert records.text == b"100644 %s\ta.md\x00100644 %s\tsub/c.md\x00" % (blob.encode(), blob.encode())
+    assert tree_records(repo, {"a.md": blob, "untracked.md": blob}, listing) is None
+    assert tree_records(repo, {"a.md": blob, "link.md": blob}, listing) is None
+    assert tree_records(repo, {"a.md": blob}, listing._replace(head=None)) is None
+
+
+def test_a_vault_in_a_folder_of_the_repository_gets_its_trees_from_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = tmp_path / "notes" / "vault"
+    vault.mkdir(parents=True)
+    for path, data in NOTES.items():
+        (vault / path).parent.mkdir(parents=True, exist_ok=True)
+        (vault / path).write_bytes(data)
+    (tmp_path / "outside.md").write_bytes(b"not the vault's\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "init")
+    _index_read_early(vault)
+    taken, built = _watch(monkeypatch)
+    assert run_batch(Vault(vault), _plan(vault), BatchOptions()).committed
+    assert taken[0] is not None and built == [] and set(taken[0].blobs) == {f"notes/vault/{p}" for p in NEW}
+    assert git(tmp_path, "show", "HEAD:outside.md") == "not the vault's\n"
+    _head_tree_as_git_makes_it(tmp_path)
+
+
+def test_a_git_failure_building_the_trees_leaves_them_to_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    _index_read_early(root)
+    real_run_git = git_module.run_git
+
+    def failing_read_tree(cwd: Path, args: tuple[str, ...], **options: Any) -> bytes:
+        if "read-tree" in args:
+            raise GitError("git read-tree failed: fatal: a test")
+        return real_run_git(cwd, args, **options)
+
+    monkeypatch.setattr(git_module, "run_git", failing_read_tree)
+    taken, built = _watch(monkeypatch)
+    assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
+    assert taken == [None] and built == [sorted(NEW)]
+    _committed_as_git_names_them(root, sorted(NEW))
+    _head_tree_as_git_makes_it(root)
+
+
+def test_a_batch_that_fails_while_writing_waits_for_git_and_leaves_no_index_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    _index_read_early(root)
+    taken, _built = _watch(monkeypatch)
+    head = git(root, "rev-parse", "HEAD")
+
+    def fail_on_second(path: str) -> None:
+        if path == "b.md":
+            raise OSError(5, "Input/output error", path)
+
+    with pytest.raises(BatchAborted, match="put back"):
+        run_batch(Vault(root), _plan(root), BatchOptions(), after_write=fail_on_second)
+    assert len(taken) == 1  # the thread was waited for before the rollback
+    assert list(temporary.iterdir()) == []
+    assert {path: (root / path).read_bytes() for path in NOTES} == NOTES
+    assert git(root, "rev-parse", "HEAD") == head
+    assert_clean(root)
+
+
+def test_a_batch_that_moves_a_file_builds_its_own_trees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    _index_read_early(root)
+    taken, built = _watch(monkeypatch)
+    plan = _plan(root)
+    plan.changes.append(FileChange("d.md", NOTES["d.md"], NOTES["d.md"], "moved/d.md"))
+    plan.changes = [c for c in plan.changes if c.path != "d.md" or c.new_path]
+    assert run_batch(Vault(root), BatchPlan("test", "moves", plan.changes), BatchOptions()).committed
+    assert taken == [None] and len(built) == 1
+    _head_tree_as_git_makes_it(root)
+
+
+def test_tree_records_carry_each_files_mode(tmp_path: Path) -> None:
+    root = _vault(tmp_path)
+    (root / "a.md").chmod(0o755)
+    git(root, "add", "a.md")
+    git(root, "commit", "-q", "-m", "executable")
+    records = tree_records(_repo(root), {"a.md": "1" * 40, "b.md": "2" * 40}, _index_read_early(root))
+    assert records == TreeRecords(
+        _repo(root).head() or "",
+        {"a.md": "1" * 40, "b.md": "2" * 40},
+        {"a.md": "100755", "b.md": "100644"},
+        b"100755 " + b"1" * 40 + b"\ta.md\x00100644 " + b"2" * 40 + b"\tb.md\x00",
+    )
+
+
+def test_git_builds_the_trees_in_an_index_of_its_own_and_leaves_the_repository_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """The guard: a repository that splits its index (`core.splitIndex`) would get a shared index file for
+    the trees' own index, left behind in `.git`; that index is written whole."""
+    root = _vault(tmp_path)
+    for number in range(300):  # enough entries for git to split the index
+        (root / f"n{number}.md").write_bytes(b"%d\n" % number)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "many")
+    git(root, "config", "core.splitIndex", "true")
+    git(root, "update-index", "--split-index")
+    repo = _repo(root)
+    planned = {path: git_blob_id(data) for path, data in NEW.items()}
+    records = tree_records(repo, planned, _index_read_early(root))
+    assert records is not None
+
+    def repository_files() -> dict[str, int]:
+        git_dir = root / ".git"
+        return {
+            str(path.relative_to(git_dir)): path.stat().st_mtime_ns
+            for path in git_dir.rglob("*")
+            if path.is_file() and "objects" not in path.parts
+        }
+
+    before = repository_files()
+    assert KnownBlobs(repo, planned, None).build_trees(records) is not None
+    assert repository_files() == before

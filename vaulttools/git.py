@@ -14,15 +14,20 @@ import re
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from vaulttools.errors import GitError
+
+# `os.fsencode`'s encoding, called directly in loops over a batch's paths (the function costs ~0.5 µs a call).
+_FS_ENCODING = sys.getfilesystemencoding()
+_FS_ERRORS = sys.getfilesystemencodeerrors()
 
 
 class _LazyModule:
@@ -69,10 +74,12 @@ def run_git(
     stdin: bytes | None = None,
     config: Sequence[str] = (),
     stdout: IO[bytes] | None = None,
+    index_file: str | None = None,
 ) -> bytes:
     """Run one git command in `cwd` and return its output (or write it to `stdout`, a file, and return
     b""); a failure becomes a `GitError` that quotes the last lines git printed (pre-commit's
-    `cmd_output_b`).
+    `cmd_output_b`). `index_file`: an index of the caller's own instead of the repository's
+    (`GIT_INDEX_FILE`).
 
     git reads its input from a file and writes its output to one, not to pipes: with several pipes Python
     shuttles the bytes in a loop that takes the interpreter's lock for every 32 KB, and a thread asking git
@@ -93,7 +100,9 @@ def run_git(
             cwd=cwd,
             stdout=subprocess.PIPE if output is None else output,
             stderr=subprocess.PIPE,
-            env=git_environment(),
+            env=git_environment()
+            if index_file is None
+            else {**git_environment(), "GIT_INDEX_FILE": index_file},
             check=False,
             **feeding,
         )
@@ -144,6 +153,48 @@ def blob_id(data: bytes) -> str:
     return digest.hexdigest()
 
 
+class PrebuiltTree(NamedTuple):
+    """A commit's top tree built ahead (`KnownBlobs.build_trees`): on `head`, for these repository paths'
+    blobs, with the mode each file gets."""
+
+    head: str
+    blobs: dict[str, str | None]
+    tree: str
+    modes: dict[str, str]
+
+
+class TreeRecords(NamedTuple):
+    """What `KnownBlobs.build_trees` gives git: a batch's files (repository path → new blob id) with the
+    mode each keeps, as `git update-index --index-info` reads them (`text`), on `head`."""
+
+    head: str
+    blobs: dict[str, str | None]
+    modes: dict[str, str]
+    text: bytes
+
+
+def tree_records(repo: Repository, blobs: Mapping[str, str], listing: IndexListing) -> TreeRecords | None:
+    """The `TreeRecords` of a batch that rewrites these tracked files (vault path → new blob id), each with
+    its mode in the index as `listing` read it while the command planned (the batch refuses a file staged
+    or changed against HEAD, so it is HEAD's). None without HEAD, or for a file the index does not list as
+    a regular file. Made on a thread while the batch checks its plan (12,700 files: ~0.015 s)."""
+    if listing.head is None:
+        return None
+    prefix, entries = repo.to_repo_path(""), listing.entries
+    repo_blobs: dict[str, str | None] = {}
+    modes: dict[str, str] = {}
+    for path, oid in blobs.items():
+        repo_path = prefix + path
+        meta = entries.get(repo_path.encode(_FS_ENCODING, _FS_ERRORS))
+        mode = meta.split(b" ", 1)[0] if meta is not None else b""
+        if mode not in (b"100644", b"100755"):
+            return None
+        repo_blobs[repo_path] = oid
+        modes[repo_path] = mode.decode("ascii")
+    text = "".join(f"{modes[path]} {oid}\t{path}\0" for path, oid in repo_blobs.items())
+    return TreeRecords(listing.head, repo_blobs, modes, text.encode(_FS_ENCODING, _FS_ERRORS))
+
+
 class HeadTree(NamedTuple):
     """The raw content of a commit's top folder (`git cat-file tree`), read ahead for `TreeBuilder`."""
 
@@ -168,8 +219,7 @@ class IndexListing(NamedTuple):
     root_tree: HeadTree | None = None
 
 
-@dataclass(frozen=True)
-class StoredBlob:
+class StoredBlob(NamedTuple):
     """A file's bytes in git's object store: the blob id, and when its loose object file was last written
     (None: the blob is packed, and git made its pack durable when it wrote it)."""
 
@@ -385,16 +435,14 @@ class Repository:
         loose_time = _FolderTimes(objects) if by_folder else functools.partial(_loose_object_time, objects)
         # Matched as bytes: only the wanted entries of the index (10,000 of 20,000) are taken apart.
         entries = listing.entries if listing is not None else _index_entries(self._list_index())
+        prefix = self._prefix
         stored = {}
-        for path, oid_wanted in wanted.items():
-            meta = entries.get(os.fsencode(self.to_repo_path(path)))
+        for path, oid in wanted.items():  # 12,700 notes: the batch waits for this loop before its journal
+            meta = entries.get((prefix + path).encode(_FS_ENCODING, _FS_ERRORS))
             if meta is None:
                 continue
             fields = meta.split(b" ")  # mode, blob id, stage
-            if len(fields) != 3 or fields[2] != b"0":
-                continue
-            oid = fields[1].decode("ascii")
-            if oid == oid_wanted:
+            if len(fields) == 3 and fields[2] == b"0" and fields[1] == oid.encode("ascii"):
                 stored[path] = StoredBlob(oid, loose_time(oid))
         return stored
 
@@ -446,14 +494,17 @@ class Repository:
         it lists are not asked about again."""
         if self._config_value("core.autocrlf").lower() not in ("", "false", "no", "off", "0"):
             return False
-        repo_paths = [self.to_repo_path(path) for path in vault_paths]
-        if any(path.rpartition("/")[2] == ".gitattributes" for path in repo_paths):
+        prefix = self._prefix
+        repo_paths = [prefix + path for path in vault_paths] if prefix else list(vault_paths)
+        if ".gitattributes" in "\n".join(repo_paths) and any(
+            path.rpartition("/")[2] == ".gitattributes" for path in repo_paths
+        ):
             return False  # the batch changes what the attributes are
+        encoded = [path.encode(_FS_ENCODING, _FS_ERRORS) for path in repo_paths]
         if listing is not None and listing.paths_stored_as_they_are:
             # Answered while the command planned: only paths the index did not list are left to ask about.
             entries = listing.entries
-            repo_paths = [path for path in repo_paths if os.fsencode(path) not in entries]
-        encoded = [os.fsencode(path) for path in repo_paths]
+            encoded = [path for path in encoded if path not in entries]
         return not encoded or self._stored_as_they_are(encoded)
 
     def _stored_as_they_are(self, repo_paths: Sequence[bytes]) -> bool:
@@ -711,14 +762,19 @@ class Repository:
         if isinstance(stager, BlobWriter | KnownBlobs):
             blobs = stager.finish()
             if not any("\n" in path for path in blobs):  # `git cat-file --batch` reads folders by line
-                root_tree = stager.root_tree if isinstance(stager, KnownBlobs) else None
-                return self._commit_blobs(blobs, message, root_tree)
+                if isinstance(stager, KnownBlobs):
+                    return self._commit_blobs(blobs, message, stager.root_tree, stager.take_prebuilt())
+                return self._commit_blobs(blobs, message)
             return self.commit_paths(vault_paths, message, no_verify=no_verify)
         stager.finish()
         return self.commit_paths(vault_paths, message, no_verify=no_verify, staged=True)
 
     def _commit_blobs(
-        self, blobs: dict[str, str | None], message: str, root_tree: HeadTree | None = None
+        self,
+        blobs: dict[str, str | None],
+        message: str,
+        root_tree: HeadTree | None = None,
+        prebuilt: PrebuiltTree | None = None,
     ) -> str:
         """Commit HEAD's tree with `blobs` (repository path → blob id, None: removed) put in, as `git commit
         --only` of those paths would, then record the blobs in the index and move HEAD.
@@ -732,8 +788,11 @@ class Repository:
         """
         head = self.head()
         assert head is not None
-        builder = TreeBuilder(self, head, root_tree)
-        tree = builder.build(blobs)
+        if prebuilt is not None and prebuilt.head == head and prebuilt.blobs == blobs:
+            tree, modes = prebuilt.tree, prebuilt.modes  # built while the batch wrote, for these very blobs
+        else:
+            builder = TreeBuilder(self, head, root_tree)
+            tree, modes = builder.build(blobs), builder.modes
         subject = message.split("\n", 1)[0]
         with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as message_file:
             message_file.write(stripspace(message).encode("utf-8"))
@@ -748,7 +807,7 @@ class Repository:
         # before; the other order could leave a commit whose files the index still lists as they were.
         zero = "0" * len(head)
         records = [
-            f"0 {zero}\t{path}" if oid is None else f"{builder.modes[path]} {oid}\t{path}"
+            f"0 {zero}\t{path}" if oid is None else f"{modes[path]} {oid}\t{path}"
             for path, oid in blobs.items()
         ]
         self.run("update-index", "-z", "--index-info", stdin="\0".join(records).encode() + b"\0")
@@ -1012,6 +1071,41 @@ class KnownBlobs:
         self._storing: Callable[[], int] | None = storing
         self._written: set[str] = set()
         self._vacated: set[str] = set()
+        # The commit's trees being built ahead (`build_trees`, run by the batch in a forked process).
+        self.prebuilt: Callable[[], PrebuiltTree | None] | None = None
+
+    def build_trees(self, records: TreeRecords) -> PrebuiltTree | None:
+        """The commit's trees, built and stored now by git from HEAD and the planned blob ids alone
+        (`tree_records`): `git read-tree` of HEAD into an index of its own, the blobs put in
+        (`update-index`), `git write-tree`. The batch runs this on a thread while it writes: git works on
+        the core the writes leave idle while the thread waits for it (built after the writes, the trees of a
+        20,000-note folder took ~0.08 s). The commit takes them only if HEAD and the blobs written are
+        still these (`Repository._commit_blobs`); trees a failed batch leaves are unreferenced, and git
+        prunes them. None where HEAD moved since the records were made, or they are for other blobs."""
+        if self._repo.head() != records.head or records.blobs != self._blobs:
+            return None
+        # Its own index, whole: split, it would leave a shared index file behind in the repository.
+        config = ("-c", "core.splitIndex=false")
+        root = self._repo.root
+        with tempfile.TemporaryDirectory(prefix="vaulttools-trees-") as folder:
+            index = os.path.join(folder, "index")
+            run_git(root, ("read-tree", records.head), config=config, index_file=index)
+            info = ("update-index", "-z", "--index-info")
+            run_git(root, info, stdin=records.text, config=config, index_file=index)
+            # The new blobs may still be on their way into the store (`KnownBlobs`): the commit waits for them.
+            tree = run_git(root, ("write-tree", "--missing-ok"), config=config, index_file=index)
+        return PrebuiltTree(records.head, dict(records.blobs), os.fsdecode(tree).strip(), records.modes)
+
+    def take_prebuilt(self) -> PrebuiltTree | None:
+        """The trees `build_trees` built ahead, once done (None: none were, or building them failed: the
+        commit builds them itself, as it always did)."""
+        prebuilt, self.prebuilt = self.prebuilt, None
+        if prebuilt is None:
+            return None
+        try:
+            return prebuilt()
+        except Exception:  # a git failure: nothing relies on its trees
+            return None
 
     def add(self, written: Iterable[str], vacated: Iterable[str] = ()) -> None:
         """Files the batch has written with their final bytes, and paths it removed."""
@@ -1045,6 +1139,7 @@ class KnownBlobs:
             raise GitError("git named the batch's files otherwise than vaulttools did; nothing was committed")
 
     def abort(self) -> None:
+        self.take_prebuilt()  # git building the trees is waited for; any trees it stored are unreferenced
         storing, self._storing = self._storing, None
         if storing is not None:
             with contextlib.suppress(Exception):

@@ -294,15 +294,19 @@ def _write_plan(
         recorded = change.fingerprints
         if recorded is None:  # read once: a spooled change reads its bytes back on every access
             recorded = fingerprints(change.old, change.new)
-        entry: dict[str, Any] = {"path": change.path, "new_path": change.new_path, **recorded, "backup": None}
         size = recorded["old_size"]
         blob = in_git.get(index)
         places.append(None if size is None or blob is not None else (offset, size))
+        # One dict per change, built whole (12,700 changes: the batch waits for this plan before writing).
         if blob is not None:
-            entry |= {"backup": GIT_BACKUP, "blob": blob, "length": size}
+            entry = {"path": change.path, "new_path": change.new_path, **recorded, "backup": GIT_BACKUP}
+            entry["blob"], entry["length"] = blob, size
         elif size is not None:
-            entry |= {"backup": ORIGINALS_FILE, "offset": offset, "length": size}
+            entry = {"path": change.path, "new_path": change.new_path, **recorded, "backup": ORIGINALS_FILE}
+            entry["offset"], entry["length"] = offset, size
             offset += size
+        else:
+            entry = {"path": change.path, "new_path": change.new_path, **recorded, "backup": None}
         entries.append(entry)
     holder = lock.held_here(root)
     record = {
