@@ -1,10 +1,13 @@
 """The batch layer on real temporary git repositories."""
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import git, snapshot
+from vaulttools import batch as batch_module
+from vaulttools import git as git_module
 from vaulttools import journal
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
@@ -498,3 +501,100 @@ def test_staged_paths_are_vault_paths(tmp_path: Path) -> None:
     git(tmp_path, "add", "-A")
     repo = Repository.find(tmp_path / "vault")
     assert repo is not None and repo.staged_paths() == {"in.md"}
+
+
+def _git_commands(monkeypatch: pytest.MonkeyPatch, threads: list[str] | None = None) -> list[tuple[str, ...]]:
+    """Every git command run from now on (`git.run_git`), without its `-c` settings; `threads`: the
+    thread each ran on."""
+    asked: list[tuple[str, ...]] = []
+    real_run_git = git_module.run_git
+
+    def spy(where: Path, args: tuple[str, ...], *rest: object, **options: object) -> bytes:
+        asked.append(tuple(args))
+        if threads is not None:
+            threads.append(threading.current_thread().name)
+        return real_run_git(where, args, *rest, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git_module, "run_git", spy)
+    return asked
+
+
+def test_the_repository_found_while_planning_is_not_looked_for_again(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch_module.read_git_index_in_background(repo_vault)
+    batch_module._EARLY_INDEX[0][1]()  # found and read, as while a command plans
+    asked = _git_commands(monkeypatch)
+    run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"one\n", None)), BatchOptions())
+    assert not any(args[:2] == ("rev-parse", "--show-toplevel") for args in asked)
+    assert git(repo_vault, "show", "HEAD:a.md") == "one\n"
+
+
+def test_a_failed_search_while_planning_leaves_the_batch_to_find_the_repository(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: the early search raised (here: its git failed); the batch finds the repository itself."""
+    real_find = Repository.find.__func__  # type: ignore[attr-defined]
+    calls: list[Path] = []
+
+    def find_failing_once(cls: type[Repository], vault_root: Path) -> Repository | None:
+        calls.append(vault_root)
+        if len(calls) == 1:
+            raise GitError("git rev-parse failed: a test")
+        return real_find(cls, vault_root)
+
+    monkeypatch.setattr(Repository, "find", classmethod(find_failing_once))
+    batch_module.read_git_index_in_background(repo_vault)
+    run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"one\n", None)), BatchOptions())
+    assert len(calls) == 2 and git(repo_vault, "show", "HEAD:a.md") == "one\n"
+
+
+def test_the_commits_settings_are_asked_of_git_once_while_the_batch_checks(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+    asked = _git_commands(monkeypatch, threads)
+    run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"one\n", None)), BatchOptions())
+    where = dict(zip(asked, threads, strict=True))
+    for key in ("commit.gpgsign", "commit.cleanup", "user.name", "user.email"):
+        assert asked.count(("config", "--get", key)) == 1, key
+        assert where["config", "--get", key] == "vaulttools-git-config"
+    assert asked.count(("rev-parse", "--git-path", "hooks")) == 1
+
+
+def test_a_git_failure_asking_for_the_commits_settings_leaves_the_stager_to_ask(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: git could not answer on the thread (None); the stager asks again, and a hook present
+    makes the batch commit through `git commit`, which runs it."""
+    hooks = repo_vault / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    (hooks / "post-commit").write_text(f"#!/bin/sh\necho ran > '{repo_vault}/.git/hook.ran'\n")
+    (hooks / "post-commit").chmod(0o755)
+    real = Repository.commits_directly
+    answers: list[str] = []
+
+    def failing_once(self: Repository, *, no_verify: bool = False) -> bool:
+        if not answers:
+            answers.append("failed")
+            raise GitError("git config failed: a test")
+        answers.append("asked")
+        return real(self, no_verify=no_verify)
+
+    monkeypatch.setattr(Repository, "commits_directly", failing_once)
+    run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"one\n", None)), BatchOptions())
+    assert answers == ["failed", "asked"]
+    assert (repo_vault / ".git" / "hook.ran").exists()
+    assert git(repo_vault, "show", "HEAD:a.md") == "one\n"
+
+
+def test_the_identity_is_asked_of_git_once_per_repository(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = Repository.find(repo_vault)
+    assert repo is not None
+    asked = _git_commands(monkeypatch)
+    first = repo.identity_config()
+    first.append("changed by a caller")
+    assert repo.identity_config() == first[:-1]
+    assert asked.count(("config", "--get", "user.name")) == 1

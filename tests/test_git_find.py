@@ -46,14 +46,8 @@ def test_the_head_file_answers_only_for_a_branch(
     assert _names_a_branch(tmp_path / "HEAD") is names_a_branch
 
 
-def test_git_is_asked_unless_the_head_file_names_a_branch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The guard: only a HEAD file naming a branch answers without git. The reftable stub (written here
-    over a files-backend HEAD, which git 2.39 cannot make) and a detached HEAD are asked of git."""
-    root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
-    repo = Repository.find(root)
-    assert repo is not None
+def _git_asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """Every git command run from now on."""
     asked: list[tuple[str, ...]] = []
     real_run_git = git_module.run_git
 
@@ -62,6 +56,18 @@ def test_git_is_asked_unless_the_head_file_names_a_branch(
         return real_run_git(where, args, *rest, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(git_module, "run_git", spy)
+    return asked
+
+
+def test_git_is_asked_unless_the_head_file_names_a_branch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: only a HEAD file naming a branch answers without git. The reftable stub (written here
+    over a files-backend HEAD, which git 2.39 cannot make) and a detached HEAD are asked of git."""
+    root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
+    repo = Repository.find(root)
+    assert repo is not None
+    asked = _git_asked(monkeypatch)
     assert repo.detached_head() is None
     assert asked == []
     (root / ".git" / "HEAD").write_text("ref: refs/heads/.invalid\n")
@@ -153,3 +159,82 @@ def test_run_git_without_a_temporary_folder_goes_through_pipes(
     assert output == b"".join(path.encode() + b"\0text\0unspecified\0" for path in paths)
     with pytest.raises(GitError, match=r"git cat-file failed: .*nonexistent"):
         git_module.run_git(root, ("cat-file", "-p", "nonexistent"))
+
+
+def test_head_is_read_from_a_loose_or_packed_branch_without_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
+    repo = Repository.find(root)
+    assert repo is not None
+    commit = git(root, "rev-parse", "HEAD").strip()
+    git(root, "tag", "-a", "-m", "a tag", "v1")  # a peeled line in packed-refs
+    git(root, "update-ref", "refs/remotes/origin/main", commit)
+    asked = _git_asked(monkeypatch)
+    assert repo.head() == commit
+    git(root, "pack-refs", "--all")
+    assert not (root / ".git" / "refs" / "heads" / "main").exists()
+    assert repo.head() == commit
+    assert asked == []
+
+
+@pytest.mark.parametrize(
+    ("packed", "found"),
+    [
+        (b"# pack-refs with: peeled fully-peeled sorted \n%s refs/heads/main\n", True),
+        (b"%s refs/heads/main", True),  # no final newline
+        (b"%s refs/remotes/origin/refs/heads/main\n", False),  # another ref ending the same way
+        (b"%s refs/heads/mainline\n", False),
+        (b"^%s refs/heads/main\n", False),  # a peeled id is no ref's own
+        (b"#%s refs/heads/main\n", False),
+        (b"", False),
+    ],
+)
+def test_packed_refs_give_a_branch_by_its_exact_name(tmp_path: Path, packed: bytes, found: bool) -> None:
+    oid = b"0123456789abcdef0123456789abcdef01234567"
+    (tmp_path / "packed-refs").write_bytes(packed.replace(b"%s", oid))
+    assert git_module._packed_ref(tmp_path, b"refs/heads/main") == (oid if found else None)
+
+
+@pytest.mark.parametrize(
+    "head_file",
+    [
+        "ref: refs/heads/.invalid\n",  # the reftable stub
+        "{commit}\n",  # detached
+        "ref: refs/heads/alias\n",  # a branch that is itself a symbolic ref
+        "ref: refs/heads/garbage\n",  # a ref file holding no object id
+        "ref: refs/heads/unborn\n",  # no commit yet: git says there is no HEAD
+    ],
+)
+def test_git_is_asked_for_head_where_the_files_do_not_tell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head_file: str
+) -> None:
+    """The guard: only a branch whose loose or packed ref holds an object id is read from the files."""
+    root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
+    repo = Repository.find(root)
+    assert repo is not None
+    commit = git(root, "rev-parse", "HEAD").strip()
+    (root / ".git" / "refs" / "heads" / "alias").write_text("ref: refs/heads/main\n")
+    (root / ".git" / "refs" / "heads" / "garbage").write_text("not an id\n")
+    (root / ".git" / "refs" / "heads" / ".invalid").write_text(commit + "\n")  # no ref git would read
+    (root / ".git" / "HEAD").write_text(head_file.format(commit=commit))
+    asked = _git_asked(monkeypatch)
+    expected = None if "unborn" in head_file or ".invalid" in head_file or "garbage" in head_file else commit
+    assert repo.head() == expected
+    assert asked == [("rev-parse", "--verify", "--quiet", "HEAD^{commit}")]
+
+
+def test_a_linked_work_tree_reads_its_branch_from_the_common_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
+    git(root, "worktree", "add", "-q", "-b", "topic", str(tmp_path / "other"))
+    (tmp_path / "other" / "a.md").write_bytes(b"on topic\n")
+    git(tmp_path / "other", "commit", "-q", "-am", "topic")
+    other = Repository.find(tmp_path / "other")
+    main = Repository.find(root)
+    assert other is not None and main is not None
+    asked = _git_asked(monkeypatch)
+    assert other.head() == git(tmp_path / "other", "rev-parse", "HEAD").strip()
+    assert main.head() == git(root, "rev-parse", "HEAD").strip() != other.head()
+    assert asked == []

@@ -310,7 +310,7 @@ def test_a_git_that_cannot_list_its_index_leaves_every_original_copied(
 
 def _index_read_early(vault_dir: Path) -> None:
     batch_module.read_git_index_in_background(vault_dir)
-    batch_module._EARLY_INDEX[0][1]()  # read, as while a command plans
+    batch_module._EARLY_INDEX[0][1]()[1]  # read, as while a command plans
 
 
 def test_an_index_read_while_planning_is_taken_when_nothing_changed_it(
@@ -370,7 +370,7 @@ def test_an_index_read_while_planning_is_read_again_once_git_changed_it(
     _index_read_early(vault_dir)
     repo = Repository.find(vault_dir)
     assert repo is not None
-    listing = batch_module._EARLY_INDEX[0][1]()
+    listing = batch_module._EARLY_INDEX[0][1]()[1]
     assert listing is not None and repo.index_unchanged(listing)
     meanwhile(vault_dir)
     assert not repo.index_unchanged(listing)

@@ -218,7 +218,7 @@ def _attribute_questions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def _index_read_early(root: Path) -> IndexListing:
     """git's index read as while a command plans (`batch.read_git_index_in_background`)."""
     batch_module.read_git_index_in_background(root)
-    listing = batch_module._EARLY_INDEX[0][1]()
+    listing = batch_module._EARLY_INDEX[0][1]()[1]
     assert listing is not None
     return listing
 
