@@ -598,3 +598,17 @@ def test_the_identity_is_asked_of_git_once_per_repository(
     first.append("changed by a caller")
     assert repo.identity_config() == first[:-1]
     assert asked.count(("config", "--get", "user.name")) == 1
+
+
+def test_a_setting_is_asked_of_git_once_per_repository(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = Repository.find(repo_vault)
+    assert repo is not None
+    asked = _git_commands(monkeypatch)
+    assert not repo.converts_line_endings()
+    git(repo_vault, "config", "core.autocrlf", "true")
+    assert not repo.converts_line_endings()  # this batch's answer holds for the batch
+    assert asked.count(("config", "--get", "core.autocrlf")) == 1
+    again = Repository.find(repo_vault)
+    assert again is not None and again.converts_line_endings()

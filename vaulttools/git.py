@@ -161,6 +161,7 @@ class PrebuiltTree(NamedTuple):
     blobs: dict[str, str | None]
     tree: str
     modes: dict[str, str]
+    records: bytes = b""  # the blobs as `git update-index -z --index-info` reads them (see `TreeRecords`)
 
 
 class TreeRecords(NamedTuple):
@@ -327,7 +328,7 @@ class Repository:
         self._prefix = "" if prefix == "." else prefix + "/"
         self._file_mode: bool | None = None
         self._objects: Path | None = None  # the object folder, once `stored_blobs` found it
-        self._identity: list[str] | None = None  # `identity_config`, once asked
+        self._config: dict[str, str] = {}  # the settings `_config_value` asked git for
 
     @classmethod
     def find(cls, vault_root: Path) -> Repository | None:
@@ -499,10 +500,8 @@ class Repository:
         return _loose_object_time(self._objects, oid)
 
     def identity_config(self) -> list[str]:
-        """`-c user.name=… -c user.email=…` for whatever identity git itself cannot find; asked of git once
-        per `Repository` (a batch asks while it checks its plan, not between its writes and its commit)."""
-        if self._identity is not None:
-            return list(self._identity)
+        """`-c user.name=… -c user.email=…` for whatever identity git itself cannot find (the settings asked
+        once per `Repository`: a batch asks while it checks its plan, not between its writes and commit)."""
         config = []
         for key, env, fallback in (
             ("user.name", "GIT_COMMITTER_NAME", FALLBACK_NAME),
@@ -510,14 +509,19 @@ class Repository:
         ):
             if not os.environ.get(env) and not self._config_value(key):
                 config += ["-c", f"{key}={fallback}"]
-        self._identity = config
-        return list(config)
+        return config
 
     def _config_value(self, key: str) -> str:
-        try:  # no wait for the index: reading a setting does not touch it
-            return os.fsdecode(run_git(self.root, ("config", "--get", key))).rstrip("\n")
-        except GitError:
-            return ""  # not set (git exits 1)
+        """A git setting ("" when not set), asked of git once per `Repository`: a batch asks some twice
+        (`core.autocrlf` before it writes and after it commits), each a `git` process."""
+        value = self._config.get(key)
+        if value is None:
+            try:  # no wait for the index: reading a setting does not touch it
+                value = os.fsdecode(run_git(self.root, ("config", "--get", key))).rstrip("\n")
+            except GitError:
+                value = ""  # not set (git exits 1)
+            self._config[key] = value
+        return value
 
     def converts_line_endings(self) -> bool:
         """Whether git rewrites line endings on commit here (autocrlf, or eol/text in .gitattributes)."""
@@ -849,7 +853,8 @@ class Repository:
         """
         head = self.head()
         assert head is not None
-        if prebuilt is not None and prebuilt.head == head and prebuilt.blobs == blobs:
+        taken = prebuilt is not None and prebuilt.head == head and prebuilt.blobs == blobs
+        if prebuilt is not None and taken:
             tree, modes = prebuilt.tree, prebuilt.modes  # built while the batch wrote, for these very blobs
         else:
             builder = TreeBuilder(self, head, root_tree)
@@ -866,12 +871,15 @@ class Repository:
         sha = sha.strip()
         # The index first: if moving HEAD then fails, the batch restages its restored files and all is as
         # before; the other order could leave a commit whose files the index still lists as they were.
-        zero = "0" * len(head)
-        records = [
-            f"0 {zero}\t{path}" if oid is None else f"{modes[path]} {oid}\t{path}"
-            for path, oid in blobs.items()
-        ]
-        self.run("update-index", "-z", "--index-info", stdin="\0".join(records).encode() + b"\0")
+        if prebuilt is not None and taken and prebuilt.records:
+            records = prebuilt.records  # the same blobs and modes, as the trees' own index was given them
+        else:
+            zero = "0" * len(head)
+            records = "".join(
+                f"0 {zero}\t{path}\0" if oid is None else f"{modes[path]} {oid}\t{path}\0"
+                for path, oid in blobs.items()
+            ).encode()
+        self.run("update-index", "-z", "--index-info", stdin=records)
         self.run("update-ref", "-m", f"commit: {subject}", "HEAD", sha, head)
         # As `git commit` does after each commit: pack loose objects once there are many (in the background).
         with contextlib.suppress(GitError):
@@ -1155,7 +1163,8 @@ class KnownBlobs:
             run_git(root, info, stdin=records.text, config=config, index_file=index)
             # The new blobs may still be on their way into the store (`KnownBlobs`): the commit waits for them.
             tree = run_git(root, ("write-tree", "--missing-ok"), config=config, index_file=index)
-        return PrebuiltTree(records.head, dict(records.blobs), os.fsdecode(tree).strip(), records.modes)
+        tree_id = os.fsdecode(tree).strip()
+        return PrebuiltTree(records.head, dict(records.blobs), tree_id, records.modes, records.text)
 
     def take_prebuilt(self) -> PrebuiltTree | None:
         """The trees `build_trees` built ahead, once done (None: none were, or building them failed: the
