@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -548,12 +549,98 @@ def test_git_builds_the_commits_trees_while_the_batch_writes(
     root = _vault(tmp_path)
     _index_read_early(root)
     taken, built = _watch(monkeypatch)
+    updates = _index_updates(monkeypatch)
     assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
     assert len(taken) == 1 and taken[0] is not None and built == []  # the commit built no tree itself
     assert taken[0].modes == dict.fromkeys(NEW, "100644")
+    assert taken[0].prepared_index is not None
+    assert len(updates) == 2 and all(index is not None for index in updates)  # the trees', the copy's
+    assert _prepared_indexes(root) == []
     _committed_as_git_names_them(root, sorted(NEW))
     assert_clean(root)
     _head_tree_as_git_makes_it(root)
+
+
+def _index_updates(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """The index each `git update-index` ran on (None: the repository's own)."""
+    updates: list[str | None] = []
+    real_run_git = git_module.run_git
+
+    def spy(where: Path, args: tuple[str, ...], **options: Any) -> bytes:
+        if args[:1] == ("update-index",):
+            updates.append(options.get("index_file"))
+        return real_run_git(where, args, **options)
+
+    monkeypatch.setattr(git_module, "run_git", spy)
+    return updates
+
+
+def _prepared_indexes(root: Path) -> list[str]:
+    return [name for name in os.listdir(root / ".git") if name.startswith("index.")]
+
+
+def test_an_index_staged_meanwhile_is_updated_by_git_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: another program stages a file after the index was copied; the copy is not taken, git
+    updates the index, and that program's staged file stays staged (and out of the batch's commit)."""
+    root = _vault(tmp_path)
+    _index_read_early(root)
+    updates = _index_updates(monkeypatch)
+
+    def stage_meanwhile(_args: tuple[Any, ...], _kw: dict[str, Any], prebuilt: PrebuiltTree | None) -> None:
+        assert prebuilt is not None and prebuilt.prepared_index is not None
+        (root / "staged.md").write_bytes(b"staged meanwhile\n")
+        git(root, "add", "staged.md")
+
+    _spy(monkeypatch, KnownBlobs, "build_trees", stage_meanwhile)
+    assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
+    assert updates[-1] is None  # the repository's own index, by git
+    assert git(root, "diff", "--cached", "--name-only") == "staged.md\n"
+    assert "staged.md" not in git(root, "show", "--name-only", "--format=", "HEAD")
+    _committed_as_git_names_them(root, sorted(NEW))
+    assert _prepared_indexes(root) == []
+
+
+def test_an_index_lock_held_at_the_commit_is_left_to_its_owner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: another git program holds `index.lock` when the batch would put its index in place; the
+    lock is not touched, and the commit waits for it to go, then has git update the index."""
+    root = _vault(tmp_path)
+    _index_read_early(root)
+    updates = _index_updates(monkeypatch)
+    lock = root / ".git" / "index.lock"
+    seen: list[bool] = []
+    real_put = Repository.put_index
+
+    def put_while_locked(self: Repository, prepared: Any) -> bool:
+        lock.write_bytes(b"another program's\n")
+        placed = real_put(self, prepared)
+        seen.append(lock.read_bytes() == b"another program's\n")
+        threading.Timer(0.3, lock.unlink).start()
+        return placed
+
+    monkeypatch.setattr(Repository, "put_index", put_while_locked)
+    assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
+    assert seen == [True] and updates[-1] is None and not lock.exists()
+    _committed_as_git_names_them(root, sorted(NEW))
+    assert_clean(root)
+    assert _prepared_indexes(root) == []
+
+
+def test_an_index_git_cannot_update_is_not_prepared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _vault(tmp_path)
+    repo = Repository.find(root)
+    assert repo is not None
+    assert repo.prepare_index(b"not a record\0") is None
+    assert _prepared_indexes(root) == []
+    blob = git_blob_id(b"new\n")
+    prepared = repo.prepare_index(b"100644 %s\ta.md\0" % blob.encode())
+    assert prepared is not None and _prepared_indexes(root) == [prepared.path.name]
+    (root / "a.md").write_bytes(b"new\n")
+    assert repo.put_index(prepared)
+    assert git(root, "diff", "--cached", "--name-only") == "a.md\n" and _prepared_indexes(root) == []
 
 
 def test_prebuilt_trees_are_not_taken_once_head_moved(
@@ -577,6 +664,7 @@ def test_prebuilt_trees_are_not_taken_once_head_moved(
     assert git(root, "show", "HEAD:other.md") == "committed meanwhile\n"
     _committed_as_git_names_them(root, sorted(NEW))
     assert commits(root) == 3
+    assert _prepared_indexes(root) == []  # the copy of the index made for the old HEAD is gone
 
 
 def test_prebuilt_trees_for_other_blobs_are_not_taken(tmp_path: Path) -> None:
@@ -689,6 +777,7 @@ def test_a_batch_that_fails_while_writing_waits_for_git_and_leaves_no_index_behi
     assert {path: (root / path).read_bytes() for path in NOTES} == NOTES
     assert git(root, "rev-parse", "HEAD") == head
     assert_clean(root)
+    assert _prepared_indexes(root) == []
 
 
 def test_a_batch_that_moves_a_file_builds_its_own_trees(
@@ -747,3 +836,45 @@ def test_git_builds_the_trees_in_an_index_of_its_own_and_leaves_the_repository_a
     before = repository_files()
     assert KnownBlobs(repo, planned, None).build_trees(records) is not None
     assert repository_files() == before
+
+
+def test_a_commit_that_fails_leaves_no_copy_of_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    _index_read_early(root)
+    taken, _built = _watch(monkeypatch)
+    real_run_git = git_module.run_git
+
+    def failing_commit_tree(where: Path, args: tuple[str, ...], **options: Any) -> bytes:
+        if args[:1] == ("commit-tree",):
+            raise GitError("git commit-tree failed: a test")
+        return real_run_git(where, args, **options)
+
+    monkeypatch.setattr(git_module, "run_git", failing_commit_tree)
+    with pytest.raises(BatchAborted, match="commit-tree"):
+        run_batch(Vault(root), _plan(root), BatchOptions())
+    assert taken[0] is not None and taken[0].prepared_index is not None
+    assert _prepared_indexes(root) == []
+    assert {path: (root / path).read_bytes() for path in NOTES} == NOTES
+    assert_clean(root)
+
+
+def test_an_index_changed_while_it_is_copied_is_not_prepared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: another program replaced the index while it was copied; the copy may hold either."""
+    root = _vault(tmp_path)
+    repo = Repository.find(root)
+    assert repo is not None
+    real_copy = git_module.shutil.copyfile
+
+    def copy_while_staging(source: Path, target: Path) -> Any:
+        copied = real_copy(source, target)
+        (root / "staged.md").write_bytes(b"staged meanwhile\n")
+        git(root, "add", "staged.md")
+        return copied
+
+    monkeypatch.setattr(git_module.shutil, "copyfile", copy_while_staging)
+    assert repo.prepare_index(b"100644 %s\ta.md\0" % git_blob_id(b"new\n").encode()) is None
+    assert _prepared_indexes(root) == []
