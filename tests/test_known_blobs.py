@@ -878,3 +878,46 @@ def test_an_index_changed_while_it_is_copied_is_not_prepared(
     monkeypatch.setattr(git_module.shutil, "copyfile", copy_while_staging)
     assert repo.prepare_index(b"100644 %s\ta.md\0" % git_blob_id(b"new\n").encode()) is None
     assert _prepared_indexes(root) == []
+
+
+def test_where_the_object_store_is_is_asked_of_git_once_per_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert ObjectStore.of(plain) is None
+    git(plain, "init", "-q")
+    first = ObjectStore.of(plain)  # a folder made a repository since is found: no answer was kept
+    assert first is not None
+    asked: list[tuple[str, ...]] = []
+    real_run_git = git_module.run_git
+
+    def spy(where: Path, args: tuple[str, ...], **options: Any) -> bytes:
+        asked.append(args)
+        return real_run_git(where, args, **options)
+
+    monkeypatch.setattr(git_module, "run_git", spy)
+    second = ObjectStore.of(plain)
+    assert second is not None and second is not first and asked == []
+    blob = git_blob_id(b"late\n")
+    assert first.holds(blob) == ""  # its listing is of the moment it was asked
+    (plain / "late.md").write_bytes(b"late\n")
+    git(plain, "add", "late.md")
+    assert ObjectStore.of(plain).holds(blob) == ObjectStore.LOOSE  # type: ignore[union-attr]
+
+
+def test_the_object_store_is_found_while_the_command_plans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _vault(tmp_path)
+    _index_read_early(root)
+    asked: list[tuple[str, ...]] = []
+    real_run_git = git_module.run_git
+
+    def spy(where: Path, args: tuple[str, ...], **options: Any) -> bytes:
+        asked.append(args)
+        return real_run_git(where, args, **options)
+
+    monkeypatch.setattr(git_module, "run_git", spy)
+    assert ObjectStore.of(root) is not None
+    assert asked == []

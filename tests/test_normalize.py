@@ -6,6 +6,8 @@ import gc
 
 import pytest
 
+from vaulttools import changes
+from vaulttools.check import BROKEN_LINK, BrokenLinksByNote
 from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
 from vaulttools.normalize import (
     AMBIGUOUS,
@@ -16,6 +18,7 @@ from vaulttools.normalize import (
     NormalizeOptions,
     Outcome,
     _link_at,
+    _most_spooled,
     exact_case,
     may_hold_links,
     normalize_note,
@@ -311,3 +314,26 @@ def test_planning_pauses_the_cyclic_gc_and_gives_back_its_state(enabled: bool) -
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+@pytest.mark.parametrize(
+    ("available", "most"),
+    [
+        (10**12, 2 * 7000),  # every note's bytes fit: the notes with a link to no file are not told apart
+        (4 * 2 * 7000 - 1, 2 * 1000),  # they do not: only the note with such a link counts
+        (10, 2 * 1000),
+    ],
+)
+def test_the_spool_is_sized_by_every_note_where_that_fits_in_memory(
+    monkeypatch: pytest.MonkeyPatch, available: int, most: int
+) -> None:
+    monkeypatch.setattr(changes, "_memory_to_spare", lambda: available)
+    monkeypatch.setattr(changes.os, "memfd_create", lambda *_args: 0, raising=False)
+    entries = {
+        "broken.md": ((1000, 1, 1, 1), [(BROKEN_LINK, "", 1, 2, "", 3, "", 4, [])]),
+        "fine.md": ((2000, 1, 1, 2), []),
+        "other.md": ((4000, 1, 1, 3), []),
+    }
+    broken = BrokenLinksByNote(list(entries), entries)  # type: ignore[arg-type]
+    assert _most_spooled(broken, NormalizeOptions()) == most
+    assert _most_spooled(broken, NormalizeOptions(fix_case=True)) is None

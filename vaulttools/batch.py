@@ -318,7 +318,10 @@ def read_git_index_in_background(root: Path) -> None:
 
     def read() -> tuple[Repository | None, IndexListing | None]:
         repo = Repository.find(root)
-        return repo, repo.read_index() if repo is not None else None
+        if repo is None:
+            return None, None
+        ObjectStore.of(root)  # found now, not while the planner waits (it asks before its workers start)
+        return repo, repo.read_index()
 
     _EARLY_INDEX[:] = [(root, in_thread(read, "vaulttools-git-index-early"))]
 

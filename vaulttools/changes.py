@@ -97,9 +97,7 @@ class Spool:
     def _fits_in_memory(self) -> bool:
         """The spool's most (`expected_bytes`) is known and at most `1 / IN_MEMORY_SHARE` of the memory the
         system has available, where it can make an anonymous memory file."""
-        if self._expected is None or not hasattr(os, "memfd_create"):
-            return False
-        return self._expected * IN_MEMORY_SHARE <= _memory_to_spare()
+        return self._expected is not None and fits_in_memory(self._expected)
 
     def put(self, data: bytes) -> tuple[int, int]:
         descriptor = self._open().fileno()
@@ -139,6 +137,12 @@ class Spool:
 
 # A spool lives in memory only if this many times the most it can hold is available (see `Spool._open`).
 IN_MEMORY_SHARE = 4
+
+
+def fits_in_memory(spooled_bytes: int) -> bool:
+    """Whether a spool that holds at most this many bytes is kept in memory (see `Spool`): at most
+    `1 / IN_MEMORY_SHARE` of the memory the system has available, where it can make an anonymous file."""
+    return hasattr(os, "memfd_create") and spooled_bytes * IN_MEMORY_SHARE <= _memory_to_spare()
 
 
 def _memory_to_spare() -> int:

@@ -311,6 +311,12 @@ class BrokenLinksByNote(Mapping[str, BrokenLinks]):
             if any(finding[0] in _TO_NO_FILE for finding in entry[1])
         )
 
+    def size_of_all(self) -> int:
+        """The summed sizes (at `check`'s stamps) of every note with an entry: at least `size_with_places`,
+        and cheaper to take."""
+        entries = self._entries
+        return sum(entries[path][0][0] for path in self._paths)
+
     def __len__(self) -> int:
         return len(self._paths)
 

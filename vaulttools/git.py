@@ -1110,6 +1110,10 @@ SEND_EVERY = 16
 SECOND_PROCESS_FROM = 256
 
 
+# Folder → (its repository's object folder, id format), as `ObjectStore.of` found them.
+_OBJECT_FOLDERS: dict[str, tuple[str, str]] = {}
+
+
 class ObjectStore:
     """What a SHA-1 repository's object store holds, read from its files: a loose object's file, or an id
     in a pack's index (`.idx`, looked up by halving). Cheap enough for a planner's workers to ask of every
@@ -1130,18 +1134,26 @@ class ObjectStore:
 
     @classmethod
     def of(cls, folder: Path) -> ObjectStore | None:
-        """The object store of the repository holding `folder` (None outside git, or with SHA-256 ids)."""
-        try:
-            output = run_git(
-                folder,
-                ("rev-parse", "--path-format=absolute", "--git-path", "objects", "--show-object-format"),
-            )
-        except (GitError, OSError):
-            return None
-        lines = os.fsdecode(output).split("\n")
-        if len(lines) < 2 or lines[1] != "sha1":
-            return None
-        return cls(lines[0])
+        """The object store of the repository holding `folder` (None outside git, or with SHA-256 ids). A
+        fresh store each time (its listings are of the moment it is asked), but where it is, and its id
+        format, are asked of git once per folder and process: a command asks up to three times, and a
+        thread asks early (`batch.read_git_index_in_background`), before the command plans."""
+        key = os.fspath(folder)
+        found = _OBJECT_FOLDERS.get(key)
+        if found is None:
+            try:
+                output = run_git(
+                    folder,
+                    ("rev-parse", "--path-format=absolute", "--git-path", "objects", "--show-object-format"),
+                )
+            except (GitError, OSError):
+                return None  # not kept: the folder may be made a repository later
+            lines = os.fsdecode(output).split("\n")
+            if len(lines) < 2:
+                return None
+            found = _OBJECT_FOLDERS[key] = (lines[0], lines[1])
+        objects, object_format = found
+        return cls(objects) if object_format == "sha1" else None
 
     def holds(self, oid: str) -> str:
         """`LOOSE`, `PACKED`, or "" when git lacks this object (as far as its files tell: an object only an

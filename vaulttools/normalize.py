@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool
+from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool, fits_in_memory
 from vaulttools.check import BrokenLinks, BrokenLinksByNote, broken_links_by_note
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
@@ -433,7 +433,10 @@ def _most_spooled(broken: Mapping[str, BrokenLinks | None], options: NormalizeOp
     without `check`'s findings to size the notes by."""
     if options.any_optional or not isinstance(broken, BrokenLinksByNote):
         return None
-    return 2 * broken.size_with_places()
+    # Every note's size first (~3 ms for 20,000): where even that fits in memory, the notes with a link to
+    # no file need not be told apart (~0.025 s more, before the workers fork).
+    every_note = 2 * broken.size_of_all()
+    return every_note if fits_in_memory(every_note) else 2 * broken.size_with_places()
 
 
 def _new_link_targets(fixed: Iterable[LinkEntry], index: LinkIndex) -> list[str]:
