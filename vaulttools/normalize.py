@@ -415,10 +415,10 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
         on_progress=vault.on_progress,
     )
     relied_on: set[str] = set()
+    keep = spool.keep
     for results in chunks:
-        for change, wire, targets in results:
-            if change is not None:
-                totals.changes.append(spool.keep(change))
+        for changes, wire, targets in results:  # one per chunk
+            totals.changes += map(keep, changes)
             totals.absorb_wire(wire)
             relied_on.update(targets)
     plan = build_plan(totals, config.suffix_rules, options)
@@ -454,13 +454,27 @@ def _plan_notes(
     spool: Spool | None = None,
     mark: tuple[int, int] | None = None,
     objects: ObjectStore | None = None,
-) -> list[tuple[FileChange | None, tuple, list[str]]]:
-    """The change, the report (`LinkReport.to_wire`) and the notes its fixed links now point to, of each
-    note of `paths` that has anything to report. `mark`: `files.clock_mark` taken before planning;
-    `objects`: the vault's git object store, asked whether it holds each note's new bytes."""
+) -> list[tuple[list[FileChange], tuple[tuple[tuple, ...], ...], set[str]]]:
+    """The changes, the report (`LinkReport.to_wire`) and the notes the fixed links now point to, of the
+    notes of `paths`, in their order; as one entry, so that the parent takes a chunk's reports in a few
+    steps, not each note's (12,700 notes: ~0.03 s of its time while the workers plan). `mark`:
+    `files.clock_mark` taken before planning; `objects`: the vault's git object store, asked whether it
+    holds each note's new bytes."""
+    changes: list[FileChange] = []
+    wires: tuple[list[tuple], ...] = ([], [], [], [])
+    targets: set[str] = set()
     with cyclic_gc_paused():
-        planned = [_plan_note(vault, context, path, broken.get(path), spool, mark, objects) for path in paths]
-    return [entry for entry in planned if entry is not None]
+        for path in paths:
+            planned = _plan_note(vault, context, path, broken.get(path), spool, mark, objects)
+            if planned is None:
+                continue
+            change, wire, new_targets = planned
+            if change is not None:
+                changes.append(change)
+            for entries, more in zip(wires, wire, strict=True):
+                entries += more
+            targets.update(new_targets)
+    return [(changes, tuple(map(tuple, wires)), targets)]
 
 
 def _plan_note(
