@@ -23,6 +23,7 @@ from vaulttools.files import (
     status_writable,
     synced_before,
     synced_once,
+    writable_by_its_owner,
 )
 from vaulttools.git import (
     IndexListing,
@@ -908,8 +909,11 @@ def _writable_as_planned(root: Path, change: FileChange, real_folders: set[str])
     opens it with `O_NOFOLLOW` (a symlink put there since fails it) and checks its mode again on the open
     file (`rewrite_in_place(refuse_read_only=True)`), and its bytes are compared before any is written."""
     planned = change.planned_status
-    if planned is not None and _rewrites_in_place(change):
-        _refuse_symlinked_path(root, change.path, real_folders, final=False)
+    if planned is not None and change.in_place:
+        if "/" in change.path:  # a note at the top has no folder on the way
+            _refuse_symlinked_path(root, change.path, real_folders, final=False)
+        if writable_by_its_owner(planned.mode, planned.uid):
+            return True  # `status_writable`'s first answer, without its path built (12,700 notes)
         return status_writable(planned.mode, planned.uid, f"{root}/{change.path}")
     statuses = [_refuse_symlinked_path(root, path, real_folders) for path in change.touched_paths]
     return not (

@@ -60,9 +60,14 @@ def status_writable(mode: int, owner: int, path: Path | str) -> bool:
     read-only note stays untouched even for root (who may write any file)."""
     if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         return False
-    if owner == _EFFECTIVE_UID and mode & stat.S_IWUSR:
+    if writable_by_its_owner(mode, owner):
         return True  # the owner's write bit decides (what `os.access` would say, one system call less)
     return os.access(path, os.W_OK)
+
+
+def writable_by_its_owner(mode: int, owner: int) -> bool:
+    """This process owns a file of this mode and owner, and its mode lets the owner write it."""
+    return owner == _EFFECTIVE_UID and bool(mode & stat.S_IWUSR)
 
 
 # Inside `synced_once()` atomic writes skip their own fsync (about 1 ms each); the block ends with one sync.
