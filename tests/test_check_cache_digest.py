@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLE_VAULT, make_git_vault
-from vaulttools import check, normalize
+from vaulttools import check, facts, normalize
 from vaulttools.check import BrokenLinks, check_vault, quick_digest
 from vaulttools.vault import Vault
 
@@ -103,3 +103,27 @@ def test_normalize_links_decides_a_note_whose_bytes_changed_in_full(tmp_path: Pa
     (vault / path).write_bytes(changed)
     plan = normalize.plan_normalize(Vault(vault))
     assert "claim-peer-feedback-d4" in [e.new_target for e in plan.report.fixed if e.note == path]
+
+
+def test_unverified_entries_are_the_cache_itself_only_when_it_has_every_note_and_no_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard: a cache (of the same vault listing) that lacks a note's entry, or holds one for a note
+    that is not a note, is not taken whole; the missing note is checked, the other entry dropped."""
+    vault = make_git_vault(SAMPLE_VAULT, tmp_path / "vault")
+    check_vault(Vault(vault))
+    checked = _count_checks(monkeypatch)
+    complete = check.cached_entries(Vault(vault), verify_stamps=False)
+    assert sorted(complete) == sorted(Vault(vault).note_paths) and checked == []
+    fingerprint = check._check_fingerprint(Vault(vault))
+    lacking = Vault(vault).note_paths[0]
+    facts.save_cache(vault, fingerprint, {p: e for p, e in complete.items() if p != lacking}, name="check")
+    assert sorted(check.cached_entries(Vault(vault), verify_stamps=False)) == sorted(complete)
+    assert checked == [lacking]
+    facts.save_cache(vault, fingerprint, {**complete, "not a note.md": complete[lacking]}, name="check")
+    assert sorted(check.cached_entries(Vault(vault), verify_stamps=False)) == sorted(complete)
+    swapped = {p: e for p, e in complete.items() if p != lacking} | {"not a note.md": complete[lacking]}
+    facts.save_cache(vault, fingerprint, swapped, name="check")  # as many entries as notes, one not a note's
+    checked.clear()
+    assert sorted(check.cached_entries(Vault(vault), verify_stamps=False)) == sorted(complete)
+    assert checked == [lacking]
