@@ -6,9 +6,10 @@ import importlib.util
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tests.conftest import REPO_ROOT, git
 from vaulttools import planning, yamledit
@@ -106,3 +107,31 @@ HOSTILE_NOTES = {
     "big.md": b"x" * 9000 + b"\nSee [[target]].\n" + b"y" * 5000,
 }
 HOSTILE_REWRITTEN = ["big.md", "bom.md", "crlf.md", "no-final-newline.md"]
+
+
+class GitRun(NamedTuple):
+    """One git command vaulttools ran (`git.run_git`): its arguments (without `-c` settings), the index
+    it ran on (None: the repository's own) and the thread that ran it."""
+
+    args: tuple[str, ...]
+    index_file: str | None
+    thread: str
+
+
+def git_runs(monkeypatch: Any) -> list[GitRun]:
+    """Every git command vaulttools runs from now on, in order (the real commands still run)."""
+    from vaulttools import git as git_module
+
+    runs: list[GitRun] = []
+    real_run_git = git_module.run_git
+
+    def spy(where: Path, args: tuple[str, ...], *rest: Any, **options: Any) -> bytes:
+        runs.append(GitRun(tuple(args), options.get("index_file"), threading.current_thread().name))
+        return real_run_git(where, args, *rest, **options)
+
+    monkeypatch.setattr(git_module, "run_git", spy)
+    return runs
+
+
+def git_args(runs: list[GitRun]) -> list[tuple[str, ...]]:
+    return [run.args for run in runs]

@@ -1,13 +1,12 @@
 """The batch layer on real temporary git repositories."""
 
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import git, snapshot
+from tests.helpers import git_args, git_runs
 from vaulttools import batch as batch_module
-from vaulttools import git as git_module
 from vaulttools import journal
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
@@ -503,30 +502,14 @@ def test_staged_paths_are_vault_paths(tmp_path: Path) -> None:
     assert repo is not None and repo.staged_paths() == {"in.md"}
 
 
-def _git_commands(monkeypatch: pytest.MonkeyPatch, threads: list[str] | None = None) -> list[tuple[str, ...]]:
-    """Every git command run from now on (`git.run_git`), without its `-c` settings; `threads`: the
-    thread each ran on."""
-    asked: list[tuple[str, ...]] = []
-    real_run_git = git_module.run_git
-
-    def spy(where: Path, args: tuple[str, ...], *rest: object, **options: object) -> bytes:
-        asked.append(tuple(args))
-        if threads is not None:
-            threads.append(threading.current_thread().name)
-        return real_run_git(where, args, *rest, **options)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(git_module, "run_git", spy)
-    return asked
-
-
 def test_the_repository_found_while_planning_is_not_looked_for_again(
     repo_vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batch_module.read_git_index_in_background(repo_vault)
     batch_module._EARLY_INDEX[0][1]()  # found and read, as while a command plans
-    asked = _git_commands(monkeypatch)
+    asked = git_runs(monkeypatch)
     run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"one\n", None)), BatchOptions())
-    assert not any(args[:2] == ("rev-parse", "--show-toplevel") for args in asked)
+    assert not any(args[:2] == ("rev-parse", "--show-toplevel") for args in git_args(asked))
     assert git(repo_vault, "show", "HEAD:a.md") == "one\n"
 
 
@@ -552,10 +535,9 @@ def test_a_failed_search_while_planning_leaves_the_batch_to_find_the_repository(
 def test_the_commits_settings_are_asked_of_git_once_while_the_batch_checks(
     repo_vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    threads: list[str] = []
-    asked = _git_commands(monkeypatch, threads)
+    runs = git_runs(monkeypatch)
     run_batch(Vault(repo_vault), _plan(repo_vault, ("a.md", b"one\n", None)), BatchOptions())
-    where = dict(zip(asked, threads, strict=True))
+    asked, where = git_args(runs), {run.args: run.thread for run in runs}
     for key in ("commit.gpgsign", "commit.cleanup", "user.name", "user.email"):
         assert asked.count(("config", "--get", key)) == 1, key
         assert where["config", "--get", key] == "vaulttools-git-config"
@@ -593,11 +575,11 @@ def test_the_identity_is_asked_of_git_once_per_repository(
 ) -> None:
     repo = Repository.find(repo_vault)
     assert repo is not None
-    asked = _git_commands(monkeypatch)
+    asked = git_runs(monkeypatch)
     first = repo.identity_config()
     first.append("changed by a caller")
     assert repo.identity_config() == first[:-1]
-    assert asked.count(("config", "--get", "user.name")) == 1
+    assert git_args(asked).count(("config", "--get", "user.name")) == 1
 
 
 def test_a_setting_is_asked_of_git_once_per_repository(
@@ -605,10 +587,10 @@ def test_a_setting_is_asked_of_git_once_per_repository(
 ) -> None:
     repo = Repository.find(repo_vault)
     assert repo is not None
-    asked = _git_commands(monkeypatch)
+    asked = git_runs(monkeypatch)
     assert not repo.converts_line_endings()
     git(repo_vault, "config", "core.autocrlf", "true")
     assert not repo.converts_line_endings()  # this batch's answer holds for the batch
-    assert asked.count(("config", "--get", "core.autocrlf")) == 1
+    assert git_args(asked).count(("config", "--get", "core.autocrlf")) == 1
     again = Repository.find(repo_vault)
     assert again is not None and again.converts_line_endings()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, git_vault_of
+from tests.helpers import git_args, git_runs
 from vaulttools import git as git_module
 from vaulttools.errors import GitError
 from vaulttools.git import Repository, _names_a_branch
@@ -46,19 +47,6 @@ def test_the_head_file_answers_only_for_a_branch(
     assert _names_a_branch(tmp_path / "HEAD") is names_a_branch
 
 
-def _git_asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
-    """Every git command run from now on."""
-    asked: list[tuple[str, ...]] = []
-    real_run_git = git_module.run_git
-
-    def spy(where: Path, args: tuple[str, ...], *rest: object, **options: object) -> bytes:
-        asked.append(tuple(args))
-        return real_run_git(where, args, *rest, **options)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(git_module, "run_git", spy)
-    return asked
-
-
 def test_git_is_asked_unless_the_head_file_names_a_branch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,12 +55,12 @@ def test_git_is_asked_unless_the_head_file_names_a_branch(
     root = git_vault_of({"a.md": b"a\n"}, tmp_path / "repo")
     repo = Repository.find(root)
     assert repo is not None
-    asked = _git_asked(monkeypatch)
+    asked = git_runs(monkeypatch)
     assert repo.detached_head() is None
     assert asked == []
     (root / ".git" / "HEAD").write_text("ref: refs/heads/.invalid\n")
     assert repo.detached_head() is None  # git 2.39 reads no commit there: no HEAD, so none detached
-    assert asked[0] == ("symbolic-ref", "--quiet", "HEAD")
+    assert asked[0].args == ("symbolic-ref", "--quiet", "HEAD")
     commit = git(root, "rev-parse", "main").strip()
     (root / ".git" / "HEAD").write_text(commit + "\n")
     assert repo.detached_head() == commit
@@ -170,7 +158,7 @@ def test_head_is_read_from_a_loose_or_packed_branch_without_git(
     commit = git(root, "rev-parse", "HEAD").strip()
     git(root, "tag", "-a", "-m", "a tag", "v1")  # a peeled line in packed-refs
     git(root, "update-ref", "refs/remotes/origin/main", commit)
-    asked = _git_asked(monkeypatch)
+    asked = git_runs(monkeypatch)
     assert repo.head() == commit
     git(root, "pack-refs", "--all")
     assert not (root / ".git" / "refs" / "heads" / "main").exists()
@@ -218,10 +206,10 @@ def test_git_is_asked_for_head_where_the_files_do_not_tell(
     (root / ".git" / "refs" / "heads" / "garbage").write_text("not an id\n")
     (root / ".git" / "refs" / "heads" / ".invalid").write_text(commit + "\n")  # no ref git would read
     (root / ".git" / "HEAD").write_text(head_file.format(commit=commit))
-    asked = _git_asked(monkeypatch)
+    asked = git_runs(monkeypatch)
     expected = None if "unborn" in head_file or ".invalid" in head_file or "garbage" in head_file else commit
     assert repo.head() == expected
-    assert asked == [("rev-parse", "--verify", "--quiet", "HEAD^{commit}")]
+    assert git_args(asked) == [("rev-parse", "--verify", "--quiet", "HEAD^{commit}")]
 
 
 def test_a_linked_work_tree_reads_its_branch_from_the_common_folder(
@@ -234,7 +222,7 @@ def test_a_linked_work_tree_reads_its_branch_from_the_common_folder(
     other = Repository.find(tmp_path / "other")
     main = Repository.find(root)
     assert other is not None and main is not None
-    asked = _git_asked(monkeypatch)
+    asked = git_runs(monkeypatch)
     assert other.head() == git(tmp_path / "other", "rev-parse", "HEAD").strip()
     assert main.head() == git(root, "rev-parse", "HEAD").strip() != other.head()
     assert asked == []

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import git, git_vault_of, snapshot
-from tests.helpers import assert_clean, commits, git_blob_id
+from tests.helpers import GitRun, assert_clean, commits, git_blob_id, git_runs
 from vaulttools import batch as batch_module
 from vaulttools import changes as changes_module
 from vaulttools import git as git_module
@@ -549,11 +549,12 @@ def test_git_builds_the_commits_trees_while_the_batch_writes(
     root = _vault(tmp_path)
     _index_read_early(root)
     taken, built = _watch(monkeypatch)
-    updates = _index_updates(monkeypatch)
+    runs = git_runs(monkeypatch)
     assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
     assert len(taken) == 1 and taken[0] is not None and built == []  # the commit built no tree itself
     assert taken[0].modes == dict.fromkeys(NEW, "100644")
     assert taken[0].prepared_index is not None
+    updates = _index_updates(runs)
     assert len(updates) == 2 and all(index is not None for index in updates)  # the trees', the copy's
     assert _prepared_indexes(root) == []
     _committed_as_git_names_them(root, sorted(NEW))
@@ -561,18 +562,9 @@ def test_git_builds_the_commits_trees_while_the_batch_writes(
     _head_tree_as_git_makes_it(root)
 
 
-def _index_updates(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
-    """The index each `git update-index` ran on (None: the repository's own)."""
-    updates: list[str | None] = []
-    real_run_git = git_module.run_git
-
-    def spy(where: Path, args: tuple[str, ...], **options: Any) -> bytes:
-        if args[:1] == ("update-index",):
-            updates.append(options.get("index_file"))
-        return real_run_git(where, args, **options)
-
-    monkeypatch.setattr(git_module, "run_git", spy)
-    return updates
+def _index_updates(runs: list[GitRun]) -> list[str | None]:
+    """The index each `git update-index` of these ran on (None: the repository's own)."""
+    return [run.index_file for run in runs if run.args[:1] == ("update-index",)]
 
 
 def _prepared_indexes(root: Path) -> list[str]:
@@ -586,7 +578,7 @@ def test_an_index_staged_meanwhile_is_updated_by_git_not_replaced(
     updates the index, and that program's staged file stays staged (and out of the batch's commit)."""
     root = _vault(tmp_path)
     _index_read_early(root)
-    updates = _index_updates(monkeypatch)
+    runs = git_runs(monkeypatch)
 
     def stage_meanwhile(_args: tuple[Any, ...], _kw: dict[str, Any], prebuilt: PrebuiltTree | None) -> None:
         assert prebuilt is not None and prebuilt.prepared_index is not None
@@ -595,7 +587,7 @@ def test_an_index_staged_meanwhile_is_updated_by_git_not_replaced(
 
     _spy(monkeypatch, KnownBlobs, "build_trees", stage_meanwhile)
     assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
-    assert updates[-1] is None  # the repository's own index, by git
+    assert _index_updates(runs)[-1] is None  # the repository's own index, by git
     assert git(root, "diff", "--cached", "--name-only") == "staged.md\n"
     assert "staged.md" not in git(root, "show", "--name-only", "--format=", "HEAD")
     _committed_as_git_names_them(root, sorted(NEW))
@@ -609,7 +601,7 @@ def test_an_index_lock_held_at_the_commit_is_left_to_its_owner(
     lock is not touched, and the commit waits for it to go, then has git update the index."""
     root = _vault(tmp_path)
     _index_read_early(root)
-    updates = _index_updates(monkeypatch)
+    runs = git_runs(monkeypatch)
     lock = root / ".git" / "index.lock"
     seen: list[bool] = []
     real_put = Repository.put_index
@@ -623,7 +615,7 @@ def test_an_index_lock_held_at_the_commit_is_left_to_its_owner(
 
     monkeypatch.setattr(Repository, "put_index", put_while_locked)
     assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
-    assert seen == [True] and updates[-1] is None and not lock.exists()
+    assert seen == [True] and _index_updates(runs)[-1] is None and not lock.exists()
     _committed_as_git_names_them(root, sorted(NEW))
     assert_clean(root)
     assert _prepared_indexes(root) == []
@@ -889,14 +881,7 @@ def test_where_the_object_store_is_is_asked_of_git_once_per_folder(
     git(plain, "init", "-q")
     first = ObjectStore.of(plain)  # a folder made a repository since is found: no answer was kept
     assert first is not None
-    asked: list[tuple[str, ...]] = []
-    real_run_git = git_module.run_git
-
-    def spy(where: Path, args: tuple[str, ...], **options: Any) -> bytes:
-        asked.append(args)
-        return real_run_git(where, args, **options)
-
-    monkeypatch.setattr(git_module, "run_git", spy)
+    asked = git_runs(monkeypatch)
     second = ObjectStore.of(plain)
     assert second is not None and second is not first and asked == []
     blob = git_blob_id(b"late\n")
@@ -911,13 +896,6 @@ def test_the_object_store_is_found_while_the_command_plans(
 ) -> None:
     root = _vault(tmp_path)
     _index_read_early(root)
-    asked: list[tuple[str, ...]] = []
-    real_run_git = git_module.run_git
-
-    def spy(where: Path, args: tuple[str, ...], **options: Any) -> bytes:
-        asked.append(args)
-        return real_run_git(where, args, **options)
-
-    monkeypatch.setattr(git_module, "run_git", spy)
+    asked = git_runs(monkeypatch)
     assert ObjectStore.of(root) is not None
     assert asked == []
