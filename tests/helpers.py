@@ -9,11 +9,14 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tests.conftest import REPO_ROOT, git
 from vaulttools import planning, yamledit
 from vaulttools.note import Note
+
+if TYPE_CHECKING:
+    from vaulttools.git import Repository
 
 # The sample vault's rename that the crash and lock tests interrupt.
 OLD, NEW = "concept-humane-imperative", "concept-humane-differentiation"
@@ -135,3 +138,12 @@ def git_runs(monkeypatch: Any) -> list[GitRun]:
 
 def git_args(runs: list[GitRun]) -> list[tuple[str, ...]]:
     return [run.args for run in runs]
+
+
+def found_repository(root: Path) -> Repository:
+    """The git work tree holding `root`, which the test made."""
+    from vaulttools.git import Repository
+
+    repo = Repository.find(root)
+    assert repo is not None
+    return repo

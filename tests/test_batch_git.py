@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, snapshot
-from tests.helpers import git_args, git_runs
+from tests.helpers import found_repository, git_args, git_runs
 from vaulttools import batch as batch_module
 from vaulttools import journal
 from vaulttools.batch import BatchOptions, run_batch
@@ -247,8 +247,7 @@ def test_undo_refuses_when_later_commits_touched_the_files(repo_vault: Path, run
 
 def test_dirty_paths_parses_unicode_and_spaces(repo_vault: Path) -> None:
     (repo_vault / "Café note.md").write_text("x")
-    repo = Repository.find(repo_vault)
-    assert repo is not None
+    repo = found_repository(repo_vault)
     assert repo.dirty_paths(["Café note.md", "a.md"]) == ["Café note.md"]
 
 
@@ -285,8 +284,7 @@ def test_a_moved_note_keeps_its_file_mode(repo_vault: Path) -> None:
 
 def _edited_by_hand(root: Path, created: str) -> Repository:
     """a.md changed, b.md deleted, `created` new: what a batch leaves for its stager to record."""
-    repo = Repository.find(root)
-    assert repo is not None
+    repo = found_repository(root)
     (root / "a.md").write_bytes(b"changed\n")
     (root / "b.md").unlink()
     (root / created).write_bytes(b"created\n")
@@ -329,8 +327,7 @@ def test_blob_writer_shares_a_big_batch_among_processes_and_keeps_the_order(
     names = [f"n{number}.md" for number in range(10)]
     for number, name in enumerate(names):
         (repo_vault / name).write_bytes(b"note %d\n" % number)
-    repo = Repository.find(repo_vault)
-    assert repo is not None
+    repo = found_repository(repo_vault)
     writer = BlobWriter(repo)
     for name in names:
         writer.add([name])
@@ -353,8 +350,7 @@ def test_blob_writer_refuses_when_a_process_gives_fewer_ids_than_it_was_given_pa
 
     monkeypatch.setattr(git_module, "SECOND_PROCESS_FROM", 1)
     monkeypatch.setattr(git_module.os, "cpu_count", lambda: 2)
-    repo = Repository.find(repo_vault)
-    assert repo is not None
+    repo = found_repository(repo_vault)
     writer = BlobWriter(repo)
     writer.add(["a.md", "b.md", "x1.md", "x[1].md"])
     second = writer._processes[1]
@@ -372,8 +368,7 @@ def test_stager_failure_is_a_git_error_and_the_batch_rolls_back(
         hook = repo_vault / ".git" / "hooks" / "post-commit"
         hook.write_text("#!/bin/sh\nexit 0\n")
         hook.chmod(0o755)
-    repo = Repository.find(repo_vault)
-    assert repo is not None
+    repo = found_repository(repo_vault)
     kind, command = (IndexStager, "update-index") if hooks else (BlobWriter, "hash-object")
     chosen = repo.stager()
     chosen.abort()
@@ -573,8 +568,7 @@ def test_a_git_failure_asking_for_the_commits_settings_leaves_the_stager_to_ask(
 def test_the_identity_is_asked_of_git_once_per_repository(
     repo_vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = Repository.find(repo_vault)
-    assert repo is not None
+    repo = found_repository(repo_vault)
     asked = git_runs(monkeypatch)
     first = repo.identity_config()
     first.append("changed by a caller")
@@ -585,8 +579,7 @@ def test_the_identity_is_asked_of_git_once_per_repository(
 def test_a_setting_is_asked_of_git_once_per_repository(
     repo_vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo = Repository.find(repo_vault)
-    assert repo is not None
+    repo = found_repository(repo_vault)
     asked = git_runs(monkeypatch)
     assert not repo.converts_line_endings()
     git(repo_vault, "config", "core.autocrlf", "true")

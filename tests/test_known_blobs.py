@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import git, git_vault_of, snapshot
-from tests.helpers import GitRun, assert_clean, commits, git_blob_id, git_runs
+from tests.helpers import GitRun, assert_clean, commits, found_repository, git_blob_id, git_runs
 from vaulttools import batch as batch_module
 from vaulttools import changes as changes_module
 from vaulttools import git as git_module
@@ -199,8 +199,7 @@ def test_stores_files_as_they_are_answers_from_every_converting_attribute(
     root = _vault(tmp_path)
     (root / ".git" / "info").mkdir(exist_ok=True)
     (root / ".git" / "info" / "attributes").write_text(attributes)
-    repo = Repository.find(root)
-    assert repo is not None
+    repo = found_repository(root)
     assert repo.stores_files_as_they_are(paths) is as_they_are
 
 
@@ -214,6 +213,13 @@ def _attribute_questions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     _spy(monkeypatch, git_module, "run_git", record)
     return asked
+
+
+def _vault_read_early(tmp_path: Path) -> Path:
+    """The test vault, its index read as while a command plans."""
+    root = _vault(tmp_path)
+    _index_read_early(root)
+    return root
 
 
 def _index_read_early(root: Path) -> IndexListing:
@@ -307,8 +313,7 @@ def test_a_path_the_early_index_does_not_list_is_asked_about(
     listing = _index_read_early(root)
     (root / ".git" / "info").mkdir(exist_ok=True)
     (root / ".git" / "info" / "attributes").write_text("new.md filter=upper\n")  # only the new path's
-    repo = Repository.find(root)
-    assert repo is not None
+    repo = found_repository(root)
     asked = _attribute_questions(monkeypatch)
     assert repo.stores_files_as_they_are(["a.md", "sub/c.md"], listing)
     assert asked == []  # both listed: answered while planning
@@ -344,8 +349,7 @@ def test_ids_git_does_not_confirm_abort_the_batch(tmp_path: Path) -> None:
 
 def test_verify_objects_names_what_git_lacks(tmp_path: Path) -> None:
     root = _vault(tmp_path)
-    repo = Repository.find(root)
-    assert repo is not None
+    repo = found_repository(root)
     repo.verify_objects("blob", {git_blob_id(NOTES["a.md"]): len(NOTES["a.md"])})
     with pytest.raises(GitError, match="git stored a blob under another id"):
         repo.verify_objects("blob", {git_blob_id(NOTES["a.md"]): len(NOTES["a.md"]) + 1})
@@ -374,8 +378,7 @@ def test_files_the_planner_did_not_name_are_named_by_the_batch(
 
 def test_known_blobs_refuse_a_batch_that_wrote_other_files(tmp_path: Path) -> None:
     root = _vault(tmp_path)
-    repo = Repository.find(root)
-    assert repo is not None
+    repo = found_repository(root)
     known = KnownBlobs(repo, {"a.md": git_blob_id(NEW["a.md"])}, None)
     known.add(["a.md", "b.md"])
     with pytest.raises(GitError, match="other files than it named"):
@@ -537,17 +540,10 @@ def _head_tree_as_git_makes_it(root: Path) -> None:
     git(root, "fsck", "--strict", "--no-dangling")
 
 
-def _repo(root: Path) -> Repository:
-    repo = Repository.find(root)
-    assert repo is not None
-    return repo
-
-
 def test_git_builds_the_commits_trees_while_the_batch_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _vault(tmp_path)
-    _index_read_early(root)
+    root = _vault_read_early(tmp_path)
     taken, built = _watch(monkeypatch)
     runs = git_runs(monkeypatch)
     assert run_batch(Vault(root), _plan(root), BatchOptions()).committed
@@ -576,8 +572,7 @@ def test_an_index_staged_meanwhile_is_updated_by_git_not_replaced(
 ) -> None:
     """The guard: another program stages a file after the index was copied; the copy is not taken, git
     updates the index, and that program's staged file stays staged (and out of the batch's commit)."""
-    root = _vault(tmp_path)
-    _index_read_early(root)
+    root = _vault_read_early(tmp_path)
     runs = git_runs(monkeypatch)
 
     def stage_meanwhile(_args: tuple[Any, ...], _kw: dict[str, Any], prebuilt: PrebuiltTree | None) -> None:
@@ -599,8 +594,7 @@ def test_an_index_lock_held_at_the_commit_is_left_to_its_owner(
 ) -> None:
     """The guard: another git program holds `index.lock` when the batch would put its index in place; the
     lock is not touched, and the commit waits for it to go, then has git update the index."""
-    root = _vault(tmp_path)
-    _index_read_early(root)
+    root = _vault_read_early(tmp_path)
     runs = git_runs(monkeypatch)
     lock = root / ".git" / "index.lock"
     seen: list[bool] = []
@@ -623,8 +617,7 @@ def test_an_index_lock_held_at_the_commit_is_left_to_its_owner(
 
 def test_an_index_git_cannot_update_is_not_prepared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _vault(tmp_path)
-    repo = Repository.find(root)
-    assert repo is not None
+    repo = found_repository(root)
     assert repo.prepare_index(b"not a record\0") is None
     assert _prepared_indexes(root) == []
     blob = git_blob_id(b"new\n")
@@ -640,8 +633,7 @@ def test_prebuilt_trees_are_not_taken_once_head_moved(
 ) -> None:
     """The guard: another program commits after git built the trees; the batch's commit is built again on
     the new HEAD, so it keeps that program's file."""
-    root = _vault(tmp_path)
-    _index_read_early(root)
+    root = _vault_read_early(tmp_path)
     taken, built = _watch(monkeypatch)
 
     def another_commit(_args: tuple[Any, ...], _kw: dict[str, Any], prebuilt: PrebuiltTree | None) -> None:
@@ -663,7 +655,7 @@ def test_prebuilt_trees_for_other_blobs_are_not_taken(tmp_path: Path) -> None:
     """The guard: the files the batch wrote are not those the trees were built for; the commit is built
     from what was written."""
     root = _vault(tmp_path)
-    repo = _repo(root)
+    repo = found_repository(root)
     planned = {path: git_blob_id(data) for path, data in NEW.items()}
     records = tree_records(repo, planned, _index_read_early(root))
     assert records is not None
@@ -681,7 +673,7 @@ def test_prebuilt_trees_for_other_blobs_are_not_taken(tmp_path: Path) -> None:
 
 def test_git_builds_no_trees_for_records_of_another_head_or_other_blobs(tmp_path: Path) -> None:
     root = _vault(tmp_path)
-    repo = _repo(root)
+    repo = found_repository(root)
     planned = {path: git_blob_id(data) for path, data in NEW.items()}
     records = tree_records(repo, planned, _index_read_early(root))
     assert records is not None
@@ -696,7 +688,7 @@ def test_tree_records_only_for_regular_files_the_index_lists(tmp_path: Path) -> 
     os.symlink("a.md", root / "link.md")
     git(root, "add", "link.md")
     git(root, "commit", "-q", "-m", "a symlink")
-    repo = _repo(root)
+    repo = found_repository(root)
     listing = _index_read_early(root)
     blob = git_blob_id(b"new\n")
     records = tree_records(repo, {"a.md": blob, "sub/c.md": blob}, listing)
@@ -730,8 +722,7 @@ def test_a_vault_in_a_folder_of_the_repository_gets_its_trees_from_git(
 def test_a_git_failure_building_the_trees_leaves_them_to_the_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _vault(tmp_path)
-    _index_read_early(root)
+    root = _vault_read_early(tmp_path)
     real_run_git = git_module.run_git
 
     def failing_read_tree(cwd: Path, args: tuple[str, ...], **options: Any) -> bytes:
@@ -775,8 +766,7 @@ def test_a_batch_that_fails_while_writing_waits_for_git_and_leaves_no_index_behi
 def test_a_batch_that_moves_a_file_builds_its_own_trees(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _vault(tmp_path)
-    _index_read_early(root)
+    root = _vault_read_early(tmp_path)
     taken, built = _watch(monkeypatch)
     plan = _plan(root)
     plan.changes.append(FileChange("d.md", NOTES["d.md"], NOTES["d.md"], "moved/d.md"))
@@ -791,9 +781,11 @@ def test_tree_records_carry_each_files_mode(tmp_path: Path) -> None:
     (root / "a.md").chmod(0o755)
     git(root, "add", "a.md")
     git(root, "commit", "-q", "-m", "executable")
-    records = tree_records(_repo(root), {"a.md": "1" * 40, "b.md": "2" * 40}, _index_read_early(root))
+    records = tree_records(
+        found_repository(root), {"a.md": "1" * 40, "b.md": "2" * 40}, _index_read_early(root)
+    )
     assert records == TreeRecords(
-        _repo(root).head() or "",
+        found_repository(root).head() or "",
         {"a.md": "1" * 40, "b.md": "2" * 40},
         {"a.md": "100755", "b.md": "100644"},
         b"100755 " + b"1" * 40 + b"\ta.md\x00100644 " + b"2" * 40 + b"\tb.md\x00",
@@ -812,7 +804,7 @@ def test_git_builds_the_trees_in_an_index_of_its_own_and_leaves_the_repository_a
     git(root, "commit", "-q", "-m", "many")
     git(root, "config", "core.splitIndex", "true")
     git(root, "update-index", "--split-index")
-    repo = _repo(root)
+    repo = found_repository(root)
     planned = {path: git_blob_id(data) for path, data in NEW.items()}
     records = tree_records(repo, planned, _index_read_early(root))
     assert records is not None
@@ -833,8 +825,7 @@ def test_git_builds_the_trees_in_an_index_of_its_own_and_leaves_the_repository_a
 def test_a_commit_that_fails_leaves_no_copy_of_the_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _vault(tmp_path)
-    _index_read_early(root)
+    root = _vault_read_early(tmp_path)
     taken, _built = _watch(monkeypatch)
     real_run_git = git_module.run_git
 
@@ -857,8 +848,7 @@ def test_an_index_changed_while_it_is_copied_is_not_prepared(
 ) -> None:
     """The guard: another program replaced the index while it was copied; the copy may hold either."""
     root = _vault(tmp_path)
-    repo = Repository.find(root)
-    assert repo is not None
+    repo = found_repository(root)
     real_copy = git_module.shutil.copyfile
 
     def copy_while_staging(source: Path, target: Path) -> Any:
@@ -894,8 +884,7 @@ def test_where_the_object_store_is_is_asked_of_git_once_per_folder(
 def test_the_object_store_is_found_while_the_command_plans(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = _vault(tmp_path)
-    _index_read_early(root)
+    root = _vault_read_early(tmp_path)
     asked = git_runs(monkeypatch)
     assert ObjectStore.of(root) is not None
     assert asked == []
