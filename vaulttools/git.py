@@ -166,6 +166,15 @@ class PrebuiltTree(NamedTuple):
     prepared_index: PreparedIndex | None = None  # git's index with them put in, made meanwhile
 
 
+def _index_records(built: PrebuiltTree) -> bytes:
+    """`built`'s blobs as `git update-index -z --index-info` reads them (a removed file: mode 0, no blob)."""
+    zero = "0" * len(built.head)
+    return "".join(
+        f"0 {zero}\t{path}\0" if oid is None else f"{built.modes[path]} {oid}\t{path}\0"
+        for path, oid in built.blobs.items()
+    ).encode()
+
+
 class PreparedIndex(NamedTuple):
     """git's index with a batch's files put in, made beside it while the batch wrote
     (`Repository.prepare_index`): it becomes the index at the commit only if the index is still the one
@@ -270,11 +279,18 @@ _REFTABLE_HEAD_STUB = b"ref: refs/heads/.invalid"
 
 def _names_a_branch(head_file: Path) -> bool:
     """The HEAD file says HEAD is a branch (see `Repository.detached_head`); False when it cannot tell."""
+    return _branch_named(head_file) is not None
+
+
+def _branch_named(head_file: Path) -> bytes | None:
+    """The branch's ref (`refs/heads/...`) the HEAD file names; None for anything else, or no such file."""
     try:
         content = head_file.read_bytes().rstrip(b"\n")
     except OSError:
-        return False
-    return content.startswith(b"ref: refs/heads/") and content != _REFTABLE_HEAD_STUB
+        return None
+    if content.startswith(b"ref: refs/heads/") and content != _REFTABLE_HEAD_STUB:
+        return content[len(b"ref: ") :]
+    return None
 
 
 def _head_in_files(git_dir: Path) -> str | None:
@@ -282,11 +298,10 @@ def _head_in_files(git_dir: Path) -> str | None:
     file (in the repository's common folder, for a linked work tree) or `packed-refs` line holds an object
     id. None where the files do not tell, and git is asked: a detached HEAD, the reftable backend, a branch
     that is itself a symbolic ref, an unborn branch, an unreadable file."""
+    ref = _branch_named(git_dir / "HEAD")
+    if ref is None:
+        return None
     try:
-        content = (git_dir / "HEAD").read_bytes().rstrip(b"\n")
-        if not _names_a_branch(git_dir / "HEAD"):
-            return None
-        ref = content[len(b"ref: ") :]
         common = _common_dir(git_dir)
         oid: bytes | None
         try:
@@ -927,37 +942,23 @@ class Repository:
         """
         head = self.head()
         assert head is not None
-        taken = prebuilt is not None and prebuilt.head == head and prebuilt.blobs == blobs
-        if prebuilt is not None and taken:
-            tree, modes = prebuilt.tree, prebuilt.modes  # built while the batch wrote, for these very blobs
-        else:
+        if prebuilt is None or prebuilt.head != head or prebuilt.blobs != blobs:
             builder = TreeBuilder(self, head, root_tree)
-            tree, modes = builder.build(blobs), builder.modes
+            prebuilt = PrebuiltTree(head, blobs, builder.build(blobs), builder.modes)
         subject = message.split("\n", 1)[0]
         with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as message_file:
             message_file.write(stripspace(message).encode("utf-8"))
         try:
-            sha = self.run(
-                "commit-tree", tree, "-p", head, "-F", message_file.name, config=self.identity_config()
-            )
+            identity = self.identity_config()
+            sha = self.run("commit-tree", prebuilt.tree, "-p", head, "-F", message_file.name, config=identity)
         finally:
             os.unlink(message_file.name)
         sha = sha.strip()
         # The index first: if moving HEAD then fails, the batch restages its restored files and all is as
-        # before; the other order could leave a commit whose files the index still lists as they were.
-        prepared = prebuilt.prepared_index if prebuilt is not None else None
-        if prepared is not None and taken and self.put_index(prepared):
-            pass  # the index with the batch's files put in, made while the batch wrote
-        elif prebuilt is not None and taken and prebuilt.records:
-            # The same blobs and modes, as the trees' own index was given them.
-            self.run("update-index", "-z", "--index-info", stdin=prebuilt.records)
-        else:  # a copy of the index not taken is removed by `commit_batch`
-            zero = "0" * len(head)
-            records = "".join(
-                f"0 {zero}\t{path}\0" if oid is None else f"{modes[path]} {oid}\t{path}\0"
-                for path, oid in blobs.items()
-            ).encode()
-            self.run("update-index", "-z", "--index-info", stdin=records)
+        # before; the other order could leave a commit whose files the index still lists as they were. The
+        # index prepared while the batch wrote, where there is one (a copy not taken: see `commit_batch`).
+        if prebuilt.prepared_index is None or not self.put_index(prebuilt.prepared_index):
+            self.run("update-index", "-z", "--index-info", stdin=prebuilt.records or _index_records(prebuilt))
         self.run("update-ref", "-m", f"commit: {subject}", "HEAD", sha, head)
         # As `git commit` does after each commit: pack loose objects once there are many (in the background).
         with contextlib.suppress(GitError):
