@@ -235,6 +235,17 @@ def test_holder_alive(record: dict, alive: bool) -> None:
     assert lock.Holder(**fields).alive is alive
 
 
+@pytest.mark.parametrize("has_uname", [True, False])
+def test_host_name_is_the_one_socket_gives(has_uname: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locks and journals written by any version name the same host (the name is read without `socket`
+    where `os.uname` exists, with it elsewhere)."""
+    import socket
+
+    if not has_uname:
+        monkeypatch.delattr(os, "uname", raising=False)
+    assert lock.host_name() == socket.gethostname()
+
+
 # --- hooks that our own commit runs ------------------------------------------------------------------
 
 

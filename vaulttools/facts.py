@@ -27,7 +27,6 @@ from vaulttools.files import read_all, stamp_of_status, state_dir
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import forks_for, in_fork, iter_chunks
-from vaulttools.related_rank import body_words
 from vaulttools.sections import find_section
 
 # 8: frontmatter links read through the YAML composer; 9: body words and counts; 10: written in parts;
@@ -76,6 +75,9 @@ def stamp_of(path: Path | str) -> tuple[int, int, int, int]:
 
 def facts_of(note: Note, stamp: tuple[int, int, int, int], options: FactsOptions) -> NoteFacts:
     """The facts of one note; `options.keep` limits the properties kept to those commands read."""
+    # Imported here: `check` and `normalize-links` read this module but build no facts (~2 ms of start-up).
+    from vaulttools.related_rank import body_words
+
     keep = options.keep
     links = tuple(
         LinkFact(

@@ -16,7 +16,6 @@ import json
 import os
 import shlex
 import shutil
-import socket
 import threading
 import time
 from collections import defaultdict
@@ -314,7 +313,7 @@ def _write_plan(
         "command": plan.command,
         "batch_id": batch_id,
         "pid": os.getpid(),
-        "host": socket.gethostname(),
+        "host": lock.host_name(),
         "started": holder.started if holder is not None else time.time(),
         "changes": entries,
     }
