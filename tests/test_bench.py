@@ -78,6 +78,34 @@ def test_format_table_is_markdown_with_one_row_per_measure() -> None:
 
 
 @pytest.mark.parametrize(
+    ("name_status", "expected"),
+    [
+        ("", ""),  # no commit: nothing changed (recover puts files back without one)
+        ("M\ta.md\nM\tb.md\n", "2 rewritten"),
+        ("M\ta.md\nD\tb-d9.md\nD\tc-d2.md\nA\tnew folder/x.md\n", "1 rewritten, 1 added, 2 deleted"),
+        ("D\ta.md", "1 deleted"),
+    ],
+)
+def test_committed_work_counts_a_commits_files_by_what_happened_to_them(
+    name_status: str, expected: str
+) -> None:
+    assert run.committed_work(name_status) == expected
+
+
+def test_format_work_lists_the_writing_rows_only() -> None:
+    measures = [
+        run.Measure("check-fresh", [1.0]),
+        run.Measure("normalize-links", [1.2], work="12729 rewritten"),
+        run.Measure("merge-all", [5.6], work="15010 rewritten, 5033 deleted"),
+    ]
+    assert run.format_work(measures) == (
+        "files committed by the last run of each writing row: normalize-links 12729 rewritten; "
+        "merge-all 15010 rewritten, 5033 deleted"
+    )
+    assert run.format_work(measures[:1]) == ""
+
+
+@pytest.mark.parametrize(
     ("counts", "notes", "expected"),
     [
         ({}, 100, ""),
