@@ -695,8 +695,9 @@ def run_profile(profile: str, args: argparse.Namespace, wanted: set[str]) -> dic
             measures.append(run_write_phase(vault, args.runs))
     run_floor(vault, args.runs, floor)  # again after the rows: the median spans the whole profile's run
     print(format_table(measures, floor.median, args.notes), flush=True)  # before the phases, which may fail
-    if format_work(measures):
-        print(format_work(measures), flush=True)
+    work = format_work(measures)
+    if work:
+        print(work, flush=True)
     phases: list[Phase] = []
     if not wanted or PHASES_ROW in wanted:
         print(f"  {PHASES_ROW} ...", flush=True)
