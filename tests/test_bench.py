@@ -126,6 +126,45 @@ def test_enrichment_lines_pick_spread_slugs_as_json_lines() -> None:
     assert all(set(e) == {"slug", "context", "counterpoint"} and e["context"] for e in entries)
 
 
+@pytest.mark.parametrize(
+    ("goal_profiles", "profile", "expected"),
+    [
+        ((), "dense", 5.0),  # no scope: the goal holds on every profile
+        (("article",), "article", 5.0),
+        (("article",), "dense", None),
+        (("article", "long"), "long", 5.0),
+    ],
+)
+def test_goal_on_a_profile_follows_the_profiles_it_was_set_for(
+    goal_profiles: tuple[str, ...], profile: str, expected: float | None
+) -> None:
+    bench = run.Bench("row", ("check",), 5.0, goal_profiles=goal_profiles)
+    assert run.goal_on(bench, profile) == expected
+    assert run.goal_on(run.Bench("row", ("check",), None, goal_profiles=goal_profiles), profile) is None
+
+
+def test_format_goal_scope_names_the_rows_without_a_goal_here() -> None:
+    rows = [
+        run.Bench("check-fresh", ("check",), 5.0),
+        run.Bench("enrich", ("enrich",), None),
+        run.Bench("merge-all", ("merge", "--all"), 10.0, goal_profiles=("article",)),
+    ]
+    assert run.format_goal_scope(rows, "dense") == (
+        "no goal on this profile's vault: merge-all (<= 10x on article)"
+    )
+    assert run.format_goal_scope(rows, "article") == ""
+    assert run.format_goal_scope(rows[:2], "dense") == ""
+
+
+def test_merge_all_keeps_issue_19s_goal_where_it_merges_one_copy_in_a_hundred() -> None:
+    rows = {bench.name: bench for bench in run.benches(Path("enrich.jsonl"))}
+    assert [run.goal_on(rows["merge-all"], p) for p in ("article", "long")] == [10.0, 10.0]
+    assert [run.goal_on(rows["merge-all"], p) for p in ("dense", "deep")] == [None, None]
+    # every goal of issue 22 holds on every profile
+    for name in ("check-fresh", "check-warm", "rename", "normalize-links", "sync-related", "tag-rename"):
+        assert all(run.goal_on(rows[name], p) is not None for p in ("article", "dense", "deep", "long"))
+
+
 def test_every_row_names_a_registered_command() -> None:
     from vaulttools.cli import command_names
 
