@@ -175,6 +175,23 @@ def _index_records(built: PrebuiltTree) -> bytes:
     ).encode()
 
 
+# The name of a batch's copy of git's index (`Repository.prepare_index`), its process id after it.
+PREPARED_INDEX_PREFIX = "index.vaulttools-"
+
+
+def stale_prepared_indexes(names: Iterable[str], alive: Callable[[int], bool]) -> list[str]:
+    """Of a git folder's file names, the index copies whose batch's process is gone: a batch killed between
+    `prepare_index` and its commit leaves its copy (as big as the index: 2 MB for 20,000 notes), which git
+    never removes. A live process's copy is its own business; a wrong guess costs nothing (`put_index`
+    finds no copy and the commit updates the index with git)."""
+    stale = []
+    for name in names:
+        pid = name.removeprefix(PREPARED_INDEX_PREFIX)
+        if pid != name and pid.isdigit() and pid.isascii() and not alive(int(pid)):
+            stale.append(name)
+    return sorted(stale)
+
+
 class PreparedIndex(NamedTuple):
     """git's index with a batch's files put in, made beside it while the batch wrote
     (`Repository.prepare_index`): it becomes the index at the commit only if the index is still the one
@@ -486,11 +503,13 @@ class Repository:
         the commit updates the index itself."""
         stamp = self._index_stamp()
         try:
-            if stamp is None or any(name.startswith("sharedindex.") for name in os.listdir(self._git_dir)):
-                return None
+            names = os.listdir(self._git_dir)
         except OSError:
             return None
-        copy = PreparedIndex(self._git_dir / f"index.vaulttools-{os.getpid()}", stamp)
+        self._remove(stale_prepared_indexes(names, _process_alive))
+        if stamp is None or any(name.startswith("sharedindex.") for name in names):
+            return None
+        copy = PreparedIndex(self._git_dir / f"{PREPARED_INDEX_PREFIX}{os.getpid()}", stamp)
         try:
             shutil.copyfile(self._git_dir / "index", copy.path)
             if self._index_stamp() != stamp:
@@ -501,6 +520,26 @@ class Repository:
             copy.discard()
             return None
         return copy
+
+    def remove_stale_prepared_indexes(self) -> list[str]:
+        """Remove the index copies killed batches left in the git folder (`stale_prepared_indexes`); their
+        names. `recover` calls it; each batch that prepares an index does the same."""
+        try:
+            stale = stale_prepared_indexes(os.listdir(self._git_dir), _process_alive)
+        except OSError:
+            return []
+        return self._remove(stale)
+
+    def _remove(self, names: list[str]) -> list[str]:
+        """Remove these files of the git folder; the names of those removed."""
+        removed = []
+        for name in names:
+            try:
+                os.unlink(self._git_dir / name)
+            except OSError:
+                continue  # removed meanwhile, or not ours to remove: left as it is
+            removed.append(name)
+        return removed
 
     def put_index(self, prepared: PreparedIndex) -> bool:
         """Make `prepared` git's index, as git replaces it: under `index.lock`, which this takes, and only if
@@ -1553,6 +1592,12 @@ class _PackIndex:
 # The ids of a pack index searched at once rather than halved further (see `_PackIndex.__contains__`): a
 # fan-out bucket of a 100,000-object pack holds ~400.
 _PACK_SCAN_BELOW = 512
+
+
+def _process_alive(pid: int) -> bool:
+    from vaulttools.lock import process_alive  # the vault lock's test of a holder, on first use
+
+    return process_alive(pid)
 
 
 def _pack_indexes(folder: str) -> list[_PackIndex]:

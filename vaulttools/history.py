@@ -149,6 +149,8 @@ def recover_interrupted(root: Path, *, keep_changed: bool = False) -> Recovery:
             return Recovery("nothing", None, [])
         command, batch = record.get("command"), journal.describe(record)
         repo = Repository.find(root)
+        if repo is not None:
+            repo.remove_stale_prepared_indexes()  # the copy of git's index a batch killed early left behind
         landed = None
         if repo is not None and record.get("batch_id"):
             landed = repo.commit_with_trailer(BATCH_ID_TRAILER, record["batch_id"])
