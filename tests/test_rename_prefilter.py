@@ -7,6 +7,8 @@ path-qualified and `.md` targets, `\\|` in tables, CRLF, a BOM, frontmatter list
 
 from __future__ import annotations
 
+import re
+import sys
 import unicodedata
 from pathlib import Path
 from unittest import mock
@@ -16,7 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vaulttools import rename
-from vaulttools.rename import FEW_SPELLINGS, mention_test, name_spellings, plan_renames, spelling_pattern
+from vaulttools.rename import (
+    FEW_SPELLINGS,
+    FIRST_SLICE,
+    mention_test,
+    name_spellings,
+    plan_renames,
+    spelling_pattern,
+)
 from vaulttools.vault import Vault
 
 STEMS = [
@@ -54,12 +63,71 @@ def test_mention_test_answers_as_the_trie_regex(stems: list[str], text: bytes) -
     assert bool(mention_test(stems)(folded)) == bool(spelling_pattern(stems).search(folded))
 
 
-def test_mention_test_uses_in_for_few_spellings_and_the_regex_for_many() -> None:
+def test_mention_test_uses_in_for_few_spellings_and_the_automaton_for_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ahocorasick_rs import BytesAhoCorasick
+
     assert len(name_spellings("concept-hub")) == 1
     assert mention_test(["concept-hub"])(b"see [[concept-hub]]")
     assert not mention_test(["concept-hub"])(b"see [[concept-hu]]")
     many = [f"note-{i}" for i in range(FEW_SPELLINGS + 1)]
-    assert getattr(mention_test(many), "__self__", None) is not None  # a bound `Pattern.search`
+    with mock.patch("ahocorasick_rs.BytesAhoCorasick", wraps=BytesAhoCorasick) as automaton:
+        assert mention_test(many)(b"see [[note-8]]") and not mention_test(many)(b"see [[note-]]")
+    assert automaton.call_count == 2
+    # Without the package (an interpreter it has no wheel for), the trie regex answers.
+    monkeypatch.setitem(sys.modules, "ahocorasick_rs", None)
+    assert isinstance(getattr(mention_test(many), "__self__", None), re.Pattern)
+    assert mention_test(many)(b"see [[note-8]]") and not mention_test(many)(b"see [[note-]]")
+
+
+def test_an_empty_name_among_many_leaves_the_trie_regex_to_answer() -> None:
+    """The automaton refuses an empty spelling; the regex matches it everywhere, as a note names "" anyway."""
+    many = ["", *(f"note-{i}" for i in range(FEW_SPELLINGS + 1))]
+    assert isinstance(getattr(mention_test(many), "__self__", None), re.Pattern)
+    assert mention_test(many)(b"anything")
+
+
+MANY = [f"member-{i}" for i in range(FEW_SPELLINGS + 1)] + ["a-much-longer-member-name-" * 30]
+
+
+@pytest.mark.parametrize("size", [FIRST_SLICE - 1, FIRST_SLICE, FIRST_SLICE + 1, 3000, 40_000])
+@pytest.mark.parametrize("name", ["member-3", MANY[-1]])
+def test_the_automaton_finds_a_name_wherever_its_slices_end(size: int, name: str) -> None:
+    """Every place a name can start in a note of `size` bytes, around each slice's end above all."""
+    test = mention_test(MANY)
+    ends, end = [], FIRST_SLICE
+    while end < size:
+        ends.append(end)
+        end *= 4
+    spelled = name.encode()
+    places = {0, max(0, size - len(spelled))}
+    places |= {
+        at
+        for edge in ends
+        for at in range(edge - len(spelled) - 1, edge + 2)
+        if 0 <= at <= size - len(spelled)
+    }
+    for at in sorted(places):
+        text = bytearray(b"x" * size)
+        text[at : at + len(spelled)] = spelled
+        assert test(bytes(text)), (size, at)
+        assert not test(bytes(text).replace(spelled, spelled[:-1] + b"#")), (size, at)
+    assert not test(b"x" * size)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    stems=st.lists(
+        st.text(alphabet="aAbB-é e\u0301%1日", min_size=1, max_size=4),
+        min_size=FEW_SPELLINGS + 1,
+        max_size=30,
+    ),
+    text=st.text(alphabet="aAbB-é e\u0301%1日[]()|\\\r\n", max_size=60),
+)
+def test_the_automaton_answers_as_the_trie_regex(stems: list[str], text: str) -> None:
+    folded = text.encode("utf-8").lower()
+    assert bool(mention_test(stems)(folded)) == bool(spelling_pattern(stems).search(folded))
 
 
 @settings(max_examples=200, deadline=None)

@@ -289,13 +289,13 @@ def _read_pass(
 def _spells(names: set[str]) -> Callable[[bytes], bool]:
     """Whether a note's bytes spell one of these names (`rename`'s prefilter: a note that links a note
     spells its name)."""
-    from vaulttools.rename import spelling_pattern
+    from vaulttools.rename import mention_test
 
-    pattern = spelling_pattern(names)
+    mentions = mention_test(names)
 
     def spells(raw: bytes) -> bool:
         folded = raw.lower()
-        return bool(pattern.search(folded) or (b"%" in folded and pattern.search(unquote_to_bytes(folded))))
+        return bool(mentions(folded) or (b"%" in folded and mentions(unquote_to_bytes(folded))))
 
     return spells
 

@@ -46,8 +46,8 @@ from vaulttools.rename import (
     candidate_notes,
     find_old_note,
     link_edits,
+    mention_test,
     plan_canvases,
-    spelling_pattern,
     widened_target,
 )
 from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, stem_of
@@ -314,7 +314,7 @@ def _plan_notes(
     family_of = context.family_of
     spelling_notes, parsed_links = scanned
     names = None if spelling_notes is not None else _spelled_names(vault.config.suffix_rules, family_of)
-    pattern = None if names is None else spelling_pattern(names)  # no scan found the notes: ~0.2 s
+    mentions = None if names is None else mention_test(names)  # no scan found the notes: ~0.2 s
     searched = vault.note_paths if spelling_notes is None else spelling_notes
     merge_of = {merge.target: merge for merge in merges}
     others = [path for path in searched if path not in family_of]
@@ -322,8 +322,8 @@ def _plan_notes(
     def notes_to_plan(
         paths: list[str], report: MergeReport
     ) -> Iterator[tuple[str, bytes, os.stat_result | None]]:
-        if pattern is not None:
-            for path, raw in candidate_notes(vault, paths, {}, pattern.search, report.links):
+        if mentions is not None:
+            for path, raw in candidate_notes(vault, paths, {}, mentions, report.links):
                 yield path, raw, None
             return
         for path in paths:  # the scan already searched their bytes

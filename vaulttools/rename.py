@@ -593,7 +593,8 @@ def name_spellings(stem: str) -> set[bytes]:
 
 
 # Up to this many spellings, the prefilter looks for each with `in` (a memchr-speed scan, ~3x faster than the
-# regex engine's literal search on a 30 KB note); more (a 500-name map) stay one pass of the trie regex.
+# regex engine's literal search on a 30 KB note); more (a 500-name map, `merge --all`'s families) are
+# looked for in one pass of an Aho-Corasick automaton, or of the trie regex where the package is missing.
 FEW_SPELLINGS = 8
 
 
@@ -602,11 +603,47 @@ def mention_test(stems: Iterable[str]) -> Callable[[bytes], object]:
     stems = list(stems)
     spellings = sorted({spelling for stem in stems for spelling in name_spellings(stem)})
     if len(spellings) > FEW_SPELLINGS:
-        return spelling_pattern(stems).search
+        return _automaton_test(spellings) or spelling_pattern(stems).search
     if len(spellings) == 1:  # one ASCII name, the usual rename: no generator per note
         only = spellings[0]
         return lambda folded: only in folded
     return lambda folded: any(spelling in folded for spelling in spellings)
+
+
+# The automaton reports every match in what it searches, where the regex stops at the first: a note is
+# searched in growing slices (this many bytes, then four times as far each time), so a note that names a
+# member early (most notes of a vault of day-suffixed copies) costs no more than with the regex, and one
+# that names none (most notes elsewhere) is read about once, at the automaton's speed.
+FIRST_SLICE = 512
+
+
+def _automaton_test(spellings: list[bytes]) -> Callable[[bytes], object] | None:
+    """Whether lowered bytes hold any of `spellings`, by `ahocorasick_rs` (the Rust aho-corasick crate):
+    one pass over a note whatever the number of names; on 30 KB notes and 380 names, ~2.5x the trie
+    regex's speed. None where the package is not installed, or for an empty spelling (every note spells
+    it), which it refuses."""
+    if not all(spellings):
+        return None
+    try:
+        from ahocorasick_rs import BytesAhoCorasick
+    except ImportError:  # the trie regex gives the same answers
+        return None
+    find = BytesAhoCorasick(spellings).find_matches_as_indexes
+    overlap = max(map(len, spellings)) - 1  # a spelling across a slice's end is found in the next slice
+
+    def mentions(folded: bytes) -> bool:
+        size = len(folded)
+        if size <= FIRST_SLICE:
+            return bool(find(folded))
+        view = memoryview(folded)  # slices of it are not copied
+        start, end = 0, FIRST_SLICE
+        while not find(view[start:end]):
+            if end >= size:
+                return False
+            start, end = max(0, end - overlap), min(size, end * 4)
+        return True
+
+    return mentions
 
 
 def spelling_pattern(stems: Iterable[str]) -> re.Pattern[bytes]:
