@@ -249,3 +249,55 @@ def test_merge_all_counts_a_link_written_with_the_extension_as_a_full_count(
     (tmp_path / ".vaulttools.toml").write_text("suffix_rules = ['\\.v\\d\\.md', '-d\\d+']\n")
     full, counted = _full_and_counted_scans(tmp_path, notes)
     assert [f.keep for f in full.families] == [f.keep for f in counted.families] == kept
+
+
+def _hostile_families(root: Path) -> Path:
+    """Ten day-suffixed copies (names in other scripts, with spaces, in NFD), each linked in another form
+    from its own note, and notes that only almost spell a name: more than `FEW_SPELLINGS` names, so the
+    prefilter's automaton is the one that answers."""
+    import unicodedata
+
+    root.mkdir()
+    names = [
+        "Café Crème",
+        "日本語 note",
+        "Old Name",
+        "concept-x",
+        unicodedata.normalize("NFD", "Éte"),
+        "ß-rule",
+    ]
+    names += [f"entity-{i}" for i in range(4)]
+    forms = ["[[{}]]", "[[{}|alias]]", "[t]({}.md)", "![[{}]]", "[[{}#h]]"]
+    for i, name in enumerate(names):
+        (root / f"{name}.md").write_text(f"---\nid: {i}\n---\n# {name}\n\nBody {i}.\n", encoding="utf-8")
+        (root / f"{name}-d9.md").write_text(
+            f"---\nid: {i}-d9\n---\n# {name}\n\nCopy {i}.\n", encoding="utf-8"
+        )
+        target = f"{name}-d9".replace(" ", "%20") if forms[i % 5].startswith("[t]") else f"{name}-d9"
+        link = forms[i % 5].format(target)
+        (root / f"linker {i}.md").write_text(f"See {link.upper() if i == 3 else link}.\n", encoding="utf-8")
+    (root / "almost.md").write_text("old nam, entity-, cafe creme, concept-\n", encoding="utf-8")
+    return root
+
+
+def test_merge_all_plans_the_same_batch_without_the_automaton_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prefilter's answers, and so the plan, are the trie regex's where pyahocorasick is missing."""
+    import sys
+
+    from vaulttools import Vault as ApiVault
+    from vaulttools.merge import Merge, plan_merges
+
+    root = make_git_vault(_hostile_families(tmp_path / "src"), tmp_path / "v")
+    with_automaton = ApiVault(root).merge(all_families=True)
+    vault = Vault(root)
+    every_note = plan_merges(vault, [Merge(f.keep, tuple(f.sources)) for f in find_families(vault)])
+    monkeypatch.setitem(sys.modules, "ahocorasick", None)
+    without = ApiVault(root).merge(all_families=True)
+    assert with_automaton.counts["notes_merged"] == 10
+    for other in (without, every_note):
+        assert sorted(with_automaton.changes, key=str) == sorted(other.changes, key=str)
+        assert with_automaton.counts == other.counts
+    linked = {c.path for c in with_automaton.changes if c.path.startswith("linker")}
+    assert len(linked) == 10 and not any(c.path == "almost.md" for c in with_automaton.changes)
