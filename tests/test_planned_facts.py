@@ -311,3 +311,39 @@ def test_the_scan_takes_its_clock_mark_before_any_folder_stamp(
     assert (
         scan.notes == ["a/b/n.md"] and scan.mark is not None and set(scan.folder_stamps) == {"", "a", "a/b"}
     )
+
+
+def test_free_names_are_checked_against_one_listing_per_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rename --map` of many notes in one big folder: each name is looked up in the folder's listing,
+    listed once (it was listed, and every name folded, once per renamed note)."""
+    from vaulttools import batch
+
+    (tmp_path / "notes").mkdir()
+    for name in ("Alpha.md", "ÉTÉ.md", "x.md"):
+        (tmp_path / "notes" / name).write_text("x\n", encoding="utf-8")
+    listed: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(batch.os, "listdir", lambda path: listed.append(str(path)) or real_listdir(path))
+    listings: dict[str, dict[str, str] | None] = {}
+    answers = {
+        path: batch._taken_in_any_case(tmp_path, path, listings)
+        for path in (
+            "notes/alpha.md",
+            "notes/beta.md",
+            "notes/été.md",
+            "notes/x.md",
+            "gone/y.md",
+            "gone/z.md",
+        )
+    }
+    assert answers == {
+        "notes/alpha.md": "notes/Alpha.md",
+        "notes/beta.md": None,
+        "notes/été.md": "notes/ÉTÉ.md",
+        "notes/x.md": "notes/x.md",  # the name itself, found without a listing
+        "gone/y.md": None,  # no such folder: no file in it
+        "gone/z.md": None,
+    }
+    assert sorted(listed) == sorted([str(tmp_path / "notes"), str(tmp_path / "gone")])

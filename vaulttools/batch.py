@@ -780,9 +780,10 @@ def _refuse_if_planned_facts_changed(
     for change in moving:  # the plan's changes that are not in place: every one that vacates its path
         if _vacates(change) and not change.holds_old(_read_or_none(root / change.path)):
             raise _planned_fact_changed(change.path, _how_it_changed(root / change.path))
+    listings: dict[str, dict[str, str] | None] = {}  # each folder listed once, however many names it frees
     for path, expected in plan.expects.items():
         if expected is None:
-            taken = _taken_in_any_case(root, path)
+            taken = _taken_in_any_case(root, path, listings)
             if taken is not None:
                 raise _planned_fact_changed(path, f"was a free name, but {taken} was created")
         elif _sha256_or_none(root / path) != expected:
@@ -838,17 +839,27 @@ def _sha256_or_none(path: Path) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
-def _taken_in_any_case(root: Path, path: str) -> str | None:
-    """The vault path of a file named `path` in any letter case (Obsidian's names ignore case), if any."""
+def _taken_in_any_case(root: Path, path: str, listings: dict[str, dict[str, str] | None]) -> str | None:
+    """The vault path of a file named `path` in any letter case (Obsidian's names ignore case), if any.
+
+    `listings`: each folder's names by their folded form, the first listed of each, filled on first use
+    (None: no such folder, so no file in it). One listing serves every name a batch frees in the folder:
+    `rename --map` of 1,000 notes of a 20,000-note folder listed and folded it 1,000 times (23 s)."""
     if os.path.lexists(root / path):
         return path
     folder, _, name = path.rpartition("/")
-    try:
-        names = os.listdir(root / folder if folder else root)
-    except OSError:
-        return None  # no folder: no file in it
-    wanted = fold(name)
-    taken = next((other for other in names if fold(other) == wanted), None)
+    if folder not in listings:
+        try:
+            names = os.listdir(root / folder if folder else root)
+        except OSError:
+            listings[folder] = None
+        else:
+            folded: dict[str, str] = {}
+            for other in names:
+                folded.setdefault(fold(other), other)
+            listings[folder] = folded
+    found = listings[folder]
+    taken = None if found is None else found.get(fold(name))
     return None if taken is None else f"{folder}/{taken}" if folder else taken
 
 

@@ -635,6 +635,21 @@ def _automaton_test(spellings: list[bytes]) -> Callable[[bytes], object] | None:
     return mentions
 
 
+class SpellingSearch:
+    """`spelling_pattern(stems).search`, the regex compiled on first use: only a note vaulttools cannot read,
+    or whose frontmatter does not parse, asks where it spells an old name (`_leave_unread_mention`), and the
+    regex of a map of 20,000 names takes ~1.8 s to compile (the prefilter needs none: `mention_test`)."""
+
+    def __init__(self, stems: Iterable[str]) -> None:
+        self._stems = list(stems)
+        self._pattern: re.Pattern[bytes] | None = None
+
+    def search(self, data: bytes) -> re.Match[bytes] | None:
+        if self._pattern is None:
+            self._pattern = spelling_pattern(self._stems)
+        return self._pattern.search(data)
+
+
 def spelling_pattern(stems: Iterable[str]) -> re.Pattern[bytes]:
     """One regex for all spellings of all names, built as a trie so that a 500-name map is one pass."""
     trie: dict[int, Any] = {}
@@ -759,7 +774,7 @@ def plan_renames(
     by_old_path = {r.old_path: r for r in resolved}
     after = renamed_index(vault.index, resolved)
     stems = candidate_stems(resolved, after)
-    pattern = spelling_pattern(stems)
+    pattern = SpellingSearch(stems)
     mentioned = mention_test(stems)
     folders = tuple(sorted({r.folder[0] for r in resolved if r.folder is not None}))
     context = RenameContext(vault.index, after, moved, vault.config.id_property, options.keep_alias, folders)
@@ -936,7 +951,7 @@ def plan_note(
     report: RenameReport,
     *,
     rename: Rename | None,
-    mentions: re.Pattern[bytes] | None = None,
+    mentions: SpellingSearch | None = None,
 ) -> FileChange | None:
     """Every edit one note needs (links, and for a renamed note its id and aliases), verified.
 
@@ -960,7 +975,7 @@ def rename_note_edits(
     report: RenameReport,
     *,
     rename: Rename | None = None,
-    mentions: re.Pattern[bytes] | None = None,
+    mentions: SpellingSearch | None = None,
 ) -> tuple[list[Edit], dict[str, str]]:
     """The pure per-note planner of a rename: the edits of one readable note (`rename`: the note's own
     rename, if it is renamed) and the list properties they append to (see `note_change`'s `appended`)."""
@@ -1131,7 +1146,7 @@ def _leave_unread_mention(
     raw: bytes,
     reason: str,
     detail: str,
-    mentions: re.Pattern[bytes],
+    mentions: SpellingSearch,
     report: RenameReport,
 ) -> None:
     """List a note whose bytes `raw` spell an old name where vaulttools cannot read links."""
