@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "related_index",
             "findings",
             "digests",
+            "moves",
         },
     ),
     (
