@@ -75,6 +75,7 @@ DUPLICATES_TAG = "bench-duplicates"  # bench-base plus day-suffixed copies of 1 
 DUPLICATE_EVERY = 100
 ENRICH_NOTES = 200
 TAG_SHARE = 0.05  # `tag-rename` renames the tag closest to this share of the notes
+RENAME_MAP_EVERY = 10  # `undo-map` undoes a `rename --map` of every tenth note (2,000 of 20,000)
 TAG_NEW = "bench-renamed-tag"
 RSS_LIMIT_MB = 1024  # the issue's ceiling on 100,000 notes
 PROFILE_NAMES = ("article", "dense", "deep", "long")  # bench/generate.py's PROFILES
@@ -132,7 +133,8 @@ class Bench:
     args: tuple[str, ...]
     goal: float | None  # ratio to the floor the issue asks for (None: no goal, reported only)
     writes: bool = False
-    # none | fresh-cache | reset | reset-new-objects | reset-and-rename | reset-and-kill | reset-duplicates
+    # none | fresh-cache | reset | reset-new-objects | reset-and-rename | reset-and-rename-map |
+    # reset-and-kill | reset-duplicates
     prepare: str = "none"
     requires: str | None = None  # the vaulttools subcommand that must exist
     # The profiles whose vault the goal was set for (empty: every profile); on the others the row is
@@ -181,6 +183,8 @@ def benches(enrich_file: Path, tag: str = "") -> list[Bench]:
         Bench("enrich", ("enrich", str(enrich_file)), None, True, "reset", "enrich"),
         Bench("tag-rename", ("tag", "rename", tag or "-", TAG_NEW), 5.0, True, "reset", "tag"),
         Bench("undo", ("undo",), None, True, "reset-and-rename", "undo"),
+        # A big rename's undo: git's exhaustive rename detection compared every pair of its files.
+        Bench("undo-map", ("undo",), None, True, "reset-and-rename-map", "undo"),
         Bench("recover", ("recover",), None, True, "reset-and-kill", "recover"),
         # Issue 19 set the goal for `merge --all` on the generated vault (article), where 1 % of the notes
         # have a copy and ~650 files change, as on long. On dense and deep, whose long day-suffix families
@@ -445,6 +449,28 @@ def duplicate_note(text: str, stem: str, copy_stem: str) -> str:
     return text.replace("\n---\n", f"\n---\nA paragraph only the copy {copy_stem} has.\n\n", 1)
 
 
+def rename_map_rows(note_paths: Sequence[str], every: int = RENAME_MAP_EVERY) -> list[tuple[str, str]]:
+    """(old, new) rows of `undo-map`'s rename map: every `every`th note (sorted vault paths, the hub left
+    out), named by its vault path without `.md` (a vault of folders repeats names), renamed in its folder."""
+    kept = [
+        path for path in sorted(note_paths) if path.endswith(".md") and path[:-3].rpartition("/")[2] != HUB
+    ]
+    return [(path[:-3], path[:-3].rpartition("/")[2] + "-renamed") for path in kept[::every]]
+
+
+def write_rename_map(vault: Path) -> Path:
+    """The rename map of `rename_map_rows`, as CSV beside the vault (outside it: git never sees it)."""
+    import csv
+
+    paths = [path.relative_to(vault).as_posix() for path in vault_notes(vault)]
+    mapping = vault.parent / f"{vault.name}-rename-map.csv"
+    with open(mapping, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["old", "new"])
+        writer.writerows(rename_map_rows(paths))
+    return mapping
+
+
 def vault_notes(vault: Path) -> list[Path]:
     """The vault's notes in path order, skipping dot-folders (`.git`, `.vaulttools`)."""
     notes = [
@@ -605,13 +631,18 @@ def preparation(bench: Bench, vault: Path) -> Callable[[], None]:
     def prepare() -> None:
         if bench.prepare == "fresh-cache":
             drop_cache(vault)
-        elif bench.prepare in ("reset", "reset-and-rename", "reset-new-objects"):
+        elif bench.prepare in ("reset", "reset-and-rename", "reset-and-rename-map", "reset-new-objects"):
             reset(vault)
             if bench.prepare == "reset-new-objects":
                 forget_new_objects(vault)
             warm_cache()
             if bench.prepare == "reset-and-rename":
                 subprocess.run(vaulttools("rename", HUB, HUB_NEW), cwd=vault, check=True, capture_output=True)
+            if bench.prepare == "reset-and-rename-map":
+                mapping = write_rename_map(vault)
+                subprocess.run(
+                    vaulttools("rename", "--map", str(mapping)), cwd=vault, check=True, capture_output=True
+                )
         elif bench.prepare == "reset-and-kill":
             drop_journal(vault)
             reset(vault)

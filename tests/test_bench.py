@@ -118,6 +118,25 @@ def test_pick_tag_takes_the_tag_nearest_five_percent(counts: dict, notes: int, e
     assert run.pick_tag(counts, notes) == expected
 
 
+@pytest.mark.parametrize(
+    ("paths", "every", "expected"),
+    [
+        ([], 10, []),
+        (["b.md", "a.md", "c.md"], 2, [("a", "a-renamed"), ("c", "c-renamed")]),
+        # The hub stays (the other rows rename it); names repeated in folders are told apart by their path.
+        (
+            ["x/n.md", "concept-hub-note.md", "y/n.md", "img.png"],
+            1,
+            [("x/n", "n-renamed"), ("y/n", "n-renamed")],
+        ),
+    ],
+)
+def test_rename_map_rows_take_every_nth_note_by_its_path(
+    paths: list[str], every: int, expected: list[tuple[str, str]]
+) -> None:
+    assert run.rename_map_rows(paths, every) == expected
+
+
 def test_enrichment_lines_pick_spread_slugs_as_json_lines() -> None:
     slugs = [f"note-{i:03d}" for i in range(10)]
     lines = run.enrichment_lines(slugs, count=3)
