@@ -142,7 +142,7 @@ def test_changed_paths_past_the_limit_pairs_the_renames_git_pairs(
     ours = repository.changed_paths(head)
     assert not any("-M" in args for args in git_args(runs))  # git's own detection was not asked
     assert sorted(ours) == sorted(by_git)
-    moves = sorted((old, new) for status, old, new in ours if status == "R")
+    moves = sorted((change.path, change.new_path) for change in ours if change.status == "R")
     assert moves == sorted(
         [
             *[
@@ -190,4 +190,10 @@ def test_a_commit_without_renames_lists_every_change(tmp_path: Path, monkeypatch
     git(vault, "commit", "-q", "-m", "edit")
     monkeypatch.setattr(git_module, "EXHAUSTIVE_RENAME_PAIRS", 0)
     changes = found_repository(vault).changed_paths(git(vault, "rev-parse", "HEAD").strip())
-    assert changes == [("M", "a.md", None), ("D", "b.md", None), ("A", "d.md", None)]
+    assert [(c.status, c.path, c.new_path) for c in changes] == [
+        ("M", "a.md", None),
+        ("D", "b.md", None),
+        ("A", "d.md", None),
+    ]
+    blob = git(vault, "rev-parse", "HEAD:a.md").strip()
+    assert (changes[0].new_blob, changes[1].new_blob, changes[2].old_blob) == (blob, None, None)

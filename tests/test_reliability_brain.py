@@ -56,20 +56,22 @@ def test_rename_the_twenty_most_linked_notes_and_undo_each(brain_vault: Path, ru
         old_stem = stem_of(path)
         new_stem = f"{old_stem} renamed"
         plan = plan_renames(Vault(brain_vault), [("/" + path, new_stem)])
+        # Taken before the batch writes: a rewritten note's old bytes are read back from its file.
+        written = [(change.path, change.new_path, change.old, change.new) for change in plan.changes]
         run_batch(Vault(brain_vault), plan, BatchOptions())
-        for change in plan.changes:
-            assert change.old is not None and change.new is not None
-            if change.new_path is None:
+        for change_path, new_path, old, new in written:
+            assert old is not None and new is not None
+            if new_path is None:
                 rewritten_files += 1
-                assert_only_links_changed(change.old, change.new, change.path)
+                assert_only_links_changed(old, new, change_path)
         # Undoing the name change in every touched file gives back the original bytes (letter case aside).
         renamed_path = path[: len(path) - len(old_stem) - 3] + new_stem + ".md"
         back = plan_renames(Vault(brain_vault), [("/" + renamed_path, old_stem)])
         restored = {c.final_path: c.new for c in back.changes}
-        for change in plan.changes:
-            again = restored.get(change.path, change.new)
-            assert again is not None and change.old is not None
-            assert comparable(again) == comparable(change.old), change.path
+        for change_path, _, old, new in written:
+            again = restored.get(change_path, new)
+            assert again is not None and old is not None
+            assert comparable(again) == comparable(old), change_path
         result = run_cli(brain_vault, "undo")
         assert result.exit_code == 0, result.output
         assert snapshot(brain_vault) == original, path

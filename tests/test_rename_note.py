@@ -96,6 +96,9 @@ DEEP_TO_WIDE = {"deep/c.md": "wide/c.md"}
         ("```dataviewjs\ndv.pages('\"Deep/\"')\n```\n", DEEP_TO_WIDE, ("deep",), ['"Deep/"']),
         ("Count: `$= dv.pages('\"a\"').length`\n", A_TO_Z, (), ['"a"']),
         ('```dataview\nTABLE FROM "a.md"\n```\n', A_TO_Z, (), ['"a.md"']),
+        ('~~~dataview\nLIST FROM "a"\n~~~\n', A_TO_Z, (), ['"a"']),  # no backtick in the note
+        ('Inline: `= link("a")`\n', A_TO_Z, (), ['"a"']),
+        ('Dataview reads "a" only in code: FROM "a".\n', A_TO_Z, (), []),  # neither backtick nor fence
         # no-ops: another folder, a longer name, a quoted string outside a query, a query of other notes
         ('```dataview\nLIST FROM "deeper" OR "b"\n```\n', DEEP_TO_WIDE, ("deep",), []),
         ('```js\nload("deep")\n```\nSay "deep".\n', DEEP_TO_WIDE, ("deep",), []),

@@ -18,7 +18,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from vaulttools.errors import EditConflict
 from vaulttools.files import stamp_of_status, state_dir
 from vaulttools.git import BATCH_TRAILER, ObjectStore, blob_id
-from vaulttools.journal import OLD_BLOB, fingerprints
+from vaulttools.journal import OLD_BLOB, fingerprints, fingerprints_of_blob
 from vaulttools.resolve import fold
 
 
@@ -321,6 +321,19 @@ class FileChange:
         if shared:  # a long note: the batch writes only from the first block that changes
             twin._fingerprints[SAME_UNTIL] = shared
         return twin
+
+    @classmethod
+    def rewrite_of_blob(cls, path: str, old: OnDisk, new: bytes, new_blob: str) -> FileChange:
+        """A file rewritten in place whose bytes now are a blob git holds, known by its id and size (`old`),
+        not read: an undo puts back the bytes of the batch commit's parent over those of the commit. The
+        batch proves the file holds them as for a planner's `old_left_on_disk` change (its journal names
+        the blob while git's index holds it, else copies and checks the file). `new_blob`: the git blob id
+        of `new`, by which the commit names them."""
+        change = cls(path, None, new)
+        change._old = old
+        change._fingerprints = fingerprints_of_blob(old.blob, old.size, new)
+        change._fingerprints[NEW_BLOB] = new_blob
+        return change
 
     def fingerprinted(self) -> FileChange:
         """The same change with its journal fingerprints taken now (see `old_left_on_disk`): a planner's

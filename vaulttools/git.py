@@ -156,12 +156,31 @@ def blob_id(data: bytes) -> str:
 
 
 class RawChange(NamedTuple):
-    """One file of a commit's diff as `git diff-tree --raw --no-renames` gives it."""
+    """One file of a commit's diff as `git diff-tree --raw` gives it (repository paths)."""
 
-    status: str  # A, D, M or T
-    path: str  # repository path
+    status: str  # A, D, M, T, or R (a rename or copy, detected by git or paired by `moves.pair_moves`)
+    path: str
     old_blob: bytes  # zeros for an added file
     new_blob: bytes  # zeros for a deleted file
+    old_mode: str
+    new_mode: str
+    new_path: str | None = None  # where a rename took the file
+
+
+class ChangedFile(NamedTuple):
+    """One file a commit changed (`Repository.changed_paths`): status A, D, M, T or R, its vault path
+    (before a rename), where a rename took it, and the blob ids of its bytes before and after (None where
+    it had none)."""
+
+    status: str
+    path: str
+    new_path: str | None
+    old_blob: str | None
+    new_blob: str | None
+    regular: bool  # a regular file before and after (not a symbolic link or a submodule)
+
+
+_REGULAR_MODES = ("100644", "100755")
 
 
 # Past this many (deleted file, added file) pairs in a commit, `changed_paths` pairs its renames itself
@@ -814,57 +833,76 @@ class Repository:
             commits.append(BatchCommit(sha, date, subject, command.strip(), undoes.strip() or None))
         return commits
 
-    def changed_paths(self, sha: str) -> list[tuple[str, str, str | None]]:
-        """(status, vault path, new vault path) for each file a commit touched, renames detected: by git
-        (`-M -l0`) while it has few pairs to compare, else by `moves.pair_moves` (see
-        `EXHAUSTIVE_RENAME_PAIRS`)."""
+    def changed_paths(self, sha: str) -> list[ChangedFile]:
+        """Each file a commit touched (vault paths, blob ids), renames detected: by git (`-M -l0`) while it
+        has few pairs to compare, else by `moves.pair_moves` (see `EXHAUSTIVE_RENAME_PAIRS`)."""
         entries = self._raw_changes(sha)
         deleted = [entry for entry in entries if entry.status == "D"]
         added = [entry for entry in entries if entry.status == "A"]
         if deleted and added and len(deleted) * len(added) <= EXHAUSTIVE_RENAME_PAIRS:
-            return self._changed_paths_paired_by_git(sha)
-        moved_to = self._paired_moves(deleted, added)
-        arrivals = set(moved_to.values())
-        changes: list[tuple[str, str, str | None]] = []
+            entries = self._raw_changes(sha, renames=True)
+        else:
+            entries = self._with_moves(entries, self._paired_moves(deleted, added))
+        return [self._changed_file(entry) for entry in entries]
+
+    def _changed_file(self, entry: RawChange) -> ChangedFile:
+        path = self.to_vault_path(entry.path) or entry.path
+        new_path = None if entry.new_path is None else self.to_vault_path(entry.new_path) or entry.new_path
+        old_blob = None if entry.status == "A" else entry.old_blob.decode()
+        new_blob = None if entry.status == "D" else entry.new_blob.decode()
+        regular = entry.new_mode in _REGULAR_MODES and (
+            entry.status == "A" or entry.old_mode in _REGULAR_MODES
+        )
+        return ChangedFile(entry.status, path, new_path, old_blob, new_blob, regular)
+
+    @staticmethod
+    def _with_moves(entries: list[RawChange], moved_to: dict[str, str]) -> list[RawChange]:
+        """The entries with each paired deletion and addition as one move (status R, at the deletion's
+        place in the list), the addition's blob and mode its new side."""
+        if not moved_to:
+            return entries
+        arrivals = {entry.path: entry for entry in entries if entry.status == "A"}
+        paired = set(moved_to.values())
+        merged = []
         for entry in entries:
-            path = self.to_vault_path(entry.path) or entry.path
             if entry.path in moved_to:
-                new = moved_to[entry.path]
-                changes.append(("R", path, self.to_vault_path(new) or new))
-            elif entry.path not in arrivals:
-                changes.append((entry.status, path, None))
-        return changes
+                arrival = arrivals[moved_to[entry.path]]
+                merged.append(
+                    entry._replace(
+                        status="R",
+                        new_path=arrival.path,
+                        new_blob=arrival.new_blob,
+                        new_mode=arrival.new_mode,
+                    )
+                )
+            elif entry.status != "A" or entry.path not in paired:
+                merged.append(entry)
+        return merged
 
-    def _changed_paths_paired_by_git(self, sha: str) -> list[tuple[str, str, str | None]]:
-        output = self.run(
-            "diff-tree", "-r", "-z", "--no-commit-id", "-M", "--name-status", "-l0", sha, binary=True
-        )
-        parts = [os.fsdecode(p) for p in output.split(b"\0") if p]
-        changes: list[tuple[str, str, str | None]] = []
-        i = 0
-        while i < len(parts):
-            status = parts[i]
-            if status.startswith(("R", "C")):
-                old, new = parts[i + 1], parts[i + 2]
-                i += 3
-                changes.append(("R", self.to_vault_path(old) or old, self.to_vault_path(new) or new))
-            else:
-                changes.append((status[0], self.to_vault_path(parts[i + 1]) or parts[i + 1], None))
-                i += 2
-        return changes
-
-    def _raw_changes(self, sha: str) -> list[RawChange]:
-        """Each file the commit changed, renames not looked for: its status letter, repository path, and the
-        blob ids before and after (git's `--raw` format)."""
-        output = self.run(
-            "diff-tree", "-r", "-z", "--no-commit-id", "--no-renames", "--raw", sha, binary=True
-        )
+    def _raw_changes(self, sha: str, *, renames: bool = False) -> list[RawChange]:
+        """Each file the commit changed in git's `--raw` form: status letter, repository path(s), blob ids
+        and modes before and after; renames detected by git (`-M -l0`, every pair compared) or not looked
+        for."""
+        detection = ("-M", "-l0") if renames else ("--no-renames",)
+        output = self.run("diff-tree", "-r", "-z", "--no-commit-id", "--raw", *detection, sha, binary=True)
         parts = output.split(b"\0")
         entries = []
-        for meta, path in zip(parts[0::2], parts[1::2], strict=False):
-            fields = meta.split(b" ")
-            if len(fields) == 5 and fields[0].startswith(b":"):
-                entries.append(RawChange(fields[4].decode()[:1], os.fsdecode(path), fields[2], fields[3]))
+        i = 0
+        while i + 1 < len(parts):
+            fields = parts[i].split(b" ")
+            if len(fields) != 5 or not fields[0].startswith(b":"):
+                break
+            status = fields[4].decode()[:1]
+            old_mode, new_mode = fields[0][1:].decode(), fields[1].decode()
+            if status in ("R", "C"):
+                old, new = os.fsdecode(parts[i + 1]), os.fsdecode(parts[i + 2])
+                entries.append(RawChange("R", old, fields[2], fields[3], old_mode, new_mode, new))
+                i += 3
+            else:
+                entries.append(
+                    RawChange(status, os.fsdecode(parts[i + 1]), fields[2], fields[3], old_mode, new_mode)
+                )
+                i += 2
         return entries
 
     def _paired_moves(self, deleted: list[RawChange], added: list[RawChange]) -> dict[str, str]:
@@ -885,9 +923,9 @@ class Repository:
         arriving = [entry for entry in added if entry.path not in taken]
         if not left or not arriving:
             return moved_to
-        old_blobs = self._cat_blobs([entry.old_blob for entry in left])
+        old_blobs = self.blob_contents([entry.old_blob for entry in left])
         old_features = dict(zip((e.path for e in left), map(line_features, old_blobs), strict=True))
-        new_blobs = self._cat_blobs([entry.new_blob for entry in arriving])
+        new_blobs = self.blob_contents([entry.new_blob for entry in arriving])
         new_features = zip((e.path for e in arriving), map(line_features, new_blobs), strict=True)
         moved_to.update(pair_moves(old_features, new_features))
         return moved_to
@@ -909,9 +947,23 @@ class Repository:
                 raise GitError(f"git cat-file: {path} is not a file in {sha}")
             oids.append(oid)
         del trees
-        yield from self._cat_blobs(oids)
+        yield from self.blob_contents(oids)
 
-    def _cat_blobs(self, oids: list[bytes]) -> Iterator[bytes]:
+    def blob_sizes(self, oids: Iterable[str]) -> dict[str, int]:
+        """The size of each of these blobs, from one `cat-file --batch-check` (no blob is read whole)."""
+        wanted = list(dict.fromkeys(oids))
+        if not wanted:
+            return {}
+        output = self.run("cat-file", "--batch-check", stdin="\n".join(wanted).encode() + b"\n", binary=True)
+        sizes = {}
+        for line in output.decode().splitlines():
+            fields = line.split(" ")
+            if len(fields) != 3 or fields[1] != "blob":
+                raise GitError(f"git cat-file: object {fields[0]} is not a file")
+            sizes[fields[0]] = int(fields[2])
+        return sizes
+
+    def blob_contents(self, oids: list[bytes]) -> Iterator[bytes]:
         """The bytes of these blobs, one at a time, in order, from one `cat-file --batch`. git writes them to
         a temporary file, read back blob by blob: undoing 100,000 rewritten notes held ~1.5 GB when the whole
         output (and a copy of each blob) stayed in memory."""

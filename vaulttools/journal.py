@@ -581,13 +581,21 @@ def fingerprints(old: bytes | None, new: bytes | None) -> dict[str, Any]:
     it by their XXH3-64 (`new_xxh3`; None in `new_sha256` for a file that does not exist), and for a
     rewritten file larger than a block, by each of its new blocks (`new_blocks_xxh3`); and both sizes.
     Without the xxhash package, by SHA-256 as version 4 (`new_sha256`, `new_blocks`)."""
+    if old is None:
+        return fingerprints_of_blob(None, None, new)
+    return fingerprints_of_blob(blob_id(old), len(old), new)
+
+
+def fingerprints_of_blob(old_blob: str | None, old_size: int | None, new: bytes | None) -> dict[str, Any]:
+    """`fingerprints` of a change whose bytes before the batch are known by their git blob id and size
+    (None, None: no file), without the bytes (an undo: the batch commit's blobs)."""
     recorded: dict[str, Any] = {
-        OLD_BLOB: None if old is None else blob_id(old),
-        "old_size": None if old is None else len(old),
+        OLD_BLOB: old_blob,
+        "old_size": old_size,
         "new_size": None if new is None else len(new),
     }
     fast = digests.has_xxh3()
-    if old is not None and new is not None and len(new) > BLOCK:
+    if old_size is not None and new is not None and len(new) > BLOCK:
         # The blocks tell the new bytes whole (`holds_new`): no second pass over them for a file hash.
         view = memoryview(new)  # each block hashed where it lies, not copied out first
         digest = digests.xxh3_hex if fast else digests.sha256_block

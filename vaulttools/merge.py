@@ -323,8 +323,7 @@ def _plan_notes(
         paths: list[str], report: MergeReport
     ) -> Iterator[tuple[str, bytes, os.stat_result | None]]:
         if mentions is not None:
-            for path, raw in candidate_notes(vault, paths, {}, mentions, report.links):
-                yield path, raw, None
+            yield from candidate_notes(vault, paths, {}, mentions, report.links)
             return
         for path in paths:  # the scan already searched their bytes
             report.links.notes_read += 1

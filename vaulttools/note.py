@@ -651,7 +651,11 @@ def dataview_queries(note: Note) -> list[Region]:
     """The note's Dataview queries (code regions): their text names properties, tags, folders and notes in
     a language vaulttools does not rewrite, so batches list what they name instead."""
     text = note.text
-    # Plain substring tests first (no lowered copy of a 30 KB note): most notes hold no query at all.
+    # Plain substring tests first (no lowered copy of a 30 KB note): most notes hold no query at all. A
+    # query is inline code or a fenced block, so a note without a backtick or `~~~` is done in two scans
+    # (six took a rename of 2,000 long notes ~0.8 s of its workers' time).
+    if "`" not in text and "~~~" not in text:
+        return []
     if not any(marker in text for marker in _QUERY_MARKERS):
         return []
     return [

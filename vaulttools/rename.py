@@ -35,6 +35,8 @@ from vaulttools.canvas import Canvas, CanvasError, edited_canvas, is_canvas
 from vaulttools.changes import BatchPlan, FileChange, PlanReport
 from vaulttools.edits import Edit
 from vaulttools.errors import VaultError
+from vaulttools.files import clock_mark, read_with_status
+from vaulttools.git import ObjectStore
 from vaulttools.linkedit import in_yaml_style, retarget
 from vaulttools.links import PROPERTY, Link
 from vaulttools.note import Note, dataview_queries
@@ -778,16 +780,21 @@ def plan_renames(
     mentioned = mention_test(stems)
     folders = tuple(sorted({r.folder[0] for r in resolved if r.folder is not None}))
     context = RenameContext(vault.index, after, moved, vault.config.id_property, options.keep_alias, folders)
+    mark = clock_mark(vault.root)  # before any note is read (see `PlannedStatus.stamp`)
+    objects = ObjectStore.of(vault.root)
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], RenameReport]]:
         report = RenameReport()
         changes: list[FileChange] = []
-        for path, raw in candidate_notes(vault, paths, by_old_path, mentioned, report):
+        for path, raw, status in candidate_notes(vault, paths, by_old_path, mentioned, report):
             note = Note(path, raw, vault.config.link_property_set)
             report.notes_parsed += 1
             change = plan_note(note, context, report, rename=by_old_path.get(path), mentions=pattern)
             if change is not None:
-                changes.append(change)
+                # Fingerprinted here, on every core; a rewritten note's old bytes stay in its file where
+                # long or in git (a rename of 2,000 long notes sent 800 MB of old and new bytes through the
+                # workers' pipes, and hashed them all in the batch).
+                changes.append(change.old_left_on_disk(vault.root, status, mark, objects))
         return [(changes, report)]
 
     report = RenameReport(warnings=unchanged)
@@ -886,19 +893,26 @@ def candidate_notes(
     renamed: Mapping[str, Rename],
     mentions: Callable[[bytes], object],
     report: RenameReport,
-) -> Iterator[tuple[str, bytes]]:
-    """(path, bytes) of the notes of `paths` that may hold a reference: the renamed notes, and those
-    whose lowered bytes spell an old name (`mentions`: `mention_test`, or a `spelling_pattern`'s search)."""
+) -> Iterator[tuple[str, bytes, os.stat_result]]:
+    """(path, bytes, status when read) of the notes of `paths` that may hold a reference: the renamed
+    notes, and those whose lowered bytes spell an old name (`mentions`: `mention_test`, or a
+    `spelling_pattern`'s search). The status goes with a change the batch writes (`old_left_on_disk`)."""
+    root = str(vault.root)
     for path in paths:
-        raw = vault.read_bytes(path)
+        try:
+            status, raw = read_with_status(f"{root}/{path}")
+        except OSError as exc:
+            raise VaultError(
+                f"{path}: cannot read ({exc.strerror}); check that the file is readable"
+            ) from exc
         if path in renamed:
-            yield path, raw
+            yield path, raw, status
             continue
         report.notes_read += 1
         folded = raw.lower()
         # A hand-written escape (`concept%2Dx.md`) spells no name as it stands: decode, then look again.
         if mentions(folded) or (b"%" in folded and mentions(unquote_to_bytes(folded))):
-            yield path, raw
+            yield path, raw, status
 
 
 @dataclass(frozen=True)
