@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, Final, NamedTuple, cast
 
 from vaulttools import digests
 from vaulttools.config import RELATED_HEADING
-from vaulttools.files import read_all, stamp_of_status, state_dir
+from vaulttools.files import READ_FLAGS, read_all, stamp_of_status, state_dir
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import forks_for, in_fork, iter_chunks
@@ -169,16 +169,13 @@ def read_with_stamp(full_path: str) -> tuple[tuple[int, int, int, int], bytes]:
     """A file's stamp and bytes with one path lookup: open, then `fstat` the open file (the stamp `stamp_of`
     gives, taken before reading, so a file changed meanwhile looks stale next time rather than fresh) and
     read it in one call."""
-    handle = os.open(full_path, _READ_FLAGS)
+    handle = os.open(full_path, READ_FLAGS)
     try:
         status = os.fstat(handle)
         raw = read_all(handle, status.st_size)
     finally:
         os.close(handle)
     return stamp_of_status(status), raw
-
-
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
 def content_digest(raw: bytes) -> bytes:

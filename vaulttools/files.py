@@ -41,10 +41,14 @@ def read_all(handle: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
+# How every note is opened for reading (no handle leaks into git processes; binary on Windows).
+READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
 def read_with_status(path: str) -> tuple[os.stat_result, bytes]:
     """A file's status (`fstat` of the open file, taken before reading) and bytes, with one open: a planner
     keeps the status for the batch (`FileChange.planned_status`), which then needs no `lstat` of its own."""
-    handle = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    handle = os.open(path, READ_FLAGS)
     try:
         status = os.fstat(handle)
         return status, read_all(handle, status.st_size)
