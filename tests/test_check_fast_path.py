@@ -871,3 +871,25 @@ def test_check_loads_pyyaml_only_for_frontmatter_outside_the_simple_grammar(
     )
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
     assert done.stderr.strip().splitlines()[-1] == str(loads_yaml), done.stderr
+
+
+@pytest.mark.parametrize(
+    ("count", "listed"),
+    [
+        (2, "n00.md, n01.md"),
+        (check.DUPLICATE_ID_LISTED, ", ".join(f"n{i:02d}.md" for i in range(check.DUPLICATE_ID_LISTED))),
+        (
+            check.DUPLICATE_ID_LISTED + 1,
+            ", ".join(f"n{i:02d}.md" for i in range(check.DUPLICATE_ID_LISTED)) + " and 1 more",
+        ),
+        (60, ", ".join(f"n{i:02d}.md" for i in range(check.DUPLICATE_ID_LISTED)) + " and 50 more"),
+    ],
+)
+def test_a_duplicate_id_finding_names_a_bounded_number_of_notes(count: int, listed: str) -> None:
+    """Every note sharing the id gets its own finding; each names the first few (a folder note's id in
+    2,000 folders made 2,000 findings of 2,000 paths each)."""
+    paths = [f"n{i:02d}.md" for i in range(count)]
+    entries = {path: ((0, 0, 0, 0), (), 0, "index", 2, "", 0) for path in paths}
+    report = check._assemble(paths, entries)
+    assert [f.path for f in report.findings] == paths
+    assert {f.message for f in report.findings} == {f"id 'index' is also used by: {listed}"}

@@ -1,5 +1,8 @@
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from vaulttools import resolve
 from vaulttools.resolve import AMBIGUOUS, BROKEN, RESOLVED, LinkIndex
 
 PATHS = [
@@ -96,3 +99,59 @@ def test_relative_answers_are_shared_across_folders_until_the_index_changes() ->
     index.remove("a/b/Target.md")
     assert index.resolve("../b/Target.md", "a/c/one.md").status == BROKEN
     assert index.resolve("../Target.md", "a/b/d/two.md").status == BROKEN
+
+
+# A name many files share (a folder note in each folder), and the targets and linking notes to ask with.
+_FOLDERS = st.sampled_from(["", "a", "a/b", "b", "A/B", "c/a", "a/b/c", "d", "Café", "cafe\u0301"])
+_NAMES = st.sampled_from(["index.md", "Index.md", "index", "index.md.md", "other.md", "index.png"])
+
+
+@settings(max_examples=80, deadline=None)
+@example(files=[("", "index.md"), ("a", "index.md")], targets=["index.md"], sources=["a"])  # exact path first
+@example(files=[("a", "index.md"), ("b", "index.md")], targets=["index"], sources=["a", "c"])  # own folder
+@given(
+    st.lists(st.tuples(_FOLDERS, _NAMES), min_size=1, max_size=40, unique=True),
+    st.lists(
+        st.sampled_from(
+            [
+                "index",
+                "Index.md",
+                "a/index",
+                "b/index",
+                "/index",
+                "A/b/index",
+                "c/a/index",
+                "index.md",
+                "x/index",
+                "a/b/index.md",
+                "café/index",
+                "./index",
+                "../index",
+                "index.png",
+                " index ",
+            ]
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.lists(_FOLDERS, min_size=1, max_size=4),
+)
+def test_a_big_name_bucket_resolves_as_the_plain_walk(
+    files: list[tuple[str, str]], targets: list[str], sources: list[str]
+) -> None:
+    """`files_at` by parent folder and `choose` made once per name give the plain walk's answers, for
+    every target from every folder (the plain walk: buckets never counted as big)."""
+    paths = [f"{folder}/{name}" if folder else name for folder, name in files]
+    fast = LinkIndex(paths)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resolve, "_BIG_BUCKET", 0)  # everything through the new structures
+        for source_folder in sources:
+            source = f"{source_folder}/n.md" if source_folder else "n.md"
+            for target in targets:
+                patch.setattr(resolve, "_BIG_BUCKET", 0)
+                answer = fast.resolve(target, source)
+                found = fast.files_at(resolve.fold(target.strip()))
+                patch.setattr(resolve, "_BIG_BUCKET", 10**9)
+                plain = LinkIndex(paths)
+                assert answer == plain.resolve(target, source), (target, source)
+                assert found == plain.files_at(resolve.fold(target.strip())), target

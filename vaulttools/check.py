@@ -514,7 +514,7 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
     duplicates: dict[str, list[Finding]] = defaultdict(list)  # by path
     for note_id, later in sorted(shared.items()):
         places = [first[note_id], *later]
-        others = ", ".join(p for p, _ in places)
+        others = _notes_sharing(places)
         for path, line in places:
             message = f"id {note_id!r} is also used by: {others}"
             duplicates[path].append(Finding(DUPLICATE_ID, path, line, 1, message, target=note_id))
@@ -526,6 +526,20 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
             texts = _texts_with_duplicates(text_paths, texts, duplicates, entries)
         report.made_json = (list(all_findings), ", ".join(texts))
     return report
+
+
+# The notes a duplicate-id finding names at most: a folder note's id (`index`) repeated in 2,000 folders
+# made each of its 2,000 findings name all 2,000 notes (a 120 MB report).
+DUPLICATE_ID_LISTED = 10
+
+
+def _notes_sharing(places: list[tuple[str, int]]) -> str:
+    """The notes that share an id, as a duplicate-id finding lists them: every one, or the first
+    `DUPLICATE_ID_LISTED` and how many more (`check --json` gives each of them its own finding)."""
+    if len(places) <= DUPLICATE_ID_LISTED:
+        return ", ".join(path for path, _ in places)
+    listed = ", ".join(path for path, _ in places[:DUPLICATE_ID_LISTED])
+    return f"{listed} and {len(places) - DUPLICATE_ID_LISTED:,} more"
 
 
 def _texts_with_duplicates(

@@ -62,6 +62,11 @@ class LinkIndex:
         self._resolving: dict[str, set[str]] = {}
         self._exact_answers: dict[str, Resolution] = {}  # by folded vault path (`_exact`), until a change
         self._folded_folders: dict[str, str] = {}  # (`_folded_folder`) depends on no file: kept
+        # For names many files share (a folder note `index.md` in each of 2,000 folders), made on first
+        # use until the index changes: the bucket by parent folder (`files_at`), the tie-break's parts
+        # (`_choose_among_many`). Walking such a bucket per link cost a first `check` 8 s on 18,000 notes.
+        self._bucket_parents: dict[str, dict[str, list[str]]] = {}
+        self._many_choices: dict[str, _ManyChoices] = {}
         by_name = self._by_name
         by_folded_path = self._by_folded_path
         add_path = self.paths.add
@@ -107,11 +112,14 @@ class LinkIndex:
         """The files a folded target `key` names as a path suffix, in index order: those whose folded path,
         or that path without `.md`, is `key` or ends with `/` + `key` (`b/c` → `a/b/c.md`, `b/c`)."""
         slash = key.rfind("/")
-        bucket = self._by_name.get(key[slash + 1 :])
+        name = key[slash + 1 :]
+        bucket = self._by_name.get(name)
         if not bucket:
             return []
         if slash < 0:  # a bare name: its bucket is the answer
             return list(bucket)
+        if len(bucket) > _BIG_BUCKET:  # only files in a folder named as the key's last folder can match
+            bucket = self._by_parent_folder(name, bucket).get(key[:slash].rpartition("/")[2], [])
         tail = "/" + key
         found = []
         for path in bucket:
@@ -125,7 +133,20 @@ class LinkIndex:
                 found.append(path)
         return found
 
+    def _by_parent_folder(self, name: str, bucket: list[str]) -> dict[str, list[str]]:
+        """The files of a big name bucket by the folded name of the folder they are in ("" at the top), each
+        list in bucket order."""
+        by_parent = self._bucket_parents.get(name)
+        if by_parent is None:
+            by_parent = self._bucket_parents[name] = defaultdict(list)
+            for path in bucket:
+                folder = fold(path).rpartition("/")[0]
+                by_parent[folder.rpartition("/")[2]].append(path)
+        return by_parent
+
     def _forget_answers(self) -> None:
+        self._bucket_parents.clear()
+        self._many_choices.clear()
         self._anywhere.clear()
         self._memo.clear()
         self._resolving_anywhere.clear()
@@ -291,6 +312,11 @@ class LinkIndex:
         candidates = self.files_at(key) or self.files_at(key + ".md")
         if not candidates:
             return _BROKEN, True
+        if len(candidates) > _BIG_BUCKET:  # `choose`, its parts made once for every folder asking
+            choices = self._many_choices.get(key)
+            if choices is None:
+                choices = self._many_choices[key] = _ManyChoices.of(candidates, key)
+            return choices.choose(source), False
         # One file: no tie for the linking note's folder to break.
         return choose(candidates, key, source), len(candidates) == 1
 
@@ -341,6 +367,44 @@ def _plain_relative(folder: str, rest: str) -> bool:
 
 # Names shared by more files than this: their vault paths are not learned (checking each is quadratic).
 _MAX_TIED_TO_LEARN = 64
+# Candidates past which a lookup uses the per-name structures made once (`files_at`, `_ManyChoices`).
+_BIG_BUCKET = 32
+
+
+class _ManyChoices(NamedTuple):
+    """`choose` among many candidates (a name shared by many files), its parts made once: the answers that
+    do not depend on the linking note's folder, and the candidates by folder."""
+
+    settled: Resolution | None  # one file, or one exact path: the answer from every folder
+    by_folder: dict[str, list[str]]  # `posixpath.dirname` → the candidates there, sorted
+    shortest: Resolution  # the answer when the linking note's folder holds none or several
+
+    @classmethod
+    def of(cls, candidates: list[str], key: str) -> _ManyChoices:
+        unique = sorted(set(candidates))
+        if len(unique) == 1:
+            return cls(Resolution(RESOLVED, unique[0]), {}, _BROKEN)
+        folded = [fold(p) for p in unique]
+        exact = [p for p, f in zip(unique, folded, strict=True) if f == key] or [
+            p for p, f in zip(unique, folded, strict=True) if f == key + ".md"
+        ]
+        if len(exact) == 1:
+            return cls(Resolution(RESOLVED, exact[0]), {}, _BROKEN)
+        by_folder: defaultdict[str, list[str]] = defaultdict(list)
+        for path in unique:
+            by_folder[posixpath.dirname(path)].append(path)
+        least = min(len(p) for p in unique)
+        tied = [p for p in unique if len(p) == least]
+        shortest = (
+            Resolution(RESOLVED, tied[0]) if len(tied) == 1 else Resolution(AMBIGUOUS, None, tuple(tied))
+        )
+        return cls(None, dict(by_folder), shortest)
+
+    def choose(self, source: str) -> Resolution:
+        if self.settled is not None:
+            return self.settled
+        same_folder = self.by_folder.get(posixpath.dirname(source), ())
+        return Resolution(RESOLVED, same_folder[0]) if len(same_folder) == 1 else self.shortest
 
 
 def _full_key(path: str, name: str) -> str:
