@@ -158,3 +158,23 @@ def test_a_move_source_that_cannot_be_removed_rolls_the_batch_back(
     assert git(vault, "log", "--format=%s").splitlines() == ["initial"]
     assert git(vault, "status", "--porcelain") == ""
     assert journal.pending(vault) is None
+
+
+def test_a_file_created_where_a_move_left_keeps_the_removals_in_order(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A note created on the path a move vacates must not meet a removal still pending on a thread: the
+    sources are then removed one by one, each before the next change is written."""
+    deferred: list[Path] = []
+    real = batch._Deleter.remove_source
+    monkeypatch.setattr(
+        batch._Deleter, "remove_source", lambda self, path: deferred.append(path) or real(self, path)
+    )
+    plan = _batch(vault)
+    plan.changes.append(FileChange("sub/n0.md", None, b"created where n0 was\n"))
+    run_batch(Vault(vault), plan, BatchOptions())
+    assert deferred == []
+    assert (vault / "sub" / "n0.md").read_bytes() == b"created where n0 was\n"
+    assert (vault / "sub" / "m0.md").read_bytes() == b"moved\n"
+    assert git(vault, "status", "--porcelain") == ""
+    assert git(vault, "show", "HEAD:sub/n0.md") == "created where n0 was\n"

@@ -581,6 +581,8 @@ def _write_changes(
     fault_test = CRASH_AFTER_ENV in os.environ
     stager = progress.stager
     deleter = progress.deleter = _new_deleter(vault.root, moving, progress.written, fault_test)
+    # A created file on a path a move vacates must find the source gone: then each is removed at once.
+    later = None if _creates_on_vacated_paths(moving) else deleter.remove_source
     with synced_once() as progress.sync:
         wrote = progress.sync.wrote
         for number, change in enumerate(plan.changes, start=1):  # the hot loop: 20,000 notes at most
@@ -602,7 +604,7 @@ def _write_changes(
                 # Listed before writing: a rename can fail half-way (destination written, source not yet
                 # removed), and rolling back a change that was never written is harmless.
                 progress.written.append(change)
-                source_to_deleter = _write_change(vault.root, change, remove_source=deleter.remove_source)
+                source_to_deleter = _write_change(vault.root, change, remove_source=later)
             if stager is not None and in_place:  # the bulk of a batch: no lists to build
                 stager.add((change.path,))
             elif stager is not None and not (change.deletes and not vacated_first):
@@ -630,6 +632,11 @@ def _new_deleter(
     return _Deleter(
         root, written, DELETE_THREADS if removals >= DELETE_THREADS_FROM and not fault_test else 0
     )
+
+
+def _creates_on_vacated_paths(changes: list[FileChange]) -> bool:
+    vacated = _vacated_paths(changes)
+    return any(change.creates and fold(change.final_path) in vacated for change in changes)
 
 
 def _journaled(journaling: journal.Journaling, count: int, change: FileChange) -> None:
