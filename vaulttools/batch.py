@@ -485,6 +485,8 @@ class _Deleter:
             self._pool = ThreadPoolExecutor(threads, thread_name_prefix="vaulttools-delete")
         self._pending: list[Future[None]] = []
         self.deleted: list[str] = []
+        # What removes a moved file's source (`_write_change`): `remove_source`, or None (removed at once).
+        self.source_remover: Callable[[Path], None] | None = self.remove_source
 
     def delete(self, change: FileChange) -> None:
         self.deleted.append(change.path)
@@ -581,8 +583,6 @@ def _write_changes(
     fault_test = CRASH_AFTER_ENV in os.environ
     stager = progress.stager
     deleter = progress.deleter = _new_deleter(vault.root, moving, progress.written, fault_test)
-    # A created file on a path a move vacates must find the source gone: then each is removed at once.
-    later = None if _creates_on_vacated_paths(moving) else deleter.remove_source
     with synced_once() as progress.sync:
         wrote = progress.sync.wrote
         for number, change in enumerate(plan.changes, start=1):  # the hot loop: 20,000 notes at most
@@ -604,7 +604,7 @@ def _write_changes(
                 # Listed before writing: a rename can fail half-way (destination written, source not yet
                 # removed), and rolling back a change that was never written is harmless.
                 progress.written.append(change)
-                source_to_deleter = _write_change(vault.root, change, remove_source=later)
+                source_to_deleter = _write_change(vault.root, change, remove_source=deleter.source_remover)
             if stager is not None and in_place:  # the bulk of a batch: no lists to build
                 stager.add((change.path,))
             elif stager is not None and not (change.deletes and not vacated_first):
@@ -629,9 +629,12 @@ def _new_deleter(
     files leave (`_Deleter.remove_source`). The crash tests kill the batch after its Nth write: there, each
     removal is done when it is counted."""
     removals = sum(change.deletes or _is_move(change) for change in moving)
-    return _Deleter(
+    deleter = _Deleter(
         root, written, DELETE_THREADS if removals >= DELETE_THREADS_FROM and not fault_test else 0
     )
+    # A created file on a path a move vacates must find the source gone: then each is removed at once.
+    deleter.source_remover = None if _creates_on_vacated_paths(moving) else deleter.remove_source
+    return deleter
 
 
 def _creates_on_vacated_paths(changes: list[FileChange]) -> bool:
