@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, snapshot
+from tests.helpers import found_repository
 from vaulttools import batch, journal
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.errors import BatchAborted, EditConflict
-from vaulttools.git import Repository
 from vaulttools.history import latest_undoable, plan_undo
 from vaulttools.vault import Vault
 
@@ -53,12 +53,6 @@ def _batch(root: Path) -> BatchPlan:
     return BatchPlan("test", "a big batch", changes)
 
 
-def _repository(root: Path) -> Repository:
-    repository = Repository.find(root)
-    assert repository is not None
-    return repository
-
-
 def test_undo_names_the_rewritten_files_by_blob_and_restores_every_byte(
     vault: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -68,7 +62,7 @@ def test_undo_names_the_rewritten_files_by_blob_and_restores_every_byte(
     # Packed, as git leaves a big batch's blobs: a loose object written a moment ago may not be on disk
     # yet, and the journal copies such a file instead of naming its blob (`batch._originals_in_git`).
     git(vault, "repack", "-adq")
-    repository = _repository(vault)
+    repository = found_repository(vault)
     plan = plan_undo(repository, latest_undoable(repository), vault_root=vault)
     on_disk = {change.path: change.old_on_disk for change in plan.changes if change.old_on_disk is not None}
     assert set(on_disk) == {"a.md", "long.md"}  # rewritten in place: their bytes were not read from git
@@ -93,7 +87,7 @@ def test_undo_refuses_a_rewritten_file_changed_after_it_was_planned(vault: Path,
     after = snapshot(vault)
     if packed:
         git(vault, "repack", "-adq")
-    repository = _repository(vault)
+    repository = found_repository(vault)
     plan = plan_undo(repository, latest_undoable(repository), vault_root=vault)
     (vault / "long.md").write_bytes(LONG + b"the user's line\n")  # between the plan and its writes
     with pytest.raises(EditConflict, match=r"long\.md was changed by another program"):
