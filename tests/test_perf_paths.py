@@ -44,29 +44,36 @@ def _head(root: Path) -> str:
     return git(root, "rev-parse", "HEAD").strip()
 
 
-def test_blobs_returns_every_file_byte_for_byte_in_order(repo: Path) -> None:
+def _blob(root: Path, name: str) -> bytes:
+    return git(root, "rev-parse", f"HEAD:{name}").strip().encode()
+
+
+def test_blob_contents_returns_every_file_byte_for_byte_in_order(repo: Path) -> None:
     repository = Repository.find(repo)
     assert repository is not None
     names = [*FILES, "plain.md"]  # a repeat is read again, in place
-    assert list(repository.blobs([(_head(repo), name) for name in names])) == [FILES[n] for n in names]
-    assert list(repository.blobs([])) == []
+    assert list(repository.blob_contents([_blob(repo, name) for name in names])) == [FILES[n] for n in names]
+    assert list(repository.blob_contents([])) == []
 
 
-def test_blobs_refuses_a_path_missing_from_the_commit(repo: Path) -> None:
+def test_blob_sizes_gives_each_size_and_refuses_an_unknown_object(repo: Path) -> None:
     repository = Repository.find(repo)
     assert repository is not None
-    with pytest.raises(GitError, match=r"gone\.md"):
-        list(repository.blobs([(_head(repo), "plain.md"), (_head(repo), "gone.md")]))
+    ids = {name: _blob(repo, name).decode() for name in FILES}
+    assert repository.blob_sizes(ids.values()) == {ids[name]: len(data) for name, data in FILES.items()}
+    assert repository.blob_sizes([]) == {}
+    with pytest.raises(GitError, match=r"object 0{40} is not a file"):
+        repository.blob_sizes([ids["plain.md"], "0" * 40])
 
 
-def test_blobs_refuses_an_object_missing_from_the_repository(repo: Path) -> None:
+def test_blob_contents_refuses_an_object_missing_from_the_repository(repo: Path) -> None:
     """A damaged repository (the blob's object deleted): `cat-file` answers `missing`, and undo stops."""
     repository = Repository.find(repo)
     assert repository is not None
     oid = git(repo, "rev-parse", "HEAD:plain.md").strip()
     (repo / ".git" / "objects" / oid[:2] / oid[2:]).unlink()
     with pytest.raises(GitError, match=rf"object {oid} is not a file"):
-        list(repository.blobs([(_head(repo), "plain.md")]))
+        list(repository.blob_contents([oid.encode()]))
 
 
 @pytest.mark.parametrize(

@@ -930,25 +930,6 @@ class Repository:
         moved_to.update(pair_moves(old_features, new_features))
         return moved_to
 
-    def blobs(self, wanted: Sequence[tuple[str, str]]) -> Iterator[bytes]:
-        """The bytes of many (commit, vault path) files, one at a time, in order: one `ls-tree` per commit,
-        one `cat-file --batch`.
-
-        Undoing a batch of 1,000 files read 2,000 blobs with a process each; asking `cat-file` for
-        `commit:path` instead re-reads the commit's tree per file (seconds on a 20,000-file folder).
-        """
-        if not wanted:
-            return
-        trees = {sha: self._blob_ids(sha) for sha in {sha for sha, _ in wanted}}
-        oids = []
-        for sha, path in wanted:
-            oid = trees[sha].get(self.to_repo_path(path))
-            if oid is None:
-                raise GitError(f"git cat-file: {path} is not a file in {sha}")
-            oids.append(oid)
-        del trees
-        yield from self.blob_contents(oids)
-
     def blob_sizes(self, oids: Iterable[str]) -> dict[str, int]:
         """The size of each of these blobs, from one `cat-file --batch-check` (no blob is read whole)."""
         wanted = list(dict.fromkeys(oids))
@@ -975,17 +956,6 @@ class Repository:
             output.seek(0)  # buffered: each blob is read in a few calls however small it is
             for oid in oids:
                 yield read_batch_blob(output, oid)
-
-    def _blob_ids(self, sha: str) -> dict[str, bytes]:
-        """Repository path → blob id of every file in a commit."""
-        listing = self.run("ls-tree", "-r", "-z", "--full-tree", sha, binary=True)
-        ids = {}
-        for entry in listing.split(b"\0"):
-            meta, _, path = entry.partition(b"\t")
-            fields = meta.split(b" ")
-            if len(fields) == 3 and fields[1] == b"blob":
-                ids[os.fsdecode(path)] = fields[2]
-        return ids
 
     def commits_touching_since(self, sha: str, vault_paths: Iterable[str]) -> list[str]:
         """Commits after `sha` that touched any of these paths, newest first."""
