@@ -77,7 +77,9 @@ def _write_vault(root: Path) -> None:
 
 def _findings(entries: list[tuple[str, tuple]]) -> dict[str, list[tuple[str, str | None, tuple[str, ...]]]]:
     return {
-        path: [(f[0], f[7], tuple(f[8])) for f in entry[1] if f[0] != "id-differs-from-name"]
+        path: [
+            (f[0], f[7], tuple(f[8])) for f in check.entry_findings(entry) if f[0] != "id-differs-from-name"
+        ]
         for path, entry in entries
     }
 

@@ -95,7 +95,9 @@ def assert_same_entries(root: Path) -> int:
     full, _ = _entries(root, quick=False)
     assert [path for path, _ in fast] == [path for path, _ in full]
     for (path, fast_entry), (_, full_entry) in zip(fast, full, strict=True):
-        assert fast_entry == full_entry, path
+        # The packed findings compared unpacked (`marshal` may write equal values as different bytes).
+        assert fast_entry[:7] == full_entry[:7], path
+        assert check.entry_findings(fast_entry) == check.entry_findings(full_entry), path
     return answered
 
 
@@ -838,7 +840,7 @@ def test_markdown_matches_are_the_regex_matches_on_random_bodies(body: str) -> N
 )
 def test_duplicate_ids_are_assembled_per_folded_id(ids: dict[str, str], expected: list) -> None:
     paths = ["a.md", "b.md", "c.md", "d.md", "e.md"]
-    entries = {path: ((0, 0, 0, 0), (), 0, ids.get(path), 2, "", 0) for path in paths}
+    entries = {path: ((0, 0, 0, 0), (), 0, ids.get(path), 2, "", 0, b"") for path in paths}
     report = check._assemble(paths, entries)
     found = [(f.path, f.target, f.message.partition(": ")[2]) for f in report.findings]
     assert found == expected
@@ -889,7 +891,7 @@ def test_a_duplicate_id_finding_names_a_bounded_number_of_notes(count: int, list
     """Every note sharing the id gets its own finding; each names the first few (a folder note's id in
     2,000 folders made 2,000 findings of 2,000 paths each)."""
     paths = [f"n{i:02d}.md" for i in range(count)]
-    entries = {path: ((0, 0, 0, 0), (), 0, "index", 2, "", 0) for path in paths}
+    entries = {path: ((0, 0, 0, 0), (), 0, "index", 2, "", 0, b"") for path in paths}
     report = check._assemble(paths, entries)
     assert [f.path for f in report.findings] == paths
     assert {f.message for f in report.findings} == {f"id 'index' is also used by: {listed}"}

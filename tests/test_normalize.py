@@ -330,7 +330,7 @@ def test_the_spool_is_sized_by_every_note_where_that_fits_in_memory(
     monkeypatch.setattr(changes, "_memory_to_spare", lambda: available)
     monkeypatch.setattr(changes.os, "memfd_create", lambda *_args: 0, raising=False)
     entries = {
-        "broken.md": ((1000, 1, 1, 1), [(BROKEN_LINK, "", 1, 2, "", 3, "", 4, [])]),
+        "broken.md": ((1000, 1, 1, 1), (BROKEN_LINK,)),
         "fine.md": ((2000, 1, 1, 2), []),
         "other.md": ((4000, 1, 1, 3), []),
     }

@@ -388,7 +388,10 @@ def assert_same_entries_without_memos(root: Path) -> None:
         fresh = _entries(root, _Unremembered())
     assert [path for path, _ in remembered] == [path for path, _ in fresh]
     for (path, entry), (_, fresh_entry) in zip(remembered, fresh, strict=True):
-        assert entry == fresh_entry, path
+        # The packed findings compared unpacked: `marshal` writes equal values as different bytes where
+        # one shares an object that the other does not.
+        assert entry[:7] == fresh_entry[:7], path
+        assert check.entry_findings(entry) == check.entry_findings(fresh_entry), path
     assert any(entry[1] for _, entry in remembered)  # the vault has findings to compare
 
 

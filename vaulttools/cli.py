@@ -297,7 +297,7 @@ def check(app: App, kinds: tuple[str, ...], ignore_kinds: tuple[str, ...], as_js
         if not app.quiet:
             counts = ", ".join(f"{n} {k}" for k, n in report.counts().items() if n) or "no problems"
             click.echo(f"{report.notes_scanned} notes checked: {counts}.")
-    return EXIT_FINDINGS if report.findings else EXIT_OK
+    return EXIT_FINDINGS if report.has_findings() else EXIT_OK
 
 
 # --- history -----------------------------------------------------------------------------------------
