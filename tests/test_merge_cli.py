@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.conftest import FIXTURES, git, make_git_vault, snapshot
+from tests.conftest import FIXTURES, git, git_vault_of, make_git_vault, snapshot
 from vaulttools import Vault
 
 GOLDEN = FIXTURES / "merge"
@@ -317,6 +317,26 @@ def test_duplicates_without_families_exits_zero(tmp_path: Path, run_cli: RunCli)
     result = run_cli(vault, "duplicates", "--json")
     assert result.exit_code == 0
     assert json.loads(result.output)["families"] == []
+
+
+def test_merge_all_leaves_every_folders_own_folder_note_alone(tmp_path: Path, run_cli: RunCli) -> None:
+    """A vault of folder notes (`index.md`, `id: index`, in every folder) and one day-suffixed copy beside
+    its folder's: `merge --all` merges that copy alone, and every folder keeps its note."""
+    files = {f"{area}/index.md": f"---\nid: index\n---\n# {area}\n".encode() for area in ("a", "b", "c/d")}
+    files["a/index-d3.md"] = b"---\nid: index-d3\n---\n# a\n"
+    files["x.md"] = b"[[a/index-d3]] [[b/index]]\n"
+    vault = git_vault_of(files, tmp_path / "v")
+    families = json.loads(run_cli(vault, "duplicates", "--json").output)["families"]
+    assert [[m["path"] for m in f["members"]] for f in families] == [["a/index-d3.md", "a/index.md"]]
+    assert run_cli(vault, "merge", "--all").exit_code == 0
+    assert sorted(p.relative_to(vault).as_posix() for p in vault.rglob("*.md")) == [
+        "a/index.md",
+        "b/index.md",
+        "c/d/index.md",
+        "x.md",
+    ]
+    assert (vault / "x.md").read_bytes() == b"[[a/index]] [[b/index]]\n"
+    assert (vault / "b/index.md").read_bytes() == files["b/index.md"]
 
 
 def test_a_note_in_two_merges_is_refused(tmp_path: Path) -> None:

@@ -100,6 +100,45 @@ def test_a_numbered_series_is_a_family_only_with_evidence(
     assert found == families
 
 
+def _note(note_id: str, body: str) -> str:
+    return f"---\nid: {note_id}\n---\n{body}\n"
+
+
+@pytest.mark.parametrize(
+    ("notes", "families"),
+    [
+        # folder notes: each folder's `index` is its own note, whatever id and suffixed copy they have
+        ({"a/index": _note("index", "A"), "b/index": _note("index", "B")}, []),
+        ({"a/index": _note("index", "A"), "b/index": _note("index", "A")}, []),  # a template's body too
+        (
+            {
+                "a/index": _note("index", "A"),
+                "b/index": _note("index", "B"),
+                "a/index-d3": _note("index-d3", "A"),
+            },
+            [["a/index-d3", "a/index"]],  # a copy beside its original
+        ),
+        ({"a/index": _note("index", "A"), "b/index": _note("index", "B"), "c/index-d3": "C\n"}, []),  # whose?
+        (
+            {"a/index": _note("index", "A"), "b/index": _note("index", "B"), "a/copy": _note("index", "A")},
+            [["a/copy", "a/index"]],  # an id copied beside its note
+        ),
+        # one note of the name: as before, wherever its copies are
+        ({"a/note": _note("note", "N"), "b/renamed": _note("note", "M")}, [["a/note", "b/renamed"]]),
+        ({"note": _note("note", "N"), "sub/note-d4": _note("note-d4", "M")}, [["note", "sub/note-d4"]]),
+        ({"a/x-d1": "X\n", "b/x-d2": "Y\n"}, [["a/x-d1", "b/x-d2"]]),  # no note of the bare name
+    ],
+)
+def test_namesakes_in_different_folders_are_no_family(
+    tmp_path: Path, notes: dict[str, str], families: list[list[str]]
+) -> None:
+    for name, text in notes.items():
+        (tmp_path / f"{name}.md").parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"{name}.md").write_text(text, encoding="utf-8")
+    found = [[strip_md(m.path) for m in family.members] for family in find_families(Vault(tmp_path))]
+    assert found == families
+
+
 def _full_and_counted_scans(root: Path, notes: dict[str, str]) -> tuple[FamilyScan, FamilyScan]:
     """The family scan of these notes counting every link, and as `merge --all` counts (deciding links)."""
     for name, text in notes.items():
@@ -132,19 +171,16 @@ def test_links_to_a_source_named_with_an_extension_follow(tmp_path: Path, link: 
 
 def test_merge_all_counts_links_only_where_they_decide_the_kept_member(tmp_path: Path) -> None:
     """`scan_families(count_every_link=False)` keeps the same members as a full count: it counts the
-    links of the families whose kept member they decide (no unsuffixed member, or two named like one id)."""
+    links of the families whose kept member they decide (no unsuffixed member). Two notes named like the
+    id they share, in two folders, are namesakes: no family."""
     notes = {
         "a": "", "a-d1": "", "a-d2": "",  # an unsuffixed member: kept whatever links say
         "b-d1": "", "b-d2": "",  # no unsuffixed member: the most linked is kept
-        "one/c": "---\nid: c\n---\n", "two/c": "---\nid: c\n---\n",  # named like their shared id
+        "one/c": "---\nid: c\n---\n", "two/c": "---\nid: c\n---\n",  # namesakes: no family
         "l1": "[[a-d1]] [[a-d1]] [[b-d2]] [[two/c]]", "l2": "[[b-d2]] [[a-d2]] [[two/c]] [[one/c]]",
     }  # fmt: skip
     full, counted = _full_and_counted_scans(tmp_path, notes)
-    assert (
-        [f.keep for f in full.families]
-        == [f.keep for f in counted.families]
-        == ["a.md", "b-d2.md", "two/c.md"]
-    )
+    assert [f.keep for f in full.families] == [f.keep for f in counted.families] == ["a.md", "b-d2.md"]
     assert full.spelling_notes == counted.spelling_notes
     links = {m.path: m.inbound_links for f in counted.families for m in f.members}
     assert links == {
@@ -153,8 +189,6 @@ def test_merge_all_counts_links_only_where_they_decide_the_kept_member(tmp_path:
         "a-d2.md": 0,
         "b-d1.md": 0,
         "b-d2.md": 2,
-        "one/c.md": 1,
-        "two/c.md": 2,
     }
 
 
@@ -180,11 +214,12 @@ def test_merge_all_reuses_the_links_the_scan_parsed_only_for_the_same_bytes(tmp_
 @pytest.mark.parametrize(
     ("notes", "kept", "counted_links"),
     [
-        # two unsuffixed members of a suffix family: counted in the first pass (no id joins a family)
+        # two unsuffixed members of a suffix family (names that differ only in case, in one folder: on
+        # another folder's namesake no family is made): counted in the first pass (no id joins a family)
         (
-            {"one/d": "", "two/d": "", "one/d-d1": "", "l1": "[[two/d]]", "l2": "[[one/d-d1]]"},
-            ["two/d.md"],
-            {"two/d.md": 1, "one/d-d1.md": 1},
+            {"one/d": "", "one/D": "", "two/d": "", "one/d-d1": "", "l1": "[[one/D]]", "l2": "[[one/d-d1]]"},
+            ["one/D.md"],
+            {"one/d-d1.md": 1},  # `[[one/D]]` is ambiguous (names match case-insensitively)
         ),
         (
             {"d-d1": "", "d-d2": "", "l1": "[[d-d2]] [[d-d2]]", "l2": "[[d-d1]]"},
@@ -202,15 +237,15 @@ def test_merge_all_reuses_the_links_the_scan_parsed_only_for_the_same_bytes(tmp_
         (
             {
                 "one/d": "",
-                "two/d": "",
+                "one/D": "",
                 "one/d-d1": "",
                 "k": "---\nid: k\n---\n",
                 "k2": "---\nid: k\n---\n",
-                "l1": "[[two/d]] [[k2]]",
+                "l1": "[[one/D]] [[k2]]",
                 "l2": "[[k2]]",
             },
-            ["k.md", "two/d.md"],
-            {"two/d.md": 1},
+            ["k.md", "one/D.md"],
+            {},
         ),
         ({"a": "", "a-d1": "", "l1": "[[a-d1]] [[a-d1]]"}, ["a.md"], {}),  # no tie: nothing counted
         # no unsuffixed member, but one named like its id: no tie after all, no count kept

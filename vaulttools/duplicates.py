@@ -1,7 +1,9 @@
 """`vaulttools duplicates`: families of notes that are the same note by the vault's own rules.
 
 Two notes are one family when their names are equal once a suffix rule (`suffix_rules`: `-d9`, Obsidian's
-` 1`) is taken off, or when they carry the same `id` property. Read-only: names, the facts cache (ids,
+` 1`) is taken off, or when they carry the same `id` property; but notes of one name in different folders
+(namesakes: a folder note `index.md` in every folder) are different notes, and a copy joins only its own
+folder's (`_apart_by_folder`). Read-only: names, the facts cache (ids,
 days, links) and the link index; nothing is written.
 """
 
@@ -186,14 +188,31 @@ def _suffix_groups(vault: Vault, by_base: dict[str, list[str]], suffixed: dict[s
     series unless its notes are copies: only members with near-identical bodies stay together (an `id`
     they share joins them later all the same)."""
     groups = []
-    for members in by_base.values():
-        if len(members) < 2 or not any(path in suffixed for path in members):
+    for bucket in by_base.values():
+        if len(bucket) < 2 or not any(path in suffixed for path in bucket):
             continue
-        if all(suffixed.get(path) == f"(?:{COPY_RULE})$" for path in members):
-            groups += _copies(vault, members)
-        else:
-            groups.append(members)
+        for members in _apart_by_folder(bucket, lambda path: path not in suffixed):
+            if not any(path in suffixed for path in members):
+                continue
+            if all(suffixed.get(path) == f"(?:{COPY_RULE})$" for path in members):
+                groups += _copies(vault, members)
+            else:
+                groups.append(members)
     return groups
+
+
+def _apart_by_folder(members: list[str], is_namesake: Callable[[str], bool]) -> list[list[str]]:
+    """`members` as one group; but when two or more of them are namesakes (each a note of that very name
+    in its own folder: a folder note `index.md` in every folder), one group per folder of two or more.
+    Namesakes are different notes (Obsidian tells them apart by their folders), and which of them a copy
+    elsewhere belongs to is anyone's guess: `merge --all` would otherwise merge every folder's `index.md`
+    into one."""
+    if sum(map(is_namesake, members)) < 2:
+        return [members]
+    by_folder: dict[str, list[str]] = defaultdict(list)
+    for path in members:
+        by_folder[path.rpartition("/")[0]].append(path)
+    return [group for group in by_folder.values() if len(group) > 1]
 
 
 def _copies(vault: Vault, members: list[str]) -> list[list[str]]:
@@ -398,8 +417,16 @@ def _same_id_groups(vault: Vault, ids: list[tuple[str, str]]) -> list[list[str]]
             parsed = _properties(vault, path).get(key)
             if isinstance(parsed, str) and parsed.strip():
                 confirmed[fold(parsed.strip())].append(path)
-        groups += [members for members in confirmed.values() if len(members) > 1]
+        for note_id, members in confirmed.items():
+            if len(members) > 1:
+                # Notes whose id is their own name share it with a namesake only by being named alike.
+                groups += _apart_by_folder(members, _named(note_id))
     return groups
+
+
+def _named(folded: str) -> Callable[[str], bool]:
+    """Whether a note's name, folded, is `folded`."""
+    return lambda path: fold(stem_of(path)) == folded
 
 
 def _join(groups: list[tuple[str, list[str]]]) -> list[tuple[set[str], set[str]]]:

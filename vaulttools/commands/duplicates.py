@@ -15,7 +15,8 @@ SCHEMA_VERSION = 1
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (schema in the README).")
 @pass_app
 def duplicates(app: App, as_json: bool) -> int:
-    """List families of notes that are the same note: one name up to a suffix rule, or one `id`.
+    """List families of notes that are the same note: one name up to a suffix rule, or one `id`
+    (notes of one name in different folders are different notes).
 
     For each family: its members with their day (`day_property`) and inbound link count, and the member
     `vaulttools merge --all` keeps (the unsuffixed one, else the most linked, else the lowest day).
