@@ -40,12 +40,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import posixpath
 import random
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HUB = "concept-hub-note"
@@ -166,6 +167,16 @@ class Profile:
     related: tuple[int, int] = (3, 6)
     tags: tuple[int, int] = (2, 5)
     filler_paragraphs: int = 0  # extra paragraphs of 4-6 sentences (makes long notes)
+    # Folder notes (profile `folders`): every folder holds a note of this stem ("": none), in a tree of
+    # its own (`folder_tree`; not with `folders`, whose tree it replaces). A hostile vault with `index.md` in
+    # each of its folders made `check` 4x and `rename` 6x slower: a name shared by thousands of files.
+    folder_notes: str = ""
+    notes_per_folder: int = 10  # with folder_notes: the notes of a folder that holds notes, its own included
+    folder_note_link_rate: float = 0.0  # with folder_notes: share of links sent to another folder's note
+
+    def __post_init__(self) -> None:
+        if self.folder_notes and self.folders:
+            raise ValueError(f"profile {self.name}: folder_notes brings its own folders; set folders=0")
 
 
 PROFILES: dict[str, Profile] = {
@@ -179,6 +190,10 @@ PROFILES: dict[str, Profile] = {
         Profile("deep", folders=200, same_name_rate=0.1, path_link_rate=0.3, markdown_link_rate=0.2),
         # ~30 KB notes with large frontmatter lists.
         Profile("long", related=(20, 60), tags=(15, 40), filler_paragraphs=60),
+        # ~N/10 folders two or three levels deep (`area-3/topic-17/part-2`), each with a folder note
+        # `index.md`; notes link `[[index]]` (their own folder's) and, in 5 % of their links, another
+        # folder's by path (`[[area-5/topic-2/index]]`).
+        Profile("folders", folder_notes="index", notes_per_folder=10, folder_note_link_rate=0.05),
     )
 }
 
@@ -275,6 +290,134 @@ def coin_terms(rng: random.Random, coined: set[str], longest: int) -> list[str]:
     return terms
 
 
+def folder_tree(rng: random.Random, count: int) -> list[str]:
+    """Folder paths, each after its parent: `count` folders that hold notes, two or three levels deep
+    (`area-A/topic-T`, a third of them `area-A/topic-T/part-P`), and the ~sqrt(count)/2 areas above them
+    (which hold only their folder note). Any prefix of the list is a tree too, so a small vault can take
+    fewer folders than it was given."""
+    areas = max(1, round(math.sqrt(count) / 2))
+    topics: list[str] = []
+    per_parent: dict[str, int] = {}  # the next topic or part number in a folder
+    tree: list[str] = []
+    held = 0
+    while held < count:
+        if topics and rng.random() < 1 / 3:
+            parent = topics[rng.randrange(len(topics))]
+        else:
+            parent = f"area-{rng.randint(1, areas)}"
+            if parent not in per_parent:
+                per_parent[parent] = 1
+                tree.append(parent)
+        number = per_parent.get(parent, 1)
+        per_parent[parent] = number + 1
+        folder = f"{parent}/{'part' if parent.count('/') else 'topic'}-{number}"
+        if "/" not in parent:
+            topics.append(folder)
+        tree.append(folder)
+        held += 1
+    return tree
+
+
+@dataclass
+class FolderNotes:
+    """Which notes are folder notes (one per folder, each named `stem`) and where the others live
+    (`place_in_folders`), and how links name them."""
+
+    stem: str
+    note_of: dict[str, int]  # folder → its folder note, each folder after its parent
+    notes_in: dict[str, list[int]]  # folder → its other notes, in note order
+    link_rate: float  # share of body links sent to a random folder's note instead
+    members: list[int] = field(init=False)  # the folder notes, in folder order
+    _member_set: set[int] = field(init=False)
+    paths: set[str] = field(init=False)  # every folder note's vault path without `.md`
+    children: dict[str, list[str]] = field(init=False)  # folder → its subfolders
+
+    def __post_init__(self) -> None:
+        self.members = list(self.note_of.values())
+        self._member_set = set(self.members)
+        self.paths = {f"{folder}/{self.stem}" for folder in self.note_of}
+        self.children = {folder: [] for folder in self.note_of}
+        for folder in self.note_of:
+            parent = folder.rpartition("/")[0]
+            if parent:
+                self.children[parent].append(folder)
+
+    def holds(self, i: int) -> bool:
+        return i in self._member_set
+
+    def link(self, rng: random.Random, i: int, j: int, folder_of: list[str], counts: dict[str, int]) -> str:
+        """A body link of note i to note j when j is a folder note, and now and then to a random folder's
+        note in j's place; "" for the link to j to be written as ever. A folder note is named bare from its
+        own folder (vaulttools, like Obsidian, prefers the linking note's folder among many `index.md`) and
+        by its vault path from anywhere else: bare, the shortest of thousands of paths (or a tie) wins."""
+        if j not in self._member_set:
+            if rng.random() >= self.link_rate:
+                return ""
+            j = self.members[rng.randrange(len(self.members))]
+        if folder_of[j] == folder_of[i]:
+            return self.own_link(counts)
+        counts["folder_note_links"] += 1
+        counts["path_folder_note_links"] += 1
+        return f"[[{folder_of[j]}/{self.stem}]]"
+
+    def own_link(self, counts: dict[str, int]) -> str:
+        """The link of a note to its own folder's note: bare (`[[index]]`)."""
+        counts["folder_note_links"] += 1
+        counts["bare_folder_note_links"] += 1
+        return f"[[{self.stem}]]"
+
+    def text(self, folder: str, file_slug: list[str], hub: tuple[bool, bool], counts: dict[str, int]) -> str:
+        """The folder note of `folder`: `id` its stem (every note's id is its file's stem), a link up to its
+        parent folder's note by path, and lists of the folder's notes (bare: their names are unique) and of
+        its subfolders' notes (by path). `hub`: (links the hub in its body, names it in `related`)."""
+        parent = folder.rpartition("/")[0]
+        children = self.children[folder]
+        lines = [
+            "---",
+            f'id: "{self.stem}"',
+            'type: "folder"',
+            *([f"related: {flow([HUB])}"] if hub[1] else []),
+            "---",
+            f"# {folder.rpartition('/')[2].replace('-', ' ').capitalize()}",
+            "",
+            f"The notes of `{folder}/`." + (f" Up: [[{parent}/{self.stem}]]." if parent else ""),
+        ]
+        if hub[0]:
+            lines.append(f"Everything starts at [[{HUB}]].")
+        if self.notes_in[folder]:  # an area holds only its subfolders
+            lines += ["", "## Notes", *(f"- [[{file_slug[i]}]]" for i in self.notes_in[folder])]
+        if children:
+            lines += ["", "## Folders", *(f"- [[{sub}/{self.stem}]]" for sub in children)]
+        counts["folder_note_links"] += bool(parent) + len(children)
+        counts["path_folder_note_links"] += bool(parent) + len(children)
+        return "\n".join(lines) + "\n"
+
+
+def place_in_folders(
+    rng: random.Random, n: int, suffixed_only: list[bool], profile: Profile
+) -> tuple[list[str], FolderNotes]:
+    """Every note but the hub (0) in a folder of `folder_tree`, one of each folder's notes made its folder
+    note (never a note that exists only under a suffixed name); (folder of each note, the folder notes)."""
+    tree = folder_tree(rng, max(1, round((n - 1) / profile.notes_per_folder)))
+    candidates = [i for i in range(1, n) if not suffixed_only[i]]
+    rng.shuffle(candidates)
+    tree = tree[: len(candidates)]  # a tiny vault: fewer folders (a prefix of the tree is a tree)
+    note_of = dict(zip(tree, candidates, strict=False))
+    homes = [folder for folder in tree if "/" in folder] or tree or [""]  # areas hold only their folder note
+    chosen = set(note_of.values())
+    others = [i for i in range(1, n) if i not in chosen]
+    rng.shuffle(others)
+    folder_of = [""] * n
+    for folder, i in note_of.items():
+        folder_of[i] = folder
+    for place, i in enumerate(others):
+        folder_of[i] = homes[place % len(homes)]
+    notes_in: dict[str, list[int]] = {folder: [] for folder in tree}
+    for i in sorted(others):
+        notes_in.setdefault(folder_of[i], []).append(i)
+    return folder_of, FolderNotes(profile.folder_notes, note_of, notes_in, profile.folder_note_link_rate)
+
+
 def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"]) -> dict[str, int]:
     rng = random.Random(seed)
     # Topics first: each article touches two topics, each note is about one of its article's.
@@ -368,6 +511,12 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
                 if not suffixed_only[j] and (folder_of[i], file_slug[j]) not in taken:
                     taken.add((folder_of[i], file_slug[j]))
                     file_slug[i] = slugs[i] = file_slug[j]
+    # Folder notes (folders): a tree of folders, each with its folder note, named alike in every folder.
+    folder_notes: FolderNotes | None = None
+    if profile.folder_notes:
+        folder_of, folder_notes = place_in_folders(rng, n, suffixed_only, profile)
+        for i in folder_notes.members:
+            slugs[i] = file_slug[i] = profile.folder_notes
     path_of = [f"{folder_of[i]}/{file_slug[i]}" if folder_of[i] else file_slug[i] for i in range(n)]
     name_count: dict[str, int] = {}
     for slug in file_slug:
@@ -395,6 +544,13 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
         "markdown_links": 0,
         "path_links": 0,
         "folders": len({folder for folder in folder_of if folder}),
+        "folder_notes": len(folder_notes.members) if folder_notes else 0,
+        # wikilinks to folder notes: bare from their own folder, by path from elsewhere (folder notes' own
+        # links up and down the tree included); `related` entries and related-section items apart
+        "folder_note_links": 0,
+        "bare_folder_note_links": 0,
+        "path_folder_note_links": 0,
+        "folder_note_related_refs": 0,
         "bytes": 0,
     }
 
@@ -418,6 +574,10 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
 
     def link_text(i: int, j: int) -> str:
         counts["links"] += 1
+        if folder_notes is not None:
+            text = folder_notes.link(rng, i, j, folder_of, counts)
+            if text:
+                return text
         if profile.folders and not suffixed_only[j]:
             form = rng.random()
             if form < profile.markdown_link_rate:
@@ -451,7 +611,18 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
         encoding="utf-8",
     )
 
+    def save(i: int, text: str) -> None:
+        data = text.encode("utf-8")
+        counts["bytes"] += len(data)
+        target = out / f"{path_of[i]}.md"
+        if folder_of[i]:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
     for i in range(n):
+        if folder_notes is not None and folder_notes.holds(i):  # its own shape; draws nothing
+            save(i, folder_notes.text(folder_of[i], file_slug, (i in hub_body, i in hub_related), counts))
+            continue
         art = articles[article_of[i]]
         slug = file_slug[i]
         kind = kinds[i]
@@ -495,6 +666,8 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
         links = [link_text(i, pick_target(i)) for _ in range(rng.randint(*profile.links))]
         if i in hub_body:
             links.insert(rng.randint(0, len(links)), f"[[{HUB}]]")
+        if folder_notes is not None and folder_of[i]:  # every note in a folder links the folder's note
+            links.insert(rng.randint(0, len(links)), folder_notes.own_link(counts))
         paragraphs: list[str] = []
         sections = ["", "## Why it matters", "## Details"]
         per_section = (len(links) + 2) // 3
@@ -529,12 +702,11 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
                     others.append(reference(j))
             if others:
                 text += "\n\n## Related across articles\n" + "".join(f"- [[{s}]]\n" for s in others)
-        data = text.encode("utf-8")
-        counts["bytes"] += len(data)
-        target = out / f"{path_of[i]}.md"
-        if folder_of[i]:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+            if folder_notes is not None:
+                counts["folder_note_related_refs"] += len(folder_notes.paths.intersection(others))
+        if folder_notes is not None:
+            counts["folder_note_related_refs"] += len(folder_notes.paths.intersection(related))
+        save(i, text)
     return counts
 
 

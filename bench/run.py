@@ -3,7 +3,7 @@
 
 Usage::
 
-    python bench/run.py [--notes 1000|20000|100000] [--profile article,dense,deep,long] [--runs 3]
+    python bench/run.py [--notes 1000|20000|100000] [--profile article,dense,deep,long,folders] [--runs 3]
                         [--only check,rename,...] [--json FILE]
 
 What it does:
@@ -78,7 +78,7 @@ TAG_SHARE = 0.05  # `tag-rename` renames the tag closest to this share of the no
 RENAME_MAP_EVERY = 10  # `undo-map` undoes a `rename --map` of every tenth note (2,000 of 20,000)
 TAG_NEW = "bench-renamed-tag"
 RSS_LIMIT_MB = 1024  # the issue's ceiling on 100,000 notes
-PROFILE_NAMES = ("article", "dense", "deep", "long")  # bench/generate.py's PROFILES
+PROFILE_NAMES = ("article", "dense", "deep", "long", "folders")  # bench/generate.py's PROFILES
 TIME_BINARY = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 # The floor of a rename: read every note and keep those whose bytes spell the old name (the byte prefilter),
@@ -189,7 +189,8 @@ def benches(enrich_file: Path, tag: str = "") -> list[Bench]:
         # Issue 19 set the goal for `merge --all` on the generated vault (article), where 1 % of the notes
         # have a copy and ~650 files change, as on long. On dense and deep, whose long day-suffix families
         # make 5,000 or 2,200 copies, it rewrites or deletes nearly every note: another job, measured with
-        # its work, against no goal.
+        # its work, against no goal. On folders, every folder note has the id `index`: one family of ~N/10
+        # notes, all merged into one (and their thousands of links redirected), also against no goal.
         Bench("merge-all", ("merge", "--all"), 10.0, True, "reset-duplicates", "merge", ("article", "long")),
     ]
 
@@ -792,7 +793,9 @@ def with_bytecode() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notes", type=int, default=20000, help="vault size (1000, 20000, 100000)")
-    parser.add_argument("--profile", default="article", help="vault shape(s): article,dense,deep,long or all")
+    parser.add_argument(
+        "--profile", default="article", help="vault shape(s): article,dense,deep,long,folders or all"
+    )
     parser.add_argument("--runs", type=int, default=3, help="timed runs per command (median; at least 3)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default="", help="comma-separated row names, e.g. check-warm,rename")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import random
@@ -178,10 +179,10 @@ def test_format_goal_scope_names_the_rows_without_a_goal_here() -> None:
 def test_merge_all_keeps_issue_19s_goal_where_it_merges_one_copy_in_a_hundred() -> None:
     rows = {bench.name: bench for bench in run.benches(Path("enrich.jsonl"))}
     assert [run.goal_on(rows["merge-all"], p) for p in ("article", "long")] == [10.0, 10.0]
-    assert [run.goal_on(rows["merge-all"], p) for p in ("dense", "deep")] == [None, None]
+    assert [run.goal_on(rows["merge-all"], p) for p in ("dense", "deep", "folders")] == [None, None, None]
     # every goal of issue 22 holds on every profile
     for name in ("check-fresh", "check-warm", "rename", "normalize-links", "sync-related", "tag-rename"):
-        assert all(run.goal_on(rows[name], p) is not None for p in ("article", "dense", "deep", "long"))
+        assert all(run.goal_on(rows[name], p) is not None for p in run.PROFILE_NAMES)
 
 
 def test_every_row_names_a_registered_command() -> None:
@@ -229,6 +230,82 @@ def test_every_profile_generates_a_small_vault_deterministically(tmp_path: Path,
     assert f"{generate.HUB}.md" in first
 
 
+def _digest(root: Path) -> str:
+    digest = hashlib.sha256()
+    for name, data in _tree(root).items():
+        digest.update(Path(name).as_posix().encode() + b"\0" + data + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [
+        ("article", "8834b222f1de91ec"),
+        ("dense", "7c945128d572cb06"),
+        ("deep", "75b4cb51b73cd173"),
+        ("long", "f2def6ed24c7690f"),
+    ],
+)
+def test_earlier_profiles_write_the_bytes_they_always_wrote(
+    tmp_path: Path, profile: str, expected: str
+) -> None:
+    """Digests of the 40-note vaults (seed 1) the generator wrote before the folders profile: a new switch
+    must draw from the random generator only when it is on. Change them only with a deliberate change."""
+    generate.generate(tmp_path, 40, 1, generate.PROFILES[profile])
+    assert _digest(tmp_path) == expected
+
+
+def test_folder_notes_do_not_combine_with_the_deep_folders() -> None:
+    with pytest.raises(ValueError, match="folder_notes"):
+        generate.Profile("both", folders=10, folder_notes="index")
+
+
+@pytest.mark.parametrize(("notes", "seed"), [(2, 1), (3, 2), (60, 3), (400, 1)])
+def test_every_folder_holds_one_folder_note_whose_id_is_its_stem(
+    tmp_path: Path, notes: int, seed: int
+) -> None:
+    counts = generate.generate(tmp_path, notes, seed, generate.PROFILES["folders"])
+    folders = [p for p in tmp_path.rglob("*") if p.is_dir() and not p.name.startswith(".")]
+    index_notes = [p for p in tmp_path.rglob("*.md") if p.stem.lower() == "index"]
+    assert counts["folder_notes"] == counts["folders"] == len(folders) == len(index_notes)
+    assert all((folder / "index.md").is_file() for folder in folders)
+    assert all(p.read_text().startswith('---\nid: "index"\n') for p in index_notes)
+    assert len(list(tmp_path.rglob("*.md"))) == notes and (tmp_path / f"{generate.HUB}.md").is_file()
+    assert all(1 <= len(p.relative_to(tmp_path).parts) <= 3 for p in folders)  # area/topic/part
+    holding = [f for f in folders if any(p.stem != "index" for p in f.glob("*.md"))]
+    if notes >= 400:  # ~10 notes a folder, the folder note included (the areas hold only theirs)
+        assert 8 <= (notes - 1 - len(folders)) / len(holding) <= 11
+
+
+def test_every_link_of_a_folders_vault_resolves_in_vaulttools_but_the_deliberate_ones(tmp_path: Path) -> None:
+    """Links to folder notes reach the folder note they mean: bare `[[index]]` its own folder's (vaulttools
+    prefers the linking note's folder), by path anywhere; only the dangling suffixed links and the links
+    missing a suffix do not resolve, and nothing is ambiguous."""
+    from vaulttools.resolve import RESOLVED
+    from vaulttools.vault import Vault
+
+    counts = generate.generate(tmp_path, 300, 1, generate.PROFILES["folders"])
+    vault = Vault(tmp_path)
+    unresolved, bare, by_path = [], 0, 0
+    for path in vault.note_paths:
+        for link in vault.note(path).links:
+            if not link.is_link:
+                continue
+            answer = vault.index.resolve(link.target, path)
+            if answer.status != RESOLVED:
+                unresolved.append((path, link.target, answer.status))
+            elif link.target == "index":
+                bare += 1
+                assert answer.path == f"{path.rpartition('/')[0]}/index.md", (path, link.target)
+            elif link.target.endswith("/index"):
+                by_path += 1
+                assert answer.path == f"{link.target}.md", (path, link.target)
+    assert bare == counts["bare_folder_note_links"]
+    assert by_path == counts["path_folder_note_links"] + counts["folder_note_related_refs"]
+    assert all(status == "broken" for _, _, status in unresolved)
+    assert len(unresolved) == counts["dangling_suffixed_links"] + counts["missing_suffix_links"]
+
+
 def test_article_profile_is_the_default_output(tmp_path: Path) -> None:
     generate.generate(tmp_path / "default", 80, 2)
     generate.generate(tmp_path / "article", 80, 2, generate.PROFILES["article"])
@@ -238,8 +315,24 @@ def test_article_profile_is_the_default_output(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("profile", "expected"),
     [
-        ("article", {"folders": 0, "markdown_links": 0, "path_links": 0}),  # no-op: one flat folder
-        ("deep", {"folders": lambda v: v > 20, "markdown_links": bool, "path_links": bool}),
+        ("article", {"folders": 0, "markdown_links": 0, "path_links": 0, "folder_notes": 0}),  # one folder
+        (
+            "deep",
+            {"folders": lambda v: v > 20, "markdown_links": bool, "path_links": bool, "folder_notes": 0},
+        ),
+        (
+            "folders",
+            {
+                "folders": lambda v: 25 < v < 40,  # ~10 notes a folder, and the areas above
+                "folder_notes": lambda v: 25 < v < 40,
+                "bare_folder_note_links": lambda v: v >= 250,  # one per note in a folder, at least
+                "path_folder_note_links": lambda v: v > 100,
+                "folder_note_related_refs": bool,
+                "dangling_suffixed_links": bool,  # the article links stay: normalize-links has work
+                "missing_suffix_links": bool,
+                "markdown_links": 0,
+            },
+        ),
     ],
 )
 def test_profile_shapes(tmp_path: Path, profile: str, expected: dict[str, object]) -> None:
@@ -293,7 +386,7 @@ def test_parse_profiles(text: str, expected: list[str] | None) -> None:
 
 @pytest.mark.parametrize(
     ("profile", "expected"),
-    [("article", "vault-20000-s1"), ("dense", "vault-dense-20000-s1")],
+    [("article", "vault-20000-s1"), ("dense", "vault-dense-20000-s1"), ("folders", "vault-folders-20000-s1")],
 )
 def test_vault_name_keeps_the_article_vault_where_it_was(profile: str, expected: str) -> None:
     assert run.vault_name(profile, 20000, 1) == expected
