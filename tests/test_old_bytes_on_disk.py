@@ -293,6 +293,28 @@ def test_forked_workers_spool_the_new_bytes_of_the_long_notes(
     assert_clean(vault_dir)
 
 
+def test_forked_rename_workers_spool_the_new_bytes_of_the_long_notes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rename` as `normalize-links`: planned on forked workers, only a long note's new bytes go through
+    the batch's shared spool, and the batch writes every note as planned."""
+    from vaulttools.rename import plan_renames
+
+    notes = {name: data.replace(b"[[target", b"[[target-d9") for name, data in NOTES.items()}
+    vault_dir = git_vault_of(notes, tmp_path / "v")
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
+    monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    plan = plan_renames(Vault(vault_dir), [("target-d9", "goal")])
+    assert sorted(c.path for c in plan.changes if c._spool is not None) == ["big.md"]
+    assert all(c._spool.shared for c in plan.changes if c._spool is not None)
+    run_batch(Vault(vault_dir), plan, BatchOptions())
+    renamed = {n: d.replace(b"[[target-d9", b"[[goal") for n, d in notes.items() if n in REWRITTEN}
+    del notes["target-d9.md"]
+    assert _snapshot(vault_dir) == {**notes, **renamed, "goal.md": b"---\nid: goal\n---\nThe target.\n"}
+    assert_clean(vault_dir)
+
+
 def _changed(path: Path) -> None:
     path.write_bytes(path.read_bytes() + b"typed meanwhile\n")
 
