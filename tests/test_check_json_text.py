@@ -78,3 +78,21 @@ def test_a_changed_findings_list_is_written_from_itself(tmp_path: Path) -> None:
     for change in (list.reverse, list.pop, lambda found: found.append(HOSTILE[0])):
         change(report.findings)
         assert report.json_text(root) == json.dumps(report.to_json(root), ensure_ascii=False, default=str)
+
+
+def test_check_json_never_unpacks_the_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check --json` counts the findings' kinds and joins the notes' JSON texts: the findings stay packed
+    (first from the notes, then from the cache), and unpacked later they give the same JSON."""
+    from vaulttools import check
+
+    unpacked: list[int] = []
+    real = check._unpacked
+    monkeypatch.setattr(check, "_unpacked", lambda *args: unpacked.append(1) or real(*args))
+    for _ in range(2):
+        report = check_vault(_vault(tmp_path, {**NOTES, "d.md": "---\nid: other\n---\n"}))
+        text = report.json_text(str(tmp_path))
+        assert report.has_findings() and report.counts()["duplicate-id"] == 2
+        assert unpacked == []
+        assert text == json.dumps(report.to_json(str(tmp_path)), ensure_ascii=False, default=str)
+        assert unpacked == [1] and len(report.findings) == sum(report.counts().values())
+        unpacked.clear()
