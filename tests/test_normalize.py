@@ -157,6 +157,35 @@ def test_normalize_target(
         assert again == unchanged(outcome.target)
 
 
+# Folder notes: one name in several folders (namesakes).
+NAMESAKE_PATHS = ["a/index.md", "b/index.md", "c/sub/index.md", "d/y-d3.md", "d/y-d9.md", "f/index"]
+NAMESAKES = LinkIndex(NAMESAKE_PATHS)
+NAMESAKE_MATCHER = SuffixMatcher([p for p in NAMESAKE_PATHS if p.endswith(".md")], RULES)
+TIE = ("a/index.md", "b/index.md", "c/sub/index.md")
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "expected"),
+    [
+        # the rewrite names every namesake alike: the one it resolves to from here (its own folder's)
+        ("a/note.md", "index-d3", fixed("index", DAY)),
+        ("c/sub/deeper.md", "index-d9", fixed("index", DAY)),
+        # from a folder without one, the rewrite is a tie too (two shortest paths): left
+        ("e/note.md", "index-d3", Outcome(AMBIGUOUS, "index-d3", (), TIE)),
+        ("top.md", "index-d3", Outcome(AMBIGUOUS, "index-d3", (), TIE)),
+        # … and where it reaches another file (`f/index`, no extension), no namesake is the answer
+        ("f/note.md", "index-d3", Outcome(AMBIGUOUS, "index-d3", (), TIE)),
+        # a tie between different names is the day's to break, not the folder's
+        ("d/note.md", "y", Outcome(AMBIGUOUS, "y", (), ("d/y-d3.md", "d/y-d9.md"))),
+    ],
+)
+def test_a_tie_between_namesakes_goes_to_the_one_the_rewrite_resolves_to(
+    source: str, target: str, expected: Outcome
+) -> None:
+    context = LinkContext(NAMESAKES, NAMESAKE_MATCHER, NONE)
+    assert normalize_target(target, WIKILINK, source, lambda: None, context) == expected
+
+
 def test_day_is_read_only_when_a_tie_needs_it() -> None:
     def no_day() -> object:
         raise AssertionError("the day property was read for a link with one candidate")

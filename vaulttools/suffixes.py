@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from vaulttools.note import Note
-from vaulttools.resolve import LinkIndex, fold, stem_of, strip_md
+from vaulttools.resolve import RESOLVED, LinkIndex, fold, stem_of, strip_md
 
 _DAY_RE = re.compile(r"-d(\d+)$")
 
@@ -26,7 +26,7 @@ class Candidate(NamedTuple):
 class Suggestion(NamedTuple):
     path: str | None  # the chosen note, or None when there is no unique answer
     candidates: tuple[Candidate, ...]
-    reason: str  # "unique", "day", "ambiguous" or "none"
+    reason: str  # "unique", "day", "folder" (`_namesake_from_here`), "ambiguous" or "none"
 
 
 class Proposal(NamedTuple):
@@ -138,6 +138,8 @@ class SuffixMatcher:
 def propose(matcher: SuffixMatcher, index: LinkIndex, target: str, source: str, day: object) -> Proposal:
     """The one answer to "what should this broken link point to?": `check` shows it, `normalize-links` writes it."""
     suggestion = matcher.suggest(target, day)
+    if suggestion.path is None and len(suggestion.candidates) > 1:
+        suggestion = _namesake_from_here(index, target, source, suggestion)
     if suggestion.path is None:
         return Proposal(None, suggestion)
     new_target = written_like(target, suggestion.path)
@@ -146,6 +148,20 @@ def propose(matcher: SuffixMatcher, index: LinkIndex, target: str, source: str, 
     if not index.resolves_alone(new_target) and index.resolve(new_target, source).path != suggestion.path:
         return Proposal(None, suggestion._replace(path=None, reason="unreachable"))
     return Proposal(new_target, suggestion)
+
+
+def _namesake_from_here(index: LinkIndex, target: str, source: str, tie: Suggestion) -> Suggestion:
+    """A tie between namesakes (`a/index.md`, `b/index.md` for `[[index-d3]]`): the rewrite names them all
+    alike, so the one Obsidian resolves it to from the linking note's folder (its own folder's) is the
+    fix. A tie between different names, or a rewrite that stays ambiguous from here, stays a tie."""
+    paths = [candidate.path for candidate in tie.candidates]
+    name = posixpath.basename(paths[0])
+    if any(posixpath.basename(path) != name for path in paths):  # a suffix family: the second differs
+        return tie
+    resolved = index.resolve(written_like(target, paths[0]), source)
+    if resolved.status != RESOLVED or resolved.path not in paths:
+        return tie
+    return tie._replace(path=resolved.path, reason="folder")
 
 
 def note_day(note: Note, day_property: str) -> object:
