@@ -3,8 +3,8 @@
 Two notes are one family when their names are equal once a suffix rule (`suffix_rules`: `-d9`, Obsidian's
 ` 1`) is taken off, or when they carry the same `id` property; but notes of one name in different folders
 (namesakes: a folder note `index.md` in every folder) are different notes, and a copy joins only its own
-folder's (`_apart_by_folder`). Read-only: names, the facts cache (ids,
-days, links) and the link index; nothing is written.
+folder's (`_apart_by_folder`). Read-only: names, the facts cache (ids, days, links) and the link index;
+nothing is written.
 """
 
 from __future__ import annotations
