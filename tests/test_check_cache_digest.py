@@ -127,3 +127,29 @@ def test_unverified_entries_are_the_cache_itself_only_when_it_has_every_note_and
     checked.clear()
     assert sorted(check.cached_entries(Vault(vault), verify_stamps=False)) == sorted(complete)
     assert checked == [lacking]
+
+
+def test_another_build_of_vaulttools_reads_no_cache_of_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caches' fingerprints hold the code's stamp (`facts.code_stamp`): a development build whose source
+    changed checks every note again and collects every note's facts again, instead of reading what the
+    old code cached under the same version."""
+    from vaulttools import vault as vault_module
+
+    vault = make_git_vault(SAMPLE_VAULT, tmp_path / "vault")
+    first = check_vault(Vault(vault)).json_text(str(vault))
+    Vault(vault).fact_records(Vault(vault).note_paths)
+    notes = Vault(vault).note_paths
+    checked = _count_checks(monkeypatch)
+    parsed: list[str] = []
+    real_facts = facts.facts_of
+    monkeypatch.setattr(facts, "facts_of", lambda n, *a: parsed.append(n.path) or real_facts(n, *a))
+    assert check_vault(Vault(vault)).json_text(str(vault)) == first
+    Vault(vault).fact_records(notes)
+    assert (checked, parsed) == ([], [])  # the same build: both caches read
+    for module in (check, vault_module):
+        monkeypatch.setattr(module, "code_stamp", lambda: "another build")
+    assert check_vault(Vault(vault)).json_text(str(vault)) == first
+    Vault(vault).fact_records(notes)
+    assert sorted(checked) == sorted(parsed) == sorted(notes)

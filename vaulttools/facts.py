@@ -283,6 +283,27 @@ def parse_records(
 # --- the cache ---------------------------------------------------------------------------------------
 
 
+@functools.cache
+def code_stamp() -> str:
+    """What a cache's fingerprint holds of the running code besides its version: the size and modification
+    time of each of vaulttools' source files, summed. A development build (an editable install, a checkout)
+    whose code changes what a note's facts or findings are then makes them again, instead of reading what
+    the old code cached; an installed release changes only with its version. Where a file cannot be
+    listed: "" (the version alone decides, as before)."""
+    package = Path(__file__).parent
+    stamps = []
+    try:
+        for folder in (package, package / "commands"):
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.endswith(".py"):
+                        status = entry.stat()
+                        stamps.append(f"{folder.name}/{entry.name} {status.st_size} {status.st_mtime_ns}")
+    except OSError:
+        return ""
+    return format(digests.quick_sum("\n".join(sorted(stamps)).encode()), "x")
+
+
 def _cache_file(root: Path, name: str) -> Path:
     return root / ".vaulttools" / "cache" / f"{name}-v{CACHE_FORMAT}.marshal"
 

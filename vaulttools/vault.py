@@ -15,7 +15,14 @@ from pathlib import Path
 from vaulttools import digests
 from vaulttools.config import Config, ObsidianSettings, load_config, load_obsidian_settings
 from vaulttools.errors import VaultError
-from vaulttools.facts import FactsOptions, NoteFacts, collect_records, facts_of_record, read_with_stamp
+from vaulttools.facts import (
+    FactsOptions,
+    NoteFacts,
+    code_stamp,
+    collect_records,
+    facts_of_record,
+    read_with_stamp,
+)
 from vaulttools.files import Stamp, clock_mark, stamp_of_status
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
@@ -167,7 +174,7 @@ class Vault:
         options = FactsOptions(config.link_property_set, config.id_property, keep, config.related.heading)
         # Sorted, never a set's repr: set order changes between processes (string hashing is randomised).
         fingerprint = (
-            f"{__version__}|{sorted(config.link_properties)}|{sorted(keep)}|"
+            f"{__version__}+{code_stamp()}|{sorted(config.link_properties)}|{sorted(keep)}|"
             f"{options.id_property}|{options.related_heading}|{digests.quick_sum_name()}"
         )
         use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
