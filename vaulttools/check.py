@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from vaulttools import digests
 from vaulttools.canvas import Canvas, CanvasError, is_canvas
-from vaulttools.facts import code_stamp, key_line, load_cache, read_stamped, save_cache_parts, stamp_of
+from vaulttools.facts import build_id, key_line, load_cache, read_stamped, save_cache_parts, stamp_of
 from vaulttools.findings import (
     AMBIGUOUS_LINK,
     BAD_CANVAS,
@@ -433,15 +433,12 @@ def quick_digest(raw: bytes) -> int:
 
 
 def _check_fingerprint(vault: Vault) -> str:
-    from vaulttools import __version__
-
     config = vault.config
     listing = "\0".join([*vault.scan.notes, "", *vault.scan.files])
     files_hash = hashlib.sha1(listing.encode("utf-8", "surrogatepass")).hexdigest()
     settings = (sorted(config.link_properties), config.suffix_rules, config.day_property, config.id_property)
     sums = digests.quick_sum_name()  # a cache summed one way is not read by a process summing another
-    code = f"{__version__}+{code_stamp()}"
-    return f"{code}|{ENTRY_FORMAT}|{sums}|{','.join(FINDING_KINDS)}|{settings}|{files_hash}"
+    return f"{build_id()}|{ENTRY_FORMAT}|{sums}|{','.join(FINDING_KINDS)}|{settings}|{files_hash}"
 
 
 # Notes to check from their bytes past which the index first learns every target only one file matches.

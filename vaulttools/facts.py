@@ -283,6 +283,13 @@ def parse_records(
 # --- the cache ---------------------------------------------------------------------------------------
 
 
+def build_id() -> str:
+    """The build of vaulttools a cache's fingerprint names: its version and `code_stamp`."""
+    from vaulttools import __version__  # the package imports this module: asked when first used
+
+    return f"{__version__}+{code_stamp()}"
+
+
 @functools.cache
 def code_stamp() -> str:
     """What a cache's fingerprint holds of the running code besides its version: the size and modification

@@ -797,12 +797,10 @@ def plan_renames(
                 # Fingerprinted here, on every core; a rewritten note's old bytes stay in its file where
                 # long or in git (a rename of 2,000 long notes sent 800 MB of old and new bytes through the
                 # workers' pipes, and hashed them all in the batch).
-                change = change.old_left_on_disk(vault.root, status, mark, objects)
-                if spool.shared and change.long_old_on_disk:
-                    # And a long note's new bytes go into the spool, not through a pipe into the parent's
-                    # memory (that rename: 21,000 changed notes, 0.8 GB; as `normalize-links` does).
-                    change = change.spooled(spool)
-                changes.append(change)
+                # A long note's new bytes go through the spool (that rename: 21,000 changed notes, 0.8 GB).
+                changes.append(
+                    spool.take_from_worker(change.old_left_on_disk(vault.root, status, mark, objects))
+                )
         return [(changes, report)]
 
     report = RenameReport(warnings=unchanged)

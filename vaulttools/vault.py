@@ -18,7 +18,7 @@ from vaulttools.errors import VaultError
 from vaulttools.facts import (
     FactsOptions,
     NoteFacts,
-    code_stamp,
+    build_id,
     collect_records,
     facts_of_record,
     read_with_stamp,
@@ -165,8 +165,6 @@ class Vault:
         """The facts of `paths` (every note) as plain cache records by path, in order (`facts_of_record`
         turns one into `NoteFacts`): for callers that hand them to forked workers. `saving`: the cache may
         be written aside; the caller then waits for what it appends (see `facts.collect_records`)."""
-        from vaulttools import __version__
-
         config = self.config
         keep = frozenset(
             {config.id_property, config.day_property, config.related.group_property, "tags", "tag", "aliases"}
@@ -174,7 +172,7 @@ class Vault:
         options = FactsOptions(config.link_property_set, config.id_property, keep, config.related.heading)
         # Sorted, never a set's repr: set order changes between processes (string hashing is randomised).
         fingerprint = (
-            f"{__version__}+{code_stamp()}|{sorted(config.link_properties)}|{sorted(keep)}|"
+            f"{build_id()}|{sorted(config.link_properties)}|{sorted(keep)}|"
             f"{options.id_property}|{options.related_heading}|{digests.quick_sum_name()}"
         )
         use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
