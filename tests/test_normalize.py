@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 
 import pytest
 
-from vaulttools import changes
-from vaulttools.check import BROKEN_LINK, BrokenLinksByNote
+from vaulttools import changes, resolve
+from vaulttools.check import BROKEN_LINK, BrokenLinksByNote, broken_links_by_note, check_vault
 from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
 from vaulttools.normalize import (
     AMBIGUOUS,
@@ -17,19 +18,22 @@ from vaulttools.normalize import (
     LinkContext,
     NormalizeOptions,
     Outcome,
+    _known_outcome,
     _link_at,
     _most_spooled,
     exact_case,
     may_hold_links,
     normalize_note,
     normalize_target,
+    plan_normalize,
     shortest_path,
     without_md,
 )
 from vaulttools.note import Note
-from vaulttools.planning import cyclic_gc_paused
+from vaulttools.planning import cyclic_gc_paused, note_change
 from vaulttools.resolve import LinkIndex
 from vaulttools.suffixes import SuffixMatcher
+from vaulttools.vault import Vault
 
 PATHS = [
     "claim-peer-feedback-d4.md",
@@ -151,8 +155,10 @@ def test_normalize_target(
 ) -> None:
     context = LinkContext(INDEX, MATCHER, options)
     outcome = normalize_target(target, kind, SOURCE, lambda: day, context)
-    assert outcome == expected
-    if outcome.status == FIXED:  # a second run changes nothing
+    assert outcome._replace(path=None) == expected
+    if outcome.status == FIXED:  # names the file the new target resolves to; a second run changes nothing
+        assert outcome.path is not None
+        assert outcome.path == INDEX.resolve(outcome.target, SOURCE).path
         again = normalize_target(outcome.target, kind, SOURCE, lambda: day, context)
         assert again == unchanged(outcome.target)
 
@@ -183,7 +189,14 @@ def test_a_tie_between_namesakes_goes_to_the_one_the_rewrite_resolves_to(
     source: str, target: str, expected: Outcome
 ) -> None:
     context = LinkContext(NAMESAKES, NAMESAKE_MATCHER, NONE)
-    assert normalize_target(target, WIKILINK, source, lambda: None, context) == expected
+    outcome = normalize_target(target, WIKILINK, source, lambda: None, context)
+    assert outcome._replace(path=None) == expected
+    if outcome.status == FIXED:
+        assert (
+            outcome.path
+            == NAMESAKES.resolve(outcome.target, source).path
+            == f"{source.rpartition('/')[0]}/index.md"
+        )
 
 
 def test_day_is_read_only_when_a_tie_needs_it() -> None:
@@ -326,7 +339,7 @@ def test_a_place_of_check_gives_exactly_its_body_wikilink(
     place: tuple[int, int, str], span: tuple[int, int] | None
 ) -> None:
     note = Note("a.md", LINK_AT_NOTE.encode(), frozenset({"related"}))
-    link = _link_at(note, (*place, None, ()))
+    link = _link_at(note, (*place, None, (), None))
     assert (link if link is None else (link.start, link.end)) == span
     if link is not None:
         assert note.text[link.start : link.end] == place[2]
@@ -366,3 +379,90 @@ def test_the_spool_is_sized_by_every_note_where_that_fits_in_memory(
     broken = BrokenLinksByNote(list(entries), entries)  # type: ignore[arg-type]
     assert _most_spooled(broken, NormalizeOptions()) == most
     assert _most_spooled(broken, NormalizeOptions(fix_case=True)) is None
+
+
+@pytest.mark.parametrize(
+    ("suggestion", "candidates", "fix", "expected"),
+    [
+        # `check` found the fix: its target, file and rule, with nothing resolved again
+        ("x", ("x.md",), ("x.md", DAY), Outcome(FIXED, "x", (DAY,), (), "x.md")),
+        # no suggestion: a tie, or no candidate at all
+        (None, ("x-d1.md", "x-d2.md"), None, Outcome(AMBIGUOUS, "x-d1", (), ("x-d1.md", "x-d2.md"))),
+        (None, (), None, Outcome(STILL_BROKEN, "x-d1")),
+        # a suggestion without the fix's file and rule: decided with the note (None)
+        ("x", ("x.md",), None, None),
+    ],
+)
+def test_a_known_place_gives_checks_answer(
+    suggestion: str | None, candidates: tuple[str, ...], fix: tuple[str, str] | None, expected: Outcome | None
+) -> None:
+    note = Note("k.md", b"See [[x-d1]].\n")
+    link = _link_at(note, (1, 5, "[[x-d1]]", suggestion, candidates, fix))
+    assert link is not None
+    assert _known_outcome(link, (1, 5, "[[x-d1]]", suggestion, candidates, fix)) == expected
+
+
+FIX_VAULT = {
+    "a.md": "[[claim-peer-feedback]] [[hub-d9|the hub]] [[claim-async-wins]] [[gone]]\n",
+    "b.md": "---\noriginDay: 9\n---\n![[claim-async-wins]] and [[sub/topic-d2#part]]\n",
+    "hub.md": "# hub\n",
+    "claim-peer-feedback-d4.md": "x\n",
+    "claim-async-wins-d3.md": "x\n",
+    "claim-async-wins-d9.md": "x\n",
+    "sub/topic.md": "x\n",
+}
+
+
+def _fix_vault(root: Path) -> Vault:
+    for name, text in FIX_VAULT.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    return Vault(root)
+
+
+def test_checks_fix_is_the_answer_normalize_target_gives(tmp_path: Path) -> None:
+    """Each broken link's `Finding.fix` names the file and rule `normalize_target` decides on its own."""
+    vault = _fix_vault(tmp_path)
+    findings = [f for f in check_vault(vault, use_cache=False).findings if f.kind == BROKEN_LINK]
+    context = LinkContext(vault.index, vault.suffix_matcher)
+    fixes = []
+    for finding in findings:
+        day = Note(finding.path, (tmp_path / finding.path).read_bytes()).property_value("originDay")
+        outcome = normalize_target(finding.target or "", WIKILINK, finding.path, lambda: day, context)  # noqa: B023 - called at once
+        expected = (outcome.path, outcome.rules[0]) if outcome.status == FIXED else None
+        assert (finding.suggestion, finding.fix) == (outcome.target if expected else None, expected)
+        fixes.append(finding.fix)
+    assert sorted(filter(None, fixes)) == [
+        ("claim-async-wins-d9.md", DAY),
+        ("claim-peer-feedback-d4.md", DAY),
+        ("hub.md", DAY),
+        ("sub/topic.md", DAY),
+    ]
+    assert "fix" not in findings[0].to_json()
+
+
+def test_normalize_after_check_resolves_no_link_and_builds_no_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `check`'s findings every link's answer is known: planning (in this process: a small vault)
+    never builds the link index, and writes what deciding every link of each note with it writes."""
+    check_vault(_fix_vault(tmp_path))  # the cache `normalize-links` reads
+    indexed = Vault(tmp_path)
+    context = LinkContext(indexed.index, indexed.suffix_matcher)
+    expected = {}
+    for path in indexed.note_paths:
+        note = Note(path, (tmp_path / path).read_bytes())
+        change = note_change(note, normalize_note(note, context, "originDay").edits)
+        if change is not None:
+            expected[path] = change.new
+    vault = Vault(tmp_path)
+    assert isinstance(broken_links_by_note(vault), BrokenLinksByNote)
+
+    def no_index(*_args: object) -> None:
+        raise AssertionError("the link index was built")
+
+    monkeypatch.setattr(resolve.LinkIndex, "__init__", no_index)
+    plan = plan_normalize(vault)
+    assert {c.path: c.new for c in plan.changes} == expected
+    assert len(expected) == 2
+    assert plan.relies_on == ["claim-async-wins-d9.md", "claim-peer-feedback-d4.md", "hub.md", "sub/topic.md"]

@@ -123,6 +123,9 @@ class Finding(NamedTuple):
     target: str | None = None
     suggestion: str | None = None  # the target a fix would write
     candidates: tuple[str, ...] = ()
+    # With a suggestion: the file it resolves to and the suffix rule that found it (what `normalize-links`
+    # reports of the fix, decided here once). Not part of the report: `to_json` leaves it out.
+    fix: tuple[str, str] | None = None
 
     def to_json(self) -> dict:
         return {
@@ -232,7 +235,7 @@ class CheckReport:
 
 def _finding_json(finding: Finding) -> str:
     """`json.dumps(finding.to_json(), ensure_ascii=False)`: the same string encoder json uses, no dict."""
-    kind, path, line, column, message, link, target, suggestion, candidates = finding
+    kind, path, line, column, message, link, target, suggestion, candidates, _ = finding
     try:
         if (
             type(line) is not int or type(column) is not int
@@ -311,12 +314,16 @@ def _add_property_type_findings(vault: Vault, report: CheckReport) -> None:
     report.findings.sort(key=_FINDING_ORDER)
 
 
+# One place of a link to no file: (line, column, the link as written, the suggested target or None, the
+# suffix candidates' paths, and with a suggestion the file it resolves to and the rule: `Finding.fix`).
+Place = tuple[int, int, str, str | None, tuple[str, ...], tuple[str, str] | None]
+
+
 class BrokenLinks(NamedTuple):
     """Where a note's links to no file are, as `check` found them in the note at `stamp`."""
 
     stamp: tuple[int, int, int, int]
-    # (line, column, the link as written, the suggested target or None, suffix candidates' paths)
-    places: tuple[tuple[int, int, str, str | None, tuple[str, ...]], ...]
+    places: tuple[Place, ...]
     digest: int | None = None  # `quick_digest` of those bytes: they may come back under another stamp
 
     def holds_for(self, stamp: tuple[int, int, int, int], raw: bytes) -> bool:
@@ -345,10 +352,10 @@ class BrokenLinksByNote(Mapping[str, BrokenLinks]):
 
     def __getitem__(self, path: str) -> BrokenLinks:
         entry = self._entries[path]
-        places: tuple[tuple[int, int, str, str | None, tuple[str, ...]], ...] = ()
+        places: tuple[Place, ...] = ()
         if any(kind in _TO_NO_FILE for kind in entry[1]):
             found = marshal.loads(entry[_PACKED])
-            places = tuple((f[2], f[3], f[5], f[7], tuple(f[8])) for f in found if f[0] in _TO_NO_FILE)
+            places = tuple((f[2], f[3], f[5], f[7], tuple(f[8]), f[9]) for f in found if f[0] in _TO_NO_FILE)
         return BrokenLinks(tuple(entry[0]), places, entry[_DIGEST])
 
     def __iter__(self) -> Iterator[str]:
@@ -418,7 +425,7 @@ def cached_entries(vault: Vault, *, use_cache: bool = True, verify_stamps: bool 
 
 
 # The shape of a check entry (`note_entry`): a cache of another shape is not read.
-ENTRY_FORMAT = 4
+ENTRY_FORMAT = 5
 
 
 def quick_digest(raw: bytes) -> int:
@@ -466,8 +473,9 @@ def _check_stale(vault: Vault, paths: list[str], known: Mapping[str, tuple] | No
 
 
 # What a link to a target means from a folder (see `link_answer`): None when the target resolves, else
-# (kind, the message after the link as written, the suggested target, candidates' paths).
-LinkAnswer = tuple[str, str, str | None, tuple[str, ...]] | None
+# (kind, the message after the link as written, the suggested target, candidates' paths, and with a
+# suggestion the file it resolves to and the rule that found it: `Finding.fix`).
+LinkAnswer = tuple[str, str, str | None, tuple[str, ...], tuple[str, str] | None] | None
 # Answers by (target, the linking note's folder), remembered only when the linking note cannot change them.
 LinkAnswers = dict[tuple[str, str], LinkAnswer]
 
@@ -814,11 +822,13 @@ def span_finding(
             answers[key] = answer
     if answer is None:
         return None
-    kind, message_tail, suggestion, candidates = answer
+    kind, message_tail, suggestion, candidates, fix = answer
     line, column = note.line_col(start)
     written = note.text[start:end]
     # positional: one finding per unresolved link, on a big vault many thousands
-    return Finding(kind, path, line, column, written + message_tail, written, target, suggestion, candidates)
+    return Finding(
+        kind, path, line, column, written + message_tail, written, target, suggestion, candidates, fix
+    )
 
 
 def link_answer(context: CheckContext, target: str, source: str, day: object) -> tuple[LinkAnswer, bool]:
@@ -830,10 +840,10 @@ def link_answer(context: CheckContext, target: str, source: str, day: object) ->
         return None, True
     if resolution.status == AMBIGUOUS:
         tail = " matches several notes equally well; write a folder path to pick one"
-        return (AMBIGUOUS_LINK, tail, None, resolution.candidates), True
+        return (AMBIGUOUS_LINK, tail, None, resolution.candidates, None), True
     if is_attachment_target(target):
         tail = " points to no file: the attachment is missing (add it, or fix the link)"
-        return (MISSING_ATTACHMENT, tail, None, ()), True
+        return (MISSING_ATTACHMENT, tail, None, (), None), True
     proposed, suggestion = propose(context.matcher, vault.index, target, source, day)
     tail = " points to no note"
     if proposed:
@@ -842,7 +852,10 @@ def link_answer(context: CheckContext, target: str, source: str, day: object) ->
         tail += "; several notes differ only by a suffix"
     # Only a tie between candidates asks for the linking note's day (`suffixes.pick`).
     candidates = tuple(c.path for c in suggestion.candidates)
-    return (BROKEN_LINK, tail, proposed, candidates), len(candidates) < 2
+    fix = None
+    if proposed and suggestion.path is not None:
+        fix = (suggestion.path, next(c.rule for c in suggestion.candidates if c.path == suggestion.path))
+    return (BROKEN_LINK, tail, proposed, candidates, fix), len(candidates) < 2
 
 
 def _id_findings(vault: Vault, note: Note) -> list[Finding]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool, fits_in_memory
-from vaulttools.check import BrokenLinks, BrokenLinksByNote, broken_links_by_note
+from vaulttools.check import BrokenLinks, BrokenLinksByNote, Place, broken_links_by_note
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.facts import stamp_of
@@ -80,18 +80,30 @@ class NormalizeOptions:
         return self.fix_case or self.drop_md or self.shorten_paths
 
 
-@dataclass(frozen=True)
 class LinkContext:
-    """What deciding one link needs: the vault's resolution and suffix indexes, and the options."""
+    """What deciding one link needs: the vault's resolution and suffix indexes, and the options.
 
-    index: LinkIndex
-    matcher: SuffixMatcher
-    options: NormalizeOptions = NormalizeOptions()
+    `index`: the vault's link index, or how to build it on first use. A worker that takes every link's
+    answer from `check`'s findings (`_known_result`) never resolves a link, so the index is built, where
+    at all, by the process that needs it (20,000 notes: ~0.03 s before the workers fork)."""
+
+    def __init__(
+        self,
+        index: LinkIndex | Callable[[], LinkIndex],
+        matcher: SuffixMatcher,
+        options: NormalizeOptions | None = None,
+    ) -> None:
+        self._index = index
+        self.matcher = matcher
+        self.options = options or NormalizeOptions()
+
+    @property
+    def index(self) -> LinkIndex:
+        if not isinstance(self._index, LinkIndex):
+            self._index = self._index()
+        return self._index
 
 
-# One place of `check`'s finding of a link to no file: (line, column, the link as written, the suggested
-# target or None, the suffix candidates' paths), as `check.BrokenLinks.places` holds them.
-Place = tuple[int, int, str, str | None, tuple[str, ...]]
 Places = tuple[Place, ...]
 
 
@@ -100,6 +112,7 @@ class Outcome(NamedTuple):
     target: str  # the target to write (the old one unless FIXED)
     rules: tuple[str, ...] = ()  # the rules that changed it, in the order applied
     candidates: tuple[str, ...] = ()  # for AMBIGUOUS: the notes it may have meant
+    path: str | None = None  # for FIXED: the file the new target resolves to
 
 
 class LinkEntry(NamedTuple):
@@ -169,6 +182,7 @@ class LinkReport:
 @dataclass
 class NoteResult(LinkReport):
     edits: list[Edit] = field(default_factory=list)
+    fixed_paths: list[str] = field(default_factory=list)  # the files the fixed links now point to
 
 
 # --- one target ------------------------------------------------------------------------------------
@@ -187,7 +201,7 @@ def normalize_target(
             candidates = tuple(c.path for c in suggestion.candidates)
             return Outcome(AMBIGUOUS if candidates else STILL_BROKEN, target, (), candidates)
         rule = next(c.rule for c in suggestion.candidates if c.path == suggestion.path)
-        target, path, rules = proposal.target, suggestion.path, (rule,)
+        target, path, rules = proposal.target, suggestion.path, (rule,)  # the target resolves to `path`
     elif resolution.status == RESOLVED and resolution.path is not None:
         if not context.options.any_optional:
             return Outcome(UNCHANGED, target)  # the common case, decided without further work
@@ -196,7 +210,7 @@ def normalize_target(
         return Outcome(UNCHANGED, target)  # an Obsidian tie: `check` reports it, no rule can pick
     target, optional = _apply_optional_rules(target, kind, path, source, context)
     rules += optional
-    return Outcome(FIXED, target, rules) if rules else Outcome(UNCHANGED, target)
+    return Outcome(FIXED, target, rules, (), path) if rules else Outcome(UNCHANGED, target)
 
 
 def _apply_optional_rules(
@@ -318,6 +332,8 @@ def _report_link(note: Note, link: Link, line: int, outcome: Outcome, result: No
         result.skipped.append(entry._replace(reason=exc.message))
         return
     result.fixed.append(entry)
+    if outcome.path is not None:
+        result.fixed_paths.append(outcome.path)
 
 
 def _known_result(
@@ -334,7 +350,7 @@ def _known_result(
         if link is None:
             return None
         if link.is_link:
-            outcome = _known_outcome(link, place, note.path, context) or normalize_target(
+            outcome = _known_outcome(link, place) or normalize_target(
                 link.target, link.kind, note.path, day, context
             )
             if outcome.status != UNCHANGED:
@@ -342,14 +358,17 @@ def _known_result(
     return result
 
 
-def _known_outcome(link: Link, place: Place, source: str, context: LinkContext) -> Outcome | None:
-    """`normalize_target`'s outcome for a broken link from `check`'s finding; None when it cannot tell."""
-    suggestion, candidates = place[3], place[4]
+def _known_outcome(link: Link, place: Place) -> Outcome | None:
+    """`normalize_target`'s outcome for a broken link from `check`'s finding, which holds the same
+    `propose`'s answer for the same note in the same vault (its cache is of this file list): the suggested
+    target, the file it resolves to and the rule (`check.Finding.fix`). None when it cannot tell."""
+    suggestion, candidates, fix = place[3], place[4], place[5]
     if suggestion is None:
         return Outcome(AMBIGUOUS if candidates else STILL_BROKEN, link.target, (), candidates)
-    path = context.index.resolve(suggestion, source).path
-    rule = context.matcher.rule_between(link.target, path) if path else None
-    return Outcome(FIXED, suggestion, (rule,)) if rule else None
+    if fix is None:
+        return None
+    path, rule = fix
+    return Outcome(FIXED, suggestion, (rule,), (), path)
 
 
 def _link_at(note: Note, place: Place) -> Link | None:
@@ -394,7 +413,10 @@ def plan_normalize(vault: Vault, options: NormalizeOptions | None = None) -> Bat
     """Every link fix of the vault as one batch (notes are planned on every core on big vaults)."""
     options = options or NormalizeOptions()
     config = vault.config
-    context = LinkContext(vault.index, vault.suffix_matcher, options)
+    # Without the optional rules the workers take most links' answers from `check` and resolve none.
+    context = LinkContext(
+        vault.index if options.any_optional else lambda: vault.index, vault.suffix_matcher, options
+    )
     totals = VaultResult()
     # Suffix fixes touch only links that resolve to nothing: without the optional rules, only notes `check`
     # finds a broken link in are parsed (its cache answers for unchanged notes; it checks the others).
@@ -439,11 +461,9 @@ def _most_spooled(broken: Mapping[str, BrokenLinks | None], options: NormalizeOp
     return every_note if fits_in_memory(every_note) else 2 * broken.size_with_places()
 
 
-def _new_link_targets(fixed: Iterable[LinkEntry], index: LinkIndex) -> list[str]:
-    """The notes the fixed links now point to: the batch re-checks they still exist before it writes.
-    Resolved where the links were fixed (a worker, whose index remembers the answers)."""
-    resolved = (index.resolve(entry.new_target, entry.note).path for entry in fixed)
-    return sorted({path for path in resolved if path is not None})
+def _new_link_targets(result: NoteResult) -> list[str]:
+    """The notes the fixed links now point to: the batch re-checks they still exist before it writes."""
+    return sorted(set(result.fixed_paths))
 
 
 def _plan_notes(
@@ -514,7 +534,7 @@ def _plan_note(
             change = spool.take_from_worker(change)
     if change is None and not result:
         return None
-    return change, result.to_wire(), _new_link_targets(result.fixed, context.index)
+    return change, result.to_wire(), _new_link_targets(result)
 
 
 def _read_note(vault: Vault, path: str) -> tuple[tuple[int, int, int, int], os.stat_result, bytes]:
@@ -538,7 +558,7 @@ def _verified_change(note: Note, result: NoteResult) -> FileChange | None:
     except EditConflict as exc:
         reason = exc.reason if exc.reason is not None else exc.message
         result.skipped += [entry._replace(reason=reason) for entry in result.fixed]
-        result.fixed = []
+        result.fixed, result.fixed_paths = [], []
         return None
 
 
