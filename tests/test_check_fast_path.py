@@ -875,6 +875,23 @@ def test_check_loads_pyyaml_only_for_frontmatter_outside_the_simple_grammar(
     assert done.stderr.strip().splitlines()[-1] == str(loads_yaml), done.stderr
 
 
+def test_check_starts_without_git(tmp_path: Path) -> None:
+    """`check` reads files only: it never loads the git layer, nor `subprocess` with it (~10 ms of each
+    run's start). The journal it consults names blobs by `digests.blob_id`, not `git`'s."""
+    import subprocess
+    import sys
+
+    (tmp_path / "n.md").write_text("See [[a]] and [[gone]].\n")
+    (tmp_path / "a.md").write_text("# A\n")
+    code = (
+        "import sys\nfrom vaulttools.cli import main\nsys.argv = ['vaulttools', '-C', sys.argv[1], 'check']\n"
+        "import os\nos._exit = lambda code: (print(sorted(m for m in ('vaulttools.git', 'subprocess') "
+        "if m in sys.modules), file=sys.stderr), sys.exit(0))\nmain()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+
+
 @pytest.mark.parametrize(
     ("count", "listed"),
     [

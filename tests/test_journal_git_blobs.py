@@ -22,9 +22,10 @@ from vaulttools import changes as changes_module
 from vaulttools import journal
 from vaulttools.batch import CRASH_AFTER_ENV, BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
+from vaulttools.digests import blob_id
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError
 from vaulttools.files import rewrite_in_place
-from vaulttools.git import Repository, blob_id, read_blobs
+from vaulttools.git import Repository, read_blobs
 from vaulttools.normalize import plan_normalize
 from vaulttools.vault import Vault
 

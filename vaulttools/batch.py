@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from vaulttools import journal, lock
 from vaulttools.changes import NEW_BLOB, NEW_BLOB_HELD, OLD_BLOB, BatchPlan, FileChange
+from vaulttools.digests import blob_id
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError, VaultError
 from vaulttools.files import (
     BackgroundSync,
@@ -34,7 +35,6 @@ from vaulttools.git import (
     Stager,
     StoredBlob,
     TreeRecords,
-    blob_id,
     tree_records,
 )
 from vaulttools.parallel import in_fork, in_thread

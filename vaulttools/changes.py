@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from vaulttools.digests import blob_id
 from vaulttools.errors import EditConflict
 from vaulttools.files import stamp_of_status, state_dir
-from vaulttools.git import BATCH_TRAILER, ObjectStore, blob_id
+from vaulttools.git import BATCH_TRAILER, ObjectStore
 from vaulttools.journal import OLD_BLOB, fingerprints, fingerprints_of_blob
 from vaulttools.resolve import fold
 

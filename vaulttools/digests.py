@@ -57,3 +57,12 @@ def sha256_block(data: bytes | memoryview) -> str:
 
 
 Digest = Callable[[bytes | memoryview], str]
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a file (`git hash-object`, SHA-1 repositories): a worker computes it
+    beside its other fingerprints, and `git.Repository.stored_blobs` tells whether git already holds them.
+    Here, not in `git`, so that the journal (which every command reads) names blobs without loading git."""
+    digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    digest.update(data)
+    return digest.hexdigest()

@@ -147,14 +147,6 @@ def _blob_after(header: list[bytes], reader: IO[bytes], oid: bytes) -> bytes:
     return content
 
 
-def blob_id(data: bytes) -> str:
-    """The id git gives these bytes as a file (`git hash-object`, SHA-1 repositories): a worker computes it
-    beside its other fingerprints, and `Repository.stored_blobs` tells whether git already holds them."""
-    digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
-    digest.update(data)
-    return digest.hexdigest()
-
-
 class RawChange(NamedTuple):
     """One file of a commit's diff as `git diff-tree --raw` gives it (repository paths)."""
 

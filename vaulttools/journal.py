@@ -30,9 +30,9 @@ except ImportError:  # pragma: no cover - PyPy
     orjson = None  # type: ignore[assignment]
 
 from vaulttools import digests, lock
+from vaulttools.digests import blob_id
 from vaulttools.errors import VaultError
 from vaulttools.files import STATE_DIR, rewrite_in_place, state_dir, synced_once
-from vaulttools.git import blob_id
 
 
 class JournaledChange(Protocol):
