@@ -861,35 +861,32 @@ def test_check_loads_pyyaml_only_for_frontmatter_outside_the_simple_grammar(
     tmp_path: Path, frontmatter: str, loads_yaml: bool
 ) -> None:
     """PyYAML takes ~30 ms to import: `check` of a vault in the simple grammar never pays it."""
-    import subprocess
-    import sys
-
     (tmp_path / "n.md").write_bytes(f"\ufeff---\n{frontmatter}---\nSee [[a]] and `[[code]]`.\n".encode())
     (tmp_path / "a.md").write_text("# A\n")
-    code = (
-        "import sys\nfrom vaulttools.cli import main\nsys.argv = ['vaulttools', '-C', sys.argv[1], 'check']\n"
-        "import os\nos._exit = lambda code: (print('yaml' in sys.modules, file=sys.stderr), sys.exit(0))\n"
-        "main()\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
-    assert done.stderr.strip().splitlines()[-1] == str(loads_yaml), done.stderr
+    assert _loaded_by_check(tmp_path, ("yaml",)) == (["yaml"] if loads_yaml else [])
 
 
 def test_check_starts_without_git(tmp_path: Path) -> None:
     """`check` reads files only: it never loads the git layer, nor `subprocess` with it (~10 ms of each
     run's start). The journal it consults names blobs by `digests.blob_id`, not `git`'s."""
+    (tmp_path / "n.md").write_text("See [[a]] and [[gone]].\n")
+    (tmp_path / "a.md").write_text("# A\n")
+    assert _loaded_by_check(tmp_path, ("vaulttools.git", "subprocess")) == []
+
+
+def _loaded_by_check(vault: Path, modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` a `vaulttools check` of `vault` has loaded when it ends, in a fresh process."""
+    import ast
     import subprocess
     import sys
 
-    (tmp_path / "n.md").write_text("See [[a]] and [[gone]].\n")
-    (tmp_path / "a.md").write_text("# A\n")
     code = (
         "import sys\nfrom vaulttools.cli import main\nsys.argv = ['vaulttools', '-C', sys.argv[1], 'check']\n"
-        "import os\nos._exit = lambda code: (print(sorted(m for m in ('vaulttools.git', 'subprocess') "
-        "if m in sys.modules), file=sys.stderr), sys.exit(0))\nmain()\n"
+        f"import os\nos._exit = lambda code: (print(sorted(m for m in {modules!r} if m in sys.modules), "
+        "file=sys.stderr), sys.exit(0))\nmain()\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
-    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
+    done = subprocess.run([sys.executable, "-c", code, str(vault)], capture_output=True, text=True)
+    return ast.literal_eval(done.stderr.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize(
