@@ -53,10 +53,11 @@ _HUNK_HEADER = re.compile(r"@@ -(\d+)((?:,\d+)?) \+(\d+)((?:,\d+)?) @@")
 
 
 def unified_diff(old: list[str], new: list[str], from_name: str, to_name: str) -> list[str]:
-    """`difflib.unified_diff(old, new, from_name, to_name, n=DIFF_CONTEXT)`, line for line, but the lines
-    both files share at their start and end, beyond the context of the first and last change, are left out
-    of difflib's matching (a related section appended to a 30 KB note: a few lines to match, not 600) and
-    the hunks' line numbers are shifted back by as many lines."""
+    """`difflib.unified_diff(old, new, from_name, to_name, n=DIFF_CONTEXT)`, but the lines both files share
+    at their start and end, beyond the context of the first and last change, are left out of difflib's
+    matching (a related section appended to a 30 KB note: a few lines to match, not 600) and the hunks'
+    line numbers are shifted back by as many lines. Where no line repeats it is difflib's diff line for
+    line; where lines repeat, difflib may pair the changed lines with other copies (as correct a diff)."""
     limit = min(len(old), len(new))
     start = 0
     while start < limit and old[start] == new[start]:
