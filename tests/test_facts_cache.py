@@ -87,6 +87,114 @@ def test_stale_records_are_replaced_as_the_new_ones_come(
     assert Vault(vault).facts() == got and parsed == []  # saved: every note a plain cache hit now
 
 
+def _touch_every_note(vault: Path) -> None:
+    """New stamps (mtime, ctime, for some the inode), the same bytes: what `git checkout` or `undo` does."""
+    for path in Vault(vault).note_paths:
+        data = (vault / path).read_bytes()
+        (vault / path).unlink()
+        (vault / path).write_bytes(data)
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    read: list[str] = []
+    real = facts.read_stamped
+    monkeypatch.setattr(facts, "read_stamped", lambda root, paths: read.extend(paths) or real(root, paths))
+    return read
+
+
+def test_new_stamps_alone_go_to_a_stamps_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notes touched with the same bytes keep their records, and the cache file stays as it is: only their
+    new stamps are written, beside it. The next run takes them from there and reads no note."""
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    first = Vault(vault).facts()
+    cache_file = vault / ".vaulttools" / "cache" / f"facts-v{facts.CACHE_FORMAT}.marshal"
+    stamps_file = cache_file.with_name(f"facts-v{facts.CACHE_FORMAT}.stamps.marshal")
+    cached = cache_file.read_bytes()
+    _touch_every_note(vault)
+    again = Vault(vault).facts()
+    assert [f._replace(stamp=None) for f in again] == [f._replace(stamp=None) for f in first]
+    assert cache_file.read_bytes() == cached and stamps_file.exists()
+    read = _count_reads(monkeypatch)
+    assert Vault(vault).facts() == again and read == []  # every stamp from the stamps file
+    _touch_every_note(vault)  # and again: the stamps file is written over, the cache file kept
+    assert [f._replace(stamp=None) for f in Vault(vault).facts()] == [f._replace(stamp=None) for f in first]
+    assert cache_file.read_bytes() == cached
+    read.clear()
+    assert Vault(vault).facts() == list(Vault(vault).iter_facts(use_cache=False)) and read != []
+    read.clear()
+    Vault(vault).facts()
+    assert read == []
+
+
+@pytest.mark.parametrize("change", ["bytes", "deleted"])
+def test_a_changed_or_deleted_note_writes_the_whole_cache_and_drops_the_stamps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """A note parsed again (or one gone) besides notes only touched: the whole cache is written, under a
+    new nonce, and the stamps file of the old one is removed."""
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    Vault(vault).facts()
+    _touch_every_note(vault)
+    Vault(vault).facts()
+    folder = vault / ".vaulttools" / "cache"
+    stamps_file = folder / f"facts-v{facts.CACHE_FORMAT}.stamps.marshal"
+    assert stamps_file.exists()
+    header = marshal.loads((folder / f"facts-v{facts.CACHE_FORMAT}.marshal").read_bytes()[8:])
+    _touch_every_note(vault)
+    victim = vault / Vault(vault).note_paths[0]
+    if change == "bytes":
+        victim.write_bytes(victim.read_bytes() + b"\nSee [[somewhere-new]].\n")
+    else:
+        victim.unlink()
+    got = Vault(vault).facts()
+    assert got == list(Vault(vault).iter_facts(use_cache=False))
+    assert not stamps_file.exists()
+    new_header = marshal.loads((folder / f"facts-v{facts.CACHE_FORMAT}.marshal").read_bytes()[8:])
+    assert new_header[:2] == header[:2] and new_header[3] != header[3]  # the same fingerprint, a new nonce
+    read = _count_reads(monkeypatch)
+    assert Vault(vault).facts() == got and read == []
+
+
+@pytest.mark.parametrize(
+    "damage", ["another nonce", "another fingerprint", "garbage", "not a dict", "no note"]
+)
+def test_a_stamps_file_of_another_cache_or_damaged_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    """A stamps file gives a record a new stamp only for the cache file it names; else (or damaged) the
+    records keep the cache file's stamps, and touched notes are read and summed again."""
+    monkeypatch.setattr(facts, "CACHE_PART", 5)
+    facts.save_cache(tmp_path, "print", RECORDS)
+    cache = facts.read_cache(tmp_path, "print")
+    assert cache.nonce is not None and cache.restamped == {}
+    new_stamps = {path: (9, 9, 9, 9) for path in list(RECORDS)[:4]}
+    facts.save_stamps(tmp_path, "print", cache, new_stamps)
+    restamped = facts.read_cache(tmp_path, "print")
+    assert restamped.restamped == new_stamps
+    assert restamped.records == {p: (r[0], new_stamps.get(p, r[1]), *r[2:]) for p, r in RECORDS.items()}
+    stamps_file = tmp_path / ".vaulttools" / "cache" / f"facts-v{facts.CACHE_FORMAT}.stamps.marshal"
+    content = marshal.loads(stamps_file.read_bytes())
+    stamps_file.write_bytes(
+        {
+            "another nonce": marshal.dumps((*content[:2], b"12345678", content[3])),
+            "another fingerprint": marshal.dumps((content[0], "another print", *content[2:])),
+            "garbage": b"\xff" * 30,
+            "not a dict": marshal.dumps((*content[:3], [1, 2])),
+            "no note": marshal.dumps((*content[:3], {"gone.md": (1, 2, 3, 4)})),
+        }[damage]
+    )
+    assert facts.read_cache(tmp_path, "print") == (RECORDS, cache.nonce, {})
+
+
+def test_check_entries_take_their_stamps_first(tmp_path: Path) -> None:
+    """A check entry holds its note's stamp first, a facts record second: the stamps go where each keeps it."""
+    entries = {"a.md": ((1, 2, 3, 4), "kinds", 0)}
+    facts.save_cache(tmp_path, "print", entries, name="check")
+    cache = facts.read_cache(tmp_path, "print", "check", stamp_field=0)
+    facts.save_stamps(tmp_path, "print", cache, {"a.md": (5, 6, 7, 8)}, name="check")
+    assert facts.load_cache(tmp_path, "print", "check", stamp_field=0) == {"a.md": ((5, 6, 7, 8), "kinds", 0)}
+
+
 RECORDS = {f"n{n:04d}.md": (f"n{n:04d}.md", (n, 2, 3, 4), None, b"\x00" * n) for n in range(23)}
 
 
@@ -171,10 +279,12 @@ def test_sync_related_waits_for_the_cache_it_writes_aside(
         monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
     vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
     Vault(vault).facts()
-    for path in Vault(vault).note_paths:  # new stamps, the same bytes: the cache is written again
+    for path in Vault(vault).note_paths:  # new stamps, the same bytes ...
         data = (vault / path).read_bytes()
         (vault / path).unlink()
         (vault / path).write_bytes(data)
+    changed = vault / Vault(vault).note_paths[0]  # ... but one: the cache is written again
+    changed.write_bytes(changed.read_bytes() + b"\nOne more line.\n")
     real = facts.save_cache
     saved_in: list[int] = []
 
@@ -188,7 +298,7 @@ def test_sync_related_waits_for_the_cache_it_writes_aside(
     scan_related(opened, opened.config.related)
     assert (saved_in == [os.getpid()]) is not forked  # a forked copy's list is its own
     [file] = (vault / ".vaulttools" / "cache").glob("facts-*")
-    fingerprint = marshal.loads(file.read_bytes()[8:])[1]  # the header: format, fingerprint, parts
+    fingerprint = marshal.loads(file.read_bytes()[8:])[1]  # the header: format, fingerprint, parts, nonce
     cached = facts.load_cache(vault, fingerprint)
     assert {path: tuple(record[1]) for path, record in cached.items()} == {
         path: facts.stamp_of(vault / path) for path in opened.note_paths
