@@ -437,3 +437,24 @@ def test_duplicates_are_added_beside_their_original_in_a_deep_vault(tmp_path: Pa
     added = run.git(tmp_path, "diff", "--name-status", run.BASE_TAG, run.DUPLICATES_TAG).splitlines()
     copies = [line.split("\t")[1] for line in added if line.startswith("A")]
     assert len(copies) == 3 and all(copy.count("/") == 5 and copy.endswith("-d99.md") for copy in copies)
+
+
+def test_format_cpu_check_gives_the_medians_and_how_much_slower_two_ran() -> None:
+    check = run.CpuCheck(alone=[0.30, 0.20, 0.25], together=[0.30, 0.40, 0.35])
+    line = run.format_cpu_check(check)
+    assert line.startswith("machine: a fixed Python loop 0.250 s alone, 0.350 s two at once (1.40x;")
+    assert run.format_cpu_check(run.CpuCheck()) == ""
+
+
+def test_the_cpu_loop_prints_its_seconds() -> None:
+    import subprocess
+
+    seconds = float(
+        subprocess.run(
+            [sys.executable, "-c", run.CPU_LOOP.replace("2_000_000", "1000")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert 0 < seconds < 5
