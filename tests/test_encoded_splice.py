@@ -13,6 +13,12 @@ from vaulttools.note import Note
 BOM = "\ufeff"
 
 
+@pytest.fixture(autouse=True)
+def _splice_short_notes_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cases are short notes, which `encoded` encodes whole: here they are spliced, as long ones are."""
+    monkeypatch.setattr(planning, "SPLICE_FROM", 0)
+
+
 def _edit_at(text: str, old: str, new: str, occurrence: int = 0) -> Edit:
     start = -1
     for _ in range(occurrence + 1):
@@ -82,3 +88,16 @@ def test_edits_near_the_end_are_spliced_from_the_end(
     expected = note.encode(new_text)
     monkeypatch.setattr(Note, "encode", lambda *_: pytest.fail("encoded the whole note"))
     assert planning.encoded(note, new_text, [edit]) == expected
+
+
+@pytest.mark.parametrize("size", [100, 12 * 1024 - 1])
+def test_a_short_note_is_encoded_whole(size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `SPLICE_FROM` bytes, encoding the whole note is the faster way, whatever its text."""
+    monkeypatch.setattr(planning, "SPLICE_FROM", 12 * 1024)
+    text = "ü [[a]]\n"
+    note = Note("n.md", (text + "x" * (size - len(text.encode()))).encode())
+    assert len(note.raw) == size
+    edit = _edit_at(note.text, "a", "a-d9")
+    new_text = apply_edits(note.text, [edit], path="n.md")
+    monkeypatch.setattr(planning, "_byte_offset", lambda *_: pytest.fail("spliced a short note"))
+    assert planning.encoded(note, new_text, [edit]) == note.encode(new_text)
