@@ -473,6 +473,36 @@ def test_the_object_store_finds_blobs_in_any_of_several_packs(tmp_path: Path) ->
     ]
 
 
+def test_each_lane_asks_first_the_pack_that_held_its_last_blob(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A planner asks in turn for a note's old blob (in one pack) and its new one (in another): in lanes of
+    their own, each id after the first of its lane is found in the first pack searched."""
+    root = _vault(tmp_path)
+    git(root, "gc", "-q")  # the notes' blobs in one pack
+    for path, data in NEW.items():
+        (root / path).write_bytes(data)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "edited")
+    git(root, "repack", "-q", "-d")  # the edited blobs in a second, newer pack
+    searched: list[object] = []
+    real = git_module._PackIndex.__contains__
+    monkeypatch.setattr(
+        git_module._PackIndex, "__contains__", lambda index, raw: searched.append(index) or real(index, raw)
+    )
+    old, new = list(NOTES.values())[: len(NEW)], list(NEW.values())
+    for lanes, first_ids in [(False, None), (True, 2)]:
+        store = ObjectStore(str(root / ".git" / "objects"))
+        searched.clear()
+        for old_bytes, new_bytes in zip(old, new, strict=True):
+            assert store.holds(git_blob_id(new_bytes), "new" if lanes else "") == ObjectStore.PACKED
+            assert store.holds(git_blob_id(old_bytes), "old" if lanes else "") == ObjectStore.PACKED
+        if first_ids:
+            assert len(searched) <= 2 * len(old) + first_ids  # one pack a blob, but each lane's first
+        else:
+            assert len(searched) >= 4 * len(old) - 2  # in one lane, each pushes the other's pack back
+
+
 @pytest.mark.parametrize("scan_below", [0, 512], ids=["halved to the id", "searched in a bucket"])
 def test_a_pack_index_finds_exactly_its_ids(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scan_below: int

@@ -62,7 +62,7 @@ def old_bytes_regime(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     if request.param == EVERY_NOTE:
         monkeypatch.setattr(changes_module, "LEFT_ON_DISK_FROM", 0)
     elif request.param == SMALL_HELD:
-        monkeypatch.setattr(git_module.ObjectStore, "holds", lambda _store, _oid: "")
+        monkeypatch.setattr(git_module.ObjectStore, "holds", lambda _store, _oid, _lane="": "")
     return str(request.param)
 
 

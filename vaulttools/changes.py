@@ -315,11 +315,13 @@ class FileChange:
         # The new bytes' id: the commit names them without git reading the written file back.
         new_blob = twin._fingerprints[NEW_BLOB] = blob_id(new) if new is not None else None
         if objects is not None and new_blob is not None:
-            twin._fingerprints[NEW_BLOB_HELD] = objects.holds(new_blob)  # `objects`: the vault's git store
+            twin._fingerprints[NEW_BLOB_HELD] = objects.holds(
+                new_blob, "new"
+            )  # `objects`: the vault's git store
         if status is not None:
             twin._planned_status = status_when_read(status, mark)
         long = len(self._old) >= LEFT_ON_DISK_FROM
-        if not long and (objects is None or not objects.holds(twin._fingerprints[OLD_BLOB])):
+        if not long and (objects is None or not objects.holds(twin._fingerprints[OLD_BLOB], "old")):
             twin._old = self._old  # small and not in git: cheaper to hold than to read back and hash again
             return twin
         # Long, or short and in git (a committed vault): the journal names the blob and the batch proves
