@@ -28,10 +28,7 @@ def test_rewritten_with_the_same_bytes_is_not_parsed_again(
 ) -> None:
     vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
     first = Vault(vault).facts()
-    for path in Vault(vault).note_paths:  # new mtime, ctime (and for some, inode); same bytes
-        data = (vault / path).read_bytes()
-        (vault / path).unlink()
-        (vault / path).write_bytes(data)
+    _touch_every_note(vault)
     parsed = _count_parses(monkeypatch)
     again = Vault(vault).facts()
     assert parsed == []
@@ -279,10 +276,7 @@ def test_sync_related_waits_for_the_cache_it_writes_aside(
         monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
     vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
     Vault(vault).facts()
-    for path in Vault(vault).note_paths:  # new stamps, the same bytes ...
-        data = (vault / path).read_bytes()
-        (vault / path).unlink()
-        (vault / path).write_bytes(data)
+    _touch_every_note(vault)  # new stamps, the same bytes ...
     changed = vault / Vault(vault).note_paths[0]  # ... but one: the cache is written again
     changed.write_bytes(changed.read_bytes() + b"\nOne more line.\n")
     real = facts.save_cache

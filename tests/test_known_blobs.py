@@ -457,14 +457,20 @@ def test_a_linked_worktree_stores_into_the_main_repository(tmp_path: Path) -> No
     git(main, "fsck", "--strict", "--no-dangling")
 
 
-def test_the_object_store_finds_blobs_in_any_of_several_packs(tmp_path: Path) -> None:
+def _vault_in_two_packs(tmp_path: Path) -> Path:
+    """The test vault with its notes' blobs in one pack and their edited versions (`NEW`) in a newer one."""
     root = _vault(tmp_path)
-    git(root, "gc", "-q")  # the notes' blobs in one pack
+    git(root, "gc", "-q")
     for path, data in NEW.items():
         (root / path).write_bytes(data)
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "edited")
-    git(root, "repack", "-q", "-d")  # the edited blobs in a second, newer pack
+    git(root, "repack", "-q", "-d")
+    return root
+
+
+def test_the_object_store_finds_blobs_in_any_of_several_packs(tmp_path: Path) -> None:
+    root = _vault_in_two_packs(tmp_path)
     assert len(_packs(root)) == 2
     store = ObjectStore(str(root / ".git" / "objects"))
     asked = [*NEW.values(), *NOTES.values(), *NEW.values(), b"nowhere\n"]
@@ -478,13 +484,7 @@ def test_each_lane_asks_first_the_pack_that_held_its_last_blob(
 ) -> None:
     """A planner asks in turn for a note's old blob (in one pack) and its new one (in another): in lanes of
     their own, each id after the first of its lane is found in the first pack searched."""
-    root = _vault(tmp_path)
-    git(root, "gc", "-q")  # the notes' blobs in one pack
-    for path, data in NEW.items():
-        (root / path).write_bytes(data)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "edited")
-    git(root, "repack", "-q", "-d")  # the edited blobs in a second, newer pack
+    root = _vault_in_two_packs(tmp_path)
     searched: list[object] = []
     real = git_module._PackIndex.__contains__
     monkeypatch.setattr(

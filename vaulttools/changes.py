@@ -315,9 +315,8 @@ class FileChange:
         # The new bytes' id: the commit names them without git reading the written file back.
         new_blob = twin._fingerprints[NEW_BLOB] = blob_id(new) if new is not None else None
         if objects is not None and new_blob is not None:
-            twin._fingerprints[NEW_BLOB_HELD] = objects.holds(
-                new_blob, "new"
-            )  # `objects`: the vault's git store
+            # `objects`: the vault's git store; the new blobs and the old ones (below) each in a lane of their own.
+            twin._fingerprints[NEW_BLOB_HELD] = objects.holds(new_blob, "new")
         if status is not None:
             twin._planned_status = status_when_read(status, mark)
         long = len(self._old) >= LEFT_ON_DISK_FROM
