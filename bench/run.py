@@ -20,8 +20,8 @@ What it does:
     4. prints a table: seconds (median), ratio to the floor, peak RSS (max over the runs) and the goal,
        then the files each writing row's last run committed (rewritten, added, deleted: its work);
     5. with the `rename` row, the phases of rename against the floor of a rename (see `rename_phases`);
-    6. under each table, the machine's own speed before and after the rows (`CPU_LOOP`): a fixed Python loop
-       alone and two at once, so that a table measured in a slow hour of a shared host says so.
+    6. under each table, the machine's own speed before and after the rows (`CPU_LOOP`, `MEMORY_LOOP`): fixed
+       Python probes alone and two at once, so that a table measured in a slow hour of a shared host says so.
 
 `--profile` names one vault shape of bench/generate.py or several, comma-separated (`all`: every one); each
 profile gets its own vault (`bench/out/vault-<profile>-<N>-s<seed>/`; the article one keeps its old name),
@@ -723,10 +723,12 @@ def run_grep(vault: Path, runs: int) -> Measure:
     return measure
 
 
-# The machine's own speed, beside each profile's table: a fixed pure-Python loop timed in one process, then
-# in two at once (the commands run on both cores). The floor reads files in one process and barely moves
-# when the host is busy; the commands' CPU-bound work on both cores does (whole runs 15-40 % slower within an
-# hour while the floor held): this says which kind of hour a table was measured in.
+# The machine's own speed, beside each profile's table: fixed pure-Python probes timed in one process, then in
+# two at once (the commands run on both cores). The floor reads files in one process and barely moves when the
+# host is busy; the commands' work on both cores does (whole runs 15-40 % slower within an hour while the floor
+# held): these say which kind of hour a table was measured in. `CPU_LOOP` is arithmetic only; `MEMORY_LOOP`
+# makes ~40 MB of small objects and hashes them, as the commands do (a VM hands out fresh memory slowly when
+# its host is busy: `sync-related` was ~30 % slower than usual in a run where the CPU loop was not).
 CPU_LOOP = """
 import time
 start = time.perf_counter()
@@ -735,20 +737,33 @@ for number in range(2_000_000):
     total += number * number % 7
 print(time.perf_counter() - start)
 """
+MEMORY_LOOP = """
+import time
+start = time.perf_counter()
+words = [f"note-{number}" for number in range(400_000)]
+index = dict.fromkeys(words, 0)
+total = sum(index[word] for word in words)
+print(time.perf_counter() - start)
+"""
 CPU_CHECKS = 3
 
 
 @dataclass
 class CpuCheck:
-    """Seconds of `CPU_LOOP`: in one process alone, and the slower of two run at once (each check's)."""
+    """Seconds of one probe (`code`): in one process alone, and the slower of two run at once (each check's)."""
 
+    label: str = "a fixed Python loop"
+    code: str = CPU_LOOP
     alone: list[float] = field(default_factory=list)
     together: list[float] = field(default_factory=list)
 
 
-def run_cpu_check(check: CpuCheck | None = None) -> CpuCheck:
-    check = check or CpuCheck()
-    command = [sys.executable, "-c", CPU_LOOP]
+def machine_checks() -> list[CpuCheck]:
+    return [CpuCheck(), CpuCheck("40 MB of small objects made and hashed", MEMORY_LOOP)]
+
+
+def run_cpu_check(check: CpuCheck) -> CpuCheck:
+    command = [sys.executable, "-c", check.code]
     for _ in range(CPU_CHECKS):
         check.alone.append(float(subprocess.run(command, capture_output=True, text=True, check=True).stdout))
         pair = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
@@ -757,12 +772,12 @@ def run_cpu_check(check: CpuCheck | None = None) -> CpuCheck:
 
 
 def format_cpu_check(check: CpuCheck) -> str:
-    """One line: the loop's median seconds alone and two at once, and how much slower two at once ran."""
+    """One line: the probe's median seconds alone and two at once, and how much slower two at once ran."""
     alone, together = median(check.alone), median(check.together)
     if alone is None or together is None:
         return ""
     return (
-        f"machine: a fixed Python loop {alone:.3f} s alone, {together:.3f} s two at once "
+        f"machine: {check.label} {alone:.3f} s alone, {together:.3f} s two at once "
         f"({together / alone:.2f}x; medians of {len(check.alone)}, before and after the rows)"
     )
 
@@ -792,7 +807,7 @@ def run_profile(profile: str, args: argparse.Namespace, wanted: set[str]) -> dic
         f"\nprofile {profile}: {vault} ({args.notes} notes), {args.runs} runs, load average {load:.2f}",
         flush=True,
     )
-    cpu = run_cpu_check()
+    machine = [run_cpu_check(check) for check in machine_checks()]
     floor = run_floor(vault, args.runs)
     measures = [floor, run_grep(vault, args.runs)]
     rows = [bench for bench in benches(enrich_file, tag) if not wanted or bench.name in wanted]
@@ -806,9 +821,11 @@ def run_profile(profile: str, args: argparse.Namespace, wanted: set[str]) -> dic
         if bench.name == "recover":
             measures.append(run_write_phase(vault, args.runs))
     run_floor(vault, args.runs, floor)  # again after the rows: the median spans the whole profile's run
-    run_cpu_check(cpu)
+    for check in machine:
+        run_cpu_check(check)
     print(format_table(measures, floor.median, args.notes), flush=True)  # before the phases, which may fail
-    for line in (format_work(measures), format_goal_scope(rows, profile), format_cpu_check(cpu)):
+    lines = [format_work(measures), format_goal_scope(rows, profile), *map(format_cpu_check, machine)]
+    for line in lines:
         if line:
             print(line, flush=True)
     phases: list[Phase] = []
@@ -826,7 +843,7 @@ def run_profile(profile: str, args: argparse.Namespace, wanted: set[str]) -> dic
         "notes": args.notes,
         "floor": floor.median,
         "load": load,
-        "cpu_check": cpu.__dict__,
+        "machine": [{"label": c.label, "alone": c.alone, "together": c.together} for c in machine],
         "rows": [m.__dict__ | {"median": m.median} for m in measures],
         "rename_phases": [p.__dict__ | {"median": median(p.seconds)} for p in phases],
     }

@@ -444,17 +444,20 @@ def test_format_cpu_check_gives_the_medians_and_how_much_slower_two_ran() -> Non
     line = run.format_cpu_check(check)
     assert line.startswith("machine: a fixed Python loop 0.250 s alone, 0.350 s two at once (1.40x;")
     assert run.format_cpu_check(run.CpuCheck()) == ""
+    memory = run.machine_checks()[1]
+    memory.alone, memory.together = [0.2], [0.3]
+    assert run.format_cpu_check(memory).startswith("machine: 40 MB of small objects made and hashed 0.200 s")
 
 
-def test_the_cpu_loop_prints_its_seconds() -> None:
+@pytest.mark.parametrize(("code", "count"), [("CPU_LOOP", "2_000_000"), ("MEMORY_LOOP", "400_000")])
+def test_each_machine_probe_prints_its_seconds(code: str, count: str) -> None:
     import subprocess
 
+    source = getattr(run, code)
+    assert count in source
     seconds = float(
         subprocess.run(
-            [sys.executable, "-c", run.CPU_LOOP.replace("2_000_000", "1000")],
-            capture_output=True,
-            text=True,
-            check=True,
+            [sys.executable, "-c", source.replace(count, "1000")], capture_output=True, text=True, check=True
         ).stdout
     )
     assert 0 < seconds < 5
