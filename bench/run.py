@@ -745,11 +745,11 @@ index = dict.fromkeys(words, 0)
 total = sum(index[word] for word in words)
 print(time.perf_counter() - start)
 """
-CPU_CHECKS = 3
+PROBE_RUNS = 3
 
 
 @dataclass
-class CpuCheck:
+class MachineProbe:
     """Seconds of one probe (`code`): in one process alone, and the slower of two run at once (each check's)."""
 
     label: str = "a fixed Python loop"
@@ -758,27 +758,27 @@ class CpuCheck:
     together: list[float] = field(default_factory=list)
 
 
-def machine_checks() -> list[CpuCheck]:
-    return [CpuCheck(), CpuCheck("40 MB of small objects made and hashed", MEMORY_LOOP)]
+def machine_probes() -> list[MachineProbe]:
+    return [MachineProbe(), MachineProbe("40 MB of small objects made and hashed", MEMORY_LOOP)]
 
 
-def run_cpu_check(check: CpuCheck) -> CpuCheck:
-    command = [sys.executable, "-c", check.code]
-    for _ in range(CPU_CHECKS):
-        check.alone.append(float(subprocess.run(command, capture_output=True, text=True, check=True).stdout))
+def run_probe(probe: MachineProbe) -> MachineProbe:
+    command = [sys.executable, "-c", probe.code]
+    for _ in range(PROBE_RUNS):
+        probe.alone.append(float(subprocess.run(command, capture_output=True, text=True, check=True).stdout))
         pair = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(2)]
-        check.together.append(max(float(process.communicate()[0]) for process in pair))
-    return check
+        probe.together.append(max(float(process.communicate()[0]) for process in pair))
+    return probe
 
 
-def format_cpu_check(check: CpuCheck) -> str:
+def format_probe(probe: MachineProbe) -> str:
     """One line: the probe's median seconds alone and two at once, and how much slower two at once ran."""
-    alone, together = median(check.alone), median(check.together)
+    alone, together = median(probe.alone), median(probe.together)
     if alone is None or together is None:
         return ""
     return (
-        f"machine: {check.label} {alone:.3f} s alone, {together:.3f} s two at once "
-        f"({together / alone:.2f}x; medians of {len(check.alone)}, before and after the rows)"
+        f"machine: {probe.label} {alone:.3f} s alone, {together:.3f} s two at once "
+        f"({together / alone:.2f}x; medians of {len(probe.alone)}, before and after the rows)"
     )
 
 
@@ -807,7 +807,7 @@ def run_profile(profile: str, args: argparse.Namespace, wanted: set[str]) -> dic
         f"\nprofile {profile}: {vault} ({args.notes} notes), {args.runs} runs, load average {load:.2f}",
         flush=True,
     )
-    machine = [run_cpu_check(check) for check in machine_checks()]
+    machine = [run_probe(probe) for probe in machine_probes()]
     floor = run_floor(vault, args.runs)
     measures = [floor, run_grep(vault, args.runs)]
     rows = [bench for bench in benches(enrich_file, tag) if not wanted or bench.name in wanted]
@@ -821,10 +821,10 @@ def run_profile(profile: str, args: argparse.Namespace, wanted: set[str]) -> dic
         if bench.name == "recover":
             measures.append(run_write_phase(vault, args.runs))
     run_floor(vault, args.runs, floor)  # again after the rows: the median spans the whole profile's run
-    for check in machine:
-        run_cpu_check(check)
+    for probe in machine:
+        run_probe(probe)
     print(format_table(measures, floor.median, args.notes), flush=True)  # before the phases, which may fail
-    lines = [format_work(measures), format_goal_scope(rows, profile), *map(format_cpu_check, machine)]
+    lines = [format_work(measures), format_goal_scope(rows, profile), *map(format_probe, machine)]
     for line in lines:
         if line:
             print(line, flush=True)

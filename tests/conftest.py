@@ -69,6 +69,14 @@ def commit_everything(target: Path) -> Path:
     return target
 
 
+def rewrite_same_bytes(root: Path, path: str) -> None:
+    """The note's bytes again, under a new stamp (a new inode, mtime and ctime): what `git checkout` or `undo`
+    does to a note it leaves as it was."""
+    data = (root / path).read_bytes()
+    (root / path).unlink()
+    (root / path).write_bytes(data)
+
+
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file's bytes under `root`, except git's and vaulttools' own folders."""
     files = {}

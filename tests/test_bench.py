@@ -439,14 +439,14 @@ def test_duplicates_are_added_beside_their_original_in_a_deep_vault(tmp_path: Pa
     assert len(copies) == 3 and all(copy.count("/") == 5 and copy.endswith("-d99.md") for copy in copies)
 
 
-def test_format_cpu_check_gives_the_medians_and_how_much_slower_two_ran() -> None:
-    check = run.CpuCheck(alone=[0.30, 0.20, 0.25], together=[0.30, 0.40, 0.35])
-    line = run.format_cpu_check(check)
+def test_format_probe_gives_the_medians_and_how_much_slower_two_ran() -> None:
+    check = run.MachineProbe(alone=[0.30, 0.20, 0.25], together=[0.30, 0.40, 0.35])
+    line = run.format_probe(check)
     assert line.startswith("machine: a fixed Python loop 0.250 s alone, 0.350 s two at once (1.40x;")
-    assert run.format_cpu_check(run.CpuCheck()) == ""
-    memory = run.machine_checks()[1]
+    assert run.format_probe(run.MachineProbe()) == ""
+    memory = run.machine_probes()[1]
     memory.alone, memory.together = [0.2], [0.3]
-    assert run.format_cpu_check(memory).startswith("machine: 40 MB of small objects made and hashed 0.200 s")
+    assert run.format_probe(memory).startswith("machine: 40 MB of small objects made and hashed 0.200 s")
 
 
 @pytest.mark.parametrize(("code", "count"), [("CPU_LOOP", "2_000_000"), ("MEMORY_LOOP", "400_000")])

@@ -8,17 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE_VAULT, make_git_vault
+from tests.conftest import SAMPLE_VAULT, make_git_vault, rewrite_same_bytes
 from vaulttools import check, facts, normalize
 from vaulttools.check import BrokenLinks, check_vault, quick_digest
 from vaulttools.vault import Vault
-
-
-def _rewrite_same_bytes(vault: Path, path: str) -> None:
-    """The note's bytes again, under a new stamp (a new inode, mtime and ctime)."""
-    data = (vault / path).read_bytes()
-    (vault / path).unlink()
-    (vault / path).write_bytes(data)
 
 
 def _count_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -34,7 +27,7 @@ def test_a_note_with_the_same_bytes_under_a_new_stamp_keeps_its_entry(
     vault = make_git_vault(SAMPLE_VAULT, tmp_path / "vault")
     first = check_vault(Vault(vault)).json_text(str(vault))
     for path in Vault(vault).note_paths:
-        _rewrite_same_bytes(vault, path)
+        rewrite_same_bytes(vault, path)
     checked = _count_checks(monkeypatch)
     assert check_vault(Vault(vault)).json_text(str(vault)) == first
     assert checked == []
@@ -84,7 +77,7 @@ def test_normalize_links_takes_checks_places_for_the_same_bytes_under_a_new_stam
     expected = normalize.plan_normalize(Vault(vault))
     decided_at_the_checked_stamps = list(decided)
     for path in Vault(vault).note_paths:
-        _rewrite_same_bytes(vault, path)
+        rewrite_same_bytes(vault, path)
     decided.clear()
     plan = normalize.plan_normalize(Vault(vault))
     assert [(c.path, c.new) for c in plan.changes] == [(c.path, c.new) for c in expected.changes]

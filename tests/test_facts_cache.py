@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, make_git_vault
+from tests.conftest import FIXTURES, make_git_vault, rewrite_same_bytes
 from vaulttools import facts
 from vaulttools.vault import Vault
 
@@ -87,9 +87,7 @@ def test_stale_records_are_replaced_as_the_new_ones_come(
 def _touch_every_note(vault: Path) -> None:
     """New stamps (mtime, ctime, for some the inode), the same bytes: what `git checkout` or `undo` does."""
     for path in Vault(vault).note_paths:
-        data = (vault / path).read_bytes()
-        (vault / path).unlink()
-        (vault / path).write_bytes(data)
+        rewrite_same_bytes(vault, path)
 
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
