@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vaulttools import digests
 from vaulttools.config import Config, ObsidianSettings, load_config, load_obsidian_settings
@@ -27,6 +28,9 @@ from vaulttools.files import Stamp, clock_mark, stamp_of_status
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
 from vaulttools.suffixes import SuffixMatcher
+
+if TYPE_CHECKING:
+    from vaulttools.git import IndexWords
 
 VAULT_ENV = "VAULTTOOLS_VAULT"
 # Folders that are never part of the vault's content, whatever the configuration says.
@@ -185,7 +189,15 @@ class Vault:
             complete=paths is None,
             on_progress=self.on_progress,
             saving=saving,
+            index_words=self._index_words,
         )
+
+    def _index_words(self) -> IndexWords | None:
+        """git's word on the vault's files (`git.read_index_words`): asked only when many notes' stamps
+        moved (`facts.collect_records`)."""
+        from vaulttools.git import read_index_words  # ~10 ms of imports a run that never asks need not pay
+
+        return read_index_words(self.root)
 
     def forget(self, path: str) -> None:
         self._notes.pop(path, None)
