@@ -54,9 +54,9 @@ def test_a_check_cache_summed_otherwise_is_not_read(tmp_path: Path, monkeypatch:
     checked: list[str] = []
     real_check_stale = check._check_stale
 
-    def spy(vault: Vault, paths: list[str], known: object = None):  # type: ignore[no-untyped-def]
+    def spy(vault: Vault, paths: list[str], *args: object):  # type: ignore[no-untyped-def]
         checked.extend(paths)
-        return real_check_stale(vault, paths, known)  # type: ignore[arg-type]
+        return real_check_stale(vault, paths, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(check, "_check_stale", spy)
     check.cached_entries(Vault(vault))

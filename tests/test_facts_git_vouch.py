@@ -1,6 +1,6 @@
 """The facts cache keeps the records of notes whose stamp moved without reading them when git's index
-vouches for their bytes (`facts._vouched_by_git`), and learns which blob holds which bytes as it reads
-(`facts._read_as_git_saw`). Real repositories; every guard fed the fault it exists for."""
+vouches for their bytes (`facts.GitVouch`), and learns which blob holds which bytes as it reads
+(`facts.read_as_git_saw`). Real repositories; every guard fed the fault it exists for."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import NamedTuple, cast
 import pytest
 
 from tests.conftest import FIXTURES, git, make_git_vault
-from vaulttools import facts
+from vaulttools import check, facts
 from vaulttools.git import IndexWords
 from vaulttools.vault import Vault
 
@@ -20,7 +20,7 @@ PAST_NS = 1_600_000_000 * 1_000_000_000
 
 @pytest.fixture(autouse=True)
 def _git_always_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A small vault never pays for asking git (`facts._git_words`): these tests ask it whatever the cost."""
+    """A small vault never pays for asking git (`facts.GitVouch.ask`): these tests ask it whatever the cost."""
     monkeypatch.setattr(facts, "GIT_ASK_SECONDS", 0.0)
     monkeypatch.setattr(facts, "INDEX_ENTRY_SECONDS", 0.0)
 
@@ -167,7 +167,7 @@ def test_few_moved_notes_are_read_without_asking_git(tmp_path: Path, monkeypatch
     vault, paths = learned_vault(tmp_path)
     reset_by_git(vault, paths, 1000)
     asked: list[list[str]] = []
-    monkeypatch.setattr(Vault, "_index_words", lambda self, moved: asked.append(moved) or None)
+    monkeypatch.setattr(Vault, "index_words", lambda self: asked.append(True) or None)
     read = count_reads(monkeypatch)
     Vault(vault).fact_records()
     assert asked == [] and sorted(read) == sorted(paths)
@@ -183,7 +183,7 @@ def test_blob_digests_keep_the_newest_few_a_note(tmp_path: Path) -> None:
 
 
 class _Words(NamedTuple):
-    """git's word as `_vouched_by_git` reads it, vouching for any stamp."""
+    """git's word as `GitVouch.keeps` reads it, vouching for any stamp."""
 
     blob: bytes
 
@@ -197,9 +197,65 @@ class _Words(NamedTuple):
 def test_a_vouched_note_has_its_records_whole_size(size: int, vouched: bool) -> None:
     """git keeps the low 32 bits of a size: a note of 4 GB more than its record's is read."""
     digest = (5).to_bytes(8, "little") + (77).to_bytes(8, "little")
-    record = ("a.md", (5, 1, 1, 1), "rest", digest)
-    notes = facts._StaleNotes({"a.md": record}, {}, {"a.md": (size, 2, 2, 2)}, None)
-    restamped: dict[str, tuple] = {}
-    words = cast(IndexWords, _Words(b"b" * 20))
-    left = facts._vouched_by_git(["a.md"], notes, words, {b"b" * 20: digest}, restamped)
-    assert (left, restamped) == (([], {"a.md": (size, 2, 2, 2)}) if vouched else (["a.md"], {}))
+    vouch = facts.GitVouch(Path("."), cast(IndexWords, _Words(b"b" * 20)), {b"b" * 20: digest})
+    assert vouch.keeps("a.md", (size, 2, 2, 2), digest) is vouched
+
+
+def count_check_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    read: list[str] = []
+    real = check.read_stamped
+    monkeypatch.setattr(check, "read_stamped", lambda root, paths: read.extend(paths) or real(root, paths))
+    return read
+
+
+def without_stamps(entries: dict[str, tuple]) -> dict[str, tuple]:
+    return {path: entry[1:] for path, entry in entries.items()}
+
+
+def test_check_after_a_reset_reads_once_then_git_vouches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    paths = Vault(vault).note_paths
+    expected = without_stamps(check.cached_entries(Vault(vault)))
+    report = check.check_vault(Vault(vault)).to_json(str(vault))
+    reset_by_git(vault, paths, 0)
+    read = count_check_reads(monkeypatch)
+    assert without_stamps(check.cached_entries(Vault(vault))) == expected
+    assert sorted(read) == sorted(paths)  # read and summed, each blob's digest learned
+    reset_by_git(vault, paths, 1000)
+    read.clear()
+    again = check.cached_entries(Vault(vault))
+    assert read == [] and without_stamps(again) == expected
+    assert all(entry[0] == facts.stamp_of(vault / path) for path, entry in again.items())
+    assert check.check_vault(Vault(vault)).to_json(str(vault)) == report
+    assert read == []  # the new stamps were saved
+
+
+def test_check_reads_a_note_whose_blob_digest_is_not_its_entrys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    paths = Vault(vault).note_paths
+    check.cached_entries(Vault(vault))
+    reset_by_git(vault, paths, 0)
+    check.cached_entries(Vault(vault))
+    reset_by_git(vault, paths, 1000)
+    learned = facts.read_blob_digests(vault)
+    learned[_index_blob(vault, paths[1])] = b"\0" * 16
+    facts.save_blob_digests(vault, learned, len(paths))
+    read = count_check_reads(monkeypatch)
+    check.cached_entries(Vault(vault))
+    assert read == [paths[1]]
+
+
+def test_what_check_learned_serves_the_facts_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    paths = Vault(vault).note_paths
+    Vault(vault).fact_records()
+    check.cached_entries(Vault(vault))
+    reset_by_git(vault, paths, 0)
+    check.cached_entries(Vault(vault))  # learns
+    read = count_reads(monkeypatch)
+    Vault(vault).fact_records()
+    assert read == []

@@ -12,11 +12,21 @@ import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from vaulttools import digests
 from vaulttools.canvas import Canvas, CanvasError, is_canvas
-from vaulttools.facts import build_id, key_line, load_cache, read_stamped, save_cache_parts, stamp_of
+from vaulttools.facts import (
+    GitVouch,
+    build_id,
+    digest_of_sum,
+    key_line,
+    load_cache,
+    read_as_git_saw,
+    read_stamped,
+    save_cache_parts,
+    stamp_of,
+)
 from vaulttools.findings import (
     AMBIGUOUS_LINK,
     BAD_CANVAS,
@@ -46,6 +56,9 @@ from vaulttools.parallel import forks_for, iter_chunks
 from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
 from vaulttools.vault import Vault
+
+if TYPE_CHECKING:
+    from vaulttools.git import IndexWords
 
 SCHEMA_VERSION = 1
 
@@ -394,6 +407,7 @@ def cached_entries(vault: Vault, *, use_cache: bool = True, verify_stamps: bool 
         return cached  # every note has its entry, and no other (normalize-links: 20,000 notes, ~0.01 s less)
     entries: dict[str, tuple] = {}
     stale: list[str] = []
+    moved: dict[str, tuple[int, int, int, int]] = {}  # the current stamps of stale notes with an entry
     root = str(vault.root)
     for path in vault.note_paths:
         record = cached.get(path)
@@ -402,26 +416,60 @@ def cached_entries(vault: Vault, *, use_cache: bool = True, verify_stamps: bool 
             continue
         if record is not None:
             try:
-                if tuple(record[0]) == stamp_of(f"{root}/{path}"):
-                    entries[path] = record
-                    continue
+                current = stamp_of(f"{root}/{path}")
             except OSError:
                 continue
+            if tuple(record[0]) == current:
+                entries[path] = record
+                continue
+            moved[path] = current
         stale.append(path)
     if not (stale or len(cached) != len(entries)):
         return entries
+    vouch = GitVouch.ask(vault.root, vault.index_words, moved, len(paths)) if use_cache else None
+    if vouch is not None:
+        stale = _kept_by_git(vouch, stale, moved, cached, entries)
     # The cache's parts: the kept records, and the checked notes' as the workers marshalled them.
     parts = [marshal.dumps(entries)] if entries and use_cache else []
     if stale:
         # A changed stamp with the same bytes (`git checkout`, `undo`, a sync tool touching files) keeps
         # the note's entry: it is read and summed, not checked again (`quick_digest`).
         known = {path: cached[path] for path in stale if path in cached}
-        for part in _check_stale(vault, stale, known):
+        learned: dict[bytes, bytes] = {}
+        for part in _check_stale(vault, stale, known, None if vouch is None else vouch.words, learned):
             entries.update(marshal.loads(part))
             parts.append(part)
+        if vouch is not None:
+            vouch.save(learned, len(paths))
     if use_cache:
         save_cache_parts(vault.root, fingerprint, parts, name="check")
     return entries
+
+
+def _kept_by_git(
+    vouch: GitVouch,
+    stale: list[str],
+    moved: dict[str, tuple[int, int, int, int]],
+    cached: dict[str, tuple],
+    entries: dict[str, tuple],
+) -> list[str]:
+    """Put in `entries`, under its new stamp, the cached entry of each stale note git vouches still holds
+    the entry's bytes (`GitVouch`); the stale notes left to check."""
+    left = []
+    for path in stale:
+        current = moved.get(path)
+        entry = cached.get(path)
+        if current is not None and entry is not None and vouch.keeps(path, current, _entry_digest(entry)):
+            entries[path] = (current, *entry[1:])
+        else:
+            left.append(path)
+    return left
+
+
+def _entry_digest(entry: tuple) -> bytes:
+    """The `facts.content_digest` of the bytes a check entry was made of: their size and `quick_digest`."""
+    digest = entry[_DIGEST]
+    return digest_of_sum(entry[0][0], digest) if isinstance(digest, int) else b""
 
 
 # The shape of a check entry (`note_entry`): a cache of another shape is not read.
@@ -452,10 +500,17 @@ def _check_fingerprint(vault: Vault) -> str:
 UNIQUE_TARGETS_FROM = 1000
 
 
-def _check_stale(vault: Vault, paths: list[str], known: Mapping[str, tuple] | None = None) -> Iterator[bytes]:
+def _check_stale(
+    vault: Vault,
+    paths: list[str],
+    known: Mapping[str, tuple] | None = None,
+    words: IndexWords | None = None,
+    learned: dict[bytes, bytes] | None = None,
+) -> Iterator[bytes]:
     """Check whole notes, on every core for a big first run; workers send back only the small results,
     each chunk's as `marshal.dumps` of its entries by path (a part of the check cache as it is), given
-    as each arrives: the caller reads one while the workers check the next ones."""
+    as each arrives: the caller reads one while the workers check the next ones. `learned` gets the
+    digest of each blob git's index (`words`) vouched a read note's bytes to be."""
     matcher = vault.suffix_matcher
     index = vault.index  # built once, before the workers inherit it
     if len(paths) >= UNIQUE_TARGETS_FROM:
@@ -463,13 +518,18 @@ def _check_stale(vault: Vault, paths: list[str], known: Mapping[str, tuple] | No
     if forks_for(len(paths)):
         matcher.tables()  # built once here rather than in each worker (their broken links search it)
     answers: LinkAnswers = {}  # forked workers each grow their own copy
-    for parts in iter_chunks(
-        lambda chunk: [marshal.dumps(dict(check_notes(vault, matcher, chunk, answers, known)))],
-        paths,
-        label="Checking notes",
-        on_progress=vault.on_progress,
-    ):
-        yield from parts
+
+    def check_chunk(chunk: list[str]) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        taught: dict[bytes, bytes] = {}
+        return [
+            (marshal.dumps(dict(check_notes(vault, matcher, chunk, answers, known, words, taught))), taught)
+        ]
+
+    for parts in iter_chunks(check_chunk, paths, label="Checking notes", on_progress=vault.on_progress):
+        for part, taught in parts:
+            if learned is not None:
+                learned.update(taught)
+            yield part
 
 
 # What a link to a target means from a folder (see `link_answer`): None when the target resolves, else
@@ -495,15 +555,23 @@ def check_notes(
     paths: list[str],
     answers: LinkAnswers | None = None,
     known: Mapping[str, tuple] | None = None,
+    words: IndexWords | None = None,
+    learned: dict[bytes, bytes] | None = None,
 ) -> list[tuple[str, tuple]]:
     """(path, check entry) of each of `paths` readable now, checked from its bytes on disk; `known`: earlier
-    entries by path, one kept (under the new stamp) where the note's bytes are still those it was made of."""
+    entries by path, one kept (under the new stamp) where the note's bytes are still those it was made of.
+    `learned` gets the digest of each blob git's index (`words`) vouched a read note's bytes to be."""
     link_properties = vault.config.link_property_set
     context = CheckContext(vault, matcher, {} if answers is None else answers)
     known = known or {}
     checked = []
-    for path, stamp, raw in read_stamped(str(vault.root), paths):
+    root = str(vault.root)
+    for path, stamp, raw in read_stamped(root, paths):
         digest = quick_digest(raw)
+        if words is not None and learned is not None:
+            blob = read_as_git_saw(root, path, stamp, words)
+            if blob is not None:
+                learned[blob] = digest_of_sum(len(raw), digest)
         earlier = known.get(path)
         if earlier is not None and earlier[_DIGEST] == digest and earlier[0][0] == stamp[0]:
             checked.append((path, (stamp, *earlier[1:])))

@@ -194,7 +194,12 @@ def content_digest(raw: bytes) -> bytes:
     SHA-256 costs ~20 µs a note, CRC-32 ~5 µs, XXH3-64 ~0.3 µs. A changed size always tells; any edit
     that keeps the size keeps the sum with one chance in 2**64 (2**32 for CRC-32, without the xxhash
     package), and the note's facts would then be those of its old bytes until it changes again."""
-    return len(raw).to_bytes(8, "little") + digests.quick_sum(raw).to_bytes(8, "little")
+    return digest_of_sum(len(raw), digests.quick_sum(raw))
+
+
+def digest_of_sum(size: int, quick_sum: int) -> bytes:
+    """`content_digest` of bytes of this size and `digests.quick_sum` (as a check entry keeps them)."""
+    return size.to_bytes(8, "little") + quick_sum.to_bytes(8, "little")
 
 
 def _parse_chunk(
@@ -207,7 +212,7 @@ def _parse_chunk(
     """Cache records of notes; a note whose bytes are those of its cached record (`known`: path → digest)
     comes back as (path, stamp, digest) only, and keeps its record under the new stamp. Each record comes
     with the blob id git's index gives its bytes (`words`), where the note was read as git saw it (see
-    `_read_as_git_saw`), else None."""
+    `read_as_git_saw`), else None."""
     records: list[tuple[tuple, bytes | None]] = []
     for path, stamp, raw in read_stamped(root, paths):
         digest = content_digest(raw)
@@ -216,12 +221,12 @@ def _parse_chunk(
         else:
             facts = facts_of(Note(path, raw, options.link_properties), stamp, options)
             record = _to_marshal(facts, digest)
-        blob = _read_as_git_saw(root, path, stamp, words) if words is not None else None
+        blob = read_as_git_saw(root, path, stamp, words) if words is not None else None
         records.append((record, blob))
     return records
 
 
-def _read_as_git_saw(
+def read_as_git_saw(
     root: str, path: str, stamp: tuple[int, int, int, int], words: IndexWords
 ) -> bytes | None:
     """The blob id of the bytes just read under `stamp`, when git's index vouches for them: git's entry
@@ -525,7 +530,7 @@ def collect_records(
     into `NoteFacts`; holding the records, not the facts, keeps one compact copy of a big vault in memory,
     and forked workers can each build the facts of their share. `complete` says `paths` is every note of
     the vault, so cache entries of other paths can be dropped. `saving`: see `_save`. `index_words`: git's
-    word on notes whose stamp changed (see `_vouched_by_git`)."""
+    word on notes whose stamp changed (see `GitVouch`)."""
     paths = list(paths)
     cache = read_cache(root, fingerprint) if use_cache else no_cache()
     cached = cache.records
@@ -592,15 +597,23 @@ def _parse_stale(
     record's (kept as it was)."""
     cached, records = notes.cached, notes.records
     restamped: dict[str, tuple] = {}
-    words = _git_words(notes, len(stale) + len(records))
-    digests_of = read_blob_digests(root) if words else {}
-    if words and digests_of:
-        stale = _vouched_by_git(stale, notes, words, digests_of, restamped)
+    vouch = GitVouch.ask(root, notes.index_words, notes.moved_stamps, len(stale) + len(records))
+    if vouch is not None:
+        left = []
+        for path in stale:
+            current = notes.moved_stamps.get(path)  # a note with a cached record
+            if current is not None and vouch.keeps(path, current, cached[path][-1]):
+                records[path] = (path, current, *cached.pop(path)[2:])
+                restamped[path] = current
+            else:
+                left.append(path)
+        stale = left
     # A changed stamp with the same bytes (`git checkout`, `undo`, a sync tool touching files) keeps
     # its record: the note is read and hashed, not parsed again.
     known = {path: cached[path][-1] for path in stale if path in cached}
     learned: dict[bytes, bytes] = {}
     parsed: list[str] = []
+    words = None if vouch is None else vouch.words
     for record in parse_records(root, stale, options, on_progress, known, words, learned):
         # The stale record goes as its replacement comes: a vault whose notes all changed (a `git
         # checkout`) never holds two records per note (on 100,000 notes, ~400 MB each).
@@ -612,10 +625,8 @@ def _parse_stale(
         else:
             parsed.append(path)
         records[path] = record
-    if learned:
-        for blob in learned:
-            digests_of.pop(blob, None)  # learned again: it goes to the end, with the newest
-        save_blob_digests(root, {**digests_of, **learned}, len(records) + len(cached))
+    if vouch is not None:
+        vouch.save(learned, len(records) + len(cached))
     return parsed, restamped
 
 
@@ -627,48 +638,54 @@ NOTE_READ_SECONDS = 10e-6
 BYTE_READ_SECONDS = 0.5e-9
 
 
-def _git_words(notes: _StaleNotes, vault_notes: int) -> IndexWords | None:
-    """git's word on the notes whose stamp moved, asked only when reading them would cost more than
-    reading git's index (~1,500 of 20,000 long notes, ~3,500 short ones)."""
-    moved = notes.moved_stamps
-    if notes.index_words is None or not moved:
-        return None
-    reading = len(moved) * NOTE_READ_SECONDS + sum(stamp[0] for stamp in moved.values()) * BYTE_READ_SECONDS
-    if reading < GIT_ASK_SECONDS + vault_notes * INDEX_ENTRY_SECONDS:
-        return None
-    return notes.index_words()
+class GitVouch:
+    """git's word on the notes whose stamp moved (`git reset --hard` or a checkout that wrote them again)
+    and what earlier runs learned of blobs: a cache (facts, check) keeps, without reading it, a note's
+    record when git's index names the blob the file holds at its current stamp (`IndexWords.blob_for`)
+    and a note read earlier as that blob had the record's digest (`read_blob_digests`). After a reset that
+    rewrote 20,000 long notes with the same bytes, that is 600 MB not read again. Notes read meanwhile
+    teach the digests of their blobs (`read_as_git_saw`), for the next time."""
 
+    def __init__(self, root: Path, words: IndexWords, digests_of: dict[bytes, bytes]) -> None:
+        self.root = root
+        self.words = words
+        self._digests_of = digests_of
 
-def _vouched_by_git(
-    stale: list[str],
-    notes: _StaleNotes,
-    words: IndexWords,
-    digests_of: dict[bytes, bytes],
-    restamped: dict[str, tuple],
-) -> list[str]:
-    """Keep, without reading them, the cached records of the stale notes git vouches still hold their
-    record's bytes: git's index names the blob the file holds at its current stamp (`IndexWords`), and a
-    note read earlier as that blob had the record's digest (`read_blob_digests`). After `git reset --hard`
-    or a checkout that rewrote 20,000 long notes with the same bytes, that is 600 MB not read again.
-    Returns the stale notes left to read."""
-    left = []
-    for path in stale:
-        current = notes.moved_stamps.get(path)  # a note with a cached record
-        if current is not None:
-            record = notes.cached[path]
-            blob = words.blob_for(path, current)
-            # The record's whole size too: git keeps the low 32 bits.
-            if (
-                blob is not None
-                and digests_of.get(blob) == record[-1]
-                and int.from_bytes(record[-1][:8], "little") == current[0]
-            ):
-                notes.records[path] = (path, current, *record[2:])
-                restamped[path] = current
-                del notes.cached[path]
-                continue
-        left.append(path)
-    return left
+    @classmethod
+    def ask(
+        cls, root: Path, asker: GitAsker | None, moved: dict[str, tuple[int, int, int, int]], vault_notes: int
+    ) -> GitVouch | None:
+        """git's word, asked only when reading the moved notes would cost more than reading git's index
+        (~1,500 of 20,000 long notes, ~3,500 short ones); None when not asked or git cannot tell."""
+        if asker is None or not moved:
+            return None
+        reading = (
+            len(moved) * NOTE_READ_SECONDS + sum(stamp[0] for stamp in moved.values()) * BYTE_READ_SECONDS
+        )
+        if reading < GIT_ASK_SECONDS + vault_notes * INDEX_ENTRY_SECONDS:
+            return None
+        words = asker()
+        return None if words is None else cls(root, words, read_blob_digests(root))
+
+    def keeps(self, path: str, current: tuple[int, int, int, int], digest: bytes) -> bool:
+        """Whether the note at `path`, of stamp `current`, holds bytes of this `content_digest` by git's word.
+        The digest's size is checked against the whole size too: git keeps its low 32 bits."""
+        blob = self.words.blob_for(path, current)
+        return (
+            blob is not None
+            and self._digests_of.get(blob) == digest
+            and int.from_bytes(digest[:8], "little") == current[0]
+        )
+
+    def save(self, learned: dict[bytes, bytes], notes: int) -> None:
+        """Keep the blob digests learned this run (`parse_records`' `learned`), the newest last."""
+        if not learned:
+            return
+        digests_of = self._digests_of
+        for blob in learned:
+            digests_of.pop(blob, None)  # learned again: it goes to the end, with the newest
+        digests_of.update(learned)
+        save_blob_digests(self.root, digests_of, notes)
 
 
 def _blob_digests_file(root: Path) -> Path:
@@ -676,7 +693,7 @@ def _blob_digests_file(root: Path) -> Path:
 
 
 def read_blob_digests(root: Path) -> dict[bytes, bytes]:
-    """The `content_digest` of each blob id whose bytes a note was read as (`_read_as_git_saw`): a fact about
+    """The `content_digest` of each blob id whose bytes a note was read as (`read_as_git_saw`): a fact about
     bytes, not about a note, so it holds across caches and runs. Empty when missing, damaged or of another
     `quick_sum`."""
     try:

@@ -189,12 +189,12 @@ class Vault:
             complete=paths is None,
             on_progress=self.on_progress,
             saving=saving,
-            index_words=self._index_words,
+            index_words=self.index_words,
         )
 
-    def _index_words(self) -> IndexWords | None:
+    def index_words(self) -> IndexWords | None:
         """git's word on the vault's files (`git.read_index_words`): asked only when many notes' stamps
-        moved (`facts.collect_records`)."""
+        moved (`facts.GitVouch.ask`)."""
         from vaulttools.git import read_index_words  # ~10 ms of imports a run that never asks need not pay
 
         return read_index_words(self.root)
