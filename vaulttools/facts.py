@@ -710,8 +710,8 @@ BLOB_DIGESTS_PER_NOTE = 3
 
 
 def save_blob_digests(root: Path, digests_of: dict[bytes, bytes], notes: int) -> None:
-    """Write the blob digests; past `BLOB_DIGESTS_PER_NOTE` a note, the oldest learned go first (a dict keeps
-    the order of insertion, and `{**old, **new}` puts the new last)."""
+    """Write the blob digests; past `BLOB_DIGESTS_PER_NOTE` a note, the first in `digests_of` go first (a dict
+    keeps the order of insertion: `GitVouch.save` puts the newest last)."""
     excess = len(digests_of) - BLOB_DIGESTS_PER_NOTE * max(notes, 1)
     if excess > 0:
         digests_of = dict(itertools.islice(digests_of.items(), excess, None))

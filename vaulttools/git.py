@@ -1788,9 +1788,6 @@ class IndexWords:
         self._oid_size = oid_size
         self._prefix = prefix  # the vault's folder in the repository ("" or ending in "/")
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def blob_for(self, vault_path: str, stamp: tuple[int, int, int, int]) -> bytes | None:
         """The blob id of a file of this stamp (`files.stamp_of_status`) when git's entry for it vouches for
         its bytes: a regular file whose size (its low 32 bits, as git keeps them), mtime, ctime and inode
