@@ -5,10 +5,12 @@ vouches for their bytes (`facts.GitVouch`), and learns which blob holds which by
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, cast
 
 import pytest
+from click.testing import Result
 
 from tests.conftest import FIXTURES, git, make_git_vault
 from vaulttools import check, facts
@@ -259,3 +261,24 @@ def test_what_check_learned_serves_the_facts_cache(tmp_path: Path, monkeypatch: 
     read = count_reads(monkeypatch)
     Vault(vault).fact_records()
     assert read == []
+
+
+def test_the_command_line_after_resets_reads_each_note_once_and_reports_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Result]
+) -> None:
+    """`check --json` and `sync-related --dry-run` as a user runs them after `git reset --hard` rewrote every
+    note: the same report each time; the notes read once after the first reset, then vouched for by git."""
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    paths = Vault(vault).note_paths
+    report = run_cli(vault, "check", "--json").output
+    preview = run_cli(vault, "sync-related", "--dry-run").output
+    read = count_check_reads(monkeypatch)
+    read_facts = count_reads(monkeypatch)
+    for epoch in (0, 1000, 2000):
+        reset_by_git(vault, paths, epoch)
+        read.clear()
+        read_facts.clear()
+        assert run_cli(vault, "check", "--json").output == report
+        assert run_cli(vault, "sync-related", "--dry-run").output == preview
+        assert (sorted(read), read_facts) == ((sorted(paths), []) if epoch == 0 else ([], []))
+    assert git(vault, "status", "--porcelain") == ""
