@@ -428,7 +428,9 @@ def cached_entries(vault: Vault, *, use_cache: bool = True, verify_stamps: bool 
         return entries
     vouch = GitVouch.ask(vault.root, vault.index_words, moved, len(paths)) if use_cache else None
     if vouch is not None:
-        stale = _kept_by_git(vouch, stale, moved, cached, entries)
+        kept, stale = vouch.split(stale, moved, lambda path: _entry_digest(cached[path]))
+        for path, current in kept.items():
+            entries[path] = (current, *cached[path][1:])
     # The cache's parts: the kept records, and the checked notes' as the workers marshalled them.
     parts = [marshal.dumps(entries)] if entries and use_cache else []
     if stale:
@@ -444,26 +446,6 @@ def cached_entries(vault: Vault, *, use_cache: bool = True, verify_stamps: bool 
     if use_cache:
         save_cache_parts(vault.root, fingerprint, parts, name="check")
     return entries
-
-
-def _kept_by_git(
-    vouch: GitVouch,
-    stale: list[str],
-    moved: dict[str, tuple[int, int, int, int]],
-    cached: dict[str, tuple],
-    entries: dict[str, tuple],
-) -> list[str]:
-    """Put in `entries`, under its new stamp, the cached entry of each stale note git vouches still holds
-    the entry's bytes (`GitVouch`); the stale notes left to check."""
-    left = []
-    for path in stale:
-        current = moved.get(path)
-        entry = cached.get(path)
-        if current is not None and entry is not None and vouch.keeps(path, current, _entry_digest(entry)):
-            entries[path] = (current, *entry[1:])
-        else:
-            left.append(path)
-    return left
 
 
 def _entry_digest(entry: tuple) -> bytes:

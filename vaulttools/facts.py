@@ -599,15 +599,10 @@ def _parse_stale(
     restamped: dict[str, tuple] = {}
     vouch = GitVouch.ask(root, notes.index_words, notes.moved_stamps, len(stale) + len(records))
     if vouch is not None:
-        left = []
-        for path in stale:
-            current = notes.moved_stamps.get(path)  # a note with a cached record
-            if current is not None and vouch.keeps(path, current, cached[path][-1]):
-                records[path] = (path, current, *cached.pop(path)[2:])
-                restamped[path] = current
-            else:
-                left.append(path)
-        stale = left
+        kept, stale = vouch.split(stale, notes.moved_stamps, lambda path: cached[path][-1])
+        for path, current in kept.items():
+            records[path] = (path, current, *cached.pop(path)[2:])
+        restamped.update(kept)
     # A changed stamp with the same bytes (`git checkout`, `undo`, a sync tool touching files) keeps
     # its record: the note is read and hashed, not parsed again.
     known = {path: cached[path][-1] for path in stale if path in cached}
@@ -676,6 +671,25 @@ class GitVouch:
             and self._digests_of.get(blob) == digest
             and int.from_bytes(digest[:8], "little") == current[0]
         )
+
+    def split(
+        self,
+        stale: list[str],
+        moved: dict[str, tuple[int, int, int, int]],
+        digest_of: Callable[[str], bytes],
+    ) -> tuple[dict[str, tuple[int, int, int, int]], list[str]]:
+        """The stale notes git vouches still hold their cached bytes (path → current stamp) and the others,
+        left to read, in order. `moved`: the current stamp of each note with a cached record, whose
+        `content_digest` `digest_of` gives."""
+        kept: dict[str, tuple[int, int, int, int]] = {}
+        left = []
+        for path in stale:
+            current = moved.get(path)
+            if current is not None and self.keeps(path, current, digest_of(path)):
+                kept[path] = current
+            else:
+                left.append(path)
+        return kept, left
 
     def save(self, learned: dict[bytes, bytes], notes: int) -> None:
         """Keep the blob digests learned this run (`parse_records`' `learned`), the newest last."""
