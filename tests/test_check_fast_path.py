@@ -10,6 +10,7 @@ the shared brain corpus, the sample vault, the benchmark generator's output and 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import re
 import shutil
@@ -38,6 +39,7 @@ from vaulttools.links import (
     plain_body_links,
     plain_wikilinks,
     wikilink_spans,
+    wikilink_spans_at,
     wikilink_target,
     wikilink_targets,
     wikilinks_in,
@@ -413,6 +415,22 @@ def test_wikilink_spans_are_find_links_spans(frontmatter: str, body: str) -> Non
     assert [(*span, target) for span, target in zip(spans, targets, strict=True) if target] == expected
     # The first links only (what `check` asks for when its last unresolved link is early in the body).
     assert wikilink_spans(note.text, note.body_start, parts[:2]) == spans[:2]
+
+
+@pytest.mark.parametrize("frontmatter", ["", "---\nid: n\n---\n"])
+@pytest.mark.parametrize("body", [*_SPAN_BODIES, "[[a]] [[b]] [[a]] [[c]]", "x [[b]] [[a]]\n[[[a]]"])
+def test_wikilink_spans_at_are_the_walks_spans(frontmatter: str, body: str) -> None:
+    # Each link alone, every pair, and all of them: a link whose text occurs once is found directly, the
+    # others by the walk; either way the spans are the walk's.
+    note = Note("n.md", (frontmatter + body).encode("utf-8"))
+    parts = plain_wikilinks(note)
+    assert parts is not None
+    walked = wikilink_spans(note.text, note.body_start, parts)
+    every = list(range(len(parts)))
+    asked = [[i] for i in every] + [list(pair) for pair in itertools.combinations(every, 2)] + [every]
+    for positions in asked:
+        spans = wikilink_spans_at(note.text, note.body_start, parts, positions)
+        assert spans == {i: walked[i] for i in positions}
 
 
 @pytest.mark.parametrize(

@@ -159,3 +159,40 @@ def test_property_value_without_frontmatter() -> None:
     for raw in (b"no frontmatter [[x]]\n", b"---\nid: a\nnever closed\n"):
         note = Note("n.md", raw)
         assert note.property_value("id") is None and note.properties is None
+
+
+# `_boolean_key` tests keys against every ASCII spelling of YAML 1.1's words; it must say what lowering
+# each key would: for those words in any case, and for keys with characters that lower to other letters.
+_KEY_SPELLINGS = ["yes", "YES", "yEs", "No", "nULL", "oFf", "TRUE", "y", "Y", "n", "on", "false"]
+_NOT_BOOLEAN = [
+    "yess",
+    "ye",
+    "nul",
+    "tru",
+    "id",
+    "onn",
+    "o",
+    "yeſ",
+    "ＹＥＳ",
+    "İ",
+    "\u212a",
+    "true ",
+    " on",
+    "",
+]
+
+
+@pytest.mark.parametrize("key", _KEY_SPELLINGS + _NOT_BOOLEAN)
+def test_boolean_key_is_the_lowered_word(key: str) -> None:
+    from vaulttools.note import _YAML11_WORDS, _boolean_key
+
+    assert _boolean_key([key]) is (key.lower() in _YAML11_WORDS)
+    assert _boolean_key(["id", key, "tags"]) is (key.lower() in _YAML11_WORDS)
+    assert _boolean_key([]) is False
+
+
+def test_boolean_key_spellings_are_every_case_of_every_word() -> None:
+    from vaulttools.note import _YAML11_WORDS, _YAML11_WORDS_ANY_CASE
+
+    assert {spelling.lower() for spelling in _YAML11_WORDS_ANY_CASE} == _YAML11_WORDS
+    assert len(_YAML11_WORDS_ANY_CASE) == sum(2 ** len(word) for word in _YAML11_WORDS)

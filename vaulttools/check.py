@@ -48,7 +48,7 @@ from vaulttools.links import (
     find_frontmatter_links,
     frontmatter_targets,
     plain_body_links,
-    wikilink_spans,
+    wikilink_spans_at,
     wikilink_targets,
 )
 from vaulttools.note import Note
@@ -797,9 +797,7 @@ def _quick_link_findings(
     body_unresolved = [i - len(targets) for i in unresolved if i >= len(targets)]
     if not body_unresolved:
         return findings
-    if spans is None and not markdown:  # wikilinks only: their spans up to the last one asked for
-        spans = wikilink_spans(note.text, note.body_start, parts[: body_unresolved[-1] + 1])
-    elif spans is None:
+    if spans is None:  # the links apart: the spans of those asked for only
         body_findings = _apart_findings(context, note, (parts, markdown), body_targets, body_unresolved, day)
         return findings + body_findings
     for i in body_unresolved:
@@ -836,12 +834,9 @@ def _unresolved_spans(
     note: Note, parts: list[tuple[str, str]], markdown: list[tuple[int, int, str]], positions: list[int]
 ) -> dict[int, tuple[int, int]]:
     """(start, end) of the body links at `positions` (of the wikilinks, then the markdown links, as
-    `body_links_apart` gives them): the wikilinks' up to the last one asked for, the markdown links' as
-    found."""
-    spans: dict[int, tuple[int, int]] = {}
-    last_wikilink = max((i for i in positions if i < len(parts)), default=-1)
-    if last_wikilink >= 0:
-        spans.update(enumerate(wikilink_spans(note.text, note.body_start, parts[: last_wikilink + 1])))
+    `body_links_apart` gives them), as found (`wikilink_spans_at`)."""
+    wikilinks = [i for i in positions if i < len(parts)]
+    spans = wikilink_spans_at(note.text, note.body_start, parts, wikilinks) if wikilinks else {}
     for i in positions:
         if i >= len(parts):
             start, end, _ = markdown[i - len(parts)]

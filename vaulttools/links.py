@@ -141,6 +141,32 @@ def wikilink_spans(text: str, body_start: int, parts: list[tuple[str, str]]) -> 
     return spans
 
 
+def wikilink_spans_at(
+    text: str, body_start: int, parts: list[tuple[str, str]], positions: list[int]
+) -> dict[int, tuple[int, int]]:
+    """`wikilink_spans` of the wikilinks at `positions` only (in order), by position: a first `check`
+    asks for the few links that do not resolve, often late in a long body.
+
+    A link whose text occurs once in the body is found by that one occurrence: every wikilink's text
+    occurs where the link is, and no two occurrences of one text overlap (one would hold a `]]` before its
+    end). A text occurring more often (the same link twice, or inside a link with a third bracket) sends
+    all of them to `wikilink_spans`' walk from the first link."""
+    spans: dict[int, tuple[int, int]] = {}
+    count, find = text.count, text.find
+    for position in positions:
+        head, rest = parts[position]
+        written = f"[[{head}{rest}]]"
+        if count(written, body_start) != 1:
+            walked = wikilink_spans(text, body_start, parts[: positions[-1] + 1])
+            return {position: walked[position] for position in positions}
+        start = find(written, body_start)
+        spans[position] = (
+            start - 1 if start > body_start and text[start - 1] == "!" else start,
+            start + len(written),
+        )
+    return spans
+
+
 def _plain_body_parts(note: Note) -> tuple[str, int, list[tuple[str, str]]] | None:
     """A readable body without opaque regions: the note's text, where its body starts, and its wikilinks'
     findall parts (`_WIKILINK_PARTS_RE`); None for any other note."""

@@ -278,9 +278,24 @@ def _simple_lines_pattern() -> str:
 
 
 def _boolean_key(keys: Iterable[str]) -> bool:
-    """Whether a key is a word YAML 1.1 reads as a boolean or null, in any case (`str.lower` makes no such
-    ASCII word of other characters: only the Kelvin sign lowers to an ASCII letter, `k`, which none has)."""
-    return not _YAML11_WORDS.isdisjoint(map(str.lower, keys))
+    """Whether a key is a word YAML 1.1 reads as a boolean or null, in any case: one set test, no
+    `str.lower` per key (a frontmatter has a dozen; every note's is tested)."""
+    return not _YAML11_WORDS_ANY_CASE.isdisjoint(keys)
+
+
+def _ascii_cases(word: str) -> list[str]:
+    """Every spelling of an ASCII word in upper and lower case."""
+    spellings = [""]
+    for char in word:
+        spellings = [
+            done + case for done in spellings for case in dict.fromkeys((char.lower(), char.upper()))
+        ]
+    return spellings
+
+
+# The words in every case: the keys whose `str.lower` is one of them (no other character lowers to one of
+# their letters: of all non-ASCII characters only the Kelvin sign lowers to an ASCII letter, `k`).
+_YAML11_WORDS_ANY_CASE = frozenset(spelling for word in _YAML11_WORDS for spelling in _ascii_cases(word))
 
 
 _SIMPLE_LINES_RE = re.compile(_simple_lines_pattern(), re.MULTILINE)
