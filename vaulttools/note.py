@@ -293,8 +293,8 @@ def _ascii_cases(word: str) -> list[str]:
     return spellings
 
 
-# The words in every case: the keys whose `str.lower` is one of them (no other character lowers to one of
-# their letters: of all non-ASCII characters only the Kelvin sign lowers to an ASCII letter, `k`).
+# The words in every case: the keys whose `str.lower` is one of them (of the non-ASCII characters only the
+# Kelvin sign lowers to an ASCII letter alone, `k`, which no word has; `İ` lowers to `i` and a combining dot).
 _YAML11_WORDS_ANY_CASE = frozenset(spelling for word in _YAML11_WORDS for spelling in _ascii_cases(word))
 
 
