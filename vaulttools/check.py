@@ -568,14 +568,15 @@ def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, in
     is written here, on the workers of a first check, and cached: the report's JSON is then mostly these
     texts joined. The findings themselves are packed (`marshal`, b"" for none): loading the cache, or a
     first check's results, unpacks them only where they are read (`_unpacked`, `BrokenLinksByNote`)."""
-    note_findings, opaque = _note_findings(context, note)
+    config = context.vault.config
+    # The id is read once, for its finding and for the entry (duplicate ids are found across entries).
+    note_id = note.property_value(config.id_property) if note.editable and note.frontmatter_editable else None
+    note_findings, opaque = _note_findings(context, note, note_id)
     kinds = tuple(f.kind for f in note_findings)
     packed = marshal.dumps(tuple(tuple(f) for f in note_findings)) if note_findings else b""
     text = _findings_json(note_findings)
     if not note.editable:
         return (stamp, kinds, 0, None, 1, text, digest, packed)
-    config = context.vault.config
-    note_id = note.property_value(config.id_property) if note.frontmatter_editable else None
     id_line = key_line(note, config.id_property) or 1
     return (stamp, kinds, opaque, None if note_id is None else str(note_id), id_line, text, digest, packed)
 
@@ -699,8 +700,9 @@ _FINDING_ORDER = operator.itemgetter(1, 2, 3, 0)
 _finding_of = functools.partial(tuple.__new__, Finding)
 
 
-def _note_findings(context: CheckContext, note: Note) -> tuple[list[Finding], int]:
-    """The note's findings, and how many `[[…]]` it has inside code, math or HTML comments."""
+def _note_findings(context: CheckContext, note: Note, note_id: object) -> tuple[list[Finding], int]:
+    """The note's findings, and how many `[[…]]` it has inside code, math or HTML comments; `note_id`:
+    its id property's value (None without one, or when its frontmatter cannot be read)."""
     path = note.path
     if note.decode_error:
         unreadable = f"{note.decode_error}; vaulttools leaves this file alone"
@@ -712,8 +714,8 @@ def _note_findings(context: CheckContext, note: Note) -> tuple[list[Finding], in
         line, column = (int(place.group(1)), int(place.group(2))) if place else (1, 1)
         message = f"frontmatter does not parse: {note.yaml_error}"
         findings.append(Finding(BAD_FRONTMATTER, path, line, column, message))
-    elif note.frontmatter is not None:
-        findings.extend(_id_findings(context.vault, note))
+    elif note.frontmatter is not None and note_id is not None:
+        findings.extend(_id_findings(context.vault, note, note_id))
 
     def day() -> object:  # read only when two suffixed candidates tie
         return note_day(note, context.vault.config.day_property)
@@ -903,11 +905,9 @@ def link_answer(context: CheckContext, target: str, source: str, day: object) ->
     return (BROKEN_LINK, tail, proposed, candidates, fix), len(candidates) < 2
 
 
-def _id_findings(vault: Vault, note: Note) -> list[Finding]:
+def _id_findings(vault: Vault, note: Note, note_id: object) -> list[Finding]:
+    """A finding when the note's id (`note_id`, its id property's value) is not its file name."""
     key = vault.config.id_property
-    note_id = note.property_value(key)
-    if note_id is None:
-        return []
     value = str(note_id)
     if fold(value) == fold(note.stem):
         return []
