@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,6 +101,20 @@ def test_broken_toml(tmp_path: Path) -> None:
     (tmp_path / ".vaulttools.toml").write_text("link_properties = [\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize("with_file", [False, True])
+def test_the_toml_parser_loads_only_for_a_config_file(tmp_path: Path, with_file: bool) -> None:
+    # Every command reads the configuration at start-up; a vault without `.vaulttools.toml` (most of them)
+    # should not pay for importing the parser. A fresh interpreter: pytest itself imports tomllib.
+    if with_file:
+        (tmp_path / ".vaulttools.toml").write_text('link_properties = ["related"]\n')
+    code = (
+        "import sys; from pathlib import Path; from vaulttools.config import load_config; "
+        f"load_config(Path({str(tmp_path)!r})); print('tomllib' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == str(with_file)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -93,6 +92,8 @@ def load_config(vault_root: Path) -> Config:
     path = vault_root / CONFIG_FILE
     if not path.is_file():
         return Config()
+    import tomllib  # only a vault with a config file needs the parser (~4 ms of every command's start-up)
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
