@@ -714,7 +714,7 @@ def _note_findings(context: CheckContext, note: Note, note_id: object) -> tuple[
         line, column = (int(place.group(1)), int(place.group(2))) if place else (1, 1)
         message = f"frontmatter does not parse: {note.yaml_error}"
         findings.append(Finding(BAD_FRONTMATTER, path, line, column, message))
-    elif note.frontmatter is not None and note_id is not None:
+    elif note_id is not None:  # read only from a frontmatter that parses
         findings.extend(_id_findings(context.vault, note, note_id))
 
     def day() -> object:  # read only when two suffixed candidates tie

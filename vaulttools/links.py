@@ -152,18 +152,16 @@ def wikilink_spans_at(
     end). A text occurring more often (the same link twice, or inside a link with a third bracket) sends
     all of them to `wikilink_spans`' walk from the first link."""
     spans: dict[int, tuple[int, int]] = {}
-    count, find = text.count, text.find
+    find = text.find
     for position in positions:
         head, rest = parts[position]
         written = f"[[{head}{rest}]]"
-        if count(written, body_start) != 1:
+        start = find(written, body_start)
+        end = start + len(written)
+        if find(written, end) >= 0:  # occurs again after the first: one scan of the body in all
             walked = wikilink_spans(text, body_start, parts[: positions[-1] + 1])
             return {position: walked[position] for position in positions}
-        start = find(written, body_start)
-        spans[position] = (
-            start - 1 if start > body_start and text[start - 1] == "!" else start,
-            start + len(written),
-        )
+        spans[position] = (start - 1 if start > body_start and text[start - 1] == "!" else start, end)
     return spans
 
 

@@ -283,19 +283,13 @@ def _boolean_key(keys: Iterable[str]) -> bool:
     return not _YAML11_WORDS_ANY_CASE.isdisjoint(keys)
 
 
-def _ascii_cases(word: str) -> list[str]:
-    """Every spelling of an ASCII word in upper and lower case."""
-    spellings = [""]
-    for char in word:
-        spellings = [
-            done + case for done in spellings for case in dict.fromkeys((char.lower(), char.upper()))
-        ]
-    return spellings
-
-
 # The words in every case: the keys whose `str.lower` is one of them (of the non-ASCII characters only the
 # Kelvin sign lowers to an ASCII letter alone, `k`, which no word has; `İ` lowers to `i` and a combining dot).
-_YAML11_WORDS_ANY_CASE = frozenset(spelling for word in _YAML11_WORDS for spelling in _ascii_cases(word))
+_YAML11_WORDS_ANY_CASE = frozenset(
+    "".join(spelling)
+    for word in _YAML11_WORDS
+    for spelling in itertools.product(*zip(word.lower(), word.upper(), strict=True))
+)
 
 
 _SIMPLE_LINES_RE = re.compile(_simple_lines_pattern(), re.MULTILINE)
