@@ -4,9 +4,11 @@ writes (the compact report `check --json` prints to a program), for hostile fiel
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from vaulttools.check import CheckReport, Finding, check_vault
 from vaulttools.vault import Vault
@@ -96,3 +98,14 @@ def test_check_json_never_unpacks_the_findings(tmp_path: Path, monkeypatch: pyte
         assert text == json.dumps(report.to_json(str(tmp_path)), ensure_ascii=False, default=str)
         assert unpacked == [1] and len(report.findings) == sum(report.counts().values())
         unpacked.clear()
+
+
+def test_check_json_prints_the_report_text_as_it_is(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
+    """Off a terminal, `check --json` prints the report's compact JSON and a line break, byte for byte:
+    a note named with a colour code keeps it (JSON escapes ESC, so there is nothing to strip)."""
+    notes = {**NOTES, "\x1b[31mred\x1b[0m.md": "[[gone-d4]] and [[a-d9]]\n"}
+    report = check_vault(_vault(tmp_path, notes))
+    result = run_cli(tmp_path, "check", "--json")
+    assert result.exit_code == 1, result.output
+    assert result.stdout == report.json_text(str(tmp_path)) + "\n"
+    assert "\x1b[31mred\x1b[0m.md" in {finding["path"] for finding in json.loads(result.stdout)["findings"]}
