@@ -52,6 +52,7 @@ from vaulttools.note import (
     Frontmatter,
     Note,
     _may_hold_blocks,
+    _may_hold_inline,
     _walk_block_regions,
     load_simple_yaml,
     split_frontmatter,
@@ -565,6 +566,29 @@ def test_no_block_regions_when_the_quick_test_says_so(body: str) -> None:
         assert _walk_block_regions(body, 0, body) == []
 
 
+@PROPERTIES
+@given(
+    st.lists(_block_pieces | st.sampled_from(["<", "<!--"]), max_size=8).map("".join),
+    st.lists(_block_pieces | st.sampled_from(["<", "<!--"]), max_size=20).map("".join),
+)
+def test_quick_tests_from_a_start_answer_for_the_body(prefix: str, body: str) -> None:
+    """The quick tests of a body read from `start` in the whole text (no copy of the body) say what they
+    say of the body alone, or "may" where the text before it holds the character they look for first;
+    a "no" still means the walk finds nothing."""
+    text = prefix + body
+    start = len(prefix)
+    if _may_hold_blocks(body):
+        assert _may_hold_blocks(text, start)
+    if not _may_hold_blocks(text, start):
+        assert _walk_block_regions(text, start, body) == []
+    for end in {start, start + len(body) // 2, len(text)}:
+        part = text[start:end]
+        if "`" in part or "$" in part or "<!--" in part:
+            assert _may_hold_inline(text, start, end)
+        elif not any(c in prefix + text[end:] for c in "`$<"):
+            assert not _may_hold_inline(text, start, end)
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -583,6 +607,8 @@ def test_no_block_regions_when_the_quick_test_says_so(body: str) -> None:
         "a\x1c\x1c    code",
         "a\x85\x85    code",
         "a\u2029\u2029    code",
+        "\x0c    code",  # a break first in the body
+        "\r    code",
         "a\n \x1e    code",
     ],
 )
