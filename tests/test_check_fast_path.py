@@ -55,6 +55,7 @@ from vaulttools.note import (
     _may_hold_inline,
     _walk_block_regions,
     load_simple_yaml,
+    simple_line_values,
     split_frontmatter,
 )
 from vaulttools.resolve import AMBIGUOUS, RESOLVED, LinkIndex
@@ -727,6 +728,38 @@ def test_simple_yaml_loader_reads_the_usual_frontmatter() -> None:
 )
 def test_simple_yaml_loader_examples_match_the_reference(yaml_text: str) -> None:
     assert load_simple_yaml(yaml_text) == reference_simple_yaml(yaml_text)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'id: "a b"',
+        'tags: ["x", "y"]',
+        "e: []",
+        "e: [ ]",
+        "num: 0",
+        "num: -12",
+        "w: word",
+        "w: Z9-x",
+        'k:  "v"  \r',
+    ],
+)
+def test_a_lines_value_kind_is_the_old_grammars_group(line: str) -> None:
+    """One value group, its kind told by its first character: the (string, flow list, integer, word)
+    slots are the four value groups of the grammar (`_SIMPLE_LINE_RE`), and a note reads each kind's value
+    (`property_value`) as the full loader does."""
+    match = _SIMPLE_LINE_RE.fullmatch(line)
+    assert match is not None
+    assert simple_line_values(line) == match.groups("")[1:]
+    key = match.group(1)
+    note = Note("n.md", f"---\n{line}\n---\n".encode())
+    assert note.simple_yaml and note.property_value(key) == load_simple_yaml(line)[key]  # type: ignore[index]
+    assert note.property_value(key) == reference_simple_yaml(line)[key]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("line", ["w: yes", 'a: "x\\y"', "a: 1.5", "a: 007", 'a: ["x", y]'])
+def test_a_line_outside_the_grammar_has_no_values(line: str) -> None:
+    assert simple_line_values(line) is None
 
 
 _REFERENCE_CLOSER_RE = re.compile(r"^(---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)

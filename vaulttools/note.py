@@ -117,9 +117,9 @@ class Note:
         return ((BOM if self.bom else "") + body).encode("utf-8")
 
     @lazy_property
-    def _simple_lines(self) -> dict[str, tuple[str, str, str, str, str]] | None:
-        """The frontmatter's lines by key when it is in the simple grammar (see `simple_yaml_lines`), else
-        None: `property_value` finds a key's line without a loop over them."""
+    def _simple_lines(self) -> dict[str, str] | None:
+        """The frontmatter's values as written, by key, when it is in the simple grammar (see
+        `simple_yaml_lines`), else None: `property_value` finds a key's value without a loop over them."""
         return simple_yaml_lines_by_key(self.frontmatter_text) if self.frontmatter else None
 
     @lazy_property
@@ -129,7 +129,7 @@ class Note:
             return None, None, False
         lines = self._simple_lines
         if lines is not None:
-            return simple_yaml_data(lines.values()), None, True
+            return simple_yaml_data(lines.items()), None, True
         return (*_load_full_yaml(self.frontmatter_text), False)
 
     @property
@@ -143,8 +143,8 @@ class Note:
         list of a big frontmatter (tags, sources) cost more than reading its lines."""
         lines = self._simple_lines
         if lines is not None and "_yaml" not in self.__dict__:
-            line = lines.get(key)
-            return None if line is None else _simple_value(line)
+            written = lines.get(key)
+            return None if written is None else _simple_value(written)
         return (self.properties or {}).get(key)
 
     @property
@@ -277,6 +277,21 @@ def _simple_lines_pattern() -> str:
     return f"^{pattern}$"
 
 
+def _one_value_group(pattern: str) -> str:
+    """`pattern` with its four value groups (string, flow list, integer, word) made one: findall then gives
+    (key, value as written) pairs, and builds two strings a line instead of five (the first character of
+    a value tells its kind: `_simple_value`)."""
+    for old, new in [
+        (':[ ]++(?:("', ':[ ]++((?:"'),
+        (")|(\\[", ")|(?:\\["),
+        (")|(0|", ")|(?:0|"),
+        ("))([A-Za-z][A-Za-z0-9_-]*))", "))(?:[A-Za-z][A-Za-z0-9_-]*))"),
+    ]:
+        assert pattern.count(old) == 1, old  # the grammar above changed: review these rewrites
+        pattern = pattern.replace(old, new)
+    return pattern
+
+
 def _boolean_key(keys: Iterable[str]) -> bool:
     """Whether a key is a word YAML 1.1 reads as a boolean or null, in any case: one set test, no
     `str.lower` per key (a frontmatter has a dozen; every note's is tested)."""
@@ -292,7 +307,8 @@ _YAML11_WORDS_ANY_CASE = frozenset(
 )
 
 
-_SIMPLE_LINES_RE = re.compile(_simple_lines_pattern(), re.MULTILINE)
+_SIMPLE_LINES_RE = re.compile(_one_value_group(_simple_lines_pattern()), re.MULTILINE)
+assert _SIMPLE_LINES_RE.groups == 2
 
 
 def simple_line_values(line: str) -> tuple[str, ...] | None:
@@ -302,7 +318,15 @@ def simple_line_values(line: str) -> tuple[str, ...] | None:
     if _outside_grammar(line):
         return None
     match = _SIMPLE_LINES_RE.fullmatch(line)
-    return None if match is None or _boolean_key((match.group(1),)) else match.groups("")[1:]
+    if match is None or _boolean_key((match.group(1),)):
+        return None
+    written = match.group(2)
+    kind = _VALUE_KIND.get(written[0], 2)  # a digit or a minus: an integer
+    return tuple(written if slot == kind else "" for slot in range(4))
+
+
+# The kind of a value of the simple grammar by its first character (`simple_line_values`' slots).
+_VALUE_KIND = {'"': 0, "[": 1, **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 3)}
 
 
 # More values than any real frontmatter holds, few enough to walk in a millisecond.
@@ -325,15 +349,15 @@ def load_simple_yaml(yaml_text: str) -> dict[str, Any] | None:
     return None if lines is None else simple_yaml_data(lines)
 
 
-def simple_yaml_lines(yaml_text: str) -> list[tuple[str, str, str, str, str]] | None:
-    """(key, string, flow list, integer, word) of each line of a frontmatter in the simple grammar, the
-    texts as written ("" for the groups a line does not have), or None to ask the real loader."""
+def simple_yaml_lines(yaml_text: str) -> list[tuple[str, str]] | None:
+    """(key, value as written) of each line of a frontmatter in the simple grammar (strings and lists with
+    their quotes and brackets), or None to ask the real loader."""
     by_key = simple_yaml_lines_by_key(yaml_text)
-    return None if by_key is None else list(by_key.values())
+    return None if by_key is None else list(by_key.items())
 
 
-def simple_yaml_lines_by_key(yaml_text: str) -> dict[str, tuple[str, str, str, str, str]] | None:
-    """`simple_yaml_lines` by key, in order (the keys of the simple grammar are all different)."""
+def simple_yaml_lines_by_key(yaml_text: str) -> dict[str, str] | None:
+    """`simple_yaml_lines` as a dictionary, in order (the keys of the simple grammar are all different)."""
     if _outside_grammar(yaml_text):
         return None
     found = _SIMPLE_LINES_RE.findall(yaml_text)
@@ -341,7 +365,7 @@ def simple_yaml_lines_by_key(yaml_text: str) -> dict[str, tuple[str, str, str, s
     # or blank.
     if len(found) != _content_lines(yaml_text):
         return None
-    by_key = dict(zip(map(_KEY_OF_LINE, found), found, strict=True))
+    by_key = dict(found)
     if len(by_key) != len(found) or _boolean_key(by_key):  # a repeated key needs the real loader's error
         return None
     return by_key
@@ -361,25 +385,21 @@ def _content_lines(yaml_text: str) -> int:
     return len(lines) - lines.count("") - lines.count("\r")
 
 
-_KEY_OF_LINE = operator.itemgetter(0)
+def _simple_value(written: str) -> Any:
+    """The value of a line of `simple_yaml_lines` from its text, as `simple_yaml_data` reads it."""
+    first = written[0]
+    return written[1:-1] if first == '"' else written.split('"')[1::2] if first == "[" else _plain(written)
 
 
-def _simple_value(line: tuple[str, str, str, str, str]) -> Any:
-    """The value of one line of `simple_yaml_lines`, as `simple_yaml_data` reads it."""
-    _, string, flow, integer, word = line
-    return string[1:-1] if string else flow.split('"')[1::2] if flow else int(integer) if integer else word
+def _plain(written: str) -> int | str:
+    return written if written[0].isalpha() else int(written)  # a word starts with a letter, an integer not
 
 
-def simple_yaml_data(lines: Iterable[tuple[str, str, str, str, str]]) -> dict[str, Any]:
-    """The data of `simple_yaml_lines`. findall gives "" for a group that did not take part; the string
-    and list groups keep their quotes and brackets, so exactly one group is non-empty. A list's items are
-    double-quoted strings without quotes inside: every other piece between quotes is an item."""
-    return {
-        key: (
-            string[1:-1] if string else flow.split('"')[1::2] if flow else int(integer) if integer else word
-        )
-        for key, string, flow, integer, word in lines
-    }
+def simple_yaml_data(lines: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """The data of `simple_yaml_lines`: a value's first character tells its kind. A string keeps its
+    quotes, a list its brackets; a list's items are double-quoted strings without quotes inside: every
+    other piece between quotes is an item."""
+    return {key: _simple_value(written) for key, written in lines}
 
 
 def _outside_grammar(yaml_text: str) -> bool:
