@@ -3,7 +3,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from vaulttools import resolve
-from vaulttools.resolve import AMBIGUOUS, BROKEN, RESOLVED, LinkIndex
+from vaulttools.resolve import AMBIGUOUS, BROKEN, RESOLVED, LinkIndex, strip_md
 
 PATHS = [
     "Note.md",
@@ -155,3 +155,26 @@ def test_a_big_name_bucket_resolves_as_the_plain_walk(
                 plain = LinkIndex(paths)
                 assert answer == plain.resolve(target, source), (target, source)
                 assert found == plain.files_at(resolve.fold(target.strip())), target
+
+
+@pytest.mark.parametrize(
+    ("path", "stripped"),
+    [
+        ("a.md", "a"),
+        ("a.MD", "a"),
+        ("a.Md", "a"),
+        ("a.mD", "a"),
+        ("dir/Note.md", "dir/Note"),
+        ("a.md.md", "a.md"),
+        (".md", ""),
+        ("a.mdx", "a.mdx"),
+        ("a.m", "a.m"),
+        ("md", "md"),
+        ("a-md", "a-md"),
+        ("a.ｍd", "a.ｍd"),  # a fullwidth m is no ASCII letter
+        ("", ""),
+    ],
+)
+def test_strip_md_drops_the_extension_in_any_case(path: str, stripped: str) -> None:
+    assert strip_md(path) == stripped
+    assert strip_md(path) == (path[:-3] if path.lower().endswith(".md") else path)

@@ -898,11 +898,20 @@ def link_answer(context: CheckContext, target: str, source: str, day: object) ->
     elif suggestion.candidates:
         tail += "; several notes differ only by a suffix"
     # Only a tie between candidates asks for the linking note's day (`suffixes.pick`).
-    candidates = tuple(c.path for c in suggestion.candidates)
+    found = suggestion.candidates
+    candidates = tuple(map(_CANDIDATE_PATH, found))  # a dangling target per link: no generator a call
     fix = None
     if proposed and suggestion.path is not None:
-        fix = (suggestion.path, next(c.rule for c in suggestion.candidates if c.path == suggestion.path))
+        chosen = (
+            found[0]
+            if found[0].path == suggestion.path
+            else next(c for c in found if c.path == suggestion.path)
+        )
+        fix = (suggestion.path, chosen.rule)
     return (BROKEN_LINK, tail, proposed, candidates, fix), len(candidates) < 2
+
+
+_CANDIDATE_PATH = operator.itemgetter(0)  # `Candidate.path`
 
 
 def _id_findings(vault: Vault, note: Note, note_id: object) -> list[Finding]:

@@ -32,7 +32,11 @@ def fold(name: str) -> str:
 
 
 def strip_md(path: str) -> str:
-    return path[:-3] if path.lower().endswith(".md") else path
+    return path[:-3] if path.endswith(_MD_IN_ANY_CASE) else path
+
+
+# ".md" in every case: `str.endswith` of a tuple tests them without lowering a copy of the whole path.
+_MD_IN_ANY_CASE = (".md", ".MD", ".Md", ".mD")
 
 
 def stem_of(path: str) -> str:

@@ -206,7 +206,7 @@ def _day_of(path: str) -> str | None:
 
 def written_like(original: str, chosen_path: str) -> str:
     """The new target in the author's style: the same folder prefix and `.md` habit as the original."""
-    chosen_stem = posixpath.basename(strip_md(chosen_path))
+    chosen_stem = strip_md(chosen_path).rpartition("/")[2]
     folder = original.rpartition("/")[0]
     new = f"{folder}/{chosen_stem}" if "/" in original else chosen_stem
     return new + (".md" if original.lower().endswith(".md") else "")
