@@ -109,3 +109,19 @@ def test_check_json_prints_the_report_text_as_it_is(tmp_path: Path, run_cli: Cal
     assert result.exit_code == 1, result.output
     assert result.stdout == report.json_text(str(tmp_path)) + "\n"
     assert "\x1b[31mred\x1b[0m.md" in {finding["path"] for finding in json.loads(result.stdout)["findings"]}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_a_document_reaches_a_stream_of_any_encoding(monkeypatch: pytest.MonkeyPatch, encoding: str) -> None:
+    """Written as it is where the stream can encode it; through click (UTF-8) where it cannot (an ASCII
+    locale), with nothing written twice."""
+    import io
+
+    from vaulttools.report import write_document
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding=encoding)
+    monkeypatch.setattr("sys.stdout", stream)
+    write_document('{"path": "Café 🙂.md"}')
+    stream.flush()
+    assert raw.getvalue() == '{"path": "Café 🙂.md"}\n'.encode()

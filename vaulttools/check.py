@@ -899,7 +899,7 @@ def link_answer(context: CheckContext, target: str, source: str, day: object) ->
         tail += "; several notes differ only by a suffix"
     # Only a tie between candidates asks for the linking note's day (`suffixes.pick`).
     found = suggestion.candidates
-    candidates = tuple(map(_CANDIDATE_PATH, found))  # a dangling target per link: no generator a call
+    candidates = tuple(map(_CANDIDATE_PATH, found))  # not a generator: ~15,000 dangling targets a big vault
     fix = None
     if proposed and suggestion.path is not None:
         chosen = (

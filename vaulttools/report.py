@@ -38,8 +38,14 @@ def echo_report_json(compact: Callable[[], str], document: Callable[[], dict[str
 def write_document(text: str) -> None:
     """A compact JSON document and a line break on stdout, as they are. Not `click.echo`: off a terminal it
     first searches the text for colour codes to strip and copies it (~20 ms for the 10 MB report of a big
-    vault's `check --json`), and JSON holds none: it escapes every control character, ESC included."""
-    sys.stdout.write(text)
+    vault's `check --json`), and JSON holds none: it escapes every control character, ESC included. A
+    stream that cannot encode the text (an ASCII locale) gets it from `click.echo`, which writes UTF-8 there;
+    a text stream encodes all of a write before it writes any, so nothing was written yet."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        click.echo(text)
+        return
     sys.stdout.write("\n")
     sys.stdout.flush()
 
