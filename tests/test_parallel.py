@@ -127,3 +127,133 @@ def test_a_forked_copy_holds_none_of_the_pipes_it_inherited() -> None:
         os.close(reader)
         if writer >= 0:
             os.close(writer)
+
+
+# --- the forked workers of `iter_chunks` ------------------------------------------------------------------
+
+
+@pytest.fixture
+def forced_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`iter_chunks` forks two workers for any number of paths, in chunks of 7."""
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 7)
+    monkeypatch.setattr(parallel, "MAX_CHUNK", 7)
+    monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+
+
+def _children() -> set[int]:
+    """This process's children still on the process table (a worker not waited for would stay there)."""
+    import os
+
+    try:
+        with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as listing:
+            return {int(pid) for pid in listing.read().split()}
+    except OSError:
+        pytest.skip("no /proc here to list a process's children")
+
+
+def _slow_on_odd_chunks(chunk: list[str]) -> list[tuple[str, int]]:
+    import time
+
+    if int(chunk[0][1:]) // 7 % 2:
+        time.sleep(0.002)  # the other worker finishes later chunks first: the results still come in order
+    return [(path, len(path)) for path in chunk]
+
+
+@pytest.mark.usefixtures("forced_workers")
+def test_forked_workers_give_every_chunk_in_order_and_end() -> None:
+    paths = [f"n{i}" for i in range(300)]
+    progress: list[int] = []
+    chunks = list(
+        parallel.iter_chunks(_slow_on_odd_chunks, paths, on_progress=lambda _, d, t: progress.append(d))
+    )
+    assert [path for results in chunks for path, _ in results] == paths
+    assert progress == sorted(progress) and progress[-1] == 300
+    assert big_results_cross_the_pipe() == [b"x" * 200_000] * 14
+    assert _children() == set()  # every worker waited for
+
+
+def big_results_cross_the_pipe() -> list[bytes]:
+    """More bytes a chunk than a pipe holds at once, from both workers."""
+    return parallel.map_notes(lambda chunk: [b"x" * 200_000 for _ in chunk[:1]], [f"n{i}" for i in range(98)])
+
+
+def _fails_on_chunk_three(chunk: list[str]) -> list[str]:
+    if chunk[0] == "n21":
+        raise ValueError(f"cannot read {chunk[0]}")
+    return chunk
+
+
+def _dies_on_chunk_three(chunk: list[str]) -> list[str]:
+    import os
+
+    if chunk[0] == "n21":
+        os._exit(9)  # killed mid-chunk (the out-of-memory killer, a signal)
+    return chunk
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self) -> tuple:
+        raise TypeError("no pickling")
+
+
+def _fails_unpicklably(chunk: list[str]) -> list[str]:
+    raise _Unpicklable(f"odd failure at {chunk[0]}")
+
+
+@pytest.mark.usefixtures("forced_workers")
+@pytest.mark.parametrize(
+    ("work", "error", "message"),
+    [
+        (_fails_on_chunk_three, ValueError, "cannot read n21"),
+        (_dies_on_chunk_three, RuntimeError, "ended without a result"),
+        (_fails_unpicklably, RuntimeError, "_Unpicklable: odd failure at n"),
+    ],
+)
+def test_a_workers_failure_is_raised_and_no_worker_is_left(
+    work: Callable[[list[str]], list[str]], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        parallel.map_notes(work, [f"n{i}" for i in range(70)])
+    assert _children() == set()
+
+
+@pytest.mark.usefixtures("forced_workers")
+def test_a_consumer_that_stops_early_leaves_no_worker() -> None:
+    for results in parallel.iter_chunks(_slow_on_odd_chunks, [f"n{i}" for i in range(700)]):
+        assert results
+        break
+    assert _children() == set()
+
+
+def test_a_worker_that_ended_with_nothing_handed_to_it_loses_nothing() -> None:
+    import collections
+    import os
+
+    reader, writer = os.pipe()
+    os.close(writer)  # the worker's end: gone
+    try:
+        assert parallel._receive(reader, collections.deque()) is None
+        with pytest.raises(RuntimeError, match="ended without a result"):
+            parallel._receive(reader, collections.deque([4]))
+    finally:
+        os.close(reader)
+
+
+def _slow_after_the_first_chunk(chunk: list[str]) -> list[str]:
+    import time
+
+    if chunk[0] != "n0":
+        time.sleep(60)  # a long chunk the consumer no longer wants
+    return chunk
+
+
+@pytest.mark.usefixtures("forced_workers")
+def test_a_consumer_that_stops_early_does_not_wait_for_the_chunks_in_hand() -> None:
+    import time
+
+    started = time.monotonic()
+    for _ in parallel.iter_chunks(_slow_after_the_first_chunk, [f"n{i}" for i in range(70)]):
+        break
+    assert time.monotonic() - started < 30  # the workers were stopped, not waited for (60 s a chunk)
+    assert _children() == set()

@@ -11,6 +11,7 @@ import collections
 import contextlib
 import itertools
 import os
+import signal
 import stat
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
@@ -28,7 +29,6 @@ FORCED_JOBS = 0
 
 R = TypeVar("R")
 T = TypeVar("T")
-_WORKER_JOB: tuple[Callable[[list[str]], list[Any]]] | None = None
 
 
 def map_notes(
@@ -54,7 +54,6 @@ def iter_chunks(
 ) -> Iterator[list[R]]:
     """`map_notes`, one chunk's results at a time: a caller can store each (e.g. spool a batch's bytes)
     before the next arrives, instead of holding every result at once."""
-    global _WORKER_JOB
     jobs = max(os.cpu_count() or 1, FORCED_JOBS)
     if not forks_for(len(paths)):
         for start in range(0, len(paths), SERIAL_CHUNK):
@@ -62,32 +61,172 @@ def iter_chunks(
         if not paths:
             yield work(paths)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     chunks = _chunks(paths, min(MAX_CHUNK, max(MIN_CHUNK, len(paths) // (jobs * 8))), jobs)
-    _WORKER_JOB = (work,)
+    done = 0
+    with _ForkedWorkers(work, chunks, jobs) as workers:
+        for chunk, chunk_results in zip(chunks, workers.results_in_order(), strict=True):
+            yield chunk_results
+            done += len(chunk)
+            if on_progress is not None:
+                on_progress(label, done, len(paths))
+
+
+class _ForkedWorkers:
+    """`jobs` forked copies of this process, each running `work` on the chunks the parent hands it, one at
+    a time: a chunk's number down a pipe, its pickled results back up another.
+
+    Not `concurrent.futures.ProcessPoolExecutor`: forked workers inherit `work` and the chunks, so only
+    numbers and results cross a pipe, with no manager or feeder thread in the parent to compete with the
+    workers for the GIL and two cores, and no `multiprocessing` to import (~16 ms of every big command's
+    start). At most two chunks per worker are handed out but not yet taken: finished results wait in
+    memory until taken, and a batch's results hold the bytes of every note it changes."""
+
+    def __init__(self, work: Callable[[list[str]], list[Any]], chunks: list[list[str]], jobs: int) -> None:
+        self._work = work
+        self._chunks = chunks
+        self._jobs = jobs
+        self._workers: list[tuple[int, int, int]] = []  # (process id, task pipe, result pipe)
+
+    def __enter__(self) -> _ForkedWorkers:
+        for _ in range(self._jobs):
+            self._workers.append(self._fork())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for _, tasks, _ in self._workers:
+            with contextlib.suppress(OSError):
+                os.close(tasks)  # an end of file: each worker's loop ends
+        for pid, _, results in self._workers:
+            if exc_info[0] is not None:  # stopped early: no result is waited for
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.close(results)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        self._workers.clear()
+
+    def _fork(self) -> tuple[int, int, int]:
+        task_reader, task_writer = os.pipe()
+        result_reader, result_writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the worker: measured by the parent's tests of its results
+            try:
+                os.close(task_writer)
+                os.close(result_reader)
+                _close_inherited_pipes(keep=(task_reader, result_writer))
+                _serve(self._work, self._chunks, task_reader, result_writer)
+            finally:
+                os._exit(0)  # never back into the caller's code, its `finally` blocks or `atexit`
+        os.close(task_reader)
+        os.close(result_writer)
+        return pid, task_writer, result_reader
+
+    def results_in_order(self) -> Iterator[list[Any]]:
+        """Each chunk's results, in chunk order; a worker's exception is raised here."""
+        import selectors
+
+        waiting: dict[int, list[Any]] = {}  # finished chunks by number, until their turn
+        assigned: dict[int, collections.deque[int]] = {
+            results: collections.deque() for _, _, results in self._workers
+        }
+        tasks_of = {results: tasks for _, tasks, results in self._workers}
+        queued = iter(range(len(self._chunks)))
+        taken = 0
+        selector = selectors.DefaultSelector()
+        with selector:
+            for results in assigned:
+                selector.register(results, selectors.EVENT_READ)
+            for results in itertools.islice(itertools.cycle(list(assigned)), self._jobs * 2):
+                _hand_out(next(queued, None), tasks_of[results], assigned[results])
+            while taken < len(self._chunks):
+                if taken in waiting:
+                    yield waiting.pop(taken)
+                    taken += 1
+                    continue
+                for key, _ in selector.select():
+                    results = key.fd
+                    received = _receive(results, assigned[results])
+                    if received is None:  # ended with nothing handed to it: nothing is lost
+                        selector.unregister(results)
+                        continue
+                    waiting[received[0]] = received[1]
+                    _hand_out(next(queued, None), tasks_of[results], assigned[results])
+
+
+def _hand_out(number: int | None, tasks: int, assigned: collections.deque[int]) -> None:
+    if number is not None:
+        os.write(tasks, number.to_bytes(4, "little"))
+        assigned.append(number)
+
+
+def _receive(results: int, assigned: collections.deque[int]) -> tuple[int, list[Any]] | None:
+    """The next message of a worker: the number of its oldest unfinished chunk and that chunk's results;
+    its exception raised there. None for a worker that ended with no chunk handed to it; one that ended
+    with a chunk unfinished is an error."""
+    import pickle
+
+    head = _read_exactly(results, 8)
+    if not head and not assigned:
+        return None
+    if len(head) < 8 or not assigned:
+        raise RuntimeError("a forked worker ended without a result (killed, or out of memory)")
+    message = _read_exactly(results, int.from_bytes(head, "little"))
+    succeeded, value = pickle.loads(message)
+    if not succeeded:
+        raise value
+    return assigned.popleft(), value
+
+
+def _serve(work: Callable[[list[str]], list[Any]], chunks: list[list[str]], tasks: int, results: int) -> None:
+    """A worker's loop: the results of each chunk whose number arrives, pickled and sent back in order,
+    until the parent closes the task pipe; an exception is sent back instead, and ends the loop."""
+    import pickle
+
+    while True:
+        number = _read_exactly(tasks, 4)
+        if len(number) < 4:
+            return
+        chunk = chunks[int.from_bytes(number, "little")]
+        try:
+            message, failed = pickle.dumps((True, work(chunk)), pickle.HIGHEST_PROTOCOL), False
+        except BaseException as exc:  # handed to the parent, raised there
+            message, failed = _pickled_failure(exc), True
+        _write_all(results, len(message).to_bytes(8, "little"))
+        _write_all(results, message)
+        if failed:
+            return
+
+
+def _pickled_failure(exc: BaseException) -> bytes:
+    import pickle
+
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-            # A few chunks in flight per worker, not all: finished results wait in memory until taken, and
-            # a batch's results hold the bytes of every note it changes.
-            pending: collections.deque = collections.deque()
-            queued = iter(chunks)
-            for chunk in itertools.islice(queued, jobs * 2):
-                pending.append((chunk, pool.submit(_run_chunk, chunk)))
-            done = 0
-            while pending:
-                chunk, future = pending.popleft()
-                chunk_results = future.result()
-                following = next(queued, None)
-                if following is not None:
-                    pending.append((following, pool.submit(_run_chunk, following)))
-                yield chunk_results
-                done += len(chunk)
-                if on_progress is not None:
-                    on_progress(label, done, len(paths))
-    finally:
-        _WORKER_JOB = None
+        return pickle.dumps((False, exc), pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an exception that does not pickle: its type and text
+        return pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")), pickle.HIGHEST_PROTOCOL)
+
+
+def _read_exactly(descriptor: int, size: int) -> bytearray:
+    """`size` bytes from a pipe, fewer only at its end; read into one buffer (a chunk's results can be
+    megabytes: no list of pieces joined)."""
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    got = 0
+    while got < size:
+        count = os.readv(descriptor, [view[got:]])
+        if count == 0:
+            del view
+            del buffer[got:]
+            break
+        got += count
+    return buffer
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 def _chunks(paths: list[str], size: int, jobs: int) -> list[list[str]]:
@@ -103,16 +242,7 @@ def _chunks(paths: list[str], size: int, jobs: int) -> list[list[str]]:
 
 def forks_for(count: int) -> bool:
     """Whether `iter_chunks` works through `count` notes in forked workers (else in this process)."""
-    if max(os.cpu_count() or 1, FORCED_JOBS) < 2 or count < PARALLEL_THRESHOLD:
-        return False
-    import multiprocessing  # only big runs need it: keep start-up light
-
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-def _run_chunk(paths: list[str]) -> list[Any]:
-    assert _WORKER_JOB is not None, "map_notes workers are forked with their job set"
-    return _WORKER_JOB[0](paths)
+    return max(os.cpu_count() or 1, FORCED_JOBS) >= 2 and count >= PARALLEL_THRESHOLD and hasattr(os, "fork")
 
 
 def in_thread(work: Callable[[], T], name: str = "vaulttools-background") -> Callable[[], T]:
@@ -155,7 +285,7 @@ def in_fork(work: Callable[[], T]) -> Callable[[], T]:
     if child == 0:  # pragma: no cover - the forked copy: measured by the parent's tests of its value
         try:
             os.close(reader)
-            _close_inherited_pipes(keep=writer)
+            _close_inherited_pipes(keep=(writer,))
             try:
                 outcome = pickle.dumps((True, work()), pickle.HIGHEST_PROTOCOL)
             except BaseException as exc:  # handed to the parent, raised there
@@ -206,7 +336,7 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 _TRIM: list[Callable[[int], int] | None] = []  # found on first use
 
 
-def _close_inherited_pipes(keep: int) -> None:
+def _close_inherited_pipes(keep: tuple[int, ...]) -> None:
     """In a forked copy: close every pipe it inherited but `keep`. A copy forked while another thread of
     the parent talks to a git process holds that pipe's ends too, so the parent would wait for an end of
     file the copy never gives, while the copy waits for the parent to read its (large) result: each waits
@@ -216,7 +346,7 @@ def _close_inherited_pipes(keep: int) -> None:
     except OSError:
         return  # no /proc: only the parent's own pipes, which it closes itself
     for descriptor in descriptors:
-        if descriptor > 2 and descriptor != keep:
+        if descriptor > 2 and descriptor not in keep:
             with contextlib.suppress(OSError):
                 if stat.S_ISFIFO(os.fstat(descriptor).st_mode):
                     os.close(descriptor)
