@@ -233,9 +233,23 @@ def test_a_worker_that_ended_with_nothing_handed_to_it_loses_nothing() -> None:
     reader, writer = os.pipe()
     os.close(writer)  # the worker's end: gone
     try:
-        assert parallel._receive(reader, collections.deque()) is None
+        assert parallel._Inbox().receive(reader, collections.deque()) is None
         with pytest.raises(RuntimeError, match="ended without a result"):
-            parallel._receive(reader, collections.deque([4]))
+            parallel._Inbox().receive(reader, collections.deque([4]))
+    finally:
+        os.close(reader)
+
+
+def test_a_worker_that_ended_mid_message_is_an_error() -> None:
+    import collections
+    import os
+
+    reader, writer = os.pipe()
+    os.write(writer, (100).to_bytes(8, "little") + b"x" * 10)  # a message of 100 bytes, cut at 10
+    os.close(writer)
+    try:
+        with pytest.raises(RuntimeError, match="ended without a result"):
+            parallel._Inbox().receive(reader, collections.deque([4]))
     finally:
         os.close(reader)
 
