@@ -271,3 +271,20 @@ def test_a_consumer_that_stops_early_does_not_wait_for_the_chunks_in_hand() -> N
         break
     assert time.monotonic() - started < 30  # the workers were stopped, not waited for (60 s a chunk)
     assert _children() == set()
+
+
+def test_a_chunk_handed_to_a_worker_that_already_ended_is_still_counted() -> None:
+    """A worker that failed on its first chunk may be gone before its second is handed out: the hand-out
+    does not fail on the closed pipe, and the chunk counts as the worker's, so its result pipe tells why."""
+    import collections
+    import os
+
+    reader, writer = os.pipe()
+    os.close(reader)  # the worker ended
+    assigned: collections.deque[int] = collections.deque([0])
+    try:
+        parallel._hand_out(2, writer, assigned)
+        parallel._hand_out(None, writer, assigned)
+    finally:
+        os.close(writer)
+    assert list(assigned) == [0, 2]

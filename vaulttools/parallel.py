@@ -27,6 +27,9 @@ SERIAL_CHUNK = 5000
 # Tests set this (with the two above at their minimum) to run the parallel path on a one-core machine.
 FORCED_JOBS = 0
 
+# Why a forked worker gave no result: every way a copy can end without one says this.
+_WORKER_LOST = "a forked worker ended without a result (killed, or out of memory)"
+
 R = TypeVar("R")
 T = TypeVar("T")
 
@@ -156,9 +159,14 @@ class _ForkedWorkers:
 
 
 def _hand_out(number: int | None, tasks: int, assigned: collections.deque[int]) -> None:
-    if number is not None:
+    """Give a worker the chunk `number` (None: there is no chunk left). A worker that has already ended (it
+    failed on an earlier chunk, or was killed) is still counted as holding it: its result pipe then says
+    why, its error or its end without a result."""
+    if number is None:
+        return
+    assigned.append(number)
+    with contextlib.suppress(BrokenPipeError):
         os.write(tasks, number.to_bytes(4, "little"))
-        assigned.append(number)
 
 
 class _Inbox:
@@ -179,13 +187,13 @@ class _Inbox:
         if not head and not assigned:
             return None
         if len(head) < 8 or not assigned:
-            raise RuntimeError("a forked worker ended without a result (killed, or out of memory)")
+            raise RuntimeError(_WORKER_LOST)
         size = int.from_bytes(head, "little")
         if len(self._buffer) < size:
             self._buffer = bytearray(size)
         with memoryview(self._buffer)[:size] as message:
             if _read_into(results, message) < size:
-                raise RuntimeError("a forked worker ended without a result (killed, or out of memory)")
+                raise RuntimeError(_WORKER_LOST)
             succeeded, value = pickle.loads(message)
         if not succeeded:
             raise value
@@ -319,7 +327,7 @@ def in_fork(work: Callable[[], T]) -> Callable[[], T]:
             data = source.read()
         os.waitpid(child, 0)
         if not data:
-            raise RuntimeError("a forked worker ended without a result (killed, or out of memory)")
+            raise RuntimeError(_WORKER_LOST)
         succeeded, value = pickle.loads(data)
         if not succeeded:
             raise value
