@@ -38,6 +38,7 @@ from vaulttools.links import (
     frontmatter_targets,
     plain_body_links,
     plain_wikilinks,
+    quick_link_targets,
     wikilink_spans,
     wikilink_spans_at,
     wikilink_target,
@@ -482,6 +483,48 @@ def test_plain_body_links_merge_in_text_order(body: str, links: list[tuple] | No
         assert [link for link in got if link[2]] == [
             (link.start - offset, link.end - offset, link.target) for link in _body_links(note) if link.target
         ]
+
+
+def assert_quick_link_targets_agree(note: Note) -> bool:
+    """`quick_link_targets`, where it answers, holds the target of every link `find_links` finds (in any
+    order), and no link it answers for is opaque. Whether it answered."""
+    quick = quick_link_targets(note)
+    if quick is None:
+        return False
+    links = find_links(note)
+    assert sorted(target for target in quick if target) == sorted(
+        link.target for link in links if link.target
+    )
+    assert not any(link.opaque for link in links)
+    return True
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_notes)
+def test_quick_link_targets_are_the_links_targets(text: str) -> None:
+    assert_quick_link_targets_agree(Note("n.md", text.encode("utf-8")))
+
+
+@pytest.mark.skipif(not BRAIN.is_dir(), reason="shared corpus not present")
+def test_quick_link_targets_on_the_brain_corpus() -> None:
+    vault = Vault(BRAIN)
+    answered = sum(assert_quick_link_targets_agree(vault.note(path)) for path in vault.note_paths)
+    assert answered >= 50  # (56 of its 885 notes: most hold code or a frontmatter beyond the simple grammar)
+
+
+@pytest.mark.parametrize(
+    ("text", "targets"),
+    [
+        ("no links", []),
+        ('---\nrelated: "a#h"\n---\n[[b|x]] [c](d%20e.md) [[#h]]', ["a", "b", "", "d e.md"]),
+        ("[x](y.md) [[a]]", ["a", "y.md"]),  # the wikilinks, then the markdown links
+        ("---\nrelated: [a, b]\n---\n[[c]]", None),  # a frontmatter beyond the simple grammar
+        ("`[[a]]` [[b]]", None),  # code: opaque regions need the full parse
+        ("[a](x[[b]]y)", None),  # links that overlap
+    ],
+)
+def test_quick_link_targets_examples(text: str, targets: list[str] | None) -> None:
+    assert quick_link_targets(Note("n.md", text.encode(), frozenset({"related"}))) == targets
 
 
 @settings(max_examples=1000, deadline=None)

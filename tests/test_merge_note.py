@@ -4,13 +4,18 @@ suffix matcher are built from a list of paths)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vaulttools.config import RELATED_HEADING, Config
 from vaulttools.merge import (
     Merge,
     MergeContext,
     MergeReport,
+    may_need_edits,
     merge_context,
     plan_linking_note,
     plan_target_note,
@@ -86,6 +91,92 @@ def merged_text(text: str, merges: list[Merge] = MERGES, report: MergeReport | N
 )
 def test_links_follow_the_merge(text: str, merges: list[Merge], expected: str) -> None:
     assert merged_text(text, merges) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "needs"),
+    [
+        ("no links at all\n", False),
+        ("[[a]] and [[b]] and [[x-d3]] and [b](b.md)\n", False),  # a TARGET and another note: they stay
+        ("[[zzz]] [[b-d4]]\n", False),  # broken, but no member's name: no merge can mend them
+        ('---\nrelated: "a"\nid: note-1\n---\n[[b]]\n', False),
+        ("[[a-d9]]\n", True),  # a SOURCE
+        ("[[b]] [x](deep/a%201.md)\n", True),
+        ('---\nrelated: "a-d9"\n---\n', True),
+        ("[[x]]\n", True),  # broken: a suffix fix may point it at the family
+        ("[[a-d7]]\n", True),
+        ("`[[a]]`\n", True),  # code: only the note's `Link`s can tell
+        ("---\nrelated: [a]\n---\n", True),  # YAML beyond the simple grammar: the same
+    ],
+)
+def test_may_need_edits(text: str, needs: bool) -> None:
+    note = Note("n.md", text.encode(), LINK_PROPERTIES)
+    assert may_need_edits(note, context()) is needs
+
+
+def test_a_link_that_no_longer_reaches_its_note_may_need_an_edit() -> None:
+    """`link_edits` re-points a link to a note that stays when the merge's index no longer resolves it there;
+    the quick test says so too (an index without the TARGET `a.md` stands for such a change)."""
+    note = Note("n.md", b"[[a]]\n", LINK_PROPERTIES)
+    without_a = LinkIndex([path for path in VAULT if path != "a.md"])
+    assert not may_need_edits(note, context())
+    assert may_need_edits(note, dataclasses.replace(context(), after=without_a))
+
+
+def test_an_ambiguous_link_that_a_merge_leaves_alone_keeps_its_warning() -> None:
+    """`[[c]]` ties `p/c` and `q/c` before `p/c` folds into `q/c`, and resolves to `q/c` after it: the
+    planner leaves the link alone with a warning, so the quick test must not pass the note over."""
+    vault = ["n.md", "p/c.md", "q/c.md"]
+    config = Config()
+    merges = [Merge("q/c.md", ("p/c.md",))]
+    tied = merge_context(LinkIndex(vault), merges, config, lambda: SuffixMatcher(vault, config.suffix_rules))
+    note = Note("n.md", b"[[c]]\n", LINK_PROPERTIES)
+    report = MergeReport()
+    assert may_need_edits(note, tied)
+    assert plan_linking_note(note, tied, report) is None
+    assert "ambiguous" in " ".join(report.links.warnings)
+
+
+_PIECES = [
+    "[[a]]",
+    "[[a-d9]]",
+    "[[A-D9|s]]",
+    "![[a-d9#h]]",
+    "[[x]]",
+    "[[x-d3]]",
+    "[[x-d9]]",
+    "[[b]]",
+    "[[zzz]]",
+    "[[a-d7]]",
+    "[[a 1]]",
+    "[[deep/a 1]]",
+    "[[#h]]",
+    "[t](a-d9.md)",
+    "[t](b.md)",
+    "`",
+    "```\n",
+    "<!--",
+    "-->",
+    " ",
+    "\n",
+    f"\n## {RELATED_HEADING}\n- ",
+]
+_FRONTMATTERS = [
+    "",
+    "---\nid: note-1\n---\n",
+    '---\nrelated: "a"\n---\n',
+    '---\nrelated: ["a", "a-d9", "b"]\n---\n',
+    '---\nrelated: "[[x]]"\n---\n',
+    "---\nrelated:\n  - a-d9\n  - a\n---\n",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(_FRONTMATTERS), st.lists(st.sampled_from(_PIECES), max_size=12).map("".join))
+def test_a_note_the_quick_test_passes_over_gets_no_change(frontmatter: str, body: str) -> None:
+    note = Note("n.md", (frontmatter + body).encode(), LINK_PROPERTIES)
+    if not may_need_edits(note, context()):
+        assert plan_linking_note(note, context(), MergeReport()) is None
 
 
 def test_an_unreadable_note_is_left_alone() -> None:

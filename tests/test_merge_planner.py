@@ -181,7 +181,7 @@ def test_merge_all_counts_links_only_where_they_decide_the_kept_member(tmp_path:
     }  # fmt: skip
     full, counted = _full_and_counted_scans(tmp_path, notes)
     assert [f.keep for f in full.families] == [f.keep for f in counted.families] == ["a.md", "b-d2.md"]
-    assert full.spelling_notes == counted.spelling_notes
+    assert counted.spelling_notes is None  # `merge --all` reads every note's link targets instead
     links = {m.path: m.inbound_links for f in counted.families for m in f.members}
     assert links == {
         "a.md": 0,
@@ -257,7 +257,7 @@ def test_merge_all_keeps_the_members_a_full_count_keeps(
 ) -> None:
     full, counted = _full_and_counted_scans(tmp_path, notes)
     assert [f.keep for f in full.families] == [f.keep for f in counted.families] == kept
-    assert full.spelling_notes == counted.spelling_notes
+    assert counted.spelling_notes is None  # `merge --all` reads every note's link targets instead
     links = {m.path: m.inbound_links for f in counted.families for m in f.members if m.inbound_links}
     assert links == counted_links
 
@@ -336,3 +336,40 @@ def test_merge_all_plans_the_same_batch_without_the_automaton_package(
         assert with_automaton.counts == other.counts
     linked = {c.path for c in with_automaton.changes if c.path.startswith("linker")}
     assert len(linked) == 10 and not any(c.path == "almost.md" for c in with_automaton.changes)
+
+
+def test_merge_searches_a_short_notes_bytes_and_reads_a_long_notes_link_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With many names to look for (`merge --all`), a note longer than `_SEARCHED_NOTE_SIZE` goes straight to
+    the test of its link targets (cheaper than searching its bytes for them all), a short one is searched
+    first; with a few names, every note is searched (by `in`, cheaper still). The same changes either way."""
+    from vaulttools import merge as merge_module
+    from vaulttools.merge import Merge, plan_merges
+
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"]
+    for name in names:
+        (tmp_path / f"{name}.md").write_text(f"# {name}\n")
+        (tmp_path / f"{name}-d1.md").write_text(f"# {name} again\n")
+    filler = "lorem ipsum dolor sit amet\n" * (merge_module._SEARCHED_NOTE_SIZE // 27 + 1)
+    (tmp_path / "long.md").write_text(filler)
+    (tmp_path / "short.md").write_text("lorem ipsum\n")
+    (tmp_path / "linker.md").write_text("see [[alpha-d1]]\n")
+    tested: list[str] = []
+    real = merge_module.may_need_edits
+
+    def spy(note: object, context: merge_module.MergeContext) -> bool:
+        tested.append(note.path)  # type: ignore[attr-defined]
+        return real(note, context)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(merge_module, "may_need_edits", spy)
+    every = [Merge(f"{name}.md", (f"{name}-d1.md",)) for name in names]
+    plan = plan_merges(Vault(tmp_path), every)
+    assert sorted(tested) == ["linker.md", "long.md"]
+    linker = [change.new for change in plan.changes if change.path == "linker.md"]
+    assert linker == [b"see [[alpha]]\n"]
+    assert plan.report.notes_parsed == 1  # `long.md` has no link to parse: its targets said so
+    tested.clear()
+    plan = plan_merges(Vault(tmp_path), every[:1])
+    assert tested == ["linker.md"]
+    assert [change.new for change in plan.changes if change.path == "linker.md"] == [b"see [[alpha]]\n"]

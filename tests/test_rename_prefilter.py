@@ -23,7 +23,9 @@ from vaulttools.rename import (
     mention_test,
     name_spellings,
     plan_renames,
+    searches_in_one_pass,
     spelling_pattern,
+    spelling_test,
 )
 from vaulttools.vault import Vault
 
@@ -78,6 +80,23 @@ def test_mention_test_uses_in_for_few_spellings_and_the_automaton_for_many(
     monkeypatch.setitem(sys.modules, "ahocorasick", None)
     assert isinstance(getattr(mention_test(many), "__self__", None), re.Pattern)
     assert mention_test(many)(b"see [[note-8]]") and not mention_test(many)(b"see [[note-]]")
+
+
+@pytest.mark.parametrize("many", [False, True])
+@pytest.mark.parametrize(
+    ("raw", "spells"),
+    [
+        (b"see [[Concept-Hub]]", True),  # any letter case
+        (b"see [x](concept%2Dhub.md)", True),  # a hand-written escape, decoded
+        (b"see [x](concept%2Dhu.md)", False),
+        (b"concept hub", False),
+        (b"", False),
+    ],
+)
+def test_spelling_test(raw: bytes, spells: bool, many: bool) -> None:
+    stems = ["concept-hub", *(f"other-{i}" for i in range(FEW_SPELLINGS if many else 0))]
+    assert searches_in_one_pass(stems) is many
+    assert spelling_test(stems)(raw) is spells
 
 
 def test_an_empty_name_among_many_leaves_the_trie_regex_to_answer() -> None:

@@ -16,11 +16,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
 from vaulttools.links import Link
 from vaulttools.note import Note, split_frontmatter
 from vaulttools.parallel import map_notes
+from vaulttools.rename import spelling_test
 from vaulttools.resolve import RESOLVED, fold, stem_of
 from vaulttools.vault import Vault
 
@@ -84,8 +84,9 @@ COPY_SIMILARITY = 0.9
 class FamilyScan:
     families: list[Family]
     # Notes whose bytes spell a member's name (or its name without the suffix): the only notes that can
-    # link a member, so the only ones `merge --all` needs to parse.
-    spelling_notes: list[str]
+    # link a member. None where the scan did not search (`count_every_link` false: `merge --all` reads
+    # every note's link targets instead, see `merge._plan_notes`).
+    spelling_notes: list[str] | None
     # The links of the notes the scan parsed (see `ParsedLinks`), by path: `merge --all` reuses them.
     parsed_links: dict[str, ParsedLinks] = field(default_factory=dict)
 
@@ -110,9 +111,10 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     id are confirmed by a full parse; members found only by id get a second pass of their own names.
 
     Without `count_every_link` (`merge --all`, which needs only the kept member), links are counted only in
-    the families whose kept member they decide (`inbound_links` is 0 in the others): the first pass parses
-    no links, and a pass over the notes that spell those members' names counts them. On 20,000 notes with
-    hundreds of families that spares parsing the links of ~14,000 notes, which the merge parses anyway.
+    the families whose kept member they decide (`inbound_links` is 0 in the others): the first pass reads
+    ids only (no search for names: the merge's own pass over the notes reads their link targets, which on
+    long notes costs less than searching their bytes for hundreds of names), and a pass over the notes
+    that spell those members' names counts them. `spelling_notes` is None then.
     """
     rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
     by_base: dict[str, list[str]] = defaultdict(list)
@@ -130,7 +132,7 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     if not joined:
         return FamilyScan([], [])
     by_id_only = {path for members, _ in joined for path in members} - by_suffix
-    if by_id_only:
+    if by_id_only and count_every_link:  # (without counting, a pass of their names would find nothing)
         _, more_inbound, more_spelling = _read_pass(
             vault, by_id_only, rules, with_ids=False, count=count_every_link
         )
@@ -143,7 +145,7 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     member_ids = {path: values.get(id_key) for path, values in properties.items()}
     if not count_every_link:
         inbound, parsed = _deciding_links(
-            vault, [members for members, _ in joined], spelling, suffixed, member_ids
+            vault, [members for members, _ in joined], vault.note_paths, suffixed, member_ids
         )
     families = []
     for members, why in joined:
@@ -152,7 +154,8 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
             for path in sorted(members)
         )
         families.append(Family(_kept(built, member_ids), built, tuple(sorted(why))))
-    return FamilyScan(sorted(families, key=lambda family: family.keep), spelling, parsed)
+    spelling_notes = spelling if count_every_link else None
+    return FamilyScan(sorted(families, key=lambda family: family.keep), spelling_notes, parsed)
 
 
 def _deciding_links(
@@ -267,12 +270,12 @@ def _written_id(value: str) -> str | None:
 def _read_pass(
     vault: Vault, members: set[str], rules: list[re.Pattern[str]], *, with_ids: bool, count: bool = True
 ) -> tuple[list[tuple[str, str]], Counter[str], list[str]]:
-    """One pass over every note: (path, folded id) pairs, links to `members` per member (unless `count` is
-    false), and the notes whose bytes spell a member's name or its name without the suffix."""
+    """One pass over every note: (path, folded id) pairs, and, where `count` is true, links to `members`
+    per member and the notes whose bytes spell a member's name or its name without the suffix."""
     names = _naming({fold(stem_of(path)) for path in members})
     spelled = {stem_of(path) for path in members}
     spelled |= {base for base in (suffix_base(stem, rules) for stem in list(spelled)) if base}
-    spells = _spells(spelled) if spelled else None
+    spells = spelling_test(spelled) if spelled and count else None
     key = vault.config.id_property
     key_bytes = key.encode()
     line_re = re.compile(rf"^{re.escape(key)}[ \t]*:[ \t]*(?P<value>[^\r\n]*)", re.MULTILINE)
@@ -288,8 +291,7 @@ def _read_pass(
             if spells is None or not spells(raw):
                 continue
             found.append(("spells", path, ""))
-            if count:
-                found += (("link", linked, "") for linked in _links_to(vault, path, raw, members, names))
+            found += (("link", linked, "") for linked in _links_to(vault, path, raw, members, names))
         return found
 
     ids: list[tuple[str, str]] = []
@@ -303,20 +305,6 @@ def _read_pass(
         else:
             spelling.append(path)
     return ids, inbound, spelling
-
-
-def _spells(names: set[str]) -> Callable[[bytes], bool]:
-    """Whether a note's bytes spell one of these names (`rename`'s prefilter: a note that links a note
-    spells its name)."""
-    from vaulttools.rename import mention_test
-
-    mentions = mention_test(names)
-
-    def spells(raw: bytes) -> bool:
-        folded = raw.lower()
-        return bool(mentions(folded) or (b"%" in folded and mentions(unquote_to_bytes(folded))))
-
-    return spells
 
 
 def _links_to(
@@ -359,7 +347,7 @@ def _inbound_links(
 ) -> tuple[Counter[str], dict[str, ParsedLinks]]:
     """Links to `members` in those of `paths` whose bytes spell a member's name, and the links of those
     notes (`merge --all` plans most of them next: it reuses them instead of parsing them again)."""
-    spells = _spells({stem_of(path) for path in members})
+    spells = spelling_test({stem_of(path) for path in members})
     named = _naming(names)
 
     def chunk(chunk_paths: list[str]) -> list[tuple[str, ParsedLinks, list[str]]]:

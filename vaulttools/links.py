@@ -214,6 +214,23 @@ def body_links_apart(note: Note) -> tuple[list[tuple[str, str]], list[tuple[int,
     return parts, markdown
 
 
+def quick_link_targets(note: Note) -> list[str] | None:
+    """The target of every link of the note with a target (the frontmatter's, then the body's), as its
+    `Link`s would have them, read without building them (`frontmatter_targets`, `body_links_apart`,
+    `plain_body_links`); None when only `find_links` can tell (opaque regions, a frontmatter beyond the
+    simple grammar or holding `[[`, overlapping links, a note that cannot be read). A body link without a
+    target (`[[#Heading]]`) gives "". For a caller that needs to know only whether any link may matter."""
+    targets = frontmatter_targets(note)
+    if targets is None:
+        return None
+    apart = body_links_apart(note)
+    if apart is not None:
+        parts, markdown = apart
+        return [*targets, *wikilink_targets(parts), *(target for _, _, target in markdown)]
+    mixed = plain_body_links(note)
+    return None if mixed is None else [*targets, *mixed[0]]
+
+
 def _may_overlap_wikilink(text: str, body_start: int, start: int, end: int) -> bool:
     """Whether a wikilink of the body (from `body_start`) may overlap `text[start:end]`, a markdown link
     (its last character a `)`); False only when none does. A wikilink starting inside it has its `[[`

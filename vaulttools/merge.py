@@ -36,18 +36,18 @@ from vaulttools.enrich import find_enrichment_paragraph
 from vaulttools.errors import VaultError
 from vaulttools.files import read_with_status
 from vaulttools.linkedit import retarget
-from vaulttools.links import Link, links_from_fields, wikilink_target
+from vaulttools.links import Link, links_from_fields, quick_link_targets, wikilink_target
 from vaulttools.note import Note
 from vaulttools.parallel import map_notes
 from vaulttools.planning import note_change
 from vaulttools.rename import (
     LeftAlone,
     RenameReport,
-    candidate_notes,
     find_old_note,
     link_edits,
-    mention_test,
     plan_canvases,
+    searches_in_one_pass,
+    spelling_test,
     widened_target,
 )
 from vaulttools.resolve import BROKEN, RESOLVED, LinkIndex, fold, stem_of
@@ -297,6 +297,30 @@ def plan_merges(
     return plan
 
 
+NoteReader = Callable[[list[str], MergeReport], Iterator[tuple[str, bytes, os.stat_result]]]
+
+
+def _note_reader(vault: Vault, family_of: Mapping[str, str], *, searched: bool) -> NoteReader:
+    """What reads the notes to plan of a list of paths: each note's bytes and status, where it may link a
+    member. `searched`: no scan found the notes that spell a member's name, so their bytes are searched
+    here; otherwise every note of the list is one."""
+    names = _spelled_names(vault.config.suffix_rules, family_of) if searched else set()
+    spells = spelling_test(names) if searched else None
+    # With hundreds of names (`merge --all`), searching a note's bytes costs ~4 µs a KB (lowering them, then
+    # an automaton): on a long note more than reading its links' targets (`may_need_edits`), which a
+    # spelling note pays for anyway. A few names are found by `in`, far cheaper on every note.
+    searched_size = _SEARCHED_NOTE_SIZE if searched and searches_in_one_pass(names) else None
+
+    def read_notes(paths: list[str], report: MergeReport) -> Iterator[tuple[str, bytes, os.stat_result]]:
+        for path in paths:
+            report.links.notes_read += 1
+            raw, status = _read_note(vault, path)
+            if spells is None or (searched_size is not None and len(raw) > searched_size) or spells(raw):
+                yield path, raw, status
+
+    return read_notes
+
+
 # A TARGET's change with what planning it found (see `_plan_notes`).
 PlannedTarget = tuple[FileChange | None, MergeReport]
 
@@ -311,29 +335,19 @@ def _plan_notes(
     """Every other note that may link a member, its links repointed, and each TARGET with its SOURCEs
     folded in: one pass on every core for big vaults (a TARGET with its SOURCEs is the heavier item, and
     `merge --all` may have hundreds). The linking notes' changes and report, and each TARGET's."""
-    family_of = context.family_of
     spelling_notes, parsed_links = scanned
-    names = None if spelling_notes is not None else _spelled_names(vault.config.suffix_rules, family_of)
-    mentions = None if names is None else mention_test(names)  # no scan found the notes: ~0.2 s
+    notes_to_plan = _note_reader(vault, context.family_of, searched=spelling_notes is None)
     searched = vault.note_paths if spelling_notes is None else spelling_notes
     merge_of = {merge.target: merge for merge in merges}
-    others = [path for path in searched if path not in family_of]
-
-    def notes_to_plan(
-        paths: list[str], report: MergeReport
-    ) -> Iterator[tuple[str, bytes, os.stat_result | None]]:
-        if mentions is not None:
-            yield from candidate_notes(vault, paths, {}, mentions, report.links)
-            return
-        for path in paths:  # the scan already searched their bytes
-            report.links.notes_read += 1
-            yield path, *_read_note(vault, path)
+    others = [path for path in searched if path not in context.family_of]
 
     def plan_chunk(paths: list[str]) -> list[tuple[list[FileChange], MergeReport, dict[str, PlannedTarget]]]:
         report = MergeReport()
         changes = []
         for path, raw, status in notes_to_plan([path for path in paths if path not in merge_of], report):
             note = _with_parsed_links(Note(path, raw, vault.config.link_property_set), parsed_links.get(path))
+            if "links" not in note.__dict__ and not may_need_edits(note, context):
+                continue  # it links a TARGET, which stays: no `Link` of it is built
             report.links.notes_parsed += 1
             change = plan_linking_note(note, context, report)
             if change is not None:  # fingerprinted here, on every core; the journal may name git's blob
@@ -356,6 +370,12 @@ def _plan_notes(
         report.absorb(chunk_report)
         planned_targets.update(chunk_targets)
     return changes, report, planned_targets
+
+
+# A note longer than this is planned by its link targets without searching its bytes for hundreds of names
+# first (see `_plan_notes`): at ~4 µs a KB, the search of a note of 8 KB costs as much as reading its links'
+# targets when a third of the notes spell a name, as in `merge --all` on the benchmark's vaults.
+_SEARCHED_NOTE_SIZE = 8192
 
 
 def _with_parsed_links(note: Note, parsed: ParsedLinks | None) -> Note:
@@ -482,6 +502,27 @@ def _suffix_fix(context: MergeContext, note: Note, link: Link, source: str) -> E
         return retarget(note, link, wanted, kind="suffixed")
     except RefusedEdit:
         return None
+
+
+def may_need_edits(note: Note, context: MergeContext) -> bool:
+    """Whether `plan_linking_note` may find an edit in the note, told from its link targets alone
+    (`quick_link_targets`, a third of the cost of its `Link`s on a long note); True where only its
+    `Link`s can tell. Most notes that spell a member's name link a TARGET, which stays: a link gets an
+    edit (or a warning) only where its target may name a member (`interesting`: `_link_stage` skips the
+    others) and it does not resolve to one and the same note before the merge and after it. A link to a
+    SOURCE does not (the SOURCE is gone after it), nor one that is broken (a suffix fix) or ambiguous
+    (left alone with a warning when a SOURCE ties), nor one that the SOURCEs' going would re-point."""
+    targets = quick_link_targets(note)
+    if targets is None:
+        return True
+    path = note.path
+    interesting, before, after = context.interesting, context.before, context.after
+    for target in targets:
+        if interesting(target):
+            reached = after.resolve(target, path)
+            if reached.status != RESOLVED or reached.path != before.resolve(target, path).path:
+                return True
+    return False
 
 
 def plan_linking_note(note: Note, context: MergeContext, report: MergeReport) -> FileChange | None:

@@ -600,16 +600,39 @@ def name_spellings(stem: str) -> set[bytes]:
 FEW_SPELLINGS = 8
 
 
+def _spellings(stems: Iterable[str]) -> list[bytes]:
+    return sorted({spelling for stem in stems for spelling in name_spellings(stem)})
+
+
+def searches_in_one_pass(stems: Iterable[str]) -> bool:
+    """Whether `mention_test(stems)` searches in one pass of an automaton (or of the trie regex), at ~4 µs
+    a KB of lowered note, rather than by a few `in` tests at memchr speed."""
+    return len(_spellings(stems)) > FEW_SPELLINGS
+
+
 def mention_test(stems: Iterable[str]) -> Callable[[bytes], object]:
     """A test of lowered bytes, truthy exactly when `spelling_pattern(stems).search` finds a match."""
     stems = list(stems)
-    spellings = sorted({spelling for stem in stems for spelling in name_spellings(stem)})
+    spellings = _spellings(stems)
     if len(spellings) > FEW_SPELLINGS:
         return _automaton_test(spellings) or spelling_pattern(stems).search
     if len(spellings) == 1:  # one ASCII name, the usual rename: no generator per note
         only = spellings[0]
         return lambda folded: only in folded
     return lambda folded: any(spelling in folded for spelling in spellings)
+
+
+def spelling_test(stems: Iterable[str]) -> Callable[[bytes], bool]:
+    """Whether a note's bytes spell one of these names, in any letter case, `%`-escaped or not (a note that
+    links a note spells its name): `mention_test` on the lowered bytes, and on them decoded where they
+    hold a `%` (a hand-written escape, `concept%2Dx.md`, spells no name as it stands)."""
+    mentions = mention_test(stems)
+
+    def spells(raw: bytes) -> bool:
+        folded = raw.lower()
+        return bool(mentions(folded) or (b"%" in folded and mentions(unquote_to_bytes(folded))))
+
+    return spells
 
 
 def _automaton_test(spellings: list[bytes]) -> Callable[[bytes], object] | None:
