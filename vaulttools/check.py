@@ -44,12 +44,9 @@ from vaulttools.findings import (
 from vaulttools.links import (
     UNQUOTED_YAML,
     Link,
-    body_links_apart,
     find_frontmatter_links,
-    frontmatter_targets,
-    plain_body_links,
+    quick_links,
     wikilink_spans_at,
-    wikilink_targets,
 )
 from vaulttools.note import Note
 from vaulttools.parallel import forks_for, iter_chunks
@@ -770,22 +767,11 @@ def _quick_link_findings(
     opaque. Each target is resolved (memoised by the index); only an unresolved one costs a position and a
     message, as in `link_finding`.
     """
-    targets = frontmatter_targets(note)
-    if targets is None:
+    quick = quick_links(note)
+    if quick is None:
         return None
-    apart = body_links_apart(note)
-    if apart is not None:
-        parts, markdown = apart
-        body_targets = wikilink_targets(parts)
-        if markdown:  # after the wikilinks: a link's span is found only if it does not resolve
-            body_targets += [target for _, _, target in markdown]
-        spans: list[tuple[int, int]] | None = None
-    else:
-        mixed = plain_body_links(note)  # markdown links and wikilinks in text order, spans and all
-        if mixed is None:
-            return None
-        body_targets, spans = mixed
-        parts, markdown = [], []
+    # Apart, a link's span is found only if it does not resolve; mixed, the spans came with the targets.
+    targets, body_targets, parts, markdown, spans = quick
     unresolved = context.vault.index.unresolved_positions([*targets, *body_targets], note.path)
     if not unresolved:
         return []

@@ -214,21 +214,42 @@ def body_links_apart(note: Note) -> tuple[list[tuple[str, str]], list[tuple[int,
     return parts, markdown
 
 
-def quick_link_targets(note: Note) -> list[str] | None:
-    """The target of every link of the note with a target (the frontmatter's, then the body's), as its
-    `Link`s would have them, read without building them (`frontmatter_targets`, `body_links_apart`,
-    `plain_body_links`); None when only `find_links` can tell (opaque regions, a frontmatter beyond the
-    simple grammar or holding `[[`, overlapping links, a note that cannot be read). A body link without a
-    target (`[[#Heading]]`) gives "". For a caller that needs to know only whether any link may matter."""
+class QuickLinks(NamedTuple):
+    """A note's link targets read without building its `Link`s (`quick_links`)."""
+
+    frontmatter: list[str]  # the frontmatter's link targets (`frontmatter_targets`)
+    body: list[str]  # the body's: the wikilinks', then the markdown links' (apart), or in text order (mixed)
+    parts: list[tuple[str, str]]  # apart: the wikilinks' findall parts (`body_links_apart`); mixed: []
+    markdown: list[tuple[int, int, str]]  # apart: the markdown links (start, end, target); mixed: []
+    spans: list[tuple[int, int]] | None  # mixed: each body link's (start, end), in text order; apart: None
+
+
+def quick_links(note: Note) -> QuickLinks | None:
+    """The note's link targets as its `Link`s would have them, read without building them: the simple
+    frontmatter's values (`frontmatter_targets`), the body's wikilinks and markdown links apart where none
+    can overlap another (`body_links_apart`), else in text order with their spans (`plain_body_links`).
+    None when only `find_links` can tell (opaque regions, a frontmatter beyond the simple grammar or
+    holding `[[`, overlapping links, a note that cannot be read). A body link without a target
+    (`[[#Heading]]`) gives ""."""
     targets = frontmatter_targets(note)
     if targets is None:
         return None
     apart = body_links_apart(note)
     if apart is not None:
         parts, markdown = apart
-        return [*targets, *wikilink_targets(parts), *(target for _, _, target in markdown)]
+        body = wikilink_targets(parts)
+        if markdown:
+            body += [target for _, _, target in markdown]
+        return QuickLinks(targets, body, parts, markdown, None)
     mixed = plain_body_links(note)
-    return None if mixed is None else [*targets, *mixed[0]]
+    return None if mixed is None else QuickLinks(targets, mixed[0], [], [], mixed[1])
+
+
+def quick_link_targets(note: Note) -> list[str] | None:
+    """Every link target of the note (the frontmatter's, then the body's; see `quick_links`), or None: for a
+    caller that needs to know only whether any link may matter."""
+    quick = quick_links(note)
+    return None if quick is None else [*quick.frontmatter, *quick.body]
 
 
 def _may_overlap_wikilink(text: str, body_start: int, start: int, end: int) -> bool:
