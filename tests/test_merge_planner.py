@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
-from tests.conftest import FIXTURES, make_git_vault, snapshot
+from tests.conftest import FIXTURES, git_vault_of, make_git_vault, snapshot
 from tests.helpers import run_vaulttools
 from vaulttools.batch import CRASH_AFTER_ENV, CRASH_MODE_ENV
 from vaulttools.duplicates import FamilyScan, find_families, scan_families
@@ -373,3 +375,45 @@ def test_merge_searches_a_short_notes_bytes_and_reads_a_long_notes_link_targets(
     plan = plan_merges(Vault(tmp_path), every[:1])
     assert tested == ["linker.md"]
     assert [change.new for change in plan.changes if change.path == "linker.md"] == [b"see [[alpha]]\n"]
+
+
+@pytest.mark.parametrize("forked", [False, True], ids=["one-process", "forked-workers"])
+def test_merge_all_over_long_notes_rewrites_only_the_links_to_the_copies(
+    tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
+    """`merge --all` plans notes longer than `_SEARCHED_NOTE_SIZE` by their link targets instead of searching
+    their bytes for the families' names: a link to a copy follows it to its kept note wherever it sits in a
+    long note (frontmatter, after 16 KB of text, markdown or wikilink); a link in code stays, and a note that
+    links only kept notes, or nothing, is not touched. Exact bytes, in one process and in forked workers."""
+    from vaulttools import merge as merge_module
+    from vaulttools import parallel
+
+    if forked:
+        monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+        monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    filler = "".join(f"Paragraph {i} on planning and review.\n\n" for i in range(400))
+    assert len(filler) > merge_module._SEARCHED_NOTE_SIZE
+    names = ["alpha", "bravo", "charlie", "delta", "echo"]  # ten spellings: the automaton's many names
+    files = {f"{name}.md": f"# {name}\n" for name in names} | {
+        f"{name}-d9.md": f"# {name}\n" for name in names
+    }
+    linking = {
+        "long-linker.md": (
+            '---\nrelated: "alpha-d9"\n---\n'
+            + filler
+            + "See [[alpha-d9|the copy]] and [b](bravo-d9.md).\r\n",
+            '---\nrelated: "alpha"\n---\n' + filler + "See [[alpha|the copy]] and [b](bravo.md).\r\n",
+        ),
+        "long-code.md": (filler + "```\n[[alpha-d9]]\n```\n[[alpha]]\n", None),
+        "long-kept.md": (filler + "[[alpha]] [[bravo]] [c](charlie.md)\n", None),
+        "long-plain.md": (filler, None),
+        "short.md": ("[[delta-d9]] [[echo]]\n", "[[delta]] [[echo]]\n"),
+    }
+    files |= {path: before for path, (before, _) in linking.items()}
+    vault = git_vault_of({path: text.encode() for path, text in files.items()}, tmp_path / "v")
+    result = run_cli(vault, "merge", "--all")
+    assert result.exit_code == 0, result.output
+    after = snapshot(vault)
+    for path, (before, expected) in linking.items():
+        assert after[path] == (expected or before).encode(), path
+    assert not any(f"{name}-d9.md" in after for name in names)
