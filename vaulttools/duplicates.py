@@ -113,8 +113,8 @@ def scan_families(vault: Vault, *, count_every_link: bool = True) -> FamilyScan:
     Without `count_every_link` (`merge --all`, which needs only the kept member), links are counted only in
     the families whose kept member they decide (`inbound_links` is 0 in the others): the first pass reads
     ids only (no search for names: the merge's own pass over the notes reads their link targets, which on
-    long notes costs less than searching their bytes for hundreds of names), and a pass over the notes
-    that spell those members' names counts them. `spelling_notes` is None then.
+    long notes costs less than searching their bytes for hundreds of names), and a second pass over the
+    notes counts them in those that spell those members' names. `spelling_notes` is None then.
     """
     rules = [re.compile(f"(?:{rule})$") for rule in vault.config.suffix_rules]
     by_base: dict[str, list[str]] = defaultdict(list)

@@ -373,7 +373,7 @@ def _plan_notes(
 
 
 # A note longer than this is planned by its link targets without searching its bytes for hundreds of names
-# first (see `_plan_notes`): at ~4 µs a KB, the search of a note of 8 KB costs as much as reading its links'
+# first (see `_note_reader`): at ~4 µs a KB, the search of a note of 8 KB costs as much as reading its links'
 # targets when a third of the notes spell a name, as in `merge --all` on the benchmark's vaults.
 _SEARCHED_NOTE_SIZE = 8192
 
