@@ -133,6 +133,44 @@ def test_spool_all_puts_a_chunk_of_changes_in_one_append(shared: bool, tmp_path:
     assert spool_all([], spool) == []
 
 
+def test_a_worker_spools_a_chunks_long_notes_in_one_append(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`take_from_worker`: the long notes' changes (old bytes left on disk for their length) spooled, in one
+    locked append for the chunk; short notes' changes returned as they are; the order kept. An unshared
+    spool (no workers) leaves every change as it is."""
+    import vaulttools.changes as changes_module
+
+    for name in ("long1.md", "long2.md"):
+        (tmp_path / name).write_bytes(b"o" * 9000)
+    chunk = [
+        FileChange("short1.md", b"old", b"new"),
+        FileChange("long1.md", b"o" * 9000, b"n" * 9001).old_left_on_disk(tmp_path),
+        FileChange("short2.md", b"x" * 5000, b"y" * 5001).old_left_on_disk(tmp_path),
+        FileChange("long2.md", b"o" * 9000, b"m" * 8999).old_left_on_disk(tmp_path),
+    ]
+    unshared = Spool(tmp_path)
+    assert unshared.take_from_worker(chunk) is chunk
+
+    spool = Spool(tmp_path)
+    spool.share()
+    appends: list[int] = []
+    real_append = changes_module._append_locked
+
+    def counted(descriptor: int, pieces: list[bytes]) -> int:
+        appends.append(len(pieces))
+        return real_append(descriptor, pieces)
+
+    monkeypatch.setattr(changes_module, "_append_locked", counted)
+    taken = spool.take_from_worker(chunk)
+    assert appends == [2]  # the two long notes' new bytes, in one append
+    assert [change.path for change in taken] == [change.path for change in chunk]
+    assert [change._spool for change in taken] == [None, spool, None, spool]
+    assert taken[0] is chunk[0] and taken[2] is chunk[2]
+    assert taken == chunk and [change.new for change in taken] == [change.new for change in chunk]
+    assert spool.take_from_worker([chunk[0], chunk[2]]) == [chunk[0], chunk[2]] and appends == [2]
+
+
 def _spooled_in_worker(job: tuple[Spool, list[FileChange]]) -> list[tuple[FileChange, int]]:
     spool, changes = job
     # Half the chunks one change at a time, half at once (`spool_all`): the appends interleave either way.

@@ -485,7 +485,7 @@ def _plan_notes(
     targets: set[str] = set()
     with cyclic_gc_paused():
         for path in paths:
-            planned = _plan_note(vault, context, path, broken.get(path), spool, mark, objects)
+            planned = _plan_note(vault, context, path, broken.get(path), mark, objects)
             if planned is None:
                 continue
             change, wire, new_targets = planned
@@ -494,6 +494,8 @@ def _plan_notes(
             for entries, more in zip(wires, wire, strict=True):
                 entries += more
             targets.update(new_targets)
+    if spool is not None:
+        changes = spool.take_from_worker(changes)  # the chunk's long notes in one append
     return [(changes, tuple(map(tuple, wires)), targets)]
 
 
@@ -502,7 +504,6 @@ def _plan_note(
     context: LinkContext,
     path: str,
     places: BrokenLinks | None,
-    spool: Spool | None,
     mark: tuple[int, int] | None,
     objects: ObjectStore | None = None,
 ) -> tuple[FileChange | None, tuple, list[str]] | None:
@@ -530,8 +531,6 @@ def _plan_note(
     if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
         # Its old bytes cross only where git lacks them (12,700 dense notes: ~55 MB less through the pipes).
         change = change.old_left_on_disk(vault.root, status, mark, objects)
-        if spool is not None:
-            change = spool.take_from_worker(change)
     if change is None and not result:
         return None
     return change, result.to_wire(), _new_link_targets(result)

@@ -820,11 +820,9 @@ def plan_renames(
                 # Fingerprinted here, on every core; a rewritten note's old bytes stay in its file where
                 # long or in git (a rename of 2,000 long notes sent 800 MB of old and new bytes through the
                 # workers' pipes, and hashed them all in the batch).
-                # A long note's new bytes go through the spool (that rename: 21,000 changed notes, 0.8 GB).
-                changes.append(
-                    spool.take_from_worker(change.old_left_on_disk(vault.root, status, mark, objects))
-                )
-        return [(changes, report)]
+                changes.append(change.old_left_on_disk(vault.root, status, mark, objects))
+        # A long note's new bytes go through the spool (that rename: 21,000 changed notes, 0.8 GB).
+        return [(spool.take_from_worker(changes), report)]
 
     report = RenameReport(warnings=unchanged)
     changes: list[FileChange] = []
