@@ -145,7 +145,7 @@ def account_workers(out: Any) -> None:
         out.write(f"worker {os.getpid()}: {count} chunks, {figures} s, {sent / 1e6:.1f} MB sent\n")
         out.flush()
 
-    parallel._serve = serve  # type: ignore[assignment]
+    parallel._serve = serve
 
 
 def parse(argv: Sequence[str]) -> tuple[list[str], list[str]]:
