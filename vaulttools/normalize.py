@@ -477,7 +477,9 @@ def _plan_notes(
 ) -> list[tuple[list[FileChange], tuple[tuple[tuple, ...], ...], set[str]]]:
     """The changes, the report (`LinkReport.to_wire`) and the notes the fixed links now point to, of the
     notes of `paths`, in their order; as one entry, so that the parent takes a chunk's reports in a few
-    steps, not each note's (12,700 notes: ~0.03 s of its time while the workers plan). `mark`:
+    steps, not each note's (12,700 notes: ~0.03 s of its time while the workers plan). `spool`: the batch's
+    spool, which a forked worker gives the chunk's long notes in one append (`Spool.take_from_worker`; at
+    most a chunk's new bytes, ~30 MB of 30 KB notes, wait in the worker until then). `mark`:
     `files.clock_mark` taken before planning; `objects`: the vault's git object store, asked whether it
     holds each note's new bytes."""
     changes: list[FileChange] = []
