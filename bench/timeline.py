@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-import pickle
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -114,38 +113,63 @@ def resolve(spec: str) -> tuple[Any, str, Callable[..., Any]]:
 
 
 def account_workers(out: Any) -> None:
-    """Replace the forked workers' loop (`vaulttools.parallel._serve`) by one that times its parts and
-    writes one line per worker to `out` when it ends."""
+    """Time the forked workers' loop (`vaulttools.parallel._serve`, left as it is): its waits for a chunk's
+    number, its work on each chunk, and its writes of the results; the rest of its time is pickling. Each
+    worker writes one line to `out` when its loop ends."""
     import vaulttools.parallel as parallel
 
-    def serve(
+    serve, read_exactly, write_all = parallel._serve, parallel._read_exactly, parallel._write_all
+    spent: dict[str, float] = {}
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return function(*args)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - began
+
+        return call
+
+    def timed_read(descriptor: int, size: int) -> bytearray:
+        return timed("waiting", read_exactly)(descriptor, size)
+
+    def timed_write(descriptor: int, data: bytes) -> None:
+        spent["MB sent"] = spent.get("MB sent", 0.0) + len(data) / 1e6
+        timed("send", write_all)(descriptor, data)
+
+    def accounted(
         work: Callable[[list[str]], list[Any]], chunks: list[list[str]], tasks: int, results: int
     ) -> None:
-        spent = dict.fromkeys(("work", "work cpu", "pickle", "send", "waiting"), 0.0)
-        sent = count = 0
-        while True:
-            asked = time.perf_counter()
-            number = parallel._read_exactly(tasks, 4)
-            spent["waiting"] += time.perf_counter() - asked
-            if len(number) < 4:
-                break
-            began, cpu = time.perf_counter(), time.process_time()
-            value = work(chunks[int.from_bytes(number, "little")])
-            worked = time.perf_counter()
-            spent["work"] += worked - began
-            spent["work cpu"] += time.process_time() - cpu
-            message = pickle.dumps((True, value), pickle.HIGHEST_PROTOCOL)
-            pickled = time.perf_counter()
-            spent["pickle"] += pickled - worked
-            parallel._write_all(results, len(message).to_bytes(8, "little"))
-            parallel._write_all(results, message)
-            spent["send"] += time.perf_counter() - pickled
-            sent, count = sent + len(message), count + 1
-        figures = " ".join(f"{name} {seconds:.3f}" for name, seconds in spent.items())
-        out.write(f"worker {os.getpid()}: {count} chunks, {figures} s, {sent / 1e6:.1f} MB sent\n")
-        out.flush()
+        spent.clear()  # a worker of a later fork inherits the counts of the earlier ones
+        spent.update(dict.fromkeys(("work", "work cpu", "waiting", "send", "MB sent", "chunks"), 0.0))
 
-    parallel._serve = serve
+        def timed_work(chunk: list[str]) -> list[Any]:
+            cpu = time.process_time()
+            try:
+                return timed("work", work)(chunk)
+            finally:
+                spent["work cpu"] += time.process_time() - cpu
+                spent["chunks"] += 1
+
+        began = time.perf_counter()
+        try:
+            serve(timed_work, chunks, tasks, results)
+        finally:
+            whole = time.perf_counter() - began
+            pickling = whole - spent["work"] - spent["waiting"] - spent["send"]
+            figures = " ".join(
+                f"{name} {spent[name]:.3f}" for name in ("work", "work cpu", "send", "waiting")
+            )
+            out.write(
+                f"worker {os.getpid()}: {spent['chunks']:.0f} chunks, {figures}, pickle {pickling:.3f} s, "
+                f"{spent['MB sent']:.1f} MB sent\n"
+            )
+            out.flush()
+
+    parallel._serve = accounted
+    parallel._read_exactly = timed_read  # the parent's reads too: counted only in a worker's loop
+    parallel._write_all = timed_write
 
 
 def parse(argv: Sequence[str]) -> tuple[list[str], list[str]]:

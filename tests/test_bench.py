@@ -547,3 +547,26 @@ def test_timeline_runs_a_command_and_prints_its_phases(tmp_path: Path) -> None:
     lines = done.stderr.splitlines()
     assert any(line.endswith("vaulttools.check:cached_entries") for line in lines)
     assert lines[-1].startswith("total ")
+
+
+def test_timeline_accounts_each_forked_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`account_workers` leaves the workers' loop and its results as they are and has each worker write one
+    line: its chunks, its work and what it sent."""
+    from vaulttools import parallel
+
+    for name in ("_serve", "_read_exactly", "_write_all"):
+        monkeypatch.setattr(parallel, name, getattr(parallel, name))  # put back after the test
+    monkeypatch.setattr(parallel, "PARALLEL_THRESHOLD", 0)
+    monkeypatch.setattr(parallel, "MIN_CHUNK", 1)
+    monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
+    log = tmp_path / "workers.log"
+    with open(log, "a", encoding="utf-8") as out:
+        timeline.account_workers(out)
+        paths = [f"{n}.md" for n in range(40)]
+        assert parallel.map_notes(lambda chunk: [path.upper() for path in chunk], paths) == [
+            path.upper() for path in paths
+        ]
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2 and all(line.startswith("worker ") and "MB sent" in line for line in lines)
+    chunks = sum(int(line.split(": ")[1].split(" chunks")[0]) for line in lines)
+    assert chunks >= 2
