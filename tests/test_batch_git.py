@@ -1,5 +1,6 @@
 """The batch layer on real temporary git repositories."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from tests.conftest import git, snapshot
 from tests.helpers import found_repository, git_args, git_runs
 from vaulttools import batch as batch_module
+from vaulttools import git as git_module
 from vaulttools import journal
 from vaulttools.batch import BatchOptions, run_batch
 from vaulttools.changes import BatchPlan, FileChange
@@ -251,6 +253,31 @@ def test_dirty_paths_parses_unicode_and_spaces(repo_vault: Path) -> None:
     assert repo.dirty_paths(["Café note.md", "a.md"]) == ["Café note.md"]
 
 
+@pytest.mark.parametrize("names_them", [True, False])
+def test_dirty_paths_are_the_same_whether_named_to_git_or_read_from_the_whole_status(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch, names_them: bool
+) -> None:
+    """A few paths are named to `git status` (`STATUS_NAMES_PATHS_UP_TO`), more are matched against the
+    whole status: the same answer for every kind of change, and pathspec characters taken literally."""
+    monkeypatch.setattr(git_module, "STATUS_NAMES_PATHS_UP_TO", 100 if names_them else 0)
+    (repo_vault / "a.md").write_bytes(b"unstaged\n")
+    (repo_vault / "b.md").write_bytes(b"staged\n")
+    git(repo_vault, "add", "b.md")
+    (repo_vault / "sub" / "deeper").mkdir(parents=True)
+    (repo_vault / "sub" / "deeper" / "new.md").write_bytes(b"untracked in an untracked folder\n")
+    (repo_vault / "x1.md").unlink()  # deleted, not staged
+    (repo_vault / "x*.md").write_bytes(b"a glob character, untracked\n")
+    asked = ["a.md", "b.md", "sub/deeper/new.md", "x1.md", "x*.md", "x[1].md", "gone.md", "sub/deeper/no.md"]
+    repo = found_repository(repo_vault)
+    runs = git_runs(monkeypatch)
+    assert repo.dirty_paths(asked) == ["a.md", "b.md", "sub/deeper/new.md", "x*.md", "x1.md"]
+    assert repo.dirty_paths(["x[1].md", "gone.md"]) == []  # clean, and a path no file has
+    statuses = [args for args in git_args(runs) if "status" in args[:2]]
+    assert len(statuses) == 2
+    named = [args[args.index("--") + 1 :] for args in statuses if "--" in args]
+    assert named == ([tuple(asked), ("x[1].md", "gone.md")] if names_them else [])
+
+
 def test_autocrlf_conversion_is_reported_not_looped(repo_vault: Path) -> None:
     """b.md has CRLF; with core.autocrlf=input git stores LF, so the file shows modified after the commit."""
     git(repo_vault, "config", "core.autocrlf", "input")
@@ -471,6 +498,44 @@ def test_a_note_the_blob_does_not_prove_clean_is_refused(
         run_batch(Vault(repo_vault), plan, BatchOptions())
     assert snapshot(repo_vault) == before and _head(repo_vault) == start
     assert journal.pending(repo_vault) is None
+
+
+@pytest.mark.parametrize(
+    ("dirty", "refused"),
+    [
+        (
+            "",
+            None,
+        ),  # clean: the moved note's paths asked of git status, the rewritten note vouched by its blob
+        ("x1.md", "x1.md"),  # the moved note edited
+        ("x1.md staged", "x1.md"),  # the moved note edited and staged
+        ("b.md", "b.md"),  # the note rewritten in place edited: its blob no longer proves it clean
+    ],
+)
+def test_a_move_beside_rewrites_in_place_asks_git_status_for_its_own_paths(
+    repo_vault: Path, monkeypatch: pytest.MonkeyPatch, dirty: str, refused: str | None
+) -> None:
+    """`batch._dirty_paths`: the paths of a change that moves a note are asked of `git status` while git's
+    index is read; a note rewritten in place is asked only when its blob does not prove it clean."""
+    if dirty:  # before the plan reads the notes
+        path = dirty.split()[0]
+        (repo_vault / path).write_bytes(b"the user's bytes\n")
+        if dirty.endswith("staged"):
+            git(repo_vault, "add", path)
+    plan = _blob_plan(repo_vault, ("b.md", b"new b\n"))
+    plan.changes.append(FileChange("x1.md", b"plain\n", b"plain, moved\n", "moved/x1.md"))
+    runs = git_runs(monkeypatch)
+    before, start = snapshot(repo_vault), _head(repo_vault)
+    if refused is None:
+        assert run_batch(Vault(repo_vault), plan, BatchOptions()).committed == _head(repo_vault)
+        assert git(repo_vault, "status", "--porcelain") == ""
+    else:
+        with pytest.raises(DirtyFilesError, match=re.escape(refused)):
+            run_batch(Vault(repo_vault), plan, BatchOptions())
+        assert snapshot(repo_vault) == before and _head(repo_vault) == start
+    statuses = [args[args.index("--") + 1 :] for args in git_args(runs) if "status" in args[:2]]
+    assert statuses[0] == ("moved/x1.md", "x1.md")
+    assert statuses[1:] == ([("b.md",)] if dirty == "b.md" else [])  # the rewritten note: by its blob
 
 
 def test_when_git_cannot_list_staged_changes_git_status_decides(

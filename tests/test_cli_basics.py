@@ -1,11 +1,16 @@
+import importlib
 import re
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from vaulttools import __version__
+from vaulttools import batch as batch_module
+from vaulttools import files as files_module
 from vaulttools.cli import cli, command_names
 
 EXPECTED_COMMANDS = [
@@ -107,3 +112,51 @@ def test_python_api_reads_and_plans(sample_vault) -> None:
     result = vault.apply(plan)
     assert result.committed
     assert (sample_vault / "concept-humane-core.md").exists()
+
+
+# What a command starts on threads before it plans (`shell.prepare_the_batch_meanwhile`): the sync that lets
+# the journal name git's blobs, and git's listing of its index; nothing for a dry run or an explanation.
+@pytest.mark.parametrize(
+    ("args", "planner", "expected"),
+    [
+        (("sync-related",), "vaulttools.commands.related.plan_related", ["sync", "index", "plan"]),
+        (("sync-related", "--dry-run"), "vaulttools.commands.related.plan_related", ["plan"]),
+        (("sync-related", "--stat"), "vaulttools.commands.related.plan_related", ["plan"]),
+        (
+            ("sync-related", "--explain", "concept-humane-imperative"),
+            "vaulttools.commands.related.plan_related",
+            [],
+        ),
+        (("normalize-links",), "vaulttools.commands.normalize.plan_normalize", ["sync", "index", "plan"]),
+        (("normalize-links", "--dry-run"), "vaulttools.commands.normalize.plan_normalize", ["plan"]),
+        # rename: no index listing, whose git processes would slow the planning that keeps both cores busy
+        (
+            ("rename", "concept-humane-imperative", "renamed"),
+            "vaulttools.commands.rename.plan_renames",
+            ["sync", "plan"],
+        ),
+        (
+            ("rename", "concept-humane-imperative", "renamed", "--stat"),
+            "vaulttools.commands.rename.plan_renames",
+            ["plan"],
+        ),
+    ],
+)
+def test_a_writing_command_starts_the_sync_and_the_index_listing_before_it_plans(
+    sample_vault: Path,
+    run_cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    planner: str,
+    expected: list[str],
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(files_module, "sync_in_background", lambda: started.append("sync"))
+    monkeypatch.setattr(batch_module, "read_git_index_in_background", lambda root: started.append("index"))
+    module_name, _, name = planner.rpartition(".")
+    module = importlib.import_module(module_name)
+    real_plan = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda *a, **k: started.append("plan") or real_plan(*a, **k))
+    result = run_cli(sample_vault, *args)
+    assert result.exit_code == 0, result.output
+    assert started == expected

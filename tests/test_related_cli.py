@@ -6,10 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from click.testing import Result
 
-import vaulttools.commands.related as related_command
 from tests.conftest import FIXTURES, git, make_git_vault, snapshot
 
 GOLDEN = FIXTURES / "related"
@@ -113,29 +111,6 @@ def test_explain_prints_reasons_and_writes_nothing(tmp_path: Path, run_cli: RunC
         "Nothing was written.",
     ]
     assert snapshot(vault) == before
-
-
-@pytest.mark.parametrize(
-    ("flags", "syncs"),
-    [
-        ((), 1),  # a real run: the sync runs while the plan is made, the journal then names git's blobs
-        (("--dry-run",), 0),
-        (("--stat",), 0),
-        (("--explain", "concept-alpha"), 0),
-    ],
-)
-def test_sync_starts_before_planning_only_when_writing(
-    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...], syncs: int
-) -> None:
-    vault = make_git_vault(GOLDEN / "before", tmp_path / "vault")
-    started: list[str] = []
-    real_plan = related_command.plan_related
-    monkeypatch.setattr(related_command, "sync_in_background", lambda: started.append("sync"))
-    monkeypatch.setattr(related_command, "plan_related", lambda *a: started.append("plan") or real_plan(*a))
-    result = run_cli(vault, "sync-related", *flags)
-    assert result.exit_code == 0, result.output
-    assert started.count("sync") == syncs
-    assert started[:syncs] == ["sync"] * syncs  # before the plan
 
 
 def test_explain_json(tmp_path: Path, run_cli: RunCli) -> None:

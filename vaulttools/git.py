@@ -60,6 +60,10 @@ LOCK_WAIT_SECONDS = 3.0
 GIT_ENVIRONMENT = {"GIT_LITERAL_PATHSPECS": "1", "GIT_TERMINAL_PROMPT": "0", "LANGUAGE": "C", "LC_ALL": "C"}
 
 
+# Paths up to which `Repository.dirty_paths` names them to `git status` instead of reading the whole status.
+STATUS_NAMES_PATHS_UP_TO = 100
+
+
 def git_command_line(args: Sequence[str], config: Sequence[str] = ()) -> list[str]:
     """The one way vaulttools spells a git command: literal pathspecs, then `-c` settings, then `args`."""
     return ["git", "--literal-pathspecs", *config, *args]
@@ -463,12 +467,28 @@ class Repository:
     # --- queries ---------------------------------------------------------------------------------
 
     def dirty_paths(self, vault_paths: Iterable[str]) -> list[str]:
-        """Which of these paths have staged, unstaged or untracked changes."""
+        """Which of these paths have staged, unstaged or untracked changes.
+
+        Up to `STATUS_NAMES_PATHS_UP_TO` paths are named to `git status` (literal pathspecs, see
+        `git_command_line`): it then looks at those files alone, not at every file of the work tree, which
+        after a `git reset` that rewrote many notes it compares again (a rename's old and new path on 20,000
+        notes: ~0.03-0.06 s less, before the batch's first write). More are matched against the whole
+        status: git tests every file against every pathspec."""
         wanted = {self.to_repo_path(p): p for p in vault_paths}
         if not wanted:
             return []
+        named = ["--", *wanted] if len(wanted) <= STATUS_NAMES_PATHS_UP_TO else []
+        # `--no-optional-locks`: the answer only, without git writing the index it refreshed (after a
+        # reset of 1,000 notes, ~0.02 s of a 0.04 s status) or taking its lock.
         output = self.run(
-            "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", binary=True
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            *named,
+            binary=True,
         )
         dirty = []
         for entry in output.split(b"\0"):

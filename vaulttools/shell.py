@@ -184,6 +184,22 @@ def _holding_the_vault_lock(func: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
+def prepare_the_batch_meanwhile(vault: Vault, flags: dict[str, Any], *, git_index: bool = True) -> None:
+    """Before a command plans a batch that will write: start, on threads, an `os.sync` (the journal then
+    names git's blobs for the clean notes it rewrites instead of copying them or waiting for a sync of its
+    own) and, with `git_index`, git's listing of its index (the batch's checks then take it instead of
+    asking git). Both run while the notes are planned, not after. Nothing for a dry run (`--dry-run`,
+    `--stat`)."""
+    if flags.get("dry_run") or flags.get("stat"):
+        return
+    from vaulttools.batch import read_git_index_in_background
+    from vaulttools.files import sync_in_background
+
+    sync_in_background()
+    if git_index:
+        read_git_index_in_background(vault.root)
+
+
 def execute_plan(
     app: App,
     plan: BatchPlan[ReportT],

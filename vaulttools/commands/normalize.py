@@ -7,11 +7,16 @@ from typing import Any
 
 import click
 
-from vaulttools.batch import read_git_index_in_background
 from vaulttools.changes import BatchPlan
-from vaulttools.files import sync_in_background
 from vaulttools.normalize import LinkEntry, NormalizeOptions, NormalizePlanReport, plan_normalize
-from vaulttools.shell import CONTEXT_SETTINGS, App, batch_options, execute_plan, pass_app
+from vaulttools.shell import (
+    CONTEXT_SETTINGS,
+    App,
+    batch_options,
+    execute_plan,
+    pass_app,
+    prepare_the_batch_meanwhile,
+)
 
 # Long vaults have thousands of broken attachment links: list a few, the JSON report has them all.
 LISTED = 20
@@ -47,9 +52,7 @@ def normalize_links(app: App, fix_case: bool, drop_md: bool, shorten_paths: bool
       vaulttools normalize-links --fix-case --drop-md --shorten-paths --json
     """
     options = NormalizeOptions(fix_case=fix_case, drop_md=drop_md, shorten_paths=shorten_paths)
-    if not (flags.get("dry_run") or flags.get("stat")):
-        sync_in_background()  # while planning: the batch's journal then names git's blobs at once
-        read_git_index_in_background(app.vault.root)  # git lists its index meanwhile too
+    prepare_the_batch_meanwhile(app.vault, flags)
     plan = plan_normalize(app.vault, options)
     return execute_plan(app, plan, **flags, describe=describe)
 

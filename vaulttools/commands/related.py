@@ -6,11 +6,9 @@ from typing import Any
 
 import click
 
-from vaulttools.batch import read_git_index_in_background
 from vaulttools.changes import BatchPlan
 from vaulttools.config import RelatedConfig
 from vaulttools.errors import EXIT_OK, VaultError
-from vaulttools.files import sync_in_background
 from vaulttools.related import (
     Candidate,
     RelatedPlanReport,
@@ -25,7 +23,14 @@ from vaulttools.related import (
 )
 from vaulttools.report import echo_json
 from vaulttools.resolve import RESOLVED
-from vaulttools.shell import App, batch_options, complete_note_names, execute_plan, pass_app
+from vaulttools.shell import (
+    App,
+    batch_options,
+    complete_note_names,
+    execute_plan,
+    pass_app,
+    prepare_the_batch_meanwhile,
+)
 from vaulttools.vault import Vault
 
 RUNNERS_UP = 5
@@ -66,11 +71,7 @@ def sync_related(app: App, limit: int | None, explain_slug: str | None, **flags:
     app.keep_to_the_end(scan)
     if explain_slug is not None:
         return explain(vault, scan, config, explain_slug, as_json=flags["as_json"])
-    if not (flags.get("dry_run") or flags.get("stat")):
-        # While planning: the batch's journal then names git's blobs for the many clean notes it rewrites
-        # instead of copying them (it would otherwise wait for a sync of its own).
-        sync_in_background()
-        read_git_index_in_background(vault.root)  # git lists its index meanwhile too
+    prepare_the_batch_meanwhile(vault, flags)
     plan = plan_related(vault, scan, config)
     return execute_plan(app, plan, **flags, describe=describe)
 
