@@ -1,12 +1,15 @@
 """The batch layer on real temporary git repositories."""
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
 
 from tests.conftest import git, snapshot
-from tests.helpers import found_repository, git_args, git_runs
+from tests.helpers import age_git_objects, found_repository, git_args, git_runs
 from vaulttools import batch as batch_module
 from vaulttools import git as git_module
 from vaulttools import journal
@@ -536,6 +539,33 @@ def test_a_move_beside_rewrites_in_place_asks_git_status_for_its_own_paths(
     statuses = [args[args.index("--") + 1 :] for args in git_args(runs) if "status" in args[:2]]
     assert statuses[0] == ("moved/x1.md", "x1.md")
     assert statuses[1:] == ([("b.md",)] if dirty == "b.md" else [])  # the rewritten note: by its blob
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("tag", "rename", "async", "asynchronous"), ("property", "rename", "definition", "meaning")],
+)
+def test_tag_and_property_batches_know_clean_notes_by_their_blob(
+    sample_vault: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    """`planning.plan_each_note` fingerprints each change where it plans it (`old_left_on_disk`): the batch
+    asks no `git status` for notes whose planned bytes are git's blob, and its journal names those blobs."""
+    age_git_objects(sample_vault)
+    monkeypatch.setattr(Repository, "dirty_paths", _no_status)
+    named: list[int] = []
+    real_start = journal.start
+
+    def start(root: Path, plan: Any, in_git: Any = None) -> Any:
+        named.append(len(in_git or {}))
+        return real_start(root, plan, in_git)
+
+    monkeypatch.setattr(journal, "start", start)
+    start_head = _head(sample_vault)
+    result = run_cli(sample_vault, *args)
+    assert result.exit_code == 0, result.output
+    changed = git(sample_vault, "diff", "--name-only", start_head, "HEAD").splitlines()
+    assert len(changed) >= 4 and named == [len(changed)]
+    assert git(sample_vault, "status", "--porcelain") == ""
 
 
 def test_when_git_cannot_list_staged_changes_git_status_decides(

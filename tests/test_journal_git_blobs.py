@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, git_vault_of
-from tests.helpers import BOM, HOSTILE_NOTES, HOSTILE_REWRITTEN, assert_clean, commits, run_vaulttools
+from tests.helpers import (
+    BOM,
+    HOSTILE_NOTES,
+    HOSTILE_REWRITTEN,
+    age_git_objects,
+    assert_clean,
+    commits,
+    run_vaulttools,
+)
 from vaulttools import batch as batch_module
 from vaulttools import changes as changes_module
 from vaulttools import journal
@@ -34,16 +42,9 @@ JOURNAL_PLAN = Path(".vaulttools") / "journal" / "plan.json"
 NOTES, REWRITTEN = HOSTILE_NOTES, HOSTILE_REWRITTEN
 
 
-def _age_objects(vault_dir: Path, seconds: float = 60) -> None:
-    """As if the vault had been committed `seconds` ago."""
-    then = time.time() - seconds
-    for loose in (vault_dir / ".git" / "objects").glob("??/*"):
-        os.utime(loose, (then, then))
-
-
 def _vault(tmp_path: Path) -> Path:
     vault_dir = git_vault_of(NOTES, tmp_path / "vault")
-    _age_objects(vault_dir)
+    age_git_objects(vault_dir)
     return vault_dir
 
 
@@ -123,7 +124,7 @@ def test_a_blob_counts_as_synced_by_its_folder_or_else_by_its_own_file(
     tmp_path: Path, folder_age: float, object_age: float, named: bool
 ) -> None:
     vault_dir = git_vault_of(NOTES, tmp_path / "vault")
-    _age_objects(vault_dir, object_age)
+    age_git_objects(vault_dir, object_age)
     then = time.time() - folder_age
     for folder in (vault_dir / ".git" / "objects").glob("??"):
         os.utime(folder, (then, then))
@@ -152,7 +153,7 @@ def _plan(vault_dir: Path) -> BatchPlan:
 )
 def test_only_blobs_written_before_the_sync_are_named(tmp_path: Path, age: float, named: bool) -> None:
     vault_dir = git_vault_of(NOTES, tmp_path / "vault")
-    _age_objects(vault_dir, age)
+    age_git_objects(vault_dir, age)
     plan = _plan(vault_dir)
     in_git = batch_module._originals_in_git(Repository.find(vault_dir), plan)
     expected = {i: blob_id(NOTES[c.path]) for i, c in enumerate(plan.changes)} if named else {}

@@ -20,9 +20,9 @@ from typing import Any, NamedTuple
 from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool, fits_in_memory
 from vaulttools.check import BrokenLinks, BrokenLinksByNote, Place, broken_links_by_note
 from vaulttools.edits import Edit
-from vaulttools.errors import EditConflict, VaultError
+from vaulttools.errors import EditConflict
 from vaulttools.facts import stamp_of
-from vaulttools.files import clock_mark, read_with_status, stamp_of_status
+from vaulttools.files import clock_mark, stamp_of_status
 from vaulttools.git import ObjectStore
 from vaulttools.linkedit import retarget
 from vaulttools.links import (
@@ -542,10 +542,7 @@ def _read_note(vault: Vault, path: str) -> tuple[tuple[int, int, int, int], os.s
     """A note's stamp (as `Vault.read_stamped` and `check`'s cache give it), its status and bytes, with one
     open: the batch takes the note's mode from that status (`FileChange.planned_status`) instead of an
     `lstat` of its own."""
-    try:
-        status, raw = read_with_status(f"{vault.root}/{path}")
-    except OSError as exc:
-        raise VaultError(f"{path}: cannot read ({exc.strerror}); check that the file is readable") from exc
+    status, raw = vault.read_with_status(path)
     return stamp_of_status(status), status, raw
 
 

@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 from vaulttools.changes import BatchPlan, FileChange, Mention, ReportT, SkippedNote, Spool
 from vaulttools.edits import Edit, apply_edits
 from vaulttools.errors import EditConflict, VaultError
+from vaulttools.files import clock_mark
+from vaulttools.git import ObjectStore
 from vaulttools.note import Frontmatter, Note, load_frontmatter_yaml, split_frontmatter
 from vaulttools.parallel import iter_chunks
 from vaulttools.vault import Vault
@@ -278,13 +280,21 @@ def plan_each_note(
     """`plan_note` on every note whose bytes `may_hold` what it edits (on every core for big vaults); the
     changes' bytes are spooled as they arrive."""
     link_properties = vault.config.link_property_set
+    mark = clock_mark(vault.root)  # before any note is read (see `PlannedStatus.stamp`)
+    objects = ObjectStore.of(vault.root)
 
     def plan_chunk(paths: list[str]) -> list[NoteOutcome]:
         outcomes = []
         for path in paths:
-            raw = vault.read_bytes(path)
+            status, raw = vault.read_with_status(path)
             if may_hold(raw):
                 outcome = plan_note(Note(path, raw, link_properties))
+                if outcome.change is not None:
+                    # Fingerprinted here, on every core, as `rename` and `normalize-links` do: the batch then
+                    # knows a clean note by its git blob (no `git status` of the work tree), its journal
+                    # names that blob instead of copying the note, and its commit names the new bytes'.
+                    change = outcome.change.old_left_on_disk(vault.root, status, mark, objects)
+                    outcome = outcome._replace(change=change)
                 if outcome.change is not None or outcome.left_alone or outcome.mentions:
                     outcomes.append(outcome)
         return outcomes

@@ -24,7 +24,7 @@ from vaulttools.facts import (
     facts_of_record,
     read_with_stamp,
 )
-from vaulttools.files import Stamp, clock_mark, stamp_of_status
+from vaulttools.files import Stamp, clock_mark, read_with_status, stamp_of_status
 from vaulttools.note import Note
 from vaulttools.resolve import LinkIndex
 from vaulttools.suffixes import SuffixMatcher
@@ -134,9 +134,15 @@ class Vault:
         try:
             return read_with_stamp(f"{self._root_text}/{path}")
         except OSError as exc:
-            raise VaultError(
-                f"{path}: cannot read ({exc.strerror}); check that the file is readable"
-            ) from exc
+            raise _unreadable(path, exc) from exc
+
+    def read_with_status(self, path: str) -> tuple[os.stat_result, bytes]:
+        """A note's status (`fstat` of the open file, taken before reading) and bytes, with one open: a
+        planner keeps the status for the batch (`FileChange.old_left_on_disk`)."""
+        try:
+            return read_with_status(f"{self._root_text}/{path}")
+        except OSError as exc:
+            raise _unreadable(path, exc) from exc
 
     def note(self, path: str) -> Note:
         note = self._notes.get(path)
@@ -234,6 +240,10 @@ def folder_status(root: Path | str, folder: str) -> os.stat_result:
     """A vault folder's status: the root's as the path to it leads (it may be a symlink to the vault), any
     other folder's own (the scan follows no symlink below the root)."""
     return os.stat(root) if not folder else os.lstat(f"{root}/{folder}")
+
+
+def _unreadable(path: str, exc: OSError) -> VaultError:
+    return VaultError(f"{path}: cannot read ({exc.strerror}); check that the file is readable")
 
 
 def scan_vault(root: Path, ignored: Callable[[str], bool] | None = None) -> ScanResult:
