@@ -969,6 +969,13 @@ class Repository:
             for oid in oids:
                 yield read_batch_blob(output, oid)
 
+    def blob_as_checked_out(self, oid: str, vault_path: str) -> bytes:
+        """A blob's bytes as `git checkout` writes them at `vault_path`: through the smudge filters and the
+        end-of-line conversion that path's attributes and `core.autocrlf` ask for (`cat-file --filters`,
+        one process a blob: `--batch --filters` headers give the size before conversion in git 2.39)."""
+        self._wait_for_index_lock()
+        return run_git(self.root, ("cat-file", "--filters", f"--path={self.to_repo_path(vault_path)}", oid))
+
     def commits_touching_since(self, sha: str, vault_paths: Iterable[str]) -> list[str]:
         """Commits after `sha` that touched any of these paths, newest first."""
         wanted = {self.to_repo_path(p) for p in vault_paths}

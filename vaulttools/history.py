@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,13 @@ def plan_undo(
             "undo those first or revert by hand with `git revert`"
         )
     root = vault_root or repo.vault_root
+    if not repo.stores_files_as_they_are(paths):
+        # git converts these files (`core.autocrlf`, `eol`/`text`/`filter` attributes): its blobs need not
+        # be the bytes on disk, and a blob written as it is would undo a CRLF note into LF.
+        oids = sorted({blob for change in changes for blob in (change.old_blob, change.new_blob) if blob})
+        by_oid = dict(zip(oids, repo.blob_contents([oid.encode() for oid in oids]), strict=True))
+        converted = [_reverted_converted(repo, change, root, by_oid) for change in changes]
+        return _undo_plan(repo, commit, command, converted)
     # A file the batch rewrote in place keeps the commit's bytes on disk until the undo writes over them:
     # known by their blob id and size, not read (an undo of 13,000 rewritten 30 KB notes read 400 MB).
     sizes = repo.blob_sizes(c.new_blob for c in changes if _rewritten_in_place(c) and c.new_blob)
@@ -103,6 +111,12 @@ def plan_undo(
     plan_changes: list[FileChange] = []
     for change in changes:
         plan_changes.append(spool.keep(_reverted(change, blobs, sizes, root)))
+    return _undo_plan(repo, commit, command, plan_changes)
+
+
+def _undo_plan(
+    repo: Repository, commit: BatchCommit, command: str, plan_changes: list[FileChange]
+) -> BatchPlan[RevertPlanReport]:
     summary = f"revert {commit.sha[:10]} ({commit.subject})"
     if command == "redo":  # named after the batch that returns, not the undo it takes back
         batch = next((c for c in repo.batch_commits() if c.sha == commit.undoes), commit)
@@ -116,6 +130,47 @@ def plan_undo(
     )
     plan.trailers[UNDO_TRAILER] = commit.sha
     return plan
+
+
+def _reverted_converted(
+    repo: Repository, change: ChangedFile, root: Path, blobs: dict[str, bytes]
+) -> FileChange:
+    """`_reverted` for a file git converts on the way in. git keeps the bytes normalised (its blob after
+    the batch, N), and the file on disk is N as it is or with CRLF line ends, as the batch wrote it (it keeps
+    a note's line ends): the bytes before the batch (blob O) get the same line ends. A file that is
+    neither (a filter: LFS, `ident`) is refused with what to do. A file the batch deleted comes back as
+    `git checkout` writes it."""
+    at = change.new_path or change.path
+    old_bytes = None if change.old_blob is None else blobs[change.old_blob]
+    if change.new_blob is None:  # the batch deleted it: nothing on disk to take the line ends from
+        restored = None if change.old_blob is None else repo.blob_as_checked_out(change.old_blob, change.path)
+        return FileChange(change.path, None, restored)
+    after = blobs[change.new_blob]
+    try:
+        on_disk = (root / at).read_bytes()
+    except OSError:
+        on_disk = None
+    if on_disk == after:
+        as_written, restored = after, old_bytes
+    elif on_disk is not None and on_disk == _with_crlf(after):
+        as_written, restored = on_disk, None if old_bytes is None else _with_crlf(old_bytes)
+    else:
+        raise VaultError(
+            f"{at}: git converts this file on the way in (core.autocrlf, or a .gitattributes `eol`, "
+            "`text` or `filter`) and it is not the batch's bytes with either line end, so undo cannot tell "
+            "its bytes before the batch: take the batch back with `git revert` (nothing was written)"
+        )
+    if change.status == "R" and change.new_path is not None:
+        return FileChange(change.new_path, as_written, restored, change.path)
+    return FileChange(change.path, as_written, restored)
+
+
+_LONE_LINE_FEED = re.compile(rb"(?<!\r)\n")
+
+
+def _with_crlf(data: bytes) -> bytes:
+    """`data` with every line feed not after a carriage return written as CRLF (git's LF → CRLF smudge)."""
+    return _LONE_LINE_FEED.sub(b"\r\n", data)
 
 
 def _rewritten_in_place(change: ChangedFile) -> bool:
