@@ -150,7 +150,7 @@ def _reverted_converted(
         on_disk = (root / at).read_bytes()
     except OSError:
         on_disk = None
-    if on_disk == after:
+    if on_disk is None or on_disk == after:  # gone since: the batch refuses it as it does any other
         as_written, restored = after, old_bytes
     elif on_disk is not None and on_disk == _with_crlf(after):
         as_written, restored = on_disk, None if old_bytes is None else _with_crlf(old_bytes)
