@@ -84,3 +84,17 @@ def test_undo_refuses_a_note_whose_line_ends_git_cannot_give_back(
     assert "mixed.md: git converts this file on the way in" in result.output
     assert "git revert" in result.output and "Traceback" not in result.output
     assert snapshot(vault) == before and git(vault, "rev-parse", "HEAD") == head
+
+
+def test_undo_of_a_note_deleted_since_is_refused_as_uncommitted_not_as_unconvertible(
+    tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
+    vault = _vault(tmp_path / "vault", ("core.autocrlf", "true"), None)
+    assert run_cli(vault, "tag", "rename", "alpha", "gamma").exit_code == 0
+    (vault / "crlf.md").unlink()
+    before, head = snapshot(vault), git(vault, "rev-parse", "HEAD")
+    result = run_cli(vault, "undo")
+    assert result.exit_code == 2
+    assert "uncommitted changes in crlf.md" in result.output
+    assert "git converts" not in result.output
+    assert snapshot(vault) == before and git(vault, "rev-parse", "HEAD") == head
