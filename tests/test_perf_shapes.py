@@ -441,7 +441,15 @@ def _every_suffix(paths: list[str]) -> dict[str, list[str]]:
     return found
 
 
-def test_files_at_gives_every_file_a_path_suffix_names() -> None:
+@pytest.mark.parametrize("big_bucket", [32, 0], ids=["walked", "mapped"])
+def test_files_at_gives_every_file_a_path_suffix_names(
+    big_bucket: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways `files_at` finds a key's files: the walk of a name's few files, and the map of a name
+    many files share (`_by_path_suffix`, every name's here)."""
+    from vaulttools import resolve
+
+    monkeypatch.setattr(resolve, "_BIG_BUCKET", big_bucket)
     index = LinkIndex(SUFFIX_FILES)
     expected = _every_suffix(SUFFIX_FILES)
     misses = ["", "/", "a/", "zz", "c/report", "er/b.md/c", "b/report"]

@@ -67,9 +67,9 @@ class LinkIndex:
         self._exact_answers: dict[str, Resolution] = {}  # by folded vault path (`_exact`), until a change
         self._folded_folders: dict[str, str] = {}  # (`_folded_folder`) depends on no file: kept
         # For names many files share (a folder note `index.md` in each of 2,000 folders), made on first
-        # use until the index changes: the bucket by parent folder (`files_at`), the tie-break's parts
+        # use until the index changes: the bucket by path suffix (`files_at`), the tie-break's parts
         # (`_choose_among_many`). Walking such a bucket per link cost a first `check` 8 s on 18,000 notes.
-        self._bucket_parents: dict[str, dict[str, list[str]]] = {}
+        self._bucket_suffixes: dict[str, dict[str, list[str]]] = {}
         self._many_choices: dict[str, _ManyChoices] = {}
         by_name = self._by_name
         by_folded_path = self._by_folded_path
@@ -122,8 +122,8 @@ class LinkIndex:
             return []
         if slash < 0:  # a bare name: its bucket is the answer
             return list(bucket)
-        if len(bucket) > _BIG_BUCKET:  # only files in a folder named as the key's last folder can match
-            bucket = self._by_parent_folder(name, bucket).get(key[:slash].rpartition("/")[2], [])
+        if len(bucket) > _BIG_BUCKET:  # one lookup, not a walk of every file of that name
+            return list(self._by_path_suffix(name, bucket).get(key, ()))
         tail = "/" + key
         found = []
         for path in bucket:
@@ -137,19 +137,33 @@ class LinkIndex:
                 found.append(path)
         return found
 
-    def _by_parent_folder(self, name: str, bucket: list[str]) -> dict[str, list[str]]:
-        """The files of a big name bucket by the folded name of the folder they are in ("" at the top), each
-        list in bucket order."""
-        by_parent = self._bucket_parents.get(name)
-        if by_parent is None:
-            by_parent = self._bucket_parents[name] = defaultdict(list)
-            for path in bucket:
-                folder = fold(path).rpartition("/")[0]
-                by_parent[folder.rpartition("/")[2]].append(path)
-        return by_parent
+    def _by_path_suffix(self, name: str, bucket: list[str]) -> dict[str, list[str]]:
+        """The files of a big name bucket by each folded path suffix `files_at` matches a key with: the
+        folded path and that path without `.md`, whole and from after each `/`; each list in bucket order.
+        A folder note (`index.md` in each of 2,000 folders) linked by its vault path from every folder cost
+        a first `check` a walk of the ~130 such notes in folders of the same name per link (~0.1 s a
+        worker); this map costs a few entries per file, made once per name."""
+        by_suffix = self._bucket_suffixes.get(name)
+        if by_suffix is not None:
+            return by_suffix
+        by_suffix = self._bucket_suffixes[name] = {}
+        for path in bucket:
+            folded = fold(path)
+            forms = (folded, folded[:-3]) if folded.endswith(".md") else (folded,)
+            for form in forms:
+                start = 0
+                while True:
+                    paths = by_suffix.setdefault(form[start:], [])
+                    if not paths or paths[-1] is not path:  # a path once per suffix
+                        paths.append(path)
+                    slash = form.find("/", start)
+                    if slash < 0:
+                        break
+                    start = slash + 1
+        return by_suffix
 
     def _forget_answers(self) -> None:
-        self._bucket_parents.clear()
+        self._bucket_suffixes.clear()
         self._many_choices.clear()
         self._anywhere.clear()
         self._memo.clear()
@@ -369,7 +383,9 @@ def _plain_relative(folder: str, rest: str) -> bool:
     return bool(rest) and "//" not in probe and "/./" not in probe and "/../" not in probe
 
 
-# Names shared by more files than this: their vault paths are not learned (checking each is quadratic).
+# Names shared by more files than this (a folder note's name): their vault paths are left to `resolve`, in
+# each worker of a first `check`, as they are linked (learning them here cost ~0.04 s, in the parent alone,
+# on a vault with `index.md` in 2,000 folders).
 _MAX_TIED_TO_LEARN = 64
 # Candidates past which a lookup uses the per-name structures made once (`files_at`, `_ManyChoices`).
 _BIG_BUCKET = 32
