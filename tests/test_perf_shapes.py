@@ -155,6 +155,7 @@ def test_learning_skips_names_several_files_share() -> None:
         ([], "z.md", []),  # no link: nothing to do
         (["Note", "Note"], "z.md", []),
         (["Note", "missing", "Note"], "z.md", [1]),
+        (["missing", "Note", "missing", "./Same"], "q/z.md", [0, 2, 3]),  # each place of a broken one
         (["Same"], "z.md", [0]),  # a tie from the root...
         (["Same"], "a/z.md", []),  # ...that the linking note's folder breaks
         (["./Same"], "q/z.md", [0]),
