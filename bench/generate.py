@@ -173,6 +173,7 @@ class Profile:
     folder_notes: str = ""
     notes_per_folder: int = 10  # with folder_notes: the notes of a folder that holds notes, its own included
     folder_note_link_rate: float = 0.0  # with folder_notes: share of links sent to another folder's note
+    line_ends: str = "\n"  # "\r\n": every note written with Windows line ends (the same draws otherwise)
 
     def __post_init__(self) -> None:
         if self.folder_notes and self.folders:
@@ -194,6 +195,9 @@ PROFILES: dict[str, Profile] = {
         # `index.md`; notes link `[[index]]` (their own folder's) and, in 5 % of their links, another
         # folder's by path (`[[area-5/topic-2/index]]`).
         Profile("folders", folder_notes="index", notes_per_folder=10, folder_note_link_rate=0.05),
+        # The article vault as a Windows editor saves it: every line ends with CRLF. Such notes once fell off
+        # `check`'s quick paths (a first check 1.8x slower than on the same notes with LF).
+        Profile("crlf", line_ends="\r\n"),
     )
 }
 
@@ -612,6 +616,8 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
     )
 
     def save(i: int, text: str) -> None:
+        if profile.line_ends != "\n":
+            text = text.replace("\n", profile.line_ends)
         data = text.encode("utf-8")
         counts["bytes"] += len(data)
         target = out / f"{path_of[i]}.md"

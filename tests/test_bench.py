@@ -255,6 +255,16 @@ def test_earlier_profiles_write_the_bytes_they_always_wrote(
     assert _digest(tmp_path) == expected
 
 
+def test_crlf_profile_is_the_article_vault_with_windows_line_ends(tmp_path: Path) -> None:
+    generate.generate(tmp_path / "article", 40, 1, generate.PROFILES["article"])
+    generate.generate(tmp_path / "crlf", 40, 1, generate.PROFILES["crlf"])
+    article, crlf = _tree(tmp_path / "article"), _tree(tmp_path / "crlf")
+    assert article.keys() == crlf.keys()
+    notes = [name for name in article if name.endswith(".md")]
+    assert all(crlf[name] == article[name].replace(b"\n", b"\r\n") for name in notes)
+    assert all(b"\r\n" in crlf[name] and b"\r\r" not in crlf[name] for name in notes)
+
+
 def test_folder_notes_do_not_combine_with_the_deep_folders() -> None:
     with pytest.raises(ValueError, match="folder_notes"):
         generate.Profile("both", folders=10, folder_notes="index")

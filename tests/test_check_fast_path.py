@@ -654,6 +654,7 @@ def test_quick_tests_from_a_start_answer_for_the_body(prefix: str, body: str) ->
         "\x0c    code",  # a break first in the body
         "\r    code",
         "a\n \x1e    code",
+        "a\r\nb\r\n\x0b\x0b    code",  # CRLF lines, then code after another break
     ],
 )
 def test_quick_block_test_sees_indented_code(body: str) -> None:
@@ -670,6 +671,8 @@ def test_quick_block_test_sees_indented_code(body: str) -> None:
         "",
         "a\r\rb    c",
         "a\x85   b",
+        "a\r\nb\r\n",  # CRLF prose (a Windows editor's note)
+        "a\r\n  b\r\n   c\r\n",
     ],
 )
 def test_quick_block_test_rules_out_plain_bodies(body: str) -> None:

@@ -637,6 +637,8 @@ _INDENTED_AFTER_BLANK_RE = re.compile(
 # needle of spaces, which are everywhere in prose (a 30 KB body: ~20 µs instead of ~45 µs).
 _SPACES_AFTER_LINE_FEED_RE = re.compile("\n    ")
 _OTHER_LINE_BREAKS = _LINE_BREAKS.replace("\n", "")
+# Four spaces after each of those breaks, as regexes for the same reason (see `_may_indent_by_spaces`).
+_SPACES_AFTER_BREAK_RES = {c: re.compile(re.escape(c) + "    ") for c in _OTHER_LINE_BREAKS}
 
 
 def _may_hold_blocks(text: str, start: int = 0) -> bool:
@@ -662,7 +664,11 @@ def _may_indent_by_spaces(text: str, start: int) -> bool:
         return True
     if not any(map(text.__contains__, _OTHER_LINE_BREAKS)):  # the usual note: C-level tests only
         return False
-    return any(text.find(c + "    ", start) >= 0 for c in _OTHER_LINE_BREAKS)
+    # A note with other breaks (CRLF: every line) searched only for those it holds: nine searches for four
+    # spaces after each break, present or not, made a first `check` of a CRLF vault 1.8 times slower.
+    return any(
+        _SPACES_AFTER_BREAK_RES[c].search(text, start) is not None for c in _OTHER_LINE_BREAKS if c in text
+    )
 
 
 def _closes_fence(closing: re.Match[str] | None, fence: tuple[str, int, int]) -> bool:
