@@ -39,6 +39,7 @@ from vaulttools.links import (
     plain_body_links,
     plain_wikilinks,
     quick_link_targets,
+    quick_links,
     wikilink_spans,
     wikilink_spans_at,
     wikilink_target,
@@ -486,16 +487,18 @@ def test_plain_body_links_merge_in_text_order(body: str, links: list[tuple] | No
 
 
 def assert_quick_link_targets_agree(note: Note) -> bool:
-    """`quick_link_targets`, where it answers, holds the target of every link `find_links` finds (in any
-    order), and no link it answers for is opaque. Whether it answered."""
+    """`quick_link_targets`, where it answers, holds the target of every link `find_links` finds outside
+    code, math and comments (in any order), and `quick_links` counts those inside as opaque. Whether it
+    answered."""
     quick = quick_link_targets(note)
     if quick is None:
         return False
     links = find_links(note)
     assert sorted(target for target in quick if target) == sorted(
-        link.target for link in links if link.target
+        link.target for link in links if link.target and not link.opaque
     )
-    assert not any(link.opaque for link in links)
+    answer = quick_links(note)
+    assert answer is not None and answer.opaque == sum(1 for link in links if link.opaque)
     return True
 
 
@@ -519,8 +522,11 @@ def test_quick_link_targets_on_the_brain_corpus() -> None:
         ('---\nrelated: "a#h"\n---\n[[b|x]] [c](d%20e.md) [[#h]]', ["a", "b", "", "d e.md"]),
         ("[x](y.md) [[a]]", ["a", "y.md"]),  # the wikilinks, then the markdown links
         ("---\nrelated: [a, b]\n---\n[[c]]", None),  # a frontmatter beyond the simple grammar
-        ("`[[a]]` [[b]]", None),  # code: opaque regions need the full parse
+        ("`[[a]]` [[b]]", ["b"]),  # the link in code is none
+        ("```\n[[a]] [x](y.md)\n```\n$[[c]]$ <!-- [[d]] --> [[e]]", ["e"]),
+        ("`x [[a` b]] [[c]]", ["c"]),  # a link starting in code is none, wherever it ends
         ("[a](x[[b]]y)", None),  # links that overlap
+        ("`x` [a](x[[b]]y)", None),  # ...with code elsewhere
     ],
 )
 def test_quick_link_targets_examples(text: str, targets: list[str] | None) -> None:

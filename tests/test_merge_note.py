@@ -105,7 +105,8 @@ def test_links_follow_the_merge(text: str, merges: list[Merge], expected: str) -
         ('---\nrelated: "a-d9"\n---\n', True),
         ("[[x]]\n", True),  # broken: a suffix fix may point it at the family
         ("[[a-d7]]\n", True),
-        ("`[[a]]`\n", True),  # code: only the note's `Link`s can tell
+        ("`[[a-d9]]`\n", False),  # a SOURCE's name in code: no link
+        ("`x` [[a-d9]]\n", True),  # a SOURCE beside code
         ("---\nrelated: [a]\n---\n", True),  # YAML beyond the simple grammar: the same
     ],
 )

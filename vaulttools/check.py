@@ -44,6 +44,7 @@ from vaulttools.findings import (
 from vaulttools.links import (
     UNQUOTED_YAML,
     Link,
+    QuickLinks,
     find_frontmatter_links,
     quick_links,
     wikilink_spans_at,
@@ -719,8 +720,8 @@ def _note_findings(context: CheckContext, note: Note, note_id: object) -> tuple[
 
     quick = _quick_link_findings(context, note, day)
     if quick is not None:
-        findings.extend(quick)
-        return findings, 0
+        findings.extend(quick[0])
+        return findings, quick[1]
     link_findings, opaque = _full_link_findings(context, note, day)
     findings.extend(link_findings)
     return findings, opaque
@@ -759,19 +760,28 @@ def _full_link_findings(
 
 def _quick_link_findings(
     context: CheckContext, note: Note, day: Callable[[], object]
-) -> list[Finding] | None:
-    """The findings of the note's links without building its `Link`s, or None when the note needs them.
+) -> tuple[list[Finding], int] | None:
+    """The findings of the note's links without building its `Link`s, and its count of opaque links; None
+    when the note needs its `Link`s.
 
-    Most notes have no code, math or comment and a simple frontmatter: their links are the body's
-    wikilinks and markdown links (when none overlaps a wikilink) and the link properties' values, none
-    opaque. Each target is resolved (memoised by the index); only an unresolved one costs a position and a
-    message, as in `link_finding`.
+    Most notes have a simple frontmatter and links that do not overlap: their links are the body's
+    wikilinks and markdown links (those outside code, math and comments; `quick_links`) and the link
+    properties' values. Each target is resolved (memoised by the index); only an unresolved one costs a
+    position and a message, as in `link_finding`.
     """
     quick = quick_links(note)
     if quick is None:
         return None
+    found = _quick_findings(context, note, day, quick)
+    return found, quick.opaque
+
+
+def _quick_findings(
+    context: CheckContext, note: Note, day: Callable[[], object], quick: QuickLinks
+) -> list[Finding]:
+    """`_quick_link_findings`' findings, from the note's `quick_links`."""
     # Apart, a link's span is found only if it does not resolve; mixed, the spans came with the targets.
-    targets, body_targets, parts, markdown, spans = quick
+    targets, body_targets, parts, markdown, spans, _ = quick
     unresolved = context.vault.index.unresolved_positions([*targets, *body_targets], note.path)
     if not unresolved:
         return []
