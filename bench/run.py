@@ -3,7 +3,7 @@
 
 Usage::
 
-    python bench/run.py [--notes 1000|20000|100000] [--profile article,dense,deep,long,folders,crlf] [--runs 3]
+    python bench/run.py [--notes 1000|20000|100000] [--profile article,dense,deep,long,folders,crlf,code] [--runs 3]
                         [--only check,rename,...] [--json FILE]
 
 What it does:
@@ -80,7 +80,15 @@ TAG_SHARE = 0.05  # `tag-rename` renames the tag closest to this share of the no
 RENAME_MAP_EVERY = 10  # `undo-map` undoes a `rename --map` of every tenth note (2,000 of 20,000)
 TAG_NEW = "bench-renamed-tag"
 RSS_LIMIT_MB = 1024  # the ceiling on 100,000 notes
-PROFILE_NAMES = ("article", "dense", "deep", "long", "folders", "crlf")  # bench/generate.py's PROFILES
+PROFILE_NAMES = (
+    "article",
+    "dense",
+    "deep",
+    "long",
+    "folders",
+    "crlf",
+    "code",
+)  # bench/generate.py's PROFILES
 TIME_BINARY = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 # The floor of a rename: read every note and keep those whose bytes spell the old name (the byte prefilter),

@@ -12,6 +12,8 @@ from types import ModuleType
 
 import pytest
 
+from vaulttools.vault import Vault
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -263,6 +265,18 @@ def test_crlf_profile_is_the_article_vault_with_windows_line_ends(tmp_path: Path
     notes = [name for name in article if name.endswith(".md")]
     assert all(crlf[name] == article[name].replace(b"\n", b"\r\n") for name in notes)
     assert all(b"\r\n" in crlf[name] and b"\r\r" not in crlf[name] for name in notes)
+
+
+def test_code_profile_is_the_article_vault_with_code_in_every_note(tmp_path: Path) -> None:
+    generate.generate(tmp_path / "article", 40, 1, generate.PROFILES["article"])
+    generate.generate(tmp_path / "code", 40, 1, generate.PROFILES["code"])
+    article, code = _tree(tmp_path / "article"), _tree(tmp_path / "code")
+    assert article.keys() == code.keys()
+    notes = [name for name in article if name.endswith(".md")]
+    assert all(code[name] == article[name] + generate.CODE_TAIL.encode() for name in notes)
+    vault = Vault(tmp_path / "code")
+    note = vault.note(notes[0])
+    assert [link.opaque for link in note.links if link.target == "not-a-link"] == ["code"]
 
 
 def test_folder_notes_do_not_combine_with_the_deep_folders() -> None:

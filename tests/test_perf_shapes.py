@@ -396,7 +396,7 @@ def assert_same_entries_without_memos(root: Path) -> None:
     assert any(entry[1] for _, entry in remembered)  # the vault has findings to compare
 
 
-@pytest.mark.parametrize("profile", ["article", "dense", "deep", "long", "crlf"])
+@pytest.mark.parametrize("profile", ["article", "dense", "deep", "long", "crlf", "code"])
 def test_check_entries_of_every_bench_profile_are_the_same_without_memos(
     tmp_path: Path, profile: str
 ) -> None:
