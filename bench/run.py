@@ -200,7 +200,8 @@ def benches(enrich_file: Path, tag: str = "") -> list[Bench]:
         # have a copy and ~650 files change, as on long. On dense and deep, whose long day-suffix families
         # make 5,000 or 2,200 copies, it rewrites or deletes nearly every note: another job, measured with
         # its work, against no goal. On folders, the folder notes share a name and an id but are namesakes
-        # in different folders, no family: the copies are the 1 % of article's.
+        # in different folders, no family: the copies are the 1 % of article's; crlf and code are article's
+        # notes written otherwise.
         Bench(
             "merge-all",
             ("merge", "--all"),
@@ -208,7 +209,7 @@ def benches(enrich_file: Path, tag: str = "") -> list[Bench]:
             True,
             "reset-duplicates",
             "merge",
-            ("article", "long", "folders"),
+            ("article", "long", "folders", "crlf", "code"),
         ),
     ]
 

@@ -257,25 +257,25 @@ def test_earlier_profiles_write_the_bytes_they_always_wrote(
     assert _digest(tmp_path) == expected
 
 
-def test_crlf_profile_is_the_article_vault_with_windows_line_ends(tmp_path: Path) -> None:
+def _beside_article(tmp_path: Path, profile: str) -> tuple[dict[str, bytes], dict[str, bytes], list[str]]:
+    """The files of the 40-note article vault and of the same vault in `profile`'s shape, and its notes."""
     generate.generate(tmp_path / "article", 40, 1, generate.PROFILES["article"])
-    generate.generate(tmp_path / "crlf", 40, 1, generate.PROFILES["crlf"])
-    article, crlf = _tree(tmp_path / "article"), _tree(tmp_path / "crlf")
-    assert article.keys() == crlf.keys()
-    notes = [name for name in article if name.endswith(".md")]
+    generate.generate(tmp_path / profile, 40, 1, generate.PROFILES[profile])
+    article, other = _tree(tmp_path / "article"), _tree(tmp_path / profile)
+    assert article.keys() == other.keys()
+    return article, other, [name for name in article if name.endswith(".md")]
+
+
+def test_crlf_profile_is_the_article_vault_with_windows_line_ends(tmp_path: Path) -> None:
+    article, crlf, notes = _beside_article(tmp_path, "crlf")
     assert all(crlf[name] == article[name].replace(b"\n", b"\r\n") for name in notes)
     assert all(b"\r\n" in crlf[name] and b"\r\r" not in crlf[name] for name in notes)
 
 
 def test_code_profile_is_the_article_vault_with_code_in_every_note(tmp_path: Path) -> None:
-    generate.generate(tmp_path / "article", 40, 1, generate.PROFILES["article"])
-    generate.generate(tmp_path / "code", 40, 1, generate.PROFILES["code"])
-    article, code = _tree(tmp_path / "article"), _tree(tmp_path / "code")
-    assert article.keys() == code.keys()
-    notes = [name for name in article if name.endswith(".md")]
+    article, code, notes = _beside_article(tmp_path, "code")
     assert all(code[name] == article[name] + generate.CODE_TAIL.encode() for name in notes)
-    vault = Vault(tmp_path / "code")
-    note = vault.note(notes[0])
+    note = Vault(tmp_path / "code").note(notes[0])
     assert [link.opaque for link in note.links if link.target == "not-a-link"] == ["code"]
 
 
