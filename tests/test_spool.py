@@ -7,12 +7,14 @@ import errno
 import multiprocessing
 import os
 import pickle
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from vaulttools.changes import FileChange, Spool, spool_all
+from vaulttools.errors import EditConflict
 from vaulttools.journal import fingerprints
 
 
@@ -254,3 +256,68 @@ def test_a_spooled_change_gives_its_new_bytes_from_an_offset(tmp_path: Path, sta
     change = FileChange("a.md", b"old bytes", b"new bytes")
     for kept in (change, change.spooled(Spool(tmp_path))):
         assert kept.new_bytes_from(start) == b"new bytes"[start:]
+
+
+def _long_note_left_on_disk(tmp_path: Path, old: bytes, new: bytes) -> tuple[FileChange, Path]:
+    """A long note's change as a planner's worker makes it: old bytes left in the note, fingerprints taken."""
+    note = tmp_path / "long.md"
+    note.write_bytes(old)
+    return FileChange("long.md", old, new).old_left_on_disk(tmp_path), note
+
+
+LONG_OLD = b"x" * 20_000 + b"\n## Related\n- [[a]]\n"
+LONG_NEW = LONG_OLD + b"- [[b]]\n"
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["from a worker (spool_all)", "kept by the batch"])
+def test_a_long_note_spools_only_what_follows_the_start_left_on_disk(tmp_path: Path, shared: bool) -> None:
+    """sync-related appends a section to each long note: its spool holds the last block or so, not 20 KB."""
+    change, note = _long_note_left_on_disk(tmp_path, LONG_OLD, LONG_NEW)
+    head = change.same_until
+    assert head == 16_384
+    spool = Spool(tmp_path)
+    spooled = spool_all([change], spool)[0] if shared else change.spooled(spool)
+    spooled_bytes = os.fstat(spool._open().fileno()).st_size if shared else spool._end
+    assert spooled_bytes == len(LONG_NEW) - head
+    assert spooled._new is not None and spooled._new[2:] == (head,)
+    assert spooled.new == LONG_NEW  # its start read from the note, checked by the new bytes' blob id
+    assert spooled.old == LONG_OLD
+    for start in (0, 1, head - 1, head, head + 3, len(LONG_NEW)):
+        assert spooled.new_bytes_from(start) == LONG_NEW[start:]
+    note.write_bytes(LONG_NEW)  # written by the batch: the start is still the one left on disk
+    assert spooled.new == LONG_NEW
+
+
+@pytest.mark.parametrize(
+    "meanwhile",
+    [
+        lambda note: note.write_bytes(b"y" + LONG_OLD[1:]),  # its start edited by another program
+        lambda note: note.write_bytes(LONG_OLD[:100]),  # cut short
+        lambda note: note.unlink(),
+    ],
+    ids=["edited", "cut short", "deleted"],
+)
+def test_a_long_note_whose_start_changed_never_passes_for_its_new_bytes(
+    tmp_path: Path, meanwhile: Callable[[Path], object]
+) -> None:
+    """The guard of the start left on disk: the whole is checked against the new bytes' blob id."""
+    change, note = _long_note_left_on_disk(tmp_path, LONG_OLD, LONG_NEW)
+    spooled = change.spooled(Spool(tmp_path))
+    meanwhile(note)
+    with pytest.raises(EditConflict, match="changed by another program"):
+        _ = spooled.new_bytes
+    # What the batch writes (from the shared start on) comes from the spool alone.
+    assert spooled.new_bytes_from(change.same_until) == LONG_NEW[change.same_until :]
+    from vaulttools.batch import _writes_crlf
+
+    assert not _writes_crlf(spooled)  # the line-ending warning after a commit asks, and is answered
+
+
+def test_a_long_note_without_its_new_blob_id_is_spooled_whole(tmp_path: Path) -> None:
+    """No blob id to check a start read back by: the new bytes go into the spool whole."""
+    change, _ = _long_note_left_on_disk(tmp_path, LONG_OLD, LONG_NEW)
+    assert change._fingerprints is not None
+    del change._fingerprints["new_blob"]
+    spooled = change.spooled(Spool(tmp_path))
+    assert spooled._new is not None and len(spooled._new) == 2
+    assert spooled.new == LONG_NEW

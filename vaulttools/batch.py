@@ -752,7 +752,7 @@ def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:
     as modified after the commit: say so once instead of leaving the user to chase a diff we did not make."""
     if not repo.converts_line_endings():  # the usual case: no need to look at every new file
         return []
-    crlf = [c.final_path for c in plan.changes if not c.deletes and b"\r\n" in (c.new or b"")]
+    crlf = [c.final_path for c in plan.changes if not c.deletes and _writes_crlf(c)]
     if not crlf:
         return []
     shown = ", ".join(crlf[:3]) + (" …" if len(crlf) > 3 else "")
@@ -760,6 +760,16 @@ def _line_ending_warnings(repo: Repository, plan: BatchPlan) -> list[str]:
         f"git's line-ending settings (core.autocrlf or .gitattributes) convert the CRLF files of this batch "
         f"({shown}); vaulttools wrote them with CRLF as they were, so git may show them as modified"
     ]
+
+
+def _writes_crlf(change: FileChange) -> bool:
+    """Whether the bytes the batch wrote hold a CRLF. Asked after the commit: a long note whose start the
+    batch left on disk (`FileChange.new_bytes_from`) may have been changed there since by another program;
+    then what the batch wrote of it tells."""
+    try:
+        return b"\r\n" in change.new_bytes
+    except EditConflict:
+        return b"\r\n" in change.new_bytes_from(change.same_until)
 
 
 def _is_move(change: FileChange) -> bool:

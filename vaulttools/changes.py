@@ -210,7 +210,7 @@ def _append_locked(descriptor: int, pieces: list[bytes]) -> int:
 SPOOL_MEMORY_BUDGET = 320 * 2**20
 
 
-def _held_size(value: bytes | tuple[int, int] | OnDisk | None) -> int:
+def _held_size(value: bytes | tuple[int, ...] | OnDisk | None) -> int:
     """Bytes an unspooled change holds in memory for one side (none for a side left on disk)."""
     return len(value) if isinstance(value, bytes) else 0
 
@@ -289,7 +289,9 @@ class FileChange:
         self.path = path
         self.new_path = new_path
         self._old: bytes | tuple[int, int] | OnDisk | None = old
-        self._new: bytes | tuple[int, int] | None = new
+        # A place in the spool; with a third number, the spool holds the new bytes from there on and the
+        # note on disk holds the ones before (`_head_left_on_disk`).
+        self._new: bytes | tuple[int, int] | tuple[int, int, int] | None = new
         self._spool: Spool | None = None
         self._fingerprints: dict[str, Any] | None = None
         self._planned_status: PlannedStatus | None = None
@@ -373,7 +375,8 @@ class FileChange:
 
         old, new = self._old, self.new  # not spooled yet (checked above): bytes, left on disk, or None
         twin._old = put(old) if isinstance(old, bytes) else old
-        twin._new = None if new is None else put(new)
+        head = self._head_left_on_disk()
+        twin._new = None if new is None else (*put(new[head:]), head) if head else put(new)
         twin._spool = spool
         twin._fingerprints, twin._planned_status = self._fingerprints, self._planned_status
         return twin
@@ -383,7 +386,20 @@ class FileChange:
         if self._spool is not None:
             return []
         old, new = self._old, self.new
+        if isinstance(new, bytes):
+            new = new[self._head_left_on_disk() :]
         return [piece for piece in (old, new) if isinstance(piece, bytes)]
+
+    def _head_left_on_disk(self) -> int:
+        """How many leading new bytes `spooled` leaves out of the spool: those the new bytes share with old
+        ones left in the note (`same_until`, a long note), which the batch never writes over. The note
+        holds them before the batch writes it and after; read back whole (`_new_with_head`), the new bytes
+        are checked against their blob id. Why: sync-related appends a section to each of 20,000 30 KB
+        notes; spooling them whole wrote ~600 MB into the spool that the batch never read back."""
+        recorded = self._fingerprints
+        if recorded is None or not isinstance(self._old, OnDisk) or not recorded.get(NEW_BLOB):
+            return 0
+        return int(recorded.get(SAME_UNTIL, 0))
 
     @property
     def old(self) -> bytes | None:
@@ -451,9 +467,11 @@ class FileChange:
 
     def new_bytes_from(self, start: int) -> bytes:
         """`new_bytes[start:]`, of a spooled change read from the spool alone."""
-        if start and isinstance(self._new, tuple) and self._spool is not None:
-            offset, length = self._new
-            return self._spool.get((offset + start, length - start))
+        place = self._new
+        if start and isinstance(place, tuple) and self._spool is not None:
+            head = place[2] if len(place) == 3 else 0
+            if start >= head:  # read from the spool alone (a long note's start left on disk is not there)
+                return self._spool.get((place[0] + start - head, place[1] - start + head))
         return self.new_bytes[start:]
 
     @property
@@ -472,11 +490,36 @@ class FileChange:
             raise ValueError(f"{self.path}: a new file has no old bytes")
         return old
 
-    def _load(self, value: bytes | tuple[int, int] | None) -> bytes | None:
+    def _load(self, value: bytes | tuple[int, int] | tuple[int, int, int] | None) -> bytes | None:
         if isinstance(value, tuple):
             assert self._spool is not None  # a place in a spool is only ever set with the spool
+            if len(value) == 3:
+                return self._new_with_head(value)
             return self._spool.get(value)
         return value
+
+    def _new_with_head(self, place: tuple[int, int, int]) -> bytes:
+        """The new bytes of a change whose spool holds them from `head` on (`_head_left_on_disk`): the
+        first `head` bytes read from the note, which holds them both before and after the batch writes it;
+        the whole checked against the new bytes' blob id, so that a note another program changed since
+        never passes for them."""
+        offset, length, head = place
+        on_disk = self._old
+        assert isinstance(on_disk, OnDisk) and self._spool is not None and self._fingerprints is not None
+        try:
+            with open(on_disk.file, "rb") as handle:
+                start = handle.read(head)
+        except OSError:
+            start = b""
+        data = start + self._spool.get((offset, length))
+        if len(start) != head or blob_id(data) != self._fingerprints[NEW_BLOB]:
+            conflict = EditConflict(
+                f"{self.path} was changed by another program while vaulttools wrote the batch: run "
+                "`vaulttools check` and the command again"
+            )
+            conflict.path = self.path
+            raise conflict
+        return data
 
     @property
     def creates(self) -> bool:
@@ -565,7 +608,7 @@ def _rebuilt_change(
 def _shared_spool_change(
     path: str,
     old: tuple[int, int] | OnDisk | None,
-    new: tuple[int, int] | None,
+    new: tuple[int, int] | tuple[int, int, int] | None,
     spool: Spool,
     new_path: str | None,
     taken: dict[str, Any] | None,
