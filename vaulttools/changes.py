@@ -514,8 +514,8 @@ class FileChange:
         data = start + self._spool.get((offset, length))
         if len(start) != head or blob_id(data) != self._fingerprints[NEW_BLOB]:
             conflict = EditConflict(
-                f"{self.path} was changed by another program while vaulttools wrote the batch: run "
-                "`vaulttools check` and the command again"
+                f"{self.path} was changed by another program since vaulttools planned the batch: run the "
+                "command again"
             )
             conflict.path = self.path
             raise conflict
