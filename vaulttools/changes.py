@@ -513,12 +513,11 @@ class FileChange:
             start = b""
         data = start + self._spool.get((offset, length))
         if len(start) != head or blob_id(data) != self._fingerprints[NEW_BLOB]:
-            conflict = EditConflict(
-                f"{self.path} was changed by another program since vaulttools planned the batch: run the "
-                "command again"
+            raise EditConflict.in_file(
+                self.path,
+                "changed by another program since vaulttools planned the batch",
+                "; run the command again",
             )
-            conflict.path = self.path
-            raise conflict
         return data
 
     @property
