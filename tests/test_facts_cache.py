@@ -277,7 +277,7 @@ def test_sync_related_waits_for_the_cache_it_writes_aside(
     _touch_every_note(vault)  # new stamps, the same bytes ...
     changed = vault / Vault(vault).note_paths[0]  # ... but one: the cache is written again
     changed.write_bytes(changed.read_bytes() + b"\nOne more line.\n")
-    real = facts.save_cache
+    real = facts.save_facts_cache
     saved_in: list[int] = []
 
     def slow_save(*args: object) -> None:
@@ -285,14 +285,14 @@ def test_sync_related_waits_for_the_cache_it_writes_aside(
         real(*args)  # type: ignore[arg-type]
         saved_in.append(os.getpid())
 
-    monkeypatch.setattr(facts, "save_cache", slow_save)
+    monkeypatch.setattr(facts, "save_facts_cache", slow_save)
     opened = Vault(vault)
     scan_related(opened, opened.config.related)
     assert (saved_in == [os.getpid()]) is not forked  # a forked copy's list is its own
     [file] = (vault / ".vaulttools" / "cache").glob("facts-*")
     fingerprint = marshal.loads(file.read_bytes()[8:])[1]  # the header: format, fingerprint, parts, nonce
-    cached = facts.load_cache(vault, fingerprint)
-    assert {path: tuple(record[1]) for path, record in cached.items()} == {
+    cached = facts.read_facts_cache(vault, fingerprint).entries
+    assert {path: tuple(entry.stamp) for path, entry in cached.items()} == {
         path: facts.stamp_of(vault / path) for path in opened.note_paths
     }
 
@@ -309,9 +309,13 @@ def test_a_cache_copy_that_dies_fails_nothing_but_the_cache(
     monkeypatch.setattr(parallel, "MIN_CHUNK", 2)
     monkeypatch.setattr(parallel, "FORCED_JOBS", 2)
     vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
-    monkeypatch.setattr(facts, "save_cache", lambda *args: os._exit(9))
+    Vault(vault).facts()  # a first run: its parsed records become the cache file as they are written
+    [file] = (vault / ".vaulttools" / "cache").glob("facts-*")
+    before = file.read_bytes()
+    changed = vault / Vault(vault).note_paths[0]
+    changed.write_bytes(changed.read_bytes() + b"\nOne more line.\n")
+    monkeypatch.setattr(facts, "save_facts_cache", lambda *args: os._exit(9))
     opened = Vault(vault)
     assert scan_related(opened, opened.config.related).index.total > 0
-    assert not (vault / ".vaulttools" / "cache").exists() or not list(
-        (vault / ".vaulttools/cache").glob("facts-*")
-    )
+    assert [path.name for path in (vault / ".vaulttools" / "cache").glob("facts-*")] == [file.name]
+    assert file.read_bytes() == before  # the old cache: the changed note is stale in it, parsed next time

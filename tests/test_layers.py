@@ -41,7 +41,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     (
         "disk and git",
-        {"config", "parallel", "files", "facts", "vault", "lock", "journal", "git"},
+        {"config", "parallel", "files", "record_file", "facts", "vault", "lock", "journal", "git"},
     ),
     ("changes and batches", {"changes", "planning", "batch"}),
     (

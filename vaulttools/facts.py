@@ -20,7 +20,7 @@ import functools
 import itertools
 import marshal
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple, cast
 
@@ -30,6 +30,16 @@ from vaulttools.files import READ_FLAGS, read_all, stamp_of_status, state_dir
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
 from vaulttools.parallel import forks_for, in_fork, iter_chunks
+from vaulttools.record_file import (
+    Entry,
+    FactRecords,
+    KeyedWriter,
+    OnDisk,
+    RecordSource,
+    parts_of,
+    read_keyed,
+    write_keyed,
+)
 from vaulttools.sections import find_section
 
 if TYPE_CHECKING:
@@ -39,6 +49,8 @@ if TYPE_CHECKING:
 # 11: the content digest is the size and CRC-32 (`content_digest`); 12: the size and `digests.quick_sum`;
 # 13: the header names the file's writing (`CacheFile.nonce`), and a stamps file may hold newer stamps
 CACHE_FORMAT = 13
+# The facts cache's layout, named in its header: each part's keys, then its records (`record_file`).
+FACTS_LAYOUT = "keys, then records"
 
 
 class LinkFact(NamedTuple):
@@ -425,7 +437,7 @@ def read_cache(root: Path, fingerprint: str, name: str = "facts", stamp_field: i
 
 
 def _read_stamps(
-    root: Path, fingerprint: str, name: str, nonce: bytes, records: dict[str, tuple]
+    root: Path, fingerprint: str, name: str, nonce: bytes, records: Mapping[str, object]
 ) -> dict[str, tuple]:
     """The stamps file's stamps by path, when it was written for the cache file of `nonce` (else none):
     only those of paths the cache file has a record of."""
@@ -446,7 +458,11 @@ def _read_stamps(
 
 
 def save_stamps(
-    root: Path, fingerprint: str, cache: CacheFile, stamps: dict[str, tuple], name: str = "facts"
+    root: Path,
+    fingerprint: str,
+    cache: CacheFile | FactsCacheFile,
+    stamps: dict[str, tuple],
+    name: str = "facts",
 ) -> None:
     """Record newer stamps for notes whose bytes are still those of their records in the cache file `cache`
     was read from (`git checkout`, `undo`, a sync tool touching files), in a small stamps file beside it,
@@ -461,6 +477,57 @@ def save_stamps(
             marshal.dumps((CACHE_FORMAT, fingerprint, cache.nonce, {**cache.restamped, **stamps}))
         )
         os.replace(temp, target)
+    except OSError:
+        pass  # a read-only vault simply runs without a cache
+
+
+class FactsCacheFile(NamedTuple):
+    """What `read_facts_cache` read: each note's entry (its record left in the file), where the records are
+    read, the file's nonce (None: no file was read) and the stamps its stamps file gave (already in the
+    entries)."""
+
+    entries: dict[str, Entry]
+    source: RecordSource | None
+    nonce: bytes | None
+    restamped: dict[str, tuple]
+
+
+def read_facts_cache(root: Path, fingerprint: str) -> FactsCacheFile:
+    """The facts cache's keys (`record_file.read_keyed`), each with the newer stamp its stamps file holds,
+    if any; the records stay in the file until taken. Missing, foreign, stale or damaged: no entries."""
+    try:
+        with open(_cache_file(root, "facts"), "rb") as file:
+            header = _read_blob(file)
+            if (
+                not isinstance(header, tuple)
+                or len(header) != 5
+                or header[:2] != (CACHE_FORMAT, fingerprint)
+                or header[4] != FACTS_LAYOUT
+            ):
+                return FactsCacheFile({}, None, None, {})
+            entries, source = read_keyed(file, header[2])
+    except (OSError, EOFError, ValueError, TypeError):
+        return FactsCacheFile({}, None, None, {})
+    nonce = header[3]
+    restamped = _read_stamps(root, fingerprint, "facts", nonce, entries)
+    for path, stamp in restamped.items():
+        entries[path] = entries[path].restamped(stamp)
+    return FactsCacheFile(dict(entries), source, nonce, restamped)
+
+
+def save_facts_cache(
+    root: Path, fingerprint: str, entries: Mapping[str, Entry], source: RecordSource | None
+) -> None:
+    """Write the facts cache: `entries`' records in parts, those left in the old file (`OnDisk`) read from
+    `source` a part at a time as they are written."""
+    try:
+        folder = state_dir(root) / "cache"
+        folder.mkdir(exist_ok=True)
+        temp = _cache_file(root, "facts").with_suffix(".tmp")
+        header = (*_cache_header(fingerprint, parts_of(len(entries), CACHE_PART)), FACTS_LAYOUT)
+        with open(temp, "wb") as file:
+            write_keyed(file, header, entries, source, CACHE_PART)
+        _replace_cache_file(root, "facts", temp)
     except OSError:
         pass  # a read-only vault simply runs without a cache
 
@@ -524,51 +591,155 @@ def collect_records(
     on_progress: Callable[[str, int, int], None] | None = None,
     saving: list[Callable[[], None]] | None = None,
     index_words: GitAsker | None = None,
-) -> dict[str, tuple]:
+) -> FactRecords:
     """Facts for every path as plain cache records by path, in the order of `paths` (unreadable notes left
     out): cached ones whose stamp still matches, the rest parsed (and cached). `facts_of_record` turns one
     into `NoteFacts`; holding the records, not the facts, keeps one compact copy of a big vault in memory,
-    and forked workers can each build the facts of their share. `complete` says `paths` is every note of
-    the vault, so cache entries of other paths can be dropped. `saving`: see `_save`. `index_words`: git's
-    word on notes whose stamp changed (see `GitVouch`)."""
+    and forked workers can each build the facts of their share. A cached record stays in the cache file
+    until taken (`FactRecords.pop`, see `record_file`): forked workers each read their own. `complete`
+    says `paths` is every note of the vault, so cache entries of other paths can be dropped. `saving`: see
+    `_save`. `index_words`: git's word on notes whose stamp changed (see `GitVouch`)."""
     paths = list(paths)
-    cache = read_cache(root, fingerprint) if use_cache else no_cache()
-    cached = cache.records
+    cache = read_facts_cache(root, fingerprint) if use_cache else FactsCacheFile({}, None, None, {})
+    cached, source = cache.entries, cache.source
+    reparse = functools.partial(_parse_one, str(root), options)
+    if source is not None:
+        source.reparse = reparse
     in_cache = len(cached)
-    records: dict[str, tuple] = {}
-    stale: list[str] = []
+    records, stale, moved_stamps = _fresh_entries(root, paths, cached)
     restamped: dict[str, tuple] = {}
-    moved_stamps: dict[str, tuple[int, int, int, int]] = {}  # of the stale notes the cache has a record of
+    spill = (
+        _Spill.open(root, fingerprint, len(stale), source) if use_cache and forks_for(len(stale)) else None
+    )
+    if stale:
+        notes = _StaleNotes(cached, records, moved_stamps, index_words, spill)
+        stale, restamped = _parse_stale(root, stale, options, notes, on_progress)
+    saved = False
+    if spill is not None:
+        source = spill.finish(source, records, reparse)
+        saved = spill.settle(root, as_cache=complete and spill.holds_all(records))
+    changed = restamped or stale or (complete and len(cached) != len(records))
+    if use_cache and changed and not saved:
+        if not stale and cache.nonce is not None and (not complete or len(records) == in_cache):
+            # Every record is the cache file's, some under a newer stamp: only the stamps are written.
+            save_stamps(root, fingerprint, cache, restamped)
+        else:
+            _save(root, fingerprint, records if complete else {**cached, **records}, source, saving)
+    del cached
+    if stale or restamped:
+        records = {path: records[path] for path in paths if path in records}  # in the order of `paths`
+    return FactRecords(records, source)
+
+
+def _fresh_entries(
+    root: Path, paths: list[str], cached: dict[str, Entry]
+) -> tuple[dict[str, Entry], list[str], dict[str, tuple[int, int, int, int]]]:
+    """The cached entries of `paths` whose note has their stamp, the other paths (stale, in order; a
+    path that cannot be stamped is left out) and the current stamps of the stale ones the cache has."""
+    records: dict[str, Entry] = {}
+    stale: list[str] = []
+    moved_stamps: dict[str, tuple[int, int, int, int]] = {}
     root_text = str(root)
     for path in paths:
-        record = cached.get(path)
-        if record is not None:
+        entry = cached.get(path)
+        if entry is not None:
             try:
                 current = stamp_of(f"{root_text}/{path}")
             except OSError:
                 continue
-            if tuple(record[1]) == current:
-                records[path] = record
+            if tuple(cast(OnDisk, entry).stamp) == current:
+                records[path] = entry
                 continue
             moved_stamps[path] = current
         stale.append(path)
-    if stale:
-        stale, restamped = _parse_stale(
-            root, stale, options, _StaleNotes(cached, records, moved_stamps, index_words), on_progress
-        )
-    if use_cache and (restamped or stale or (complete and len(cached) != len(records))):
-        if not stale and cache.nonce is not None and (not complete or len(records) == in_cache):
-            # Every record is the cache file's, some under a newer stamp: only the stamps are written.
-            save_stamps(root, fingerprint, cache, restamped)
-        elif not complete:
-            cached.update(records)
-            _save(root, fingerprint, cached, saving)
+    return records, stale, moved_stamps
+
+
+class _Spill:
+    """A big run's parsed records, written to a new facts cache file as they come (`KeyedWriter`) and held
+    as `OnDisk` entries: on 100,000 long notes the parent then never holds ~800 MB of records (nor the
+    heap they leave behind), and the scan's forked workers read their own. When every record of the vault
+    is in it (a first run, a checkout that changed every note), the file becomes the cache as it is; else
+    it is read like the cache file beside it, and the cache is written as before. Where it cannot be
+    written (a full disk), the records not yet written are kept in memory instead."""
+
+    def __init__(self, temp: Path, file: BinaryIO, writer: KeyedWriter) -> None:
+        self.temp = temp
+        self.file = file
+        self.writer = writer
+        self.broken = False  # a write failed: the records since are kept in memory
+
+    @classmethod
+    def open(cls, root: Path, fingerprint: str, expected: int, source: RecordSource | None) -> _Spill | None:
+        header = (*_cache_header(fingerprint, parts_of(expected, CACHE_PART)), FACTS_LAYOUT)
+        try:
+            (state_dir(root) / "cache").mkdir(exist_ok=True)
+            temp = _cache_file(root, "facts").with_suffix(".new")
+            file = open(temp, "w+b")  # noqa: SIM115  # held until `finish`, across the parse
+            first = source.part_count if source is not None else 0
+            return cls(temp, file, KeyedWriter(file, header, CACHE_PART, first))
+        except OSError:
+            return None
+
+    def add(self, record: tuple, records: dict[str, Entry]) -> Entry:
+        """`record`'s entry: on disk, or the record itself once writing failed (then the records of the
+        part not written are put back in `records` too)."""
+        if self.broken:
+            return record
+        try:
+            return self.writer.add(record)
+        except OSError:
+            self._give_up(records)
+            return record
+
+    def finish(
+        self, source: RecordSource | None, records: dict[str, Entry], reparse: Callable[[str], tuple | None]
+    ) -> RecordSource | None:
+        """The record source with the written parts in it (a new one if there was none)."""
+        writer = self.writer
+        if not self.broken:
+            try:
+                writer.finish()
+            except OSError:
+                self._give_up(records)
+        if not writer.places:
+            self.file.close()
+            return source
+        fd = os.dup(self.file.fileno())
+        self.file.close()
+        if source is None:
+            source = RecordSource(fd, writer.places, writer.counts)
+            source.reparse = reparse
         else:
-            _save(root, fingerprint, records, saving)
-    del cached
-    if not stale and not restamped:
-        return records  # already in the order of `paths`
-    return {path: records[path] for path in paths if path in records}
+            source.add_file(fd, writer.places, writer.counts)
+        return source
+
+    def holds_all(self, records: dict[str, Entry]) -> bool:
+        return not self.broken and self.writer.written == len(records)
+
+    def settle(self, root: Path, *, as_cache: bool) -> bool:
+        """Put the file in place as the facts cache (`as_cache`), else remove its name (its records are
+        still read through the open descriptor); whether it is the cache now."""
+        try:
+            if as_cache:
+                _replace_cache_file(root, "facts", self.temp)
+                return True
+            self.temp.unlink()
+        except OSError:
+            with contextlib.suppress(OSError):
+                self.temp.unlink()
+        return False
+
+    def _give_up(self, records: dict[str, Entry]) -> None:
+        for record in self.writer.pending:
+            records[record[0]] = record
+        self.broken = True
+
+
+def _parse_one(root: str, options: FactsOptions, path: str) -> tuple | None:
+    """A note's record parsed again (its cached one could not be read back), None when it cannot be read."""
+    parsed = _parse_chunk(root, [path], options, {}, None)
+    return parsed[0][0] if parsed else None
 
 
 # Asks git's word on the vault's files (`git.read_index_words`); None when git cannot give it.
@@ -576,13 +747,14 @@ GitAsker = Callable[[], "IndexWords | None"]
 
 
 class _StaleNotes(NamedTuple):
-    """What `_parse_stale` works from: the cache file's records, the records kept so far (filled), the
+    """What `_parse_stale` works from: the cache file's entries, the entries kept so far (filled), the
     current stamps of the notes whose stamp moved, and where to ask git about them."""
 
-    cached: dict[str, tuple]
-    records: dict[str, tuple]
+    cached: dict[str, Entry]
+    records: dict[str, Entry]
     moved_stamps: dict[str, tuple[int, int, int, int]]
     index_words: GitAsker | None
+    spill: _Spill | None = None  # where parsed records go instead of memory (a big run's)
 
 
 def _parse_stale(
@@ -594,32 +766,30 @@ def _parse_stale(
 ) -> tuple[list[str], dict[str, tuple]]:
     """Put the records of the `stale` notes in `notes.records`, each cached one let go as its replacement
     comes. Returns the notes parsed again and the new stamps of those whose bytes were still their cached
-    record's (kept as it was)."""
-    cached, records = notes.cached, notes.records
+    record's (kept in the cache file, under the new stamp)."""
+    cached, records = cast(dict[str, OnDisk], notes.cached), notes.records
     restamped: dict[str, tuple] = {}
     vouch = GitVouch.ask(root, notes.index_words, notes.moved_stamps, len(stale) + len(records))
     if vouch is not None:
-        kept, stale = vouch.split(stale, notes.moved_stamps, lambda path: cached[path][-1])
+        kept, stale = vouch.split(stale, notes.moved_stamps, lambda path: cached[path].digest)
         for path, current in kept.items():
-            records[path] = (path, current, *cached.pop(path)[2:])
+            records[path] = cached.pop(path).restamped(current)
         restamped.update(kept)
     # A changed stamp with the same bytes (`git checkout`, `undo`, a sync tool touching files) keeps
     # its record: the note is read and hashed, not parsed again.
-    known = {path: cached[path][-1] for path in stale if path in cached}
+    known = {path: cached[path].digest for path in stale if path in cached}
     learned: dict[bytes, bytes] = {}
     parsed: list[str] = []
     words = None if vouch is None else vouch.words
     for record in parse_records(root, stale, options, on_progress, known, words, learned):
-        # The stale record goes as its replacement comes: a vault whose notes all changed (a `git
-        # checkout`) never holds two records per note (on 100,000 notes, ~400 MB each).
         path = record[0]
         old = cached.pop(path, None)
         if len(record) == 3:  # the bytes of `old`, the record it had: kept under the new stamp
             restamped[path] = record[1]
-            record = (path, record[1], *cast(tuple, old)[2:-1], record[2])
+            records[path] = cast(OnDisk, old).restamped(record[1])
         else:
             parsed.append(path)
-        records[path] = record
+            records[path] = record if notes.spill is None else notes.spill.add(record, records)
     if vouch is not None:
         vouch.save(learned, len(records) + len(cached))
     return parsed, restamped
@@ -743,17 +913,21 @@ def _sum_name() -> str:
 
 
 def _save(
-    root: Path, fingerprint: str, records: dict[str, tuple], saving: list[Callable[[], None]] | None
+    root: Path,
+    fingerprint: str,
+    entries: dict[str, Entry],
+    source: RecordSource | None,
+    saving: list[Callable[[], None]] | None,
 ) -> None:
-    """`save_cache` now, or, given `saving` and records enough for a big run, in a forked copy of this
-    process, whose wait is appended to `saving`: the copy holds the records as they are now, and the
-    caller goes on (sync-related scans them on every core, letting go of them as it goes) while it writes
-    ~120 MB for 20,000 long notes. The caller waits for it before its command ends; a copy that fails
-    (killed, out of memory) fails nothing but the cache, as a write that `save_cache` cannot make."""
-    if saving is None or not forks_for(len(records)):
-        save_cache(root, fingerprint, records)
+    """`save_facts_cache` now, or, given `saving` and records enough for a big run, in a forked copy of
+    this process, whose wait is appended to `saving`: the copy reads the records left in the old file
+    itself, and the caller goes on (sync-related scans them on every core) while it writes ~120 MB for
+    20,000 long notes. The caller waits for it before its command ends; a copy that fails (killed, out of
+    memory) fails nothing but the cache, as a write that `save_facts_cache` cannot make."""
+    if saving is None or not forks_for(len(entries)):
+        save_facts_cache(root, fingerprint, entries, source)
         return
-    saved = in_fork(lambda: save_cache(root, fingerprint, records))
+    saved = in_fork(lambda: save_facts_cache(root, fingerprint, entries, source))
 
     def wait() -> None:
         # The cache is only an accelerator: the next run finds it stale and rebuilds it.

@@ -65,6 +65,7 @@ from vaulttools.vault import Vault, gc_paused
 # scan first needs it in `assemble_scan`, while its forked workers read the facts, so the import leaves
 # the serial start of the command (and the workers fork without it).
 if TYPE_CHECKING:
+    from vaulttools.record_file import FactRecords
     from vaulttools.related_index import RelatedIndex
 
 __all__ = ["COMMON_FRACTION", "MIN_COMMON_CUTOFF", "Candidate", "Reason", "common_cutoff"]
@@ -867,13 +868,14 @@ def scan_related(vault: Vault, config: RelatedConfig) -> RelatedScan:
     return scan
 
 
-def _scan_records(vault: Vault, records: dict[str, tuple], config: RelatedConfig) -> RelatedScan:
+def _scan_records(vault: Vault, records: FactRecords, config: RelatedConfig) -> RelatedScan:
     """`scan_related` of the facts records of every note, each let go once scanned."""
     context = ScanContext.of(vault.index, config, vault.read_bytes)
 
     def scan_part(paths: list[str]) -> list[ScannedChunk]:
         # Each record is let go once read (in this process; a forked worker drops only its copy).
-        chunk = scan_chunk((scan_view_of_record(records.pop(path)) for path in paths), context)
+        taken = (record for record in map(records.take, paths) if record is not None)
+        chunk = scan_chunk(map(scan_view_of_record, taken), context)
         chunk.notes = len(paths)
         return [chunk]
 
@@ -884,7 +886,7 @@ def _scan_records(vault: Vault, records: dict[str, tuple], config: RelatedConfig
                 # A forked worker let go of its copy only: the chunk's records go here as its rows come,
                 # so the vault's facts and its index rows are not both held whole.
                 for path in paths[done : done + chunk.notes]:
-                    records.pop(path, None)
+                    records.forget(path)
                 done += chunk.notes
                 yield chunk
         records.clear()

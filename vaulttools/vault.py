@@ -26,6 +26,7 @@ from vaulttools.facts import (
 )
 from vaulttools.files import Stamp, clock_mark, read_with_status, stamp_of_status
 from vaulttools.note import Note
+from vaulttools.record_file import FactRecords
 from vaulttools.resolve import LinkIndex
 from vaulttools.suffixes import SuffixMatcher
 
@@ -163,7 +164,8 @@ class Vault:
         """`facts()`, built one note at a time as they are consumed (one copy in memory, not two)."""
         records = self.fact_records(paths, use_cache=use_cache)
         # Each record is let go once its facts are built (on 100,000 notes, the records hold ~400 MB).
-        return (facts_of_record(records.pop(path)) for path in list(records))
+        taken = (records.take(path) for path in list(records))
+        return (facts_of_record(record) for record in taken if record is not None)
 
     def fact_records(
         self,
@@ -171,7 +173,7 @@ class Vault:
         *,
         use_cache: bool = True,
         saving: list[Callable[[], None]] | None = None,
-    ) -> dict[str, tuple]:
+    ) -> FactRecords:
         """The facts of `paths` (every note) as plain cache records by path, in order (`facts_of_record`
         turns one into `NoteFacts`): for callers that hand them to forked workers. `saving`: the cache may
         be written aside; the caller then waits for what it appends (see `facts.collect_records`)."""
