@@ -170,25 +170,31 @@ class RelatedIndex:
         node[met] = np.arange(notes, notes + len(met))
         self.node_names: list[str] = [*self.paths, *(link_places.paths[place] for place in met.tolist())]
         linked = node[places]
+        del places, node, outside  # each a few bytes a link: 100,000 long notes link 3.3 million times
         mine = linked != owner  # a note is no neighbour of itself
         owner, linked = owner[mine], linked[mine]
         order = np.lexsort((linked, owner))
+        owner, linked = owner[order], linked[order]
+        del mine, order
         nodes = len(self.node_names)
-        self.links_out = _pairs_incidence(owner[order], linked[order], notes, nodes)
-        self.links_to_notes = _sorted(self.links_out[:, :notes].tocsr())
+        self.links_out = _pairs_incidence(owner, linked, notes, nodes)
+        del owner, linked
+        # Every node a note (every link reaches a note): the same matrix, not a copy of it.
+        self.links_to_notes = _notes_columns(self.links_out, notes)
         self.linked_from = _sorted(self.links_to_notes.T.tocsr())
         square = sparse.csr_matrix(
             (self.links_out.data, self.links_out.indices, _padded(self.links_out.indptr, nodes)),
             shape=(nodes, nodes),
         )
         around = _sorted((square + square.T).tocsr())
+        del square
         around.data[:] = 1.0  # a note that links and is linked by the same node has it once
         self.around = around
         # 1 / log(degree) of each node that may be shared: at least two neighbours, not a hub.
         degrees = np.diff(around.indptr)
         worth = {int(d): 1 / math.log(d) if 2 <= d <= self.cutoff else 0.0 for d in np.unique(degrees)}
         self.neighbour_worth = np.array([worth[int(d)] for d in degrees], dtype=np.float64)
-        self.shared_through = _scaled_rows(_sorted(around[:, :notes].tocsr()), self.neighbour_worth)
+        self.shared_through = _scaled_rows(_notes_columns(around, notes), self.neighbour_worth)
 
     def _mentions(self, table: _WordTable) -> sparse.csr_matrix:
         """Which notes each note names in its text: B's name words all among A's words, found from B's
@@ -284,6 +290,13 @@ def _pairs_incidence(rows: np.ndarray, columns: np.ndarray, height: int, width: 
     np.cumsum(np.bincount(rows, minlength=height), out=indptr[1:])
     data = np.ones(len(columns))
     return sparse.csr_matrix((data, columns.astype(np.int32), indptr), shape=(height, width))
+
+
+def _notes_columns(matrix: sparse.csr_matrix, notes: int) -> sparse.csr_matrix:
+    """The matrix's first `notes` columns, columns sorted: the matrix itself when it has no other."""
+    if matrix.shape[1] == notes:
+        return _sorted(matrix)
+    return _sorted(matrix[:, :notes].tocsr())
 
 
 def _padded(indptr: np.ndarray, rows: int) -> np.ndarray:
