@@ -276,4 +276,40 @@ def test_a_spill_that_cannot_be_written_keeps_the_rest_in_memory(
     assert records == expected and list(records) == list(expected)
     held = [path for path, entry in records._entries.items() if not isinstance(entry, OnDisk)]
     assert held == list(expected)[2 * fails_at :]
-    assert not list((vault / ".vaulttools" / "cache").glob("*.new"))
+    assert not list((vault / ".vaulttools" / "cache").glob(f"{facts.SPILL_PREFIX}*"))
+
+
+def test_a_run_stopped_while_it_parses_leaves_no_spill_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forked(monkeypatch)
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(facts, "parse_records", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Vault(vault).fact_records()
+    assert list((vault / ".vaulttools" / "cache").iterdir()) == []
+
+
+def test_spill_files_of_processes_that_ended_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed while it parsed leaves its spill file: the next big run removes it, never a running
+    process's."""
+    _forked(monkeypatch)
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    cache = vault / ".vaulttools" / "cache"
+    cache.mkdir(parents=True)
+    ended = os.fork()
+    if ended == 0:
+        os._exit(0)
+    os.waitpid(ended, 0)
+    orphan = cache / f"{facts.SPILL_PREFIX}{ended}"
+    running = cache / f"{facts.SPILL_PREFIX}{os.getppid()}"
+    orphan.write_bytes(b"x" * 100)
+    running.write_bytes(b"y")
+    Vault(vault).fact_records()
+    assert not orphan.exists() and running.exists()

@@ -613,7 +613,12 @@ def collect_records(
     )
     if stale:
         notes = _StaleNotes(cached, records, moved_stamps, index_words, spill)
-        stale, restamped = _parse_stale(root, stale, options, notes, on_progress)
+        try:
+            stale, restamped = _parse_stale(root, stale, options, notes, on_progress)
+        except BaseException:
+            if spill is not None:
+                spill.abandon()
+            raise
     saved = False
     if spill is not None:
         source = spill.finish(source, records, reparse)
@@ -671,15 +676,24 @@ class _Spill:
 
     @classmethod
     def open(cls, root: Path, fingerprint: str, expected: int, source: RecordSource | None) -> _Spill | None:
+        """A new spill file, named for this process: two runs at once never write one file. Those of
+        processes that ended without removing theirs (killed) are removed first."""
         header = (*_cache_header(fingerprint, parts_of(expected, CACHE_PART)), FACTS_LAYOUT)
         try:
             (state_dir(root) / "cache").mkdir(exist_ok=True)
-            temp = _cache_file(root, "facts").with_suffix(".new")
+            _remove_orphan_spills(root)
+            temp = _cache_file(root, "facts").with_name(f"{SPILL_PREFIX}{os.getpid()}")
             file = open(temp, "w+b")  # noqa: SIM115  # held until `finish`, across the parse
             first = source.part_count if source is not None else 0
             return cls(temp, file, KeyedWriter(file, header, CACHE_PART, first))
         except OSError:
             return None
+
+    def abandon(self) -> None:
+        """The run stopped before the spill was settled (Ctrl-C, an error): its file goes."""
+        self.file.close()
+        with contextlib.suppress(OSError):
+            self.temp.unlink()
 
     def add(self, record: tuple, records: dict[str, Entry]) -> Entry:
         """`record`'s entry: on disk, or the record itself once writing failed (then the records of the
@@ -734,6 +748,29 @@ class _Spill:
         for record in self.writer.pending:
             records[record[0]] = record
         self.broken = True
+
+
+# A spill file's name, before the id of the process writing it.
+SPILL_PREFIX = f"facts-v{CACHE_FORMAT}.spill-"
+
+
+def _remove_orphan_spills(root: Path) -> None:
+    """Remove the spill files of processes that no longer run (a run killed while it parsed)."""
+    for leftover in (state_dir(root) / "cache").glob(f"{SPILL_PREFIX}*"):
+        pid = leftover.name.removeprefix(SPILL_PREFIX)
+        if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: running
+    return True
 
 
 def _parse_one(root: str, options: FactsOptions, path: str) -> tuple | None:

@@ -142,8 +142,13 @@ def _close_all_quietly(fds: list[int]) -> None:
 
 
 def _read_at(fd: int, offset: int, size: int) -> bytes:
-    """`size` bytes at `offset`, without moving a file position a forked copy shares (`os.pread`)."""
-    data = os.pread(fd, size, offset)
+    """`size` bytes at `offset`, without moving a file position a forked copy shares (`os.pread`; where
+    there is none, as on Windows, no process forks)."""
+    if hasattr(os, "pread"):
+        data = os.pread(fd, size, offset)
+    else:
+        os.lseek(fd, offset, os.SEEK_SET)
+        data = os.read(fd, size)
     if len(data) != size:
         raise EOFError("a cache part ends early")
     return data
