@@ -380,3 +380,50 @@ def test_an_index_read_while_planning_is_read_again_once_git_changed_it(
     with pytest.raises(DirtyFilesError, match=r"crlf\.md"):
         run_batch(Vault(vault_dir), plan, BatchOptions())
     assert _snapshot(vault_dir) == before  # refused before the first write
+
+
+def test_recover_reads_each_original_blob_only_as_it_puts_its_note_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every named blob is known present before any note is put back, but each one's bytes are read only
+    for its own note: a recover of 50,000 long notes held all of them at once (1.7 GB)."""
+    from vaulttools import git as git_module
+    from vaulttools.history import recover_interrupted
+
+    vault_dir = _vault(tmp_path)
+    _kill_after(vault_dir, len(REWRITTEN))
+    read: list[int] = []
+    real_read = git_module._read_span
+    monkeypatch.setattr(git_module, "_read_span", lambda *args: read.append(1) or real_read(*args))
+    reads_before_write: list[int] = []
+    real_write = journal.rewrite_in_place
+    monkeypatch.setattr(
+        journal,
+        "rewrite_in_place",
+        lambda *a, **k: reads_before_write.append(len(read)) or real_write(*a, **k),
+    )
+    recovered = recover_interrupted(vault_dir)
+    assert recovered.restored and _snapshot(vault_dir) == NOTES
+    assert reads_before_write == list(
+        range(1, len(reads_before_write) + 1)
+    )  # one blob read per note put back
+
+
+def test_read_blobs_lazily_refuses_a_cut_short_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vaulttools import git as git_module
+
+    vault_dir = _vault(tmp_path)
+    present = blob_id(NOTES["crlf.md"])
+    real = git_module.run_git
+
+    def cut(cwd: Path, args: tuple, **kwargs: object) -> object:
+        out = real(cwd, args, **kwargs)  # type: ignore[arg-type]
+        stdout = kwargs["stdout"]
+        stdout.truncate(stdout.tell() - 5)  # type: ignore[attr-defined]
+        return out
+
+    monkeypatch.setattr(git_module, "run_git", cut)
+    with pytest.raises(GitError, match="cut short"):
+        git_module.read_blobs_lazily(vault_dir, [present])

@@ -334,6 +334,10 @@ def _json_bytes(record: dict[str, Any]) -> bytes:
     return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+# Originals read so far: a file's bytes by name, or a git blob's reader (`git.read_blobs_lazily`) by key.
+Loaded = dict[str, bytes | Callable[[], bytes]]
+
+
 def original_reader(root: Path) -> Callable[[str], bytes | None]:
     """The bytes the running batch's journal saved for a path from before the batch (None: it had none):
     what a rollback puts back when the plan did not keep them in memory. The journal is read once."""
@@ -341,7 +345,7 @@ def original_reader(root: Path) -> Callable[[str], bytes | None]:
     record = pending(root) or {}
     entries = {entry["path"]: entry for entry in record.get("changes", [])}
 
-    blobs: dict[str, bytes] = {}
+    blobs: Loaded = {}
 
     def original(path: str) -> bytes | None:
         entry = entries.get(path)
@@ -409,7 +413,7 @@ def restore(root: Path, record: dict[str, Any], keep: frozenset[str] = frozenset
 def _restore_files(root: Path, record: dict[str, Any], keep: frozenset[str]) -> list[str]:
     folder = _journal_dir(root)
     restored = []
-    backups: dict[str, bytes] = {}
+    backups: Loaded = {}
     # Every blob first: a missing one refuses the recovery before any file is put back.
     _load_git_blobs(folder, [e for e in record.get("changes", []) if e["path"] not in keep], backups)
     for entry in reversed(record.get("changes", [])):
@@ -446,7 +450,7 @@ def save_originals(root: Path, record: dict[str, Any], paths: frozenset[str]) ->
     returns that folder, None when there was nothing to copy."""
     folder = _journal_dir(root)
     saved_to = state_dir(root) / RECOVERED / str(record.get("batch_id") or record.get("started", "batch"))
-    backups: dict[str, bytes] = {}
+    backups: Loaded = {}
     _load_git_blobs(folder, [e for e in record.get("changes", []) if e["path"] in paths], backups)
     saved = False
     for entry in record.get("changes", []):
@@ -469,34 +473,37 @@ def _read_or_none(path: Path) -> bytes | None:
         return None
 
 
-def _backup_bytes(folder: Path, entry: dict[str, Any], loaded: dict[str, bytes]) -> bytes:
+def _backup_bytes(folder: Path, entry: dict[str, Any], loaded: Loaded) -> bytes:
     """An entry's original bytes: a slice of the shared originals file, a git blob, or (older journals) a
     whole file."""
     name = entry["backup"]
     if name == GIT_BACKUP:
         _load_git_blobs(folder, [entry], loaded)
-        return loaded[_git_key(entry)]
+        blob = loaded[_git_key(entry)]
+        return blob() if callable(blob) else blob
     if "offset" not in entry:
         return (folder / name).read_bytes()
-    if name not in loaded:
-        loaded[name] = (folder / name).read_bytes()
+    originals = loaded.get(name)
+    if not isinstance(originals, bytes):
+        originals = loaded[name] = (folder / name).read_bytes()
     start = entry["offset"]
-    return loaded[name][start : start + entry["length"]]
+    return originals[start : start + entry["length"]]
 
 
 def _git_key(entry: dict[str, Any]) -> str:
     return f"{GIT_BACKUP}:{entry['blob']}"
 
 
-def _load_git_blobs(folder: Path, entries: Sequence[dict[str, Any]], loaded: dict[str, bytes]) -> None:
-    """Read the git blobs these entries name into `loaded` (one `git cat-file` for them all), or refuse
-    with what to do when git no longer has one: nothing can put that note back."""
+def _load_git_blobs(folder: Path, entries: Sequence[dict[str, Any]], loaded: Loaded) -> None:
+    """Put a reader of each git blob these entries name into `loaded` (one `git cat-file` for them all;
+    each blob's bytes read when used), or refuse with what to do when git no longer has one: nothing can
+    put that note back."""
     wanted = {_git_key(e): e for e in entries if e.get("backup") == GIT_BACKUP and _git_key(e) not in loaded}
     if not wanted:
         return
-    from vaulttools.git import read_blobs  # only `recover` and rollbacks: `check` starts without git
+    from vaulttools.git import read_blobs_lazily  # only `recover` and rollbacks: `check` starts without git
 
-    blobs = read_blobs(folder, [entry["blob"] for entry in wanted.values()])
+    blobs = read_blobs_lazily(folder, [entry["blob"] for entry in wanted.values()])
     for key, entry in wanted.items():
         data = blobs.get(entry["blob"])
         if data is None:
@@ -508,7 +515,7 @@ def _load_git_blobs(folder: Path, entries: Sequence[dict[str, Any]], loaded: dic
         loaded[key] = data
 
 
-def _saved_original(folder: Path, entry: dict[str, Any], loaded: dict[str, bytes]) -> bytes | None:
+def _saved_original(folder: Path, entry: dict[str, Any], loaded: Loaded) -> bytes | None:
     """An entry's original as the journal saved it, or None when the batch stopped before it was copied
     whole (see `Journaling`: the batch writes a note only once its original is on disk). An old journal
     (version 1, no fingerprint of the original) saved every original before the first write."""
@@ -692,7 +699,7 @@ def foreign_changes(root: Path, record: dict[str, Any]) -> dict[str, str]:
     if record.get("version", 1) < 2:
         return {}
     lines = {}
-    originals: dict[str, bytes] = {}
+    originals: Loaded = {}
     folder = _journal_dir(root)
     for path, expected in _expected_states(record).items():
         current = _read_or_none(root / path)
@@ -710,7 +717,7 @@ def foreign_changes(root: Path, record: dict[str, Any]) -> dict[str, str]:
     return lines
 
 
-def _torn(current: bytes, folder: Path, entry: dict[str, Any], originals: dict[str, bytes]) -> bool:
+def _torn(current: bytes, folder: Path, entry: dict[str, Any], originals: Loaded) -> bool:
     """`current` is a torn write of the entry's (never, if its original was not saved whole: not written)."""
     original = _saved_original(folder, entry, originals)
     return original is not None and torn_by_the_batch(current, original, entry)
