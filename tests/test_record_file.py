@@ -147,8 +147,14 @@ def test_records_that_cannot_be_read_back_are_parsed_again(
         handle.write(replacement[:size].ljust(size, b"\x00"))
     made: list[str] = []
     _reparsed_as(cache, made)
+    reads: list[int] = []
+    real = record_file.RecordSource._read_part
+    monkeypatch.setattr(
+        record_file.RecordSource, "_read_part", lambda self, n: reads.append(n) or real(self, n)
+    )
     records = FactRecords(dict(cache.entries), cache.source)
     taken = {path: records.pop(path) for path in list(records)}
+    assert reads == [0, 1, 2, 3, 4]  # each part read once, the damaged one too (not once a note)
     expected = {"garbage": 5, "not a tuple": 5, "another note's record": 1, "another digest": 1}[damage]
     assert made == list(RECORDS)[5 : 5 + expected]
     for path, record in taken.items():

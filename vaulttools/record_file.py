@@ -59,6 +59,7 @@ class RecordSource:
         self._parts: list[tuple[int, int, int]] = []  # (file, offset, size) of each part's records blob
         self._left: list[int] = []  # entries of each part not taken yet
         self._held: dict[int, dict[str, tuple]] = {}
+        self._popped: dict[int, int] = {}  # records taken from each held part since it was read
         self._fds: list[int] = []
         self.reparse: Callable[[str], tuple | None] | None = None  # set by the cache's reader
         self._closer = weakref.finalize(self, _close_all_quietly, self._fds)
@@ -80,6 +81,7 @@ class RecordSource:
     def expect(self, entries: Iterable[Entry]) -> None:
         """Count, per part, the entries that will be taken from now on (parts read so far are let go)."""
         self._held.clear()
+        self._popped.clear()
         self._left = [0] * len(self._parts)
         for entry in entries:
             if isinstance(entry, OnDisk):
@@ -90,12 +92,15 @@ class RecordSource:
         again. None when it is neither in the file nor parsed again (its note is gone)."""
         number = entry.part
         held = self._held.get(number)
-        record = held.get(path) if held is not None else None
-        if held is None or record is None:  # not read yet, or this record taken from it before: read
+        # Read when not held, or again when this record may have been taken from the held copy (a saver
+        # took every record first); a part damaged or lacking the record is read once, not once a note.
+        if held is None or (path not in held and self._popped.get(number)):
             held = self._held[number] = self._read_part(number)
-            record = held.get(path)
+            self._popped[number] = 0
+        record = held.get(path)
         if not keep:
-            held.pop(path, None)
+            if held.pop(path, None) is not None:
+                self._popped[number] += 1
             self.taken(entry)
         if not _is_record_of(record, path, entry.digest):
             return self.reparse(path) if self.reparse is not None else None
@@ -110,9 +115,11 @@ class RecordSource:
         self._left[number] -= 1
         if self._left[number] <= 0:
             self._held.pop(number, None)
+            self._popped.pop(number, None)
 
     def close(self) -> None:
         self._held.clear()
+        self._popped.clear()
         self._closer()
 
     def _read_part(self, number: int) -> dict[str, tuple]:
