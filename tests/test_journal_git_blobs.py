@@ -33,7 +33,7 @@ from vaulttools.changes import BatchPlan, FileChange
 from vaulttools.digests import blob_id
 from vaulttools.errors import BatchAborted, DirtyFilesError, EditConflict, GitError
 from vaulttools.files import rewrite_in_place
-from vaulttools.git import Repository, read_blobs
+from vaulttools.git import Repository, read_blobs_lazily
 from vaulttools.normalize import plan_normalize
 from vaulttools.vault import Vault
 
@@ -133,10 +133,12 @@ def test_a_blob_counts_as_synced_by_its_folder_or_else_by_its_own_file(
     assert bool(in_git) == named
 
 
-def test_read_blobs_gives_none_for_a_blob_git_does_not_have(tmp_path: Path) -> None:
+def test_read_blobs_lazily_gives_none_for_a_blob_git_does_not_have(tmp_path: Path) -> None:
     vault_dir = _vault(tmp_path)
     present = blob_id(NOTES["crlf.md"])
-    assert read_blobs(vault_dir, [present, "0" * 40, present]) == {present: NOTES["crlf.md"], "0" * 40: None}
+    readers = read_blobs_lazily(vault_dir, [present, "0" * 40, present])
+    read = {oid: None if reader is None else reader() for oid, reader in readers.items()}
+    assert read == {present: NOTES["crlf.md"], "0" * 40: None}
 
 
 def _plan(vault_dir: Path) -> BatchPlan:

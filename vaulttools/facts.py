@@ -492,6 +492,11 @@ class FactsCacheFile(NamedTuple):
     restamped: dict[str, tuple]
 
 
+def no_facts_cache() -> FactsCacheFile:
+    """A `FactsCacheFile` of no file."""
+    return FactsCacheFile({}, None, None, {})
+
+
 def read_facts_cache(root: Path, fingerprint: str) -> FactsCacheFile:
     """The facts cache's keys (`record_file.read_keyed`), each with the newer stamp its stamps file holds,
     if any; the records stay in the file until taken. Missing, foreign, stale or damaged: no entries."""
@@ -504,10 +509,10 @@ def read_facts_cache(root: Path, fingerprint: str) -> FactsCacheFile:
                 or header[:2] != (CACHE_FORMAT, fingerprint)
                 or header[4] != FACTS_LAYOUT
             ):
-                return FactsCacheFile({}, None, None, {})
+                return no_facts_cache()
             entries, source = read_keyed(file, header[2])
     except (OSError, EOFError, ValueError, TypeError):
-        return FactsCacheFile({}, None, None, {})
+        return no_facts_cache()
     nonce = header[3]
     restamped = _read_stamps(root, fingerprint, "facts", nonce, entries)
     for path, stamp in restamped.items():
@@ -540,20 +545,13 @@ def _read_blob(file: BinaryIO) -> Any:
 
 
 def save_cache(root: Path, fingerprint: str, records: dict[str, tuple], name: str = "facts") -> None:
-    try:
-        folder = state_dir(root) / "cache"
-        folder.mkdir(exist_ok=True)
-        target = _cache_file(root, name)
-        temp = target.with_suffix(".tmp")
-        parts = -(-len(records) // CACHE_PART)
-        with open(temp, "wb") as file:
-            _write_blob(file, _cache_header(fingerprint, parts))
-            items = iter(records.items())
-            for _ in range(parts):
-                _write_blob(file, dict(itertools.islice(items, CACHE_PART)))
-        _replace_cache_file(root, name, temp)
-    except OSError:
-        pass  # a read-only vault simply runs without a cache
+    """A cache file of dict parts (the check cache's layout) holding `records`, `CACHE_PART` to a part."""
+    items = iter(records.items())
+    parts = [
+        marshal.dumps(dict(itertools.islice(items, CACHE_PART)))
+        for _ in range(parts_of(len(records), CACHE_PART))
+    ]
+    save_cache_parts(root, fingerprint, parts, name)
 
 
 def save_cache_parts(root: Path, fingerprint: str, parts: list[bytes], name: str = "facts") -> None:
@@ -600,7 +598,7 @@ def collect_records(
     says `paths` is every note of the vault, so cache entries of other paths can be dropped. `saving`: see
     `_save`. `index_words`: git's word on notes whose stamp changed (see `GitVouch`)."""
     paths = list(paths)
-    cache = read_facts_cache(root, fingerprint) if use_cache else FactsCacheFile({}, None, None, {})
+    cache = read_facts_cache(root, fingerprint) if use_cache else no_facts_cache()
     cached, source = cache.entries, cache.source
     reparse = functools.partial(_parse_one, str(root), options)
     if source is not None:

@@ -300,11 +300,6 @@ class StoredBlob(NamedTuple):
     loose_since: float | None
 
 
-def read_blobs(cwd: Path, oids: Sequence[str]) -> dict[str, bytes | None]:
-    """The bytes of each blob id, by one `git cat-file --batch` (None: git does not have it)."""
-    return {oid: None if read is None else read() for oid, read in read_blobs_lazily(cwd, oids).items()}
-
-
 def read_blobs_lazily(cwd: Path, oids: Sequence[str]) -> dict[str, Callable[[], bytes] | None]:
     """Each blob id's reader of its bytes (None: git does not have it), by one `git cat-file --batch` whose
     output waits in a temporary file: what `recover` and a rollback read where the journal named a note's
