@@ -47,12 +47,15 @@ from vaulttools.links import (
     wikilinks_in,
 )
 from vaulttools.note import (
+    _INLINE_RE,
     _NON_PRINTABLE_RE,
     _SIMPLE_LINE_RE,
     _YAML11_WORDS,
     _YAML_EXTRA_BREAKS,
     Frontmatter,
     Note,
+    _block_regions,
+    _inline_regions,
     _may_hold_blocks,
     _may_hold_inline,
     _walk_block_regions,
@@ -637,6 +640,87 @@ def test_quick_tests_from_a_start_answer_for_the_body(prefix: str, body: str) ->
             assert _may_hold_inline(text, start, end)
         elif not any(c in prefix + text[end:] for c in "`$<"):
             assert not _may_hold_inline(text, start, end)
+
+
+_INLINE_PIECES = [
+    "a",
+    " ",
+    "`",
+    "``",
+    "```",
+    "$",
+    "$$",
+    "\\",
+    "\\$",
+    "<",
+    "<!--",
+    "-->",
+    "\n",
+    "\n\n",
+    "\n \r\n",
+    "1",
+    "x y",
+]
+
+
+@PROPERTIES
+@given(st.lists(st.sampled_from(_INLINE_PIECES), max_size=30).map("".join), st.data())
+def test_inline_regions_are_the_patterns_matches(text: str, data: st.DataObject) -> None:
+    """Trying the pattern only where a region can start finds what its scan of every position finds, over
+    any part of the text (lookbehinds see the text before the part)."""
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    scanned = [(m.start(), m.end()) for m in _INLINE_RE.finditer(text, start, end)]
+    assert [(region.start, region.end) for region in _inline_regions(text, start, end)] == scanned
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("a `b` c $x$ d <!-- e --> f", [(2, 5, "code"), (8, 11, "math"), (14, 24, "html-comment")]),
+        ("$5 and $6", []),  # a dollar before a digit closes no math
+        ("``a`b``", [(0, 7, "code")]),
+        ("a\\$b$", []),  # an escaped dollar opens nothing
+        ("<b> and <!-- open", [(8, 17, "html-comment")]),  # a comment left open runs to the end
+        ("plain", []),
+    ],
+)
+def test_inline_regions_examples(text: str, kinds: list[tuple[int, int, str]]) -> None:
+    assert [tuple(region) for region in _inline_regions(text, 0, len(text))] == kinds
+
+
+@PROPERTIES
+@given(
+    st.lists(_block_pieces, max_size=6).map("".join),
+    st.lists(
+        _block_pieces | st.sampled_from(["  ```", "   ~~~~", "```x", "``` `", "a$$b", "\n```\n"]), max_size=24
+    ).map("".join),
+)
+def test_block_regions_are_the_whole_walks(prefix: str, body: str) -> None:
+    """Visiting only the lines with a fence's or `$$` mark finds what walking every line finds."""
+    text = prefix + body
+    assert _block_regions(text, len(prefix)) == _walk_block_regions(text, len(prefix), body)
+
+
+@pytest.mark.parametrize(
+    ("body", "spans"),
+    [
+        ("a\n```py\nx [[b]]\n```\nc $x$", [(2, 20, "code")]),
+        ("a\n```\nnever closed", [(2, 18, "code")]),
+        ("a\n   ```\nx\n  ```\n", [(2, 17, "code")]),
+        ("a\n    ```\nnot a fence", []),  # four spaces: not a fence, and no blank line before: not code
+        ("a\n``` `x`\nb", []),  # backticks after backticks: inline code, not a fence
+        ("a\n````\n```\n````\nb", [(2, 16, "code")]),  # closed by as many ticks or more
+        ("a\n~~~\n```\n~~~\n", [(2, 14, "code")]),  # closed by its own character
+        ("a\r\n```\r\nx\r\n```\r\nb", [(3, 16, "code")]),
+        ("a\u2028```\u2028x\u2028```", [(2, 11, "code")]),  # a break other than "\n" starts a line
+        ("x $$ y\n  $$a$$ b\n$$\nm\nend $$ z\n$$", [(7, 14, "math"), (17, 28, "math"), (31, 33, "math")]),
+        ("```\n$$\n```\n$$ open", [(0, 11, "code"), (11, 18, "math")]),
+    ],
+)
+def test_walk_of_marked_lines_examples(body: str, spans: list[tuple[int, int, str]]) -> None:
+    assert [tuple(region) for region in _block_regions(body, 0)] == spans
+    assert _block_regions(body, 0) == _walk_block_regions(body, 0, body)
 
 
 @pytest.mark.parametrize(
