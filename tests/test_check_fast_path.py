@@ -502,6 +502,12 @@ def assert_quick_link_targets_agree(note: Note) -> bool:
     )
     answer = quick_links(note)
     assert answer is not None and answer.opaque == sum(1 for link in links if link.opaque)
+    if answer.spans is not None:  # in text order, where `find_links` has them (those with a target)
+        body = [link for link in links if link.start >= note.body_start and not link.opaque and link.target]
+        quick_body = zip(answer.spans, answer.body, strict=True)
+        assert [(span, target) for span, target in quick_body if target] == [
+            ((link.start, link.end), link.target) for link in body
+        ]
     return True
 
 

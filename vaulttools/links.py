@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from vaulttools.note import Note
+from vaulttools.note import Note, Region
 from vaulttools.yamlscalars import Scalar, compose_frontmatter, source_starts
 
 WIKILINK = "wikilink"
@@ -266,23 +266,41 @@ def body_links_outside_regions(note: Note) -> tuple[list[str], list[tuple[int, i
     )
     if markdown and _merge_markdown_links(targets, spans, markdown) is None:
         return None  # overlapping links: `find_links` keeps the first of each pair
-    region_at = note.region_at
+    regions = note.regions
     opaque = 0
     kept_targets: list[str] = []
     kept_spans: list[tuple[int, int]] = []
-    for (head, rest), target, span in zip(parts, targets, spans, strict=True):
-        if region_at(span[0]) is None:
-            kept_targets.append(target)
-            kept_spans.append(span)
-        elif _wikilink_kept(head, rest):
-            opaque += 1
-    outside = [link for link in markdown if region_at(link[0]) is None]
-    opaque += len(markdown) - len(outside)
+    taken = 0
+    for first, after in _inside_regions([start for start, _ in spans], regions):
+        kept_targets += targets[taken:first]
+        kept_spans += spans[taken:first]
+        opaque += sum(_wikilink_kept(head, rest) for head, rest in parts[first:after])
+        taken = after
+    kept_targets += targets[taken:]
+    kept_spans += spans[taken:]
+    outside = markdown
+    if markdown:
+        inside = _inside_regions([start for start, _, _ in markdown], regions)
+        outside = [link for index, link in enumerate(markdown) if not any(a <= index < b for a, b in inside)]
+        opaque += len(markdown) - len(outside)
     if not outside:
         return kept_targets, kept_spans, opaque
     merged = _merge_markdown_links(kept_targets, kept_spans, outside)
     assert merged is not None  # links that do not overlap in the whole body do not overlap among some
     return merged[0], merged[1], opaque
+
+
+def _inside_regions(starts: list[int], regions: list[Region]) -> list[tuple[int, int]]:
+    """For links starting at `starts` (in order) and a note's opaque regions (in order, none overlapping
+    another): the index range [first, after) of the links starting inside each region that has some, in
+    order. Two binary searches a region, where `Note.region_at` took one a link."""
+    inside = []
+    for region in regions:
+        first = bisect.bisect_left(starts, region.start)
+        after = bisect.bisect_left(starts, region.end, first)
+        if first < after:
+            inside.append((first, after))
+    return inside
 
 
 def _wikilink_kept(head: str, rest: str) -> bool:
