@@ -182,8 +182,16 @@ class Profile:
 
 
 # What the `code` profile adds to a note: code that holds a wikilink (opaque: counted, not resolved), inline
-# code and math.
+# code and math; at the end (`CODE_TAIL`), and inline code in the paragraph after the title (`CODE_LEAD`), as
+# a programmer writes it anywhere in a note.
 CODE_TAIL = '\n```python\nnote = "[[not-a-link]]"\nprint(note)\n```\n\nRun `make check` first; the cost is $O(n \\log n)$.\n'
+CODE_LEAD = "Run `vaulttools check` first: `[[not-a-link-either]]` in code links nothing.\n\n"
+
+
+def with_code(text: str) -> str:
+    """A note of the `code` profile from its article text: `CODE_LEAD` after the title, `CODE_TAIL` at the end."""
+    paragraph = text.index("\n\n", text.index("\n# ") + 1) + 2
+    return text[:paragraph] + CODE_LEAD + text[paragraph:] + CODE_TAIL
 
 
 PROFILES: dict[str, Profile] = {
@@ -204,9 +212,10 @@ PROFILES: dict[str, Profile] = {
         # The article vault as a Windows editor saves it: every line ends with CRLF. Such notes once fell off
         # `check`'s quick paths (a first check 1.8x slower than on the same notes with LF).
         Profile("crlf", line_ends="\r\n"),
-        # The article vault as a programmer's or a mathematician's: each note ends with a fenced code block
-        # (a `[[…]]` inside it, not a link), inline code and inline math. Such notes once took `check`'s full
-        # parse (a first check 4x slower than the same notes without them).
+        # The article vault as a programmer's or a mathematician's: each note has inline code after its title
+        # and ends with a fenced code block (a `[[…]]` inside each, not a link), inline code and inline math.
+        # Such notes once took `check`'s full parse (a first check 4x slower than the same notes without
+        # them), then a scan of every character for inline code (~65 ns a character).
         Profile("code", code=True),
     )
 }
@@ -627,7 +636,7 @@ def generate(out: Path, n: int, seed: int, profile: Profile = PROFILES["article"
 
     def save(i: int, text: str) -> None:
         if profile.code:
-            text += CODE_TAIL
+            text = with_code(text)
         if profile.line_ends != "\n":
             text = text.replace("\n", profile.line_ends)
         data = text.encode("utf-8")

@@ -274,9 +274,14 @@ def test_crlf_profile_is_the_article_vault_with_windows_line_ends(tmp_path: Path
 
 def test_code_profile_is_the_article_vault_with_code_in_every_note(tmp_path: Path) -> None:
     article, code, notes = _beside_article(tmp_path, "code")
-    assert all(code[name] == article[name] + generate.CODE_TAIL.encode() for name in notes)
+    lead, tail = generate.CODE_LEAD.encode(), generate.CODE_TAIL.encode()
+    for name in notes:
+        assert code[name].replace(lead, b"", 1) == article[name] + tail
+        title = code[name].index(b"\n# ")
+        assert code[name].index(lead) == code[name].index(b"\n\n", title) + 2  # the paragraph after the title
     note = Vault(tmp_path / "code").note(notes[0])
-    assert [link.opaque for link in note.links if link.target == "not-a-link"] == ["code"]
+    opaque = [(link.target, link.opaque) for link in note.links if link.target.startswith("not-a-link")]
+    assert opaque == [("not-a-link-either", "code"), ("not-a-link", "code")]
 
 
 def test_folder_notes_do_not_combine_with_the_deep_folders() -> None:
