@@ -48,6 +48,7 @@ from vaulttools.links import (
 )
 from vaulttools.note import (
     _INLINE_RE,
+    _LINE_BREAKS,
     _NON_PRINTABLE_RE,
     _SIMPLE_LINE_RE,
     _YAML11_WORDS,
@@ -57,6 +58,7 @@ from vaulttools.note import (
     _block_regions,
     _inline_regions,
     _may_hold_blocks,
+    _may_hold_indented_code,
     _may_hold_inline,
     _walk_block_regions,
     load_simple_yaml,
@@ -693,6 +695,26 @@ def test_inline_regions_are_the_patterns_matches(text: str, data: st.DataObject)
 )
 def test_inline_regions_examples(text: str, kinds: list[tuple[int, int, str]]) -> None:
     assert [tuple(region) for region in _inline_regions(text, 0, len(text))] == kinds
+
+
+# Where indented code may start, as one regex: a line starting with four spaces or a tab, first in the body
+# or after a whitespace-only line ("\r\n" may pass for two breaks). `_may_hold_indented_code` answers the
+# same without scanning every character with it.
+_INDENTED_AFTER_BLANK_RE = re.compile(
+    rf"(?:\A(?:\s*?[{_LINE_BREAKS}])?|[{_LINE_BREAKS}]\s*?[{_LINE_BREAKS}])(?:    |\t)"
+)
+
+
+@PROPERTIES
+@given(
+    st.lists(_block_pieces, max_size=6).map("".join),
+    st.lists(_block_pieces | st.sampled_from(["\t", "\n\t", "\n\n\t", " \t", "\u3000"]), max_size=24).map(
+        "".join
+    ),
+)
+def test_indented_code_test_is_the_regexs(prefix: str, body: str) -> None:
+    text = prefix + body
+    assert _may_hold_indented_code(text, len(prefix)) == (_INDENTED_AFTER_BLANK_RE.search(body) is not None)
 
 
 @PROPERTIES
