@@ -182,10 +182,10 @@ class Profile:
 
 
 # What the `code` profile adds to a note: code that holds a wikilink (opaque: counted, not resolved), inline
-# code and math; at the end (`CODE_TAIL`), and inline code in the paragraph after the title (`CODE_LEAD`), as
-# a programmer writes it anywhere in a note.
+# code and math; at the end (`CODE_TAIL`), and inline code in a list nested with a tab (as Obsidian indents
+# it) after the title (`CODE_LEAD`), as a programmer writes them anywhere in a note.
 CODE_TAIL = '\n```python\nnote = "[[not-a-link]]"\nprint(note)\n```\n\nRun `make check` first; the cost is $O(n \\log n)$.\n'
-CODE_LEAD = "Run `vaulttools check` first: `[[not-a-link-either]]` in code links nothing.\n\n"
+CODE_LEAD = "- Run `vaulttools check` first:\n\t- `[[not-a-link-either]]` in code links nothing.\n\n"
 
 
 def with_code(text: str) -> str:
@@ -215,7 +215,8 @@ PROFILES: dict[str, Profile] = {
         # The article vault as a programmer's or a mathematician's: each note has inline code after its title
         # and ends with a fenced code block (a `[[…]]` inside each, not a link), inline code and inline math.
         # Such notes once took `check`'s full parse (a first check 4x slower than the same notes without
-        # them), then a scan of every character for inline code (~65 ns a character).
+        # them), then a scan of every character for inline code (~65 ns a character) and for indented code
+        # when a line starts with a tab (~24 ns).
         Profile("code", code=True),
     )
 }
