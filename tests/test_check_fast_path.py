@@ -600,6 +600,7 @@ def test_wikilink_target_examples(inner: str, target: str) -> None:
 
 # --- the quick tests of general parsing -----------------------------------------------------------------------
 
+
 def _may_hold_blocks(text: str, start: int = 0) -> bool:
     """The quick tests `_block_regions` asks before a walk: False when `text[start:]` surely has no fenced or
     indented code and no `$$` math."""
