@@ -57,9 +57,9 @@ from vaulttools.note import (
     Note,
     _block_regions,
     _inline_regions,
+    _marked_lines,
     _may_hold_indented_code,
     _may_hold_inline,
-    _may_hold_marks,
     _walk_block_regions,
     load_simple_yaml,
     simple_line_values,
@@ -604,7 +604,7 @@ def test_wikilink_target_examples(inner: str, target: str) -> None:
 def _may_hold_blocks(text: str, start: int = 0) -> bool:
     """The quick tests `_block_regions` asks before a walk: False when `text[start:]` surely has no fenced or
     indented code and no `$$` math."""
-    return _may_hold_marks(text, start) or _may_hold_indented_code(text, start)
+    return bool(_marked_lines(text, start)) or _may_hold_indented_code(text, start)
 
 
 _BLOCK_PIECES = [
