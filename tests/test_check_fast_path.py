@@ -33,6 +33,7 @@ from vaulttools.files import read_all
 from vaulttools.links import (
     _may_overlap_wikilink,
     body_links_apart,
+    body_links_apart_of_regions,
     find_frontmatter_links,
     find_links,
     frontmatter_targets,
@@ -365,6 +366,52 @@ def test_body_links_apart_examples(body: str, links: tuple | None) -> None:
     if apart is not None:
         parts, markdown = apart
         got = (wikilink_targets(parts), _from_body_start(note, markdown))
+    assert got == links
+
+
+@PROPERTIES
+@given(_notes)
+def test_body_links_apart_of_regions_are_the_body_links_find_links_gives(text: str) -> None:
+    """The links outside opaque regions, found piece by piece, are those `find_links` keeps, and each gap's
+    wikilinks are found from its start where `check` looks for their spans."""
+    note = Note("n.md", text.encode("utf-8"))
+    if not note.editable or not note.regions:
+        return
+    apart = body_links_apart_of_regions(note)
+    if apart is None:
+        return
+    body = _body_links(note)
+    spans = []
+    for first, after, start in check._gap_bounds(apart.gaps, len(apart.parts), note.body_start):
+        spans += wikilink_spans(note.text, start, apart.parts[first:after])
+    wikilinks = zip(spans, wikilink_targets(apart.parts), strict=True)
+    found = sorted([*((*span, target) for span, target in wikilinks), *apart.markdown])
+    expected = [(link.start, link.end, link.target) for link in body if link.target and not link.opaque]
+    assert [link for link in found if link[2]] == expected
+    assert apart.opaque == sum(1 for link in body if link.opaque)
+
+
+@pytest.mark.parametrize(
+    ("body", "links"),
+    [
+        ("`code` [[a]] and `more` [[b]]", (["a", "b"], [], 0, [(0, 0)])),  # regions without `[[`: one piece
+        ("`[[x]]` [[a]] `y` [[b]]", (["a", "b"], [], 1, [(0, 7)])),
+        ("[[a]]\n```\n[[x]] [[]]\n```\n[[b]]", (["a", "b"], [], 1, [(0, 0), (1, 25)])),  # `[[]]`: no link
+        ("$[[x]]$ [c](d.md) `[e](f.md)`", ([], [(8, 17, "d.md")], 2, [])),
+        ("[[a `b]] [[x]]`", None),  # a wikilink reaching into a region holding a `[[`...
+        ("[[a `b` c]]", (["a `b` c"], [], 0, [(0, 0)])),  # ...or across one holding none: no cut
+        ("[[a `b` c]] `[[x]]`", (["a `b` c"], [], 1, [(0, 0)])),
+        ("`[[x` y]]` z", None),  # one starting inside a region and reaching out of it
+        ("`[[x]]` [a](b[[c]]d)", None),  # a markdown link that may overlap a wikilink
+    ],
+)
+def test_body_links_apart_of_regions_examples(body: str, links: tuple | None) -> None:
+    note = _body_note(body)
+    apart = body_links_apart_of_regions(note)
+    got = None
+    if apart is not None:
+        gaps = [(first, start - note.body_start) for first, start in apart.gaps]
+        got = (wikilink_targets(apart.parts), _from_body_start(note, apart.markdown), apart.opaque, gaps)
     assert got == links
 
 

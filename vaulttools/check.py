@@ -781,7 +781,7 @@ def _quick_findings(
 ) -> list[Finding]:
     """`_quick_link_findings`' findings, from the note's `quick_links`."""
     # Apart, a link's span is found only if it does not resolve; mixed, the spans came with the targets.
-    targets, body_targets, parts, markdown, spans, _ = quick
+    targets, body_targets, parts, markdown, spans, _, gaps = quick
     unresolved = context.vault.index.unresolved_positions([*targets, *body_targets], note.path)
     if not unresolved:
         return []
@@ -796,7 +796,8 @@ def _quick_findings(
     if not body_unresolved:
         return findings
     if spans is None:  # the links apart: the spans of those asked for only
-        body_findings = _apart_findings(context, note, (parts, markdown), body_targets, body_unresolved, day)
+        apart = (parts, markdown, gaps)
+        body_findings = _apart_findings(context, note, apart, body_targets, body_unresolved, day)
         return findings + body_findings
     for i in body_unresolved:
         start, end = spans[i]
@@ -809,7 +810,7 @@ def _quick_findings(
 def _apart_findings(
     context: CheckContext,
     note: Note,
-    apart: tuple[list[tuple[str, str]], list[tuple[int, int, str]]],
+    apart: tuple[list[tuple[str, str]], list[tuple[int, int, str]], list[tuple[int, int]] | None],
     targets: list[str],
     positions: list[int],
     day: Callable[[], object],
@@ -829,17 +830,39 @@ def _apart_findings(
 
 
 def _unresolved_spans(
-    note: Note, parts: list[tuple[str, str]], markdown: list[tuple[int, int, str]], positions: list[int]
+    note: Note,
+    parts: list[tuple[str, str]],
+    markdown: list[tuple[int, int, str]],
+    gaps: list[tuple[int, int]] | None,
+    positions: list[int],
 ) -> dict[int, tuple[int, int]]:
     """(start, end) of the body links at `positions` (of the wikilinks, then the markdown links, as
-    `body_links_apart` gives them), as found (`wikilink_spans_at`)."""
+    `body_links_apart` gives them), as found (`wikilink_spans_at`); `gaps`: where the wikilinks of each gap
+    between opaque regions start (`BodyLinksApart.gaps`), each gap's found from its start."""
     wikilinks = [i for i in positions if i < len(parts)]
-    spans = wikilink_spans_at(note.text, note.body_start, parts, wikilinks) if wikilinks else {}
+    spans: dict[int, tuple[int, int]] = {}
+    if wikilinks:
+        for first, after, start in _gap_bounds(gaps, len(parts), note.body_start):
+            asked = [i - first for i in wikilinks if first <= i < after]
+            if asked:
+                found = wikilink_spans_at(note.text, start, parts[first:after], asked)
+                spans.update((i + first, span) for i, span in found.items())
     for i in positions:
         if i >= len(parts):
             start, end, _ = markdown[i - len(parts)]
             spans[i] = (start, end)
     return spans
+
+
+def _gap_bounds(
+    gaps: list[tuple[int, int]] | None, count: int, body_start: int
+) -> list[tuple[int, int, int]]:
+    """(first, after, start) of each gap's wikilinks: `parts[first:after]`, found from `start`; one gap,
+    the whole body, without regions."""
+    if gaps is None:
+        return [(0, count, body_start)]
+    afters = [first for first, _ in gaps[1:]] + [count] if gaps else []
+    return [(first, after, start) for (first, start), after in zip(gaps, afters, strict=True)]
 
 
 # A finding's (line, column): the body's links do not overlap, so their findings' places are all different.
