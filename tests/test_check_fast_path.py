@@ -48,7 +48,6 @@ from vaulttools.links import (
     wikilinks_in,
 )
 from vaulttools.note import (
-    _INLINE_RE,
     _LINE_BREAKS,
     _NON_PRINTABLE_RE,
     _SIMPLE_LINE_RE,
@@ -710,6 +709,12 @@ _INLINE_PIECES = [
     "`",
     "``",
     "```",
+    "````",
+    "\t",
+    "\n\t \n",
+    "-",
+    "->",
+    "--",
     "$",
     "$$",
     "\\",
@@ -725,15 +730,28 @@ _INLINE_PIECES = [
 ]
 
 
+# Inline code, HTML comments and inline math as one regex: what `_inline_regions` finds, as the pattern's
+# scan of every position of a part of the text finds it (lookbehinds see the text before the part).
+_INLINE_RE = re.compile(
+    r"(?P<code>(?<!`)(?P<ticks>`+)(?!`)(?:(?!\n[ \t]*\r?\n).)+?(?<!`)(?P=ticks)(?!`))"
+    r"|(?P<comment><!--.*?(?:-->|\Z))"
+    r"|(?P<math>(?<![\\$])\$(?![\s$])(?:[^$\n\\]|\\.)*?(?<![\s\\])\$(?![\d$]))",
+    re.DOTALL,
+)
+_INLINE_KINDS = {"code": "code", "comment": "html-comment", "math": "math"}
+
+
 @PROPERTIES
 @given(st.lists(st.sampled_from(_INLINE_PIECES), max_size=30).map("".join), st.data())
 def test_inline_regions_are_the_patterns_matches(text: str, data: st.DataObject) -> None:
-    """Trying the pattern only where a region can start finds what its scan of every position finds, over
-    any part of the text (lookbehinds see the text before the part)."""
+    """Looking for regions only where one can start, code spans run by run, finds what the pattern's scan
+    of every position finds, over any part of the text."""
     start = data.draw(st.integers(0, len(text)))
     end = data.draw(st.integers(start, len(text)))
-    scanned = [(m.start(), m.end()) for m in _INLINE_RE.finditer(text, start, end)]
-    assert [(region.start, region.end) for region in _inline_regions(text, start, end)] == scanned
+    scanned = [
+        (m.start(), m.end(), _INLINE_KINDS[m.lastgroup or ""]) for m in _INLINE_RE.finditer(text, start, end)
+    ]
+    assert [tuple(region) for region in _inline_regions(text, start, end)] == scanned
 
 
 @pytest.mark.parametrize(
