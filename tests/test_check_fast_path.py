@@ -769,6 +769,26 @@ def test_inline_regions_examples(text: str, kinds: list[tuple[int, int, str]]) -
     assert [tuple(region) for region in _inline_regions(text, 0, len(text))] == kinds
 
 
+@pytest.mark.parametrize(
+    ("text", "start", "end", "spans"),
+    [
+        ("`a``b`", 0, 6, [(0, 6)]),  # a run of another length neither closes nor opens the span
+        ("``a`b``", 0, 7, [(0, 7)]),
+        ("`a\n\nb`", 0, 6, []),  # no code span crosses a blank line...
+        ("`a\n \t\r\nb`", 0, 9, []),  # ...whitespace-only either
+        ("`a\nb`", 0, 5, [(0, 5)]),  # but a single line break
+        ("``x`", 1, 4, []),  # a backtick before the part still makes a run
+        ("`x` `y`", 0, 6, [(0, 3)]),  # the part ends before the second span's closing backtick
+        ("`x``", 0, 3, [(0, 3)]),  # ...and hides a backtick after its end
+        ("<!-- a -->b<!-- c", 0, 17, [(0, 10), (11, 17)]),
+        ("<!-- a --> b", 0, 8, [(0, 8)]),  # open within the part: to its end
+    ],
+)
+def test_inline_code_and_comments_within_a_part(text: str, start: int, end: int, spans: list) -> None:
+    assert [(region.start, region.end) for region in _inline_regions(text, start, end)] == spans
+    assert [(m.start(), m.end()) for m in _INLINE_RE.finditer(text, start, end)] == spans
+
+
 # Where indented code may start, as one regex: a line starting with four spaces or a tab, first in the body
 # or after a whitespace-only line ("\r\n" may pass for two breaks). `_may_hold_indented_code` answers the
 # same without scanning every character with it.
