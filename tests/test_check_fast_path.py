@@ -62,6 +62,7 @@ from vaulttools.note import (
     _may_hold_inline,
     _walk_block_regions,
     load_simple_yaml,
+    other_line_breaks,
     simple_line_values,
     split_frontmatter,
 )
@@ -650,7 +651,8 @@ def test_wikilink_target_examples(inner: str, target: str) -> None:
 def _may_hold_blocks(text: str, start: int = 0) -> bool:
     """The quick tests `_block_regions` asks before a walk: False when `text[start:]` surely has no fenced or
     indented code and no `$$` math."""
-    return bool(_marked_lines(text, start)) or _may_hold_indented_code(text, start)
+    breaks = other_line_breaks(text)
+    return bool(_marked_lines(text, start, breaks)) or _may_hold_indented_code(text, start, breaks)
 
 
 _BLOCK_PIECES = [
@@ -806,7 +808,8 @@ _INDENTED_AFTER_BLANK_RE = re.compile(
 )
 def test_indented_code_test_is_the_regexs(prefix: str, body: str) -> None:
     text = prefix + body
-    assert _may_hold_indented_code(text, len(prefix)) == (_INDENTED_AFTER_BLANK_RE.search(body) is not None)
+    expected = _INDENTED_AFTER_BLANK_RE.search(body) is not None
+    assert _may_hold_indented_code(text, len(prefix), other_line_breaks(text)) == expected
 
 
 @PROPERTIES

@@ -605,11 +605,12 @@ def _next_at(text: str, character: str, at: int, end: int) -> int:
 
 def _block_regions(text: str, start: int) -> list[Region]:
     """Fenced and indented code, `$$` math and multi-line HTML comments, found line by line."""
-    if _may_hold_indented_code(text, start):
+    breaks = other_line_breaks(text)
+    if _may_hold_indented_code(text, start, breaks):
         return _walk_block_regions(text, start, text[start:])
     if "`" not in text and "~" not in text and "$" not in text:  # the usual body: no mark, at memchr speed
         return []
-    return _walk_marked_lines(text, start)
+    return _walk_marked_lines(text, start, breaks)
 
 
 def _walk_block_regions(text: str, start: int, body: str) -> list[Region]:
@@ -663,7 +664,7 @@ def _walk_block_regions(text: str, start: int, body: str) -> list[Region]:
     return regions + _open_at_end(text, fence, math_start, indented_start)
 
 
-def _walk_marked_lines(text: str, start: int) -> list[Region]:
+def _walk_marked_lines(text: str, start: int, breaks: str) -> list[Region]:
     """`_walk_block_regions` for a body where no indented code can start (`_may_hold_indented_code`): only a
     line that opens or closes a fence or `$$` math can then change the walk, so only the lines holding a
     mark (`_marked_lines`) are visited. Every line of a 4 KB note ending in a code block took ~35 µs to
@@ -671,7 +672,7 @@ def _walk_marked_lines(text: str, start: int) -> list[Region]:
     regions: list[Region] = []
     fence: tuple[str, int, int] | None = None  # (char, length, region start)
     math_start: int | None = None
-    for line_start, line_end in _marked_lines(text, start):
+    for line_start, line_end in _marked_lines(text, start, breaks):
         content = text[line_start:line_end].rstrip("\r\n")
         if fence is not None:
             if _closes_fence(_FENCE_RE.fullmatch(content), fence):
@@ -693,16 +694,17 @@ def _walk_marked_lines(text: str, start: int) -> list[Region]:
 _BLOCK_MARKS = ("```", "~~~", "$$")
 
 
-def _marked_lines(text: str, start: int) -> list[tuple[int, int]]:
+def _marked_lines(text: str, start: int, breaks: str) -> list[tuple[int, int]]:
     """(start, end) of each line of `text[start:]` holding "```", "~~~" or "$$", in order: every line that can
     open or close a fence or math block, and some that cannot (the walk tells). Found with `str.find`
     (memchr speed): a regex for the marks took ~20 µs on a 4 KB body, one matching fences only at a line's
-    start ~120 µs, three times the walk of every line; splitting the body into lines ~8 µs."""
+    start ~120 µs, three times the walk of every line; splitting the body into lines ~8 µs. `breaks`: the
+    line breaks other than "\n" the text holds (`other_line_breaks`)."""
     firsts = [(mark, _find_mark(text, mark, start)) for mark in _BLOCK_MARKS if mark[0] in text]
     firsts = [(mark, at) for mark, at in firsts if at >= 0]
     if not firsts:
         return []
-    if any(map(text.__contains__, _OTHER_LINE_BREAKS)):
+    if breaks:
         return _marked_lines_split(text, start)
     lines: dict[int, int] = {}
     for mark, at in firsts:
@@ -796,19 +798,28 @@ _OTHER_LINE_BREAKS = _LINE_BREAKS.replace("\n", "")
 _SPACES_AFTER_BREAK_RES = {c: re.compile(re.escape(c) + "    ") for c in _OTHER_LINE_BREAKS}
 
 
-def _may_hold_indented_code(text: str, start: int) -> bool:
+def _may_hold_indented_code(text: str, start: int, breaks: str) -> bool:
     """Whether a line of `text[start:]` may start indented code: one starting with four spaces or a tab,
     first in the body or right after a blank line (the walk requires the line before to be blank).
     Whitespace-only lines are blank; a "\r\n" may pass for two breaks, which only makes the answer more
     cautious. Each indented line is found at memchr or literal-search speed, then the line before it read
     backwards: one regex for the whole condition scanned ~24 ns a character, 0.8 ms for a 30 KB note
-    holding a tab anywhere (Obsidian indents nested list items with tabs)."""
-    return any(_after_blank_line(text, start, line) for line in _indented_lines(text, start))
+    holding a tab anywhere (Obsidian indents nested list items with tabs). `breaks`: the line breaks other
+    than "\n" the text holds (`other_line_breaks`)."""
+    return any(_after_blank_line(text, start, line) for line in _indented_lines(text, start, breaks))
 
 
-def _indented_lines(text: str, start: int) -> Iterator[int]:
+def other_line_breaks(text: str) -> str:
+    """The line breaks other than "\n" that `text` holds, in `_OTHER_LINE_BREAKS` order: "" for the usual
+    note, "\r" for a CRLF one. Found once a note (seven memchr scans of it), for every line walk to ask."""
+    if not any(map(text.__contains__, _OTHER_LINE_BREAKS)):
+        return ""
+    return "".join([break_ for break_ in _OTHER_LINE_BREAKS if break_ in text])
+
+
+def _indented_lines(text: str, start: int, breaks: str) -> Iterator[int]:
     """Where each line of `text[start:]` starting with a tab or four spaces starts (lines as `str.splitlines`
-    splits them), those starting with a tab first."""
+    splits them), those starting with a tab first; `breaks`: the line breaks other than "\n" it holds."""
     if text.startswith(("\t", "    "), start):
         yield start
     at = text.find("\t", start + 1)
@@ -818,13 +829,11 @@ def _indented_lines(text: str, start: int) -> Iterator[int]:
         at = text.find("\t", at + 1)
     for match in _SPACES_AFTER_LINE_FEED_RE.finditer(text, start):
         yield match.start() + 1
-    if any(map(text.__contains__, _OTHER_LINE_BREAKS)):  # the usual note holds none: C-level tests only
-        # Searched only for the breaks it holds: nine searches for four spaces after each break, present
-        # or not, made a first `check` of a CRLF vault 1.8 times slower.
-        for break_ in _OTHER_LINE_BREAKS:
-            if break_ in text:
-                for match in _SPACES_AFTER_BREAK_RES[break_].finditer(text, start):
-                    yield match.start() + 1
+    # Searched only for the breaks it holds: nine searches for four spaces after each break, present or
+    # not, made a first `check` of a CRLF vault 1.8 times slower.
+    for break_ in breaks:
+        for match in _SPACES_AFTER_BREAK_RES[break_].finditer(text, start):
+            yield match.start() + 1
 
 
 def _after_blank_line(text: str, start: int, line: int) -> bool:
