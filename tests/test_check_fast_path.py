@@ -382,7 +382,7 @@ def test_body_links_apart_of_regions_are_the_body_links_find_links_gives(text: s
         return
     body = _body_links(note)
     spans = []
-    for first, after, start in check._gap_bounds(apart.gaps, len(apart.parts), note.body_start):
+    for first, after, start in check._gap_bounds(apart.gaps, len(apart.parts)):
         spans += wikilink_spans(note.text, start, apart.parts[first:after])
     wikilinks = zip(spans, wikilink_targets(apart.parts), strict=True)
     found = sorted([*((*span, target) for span, target in wikilinks), *apart.markdown])

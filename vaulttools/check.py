@@ -841,8 +841,10 @@ def _unresolved_spans(
     between opaque regions start (`BodyLinksApart.gaps`), each gap's found from its start."""
     wikilinks = [i for i in positions if i < len(parts)]
     spans: dict[int, tuple[int, int]] = {}
-    if wikilinks:
-        for first, after, start in _gap_bounds(gaps, len(parts), note.body_start):
+    if wikilinks and gaps is None:  # the usual body, without regions: all from its start
+        spans = wikilink_spans_at(note.text, note.body_start, parts, wikilinks)
+    elif wikilinks and gaps is not None:
+        for first, after, start in _gap_bounds(gaps, len(parts)):
             asked = [i - first for i in wikilinks if first <= i < after]
             if asked:
                 found = wikilink_spans_at(note.text, start, parts[first:after], asked)
@@ -854,13 +856,9 @@ def _unresolved_spans(
     return spans
 
 
-def _gap_bounds(
-    gaps: list[tuple[int, int]] | None, count: int, body_start: int
-) -> list[tuple[int, int, int]]:
-    """(first, after, start) of each gap's wikilinks: `parts[first:after]`, found from `start`; one gap,
-    the whole body, without regions."""
-    if gaps is None:
-        return [(0, count, body_start)]
+def _gap_bounds(gaps: list[tuple[int, int]], count: int) -> list[tuple[int, int, int]]:
+    """(first, after, start) of each gap's wikilinks (`BodyLinksApart.gaps`, of `count` in all):
+    `parts[first:after]`, found from `start`."""
     afters = [first for first, _ in gaps[1:]] + [count] if gaps else []
     return [(first, after, start) for (first, start), after in zip(gaps, afters, strict=True)]
 
