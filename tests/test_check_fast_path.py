@@ -142,11 +142,13 @@ def _load_generator() -> ModuleType:
     return module
 
 
-def test_generated_vault_fast_path_matches_full_parser(tmp_path: Path) -> None:
+@pytest.mark.parametrize("profile", ["article", "code", "deep"])
+def test_generated_vault_fast_path_matches_full_parser(tmp_path: Path, profile: str) -> None:
     root = tmp_path / "vault"
-    _load_generator().generate(root, 400, 5)
+    generator = _load_generator()
+    generator.generate(root, 400, 5, generator.PROFILES[profile])
     answered = assert_same_entries(root)
-    assert answered >= 300  # the generator writes the notes the fast path is for
+    assert answered >= 300  # the generator writes the notes the fast path is for (code: around its regions)
 
 
 def test_generated_vault_check_report_is_the_same_with_and_without_fast_path(tmp_path: Path) -> None:
