@@ -204,14 +204,21 @@ def body_links_apart(note: Note) -> tuple[list[tuple[str, str]], list[tuple[int,
     if plain is None:
         return None
     text, body_start, parts = plain
+    markdown = _markdown_links_apart(text, body_start)
+    return None if markdown is None else (parts, markdown)
+
+
+def _markdown_links_apart(text: str, body_start: int) -> list[tuple[int, int, str]] | None:
+    """The body's markdown links (start, end, target, as `_markdown_spans` gives them), or None when one
+    may overlap a wikilink (`_may_overlap_wikilink`)."""
     end = len(text)
     if not _may_hold_markdown_links(text, body_start, end):
-        return parts, []
+        return []
     markdown = _markdown_spans(text, body_start, end)
     for start, stop, _ in markdown:
         if _may_overlap_wikilink(text, body_start, start, stop):
             return None
-    return parts, markdown
+    return markdown
 
 
 class BodyLinksApart(NamedTuple):
@@ -252,10 +259,7 @@ def quick_links(note: Note) -> QuickLinks | None:
     apart = body_links_apart(note)
     if apart is not None:
         parts, markdown = apart
-        body = wikilink_targets(parts)
-        if markdown:
-            body += [target for _, _, target in markdown]
-        return QuickLinks(targets, body, parts, markdown, None)
+        return QuickLinks(targets, _apart_targets(parts, markdown), parts, markdown, None)
     mixed = plain_body_links(note)
     return None if mixed is None else QuickLinks(targets, mixed[0], [], [], mixed[1])
 
@@ -265,12 +269,17 @@ def _quick_links_around_regions(note: Note, frontmatter: list[str]) -> QuickLink
     apart = body_links_apart_of_regions(note)
     if apart is not None:
         parts, markdown, opaque, gaps = apart
-        body = wikilink_targets(parts)
-        if markdown:
-            body += [target for _, _, target in markdown]
-        return QuickLinks(frontmatter, body, parts, markdown, None, opaque, gaps)
+        return QuickLinks(frontmatter, _apart_targets(parts, markdown), parts, markdown, None, opaque, gaps)
     outside = body_links_outside_regions(note)
     return None if outside is None else QuickLinks(frontmatter, outside[0], [], [], outside[1], outside[2])
+
+
+def _apart_targets(parts: list[tuple[str, str]], markdown: list[tuple[int, int, str]]) -> list[str]:
+    """The targets of the body links found apart: the wikilinks', then the markdown links'."""
+    targets = wikilink_targets(parts)
+    if markdown:
+        targets += [target for _, _, target in markdown]
+    return targets
 
 
 def body_links_apart_of_regions(note: Note) -> BodyLinksApart | None:
@@ -311,14 +320,9 @@ def body_links_apart_of_regions(note: Note) -> BodyLinksApart | None:
         elif found:
             gaps.append((len(parts), start))
             parts += found
-    markdown = (
-        _markdown_spans(text, body_start, end) if _may_hold_markdown_links(text, body_start, end) else []
-    )
+    markdown = _markdown_links_apart(text, body_start)
     if not markdown:
-        return BodyLinksApart(parts, markdown, opaque, gaps)
-    for start, stop, _ in markdown:
-        if _may_overlap_wikilink(text, body_start, start, stop):
-            return None
+        return None if markdown is None else BodyLinksApart(parts, markdown, opaque, gaps)
     inside = _inside_regions([start for start, _, _ in markdown], regions)
     if inside:
         outside = [link for index, link in enumerate(markdown) if not any(a <= index < b for a, b in inside)]
