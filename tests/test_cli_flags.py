@@ -521,7 +521,7 @@ def test_ctrl_c_message_starts_its_own_line_and_closes_the_bar(
 ) -> None:
     bar = FakeBar()
 
-    def interrupted(vault: object) -> None:
+    def interrupted(vault: object, **options: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(shell_module, "terminal_progress", lambda enabled: bar)  # App opens the vault

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import marshal
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import Result
 
 from tests.conftest import FIXTURES, make_git_vault, rewrite_same_bytes
 from vaulttools import facts
@@ -319,3 +322,68 @@ def test_a_cache_copy_that_dies_fails_nothing_but_the_cache(
     assert scan_related(opened, opened.config.related).index.total > 0
     assert [path.name for path in (vault / ".vaulttools" / "cache").glob("facts-*")] == [file.name]
     assert file.read_bytes() == before  # the old cache: the changed note is stale in it, parsed next time
+
+
+def _writev_of_at_most(limit: int) -> Callable[[int, list[Any]], int]:
+    """An `os.writev` that writes at most `limit` bytes a call, as a system may under pressure."""
+
+    def writev(fd: int, buffers: list[Any]) -> int:
+        return os.write(fd, b"".join(bytes(buffer) for buffer in buffers)[:limit])
+
+    return writev
+
+
+@pytest.mark.parametrize(("limit", "iov_max"), [(10**9, 1024), (7, 1024), (1, 16), (10**9, 2), (5, 3)])
+def test_write_all_goes_on_from_where_a_short_write_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int, iov_max: int
+) -> None:
+    """Every byte, in order, however few bytes or buffers each system call takes."""
+    buffers = [b"", b"abc", b"d" * 40, b"", b"efgh", bytes(range(256)), b"z"]
+    monkeypatch.setattr(facts.os, "writev", _writev_of_at_most(limit))
+    monkeypatch.setattr(facts, "_IOV_MAX", iov_max)
+    target = tmp_path / "out"
+    with open(target, "wb") as file:
+        facts.write_all(file.fileno(), buffers)
+    assert target.read_bytes() == b"".join(buffers)
+
+
+def test_write_all_refuses_a_write_that_makes_no_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call that writes nothing raises instead of looping forever; the cache is then not written."""
+    monkeypatch.setattr(facts.os, "writev", lambda fd, buffers: 0)
+    with open(tmp_path / "out", "wb") as file, pytest.raises(OSError, match="made no progress"):
+        facts.write_all(file.fileno(), [b"abc"])
+    facts.save_cache_parts(tmp_path, "print", [marshal.dumps({"a.md": (1,)})], name="check")
+    assert facts.load_cache(tmp_path, "print", "check") == {}
+
+
+def test_check_prints_its_report_while_the_cache_is_written_and_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Result]
+) -> None:
+    """`check` writes its cache in a thread while it prints (`save_cache_parts(saving=...)`), and ends only
+    once the cache is in place: however slow the writing, the next run finds every note's entry."""
+    import threading
+    import time
+
+    from vaulttools import check
+
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    real = facts._write_cache_parts
+    events: list[str] = []
+
+    def slow_write(*args: Any) -> None:
+        assert threading.current_thread() is not threading.main_thread()
+        time.sleep(0.3)
+        real(*args)
+        events.append("written")
+
+    monkeypatch.setattr(facts, "_write_cache_parts", slow_write)
+    real_assemble = check._assemble
+    monkeypatch.setattr(check, "_assemble", lambda *args: events.append("assembled") or real_assemble(*args))
+    result = run_cli(vault, "check", "--json")
+    assert result.exit_code in (0, 1), result.output
+    assert events == ["assembled", "written"]  # the report went on while the cache was written
+    opened = Vault(vault)
+    cached = facts.load_cache(vault, check._check_fingerprint(opened), name="check", stamp_field=0)
+    assert sorted(cached) == sorted(opened.note_paths)

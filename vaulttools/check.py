@@ -269,10 +269,14 @@ def _encode_or_null(text: str | None) -> str:
     return "null" if text is None else _encode(text)
 
 
-def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
+def check_vault(
+    vault: Vault, *, use_cache: bool = True, saving: list[Callable[[], None]] | None = None
+) -> CheckReport:
     """Findings for every note. Per-note results are cached while the note and the vault's file list are
-    unchanged: a note's findings depend only on its own bytes, the set of file paths and the configuration."""
-    report = _assemble(vault.note_paths, cached_entries(vault, use_cache=use_cache))
+    unchanged: a note's findings depend only on its own bytes, the set of file paths and the configuration.
+    `saving`: the cache is written aside while the caller goes on, and its wait appended; the caller waits
+    before it ends (`check` prints its report meanwhile)."""
+    report = _assemble(vault.note_paths, cached_entries(vault, use_cache=use_cache, saving=saving))
     canvas_findings = [f for path in vault.scan.files if is_canvas(path) for f in check_canvas(vault, path)]
     if canvas_findings:
         report.findings.extend(canvas_findings)
@@ -392,11 +396,18 @@ class BrokenLinksByNote(Mapping[str, BrokenLinks]):
         return len(self._paths)
 
 
-def cached_entries(vault: Vault, *, use_cache: bool = True, verify_stamps: bool = True) -> dict[str, tuple]:
+def cached_entries(
+    vault: Vault,
+    *,
+    use_cache: bool = True,
+    verify_stamps: bool = True,
+    saving: list[Callable[[], None]] | None = None,
+) -> dict[str, tuple]:
     """Each readable note's check entry (see `note_entry`), from the cache where the note is unchanged.
 
     `verify_stamps=False`: every cached entry is taken as it is, its stamp (`entry[0]`) unchecked; the
-    caller compares it with the note before relying on the entry (`broken_links_by_note`)."""
+    caller compares it with the note before relying on the entry (`broken_links_by_note`). `saving`: the
+    cache file is written aside and its wait appended (`save_cache_parts`)."""
     use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
     fingerprint = _check_fingerprint(vault)
     cached = load_cache(vault.root, fingerprint, name="check", stamp_field=0) if use_cache else {}
@@ -442,7 +453,7 @@ def cached_entries(vault: Vault, *, use_cache: bool = True, verify_stamps: bool 
         if vouch is not None:
             vouch.save(learned, len(paths))
     if use_cache:
-        save_cache_parts(vault.root, fingerprint, parts, name="check")
+        save_cache_parts(vault.root, fingerprint, parts, name="check", saving=saving)
     return entries
 
 

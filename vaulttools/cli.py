@@ -5,14 +5,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 import click.shell_completion
 
 from vaulttools import __version__
-from vaulttools.check import FINDING_KINDS, check_vault
+from vaulttools.check import FINDING_KINDS, CheckReport, check_vault
 from vaulttools.config import KEY_DOCS, effective_toml, effective_values
 from vaulttools.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, VaultError
 from vaulttools.report import echo_json, echo_report_json
@@ -277,7 +277,20 @@ def check(app: App, kinds: tuple[str, ...], ignore_kinds: tuple[str, ...], as_js
       vaulttools check --ignore-kind missing-attachment
       vaulttools -C ~/vault check --json | jq '.counts'
     """
-    report = check_vault(app.vault)
+    saving: list[Callable[[], None]] = []  # the check cache, written while the report is printed
+    try:
+        report = check_vault(app.vault, saving=saving)
+        report = _print_check_report(app, report, kinds, ignore_kinds, as_json)
+    finally:
+        for wait in saving:
+            wait()
+    return EXIT_FINDINGS if report.has_findings() else EXIT_OK
+
+
+def _print_check_report(
+    app: App, report: CheckReport, kinds: tuple[str, ...], ignore_kinds: tuple[str, ...], as_json: bool
+) -> CheckReport:
+    """Print the findings of the kinds asked for (as JSON, or grouped by note) and give the report of them."""
     settings = app.vault.config.check
     shown = set(kinds or settings.kinds or FINDING_KINDS) - set(settings.ignore_kinds) - set(ignore_kinds)
     if shown != set(FINDING_KINDS):
@@ -297,7 +310,7 @@ def check(app: App, kinds: tuple[str, ...], ignore_kinds: tuple[str, ...], as_js
         if not app.quiet:
             counts = ", ".join(f"{n} {k}" for k, n in report.counts().items() if n) or "no problems"
             click.echo(f"{report.notes_scanned} notes checked: {counts}.")
-    return EXIT_FINDINGS if report.has_findings() else EXIT_OK
+    return report
 
 
 # --- history -----------------------------------------------------------------------------------------
