@@ -20,7 +20,6 @@ import functools
 import itertools
 import marshal
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple, cast
@@ -30,7 +29,7 @@ from vaulttools.config import RELATED_HEADING
 from vaulttools.files import READ_FLAGS, read_all, stamp_of_status, state_dir
 from vaulttools.links import inline_tags
 from vaulttools.note import Note
-from vaulttools.parallel import forks_for, in_fork, iter_chunks
+from vaulttools.parallel import forks_for, in_fork, in_thread, iter_chunks
 from vaulttools.record_file import (
     Entry,
     FactRecords,
@@ -570,9 +569,7 @@ def save_cache_parts(
     if saving is None or not hasattr(os, "writev"):
         _write_cache_parts(root, fingerprint, parts, name)
         return
-    writer = threading.Thread(target=_write_cache_parts, args=(root, fingerprint, parts, name), daemon=True)
-    writer.start()
-    saving.append(writer.join)
+    saving.append(in_thread(lambda: _write_cache_parts(root, fingerprint, parts, name), "vaulttools-cache"))
 
 
 def _write_cache_parts(root: Path, fingerprint: str, parts: list[bytes], name: str) -> None:
