@@ -275,6 +275,20 @@ def test_random_vault_fast_path_matches_full_parser(texts: list[str]) -> None:
         assert_same_entries(root)
 
 
+@PROPERTIES
+@given(_notes)
+def test_link_regions_hold_the_region_of_every_opaque_link(text: str) -> None:
+    """`Note.link_regions` leaves out only regions no link starts in: each body link that `find_links`
+    (with every region) finds inside a region starts inside that very region of `link_regions`, and no
+    other link starts inside one of `link_regions`."""
+    note = Note("n.md", text.encode("utf-8"))
+    links_only = Note("n.md", text.encode("utf-8")).link_regions
+    assert set(links_only) <= set(note.regions)
+    for link in _body_links(note):
+        region = note.region_at(link.start)
+        assert [r for r in links_only if r.start <= link.start < r.end] == ([region] if region else [])
+
+
 # --- the pieces of the fast path ----------------------------------------------------------------------------
 
 

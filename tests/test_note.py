@@ -91,6 +91,42 @@ def test_opaque_regions(text: str, kinds: list[str]) -> None:
     assert [r.kind for r in find_opaque_regions(text)] == kinds
 
 
+@pytest.mark.parametrize(
+    ("body", "kinds", "link_kinds"),
+    [
+        ("plain `code` and $x$, no link\n", ["code", "math"], []),  # no `[`: nothing a link starts in
+        ("a `[[x]]` and $y$\n", ["code", "math"], ["code", "math"]),
+        ("```\nc\n```\nRun `make` for $O(n)$.\n", ["code", "code", "math"], ["code"]),
+        ("`a` [[x]]\n```\nc\n```\n`b` $z$\n", ["code", "code", "code", "math"], ["code", "code"]),
+        ("`a`\n```\nc\n```\n`b` [y](z)\n", ["code", "code", "code"], ["code", "code"]),
+        (
+            "<!-- a -->\n$$\nm\n$$\n![[e]] <!-- b -->\n",
+            ["html-comment", "math", "html-comment"],
+            ["math", "html-comment"],
+        ),
+        ("```\n[[a]]\n```\n", ["code"], ["code"]),  # blocks always
+        ("", [], []),
+    ],
+)
+def test_link_regions_leave_out_inline_regions_between_blocks_without_a_bracket(
+    body: str, kinds: list[str], link_kinds: list[str]
+) -> None:
+    """Only a stretch between blocks that holds a `[` can hold a link's start: its inline regions are kept,
+    the others' left out; the blocks themselves are all kept."""
+    text = "---\nid: n\n---\n" + body
+    assert [r.kind for r in Note("n.md", text.encode()).regions] == kinds
+    links_only = Note("n.md", text.encode()).link_regions
+    assert [r.kind for r in links_only] == link_kinds
+    assert set(links_only) <= set(Note("n.md", text.encode()).regions)
+
+
+def test_link_regions_are_the_regions_once_those_are_found() -> None:
+    note = Note("n.md", b"Run `make` first.\n")
+    assert note.link_regions == [] and note.regions != []
+    found = Note("n.md", b"Run `make` first.\n")
+    assert found.regions is found.link_regions  # found first: the same list, not a walk again
+
+
 # --- the fast frontmatter loader must agree with PyYAML whenever it answers ---------------------------
 
 import yaml  # noqa: E402

@@ -110,7 +110,7 @@ def plain_wikilinks(note: Note) -> list[tuple[str, str]] | None:
     One findall, no match objects: `wikilink_targets` and `wikilink_spans` read the parts."""
     text = note.text
     body_start = note.body_start
-    if not note.editable or _may_hold_markdown_links(text, body_start, len(text)) or note.regions:
+    if not note.editable or _may_hold_markdown_links(text, body_start, len(text)) or note.link_regions:
         return None
     return _WIKILINK_PARTS_RE.findall(text, body_start)
 
@@ -169,7 +169,7 @@ def _plain_body_parts(note: Note) -> tuple[str, int, list[tuple[str, str]]] | No
     """A readable body without opaque regions: the note's text, where its body starts, and its wikilinks'
     findall parts (`_WIKILINK_PARTS_RE`); None for any other note."""
     text = note.text
-    if not note.editable or note.regions:
+    if not note.editable or note.link_regions:
         return None
     return text, note.body_start, _WIKILINK_PARTS_RE.findall(text, note.body_start)
 
@@ -254,7 +254,7 @@ def quick_links(note: Note) -> QuickLinks | None:
     targets = frontmatter_targets(note)
     if targets is None:
         return None
-    if note.editable and note.regions:
+    if note.editable and note.link_regions:
         return _quick_links_around_regions(note, targets)
     apart = body_links_apart(note)
     if apart is not None:
@@ -295,7 +295,7 @@ def body_links_apart_of_regions(note: Note) -> BodyLinksApart | None:
     whitespace, and ends with none of `!` and `[` before a `[[`: no embed's `!` and no `[[` lies across a
     cut. Finding which links lie inside regions by every link's span took a first `check` of a vault of
     notes holding code a fifth of its time."""
-    text, body_start, regions = note.text, note.body_start, note.regions
+    text, body_start, regions = note.text, note.body_start, note.link_regions
     end = len(text)
     cuts = [body_start]
     for region in regions:
@@ -348,7 +348,7 @@ def body_links_outside_regions(note: Note) -> tuple[list[str], list[tuple[int, i
     )
     if markdown and _merge_markdown_links(targets, spans, markdown) is None:
         return None  # overlapping links: `find_links` keeps the first of each pair
-    regions = note.regions
+    regions = note.link_regions
     opaque = 0
     kept_targets: list[str] = []
     kept_spans: list[tuple[int, int]] = []

@@ -174,7 +174,23 @@ class Note:
 
     @lazy_property
     def regions(self) -> list[Region]:
-        return find_opaque_regions(self.text, self.body_start)
+        blocks = self.__dict__.get("_blocks")  # `link_regions` found them first
+        if blocks is None:
+            blocks = _block_regions(self.text, self.body_start)
+        return opaque_regions_around(self.text, self.body_start, blocks)
+
+    @lazy_property
+    def link_regions(self) -> list[Region]:
+        """The opaque regions that can hold the start of a link: `regions`, but inline ones only where a
+        `[` is between two blocks (every link starts with one, an embed's `!` right before it). Which links
+        are opaque they tell as `regions` does; where code is, not. The `regions` when already found; the
+        blocks, once found, kept for `regions` (`_blocks`)."""
+        found = self.__dict__
+        regions: list[Region] | None = found.get("regions")
+        if regions is not None:
+            return regions
+        blocks = found["_blocks"] = _block_regions(self.text, self.body_start)
+        return opaque_regions_around(self.text, self.body_start, blocks, True)
 
     def region_at(self, offset: int) -> Region | None:
         regions = self.regions
@@ -504,13 +520,29 @@ _BLANK_LINE_RE = re.compile(r"\n[ \t]*\r?\n")
 
 def find_opaque_regions(text: str, start: int = 0) -> list[Region]:
     """Code blocks, math blocks, inline code, inline math and HTML comments, in order."""
-    blocks = _block_regions(text, start)
+    return opaque_regions_around(text, start, _block_regions(text, start))
+
+
+def opaque_regions_around(
+    text: str, start: int, blocks: list[Region], links_only: bool = False
+) -> list[Region]:
+    """`blocks` (`_block_regions(text, start)`) with the inline regions between them, in order; `links_only`:
+    those only between two blocks where a `[` is. No inline region reaches past a block, so one between
+    blocks without a `[` holds no link's start (a fifth of a first `check` of notes holding code went on
+    the inline code and math of paragraphs without a link)."""
+    end = len(text)
     if not blocks:  # the usual body: the loop below would look for inline regions in all of it
-        return _inline_regions(text, start, len(text)) if _may_hold_inline(text, start, len(text)) else []
+        if links_only and text.find("[", start) < 0:
+            return []
+        return _inline_regions(text, start, end) if _may_hold_inline(text, start, end) else []
     regions: list[Region] = []
     cursor = start
-    for block in [*blocks, Region(len(text), len(text), "")]:
-        if cursor < block.start and _may_hold_inline(text, cursor, block.start):
+    for block in [*blocks, Region(end, end, "")]:
+        if (
+            cursor < block.start
+            and (not links_only or text.find("[", cursor, block.start) >= 0)
+            and _may_hold_inline(text, cursor, block.start)
+        ):
             regions.extend(_inline_regions(text, cursor, block.start))
         if block.kind:
             regions.append(block)
