@@ -619,12 +619,6 @@ def write_all(fd: int, buffers: list[bytes]) -> None:
 _IOV_MAX = max(16, os.sysconf("SC_IOV_MAX")) if "SC_IOV_MAX" in getattr(os, "sysconf_names", {}) else 16
 
 
-def _write_blob(file: BinaryIO, value: Any) -> None:
-    blob = marshal.dumps(value)
-    file.write(len(blob).to_bytes(8, "little"))
-    file.write(blob)
-
-
 def collect_records(
     root: Path,
     paths: Iterable[str],

@@ -528,8 +528,8 @@ def opaque_regions_around(
 ) -> list[Region]:
     """`blocks` (`_block_regions(text, start)`) with the inline regions between them, in order; `links_only`:
     those only between two blocks where a `[` is. No inline region reaches past a block, so one between
-    blocks without a `[` holds no link's start (a fifth of a first `check` of notes holding code went on
-    the inline code and math of paragraphs without a link)."""
+    blocks without a `[` holds no link's start (left out, the inline code and math of a paragraph of prose
+    after a code block cost a first `check` nothing: ~7 % of a note's instructions on the `code` bench vault)."""
     end = len(text)
     if not blocks:  # the usual body: the loop below would look for inline regions in all of it
         if links_only and text.find("[", start) < 0:
