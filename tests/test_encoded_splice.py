@@ -5,9 +5,11 @@ edit's old text repeated before it (overlapping too), a BOM, CRLF, no final newl
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vaulttools import planning
-from vaulttools.edits import Edit, apply_edits
+from vaulttools.edits import ByteEdit, Edit, apply_byte_edits, apply_edits
 from vaulttools.note import Note
 
 BOM = "\ufeff"
@@ -101,3 +103,70 @@ def test_a_short_note_is_encoded_whole(size: int, monkeypatch: pytest.MonkeyPatc
     new_text = apply_edits(note.text, [edit], path="n.md")
     monkeypatch.setattr(planning, "_byte_offset", lambda *_: pytest.fail("spliced a short note"))
     assert planning.encoded(note, new_text, [edit]) == note.encode(new_text)
+
+
+# --- byte edits: a note's edits placed in its bytes (`planning.note_byte_edits`, `edits.apply_byte_edits`)
+
+
+@pytest.mark.parametrize(("text", "changes"), CASES)
+def test_byte_edits_make_the_whole_text_encoded(text: str, changes: list[tuple[str, str, int]]) -> None:
+    """ASCII or not: the byte edits, spliced into the old bytes, give the edited text encoded whole."""
+    note = Note("n.md", text.encode("utf-8"))
+    edits = [
+        Edit(0, 0, "", new) if old == "" else _edit_at(note.text, old, new, occurrence)
+        for old, new, occurrence in changes
+    ]
+    byte_edits = planning.note_byte_edits(note, edits)
+    expected = note.encode(apply_edits(note.text, edits, path="n.md"))
+    if byte_edits is None:  # an insertion at the start of a non-ASCII note: not placed by its bytes
+        assert not note.text.isascii() and any(not edit.old for edit in edits)
+        return
+    assert [e.start for e in byte_edits] == sorted(e.start for e in byte_edits)
+    assert all(note.raw[e.start : e.start + len(e.old)] == e.old for e in byte_edits)
+    assert apply_byte_edits(note.raw, byte_edits) == expected
+
+
+@given(
+    words=st.lists(st.sampled_from(["a", "[[x]]", "é", "😀", " ", "\r\n", "\n", "xx", "[[é]]"]), max_size=30),
+    bom=st.booleans(),
+    picks=st.lists(st.tuples(st.integers(0, 29), st.sampled_from(["", "y", "ü", "[[z]]"])), max_size=4),
+)
+def test_byte_edits_of_any_note_make_its_edited_text_encoded(
+    words: list[str], bom: bool, picks: list[tuple[int, str]]
+) -> None:
+    text = (BOM if bom else "") + "".join(words)
+    note = Note("n.md", text.encode("utf-8"))
+    body = note.text
+    starts = sorted({sum(map(len, words[:at])) for at, _ in picks if at < len(words)})
+    edits = []
+    for start, (at, new) in zip(starts, picks, strict=False):
+        old = words[at] if at < len(words) else ""
+        if body.startswith(old, start) and old != new:
+            edits.append(Edit(start, start + len(old), old, new))
+    edits = [e for i, e in enumerate(edits) if i == 0 or e.start >= edits[i - 1].end]
+    byte_edits = planning.note_byte_edits(note, edits)
+    if byte_edits is not None:
+        assert apply_byte_edits(note.raw, byte_edits) == note.encode(apply_edits(body, edits, path="n.md"))
+
+
+RAW = b"0123456789"
+
+
+@pytest.mark.parametrize(
+    ("edits", "base", "expected"),
+    [
+        ([], 0, RAW),  # no edit: the same bytes
+        ([ByteEdit(2, b"23", b"ab")], 0, b"01ab456789"),
+        ([ByteEdit(0, b"", b">"), ByteEdit(10, b"", b"<")], 0, b">0123456789<"),  # inserted at both ends
+        ([ByteEdit(1, b"1", b""), ByteEdit(5, b"56", b"xyz")], 0, b"0234xyz789"),
+        ([ByteEdit(12, b"23", b"ab")], 10, b"01ab456789"),  # `data` is the file from offset 10 on
+        ([ByteEdit(2, b"24", b"ab")], 0, None),  # the old bytes are not there
+        ([ByteEdit(9, b"9x", b"ab")], 0, None),  # past the end
+        ([ByteEdit(11, b"", b"!")], 0, None),  # an insertion past the end
+        ([ByteEdit(3, b"34", b""), ByteEdit(4, b"4", b"")], 0, None),  # overlapping the one before
+        ([ByteEdit(5, b"5", b""), ByteEdit(2, b"2", b"")], 0, None),  # out of order
+        ([ByteEdit(9, b"9", b"")], 10, None),  # before `base`
+    ],
+)
+def test_apply_byte_edits(edits: list[ByteEdit], base: int, expected: bytes | None) -> None:
+    assert apply_byte_edits(RAW, edits, base=base) == expected

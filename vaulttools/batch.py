@@ -229,6 +229,12 @@ def _trees_built_meanwhile(known: KnownBlobs, records: TreeRecords) -> Callable[
 
 
 def _new_bytes_of(change: FileChange) -> Callable[[], bytes]:
+    """What gives a change's new bytes to the processes that store them while the batch writes. Those made
+    from the old bytes (`NewFromOld`: the planner found git held them, and it no longer does) are made now,
+    before the batch writes over the old ones."""
+    if change.new_made_from_old:
+        made = change.new_bytes
+        return lambda: made
     return lambda: change.new_bytes
 
 
@@ -688,8 +694,14 @@ def _rewrite_in_place(
     path = f"{root}/{change.path}"
     planned = change.planned_status
     unchanged_since = planned.stamp if planned is not None else None  # proves the bytes without reading
-    same_until = change.same_until  # the start old and new share: proven on disk, not written again
-    data = change.new_bytes_from(same_until)
+    data: bytes | Callable[[int], bytes | None]
+    over_old = change.new_over_old()  # new bytes made from the old ones, once the file is proven to hold them
+    if over_old is not None:
+        same_until, size, data = over_old
+    else:
+        same_until = change.same_until  # the start old and new share: proven on disk, not written again
+        data = change.new_bytes_from(same_until)
+        size = len(data)
     if expected is None or not rewrite_in_place(
         path,
         data,
@@ -700,7 +712,7 @@ def _rewrite_in_place(
     ):
         written.pop()  # nothing was written: the file holds another program's bytes
         raise _changed_by_another_program(change.path)
-    return len(data)
+    return size
 
 
 def _clear_moving_sources(root: Path, changes: list[FileChange], progress: _WriteProgress) -> dict[str, int]:

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from vaulttools.digests import blob_id
+from vaulttools.digests import blob_id, quick_sum
+from vaulttools.edits import ByteEdit, apply_byte_edits
 from vaulttools.errors import EditConflict
-from vaulttools.files import stamp_of_status, state_dir
+from vaulttools.files import read_range, stamp_of_status, state_dir
 from vaulttools.git import BATCH_TRAILER, ObjectStore
 from vaulttools.journal import OLD_BLOB, fingerprints, fingerprints_of_blob
 from vaulttools.resolve import fold
@@ -73,7 +74,8 @@ class Spool:
         any other change as it is: a short note's bytes cross the pipe. The long ones go in as one append
         (`spool_all`): an append per note (lock, stat, write, unlock), contended by the other workers,
         took 0.23-0.32 s of each worker's 1.25-1.6 s on 9,800 long notes, one per chunk 0.11-0.16 s."""
-        long = [change.long_old_on_disk for change in changes]  # asked once: a property of two tests
+        # Asked once: a property of three tests. A change made from the old bytes has none to spool.
+        long = [change.long_old_on_disk and not change.new_made_from_old for change in changes]
         if not self._shared or not any(long):
             return changes
         spooled = iter(spool_all(list(itertools.compress(changes, long)), self))
@@ -210,8 +212,8 @@ def _append_locked(descriptor: int, pieces: list[bytes]) -> int:
 SPOOL_MEMORY_BUDGET = 320 * 2**20
 
 
-def _held_size(value: bytes | tuple[int, ...] | OnDisk | None) -> int:
-    """Bytes an unspooled change holds in memory for one side (none for a side left on disk)."""
+def _held_size(value: bytes | tuple[int, ...] | OnDisk | NewFromOld | None) -> int:
+    """Bytes an unspooled change holds in memory for one side (none for a side left on disk or made from it)."""
     return len(value) if isinstance(value, bytes) else 0
 
 
@@ -275,6 +277,35 @@ def status_when_read(status: os.stat_result, mark: tuple[int, int] | None = None
     return PlannedStatus(status.st_mode, status.st_uid, stamp)
 
 
+class NewFromOld:
+    """The new bytes of a long note rewritten in place, as byte edits of its old bytes, which stay in the
+    file (see `FileChange.old_left_on_disk`): a planner's worker sends these few bytes back instead of the
+    note's 30 KB (through a pipe or a spool), and the batch makes the new bytes as it writes the note, out
+    of the old ones it has just proven the file holds (`FileChange.new_over_old`). They are checked against
+    `tail_sum`, the `quick_sum` of the planned new bytes from `start`, the first edit's offset (the bytes
+    before it are old and new alike). Only where git already holds the new bytes: nothing else needs them
+    before the batch writes over the old ones (the blobs git lacks are stored while it writes, see `batch`)."""
+
+    __slots__ = ("edits", "start", "tail_sum")
+
+    def __init__(self, edits: tuple[ByteEdit, ...], start: int, tail_sum: int) -> None:
+        self.edits = edits
+        self.start = start
+        self.tail_sum = tail_sum
+
+    @classmethod
+    def of(cls, edits: tuple[ByteEdit, ...], new: bytes) -> NewFromOld:
+        """These edits, which made `new` from the old bytes."""
+        start = edits[0].start if edits else len(new)
+        return cls(edits, start, quick_sum(memoryview(new)[start:]))
+
+    def __reduce__(self) -> tuple[type[NewFromOld], tuple[tuple[ByteEdit, ...], int, int]]:
+        return (NewFromOld, (self.edits, self.start, self.tail_sum))
+
+    def __repr__(self) -> str:
+        return f"NewFromOld({len(self.edits)} edits from byte {self.start})"
+
+
 class FileChange:
     """One file of a batch: modified (old and new), created (old None), deleted (new None), or renamed.
 
@@ -283,15 +314,34 @@ class FileChange:
     they are needed, and read back (and checked) then.
     """
 
-    __slots__ = ("_fingerprints", "_new", "_old", "_planned_status", "_spool", "new_path", "path")
+    __slots__ = (
+        "_byte_edits",
+        "_fingerprints",
+        "_new",
+        "_old",
+        "_planned_status",
+        "_spool",
+        "new_path",
+        "path",
+    )
 
-    def __init__(self, path: str, old: bytes | None, new: bytes | None, new_path: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        old: bytes | None,
+        new: bytes | None,
+        new_path: str | None = None,
+        *,
+        byte_edits: tuple[ByteEdit, ...] | None = None,
+    ) -> None:
         self.path = path
         self.new_path = new_path
         self._old: bytes | tuple[int, int] | OnDisk | None = old
         # A place in the spool; with a third number, the spool holds the new bytes from there on and the
-        # note on disk holds the ones before (`_head_left_on_disk`).
-        self._new: bytes | tuple[int, int] | tuple[int, int, int] | None = new
+        # note on disk holds the ones before (`_head_left_on_disk`); or made from the old ones on disk.
+        self._new: bytes | tuple[int, int] | tuple[int, int, int] | NewFromOld | None = new
+        # `old` made `new` by these (`planning.note_byte_edits`): kept by `old_left_on_disk` as `NewFromOld`.
+        self._byte_edits = byte_edits
         self._spool: Spool | None = None
         self._fingerprints: dict[str, Any] | None = None
         self._planned_status: PlannedStatus | None = None
@@ -334,6 +384,9 @@ class FileChange:
         # Long, or short and in git (a committed vault): the journal names the blob and the batch proves
         # the file by its planned stamp, so the bytes are not read again; a worker need not send them back.
         twin._old = OnDisk(f"{root}/{self.path}", twin._fingerprints[OLD_BLOB], len(self._old))
+        if long and new is not None and self._byte_edits and twin._fingerprints.get(NEW_BLOB_HELD):
+            twin._new = NewFromOld.of(self._byte_edits, new)  # nor the new ones: the batch makes them
+            return twin
         shared = shared_blocks_length(self._old, new) if long and new is not None else 0
         if shared:  # a long note: the batch writes only from the first block that changes
             twin._fingerprints[SAME_UNTIL] = shared
@@ -373,10 +426,13 @@ class FileChange:
         def put(data: bytes) -> tuple[int, int]:
             return spool.put(data) if places is None else next(places)
 
-        old, new = self._old, self.new  # not spooled yet (checked above): bytes, left on disk, or None
+        old = self._old  # not spooled yet (checked above): bytes, left on disk, or None
         twin._old = put(old) if isinstance(old, bytes) else old
-        head = self._head_left_on_disk()
-        twin._new = None if new is None else (*put(new[head:]), head) if head else put(new)
+        if isinstance(self._new, NewFromOld):
+            twin._new = self._new  # a few bytes, made into the new ones from the old ones on disk
+        else:
+            new, head = self.new, self._head_left_on_disk()
+            twin._new = None if new is None else (*put(new[head:]), head) if head else put(new)
         twin._spool = spool
         twin._fingerprints, twin._planned_status = self._fingerprints, self._planned_status
         return twin
@@ -385,7 +441,7 @@ class FileChange:
         """The bytes `spooled` puts in a spool, in the order it puts them."""
         if self._spool is not None:
             return []
-        old, new = self._old, self.new
+        old, new = self._old, None if isinstance(self._new, NewFromOld) else self.new
         if isinstance(new, bytes):
             new = new[self._head_left_on_disk() :]
         return [piece for piece in (old, new) if isinstance(piece, bytes)]
@@ -459,6 +515,54 @@ class FileChange:
         return data
 
     @property
+    def new_made_from_old(self) -> bool:
+        """Its new bytes are made from the old ones left in the file, as the batch writes it (`NewFromOld`)."""
+        return isinstance(self._new, NewFromOld)
+
+    def new_over_old(self) -> tuple[int, int, Callable[[int], bytes | None]] | None:
+        """For a change whose new bytes are made from the old ones (`NewFromOld`), what writes them over the
+        old ones: where they first differ (the file holds the bytes before it, old and new alike), how many
+        bytes are written from there, and the function that makes them out of the open file once it is
+        proven to hold the old bytes (`files.rewrite_in_place`): it reads the old bytes from that start,
+        splices the edits in and checks the result against the planned sum (None where it is not those
+        bytes). None for any other change."""
+        made = self._new
+        on_disk, recorded = self._old, self._fingerprints
+        if not isinstance(made, NewFromOld) or not isinstance(on_disk, OnDisk) or recorded is None:
+            return None
+        start, edits, tail_sum = made.start, made.edits, made.tail_sum
+        old_size, size = on_disk.size, int(recorded["new_size"]) - made.start
+
+        def make(handle: int) -> bytes | None:
+            new = apply_byte_edits(read_range(handle, start, old_size - start), edits, base=start)
+            return new if new is not None and quick_sum(new) == tail_sum else None
+
+        return start, size, make
+
+    def _new_made_from_old(self, made: NewFromOld) -> bytes:
+        """The new bytes of a `NewFromOld` change: the file itself once the batch wrote them, else its old
+        bytes with the edits spliced in; either way checked against the new bytes' blob id."""
+        on_disk, recorded = self._old, self._fingerprints
+        assert isinstance(on_disk, OnDisk) and recorded is not None
+        try:
+            with open(on_disk.file, "rb") as handle:
+                data: bytes | None = handle.read()
+        except OSError:
+            data = None
+        new_blob = recorded[NEW_BLOB]
+        if data is not None and len(data) == recorded["new_size"] and blob_id(data) == new_blob:
+            return data  # written already
+        if data is not None and self.holds_old(data):
+            data = apply_byte_edits(data, made.edits)
+        if data is None or blob_id(data) != new_blob:
+            raise EditConflict.in_file(
+                self.path,
+                "changed by another program since vaulttools planned the batch",
+                "; run the command again",
+            )
+        return data
+
+    @property
     def same_until(self) -> int:
         """How many leading bytes the old and new bytes share (whole blocks; 0 when not taken): a rewrite in
         place, which first proves the file holds the old bytes, need write only the rest."""
@@ -490,7 +594,11 @@ class FileChange:
             raise ValueError(f"{self.path}: a new file has no old bytes")
         return old
 
-    def _load(self, value: bytes | tuple[int, int] | tuple[int, int, int] | None) -> bytes | None:
+    def _load(
+        self, value: bytes | tuple[int, int] | tuple[int, int, int] | NewFromOld | None
+    ) -> bytes | None:
+        if isinstance(value, NewFromOld):
+            return self._new_made_from_old(value)
         if isinstance(value, tuple):
             assert self._spool is not None  # a place in a spool is only ever set with the spool
             if len(value) == 3:
@@ -573,7 +681,8 @@ class FileChange:
 
     def __repr__(self) -> str:
         old = self.old_on_disk or self.old
-        return f"FileChange(path={self.path!r}, old={old!r}, new={self.new!r}, new_path={self.new_path!r})"
+        new = self._new if isinstance(self._new, NewFromOld) else self.new  # not read from the file
+        return f"FileChange(path={self.path!r}, old={old!r}, new={new!r}, new_path={self.new_path!r})"
 
     def __reduce__(self) -> tuple:
         # Worker processes send changes back by pickling: as bytes (a spool belongs to one process), unless
@@ -586,19 +695,20 @@ class FileChange:
         if self._spool is not None and self._spool.shared:
             places = (self._old, self._new, self._spool)
             return (_shared_spool_change, (self.path, *places, self.new_path, *taken))
-        return (_rebuilt_change, (self.path, self.old_on_disk or self.old, self.new, self.new_path, *taken))
+        new = self._new if isinstance(self._new, NewFromOld) else self.new
+        return (_rebuilt_change, (self.path, self.old_on_disk or self.old, new, self.new_path, *taken))
 
 
 def _rebuilt_change(
     path: str,
     old: bytes | OnDisk | None,
-    new: bytes | None,
+    new: bytes | NewFromOld | None,
     new_path: str | None,
     taken: dict[str, Any] | None,
     status: tuple[int, int, tuple[int, int, int, int] | None] | None = None,
 ) -> FileChange:
-    change = FileChange(path, None, new, new_path)
-    change._old = old
+    change = FileChange(path, None, None, new_path)
+    change._old, change._new = old, new
     change._fingerprints = taken
     change._planned_status = None if status is None else PlannedStatus._make(status)
     return change

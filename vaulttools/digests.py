@@ -27,7 +27,7 @@ def has_xxh3() -> bool:
     return xxhash is not None
 
 
-def quick_sum(raw: bytes) -> int:
+def quick_sum(raw: bytes | memoryview) -> int:
     """A note's bytes summed for a cache: XXH3-64, or CRC-32 without `xxhash` (`quick_sum_name`)."""
     return xxhash.xxh3_64_intdigest(raw) if xxhash is not None else zlib.crc32(raw)
 

@@ -41,6 +41,19 @@ def read_all(handle: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
+def read_range(handle: int, start: int, length: int) -> bytes:
+    """`length` bytes of an open file from offset `start` (positional reads: its position stays), fewer
+    where it ends before."""
+    chunks, read = [], 0
+    while read < length:
+        chunk = os.pread(handle, length - read, start + read)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        read += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 # How every note is opened for reading (no handle leaks into git processes; binary on Windows).
 READ_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
@@ -174,7 +187,7 @@ def _new_file_mode() -> int:
 
 def rewrite_in_place(
     path: Path | str,
-    data: bytes,
+    data: bytes | Callable[[int], bytes | None],
     expected: bytes | Callable[[bytes], bool] | None = None,
     *,
     refuse_read_only: bool = False,
@@ -183,9 +196,8 @@ def rewrite_in_place(
 ) -> bool:
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
-    Why not a temporary file and `os.replace`: ext4 and other file systems start writing a file out as soon
-    as it is renamed over another (ext4's `auto_da_alloc`), measured at 0.1-0.5 ms per file here, 2-10 s
-    for a 20,000-file batch; writing over the old bytes costs ~15 µs. A batch does not rely on per-file
+    Why not a temporary file and `os.replace`: ext4 and others start writing a file out once it is renamed
+    over another (`auto_da_alloc`), 0.1-0.5 ms per file here (2-10 s for 20,000); overwriting costs ~15 µs. A batch does not rely on per-file
     atomicity: it fsyncs its journal (every original's bytes) before the first write, and `recover` or a
     rollback puts back any file a crash or failure leaves half-written. Overwriting also keeps the file's
     mode, owner, ACLs and extended attributes. A file with several hard links (an in-place write would
@@ -206,13 +218,16 @@ def rewrite_in_place(
     `same_until`: with `expected`, `data` holds only the new bytes from this offset on; the `expected` bytes
     before it are the new ones too, so once the file is proven to hold them only the rest is written (a long
     note whose edit lies near its end is written from there, not whole).
-    """
+
+    `data` may be a function of the open file proven to hold `expected`, making the bytes out of it
+    (`changes.NewFromOld`); None from it: not what was planned (False returned, nothing written)."""
     assert expected is not None or not same_until, "only bytes proven on disk may be left as they are"
+    assert expected is not None or not callable(data), "new bytes are made only of bytes proven on disk"
     flags = (os.O_RDWR if expected is not None else os.O_WRONLY) | getattr(os, "O_NOFOLLOW", 0)
     try:
         handle = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        if expected is not None:
+        if expected is not None or callable(data):
             return False
         atomic_write(Path(path), data)
         return True
@@ -222,14 +237,24 @@ def rewrite_in_place(
             raise PermissionError(errno.EACCES, "the file was made read-only", str(path))
         if expected is not None and not _still_holds(handle, status, expected, unchanged_since):
             return False
-        if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
-            # Written whole: the shared start is the file's own (just proven to be the expected bytes).
-            atomic_write(Path(path), _read_start(handle, same_until) + data if same_until else data)
-        else:
-            _write_over(handle, data, same_until, status.st_size)
+        made = data(handle) if callable(data) else data
+        if made is None:
+            return False
+        _write_proven(path, handle, status, made, same_until)
         return True
     finally:
         os.close(handle)
+
+
+def _write_proven(
+    path: Path | str, handle: int, status: os.stat_result, data: bytes, same_until: int
+) -> None:
+    """`rewrite_in_place`'s write, once the open file is proven to hold what was planned."""
+    if not stat.S_ISREG(status.st_mode) or status.st_nlink != 1:
+        # Written whole: the shared start is the file's own (just proven to be the expected bytes).
+        atomic_write(Path(path), _read_start(handle, same_until) + data if same_until else data)
+    else:
+        _write_over(handle, data, same_until, status.st_size)
 
 
 def _write_over(handle: int, data: bytes, at: int, old_size: int) -> None:
@@ -246,14 +271,10 @@ def _write_over(handle: int, data: bytes, at: int, old_size: int) -> None:
 
 def _read_start(handle: int, length: int) -> bytes:
     """The first `length` bytes of an open file (positional reads: its position stays)."""
-    chunks, read = [], 0
-    while read < length:
-        chunk = os.pread(handle, length - read, read)
-        if not chunk:
-            raise OSError(errno.EIO, "the file ended before its planned start", str(length))
-        chunks.append(chunk)
-        read += len(chunk)
-    return b"".join(chunks)
+    start = read_range(handle, 0, length)
+    if len(start) != length:
+        raise OSError(errno.EIO, "the file ended before its planned start", str(length))
+    return start
 
 
 Stamp = tuple[int, int, int, int]

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from vaulttools.changes import BatchPlan, FileChange, Mention, ReportT, SkippedNote, Spool
-from vaulttools.edits import Edit, apply_edits
+from vaulttools.changes import LEFT_ON_DISK_FROM, BatchPlan, FileChange, Mention, ReportT, SkippedNote, Spool
+from vaulttools.edits import ByteEdit, Edit, apply_byte_edits, apply_edits
 from vaulttools.errors import EditConflict, VaultError
 from vaulttools.files import clock_mark
 from vaulttools.git import ObjectStore
@@ -47,7 +47,16 @@ def note_change(
     if new_text == note.text and (new_path is None or new_path == note.path):
         return None
     verify_edited(note, new_text, edits, appended, expected_properties, yaml_check)
-    return FileChange(note.path, note.raw, encoded(note, new_text, edits), new_path)
+    if len(note.raw) < LEFT_ON_DISK_FROM or new_path not in (None, note.path):
+        return FileChange(note.path, note.raw, encoded(note, new_text, edits), new_path)
+    # A long note rewritten in place: its byte edits go with it, so that the batch may make its new bytes
+    # from the old ones it leaves in the file (`FileChange.old_left_on_disk`).
+    byte_edits = note_byte_edits(note, edits)
+    spliced = None if byte_edits is None or note.text.isascii() else apply_byte_edits(note.raw, byte_edits)
+    if spliced is None and not note.text.isascii():
+        byte_edits = None  # placed by their old bytes, and not found there: the note is encoded whole
+    new = note.encode(new_text) if spliced is None else spliced
+    return FileChange(note.path, note.raw, new, new_path, byte_edits=byte_edits)
 
 
 # Occurrences of an edit's old text before it that `encoded` walks past; more, and it encodes the whole note.
@@ -62,25 +71,34 @@ def encoded(note: Note, new_text: str, edits: Sequence[Edit]) -> bytes:
 
     Encoding a whole 30 KB note with non-ASCII text costs more than splicing into it (the workers of
     `normalize-links` and `sync-related` edit thousands of long notes); an ASCII note encodes at copy speed,
-    and a short one (`SPLICE_FROM`) faster than it is spliced: both are encoded whole. An edit's place in
-    the bytes is found from its old text: UTF-8 is self-synchronising, so the k-th occurrence of a text
-    (overlapping ones counted) in the decoded note is the k-th occurrence of its bytes in the file; an edit
-    nearer the end is placed by the length of the bytes after it."""
+    and a short one (`SPLICE_FROM`) faster than it is spliced: both are encoded whole."""
     if len(note.raw) < SPLICE_FROM or note.text.isascii():
         return note.encode(new_text)
+    byte_edits = note_byte_edits(note, edits)
+    spliced = None if byte_edits is None else apply_byte_edits(note.raw, byte_edits)
+    return note.encode(new_text) if spliced is None else spliced
+
+
+def note_byte_edits(note: Note, edits: Sequence[Edit]) -> tuple[ByteEdit, ...] | None:
+    """The note's edits in its bytes, in order (None: an edit's place in them cannot be told cheaply).
+
+    In an ASCII text a character is a byte (after the BOM). Otherwise an edit's place in the bytes is found
+    from its old text: UTF-8 is self-synchronising, so the k-th occurrence of a text (overlapping ones
+    counted) in the decoded note is the k-th occurrence of its bytes in the file; an edit nearer the end is
+    placed by the length of the bytes after it."""
     real = sorted((e for e in edits if e.old != e.new), key=lambda e: e.start)
     cursor = _bom_length(note)
-    raw = memoryview(note.raw)  # the old pieces are copied once, by the join
-    pieces: list[bytes | memoryview] = [raw[:cursor]]
+    if note.text.isascii():
+        return tuple(ByteEdit(cursor + e.start, e.old.encode("ascii"), e.new.encode("utf-8")) for e in real)
+    byte_edits = []
     for edit in real:
         old = edit.old.encode("utf-8")
         start = _byte_offset(note, edit.start, edit.old, old, cursor)
         if start is None:
-            return note.encode(new_text)
-        pieces += [raw[cursor:start], edit.new.encode("utf-8")]
+            return None
+        byte_edits.append(ByteEdit(start, old, edit.new.encode("utf-8")))
         cursor = start + len(old)
-    pieces.append(raw[cursor:])
-    return b"".join(pieces)
+    return tuple(byte_edits)
 
 
 def _bom_length(note: Note) -> int:
