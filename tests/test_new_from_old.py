@@ -128,8 +128,8 @@ def test_the_new_bytes_read_back_before_and_after_the_write(tmp_path: Path) -> N
 def _tampered(change: FileChange, how: str) -> FileChange:
     made = change._new
     assert isinstance(made, NewFromOld)
-    first = made.edits[0]
-    wrong = first._replace(new=first.new + b"!") if how == "new bytes" else first._replace(old=b"[[nowhere")
+    at, old, new = made.edits[0]
+    wrong = (at, old, new + b"!") if how == "new bytes" else (at, b"[[nowhere", new)
     change._new = NewFromOld((wrong, *made.edits[1:]), made.start, made.tail_sum)
     return change
 

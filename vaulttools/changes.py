@@ -288,8 +288,8 @@ class NewFromOld:
 
     __slots__ = ("edits", "start", "tail_sum")
 
-    def __init__(self, edits: tuple[ByteEdit, ...], start: int, tail_sum: int) -> None:
-        self.edits = edits
+    def __init__(self, edits: tuple[tuple[int, bytes, bytes], ...], start: int, tail_sum: int) -> None:
+        self.edits = edits  # (start, old, new) of each `ByteEdit`, as plain tuples: pickled in C, not Python
         self.start = start
         self.tail_sum = tail_sum
 
@@ -297,9 +297,9 @@ class NewFromOld:
     def of(cls, edits: tuple[ByteEdit, ...], new: bytes) -> NewFromOld:
         """These edits, which made `new` from the old bytes."""
         start = edits[0].start if edits else len(new)
-        return cls(edits, start, quick_sum(memoryview(new)[start:]))
+        return cls(tuple(map(tuple, edits)), start, quick_sum(memoryview(new)[start:]))  # type: ignore[arg-type]
 
-    def __reduce__(self) -> tuple[type[NewFromOld], tuple[tuple[ByteEdit, ...], int, int]]:
+    def __reduce__(self) -> tuple[type[NewFromOld], tuple[tuple[tuple[int, bytes, bytes], ...], int, int]]:
         return (NewFromOld, (self.edits, self.start, self.tail_sum))
 
     def __repr__(self) -> str:

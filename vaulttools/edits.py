@@ -56,19 +56,21 @@ class ByteEdit(NamedTuple):
     new: bytes
 
 
-def apply_byte_edits(data: bytes, edits: Iterable[ByteEdit], *, base: int = 0) -> bytes | None:
-    """Splice `edits` (in order, none overlapping) into `data`, the bytes of a file from offset `base` on;
-    None when an edit's old bytes are not where it says, or it starts before `base` or overlaps the one
-    before: the bytes are not those the edits were planned on."""
+def apply_byte_edits(
+    data: bytes, edits: Iterable[ByteEdit | tuple[int, bytes, bytes]], *, base: int = 0
+) -> bytes | None:
+    """Splice `edits` (in order, none overlapping; `ByteEdit`s or plain (start, old, new) tuples) into
+    `data`, the bytes of a file from offset `base` on; None when an edit's old bytes are not where it says,
+    or it starts before `base` or overlaps the one before: the bytes are not those the edits were planned on."""
     view = memoryview(data)  # the unchanged stretches are copied once, by the join
     pieces: list[bytes | memoryview] = []
     cursor = 0
-    for edit in edits:
-        start = edit.start - base
-        end = start + len(edit.old)
-        if start < cursor or end > len(data) or view[start:end] != edit.old:
+    for at, old, new in edits:
+        start = at - base
+        end = start + len(old)
+        if start < cursor or end > len(data) or view[start:end] != old:
             return None
-        pieces += [view[cursor:start], edit.new]
+        pieces += [view[cursor:start], new]
         cursor = end
     pieces.append(view[cursor:])
     return b"".join(pieces)
