@@ -197,11 +197,11 @@ def rewrite_in_place(
     """Give an existing file new bytes by writing over its old ones (then truncating any excess).
 
     Why not a temporary file and `os.replace`: ext4 and others start writing a file out once it is renamed
-    over another (`auto_da_alloc`), 0.1-0.5 ms per file here (2-10 s for 20,000); overwriting costs ~15 µs. A batch does not rely on per-file
-    atomicity: it fsyncs its journal (every original's bytes) before the first write, and `recover` or a
-    rollback puts back any file a crash or failure leaves half-written. Overwriting also keeps the file's
-    mode, owner, ACLs and extended attributes. A file with several hard links (an in-place write would
-    change the other names too) or that is not a regular file gets `atomic_write` instead.
+    over another (`auto_da_alloc`), 0.1-0.5 ms per file here (2-10 s for 20,000); overwriting costs ~15 µs.
+    A batch does not rely on per-file atomicity: it fsyncs its journal (every original's bytes) before the
+    first write, and `recover` or a rollback puts back any file a crash or failure leaves half-written.
+    Overwriting also keeps the file's mode, owner, ACLs and extended attributes. A file with several hard
+    links (an in-place write would change the other names too) or not regular gets `atomic_write` instead.
 
     With `expected`, the file's current bytes are read through the same open file first, and nothing is
     written (False is returned) unless they are exactly `expected` (or, given a function, unless it accepts
