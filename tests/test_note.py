@@ -133,7 +133,7 @@ import yaml  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from vaulttools.note import load_simple_yaml  # noqa: E402
+from vaulttools.note import load_simple_yaml, simple_yaml_lines_by_key  # noqa: E402
 
 _key = st.sampled_from(["id", "tags", "y", "on", "related", "originDay", "a-b", "x_1", "Yes"])
 _scalar = st.one_of(
@@ -146,8 +146,9 @@ _scalar = st.one_of(
         lambda items: "[" + ", ".join(f'"{i}"' for i in items) + "]"
     ),
 )
-_line = st.tuples(_key, _scalar, st.sampled_from(["\n", "\r\n", " \n"])).map(
-    lambda t: f"{t[0]}: {t[1]}{t[2]}"
+_line = st.one_of(
+    st.tuples(_key, _scalar, st.sampled_from(["\n", "\r\n", " \n"])).map(lambda t: f"{t[0]}: {t[1]}{t[2]}"),
+    st.sampled_from(["\n", "\r\n", "  \n", "\r"]),  # blank lines, and a lone "\r"
 )
 
 
@@ -159,6 +160,28 @@ def test_simple_yaml_agrees_with_pyyaml(lines: list[str]) -> None:
     if simple is None:
         return
     assert simple == (yaml.safe_load(text) or {})
+
+
+# `simple_yaml_lines_by_key` proves a block is in the grammar by its count of matches: as many as its
+# lines but an empty first and last (the quick count), or else as many as its lines that are not blank.
+SIMPLE_LINE_COUNTS = [
+    ('a: "x"\nb: 2\n', {"a": '"x"', "b": "2"}),  # the quick count
+    ('a: "x"\nb: 2', {"a": '"x"', "b": "2"}),  # no line break at the end
+    ('\na: "x"\n', {"a": '"x"'}),  # an empty first line
+    ('a: "x"\n\nb: 2\n', {"a": '"x"', "b": "2"}),  # a blank line inside: counted without it
+    ('a: "x"\r\n\r\nb: 2\r\n', {"a": '"x"', "b": "2"}),  # a blank CRLF line inside
+    ('a: "x"\n   \nb: 2\n', None),  # a line of spaces is not blank to the grammar: the real loader
+    ('a: "x\nb: 2"\n', None),  # a string over two lines: one match for two lines
+    ('a: "x"\nnot a property\n', None),  # a line outside the grammar
+    ('a: "x"\n\nnot a property\n', None),  # the same after a blank line
+    ('a: "x"\n\r', None),  # a lone "\r" last line
+    ("", {}),
+]
+
+
+@pytest.mark.parametrize(("yaml_text", "expected"), SIMPLE_LINE_COUNTS)
+def test_simple_lines_are_counted_against_the_lines(yaml_text: str, expected: dict | None) -> None:
+    assert simple_yaml_lines_by_key(yaml_text) == expected
 
 
 # `Note.property_value` reads one key of a simple frontmatter without loading the rest; it must give what

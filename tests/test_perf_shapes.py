@@ -82,6 +82,11 @@ TARGETS = [
     "",
     "  ",
     " Note ",
+    # Written again: resolved, broken, relative, and depending on the folder, at a second place.
+    "Note",
+    "missing",
+    "./Same",
+    "Same",
 ]
 SOURCES = ["z.md", "a/z.md", "b/z.md", "a/b/z.md", "a/b/c/z.md", "x/z.md", "q/z.md", "..x/z.md", "..x/b/z.md"]
 

@@ -290,7 +290,10 @@ def _simple_lines_pattern() -> str:
     ]:
         assert old in pattern, old  # the grammar above changed: review these rewrites
         pattern = pattern.replace(old, new)
-    return f"^{pattern}$"
+    # Each line is matched from the line feed before it (`simple_yaml_lines_by_key` puts one before the
+    # first), not from `^`: a literal first character lets the regex engine skip to the next line at C
+    # speed, where `^` was tried at every character (a 12-line frontmatter: 9 µs, now 6).
+    return f"\\n{pattern}$"
 
 
 def _one_value_group(pattern: str) -> str:
@@ -333,7 +336,7 @@ def simple_line_values(line: str) -> tuple[str, ...] | None:
     (escapes and control characters included, as `load_simple_yaml` rules them out)."""
     if _outside_grammar(line):
         return None
-    match = _SIMPLE_LINES_RE.fullmatch(line)
+    match = _SIMPLE_LINES_RE.fullmatch("\n" + line)
     if match is None or _boolean_key((match.group(1),)):
         return None
     written = match.group(2)
@@ -376,10 +379,13 @@ def simple_yaml_lines_by_key(yaml_text: str) -> dict[str, str] | None:
     """`simple_yaml_lines` as a dictionary, in order (the keys of the simple grammar are all different)."""
     if _outside_grammar(yaml_text):
         return None
-    found = _SIMPLE_LINES_RE.findall(yaml_text)
-    # The block is in the grammar when every line is either one findall matched (a match never spans lines)
-    # or blank.
-    if len(found) != _content_lines(yaml_text):
+    found = _SIMPLE_LINES_RE.findall("\n" + yaml_text)
+    # The block is in the grammar when every line is either one findall matched or blank. Each match starts
+    # at a line's start, so there are at most as many as lines: as many as the lines between the first
+    # and the last (which alone may be empty without a blank line inside) proves it without counting the
+    # blank ones.
+    lines = yaml_text.count("\n") + 1 - yaml_text.startswith("\n") - yaml_text.endswith("\n")
+    if len(found) != lines and len(found) != _content_lines(yaml_text):
         return None
     by_key = dict(found)
     if len(by_key) != len(found) or _boolean_key(by_key):  # a repeated key needs the real loader's error

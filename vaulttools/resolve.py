@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 import re
 import unicodedata
@@ -270,30 +271,39 @@ class LinkIndex:
         """The positions of the targets (written in the note at `source`) that do not resolve to one file,
         broken or ambiguous: `resolve` for each, but most notes link only targets that resolved before, from
         the same folder, and cost one set operation."""
-        anywhere = self._resolving_anywhere
-        if anywhere.issuperset(targets):
+        # The targets no earlier answer covers, found at C speed: a set of the note's targets asks each of
+        # them once (its `difference` walks the smaller set), and only those left are looked at in Python.
+        # Two `issuperset` tests and a test of every target after them took a tenth of a first `check` of
+        # notes of 25 links where one often dangles.
+        left = set(targets).difference(self._resolving_anywhere)
+        if not left:
             return []
         folder = source.rpartition("/")[0]
         resolving = self._resolving.get(folder)
         if resolving is None:
             resolving = self._resolving[folder] = set()
-        if resolving.issuperset(targets):
-            return []
+        if resolving:
+            left = left.difference(resolving)
+            if not left:
+                return []
         unresolved = []
         resolve = self.resolve
         folded_folder = None
-        for position, target in enumerate(targets):
-            if target in anywhere or target in resolving:
-                continue
+        # Asked lazily, as the loop goes: a target written twice and resolved at its first place is no
+        # longer `left` at its second.
+        for position in itertools.compress(itertools.count(), map(left.__contains__, targets)):
+            target = targets[position]
             if target.startswith(("../", "./")):  # a vault of folders: each folder's own relative path
                 if folded_folder is None:
                     folded_folder = self._folded_folder(source)
                 if self._joins_a_file(folded_folder, target):
                     resolving.add(target)
+                    left.discard(target)
                     continue
             if resolve(target, source).status == RESOLVED:
                 # Status only: an empty target resolves to each source alike.
-                (anywhere if target in self._anywhere else resolving).add(target)
+                (self._resolving_anywhere if target in self._anywhere else resolving).add(target)
+                left.discard(target)
             else:
                 unresolved.append(position)
         return unresolved
