@@ -75,20 +75,25 @@ class SuffixMatcher:
         """Notes named `target` with one suffix stripped, or `target` plus one suffix."""
         found = self._candidates.get(target)
         if found is None:
-            found = self._candidates[target] = tuple(self._find_candidates(target))
+            found = self._candidates[target] = self._find_candidates(target)
         return list(found)
 
-    def _find_candidates(self, target: str) -> list[Candidate]:
+    def _find_candidates(self, target: str) -> tuple[Candidate, ...]:
+        # Once per dangling target a worker meets (a first `check` of a vault of day-suffix families: most of
+        # its notes link one): the tables read directly, ASCII names folded inline, one candidate unsorted.
         folder, _, name = strip_md(target).rpartition("/")
-        by_stem, by_base = self.tables()
+        by_stem, by_base = self._tables or self.tables()
         found: dict[str, Candidate] = {}
         for rule, pattern in self.rules:
             match = pattern.search(name)
-            if match and match.start() > 0:
-                for path in by_stem.get(fold(name[: match.start()]), ()):
-                    found.setdefault(path, Candidate(path, rule, "strip"))
-        for path, rule in by_base.get(fold(name), ()):
-            found.setdefault(path, Candidate(path, rule, "add"))
+            if match is not None and match.start() > 0:
+                base = name[: match.start()]
+                for path in by_stem.get(base.lower() if base.isascii() else fold(base), ()):
+                    if path not in found:
+                        found[path] = Candidate(path, rule, "strip")
+        for path, rule in by_base.get(name.lower() if name.isascii() else fold(name), ()):
+            if path not in found:
+                found[path] = Candidate(path, rule, "add")
         if folder:
             wanted = fold(folder) + "/"
             found = {
@@ -96,7 +101,7 @@ class SuffixMatcher:
                 for p, c in found.items()
                 if ("/" + fold(p)).endswith("/" + wanted + fold(posixpath.basename(p)))
             }
-        return sorted(found.values())
+        return tuple(found.values()) if len(found) < 2 else tuple(sorted(found.values()))
 
     def rule_between(self, target: str, path: str) -> str | None:
         """The rule `candidates(target)` gives `path` (None if it is no candidate): a suffix the target has
@@ -124,7 +129,7 @@ class SuffixMatcher:
     def suggest(self, target: str, day: object = None) -> Suggestion:
         candidates = self._candidates.get(target)
         if candidates is None:  # `candidates`, without its copy
-            candidates = self._candidates[target] = tuple(self._find_candidates(target))
+            candidates = self._candidates[target] = self._find_candidates(target)
         if len(candidates) < 2:
             return pick(candidates, day)
         # A tie: the candidates by day are found once per target (a hub's many `-dN` copies are linked
