@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from vaulttools import check
 from vaulttools.links import MARKDOWN, _markdown_links, find_links
 from vaulttools.note import Note
-from vaulttools.resolve import RESOLVED, LinkIndex, Resolution
+from vaulttools.resolve import RESOLVED, LinkIndex, Resolution, _full_key, _unique_full_keys
 from vaulttools.suffixes import SuffixMatcher
 from vaulttools.vault import Vault
 
@@ -152,6 +152,28 @@ def test_learning_skips_names_several_files_share() -> None:
     assert not {"same", "tie", "plain", " spaced.md", " spaced", ""} & index._resolving_anywhere
     index.add("z/Note.md")  # the index changed: what it learned is forgotten
     assert not index._resolving_anywhere
+
+
+# Paths that share a name: nested under one another (`b/x` inside `a/b/x`), with and without `.md` in any
+# case, and a name that is another's name plus `.md`.
+_shared_name_path = st.tuples(
+    st.lists(st.sampled_from(["a", "b", "B", "é"]), max_size=3),
+    st.sampled_from(["x.md", "X.MD", "x", "x.md.md", "x.Md"]),
+).map(lambda parts: "/".join([*parts[0], parts[1]]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_shared_name_path, min_size=2, max_size=8, unique=True))
+def test_the_unique_paths_of_a_shared_name_are_those_files_at_finds_alone(paths: list[str]) -> None:
+    index = LinkIndex(paths)
+    for name, bucket in index._by_name.items():
+        if len(bucket) > 1:
+            expected = [
+                _full_key(path, name)
+                for path in bucket
+                if set(index.files_at(_full_key(path, name))) == {path}
+            ]
+            assert _unique_full_keys(bucket, name) == expected
 
 
 @pytest.mark.parametrize(
