@@ -384,13 +384,17 @@ def simple_yaml_lines_by_key(yaml_text: str) -> dict[str, str] | None:
     # at a line's start, so there are at most as many as lines: as many as the lines between the first
     # and the last (which alone may be empty without a blank line inside) proves it without counting the
     # blank ones.
-    lines = yaml_text.count("\n") + 1 - yaml_text.startswith("\n") - yaml_text.endswith("\n")
-    if len(found) != lines and len(found) != _content_lines(yaml_text):
+    if len(found) != _lines_but_empty_ends(yaml_text) and len(found) != _content_lines(yaml_text):
         return None
     by_key = dict(found)
     if len(by_key) != len(found) or _boolean_key(by_key):  # a repeated key needs the real loader's error
         return None
     return by_key
+
+
+def _lines_but_empty_ends(text: str) -> int:
+    """How many lines the text has, an empty first and an empty last one left out (a non-empty text)."""
+    return text.count("\n") + 1 - text.startswith("\n") - text.endswith("\n")
 
 
 def _content_lines(yaml_text: str) -> int:
@@ -400,7 +404,7 @@ def _content_lines(yaml_text: str) -> int:
     if not yaml_text:
         return 0
     if "\r" not in yaml_text and "\n\n" not in yaml_text:
-        return yaml_text.count("\n") + 1 - yaml_text.startswith("\n") - yaml_text.endswith("\n")
+        return _lines_but_empty_ends(yaml_text)
     lines = yaml_text.split("\n")
     if lines[-1] == "\r":
         return -1

@@ -126,17 +126,7 @@ class LinkIndex:
         if len(bucket) > _BIG_BUCKET:  # one lookup, not a walk of every file of that name
             return list(self._by_path_suffix(name, bucket).get(key, ()))
         tail = "/" + key
-        found = []
-        for path in bucket:
-            folded = fold(path)
-            bare = folded[:-3] if folded.endswith(".md") else None
-            if (
-                folded == key
-                or folded.endswith(tail)
-                or (bare is not None and (bare == key or bare.endswith(tail)))
-            ):
-                found.append(path)
-        return found
+        return [path for path in bucket if _named_by(fold(path), key, tail)]
 
     def _by_path_suffix(self, name: str, bucket: list[str]) -> dict[str, list[str]]:
         """The files of a big name bucket by each folded path suffix `files_at` matches a key with: the
@@ -184,10 +174,8 @@ class LinkIndex:
         for name, bucket in self._by_name.items():  # once per name of the vault: no call for most
             if len(bucket) == 1:
                 add(name)
-                path = bucket[0]
-                if "/" in path:  # in a folder: its vault path too (`_full_key`, inlined: once per file)
-                    folded = path.lower() if path.isascii() else fold(path)
-                    add(folded if len(folded) - folded.rfind("/") - 1 == len(name) else folded[:-3])
+                if "/" in bucket[0]:  # in a folder: its vault path too
+                    add(_full_key(bucket[0], name))
             elif 1 < len(bucket) <= _BIG_BUCKET:  # which vault paths among names a few files share
                 keys += _unique_full_keys(bucket, name)
             elif 1 < len(bucket) <= _MAX_TIED_TO_LEARN:
@@ -450,29 +438,26 @@ def _full_key(path: str, name: str) -> str:
     return folded[:-3]
 
 
+def _named_by(folded: str, key: str, tail: str) -> bool:
+    """Whether the file whose folded vault path is `folded` is one the folded target `key` names (`files_at`):
+    that path, or it without `.md`, is `key` or ends with `tail` (`/` + `key`)."""
+    if folded == key or folded.endswith(tail):
+        return True
+    return folded.endswith(".md") and (folded[:-3] == key or folded[:-3].endswith(tail))
+
+
 def _unique_full_keys(bucket: list[str], name: str) -> list[str]:
     """The vault paths (`_full_key`) of the files of a bucket of `name` that no other file of it matches as
     a target: `files_at(key)` is the file alone. Each file's path is folded once and compared with the
     others' (a vault of folders shares most names between two or three files: asking `files_at` for each
     folded the whole bucket again; the `deep` bench vault's unique targets took ~48 ms before a first
     `check` could fork, now ~42)."""
-    forms = []
-    for path in bucket:
-        folded = path.lower() if path.isascii() else fold(path)
-        forms.append((path, folded, folded[:-3] if folded.endswith(".md") else None))
+    folded_paths = [(path, path.lower() if path.isascii() else fold(path)) for path in bucket]
     keys = []
-    for path, _, _ in forms:
+    for path, _ in folded_paths:
         key = _full_key(path, name)
         tail = "/" + key
-        if not any(
-            other is not path
-            and (
-                folded == key
-                or folded.endswith(tail)
-                or (bare is not None and (bare == key or bare.endswith(tail)))
-            )
-            for other, folded, bare in forms
-        ):
+        if not any(other is not path and _named_by(folded, key, tail) for other, folded in folded_paths):
             keys.append(key)
     return keys
 

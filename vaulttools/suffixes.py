@@ -80,9 +80,9 @@ class SuffixMatcher:
 
     def _find_candidates(self, target: str) -> tuple[Candidate, ...]:
         # Once per dangling target a worker meets (a first `check` of a vault of day-suffix families: most of
-        # its notes link one): the tables read directly, ASCII names folded inline, one candidate unsorted.
+        # its notes link one): ASCII names folded inline, one candidate unsorted.
         folder, _, name = strip_md(target).rpartition("/")
-        by_stem, by_base = self._tables or self.tables()
+        by_stem, by_base = self.tables()
         found: dict[str, Candidate] = {}
         for rule, pattern in self.rules:
             match = pattern.search(name)
