@@ -145,6 +145,7 @@ def test_a_change_left_on_disk_reads_back_its_exact_bytes(tmp_path: Path, old: b
     assert change.holds_old(old) and not change.holds_old(old + b"\n") and not change.holds_old(None)
     assert change == FileChange("a.md", old, new)
     travelled = pickle.loads(pickle.dumps(change))  # from a worker: only the new bytes and the digest
+    assert isinstance(travelled.old_on_disk, OnDisk)  # sent as a plain tuple, rebuilt on arrival
     assert len(pickle.dumps(change)) < len(pickle.dumps(FileChange("a.md", old, new))) + 500 - len(old)
     assert (travelled.old_on_disk, travelled.fingerprints, travelled.new) == (
         change.old_on_disk,
