@@ -210,7 +210,20 @@ def test_the_cache_is_written_and_read_in_parts(
     assert facts.load_cache(tmp_path, "print") == {}
 
 
-@pytest.mark.parametrize("damage", ["cut", "garbage", "empty", "old format"])
+def _last_part_said_longer(data: bytes) -> bytes:
+    """A cache file whose last part's length says five bytes more than the file holds (its bytes intact)."""
+    at, starts = 0, []
+    while at < len(data):
+        starts.append(at)
+        at += 8 + int.from_bytes(data[at : at + 8], "little")
+    last = starts[-1]
+    longer = int.from_bytes(data[last : last + 8], "little") + 5
+    return data[:last] + longer.to_bytes(8, "little") + data[last + 8 :]
+
+
+@pytest.mark.parametrize(
+    "damage", ["cut", "cut in a length", "a length past the end", "garbage", "empty", "old format"]
+)
 def test_a_damaged_or_foreign_cache_reads_as_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
@@ -220,6 +233,8 @@ def test_a_damaged_or_foreign_cache_reads_as_none(
     data = file.read_bytes()
     damaged = {
         "cut": data[: len(data) - 7],  # the last part ends early
+        "cut in a length": data[:5],  # not even the header's length whole
+        "a length past the end": _last_part_said_longer(data),
         "garbage": data[:40] + b"\xff" * 20 + data[60:],
         "empty": b"",
         "old format": marshal.dumps((facts.CACHE_FORMAT, "print", RECORDS)),  # one blob, no lengths

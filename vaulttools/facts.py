@@ -19,6 +19,7 @@ import datetime
 import functools
 import itertools
 import marshal
+import mmap
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -417,16 +418,22 @@ def read_cache(root: Path, fingerprint: str, name: str = "facts", stamp_field: i
     records, every blob preceded by its length; `stamp_field`: where a record holds its note's stamp."""
     records: dict[str, tuple] = {}
     try:
-        with open(_cache_file(root, name), "rb") as file:
-            header = _read_blob(file)
+        # Mapped, not read: the parts are taken apart where the system keeps the file (20 MB read into fresh
+        # memory cost ~5,400 page faults, ~0.01 s before a command's workers fork). A cache file is only ever
+        # replaced whole (`_replace_cache_file`), never cut short under a reader's mapping.
+        with (
+            open(_cache_file(root, name), "rb") as file,
+            mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data,
+        ):
+            header, at = _blob_at(data, 0)
             if not isinstance(header, tuple) or len(header) != 4 or header[:2] != (CACHE_FORMAT, fingerprint):
                 return no_cache()
             for _ in range(header[2]):
-                part = _read_blob(file)
+                part, at = _blob_at(data, at)
                 if not isinstance(part, dict):
                     return no_cache()
                 records.update(part)
-    except (OSError, EOFError, ValueError, TypeError):
+    except (OSError, EOFError, ValueError, TypeError):  # ValueError: an empty file (no mapping) too
         return no_cache()
     nonce = header[3]
     restamped = _read_stamps(root, fingerprint, name, nonce, records)
@@ -535,6 +542,16 @@ def save_facts_cache(
         _replace_cache_file(root, "facts", temp)
     except OSError:
         pass  # a read-only vault simply runs without a cache
+
+
+def _blob_at(data: mmap.mmap, at: int) -> tuple[Any, int]:
+    """The blob at offset `at` of a mapped cache file (see `_read_blob`), and the offset of the next."""
+    start = at + 8
+    end = start + int.from_bytes(data[at:start], "little")
+    if start > len(data) or end > len(data):
+        raise EOFError("a cache part runs past the end of its file")  # cut short, or not a length at all
+    with memoryview(data) as view, view[start:end] as blob:
+        return marshal.loads(blob), end
 
 
 def _read_blob(file: BinaryIO) -> Any:
