@@ -461,11 +461,6 @@ def _most_spooled(broken: Mapping[str, BrokenLinks | None], options: NormalizeOp
     return every_note if fits_in_memory(every_note) else 2 * broken.size_with_places()
 
 
-def _new_link_targets(result: NoteResult) -> list[str]:
-    """The notes the fixed links now point to: the batch re-checks they still exist before it writes."""
-    return sorted(set(result.fixed_paths))
-
-
 def _plan_notes(
     vault: Vault,
     context: LinkContext,
@@ -483,22 +478,21 @@ def _plan_notes(
     `files.clock_mark` taken before planning; `objects`: the vault's git object store, asked whether it
     holds each note's new bytes."""
     changes: list[FileChange] = []
-    wires: tuple[list[tuple], ...] = ([], [], [], [])
-    targets: set[str] = set()
+    report = LinkReport()  # the chunk's, made plain tuples once (`to_wire`), not note by note
+    targets: set[str] = set()  # the notes the fixed links now point to: the batch checks they still exist
     with cyclic_gc_paused():
         for path in paths:
             planned = _plan_note(vault, context, path, broken.get(path), mark, objects)
             if planned is None:
                 continue
-            change, wire, new_targets = planned
+            change, result = planned
             if change is not None:
                 changes.append(change)
-            for entries, more in zip(wires, wire, strict=True):
-                entries += more
-            targets.update(new_targets)
+            report.absorb(result)
+            targets.update(result.fixed_paths)
     if spool is not None:
         changes = spool.take_from_worker(changes)  # the chunk's long notes in one append
-    return [(changes, tuple(map(tuple, wires)), targets)]
+    return [(changes, report.to_wire(), targets)]
 
 
 def _plan_note(
@@ -508,7 +502,7 @@ def _plan_note(
     places: BrokenLinks | None,
     mark: tuple[int, int] | None,
     objects: ObjectStore | None = None,
-) -> tuple[FileChange | None, tuple, list[str]] | None:
+) -> tuple[FileChange | None, NoteResult] | None:
     """`_plan_notes` of one note (None: nothing to report)."""
     config = vault.config
     if places is not None and not places.places:
@@ -535,7 +529,7 @@ def _plan_note(
         change = change.old_left_on_disk(vault.root, status, mark, objects)
     if change is None and not result:
         return None
-    return change, result.to_wire(), _new_link_targets(result)
+    return change, result
 
 
 def _read_note(vault: Vault, path: str) -> tuple[tuple[int, int, int, int], os.stat_result, bytes]:
