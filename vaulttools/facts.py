@@ -433,6 +433,7 @@ def read_cache(root: Path, fingerprint: str, name: str = "facts", stamp_field: i
                 if not isinstance(part, dict):
                     return no_cache()
                 records.update(part)
+                _unmap_before(data, at)
     except (OSError, EOFError, ValueError, TypeError):  # ValueError: an empty file (no mapping) too
         return no_cache()
     nonce = header[3]
@@ -552,6 +553,15 @@ def _blob_at(data: mmap.mmap, at: int) -> tuple[Any, int]:
         raise EOFError("a cache part runs past the end of its file")  # cut short, or not a length at all
     with memoryview(data) as view, view[start:end] as blob:
         return marshal.loads(blob), end
+
+
+def _unmap_before(data: mmap.mmap, at: int) -> None:
+    """Take the mapped file's pages before offset `at` (parts already read) out of the process: they count
+    in its resident memory while mapped (a 100,000-note check cache is ~70 MB; read a part at a time, no
+    more than a part was ever held). The system keeps them cached; nothing reads them again."""
+    whole_pages = at - at % mmap.PAGESIZE
+    if whole_pages and hasattr(mmap, "MADV_DONTNEED"):
+        data.madvise(mmap.MADV_DONTNEED, 0, whole_pages)
 
 
 def _read_blob(file: BinaryIO) -> Any:
