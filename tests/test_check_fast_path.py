@@ -1112,6 +1112,51 @@ def test_read_stamped_gives_each_readable_note_with_its_stamp(tmp_path: Path) ->
     assert [stamp for _, stamp, _ in read] == [stamp_of(tmp_path / p) for p in ("a.md", "empty.md", "big.md")]
 
 
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+
+
+def test_read_stamped_opens_notes_in_folders_from_the_vault_folder(tmp_path: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "deep.md").write_bytes(b"deep")
+    (tmp_path / "top.md").write_bytes(b"top")
+    before = _open_descriptors()
+    read = list(read_stamped(str(tmp_path), ["a/b/deep.md", "a/missing.md", "top.md"]))
+    assert [(path, raw) for path, _, raw in read] == [("a/b/deep.md", b"deep"), ("top.md", b"top")]
+    assert _open_descriptors() == before  # the vault folder's descriptor is closed too
+
+
+def test_read_stamped_left_early_closes_the_vault_folder(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_bytes(b"a")
+    (tmp_path / "b.md").write_bytes(b"b")
+    before = _open_descriptors()
+    reading = read_stamped(str(tmp_path), ["a.md", "b.md"])
+    assert next(reading)[0] == "a.md"
+    reading.close()
+    assert _open_descriptors() == before
+
+
+def test_read_stamped_without_a_vault_folder_to_open_reads_by_whole_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the vault folder cannot be opened (no read permission on it, a system without `dir_fd`), each
+    note is opened by its whole path: the same notes come back."""
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "a.md").write_bytes(b"a")
+    real_open = os.open
+
+    def no_folders(path: str, flags: int, *args: object, **kwargs: object) -> int:
+        if os.path.isdir(path):
+            raise PermissionError(13, "Permission denied", path)
+        assert kwargs.get("dir_fd") is None  # whole paths only
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", no_folders)
+    monkeypatch.setattr(os, "supports_dir_fd", {no_folders})
+    read = list(read_stamped(str(tmp_path), ["f/a.md", "f/missing.md"]))
+    assert [(path, raw) for path, _, raw in read] == [("f/a.md", b"a")]
+
+
 @pytest.mark.parametrize(
     "body",
     [
