@@ -1007,9 +1007,9 @@ def span_finding(
     kind, message_tail, suggestion, candidates, fix = answer
     line, column = note.line_col(start)
     written = note.text[start:end]
-    # positional: one finding per unresolved link, on a big vault many thousands
-    return Finding(
-        kind, path, line, column, written + message_tail, written, target, suggestion, candidates, fix
+    # every field, made from C (`_finding_of`): one finding per unresolved link, on a big vault many thousands
+    return _finding_of(
+        (kind, path, line, column, written + message_tail, written, target, suggestion, candidates, fix)
     )
 
 

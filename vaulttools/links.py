@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 from urllib.parse import unquote
 
-from vaulttools.note import Note, Region
+from vaulttools.note import Note, Region, from_fields
 from vaulttools.yamlscalars import Scalar, compose_frontmatter, source_starts
 
 WIKILINK = "wikilink"
@@ -230,6 +230,9 @@ class BodyLinksApart(NamedTuple):
     gaps: list[tuple[int, int]]  # (index in `parts` of its first wikilink, start) of each gap holding some
 
 
+_new_body_links_apart = from_fields(BodyLinksApart)
+
+
 class QuickLinks(NamedTuple):
     """A note's link targets read without building its `Link`s (`quick_links`)."""
 
@@ -242,6 +245,9 @@ class QuickLinks(NamedTuple):
     # apart, for a body with opaque regions: where the wikilinks of each gap between them are found
     # (`BodyLinksApart.gaps`); None: all from the body's start
     gaps: list[tuple[int, int]] | None = None
+
+
+_new_quick_links = from_fields(QuickLinks)  # every field given, the defaults too
 
 
 def quick_links(note: Note) -> QuickLinks | None:
@@ -259,9 +265,9 @@ def quick_links(note: Note) -> QuickLinks | None:
     apart = body_links_apart(note)
     if apart is not None:
         parts, markdown = apart
-        return QuickLinks(targets, _apart_targets(parts, markdown), parts, markdown, None)
+        return _new_quick_links((targets, _apart_targets(parts, markdown), parts, markdown, None, 0, None))
     mixed = plain_body_links(note)
-    return None if mixed is None else QuickLinks(targets, mixed[0], [], [], mixed[1])
+    return None if mixed is None else _new_quick_links((targets, mixed[0], [], [], mixed[1], 0, None))
 
 
 def _quick_links_around_regions(note: Note, frontmatter: list[str]) -> QuickLinks | None:
@@ -269,9 +275,12 @@ def _quick_links_around_regions(note: Note, frontmatter: list[str]) -> QuickLink
     apart = body_links_apart_of_regions(note)
     if apart is not None:
         parts, markdown, opaque, gaps = apart
-        return QuickLinks(frontmatter, _apart_targets(parts, markdown), parts, markdown, None, opaque, gaps)
+        body = _apart_targets(parts, markdown)
+        return _new_quick_links((frontmatter, body, parts, markdown, None, opaque, gaps))
     outside = body_links_outside_regions(note)
-    return None if outside is None else QuickLinks(frontmatter, outside[0], [], [], outside[1], outside[2])
+    if outside is None:
+        return None
+    return _new_quick_links((frontmatter, outside[0], [], [], outside[1], outside[2], None))
 
 
 def _apart_targets(parts: list[tuple[str, str]], markdown: list[tuple[int, int, str]]) -> list[str]:
@@ -322,13 +331,13 @@ def body_links_apart_of_regions(note: Note) -> BodyLinksApart | None:
             parts += found
     markdown = _markdown_links_apart(text, body_start)
     if not markdown:
-        return None if markdown is None else BodyLinksApart(parts, markdown, opaque, gaps)
+        return None if markdown is None else _new_body_links_apart((parts, markdown, opaque, gaps))
     inside = _inside_regions([start for start, _, _ in markdown], regions)
     if inside:
         outside = [link for index, link in enumerate(markdown) if not any(a <= index < b for a, b in inside)]
         opaque += len(markdown) - len(outside)
         markdown = outside
-    return BodyLinksApart(parts, markdown, opaque, gaps)
+    return _new_body_links_apart((parts, markdown, opaque, gaps))
 
 
 def body_links_outside_regions(note: Note) -> tuple[list[str], list[tuple[int, int]], int] | None:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from vaulttools.note import Note
+from vaulttools.note import Note, from_fields
 from vaulttools.resolve import RESOLVED, LinkIndex, fold, stem_of, strip_md
 
 _DAY_RE = re.compile(r"-d(\d+)$")
@@ -32,6 +32,12 @@ class Suggestion(NamedTuple):
 class Proposal(NamedTuple):
     target: str | None  # the link's new target, written in the author's style; None: no fix
     suggestion: Suggestion
+
+
+# Made from C (`from_fields`): a first `check` makes one of each per dangling target.
+_new_candidate = from_fields(Candidate)
+_new_suggestion = from_fields(Suggestion)
+_new_proposal = from_fields(Proposal)
 
 
 class SuffixMatcher:
@@ -90,10 +96,10 @@ class SuffixMatcher:
                 base = name[: match.start()]
                 for path in by_stem.get(base.lower() if base.isascii() else fold(base), ()):
                     if path not in found:
-                        found[path] = Candidate(path, rule, "strip")
+                        found[path] = _new_candidate((path, rule, "strip"))
         for path, rule in by_base.get(name.lower() if name.isascii() else fold(name), ()):
             if path not in found:
-                found[path] = Candidate(path, rule, "add")
+                found[path] = _new_candidate((path, rule, "add"))
         if folder:
             wanted = fold(folder) + "/"
             found = {
@@ -146,13 +152,13 @@ def propose(matcher: SuffixMatcher, index: LinkIndex, target: str, source: str, 
     if suggestion.path is None and len(suggestion.candidates) > 1:
         suggestion = _namesake_from_here(index, target, source, suggestion)
     if suggestion.path is None:
-        return Proposal(None, suggestion)
+        return _new_proposal((None, suggestion))
     new_target = written_like(target, suggestion.path)
     # A rewrite that Obsidian would resolve elsewhere (a same-named attachment, a closer tie) is no fix.
     # The chosen note is among the files the rewrite can mean: when it means one only, it is that note.
     if not index.resolves_alone(new_target) and index.resolve(new_target, source).path != suggestion.path:
         return Proposal(None, suggestion._replace(path=None, reason="unreachable"))
-    return Proposal(new_target, suggestion)
+    return _new_proposal((new_target, suggestion))
 
 
 def _namesake_from_here(index: LinkIndex, target: str, source: str, tie: Suggestion) -> Suggestion:
@@ -184,16 +190,16 @@ def pick(
     """One candidate wins outright; several are narrowed by the linking note's day property (`by_day`:
     `candidates_by_day(candidates)`, when the caller keeps it)."""
     if not candidates:
-        return Suggestion(None, (), "none")
+        return _new_suggestion((None, (), "none"))
     if len(candidates) == 1:
-        return Suggestion(candidates[0].path, candidates, "unique")
+        return _new_suggestion((candidates[0].path, candidates, "unique"))
     if callable(day):
         day = day()  # a lazy day: the note's YAML is parsed only when a tie needs it
     if day is not None and not isinstance(day, bool):
         same_day = (by_day or candidates_by_day(candidates)).get(str(day).strip(), [])
         if len(same_day) == 1:
-            return Suggestion(same_day[0].path, candidates, "day")
-    return Suggestion(None, candidates, "ambiguous")
+            return _new_suggestion((same_day[0].path, candidates, "day"))
+    return _new_suggestion((None, candidates, "ambiguous"))
 
 
 def candidates_by_day(candidates: Iterable[Candidate]) -> dict[str | None, list[Candidate]]:
