@@ -31,6 +31,7 @@ from vaulttools import check
 from vaulttools.facts import read_stamped, stamp_of
 from vaulttools.files import read_all
 from vaulttools.links import (
+    _may_hold_markdown_links,
     _may_overlap_wikilink,
     body_links_apart,
     body_links_apart_of_regions,
@@ -1306,3 +1307,29 @@ def test_a_duplicate_id_finding_names_a_bounded_number_of_notes(count: int, list
     report = check._assemble(paths, entries)
     assert [f.path for f in report.findings] == paths
     assert {f.message for f in report.findings} == {f"id 'index' is also used by: {listed}"}
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "expected"),
+    [
+        ("", 0, 0, False),
+        ("no parentheses", 0, 14, False),
+        ("(a) (b) (c) (d) (e) [x](y)", 0, 26, True),  # past the parentheses looked at one by one
+        ("(a) (b) (c) (d) (e) (f)", 0, 23, False),
+        ("[x](y)", 3, 6, False),  # its `]` before the part
+        ("[x](y)", 2, 6, True),
+        ("[x](y)", 0, 3, False),  # its `(` after the part
+        ("(((((](", 0, 7, True),  # found by the regex, from the fifth `(` on
+        ("((((](", 0, 6, True),  # the fifth `(` right after a `]`
+    ],
+)
+def test_markdown_link_opener_examples(text: str, start: int, end: int, expected: bool) -> None:
+    assert _may_hold_markdown_links(text, start, end) is expected
+
+
+@PROPERTIES
+@given(st.lists(st.sampled_from(["(", "]", "](", "x", "[", "\n"]), max_size=40).map("".join), st.data())
+def test_markdown_link_opener_is_the_regex_search(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    assert _may_hold_markdown_links(text, start, end) is (re.search(r"\]\(", text[start:end]) is not None)
