@@ -628,8 +628,8 @@ def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, in
     # The id is read once, for its finding and for the entry (duplicate ids are found across entries).
     note_id = note.property_value(config.id_property) if note.editable and note.frontmatter_editable else None
     note_findings, opaque = _note_findings(context, note, note_id)
-    kinds = tuple(f.kind for f in note_findings)
-    packed = marshal.dumps(tuple(tuple(f) for f in note_findings)) if note_findings else b""
+    kinds = tuple(map(_KIND, note_findings))  # C-level maps: no generator step per finding
+    packed = marshal.dumps(tuple(map(tuple, note_findings))) if note_findings else b""
     text = _findings_json(note_findings)
     if not note.editable:
         return (stamp, kinds, 0, None, 1, text, digest, packed)
@@ -637,6 +637,7 @@ def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, in
     return (stamp, kinds, opaque, None if note_id is None else str(note_id), id_line, text, digest, packed)
 
 
+_KIND = operator.itemgetter(0)  # `Finding.kind`
 _DIGEST = 6  # where a check entry holds its `quick_digest`
 _PACKED = 7  # and its findings, packed
 

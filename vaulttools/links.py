@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
@@ -325,7 +326,7 @@ def body_links_apart_of_regions(note: Note) -> BodyLinksApart | None:
                 return None
         found = _WIKILINK_PARTS_RE.findall(text, start, stop)
         if piece % 2:  # a region's
-            opaque += sum(_wikilink_kept(head, rest) for head, rest in found)
+            opaque += sum(itertools.starmap(_wikilink_kept, found))
         elif found:
             gaps.append((len(parts), start))
             parts += found
@@ -365,7 +366,7 @@ def body_links_outside_regions(note: Note) -> tuple[list[str], list[tuple[int, i
     for first, after in _inside_regions([start for start, _ in spans], regions):
         kept_targets += targets[taken:first]
         kept_spans += spans[taken:first]
-        opaque += sum(_wikilink_kept(head, rest) for head, rest in parts[first:after])
+        opaque += sum(itertools.starmap(_wikilink_kept, parts[first:after]))
         taken = after
     kept_targets += targets[taken:]
     kept_spans += spans[taken:]
