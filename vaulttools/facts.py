@@ -178,7 +178,7 @@ def read_stamped(root: str, paths: list[str]) -> Iterator[tuple[str, tuple[int, 
     """(path, stamp, bytes) of each readable note (see `read_with_stamp`); unreadable ones are left out.
     Each note is opened from the vault folder, opened once (`dir_fd`, where the system has it): the
     kernel then looks up the note's path within the vault, not every folder above it again (a first
-    `check` opens every note: ~0.5 µs a note, ~5 % of an open, with the vault four folders deep)."""
+    `check` opens every note: an open and close of 4.2 µs instead of 4.6-5.0, the vault four folders deep)."""
     folder = None
     if os.open in os.supports_dir_fd:
         with contextlib.suppress(OSError):  # no folder to open: each note's own open says so
@@ -195,7 +195,8 @@ def read_stamped(root: str, paths: list[str]) -> Iterator[tuple[str, tuple[int, 
             os.close(folder)
 
 
-# How `read_stamped` opens the vault folder: for the lookups of the notes' paths only, kept from git.
+# How `read_stamped` opens the vault folder: for the lookups of the notes' paths only, and closed on exec
+# (git's processes do not inherit it).
 _FOLDER_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
