@@ -773,15 +773,21 @@ def _marked_lines(text: str, start: int, breaks: str) -> list[tuple[int, int]]:
         return []
     if breaks:
         return _marked_lines_split(text, start)
-    lines: dict[int, int] = {}
-    for mark, at in firsts:
-        while at >= 0:
-            before = text.rfind("\n", start, at)
-            after = text.find("\n", at)
-            end = len(text) if after < 0 else after + 1
-            lines[start if before < 0 else before + 1] = end
-            at = _find_mark(text, mark, end)  # the line's other marks change nothing
-    return sorted(lines.items())
+    if len(firsts) == 1:  # one kind of mark (a note's code blocks): its lines come in order, each once
+        return _lines_of_mark(text, start, *firsts[0])
+    return sorted(dict(line for first in firsts for line in _lines_of_mark(text, start, *first)).items())
+
+
+def _lines_of_mark(text: str, start: int, mark: str, at: int) -> list[tuple[int, int]]:
+    """(start, end) of each line of `text[start:]` holding `mark`, from the one holding it at `at`, in order."""
+    lines = []
+    while at >= 0:
+        before = text.rfind("\n", start, at)
+        after = text.find("\n", at)
+        end = len(text) if after < 0 else after + 1
+        lines.append((start if before < 0 else before + 1, end))
+        at = _find_mark(text, mark, end)  # the line's other marks change nothing
+    return lines
 
 
 def _marked_lines_split(text: str, start: int) -> list[tuple[int, int]]:
