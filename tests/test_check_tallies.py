@@ -5,6 +5,7 @@ the entries tell apart) the entries are unpacked and `_assemble` makes it."""
 from __future__ import annotations
 
 import json
+import marshal
 from pathlib import Path
 
 import pytest
@@ -88,7 +89,7 @@ def test_a_shared_id_after_tallied_chunks_unpacks_them_as_entries(tmp_path: Path
     checked = []
     for chunk in chunks:
         found = check.check_notes(vault, matcher, chunk)
-        part = check.marshal.dumps(dict(found))
+        part = marshal.dumps(dict(found))
         checked.append((part, check._tally(part, found)))
     check._gather_checked(iter(checked), entries, parts, tallies)
     assert tallies == []

@@ -49,7 +49,7 @@ from vaulttools.links import (
     quick_links,
     wikilink_spans_at,
 )
-from vaulttools.note import Note
+from vaulttools.note import Note, from_fields
 from vaulttools.parallel import forks_for, iter_chunks
 from vaulttools.resolve import AMBIGUOUS, BROKEN, fold
 from vaulttools.suffixes import SuffixMatcher, note_day, propose
@@ -813,8 +813,8 @@ _FINDING_ORDER = operator.itemgetter(1, 2, 3, 0)
 
 
 # A finding from its plain tuple (a worker's result or a check cache record, both made by `note_entry`, the
-# cache's only of this entry format): `tuple.__new__` called from C, no Python call per finding.
-_finding_of = functools.partial(tuple.__new__, Finding)
+# cache's only of this entry format), or from all its fields (`span_finding`): no Python call per finding.
+_finding_of = from_fields(Finding)
 
 
 def _note_findings(context: CheckContext, note: Note, note_id: object) -> tuple[list[Finding], int]:

@@ -565,8 +565,8 @@ def _wikilinks(text: str, start: int, end: int) -> list[Link]:
     return found
 
 
-# A `Link` from all its fields in order: `tuple.__new__` called from C, not the namedtuple's Python `__new__`.
-_new_link = functools.partial(tuple.__new__, Link)
+# A `Link` from all its fields in order (`from_fields`).
+_new_link = from_fields(Link)
 
 
 def links_from_fields(rows: Iterable[tuple[Any, ...]]) -> list[Link]:

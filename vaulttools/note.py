@@ -744,7 +744,7 @@ def _walk_marked_lines(text: str, start: int, breaks: str) -> list[Region]:
                 fence = None
         elif math_start is not None:
             if "$$" in content:
-                regions.append(Region(math_start, line_start + content.index("$$") + 2, "math"))
+                regions.append(_new_region((math_start, line_start + content.index("$$") + 2, "math")))
                 math_start = None
         else:
             fence = _fence_opened_by(content, line_start)
