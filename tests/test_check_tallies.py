@@ -91,7 +91,7 @@ def test_a_shared_id_after_tallied_chunks_unpacks_them_as_entries(tmp_path: Path
         found = check.check_notes(vault, matcher, chunk)
         part = marshal.dumps(dict(found))
         checked.append((part, check._tally(part, found)))
-    check._gather_checked(iter(checked), entries, parts, tallies)
+    check._gather_checked(iter(checked), entries, parts.append, tallies)
     assert tallies == []
     assert list(entries) == vault.note_paths  # the unreadable note has its entry (its finding) too
     assert parts == [part for part, _ in checked]

@@ -379,33 +379,152 @@ def _noted(events: list[str], event: str, function: Callable[..., Any], *args: A
     return function(*args)
 
 
-def test_check_prints_its_report_while_the_cache_is_written_and_waits_for_it(
+def test_check_writes_each_part_of_its_cache_as_the_chunks_come(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Result]
 ) -> None:
-    """`check` writes its cache in a thread while it prints (`save_cache_parts(saving=...)`), and ends only
-    once the cache is in place: however slow the writing, the next run finds every note's entry."""
-    import threading
-    import time
-
-    from vaulttools import check
+    """`check` writes each checked chunk's part as it comes (`CacheWriter`), before the next chunk is checked
+    and before its report: nothing of the cache is left to write after the workers. The file is in place
+    when it ends, with every note's entry, and no half-written file beside it."""
+    from vaulttools import check, parallel
 
     vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
-    real = facts._write_cache_parts
+    monkeypatch.setattr(parallel, "SERIAL_CHUNK", 1)  # a chunk a note
     events: list[str] = []
-
-    def slow_write(*args: Any) -> None:
-        assert threading.current_thread() is not threading.main_thread()
-        time.sleep(0.3)
-        real(*args)
-        events.append("written")
-
-    monkeypatch.setattr(facts, "_write_cache_parts", slow_write)
-    for maker in ("_assemble", "_report_of_tallies"):  # a first check's report comes from the tallies
-        real_maker = getattr(check, maker)
-        monkeypatch.setattr(check, maker, functools.partial(_noted, events, "assembled", real_maker))
+    real_check_notes = check.check_notes
+    monkeypatch.setattr(check, "check_notes", functools.partial(_noted, events, "checked", real_check_notes))
+    real_append = facts.CacheWriter.append
+    monkeypatch.setattr(
+        facts.CacheWriter, "append", lambda writer, part: _noted(events, "written", real_append, writer, part)
+    )
+    real_report = check._report_of_tallies
+    monkeypatch.setattr(
+        check, "_report_of_tallies", functools.partial(_noted, events, "reported", real_report)
+    )
     result = run_cli(vault, "check", "--json")
     assert result.exit_code in (0, 1), result.output
-    assert events == ["assembled", "written"]  # the report went on while the cache was written
     opened = Vault(vault)
+    assert len(opened.note_paths) > 2
+    assert events == ["checked", "written"] * len(opened.note_paths) + ["reported"]
     cached = facts.load_cache(vault, check._check_fingerprint(opened), name="check", stamp_field=0)
     assert sorted(cached) == sorted(opened.note_paths)
+    assert not list((vault / ".vaulttools" / "cache").glob("*.tmp"))
+
+
+def _parts(count: int) -> list[bytes]:
+    return [marshal.dumps({f"n{number}.md": (number,)}) for number in range(count)]
+
+
+def test_a_cache_written_part_by_part_reads_back_whole(tmp_path: Path) -> None:
+    writer = facts.CacheWriter(tmp_path, "print", "check")
+    for part in _parts(300):  # a count marshalled apart from the small ints the header's others are
+        writer.append(part)
+    assert list((tmp_path / ".vaulttools" / "cache").glob("*.tmp"))  # in the making, under its own name
+    writer.finish()
+    assert facts.load_cache(tmp_path, "print", "check") == {f"n{n}.md": (n,) for n in range(300)}
+    assert not list((tmp_path / ".vaulttools" / "cache").glob("*.tmp"))
+    facts.save_cache_parts(tmp_path, "print", [], name="check")  # no part: an empty cache, still a cache
+    assert facts.load_cache(tmp_path, "print", "check") == {}
+    assert facts.read_cache(tmp_path, "print", "check").nonce is not None
+
+
+def test_two_caches_written_at_once_never_mix(tmp_path: Path) -> None:
+    """Two commands writing the cache at once (a `check` beside a batch) each write a file of their own;
+    the one put in place last is whole."""
+    first, second = (
+        facts.CacheWriter(tmp_path, "print", "check"),
+        facts.CacheWriter(tmp_path, "print", "check"),
+    )
+    for number, part in enumerate(_parts(6)):
+        (first if number % 2 else second).append(part)
+    second.finish()
+    assert facts.load_cache(tmp_path, "print", "check") == {"n0.md": (0,), "n2.md": (2,), "n4.md": (4,)}
+    first.finish()
+    assert facts.load_cache(tmp_path, "print", "check") == {"n1.md": (1,), "n3.md": (3,), "n5.md": (5,)}
+
+
+def _cache_folder_files(root: Path) -> list[str]:
+    return sorted(path.name for path in (root / ".vaulttools" / "cache").iterdir())
+
+
+def test_a_failed_write_leaves_no_cache_and_no_half_written_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    facts.save_cache_parts(tmp_path, "print", _parts(1), name="check")
+    before = _cache_folder_files(tmp_path)
+    writes: list[int] = []
+
+    def failing_writev(fd: int, buffers: list[bytes]) -> int:
+        writes.append(fd)
+        if len(writes) == 3:
+            raise OSError(28, "No space left on device")
+        return os.writev(fd, buffers)
+
+    writer = facts.CacheWriter(tmp_path, "other", "check")
+    monkeypatch.setattr(facts.os, "writev", failing_writev)
+    for part in _parts(4):
+        writer.append(part)
+    writer.finish()
+    assert len(writes) == 3  # nothing written after the failure
+    assert _cache_folder_files(tmp_path) == before  # the earlier cache kept, nothing else
+    assert facts.load_cache(tmp_path, "print", "check") == {"n0.md": (0,)}
+
+
+def test_a_header_that_changed_size_drops_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header is written last into the room kept for it: one that no longer fits is never written over
+    the first part."""
+    writer = facts.CacheWriter(tmp_path, "print", "check")
+    writer.append(_parts(1)[0])
+    real_header = facts.CacheWriter._header
+    monkeypatch.setattr(facts.CacheWriter, "_header", lambda self: real_header(self) + b"x")
+    writer.finish()
+    assert facts.load_cache(tmp_path, "print", "check") == {}
+    assert _cache_folder_files(tmp_path) == []
+
+
+def test_no_cache_folder_writes_nothing_and_fails_nothing(tmp_path: Path) -> None:
+    (tmp_path / ".vaulttools").mkdir()
+    (tmp_path / ".vaulttools" / "cache").write_text("a file where the folder goes")
+    writer = facts.CacheWriter(tmp_path, "print", "check")
+    writer.append(_parts(1)[0])
+    writer.finish()
+    assert facts.load_cache(tmp_path, "print", "check") == {}
+
+
+def test_a_check_that_fails_midway_leaves_the_old_cache_and_no_half_written_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., Result]
+) -> None:
+    from vaulttools import check, parallel
+
+    vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
+    assert run_cli(vault, "check").exit_code in (0, 1)
+    cache_file = facts._cache_file(vault, "check")
+    old = cache_file.read_bytes()
+    for note in Vault(vault).note_paths:
+        (vault / note).write_bytes((vault / note).read_bytes() + b"\nchanged\n")
+    monkeypatch.setattr(parallel, "SERIAL_CHUNK", 1)
+    calls: list[int] = []
+
+    def failing_check_notes(*args: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:  # the first chunk's part is written by then
+            raise KeyboardInterrupt
+        return real_check_notes(*args)
+
+    real_check_notes = check.check_notes
+    monkeypatch.setattr(check, "check_notes", failing_check_notes)
+    with pytest.raises(KeyboardInterrupt):
+        check.check_vault(Vault(vault))
+    assert cache_file.read_bytes() == old
+    assert not list(cache_file.parent.glob("*.tmp"))
+
+
+def test_half_written_cache_files_of_killed_commands_are_swept_once_old(tmp_path: Path) -> None:
+    folder = tmp_path / ".vaulttools" / "cache"
+    folder.mkdir(parents=True)
+    old, recent = folder / "check-v1.123-abcd.tmp", folder / "check-v1.456-ef01.tmp"
+    old.write_bytes(b"killed")
+    recent.write_bytes(b"another command's, being written")
+    os.utime(old, (0, os.path.getmtime(old) - 2 * facts._STALE_TEMP_SECONDS))
+    facts.save_cache_parts(tmp_path, "print", _parts(1), name="check")
+    assert not old.exists()
+    assert recent.exists()

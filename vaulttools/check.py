@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from vaulttools import digests
 from vaulttools.canvas import Canvas, CanvasError, is_canvas
 from vaulttools.facts import (
+    CacheWriter,
     GitVouch,
     build_id,
     digest_of_sum,
@@ -24,7 +25,6 @@ from vaulttools.facts import (
     load_cache,
     read_as_git_saw,
     read_stamped,
-    save_cache_parts,
     stamp_of,
 )
 from vaulttools.findings import (
@@ -269,15 +269,11 @@ def _encode_or_null(text: str | None) -> str:
     return "null" if text is None else _encode(text)
 
 
-def check_vault(
-    vault: Vault, *, use_cache: bool = True, saving: list[Callable[[], None]] | None = None
-) -> CheckReport:
+def check_vault(vault: Vault, *, use_cache: bool = True) -> CheckReport:
     """Findings for every note. Per-note results are cached while the note and the vault's file list are
-    unchanged: a note's findings depend only on its own bytes, the set of file paths and the configuration.
-    `saving`: the cache is written aside while the caller goes on, and its wait appended; the caller waits
-    before it ends (`check` prints its report meanwhile)."""
+    unchanged: a note's findings depend only on its own bytes, the set of file paths and the configuration."""
     tallies: list[ChunkTally] = []
-    entries = cached_entries(vault, use_cache=use_cache, saving=saving, tallies=tallies)
+    entries = cached_entries(vault, use_cache=use_cache, tallies=tallies)
     report = _report_of_tallies(tallies) if tallies else _assemble(vault.note_paths, entries)
     canvas_findings = [f for path in vault.scan.files if is_canvas(path) for f in check_canvas(vault, path)]
     if canvas_findings:
@@ -403,16 +399,15 @@ def cached_entries(
     *,
     use_cache: bool = True,
     verify_stamps: bool = True,
-    saving: list[Callable[[], None]] | None = None,
     tallies: list[ChunkTally] | None = None,
 ) -> dict[str, tuple]:
     """Each readable note's check entry (see `note_entry`), from the cache where the note is unchanged.
 
     `verify_stamps=False`: every cached entry is taken as it is, its stamp (`entry[0]`) unchecked; the
-    caller compares it with the note before relying on the entry (`broken_links_by_note`). `saving`: the
-    cache file is written aside and its wait appended (`save_cache_parts`). `tallies`: when no entry is
-    kept (a first `check`), the entries are left packed and the workers' `ChunkTally` of each chunk, in
-    path order, goes there instead: the result is then empty (`check_vault` reports from the tallies)."""
+    caller compares it with the note before relying on the entry (`broken_links_by_note`). `tallies`: when
+    no entry is kept (a first `check`), the entries are left packed and the workers' `ChunkTally` of each
+    chunk, in path order, goes there instead: the result is then empty (`check_vault` reports from the
+    tallies). The cache file is written as the checked chunks come (`CacheWriter`)."""
     use_cache = use_cache and not os.environ.get("VAULTTOOLS_NO_CACHE")
     fingerprint = _check_fingerprint(vault)
     cached = load_cache(vault.root, fingerprint, name="check", stamp_field=0) if use_cache else {}
@@ -427,22 +422,34 @@ def cached_entries(
         kept, stale = vouch.split(stale, moved, lambda path: _entry_digest(cached[path]))
         for path, current in kept.items():
             entries[path] = (current, *cached[path][1:])
-    # The cache's parts: the kept records, and the checked notes' as the workers marshalled them.
-    parts = [marshal.dumps(entries)] if entries and use_cache else []
-    if stale:
-        # A changed stamp with the same bytes (`git checkout`, `undo`, a sync tool touching files) keeps
-        # the note's entry: it is read and summed, not checked again (`quick_digest`).
-        known = {path: cached[path] for path in stale if path in cached}
-        learned: dict[bytes, bytes] = {}
-        words = None if vouch is None else vouch.words
-        tallying = tallies is not None and not entries
-        checked = _check_stale(vault, stale, known, words, learned, tallying)
-        _gather_checked(checked, entries, parts, tallies if tallying else None)
-        if vouch is not None:
-            vouch.save(learned, len(paths))
-    if use_cache:
-        save_cache_parts(vault.root, fingerprint, parts, name="check", saving=saving)
+    writer = CacheWriter(vault.root, fingerprint, "check") if use_cache else None
+    try:
+        # The cache's parts: the kept records, and the checked notes' as the workers marshalled them.
+        if entries and writer is not None:
+            writer.append(marshal.dumps(entries))
+        if stale:
+            # A changed stamp with the same bytes (`git checkout`, `undo`, a sync tool touching files) keeps
+            # the note's entry: it is read and summed, not checked again (`quick_digest`).
+            known = {path: cached[path] for path in stale if path in cached}
+            learned: dict[bytes, bytes] = {}
+            words = None if vouch is None else vouch.words
+            tallying = tallies is not None and not entries
+            checked = _check_stale(vault, stale, known, words, learned, tallying)
+            keep = _no_part if writer is None else writer.append
+            _gather_checked(checked, entries, keep, tallies if tallying else None)
+            if vouch is not None:
+                vouch.save(learned, len(paths))
+    except BaseException:
+        if writer is not None:
+            writer.abandon()  # no half-written file left behind
+        raise
+    if writer is not None:
+        writer.finish()
     return entries
+
+
+def _no_part(part: bytes) -> None:
+    """Where a checked chunk's part goes when there is no cache to write."""
 
 
 def _kept_and_stale(
@@ -475,15 +482,15 @@ def _kept_and_stale(
 def _gather_checked(
     checked: Iterator[tuple[bytes, ChunkTally | None]],
     entries: dict[str, tuple],
-    parts: list[bytes],
+    keep: Callable[[bytes], None],
     tallies: list[ChunkTally] | None,
 ) -> None:
-    """Each checked chunk's part into `parts`, its entries into `entries`; with `tallies` (no entry was
+    """Each checked chunk's part to `keep` (the cache file), its entries into `entries`; with `tallies` (no entry was
     kept), its tally there instead, until two notes share an id: the report then needs every entry
     (`_assemble`), unpacked as the chunks come (beside the workers, not after them)."""
     seen_ids: set[str] = set()
     for part, tally in checked:
-        parts.append(part)
+        keep(part)
         if tallies is not None and tally is not None and _ids_first_seen(tally.id_keys, seen_ids):
             tallies.append(tally)
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -277,13 +277,7 @@ def check(app: App, kinds: tuple[str, ...], ignore_kinds: tuple[str, ...], as_js
       vaulttools check --ignore-kind missing-attachment
       vaulttools -C ~/vault check --json | jq '.counts'
     """
-    saving: list[Callable[[], None]] = []  # the check cache, written while the report is printed
-    try:
-        report = check_vault(app.vault, saving=saving)
-        report = _print_check_report(app, report, kinds, ignore_kinds, as_json)
-    finally:
-        for wait in saving:
-            wait()
+    report = _print_check_report(app, check_vault(app.vault), kinds, ignore_kinds, as_json)
     return EXIT_FINDINGS if report.has_findings() else EXIT_OK
 
 
