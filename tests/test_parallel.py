@@ -80,8 +80,11 @@ def test_chunks_cover_every_path_once_in_order_ending_small(count: int, size: in
     chunks = parallel._chunks(paths, size, jobs)
     assert [path for chunk in chunks for path in chunk] == paths
     assert all(0 < len(chunk) <= size for chunk in chunks)
-    if count >= 4 * jobs * size and size >= 4 * parallel.MIN_CHUNK:
-        assert len(chunks[-1]) <= size // 4  # the last chunks are small, so the workers finish together
+    tail = [len(chunk) for chunk in chunks if len(chunk) < size]
+    assert tail == sorted(tail, reverse=True)  # ever smaller towards the end
+    if count >= 4 * jobs * size:  # the last chunks are small, so the workers finish together
+        assert len(chunks[-1]) <= min(size, parallel.LAST_CHUNK)
+        assert len(chunks) - len(tail) >= count // size - jobs - 1  # whole chunks before them
 
 
 def _fails() -> int:

@@ -22,6 +22,8 @@ PARALLEL_THRESHOLD = 3000
 # memory, big enough to amortise a task.
 MIN_CHUNK = 200
 MAX_CHUNK = 1000
+# The smallest chunk the work ends with (see `_chunks`): a couple of milliseconds of a first `check`.
+LAST_CHUNK = 25
 # One process works through a big vault in slices of this many notes (see `iter_chunks`).
 SERIAL_CHUNK = 5000
 # Tests set this (with the two above at their minimum) to run the parallel path on a one-core machine.
@@ -261,14 +263,20 @@ def _write_all(descriptor: int, data: bytes) -> None:
 
 
 def _chunks(paths: list[str], size: int, jobs: int) -> list[list[str]]:
-    """`paths` in chunks of `size`, but the last `jobs` chunks' worth in quarters: the workers then finish
-    within a small chunk of each other, instead of one idling while another works through a whole one."""
+    """`paths` in chunks of `size`, but the last `jobs` chunks' worth in ever smaller ones, each a `2 * jobs`th
+    of the notes left, down to `LAST_CHUNK`: the workers then finish within a few milliseconds of each other.
+    With the last two thousand notes in quarters, one worker of a first `check` of 20,000 notes idled ~15-20
+    ms at its end while the other checked a quarter chunk."""
     tail = max(0, len(paths) - jobs * size)
     tail -= tail % size  # whole chunks before the small ones
-    small = min(size, max(MIN_CHUNK, size // 4))
-    return [paths[i : i + size] for i in range(0, tail, size)] + [
-        paths[i : i + small] for i in range(tail, len(paths), small)
-    ]
+    chunks = [paths[i : i + size] for i in range(0, tail, size)]
+    least = min(size, MIN_CHUNK, LAST_CHUNK)
+    at = tail
+    while at < len(paths):
+        piece = min(size, max(least, -(-(len(paths) - at) // (2 * jobs))))
+        chunks.append(paths[at : at + piece])
+        at += piece
+    return chunks
 
 
 def forks_for(count: int) -> bool:
