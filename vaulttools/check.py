@@ -485,8 +485,8 @@ def _gather_checked(
     keep: Callable[[bytes], None],
     tallies: list[ChunkTally] | None,
 ) -> None:
-    """Each checked chunk's part to `keep` (the cache file), its entries into `entries`; with `tallies` (no entry was
-    kept), its tally there instead, until two notes share an id: the report then needs every entry
+    """Each checked chunk's part to `keep` (the cache file), its entries into `entries`; with `tallies` (no
+    entry was kept), its tally there instead, until two notes share an id: the report then needs every entry
     (`_assemble`), unpacked as the chunks come (beside the workers, not after them)."""
     seen_ids: set[str] = set()
     for part, tally in checked:

@@ -21,6 +21,7 @@ import itertools
 import marshal
 import mmap
 import os
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple, cast
@@ -391,9 +392,9 @@ def _stamps_file(root: Path, name: str) -> Path:
     return root / ".vaulttools" / "cache" / f"{name}-v{CACHE_FORMAT}.stamps.marshal"
 
 
-def _cache_header(fingerprint: str, parts: int) -> tuple:
-    """A cache file's header; its nonce names this writing of the file (`save_stamps`)."""
-    return (CACHE_FORMAT, fingerprint, parts, os.urandom(8))
+def _cache_header(fingerprint: str, parts: int, nonce: bytes | None = None) -> tuple:
+    """A cache file's header; its nonce (new unless given) names this writing of the file (`save_stamps`)."""
+    return (CACHE_FORMAT, fingerprint, parts, os.urandom(8) if nonce is None else nonce)
 
 
 def _replace_cache_file(root: Path, name: str, temp: Path) -> None:
@@ -632,7 +633,7 @@ class CacheWriter:
             self.abandon()
 
     def _header(self) -> bytes:
-        header = marshal.dumps((CACHE_FORMAT, self._fingerprint, self._parts, self._nonce))
+        header = marshal.dumps(_cache_header(self._fingerprint, self._parts, self._nonce))
         return _length(header) + header
 
     def append(self, part: bytes) -> None:
@@ -683,7 +684,7 @@ _STALE_TEMP_SECONDS = 3600
 
 def _sweep_stale_temp_files(folder: Path) -> None:
     """Remove the cache files a killed command left half written (`CacheWriter`), once they are old."""
-    now = datetime.datetime.now().timestamp()
+    now = time.time()
     with contextlib.suppress(OSError), os.scandir(folder) as entries:
         for entry in entries:
             if entry.name.endswith(".tmp") and "-v" in entry.name:
