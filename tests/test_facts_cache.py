@@ -407,7 +407,7 @@ def test_check_writes_each_part_of_its_cache_as_the_chunks_come(
     assert events == ["checked", "written"] * len(opened.note_paths) + ["reported"]
     cached = facts.load_cache(vault, check._check_fingerprint(opened), name="check", stamp_field=0)
     assert sorted(cached) == sorted(opened.note_paths)
-    assert not list((vault / ".vaulttools" / "cache").glob("*.tmp"))
+    assert not list((vault / ".vaulttools" / "cache").glob("*.writing-*"))
 
 
 def _parts(count: int) -> list[bytes]:
@@ -418,10 +418,10 @@ def test_a_cache_written_part_by_part_reads_back_whole(tmp_path: Path) -> None:
     writer = facts.CacheWriter(tmp_path, "print", "check")
     for part in _parts(300):  # a count marshalled apart from the small ints the header's others are
         writer.append(part)
-    assert list((tmp_path / ".vaulttools" / "cache").glob("*.tmp"))  # in the making, under its own name
+    assert list((tmp_path / ".vaulttools" / "cache").glob("*.writing-*"))  # in the making, under its own name
     writer.finish()
     assert facts.load_cache(tmp_path, "print", "check") == {f"n{n}.md": (n,) for n in range(300)}
-    assert not list((tmp_path / ".vaulttools" / "cache").glob("*.tmp"))
+    assert not list((tmp_path / ".vaulttools" / "cache").glob("*.writing-*"))
     facts.save_cache_parts(tmp_path, "print", [], name="check")  # no part: an empty cache, still a cache
     assert facts.load_cache(tmp_path, "print", "check") == {}
     assert facts.read_cache(tmp_path, "print", "check").nonce is not None
@@ -515,16 +515,33 @@ def test_a_check_that_fails_midway_leaves_the_old_cache_and_no_half_written_file
     with pytest.raises(KeyboardInterrupt):
         check.check_vault(Vault(vault))
     assert cache_file.read_bytes() == old
-    assert not list(cache_file.parent.glob("*.tmp"))
+    assert not list(cache_file.parent.glob("*.writing-*"))
 
 
-def test_half_written_cache_files_of_killed_commands_are_swept_once_old(tmp_path: Path) -> None:
+def test_half_written_cache_files_of_killed_commands_are_removed(tmp_path: Path) -> None:
+    """A command killed while it wrote the cache leaves its file: the next writer removes it, never the file
+    of a process still running (another command writing at this moment)."""
     folder = tmp_path / ".vaulttools" / "cache"
     folder.mkdir(parents=True)
-    old, recent = folder / "check-v1.123-abcd.tmp", folder / "check-v1.456-ef01.tmp"
-    old.write_bytes(b"killed")
-    recent.write_bytes(b"another command's, being written")
-    os.utime(old, (0, os.path.getmtime(old) - 2 * facts._STALE_TEMP_SECONDS))
+    ended = os.fork()
+    if ended == 0:
+        os._exit(0)
+    os.waitpid(ended, 0)
+    prefix = facts._writing_prefix(tmp_path, "check")
+    orphan, running = folder / f"{prefix}{ended}-abcd", folder / f"{prefix}{os.getppid()}-ef01"
+    orphan.write_bytes(b"killed")
+    running.write_bytes(b"another command's, being written")
     facts.save_cache_parts(tmp_path, "print", _parts(1), name="check")
-    assert not old.exists()
-    assert recent.exists()
+    assert not orphan.exists()
+    assert running.exists()
+    assert facts.load_cache(tmp_path, "print", "check") == {"n0.md": (0,)}
+
+
+def test_no_process_is_asked_about_where_asking_would_signal_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows `os.kill(pid, 0)` sends the process Ctrl-C instead of asking whether it runs: every
+    leftover's process counts as running there, and nothing is signalled."""
+    signalled: list[int] = []
+    monkeypatch.setattr(facts, "_CAN_ASK_PROCESSES", False)
+    monkeypatch.setattr(facts.os, "kill", lambda pid, signal: signalled.append(pid))
+    assert facts._running(999_999_999)
+    assert signalled == []

@@ -21,7 +21,6 @@ import itertools
 import marshal
 import mmap
 import os
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple, cast
@@ -612,8 +611,9 @@ class CacheWriter:
     (`finish`). A first `check` hands it each chunk's part as its workers send them: the ~20 MB are written
     while they check the next chunks, not after them (30-45 ms at the end of a 1.1 s first `check` of 20,000
     notes). The file is written under a name of its own (this process's, and random), so two commands writing
-    at once (a `check` beside a batch's) never write into one file; the one put in place last is kept.
-    Any system error drops the file: a read-only vault simply runs without a cache."""
+    at once (a `check` beside a batch's) never write into one file; the one put in place last is kept. Those
+    of processes that no longer run (killed while writing) are removed first, as the spill files are (see
+    `_remove_orphans`). Any system error drops the file: a read-only vault simply runs without a cache."""
 
     def __init__(self, root: Path, fingerprint: str, name: str) -> None:
         self._root, self._fingerprint, self._name = root, fingerprint, name
@@ -626,7 +626,9 @@ class CacheWriter:
         try:
             folder = state_dir(root) / "cache"
             folder.mkdir(exist_ok=True)
-            self._temp = folder / f"{_cache_file(root, name).stem}.{os.getpid()}-{os.urandom(4).hex()}.tmp"
+            prefix = _writing_prefix(root, name)
+            _remove_orphans(folder, prefix)
+            self._temp = folder / f"{prefix}{os.getpid()}-{os.urandom(4).hex()}"
             self._handle = os.open(self._temp, _TEMP_FLAGS, 0o666)
             write_all(self._handle, [self._header()])
         except OSError:
@@ -662,8 +664,6 @@ class CacheWriter:
             _replace_cache_file(self._root, self._name, self._temp)
         except OSError:
             self.abandon()
-            return
-        _sweep_stale_temp_files(self._temp.parent)
 
     def abandon(self) -> None:
         """Drop the file written so far (a failed write, or the command failed before `finish`)."""
@@ -678,19 +678,11 @@ class CacheWriter:
 
 # How a cache file is created: new (never another writer's), closed on exec, binary on Windows.
 _TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-# A cache file still being written is this recent; an older one was left by a killed command.
-_STALE_TEMP_SECONDS = 3600
 
 
-def _sweep_stale_temp_files(folder: Path) -> None:
-    """Remove the cache files a killed command left half written (`CacheWriter`), once they are old."""
-    now = time.time()
-    with contextlib.suppress(OSError), os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.name.endswith(".tmp") and "-v" in entry.name:
-                with contextlib.suppress(OSError):
-                    if now - entry.stat().st_mtime > _STALE_TEMP_SECONDS:
-                        os.unlink(entry.path)
+def _writing_prefix(root: Path, name: str) -> str:
+    """The start of the name of a cache file `CacheWriter` is writing; the writer's process id follows."""
+    return f"{_cache_file(root, name).stem}.writing-"
 
 
 def _length(blob: bytes) -> bytes:
@@ -898,14 +890,26 @@ SPILL_PREFIX = f"facts-v{CACHE_FORMAT}.spill-"
 
 def _remove_orphan_spills(root: Path) -> None:
     """Remove the spill files of processes that no longer run (a run killed while it parsed)."""
-    for leftover in (state_dir(root) / "cache").glob(f"{SPILL_PREFIX}*"):
-        pid = leftover.name.removeprefix(SPILL_PREFIX)
+    _remove_orphans(state_dir(root) / "cache", SPILL_PREFIX)
+
+
+def _remove_orphans(folder: Path, prefix: str) -> None:
+    """Remove the files of `folder` named `prefix`, a process id and maybe `-` and more, whose process no
+    longer runs (killed while it wrote them)."""
+    for leftover in folder.glob(f"{prefix}*"):
+        pid = leftover.name.removeprefix(prefix).partition("-")[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _running(int(pid)):
             with contextlib.suppress(OSError):
                 leftover.unlink()
 
 
+# Whether `os.kill(pid, 0)` asks whether a process runs: on Windows it ends it (or sends Ctrl-C) instead.
+_CAN_ASK_PROCESSES = os.name != "nt"
+
+
 def _running(pid: int) -> bool:
+    if not _CAN_ASK_PROCESSES:
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
