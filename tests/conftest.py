@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -75,6 +76,15 @@ def rewrite_same_bytes(root: Path, path: str) -> None:
     data = (root / path).read_bytes()
     (root / path).unlink()
     (root / path).write_bytes(data)
+
+
+def ended_process_id() -> int:
+    """The id of a process that ran and ended (its files are a killed command's leftovers)."""
+    ended = os.fork()
+    if ended == 0:
+        os._exit(0)
+    os.waitpid(ended, 0)
+    return ended
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

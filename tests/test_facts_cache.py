@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from tests.conftest import FIXTURES, make_git_vault, rewrite_same_bytes
+from tests.conftest import FIXTURES, ended_process_id, make_git_vault, rewrite_same_bytes
 from vaulttools import facts
 from vaulttools.vault import Vault
 
@@ -523,10 +523,7 @@ def test_half_written_cache_files_of_killed_commands_are_removed(tmp_path: Path)
     of a process still running (another command writing at this moment)."""
     folder = tmp_path / ".vaulttools" / "cache"
     folder.mkdir(parents=True)
-    ended = os.fork()
-    if ended == 0:
-        os._exit(0)
-    os.waitpid(ended, 0)
+    ended = ended_process_id()
     prefix = facts._writing_prefix(tmp_path, "check")
     orphan, running = folder / f"{prefix}{ended}-abcd", folder / f"{prefix}{os.getppid()}-ef01"
     orphan.write_bytes(b"killed")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, make_git_vault
+from tests.conftest import FIXTURES, ended_process_id, make_git_vault
 from vaulttools import facts, parallel, record_file
 from vaulttools.record_file import FactRecords, OnDisk
 from vaulttools.vault import Vault
@@ -309,10 +309,7 @@ def test_spill_files_of_processes_that_ended_are_removed(
     vault = make_git_vault(FIXTURES / "related" / "before", tmp_path / "vault")
     cache = vault / ".vaulttools" / "cache"
     cache.mkdir(parents=True)
-    ended = os.fork()
-    if ended == 0:
-        os._exit(0)
-    os.waitpid(ended, 0)
+    ended = ended_process_id()
     orphan = cache / f"{facts.SPILL_PREFIX}{ended}"
     running = cache / f"{facts.SPILL_PREFIX}{os.getppid()}"
     orphan.write_bytes(b"x" * 100)
