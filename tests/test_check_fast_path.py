@@ -1238,7 +1238,7 @@ def test_markdown_matches_are_the_regex_matches_on_random_bodies(body: str) -> N
 )
 def test_duplicate_ids_are_assembled_per_folded_id(ids: dict[str, str], expected: list) -> None:
     paths = ["a.md", "b.md", "c.md", "d.md", "e.md"]
-    entries = {path: ((0, 0, 0, 0), (), 0, ids.get(path), 2, "", 0, b"") for path in paths}
+    entries = {path: ((0, 0, 0, 0), (), 0, ids.get(path), 2, "", 0, b"", 0) for path in paths}
     report = check._assemble(paths, entries)
     found = [(f.path, f.target, f.message.partition(": ")[2]) for f in report.findings]
     assert found == expected
@@ -1303,7 +1303,7 @@ def test_a_duplicate_id_finding_names_a_bounded_number_of_notes(count: int, list
     """Every note sharing the id gets its own finding; each names the first few (a folder note's id in
     2,000 folders made 2,000 findings of 2,000 paths each)."""
     paths = [f"n{i:02d}.md" for i in range(count)]
-    entries = {path: ((0, 0, 0, 0), (), 0, "index", 2, "", 0, b"") for path in paths}
+    entries = {path: ((0, 0, 0, 0), (), 0, "index", 2, "", 0, b"", 0) for path in paths}
     report = check._assemble(paths, entries)
     assert [f.path for f in report.findings] == paths
     assert {f.message for f in report.findings} == {f"id 'index' is also used by: {listed}"}

@@ -485,28 +485,14 @@ def _gather_checked(
     keep: Callable[[bytes], None],
     tallies: list[ChunkTally] | None,
 ) -> None:
-    """Each checked chunk's part to `keep` (the cache file), its entries into `entries`; with `tallies` (no
-    entry was kept), its tally there instead, until two notes share an id: the report then needs every entry
-    (`_assemble`), unpacked as the chunks come (beside the workers, not after them)."""
-    seen_ids: set[str] = set()
+    """Each checked chunk's part to `keep` (the cache file), and its entries into `entries`; with `tallies`
+    (no entry was kept), its tally there instead: its entries stay packed (`_report_of_tallies`)."""
     for part, tally in checked:
         keep(part)
-        if tallies is not None and tally is not None and _ids_first_seen(tally.id_keys, seen_ids):
+        if tallies is not None and tally is not None:
             tallies.append(tally)
-            continue
-        if tallies:
-            entries.update(_entries_of_tallies(tallies))
-            tallies.clear()
-        tallies = None  # entries from here on
-        entries.update(marshal.loads(part))
-
-
-def _ids_first_seen(keys: list[str], seen: set[str]) -> bool:
-    """Whether the folded ids `keys` are all different and none is in `seen`; if so, they join it."""
-    if len(set(keys)) != len(keys) or not seen.isdisjoint(keys):
-        return False
-    seen.update(keys)
-    return True
+        else:
+            entries.update(marshal.loads(part))
 
 
 def _entry_digest(entry: tuple) -> bytes:
@@ -516,7 +502,7 @@ def _entry_digest(entry: tuple) -> bytes:
 
 
 # The shape of a check entry (`note_entry`): a cache of another shape is not read.
-ENTRY_FORMAT = 5
+ENTRY_FORMAT = 6
 
 
 def quick_digest(raw: bytes) -> int:
@@ -627,10 +613,12 @@ def check_notes(
 
 def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, int], digest: int) -> tuple:
     """(stamp, the findings' kinds, opaque link count, id value, id line, the findings' JSON, `quick_digest`
-    of the bytes, the findings packed): everything `check` needs of one note. The JSON (`_findings_json`)
-    is written here, on the workers of a first check, and cached: the report's JSON is then mostly these
-    texts joined. The findings themselves are packed (`marshal`, b"" for none): loading the cache, or a
-    first check's results, unpacks them only where they are read (`_unpacked`, `BrokenLinksByNote`)."""
+    of the bytes, the findings packed, where a duplicate-id finding goes in the JSON): everything `check`
+    needs of one note. The JSON (`_findings_json`) is written here, on the workers of a first check, and
+    cached: the report's JSON is then mostly these texts joined, a duplicate-id finding (which only all the
+    notes' ids tell) put in at its place (`_duplicate_id_at`). The findings themselves are packed
+    (`marshal`, b"" for none): loading the cache, or a first check's results, unpacks them only where they
+    are read (`_unpacked`, `BrokenLinksByNote`)."""
     config = context.vault.config
     # The id is read once, for its finding and for the entry (duplicate ids are found across entries).
     note_id = note.property_value(config.id_property) if note.editable and note.frontmatter_editable else None
@@ -639,14 +627,32 @@ def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, in
     packed = marshal.dumps(tuple(map(tuple, note_findings))) if note_findings else b""
     text = _findings_json(note_findings)
     if not note.editable:
-        return (stamp, kinds, 0, None, 1, text, digest, packed)
+        return (stamp, kinds, 0, None, 1, text, digest, packed, 0)
     id_line = key_line(note, config.id_property) or 1
-    return (stamp, kinds, opaque, None if note_id is None else str(note_id), id_line, text, digest, packed)
+    duplicate_at = _duplicate_id_at(note_findings, id_line, text) if note_id is not None and text else 0
+    value = None if note_id is None else str(note_id)
+    return (stamp, kinds, opaque, value, id_line, text, digest, packed, duplicate_at)
+
+
+def _duplicate_id_at(findings: list[Finding], id_line: int, text: str) -> int:
+    """Where in `text` (the JSON of the note's `findings`, `_findings_json`) a duplicate-id finding of the
+    note (at its id's line, column 1) goes in report order: the offset of the item it goes before, or
+    `len(text) + 2` (where a next item would start) after them all."""
+    place = (id_line, 1, DUPLICATE_ID)
+    if min(map(_LINE_COLUMN_KIND, findings)) > place:  # the usual note: its findings all further down
+        return 0
+    before = [finding for finding in findings if _LINE_COLUMN_KIND(finding) < place]
+    if len(before) == len(findings):
+        return len(text) + 2
+    return len(_findings_json(before)) + 2  # the items before it, and the ", " after them
 
 
 _KIND = operator.itemgetter(0)  # `Finding.kind`
-_DIGEST = 6  # where a check entry holds its `quick_digest`
-_PACKED = 7  # and its findings, packed
+_LINE_COLUMN_KIND = operator.itemgetter(2, 3, 0)  # a finding's place in its note's report order
+_TEXT = 5  # where a check entry holds its findings' JSON
+_DIGEST = 6  # its `quick_digest`
+_PACKED = 7  # its findings, packed
+_DUPLICATE_AT = 8  # and where a duplicate-id finding goes in the JSON (`_duplicate_id_at`)
 
 
 def entry_findings(entry: tuple) -> list[Finding]:
@@ -671,6 +677,10 @@ class ChunkTally(NamedTuple):
     opaque_links: int
     kinds: list[str]  # each finding's kind, note after note
     id_keys: list[str]  # each note's id, folded as `_assemble` compares them
+    # Those notes' paths, id lines and where in `text` a duplicate-id finding of each would go (the offset
+    # of the item it would go before, past the end for none): three lists marshalled, which cross the pipe
+    # as one bytes object and are read only when two notes share an id.
+    id_places: bytes
     text: str  # the JSON of its findings, note after note (items of the array; "" for none)
 
 
@@ -680,45 +690,96 @@ def _tally(part: bytes, checked: list[tuple[str, tuple]]) -> ChunkTally:
     kinds: list[str] = []
     texts: list[str] = []
     keys: list[str] = []
+    id_paths: list[str] = []
+    id_lines: list[int] = []
+    id_offsets: list[int] = []
     opaque_links = 0
-    for _, (_, note_kinds, opaque, note_id, _, text, _, _) in checked:
+    at = 0  # where the next note's findings start in the chunk's JSON
+    for path, (_, note_kinds, opaque, note_id, id_line, text, _, _, duplicate_at) in checked:
         opaque_links += opaque
+        if note_id is not None:
+            keys.append(note_id.lower() if note_id.isascii() else fold(note_id))
+            id_paths.append(path)
+            id_lines.append(id_line)
+            id_offsets.append(at + duplicate_at)
         if note_kinds:
             kinds += note_kinds
             texts.append(text)
-        if note_id is not None:
-            keys.append(note_id.lower() if note_id.isascii() else fold(note_id))
-    return ChunkTally(part, len(checked), opaque_links, kinds, keys, ", ".join(texts))
+            at += len(text) + 2
+    places = marshal.dumps((id_paths, id_lines, id_offsets))
+    return ChunkTally(part, len(checked), opaque_links, kinds, keys, places, ", ".join(texts))
 
 
 def _report_of_tallies(tallies: list[ChunkTally]) -> CheckReport:
-    """The report of notes checked in chunks (their tallies, in path order, no id shared by two notes:
-    `_gather_checked`), as `_assemble` makes it from their entries."""
+    """The report of notes checked in chunks (their tallies, in path order), as `_assemble` makes it from
+    their entries: the chunks' JSON joined, with the duplicate-id findings put in where two notes share an
+    id (a vault of folders often repeats a name, and with it the id), found from the ids alone."""
     kinds: Counter[str] = Counter()
     for tally in tallies:
         kinds.update(tally.kinds)
-    unpack = functools.partial(_unpacked_parts, [tally.part for tally in tallies])
+    duplicates = _duplicate_ids_of_tallies(tallies)
+    texts = [tally.text for tally in tallies]
+    if duplicates:
+        texts = [_text_with_duplicate_ids(tally, duplicates) for tally in tallies]
+        kinds[DUPLICATE_ID] += sum(map(len, duplicates.values()))
+    unpack = functools.partial(_unpacked_parts, [tally.part for tally in tallies], duplicates)
     return CheckReport.packed(
         sum(tally.scanned for tally in tallies),
         sum(tally.opaque_links for tally in tallies),
         unpack,
         kinds,
-        ", ".join(tally.text for tally in tallies if tally.text),
+        ", ".join(filter(None, texts)),
     )
 
 
-def _unpacked_parts(parts: list[bytes]) -> list[Finding]:
-    """Every finding of the entries marshalled in `parts`, in report order."""
-    packed = [entry[_PACKED] for part in parts for entry in marshal.loads(part).values() if entry[_PACKED]]
-    return _unpacked(packed, {})
-
-
-def _entries_of_tallies(tallies: list[ChunkTally]) -> dict[str, tuple]:
-    """The entries the tallies' parts hold, by path."""
-    entries: dict[str, tuple] = {}
+def _duplicate_ids_of_tallies(tallies: list[ChunkTally]) -> dict[str, list[Finding]]:
+    """The duplicate-id findings by path (`_duplicate_id_findings`) of the notes the tallies hold, in path
+    order; none without a shared id, found at C speed (the usual vault: every id its note's own)."""
+    keys = [key for tally in tallies for key in tally.id_keys]
+    if len(set(keys)) == len(keys):
+        return {}
+    first: dict[str, tuple[str, int]] = {}
+    shared: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for tally in tallies:
-        entries.update(marshal.loads(tally.part))
-    return entries
+        paths, lines, _ = marshal.loads(tally.id_places)
+        for key, path, line in zip(tally.id_keys, paths, lines, strict=True):
+            place = (path, line)
+            if first.setdefault(key, place) is not place:
+                shared[key].append(place)
+    return _duplicate_id_findings(first, shared)
+
+
+def _text_with_duplicate_ids(tally: ChunkTally, duplicates: dict[str, list[Finding]]) -> str:
+    """The chunk's JSON with the duplicate-id findings of its notes put in at their places (`id_places`;
+    the notes come in path order, and their places do not decrease)."""
+    paths, _, offsets = marshal.loads(tally.id_places)
+    insertions = [
+        (at, finding)
+        for path, at in zip(paths, offsets, strict=True)
+        if path in duplicates
+        for finding in duplicates[path]
+    ]
+    return _with_findings_inserted(tally.text, insertions) if insertions else tally.text
+
+
+def _with_findings_inserted(text: str, insertions: list[tuple[int, Finding]]) -> str:
+    """`text` (findings' JSON, items joined by ", ") with each finding's JSON put before the item starting
+    at its offset, or after the last item for an offset past the end; `insertions` in order of offset, two
+    at one offset in the order they come."""
+    padded = f"{text}, " if text else ""  # every item followed by ", ": one rule for every place
+    pieces: list[str] = []
+    taken = 0
+    for at, finding in insertions:  # an offset past the end slices all that is left, then nothing
+        pieces += (padded[taken:at], _finding_json(finding), ", ")
+        taken = at
+    pieces.append(padded[taken:])
+    return "".join(pieces)[:-2]
+
+
+def _unpacked_parts(parts: list[bytes], duplicates: dict[str, list[Finding]]) -> list[Finding]:
+    """Every finding of the entries marshalled in `parts`, and the `duplicates`, in report order."""
+    packed = [entry[_PACKED] for part in parts for entry in marshal.loads(part).values() if entry[_PACKED]]
+    return _unpacked(packed, duplicates)
 
 
 def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
@@ -736,7 +797,7 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
         entry = entries.get(path)
         if entry is None:
             continue
-        _, note_kinds, opaque, note_id, id_line, text, _, note_packed = entry
+        _, note_kinds, opaque, note_id, id_line, text, _, note_packed, _ = entry
         scanned += 1
         if opaque:
             opaque_links += opaque
@@ -807,11 +868,14 @@ def _texts_with_duplicates(
     paths: list[str], texts: list[str], duplicates: dict[str, list[Finding]], entries: dict[str, tuple]
 ) -> list[str]:
     """The findings' JSON texts of the notes (`texts` of `paths`, in path order) with the duplicate-id
-    findings put in their place: each note with one gets its text again from all its findings; the rest
-    keep theirs. A vault of folders often repeats a name, and with it the id, in several notes."""
+    findings put in at their place (`note_entry`'s offset); the rest keep theirs. A vault of folders often
+    repeats a name, and with it the id, in several notes."""
     by_path = dict(zip(paths, texts, strict=True))
     for path, found in duplicates.items():
-        by_path[path] = _findings_json([*entry_findings(entries[path]), *found])
+        entry = entries[path]
+        by_path[path] = _with_findings_inserted(
+            entry[_TEXT], [(entry[_DUPLICATE_AT], finding) for finding in found]
+        )
     return [by_path[path] for path in sorted(by_path)]
 
 
