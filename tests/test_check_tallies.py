@@ -164,29 +164,28 @@ def test_findings_are_put_in_before_the_item_at_their_offset(
 
 
 @pytest.mark.parametrize(
-    ("places", "id_line", "expected"),
+    ("places", "id_line", "before"),
     [
         ([(4, 1, "broken-link")], 2, 0),  # the usual note: its findings below the id
         ([(2, 1, "id-differs-from-name")], 2, 0),  # same place, a kind after `duplicate-id`
-        ([(1, 5, "broken-link"), (4, 1, "broken-link")], 2, "after 1"),
-        ([(1, 5, "broken-link"), (2, 1, "ambiguous-link"), (3, 1, "broken-link")], 2, "after 2"),
-        ([(1, 5, "broken-link"), (1, 9, "broken-link")], 2, "after all"),
+        ([(1, 5, "broken-link"), (4, 1, "broken-link")], 2, 1),
+        ([(3, 1, "broken-link"), (2, 1, "ambiguous-link"), (1, 5, "broken-link")], 2, 2),  # any order
+        ([(1, 5, "broken-link"), (1, 9, "broken-link")], 2, 2),  # after them all
     ],
 )
 def test_a_notes_duplicate_id_place_in_its_json(
-    places: list[tuple[int, int, str]], id_line: int, expected: int | str
+    places: list[tuple[int, int, str]], id_line: int, before: int
 ) -> None:
+    """The offset of the item of the note's JSON that a duplicate-id finding goes before (past the end:
+    where a next item would start), `before` of its findings ahead of it in report order."""
     findings = [
         check.Finding(kind, "n.md", line, column, f"m{i}") for i, (line, column, kind) in enumerate(places)
     ]
     text = check._findings_json(findings)
-    at = check._duplicate_id_at(findings, id_line, text)
-    if expected == "after all":
-        assert at == len(text) + 2
-    elif isinstance(expected, str):
-        before = int(expected.split()[1])
-        ordered = sorted(findings, key=check._FINDING_ORDER)
-        assert at == len(check._findings_json(ordered[:before])) + 2
-        assert text[at:].startswith(check._finding_json(ordered[before]))
+    ordered = sorted(findings, key=check._FINDING_ORDER)
+    expected = len(check._findings_json(ordered[:before])) + 2 if before else 0
+    assert check._duplicate_id_at(findings, id_line, text) == expected
+    if before < len(findings):
+        assert text[expected:].startswith(check._finding_json(ordered[before]))
     else:
-        assert at == expected
+        assert expected == len(text) + 2
