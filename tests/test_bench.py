@@ -599,3 +599,49 @@ def test_timeline_accounts_each_forked_worker(tmp_path: Path, monkeypatch: pytes
     assert len(lines) == 2 and all(line.startswith("worker ") and "MB sent" in line for line in lines)
     chunks = sum(int(line.split(": ")[1].split(" chunks")[0]) for line in lines)
     assert chunks >= 2
+
+
+ab = load("ab")
+REPO = BENCH.parent
+
+
+def test_ab_refuses_a_folder_without_vaulttools_and_a_core_it_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        ab.parse([str(tmp_path), str(REPO), str(tmp_path)])
+    assert "holds no vaulttools package" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ab.parse([str(REPO), str(REPO), str(tmp_path), "--rounds", "0"])
+    assert "at least 1" in capsys.readouterr().err
+    if hasattr(ab.os, "sched_getaffinity"):  # a core the process may not use
+        with pytest.raises(SystemExit):
+            ab.parse([str(REPO), str(REPO), str(tmp_path), "--cpu", "4096"])
+        assert "--cpu 4096" in capsys.readouterr().err
+
+
+def test_ab_summary_gives_microseconds_a_note_and_both_ratios() -> None:
+    times = {"base": [0.4, 0.2, 0.3, 0.5], "new": [0.3, 0.3, 0.3, 0.3]}
+    assert ab.summary(times, 1000) == [
+        "base: fastest 200.0 µs a note, q1 300.0, median 350.0",
+        "new: fastest 300.0 µs a note, q1 300.0, median 300.0",
+        "new / base: fastest 1.500, median of the rounds 0.875",
+    ]
+
+
+def test_ab_compares_a_checkout_with_itself(tmp_path: Path) -> None:
+    """Both sides run the same code on a small vault: every pass reports, and the ratios are near 1."""
+    import subprocess
+
+    for number in range(30):
+        (tmp_path / f"n{number}.md").write_text(f"---\nid: n{number}\n---\n[[n{number + 1}]] [[gone]]\n")
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "ab.py"), str(REPO), str(REPO), str(tmp_path), "--rounds", "3"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"{tmp_path}: 30 notes a pass, 3 rounds, both sides on core ")
+    assert lines[1].startswith("base: fastest ") and lines[2].startswith("new: fastest ")
+    assert lines[3].startswith("new / base: fastest ")
