@@ -9,9 +9,10 @@ per-note work of a first `check`'s workers; `--marshal` adds marshalling the res
 them). The two take turns, the order swapped every round, and each reports the CPU time of its pass.
 
 Why pinned: a long-lived process stays on the core it started on, and the cores of a shared host do not run
-alike; unpinned, the same code measured 0.98-1.15x itself across tries (bench/RESULTS.md, session 44). Both
-processes on one core (`--cpu`) agree within ~1 %. Prints each side's fastest, first quartile and median
-microseconds a note, the ratio of the fastest passes and the median of the per-round ratios (NEW / BASE).
+alike; unpinned, two checkouts whose per-note code barely differed measured 0.98-1.15x across tries
+(bench/RESULTS.md, session 44). Both processes on one core (`--cpu`) agree within ~1 %. Prints each side's
+fastest, first quartile and median microseconds a note, the ratio of the fastest passes and the median of the
+per-round ratios (NEW / BASE).
 """
 
 from __future__ import annotations

@@ -746,8 +746,7 @@ def _duplicate_ids_of_tallies(tallies: list[ChunkTally]) -> dict[str, list[Findi
         sharing = map(shared_keys.__contains__, tally.id_keys)
         for key, path, line in itertools.compress(zip(tally.id_keys, paths, lines, strict=True), sharing):
             places[key].append((path, line))
-    first = {key: found[0] for key, found in places.items()}
-    return _duplicate_id_findings(first, {key: found[1:] for key, found in places.items()})
+    return _duplicate_id_findings(places)
 
 
 def _text_with_duplicate_ids(tally: ChunkTally, duplicates: dict[str, list[Finding]]) -> str:
@@ -816,7 +815,7 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
             place = (path, id_line)
             if first.setdefault(key, place) is not place:
                 shared[key].append(place)
-    duplicates = _duplicate_id_findings(first, shared)
+    duplicates = _duplicate_id_findings({key: [first[key], *later] for key, later in shared.items()})
     unpack = functools.partial(_unpacked, packed, duplicates)
     if texts is None:  # out of report order: the findings sorted are the report
         return CheckReport(scanned, unpack(), opaque_links)
@@ -826,13 +825,11 @@ def _assemble(paths: list[str], entries: dict[str, tuple]) -> CheckReport:
     return CheckReport.packed(scanned, opaque_links, unpack, Counter(kinds), ", ".join(texts))
 
 
-def _duplicate_id_findings(
-    first: dict[str, tuple[str, int]], shared: dict[str, list[tuple[str, int]]]
-) -> dict[str, list[Finding]]:
-    """The duplicate-id findings by path, of the ids in `shared` (each id's notes after `first`'s)."""
+def _duplicate_id_findings(shared: dict[str, list[tuple[str, int]]]) -> dict[str, list[Finding]]:
+    """The duplicate-id findings by path, of the ids in `shared`: each id's notes (path, id line), in path
+    order."""
     duplicates: dict[str, list[Finding]] = defaultdict(list)
-    for note_id, later in sorted(shared.items()):
-        places = [first[note_id], *later]
+    for note_id, places in sorted(shared.items()):
         others = _notes_sharing(places)
         message = f"id {note_id!r} is also used by: {others}"
         for path, line in places:
