@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import BRAIN, SAMPLE_VAULT
-from vaulttools import check
+from vaulttools import check, facts
 from vaulttools.facts import read_stamped, stamp_of
 from vaulttools.files import read_all
 from vaulttools.links import (
@@ -1135,6 +1135,38 @@ def test_read_stamped_left_early_closes_the_vault_folder(tmp_path: Path) -> None
     assert next(reading)[0] == "a.md"
     reading.close()
     assert _open_descriptors() == before
+
+
+@pytest.mark.parametrize(
+    "count", [0, 1, facts.READ_AHEAD_NOTES - 1, facts.READ_AHEAD_NOTES, 2 * facts.READ_AHEAD_NOTES + 5]
+)
+def test_read_stamped_reads_ahead_a_few_notes_and_gives_them_all_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    """Notes are read `READ_AHEAD_NOTES` at a time before they are handed on, never more: every readable
+    note comes back once, in order, missing ones (at a batch's start, middle and end) left out."""
+    paths = [f"n{i:03}.md" for i in range(count)]
+    for i, path in enumerate(paths):
+        if i % 7 != 3:
+            (tmp_path / path).write_bytes(f"note {i}".encode())
+    reads: list[str] = []
+    real_read = facts.read_with_stamp
+
+    def counted(path: str, folder: int | None = None) -> tuple[tuple[int, int, int, int], bytes]:
+        reads.append(path)
+        return real_read(path, folder)
+
+    monkeypatch.setattr(facts, "read_with_stamp", counted)
+    given_out = []
+    for path, _, raw in read_stamped(str(tmp_path), paths):
+        # A note is handed on only after its batch is read, and before the next batch is.
+        batch_end = min(
+            len(paths), (paths.index(path) // facts.READ_AHEAD_NOTES + 1) * facts.READ_AHEAD_NOTES
+        )
+        assert len(reads) == batch_end
+        given_out.append((path, raw))
+    assert given_out == [(p, f"note {i}".encode()) for i, p in enumerate(paths) if i % 7 != 3]
+    assert len(reads) == count
 
 
 def test_read_stamped_without_a_vault_folder_to_open_reads_by_whole_paths(
