@@ -21,7 +21,7 @@ from vaulttools.changes import BatchPlan, FileChange, PlanReport, Spool, fits_in
 from vaulttools.check import BrokenLinks, BrokenLinksByNote, Place, broken_links_by_note
 from vaulttools.edits import Edit
 from vaulttools.errors import EditConflict
-from vaulttools.facts import stamp_of
+from vaulttools.facts import READ_AHEAD_NOTES, stamp_of
 from vaulttools.files import clock_mark, stamp_of_status
 from vaulttools.git import ObjectStore
 from vaulttools.linkedit import retarget
@@ -481,18 +481,38 @@ def _plan_notes(
     report = LinkReport()  # the chunk's, made plain tuples once (`to_wire`), not note by note
     targets: set[str] = set()  # the notes the fixed links now point to: the batch checks they still exist
     with cyclic_gc_paused():
-        for path in paths:
-            planned = _plan_note(vault, context, path, broken.get(path), mark, objects)
-            if planned is None:
-                continue
-            change, result = planned
-            if change is not None:
-                changes.append(change)
-            report.absorb(result)
-            targets.update(result.fixed_paths)
+        for start in range(0, len(paths), READ_AHEAD_NOTES):
+            group = [(path, broken.get(path)) for path in paths[start : start + READ_AHEAD_NOTES]]
+            # Read together, then planned: no system call between two notes' parsing (`facts.read_stamped`).
+            read = [
+                (path, places, _read_note(vault, path))
+                for path, places in group
+                if _to_read(vault, path, places)
+            ]
+            for path, places, note_read in read:
+                planned = _plan_note(vault, context, path, places, note_read, mark, objects)
+                if planned is None:
+                    continue
+                change, result = planned
+                if change is not None:
+                    changes.append(change)
+                report.absorb(result)
+                targets.update(result.fixed_paths)
     if spool is not None:
         changes = spool.take_from_worker(changes)  # the chunk's long notes in one append
     return [(changes, report.to_wire(), targets)]
+
+
+def _to_read(vault: Vault, path: str, places: BrokenLinks | None) -> bool:
+    """Whether `_plan_note` needs the note's bytes: not where `check` found no link to no file in the note
+    at the stamp it still has (nothing to do unless it changed), nor where it is gone since the scan (as
+    `check` skips it)."""
+    if places is None or places.places:
+        return True
+    try:
+        return stamp_of(f"{vault.root}/{path}") != places.stamp
+    except OSError:
+        return False
 
 
 def _plan_note(
@@ -500,19 +520,14 @@ def _plan_note(
     context: LinkContext,
     path: str,
     places: BrokenLinks | None,
+    note_read: tuple[tuple[int, int, int, int], os.stat_result, bytes],
     mark: tuple[int, int] | None,
     objects: ObjectStore | None = None,
 ) -> tuple[FileChange | None, NoteResult] | None:
-    """`_plan_notes` of one note (None: nothing to report)."""
+    """`_plan_notes` of one note, read as `note_read` (`_read_note`) since `_to_read` asked for it (None:
+    nothing to report)."""
     config = vault.config
-    if places is not None and not places.places:
-        # `check` found no link to no file in the note at that stamp: nothing to do unless it changed.
-        try:
-            if stamp_of(f"{vault.root}/{path}") == places.stamp:
-                return None
-        except OSError:
-            return None  # gone since the scan: as `check` skips it
-    stamp, status, raw = _read_note(vault, path)
+    stamp, status, raw = note_read
     # Where `check` saw the broken links holds only for the bytes it saw: same stamp (taken before
     # reading), or the same bytes under a new one (`git checkout`, `undo`).
     if places is not None and not places.holds_for(stamp, raw):
