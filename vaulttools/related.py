@@ -795,30 +795,30 @@ def _plan_notes(
         span = scan.sections.get(path)
         if span is not None or entries:
             wanted.append((path, entries, span))
+    link_properties = vault.config.link_property_set  # a new set each time asked: once a chunk
     planned: list[tuple[str, FileChange, os.stat_result]] = []
     for start in range(0, len(wanted), READ_AHEAD_NOTES):
         group = wanted[start : start + READ_AHEAD_NOTES]
         # Read together, then planned: no system call between two notes' parsing (`facts.read_stamped`).
         read = [_read_note(vault, path) for path, _, _ in group]
         for (path, entries, span), (status, raw) in zip(group, read, strict=True):
-            change = _planned_section(vault, scan, config, (path, entries, span), status, raw)
+            note = Note(path, raw, link_properties)
+            change = _planned_section(scan, config, (note, entries, span), status)
             if change is not None:
                 planned.append((change[0], change[1], status))
     return planned
 
 
 def _planned_section(
-    vault: Vault,
     scan: RelatedScan,
     config: RelatedConfig,
-    wanted: tuple[str, list[str], tuple[int, int] | None],
+    wanted: tuple[Note, list[str], tuple[int, int] | None],
     status: os.stat_result,
-    raw: bytes,
 ) -> tuple[str, FileChange] | None:
-    """(action, change) of the note of `wanted` (its path, its new entries and its section's span as the
-    facts found it) read as `raw` with `status`; None when its section stays as it is."""
-    path, entries, span = wanted
-    note = Note(path, raw, vault.config.link_property_set)
+    """(action, change) of the note of `wanted` (the note, its new entries and its section's span as the
+    facts found it), read with `status`; None when its section stays as it is."""
+    note, entries, span = wanted
+    path = note.path
     stamp = stamp_of_status(status)  # as the facts key it
     exact = stamp == scan.section_stamps.get(path)
     known = None
