@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import BRAIN, SAMPLE_VAULT
-from vaulttools import check, facts
+from vaulttools import check, facts, links
 from vaulttools.facts import read_stamped, stamp_of
 from vaulttools.files import read_all
 from vaulttools.links import (
@@ -42,6 +42,7 @@ from vaulttools.links import (
     plain_wikilinks,
     quick_link_targets,
     quick_links,
+    quick_links_of,
     wikilink_spans,
     wikilink_spans_at,
     wikilink_target,
@@ -62,6 +63,7 @@ from vaulttools.note import (
     _may_hold_indented_code,
     _may_hold_inline,
     _walk_block_regions,
+    lazy_property,
     load_simple_yaml,
     other_line_breaks,
     simple_line_values,
@@ -1167,6 +1169,75 @@ def test_read_stamped_reads_ahead_a_few_notes_and_gives_them_all_in_order(
         given_out.append((path, raw))
     assert given_out == [(p, f"note {i}".encode()) for i, p in enumerate(paths) if i % 7 != 3]
     assert len(reads) == count
+
+
+def test_read_stamped_batches_hand_on_each_batch_read_unreadable_notes_left_out(tmp_path: Path) -> None:
+    """Batches of `READ_AHEAD_NOTES` paths, as lists of the notes that could be read, in order; a batch
+    none of whose notes can be read is not handed on."""
+    size = facts.READ_AHEAD_NOTES
+    paths = [f"n{i:03}.md" for i in range(3 * size + 2)]
+    missing = {3, *range(size, 2 * size), 2 * size + 1}
+    for i, path in enumerate(paths):
+        if i not in missing:
+            (tmp_path / path).write_bytes(f"note {i}".encode())
+    batches = [[path for path, _, _ in batch] for batch in facts.read_stamped_batches(str(tmp_path), paths)]
+    expected = [
+        [path for i, path in enumerate(paths[start : start + size], start) if i not in missing]
+        for start in range(0, len(paths), size)
+    ]
+    assert batches == [batch for batch in expected if batch]
+    assert len(batches) == 3
+
+
+@PROPERTIES
+@given(st.lists(_notes, max_size=6))
+def test_quick_links_of_notes_are_each_notes_quick_links(texts: list[str]) -> None:
+    notes = [Note(f"n{i}.md", text.encode("utf-8")) for i, text in enumerate(texts)]
+    alone = [quick_links(Note(f"n{i}.md", text.encode("utf-8"))) for i, text in enumerate(texts)]
+    assert quick_links_of(notes) == alone
+
+
+def test_quick_links_of_notes_takes_each_step_for_every_note_before_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every frontmatter's targets, then every body's regions, then every body's links: not note after note."""
+    steps: list[tuple[str, str]] = []
+    real_targets, real_regions = links.frontmatter_targets, Note.link_regions.func  # type: ignore[attr-defined]
+    real_links = links._quick_links
+
+    def link_regions(note: Note) -> list:
+        steps.append(("regions", note.path))
+        return real_regions(note)
+
+    monkeypatch.setattr(
+        links, "frontmatter_targets", lambda n: steps.append(("targets", n.path)) or real_targets(n)
+    )
+    monkeypatch.setattr(Note, "link_regions", lazy_property(link_regions))  # kept by each note, as before
+    monkeypatch.setattr(
+        links, "_quick_links", lambda n, *a: steps.append(("links", n.path)) or real_links(n, *a)
+    )
+    texts = ["---\nid: a\n---\n`x` [[a]]", "plain [[b]]", "---\nid: c\n---\n```\n[[c]]\n```\n"]
+    quick_links_of([Note(f"n{i}.md", text.encode()) for i, text in enumerate(texts)])
+    assert [step for step, _ in steps] == ["targets"] * 3 + ["regions"] * 3 + ["links"] * 3
+    assert [path for _, path in steps] == ["n0.md", "n1.md", "n2.md"] * 3
+
+
+def test_check_notes_keeps_known_entries_in_place_among_notes_checked_again(tmp_path: Path) -> None:
+    """Across batches, notes whose entries are kept (same bytes) and notes checked again (other bytes) come
+    back in path order, each with the entry a check of it alone gives."""
+    for i in range(2 * facts.READ_AHEAD_NOTES + 7):
+        (tmp_path / f"n{i:03}.md").write_text(f"---\nid: n{i:03}\n---\n[[n{i + 1:03}]] [[gone-{i}]]\n")
+    vault = Vault(tmp_path)
+    matcher = SuffixMatcher(vault.note_paths, vault.config.suffix_rules)
+    first = dict(check.check_notes(vault, matcher, vault.note_paths))
+    for i in range(0, len(first), 3):
+        (tmp_path / f"n{i:03}.md").write_text(f"---\nid: x{i}\n---\n[[n{i + 2:03}]]\n")
+    again = check.check_notes(Vault(tmp_path), matcher, vault.note_paths, known=first)
+    assert [path for path, _ in again] == vault.note_paths
+    for path, entry in again:
+        alone = check.check_notes(Vault(tmp_path), matcher, [path])[0][1]
+        assert entry[1:] == alone[1:], path
+        assert (entry[1:] == first[path][1:]) is (int(path[1:4]) % 3 != 0), path
 
 
 def test_read_stamped_without_a_vault_folder_to_open_reads_by_whole_paths(

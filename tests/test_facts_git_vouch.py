@@ -205,8 +205,10 @@ def test_a_vouched_note_has_its_records_whole_size(size: int, vouched: bool) -> 
 
 def count_check_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     read: list[str] = []
-    real = check.read_stamped
-    monkeypatch.setattr(check, "read_stamped", lambda root, paths: read.extend(paths) or real(root, paths))
+    real = check.read_stamped_batches
+    monkeypatch.setattr(
+        check, "read_stamped_batches", lambda root, paths: read.extend(paths) or real(root, paths)
+    )
     return read
 
 

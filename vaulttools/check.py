@@ -25,7 +25,7 @@ from vaulttools.facts import (
     key_line,
     load_cache,
     read_as_git_saw,
-    read_stamped,
+    read_stamped_batches,
     stamp_of,
 )
 from vaulttools.findings import (
@@ -47,7 +47,7 @@ from vaulttools.links import (
     Link,
     QuickLinks,
     find_frontmatter_links,
-    quick_links,
+    quick_links_of,
     wikilink_spans_at,
 )
 from vaulttools.note import Note, from_fields
@@ -598,21 +598,58 @@ def check_notes(
     known = known or {}
     checked = []
     root = str(vault.root)
-    for path, stamp, raw in read_stamped(root, paths):
-        digest = quick_digest(raw)
+    for batch in read_stamped_batches(root, paths):
+        digests = [quick_digest(raw) for _, _, raw in batch]
         if words is not None and learned is not None:
-            blob = read_as_git_saw(root, path, stamp, words)
-            if blob is not None:
-                learned[blob] = digest_of_sum(len(raw), digest)
-        earlier = known.get(path)
-        if earlier is not None and earlier[_DIGEST] == digest and earlier[0][0] == stamp[0]:
-            checked.append((path, (stamp, *earlier[1:])))
-        else:
-            checked.append((path, note_entry(context, Note(path, raw, link_properties), stamp, digest)))
+            _learn_vouched(root, batch, digests, words, learned)
+        kept = [
+            _kept(known.get(path), stamp, digest)
+            for (path, stamp, _), digest in zip(batch, digests, strict=True)
+        ]
+        notes = [
+            Note(path, raw, link_properties)
+            for (path, _, raw), entry in zip(batch, kept, strict=True)
+            if entry is None
+        ]
+        # The notes parsed a step at a time, all of them (`quick_links_of`), then checked one by one.
+        parsed = zip(notes, quick_links_of(notes), strict=True)
+        for (path, stamp, _), digest, entry in zip(batch, digests, kept, strict=True):
+            if entry is None:
+                note, quick = next(parsed)
+                entry = note_entry(context, note, stamp, digest, quick)
+            checked.append((path, entry))
     return checked
 
 
-def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, int], digest: int) -> tuple:
+def _kept(earlier: tuple | None, stamp: tuple[int, int, int, int], digest: int) -> tuple | None:
+    """An earlier check entry of a note under its new stamp, where the note's bytes are still those it was
+    made of (same sum and size); None: check the note again."""
+    if earlier is not None and earlier[_DIGEST] == digest and earlier[0][0] == stamp[0]:
+        return (stamp, *earlier[1:])
+    return None
+
+
+def _learn_vouched(
+    root: str,
+    batch: list[tuple[str, tuple[int, int, int, int], bytes]],
+    digests: list[int],
+    words: IndexWords,
+    learned: dict[bytes, bytes],
+) -> None:
+    """The digest of each blob git's index (`words`) vouches a read note's bytes to be, into `learned`."""
+    for (path, stamp, raw), digest in zip(batch, digests, strict=True):
+        blob = read_as_git_saw(root, path, stamp, words)
+        if blob is not None:
+            learned[blob] = digest_of_sum(len(raw), digest)
+
+
+def note_entry(
+    context: CheckContext,
+    note: Note,
+    stamp: tuple[int, int, int, int],
+    digest: int,
+    quick: QuickLinks | None,
+) -> tuple:
     """(stamp, the findings' kinds, opaque link count, id value, id line, the findings' JSON, `quick_digest`
     of the bytes, the findings packed, where a duplicate-id finding goes in the JSON): everything `check`
     needs of one note. The JSON (`_findings_json`) is written here, on the workers of a first check, and
@@ -623,7 +660,7 @@ def note_entry(context: CheckContext, note: Note, stamp: tuple[int, int, int, in
     config = context.vault.config
     # The id is read once, for its finding and for the entry (duplicate ids are found across entries).
     note_id = note.property_value(config.id_property) if note.editable and note.frontmatter_editable else None
-    note_findings, opaque = _note_findings(context, note, note_id)
+    note_findings, opaque = _note_findings(context, note, note_id, quick)
     kinds = tuple(map(_KIND, note_findings))  # C-level maps: no generator step per finding
     packed = marshal.dumps(tuple(map(tuple, note_findings))) if note_findings else b""
     text = _findings_json(note_findings)
@@ -888,9 +925,12 @@ _FINDING_ORDER = operator.itemgetter(1, 2, 3, 0)
 _finding_of = from_fields(Finding)
 
 
-def _note_findings(context: CheckContext, note: Note, note_id: object) -> tuple[list[Finding], int]:
+def _note_findings(
+    context: CheckContext, note: Note, note_id: object, quick: QuickLinks | None
+) -> tuple[list[Finding], int]:
     """The note's findings, and how many `[[…]]` it has inside code, math or HTML comments; `note_id`:
-    its id property's value (None without one, or when its frontmatter cannot be read)."""
+    its id property's value (None without one, or when its frontmatter cannot be read); `quick`: its
+    `quick_links`."""
     path = note.path
     if note.decode_error:
         unreadable = f"{note.decode_error}; vaulttools leaves this file alone"
@@ -908,10 +948,10 @@ def _note_findings(context: CheckContext, note: Note, note_id: object) -> tuple[
     def day() -> object:  # read only when two suffixed candidates tie
         return note_day(note, context.vault.config.day_property)
 
-    quick = _quick_link_findings(context, note, day)
-    if quick is not None:
-        findings.extend(quick[0])
-        return findings, quick[1]
+    found = _quick_link_findings(context, note, day, quick)
+    if found is not None:
+        findings.extend(found[0])
+        return findings, found[1]
     link_findings, opaque = _full_link_findings(context, note, day)
     findings.extend(link_findings)
     return findings, opaque
@@ -949,17 +989,16 @@ def _full_link_findings(
 
 
 def _quick_link_findings(
-    context: CheckContext, note: Note, day: Callable[[], object]
+    context: CheckContext, note: Note, day: Callable[[], object], quick: QuickLinks | None
 ) -> tuple[list[Finding], int] | None:
-    """The findings of the note's links without building its `Link`s, and its count of opaque links; None
-    when the note needs its `Link`s.
+    """The findings of the note's links without building its `Link`s, and its count of opaque links, from
+    its `quick_links` (`quick`); None when the note needs its `Link`s.
 
     Most notes have a simple frontmatter and links that do not overlap: their links are the body's
     wikilinks and markdown links (those outside code, math and comments; `quick_links`) and the link
     properties' values. Each target is resolved (memoised by the index); only an unresolved one costs a
     position and a message, as in `link_finding`.
     """
-    quick = quick_links(note)
     if quick is None:
         return None
     found = _quick_findings(context, note, day, quick)

@@ -21,7 +21,7 @@ import itertools
 import marshal
 import mmap
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NamedTuple, cast
 
@@ -185,13 +185,25 @@ def read_stamped(root: str, paths: list[str]) -> Iterator[tuple[str, tuple[int, 
     note left the processor's caches and branch history cold for the parsing after them: a first `check`
     spent ~10 % more per note on the 20,000-note bench vaults (a host of 2026-12: 95.6 µs a note read one
     by one, 85.7 read 64 at a time; the `code` vault 152.5 and 136.1)."""
+    with contextlib.closing(read_stamped_batches(root, paths)) as batches:
+        for batch in batches:
+            yield from batch
+
+
+def read_stamped_batches(
+    root: str, paths: list[str]
+) -> Generator[list[tuple[str, tuple[int, int, int, int], bytes]], None, None]:
+    """`read_stamped`'s notes, each batch read together (`READ_AHEAD_NOTES` paths, the unreadable left out)
+    handed on as a list: a caller can then parse them a step at a time (`links.quick_links_of`)."""
     folder = None
     if os.open in os.supports_dir_fd:
         with contextlib.suppress(OSError):  # no folder to open: each note's own open says so
             folder = os.open(root, _FOLDER_FLAGS)
     try:
         for start in range(0, len(paths), READ_AHEAD_NOTES):
-            yield from _read_ahead(root, paths[start : start + READ_AHEAD_NOTES], folder)
+            batch = _read_ahead(root, paths[start : start + READ_AHEAD_NOTES], folder)
+            if batch:
+                yield batch
     finally:
         if folder is not None:
             os.close(folder)

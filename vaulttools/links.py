@@ -258,10 +258,29 @@ def quick_links(note: Note) -> QuickLinks | None:
     None when only `find_links` can tell (opaque regions, a frontmatter beyond the simple grammar or
     holding `[[`, overlapping links, a note that cannot be read). A body link without a target
     (`[[#Heading]]`) gives ""."""
-    targets = frontmatter_targets(note)
+    return quick_links_of([note])[0]
+
+
+def quick_links_of(notes: list[Note]) -> list[QuickLinks | None]:
+    """`quick_links` of each note, found a step at a time for all of them: every frontmatter's targets, then
+    every body's opaque regions, then every body's links. Each step's code and data then stay in the
+    processor's caches from one note to the next; note after note, each step left them cold for the next
+    one (a first `check`, 32 notes at a time: ~94 µs a note of the `code` bench vault instead of ~114, ~62
+    of `article` instead of ~74)."""
+    targets = [frontmatter_targets(note) for note in notes]
+    around = [
+        found is not None and note.editable and bool(note.link_regions)
+        for note, found in zip(notes, targets, strict=True)
+    ]
+    return [_quick_links(*parts) for parts in zip(notes, targets, around, strict=True)]
+
+
+def _quick_links(note: Note, targets: list[str] | None, around_regions: bool) -> QuickLinks | None:
+    """`quick_links` of a note, its frontmatter's targets known (`frontmatter_targets`) and whether its body
+    has opaque regions where a link can start (`Note.link_regions`)."""
     if targets is None:
         return None
-    if note.editable and note.link_regions:
+    if around_regions:
         return _quick_links_around_regions(note, targets)
     apart = body_links_apart(note)
     if apart is not None:
