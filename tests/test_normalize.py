@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vaulttools import changes, resolve
+from vaulttools import changes, normalize, resolve
 from vaulttools.check import BROKEN_LINK, BrokenLinksByNote, broken_links_by_note, check_vault
 from vaulttools.links import BARE, EMBED, MARKDOWN, PROPERTY, WIKILINK
 from vaulttools.normalize import (
@@ -466,3 +466,20 @@ def test_normalize_after_check_resolves_no_link_and_builds_no_index(
     assert {c.path: c.new for c in plan.changes} == expected
     assert len(expected) == 2
     assert plan.relies_on == ["claim-async-wins-d9.md", "claim-peer-feedback-d4.md", "hub.md", "sub/topic.md"]
+
+
+def test_planning_decides_every_read_notes_edits_before_making_any_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notes read together are planned a step at a time: every note's edits, then every note's change
+    (not note after note), and the plan is the one note after note gives."""
+    check_vault(_fix_vault(tmp_path))
+    expected = {c.path: c.new for c in plan_normalize(Vault(tmp_path)).changes}
+    steps: list[str] = []
+    decide, change = normalize._decide_note, normalize._note_change
+    monkeypatch.setattr(normalize, "_decide_note", lambda *a: steps.append("decide") or decide(*a))
+    monkeypatch.setattr(normalize, "_note_change", lambda *a: steps.append("change") or change(*a))
+    plan = plan_normalize(Vault(tmp_path))
+    assert {c.path: c.new for c in plan.changes} == expected and len(expected) == 2
+    assert steps == ["decide"] * steps.count("decide") + ["change"] * steps.count("change")
+    assert steps.count("change") >= 2

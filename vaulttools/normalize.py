@@ -489,8 +489,14 @@ def _plan_notes(
                 for path, places in group
                 if _to_read(vault, path, places)
             ]
-            for path, places, note_read in read:
-                planned = _plan_note(vault, context, path, places, note_read, mark, objects)
+            # Each note's edits, then each note's change: a step at a time for the notes read together.
+            decided = [
+                _decide_note(vault, context, path, places, note_read) for path, places, note_read in read
+            ]
+            for found, (_, _, note_read) in zip(decided, read, strict=True):
+                if found is None:
+                    continue
+                planned = _note_change(vault, *found, note_read[1], mark, objects)
                 if planned is None:
                     continue
                 change, result = planned
@@ -515,19 +521,17 @@ def _to_read(vault: Vault, path: str, places: BrokenLinks | None) -> bool:
         return False
 
 
-def _plan_note(
+def _decide_note(
     vault: Vault,
     context: LinkContext,
     path: str,
     places: BrokenLinks | None,
     note_read: tuple[tuple[int, int, int, int], os.stat_result, bytes],
-    mark: tuple[int, int] | None,
-    objects: ObjectStore | None = None,
-) -> tuple[FileChange | None, NoteResult] | None:
-    """`_plan_notes` of one note, read as `note_read` (`_read_note`) since `_to_read` asked for it (None:
+) -> tuple[Note, NoteResult] | None:
+    """The note read as `note_read` (`_read_note`) since `_to_read` asked for it, and its edits (None:
     nothing to report)."""
     config = vault.config
-    stamp, status, raw = note_read
+    stamp, _, raw = note_read
     # Where `check` saw the broken links holds only for the bytes it saw: same stamp (taken before
     # reading), or the same bytes under a new one (`git checkout`, `undo`).
     if places is not None and not places.holds_for(stamp, raw):
@@ -537,7 +541,19 @@ def _plan_note(
     note = Note(path, raw, config.link_property_set)  # not kept: the change holds the bytes it needs
     if not note.editable or (places is None and not may_hold_links(note.raw, config.link_properties)):
         return None
-    result = normalize_note(note, context, config.day_property, places)
+    return note, normalize_note(note, context, config.day_property, places)
+
+
+def _note_change(
+    vault: Vault,
+    note: Note,
+    result: NoteResult,
+    status: os.stat_result,
+    mark: tuple[int, int] | None,
+    objects: ObjectStore | None,
+) -> tuple[FileChange | None, NoteResult] | None:
+    """The change of a note whose edits are decided (`_decide_note`), verified, and what it reports (None:
+    nothing to report)."""
     change = _verified_change(note, result)
     if change is not None:  # the old bytes stay in the note: only the new ones travel and are kept
         # Its old bytes cross only where git lacks them (12,700 dense notes: ~55 MB less through the pipes).
