@@ -134,8 +134,10 @@ def test_another_build_of_vaulttools_reads_no_cache_of_this_one(
     notes = Vault(vault).note_paths
     checked = _count_checks(monkeypatch)
     parsed: list[str] = []
-    real_facts = facts.facts_of
-    monkeypatch.setattr(facts, "facts_of", lambda n, *a: parsed.append(n.path) or real_facts(n, *a))
+    real_facts = facts.facts_of_notes
+    monkeypatch.setattr(
+        facts, "facts_of_notes", lambda ns, *a: parsed.extend(n.path for n in ns) or real_facts(ns, *a)
+    )
     assert check_vault(Vault(vault)).json_text(str(vault)) == first
     Vault(vault).fact_records(notes)
     assert (checked, parsed) == ([], [])  # the same build: both caches read

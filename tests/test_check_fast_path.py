@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from types import ModuleType
 from unittest import mock
@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import BRAIN, SAMPLE_VAULT
 from vaulttools import check, facts, links
-from vaulttools.facts import read_stamped, stamp_of
+from vaulttools.facts import stamp_of
 from vaulttools.files import read_all
 from vaulttools.links import (
     _may_hold_markdown_links,
@@ -1099,6 +1099,13 @@ def test_read_all_reads_to_the_end_whatever_the_stated_size(stated: int) -> None
         assert read_all(reader, stated) == b"0123456789"
     finally:
         os.close(reader)
+
+
+def read_stamped(root: str, paths: list[str]) -> Iterator[tuple[str, tuple[int, int, int, int], bytes]]:
+    """Every note `facts.read_stamped_batches` reads, batch after batch."""
+    with closing(facts.read_stamped_batches(root, paths)) as batches:
+        for batch in batches:
+            yield from batch
 
 
 def test_read_stamped_gives_each_readable_note_with_its_stamp(tmp_path: Path) -> None:

@@ -96,8 +96,10 @@ def _touch_every_note(vault: Path) -> None:
 
 def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     read: list[str] = []
-    real = facts.read_stamped
-    monkeypatch.setattr(facts, "read_stamped", lambda root, paths: read.extend(paths) or real(root, paths))
+    real = facts.read_stamped_batches
+    monkeypatch.setattr(
+        facts, "read_stamped_batches", lambda root, paths: read.extend(paths) or real(root, paths)
+    )
     return read
 
 
@@ -542,3 +544,30 @@ def test_no_process_is_asked_about_where_asking_would_signal_it(monkeypatch: pyt
     monkeypatch.setattr(facts.os, "kill", lambda pid, signal: signalled.append(pid))
     assert facts._running(999_999_999)
     assert signalled == []
+
+
+def test_facts_of_notes_are_each_notes_facts_found_a_step_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`facts_of_notes` gives what `facts_of` gives each note alone, and finds every note's links before any
+    note's properties (a step at a time, not note after note)."""
+    from vaulttools.note import Note
+
+    texts = [
+        b"---\nid: a\ntags: [x]\nrelated: [b]\n---\n# A\n[[b]] #tag `[[c]]`\n\n## Related across articles\n- [[b]]\n",
+        b"no frontmatter [[a|A]] ![[pic.png]] [m](a.md)\n",
+        b"---\nid: [unclosed\n---\nbody [[a]]\n",
+        b"\xff\xfe not utf-8",
+        b"",
+    ]
+    options = facts.FactsOptions(frozenset({"related"}))
+    stamps = [(i, i, i, i) for i in range(len(texts))]
+    alone = [facts.facts_of(Note(f"n{i}.md", text), stamps[i], options) for i, text in enumerate(texts)]
+    steps: list[str] = []
+    real_links, real_properties = facts._link_facts, facts._kept_properties
+    monkeypatch.setattr(facts, "_link_facts", lambda n: steps.append("links") or real_links(n))
+    monkeypatch.setattr(
+        facts, "_kept_properties", lambda n, k: steps.append("properties") or real_properties(n, k)
+    )
+    notes = [Note(f"n{i}.md", text) for i, text in enumerate(texts)]
+    assert facts.facts_of_notes(notes, stamps, options) == alone
+    assert steps == ["links"] * len(texts) + ["properties"] * len(texts)
+    assert facts.facts_of_notes([], [], options) == []

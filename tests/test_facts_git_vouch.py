@@ -41,8 +41,10 @@ def reset_by_git(vault: Path, paths: list[str], epoch: int) -> None:
 
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     read: list[str] = []
-    real = facts.read_stamped
-    monkeypatch.setattr(facts, "read_stamped", lambda root, paths: read.extend(paths) or real(root, paths))
+    real = facts.read_stamped_batches
+    monkeypatch.setattr(
+        facts, "read_stamped_batches", lambda root, paths: read.extend(paths) or real(root, paths)
+    )
     return read
 
 

@@ -483,7 +483,7 @@ def _plan_notes(
     with cyclic_gc_paused():
         for start in range(0, len(paths), READ_AHEAD_NOTES):
             group = [(path, broken.get(path)) for path in paths[start : start + READ_AHEAD_NOTES]]
-            # Read together, then planned: no system call between two notes' parsing (`facts.read_stamped`).
+            # Read together, then planned: no system call between two notes' parsing (`facts.read_stamped_batches`).
             read = [
                 (path, places, _read_note(vault, path))
                 for path, places in group

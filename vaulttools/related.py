@@ -799,7 +799,7 @@ def _plan_notes(
     planned: list[tuple[str, FileChange, os.stat_result]] = []
     for start in range(0, len(wanted), READ_AHEAD_NOTES):
         group = wanted[start : start + READ_AHEAD_NOTES]
-        # Read together, then planned: no system call between two notes' parsing (`facts.read_stamped`).
+        # Read together, then planned: no system call between two notes' parsing (`facts.read_stamped_batches`).
         read = [_read_note(vault, path) for path, _, _ in group]
         for (path, entries, span), (status, raw) in zip(group, read, strict=True):
             note = Note(path, raw, link_properties)
