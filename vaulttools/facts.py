@@ -314,13 +314,8 @@ def _parse_chunk(
             if known.get(path) != d
         ]
         notes = [Note(path, raw, options.link_properties) for path, _, raw in changed]
-        found = dict(
-            zip(
-                [path for path, _, _ in changed],
-                facts_of_notes(notes, [s for _, s, _ in changed], options),
-                strict=True,
-            )
-        )
+        stamps = [stamp for _, stamp, _ in changed]
+        found = {facts.path: facts for facts in facts_of_notes(notes, stamps, options)}
         for (path, stamp, _), digest in zip(batch, digests, strict=True):
             facts = found.get(path)
             record: tuple = (path, stamp, digest) if facts is None else _to_marshal(facts, digest)
